@@ -1,0 +1,188 @@
+"""Money: Decimal in the domain, integer minor units in the database, never float.
+
+Assets are per network (USDT on ERC20 and on TRC20 are different assets: no bridging), but
+share a currency code for formatting and FX.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+from enum import Enum
+
+from babel.numbers import format_decimal
+
+from core.errors import CurrencyMismatch, InvalidAmount
+
+__all__ = ["Asset", "Money", "parse_amount", "format_money"]
+
+
+class Asset(str, Enum):
+    KES = "KES"
+    BTC = "BTC"
+    USDT_ERC20 = "USDT-ERC20"
+    USDT_TRC20 = "USDT-TRC20"
+
+    @property
+    def scale(self) -> int:
+        return _SCALES[self.currency]
+
+    @property
+    def currency(self) -> str:
+        """The currency code shared across networks: KES, BTC or USDT."""
+        return self.value.split("-", 1)[0]
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.scale)
+
+    @property
+    def is_crypto(self) -> bool:
+        return self is not Asset.KES
+
+    @classmethod
+    def parse(cls, text: str) -> Asset:
+        key = text.strip().upper().replace("_", "-")
+        for asset in cls:
+            if asset.value == key:
+                return asset
+        raise InvalidAmount(f"unknown asset {text!r}; use one of {', '.join(a.value for a in cls)}")
+
+
+_SCALES = {"KES": 2, "BTC": 8, "USDT": 6}
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount of one asset. Construct with `Money.of` to validate the scale."""
+
+    amount: Decimal
+    asset: Asset
+
+    @classmethod
+    def of(cls, amount: Decimal | int | str, asset: Asset) -> Money:
+        """Exact construction: refuses more decimals than the asset allows."""
+        if isinstance(amount, float):
+            raise TypeError("floats are not money; pass a Decimal, int or str")
+        try:
+            value = Decimal(amount)
+        except InvalidOperation as exc:
+            raise InvalidAmount(f"not a number: {amount!r}") from exc
+        if not value.is_finite():
+            raise InvalidAmount(f"not a finite amount: {amount!r}")
+        if value != value.quantize(asset.quantum, rounding=ROUND_DOWN):
+            raise InvalidAmount(
+                f"{asset.value} allows at most {asset.scale} decimal places, got {amount}"
+            )
+        return cls(value.quantize(asset.quantum), asset)
+
+    @classmethod
+    def zero(cls, asset: Asset) -> Money:
+        return cls(Decimal(0).quantize(asset.quantum), asset)
+
+    @classmethod
+    def from_minor(cls, minor: int, asset: Asset) -> Money:
+        return cls(Decimal(minor).scaleb(-asset.scale).quantize(asset.quantum), asset)
+
+    @classmethod
+    def quantize(cls, value: Decimal, asset: Asset, *, rounding: str) -> Money:
+        """Round an inexact Decimal to the asset's scale with an explicit rounding mode."""
+        return cls(value.quantize(asset.quantum, rounding=rounding), asset)
+
+    @classmethod
+    def round_down(cls, value: Decimal, asset: Asset) -> Money:
+        return cls.quantize(value, asset, rounding=ROUND_DOWN)
+
+    @classmethod
+    def round_up(cls, value: Decimal, asset: Asset) -> Money:
+        return cls.quantize(value, asset, rounding=ROUND_UP)
+
+    @property
+    def minor(self) -> int:
+        return int(self.amount.scaleb(self.asset.scale))
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.asset is not self.asset:
+            raise CurrencyMismatch(f"cannot combine {self.asset.value} with {other.asset.value}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.asset)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.asset)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.asset)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
+
+    def is_positive(self) -> bool:
+        return self.amount > 0
+
+    def whole_units(self) -> Money:
+        """The whole-unit part (M-Pesa moves whole shillings); the remainder stays where it is."""
+        return Money(self.amount.quantize(Decimal(1), rounding=ROUND_DOWN).quantize(self.asset.quantum), self.asset)
+
+    def __str__(self) -> str:
+        return f"{self.asset.value} {self.amount:f}"
+
+
+_AMOUNT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^\.\d+$")
+MAX_DIGITS = 18
+
+
+def parse_amount(text: str, asset: Asset) -> Money:
+    """Parse what a person typed: "1,500", "1500.50", "0.0005". Strict: one form, no signs.
+
+    Raises InvalidAmount with a message fit to show (in English; channels translate by error class).
+    """
+    cleaned = text.strip().replace(" ", "")
+    if not cleaned:
+        raise InvalidAmount("enter an amount")
+    if cleaned.startswith("-"):
+        raise InvalidAmount("amount must be more than zero")
+    if not _AMOUNT.match(cleaned):
+        raise InvalidAmount(f"{text!r} is not an amount; type digits like 1500 or 1500.50")
+    digits = cleaned.replace(",", "")
+    if len(digits.replace(".", "")) > MAX_DIGITS:
+        raise InvalidAmount("amount is too large")
+    money = Money.of(digits, asset)
+    if not money.is_positive():
+        raise InvalidAmount("amount must be more than zero")
+    return money
+
+
+_LOCALES = {"en": "en_KE", "sw": "sw_KE"}
+
+
+def format_money(money: Money, language: str = "en", *, with_code: bool = True) -> str:
+    """Format with Babel for en_KE / sw_KE, keeping every significant minor unit.
+
+    KES always shows 2 decimals; crypto shows its amount without trailing zeros (at least 2 places).
+    """
+    locale = _LOCALES.get(language, language)
+    if money.asset is Asset.KES:
+        pattern = "#,##0.00"
+    else:
+        pattern = "#,##0.00" + "#" * (money.asset.scale - 2)
+    number = format_decimal(money.amount, format=pattern, locale=locale, decimal_quantization=False)
+    return f"{money.asset.currency} {number}" if with_code else number

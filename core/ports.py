@@ -1,0 +1,104 @@
+"""Ports: what core needs from the outside world. Adapters live in their own packages and are wired
+by webapp.bootstrap. The consumer (core) owns these interfaces; change them here, deliberately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from core.money import Asset, Money
+
+
+class Notifier(Protocol):
+    """Tell a person something (SMS; later Telegram). Implementations enqueue, never block a hop."""
+
+    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
+        """Queue one SMS to an E.164 number. `reference` makes the send idempotent."""
+        ...
+
+
+class JobQueue(Protocol):
+    """Run a job (a module-level async function, by dotted path) later, at least once."""
+
+    def enqueue(self, job: str, *, job_id: str, kwargs: dict[str, Any], queue: str = "default") -> None: ...
+
+    def is_pending(self, job_id: str) -> bool:
+        """True while the job is queued, scheduled or running (used to re-dispatch lost jobs)."""
+        ...
+
+
+class MobileMoney(Protocol):
+    """M-Pesa (Daraja). Calls are made from workers, never inside a USSD hop."""
+
+    async def request_payment(self, *, request_id: str, phone: str, amount: Money, reference: str) -> str:
+        """STK push; returns the provider's CheckoutRequestID."""
+        ...
+
+    async def send_payout(self, *, payout_id: str, phone: str, amount: Money, remarks: str) -> str:
+        """B2C; returns the provider's ConversationID. `payout_id` is the OriginatorConversationID."""
+        ...
+
+
+@dataclass(frozen=True)
+class DepositAddress:
+    asset: Asset
+    address: str
+    derivation_index: int
+
+
+class ChainGateway(Protocol):
+    """Bitcoin, Ethereum (USDT-ERC20) and TRON (USDT-TRC20): addresses and withdrawals."""
+
+    async def deposit_address(self, *, owner_type: str, owner_id: int, asset: Asset) -> DepositAddress: ...
+
+    def validate_address(self, *, asset: Asset, address: str) -> str:
+        """Return the canonical form or raise core.errors.InvalidAddress with a clear message."""
+        ...
+
+
+class Decision(str, Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    decision: Decision
+    reason_code: str = ""  # translated by channels, e.g. "limit_daily_exceeded"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is Decision.ALLOW
+
+
+@dataclass(frozen=True)
+class MovementCheck:
+    """A money movement about to happen, as the compliance gate sees it."""
+
+    customer_id: int
+    kind: str  # buy | sell | send | withdraw | deposit | receive
+    amount: Money
+    amount_kes: Money  # the KES value, for limits
+    counterparty: str = ""  # phone, address or merchant id
+
+
+class ComplianceGate(Protocol):
+    async def check(self, movement: MovementCheck) -> GateResult: ...
+
+
+@dataclass(frozen=True)
+class RateQuote:
+    base: str  # e.g. "USD", "BTC", "USDT"
+    quote: str  # e.g. "KES", "USD"
+    rate: str  # Decimal as string, exact as the source gave it
+    source: str
+
+
+class RateSource(Protocol):
+    name: str
+
+    async def fetch(self) -> list[RateQuote]: ...

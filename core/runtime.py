@@ -1,0 +1,45 @@
+"""The Runtime: everything a use case or a job needs, built once by webapp.bootstrap.
+
+Jobs (which RQ runs in a fresh process/event loop) call `runtime.get()`; the worker entry point
+installs the runtime before it starts taking jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.config import Settings
+from core.ports import ChainGateway, ComplianceGate, JobQueue, MobileMoney, Notifier, RateSource
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    queue: JobQueue
+    notifier: Notifier | None = None
+    mobile_money: MobileMoney | None = None
+    chains: ChainGateway | None = None
+    compliance: ComplianceGate | None = None
+    rate_sources: list[RateSource] = field(default_factory=list)
+    redis: Any = None  # redis.asyncio.Redis in production; None in the embedded default
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def get() -> Runtime:
+    if _current is None:
+        raise RuntimeError("no Runtime installed: start processes through webapp.bootstrap")
+    return _current

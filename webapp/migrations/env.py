@@ -1,0 +1,45 @@
+"""Alembic environment: one metadata (core.db.base.Base) gathered from every package's models.
+
+Each package keeps its own branch of revisions in <package>/migrations/versions; `upgrade heads`
+applies them all. Works on PostgreSQL (asyncpg) and SQLite (aiosqlite, batch mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.db.base import Base
+from webapp.schema import import_all_models
+
+import_all_models()
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+        await connection.commit()
+    await engine.dispose()
+
+
+existing = config.attributes.get("connection")
+if existing is not None:
+    _run(existing)
+else:
+    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or ""))
