@@ -9,16 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 
 from babel.numbers import format_decimal
 
 from core.errors import CurrencyMismatch, InvalidAmount
 
-__all__ = ["Asset", "Money", "parse_amount", "format_money"]
+__all__ = ["Asset", "Money", "format_money", "parse_amount"]
 
 
-class Asset(str, Enum):
+class Asset(StrEnum):
     KES = "KES"
     BTC = "BTC"
     USDT_ERC20 = "USDT-ERC20"
@@ -72,9 +72,7 @@ class Money:
         if not value.is_finite():
             raise InvalidAmount(f"not a finite amount: {amount!r}")
         if value != value.quantize(asset.quantum, rounding=ROUND_DOWN):
-            raise InvalidAmount(
-                f"{asset.value} allows at most {asset.scale} decimal places, got {amount}"
-            )
+            raise InvalidAmount(f"{asset.value} allows at most {asset.scale} decimal places, got {amount}")
         return cls(value.quantize(asset.quantum), asset)
 
     @classmethod
@@ -140,7 +138,9 @@ class Money:
 
     def whole_units(self) -> Money:
         """The whole-unit part (M-Pesa moves whole shillings); the remainder stays where it is."""
-        return Money(self.amount.quantize(Decimal(1), rounding=ROUND_DOWN).quantize(self.asset.quantum), self.asset)
+        return Money(
+            self.amount.quantize(Decimal(1), rounding=ROUND_DOWN).quantize(self.asset.quantum), self.asset
+        )
 
     def __str__(self) -> str:
         return f"{self.asset.value} {self.amount:f}"
@@ -180,9 +180,6 @@ def format_money(money: Money, language: str = "en", *, with_code: bool = True) 
     KES always shows 2 decimals; crypto shows its amount without trailing zeros (at least 2 places).
     """
     locale = _LOCALES.get(language, language)
-    if money.asset is Asset.KES:
-        pattern = "#,##0.00"
-    else:
-        pattern = "#,##0.00" + "#" * (money.asset.scale - 2)
+    pattern = "#,##0.00" if money.asset is Asset.KES else "#,##0.00" + "#" * (money.asset.scale - 2)
     number = format_decimal(money.amount, format=pattern, locale=locale, decimal_quantization=False)
     return f"{money.asset.currency} {number}" if with_code else number

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import pkgutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -44,7 +47,18 @@ def upgrade(database_url: str, revision: str = "heads") -> None:
     """Bring the database to the newest revision of every package's branch."""
     if database_url.startswith("sqlite"):
         _ensure_sqlite_dir(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    _off_loop(lambda: command.upgrade(alembic_config(database_url), revision))
+
+
+def _off_loop(work: Callable[[], None]) -> None:
+    """Alembic's env runs its own event loop, so run it on a thread when a loop is running here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        work()
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(work).result()
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:

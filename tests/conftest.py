@@ -1,0 +1,144 @@
+"""Shared fixtures: real PostgreSQL and Redis (never mocked), and SQLite for the embedded default.
+
+PostgreSQL: a fresh database per test session, migrated to head, truncated before each test that
+uses it. Redis: a private database index per test session, flushed before each test that uses it.
+Unreachable services fail the run (they are not skipped): `make test` starts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.db.session import make_engine, make_session_factory
+from webapp.schema import upgrade
+
+PG_ADMIN_DSN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_ADMIN_URL = os.environ.get("KIBETI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+HOW_TO_START = "run `make services` (or see README: PostgreSQL and Redis must be running)"
+
+
+def run_blocking(coroutine_function, *args):
+    """Run a coroutine to completion from sync code, even when an event loop is running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine_function(*args)).result()
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database private to this test session."""
+    name = f"kibeti_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        run_blocking(_pg_admin, f'CREATE DATABASE "{name}"')
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is unreachable ({exc}); {HOW_TO_START}")
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    run_blocking(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh migrated SQLite database file for this test."""
+    path = tmp_path / "kibeti.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def _truncate_all(url: str) -> None:
+    engine = make_engine(url, null_pool=True)
+    async with engine.begin() as connection:
+        names = (
+            (
+                await connection.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if names:
+            tables = ", ".join(f'"{name}"' for name in names)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def clean_pg_url(pg_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    run_blocking(_truncate_all, pg_url)
+    return pg_url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Run the test on both databases: the embedded default and the production target."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("clean_pg_url"))
+
+
+@pytest.fixture
+async def session_factory(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def pg_session_factory(clean_pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(clean_pg_url, pool_size=20)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_db_url() -> str:
+    """A Redis database index (1-15) private to this test session."""
+    admin = redis.Redis.from_url(REDIS_ADMIN_URL, socket_timeout=5)
+    try:
+        index = int(admin.incr("kibeti:test:next-db")) % 15 + 1
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis at {REDIS_ADMIN_URL} is unreachable ({exc}); {HOW_TO_START}")
+    finally:
+        admin.close()
+    return REDIS_ADMIN_URL.rsplit("/", 1)[0] + f"/{index}"
+
+
+@pytest.fixture
+def redis_url(redis_db_url: str) -> str:
+    """The session's Redis database, flushed for this test."""
+    client = redis.Redis.from_url(redis_db_url)
+    client.flushdb()
+    client.close()
+    return redis_db_url
