@@ -128,10 +128,10 @@ def _validate(postings: Sequence[PostingRequest]) -> None:
             raise errors.InvalidPosting("a posting of zero moves nothing")
         if posting.amount != Money.of(posting.amount.amount, posting.amount.asset):
             raise errors.InvalidPosting(f"{posting.amount} has more decimals than its asset allows")
-        nets[posting.amount.asset.currency] += posting.amount.minor
+        nets[posting.amount.asset.value] += posting.amount.minor
     unbalanced = {currency: net for currency, net in nets.items() if net != 0}
     if unbalanced:
-        raise errors.UnbalancedEntry(f"entry does not net to zero: {unbalanced}")
+        raise errors.UnbalancedEntry(f"entry does not net to zero per asset: {unbalanced}")
 
 
 def _entry_hash(kind: str, postings: Sequence[PostingRequest], details: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from core.outbox.models import OutboxJob, OutboxStatus
 from core.ports import JobQueue
 
 REDISPATCH_AFTER = timedelta(seconds=60)
+RUNNER = "core.outbox.jobs.run"
 
 
 async def enqueue(
@@ -27,7 +28,7 @@ async def enqueue(
 ) -> int:
     """Stage a job in the caller's transaction. The same dedupe_key stages it once; returns the row id.
 
-    The job receives `outbox_id` among its kwargs so it can mark itself done.
+    `job` is a dotted path to a module-level async function called with `kwargs` (JSON-safe).
     """
     dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
     insert = (sqlite if dialect == "sqlite" else postgresql).insert(OutboxJob)

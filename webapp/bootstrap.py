@@ -1,0 +1,78 @@
+"""The one composition root: builds the Runtime (adapters behind core's ports) for the web app,
+the workers and the CLI alike. Nothing else constructs adapters.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from core import runtime as runtime_module
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+from core.db.session import make_engine, make_session_factory
+from core.runtime import Runtime
+from webapp.queues import InProcessJobQueue, RQJobQueue
+
+log = logging.getLogger(__name__)
+
+# Each package offers `build(runtime) -> adapter` for its ports; wired here, and only here.
+ADAPTER_BUILDERS: dict[str, str] = {
+    "notifier": "channels.sms.adapter.build",
+    "mobile_money": "payouts.adapter.build",
+    "chains": "wallets.adapter.build",
+    "compliance": "compliance.adapter.build",
+}
+RATE_SOURCES_BUILDER = "core.fx.sources.build_sources"
+
+
+def _optional(dotted: str) -> Callable[..., Any] | None:
+    module_name, _, attribute = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    builder: Callable[..., Any] | None = getattr(module, attribute, None)
+    return builder
+
+
+def build_runtime(settings: Settings | None = None, *, for_worker: bool = False) -> Runtime:
+    """Build everything from settings. Workers get a NullPool engine (RQ runs each job in a new loop)."""
+    settings = settings or get_settings()
+    settings.check_production()
+    engine = make_engine(settings.database_url, null_pool=for_worker)
+    queue: RQJobQueue | InProcessJobQueue
+    async_redis = None
+    if settings.redis_url:
+        queue = RQJobQueue(redis.Redis.from_url(settings.redis_url))
+        async_redis = redis.asyncio.Redis.from_url(settings.redis_url)
+    else:
+        queue = InProcessJobQueue()
+    runtime = Runtime(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        clock=SystemClock(),
+        queue=queue,
+        redis=async_redis,
+    )
+    for port, dotted in ADAPTER_BUILDERS.items():
+        builder = _optional(dotted)
+        if builder is not None:
+            setattr(runtime, port, builder(runtime))
+    sources = _optional(RATE_SOURCES_BUILDER)
+    if sources is not None:
+        runtime.rate_sources = list(sources(settings))
+    return runtime
+
+
+def install(settings: Settings | None = None, *, for_worker: bool = False) -> Runtime:
+    runtime = build_runtime(settings, for_worker=for_worker)
+    runtime_module.install(runtime)
+    return runtime

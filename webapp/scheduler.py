@@ -1,0 +1,62 @@
+"""The scheduler: relays the outbox and enqueues periodic jobs.
+
+Embedded default: runs as tasks inside the web process. Production: `kibeti scheduler`, one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import time
+
+from core import runtime as runtime_module
+from core.outbox.service import relay
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RELAY_EVERY_SECONDS = 0.5
+# (dotted job, interval in seconds); jobs whose module is not present are skipped
+PERIODIC_JOBS: list[tuple[str, float]] = [
+    ("core.ledger.jobs.expire_holds", 30),
+    ("core.ledger.jobs.rollup_system_accounts", 300),
+    ("core.fx.jobs.refresh_rates", 60),
+    ("payouts.jobs.reconcile_stuck_payouts", 60),
+    ("payouts.jobs.check_account_balance", 900),
+    ("wallets.jobs.scan_all_networks", 15),
+]
+
+
+def available_jobs() -> list[tuple[str, float]]:
+    found = []
+    for job, interval in PERIODIC_JOBS:
+        module_name, _, attribute = job.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, attribute):
+            found.append((job, interval))
+    return found
+
+
+async def run_scheduler(runtime: Runtime, *, stop: asyncio.Event) -> None:
+    """Relay the outbox and fire periodic jobs until `stop` is set."""
+    runtime_module.install(runtime)
+    jobs = available_jobs()
+    next_due = {job: 0.0 for job, _ in jobs}
+    while not stop.is_set():
+        try:
+            await relay(session_factory=runtime.session_factory, queue=runtime.queue)
+            now = time.monotonic()
+            for job, interval in jobs:
+                if now >= next_due[job]:
+                    slot = int(time.time() // interval)
+                    runtime.queue.enqueue(job, job_id=f"periodic-{job}-{slot}", kwargs={}, queue="default")
+                    next_due[job] = now + interval
+        except Exception:
+            log.exception("scheduler tick failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=RELAY_EVERY_SECONDS)
