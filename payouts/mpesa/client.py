@@ -1,0 +1,387 @@
+"""Async Daraja client (httpx). Every call is audited with secrets redacted.
+
+Errors map onto payouts.mpesa.errors: a refused token is refreshed once (compare-and-invalidate, so
+one worker's refresh never fights another's); spike arrest raises DarajaBusy for the caller to back
+off; a connect failure is DarajaUnavailable (never sent) and a read timeout is DarajaTimeout
+(outcome unknown).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+
+from payouts.mpesa import errors, wire
+from payouts.mpesa.credentials import security_credential
+
+
+@dataclass(frozen=True)
+class DarajaConfig:
+    base_url: str
+    consumer_key: str
+    consumer_secret: str
+    shortcode: str  # B2C / STK shortcode (PartyA, BusinessShortCode)
+    passkey: str
+    initiator_name: str
+    initiator_password: str
+    certificate_pem: bytes
+    callback_base_url: str
+    callback_token: str
+    timeout_s: float = 30.0
+
+    def callback(self, name: str) -> str:
+        return f"{self.callback_base_url.rstrip('/')}/mpesa/{self.callback_token}/{name}"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request/response, already redacted, for the audit table."""
+
+    api: str
+    path: str
+    request: dict[str, Any]
+    http_status: int
+    response: Any
+    error: str
+    duration_ms: int
+    reference: str
+
+
+AuditSink = Callable[[ApiCall], Awaitable[None]]
+
+
+class TokenCache(Protocol):
+    async def get(self) -> str: ...
+
+    async def invalidate(self, token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A synchronous acceptance (B2C, B2B, status, balance): nothing has happened yet."""
+
+    conversation_id: str
+    originator_conversation_id: str
+    response_code: str
+    response_description: str
+
+
+@dataclass(frozen=True)
+class StkAccepted:
+    merchant_request_id: str
+    checkout_request_id: str
+    response_code: str
+    customer_message: str
+
+
+@dataclass(frozen=True)
+class StkStatus:
+    checkout_request_id: str
+    result_code: str
+    result_desc: str
+
+
+async def fetch_token(http: httpx.AsyncClient, config: DarajaConfig) -> tuple[str, int]:
+    basic = base64.b64encode(f"{config.consumer_key}:{config.consumer_secret}".encode()).decode()
+    response = await http.get(
+        f"{config.base_url.rstrip('/')}/oauth/v1/generate",
+        params={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+        timeout=config.timeout_s,
+    )
+    if response.status_code != 200:
+        raise errors.DarajaAuthError(
+            f"OAuth refused: {response.text[:200]}", http_status=response.status_code
+        )
+    body = response.json()
+    return str(body["access_token"]), int(body.get("expires_in", 3599))
+
+
+class DarajaClient:
+    def __init__(
+        self,
+        config: DarajaConfig,
+        *,
+        http: httpx.AsyncClient,
+        tokens: TokenCache,
+        audit: AuditSink | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self._http = http
+        self._tokens = tokens
+        self._audit = audit
+        self._now = now or (lambda: datetime.now(UTC))
+        self._credential = ""
+
+    @property
+    def credential(self) -> str:
+        if not self._credential:
+            self._credential = security_credential(
+                self.config.initiator_password, self.config.certificate_pem
+            )
+        return self._credential
+
+    # -- transport -------------------------------------------------------------------------------
+
+    async def _post(
+        self, api: str, path: str, body: dict[str, Any], *, reference: str = ""
+    ) -> dict[str, Any]:
+        for attempt in range(2):
+            token = await self._tokens.get()
+            try:
+                return await self._post_once(api, path, body, token=token, reference=reference)
+            except errors.DarajaAuthError:
+                await self._tokens.invalidate(token)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _post_once(
+        self, api: str, path: str, body: dict[str, Any], *, token: str, reference: str
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        status, payload, error = 0, None, ""
+        try:
+            response = await self._http.post(
+                f"{self.config.base_url.rstrip('/')}{path}",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self.config.timeout_s,
+            )
+            status = response.status_code
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {"raw": response.text[:2000]}
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            error = f"unavailable: {exc!r}"
+            raise errors.DarajaUnavailable(f"{api}: Daraja unreachable ({exc!r})") from exc
+        except httpx.HTTPError as exc:
+            error = f"timeout: {exc!r}"
+            raise errors.DarajaTimeout(f"{api}: no answer from Daraja ({exc!r})") from exc
+        finally:
+            await self._record(api, path, body, status, payload, error, started, reference)
+        if status >= 400 or not isinstance(payload, dict) or "errorCode" in payload:
+            raise _error_from(api, status, payload)
+        return payload
+
+    async def _record(
+        self,
+        api: str,
+        path: str,
+        body: dict[str, Any],
+        status: int,
+        payload: Any,
+        error: str,
+        started: float,
+        reference: str,
+    ) -> None:
+        if self._audit is None:
+            return
+        call = ApiCall(
+            api=api,
+            path=path,
+            request=wire.redact(body),
+            http_status=status,
+            response=wire.redact(payload),
+            error=error,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            reference=reference,
+        )
+        await self._audit(call)
+
+    # -- APIs ------------------------------------------------------------------------------------
+
+    async def stk_push(
+        self, *, phone: str, amount: int, account_reference: str, description: str = "Payment"
+    ) -> StkAccepted:
+        timestamp = wire.stk_timestamp(self._now())
+        msisdn = wire.to_msisdn(phone)
+        body = {
+            "BusinessShortCode": self.config.shortcode,
+            "Password": wire.stk_password(self.config.shortcode, self.config.passkey, timestamp),
+            "Timestamp": timestamp,
+            "TransactionType": "CustomerPayBillOnline",
+            "Amount": _whole(amount),
+            "PartyA": msisdn,
+            "PartyB": self.config.shortcode,
+            "PhoneNumber": msisdn,
+            "CallBackURL": self.config.callback("stk"),
+            "AccountReference": account_reference[:12],
+            "TransactionDesc": description[:13],
+        }
+        out = await self._post(
+            "stk_push", "/mpesa/stkpush/v1/processrequest", body, reference=account_reference
+        )
+        return StkAccepted(
+            merchant_request_id=str(out.get("MerchantRequestID", "")),
+            checkout_request_id=str(out["CheckoutRequestID"]),
+            response_code=str(out.get("ResponseCode", "")),
+            customer_message=str(out.get("CustomerMessage", "")),
+        )
+
+    async def stk_query(self, *, checkout_request_id: str) -> StkStatus:
+        timestamp = wire.stk_timestamp(self._now())
+        body = {
+            "BusinessShortCode": self.config.shortcode,
+            "Password": wire.stk_password(self.config.shortcode, self.config.passkey, timestamp),
+            "Timestamp": timestamp,
+            "CheckoutRequestID": checkout_request_id,
+        }
+        out = await self._post(
+            "stk_query", "/mpesa/stkpushquery/v1/query", body, reference=checkout_request_id
+        )
+        return StkStatus(
+            checkout_request_id=checkout_request_id,
+            result_code=str(out.get("ResultCode", "")).strip(),
+            result_desc=str(out.get("ResultDesc", "")),
+        )
+
+    async def b2c_payment(
+        self,
+        *,
+        originator_conversation_id: str,
+        phone: str,
+        amount: int,
+        remarks: str,
+        occasion: str = "",
+        command_id: str = "BusinessPayment",
+    ) -> Accepted:
+        body: dict[str, Any] = {
+            "OriginatorConversationID": originator_conversation_id,
+            "InitiatorName": self.config.initiator_name,
+            "SecurityCredential": self.credential,
+            "CommandID": command_id,
+            "Amount": _whole(amount),
+            "PartyA": self.config.shortcode,
+            "PartyB": wire.to_msisdn(phone),
+            "Remarks": (remarks or "payout")[:100].ljust(2, "."),
+            "QueueTimeOutURL": self.config.callback("b2c/timeout"),
+            "ResultURL": self.config.callback("b2c/result"),
+        }
+        if occasion:
+            body["Occassion"] = occasion[:100]
+        out = await self._post(
+            "b2c", "/mpesa/b2c/v3/paymentrequest", body, reference=originator_conversation_id
+        )
+        return _accepted(out, originator_conversation_id)
+
+    async def b2b_payment(
+        self,
+        *,
+        originator_conversation_id: str,
+        receiver_shortcode: str,
+        receiver_kind: str,
+        amount: int,
+        account_reference: str,
+        remarks: str,
+    ) -> Accepted:
+        """Merchant settlement to a till (BusinessBuyGoods) or a paybill (BusinessPayBill)."""
+        till = receiver_kind == "till"
+        body = {
+            "Initiator": self.config.initiator_name,
+            "SecurityCredential": self.credential,
+            "CommandID": "BusinessBuyGoods" if till else "BusinessPayBill",
+            "SenderIdentifierType": "4",
+            "RecieverIdentifierType": "2" if till else "4",
+            "Amount": _whole(amount),
+            "PartyA": self.config.shortcode,
+            "PartyB": receiver_shortcode,
+            "AccountReference": account_reference[:13],
+            "Remarks": (remarks or "settlement")[:100],
+            "QueueTimeOutURL": self.config.callback("b2b/timeout"),
+            "ResultURL": self.config.callback("b2b/result"),
+            "OriginatorConversationID": originator_conversation_id,
+        }
+        out = await self._post(
+            "b2b", "/mpesa/b2b/v1/paymentrequest", body, reference=originator_conversation_id
+        )
+        return _accepted(out, originator_conversation_id)
+
+    async def c2b_register(self, *, response_type: str = "Completed") -> dict[str, Any]:
+        body = {
+            "ShortCode": self.config.shortcode,
+            "ResponseType": response_type,
+            "ConfirmationURL": self.config.callback("c2b/confirmation"),
+            "ValidationURL": self.config.callback("c2b/validation"),
+        }
+        return await self._post("c2b_register", "/mpesa/c2b/v1/registerurl", body)
+
+    async def transaction_status(
+        self, *, originator_conversation_id: str = "", transaction_id: str = "", remarks: str = "status"
+    ) -> Accepted:
+        if not (originator_conversation_id or transaction_id):
+            raise ValueError("give the OriginatorConversationID or the M-Pesa receipt")
+        body = {
+            "Initiator": self.config.initiator_name,
+            "SecurityCredential": self.credential,
+            "CommandID": "TransactionStatusQuery",
+            "TransactionID": transaction_id,
+            "OriginalConversationID": originator_conversation_id,
+            "PartyA": self.config.shortcode,
+            "IdentifierType": "4",
+            "ResultURL": self.config.callback("status/result"),
+            "QueueTimeOutURL": self.config.callback("status/timeout"),
+            "Remarks": remarks,
+            "Occasion": remarks,
+        }
+        ref = originator_conversation_id or transaction_id
+        out = await self._post("transaction_status", "/mpesa/transactionstatus/v1/query", body, reference=ref)
+        return _accepted(out, str(out.get("OriginatorConversationID", "")))
+
+    async def account_balance(self, *, remarks: str = "balance") -> Accepted:
+        body = {
+            "Initiator": self.config.initiator_name,
+            "SecurityCredential": self.credential,
+            "CommandID": "AccountBalance",
+            "PartyA": self.config.shortcode,
+            "IdentifierType": "4",
+            "Remarks": remarks,
+            "QueueTimeOutURL": self.config.callback("balance/timeout"),
+            "ResultURL": self.config.callback("balance/result"),
+        }
+        out = await self._post("account_balance", "/mpesa/accountbalance/v1/query", body)
+        return _accepted(out, str(out.get("OriginatorConversationID", "")))
+
+
+def _whole(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError("Daraja amounts are whole shillings (int)")
+    return amount
+
+
+def _accepted(out: dict[str, Any], ocid: str) -> Accepted:
+    return Accepted(
+        conversation_id=str(out.get("ConversationID", "")),
+        originator_conversation_id=str(out.get("OriginatorConversationID", ocid)),
+        response_code=str(out.get("ResponseCode", "")),
+        response_description=str(out.get("ResponseDescription", "")),
+    )
+
+
+def _error_from(api: str, status: int, payload: Any) -> errors.DarajaError:
+    body = payload if isinstance(payload, dict) else {}
+    code = str(body.get("errorCode", ""))
+    message = str(body.get("errorMessage", "")) or f"HTTP {status}"
+    cls: type[errors.DarajaError] = errors.DarajaError
+    if code in errors.BUSY_CODES or status == 429:
+        cls = errors.DarajaBusy
+    elif code in errors.AUTH_CODES or status == 401:
+        cls = errors.DarajaAuthError
+    elif code in errors.DUPLICATE_CODES:
+        cls = errors.DuplicateOriginatorConversationID
+    elif api == "stk_query" and "being processed" in message.lower():
+        cls = errors.StkPending
+    return cls(
+        f"{api}: {code} {message}".strip(),
+        http_status=status,
+        error_code=code,
+        request_id=str(body.get("requestId", "")),
+    )

@@ -1,0 +1,51 @@
+"""SecurityCredential: the initiator password encrypted with the M-Pesa certificate (RSA, PKCS#1 v1.5).
+
+The official algorithm (PROTOCOLS.md 1.1): no timestamp appended, no OAEP, base64 of the ciphertext.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.x509.oid import NameOID
+
+
+def security_credential(initiator_password: str, cert_pem: bytes) -> str:
+    key = x509.load_pem_x509_certificate(cert_pem).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the M-Pesa certificate must hold an RSA public key")
+    return base64.b64encode(key.encrypt(initiator_password.encode(), PKCS1v15())).decode()
+
+
+def decrypt_credential(credential: str, private_key_pem: bytes) -> str:
+    """The simulator's side: recover the password (raises ValueError when it cannot)."""
+    key = serialization.load_pem_private_key(private_key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("not an RSA private key")
+    return key.decrypt(base64.b64decode(credential), PKCS1v15()).decode()
+
+
+def generate_test_certificate(common_name: str = "Kibeti Daraja simulator") -> tuple[bytes, bytes]:
+    """A self-signed certificate and its private key (PEM), for the simulator and tests."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
