@@ -28,8 +28,7 @@ def import_all_models() -> None:
 def version_locations() -> list[str]:
     found = []
     for package_name in PACKAGES_WITH_TABLES:
-        versions = ROOT / package_name / "migrations" / "versions"
-        if versions.is_dir():
+        for versions in sorted((ROOT / package_name).glob("**/migrations/versions")):  # incl. core/identity
             found.append(str(versions))
     return found
 

@@ -1,0 +1,1 @@
+"""Staff users (password + TOTP, roles), JWT sessions, and merchant API keys."""

@@ -1,0 +1,117 @@
+"""Merchant API keys: `kbt_live_<key id>_<secret>`, shown once, stored as SHA-256, scoped, revocable.
+
+The key has 256 bits of randomness, so a fast hash is right here (no password stretching needed);
+lookup is by the public key id, comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import service as audit
+from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied
+from core.auth.models import ApiKey
+from core.auth.permissions import API_KEY_SCOPES
+from core.clock import Clock
+
+LIVE_PREFIX = "kbt_live_"
+TEST_PREFIX = "kbt_test_"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    plaintext: str  # show once; never stored
+
+
+def _hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+async def create_api_key(
+    *,
+    session: AsyncSession,
+    merchant_id: int,
+    scopes: list[str],
+    name: str,
+    clock: Clock,
+    actor: str,
+    live: bool = True,
+) -> IssuedKey:
+    unknown = set(scopes) - API_KEY_SCOPES
+    if not scopes or unknown:
+        raise ValueError(f"scopes must be among {sorted(API_KEY_SCOPES)}")
+    prefix = LIVE_PREFIX if live else TEST_PREFIX
+    key_id = secrets.token_hex(6)
+    plaintext = f"{prefix}{key_id}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        key_id=key_id,
+        prefix=prefix,
+        key_hash=_hash(plaintext),
+        merchant_id=merchant_id,
+        name=name,
+        scopes=" ".join(sorted(set(scopes))),
+        created_at=clock.now(),
+    )
+    session.add(row)
+    await session.flush()
+    await audit.record(
+        session=session,
+        actor=actor,
+        action="api_key.created",
+        subject=f"merchant:{merchant_id}",
+        details={"key_id": key_id, "scopes": row.scopes},
+    )
+    return IssuedKey(api_key=row, plaintext=plaintext)
+
+
+def _key_id(plaintext: str) -> str | None:
+    for prefix in (LIVE_PREFIX, TEST_PREFIX):
+        if plaintext.startswith(prefix):
+            key_id, sep, _ = plaintext[len(prefix) :].partition("_")
+            return key_id if sep and key_id else None
+    return None
+
+
+async def authenticate_api_key(*, session: AsyncSession, plaintext: str, scope: str, clock: Clock) -> ApiKey:
+    """The live key for `plaintext`, if it carries `scope`. Raises ApiKeyInvalid/ApiKeyScopeDenied."""
+    key_id = _key_id(plaintext.strip())
+    row = None
+    if key_id is not None:
+        row = (await session.execute(select(ApiKey).where(ApiKey.key_id == key_id))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise ApiKeyInvalid("invalid API key")
+    if not hmac.compare_digest(row.key_hash.encode(), _hash(plaintext.strip()).encode()):
+        raise ApiKeyInvalid("invalid API key")
+    if scope not in row.scopes.split():
+        raise ApiKeyScopeDenied(f"this key lacks the {scope} scope")
+    row.last_used_at = clock.now()
+    await session.flush()
+    return row
+
+
+async def revoke_api_key(*, session: AsyncSession, key_id: str, clock: Clock, actor: str) -> None:
+    row = (await session.execute(select(ApiKey).where(ApiKey.key_id == key_id))).scalar_one_or_none()
+    if row is None:
+        raise ApiKeyInvalid("no such API key")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        await session.flush()
+        await audit.record(
+            session=session,
+            actor=actor,
+            action="api_key.revoked",
+            subject=f"merchant:{row.merchant_id}",
+            details={"key_id": key_id},
+        )
+
+
+async def list_api_keys(*, session: AsyncSession, merchant_id: int) -> list[ApiKey]:
+    rows = await session.execute(select(ApiKey).where(ApiKey.merchant_id == merchant_id).order_by(ApiKey.id))
+    return list(rows.scalars().all())

@@ -1,0 +1,1 @@
+"""Customers, identified by phone number: registration, language, PINs and OTPs."""

@@ -1,0 +1,47 @@
+"""Identity use cases that span a transaction boundary or several services."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.identity import otp as otps
+from core.identity import service
+from core.identity.errors import CustomerNotFound, NationalIdMismatch, PinIncorrect, PinLocked
+from core.identity.models import Customer
+from core.security.compare import equals
+
+
+async def check_pin(
+    *, session_factory: async_sessionmaker[AsyncSession], customer_id: int, pin: str, clock: Clock
+) -> None:
+    """Verify a PIN in its own transaction, so failure counters are committed even when it raises."""
+    async with session_factory() as session:
+        try:
+            await service.verify_pin(session=session, customer_id=customer_id, pin=pin, clock=clock)
+        except (PinIncorrect, PinLocked):
+            await session.commit()
+            raise
+        await session.commit()
+
+
+async def reset_pin_with_otp(
+    *, session: AsyncSession, phone: str, otp: str, national_id: str, new_pin: str, clock: Clock
+) -> Customer:
+    """Self-service reset: a valid OTP sent to the number plus the national ID on file.
+
+    Starts the 24-hour withdrawal cool-down. The caller commits (also on OtpInvalid, to count it).
+    """
+    customer = await service.get_customer_by_phone(session=session, phone=phone)
+    if customer is None:
+        raise CustomerNotFound("no Kibeti account for this number")
+    await otps.verify_otp(session=session, phone=customer.phone, purpose="pin_reset", code=otp, clock=clock)
+    if not customer.national_id or not equals(national_id.strip().upper(), customer.national_id.upper()):
+        raise NationalIdMismatch("the ID number does not match our records")
+    return await service.reset_pin(
+        session=session,
+        customer_id=customer.id,
+        new_pin=new_pin,
+        clock=clock,
+        actor=f"customer:{customer.id}",
+    )

@@ -1,0 +1,63 @@
+"""Customers (one per E.164 phone number) and their one-time codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.base import Base, UTCDateTime, utcnow
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Language(StrEnum):
+    EN = "en"
+    SW = "sw"
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    national_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    language: Mapped[str] = mapped_column(String(2), nullable=False, default=Language.EN.value)
+    kyc_tier: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=CustomerStatus.ACTIVE.value)
+    pin_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    pin_failed_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pin_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pin_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:  # never the phone, ID or hash
+        return f"Customer(id={self.id}, status={self.status})"
+
+
+class CustomerOtp(Base):
+    """A one-time code: stored hashed, valid 5 minutes, single use, limited attempts."""
+
+    __tablename__ = "customer_otps"
+    __table_args__ = (UniqueConstraint("reference"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(64), nullable=False)
+    phone: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,111 @@
+"""One-time codes (Telegram linking, portal login, PIN reset): 6 digits, hashed at rest (Argon2id),
+valid 5 minutes, single use, at most 5 attempts, at most 5 issued per number per hour, delivered
+through core's Notifier port. The code itself is never stored or logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import Clock
+from core.identity.errors import OtpExpired, OtpInvalid, OtpTooManyRequests
+from core.identity.models import CustomerOtp
+from core.identity.phone import normalize_phone
+from core.ports import Notifier
+from core.security.hashing import hash_secret, verify_secret
+
+OTP_DIGITS = 6
+OTP_TTL = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+MAX_ISSUED_PER_HOUR = 5
+PURPOSES = frozenset({"telegram_link", "portal_login", "pin_reset"})
+
+_TEXTS = {
+    "en": "Your Kibeti code is {code}. It expires in 5 minutes. Never share it, not even with Kibeti staff.",
+    "sw": (
+        "Nambari yako ya Kibeti ni {code}. Itaisha baada ya dakika 5. "
+        "Usimpe mtu yeyote, hata wafanyakazi wa Kibeti."
+    ),
+}
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+
+
+async def issue_otp(
+    *, session: AsyncSession, notifier: Notifier, phone: str, purpose: str, clock: Clock, language: str = "en"
+) -> CustomerOtp:
+    """Create a code, send it by SMS and return the (hashed) row. Earlier codes for the purpose die."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown OTP purpose {purpose}")
+    e164 = normalize_phone(phone)
+    now = clock.now()
+    recent = (
+        await session.execute(
+            select(func.count(), func.min(CustomerOtp.created_at)).where(
+                CustomerOtp.phone == e164, CustomerOtp.created_at > now - timedelta(hours=1)
+            )
+        )
+    ).one()
+    if recent[0] >= MAX_ISSUED_PER_HOUR:
+        retry_after = max(1, int((recent[1] + timedelta(hours=1) - now).total_seconds()))
+        raise OtpTooManyRequests(retry_after=retry_after)
+    for old in await _live(session=session, phone=e164, purpose=purpose, clock=clock):
+        old.consumed_at = now
+    code = _new_code()
+    row = CustomerOtp(
+        reference=secrets.token_hex(16),
+        phone=e164,
+        purpose=purpose,
+        code_hash=hash_secret(code),
+        attempts=0,
+        created_at=now,
+        expires_at=now + OTP_TTL,
+    )
+    session.add(row)
+    await session.flush()
+    text = _TEXTS.get(language, _TEXTS["en"]).format(code=code)
+    await notifier.send_sms(phone=e164, text=text, reference=f"otp:{row.reference}")
+    return row
+
+
+async def _live(*, session: AsyncSession, phone: str, purpose: str, clock: Clock) -> list[CustomerOtp]:
+    rows = await session.execute(
+        select(CustomerOtp)
+        .where(CustomerOtp.phone == phone, CustomerOtp.purpose == purpose, CustomerOtp.consumed_at.is_(None))
+        .order_by(CustomerOtp.created_at.desc(), CustomerOtp.id.desc())
+    )
+    return list(rows.scalars().all())
+
+
+async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: str, clock: Clock) -> None:
+    """Consume the newest live code for (phone, purpose) if `code` matches.
+
+    Raises OtpExpired (none live, expired, used or out of attempts) or OtpInvalid (attempts_left).
+    A wrong or malformed code counts as an attempt; the caller commits in its error path too.
+    """
+    e164 = normalize_phone(phone)
+    now = clock.now()
+    live = await _live(session=session, phone=e164, purpose=purpose, clock=clock)
+    if not live:
+        raise OtpExpired("no active code: request a new one")
+    row = live[0]
+    if row.expires_at <= now or row.attempts >= MAX_ATTEMPTS:
+        row.consumed_at = now
+        await session.flush()
+        raise OtpExpired("the code has expired: request a new one")
+    well_formed = len(code) == OTP_DIGITS and code.isascii() and code.isdigit()
+    if well_formed and verify_secret(row.code_hash, code):
+        row.consumed_at = now
+        await session.flush()
+        return
+    row.attempts += 1
+    if row.attempts >= MAX_ATTEMPTS:
+        row.consumed_at = now
+    await session.flush()
+    raise OtpInvalid(attempts_left=MAX_ATTEMPTS - row.attempts)

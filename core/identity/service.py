@@ -1,0 +1,216 @@
+"""Customer queries and writes. Keyword-only, `session` passed in; the caller commits.
+
+PIN failures update counters on the customer row and then raise: commit the session in the
+caller's error path too (or use `flows.check_pin`, which does it), or the lockout is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import service as audit
+from core.clock import Clock, SystemClock
+from core.identity import pin as pins
+from core.identity.errors import (
+    CustomerBlocked,
+    CustomerNotFound,
+    InvalidLanguage,
+    PhoneAlreadyRegistered,
+    PinIncorrect,
+    PinLocked,
+    WithdrawalsCoolingDown,
+)
+from core.identity.models import Customer, CustomerStatus, Language
+from core.identity.phone import normalize_phone
+
+LANGUAGES = frozenset(language.value for language in Language)
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise InvalidLanguage("language must be 'en' or 'sw'")
+    return value
+
+
+def _actor(customer: Customer) -> str:
+    return f"customer:{customer.id}"
+
+
+async def register_customer(
+    *,
+    session: AsyncSession,
+    phone: str,
+    name: str,
+    national_id: str | None,
+    language: str,
+    pin: str,
+    clock: Clock | None = None,
+) -> Customer:
+    e164 = normalize_phone(phone)
+    pins.check_new_pin(pin, phone=e164)
+    if await get_customer_by_phone(session=session, phone=e164) is not None:
+        raise PhoneAlreadyRegistered("this number already has a Kibeti account")
+    now = (clock or SystemClock()).now()
+    customer = Customer(
+        phone=e164,
+        name=name.strip(),
+        national_id=(national_id or "").strip() or None,
+        language=_language(language),
+        kyc_tier=0,
+        status=CustomerStatus.ACTIVE.value,
+        pin_hash=pins.hash_pin(pin),
+        pin_failed_count=0,
+        pin_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(customer)
+    await session.flush()
+    await audit.record(
+        session=session, actor=_actor(customer), action="customer.registered", subject=_actor(customer)
+    )
+    return customer
+
+
+async def get_customer_by_phone(*, session: AsyncSession, phone: str) -> Customer | None:
+    e164 = normalize_phone(phone)
+    return (await session.execute(select(Customer).where(Customer.phone == e164))).scalar_one_or_none()
+
+
+async def get_customer(*, session: AsyncSession, customer_id: int) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id}")
+    return customer
+
+
+async def set_language(*, session: AsyncSession, customer_id: int, language: str) -> Customer:
+    customer = await get_customer(session=session, customer_id=customer_id)
+    customer.language = _language(language)
+    await session.flush()
+    return customer
+
+
+async def set_status(*, session: AsyncSession, customer_id: int, status: str, actor: str) -> Customer:
+    customer = await get_customer(session=session, customer_id=customer_id)
+    customer.status = CustomerStatus(status).value
+    await session.flush()
+    await audit.record(
+        session=session,
+        actor=actor,
+        action="customer.status",
+        subject=_actor(customer),
+        details={"status": status},
+    )
+    return customer
+
+
+def _retry_after(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds() + 0.999))
+
+
+async def verify_pin(*, session: AsyncSession, customer_id: int, pin: str, clock: Clock) -> Customer:
+    """Check a PIN. Raises PinLocked (with retry_after) or PinIncorrect (with attempts_left).
+
+    A malformed PIN (letters, wrong length) counts as a wrong try.
+    """
+    customer = await get_customer(session=session, customer_id=customer_id)
+    if customer.status != CustomerStatus.ACTIVE.value:
+        raise CustomerBlocked("this account is not active")
+    now = clock.now()
+    if customer.pin_locked_until is not None and customer.pin_locked_until > now:
+        raise PinLocked(
+            retry_after=_retry_after(customer.pin_locked_until, now), locked_until=customer.pin_locked_until
+        )
+    well_formed = len(pin) == pins.PIN_LENGTH and pin.isascii() and pin.isdigit()
+    if well_formed and pins.pin_matches(customer.pin_hash, pin):
+        customer.pin_failed_count, customer.pin_locked_until = 0, None
+        await session.flush()
+        return customer
+    raise await _pin_failed(session=session, customer=customer, now=now)
+
+
+async def _pin_failed(
+    *, session: AsyncSession, customer: Customer, now: datetime
+) -> PinIncorrect | PinLocked:
+    customer.pin_failed_count += 1
+    customer.updated_at = now
+    lock = pins.lockout_for(customer.pin_failed_count)
+    details = {"failed_count": customer.pin_failed_count}
+    if lock is None:
+        await session.flush()
+        await audit.record(
+            session=session,
+            actor=_actor(customer),
+            action="pin.failed",
+            subject=_actor(customer),
+            details=details,
+        )
+        return PinIncorrect(attempts_left=pins.MAX_TRIES_BEFORE_LOCK - customer.pin_failed_count)
+    customer.pin_locked_until = now + lock
+    await session.flush()
+    details["locked_seconds"] = int(lock.total_seconds())
+    await audit.record(
+        session=session,
+        actor=_actor(customer),
+        action="pin.locked",
+        subject=_actor(customer),
+        details=details,
+    )
+    return PinLocked(retry_after=int(lock.total_seconds()), locked_until=customer.pin_locked_until)
+
+
+async def change_pin(
+    *, session: AsyncSession, customer_id: int, old_pin: str, new_pin: str, clock: Clock
+) -> Customer:
+    """Change needs the old PIN (counted toward lockout like any other try)."""
+    customer = await verify_pin(session=session, customer_id=customer_id, pin=old_pin, clock=clock)
+    pins.check_new_pin(new_pin, phone=customer.phone)
+    customer.pin_hash = pins.hash_pin(new_pin)
+    customer.pin_changed_at = customer.updated_at = clock.now()
+    await session.flush()
+    await audit.record(
+        session=session, actor=_actor(customer), action="pin.changed", subject=_actor(customer)
+    )
+    return customer
+
+
+async def reset_pin(
+    *, session: AsyncSession, customer_id: int, new_pin: str, clock: Clock, actor: str
+) -> Customer:
+    """Set a new PIN without the old one (staff after a KYC re-check, or OTP + national ID).
+
+    Clears the lockout and starts the 24-hour withdrawal/payout cool-down (SIM-swap defence).
+    """
+    customer = await get_customer(session=session, customer_id=customer_id)
+    pins.check_new_pin(new_pin, phone=customer.phone)
+    now = clock.now()
+    customer.pin_hash = pins.hash_pin(new_pin)
+    customer.pin_failed_count, customer.pin_locked_until = 0, None
+    customer.pin_changed_at = customer.pin_reset_at = customer.updated_at = now
+    await session.flush()
+    await audit.record(
+        session=session,
+        actor=actor,
+        action="pin.reset",
+        subject=_actor(customer),
+        details={"withdrawals_allowed_at": (now + pins.RESET_COOLDOWN).isoformat()},
+    )
+    return customer
+
+
+def withdrawals_allowed_at(customer: Customer) -> datetime | None:
+    """When withdrawals and payouts open again after a PIN reset; None if never paused."""
+    if customer.pin_reset_at is None:
+        return None
+    return customer.pin_reset_at + pins.RESET_COOLDOWN
+
+
+def assert_withdrawals_allowed(customer: Customer, *, clock: Clock) -> None:
+    """Raise WithdrawalsCoolingDown during the 24 h after a PIN reset."""
+    allowed_at = withdrawals_allowed_at(customer)
+    if allowed_at is not None and clock.now() < allowed_at:
+        raise WithdrawalsCoolingDown(allowed_at=allowed_at)

@@ -1,0 +1,1 @@
+"""Secret custody (envelopes), hashing, inbound callback checks and outbound webhook signing."""

@@ -1,0 +1,64 @@
+"""Inbound callback checks (Daraja, Africa's Talking): secret path token and optional IP allow-list.
+
+X-Forwarded-For is trusted only when the direct peer is one of the configured proxies; then the
+client is the right-most address that is not itself a trusted proxy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from core.security.compare import equals
+from core.security.errors import CallbackRejected
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(entries: Sequence[str]) -> list[IPNetwork]:
+    return [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
+
+
+def _in_any(ip: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def client_ip(*, peer: str, forwarded_for: str | None, trusted_proxies: Sequence[str]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy that forwarded it."""
+    proxies = _networks(trusted_proxies)
+    if not forwarded_for or not _in_any(peer, proxies):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _in_any(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
+def ip_allowed(ip: str, allowlist: Sequence[str]) -> bool:
+    """An empty allow-list allows everyone; otherwise the address must be inside one entry."""
+    if not allowlist:
+        return True
+    return _in_any(ip, _networks(allowlist))
+
+
+def check_callback(
+    *,
+    path_token: str,
+    expected_token: str,
+    peer: str,
+    forwarded_for: str | None = None,
+    trusted_proxies: Sequence[str] = (),
+    allowlist: Sequence[str] = (),
+) -> str:
+    """Verify an inbound callback; returns the client IP or raises CallbackRejected."""
+    if not equals(path_token, expected_token):
+        raise CallbackRejected("callback path token mismatch")
+    ip = client_ip(peer=peer, forwarded_for=forwarded_for, trusted_proxies=trusted_proxies)
+    if not ip_allowed(ip, allowlist):
+        raise CallbackRejected("callback source address not allowed")
+    return ip
