@@ -1,0 +1,62 @@
+"""Named compliance errors, flat. Each has a stable `code`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.errors import KibetiError
+
+if TYPE_CHECKING:
+    from compliance.sanctions.entities import LineError
+
+
+class ComplianceError(KibetiError):
+    code = "compliance_error"
+
+
+class MalformedListFile(ComplianceError, ValueError):
+    """A sanctions list file failed validation; nothing was loaded, the previous list stays in force."""
+
+    code = "sanctions_list_malformed"
+
+    def __init__(self, errors: list[LineError]) -> None:
+        self.errors = errors
+        shown = "\n".join(str(e) for e in errors[:20])
+        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} problem(s) in the sanctions list files:\n{shown}{more}")
+
+
+class NoSanctionsList(ComplianceError):
+    code = "sanctions_list_missing"
+
+
+class InvalidIdNumber(ComplianceError, ValueError):
+    code = "invalid_id_number"
+
+
+class InvalidDateOfBirth(ComplianceError, ValueError):
+    code = "invalid_date_of_birth"
+
+
+class InvalidDocument(ComplianceError, ValueError):
+    code = "invalid_document"
+
+
+class UnknownTier(ComplianceError, LookupError):
+    code = "unknown_kyc_tier"
+
+
+class CaseNotFound(ComplianceError, LookupError):
+    code = "case_not_found"
+
+
+class AlertNotFound(ComplianceError, LookupError):
+    code = "alert_not_found"
+
+
+class InvalidCaseTransition(ComplianceError, ValueError):
+    code = "invalid_case_transition"
+
+
+class ReportNotPossible(ComplianceError, ValueError):
+    code = "report_not_possible"

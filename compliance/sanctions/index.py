@@ -1,0 +1,268 @@
+"""An in-memory screening index over every listed name and alias.
+
+Blocking: index tokens are grouped by their first letter's phonetic class (watchman's
+pre-filter); a query token is compared with rapidfuzz against its class only, and a name becomes a
+candidate when it shares enough similar tokens with the query. Only candidates get the full
+watchman name score. Crypto addresses are an exact, case-insensitive dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from compliance.sanctions.entities import CryptoAddress, ListedEntity
+from compliance.sanctions.normalize import (
+    merge_variants,
+    normalize,
+    normalize_id,
+    phonetic_class,
+    tokens,
+)
+from compliance.sanctions.scoring import (
+    TERM_COVERAGE_PENALTY,
+    UNMATCHED_INDEX_TOKEN_WEIGHT,
+    name_score,
+    token_score,
+)
+
+CANDIDATE_TOKEN_CUTOFF = 0.8
+MIN_ID_LENGTH = 5
+# A multi-token name scoring <= 0.90 is multiplied by 0.8 (so < 0.75): a candidate whose
+# length-weighted best-token estimate is under this floor cannot reach review.
+ESTIMATE_FLOOR_MULTI = 0.8
+SIMILAR_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class NameHit:
+    entity: ListedEntity
+    matched_name: str
+    score: float
+    alias: bool
+
+
+@dataclass(slots=True)
+class _IndexedName:
+    entity_idx: int
+    display: str
+    toks: tuple[str, ...]
+    alias: bool
+
+
+@dataclass
+class SanctionsIndex:
+    entities: list[ListedEntity]
+    _names: list[_IndexedName] = field(default_factory=list)
+    _postings: dict[str, list[int]] = field(default_factory=dict)
+    _buckets: dict[int, list[str]] = field(default_factory=dict)
+    _addresses: dict[str, list[tuple[int, CryptoAddress]]] = field(default_factory=dict)
+    _ids: dict[str, list[int]] = field(default_factory=dict)
+    _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, entities: Iterable[ListedEntity]) -> SanctionsIndex:
+        index = cls(entities=list(entities))
+        postings: dict[str, list[int]] = defaultdict(list)
+        addresses: dict[str, list[tuple[int, CryptoAddress]]] = defaultdict(list)
+        ids: dict[str, list[int]] = defaultdict(list)
+        for idx, entity in enumerate(index.entities):
+            individual = entity.entity_type == "individual"
+            seen: set[tuple[str, ...]] = set()
+            names = [] if entity.entity_type == "address" else [(False, entity.name)]
+            for alias, display in names + [(True, a) for a in entity.aliases]:
+                base = tokens(normalize(display, individual=individual))
+                for variant in merge_variants(base):
+                    key = tuple(variant)
+                    if not key or key in seen:
+                        continue
+                    seen.add(key)
+                    name_id = len(index._names)
+                    index._names.append(_IndexedName(idx, display, key, alias))
+                    for tok in set(key):
+                        postings[tok].append(name_id)
+            for crypto in entity.crypto:
+                addresses[crypto.address.casefold()].append((idx, crypto))
+            for listed_id in entity.ids:
+                number = normalize_id(listed_id.number)
+                if len(number) >= MIN_ID_LENGTH:
+                    ids[number].append(idx)
+        buckets: dict[int, list[str]] = defaultdict(list)
+        for tok in postings:
+            buckets[phonetic_class(tok)].append(tok)
+        index._postings = dict(postings)
+        index._buckets = dict(buckets)
+        index._addresses = dict(addresses)
+        index._ids = dict(ids)
+        return index
+
+    @property
+    def name_count(self) -> int:
+        """Distinct names and aliases indexed (token-merge variants not counted)."""
+        return len({(n.entity_idx, n.display) for n in self._names})
+
+    @property
+    def address_count(self) -> int:
+        return len(self._addresses)
+
+    def lookup_address(self, address: str) -> list[tuple[ListedEntity, CryptoAddress]]:
+        found = self._addresses.get(address.strip().casefold(), [])
+        return [(self.entities[idx], crypto) for idx, crypto in found]
+
+    def lookup_id(self, number: str) -> list[ListedEntity]:
+        key = normalize_id(number)
+        if len(key) < MIN_ID_LENGTH:
+            return []
+        return [self.entities[idx] for idx in self._ids.get(key, [])]
+
+    def search(self, name: str, *, min_score: float = 0.75, limit: int = 10) -> list[NameHit]:
+        """Listed parties whose best name or alias scores at least `min_score`, best first."""
+        best: dict[int, NameHit] = {}
+        base = tokens(normalize(name))
+        similar: dict[str, dict[str, float]] = {}
+        for variant in merge_variants(base):
+            for hit in self._search_tokens(variant, min_score, similar):
+                current = best.get(hit.entity_idx_key)
+                if current is None or hit.score > current.score:
+                    best[hit.entity_idx_key] = hit.to_name_hit(self.entities)
+        hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
+        return hits[:limit]
+
+    def _similar(self, qtok: str) -> dict[str, float]:
+        """Index tokens similar to `qtok` (same phonetic class, watchman token score >= cutoff).
+        Memoised per index: customer names repeat tokens heavily (Mohamed, Wanjiru, Otieno)."""
+        cached = self._similar_cache.get(qtok)
+        if cached is not None:
+            return cached
+        if len(self._similar_cache) >= SIMILAR_CACHE_SIZE:
+            self._similar_cache.clear()
+        self._similar_cache[qtok] = found = self._compute_similar(qtok)
+        return found
+
+    def _compute_similar(self, qtok: str) -> dict[str, float]:
+        bucket = self._buckets.get(phonetic_class(qtok), [])
+        found = process.extract(
+            qtok, bucket, scorer=JaroWinkler.similarity, score_cutoff=CANDIDATE_TOKEN_CUTOFF, limit=None
+        )
+        sims: dict[str, float] = {}
+        for itok, _raw, _pos in found:
+            score = token_score(qtok, itok)
+            if score >= CANDIDATE_TOKEN_CUTOFF:
+                sims[itok] = score
+        return sims
+
+    def _single_token_hits(self, qtok: str, table: dict[str, float], min_score: float) -> list[_RawHit]:
+        """name_score for a one-token query in closed form: the best token pair, the unmatched
+        index-token penalty, and the coverage penalty (watchman's arithmetic, no pairing loop)."""
+        best: dict[int, tuple[float, str]] = {}
+        for itok, score in table.items():
+            for name_id in self._postings[itok]:
+                if name_id not in best or score > best[name_id][0]:
+                    best[name_id] = (score, itok)
+        hits: list[_RawHit] = []
+        for name_id, (score, itok) in best.items():
+            indexed = self._names[name_id]
+            total = sum(len(t) for t in indexed.toks)
+            value = score * (1 - UNMATCHED_INDEX_TOKEN_WEIGHT * (total - len(itok)) / total)
+            if len(indexed.toks) > 1 / 0.3 or not any(qtok in t for t in indexed.toks):
+                value *= TERM_COVERAGE_PENALTY
+            if value >= min_score:
+                hits.append(_RawHit(indexed.entity_idx, indexed.display, value, indexed.alias))
+        return hits
+
+    @staticmethod
+    def _generators(query: list[str], volumes: list[int]) -> list[int]:
+        """Query tokens to draw candidates from. A multi-token candidate must reach the estimate
+        floor, so the query tokens it leaves unmatched weigh less than (1 - floor) of the query:
+        any token set heavier than that contains a matched token. Pick the cheapest such set."""
+        if len(query) < 2:
+            return list(range(len(query)))
+        total = sum(len(q) for q in query)
+        limit = (1 - ESTIMATE_FLOOR_MULTI) * total
+        order = sorted(range(len(query)), key=lambda qi: volumes[qi] / len(query[qi]))
+        singles = [qi for qi in order if len(query[qi]) > limit]
+        if singles:
+            return [min(singles, key=lambda qi: volumes[qi])]
+        chosen: list[int] = []
+        weight = 0
+        for qi in order:
+            chosen.append(qi)
+            weight += len(query[qi])
+            if weight > limit:
+                break
+        return chosen
+
+    def _search_tokens(
+        self, query: list[str], min_score: float, similar: dict[str, dict[str, float]]
+    ) -> list[_RawHit]:
+        """Candidates must share similar tokens with at least min(2, len(query)) query tokens and
+        pass a cheap length-weighted estimate before the full watchman name score."""
+        if not query:
+            return []
+        for qtok in query:
+            if qtok not in similar:
+                similar[qtok] = self._similar(qtok)
+        sims = [similar[q] for q in query]
+        if len(query) == 1:
+            return self._single_token_hits(query[0], sims[0], min_score)
+        volumes = [sum(len(self._postings[t]) for t in s) for s in sims]
+        generators = self._generators(query, volumes)
+        # best[qi][name_id]: the best token score of query token qi within that name.
+        best: list[dict[int, float]] = [{} for _ in query]
+        for qi in generators:
+            found = best[qi]
+            for itok, score in sims[qi].items():
+                for name_id in self._postings[itok]:
+                    if score > found.get(name_id, 0.0):
+                        found[name_id] = score
+        candidates = set().union(*(best[qi].keys() for qi in generators))
+        for qi in range(len(query)):
+            if qi in generators:
+                continue
+            found, table = best[qi], sims[qi]
+            for name_id in candidates:
+                top = max((table.get(t, 0.0) for t in self._names[name_id].toks), default=0.0)
+                if top:
+                    found[name_id] = top
+        need = min(2, len(query))
+        weights = [len(q) for q in query]
+        total_weight = sum(weights)
+        floor = ESTIMATE_FLOOR_MULTI if len(query) >= 2 else min_score
+        cache: dict[tuple[str, str], float] = {}
+        for qtok, table in zip(query, sims, strict=True):
+            for itok, score in table.items():
+                cache[(qtok, itok)] = score
+
+        def cached(q: str, i: str) -> float:
+            key = (q, i)
+            if key not in cache:
+                cache[key] = token_score(q, i)
+            return cache[key]
+
+        hits: list[_RawHit] = []
+        for name_id in candidates:
+            tops = [b.get(name_id, 0.0) for b in best]
+            if sum(1 for t in tops if t) < need:
+                continue
+            if sum(t * w for t, w in zip(tops, weights, strict=True)) < floor * total_weight:
+                continue
+            indexed = self._names[name_id]
+            score = name_score(query, indexed.toks, cached)
+            if score >= min_score:
+                hits.append(_RawHit(indexed.entity_idx, indexed.display, score, indexed.alias))
+        return hits
+
+
+@dataclass(frozen=True, slots=True)
+class _RawHit:
+    entity_idx_key: int
+    display: str
+    score: float
+    alias: bool
+
+    def to_name_hit(self, entities: list[ListedEntity]) -> NameHit:
+        return NameHit(entities[self.entity_idx_key], self.display, self.score, self.alias)

@@ -1,0 +1,87 @@
+"""Name normalisation in the manner of moov-io/watchman (internal/prepare): reorder
+"SURNAME, Given", strip company suffixes, lowercase, drop punctuation and diacritics, drop a few
+stopwords, and offer token merges for short tokens ("AL QAIDA" ~ "ALQAIDA")."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_REORDER = re.compile(r",(?:\s+)?([\w'’\-\.\s]+)$")
+_COMPANY_SUFFIXES = re.compile(
+    r"\b(co|d\.o\.o|inc|gmbh|llc|l\.l\.c|llp|ltd|ltda|sa de cv|s\.a\. de c\.v|limited|corp|plc)\.?$",
+    re.IGNORECASE,
+)
+_SEPARATORS = re.compile(r"[.,\-_/]")
+STOPWORDS = frozenset({"the", "of", "and", "for"})
+
+# First-letter phonetic classes (watchman phonetics.go): tokens are compared only within a class.
+_CLASSES = ("aeiouy", "bfpv", "cgjkqsxz", "dt", "l", "mn", "r", "hw")
+_CLASS_OF = {ch: idx for idx, letters in enumerate(_CLASSES) for ch in letters}
+
+
+def phonetic_class(token: str) -> int:
+    """The class of a token's first letter; digits and others get their own class (-1)."""
+    return _CLASS_OF.get(token[:1], -1)
+
+
+def reorder(name: str) -> str:
+    """'AL-ZAWAHIRI, Ayman' -> 'Ayman AL-ZAWAHIRI' (only one comma, as watchman does)."""
+    if name.count(",") != 1:
+        return name
+    match = _REORDER.search(name)
+    if not match:
+        return name
+    return f"{match.group(1).strip()} {name[: match.start()].strip()}"
+
+
+def strip_diacritics(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    kept = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", kept)
+
+
+def normalize(name: str, *, individual: bool = True) -> str:
+    """Lowercase ASCII-ish words separated by single spaces."""
+    text = reorder(name) if individual else name
+    text = _COMPANY_SUFFIXES.sub("", text.strip())
+    text = strip_diacritics(text).lower()
+    text = _SEPARATORS.sub(" ", text)
+    text = "".join(ch for ch in text if ch.isalnum() or ch.isspace())
+    return " ".join(text.split())
+
+
+def tokens(normalized: str) -> list[str]:
+    kept = [t for t in normalized.split() if t not in STOPWORDS]
+    return kept or normalized.split()
+
+
+def merge_variants(toks: list[str]) -> list[list[str]]:
+    """The tokens as given, plus variants where each token of <= 3 characters is joined to its
+    neighbour (watchman GenerateWordCombinations): ["al", "qaida"] -> [["al","qaida"], ["alqaida"]]."""
+    variants = [toks]
+    if len(toks) < 2 or not any(len(t) <= 3 for t in toks):
+        return variants
+    forward: list[str] = []
+    for tok in toks:
+        if forward and len(forward[-1]) <= 3:
+            forward[-1] += tok
+        else:
+            forward.append(tok)
+    if forward != toks:
+        variants.append(forward)
+    backward: list[str] = []
+    for tok in reversed(toks):
+        if backward and len(backward[-1]) <= 3:
+            backward[-1] = tok + backward[-1]
+        else:
+            backward.append(tok)
+    backward.reverse()
+    if backward not in variants:
+        variants.append(backward)
+    return variants
+
+
+def normalize_id(number: str) -> str:
+    """ID and passport numbers compare on letters and digits only, uppercase."""
+    return "".join(ch for ch in number.upper() if ch.isalnum())
