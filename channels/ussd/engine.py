@@ -1,0 +1,245 @@
+"""The menu engine: a declared table of states, each rendering a screen and handling one input.
+
+In the spirit of python-telegram-bot's ConversationHandler: a state's `handle` returns the name
+of the next state (or a final `Screen`); the engine keeps the history for "0 Back", resets to the
+main menu on "00", stores the session, replays a repeated hop's answer, and never lets an
+exception become a 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from channels.ussd.parser import BACK, MAIN, clean, derive_input
+from channels.ussd.screens import fit
+from channels.ussd.session import ResumePoint, SessionStore, UssdSession
+from core.errors import KibetiError
+from core.flows.types import CustomerFlows
+from core.i18n import translate
+
+log = logging.getLogger(__name__)
+
+WELCOME = "welcome"
+MAIN_MENU = "main"
+RESUME = "resume"
+
+# Errors after which the session cannot usefully continue: shown as END.
+TERMINAL_ERRORS = frozenset(
+    {
+        "pin_locked",
+        "service_unavailable",
+        "quote_expired",
+        "quote_used",
+        "rates_unavailable",
+        "compliance_review",
+        "compliance_denied",
+        "limit_exceeded",
+        "withdrawals_cooldown",
+        "not_registered",
+        "already_registered",
+        "phone_taken",
+        "customer_blocked",
+        "customer_not_found",
+        "generic",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Screen:
+    text: str
+    end: bool = False
+
+
+@dataclass
+class Ctx:
+    session: UssdSession
+    flows: CustomerFlows
+    service_code: str
+    flash: tuple[str, dict[str, Any]] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.session.data
+
+    @property
+    def language(self) -> str:
+        return self.session.language
+
+    @property
+    def customer_id(self) -> int:
+        if self.session.customer_id is None:
+            raise KibetiError("no customer in this session")
+        return self.session.customer_id
+
+    secret: bytes = b""
+
+    def t(self, code: str, **values: Any) -> str:
+        return translate(code, self.language, code=self.service_code, **values)
+
+    def fail(self, code: str, **values: Any) -> str:
+        """Show `error.<code>` above the current screen and ask again."""
+        self.flash = (code, values)
+        return self.session.state
+
+    def end(self, code: str, **values: Any) -> Screen:
+        return Screen(self.t(code, **values), end=True)
+
+    def op_key(self, step: str) -> str:
+        """An idempotency key from the operation (which survives a resume) and the step."""
+        op = self.data.get("op") or self.session.session_id
+        return f"ussd:{op}:{step}"
+
+    def begin_op(self, kind: str) -> None:
+        self.data.clear()
+        self.data["op"] = f"{self.session.session_id}:{uuid.uuid4().hex[:8]}"
+        self.data["kind"] = kind
+
+
+Render = Callable[[Ctx], Awaitable[Screen]]
+Handle = Callable[[Ctx, str], Awaitable["str | Screen"]]
+
+
+@dataclass(frozen=True)
+class State:
+    """One row of the table. `secret`: the input is a PIN (never kept). `resumable`: mid-operation."""
+
+    name: str
+    render: Render
+    handle: Handle | None = None
+    resumable: bool = False
+    secret: bool = False
+    describe: Callable[[Ctx], str] | None = None  # for the resume question
+
+
+@dataclass
+class HopRequest:
+    session_id: str
+    phone: str
+    text: str
+    service_code: str = ""
+    network_code: str = ""
+
+
+@dataclass
+class Engine:
+    table: Mapping[str, State]
+    store: SessionStore
+    flows: CustomerFlows
+    secret: bytes = b"dev-only-ussd-secret"
+    default_service_code: str = "*483*1#"
+
+    async def hop(self, request: HopRequest) -> Screen:
+        """Answer one Africa's Talking callback. Never raises."""
+        try:
+            return await self._hop(request)
+        except Exception:
+            log.exception("ussd hop failed")
+            return Screen(translate("error.generic", "en"), end=True)
+
+    async def _hop(self, request: HopRequest) -> Screen:
+        code = request.service_code or self.default_service_code
+        session = await self.store.load(request.session_id)
+        if session is None:
+            if request.text:
+                expired = translate("ussd.session_expired", "en", code=code)
+                return Screen(fit(expired), end=True)
+            return await self._start(request, code)
+        if request.text == session.last_text and session.hops:
+            return Screen(session.last_response, end=False)
+        raw = derive_input(session.last_text, request.text)
+        session.last_text = request.text
+        ctx = Ctx(session=session, flows=self.flows, service_code=code, secret=self.secret)
+        screen = await self._advance(ctx, clean(raw))
+        return await self._finish(ctx, screen)
+
+    async def _start(self, request: HopRequest, code: str) -> Screen:
+        session = UssdSession(session_id=request.session_id, phone=request.phone, state=WELCOME)
+        ctx = Ctx(session=session, flows=self.flows, service_code=code, secret=self.secret)
+        customer = await self.flows.find_customer(phone=request.phone)
+        if customer is not None:
+            session.customer_id = customer.id
+            session.language = customer.language
+            session.state = MAIN_MENU
+            point = await self.store.load_resume(request.phone)
+            if point is not None and point.state in self.table:
+                session.state = RESUME
+                session.data = {
+                    "resume": {"state": point.state, "data": point.data, "history": point.history}
+                }
+        screen = await self._render(ctx)
+        return await self._finish(ctx, screen)
+
+    async def _advance(self, ctx: Ctx, value: str) -> Screen:
+        session = ctx.session
+        state = self.table[session.state]
+        if value == MAIN:
+            return await self._goto_root(ctx)
+        if value == BACK and session.history:
+            session.state = session.history.pop()
+            return await self._render(ctx)
+        if state.handle is None:
+            return await self._render(ctx)
+        try:
+            outcome = await state.handle(ctx, value)
+        except KibetiError as exc:
+            outcome = self._on_error(ctx, exc)
+        if isinstance(outcome, Screen):
+            return outcome
+        if outcome != session.state:
+            session.history.append(session.state)
+            session.state = outcome
+        return await self._render(ctx)
+
+    def _on_error(self, ctx: Ctx, exc: KibetiError) -> str | Screen:
+        code = getattr(exc, "code", "generic")
+        if code == "error" or not code:
+            code = "generic"
+        if code == "service_unavailable":
+            log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
+        if code in TERMINAL_ERRORS:
+            return ctx.end(f"error.{code}")
+        return ctx.fail(code)
+
+    async def _goto_root(self, ctx: Ctx) -> Screen:
+        ctx.session.history.clear()
+        ctx.session.data.clear()
+        ctx.session.state = MAIN_MENU if ctx.session.customer_id is not None else WELCOME
+        return await self._render(ctx)
+
+    async def _render(self, ctx: Ctx) -> Screen:
+        try:
+            screen = await self.table[ctx.session.state].render(ctx)
+        except KibetiError as exc:
+            code = getattr(exc, "code", "generic")
+            if code == "service_unavailable":
+                log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
+            code = code if code in TERMINAL_ERRORS or code.startswith("pin") else "generic"
+            return ctx.end(f"error.{code}")
+        if ctx.flash is not None and not screen.end:
+            code, values = ctx.flash
+            screen = Screen(ctx.t(f"error.{code}", **values) + "\n" + screen.text, end=False)
+        return screen
+
+    async def _finish(self, ctx: Ctx, screen: Screen) -> Screen:
+        session = ctx.session
+        screen = Screen(fit(screen.text), end=screen.end)
+        session.hops += 1
+        session.last_response = screen.text
+        state = self.table.get(session.state)
+        if screen.end:
+            await self.store.delete(session.session_id)
+            if state is None or not state.resumable or session.data.get("done"):
+                await self.store.delete_resume(session.phone)
+            return screen
+        await self.store.save(session)
+        if state is not None and state.resumable:
+            point = ResumePoint(state=session.state, data=dict(session.data), history=list(session.history))
+            await self.store.save_resume(session.phone, point)
+        elif session.state == MAIN_MENU:
+            await self.store.delete_resume(session.phone)
+        return screen

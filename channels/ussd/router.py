@@ -1,0 +1,105 @@
+"""Africa's Talking USSD callbacks: POST /ussd/{secret} (every hop) and /ussd/{secret}/events.
+
+AT sends form fields sessionId, serviceCode, phoneNumber, networkCode, text and expects a
+text/plain answer starting with "CON " (wait for input) or "END " (close). Anything else, or a
+40x, ends the session on the phone; a 5xx must never happen.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from channels.ussd.engine import Engine, HopRequest, Screen
+from channels.ussd.session import MemorySessionStore, RedisSessionStore, SessionStore
+from channels.ussd.states import TABLE
+from core import runtime as runtime_module
+from core.flows.service import CoreFlows
+from core.i18n import translate
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ussd"])
+MAX_FIELD = 600
+_ENGINE_KEY = "ussd.engine"
+
+
+def build_engine(rt: Runtime) -> Engine:
+    store: SessionStore
+    store = RedisSessionStore(rt.redis) if rt.redis is not None else MemorySessionStore()
+    secret = rt.settings.secret_key.get_secret_value().encode()
+    return Engine(
+        table=TABLE,
+        store=store,
+        flows=CoreFlows(rt),
+        secret=secret,
+        default_service_code=rt.settings.at_shortcode,
+    )
+
+
+def get_engine(rt: Runtime) -> Engine:
+    engine = rt.extras.get(_ENGINE_KEY)
+    if not isinstance(engine, Engine):
+        engine = build_engine(rt)
+        rt.extras[_ENGINE_KEY] = engine
+    return engine
+
+
+def _authorised(rt: Runtime, secret: str) -> bool:
+    expected = rt.settings.at_callback_token.get_secret_value()
+    return hmac.compare_digest(secret.encode(), expected.encode())
+
+
+def _reply(screen: Screen) -> PlainTextResponse:
+    return PlainTextResponse(("END " if screen.end else "CON ") + screen.text)
+
+
+@router.post("/ussd/{secret}", response_class=PlainTextResponse)
+async def ussd_callback(secret: str, request: Request) -> Response:
+    rt = runtime_module.get()
+    if not _authorised(rt, secret):
+        return PlainTextResponse("forbidden", status_code=403)
+    try:
+        form = await request.form()
+        fields = {
+            k: str(form.get(k, ""))[:MAX_FIELD] for k in ("sessionId", "serviceCode", "phoneNumber", "text")
+        }
+        fields["networkCode"] = str(form.get("networkCode", ""))[:16]
+    except Exception:
+        log.warning("ussd: unreadable form")
+        return _reply(Screen(translate("error.generic", "en"), end=True))
+    if not fields["sessionId"] or not fields["phoneNumber"]:
+        return _reply(Screen(translate("error.generic", "en"), end=True))
+    hop = HopRequest(
+        session_id=fields["sessionId"],
+        phone=fields["phoneNumber"],
+        text=fields["text"],
+        service_code=fields["serviceCode"],
+        network_code=fields["networkCode"],
+    )
+    return _reply(await get_engine(rt).hop(hop))
+
+
+@router.post("/ussd/{secret}/events")
+async def ussd_session_event(secret: str, request: Request) -> Response:
+    """End-of-session notification: logged; a dropped session keeps its resume point."""
+    rt = runtime_module.get()
+    if not _authorised(rt, secret):
+        return PlainTextResponse("forbidden", status_code=403)
+    form = await request.form()
+    status = str(form.get("status", ""))
+    log.info(
+        "ussd session ended",
+        extra={
+            "status": status,
+            "hops": str(form.get("hopsCount", "")),
+            "error": str(form.get("errorMessage", "")),
+        },
+    )
+    session_id = str(form.get("sessionId", ""))
+    if session_id:
+        await get_engine(rt).store.delete(session_id)
+    return PlainTextResponse("OK")

@@ -1,0 +1,20 @@
+"""The declared state table: every USSD screen, by name."""
+
+from __future__ import annotations
+
+from channels.ussd.engine import State
+from channels.ussd.states import account, registration, send, trade, wallet
+
+
+def build_table() -> dict[str, State]:
+    table: dict[str, State] = {}
+    for module in (registration, wallet, trade, send, account):
+        for state in module.STATES:
+            if state.name in table:
+                raise ValueError(f"duplicate USSD state {state.name}")
+            table[state.name] = state
+    return table
+
+
+TABLE = build_table()
+__all__ = ["TABLE", "build_table"]

@@ -1,0 +1,101 @@
+"""My account: change PIN, language, KYC status and limits."""
+
+from __future__ import annotations
+
+from channels.ussd import pins
+from channels.ussd.engine import Ctx, Screen, State
+from channels.ussd.screens import money
+from channels.ussd.states.common import con
+from channels.ussd.states.registration import LANGUAGE_CHOICES
+from core.money import Money
+
+ACCOUNT_CHOICES = {"1": "account.old_pin", "2": "account.language", "3": "account.kyc"}
+
+
+async def render_account(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.account"))
+
+
+async def handle_account(ctx: Ctx, value: str) -> str | Screen:
+    target = ACCOUNT_CHOICES.get(value)
+    if target is None:
+        return ctx.fail("invalid_choice")
+    if target == "account.kyc":
+        return await _kyc(ctx)
+    return target
+
+
+def _limit(ctx: Ctx, value: Money | None) -> str:
+    return money(value, ctx.language) if value is not None else ctx.t("ussd.unlimited")
+
+
+async def _kyc(ctx: Ctx) -> Screen:
+    status = await ctx.flows.account_status(customer_id=ctx.customer_id)
+    return ctx.end(
+        "ussd.account.kyc",
+        status=ctx.t(f"ussd.kyc.status.{status.kyc_status}") + (f" ({status.tier})" if status.tier else ""),
+        per_tx=_limit(ctx, status.per_transaction),
+        daily=_limit(ctx, status.daily_limit),
+        used=money(status.used_today, ctx.language),
+    )
+
+
+async def render_old_pin(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.account.old_pin"))
+
+
+async def handle_old_pin(ctx: Ctx, value: str) -> str:
+    if not pins.looks_like_pin(value):
+        return ctx.fail("invalid_pin")
+    ctx.data["old_pin_sealed"] = pins.seal(ctx.secret, ctx.session.session_id, value)
+    return "account.new_pin"
+
+
+async def render_new_pin(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.account.new_pin"))
+
+
+async def handle_new_pin(ctx: Ctx, value: str) -> str:
+    if not pins.looks_like_pin(value):
+        return ctx.fail("invalid_pin")
+    await ctx.flows.check_new_pin(phone=ctx.session.phone, pin=value)
+    ctx.data["pin_digest"] = pins.digest(ctx.secret, ctx.session.session_id, value)
+    return "account.confirm_pin"
+
+
+async def render_confirm_pin(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.reg.pin_confirm"))
+
+
+async def handle_confirm_pin(ctx: Ctx, value: str) -> str | Screen:
+    if not pins.same(ctx.secret, ctx.session.session_id, value, ctx.data.get("pin_digest", "")):
+        if ctx.session.history and ctx.session.history[-1] == "account.new_pin":
+            ctx.session.history.pop()
+        ctx.session.state = "account.new_pin"
+        return ctx.fail("pin_mismatch")
+    old_pin = pins.unseal(ctx.secret, ctx.session.session_id, ctx.data.pop("old_pin_sealed"))
+    await ctx.flows.change_pin(customer_id=ctx.customer_id, old_pin=old_pin, new_pin=value)
+    ctx.data.clear()
+    return ctx.end("ussd.account.pin_changed")
+
+
+async def render_language(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.account.language"))
+
+
+async def handle_language(ctx: Ctx, value: str) -> str | Screen:
+    language = LANGUAGE_CHOICES.get(value)
+    if language is None:
+        return ctx.fail("invalid_choice")
+    await ctx.flows.set_language(customer_id=ctx.customer_id, language=language)
+    ctx.session.language = language
+    return ctx.end("ussd.account.language_set")
+
+
+STATES = [
+    State("account", render_account, handle_account),
+    State("account.old_pin", render_old_pin, handle_old_pin, secret=True),
+    State("account.new_pin", render_new_pin, handle_new_pin, secret=True),
+    State("account.confirm_pin", render_confirm_pin, handle_confirm_pin, secret=True),
+    State("account.language", render_language, handle_language),
+]

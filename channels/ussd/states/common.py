@@ -1,0 +1,56 @@
+"""Pieces several state modules share: asset choices, navigation footers, quote screens."""
+
+from __future__ import annotations
+
+from channels.ussd.engine import Ctx, Screen
+from channels.ussd.screens import money
+from core.flows.types import BalanceLine, QuoteView
+from core.money import Asset, Money
+
+CRYPTO_CHOICES = {"1": Asset.BTC, "2": Asset.USDT_ERC20, "3": Asset.USDT_TRC20}
+SEND_CHOICES = {"1": Asset.KES, "2": Asset.BTC, "3": Asset.USDT_ERC20, "4": Asset.USDT_TRC20}
+
+
+def con(ctx: Ctx, body: str, *, back: bool = True) -> Screen:
+    return Screen(body + ("\n" + ctx.t("ussd.nav.back") if back else ""))
+
+
+def asset_of(ctx: Ctx) -> Asset:
+    return Asset(ctx.data["asset"])
+
+
+def quote_to_data(ctx: Ctx, quote: QuoteView) -> None:
+    lang = ctx.language
+    ctx.data["quote"] = {
+        "id": quote.id,
+        "pay": money(quote.pay, lang),
+        "get": money(quote.receive, lang),
+        "fee": money(quote.fee, lang),
+        "rate": quote.rate,
+        "seconds": quote.valid_seconds,
+    }
+
+
+def quote_screen(ctx: Ctx, code: str) -> Screen:
+    q = ctx.data["quote"]
+    values = {k: q[k] for k in ("pay", "get", "fee", "rate", "seconds")}
+    return Screen(ctx.t(code, **values))
+
+
+async def balance_of(ctx: Ctx, asset: Asset) -> Money:
+    lines: list[BalanceLine] = await ctx.flows.balances(customer_id=ctx.customer_id)
+    for line in lines:
+        if line.asset is asset:
+            return line.amount
+    return Money.zero(asset)
+
+
+def describe_amount(ctx: Ctx) -> str:
+    """For the resume question: "KES 500" or "USDT 12.5"."""
+    quote = ctx.data.get("quote")
+    if quote:
+        return str(quote["pay"])
+    if "amount" in ctx.data and "asset" in ctx.data:
+        asset = Asset(ctx.data.get("amount_asset", ctx.data["asset"]))
+        return money(Money.of(ctx.data["amount"], asset), ctx.language)
+    return str(ctx.data.get("asset", ""))

@@ -1,0 +1,120 @@
+"""Main menu, balances, receive (deposit addresses), mini statement, and resume."""
+
+from __future__ import annotations
+
+from babel.dates import format_date
+
+from channels.ussd.engine import Ctx, Screen, State
+from channels.ussd.parser import MORE
+from channels.ussd.screens import money, paginate
+from channels.ussd.states.common import CRYPTO_CHOICES, con
+from core.money import Asset, Money
+
+MAIN_CHOICES = {
+    "1": "balances",
+    "2": "buy.asset",
+    "3": "sell.asset",
+    "4": "send.phone",
+    "5": "receive.asset",
+    "6": "statement",
+    "7": "account",
+}
+_LOCALES = {"en": "en_KE", "sw": "sw_KE"}
+
+
+async def render_main(ctx: Ctx) -> Screen:
+    return Screen(ctx.t("ussd.main"))
+
+
+async def handle_main(ctx: Ctx, value: str) -> str:
+    target = MAIN_CHOICES.get(value)
+    if target is None:
+        return ctx.fail("invalid_choice")
+    kind = target.split(".", 1)[0]
+    ctx.begin_op(kind)
+    return target
+
+
+async def _paged(ctx: Ctx, header: str, lines: list[str]) -> Screen:
+    text, has_more = paginate(
+        header, lines, int(ctx.data.get("page", 0)), more=ctx.t("ussd.nav.more"), back=ctx.t("ussd.nav.back")
+    )
+    ctx.data["has_more"] = has_more
+    return Screen(text)
+
+
+async def _handle_paged(ctx: Ctx, value: str) -> str:
+    if value == MORE and ctx.data.get("has_more"):
+        ctx.data["page"] = int(ctx.data.get("page", 0)) + 1
+        return ctx.session.state
+    return ctx.fail("invalid_choice")
+
+
+async def render_balances(ctx: Ctx) -> Screen:
+    lines = []
+    for line in await ctx.flows.balances(customer_id=ctx.customer_id):
+        text = money(line.amount, ctx.language)
+        if line.asset is not Asset.KES:
+            text = f"{line.asset.value}: {text.split(' ', 1)[-1]}"
+            if line.kes_value is not None:
+                text += f" ~{money(line.kes_value.whole_units(), ctx.language)[:-3]}"
+        lines.append(text)
+    return await _paged(ctx, ctx.t("ussd.balances.title"), lines)
+
+
+async def render_statement(ctx: Ctx) -> Screen:
+    movements = await ctx.flows.mini_statement(customer_id=ctx.customer_id, limit=5)
+    if not movements:
+        return con(ctx, ctx.t("ussd.statement.empty"))
+    locale = _LOCALES.get(ctx.language, "en_KE")
+    lines = []
+    for item in movements:
+        sign = "+" if item.amount.amount >= 0 else "-"
+        amount = money(Money(abs(item.amount.amount), item.amount.asset), ctx.language)
+        lines.append(f"{format_date(item.at, 'dd/MM', locale=locale)} {sign}{amount} {item.kind[:10]}")
+    return await _paged(ctx, ctx.t("ussd.statement.title"), lines)
+
+
+async def render_receive(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.receive.asset"))
+
+
+async def handle_receive(ctx: Ctx, value: str) -> str | Screen:
+    asset = CRYPTO_CHOICES.get(value)
+    if asset is None:
+        return ctx.fail("invalid_choice")
+    address = await ctx.flows.deposit_address(
+        customer_id=ctx.customer_id, asset=asset, idempotency_key=ctx.op_key(f"receive:{asset.value}")
+    )
+    return ctx.end("ussd.receive.done", asset=asset.value, address=address)
+
+
+async def render_resume(ctx: Ctx) -> Screen:
+    point = ctx.data.get("resume", {})
+    kind = point.get("data", {}).get("kind", "")
+    detail = point.get("data", {}).get("describe", "")
+    operation = ctx.t(f"ussd.op.{kind}", detail=detail)
+    return Screen(ctx.t("ussd.resume", operation=operation))
+
+
+async def handle_resume(ctx: Ctx, value: str) -> str:
+    if value == "2":
+        ctx.data.clear()
+        return "main"
+    if value != "1":
+        return ctx.fail("invalid_choice")
+    point = ctx.data["resume"]
+    ctx.session.data = dict(point["data"])
+    ctx.session.data.pop("quote", None)  # prices move: quote again
+    ctx.session.history = ["main", *[s for s in point["history"] if s != "main"]]
+    ctx.session.state = point["state"]
+    return str(point["state"])
+
+
+STATES = [
+    State("main", render_main, handle_main),
+    State("balances", render_balances, _handle_paged),
+    State("statement", render_statement, _handle_paged),
+    State("receive.asset", render_receive, handle_receive),
+    State("resume", render_resume, handle_resume),
+]

@@ -1,0 +1,227 @@
+"""`CoreFlows`: the customer use cases over the real services. Each method opens its own
+transaction through the Runtime's session factory and commits it; money operations are keyed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import KibetiError
+from core.flows import accounts, trading
+from core.flows.errors import AlreadyRegistered, InvalidName, InvalidNationalId, SelfSend, ServiceUnavailable
+from core.flows.types import (
+    AccountStatus,
+    BalanceLine,
+    CustomerView,
+    QuoteView,
+    Receipt,
+    Recipient,
+    StatementLine,
+)
+from core.i18n import translate
+from core.identity import pin as identity_pin
+from core.identity import service as identity
+from core.identity.errors import InvalidPhoneNumber, PinIncorrect, PinLocked
+from core.identity.models import Customer
+from core.identity.phone import normalize_phone
+from core.money import Asset, Money
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _view(customer: Customer) -> CustomerView:
+    return CustomerView(id=customer.id, phone=customer.phone, name=customer.name, language=customer.language)
+
+
+class CoreFlows:
+    """The implementation of `core.flows.types.CustomerFlows`."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def _session(self) -> AsyncSession:
+        return self.rt.session_factory()
+
+    async def notify(self, *, phone: str, code: str, language: str, reference: str, **values: str) -> None:
+        """Queue an SMS through the Notifier port; a missing notifier is logged, never fatal."""
+        if self.rt.notifier is None:
+            log.warning("no notifier wired: SMS %s not sent", code)
+            return
+        text = translate(code, language, code=self.rt.settings.at_shortcode, **values)
+        await self.rt.notifier.send_sms(phone=phone, text=text, reference=reference)
+
+    # --- identity ------------------------------------------------------------------------
+
+    async def find_customer(self, *, phone: str) -> CustomerView | None:
+        try:
+            e164 = normalize_phone(phone)
+        except InvalidPhoneNumber:
+            return None
+        async with self._session() as session:
+            customer = await identity.get_customer_by_phone(session=session, phone=e164)
+            return _view(customer) if customer is not None else None
+
+    async def check_new_pin(self, *, phone: str, pin: str) -> None:
+        identity_pin.check_new_pin(pin, phone=normalize_phone(phone))
+
+    async def register(
+        self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
+    ) -> CustomerView:
+        clean_name = " ".join(name.split())
+        if len(clean_name) < 2:
+            raise InvalidName("enter a name")
+        if not (national_id.isascii() and national_id.isdigit() and 6 <= len(national_id) <= 9):
+            raise InvalidNationalId("national ID must be 6 to 9 digits")
+        async with self._session() as session:
+            existing = await identity.get_customer_by_phone(session=session, phone=phone)
+            if existing is not None:
+                if existing.name == clean_name and existing.national_id == national_id:
+                    return _view(existing)  # the same registration, repeated
+                raise AlreadyRegistered("this number is already registered")
+            customer = await identity.register_customer(
+                session=session,
+                phone=phone,
+                name=clean_name,
+                national_id=national_id,
+                language=language,
+                pin=pin,
+                clock=self.rt.clock,
+            )
+            for asset in accounts.WALLET_ASSETS:
+                await accounts.wallet_account_id(session, customer.id, asset)
+            await session.commit()
+            view = _view(customer)
+        first_name = clean_name.split(" ")[0][:20]
+        await self.notify(
+            phone=view.phone,
+            code="sms.registered",
+            language=language,
+            reference=idempotency_key,
+            name=first_name,
+        )
+        return view
+
+    async def verify_pin(self, session: AsyncSession, *, customer_id: int, pin: str) -> Customer:
+        """Check a PIN inside `session`; failures are committed in their own transaction."""
+        try:
+            return await identity.verify_pin(
+                session=session, customer_id=customer_id, pin=pin, clock=self.rt.clock
+            )
+        except (PinIncorrect, PinLocked):
+            await session.commit()
+            raise
+
+    async def change_pin(self, *, customer_id: int, old_pin: str, new_pin: str) -> None:
+        async with self._session() as session:
+            try:
+                await identity.change_pin(
+                    session=session,
+                    customer_id=customer_id,
+                    old_pin=old_pin,
+                    new_pin=new_pin,
+                    clock=self.rt.clock,
+                )
+            except (PinIncorrect, PinLocked):
+                await session.commit()
+                raise
+            await session.commit()
+
+    async def set_language(self, *, customer_id: int, language: str) -> None:
+        async with self._session() as session:
+            await identity.set_language(session=session, customer_id=customer_id, language=language)
+            await session.commit()
+
+    async def account_status(self, *, customer_id: int) -> AccountStatus:
+        async with self._session() as session:
+            customer = await identity.get_customer(session=session, customer_id=customer_id)
+            tier = int(customer.kyc_tier)
+        status = "verified" if tier >= 1 else "none"
+        return AccountStatus(
+            kyc_status=status,
+            tier=f"Tier {tier}",
+            per_transaction=None,
+            daily_limit=None,
+            used_today=Money.zero(Asset.KES),
+        )
+
+    # --- wallet reads --------------------------------------------------------------------
+
+    async def balances(self, *, customer_id: int) -> list[BalanceLine]:
+        async with self._session() as session:
+            lines = await accounts.balances(session, customer_id, self.rt.clock)
+            await session.commit()
+            return lines
+
+    async def mini_statement(self, *, customer_id: int, limit: int = 5) -> list[StatementLine]:
+        async with self._session() as session:
+            lines = await accounts.mini_statement(session, customer_id, limit)
+            await session.commit()
+            return lines
+
+    async def deposit_address(self, *, customer_id: int, asset: Asset, idempotency_key: str) -> str:
+        if self.rt.chains is None:
+            raise ServiceUnavailable("Runtime.chains (ChainGateway) is not wired")
+        address = await self.rt.chains.deposit_address(
+            owner_type="customer", owner_id=customer_id, asset=asset
+        )
+        async with self._session() as session:
+            customer = await identity.get_customer(session=session, customer_id=customer_id)
+            phone, language = customer.phone, customer.language
+        await self.notify(
+            phone=phone,
+            code="sms.deposit_address",
+            language=language,
+            reference=idempotency_key,
+            asset=asset.value,
+            address=address.address,
+        )
+        return address.address
+
+    # --- money movements -----------------------------------------------------------------
+
+    async def find_recipient(self, *, customer_id: int, phone_text: str) -> Recipient:
+        e164 = normalize_phone(phone_text)
+        async with self._session() as session:
+            me = await identity.get_customer(session=session, customer_id=customer_id)
+            if me.phone == e164:
+                raise SelfSend("cannot send to yourself")
+            other = await identity.get_customer_by_phone(session=session, phone=e164)
+            return Recipient(phone=e164, name=other.name if other is not None else None)
+
+    async def quote_buy(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView:
+        return await trading.quote(self, customer_id=customer_id, kind="buy", asset=asset, amount=kes_amount)
+
+    async def quote_sell(self, *, customer_id: int, amount: Money) -> QuoteView:
+        return await trading.quote(
+            self, customer_id=customer_id, kind="sell", asset=amount.asset, amount=amount
+        )
+
+    async def quote_send(self, *, customer_id: int, to_phone: str, amount: Money) -> QuoteView:
+        return await trading.quote_send(self, customer_id=customer_id, to_phone=to_phone, amount=amount)
+
+    async def confirm_buy(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        return await trading.confirm_buy(
+            self, customer_id=customer_id, quote_id=quote_id, pin=pin, idempotency_key=idempotency_key
+        )
+
+    async def confirm_sell(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        return await trading.confirm_sell(
+            self, customer_id=customer_id, quote_id=quote_id, pin=pin, idempotency_key=idempotency_key
+        )
+
+    async def confirm_send(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        return await trading.confirm_send(
+            self, customer_id=customer_id, quote_id=quote_id, pin=pin, idempotency_key=idempotency_key
+        )
+
+
+__all__ = ["CoreFlows", "KibetiError"]

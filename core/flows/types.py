@@ -1,0 +1,118 @@
+"""What the customer use cases return, and the interface channels program against.
+
+Channels receive a `CustomerFlows` (the real one is `core.flows.service.CoreFlows`); tests of a
+channel may pass a fake that honours the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from core.money import Asset, Money
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    id: int
+    phone: str
+    name: str
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class BalanceLine:
+    asset: Asset
+    amount: Money
+    kes_value: Money | None = None  # None when rates are unavailable
+
+
+@dataclass(frozen=True)
+class QuoteView:
+    id: str
+    kind: str  # buy | sell | send
+    pay: Money
+    receive: Money
+    fee: Money
+    rate: str  # formatted, e.g. "1 USDT = KES 129.50"
+    valid_seconds: int
+    expires_at: datetime
+    demo: bool = False
+
+
+@dataclass(frozen=True)
+class Recipient:
+    phone: str
+    name: str | None  # None: not registered (the funds will wait in a claim)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    reference: str
+    status: str  # pending | done | claim
+    amount: Money
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    at: datetime
+    amount: Money  # signed: negative = out
+    kind: str
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    kyc_status: str  # none | pending | verified
+    tier: str
+    per_transaction: Money | None
+    daily_limit: Money | None
+    used_today: Money
+
+
+class CustomerFlows(Protocol):
+    """Every customer operation a channel offers. Money operations take an idempotency key."""
+
+    async def find_customer(self, *, phone: str) -> CustomerView | None: ...
+
+    async def register(
+        self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
+    ) -> CustomerView: ...
+
+    async def check_new_pin(self, *, phone: str, pin: str) -> None:
+        """Raise if the PIN is malformed or trivial (before asking for confirmation)."""
+        ...
+
+    async def balances(self, *, customer_id: int) -> list[BalanceLine]: ...
+
+    async def quote_buy(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView: ...
+
+    async def confirm_buy(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt: ...
+
+    async def quote_sell(self, *, customer_id: int, amount: Money) -> QuoteView: ...
+
+    async def confirm_sell(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt: ...
+
+    async def find_recipient(self, *, customer_id: int, phone_text: str) -> Recipient: ...
+
+    async def quote_send(self, *, customer_id: int, to_phone: str, amount: Money) -> QuoteView: ...
+
+    async def confirm_send(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt: ...
+
+    async def deposit_address(self, *, customer_id: int, asset: Asset, idempotency_key: str) -> str: ...
+
+    async def mini_statement(self, *, customer_id: int, limit: int = 5) -> list[StatementLine]: ...
+
+    async def change_pin(self, *, customer_id: int, old_pin: str, new_pin: str) -> None: ...
+
+    async def set_language(self, *, customer_id: int, language: str) -> None: ...
+
+    async def account_status(self, *, customer_id: int) -> AccountStatus: ...

@@ -1,0 +1,208 @@
+"""An in-memory CustomerFlows for unit tests of the USSD channel (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from core.errors import KibetiError
+from core.flows.errors import AlreadyRegistered
+from core.flows.types import (
+    AccountStatus,
+    BalanceLine,
+    CustomerView,
+    QuoteView,
+    Receipt,
+    Recipient,
+    StatementLine,
+)
+from core.identity.errors import PinIncorrect, PinLocked
+from core.identity.phone import normalize_phone
+from core.identity.pin import check_new_pin
+from core.money import Asset, Money
+
+
+class QuoteExpired(KibetiError):
+    code = "quote_expired"
+
+
+RATE = {"BTC": Decimal("13000000"), "USDT": Decimal("129.50")}
+
+
+@dataclass
+class FakeFlows:
+    now: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 8, 0, tzinfo=UTC))
+    customers: dict[str, CustomerView] = field(default_factory=dict)
+    pins: dict[int, str] = field(default_factory=dict)
+    wrong: dict[int, int] = field(default_factory=dict)
+    wallets: dict[tuple[int, Asset], Money] = field(default_factory=dict)
+    quotes: dict[str, tuple[QuoteView, int, str]] = field(default_factory=dict)
+    executed: dict[str, Receipt] = field(default_factory=dict)
+    movements: list[tuple[str, str]] = field(default_factory=list)  # (kind, key)
+    sms: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[tuple[str, Money]] = field(default_factory=list)
+
+    def add_customer(
+        self, phone: str, name: str = "Amina Wanjiru", pin: str = "4826", language: str = "en"
+    ) -> int:
+        cid = len(self.customers) + 1
+        self.customers[phone] = CustomerView(id=cid, phone=phone, name=name, language=language)
+        self.pins[cid] = pin
+        self.wallets[(cid, Asset.KES)] = Money.of("5000", Asset.KES)
+        self.wallets[(cid, Asset.USDT_TRC20)] = Money.of("25.5", Asset.USDT_TRC20)
+        return cid
+
+    def _pin(self, cid: int, pin: str) -> None:
+        if self.wrong.get(cid, 0) >= 3:
+            raise PinLocked(retry_after=60, locked_until=self.now)
+        if self.pins[cid] != pin:
+            self.wrong[cid] = self.wrong.get(cid, 0) + 1
+            if self.wrong[cid] >= 3:
+                raise PinLocked(retry_after=60, locked_until=self.now)
+            raise PinIncorrect(attempts_left=3 - self.wrong[cid])
+        self.wrong[cid] = 0
+
+    async def find_customer(self, *, phone: str) -> CustomerView | None:
+        return self.customers.get(phone)
+
+    async def register(
+        self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
+    ) -> CustomerView:
+        if phone in self.customers:
+            if self.customers[phone].name == name:
+                return self.customers[phone]
+            raise AlreadyRegistered("taken")
+        cid = self.add_customer(phone, name=name, pin=pin, language=language)
+        self.wallets[(cid, Asset.KES)] = Money.zero(Asset.KES)
+        self.movements.append(("register", idempotency_key))
+        return self.customers[phone]
+
+    async def check_new_pin(self, *, phone: str, pin: str) -> None:
+        check_new_pin(pin, phone=phone)
+
+    def _balance(self, cid: int, asset: Asset) -> Money:
+        return self.wallets.get((cid, asset), Money.zero(asset))
+
+    async def balances(self, *, customer_id: int) -> list[BalanceLine]:
+        out = []
+        for asset in Asset:
+            amount = self._balance(customer_id, asset)
+            kes = (
+                None
+                if asset is Asset.KES
+                else Money.round_down(amount.amount * RATE[asset.currency], Asset.KES)
+            )
+            out.append(BalanceLine(asset, amount, amount if asset is Asset.KES else kes))
+        return out
+
+    def _quote(self, cid: int, kind: str, pay: Money, receive: Money, extra: str = "") -> QuoteView:
+        qid = f"q{len(self.quotes) + 1}"
+        fee = Money.zero(pay.asset)
+        view = QuoteView(
+            qid,
+            kind,
+            pay,
+            receive,
+            fee,
+            "1 USDT = KES 129.50",
+            valid_seconds=60,
+            expires_at=self.now + timedelta(seconds=60),
+        )
+        self.quotes[qid] = (view, cid, extra)
+        return view
+
+    async def quote_buy(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView:
+        got = Money.round_down(kes_amount.amount / RATE[asset.currency], asset)
+        return self._quote(customer_id, "buy", kes_amount, got)
+
+    async def quote_sell(self, *, customer_id: int, amount: Money) -> QuoteView:
+        got = Money.round_down(amount.amount * RATE[amount.asset.currency], Asset.KES).whole_units()
+        return self._quote(customer_id, "sell", amount, got)
+
+    async def quote_send(self, *, customer_id: int, to_phone: str, amount: Money) -> QuoteView:
+        return self._quote(customer_id, "send", amount, amount, to_phone)
+
+    async def _confirm(self, cid: int, quote_id: str, pin: str, key: str) -> tuple[QuoteView, str]:
+        if key in self.executed:
+            return self.quotes[quote_id][0], self.quotes[quote_id][2]
+        self._pin(cid, pin)
+        view, _, extra = self.quotes[quote_id]
+        if self.now >= view.expires_at:
+            raise QuoteExpired("expired")
+        return view, extra
+
+    async def confirm_buy(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        view, _ = await self._confirm(customer_id, quote_id, pin, idempotency_key)
+        if idempotency_key not in self.executed:
+            self.movements.append(("buy", idempotency_key))
+            self.executed[idempotency_key] = Receipt("R1", "pending", view.pay)
+        return self.executed[idempotency_key]
+
+    async def confirm_sell(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        view, _ = await self._confirm(customer_id, quote_id, pin, idempotency_key)
+        if idempotency_key not in self.executed:
+            self.wallets[(customer_id, view.pay.asset)] = (
+                self._balance(customer_id, view.pay.asset) - view.pay
+            )
+            self.movements.append(("sell", idempotency_key))
+            self.executed[idempotency_key] = Receipt("R2", "pending", view.receive)
+        return self.executed[idempotency_key]
+
+    async def find_recipient(self, *, customer_id: int, phone_text: str) -> Recipient:
+        phone = normalize_phone(phone_text)
+        other = self.customers.get(phone)
+        return Recipient(phone, other.name if other else None)
+
+    async def confirm_send(
+        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        view, to_phone = await self._confirm(customer_id, quote_id, pin, idempotency_key)
+        if idempotency_key not in self.executed:
+            self.wallets[(customer_id, view.pay.asset)] = (
+                self._balance(customer_id, view.pay.asset) - view.pay
+            )
+            self.movements.append(("send", idempotency_key))
+            status = "done" if to_phone in self.customers else "claim"
+            if status == "claim":
+                self.claims.append((to_phone, view.pay))
+                self.sms.append((to_phone, "invite"))
+            self.executed[idempotency_key] = Receipt("R3", status, view.pay, {"claim_days": "7"})
+        return self.executed[idempotency_key]
+
+    async def deposit_address(self, *, customer_id: int, asset: Asset, idempotency_key: str) -> str:
+        self.sms.append(("me", asset.value))
+        return {"BTC": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}.get(
+            asset.value, "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+        )
+
+    async def mini_statement(self, *, customer_id: int, limit: int = 5) -> list[StatementLine]:
+        return [
+            StatementLine(self.now, Money.of("-1250000.50", Asset.KES), "payout"),
+            StatementLine(self.now, Money.of("12345.123456", Asset.USDT_TRC20), "buy"),
+            StatementLine(self.now, Money.of("0.12345678", Asset.BTC), "deposit"),
+            StatementLine(self.now, Money.of("-500", Asset.KES), "send"),
+            StatementLine(self.now, Money.of("999999.99", Asset.KES), "collection"),
+        ][:limit]
+
+    async def change_pin(self, *, customer_id: int, old_pin: str, new_pin: str) -> None:
+        self._pin(customer_id, old_pin)
+        self.pins[customer_id] = new_pin
+
+    async def set_language(self, *, customer_id: int, language: str) -> None:
+        for phone, view in self.customers.items():
+            if view.id == customer_id:
+                self.customers[phone] = CustomerView(view.id, view.phone, view.name, language)
+
+    async def account_status(self, *, customer_id: int) -> AccountStatus:
+        return AccountStatus(
+            "verified",
+            "Tier 2",
+            Money.of("150000", Asset.KES),
+            Money.of("300000", Asset.KES),
+            Money.of("123456.78", Asset.KES),
+        )
