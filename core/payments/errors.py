@@ -1,0 +1,35 @@
+"""Payments errors, flat."""
+
+from __future__ import annotations
+
+from core.errors import KibetiError
+
+
+class PaymentError(KibetiError):
+    code = "payment_error"
+
+
+class PayoutAmountOutOfRange(PaymentError):
+    code = "payout_amount_out_of_range"
+
+
+class PayoutDailyLimit(PaymentError):
+    code = "payout_daily_limit"
+
+
+class CollectionAmountOutOfRange(PaymentError):
+    code = "collection_amount_out_of_range"
+
+
+class PaymentConflict(PaymentError):
+    """The same idempotency key was used before with different content."""
+
+    code = "payment_idempotency_conflict"
+
+
+class UnknownPayout(PaymentError):
+    code = "unknown_payout"
+
+
+class UnknownCollection(PaymentError):
+    code = "unknown_collection"

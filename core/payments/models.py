@@ -1,0 +1,119 @@
+"""M-Pesa tables: STK collections, payouts and the raw callback log.
+
+Amounts are KES minor units (cents); M-Pesa moves whole shillings, so payouts always hold a multiple
+of 100. A payout's id is its Daraja OriginatorConversationID (a UUID hex: unique across environments).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class PayoutStatus(StrEnum):
+    CREATED = "created"  # hold placed, job staged
+    SUBMITTED = "submitted"  # a worker claimed it and is calling Daraja
+    ACCEPTED = "accepted"  # Daraja accepted (ConversationID); waiting for the result
+    SUCCEEDED = "succeeded"  # paid; hold posted
+    FAILED = "failed"  # not paid; hold voided
+    UNKNOWN = "unknown"  # timeout, crash or duplicate: a Transaction Status query decides
+
+
+FINAL_PAYOUT = frozenset({PayoutStatus.SUCCEEDED.value, PayoutStatus.FAILED.value})
+IN_FLIGHT_PAYOUT = frozenset(
+    {PayoutStatus.SUBMITTED.value, PayoutStatus.ACCEPTED.value, PayoutStatus.UNKNOWN.value}
+)
+
+
+class CollectionStatus(StrEnum):
+    CREATED = "created"
+    REQUESTING = "requesting"  # a worker is calling Daraja
+    REQUESTED = "requested"  # CheckoutRequestID known; waiting for the customer
+    SUCCEEDED = "succeeded"  # credited
+    FAILED = "failed"
+    FLAGGED = "flagged"  # paid, but the callback disagrees with the request: staff decide
+
+
+FINAL_COLLECTION = frozenset(
+    {CollectionStatus.SUCCEEDED.value, CollectionStatus.FAILED.value, CollectionStatus.FLAGGED.value}
+)
+
+
+class Payout(Base):
+    __tablename__ = "payouts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default="b2c")  # b2c | b2b
+    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    merchant_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    phone: Mapped[str] = mapped_column(String(16))  # 12-digit MSISDN (B2C) or shortcode (B2B)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    hold_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=PayoutStatus.CREATED.value, index=True)
+    originator_conversation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status_query_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    receipt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result_desc: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    remarks: Mapped[str] = mapped_column(String(100), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MpesaCollection(Base):
+    __tablename__ = "mpesa_collections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    phone: Mapped[str] = mapped_column(String(16))  # 12-digit MSISDN
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    reference: Mapped[str] = mapped_column(String(12), default="")
+    status: Mapped[str] = mapped_column(String(16), default=CollectionStatus.CREATED.value, index=True)
+    checkout_request_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    merchant_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    receipt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result_desc: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    raw_callback: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    flag_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class MpesaCallback(Base):
+    """Every inbound Daraja callback, raw, before anything is done with it."""
+
+    __tablename__ = "mpesa_callbacks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    reference: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    processed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    flag_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,382 @@
+"""Payouts (B2C/B2B): hold + row + outbox in the caller's transaction, then a monotonic state machine.
+
+created -> submitted -> accepted -> succeeded | failed, with `unknown` for timeouts, crashes and
+duplicates (a Transaction Status query decides). A final status never changes; the hold is posted
+or voided exactly once, inside the same transaction as the status change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.base import utcnow
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind, PostingRequest
+from core.money import Asset, Money
+from core.outbox import service as outbox
+from core.payments import limits
+from core.payments.errors import PaymentConflict, PayoutDailyLimit, UnknownPayout
+from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutStatus
+
+SEND_JOB = "payouts.jobs.send_payout"
+PAYOUT_QUEUE = "payouts"
+# Result codes that mean "try again later" rather than "this payout failed" (PROTOCOLS.md 1.4)
+RETRYABLE_RESULT_CODES = frozenset({"26", "17", "100000001", "100000002"})
+
+
+async def create_payout(
+    *,
+    session: AsyncSession,
+    idempotency_key: str,
+    account_id: int,
+    phone: str,
+    amount: Money,
+    customer_id: int | None = None,
+    merchant_id: int | None = None,
+    remarks: str = "",
+    kind: str = "b2c",
+) -> Payout:
+    """Hold the funds, write the payout row and its outbox job, in the caller's transaction (no commit).
+
+    Fractional shillings are not sent: the hold covers the whole shillings, the cents stay available.
+    The same idempotency key returns the first payout; with different content it raises PaymentConflict.
+    """
+    send = limits.payout_amount(amount)
+    party_b = limits.msisdn(phone) if kind == "b2c" else phone.strip()
+    existing = (
+        await session.execute(select(Payout).where(Payout.idempotency_key == idempotency_key))
+    ).scalar_one_or_none()
+    if existing is not None:
+        same = (existing.account_id, existing.phone, existing.amount_minor) == (
+            account_id,
+            party_b,
+            send.minor,
+        )
+        if not same:
+            raise PaymentConflict(f"idempotency key {idempotency_key!r} was used for another payout")
+        return existing
+    if customer_id is not None:
+        await _check_daily(session, customer_id, send)
+    payout_id = uuid.uuid4().hex
+    hold = await ledger.place_hold(
+        session=session,
+        idempotency_key=f"payout:{idempotency_key}",
+        account_id=account_id,
+        amount=send,
+        memo=f"M-Pesa payout {payout_id}",
+        details={"payout_id": payout_id},
+    )
+    now = utcnow()
+    payout = Payout(
+        id=payout_id,
+        idempotency_key=idempotency_key,
+        kind=kind,
+        customer_id=customer_id,
+        merchant_id=merchant_id,
+        account_id=account_id,
+        phone=party_b,
+        amount_minor=send.minor,
+        hold_id=hold.hold_id,
+        status=PayoutStatus.CREATED.value,
+        originator_conversation_id=payout_id,
+        remarks=(remarks or "Kibeti payout")[:100],
+        attempts=0,
+        flagged=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(payout)
+    await session.flush()
+    await stage_send(session=session, payout=payout)
+    return payout
+
+
+async def stage_send(*, session: AsyncSession, payout: Payout) -> None:
+    await outbox.enqueue(
+        session=session,
+        job=SEND_JOB,
+        kwargs={"payout_id": payout.id},
+        dedupe_key=f"payout:{payout.id}:send:{payout.originator_conversation_id}:{payout.attempts}",
+        queue=PAYOUT_QUEUE,
+    )
+
+
+async def _check_daily(session: AsyncSession, customer_id: int, amount: Money) -> None:
+    since = utcnow() - timedelta(days=1)
+    sent = (
+        await session.execute(
+            select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
+                Payout.customer_id == customer_id,
+                Payout.created_at >= since,
+                Payout.status != PayoutStatus.FAILED.value,
+            )
+        )
+    ).scalar_one()
+    if int(sent) + amount.minor > limits.CUSTOMER_DAILY_MAX.minor:
+        raise PayoutDailyLimit("this payout would pass the M-Pesa daily limit of KES 500,000")
+
+
+async def get_payout(*, session: AsyncSession, payout_id: str, lock: bool = False) -> Payout:
+    query = select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True)
+    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    payout = (await session.execute(query)).scalar_one_or_none()
+    if payout is None:
+        raise UnknownPayout(f"no payout {payout_id}")
+    return payout
+
+
+async def find_payout(*, session: AsyncSession, originator_conversation_id: str) -> Payout | None:
+    query = select(Payout).where(Payout.originator_conversation_id == originator_conversation_id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+def _touch(payout: Payout, status: PayoutStatus, now: datetime) -> None:
+    payout.status = status.value
+    payout.updated_at = now
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the worker should do with a payout it picked up."""
+
+    send: bool
+    payout: Payout
+
+
+async def claim_for_send(*, session: AsyncSession, payout_id: str) -> Claim:
+    """created -> submitted (send it); submitted from an earlier crashed run -> unknown (query first)."""
+    payout = await get_payout(session=session, payout_id=payout_id, lock=True)
+    now = utcnow()
+    if payout.status == PayoutStatus.CREATED.value:
+        _touch(payout, PayoutStatus.SUBMITTED, now)
+        payout.attempts += 1
+        payout.submitted_at = now
+        return Claim(send=True, payout=payout)
+    if payout.status == PayoutStatus.SUBMITTED.value:
+        _touch(payout, PayoutStatus.UNKNOWN, now)  # a previous run may have reached Daraja
+        payout.result_desc = "worker stopped during the Daraja call"
+    return Claim(send=False, payout=payout)
+
+
+async def release_unsent(*, session: AsyncSession, payout_id: str, reason: str) -> None:
+    """submitted -> created: Daraja never took the request (busy, unreachable); it may be sent again."""
+    await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, Payout.status == PayoutStatus.SUBMITTED.value)
+        .values(status=PayoutStatus.CREATED.value, result_desc=reason[:255], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_accepted(*, session: AsyncSession, payout_id: str, conversation_id: str) -> None:
+    payout = await get_payout(session=session, payout_id=payout_id, lock=True)
+    payout.conversation_id = payout.conversation_id or conversation_id
+    if payout.status in (PayoutStatus.SUBMITTED.value, PayoutStatus.UNKNOWN.value):
+        now = utcnow()
+        _touch(payout, PayoutStatus.ACCEPTED, now)
+        payout.accepted_at = now
+
+
+async def mark_unknown(*, session: AsyncSession, payout_id: str, reason: str) -> None:
+    await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, Payout.status.in_(IN_FLIGHT_PAYOUT))
+        .values(status=PayoutStatus.UNKNOWN.value, result_desc=reason[:255], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def fail_payout(*, session: AsyncSession, payout_id: str, result_code: str, reason: str) -> bool:
+    """Any non-final -> failed, voiding the hold. False if it was already final."""
+    payout = await get_payout(session=session, payout_id=payout_id, lock=True)
+    return await _fail(session, payout, result_code, reason)
+
+
+async def _fail(session: AsyncSession, payout: Payout, result_code: str, reason: str) -> bool:
+    if payout.status in FINAL_PAYOUT:
+        return False
+    now = utcnow()
+    await ledger.void_hold(session=session, hold_id=payout.hold_id, reason=f"payout failed: {reason}"[:200])
+    _touch(payout, PayoutStatus.FAILED, now)
+    payout.result_code, payout.result_desc, payout.finished_at = result_code, reason[:255], now
+    return True
+
+
+async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_code: str, desc: str) -> bool:
+    if payout.status in FINAL_PAYOUT:
+        return False
+    now = utcnow()
+    float_account = await ledger.system_account(
+        session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
+    )
+    await ledger.post_hold(
+        session=session,
+        hold_id=payout.hold_id,
+        postings=[PostingRequest(float_account.id, Money.from_minor(payout.amount_minor, Asset.KES))],
+        idempotency_key=f"payout:{payout.id}:post",
+        kind="mpesa_payout",
+        memo=f"M-Pesa payout {payout.id} {receipt}"[:200],
+        details={"payout_id": payout.id, "receipt": receipt},
+    )
+    _touch(payout, PayoutStatus.SUCCEEDED, now)
+    payout.receipt, payout.result_code, payout.result_desc, payout.finished_at = (
+        receipt,
+        result_code,
+        desc,
+        now,
+    )
+    return True
+
+
+def _flag(payout: Payout, reason: str) -> None:
+    payout.flagged = True
+    payout.flag_reason = reason[:255]
+
+
+async def apply_b2c_result(
+    *,
+    session: AsyncSession,
+    originator_conversation_id: str,
+    conversation_id: str,
+    result_code: str,
+    result_desc: str,
+    receipt: str,
+    amount: Decimal | None,
+) -> str:
+    """Apply a B2C result callback exactly once. Returns the outcome recorded on the callback row."""
+    payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
+    if payout is None:
+        return "unknown_payout"
+    if conversation_id and payout.conversation_id and conversation_id != payout.conversation_id:
+        _flag(payout, f"result for conversation {conversation_id}, expected {payout.conversation_id}")
+        return "conversation_mismatch"
+    payout.conversation_id = payout.conversation_id or conversation_id or None
+    if payout.status in FINAL_PAYOUT:
+        agrees = (payout.status == PayoutStatus.SUCCEEDED.value) == (result_code == "0")
+        if not agrees:
+            _flag(payout, f"late result {result_code} disagrees with {payout.status}")
+        return "duplicate" if agrees else "conflicting_duplicate"
+    if result_code == "0":
+        if amount is not None and amount * 100 != payout.amount_minor:
+            _flag(payout, f"paid amount {amount} differs from the payout")
+            await mark_unknown(session=session, payout_id=payout.id, reason="amount mismatch: staff review")
+            return "amount_mismatch"
+        await _succeed(session, payout, receipt, result_code, result_desc)
+        return "succeeded"
+    if result_code in RETRYABLE_RESULT_CODES:
+        await _retry_with_new_id(session, payout, result_code, result_desc)
+        return "retry"
+    await _fail(session, payout, result_code, result_desc)
+    return "failed"
+
+
+async def _retry_with_new_id(session: AsyncSession, payout: Payout, result_code: str, desc: str) -> None:
+    """Daraja refused it without paying (system busy): send again under a fresh OriginatorConversationID."""
+    payout.originator_conversation_id = f"{payout.id}-r{payout.attempts}"
+    payout.conversation_id = None
+    payout.result_code, payout.result_desc = result_code, desc[:255]
+    _touch(payout, PayoutStatus.CREATED, utcnow())
+    await stage_send(session=session, payout=payout)
+
+
+async def apply_timeout(*, session: AsyncSession, originator_conversation_id: str) -> str:
+    """A QueueTimeOutURL notice: the outcome is unknown, never a failure."""
+    payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
+    if payout is None:
+        return "unknown_payout"
+    if payout.status in FINAL_PAYOUT:
+        return "already_final"
+    await mark_unknown(session=session, payout_id=payout.id, reason="Daraja queue timeout")
+    return "unknown"
+
+
+async def record_status_query(*, session: AsyncSession, payout_id: str, query_id: str) -> None:
+    await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id)
+        .values(status_query_id=query_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def apply_status_result(
+    *,
+    session: AsyncSession,
+    originator_conversation_id: str,
+    status_query_id: str,
+    found: bool,
+    completed: bool,
+    transaction_result_code: str,
+    receipt: str,
+    amount: Decimal | None,
+    desc: str,
+) -> str:
+    """Transaction Status answered: completed -> succeeded; found but not completed -> failed;
+    not found and never accepted -> sent again under the same OriginatorConversationID."""
+    payout = None
+    if originator_conversation_id:
+        payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
+    if payout is None and status_query_id:
+        query = select(Payout).where(Payout.status_query_id == status_query_id)
+        payout = (await session.execute(query)).scalar_one_or_none()
+    if payout is None:
+        return "unknown_payout"
+    if payout.status in FINAL_PAYOUT:
+        return "already_final"
+    if found and completed:
+        return await apply_b2c_result(
+            session=session,
+            originator_conversation_id=payout.originator_conversation_id,
+            conversation_id="",
+            result_code="0",
+            result_desc=desc,
+            receipt=receipt,
+            amount=amount,
+        )
+    if found:
+        code = transaction_result_code or "status_failed"
+        if code in RETRYABLE_RESULT_CODES:
+            await _retry_with_new_id(session, payout, code, desc)
+            return "retry"
+        await _fail(session, payout, code, desc or "M-Pesa reports the payout failed")
+        return "failed"
+    if (
+        payout.status in (PayoutStatus.UNKNOWN.value, PayoutStatus.SUBMITTED.value)
+        and not payout.conversation_id
+    ):
+        _touch(payout, PayoutStatus.CREATED, utcnow())
+        payout.result_desc = "not found at M-Pesa: sending again"
+        await stage_send(session=session, payout=payout)
+        return "resend"
+    return "not_found"
+
+
+async def stuck_payouts(*, session: AsyncSession, older_than: datetime, limit: int = 200) -> list[Payout]:
+    """Payouts without a final status that have not moved since `older_than`."""
+    query = (
+        select(Payout)
+        .where(
+            Payout.status.in_([*IN_FLIGHT_PAYOUT, PayoutStatus.CREATED.value]), Payout.updated_at < older_than
+        )
+        .order_by(Payout.updated_at)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
+async def touch(*, session: AsyncSession, payout_id: str) -> None:
+    await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
