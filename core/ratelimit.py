@@ -1,0 +1,142 @@
+"""Rate limiting: Redis-backed fixed or sliding windows, with an in-memory fallback for the
+embedded default (no Redis). Every check returns whether it is allowed and, if not, `retry_after`.
+
+Keys are caller-chosen, e.g. ``ip:203.0.113.9``, ``phone:+2547...`` (hash it first), ``apikey:<id>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Strategy = Literal["fixed", "sliding"]
+KEY_PREFIX = "kibeti:rl:"
+_MAX_BUCKETS = 50_000
+_MAX_WINDOW = 86_400
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` hits per `window` seconds."""
+
+    name: str
+    limit: int
+    window: int
+    strategy: Strategy = "sliding"
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.window < 1:
+            raise ValueError("a rate limit needs a positive limit and window")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    remaining: int
+    retry_after: int  # whole seconds; 0 when allowed
+
+
+class RateLimiter(Protocol):
+    async def hit(self, limit: Limit, key: str) -> Decision: ...
+
+
+# Common policies (channels and the web layer pick from these).
+PUBLIC_PER_IP = Limit("public_ip", 120, 60)
+LOGIN_PER_IP = Limit("login_ip", 10, 60)
+PIN_PER_ACCOUNT = Limit("pin_account", 10, 3600)
+OTP_SEND_PER_PHONE = Limit("otp_send_phone", 5, 3600)
+OTP_VERIFY_PER_PHONE = Limit("otp_verify_phone", 10, 900)
+API_KEY_REQUESTS = Limit("api_key", 600, 60)
+
+
+# KEYS[1] = the sorted set for this (limit, key); ARGV = now_ms, window_ms, limit, member.
+# Removes hits older than the window, adds this one if under the limit; returns {allowed, count, oldest_ms}.
+_SLIDING_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, count + 1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, count, tonumber(oldest[2])}
+"""
+
+# KEYS[1] = the counter for this (limit, key, window); ARGV = window_ms. Returns {count, pttl_ms}.
+_FIXED_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+"""
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Any, *, now_ms: Callable[[], int] | None = None) -> None:
+        self._redis = redis  # redis.asyncio.Redis
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._sliding = redis.register_script(_SLIDING_LUA)
+        self._fixed = redis.register_script(_FIXED_LUA)
+
+    async def hit(self, limit: Limit, key: str) -> Decision:
+        redis_key = f"{KEY_PREFIX}{limit.name}:{key}"
+        window_ms = limit.window * 1000
+        if limit.strategy == "fixed":
+            count, pttl = await self._fixed(keys=[redis_key], args=[window_ms])
+            if int(count) <= limit.limit:
+                return Decision(True, limit.limit - int(count), 0)
+            return Decision(False, 0, max(1, math.ceil(max(int(pttl), 0) / 1000)))
+        now = self._now_ms()
+        member = f"{now}:{secrets.token_hex(4)}"
+        allowed, count, oldest = await self._sliding(
+            keys=[redis_key], args=[now, window_ms, limit.limit, member]
+        )
+        if int(allowed):
+            return Decision(True, limit.limit - int(count), 0)
+        return Decision(False, 0, max(1, math.ceil((int(oldest) + window_ms - now) / 1000)))
+
+
+class MemoryRateLimiter:
+    """In-process limiter (embedded default, tests). Not shared between processes."""
+
+    def __init__(self, *, now: Callable[[], float] | None = None) -> None:
+        self._now = now or time.monotonic
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def hit(self, limit: Limit, key: str) -> Decision:
+        async with self._lock:
+            now = self._now()
+            bucket_key = f"{limit.name}:{key}"
+            if limit.strategy == "fixed":
+                window_start = math.floor(now / limit.window) * limit.window
+                bucket_key = f"{bucket_key}:{window_start}"
+            if len(self._hits) > _MAX_BUCKETS:
+                self._prune(now)
+            hits = self._hits.setdefault(bucket_key, deque())
+            while hits and hits[0] <= now - limit.window:
+                hits.popleft()
+            if len(hits) < limit.limit:
+                hits.append(now)
+                return Decision(True, limit.limit - len(hits), 0)
+            if limit.strategy == "fixed":
+                retry = math.floor(now / limit.window) * limit.window + limit.window - now
+            else:
+                retry = hits[0] + limit.window - now
+            return Decision(False, 0, max(1, math.ceil(retry)))
+
+    def _prune(self, now: float) -> None:
+        stale = [key for key, hits in self._hits.items() if not hits or hits[-1] <= now - _MAX_WINDOW]
+        for key in stale:
+            del self._hits[key]
+
+
+def make_rate_limiter(redis: Any | None) -> RateLimiter:
+    """Redis when configured, else in-memory (the embedded default)."""
+    return RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
