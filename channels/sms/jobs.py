@@ -1,0 +1,56 @@
+"""RQ jobs for SMS. The AT SDK is synchronous, so it runs here, off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.sms import gateway
+from channels.sms.adapter import at_base_url
+from channels.sms.errors import SmsNotSent
+from core import runtime
+from core.outbox import service as outbox
+
+log = logging.getLogger(__name__)
+
+
+async def send_sms(phone: str, text: str, reference: str, outbox_id: int | None = None) -> str:
+    """Send one SMS through Africa's Talking and check its recipient status.
+
+    Args:
+        phone: E.164 number.
+        text: the message (made GSM-7 safe before sending).
+        reference: the idempotency reference of the send (for the logs).
+        outbox_id: set when the outbox relay calls this job directly; the row is then marked done here.
+
+    Returns:
+        AT's messageId, or "" when AT refused the number for good (logged, not retried).
+    """
+    rt = runtime.get()
+    settings = rt.settings
+    service = gateway.make_service(
+        username=settings.at_username,
+        api_key=settings.at_api_key.get_secret_value(),
+        base_url=at_base_url(rt),
+    )
+    try:
+        sent = await asyncio.to_thread(
+            gateway.send, service, phone=phone, text=text, sender_id=settings.at_sender_id
+        )
+    except SmsNotSent as exc:
+        if exc.retryable:
+            raise
+        log.warning("sms refused for good", extra={"reference": reference, "status_code": exc.status_code})
+        await _mark_done(outbox_id)
+        return ""
+    log.info("sms sent", extra={"reference": reference, "message_id": sent.message_id})
+    await _mark_done(outbox_id)
+    return sent.message_id
+
+
+async def _mark_done(outbox_id: int | None) -> None:
+    if outbox_id is None:
+        return
+    async with runtime.get().session_factory() as session:
+        await outbox.mark_done(session=session, outbox_id=outbox_id)
+        await session.commit()

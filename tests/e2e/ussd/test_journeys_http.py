@@ -1,0 +1,89 @@
+"""USSD journeys over HTTP against the real app, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import httpx
+
+from channels.sms.fake import FakeAfricasTalking
+from core.runtime import Runtime
+from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms
+
+
+async def _register(phone: AtPhone, language: str, name: str = "Amina Wanjiru") -> str:
+    await phone.dial()
+    await phone.send(language)
+    await phone.send(name)
+    await phone.send("12345678")
+    await phone.send("1")
+    await phone.send("4826")
+    return await phone.send("4826")
+
+
+async def test_wrong_secret_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/ussd/not-the-token", data={"sessionId": "x", "phoneNumber": "+254712345678"}
+    )
+    assert response.status_code == 403
+
+
+async def test_register_in_english_then_balances_and_navigation(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    phone = AtPhone(client, "+254712345678")
+    assert (await _register(phone, "1")).startswith("END Welcome to Kibeti, Amina!")
+    assert "1 Balances" in await phone.dial()
+    balances = await phone.send("1")
+    assert "KES 0.00" in balances and "USDT-TRC20" in balances
+    assert "1 Balances" in await phone.send("0")
+    await phone.send("7")
+    assert "1 Balances" in await phone.send("00")
+    await deliver_sms(ussd_runtime)
+    [sms] = at_fake.messages_for("+254712345678")
+    assert sms.message.startswith("Welcome to Kibeti, Amina.") and sms.parts == 1
+
+
+async def test_register_in_swahili_and_change_language(client: httpx.AsyncClient) -> None:
+    phone = AtPhone(client, "+254722000111")
+    assert (await _register(phone, "2", "Otieno Odhiambo")).startswith("END Karibu Kibeti, Otieno!")
+    assert "1 Salio" in await phone.dial()
+    await phone.send("7")
+    await phone.send("2")
+    assert (await phone.send("1")).startswith("END Language set to English")
+    assert "1 Balances" in await phone.dial()
+
+
+async def test_repeated_registration_hop_registers_once(client: httpx.AsyncClient) -> None:
+    phone = AtPhone(client, "+254733000222")
+    await _register(phone, "1")
+    again = await phone.hop()  # AT re-sent the last hop
+    assert again.startswith(("END", "CON"))
+    assert "1 Balances" in await phone.dial()
+
+
+async def test_change_pin_wrong_old_pin_then_lockout(client: httpx.AsyncClient) -> None:
+    phone = AtPhone(client, "+254711222333")
+    await _register(phone, "1")
+    for attempt in range(3):
+        await phone.dial()
+        await phone.send("7")
+        await phone.send("1")
+        await phone.send("1357" if attempt < 2 else "9753")
+        await phone.send("5937")
+        reply = await phone.send("5937")
+        if attempt < 2:
+            assert "Wrong PIN" in reply or reply.startswith("END"), reply
+    assert "locked" in reply.lower(), reply
+
+
+async def test_session_end_event_is_accepted(client: httpx.AsyncClient) -> None:
+    form = {
+        "sessionId": "ATUid_x",
+        "status": "Incomplete",
+        "phoneNumber": "+254712345678",
+        "hopsCount": "3",
+        "input": "1*2",
+        "durationInMillis": "4000",
+        "date": "2026-01-01 10:00:00",
+    }
+    response = await client.post(f"/ussd/{TOKEN}/events", data=form)
+    assert response.status_code == 200
