@@ -47,7 +47,8 @@ async def export_beancount(*, session: AsyncSession) -> AsyncIterator[str]:
     """Yield the ledger as Beancount text, line by line (streams; the ledger may be large)."""
     first = (await session.execute(select(func.min(JournalEntry.created_at)))).scalar_one_or_none()
     opened_on = first.date() if first is not None else date(2026, 1, 1)
-    accounts = {a.id: a for a in (await session.execute(select(Account).order_by(Account.id))).scalars()}
+    fresh = select(Account).order_by(Account.id).execution_options(populate_existing=True)
+    accounts = {a.id: a for a in (await session.execute(fresh)).scalars()}
     yield 'option "title" "Kibeti ledger"\n'
     for asset in Asset:
         yield f"{opened_on.isoformat()} commodity {asset.value}\n"

@@ -260,6 +260,8 @@ async def transfer(
     """Move `amount` (plus an optional `fee` to the fee account) out of one account into another."""
     if not amount.is_positive():
         raise errors.InvalidPosting("a transfer must move more than zero")
+    if from_account_id == to_account_id:
+        raise errors.InvalidPosting("cannot transfer from an account to itself")
     postings = [PostingRequest(to_account_id, amount)]
     total = amount
     if fee is not None and fee.is_positive():

@@ -37,7 +37,15 @@ async def verify(
     """
     report = VerifyReport()
     await _check_entries(session, report)
-    accounts = (await session.execute(select(Account).order_by(Account.id))).scalars().all()
+    accounts = (
+        (
+            await session.execute(
+                select(Account).order_by(Account.id).execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
     sums = await _posting_sums(session)
     pending_rows = (
         await session.execute(

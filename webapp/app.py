@@ -1,0 +1,94 @@
+"""The ASGI application: every router under webapp/api, one lifespan that wires the Runtime.
+
+Embedded default (no REDIS_URL): the scheduler (outbox relay, periodic jobs) and the job queue run
+inside this process, so `make run` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from core import runtime as runtime_module
+from core.runtime import Runtime
+from webapp import api
+from webapp.bootstrap import build_runtime
+from webapp.queues import InProcessJobQueue
+from webapp.scheduler import run_scheduler
+
+
+def _routers() -> list[object]:
+    found = []
+    for info in sorted(pkgutil.iter_modules(api.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{api.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if router is not None:
+            found.append(router)
+    return found
+
+
+def create_app(runtime: Runtime | None = None, *, run_scheduler_inside: bool | None = None) -> FastAPI:
+    """Build the app. Tests pass their own Runtime; `run_scheduler_inside` defaults to embedded mode."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = runtime or build_runtime()
+        runtime_module.install(current)
+        app.state.runtime = current
+        if isinstance(current.queue, InProcessJobQueue):
+            current.queue.bind(asyncio.get_running_loop())
+        inside = current.settings.embedded if run_scheduler_inside is None else run_scheduler_inside
+        stop = asyncio.Event()
+        scheduler = asyncio.create_task(run_scheduler(current, stop=stop)) if inside else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if scheduler is not None:
+                await scheduler
+            if isinstance(current.queue, InProcessJobQueue):
+                await current.queue.drain()
+
+    app = FastAPI(title="Kibeti", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    for router in _routers():
+        app.include_router(router)  # type: ignore[arg-type]
+    _install_middleware(app)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home() -> str:
+        return _HOME
+
+    return app
+
+
+def _install_middleware(app: FastAPI) -> None:
+    """Request ids, body limits, rate limits and safe errors, when the security module provides them."""
+    try:
+        middleware = importlib.import_module("webapp.middleware")
+    except ModuleNotFoundError:
+        return
+    install = getattr(middleware, "install", None)
+    if install is not None:
+        install(app)
+
+
+_HOME = """<!doctype html><html><head><meta charset="utf-8"><title>Kibeti</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
+</head><body><h1>Kibeti</h1>
+<p>Crypto and KES wallet and payments for Kenya: USSD, SMS, Telegram and the web, settled to M-Pesa.</p>
+<ul>
+<li><a href="/phone">USSD phone simulator</a> (dial the shortcode as any test number)</li>
+<li><a href="/api/docs">API documentation</a></li>
+<li><a href="/health">Health</a></li>
+</ul></body></html>"""

@@ -1,0 +1,54 @@
+"""The `kibeti` command. Each module in this package exposes a click command or group named `cli`;
+groups with the same name (e.g. `worker`) are merged, so each area adds its own subcommands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from core.errors import KibetiError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def kibeti() -> None:
+    """Kibeti: crypto and KES wallet and payments for Kenya."""
+
+
+def _merge(root: click.Group, command: click.Command) -> None:
+    existing = root.commands.get(command.name or "")
+    if isinstance(existing, click.Group) and isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _merge(existing, sub)
+        return
+    root.add_command(command)
+
+
+def _discover() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        command = getattr(module, "cli", None)
+        if isinstance(command, click.Command):
+            if isinstance(command, click.Group) and command.name == "kibeti":
+                for sub in command.commands.values():
+                    _merge(kibeti, sub)
+            else:
+                _merge(kibeti, command)
+
+
+def main() -> None:
+    _discover()
+    try:
+        kibeti(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KibetiError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

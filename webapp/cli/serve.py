@@ -1,0 +1,18 @@
+"""`kibeti serve`: the web app (API, USSD/M-Pesa callbacks, portals)."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+
+@click.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Processes (production: with Redis).")
+def cli(host: str, port: int, workers: int) -> None:
+    """Serve Kibeti over HTTP."""
+    click.echo(f"Kibeti on http://{host}:{port}  (phone simulator: http://{host}:{port}/phone)", err=True)
+    uvicorn.run(
+        "webapp.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=True
+    )
