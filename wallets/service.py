@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.base import utcnow
+from wallets.chain import Transfer
 from wallets.hd import AddressDeriver
-from wallets.models import AddressCounter, DepositAddress
+from wallets.models import AddressCounter, ChainBlock, ChainCursor, ChainDeposit, DepositAddress
 from wallets.networks import Network
+
+MAX_MINOR = 2**63
+NOT_OUR_ASSET = frozenset({"unknown_token", "amount_out_of_range"})
+
+
+class DepositStatus(StrEnum):
+    DETECTED = "detected"
+    CREDITED = "credited"
+    SUSPENSE = "suspense"
+    ORPHANED = "orphaned"
+
+
+@dataclass(frozen=True)
+class RewindResult:
+    orphaned: int
+    settled_above_fork: list[int]
 
 
 async def find_deposit_address(
@@ -94,3 +115,159 @@ async def address_map(*, session: AsyncSession, network: Network) -> dict[str, D
 
 def match_key(network: Network, address: str) -> str:
     return address.lower() if network is Network.ERC20 else address
+
+
+# --- monitors: cursors, recent blocks, detections ----------------------------------------------
+
+
+async def addresses_after(*, session: AsyncSession, network: Network, after_id: int) -> list[DepositAddress]:
+    """Addresses allocated since `after_id` (monitors refresh their in-memory set incrementally)."""
+    result = await session.execute(
+        select(DepositAddress)
+        .where(DepositAddress.network == network.value, DepositAddress.id > after_id)
+        .order_by(DepositAddress.id)
+    )
+    return list(result.scalars())
+
+
+async def get_cursor(*, session: AsyncSession, network: Network) -> ChainCursor | None:
+    return await session.get(ChainCursor, network.value, populate_existing=True)
+
+
+async def set_cursor(*, session: AsyncSession, network: Network, height: int, block_hash: str) -> None:
+    cursor = await get_cursor(session=session, network=network)
+    if cursor is None:
+        session.add(
+            ChainCursor(network=network.value, height=height, block_hash=block_hash, updated_at=utcnow())
+        )
+    else:
+        cursor.height, cursor.block_hash, cursor.updated_at = height, block_hash, utcnow()
+    existing = await session.get(ChainBlock, (network.value, height))
+    if existing is None:
+        session.add(ChainBlock(network=network.value, height=height, block_hash=block_hash))
+    else:
+        existing.block_hash = block_hash
+    await session.flush()
+
+
+async def recent_blocks(*, session: AsyncSession, network: Network, at_or_below: int) -> list[ChainBlock]:
+    result = await session.execute(
+        select(ChainBlock)
+        .where(ChainBlock.network == network.value, ChainBlock.height <= at_or_below)
+        .order_by(ChainBlock.height.desc())
+    )
+    return list(result.scalars())
+
+
+async def prune_blocks(*, session: AsyncSession, network: Network, below: int) -> None:
+    await session.execute(
+        delete(ChainBlock).where(ChainBlock.network == network.value, ChainBlock.height < below)
+    )
+
+
+async def rewind(
+    *, session: AsyncSession, network: Network, fork_height: int, fork_hash: str
+) -> RewindResult:
+    """Undo everything above `fork_height`: unconfirmed detections are orphaned (never the ledger)."""
+    orphaned = await session.execute(
+        update(ChainDeposit)
+        .where(
+            ChainDeposit.network == network.value,
+            ChainDeposit.block_height > fork_height,
+            ChainDeposit.status == DepositStatus.DETECTED,
+        )
+        .values(status=DepositStatus.ORPHANED)
+        .returning(ChainDeposit.id)
+    )
+    orphaned_ids = list(orphaned.scalars())
+    settled = await session.execute(
+        select(ChainDeposit.id).where(
+            ChainDeposit.network == network.value,
+            ChainDeposit.block_height > fork_height,
+            ChainDeposit.status.in_([DepositStatus.CREDITED, DepositStatus.SUSPENSE]),
+        )
+    )
+    await session.execute(
+        delete(ChainBlock).where(ChainBlock.network == network.value, ChainBlock.height > fork_height)
+    )
+    if fork_hash:
+        await set_cursor(session=session, network=network, height=fork_height, block_hash=fork_hash)
+    else:  # back to before the first scanned block
+        await session.execute(delete(ChainCursor).where(ChainCursor.network == network.value))
+    return RewindResult(orphaned=len(orphaned_ids), settled_above_fork=list(settled.scalars()))
+
+
+async def record_detection(
+    *,
+    session: AsyncSession,
+    network: Network,
+    transfer: Transfer,
+    deposit_address_id: int | None,
+    reason: str,
+) -> bool:
+    """Record a transfer once per (network, txid, index); True if new or revived after a reorg."""
+    existing = (
+        await session.execute(
+            select(ChainDeposit).where(
+                ChainDeposit.network == network.value,
+                ChainDeposit.txid == transfer.txid,
+                ChainDeposit.log_index == transfer.index,
+            )
+        )
+    ).scalar_one_or_none()
+    ours = reason not in NOT_OUR_ASSET and transfer.amount < MAX_MINOR
+    amount_minor = transfer.amount if ours else None
+    if existing is None:
+        try:
+            async with session.begin_nested():
+                session.add(
+                    ChainDeposit(
+                        network=network.value,
+                        txid=transfer.txid,
+                        log_index=transfer.index,
+                        block_height=transfer.height,
+                        block_hash=transfer.block_hash,
+                        token=transfer.token,
+                        address=transfer.to,
+                        raw_amount=str(transfer.amount),
+                        amount_minor=amount_minor,
+                        deposit_address_id=deposit_address_id,
+                        status=DepositStatus.DETECTED,
+                        reason=reason,
+                        detected_at=utcnow(),
+                    )
+                )
+                await session.flush()
+        except IntegrityError:
+            return False  # another monitor recorded it first
+        return True
+    if existing.status in (DepositStatus.ORPHANED, DepositStatus.DETECTED) and (
+        existing.status == DepositStatus.ORPHANED or existing.block_hash != transfer.block_hash
+    ):
+        existing.status = DepositStatus.DETECTED
+        existing.block_height, existing.block_hash = transfer.height, transfer.block_hash
+        return True
+    return False
+
+
+async def confirmable(*, session: AsyncSession, network: Network, max_height: int) -> list[ChainDeposit]:
+    result = await session.execute(
+        select(ChainDeposit)
+        .where(
+            ChainDeposit.network == network.value,
+            ChainDeposit.status == DepositStatus.DETECTED,
+            ChainDeposit.block_height <= max_height,
+        )
+        .order_by(ChainDeposit.block_height, ChainDeposit.id)
+    )
+    return list(result.scalars())
+
+
+async def lock_deposit(*, session: AsyncSession, deposit_id: int) -> ChainDeposit | None:
+    result = await session.execute(
+        select(ChainDeposit)
+        .where(ChainDeposit.id == deposit_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.money import Asset
 from wallets.gateway import WalletGateway
 from wallets.hd import AddressDeriver
-from wallets.keys import Seed, seed_from_mnemonic
 from wallets.models import DepositAddress
-from wallets.networks import Network
-
-MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
-
-
-@pytest.fixture(scope="module")
-def deriver() -> AddressDeriver:
-    seed = Seed(seed_from_mnemonic(MNEMONIC))
-    return AddressDeriver({network: seed.account_xpub(network) for network in Network})
 
 
 async def test_one_address_per_owner_per_network(

@@ -1,0 +1,302 @@
+"""The deposit monitor, one per network: scan new blocks, match transfers against our addresses,
+follow reorgs, credit after N confirmations, back off on node errors.
+
+State lives in the database (cursor = height + hash, recent block hashes, one row per detected
+transfer), so any number of restarts, or two monitors at once, credit each deposit exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.db.base import utcnow
+from wallets import crediting, service
+from wallets.chain import BlockRef, ChainSource, Transfer
+from wallets.errors import NodeError, ReorgTooDeep
+from wallets.models import ChainDeposit, DepositAddress
+from wallets.service import DepositStatus, match_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    confirmations: int = 3
+    batch_blocks: int = 500  # blocks per transfers() call
+    start_height: int = 0  # first block to scan when there is no cursor yet
+    dust_minor: int = 0  # deposits of our asset below this go to suspense
+    token: str = ""  # our token's contract ("" = the native coin, BTC)
+    keep_blocks: int = 2000  # recent block hashes kept to find a fork point
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    tip: int
+    scanned_to: int
+    detected: int = 0
+    credited: int = 0
+    suspense: int = 0
+    orphaned: int = 0
+    reorg: bool = False
+
+    @property
+    def caught_up(self) -> bool:
+        return self.scanned_to >= self.tip
+
+
+def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential back-off with full jitter: uniform in [0, min(cap, base * 2**failures)]."""
+    return rng.uniform(0, min(cap, base * 2 ** min(failures, 30)))
+
+
+class DepositMonitor:
+    def __init__(
+        self,
+        *,
+        source: ChainSource,
+        session_factory: async_sessionmaker[AsyncSession],
+        config: MonitorConfig,
+        on_progress: Callable[[StepResult], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.network = source.network
+        self._sessions = session_factory
+        self.config = config
+        self._on_progress = on_progress
+        self._watched: dict[str, DepositAddress] = {}
+        self._by_id: dict[int, DepositAddress] = {}
+        self._last_address_id = 0
+        self._token_key = match_key(self.network, config.token) if config.token else ""
+
+    # --- one pass ---------------------------------------------------------------------------
+
+    async def step(self) -> StepResult:
+        """Scan at most one batch of new blocks, then credit what has enough confirmations."""
+        tip = await self.source.tip()
+        await self._refresh_addresses()
+        cursor, reorged, orphaned = await self._checked_cursor(tip)
+        detected = 0
+        scanned_to = cursor.height
+        if cursor.height < tip:
+            end = min(cursor.height + self.config.batch_blocks, tip)
+            transfers = await self.source.transfers(cursor.height + 1, end)
+            end_block = await self.source.block(end)
+            detected = await self._record(transfers, end_block)
+            scanned_to = end
+        credited, suspense, late_orphans = await self._settle(tip)
+        result = StepResult(
+            tip=tip,
+            scanned_to=scanned_to,
+            detected=detected,
+            credited=credited,
+            suspense=suspense,
+            orphaned=orphaned + late_orphans,
+            reorg=reorged or late_orphans > 0,
+        )
+        if self._on_progress is not None:
+            self._on_progress(result)
+        return result
+
+    async def _refresh_addresses(self) -> None:
+        async with self._sessions() as session:
+            rows = await service.addresses_after(
+                session=session, network=self.network, after_id=self._last_address_id
+            )
+        for row in rows:
+            self._watched[match_key(self.network, row.address)] = row
+            self._by_id[row.id] = row
+            self._last_address_id = max(self._last_address_id, row.id)
+
+    async def _checked_cursor(self, tip: int) -> tuple[BlockRef, bool, int]:
+        """The cursor, after verifying its block is still on the node's best chain."""
+        async with self._sessions() as session:
+            cursor = await service.get_cursor(session=session, network=self.network)
+        if cursor is None or not cursor.block_hash:
+            return BlockRef(self.config.start_height - 1, ""), False, 0
+        if cursor.height <= tip:
+            node_block = await self.source.block(cursor.height)
+            if node_block.hash == cursor.block_hash:
+                return BlockRef(cursor.height, cursor.block_hash), False, 0
+        fork, orphaned = await self._rewind_to_fork(cursor.height, tip)
+        return fork, True, orphaned
+
+    async def _rewind_to_fork(self, from_height: int, tip: int) -> tuple[BlockRef, int]:
+        """Walk back over the blocks we remember to the highest one the node still has."""
+        async with self._sessions() as session:
+            remembered = await service.recent_blocks(
+                session=session, network=self.network, at_or_below=from_height
+            )
+        fork: BlockRef | None = None
+        for block in remembered:
+            if block.height > tip:
+                continue
+            if (await self.source.block(block.height)).hash == block.block_hash:
+                fork = BlockRef(block.height, block.block_hash)
+                break
+        if fork is None:
+            if from_height - self.config.start_height > self.config.keep_blocks:
+                log.critical(
+                    "chain reorg deeper than remembered blocks", extra={"network": self.network.value}
+                )
+                raise ReorgTooDeep(
+                    f"{self.network.label}: no remembered block at or below {from_height} is canonical"
+                )
+            fork = BlockRef(self.config.start_height - 1, "")  # shallow chain: rescan from the start
+        async with self._sessions() as session, session.begin():
+            result = await service.rewind(
+                session=session, network=self.network, fork_height=fork.height, fork_hash=fork.hash
+            )
+        if result.settled_above_fork:
+            # Credited deposits were in the orphaned blocks: the ledger stays; staff must look.
+            log.critical(
+                "reorg removed blocks with already credited deposits",
+                extra={"network": self.network.value, "deposit_ids": result.settled_above_fork},
+            )
+        log.warning(
+            "chain reorg: rewound",
+            extra={"network": self.network.value, "fork_height": fork.height, "orphaned": result.orphaned},
+        )
+        return fork, result.orphaned
+
+    def _classify(self, transfer: Transfer) -> tuple[DepositAddress | None, str] | None:
+        """(our address row, suspense reason) or None when the transfer is not to us."""
+        row = self._watched.get(match_key(self.network, transfer.to))
+        if row is None:
+            return None
+        if self._token_key and match_key(self.network, transfer.token) != self._token_key:
+            return row, "unknown_token"
+        if transfer.amount >= service.MAX_MINOR:
+            return row, "amount_out_of_range"
+        if transfer.amount < self.config.dust_minor:
+            return row, "dust"
+        return row, ""
+
+    async def _record(self, transfers: list[Transfer], end_block: BlockRef) -> int:
+        detected = 0
+        async with self._sessions() as session, session.begin():
+            for transfer in transfers:
+                match = self._classify(transfer)
+                if match is None:
+                    continue
+                row, reason = match
+                if await service.record_detection(
+                    session=session,
+                    network=self.network,
+                    transfer=transfer,
+                    deposit_address_id=row.id if row is not None else None,
+                    reason=reason,
+                ):
+                    detected += 1
+            await service.set_cursor(
+                session=session, network=self.network, height=end_block.height, block_hash=end_block.hash
+            )
+            await service.prune_blocks(
+                session=session, network=self.network, below=end_block.height - self.config.keep_blocks
+            )
+        return detected
+
+    # --- confirmations and crediting ----------------------------------------------------------
+
+    async def _settle(self, tip: int) -> tuple[int, int, int]:
+        """Credit detections with enough confirmations whose block is still canonical."""
+        max_height = tip - self.config.confirmations + 1
+        async with self._sessions() as session:
+            candidates = await service.confirmable(
+                session=session, network=self.network, max_height=max_height
+            )
+        credited = suspense = 0
+        canonical: dict[int, str] = {}
+        for deposit in candidates:
+            if deposit.block_height not in canonical:
+                canonical[deposit.block_height] = (await self.source.block(deposit.block_height)).hash
+            if canonical[deposit.block_height] != deposit.block_hash:
+                # The block was replaced under us: rewind below it and rescan; no credit on doubt.
+                _, orphaned = await self._rewind_to_fork(deposit.block_height - 1, tip)
+                return credited, suspense, max(orphaned, 1)
+            outcome = await self._settle_one(deposit.id)
+            credited += outcome == DepositStatus.CREDITED
+            suspense += outcome == DepositStatus.SUSPENSE
+        return credited, suspense, 0
+
+    async def _settle_one(self, deposit_id: int) -> str | None:
+        async with self._sessions() as session, session.begin():
+            deposit = await service.lock_deposit(session=session, deposit_id=deposit_id)
+            if deposit is None or deposit.status != DepositStatus.DETECTED:
+                return None  # settled by someone else, or orphaned meanwhile
+            owner = self._owner_of(deposit)
+            if deposit.amount_minor is None:
+                deposit.status = DepositStatus.SUSPENSE  # not our asset: recorded for staff, not booked
+            else:
+                entry_id = await crediting.book_deposit(
+                    session=session,
+                    network=self.network,
+                    deposit=deposit,
+                    owner_type=owner[0] if owner else None,
+                    owner_id=owner[1] if owner else None,
+                )
+                deposit.entry_id = str(entry_id)
+                booked_to_owner = (
+                    owner is not None and not deposit.reason and owner[0] in crediting.LEDGER_OWNERS
+                )
+                deposit.status = DepositStatus.CREDITED if booked_to_owner else DepositStatus.SUSPENSE
+            deposit.settled_at = utcnow()
+            return deposit.status
+
+    def _owner_of(self, deposit: ChainDeposit) -> tuple[str, int] | None:
+        row = self._by_id.get(deposit.deposit_address_id) if deposit.deposit_address_id is not None else None
+        return (row.owner_type, row.owner_id) if row is not None else None
+
+    # --- the worker loop --------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        stop: asyncio.Event,
+        idle_seconds: float = 5.0,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        """Poll until `stop` is set: catch up in batches, idle at the tip, back off on node errors."""
+        rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        failures = 0
+        while not stop.is_set():
+            try:
+                result = await self.step()
+            except (NodeError, ReorgTooDeep) as exc:
+                failures += 1
+                delay = backoff_delay(
+                    failures, base=self.config.backoff_base, cap=self.config.backoff_cap, rng=rng
+                )
+                log.warning(
+                    "chain node error; backing off",
+                    extra={"network": self.network.value, "error": str(exc), "delay": round(delay, 2)},
+                )
+                await self._pause(stop, delay, sleep)
+                continue
+            failures = 0
+            if result.caught_up:
+                await self._pause(stop, idle_seconds, sleep)
+            else:
+                log.info(
+                    "catching up",
+                    extra={"network": self.network.value, "height": result.scanned_to, "tip": result.tip},
+                )
+
+    @staticmethod
+    async def _pause(
+        stop: asyncio.Event, seconds: float, sleep: Callable[[float], Awaitable[None]] | None
+    ) -> None:
+        if sleep is not None:
+            await sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
