@@ -1,0 +1,130 @@
+"""Staff security operations: PIN reset after a KYC re-check, audit-chain check, merchant API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, Field
+
+from core.audit import service as audit
+from core.auth import api_keys
+from core.auth.errors import ApiKeyInvalid
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission
+from core.identity import service as identity
+from core.identity.errors import CustomerNotFound, InvalidPin, TrivialPin
+from webapp.deps_auth import DbSession, get_runtime, require_permission
+
+router = APIRouter(prefix="/api/staff", tags=["staff"])
+
+ResetPinStaff = Annotated[StaffUser, Depends(require_permission(Permission.CUSTOMERS_RESET_PIN))]
+AuditStaff = Annotated[StaffUser, Depends(require_permission(Permission.AUDIT_READ))]
+KeysStaff = Annotated[StaffUser, Depends(require_permission(Permission.API_KEYS_MANAGE))]
+
+
+class ResetPinRequest(BaseModel):
+    new_pin: str = Field(min_length=1, max_length=8)
+    kyc_rechecked: bool
+
+
+class ResetPinResponse(BaseModel):
+    customer_id: int
+    withdrawals_allowed_at: str
+
+
+class AuditCheck(BaseModel):
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    problems: list[str]
+
+
+class NewApiKey(BaseModel):
+    merchant_id: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=10)
+
+
+class IssuedApiKey(BaseModel):
+    key_id: str
+    api_key: str  # shown once
+    scopes: list[str]
+
+
+def _bad_request(code: str, message: str) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, detail={"code": code, "message": message})
+
+
+@router.post("/customers/{customer_id}/reset-pin")
+async def reset_pin(
+    customer_id: int, body: ResetPinRequest, request: Request, session: DbSession, staff: ResetPinStaff
+) -> ResetPinResponse:
+    if not body.kyc_rechecked:
+        raise _bad_request("kyc_recheck_required", "re-check the customer's ID before resetting a PIN")
+    try:
+        customer = await identity.reset_pin(
+            session=session,
+            customer_id=customer_id,
+            new_pin=body.new_pin,
+            clock=get_runtime(request).clock,
+            actor=f"staff:{staff.id}",
+        )
+    except CustomerNotFound as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail={"code": exc.code, "message": str(exc)}
+        ) from exc
+    except (InvalidPin, TrivialPin) as exc:
+        raise _bad_request(exc.code, str(exc)) from exc
+    await session.commit()
+    allowed_at = identity.withdrawals_allowed_at(customer)
+    return ResetPinResponse(
+        customer_id=customer.id, withdrawals_allowed_at=allowed_at.isoformat() if allowed_at else ""
+    )
+
+
+@router.get("/audit/verify")
+async def verify_audit(session: DbSession, staff: AuditStaff) -> AuditCheck:
+    result = await audit.verify(session=session)
+    return AuditCheck(
+        ok=result.ok,
+        checked=result.checked,
+        head_seq=result.head_seq,
+        head_hash=result.head_hash,
+        problems=result.problems,
+    )
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+async def create_api_key(
+    body: NewApiKey, request: Request, session: DbSession, staff: KeysStaff
+) -> IssuedApiKey:
+    try:
+        issued = await api_keys.create_api_key(
+            session=session,
+            merchant_id=body.merchant_id,
+            scopes=body.scopes,
+            name=body.name,
+            clock=get_runtime(request).clock,
+            actor=f"staff:{staff.id}",
+        )
+    except ValueError as exc:
+        raise _bad_request("invalid_scopes", str(exc)) from exc
+    await session.commit()
+    return IssuedApiKey(
+        key_id=issued.api_key.key_id, api_key=issued.plaintext, scopes=issued.api_key.scopes.split()
+    )
+
+
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(key_id: str, request: Request, session: DbSession, staff: KeysStaff) -> None:
+    try:
+        await api_keys.revoke_api_key(
+            session=session, key_id=key_id, clock=get_runtime(request).clock, actor=f"staff:{staff.id}"
+        )
+    except ApiKeyInvalid as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail={"code": exc.code, "message": str(exc)}
+        ) from exc
+    await session.commit()

@@ -1,0 +1,146 @@
+"""FastAPI dependencies for staff authentication and authorization.
+
+Every staff route carries exactly one rule, read by the authorization-matrix test from the route
+table: `Depends(require_permission(Permission.X))`, `Depends(any_staff)` or `Depends(public)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import runtime as runtime_module
+from core.auth import sessions, tokens
+from core.auth.errors import TokenInvalid
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission, has_permission
+from core.ratelimit import Limit, RateLimiter, make_rate_limiter
+from core.runtime import Runtime
+from core.security.callbacks import client_ip
+from core.security.envelope import Keyring
+from core.security.keyring import keyring_from_settings
+
+RULE_ATTRIBUTE = "__kibeti_rule__"
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    current = getattr(request.app.state, "runtime", None)
+    return current if isinstance(current, Runtime) else runtime_module.get()
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).session_factory() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(db_session)]
+
+
+def get_keyring(runtime: Runtime) -> Keyring:
+    """The envelope keyring, derived once per process (PBKDF2 is deliberately slow)."""
+    keyring = runtime.extras.get("keyring")
+    if not isinstance(keyring, Keyring):
+        keyring = keyring_from_settings(runtime.settings)
+        runtime.extras["keyring"] = keyring
+    return keyring
+
+
+def get_rate_limiter(runtime: Runtime) -> RateLimiter:
+    limiter = runtime.extras.get("rate_limiter")
+    if limiter is None:
+        limiter = make_rate_limiter(runtime.redis)
+        runtime.extras["rate_limiter"] = limiter
+    return limiter
+
+
+def _unauthorized(message: str = "authentication required") -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail={"code": "unauthorized", "message": message},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def current_staff(
+    request: Request,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> StaffUser:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized()
+    runtime = get_runtime(request)
+    secret_key = runtime.settings.secret_key.get_secret_value()
+    try:
+        staff = await sessions.authenticate(
+            session=session, access_token=credentials.credentials, secret_key=secret_key, clock=runtime.clock
+        )
+        claims = tokens.decode_access(credentials.credentials, secret_key=secret_key, clock=runtime.clock)
+    except TokenInvalid as exc:
+        raise _unauthorized("invalid or expired token") from exc
+    request.state.staff_session_id = claims.session_id
+    request.state.staff_id = staff.id
+    return staff
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+
+
+async def any_staff(staff: CurrentStaff) -> StaffUser:
+    """Rule: any signed-in staff user, whatever the role."""
+    return staff
+
+
+setattr(any_staff, RULE_ATTRIBUTE, "any_staff")
+
+
+async def public() -> None:
+    """Rule: no authentication (login, refresh)."""
+
+
+setattr(public, RULE_ATTRIBUTE, "public")
+
+
+def require_permission(permission: Permission) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
+    """Rule: the signed-in staff user's role has `permission` in core.auth.permissions."""
+
+    async def check(staff: CurrentStaff) -> StaffUser:
+        if not has_permission(staff.role, permission):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail={"code": "permission_denied", "message": f"your role lacks {permission.value}"},
+            )
+        return staff
+
+    setattr(check, RULE_ATTRIBUTE, permission)
+    check.__name__ = f"require_{permission.name.lower()}"
+    return check
+
+
+def request_ip(request: Request) -> str:
+    """The client address; X-Forwarded-For only counts when the peer is a configured proxy."""
+    peer = request.client.host if request.client else "unknown"
+    return client_ip(
+        peer=peer,
+        forwarded_for=request.headers.get("x-forwarded-for"),
+        trusted_proxies=get_runtime(request).settings.trusted_proxies,
+    )
+
+
+async def enforce_limit(request: Request, limit: Limit, key: str) -> None:
+    """Raise 429 with Retry-After when `key` is over `limit`."""
+    decision = await get_rate_limiter(get_runtime(request)).hit(limit, key)
+    if not decision.allowed:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail={
+                "code": "rate_limited",
+                "message": "too many requests",
+                "retry_after": decision.retry_after,
+            },
+            headers={"Retry-After": str(decision.retry_after)},
+        )

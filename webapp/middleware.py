@@ -1,0 +1,191 @@
+"""HTTP hardening installed by webapp.app: request ids, body-size limit, per-IP rate limit
+(429 + Retry-After), masked access logs, and error handlers that never leak input or internals.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import KibetiError
+from core.logging import bind_request_id, clear_request
+from core.ratelimit import PUBLIC_PER_IP, Limit
+from core.runtime import Runtime
+from core.security.callbacks import client_ip
+from webapp.deps_auth import get_rate_limiter
+
+MAX_BODY_BYTES = 1024 * 1024
+# Provider callbacks authenticate by secret path token and arrive in bulk from a few addresses:
+# they are not limited per IP here (their routers limit per phone/account instead).
+RATE_LIMIT_EXEMPT = (
+    "/health",
+    "/ussd",
+    "/sms",
+    "/telegram",
+    "/mpesa",
+    "/callbacks",
+    "/api/callbacks",
+    "/static",
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+log = structlog.get_logger("kibeti.http")
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class SecurityMiddleware:
+    """Pure ASGI, so streaming bodies are counted as they arrive."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY_BYTES, limit: Limit = PUBLIC_PER_IP) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+        bind_request_id(request_id)
+        started = time.monotonic()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            early = await self._early_response(scope, headers, request_id)
+            if early is not None:
+                await early(scope, receive, send_with_id)
+                return
+            await self.app(scope, self._limited_receive(receive), send_with_id)
+        except _BodyTooLarge:
+            await _too_large(request_id)(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "http_request",
+                method=scope.get("method"),
+                path=_loggable_path(scope.get("path", "")),
+                status=status_holder["status"],
+                ms=int((time.monotonic() - started) * 1000),
+            )
+            clear_request()
+
+    async def _early_response(
+        self, scope: Scope, headers: dict[str, str], request_id: str
+    ) -> JSONResponse | None:
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return _too_large(request_id)
+        path: str = scope.get("path", "")
+        runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+        if not isinstance(runtime, Runtime) or path.startswith(RATE_LIMIT_EXEMPT):
+            return None
+        peer = scope["client"][0] if scope.get("client") else "unknown"
+        ip = client_ip(
+            peer=peer,
+            forwarded_for=headers.get("x-forwarded-for"),
+            trusted_proxies=runtime.settings.trusted_proxies,
+        )
+        decision = await get_rate_limiter(runtime).hit(self.limit, f"ip:{ip}")
+        if decision.allowed:
+            return None
+        return _json(
+            429,
+            {
+                "code": "rate_limited",
+                "message": "too many requests",
+                "retry_after": decision.retry_after,
+                "request_id": request_id,
+            },
+            {"Retry-After": str(decision.retry_after)},
+        )
+
+    def _limited_receive(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        return wrapped
+
+
+def _too_large(request_id: str) -> JSONResponse:
+    return _json(
+        413, {"code": "body_too_large", "message": "request body too large", "request_id": request_id}
+    )
+
+
+def _loggable_path(path: str) -> str:
+    """Callback paths carry secret tokens: log only their first segment."""
+    if path.startswith(RATE_LIMIT_EXEMPT[1:]):
+        first = path.strip("/").split("/", 1)[0]
+        return f"/{first}/..."
+    return path
+
+
+def _request_id() -> str:
+    value = structlog.contextvars.get_contextvars().get("request_id", "")
+    return str(value)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """422 without echoing the input (it may hold a PIN, OTP or password)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    safe = [
+        {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors
+    ]
+    return _json(
+        422,
+        {
+            "code": "invalid_request",
+            "message": "invalid request",
+            "errors": safe,
+            "request_id": _request_id(),
+        },
+    )
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    code = getattr(exc, "code", "error")
+    return _json(400, {"code": code, "message": str(exc), "request_id": _request_id()})
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", error_type=type(exc).__name__)
+    return _json(
+        500, {"code": "internal_error", "message": "something went wrong", "request_id": _request_id()}
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(KibetiError, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(SecurityMiddleware)
