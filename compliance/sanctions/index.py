@@ -17,13 +17,14 @@ from rapidfuzz.distance import JaroWinkler
 
 from compliance.sanctions.entities import CryptoAddress, ListedEntity
 from compliance.sanctions.normalize import (
+    CLASSES,
     merge_variants,
     normalize,
     normalize_id,
-    phonetic_class,
     tokens,
 )
 from compliance.sanctions.scoring import (
+    DIFFERENT_LETTER_PENALTY_WEIGHT,
     TERM_COVERAGE_PENALTY,
     UNMATCHED_INDEX_TOKEN_WEIGHT,
     name_score,
@@ -34,8 +35,11 @@ CANDIDATE_TOKEN_CUTOFF = 0.8
 MIN_ID_LENGTH = 5
 # A multi-token name scoring <= 0.90 is multiplied by 0.8 (so < 0.75): a candidate whose
 # length-weighted best-token estimate is under this floor cannot reach review.
-ESTIMATE_FLOOR_MULTI = 0.8
+ESTIMATE_FLOOR_MULTI = 0.85
 SIMILAR_CACHE_SIZE = 50_000
+SAME_LETTER_MIN_RATIO = 0.55
+OTHER_LETTER_MIN_RATIO = 0.66
+_CLASS_LETTERS = {ch: letters for letters in CLASSES for ch in letters}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ class SanctionsIndex:
     entities: list[ListedEntity]
     _names: list[_IndexedName] = field(default_factory=list)
     _postings: dict[str, list[int]] = field(default_factory=dict)
-    _buckets: dict[int, list[str]] = field(default_factory=dict)
+    _buckets: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     _addresses: dict[str, list[tuple[int, CryptoAddress]]] = field(default_factory=dict)
     _ids: dict[str, list[int]] = field(default_factory=dict)
     _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -91,9 +95,9 @@ class SanctionsIndex:
                 number = normalize_id(listed_id.number)
                 if len(number) >= MIN_ID_LENGTH:
                     ids[number].append(idx)
-        buckets: dict[int, list[str]] = defaultdict(list)
+        buckets: dict[tuple[str, int], list[str]] = defaultdict(list)
         for tok in postings:
-            buckets[phonetic_class(tok)].append(tok)
+            buckets[(tok[0], len(tok))].append(tok)
         index._postings = dict(postings)
         index._buckets = dict(buckets)
         index._addresses = dict(addresses)
@@ -144,10 +148,32 @@ class SanctionsIndex:
         return found
 
     def _compute_similar(self, qtok: str) -> dict[str, float]:
-        bucket = self._buckets.get(phonetic_class(qtok), [])
+        """Blocking by (first letter, length). A same-letter token scores at most
+        (0.8 + 0.2r)(0.7 + 0.3r) at length ratio r, so r < SAME_LETTER_MIN_RATIO cannot reach the
+        cutoff; a different letter of the same phonetic class gets no Winkler boost and a x0.9
+        penalty, so it needs raw Jaro >= cutoff / 0.9 and a closer length."""
+        length = len(qtok)
+        same: list[str] = []
+        other: list[str] = []
+        letters = _CLASS_LETTERS.get(qtok[0], qtok[0])
+        shortest = max(1, int(length * SAME_LETTER_MIN_RATIO))
+        for size in range(shortest, int(length / SAME_LETTER_MIN_RATIO) + 2):
+            same += self._buckets.get((qtok[0], size), [])
+            if OTHER_LETTER_MIN_RATIO * size <= length <= size / OTHER_LETTER_MIN_RATIO:
+                for letter in letters:
+                    if letter != qtok[0]:
+                        other += self._buckets.get((letter, size), [])
         found = process.extract(
-            qtok, bucket, scorer=JaroWinkler.similarity, score_cutoff=CANDIDATE_TOKEN_CUTOFF, limit=None
+            qtok, same, scorer=JaroWinkler.similarity, score_cutoff=CANDIDATE_TOKEN_CUTOFF, limit=None
         )
+        if other:
+            found += process.extract(
+                qtok,
+                other,
+                scorer=JaroWinkler.similarity,
+                score_cutoff=CANDIDATE_TOKEN_CUTOFF / DIFFERENT_LETTER_PENALTY_WEIGHT,
+                limit=None,
+            )
         sims: dict[str, float] = {}
         for itok, _raw, _pos in found:
             score = token_score(qtok, itok)

@@ -16,8 +16,8 @@ _SEPARATORS = re.compile(r"[.,\-_/]")
 STOPWORDS = frozenset({"the", "of", "and", "for"})
 
 # First-letter phonetic classes (watchman phonetics.go): tokens are compared only within a class.
-_CLASSES = ("aeiouy", "bfpv", "cgjkqsxz", "dt", "l", "mn", "r", "hw")
-_CLASS_OF = {ch: idx for idx, letters in enumerate(_CLASSES) for ch in letters}
+CLASSES = ("aeiouy", "bfpv", "cgjkqsxz", "dt", "l", "mn", "r", "hw")
+_CLASS_OF = {ch: idx for idx, letters in enumerate(CLASSES) for ch in letters}
 
 
 def phonetic_class(token: str) -> int:

@@ -84,13 +84,16 @@ class ScreeningResult:
 
 def _name_outcome(hit: NameHit, dob: date | None) -> MatchPiece:
     listed = hit.entity.dates_of_birth
-    dob_match = dob is not None and any(d.matches(dob.year, dob.month, dob.day) for d in listed)
+    matching = [d for d in listed if dob is not None and d.matches(dob.year, dob.month, dob.day)]
+    dob_match = bool(matching)
+    # Only a full listed date can make a block; a year (or range) match supports an alert.
+    dob_exact = any(d.day is not None for d in matching)
     score = hit.score
     if dob is not None and listed and not dob_match:
         score *= DOB_MISMATCH_PENALTY
     if score < REVIEW_SCORE:
         outcome, reason = Outcome.CLEAR, "name, dob differs"
-    elif score >= BLOCK_SCORE and dob_match:
+    elif score >= BLOCK_SCORE and dob_exact:
         outcome, reason = Outcome.BLOCK, "name+dob"
     elif score >= ALERT_SCORE:
         outcome, reason = Outcome.ALERT, "name"
