@@ -8,7 +8,7 @@ back to the blueprint default in core.fees.schedule.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -20,6 +20,16 @@ from core.fees.schedule import BLUEPRINT_DEFAULTS, FeeKind, FeeRule, FeeSchedule
 from core.money import Asset, Money
 
 MARGIN_SIDES = ("buy", "sell")
+SEED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+# The blueprint's defaults, as the fx_0001 migration seeds them (kind, asset, side, percent, currency, fixed).
+SEED_RULES = (
+    (FeeKind.WITHDRAWAL, ANY, ANY, "0.5", "", 0),
+    (FeeKind.FX_MARGIN, ANY, "buy", "0.5", "", 0),
+    (FeeKind.FX_MARGIN, ANY, "sell", "0.5", "", 0),
+    (FeeKind.MPESA, "KES", ANY, "0", "KES", 3000),
+    (FeeKind.MERCHANT, ANY, ANY, "1.5", "", 0),
+    (FeeKind.NETWORK, ANY, ANY, "100", "", 0),
+)
 
 
 def _matches(
@@ -156,3 +166,26 @@ async def add_rule(
                  "effective_from": effective_from.isoformat()},
     )  # fmt: skip
     return row
+
+
+async def seed_defaults(*, session: AsyncSession) -> int:
+    """Insert the blueprint defaults if there are no fee rules at all (the migration seeds them too)."""
+    if (await session.execute(select(func.count()).select_from(FeeRuleRow))).scalar_one():
+        return 0
+    for kind, asset, side, percent, currency, fixed in SEED_RULES:
+        session.add(
+            FeeRuleRow(
+                kind=kind,
+                asset=asset,
+                side=side,
+                percent=percent,
+                currency=currency,
+                fixed_minor=fixed,
+                version=1,
+                effective_from=SEED_FROM,
+                created_at=SEED_FROM,
+                created_by="seed",
+            )
+        )
+    await session.flush()
+    return len(SEED_RULES)

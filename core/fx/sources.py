@@ -157,3 +157,20 @@ def sources_from_settings(
         if url:
             sources.append(CoinGeckoSource(name=name, url=url, timeout=timeout))
     return sources or [DemoRateSource()]
+
+
+def build_sources(settings: object) -> list[RateSource]:
+    """Builder used by webapp.bootstrap: the FX_* settings -> sources (demo when none configured)."""
+
+    def text(name: str) -> str:
+        value = getattr(settings, name, "")
+        secret = getattr(value, "get_secret_value", None)
+        return str(secret() if callable(secret) else value or "")
+
+    return sources_from_settings(
+        usd_kes_url=text("fx_usd_kes_url"),
+        usd_kes_fallback_url=text("fx_usd_kes_fallback_url"),
+        crypto_url=text("fx_crypto_url"),
+        crypto_fallback_url=text("fx_crypto_fallback_url"),
+        api_key=text("fx_api_key"),
+    )
