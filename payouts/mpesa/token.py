@@ -60,6 +60,9 @@ class MemoryTokenCache:
             self._token, self._expires = token, time.monotonic() + _ttl(expires_in)
             return token
 
+    def rebind(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+
     async def invalidate(self, token: str) -> None:
         if self._token == token:
             self._token = ""

@@ -1,0 +1,160 @@
+"""Build the Daraja client from settings, per job (RQ runs each job in a fresh event loop).
+
+`build(runtime)` is what webapp.bootstrap wires as the MobileMoney port; jobs use `daraja(runtime)`.
+With no MPESA_BASE_URL the client talks to the local simulator (`kibeti mpesa simulator`), and with no
+certificate it takes the simulator's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import redis.asyncio
+
+from core.config import Settings
+from core.money import Money
+from core.runtime import Runtime
+from payouts.models import MpesaApiCall
+from payouts.mpesa.client import ApiCall, DarajaClient, DarajaConfig, fetch_token
+from payouts.mpesa.token import MemoryTokenCache, RedisTokenCache
+from payouts.rate_limit import MemoryTokenBucket, RateLimit, RedisTokenBucket
+
+SIMULATOR_URL = "http://127.0.0.1:8090"
+_certificates: dict[str, bytes] = {}
+_memory_tokens: dict[str, MemoryTokenCache] = {}
+_memory_buckets: dict[str, MemoryTokenBucket] = {}
+
+
+def base_url(settings: Settings) -> str:
+    return (settings.mpesa_base_url or SIMULATOR_URL).rstrip("/")
+
+
+def rate_limit(settings: Settings) -> RateLimit | None:
+    """Per-shortcode B2C rate (MPESA_B2C_RATE_PER_HOUR; 0 turns it off; MPESA_B2C_RATE_BURST, default 1)."""
+    if settings.mpesa_b2c_rate_per_hour <= 0:
+        return None
+    return RateLimit(
+        limit=settings.mpesa_b2c_rate_per_hour,
+        period_s=3600,
+        burst=int(os.environ.get("MPESA_B2C_RATE_BURST", "1")),
+    )
+
+
+async def certificate(settings: Settings, http: httpx.AsyncClient) -> bytes:
+    if settings.mpesa_certificate_path is not None:
+        return settings.mpesa_certificate_path.read_bytes()
+    url = base_url(settings)
+    if url not in _certificates:
+        response = await http.get(f"{url}/simulator/certificate", timeout=10)
+        response.raise_for_status()
+        _certificates[url] = response.content
+    return _certificates[url]
+
+
+def config(settings: Settings, cert: bytes) -> DarajaConfig:
+    return DarajaConfig(
+        base_url=base_url(settings),
+        consumer_key=settings.mpesa_consumer_key.get_secret_value(),
+        consumer_secret=settings.mpesa_consumer_secret.get_secret_value(),
+        shortcode=settings.mpesa_shortcode,
+        passkey=settings.mpesa_passkey.get_secret_value(),
+        initiator_name=settings.mpesa_initiator_name,
+        initiator_password=settings.mpesa_initiator_password.get_secret_value(),
+        certificate_pem=cert,
+        callback_base_url=settings.mpesa_callback_base_url,
+        callback_token=settings.mpesa_callback_token.get_secret_value(),
+        timeout_s=float(os.environ.get("MPESA_TIMEOUT_S", "30")),
+    )
+
+
+def audit_sink(runtime: Runtime) -> Any:
+    async def record(call: ApiCall) -> None:
+        async with runtime.session_factory() as session:
+            session.add(
+                MpesaApiCall(
+                    api=call.api,
+                    path=call.path[:120],
+                    reference=call.reference[:64],
+                    request=call.request,
+                    http_status=call.http_status,
+                    response=call.response,
+                    error=call.error,
+                    duration_ms=call.duration_ms,
+                )
+            )
+            await session.commit()
+
+    return record
+
+
+@dataclass
+class Daraja:
+    """What a job needs for one run: the client and the shortcode's rate bucket."""
+
+    client: DarajaClient
+    bucket: RedisTokenBucket | MemoryTokenBucket | None
+
+
+@asynccontextmanager
+async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
+    settings = runtime.settings
+    async with httpx.AsyncClient() as http:
+        cfg = config(settings, await certificate(settings, http))
+        rate = rate_limit(settings)
+        if settings.redis_url:
+            connection = redis.asyncio.Redis.from_url(settings.redis_url)
+            try:
+                tokens: Any = RedisTokenCache(
+                    connection, lambda: fetch_token(http, cfg), namespace=f"{cfg.base_url}|{cfg.consumer_key}"
+                )
+                bucket: Any = (
+                    RedisTokenBucket(connection, shortcode=cfg.shortcode, rate=rate) if rate else None
+                )
+                yield Daraja(DarajaClient(cfg, http=http, tokens=tokens, audit=audit_sink(runtime)), bucket)
+            finally:
+                await connection.aclose()
+            return
+        key = f"{cfg.base_url}|{cfg.consumer_key}"
+        if key not in _memory_tokens:
+            _memory_tokens[key] = MemoryTokenCache(lambda: fetch_token(http, cfg))
+        memory = _memory_tokens[key]
+        memory.rebind(lambda: fetch_token(http, cfg))  # this run's HTTP client
+        bucket = None
+        if rate:
+            bucket = _memory_buckets.setdefault(cfg.shortcode, MemoryTokenBucket(rate=rate))
+        yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit_sink(runtime)), bucket)
+
+
+class DarajaMobileMoney:
+    """The MobileMoney port over Daraja (used from workers only, never inside a USSD hop)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def request_payment(self, *, request_id: str, phone: str, amount: Money, reference: str) -> str:
+        async with daraja(self._runtime) as d:
+            accepted = await d.client.stk_push(
+                phone=phone,
+                amount=int(amount.whole_units().amount),
+                account_reference=reference or request_id,
+            )
+        return accepted.checkout_request_id
+
+    async def send_payout(self, *, payout_id: str, phone: str, amount: Money, remarks: str) -> str:
+        async with daraja(self._runtime) as d:
+            accepted = await d.client.b2c_payment(
+                originator_conversation_id=payout_id,
+                phone=phone,
+                amount=int(amount.whole_units().amount),
+                remarks=remarks,
+            )
+        return accepted.conversation_id
+
+
+def build(runtime: Runtime) -> DarajaMobileMoney:
+    return DarajaMobileMoney(runtime)

@@ -1,0 +1,207 @@
+"""Process a persisted Daraja callback: parse defensively, apply through core.payments, flag what cannot be.
+
+The raw row is committed before this runs, so a crash here loses nothing: the reconciler picks up
+unprocessed rows. Every outcome is written on the callback row; problems are flagged for staff.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.ledger import service as ledger
+from core.ledger.models import Account, AccountKind, OwnerType, PostingRequest
+from core.money import Asset, Money
+from core.payments import callbacks as log
+from core.payments import collections, service
+from core.payments.models import MpesaCallback
+from payouts.mpesa import wire
+
+KINDS = {
+    "stk": "stk",
+    "b2c/result": "b2c_result",
+    "b2c/timeout": "b2c_timeout",
+    "b2b/result": "b2c_result",
+    "b2b/timeout": "b2c_timeout",
+    "status/result": "status_result",
+    "status/timeout": "status_timeout",
+    "balance/result": "balance_result",
+    "balance/timeout": "balance_timeout",
+    "c2b/validation": "c2b_validation",
+    "c2b/confirmation": "c2b_confirmation",
+}
+FLAG_OUTCOMES = {
+    "unknown_payout",
+    "unknown_checkout",
+    "amount_mismatch",
+    "flagged",
+    "conflicting_duplicate",
+    "conversation_mismatch",
+    "low_float",
+    "suspense",
+}
+Outcome = tuple[str, str]  # (outcome, flag reason or "")
+
+
+def reference_of(kind: str, body: Any) -> str:
+    """The correlation id of a callback, best effort (for the log's index)."""
+    try:
+        if kind == "stk":
+            return wire.parse_stk_callback(body).checkout_request_id
+        if kind.startswith("c2b"):
+            return str(body.get("TransID", "")) if isinstance(body, dict) else ""
+        return wire.parse_result(body).originator_conversation_id
+    except wire.MalformedCallback:
+        return ""
+
+
+async def _stk(session: AsyncSession, body: Any) -> Outcome:
+    cb = wire.parse_stk_callback(body)
+    outcome = await collections.apply_stk_callback(
+        session=session,
+        checkout_request_id=cb.checkout_request_id,
+        result_code=cb.result_code,
+        result_desc=cb.result_desc,
+        amount=cb.amount,
+        receipt=cb.receipt,
+        phone=cb.phone,
+        raw=body,
+    )
+    return outcome, (f"stk: {outcome}" if outcome in FLAG_OUTCOMES else "")
+
+
+async def _b2c(session: AsyncSession, body: Any) -> Outcome:
+    result = wire.parse_result(body)
+    outcome = await service.apply_b2c_result(
+        session=session,
+        originator_conversation_id=result.originator_conversation_id,
+        conversation_id=result.conversation_id,
+        result_code=result.result_code,
+        result_desc=result.result_desc,
+        receipt=str(result.parameters.get("TransactionReceipt") or result.transaction_id),
+        amount=result.amount,
+    )
+    return outcome, (f"b2c: {outcome}" if outcome in FLAG_OUTCOMES else "")
+
+
+async def _timeout(session: AsyncSession, body: Any) -> Outcome:
+    result = wire.parse_result(body)
+    outcome = await service.apply_timeout(
+        session=session, originator_conversation_id=result.originator_conversation_id
+    )
+    return outcome, ""
+
+
+async def _status(session: AsyncSession, body: Any) -> Outcome:
+    result = wire.parse_result(body)
+    params = result.parameters
+    found = result.succeeded and bool(params)
+    outcome = await service.apply_status_result(
+        session=session,
+        originator_conversation_id=str(params.get("OriginatorConversationID") or ""),
+        status_query_id=result.originator_conversation_id,
+        found=found,
+        completed=str(params.get("TransactionStatus", "")).lower() == "completed",
+        transaction_result_code=str(params.get("TransactionResultCode") or ""),
+        receipt=str(params.get("ReceiptNo") or result.transaction_id),
+        amount=wire.to_decimal(params.get("Amount")),
+        desc=str(params.get("ReasonType") or result.result_desc),
+    )
+    return outcome, ""
+
+
+async def _balance(session: AsyncSession, body: Any) -> Outcome:
+    result = wire.parse_result(body)
+    lines = wire.parse_account_balance(str(result.parameters.get("AccountBalance", "")))
+    utility = next((line.available for line in lines if line.name.lower().startswith("utility")), None)
+    if utility is None:
+        return "no_utility_line", "balance result without a Utility Account line"
+    threshold = Decimal(os.environ.get("MPESA_LOW_FLOAT_KES", "50000"))
+    if utility < threshold:
+        return "low_float", f"B2C utility float KES {utility} is below KES {threshold}: top up"
+    return f"utility={utility}", ""
+
+
+async def _c2b_confirmation(session: AsyncSession, body: Any) -> Outcome:
+    """A paybill payment: BillRefNumber is the customer number; unknown references go to suspense."""
+    if not isinstance(body, dict) or not body.get("TransID"):
+        raise wire.MalformedCallback("missing TransID")
+    amount = wire.to_decimal(body.get("TransAmount"))
+    if amount is None or amount <= 0:
+        raise wire.MalformedCallback("missing or invalid TransAmount")
+    money = Money.of(amount, Asset.KES)
+    ref = str(body.get("BillRefNumber", "")).strip()
+    target: Account | None = None
+    if ref.isdigit():
+        target = await _existing_wallet(session, int(ref))
+    float_account = await ledger.system_account(
+        session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
+    )
+    if target is None:
+        target = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
+    await ledger.post_entry(
+        session=session,
+        idempotency_key=f"c2b:{body['TransID']}",
+        kind="mpesa_c2b",
+        postings=[PostingRequest(float_account.id, -money), PostingRequest(target.id, money)],
+        memo=f"M-Pesa paybill {body['TransID']} ref {ref}"[:200],
+        details={"trans_id": str(body["TransID"]), "bill_ref": ref},
+    )
+    if target.kind == AccountKind.SUSPENSE.value:
+        return "suspense", f"paybill reference {ref!r} matches no customer: held in suspense"
+    return "credited", ""
+
+
+async def _existing_wallet(session: AsyncSession, customer_id: int) -> Account | None:
+    query = select(Account).where(
+        Account.owner_type == OwnerType.CUSTOMER.value,
+        Account.owner_id == customer_id,
+        Account.asset == Asset.KES.value,
+        Account.kind == AccountKind.WALLET.value,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _record_only(session: AsyncSession, body: Any) -> Outcome:
+    return "recorded", ""
+
+
+HANDLERS: dict[str, Callable[[AsyncSession, Any], Awaitable[Outcome]]] = {
+    "stk": _stk,
+    "b2c_result": _b2c,
+    "b2c_timeout": _timeout,
+    "status_result": _status,
+    "status_timeout": _record_only,
+    "balance_result": _balance,
+    "balance_timeout": _record_only,
+    "c2b_validation": _record_only,
+    "c2b_confirmation": _c2b_confirmation,
+}
+
+
+async def process(session_factory: async_sessionmaker[AsyncSession], callback_id: int) -> str:
+    """Apply one callback in its own transaction; malformed bodies are flagged, never raised."""
+    async with session_factory() as session:
+        row = await session.get(MpesaCallback, callback_id)
+        if row is None or row.processed:
+            return "already_processed"
+        try:
+            outcome, flag = await HANDLERS[row.kind](session, row.body)
+        except wire.MalformedCallback as exc:
+            outcome, flag = "malformed", f"malformed {row.kind} callback: {exc}"
+        await log.finish(session=session, callback_id=callback_id, outcome=outcome, flag=flag)
+        await session.commit()
+    return outcome
+
+
+def validation_reply(body: Any) -> dict[str, str]:
+    """C2B validation: accept a positive whole amount, reject anything else (C2B00013)."""
+    amount = wire.to_decimal(body.get("TransAmount")) if isinstance(body, dict) else None
+    if amount is None or amount <= 0:
+        return {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
+    return {"ResultCode": "0", "ResultDesc": "Accepted"}

@@ -1,0 +1,280 @@
+"""RQ jobs (module-level async functions taking ids; run by `kibeti worker payouts` or in-process).
+
+Every job is idempotent: it may run twice (outbox re-dispatch, RQ retry after a crash, a flushed
+Redis). Money moves once because (1) the payout row is claimed under a row lock before the call,
+(2) Daraja refuses a reused OriginatorConversationID, and (3) a crash or timeout after the call
+leaves the payout `unknown`, which only a Transaction Status answer resolves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from core import runtime
+from core.db.base import utcnow
+from core.outbox.service import mark_done
+from core.payments import callbacks as callback_log
+from core.payments import collections, service
+from core.payments.limits import minor_to_shillings
+from core.payments.models import CollectionStatus, Payout, PayoutStatus
+from payouts import callbacks
+from payouts.adapter import daraja
+from payouts.mpesa import errors
+
+log = logging.getLogger(__name__)
+
+RATE_WAIT_S = 20.0
+RECONCILE_AFTER_S = float(os.environ.get("MPESA_RECONCILE_AFTER_S", "120"))
+# Fault injection for the chaos test only: probability (0..1) of SIGKILL right after Daraja accepted a
+# payout and before the database hears of it. Never set in production.
+FAULT_KILL_AFTER_SEND = "KIBETI_FAULT_KILL_AFTER_SEND"
+
+
+class RetryLater(Exception):
+    """Transient: RQ retries the job with back-off (spike arrest, unreachable, no rate token)."""
+
+
+def _maybe_crash() -> None:
+    probability = float(os.environ.get(FAULT_KILL_AFTER_SEND, "0") or 0)
+    if probability > 0 and secrets.randbelow(1_000_000) < probability * 1_000_000:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def _done(outbox_id: int | None) -> None:
+    if outbox_id is None:
+        return
+    async with runtime.get().session_factory() as session:
+        await mark_done(session=session, outbox_id=outbox_id)
+        await session.commit()
+
+
+async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
+    """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""
+    current = runtime.get()
+    async with daraja(current) as d:
+        async with current.session_factory() as session:
+            probe = await service.get_payout(session=session, payout_id=payout_id)
+            if probe.status != PayoutStatus.CREATED.value:
+                outcome = await _claim_or_skip(session, payout_id)
+                await _done(outbox_id)
+                return outcome
+        if d.bucket is not None and not await d.bucket.take(max_wait_s=RATE_WAIT_S):
+            raise RetryLater(f"no shortcode rate token for payout {payout_id} within {RATE_WAIT_S}s")
+        async with current.session_factory() as session:
+            claim = await service.claim_for_send(session=session, payout_id=payout_id)
+            await session.commit()
+            if not claim.send:
+                await _done(outbox_id)
+                return claim.payout.status
+            payout = claim.payout
+        outcome = await _send(d, payout)
+    if outcome != "retry":
+        await _done(outbox_id)
+        return outcome
+    raise RetryLater(f"Daraja busy or unreachable for payout {payout_id}")
+
+
+async def _claim_or_skip(session: Any, payout_id: str) -> str:
+    claim = await service.claim_for_send(session=session, payout_id=payout_id)
+    await session.commit()
+    return claim.payout.status
+
+
+async def _send(d: Any, payout: Payout) -> str:
+    current = runtime.get()
+    payout_id, ocid, phone, kind = payout.id, payout.originator_conversation_id, payout.phone, payout.kind
+    amount = minor_to_shillings(payout.amount_minor)
+    try:
+        if kind == "b2b":
+            accepted = await d.client.b2b_payment(
+                originator_conversation_id=ocid,
+                receiver_shortcode=phone,
+                receiver_kind="till",
+                amount=amount,
+                account_reference=payout_id[:13],
+                remarks=payout.remarks,
+            )
+        else:
+            accepted = await d.client.b2c_payment(
+                originator_conversation_id=ocid, phone=phone, amount=amount, remarks=payout.remarks
+            )
+    except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
+        return await _in_session(service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry")
+    except (errors.DarajaTimeout, errors.DuplicateOriginatorConversationID) as exc:
+        return await _in_session(service.mark_unknown, payout_id=payout_id, reason=str(exc), result="unknown")
+    except (errors.DarajaError, errors.InvalidMsisdn, ValueError) as exc:
+        code = getattr(exc, "error_code", "") or "rejected"
+        async with current.session_factory() as session:
+            await service.fail_payout(session=session, payout_id=payout_id, result_code=code, reason=str(exc))
+            await session.commit()
+        return "failed"
+    _maybe_crash()
+    async with current.session_factory() as session:
+        await service.mark_accepted(
+            session=session, payout_id=payout_id, conversation_id=accepted.conversation_id
+        )
+        await session.commit()
+    return "accepted"
+
+
+async def _in_session(function: Any, *, result: str, **kwargs: Any) -> str:
+    async with runtime.get().session_factory() as session:
+        await function(session=session, **kwargs)
+        await session.commit()
+    return result
+
+
+async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> str:
+    """Push the M-Pesa PIN prompt once. A push that crashed mid-call is never repeated."""
+    current = runtime.get()
+    async with current.session_factory() as session:
+        row = await collections.claim_for_push(session=session, collection_id=collection_id)
+        await session.commit()
+    if row is None:
+        await _done(outbox_id)
+        return "skipped"
+    async with daraja(current) as d:
+        try:
+            accepted = await d.client.stk_push(
+                phone=row.phone,
+                amount=minor_to_shillings(row.amount_minor),
+                account_reference=row.reference,
+                description="Kibeti",
+            )
+        except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
+            await _in_session(
+                collections.release_unpushed, collection_id=collection_id, reason=str(exc), result=""
+            )
+            raise RetryLater(str(exc)) from exc
+        except (errors.DarajaError, ValueError) as exc:
+            code = getattr(exc, "error_code", "") or "rejected"
+            async with current.session_factory() as session:
+                await collections.fail_collection(
+                    session=session, collection_id=collection_id, result_code=code, reason=str(exc)
+                )
+                await session.commit()
+            await _done(outbox_id)
+            return "failed"
+    async with current.session_factory() as session:
+        await collections.mark_requested(
+            session=session,
+            collection_id=collection_id,
+            checkout_request_id=accepted.checkout_request_id,
+            merchant_request_id=accepted.merchant_request_id,
+        )
+        await session.commit()
+    await _done(outbox_id)
+    return "requested"
+
+
+async def query_stk(collection_id: int) -> str:
+    """Resolve an STK request whose callback never came, through STK Query."""
+    current = runtime.get()
+    async with current.session_factory() as session:
+        row = await collections.get_collection(session=session, collection_id=collection_id)
+    if row.status == CollectionStatus.REQUESTING.value:
+        async with current.session_factory() as session:
+            await collections.fail_collection(
+                session=session,
+                collection_id=collection_id,
+                result_code="push_unknown",
+                reason="worker stopped during the STK push; not repeated",
+            )
+            await session.commit()
+        return "failed"
+    if row.status != CollectionStatus.REQUESTED.value or not row.checkout_request_id:
+        return row.status
+    async with daraja(current) as d:
+        try:
+            status = await d.client.stk_query(checkout_request_id=row.checkout_request_id)
+        except errors.StkPending:
+            return "pending"
+    async with current.session_factory() as session:
+        outcome = await collections.apply_stk_callback(
+            session=session,
+            checkout_request_id=row.checkout_request_id,
+            result_code=status.result_code,
+            result_desc=status.result_desc,
+            amount=None if status.result_code != "0" else _requested(row.amount_minor),
+            receipt="",
+            phone="",
+            raw={"stk_query": status.result_code, "desc": status.result_desc},
+        )
+        await session.commit()
+    return outcome
+
+
+def _requested(amount_minor: int) -> Decimal:
+    return Decimal(amount_minor) / 100
+
+
+async def reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[str, int]:
+    """Resolve every payout (and STK request, and callback) that has not moved for a while.
+
+    created -> sent again (the outbox job was lost); submitted -> unknown (the worker died mid-call);
+    accepted/unknown -> Transaction Status query, answered on the status callback.
+    """
+    current = runtime.get()
+    age = RECONCILE_AFTER_S if older_than_s is None else older_than_s
+    cutoff = utcnow() - timedelta(seconds=age)
+    counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0}
+    async with current.session_factory() as session:
+        stuck = await service.stuck_payouts(session=session, older_than=cutoff)
+        pending_stk = await collections.pending_collections(session=session, older_than=cutoff)
+        leftovers = await callback_log.unprocessed(session=session, older_than=cutoff)
+    for row in leftovers:
+        await callbacks.process(current.session_factory, row.id)
+        counts["callbacks"] += 1
+    for payout in stuck:
+        if payout.status == PayoutStatus.CREATED.value:
+            current.queue.enqueue(
+                service.SEND_JOB,
+                job_id=f"payout-{payout.id}-sweep-{int(utcnow().timestamp())}",
+                kwargs={"payout_id": payout.id},
+                queue=service.PAYOUT_QUEUE,
+            )
+            await _in_session(service.touch, payout_id=payout.id, result="")
+            counts["resent"] += 1
+            continue
+        if payout.status == PayoutStatus.SUBMITTED.value:
+            await _in_session(
+                service.mark_unknown, payout_id=payout.id, reason="worker stopped mid-call", result=""
+            )
+        counts["queried"] += await _query_status(payout.id, payout.originator_conversation_id)
+    for collection in pending_stk:
+        await query_stk(collection.id)
+        counts["stk"] += 1
+    return counts
+
+
+async def _query_status(payout_id: str, ocid: str) -> int:
+    current = runtime.get()
+    try:
+        async with daraja(current) as d:
+            accepted = await d.client.transaction_status(originator_conversation_id=ocid)
+    except errors.DarajaError as exc:
+        log.warning("transaction status for payout %s failed: %s", payout_id, exc)
+        return 0
+    async with current.session_factory() as session:
+        await service.record_status_query(
+            session=session, payout_id=payout_id, query_id=accepted.originator_conversation_id
+        )
+        await session.commit()
+    return 1
+
+
+async def check_account_balance() -> str:
+    """Ask for the B2C utility balance; the result callback flags a low float for staff."""
+    async with daraja(runtime.get()) as d:
+        accepted = await d.client.account_balance()
+    return accepted.originator_conversation_id
+
+
+async def process_callback(callback_id: int) -> str:
+    return await callbacks.process(runtime.get().session_factory, callback_id)

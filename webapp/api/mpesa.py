@@ -1,0 +1,143 @@
+"""Daraja callbacks on secret paths, and the staff view of payouts' failed jobs.
+
+POST /mpesa/<token>/{stk, b2c/result, b2c/timeout, status/result, balance/result, c2b/validation,
+c2b/confirmation, ...}: wrong token -> 403 and nothing is stored; otherwise the raw body is
+committed first, answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}`, and processed idempotently.
+Malformed bodies are recorded, answered 200 and flagged for staff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.registry import FailedJobRegistry
+
+from core import runtime
+from core.auth.errors import TokenInvalid
+from core.auth.permissions import Permission, has_permission
+from core.auth.tokens import decode_access
+from core.payments import callbacks as callback_log
+from core.security.callbacks import check_callback
+from core.security.errors import CallbackRejected
+from payouts import callbacks
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["mpesa"])
+ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+WATCHED_QUEUES = ("payouts", "default")
+
+
+@router.post("/mpesa/{token}/{kind:path}", include_in_schema=False)
+async def daraja_callback(token: str, kind: str, request: Request) -> JSONResponse:
+    current = runtime.get()
+    settings = current.settings
+    try:
+        ip = check_callback(
+            path_token=token,
+            expected_token=settings.mpesa_callback_token.get_secret_value(),
+            peer=request.client.host if request.client else "",
+            forwarded_for=request.headers.get("x-forwarded-for"),
+            trusted_proxies=settings.trusted_proxies,
+            allowlist=settings.callback_ip_allowlist,
+        )
+    except CallbackRejected:
+        return JSONResponse({"detail": "forbidden"}, status_code=403)
+    if kind not in callbacks.KINDS:
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    name = callbacks.KINDS[kind]
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    body: Any
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    async with current.session_factory() as session:
+        row = await callback_log.record(
+            session=session,
+            kind=name,
+            body=body,
+            raw=raw,
+            remote_addr=ip,
+            reference=callbacks.reference_of(name, body),
+        )
+        await session.commit()
+        callback_id = row.id
+    try:
+        await callbacks.process(current.session_factory, callback_id)
+    except Exception:  # the raw row is safe; the reconciler retries unprocessed callbacks
+        log.exception("processing M-Pesa callback %s failed; left for the reconciler", callback_id)
+    if name == "c2b_validation":
+        return JSONResponse(callbacks.validation_reply(body))
+    return JSONResponse(ACCEPTED)
+
+
+def _staff(authorization: str | None, permission: Permission) -> None:
+    current = runtime.get()
+    if not authorization or not authorization.startswith("Bearer "):
+        raise HTTPException(401, "staff login required")
+    try:
+        claims = decode_access(
+            authorization[7:], secret_key=current.settings.secret_key.get_secret_value(), clock=current.clock
+        )
+    except TokenInvalid as exc:
+        raise HTTPException(401, "staff login required") from exc
+    if not has_permission(claims.role, permission):
+        raise HTTPException(403, "not allowed")
+
+
+@router.get("/api/staff/payouts/failed-jobs")
+async def failed_jobs(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """RQ's failed-job registry of the payouts and default queues (staff with payouts.read)."""
+    _staff(authorization, Permission.PAYOUTS_READ)
+    settings = runtime.get().settings
+    if not settings.redis_url:
+        return {"queues": {}, "note": "embedded mode: jobs run in-process; failures are in the log"}
+    connection = Redis.from_url(settings.redis_url)
+    try:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name in WATCHED_QUEUES:
+            registry = FailedJobRegistry(queue=Queue(name, connection=connection))
+            jobs = []
+            for job_id in registry.get_job_ids(0, 99):
+                try:
+                    job = registry.job_class.fetch(job_id, connection=connection)
+                except NoSuchJobError:
+                    continue
+                result = job.latest_result()
+                jobs.append(
+                    {
+                        "id": job.id,
+                        "function": job.func_name,
+                        "kwargs": job.kwargs,
+                        "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+                        "error": ((result.exc_string or "") if result is not None else "")[-2000:],
+                    }
+                )
+            out[name] = jobs
+        return {"queues": out}
+    finally:
+        connection.close()
+
+
+@router.get("/api/staff/payouts/flagged-callbacks")
+async def flagged_callbacks(authorization: Annotated[str | None, Header()] = None) -> list[dict[str, Any]]:
+    _staff(authorization, Permission.PAYOUTS_READ)
+    async with runtime.get().session_factory() as session:
+        rows = await callback_log.flagged(session=session)
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "reference": r.reference,
+            "reason": r.flag_reason,
+            "received_at": r.received_at,
+        }
+        for r in rows
+    ]
