@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (list-file fixtures are long lines by nature)
+
 from __future__ import annotations
 
 from pathlib import Path
