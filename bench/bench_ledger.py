@@ -20,15 +20,17 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.db.session import make_engine, make_session_factory  # noqa: E402
-from core.db.uow import in_transaction  # noqa: E402
-from core.ledger import errors  # noqa: E402
-from core.ledger import service as ledger  # noqa: E402
-from core.ledger.batch import TransferBatcher  # noqa: E402
-from core.ledger.models import AccountKind, PostingRequest  # noqa: E402
-from core.ledger.verify import verify  # noqa: E402
-from core.money import Asset, Money  # noqa: E402
-from webapp.schema import upgrade  # noqa: E402
+import contextlib
+
+from core.db.session import make_engine, make_session_factory
+from core.db.uow import in_transaction
+from core.ledger import errors
+from core.ledger import service as ledger
+from core.ledger.batch import TransferBatcher
+from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.verify import verify
+from core.money import Asset, Money
+from webapp.schema import upgrade
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 LEDGER_DB = "kibeti_bench_ledger"
@@ -164,10 +166,8 @@ async def run_single(
                     fee_account_id=fees[0],
                 )
 
-            try:
+            with contextlib.suppress(errors.InsufficientFunds):
                 await in_transaction(factory, move)
-            except errors.InsufficientFunds:
-                pass
             step += 1
             done += 1
 
