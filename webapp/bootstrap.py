@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from core import runtime as runtime_module
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db.session import make_engine, make_session_factory
+from core.logging import configure_logging
 from core.runtime import Runtime
 from webapp.queues import InProcessJobQueue, RQJobQueue
 
@@ -72,7 +74,11 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
     return runtime
 
 
-def install(settings: Settings | None = None, *, for_worker: bool = False) -> Runtime:
+def install(
+    settings: Settings | None = None, *, for_worker: bool = False, log_level: str = "INFO"
+) -> Runtime:
+    """Configure masked JSON logs (on stderr: stdout stays clean for CLI output) and install the Runtime."""
+    configure_logging(level=log_level, stream=sys.stderr)
     runtime = build_runtime(settings, for_worker=for_worker)
     runtime_module.install(runtime)
     return runtime

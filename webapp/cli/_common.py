@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -18,7 +19,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, for_worker: boo
     """Build and install the Runtime, run `work(runtime)` to completion, dispose the engine."""
 
     async def main() -> T:
-        runtime = install(for_worker=for_worker)
+        runtime = install(for_worker=for_worker, log_level="WARNING")
         try:
             return await work(runtime)
         finally:
@@ -30,9 +31,13 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, for_worker: boo
 def progress_printer(label: str) -> Callable[[int, int], None]:
     """A progress callback printing `label: done/total` in place, at most ~100 updates."""
 
+    interactive = sys.stderr.isatty()
+
     def report(done: int, total: int) -> None:
         step = max(1, total // 100)
-        if done == total or done % step == 0:
-            click.echo(f"\r{label}: {done}/{total}", nl=done == total, err=True)
+        if done == total:
+            click.echo(f"\r{label}: {done}/{total}", err=True)
+        elif interactive and done % step == 0:
+            click.echo(f"\r{label}: {done}/{total}", nl=False, err=True)
 
     return report
