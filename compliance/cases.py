@@ -1,0 +1,300 @@
+"""Alerts and cases: raise (idempotently), group alerts into a case, assign, note, attach
+evidence, escalate to an STR (the 2-day clock), dispose. Every change is a CaseEvent.
+Keyword-only arguments; the caller passes the session and commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compliance.errors import AlertNotFound, CaseNotFound, InvalidCaseTransition
+from compliance.models import (
+    Alert,
+    AlertStatus,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Disposition,
+    Movement,
+    RegulatoryReport,
+)
+
+STR_DEADLINE = timedelta(days=2)  # POCAMLA s.44(2) as amended: within 2 days of suspicion
+OPEN_STATES = (CaseStatus.OPEN, CaseStatus.INVESTIGATING)
+
+
+async def raise_alert(
+    *,
+    session: AsyncSession,
+    dedupe_key: str,
+    customer_id: int | None,
+    source: str,
+    rule_code: str,
+    score: int,
+    summary: str,
+    details: dict[str, Any],
+    movement_ids: list[int],
+    now: datetime,
+) -> Alert:
+    """One alert per dedupe_key: raising it again returns the first."""
+    existing = await _alert_by_key(session, dedupe_key)
+    if existing is not None:
+        return existing
+    alert = Alert(
+        dedupe_key=dedupe_key,
+        customer_id=customer_id,
+        source=source,
+        rule_code=rule_code,
+        score=score,
+        summary=summary[:300],
+        details=details,
+        movement_ids=movement_ids,
+        status=AlertStatus.OPEN.value,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(alert)
+    except IntegrityError:
+        found = await _alert_by_key(session, dedupe_key)
+        assert found is not None
+        return found
+    return alert
+
+
+async def _alert_by_key(session: AsyncSession, dedupe_key: str) -> Alert | None:
+    return (await session.execute(select(Alert).where(Alert.dedupe_key == dedupe_key))).scalar_one_or_none()
+
+
+async def get_alert(*, session: AsyncSession, alert_id: int) -> Alert:
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"no alert {alert_id}")
+    return alert
+
+
+async def list_alerts(
+    *, session: AsyncSession, status: str | None = None, customer_id: int | None = None, limit: int = 100
+) -> list[Alert]:
+    statement = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(Alert.status == status)
+    if customer_id is not None:
+        statement = statement.where(Alert.customer_id == customer_id)
+    return list((await session.execute(statement)).scalars())
+
+
+async def dismiss_alert(
+    *, session: AsyncSession, alert_id: int, actor: str, note: str, now: datetime
+) -> Alert:
+    alert = await get_alert(session=session, alert_id=alert_id)
+    if alert.status != AlertStatus.OPEN.value:
+        raise InvalidCaseTransition(f"alert {alert_id} is {alert.status}, not open")
+    alert.status = AlertStatus.DISMISSED.value
+    alert.details = {
+        **alert.details,
+        "dismissed_by": actor,
+        "dismissal_note": note,
+        "dismissed_at": now.isoformat(),
+    }
+    return alert
+
+
+def _event(case: Case, kind: str, actor: str, now: datetime, text: str = "", **extra: Any) -> CaseEvent:
+    movement_id = extra.pop("movement_id", None)
+    return CaseEvent(
+        case_id=case.id,
+        kind=kind,
+        actor=actor,
+        text=text,
+        movement_id=movement_id,
+        data=extra,
+        created_at=now,
+    )
+
+
+async def get_case(*, session: AsyncSession, case_id: int) -> Case:
+    case = await session.get(Case, case_id)
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return case
+
+
+async def open_case(
+    *,
+    session: AsyncSession,
+    title: str,
+    actor: str,
+    now: datetime,
+    alert_ids: list[int] | None = None,
+    customer_id: int | None = None,
+    priority: str = "normal",
+) -> Case:
+    """Open a case from zero or more open alerts; their movements become evidence."""
+    alerts = [await get_alert(session=session, alert_id=a) for a in alert_ids or []]
+    for alert in alerts:
+        if alert.status != AlertStatus.OPEN.value:
+            raise InvalidCaseTransition(f"alert {alert.id} is {alert.status}, not open")
+    customer = customer_id if customer_id is not None else next((a.customer_id for a in alerts), None)
+    case = Case(
+        title=title[:200],
+        customer_id=customer,
+        status=CaseStatus.OPEN.value,
+        priority=priority,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    await session.flush()
+    session.add(_event(case, "status", actor, now, "opened", status=CaseStatus.OPEN.value))
+    seen: set[int] = set()
+    for alert in alerts:
+        alert.status, alert.case_id = AlertStatus.IN_CASE.value, case.id
+        session.add(_event(case, "alert", actor, now, alert.summary, alert_id=alert.id, rule=alert.rule_code))
+        for movement_id in alert.movement_ids:
+            if movement_id not in seen:
+                seen.add(movement_id)
+                session.add(
+                    _event(case, "evidence", actor, now, f"from alert {alert.id}", movement_id=movement_id)
+                )
+    await session.flush()
+    return case
+
+
+async def assign(*, session: AsyncSession, case_id: int, assignee: str, actor: str, now: datetime) -> Case:
+    case = await get_case(session=session, case_id=case_id)
+    _require(case, (*OPEN_STATES, CaseStatus.ESCALATED), "assign")
+    case.assigned_to = assignee
+    if case.status == CaseStatus.OPEN.value:
+        case.status = CaseStatus.INVESTIGATING.value
+    case.updated_at = now
+    session.add(_event(case, "assign", actor, now, f"assigned to {assignee}", assignee=assignee))
+    return case
+
+
+async def add_note(*, session: AsyncSession, case_id: int, actor: str, text: str, now: datetime) -> CaseEvent:
+    case = await get_case(session=session, case_id=case_id)
+    if not text.strip():
+        raise InvalidCaseTransition("a note needs some text")
+    event = _event(case, "note", actor, now, text.strip())
+    session.add(event)
+    case.updated_at = now
+    await session.flush()
+    return event
+
+
+async def add_evidence(
+    *, session: AsyncSession, case_id: int, movement_id: int, actor: str, note: str, now: datetime
+) -> CaseEvent:
+    case = await get_case(session=session, case_id=case_id)
+    if await session.get(Movement, movement_id) is None:
+        raise CaseNotFound(f"no movement {movement_id}")
+    event = _event(case, "evidence", actor, now, note, movement_id=movement_id)
+    session.add(event)
+    case.updated_at = now
+    await session.flush()
+    return event
+
+
+async def escalate(
+    *,
+    session: AsyncSession,
+    case_id: int,
+    actor: str,
+    grounds: str,
+    now: datetime,
+    suspicion_at: datetime | None = None,
+) -> Case:
+    """Suspicion formed: an STR is due within 2 days of `suspicion_at` (default: now)."""
+    case = await get_case(session=session, case_id=case_id)
+    _require(case, OPEN_STATES, "escalate")
+    if not grounds.strip():
+        raise InvalidCaseTransition("escalating to an STR needs the grounds for suspicion")
+    case.status = CaseStatus.ESCALATED.value
+    case.grounds = grounds.strip()
+    case.suspicion_at = suspicion_at or now
+    case.str_due_at = case.suspicion_at + STR_DEADLINE
+    case.updated_at = now
+    session.add(_event(case, "status", actor, now, "escalated to STR", due=case.str_due_at.isoformat()))
+    return case
+
+
+async def mark_reported(
+    *, session: AsyncSession, case: Case, report: RegulatoryReport, actor: str, now: datetime
+) -> None:
+    _require(case, (CaseStatus.ESCALATED, CaseStatus.REPORTED), "report")
+    case.status = CaseStatus.REPORTED.value
+    case.updated_at = now
+    session.add(_event(case, "report", actor, now, f"STR {report.reference} generated", report_id=report.id))
+
+
+async def close(
+    *, session: AsyncSession, case_id: int, disposition: str, note: str, actor: str, now: datetime
+) -> Case:
+    case = await get_case(session=session, case_id=case_id)
+    value = Disposition(disposition)
+    if value is Disposition.STR_FILED:
+        _require(case, (CaseStatus.REPORTED,), "close as STR filed")
+    elif case.status == CaseStatus.ESCALATED.value:
+        raise InvalidCaseTransition("an escalated case is closed by filing its STR")
+    else:
+        _require(case, OPEN_STATES, "close")
+    case.status = CaseStatus.CLOSED.value
+    case.disposition = value.value
+    case.disposition_note = note
+    case.closed_at = case.updated_at = now
+    session.add(_event(case, "status", actor, now, f"closed: {value.value}", disposition=value.value))
+    return case
+
+
+def _require(case: Case, states: tuple[CaseStatus, ...], action: str) -> None:
+    if case.status not in {s.value for s in states}:
+        raise InvalidCaseTransition(f"cannot {action} case {case.id}: it is {case.status}")
+
+
+async def overdue_strs(*, session: AsyncSession, now: datetime) -> list[Case]:
+    statement = select(Case).where(Case.status == CaseStatus.ESCALATED.value, Case.str_due_at < now)
+    return list((await session.execute(statement.order_by(Case.str_due_at))).scalars())
+
+
+async def list_cases(*, session: AsyncSession, status: str | None = None, limit: int = 100) -> list[Case]:
+    statement = select(Case).order_by(Case.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(Case.status == status)
+    return list((await session.execute(statement)).scalars())
+
+
+@dataclass
+class CaseDetail:
+    case: Case
+    events: list[CaseEvent]
+    alerts: list[Alert]
+    movements: list[Movement]
+
+
+async def case_detail(*, session: AsyncSession, case_id: int) -> CaseDetail:
+    case = await get_case(session=session, case_id=case_id)
+    events = list(
+        (
+            await session.execute(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+            )
+        ).scalars()
+    )
+    alerts = list((await session.execute(select(Alert).where(Alert.case_id == case_id))).scalars())
+    ids = sorted({e.movement_id for e in events if e.kind == "evidence" and e.movement_id is not None})
+    movements = (
+        list(
+            (
+                await session.execute(select(Movement).where(Movement.id.in_(ids)).order_by(Movement.id))
+            ).scalars()
+        )
+        if ids
+        else []
+    )
+    return CaseDetail(case, events, alerts, movements)

@@ -1,0 +1,296 @@
+"""The ComplianceGate adapter (core.ports.ComplianceGate): called before every money movement.
+
+Order: frozen account -> sanctions status of the customer -> sanctions screen of a crypto
+counterparty address -> tier limits (crypto withdrawal, per transaction, day, month, balance) ->
+synchronous rules (mode block/review). Every check is recorded as a Movement with its decision;
+allowed and held movements count towards limits, and a monitoring job is staged for them through
+the outbox in the same transaction. Days and months are Nairobi (EAT, UTC+3) calendar periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from compliance import cases, kyc, reasons
+from compliance.models import KycProfile, KycTier, MonitoringRule, Movement, MovementKind
+from compliance.rules import MovementView, RuleConfig, RuleContext, evaluate, is_msisdn
+from compliance.sanctions import store
+from compliance.sanctions.screening import Outcome
+from compliance.screening_service import screen_address
+from compliance.seed import ensure_defaults
+from core.clock import Clock
+from core.identity.models import Customer
+from core.ledger.models import Account
+from core.outbox import service as outbox
+from core.ports import Decision, GateResult, MovementCheck
+
+EAT = timezone(timedelta(hours=3), "EAT")
+COUNTED = (Decision.ALLOW.value, Decision.REVIEW.value)
+SYNC_MODES = ("block", "review")
+SYNC_HISTORY = timedelta(days=35)
+MONITOR_JOB = "compliance.jobs.monitor_movement"
+BALANCE_KINDS = (MovementKind.DEPOSIT.value, MovementKind.RECEIVE.value)
+ADDRESS_KINDS = (MovementKind.WITHDRAW.value, MovementKind.DEPOSIT.value)
+MPESA_KINDS = (MovementKind.BUY.value, MovementKind.SELL.value)
+
+
+def kes_text(minor: int) -> str:
+    return str(Decimal(minor).scaleb(-2).quantize(Decimal("0.01")))
+
+
+def period_starts(now: datetime) -> tuple[datetime, datetime]:
+    local = now.astimezone(EAT)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.astimezone(UTC), day.replace(day=1).astimezone(UTC)
+
+
+@dataclass
+class Verdict:
+    decision: Decision
+    reason_code: str = ""
+    details: dict[str, Any] | None = None
+
+
+ALLOW = Verdict(Decision.ALLOW)
+
+
+@dataclass
+class ComplianceGateService:
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    fail_closed_without_list: bool = True
+    _seeded: bool = False
+
+    async def check(self, movement: MovementCheck) -> GateResult:
+        now = self.clock.now()
+        async with self.session_factory() as session, session.begin():
+            if not self._seeded:
+                await ensure_defaults(session=session, now=now)
+                self._seeded = True
+            await kyc.ensure_profile(session=session, customer_id=movement.customer_id, now=now)
+            locked = (
+                select(KycProfile).where(KycProfile.customer_id == movement.customer_id).with_for_update()
+            )
+            profile = (await session.execute(locked)).scalar_one()
+            row = Movement(
+                customer_id=movement.customer_id,
+                kind=movement.kind,
+                asset=movement.amount.asset.value,
+                amount_minor=movement.amount.minor,
+                amount_kes=movement.amount_kes.minor,
+                counterparty=movement.counterparty[:128],
+                decision=Decision.REVIEW.value,
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            verdict = await self._decide(session, profile, movement, row, now)
+            row.decision, row.reason_code = verdict.decision.value, verdict.reason_code
+            if verdict.decision is not Decision.DENY:
+                await outbox.enqueue(
+                    session=session,
+                    job=MONITOR_JOB,
+                    kwargs={"movement_id": row.id},
+                    dedupe_key=f"compliance-monitor:{row.id}",
+                )
+        details = {"reference": row.id, **(verdict.details or {})}
+        return GateResult(verdict.decision, verdict.reason_code, details)
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        profile: KycProfile,
+        movement: MovementCheck,
+        row: Movement,
+        now: datetime,
+    ) -> Verdict:
+        if profile.frozen:
+            return Verdict(Decision.DENY, reasons.ACCOUNT_FROZEN)
+        if profile.sanctions_outcome == Outcome.BLOCK.value:
+            return Verdict(Decision.DENY, reasons.DECLINED)
+        screened = await self._screen_counterparty(session, movement, now)
+        if screened is not None:
+            return screened
+        tier = await kyc.get_tier(session=session, tier=profile.tier)
+        limited = await self._limits(session, tier, movement, now)
+        if limited is not None:
+            return limited
+        ruled = await self._sync_rules(session, profile, movement, row, now)
+        if ruled is not None:
+            return ruled
+        if profile.sanctions_outcome == Outcome.ALERT.value:
+            return Verdict(Decision.REVIEW, reasons.REVIEW)
+        return ALLOW
+
+    async def _screen_counterparty(
+        self, session: AsyncSession, movement: MovementCheck, now: datetime
+    ) -> Verdict | None:
+        if (
+            movement.kind not in ADDRESS_KINDS
+            or not movement.amount.asset.is_crypto
+            or not movement.counterparty
+        ):
+            return None
+        lists = await store.active_list(session=session)
+        if lists is None:
+            return Verdict(Decision.REVIEW, reasons.REVIEW) if self.fail_closed_without_list else None
+        outcome = await screen_address(
+            session=session,
+            lists=lists,
+            address=movement.counterparty,
+            customer_id=movement.customer_id,
+            now=now,
+        )
+        if outcome is Outcome.BLOCK:
+            return Verdict(Decision.DENY, reasons.DECLINED)
+        if outcome in (Outcome.ALERT, Outcome.REVIEW):
+            return Verdict(Decision.REVIEW, reasons.REVIEW)
+        return None
+
+    async def _used_since(
+        self, session: AsyncSession, customer_id: int, since: datetime, exclude: int | None
+    ) -> int:
+        statement = select(func.coalesce(func.sum(Movement.amount_kes), 0)).where(
+            Movement.customer_id == customer_id,
+            Movement.created_at >= since,
+            Movement.decision.in_(COUNTED),
+        )
+        if exclude is not None:
+            statement = statement.where(Movement.id != exclude)
+        return int((await session.execute(statement)).scalar_one())
+
+    async def _limits(
+        self, session: AsyncSession, tier: KycTier, movement: MovementCheck, now: datetime
+    ) -> Verdict | None:
+        amount = movement.amount_kes.minor
+        base = {"tier": tier.tier}
+        if movement.kind == MovementKind.WITHDRAW.value and movement.amount.asset.is_crypto:
+            if tier.crypto_withdrawal_kes <= 0:
+                return Verdict(Decision.DENY, reasons.TIER_CRYPTO_WITHDRAWAL, base)
+            if amount > tier.crypto_withdrawal_kes:
+                details = {**base, "limit_kes": kes_text(tier.crypto_withdrawal_kes)}
+                return Verdict(Decision.DENY, reasons.LIMIT_CRYPTO_WITHDRAWAL, details)
+        if amount > tier.per_transaction_kes:
+            details = {**base, "limit_kes": kes_text(tier.per_transaction_kes)}
+            return Verdict(Decision.DENY, reasons.LIMIT_TRANSACTION, details)
+        day_start, month_start = period_starts(now)
+        for code, limit, since in (
+            (reasons.LIMIT_DAILY, tier.daily_kes, day_start),
+            (reasons.LIMIT_MONTHLY, tier.monthly_kes, month_start),
+        ):
+            used = await self._used_since(session, movement.customer_id, since, exclude=None)
+            # the movement's own row is counted as REVIEW until decided: take it back out
+            used -= amount
+            if used + amount > limit:
+                details = {
+                    **base,
+                    "limit_kes": kes_text(limit),
+                    "used_kes": kes_text(used),
+                    "remaining_kes": kes_text(max(0, limit - used)),
+                }
+                return Verdict(Decision.DENY, code, details)
+        if movement.kind in BALANCE_KINDS and not movement.amount.asset.is_crypto:
+            balance = await self._kes_balance(session, movement.customer_id)
+            if balance + amount > tier.max_balance_kes:
+                details = {
+                    **base,
+                    "limit_kes": kes_text(tier.max_balance_kes),
+                    "balance_kes": kes_text(balance),
+                }
+                return Verdict(Decision.DENY, reasons.LIMIT_BALANCE, details)
+        return None
+
+    async def _kes_balance(self, session: AsyncSession, customer_id: int) -> int:
+        statement = select(Account.balance).where(
+            Account.owner_type == "customer",
+            Account.owner_id == customer_id,
+            Account.asset == "KES",
+            Account.kind == "wallet",
+        )
+        return int((await session.execute(statement)).scalar_one_or_none() or 0)
+
+    async def _sync_rules(
+        self,
+        session: AsyncSession,
+        profile: KycProfile,
+        movement: MovementCheck,
+        row: Movement,
+        now: datetime,
+    ) -> Verdict | None:
+        rules = (
+            await session.execute(
+                select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode.in_(SYNC_MODES))
+            )
+        ).scalars()
+        configs = [RuleConfig(r.code, r.mode, r.score, r.params) for r in rules]
+        if not configs:
+            return None
+        history = await load_history(
+            session, movement.customer_id, since=now - SYNC_HISTORY, before_id=row.id
+        )
+        context = await rule_context(session, profile, row, now)
+        hits = evaluate(configs, view(row), history, context)
+        if not hits:
+            return None
+        modes = {c.code: c.mode for c in configs}
+        for hit in hits:
+            await cases.raise_alert(
+                session=session,
+                dedupe_key=f"rule:{hit.code}:{row.id}",
+                customer_id=movement.customer_id,
+                source="gate",
+                rule_code=hit.code,
+                score=hit.score,
+                summary=hit.explanation,
+                details={"facts": hit.facts, "mode": modes[hit.code], "explanation": hit.explanation},
+                movement_ids=hit.movement_ids,
+                now=now,
+            )
+        if any(modes[h.code] == "block" for h in hits):
+            return Verdict(Decision.DENY, reasons.DECLINED)
+        return Verdict(Decision.REVIEW, reasons.REVIEW)
+
+
+def view(row: Movement) -> MovementView:
+    return MovementView(row.id, row.customer_id, row.kind, row.amount_kes, row.counterparty, row.created_at)
+
+
+async def load_history(
+    session: AsyncSession, customer_id: int, *, since: datetime, before_id: int
+) -> list[MovementView]:
+    statement = (
+        select(Movement)
+        .where(
+            Movement.customer_id == customer_id,
+            Movement.created_at >= since,
+            Movement.id != before_id,
+            Movement.decision.in_(COUNTED),
+        )
+        .order_by(Movement.created_at, Movement.id)
+    )
+    return [view(m) for m in (await session.execute(statement)).scalars()]
+
+
+async def rule_context(
+    session: AsyncSession, profile: KycProfile, row: Movement, now: datetime
+) -> RuleContext:
+    customer = await session.get(Customer, profile.customer_id)
+    opened = customer.created_at if customer is not None else profile.created_at
+    others: set[int] = set()
+    if row.kind in MPESA_KINDS and row.counterparty and is_msisdn(row.counterparty):
+        statement = select(Movement.customer_id).where(
+            Movement.counterparty == row.counterparty,
+            Movement.kind.in_(MPESA_KINDS),
+            Movement.customer_id != row.customer_id,
+            Movement.created_at >= now - timedelta(days=365),
+        )
+        others |= set((await session.execute(statement.distinct())).scalars())
+        owners = select(Customer.id).where(Customer.phone == row.counterparty, Customer.id != row.customer_id)
+        others |= set((await session.execute(owners)).scalars())
+    return RuleContext(account_opened_at=opened, other_customers_on_counterparty=frozenset(others))

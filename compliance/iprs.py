@@ -1,0 +1,65 @@
+"""Identity verification port (Kenya's IPRS, usually through an aggregator) and a simulated
+provider for development and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from compliance.sanctions.normalize import normalize
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    id_number: str
+    full_name: str
+    date_of_birth: date
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    status: str  # matched | mismatch | not_found | unavailable
+    reference: str = ""
+    mismatches: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return self.status == "matched"
+
+
+class IdentityVerifier(Protocol):
+    async def verify(self, *, id_number: str, full_name: str, date_of_birth: date) -> VerificationResult: ...
+
+
+def names_agree(given: str, registered: str) -> bool:
+    """Every word the customer gave appears in the registered name (order and extra names free)."""
+    registered_words = set(normalize(registered).split())
+    given_words = normalize(given).split()
+    return bool(given_words) and all(w in registered_words for w in given_words)
+
+
+@dataclass
+class SimulatedIprs:
+    """Answers from an in-memory register. IDs not registered are `not_found`, unless `lenient`,
+    in which case any well-formed ID matches (the embedded demo)."""
+
+    records: dict[str, IdentityRecord] = field(default_factory=dict)
+    lenient: bool = False
+    calls: int = 0
+
+    def register(self, record: IdentityRecord) -> None:
+        self.records[record.id_number] = record
+
+    async def verify(self, *, id_number: str, full_name: str, date_of_birth: date) -> VerificationResult:
+        self.calls += 1
+        reference = f"SIM-IPRS-{self.calls:06d}"
+        record = self.records.get(id_number)
+        if record is None:
+            return VerificationResult("matched" if self.lenient else "not_found", reference)
+        mismatches = []
+        if not names_agree(full_name, record.full_name):
+            mismatches.append("name")
+        if record.date_of_birth != date_of_birth:
+            mismatches.append("date_of_birth")
+        return VerificationResult("mismatch" if mismatches else "matched", reference, tuple(mismatches))

@@ -1,0 +1,93 @@
+"""Jobs (module-level async functions, run by RQ or the in-process queue, by dotted path).
+
+- `compliance.jobs.monitor_movement(movement_id)`: monitoring rules after the fact (staged by the
+  gate through the outbox).
+- `compliance.jobs.rescreen_customers()`: re-screen everyone against the active list (after a load).
+- `compliance.jobs.check_str_deadlines()`: log overdue STRs (escalated cases past 2 days).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compliance import cases
+from compliance.gate import load_history, rule_context, view
+from compliance.models import KycProfile, MonitoringRule, Movement
+from compliance.rules import RuleConfig, RuleHit, evaluate
+from compliance.sanctions import store
+from compliance.screening_service import rescreen_all
+from core import runtime
+
+log = structlog.get_logger(__name__)
+MONITOR_HISTORY = timedelta(days=400)  # enough to see a 180-360 day dormancy
+
+
+async def monitor_session(session: AsyncSession, movement_id: int) -> list[RuleHit]:
+    """Evaluate the enabled monitor-mode rules for one movement; raise one alert per hit."""
+    movement = await session.get(Movement, movement_id)
+    if movement is None:
+        return []
+    rules = (
+        await session.execute(
+            select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode == "monitor")
+        )
+    ).scalars()
+    configs = [RuleConfig(r.code, r.mode, r.score, r.params) for r in rules]
+    profile = await session.get(KycProfile, movement.customer_id)
+    if not configs or profile is None:
+        return []
+    history = await load_history(
+        session, movement.customer_id, since=movement.created_at - MONITOR_HISTORY, before_id=movement.id
+    )
+    history = [m for m in history if (m.created_at, m.id) < (movement.created_at, movement.id)]
+    context = await rule_context(session, profile, movement, movement.created_at)
+    hits = evaluate(configs, view(movement), history, context)
+    for hit in hits:
+        await cases.raise_alert(
+            session=session,
+            dedupe_key=f"rule:{hit.code}:{movement.id}",
+            customer_id=movement.customer_id,
+            source="rule",
+            rule_code=hit.code,
+            score=hit.score,
+            summary=hit.explanation,
+            details={"facts": hit.facts, "mode": "monitor", "explanation": hit.explanation},
+            movement_ids=hit.movement_ids,
+            now=movement.created_at,
+        )
+    return hits
+
+
+async def monitor_movement(movement_id: int) -> None:
+    rt = runtime.get()
+    async with rt.session_factory() as session, session.begin():
+        hits = await monitor_session(session, movement_id)
+    if hits:
+        log.info("compliance.monitoring.hits", movement_id=movement_id, rules=[h.code for h in hits])
+
+
+async def rescreen_customers() -> None:
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        lists = await store.active_list(session=session)
+    if lists is None:
+        log.warning("compliance.rescreen.no_list")
+        return
+    summary = await rescreen_all(session_factory=rt.session_factory, lists=lists, now=rt.clock.now())
+    log.info("compliance.rescreen.done", screened=summary.screened, outcomes=summary.outcomes)
+
+
+async def check_str_deadlines() -> None:
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        overdue = await cases.overdue_strs(session=session, now=rt.clock.now())
+    for case in overdue:
+        log.warning(
+            "compliance.str.overdue",
+            case_id=case.id,
+            due=case.str_due_at.isoformat() if case.str_due_at else "",
+        )

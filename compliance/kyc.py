@@ -1,0 +1,226 @@
+"""KYC service: tiers and their limits, customer profiles, T1 verification, T2 documents.
+
+Keyword-only arguments; the caller passes the session and commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compliance.errors import InvalidDateOfBirth, InvalidDocument, InvalidIdNumber, UnknownTier
+from compliance.iprs import IdentityVerifier, VerificationResult
+from compliance.models import KycDocument, KycProfile, KycTier
+from core.security import envelope
+from core.security.envelope import Keyring
+
+NATIONAL_ID_RE = re.compile(r"^[0-9]{1,9}$")  # Smile ID's KE national ID rule; keep leading zeros
+MAISHA_RE = re.compile(r"^[0-9]{14}$")
+PASSPORT_RE = re.compile(r"^[A-Z0-9]{7,9}$")
+ID_PATTERNS = {"national_id": NATIONAL_ID_RE, "maisha": MAISHA_RE, "passport": PASSPORT_RE}
+MIN_AGE_YEARS = 18
+RETENTION = timedelta(days=7 * 366)  # POCAMLA s.46: at least 7 years
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+DOCUMENT_KINDS = frozenset({"id_front", "id_back", "selfie"})
+IMAGE_SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+LIMIT_FIELDS = ("per_transaction_kes", "daily_kes", "monthly_kes", "max_balance_kes", "crypto_withdrawal_kes")
+
+
+def validate_id_number(id_number: str, id_type: str = "national_id") -> str:
+    value = id_number.strip().upper().replace(" ", "")
+    pattern = ID_PATTERNS.get(id_type)
+    if pattern is None:
+        raise InvalidIdNumber(f"unknown ID type {id_type!r}; use one of {', '.join(ID_PATTERNS)}")
+    if not pattern.match(value):
+        if id_type == "national_id":
+            raise InvalidIdNumber("a national ID number has 1 to 9 digits and no letters")
+        raise InvalidIdNumber(f"{id_number!r} is not a valid {id_type.replace('_', ' ')} number")
+    return value
+
+
+def validate_date_of_birth(value: date | str, *, today: date) -> date:
+    try:
+        dob = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise InvalidDateOfBirth(f"{value!r} is not a date (use YYYY-MM-DD)") from exc
+    if dob > today:
+        raise InvalidDateOfBirth("the date of birth is in the future")
+    if dob.year < 1900:
+        raise InvalidDateOfBirth("the date of birth is before 1900")
+    age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    if age < MIN_AGE_YEARS:
+        raise InvalidDateOfBirth(f"customers must be at least {MIN_AGE_YEARS} years old")
+    return dob
+
+
+async def list_tiers(*, session: AsyncSession) -> list[KycTier]:
+    return list((await session.execute(select(KycTier).order_by(KycTier.tier))).scalars())
+
+
+async def get_tier(*, session: AsyncSession, tier: int) -> KycTier:
+    found = await session.get(KycTier, tier)
+    if found is None:
+        raise UnknownTier(f"no KYC tier {tier}")
+    return found
+
+
+async def set_tier_limits(
+    *, session: AsyncSession, tier: int, limits_kes: dict[str, Decimal], actor: str, now: datetime
+) -> KycTier:
+    """Change a tier's limits (KES as Decimal). Maker-checker is the caller's (staff flow's) duty."""
+    row = await get_tier(session=session, tier=tier)
+    for name, value in limits_kes.items():
+        if name not in LIMIT_FIELDS:
+            raise UnknownTier(f"unknown limit {name!r}; use one of {', '.join(LIMIT_FIELDS)}")
+        if value < 0:
+            raise ValueError(f"{name} cannot be negative")
+        setattr(row, name, int((value * 100).to_integral_exact()))
+    row.updated_by = actor
+    row.updated_at = now
+    return row
+
+
+async def get_profile(*, session: AsyncSession, customer_id: int) -> KycProfile | None:
+    return await session.get(KycProfile, customer_id)
+
+
+async def ensure_profile(*, session: AsyncSession, customer_id: int, now: datetime) -> KycProfile:
+    """The customer's profile, created at T0 on first sight (race-safe)."""
+    found = await session.get(KycProfile, customer_id)
+    if found is not None:
+        return found
+    try:
+        async with session.begin_nested():
+            profile = KycProfile(customer_id=customer_id, tier=0, created_at=now, updated_at=now)
+            session.add(profile)
+        return profile
+    except IntegrityError:
+        existing = await session.get(KycProfile, customer_id)
+        assert existing is not None
+        return existing
+
+
+@dataclass(frozen=True)
+class T1Outcome:
+    profile: KycProfile
+    verification: VerificationResult
+    upgraded: bool
+
+
+async def submit_t1(
+    *,
+    session: AsyncSession,
+    customer_id: int,
+    full_name: str,
+    id_number: str,
+    date_of_birth: date | str,
+    verifier: IdentityVerifier,
+    now: datetime,
+    id_type: str = "national_id",
+) -> T1Outcome:
+    """Validate, check against IPRS, and raise the customer to T1 when the register agrees.
+    Sanctions screening of the new identity is the caller's next step (compliance.screening_service)."""
+    name = " ".join(full_name.split())
+    if len(name) < 3 or not any(ch.isalpha() for ch in name):
+        raise InvalidIdNumber("enter your full name as on your ID")
+    number = validate_id_number(id_number, id_type)
+    dob = validate_date_of_birth(date_of_birth, today=now.date())
+    profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
+    result = await verifier.verify(id_number=number, full_name=name, date_of_birth=dob)
+    profile.full_name, profile.id_type, profile.id_number, profile.date_of_birth = name, id_type, number, dob
+    profile.iprs_status, profile.iprs_reference = result.status, result.reference
+    profile.updated_at = now
+    upgraded = result.matched and profile.tier < 1
+    if upgraded:
+        profile.tier = 1
+    return T1Outcome(profile, result, upgraded)
+
+
+def sniff_image(content: bytes) -> str:
+    for signature, content_type in IMAGE_SIGNATURES.items():
+        if content.startswith(signature):
+            return content_type
+    raise InvalidDocument("the upload is not a JPEG or PNG image")
+
+
+async def add_document(
+    *,
+    session: AsyncSession,
+    customer_id: int,
+    kind: str,
+    content: bytes,
+    keyring: Keyring,
+    now: datetime,
+) -> KycDocument:
+    """Store an ID photo or selfie sealed at rest; T2 review goes pending once both kinds exist."""
+    if kind not in DOCUMENT_KINDS:
+        raise InvalidDocument(
+            f"unknown document kind {kind!r}; use one of {', '.join(sorted(DOCUMENT_KINDS))}"
+        )
+    if not content:
+        raise InvalidDocument("the upload is empty")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise InvalidDocument(f"the upload is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+    content_type = sniff_image(content)
+    document = KycDocument(
+        customer_id=customer_id,
+        kind=kind,
+        content_type=content_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        sealed=envelope.seal(content, keyring=keyring, context=f"kyc:{customer_id}:{kind}"),
+        created_at=now,
+        retain_until=now + RETENTION,
+    )
+    session.add(document)
+    await session.flush()
+    kinds = set(
+        (
+            await session.execute(select(KycDocument.kind).where(KycDocument.customer_id == customer_id))
+        ).scalars()
+    )
+    profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
+    if {"id_front", "selfie"} <= kinds and profile.t2_review in ("none", "rejected"):
+        profile.t2_review = "pending"
+        profile.updated_at = now
+    return document
+
+
+def open_document(document: KycDocument, *, keyring: Keyring) -> bytes:
+    return envelope.open(
+        document.sealed, keyring=keyring, context=f"kyc:{document.customer_id}:{document.kind}"
+    )
+
+
+async def review_t2(
+    *, session: AsyncSession, customer_id: int, approve: bool, reviewer: str, now: datetime
+) -> KycProfile:
+    """A staff decision on the ID photo and selfie. Approval needs a T1 identity first."""
+    profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
+    if profile.t2_review != "pending":
+        raise InvalidDocument("no T2 documents are waiting for review")
+    if approve and profile.tier < 1:
+        raise InvalidDocument("the customer must reach T1 (verified ID) before T2")
+    profile.t2_review = "approved" if approve else "rejected"
+    profile.reviewed_by = reviewer
+    if approve:
+        profile.tier = max(profile.tier, 2)
+    profile.updated_at = now
+    return profile
+
+
+async def set_frozen(
+    *, session: AsyncSession, customer_id: int, frozen: bool, reason: str, now: datetime
+) -> KycProfile:
+    profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
+    profile.frozen = frozen
+    profile.frozen_reason = reason if frozen else ""
+    profile.updated_at = now
+    return profile
