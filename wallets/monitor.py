@@ -20,8 +20,8 @@ from core.db.base import utcnow
 from wallets import crediting, service
 from wallets.chain import BlockRef, ChainSource, Transfer
 from wallets.errors import NodeError, ReorgTooDeep
-from wallets.models import ChainDeposit, DepositAddress
-from wallets.service import DepositStatus, match_key
+from wallets.models import ChainDeposit
+from wallets.service import DepositStatus, WatchedAddress, match_key
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ class DepositMonitor:
         self._sessions = session_factory
         self.config = config
         self._on_progress = on_progress
-        self._watched: dict[str, DepositAddress] = {}
-        self._by_id: dict[int, DepositAddress] = {}
+        self._watched: dict[str, WatchedAddress] = {}
+        self._by_id: dict[int, WatchedAddress] = {}
         self._last_address_id = 0
         self._token_key = match_key(self.network, config.token) if config.token else ""
 
@@ -167,7 +167,7 @@ class DepositMonitor:
         )
         return fork, result.orphaned
 
-    def _classify(self, transfer: Transfer) -> tuple[DepositAddress | None, str] | None:
+    def _classify(self, transfer: Transfer) -> tuple[WatchedAddress, str] | None:
         """(our address row, suspense reason) or None when the transfer is not to us."""
         row = self._watched.get(match_key(self.network, transfer.to))
         if row is None:
@@ -192,7 +192,7 @@ class DepositMonitor:
                     session=session,
                     network=self.network,
                     transfer=transfer,
-                    deposit_address_id=row.id if row is not None else None,
+                    deposit_address_id=row.id,
                     reason=reason,
                 ):
                     detected += 1

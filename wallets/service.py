@@ -120,14 +120,27 @@ def match_key(network: Network, address: str) -> str:
 # --- monitors: cursors, recent blocks, detections ----------------------------------------------
 
 
-async def addresses_after(*, session: AsyncSession, network: Network, after_id: int) -> list[DepositAddress]:
-    """Addresses allocated since `after_id` (monitors refresh their in-memory set incrementally)."""
-    result = await session.execute(
-        select(DepositAddress)
-        .where(DepositAddress.network == network.value, DepositAddress.id > after_id)
-        .order_by(DepositAddress.id)
+@dataclass(frozen=True, slots=True)
+class WatchedAddress:
+    id: int
+    address: str
+    owner_type: str
+    owner_id: int
+
+
+async def addresses_after(*, session: AsyncSession, network: Network, after_id: int) -> list[WatchedAddress]:
+    """Addresses allocated since `after_id` (monitors refresh their in-memory set incrementally).
+
+    Plain column tuples, not ORM objects: a monitor loads 100,000s of them at start.
+    """
+    table = DepositAddress.__table__
+    connection = await session.connection()  # Core, not ORM: several times faster for big sets
+    result = await connection.execute(
+        select(table.c.id, table.c.address, table.c.owner_type, table.c.owner_id)
+        .where(table.c.network == network.value, table.c.id > after_id)
+        .order_by(table.c.id)
     )
-    return list(result.scalars())
+    return [WatchedAddress(*row) for row in result.tuples()]
 
 
 async def get_cursor(*, session: AsyncSession, network: Network) -> ChainCursor | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
 import pytest
 
 from tests.integration.wallets.evm import EvmChain
+from tests.integration.wallets.ganache import Ganache, GanacheUnavailable
 from wallets.hd import AddressDeriver
 from wallets.keys import Seed, seed_from_mnemonic
 from wallets.networks import Network
@@ -25,3 +29,23 @@ def deriver(test_seed: Seed) -> AddressDeriver:
 @pytest.fixture
 def evm() -> EvmChain:
     return EvmChain()
+
+
+@pytest.fixture(scope="session")
+def ganache_url() -> Iterator[str]:
+    """A ganache node for this test session; a failure (not a skip) when it cannot start."""
+    node = Ganache()
+    try:
+        url = node.start()
+    except (GanacheUnavailable, OSError, subprocess.SubprocessError) as exc:
+        pytest.fail(f"cannot start the local EVM node (ganache): {exc}")
+    yield url
+    node.stop()
+
+
+@pytest.fixture
+async def ganache_evm(ganache_url: str) -> AsyncIterator[EvmChain]:
+    """A fresh TestUSDT deployment on the session's ganache node (the chain itself is shared)."""
+    chain = EvmChain(ganache_url)
+    yield chain
+    await chain.close()

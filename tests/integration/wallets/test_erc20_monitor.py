@@ -99,7 +99,7 @@ async def test_reorg_that_reincludes_the_transfer_credits_it_once(
     fork = evm.snapshot()
     evm.pay(address, 1_000_000)
     await monitor.step()
-    evm.tester.revert_to_snapshot(fork)
+    evm.revert(fork)
     evm.w3.eth.send_transaction({"from": evm.w3.eth.accounts[1], "to": evm.w3.eth.accounts[2], "value": 1})
     evm.pay(address, 1_000_000)  # same payment mined again, in a different block
     evm.mine(3)

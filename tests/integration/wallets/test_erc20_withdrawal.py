@@ -1,0 +1,139 @@
+"""USDT-ERC20 withdrawal end to end on a real EVM (py-evm): deposit credited by the monitor, then
+validate -> hold -> sign -> broadcast -> 3 confirmations -> posted, with the network fee booked."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.ledger import service as ledger
+from core.ledger.errors import InsufficientFunds
+from core.ledger.models import AccountKind
+from core.money import Asset, Money
+from tests.integration.wallets.evm import EvmChain
+from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
+from wallets.erc20.source import Erc20Source
+from wallets.errors import AmountBelowDust, HotWalletInsufficient, WrongNetworkAddress
+from wallets.gateway import WalletGateway
+from wallets.hd import AddressDeriver
+from wallets.keys import Seed
+from wallets.models import Withdrawal
+from wallets.monitor import DepositMonitor, MonitorConfig
+from wallets.networks import Network
+from wallets.withdrawals import EvmWithdrawals, request_withdrawal, wei_to_asset
+
+USDT = Asset.USDT_ERC20
+ETH_PRICE = Decimal("3000")  # USDT per ETH, for booking gas
+RECIPIENT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+
+
+async def _balance(
+    sf: async_sessionmaker[AsyncSession], *, kind: AccountKind, customer: int | None = None
+) -> Money:
+    async with sf() as session, session.begin():
+        if customer is None:
+            account = await ledger.system_account(session=session, kind=kind, asset=USDT)
+        else:
+            account = await ledger.get_or_open_account(
+                session=session, owner_type="customer", owner_id=customer, asset=USDT, kind=kind
+            )
+        return await ledger.balance(session=session, account_id=account.id)
+
+
+async def _deposit(
+    sf: async_sessionmaker[AsyncSession], deriver: AddressDeriver, evm: EvmChain, minor: int
+) -> None:
+    gateway = WalletGateway(session_factory=sf, deriver=deriver)
+    address = (await gateway.deposit_address(owner_type="customer", owner_id=1, asset=USDT)).address
+    evm.pay(address, minor)
+    evm.mine(3)
+    monitor = DepositMonitor(
+        source=Erc20Source(evm.aw3, tokens=[evm.token.address]),
+        session_factory=sf,
+        config=MonitorConfig(token=evm.token.address),
+    )
+    await monitor.step()
+
+
+def _processor(
+    sf: async_sessionmaker[AsyncSession], evm: EvmChain, seed: Seed, *, fund: bool = True
+) -> EvmWithdrawals:
+    key = seed.private_key(Network.ERC20, HOT_WALLET_INDEX, chain=HOT_WALLET_CHAIN)
+    sender = Erc20Sender(evm.aw3, token=evm.token.address, hot_private_key=key)
+    if fund:
+        evm.pay(sender.hot_address, 1_000_000_000)  # 1,000 USDT swept earlier
+        evm.send_eth(sender.hot_address, 10**18)
+    return EvmWithdrawals(session_factory=sf, sender=sender, confirmations=3, native_price=lambda: ETH_PRICE)
+
+
+async def _request(sf: async_sessionmaker[AsyncSession], key: str, amount: str, fee: str = "1") -> Withdrawal:
+    async with sf() as session, session.begin():
+        return await request_withdrawal(
+            session=session,
+            request_key=key,
+            network=Network.ERC20,
+            owner_type="customer",
+            owner_id=1,
+            address=RECIPIENT.lower(),
+            amount=Money.of(amount, USDT),
+            fee=Money.of(fee, USDT),
+            dust_minor=1_000_000,
+        )
+
+
+async def test_withdrawal_end_to_end_with_fees_in_the_ledger(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, evm: EvmChain, test_seed: Seed
+) -> None:
+    await _deposit(session_factory, deriver, evm, 25_500_000)
+    processor = _processor(session_factory, evm, test_seed)
+    withdrawal = await _request(session_factory, "w-1", "10")
+    again = await _request(session_factory, "w-1", "10")
+    assert again.id == withdrawal.id  # idempotent request
+    assert await processor.send(withdrawal.id) == "broadcast"
+    assert await processor.send(withdrawal.id) == "broadcast"  # no second transaction
+    assert evm.token.functions.balanceOf(RECIPIENT).call() == 10_000_000
+    assert await processor.track(withdrawal.id) == "broadcast"  # 1 confirmation
+    evm.mine(2)
+    assert await processor.track(withdrawal.id) == "confirmed"
+    async with session_factory() as session:
+        row = await session.get(Withdrawal, withdrawal.id)
+        assert row is not None
+        fee_wei = int(row.network_fee_native)
+    assert fee_wei > 0
+    network_fee = wei_to_asset(fee_wei, native_price=ETH_PRICE, asset=USDT)
+    assert network_fee.is_positive()
+    assert await _balance(session_factory, kind=AccountKind.WALLET, customer=1) == Money.of("14.5", USDT)
+    assert await _balance(session_factory, kind=AccountKind.NETWORK_FEES) == network_fee
+    assert await _balance(session_factory, kind=AccountKind.FEE_REVENUE) == Money.of(1, USDT) - network_fee
+    assert await _balance(session_factory, kind=AccountKind.CUSTODY) == Money.of("-15.5", USDT)
+    assert await processor.track(withdrawal.id) == "confirmed"  # posted once
+
+
+async def test_withdrawal_refusals(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, evm: EvmChain, test_seed: Seed
+) -> None:
+    await _deposit(session_factory, deriver, evm, 5_000_000)
+    async with session_factory() as session, session.begin():
+        with pytest.raises(WrongNetworkAddress, match="USDT-TRC20"):
+            await request_withdrawal(
+                session=session,
+                request_key="w-tron",
+                network=Network.ERC20,
+                owner_type="customer",
+                owner_id=1,
+                address="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+                amount=Money.of(1, USDT),
+                fee=Money.of(1, USDT),
+            )
+    with pytest.raises(AmountBelowDust):
+        await _request(session_factory, "w-dust", "0.5")
+    with pytest.raises(InsufficientFunds):
+        await _request(session_factory, "w-big", "4.5", fee="1")
+    # the hot wallet is empty: the withdrawal stays held, nothing is sent, staff are alerted
+    processor = _processor(session_factory, evm, test_seed, fund=False)
+    withdrawal = await _request(session_factory, "w-ok", "3")
+    with pytest.raises(HotWalletInsufficient):
+        await processor.send(withdrawal.id)
+    assert await _balance(session_factory, kind=AccountKind.WALLET, customer=1) == Money.of(5, USDT)

@@ -1,0 +1,83 @@
+"""The ERC20 monitor and a withdrawal against a real JSON-RPC node over HTTP (ganache 7.9.2),
+including a reorg made with evm_snapshot / evm_revert. Runs on PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.ledger.models import AccountKind
+from core.money import Asset, Money
+from tests.integration.wallets.evm import EvmChain
+from tests.integration.wallets.test_erc20_withdrawal import (
+    ETH_PRICE,
+    RECIPIENT,
+    _balance,
+    _deposit,
+    _processor,
+    _request,
+)
+from wallets.erc20.source import Erc20Source
+from wallets.gateway import WalletGateway
+from wallets.hd import AddressDeriver
+from wallets.keys import Seed
+from wallets.models import ChainDeposit, Withdrawal
+from wallets.monitor import DepositMonitor, MonitorConfig
+from wallets.withdrawals import wei_to_asset
+
+USDT = Asset.USDT_ERC20
+
+
+async def test_reorg_over_http_then_credit_after_three_confirmations(
+    pg_session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, ganache_evm: EvmChain
+) -> None:
+    evm, sf = ganache_evm, pg_session_factory
+    gateway = WalletGateway(session_factory=sf, deriver=deriver)
+    address = (await gateway.deposit_address(owner_type="customer", owner_id=1, asset=USDT)).address
+    monitor = DepositMonitor(
+        source=Erc20Source(evm.aw3, tokens=[evm.token.address]),
+        session_factory=sf,
+        config=MonitorConfig(token=evm.token.address, start_height=evm.height, batch_blocks=20),
+    )
+    await monitor.step()
+    fork = evm.snapshot()
+    evm.pay(address, 7_000_000)
+    assert (await monitor.step()).detected == 1
+    evm.reorg(fork, new_blocks=5)  # the deposit's block is replaced by a longer branch without it
+    assert (await monitor.step()).reorg
+    await monitor.step()
+    assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.zero(USDT)
+    evm.pay(address, 2_000_000)
+    await monitor.step()
+    evm.mine(1)
+    assert (await monitor.step()).credited == 0  # 2 confirmations
+    evm.mine(1)
+    assert (await monitor.step()).credited == 1  # 3 confirmations
+    assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of(2, USDT)
+    async with sf() as session:
+        statuses = sorted((await session.execute(select(ChainDeposit.status))).scalars())
+    assert statuses == ["credited", "orphaned"]
+
+
+async def test_withdrawal_over_http_with_fees_in_the_ledger(
+    pg_session_factory: async_sessionmaker[AsyncSession],
+    deriver: AddressDeriver,
+    ganache_evm: EvmChain,
+    test_seed: Seed,
+) -> None:
+    evm, sf = ganache_evm, pg_session_factory
+    await _deposit(sf, deriver, evm, 30_000_000)
+    processor = _processor(sf, evm, test_seed)
+    withdrawal = await _request(sf, "g-1", "12", fee="1.5")
+    assert await processor.send(withdrawal.id) == "broadcast"
+    evm.mine(2)
+    assert await processor.track(withdrawal.id) == "confirmed"
+    assert evm.token.functions.balanceOf(RECIPIENT).call() == 12_000_000
+    async with sf() as session:
+        row = await session.get(Withdrawal, withdrawal.id)
+        assert row is not None
+        network_fee = wei_to_asset(int(row.network_fee_native), native_price=ETH_PRICE, asset=USDT)
+    assert network_fee.is_positive()
+    assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of("16.5", USDT)
+    assert await _balance(sf, kind=AccountKind.NETWORK_FEES) == network_fee
+    assert await _balance(sf, kind=AccountKind.FEE_REVENUE) == Money.of("1.5", USDT) - network_fee

@@ -1,0 +1,211 @@
+"""Withdrawals: validate -> ledger hold -> sign -> broadcast -> confirmations -> post (or void).
+
+The customer is charged `amount + fee` (fee per the fee schedule, in the asset). On confirmation
+the hold is posted: custody gives up `amount`; the fee is split between `network_fees` (what the
+chain charged, converted to the asset at the configured gas rate; the native amount is kept in the
+entry's details) and `fee_revenue` (the rest). A failed transaction voids the hold.
+
+A signed transaction is stored before it is broadcast, so a crash between the two re-broadcasts
+the same bytes (same nonce, same txid) instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.db.base import utcnow
+from core.errors import CurrencyMismatch
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind, PostingRequest
+from core.money import Asset, Money
+from wallets.addresses import validate
+from wallets.erc20.sender import Erc20Sender
+from wallets.errors import AmountBelowDust, HotWalletInsufficient, NodeError, WithdrawalStateError
+from wallets.models import Withdrawal
+from wallets.networks import BitcoinNet, Network
+
+log = logging.getLogger(__name__)
+
+HELD, SIGNED, BROADCAST, CONFIRMED, FAILED = "held", "signed", "broadcast", "confirmed", "failed"
+
+
+def wei_to_asset(wei: int, *, native_price: Decimal, asset: Asset) -> Money:
+    """A native-coin amount (wei) in `asset` at `native_price` (asset per 1 ETH), rounded up."""
+    value = Decimal(wei) * native_price / Decimal(10**18)
+    return Money.round_up(value, asset)
+
+
+async def request_withdrawal(
+    *,
+    session: AsyncSession,
+    request_key: str,
+    network: Network,
+    owner_type: str,
+    owner_id: int,
+    address: str,
+    amount: Money,
+    fee: Money,
+    dust_minor: int = 0,
+    btc_net: BitcoinNet = BitcoinNet.MAINNET,
+) -> Withdrawal:
+    """Validate and hold `amount + fee` on the owner's wallet; idempotent per `request_key`."""
+    existing = (
+        await session.execute(select(Withdrawal).where(Withdrawal.request_key == request_key))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    destination = validate(network, address, btc_net=btc_net)
+    if amount.asset is not network.asset or fee.asset is not network.asset:
+        raise CurrencyMismatch(f"a {network.label} withdrawal is paid in {network.asset.value}")
+    if not amount.is_positive() or amount.minor < dust_minor:
+        raise AmountBelowDust(
+            f"the smallest {network.asset.value} withdrawal is {Money.from_minor(dust_minor, amount.asset)}"
+        )
+    wallet = await ledger.get_or_open_account(
+        session=session,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        asset=network.asset,
+        kind=AccountKind.WALLET,
+    )
+    hold = await ledger.place_hold(
+        session=session,
+        idempotency_key=f"withdrawal:{request_key}",
+        account_id=wallet.id,
+        amount=amount + fee,
+        memo=f"{network.asset.value} withdrawal",
+        details={"network": network.value, "address": destination, "fee_minor": fee.minor},
+    )
+    row = Withdrawal(
+        request_key=request_key,
+        network=network.value,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        address=destination,
+        amount_minor=amount.minor,
+        fee_minor=fee.minor,
+        hold_id=str(hold.hold_id),
+        status=HELD,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+class EvmWithdrawals:
+    """Signs, broadcasts and tracks USDT-ERC20 withdrawals (runs in the signer worker)."""
+
+    network = Network.ERC20
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        sender: Erc20Sender,
+        confirmations: int = 3,
+        native_price: Callable[[], Decimal],
+    ) -> None:
+        self._sessions = session_factory
+        self._sender = sender
+        self._confirmations = confirmations
+        self._native_price = native_price
+
+    async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
+        row = (
+            await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
+        ).scalar_one_or_none()
+        if row is None:
+            raise WithdrawalStateError(f"no withdrawal {withdrawal_id}")
+        return row
+
+    async def send(self, withdrawal_id: int) -> str:
+        """Sign (once) and broadcast. Safe to call again after any failure."""
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status == HELD:
+                if await self._sender.token_balance() < row.amount_minor:
+                    log.error("hot wallet below a withdrawal", extra={"withdrawal_id": row.id})
+                    raise HotWalletInsufficient(
+                        "the hot wallet cannot cover this withdrawal yet; staff alerted"
+                    )
+                gas = await self._sender.estimate(row.address, row.amount_minor)
+                if await self._sender.gas_balance() < gas.max_fee_wei:
+                    raise HotWalletInsufficient("the hot wallet has too little ETH for gas; staff alerted")
+                signed = await self._sender.sign(
+                    to=row.address, amount=row.amount_minor, nonce=await self._sender.next_nonce(), gas=gas
+                )
+                row.raw_tx, row.txid, row.nonce, row.status = signed.raw, signed.txid, signed.nonce, SIGNED
+                row.updated_at = utcnow()
+            raw, txid, status = row.raw_tx, row.txid, row.status
+        if status != SIGNED:
+            return status
+        try:
+            await self._sender.broadcast(raw)
+        except NodeError as exc:
+            if "already broadcast" not in str(exc):
+                raise
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status == SIGNED and row.txid == txid:
+                row.status, row.updated_at = BROADCAST, utcnow()
+            return row.status
+
+    async def track(self, withdrawal_id: int) -> str:
+        """Post the hold after N confirmations; void it if the transaction failed on chain."""
+        async with self._sessions() as session:
+            row = await session.get(Withdrawal, withdrawal_id)
+            if row is None or row.status != BROADCAST:
+                return row.status if row else "missing"
+            txid = row.txid
+        receipt = await self._sender.receipt(txid)
+        if receipt is None:
+            return BROADCAST  # pending (a stuck transaction is re-priced by a later replacement job)
+        tip = await self._sender.tip()
+        if tip - receipt.height + 1 < self._confirmations:
+            return BROADCAST
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status != BROADCAST:
+                return row.status
+            row.block_height, row.network_fee_native = receipt.height, str(receipt.fee_wei)
+            if not receipt.success:
+                await ledger.void_hold(
+                    session=session, hold_id=int(row.hold_id), reason=f"reverted on chain: {txid}"
+                )
+                row.status, row.error = FAILED, "transaction reverted on chain"
+            else:
+                row.entry_id = str(await self._post(session, row, receipt.fee_wei))
+                row.status = CONFIRMED
+            row.updated_at = utcnow()
+            return row.status
+
+    async def _post(self, session: AsyncSession, row: Withdrawal, fee_wei: int) -> int:
+        asset = self.network.asset
+        amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
+        network_fee = wei_to_asset(fee_wei, native_price=self._native_price(), asset=asset)
+        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
+        fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
+        revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
+        legs = [
+            PostingRequest(custody.id, amount),
+            PostingRequest(fees.id, network_fee),
+            PostingRequest(revenue.id, fee - network_fee),
+        ]
+        result = await ledger.post_hold(
+            session=session,
+            hold_id=int(row.hold_id),
+            postings=[leg for leg in legs if leg.amount.minor != 0],
+            idempotency_key=f"withdrawal-post:{row.request_key}",
+            kind="withdrawal",
+            memo=f"{asset.value} withdrawal",
+            details={"txid": row.txid, "network_fee_wei": str(fee_wei), "address": row.address},
+        )
+        return result.entry_id
+
+
+__all__ = ["EvmWithdrawals", "request_withdrawal", "wei_to_asset"]
