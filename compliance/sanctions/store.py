@@ -12,6 +12,7 @@ import json
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from compliance.models import SanctionsListVersion
 from compliance.sanctions import registry
@@ -75,5 +76,10 @@ async def active_list(*, session: AsyncSession) -> SanctionsList | None:
 
 
 async def list_versions(*, session: AsyncSession, limit: int = 20) -> list[SanctionsListVersion]:
-    statement = select(SanctionsListVersion).order_by(SanctionsListVersion.id.desc()).limit(limit)
+    statement = (
+        select(SanctionsListVersion)
+        .options(defer(SanctionsListVersion.payload))
+        .order_by(SanctionsListVersion.id.desc())
+        .limit(limit)
+    )
     return list((await session.execute(statement)).scalars())
