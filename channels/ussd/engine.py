@@ -20,6 +20,7 @@ from channels.ussd.session import ResumePoint, SessionStore, UssdSession
 from core.errors import KibetiError
 from core.flows.types import CustomerFlows
 from core.i18n import translate
+from core.i18n.catalog import has
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,21 @@ TERMINAL_ERRORS = frozenset(
         "phone_taken",
         "customer_blocked",
         "customer_not_found",
+        "quote_not_found",
         "generic",
     }
 )
+
+# Other packages' error codes shown with one of ours.
+ERROR_ALIASES = {
+    "quote_already_used": "quote_used",
+    "collection_amount_out_of_range": "invalid_amount",
+    "payout_amount_out_of_range": "invalid_amount",
+    "unsupported_quote": "invalid_amount",
+    "payout_daily_limit": "limit_exceeded",
+    "payment_idempotency_conflict": "generic",
+    "idempotency_conflict": "generic",
+}
 
 
 @dataclass(frozen=True)
@@ -196,8 +209,9 @@ class Engine:
         return await self._render(ctx)
 
     def _on_error(self, ctx: Ctx, exc: KibetiError) -> str | Screen:
-        code = getattr(exc, "code", "generic")
-        if code == "error" or not code:
+        code = ERROR_ALIASES.get(getattr(exc, "code", "generic"), getattr(exc, "code", "generic"))
+        if not has(f"error.{code}"):
+            log.info("ussd: untranslated error code %s", code)
             code = "generic"
         if code == "service_unavailable":
             log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
@@ -211,15 +225,19 @@ class Engine:
         ctx.session.state = MAIN_MENU if ctx.session.customer_id is not None else WELCOME
         return await self._render(ctx)
 
-    async def _render(self, ctx: Ctx) -> Screen:
+    async def _render(self, ctx: Ctx, *, retry: bool = True) -> Screen:
         try:
             screen = await self.table[ctx.session.state].render(ctx)
         except KibetiError as exc:
-            code = getattr(exc, "code", "generic")
+            code = ERROR_ALIASES.get(getattr(exc, "code", "generic"), getattr(exc, "code", "generic"))
             if code == "service_unavailable":
                 log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
-            code = code if code in TERMINAL_ERRORS or code.startswith("pin") else "generic"
-            return ctx.end(f"error.{code}")
+            if code not in TERMINAL_ERRORS and retry and ctx.session.history and has(f"error.{code}"):
+                # e.g. an amount the quote refuses: back to the screen that asked for it
+                ctx.session.state = ctx.session.history.pop()
+                ctx.flash = (code, {})
+                return await self._render(ctx, retry=False)
+            return ctx.end(f"error.{code}" if code in TERMINAL_ERRORS else "error.generic")
         if ctx.flash is not None and not screen.end:
             code, values = ctx.flash
             screen = Screen(ctx.t(f"error.{code}", **values) + "\n" + screen.text, end=False)

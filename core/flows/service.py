@@ -9,7 +9,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import KibetiError
-from core.flows import accounts, trading
+from core.flows import accounts, claims, trading
 from core.flows.errors import AlreadyRegistered, InvalidName, InvalidNationalId, SelfSend, ServiceUnavailable
 from core.flows.types import (
     AccountStatus,
@@ -26,7 +26,7 @@ from core.identity import service as identity
 from core.identity.errors import InvalidPhoneNumber, PinIncorrect, PinLocked
 from core.identity.models import Customer
 from core.identity.phone import normalize_phone
-from core.money import Asset, Money
+from core.money import Asset, Money, format_money
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,9 @@ class CoreFlows:
             )
             for asset in accounts.WALLET_ASSETS:
                 await accounts.wallet_account_id(session, customer.id, asset)
+            collected = await claims.collect(
+                session, customer_id=customer.id, phone=customer.phone, clock=self.rt.clock
+            )
             await session.commit()
             view = _view(customer)
         first_name = clean_name.split(" ")[0][:20]
@@ -102,6 +105,12 @@ class CoreFlows:
             reference=idempotency_key,
             name=first_name,
         )
+        for index, amount in enumerate(collected):
+            await self.notify(
+                phone=view.phone, code="sms.claimed", language=language,
+                reference=f"{idempotency_key}:claim:{index}",
+                amount=format_money(amount, language),
+            )  # fmt: skip
         return view
 
     async def verify_pin(self, session: AsyncSession, *, customer_id: int, pin: str) -> Customer:
@@ -217,11 +226,12 @@ class CoreFlows:
         )
 
     async def confirm_send(
-        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+        self, *, customer_id: int, quote_id: str, to_phone: str, pin: str, idempotency_key: str
     ) -> Receipt:
         return await trading.confirm_send(
-            self, customer_id=customer_id, quote_id=quote_id, pin=pin, idempotency_key=idempotency_key
-        )
+            self, customer_id=customer_id, quote_id=quote_id, to_phone=to_phone, pin=pin,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
 
 
 __all__ = ["CoreFlows", "KibetiError"]

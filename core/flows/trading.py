@@ -1,42 +1,304 @@
 """Buy, sell and send: quote -> PIN -> compliance gate -> ledger + outbox, in one transaction.
 
-Waits for core.quotes (service) and core.payments; until they exist these raise
-ServiceUnavailable naming what is missing.
+buy:  quote (rate locked) -> PIN -> gate -> M-Pesa collection + STK job + `complete_buy` job (outbox);
+      the STK callback credits the KES wallet, then `complete_buy` executes the locked quote.
+sell: quote -> PIN -> gate -> execute the quote (crypto -> KES wallet) -> payout (hold + row + job).
+send: to a registered number, a ledger transfer now; to an unregistered one, into the claims
+      account with a claim row and an SMS invitation (see core.flows.claims).
 """
 
 from __future__ import annotations
 
+import logging
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from core.flows.errors import ServiceUnavailable
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.flows import accounts, claims
+from core.flows.errors import Refused, SelfSend, ServiceUnavailable
 from core.flows.types import QuoteView, Receipt
-from core.money import Asset, Money
+from core.identity import service as identity
+from core.identity.models import Customer
+from core.ledger import service as ledger
+from core.money import Asset, Money, format_money
+from core.outbox import service as outbox
+from core.payments import collections as mpesa_collections
+from core.payments import service as payments
+from core.ports import Decision, MovementCheck
+from core.quotes import service as quotes
+from core.quotes.errors import QuoteExpired, QuoteNotFound
+from core.quotes.maths import Given, QuoteKind, QuoteRequest, Rail
+from core.quotes.models import Quote, QuoteStatus
 
 if TYPE_CHECKING:
     from core.flows.service import CoreFlows
 
+log = logging.getLogger(__name__)
+COMPLETE_BUY_JOB = "core.flows.jobs.complete_buy"
+KES_SEND_PREFIX = "kes:"
+
+
+def _rate_text(row: Quote) -> str:
+    rate = Decimal(row.rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"1 {Asset(row.asset).currency}={format_money(Money(rate, Asset.KES))}"
+
+
+def view_of(flows: CoreFlows, row: Quote) -> QuoteView:
+    receive_minor = row.payout_minor if row.payout_minor is not None else row.receive_minor
+    remaining = int((row.expires_at - flows.rt.clock.now()).total_seconds())
+    return QuoteView(
+        id=str(row.id),
+        kind=row.kind,
+        pay=Money.from_minor(row.pay_minor, Asset(row.pay_asset)),
+        receive=Money.from_minor(receive_minor, Asset(row.receive_asset)),
+        fee=Money.from_minor(row.fee_total_minor, Asset(row.fee_asset)),
+        rate=_rate_text(row) if row.kind != QuoteKind.SEND.value else "",
+        valid_seconds=max(0, remaining),
+        expires_at=row.expires_at,
+        demo="demo" in (row.rate_source or ""),
+    )
+
 
 async def quote(flows: CoreFlows, *, customer_id: int, kind: str, asset: Asset, amount: Money) -> QuoteView:
-    raise ServiceUnavailable("core.quotes.service (create a stored quote for buy/sell)")
+    request = QuoteRequest(kind=QuoteKind(kind), asset=asset, amount=amount, given=Given.PAY, rail=Rail.MPESA)
+    async with flows.rt.session_factory() as session:
+        customer = await identity.get_customer(session=session, customer_id=customer_id)
+        row = await quotes.create_quote(
+            session=session,
+            request=request,
+            clock=flows.rt.clock,
+            customer_id=customer_id,
+            kyc_tier=customer.kyc_tier,
+        )
+        await session.commit()
+        return view_of(flows, row)
 
 
 async def quote_send(flows: CoreFlows, *, customer_id: int, to_phone: str, amount: Money) -> QuoteView:
-    raise ServiceUnavailable("core.quotes.service (send quote)")
+    if amount.asset is Asset.KES:
+        expires = flows.rt.clock.now()
+        return QuoteView(
+            id=f"{KES_SEND_PREFIX}{amount.minor}",
+            kind="send",
+            pay=amount,
+            receive=amount,
+            fee=Money.zero(Asset.KES),
+            rate="",
+            valid_seconds=0,
+            expires_at=expires,
+        )
+    request = QuoteRequest(
+        kind=QuoteKind.SEND, asset=amount.asset, amount=amount, given=Given.PAY, rail=Rail.WALLET
+    )
+    async with flows.rt.session_factory() as session:
+        customer = await identity.get_customer(session=session, customer_id=customer_id)
+        row = await quotes.create_quote(
+            session=session,
+            request=request,
+            clock=flows.rt.clock,
+            customer_id=customer_id,
+            kyc_tier=customer.kyc_tier,
+        )
+        await session.commit()
+        return view_of(flows, row)
+
+
+async def _open_quote(
+    flows: CoreFlows, session: AsyncSession, customer_id: int, quote_id: str, kind: str
+) -> Quote:
+    try:
+        row = await quotes.get_quote(session=session, quote_id=int(quote_id))
+    except ValueError as exc:
+        raise QuoteNotFound(f"no quote {quote_id}") from exc
+    if row.customer_id != customer_id or row.kind != kind:
+        raise QuoteNotFound(f"no {kind} quote {quote_id} for this customer")
+    if row.status == QuoteStatus.OPEN.value and flows.rt.clock.now() > row.expires_at:
+        raise QuoteExpired(f"quote {quote_id} expired")
+    return row
+
+
+async def gate(flows: CoreFlows, session: AsyncSession, check: MovementCheck) -> None:
+    """Ask the compliance gate; fail closed in production when it is not wired."""
+    if flows.rt.compliance is None:
+        if flows.rt.settings.is_production:
+            raise ServiceUnavailable("Runtime.compliance (ComplianceGate) is not wired")
+        log.warning("no compliance gate wired: %s allowed unchecked (not production)", check.kind)
+        return
+    result = await flows.rt.compliance.check(check)
+    if result.decision is Decision.ALLOW:
+        return
+    raise Refused(result.reason_code, review=result.decision is Decision.REVIEW)
+
+
+async def _authorise(flows: CoreFlows, session: AsyncSession, customer_id: int, pin: str) -> Customer:
+    return await flows.verify_pin(session, customer_id=customer_id, pin=pin)
 
 
 async def confirm_buy(
     flows: CoreFlows, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
 ) -> Receipt:
-    raise ServiceUnavailable("core.payments.create_collection")
+    async with flows.rt.session_factory() as session:
+        row = await _open_quote(flows, session, customer_id, quote_id, "buy")
+        customer = await _authorise(flows, session, customer_id, pin)
+        pay = Money.from_minor(row.pay_minor, Asset.KES)
+        check = MovementCheck(customer_id, "buy", Money.from_minor(row.receive_minor, Asset(row.asset)), pay)
+        await gate(flows, session, check)
+        kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)
+        collection = await mpesa_collections.create_collection(
+            session=session,
+            idempotency_key=idempotency_key,
+            customer_id=customer_id,
+            account_id=kes_account,
+            phone=customer.phone,
+            amount=pay,
+            reference=f"KBT{row.id}",
+        )
+        await outbox.enqueue(
+            session=session,
+            job=COMPLETE_BUY_JOB,
+            kwargs={
+                "collection_id": collection.id,
+                "quote_id": row.id,
+                "accepted_at": flows.rt.clock.now().isoformat(),
+                "idempotency_key": idempotency_key,
+            },
+            dedupe_key=f"buy:{idempotency_key}"[:160],
+        )
+        await session.commit()
+        return Receipt(reference=f"C{collection.id}", status="pending", amount=pay)
 
 
 async def confirm_sell(
     flows: CoreFlows, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
 ) -> Receipt:
-    raise ServiceUnavailable("core.payments.create_payout")
+    async with flows.rt.session_factory() as session:
+        row = await _open_quote(flows, session, customer_id, quote_id, "sell")
+        customer = await _authorise(flows, session, customer_id, pin)
+        identity.assert_withdrawals_allowed(customer, clock=flows.rt.clock)
+        asset = Asset(row.asset)
+        payout_minor = row.payout_minor if row.payout_minor is not None else row.receive_minor
+        payout_amount = Money.from_minor(payout_minor, Asset.KES)
+        check = MovementCheck(customer_id, "sell", Money.from_minor(row.pay_minor, asset), payout_amount)
+        await gate(flows, session, check)
+        crypto_account = await accounts.wallet_account_id(session, customer_id, asset)
+        kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)
+        await quotes.execute_quote(
+            session=session,
+            quote_id=row.id,
+            pay_account_id=crypto_account,
+            receive_account_id=kes_account,
+            idempotency_key=idempotency_key,
+            clock=flows.rt.clock,
+        )
+        payout = await payments.create_payout(
+            session=session,
+            idempotency_key=idempotency_key,
+            account_id=kes_account,
+            phone=customer.phone,
+            amount=payout_amount,
+            customer_id=customer_id,
+            remarks="Kibeti sell",
+        )
+        await session.commit()
+        return Receipt(reference=payout.id[:12], status="pending", amount=payout_amount)
 
 
 async def confirm_send(
-    flows: CoreFlows, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+    flows: CoreFlows, *, customer_id: int, quote_id: str, to_phone: str, pin: str, idempotency_key: str
 ) -> Receipt:
-    raise ServiceUnavailable("core.quotes.service (send)")
+    async with flows.rt.session_factory() as session:
+        sender = await _authorise(flows, session, customer_id, pin)
+        if sender.phone == to_phone:
+            raise SelfSend("cannot send to yourself")
+        recipient = await identity.get_customer_by_phone(session=session, phone=to_phone)
+        amount, row = await _send_amount(flows, session, customer_id, quote_id)
+        kes_value = await accounts.kes_value(session, amount, flows.rt.clock) or Money.zero(Asset.KES)
+        await gate(
+            flows, session, MovementCheck(customer_id, "send", amount, kes_value, counterparty=to_phone)
+        )
+        from_account = await accounts.wallet_account_id(session, customer_id, amount.asset)
+        if recipient is None:
+            to_account = await claims.claims_account_id(session, amount.asset)
+        else:
+            to_account = await accounts.wallet_account_id(session, recipient.id, amount.asset)
+        if row is None:
+            entry_id = (
+                await ledger.transfer(
+                    session=session,
+                    idempotency_key=f"send:{idempotency_key}",
+                    from_account_id=from_account,
+                    to_account_id=to_account,
+                    amount=amount,
+                    kind="send",
+                    memo=f"send to {to_phone[-4:]}",
+                    details={"to": to_phone, "from_customer": customer_id},
+                )
+            ).entry_id
+        else:
+            execution = await quotes.execute_quote(
+                session=session,
+                quote_id=row.id,
+                pay_account_id=from_account,
+                receive_account_id=to_account,
+                idempotency_key=idempotency_key,
+                clock=flows.rt.clock,
+            )
+            entry_id = execution.entry_id
+            amount = Money.from_minor(row.receive_minor, Asset(row.receive_asset))
+        claim_days = ""
+        if recipient is None:
+            claim = await claims.open_claim(
+                session,
+                sender_id=customer_id,
+                phone=to_phone,
+                amount=amount,
+                key=idempotency_key,
+                clock=flows.rt.clock,
+            )
+            claim_days = str(claims.CLAIM_DAYS)
+            reference = f"CL{claim.id}"
+        else:
+            reference = f"KB{entry_id}"
+        await session.commit()
+    await _send_notices(flows, sender, recipient, to_phone, amount, reference, idempotency_key)
+    status = "claim" if recipient is None else "done"
+    return Receipt(reference=reference, status=status, amount=amount, details={"claim_days": claim_days})
+
+
+async def _send_amount(
+    flows: CoreFlows, session: AsyncSession, customer_id: int, quote_id: str
+) -> tuple[Money, Quote | None]:
+    if quote_id.startswith(KES_SEND_PREFIX):
+        return Money.from_minor(int(quote_id[len(KES_SEND_PREFIX) :]), Asset.KES), None
+    row = await _open_quote(flows, session, customer_id, quote_id, "send")
+    return Money.from_minor(row.pay_minor, Asset(row.pay_asset)), row
+
+
+async def _send_notices(
+    flows: CoreFlows,
+    sender: Customer,
+    recipient: Customer | None,
+    to_phone: str,
+    amount: Money,
+    reference: str,
+    key: str,
+) -> None:
+    sender_name = sender.name.split(" ")[0][:20]
+    shown = format_money(amount, sender.language)
+    who = recipient.name[:24] if recipient is not None else to_phone
+    await flows.notify(
+        phone=sender.phone, code="sms.send_receipt", language=sender.language, reference=f"{key}:sender",
+        amount=shown, who=who, ref=reference,
+    )  # fmt: skip
+    if recipient is not None:
+        await flows.notify(
+            phone=recipient.phone, code="sms.receive_receipt", language=recipient.language,
+            reference=f"{key}:recipient", amount=format_money(amount, recipient.language), who=sender_name,
+            ref=reference,
+        )  # fmt: skip
+    else:
+        await flows.notify(
+            phone=to_phone, code="sms.invite", language="sw" if sender.language == "sw" else "en",
+            reference=f"{key}:invite", sender=sender_name, amount=shown, days=str(claims.CLAIM_DAYS),
+        )  # fmt: skip

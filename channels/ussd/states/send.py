@@ -85,7 +85,11 @@ async def handle_confirm(ctx: Ctx, value: str) -> str | Screen:
         return ctx.fail("invalid_pin")
     q = ctx.data["quote"]
     receipt = await ctx.flows.confirm_send(
-        customer_id=ctx.customer_id, quote_id=q["id"], pin=value, idempotency_key=ctx.op_key("send")
+        customer_id=ctx.customer_id,
+        quote_id=q["id"],
+        to_phone=ctx.data["to_phone"],
+        pin=value,
+        idempotency_key=ctx.op_key("send"),
     )
     ctx.data["done"] = True
     phone = local_phone(ctx.data["to_phone"])

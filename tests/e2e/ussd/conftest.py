@@ -103,3 +103,52 @@ async def deliver_sms(rt: Runtime) -> None:
         if job == "channels.sms.jobs.send_sms":
             await jobs.send_sms(**kwargs, outbox_id=row_id)
     _ = outbox
+
+
+async def refresh_rates(rt: Runtime) -> None:
+    from core.fx import service as fx
+    from core.fx.sources import DemoRateSource
+
+    async with rt.session_factory() as session:
+        await fx.refresh(session=session, sources=[DemoRateSource()], clock=rt.clock)
+        await session.commit()
+
+
+async def fund(rt: Runtime, phone: str, amount: str, asset_value: str) -> None:
+    """Give a customer crypto as if a deposit was credited (custody -> wallet)."""
+    from core.flows import accounts
+    from core.identity import service as identity
+    from core.ledger import service as ledger
+    from core.ledger.models import AccountKind
+    from core.money import Asset, Money
+
+    asset = Asset(asset_value)
+    async with rt.session_factory() as session:
+        customer = await identity.get_customer_by_phone(session=session, phone=phone)
+        assert customer is not None
+        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
+        wallet = await accounts.wallet_account_id(session, customer.id, asset)
+        await ledger.transfer(
+            session=session, idempotency_key=f"test-fund:{phone}:{asset_value}:{amount}",
+            from_account_id=custody.id, to_account_id=wallet, amount=Money.of(amount, asset), kind="deposit",
+        )  # fmt: skip
+        await session.commit()
+
+
+async def balance_of(rt: Runtime, phone: str, asset_value: str) -> str:
+    from core.flows import accounts
+    from core.identity import service as identity
+    from core.money import Asset
+
+    async with rt.session_factory() as session:
+        customer = await identity.get_customer_by_phone(session=session, phone=phone)
+        assert customer is not None
+        return str((await accounts.available(session, customer.id, Asset(asset_value))).amount)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """GC can finalise another fixture's loop/socket during these tests; that is not ours to fail on."""
+    for item in items:
+        if "e2e/ussd" in str(item.path):
+            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
+            item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))

@@ -159,9 +159,9 @@ class FakeFlows:
         return Recipient(phone, other.name if other else None)
 
     async def confirm_send(
-        self, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
+        self, *, customer_id: int, quote_id: str, to_phone: str, pin: str, idempotency_key: str
     ) -> Receipt:
-        view, to_phone = await self._confirm(customer_id, quote_id, pin, idempotency_key)
+        view, _ = await self._confirm(customer_id, quote_id, pin, idempotency_key)
         if idempotency_key not in self.executed:
             self.wallets[(customer_id, view.pay.asset)] = (
                 self._balance(customer_id, view.pay.asset) - view.pay

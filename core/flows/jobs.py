@@ -1,0 +1,103 @@
+"""Jobs of the customer use cases (module-level, ids in, idempotent)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from core import runtime
+from core.clock import FixedClock
+from core.errors import KibetiError
+from core.flows import accounts, claims
+from core.flows.service import CoreFlows
+from core.identity import service as identity
+from core.money import Asset, Money, format_money
+from core.outbox import service as outbox
+from core.payments import collections as mpesa_collections
+from core.payments.models import CollectionStatus
+from core.quotes import service as quotes
+
+log = logging.getLogger(__name__)
+
+
+class BuyNotFinished(KibetiError):
+    """The M-Pesa collection has no final status yet: the job runs again later."""
+
+    code = "buy_pending"
+
+
+async def complete_buy(
+    collection_id: int, quote_id: int, accepted_at: str, idempotency_key: str, outbox_id: int | None = None
+) -> str:
+    """After the STK push: execute the buy quote at the rate locked when the customer confirmed.
+
+    Args:
+        collection_id: the M-Pesa collection that funds the purchase.
+        quote_id: the buy quote the customer accepted with their PIN.
+        accepted_at: when they accepted it (ISO 8601); the quote is executed as of that moment.
+        idempotency_key: the channel's key for the purchase.
+        outbox_id: set when the outbox relay calls the job directly; the row is marked done here.
+
+    Returns:
+        "bought", "failed" or "already".
+    """
+    rt = runtime.get()
+    flows = CoreFlows(rt)
+    async with rt.session_factory() as session:
+        collection = await mpesa_collections.get_collection(session=session, collection_id=collection_id)
+        status = collection.status
+        if status not in (
+            CollectionStatus.SUCCEEDED.value,
+            CollectionStatus.FAILED.value,
+            CollectionStatus.FLAGGED.value,
+        ):
+            raise BuyNotFinished(f"collection {collection_id} is {status}")
+        customer = await identity.get_customer(session=session, customer_id=collection.customer_id or 0)
+        outcome = "failed"
+        receipt = got = ""
+        if status == CollectionStatus.SUCCEEDED.value:
+            row = await quotes.get_quote(session=session, quote_id=quote_id)
+            asset = Asset(row.asset)
+            execution = await quotes.execute_quote(
+                session=session,
+                quote_id=quote_id,
+                pay_account_id=collection.account_id,
+                receive_account_id=await accounts.wallet_account_id(session, customer.id, asset),
+                idempotency_key=f"{idempotency_key}:execute",
+                clock=FixedClock(datetime.fromisoformat(accepted_at)),
+            )
+            outcome = "already" if execution.replayed else "bought"
+            got = format_money(Money.from_minor(row.receive_minor, asset), customer.language)
+            receipt = collection.receipt or f"C{collection_id}"
+        if outbox_id is not None:
+            await outbox.mark_done(session=session, outbox_id=outbox_id)
+        await session.commit()
+    if outcome == "bought":
+        await flows.notify(phone=customer.phone, code="sms.buy_receipt", language=customer.language,
+                           reference=f"{idempotency_key}:receipt", amount=got, ref=receipt)  # fmt: skip
+    elif outcome == "failed":
+        await flows.notify(phone=customer.phone, code="sms.buy_failed", language=customer.language,
+                           reference=f"{idempotency_key}:failed")  # fmt: skip
+    return outcome
+
+
+async def return_expired_claims(outbox_id: int | None = None) -> int:
+    """Give unclaimed sends back to their senders once the claim window has closed."""
+    rt = runtime.get()
+    flows = CoreFlows(rt)
+    returned = 0
+    async with rt.session_factory() as session:
+        for claim in await claims.expired(session, clock=rt.clock):
+            amount = await claims.give_back(session, claim, clock=rt.clock)
+            sender = await identity.get_customer(session=session, customer_id=claim.sender_id)
+            await session.commit()
+            returned += 1
+            await flows.notify(
+                phone=sender.phone, code="sms.claim_returned", language=sender.language,
+                reference=f"claim:{claim.id}:returned", amount=format_money(amount, sender.language),
+                recipient=claim.phone,
+            )  # fmt: skip
+        if outbox_id is not None:
+            await outbox.mark_done(session=session, outbox_id=outbox_id)
+            await session.commit()
+    return returned

@@ -1,0 +1,121 @@
+"""Buy, sell and send over the USSD callback, on PostgreSQL + Redis, with demo rates."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from channels.sms.fake import FakeAfricasTalking
+from core.flows import jobs, trading
+from core.flows.models import SendClaim
+from core.outbox.models import OutboxJob
+from core.payments import collections
+from core.payments.models import MpesaCollection, Payout
+from core.runtime import Runtime
+from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, fund, refresh_rates
+from tests.e2e.ussd.test_journeys_http import _register
+
+
+async def _count(rt: Runtime, model: type) -> int:
+    async with rt.session_factory() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_buy_usdt_trc20_with_stk_push(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
+    rt = ussd_runtime
+    await refresh_rates(rt)
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "1")
+    await phone.dial()
+    await phone.send("2")
+    await phone.send("3")
+    quote = await phone.send("1000")
+    assert quote.startswith("CON Pay KES 1,000.00\nGet USDT") and "Enter PIN" in quote
+    done = await phone.send("4826")
+    assert done.startswith("END Approve the M-Pesa prompt on your phone to pay KES 1,000.00")
+    assert (await phone.hop()).startswith(("END", "CON"))  # AT repeats the hop
+    assert await _count(rt, MpesaCollection) == 1
+    async with rt.session_factory() as session:
+        row = (await session.execute(select(MpesaCollection))).scalar_one()
+        await collections.mark_requested(
+            session=session, collection_id=row.id, checkout_request_id="ws_CO_1", merchant_request_id="m1"
+        )
+        await collections.apply_stk_callback(
+            session=session, checkout_request_id="ws_CO_1", result_code="0", result_desc="ok",
+            amount=row.amount_minor / 100, receipt="SKT123ABC", phone=row.phone, raw={},
+        )  # fmt: skip
+        await session.commit()
+        job = (
+            await session.execute(select(OutboxJob).where(OutboxJob.job == trading.COMPLETE_BUY_JOB))
+        ).scalar_one()
+        kwargs = dict(job.kwargs)
+    assert await jobs.complete_buy(**kwargs) == "bought"
+    assert await jobs.complete_buy(**kwargs) == "already"
+    assert await balance_of(rt, phone.number, "KES") == "0.00"
+    assert float(await balance_of(rt, phone.number, "USDT-TRC20")) > 0
+
+
+async def test_sell_to_mpesa_in_swahili(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    rt = ussd_runtime
+    await refresh_rates(rt)
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "2")
+    await fund(rt, phone.number, "50", "USDT-TRC20")
+    await phone.dial()
+    await phone.send("3")
+    assert "Una USDT 50.00" in await phone.send("3")
+    assert "Salio halitoshi" in await phone.send("51")
+    quote = await phone.send("20")
+    assert quote.startswith("CON Uza USDT 20.00\nKwa M-Pesa KES")
+    assert "PIN si sahihi" in await phone.send("1111")
+    assert (await phone.send("4826")).startswith("END Imekamilika.")
+    assert (await phone.hop()).startswith(("END", "CON"))
+    assert await _count(rt, Payout) == 1
+    assert await balance_of(rt, phone.number, "USDT-TRC20") == "30.000000"
+
+
+async def test_send_kes_to_registered_and_unregistered(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    rt = ussd_runtime
+    alice, bob = AtPhone(client, "+254712345678"), AtPhone(client, "+254722000111")
+    await _register(alice, "1", "Alice Njeri")
+    await _register(bob, "2", "Bob Otieno")
+    await fund(rt, alice.number, "0.001", "BTC")
+    await alice.dial()
+    await alice.send("4")
+    await alice.send("0722000111")
+    await alice.send("2")
+    confirm = await alice.send("0.0004")
+    assert "Bob Otieno 0722000111" in confirm
+    assert (await alice.send("4826")).startswith(
+        "END Sent BTC 0.000398 to Bob Otieno"
+    )  # network fee 0.000002
+    assert await balance_of(rt, bob.number, "BTC") == "0.00039800"
+    await fund(rt, alice.number, "1000", "KES")
+    await alice.dial()
+    await alice.send("4")
+    await alice.send("+254 722 000 111")
+    await alice.send("1")
+    assert "Send KES 250.00 to Bob Otieno" in await alice.send("250")
+    assert (await alice.send("4826")).startswith("END Sent KES 250.00 to Bob Otieno")
+    assert await balance_of(rt, bob.number, "KES") == "250.00"
+    assert await balance_of(rt, alice.number, "KES") == "750.00"
+    # to a number without an account: the claim waits, the number gets an SMS invitation
+    await alice.dial()
+    await alice.send("4")
+    await alice.send("0733444555")
+    await alice.send("1")
+    assert "is not on Kibeti" in await alice.send("100")
+    assert (await alice.send("4826")).startswith("END KES 100.00 is waiting for 0733444555 for 7 days")
+    assert await _count(rt, SendClaim) == 1
+    await deliver_sms(rt)
+    [invite] = at_fake.messages_for("+254733444555")
+    assert "Alice sent you KES 100.00" in invite.message
+    carol = AtPhone(client, "+254733444555")
+    await _register(carol, "1", "Carol Akinyi")
+    assert await balance_of(rt, carol.number, "KES") == "100.00"
+    await deliver_sms(rt)
+    assert any("umepokea KES 250.00 kutoka kwa Alice" in m.message for m in at_fake.messages_for(bob.number))
