@@ -58,5 +58,9 @@ class InvalidCaseTransition(ComplianceError, ValueError):
     code = "invalid_case_transition"
 
 
+class ReportNotFound(ComplianceError, LookupError):
+    code = "report_not_found"
+
+
 class ReportNotPossible(ComplianceError, ValueError):
     code = "report_not_possible"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases, goaml
 from compliance.config import ComplianceSettings
-from compliance.errors import ReportNotPossible
+from compliance.errors import ReportNotFound, ReportNotPossible
 from compliance.gate import COUNTED, EAT
 from compliance.models import CaseStatus, KycProfile, Movement, RegulatoryReport
 from core.identity.models import Customer
@@ -211,5 +211,5 @@ async def crypto_flows_csv(*, session: AsyncSession, start: datetime, end: datet
 async def get_report(*, session: AsyncSession, report_id: int) -> RegulatoryReport:
     report = await session.get(RegulatoryReport, report_id)
     if report is None:
-        raise ReportNotPossible(f"no report {report_id}")
+        raise ReportNotFound(f"no report {report_id}")
     return report

@@ -1,0 +1,431 @@
+"""Staff actions for the compliance role: alerts, cases (assign, notes, evidence, escalate,
+close), STR export, overdue STRs, freezes and T2 review. Never exposed to customers (tipping off)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from compliance import cases, kyc, reports
+from compliance.config import ComplianceSettings
+from compliance.errors import (
+    AlertNotFound,
+    CaseNotFound,
+    ComplianceError,
+    InvalidCaseTransition,
+    ReportNotFound,
+    ReportNotPossible,
+)
+from compliance.models import Alert, Case, CaseEvent, Movement
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission
+from webapp.deps_auth import DbSession, get_runtime, require_permission
+
+router = APIRouter(prefix="/api/staff/compliance", tags=["compliance"])
+
+CasesStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLIANCE_CASES))]
+ReportsStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLIANCE_REPORTS))]
+KycStaff = Annotated[StaffUser, Depends(require_permission(Permission.KYC_REVIEW))]
+StatusQuery = Annotated[str, Query(alias="status", max_length=16)]
+T = TypeVar("T")
+
+
+def actor(staff: StaffUser) -> str:
+    return f"staff:{staff.id}:{staff.email}"
+
+
+async def guarded(work: Callable[[], Awaitable[T]]) -> T:
+    """Map compliance errors to HTTP: missing -> 404, wrong state -> 409, bad input -> 422."""
+    try:
+        return await work()
+    except (CaseNotFound, AlertNotFound, ReportNotFound) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": exc.code, "message": str(exc)}) from exc
+    except (InvalidCaseTransition, ReportNotPossible) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, {"code": exc.code, "message": str(exc)}) from exc
+    except (ComplianceError, ValueError) as exc:
+        code = getattr(exc, "code", "invalid")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, {"code": code, "message": str(exc)}
+        ) from exc
+
+
+class AlertOut(BaseModel):
+    id: int
+    customer_id: int | None
+    source: str
+    rule_code: str
+    score: int
+    summary: str
+    status: str
+    case_id: int | None
+    movement_ids: list[int]
+    details: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Alert) -> AlertOut:
+        return cls(
+            id=a.id,
+            customer_id=a.customer_id,
+            source=a.source,
+            rule_code=a.rule_code,
+            score=a.score,
+            summary=a.summary,
+            status=a.status,
+            case_id=a.case_id,
+            movement_ids=list(a.movement_ids),
+            details=a.details,
+            created_at=a.created_at,
+        )
+
+
+class CaseOut(BaseModel):
+    id: int
+    customer_id: int | None
+    title: str
+    status: str
+    priority: str
+    assigned_to: str
+    suspicion_at: datetime | None
+    str_due_at: datetime | None
+    grounds: str
+    disposition: str
+    created_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Case) -> CaseOut:
+        return cls(
+            id=c.id,
+            customer_id=c.customer_id,
+            title=c.title,
+            status=c.status,
+            priority=c.priority,
+            assigned_to=c.assigned_to,
+            suspicion_at=c.suspicion_at,
+            str_due_at=c.str_due_at,
+            grounds=c.grounds,
+            disposition=c.disposition,
+            created_at=c.created_at,
+            closed_at=c.closed_at,
+        )
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str
+    actor: str
+    text: str
+    movement_id: int | None
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: CaseEvent) -> EventOut:
+        return cls(
+            id=e.id,
+            kind=e.kind,
+            actor=e.actor,
+            text=e.text,
+            movement_id=e.movement_id,
+            data=e.data,
+            created_at=e.created_at,
+        )
+
+
+class MovementOut(BaseModel):
+    id: int
+    customer_id: int
+    kind: str
+    asset: str
+    amount_minor: int
+    amount_kes_minor: int
+    counterparty: str
+    decision: str
+    reason_code: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Movement) -> MovementOut:
+        return cls(
+            id=m.id,
+            customer_id=m.customer_id,
+            kind=m.kind,
+            asset=m.asset,
+            amount_minor=m.amount_minor,
+            amount_kes_minor=m.amount_kes,
+            counterparty=m.counterparty,
+            decision=m.decision,
+            reason_code=m.reason_code,
+            created_at=m.created_at,
+        )
+
+
+class CaseDetailOut(BaseModel):
+    case: CaseOut
+    events: list[EventOut]
+    alerts: list[AlertOut]
+    movements: list[MovementOut]
+
+
+class NewCase(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    alert_ids: list[int] = Field(default_factory=list, max_length=100)
+    customer_id: int | None = None
+    priority: str = Field(default="normal", pattern="^(low|normal|high)$")
+
+
+class Assign(BaseModel):
+    assignee: str = Field(min_length=1, max_length=80)
+
+
+class Note(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class Evidence(BaseModel):
+    movement_id: int
+    note: str = Field(default="", max_length=1000)
+
+
+class Escalate(BaseModel):
+    grounds: str = Field(min_length=1, max_length=10000)
+    suspicion_at: datetime | None = None
+
+
+class Close(BaseModel):
+    disposition: str
+    note: str = Field(default="", max_length=5000)
+
+
+class Dismiss(BaseModel):
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class Freeze(BaseModel):
+    frozen: bool
+    reason: str = Field(default="", max_length=200)
+
+
+class T2Decision(BaseModel):
+    approve: bool
+
+
+class ReportOut(BaseModel):
+    id: int
+    reference: str
+    report_code: str
+    case_id: int | None
+
+
+def now(request: Request) -> datetime:
+    return get_runtime(request).clock.now()
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+async def list_alerts(
+    session: DbSession, _staff: CasesStaff, status_filter: StatusQuery = "", customer_id: int | None = None
+) -> list[AlertOut]:
+    found = await cases.list_alerts(session=session, status=status_filter or None, customer_id=customer_id)
+    return [AlertOut.of(a) for a in found]
+
+
+@router.post("/alerts/{alert_id}/dismiss", response_model=AlertOut)
+async def dismiss_alert(
+    alert_id: int, body: Dismiss, request: Request, session: DbSession, staff: CasesStaff
+) -> AlertOut:
+    async def work() -> Alert:
+        result = await cases.dismiss_alert(
+            session=session, alert_id=alert_id, actor=actor(staff), note=body.note, now=now(request)
+        )
+        await session.commit()
+        return result
+
+    return AlertOut.of(await guarded(work))
+
+
+@router.get("/cases", response_model=list[CaseOut])
+async def list_cases(
+    session: DbSession, _staff: CasesStaff, status_filter: StatusQuery = ""
+) -> list[CaseOut]:
+    return [CaseOut.of(c) for c in await cases.list_cases(session=session, status=status_filter or None)]
+
+
+@router.post("/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
+async def open_case(body: NewCase, request: Request, session: DbSession, staff: CasesStaff) -> CaseOut:
+    async def work() -> Case:
+        result = await cases.open_case(
+            session=session,
+            title=body.title,
+            actor=actor(staff),
+            now=now(request),
+            alert_ids=body.alert_ids,
+            customer_id=body.customer_id,
+            priority=body.priority,
+        )
+        await session.commit()
+        return result
+
+    return CaseOut.of(await guarded(work))
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetailOut)
+async def get_case(case_id: int, session: DbSession, _staff: CasesStaff) -> CaseDetailOut:
+    detail = await guarded(lambda: cases.case_detail(session=session, case_id=case_id))
+    return CaseDetailOut(
+        case=CaseOut.of(detail.case),
+        events=[EventOut.of(e) for e in detail.events],
+        alerts=[AlertOut.of(a) for a in detail.alerts],
+        movements=[MovementOut.of(m) for m in detail.movements],
+    )
+
+
+@router.post("/cases/{case_id}/assign", response_model=CaseOut)
+async def assign(
+    case_id: int, body: Assign, request: Request, session: DbSession, staff: CasesStaff
+) -> CaseOut:
+    async def work() -> Case:
+        result = await cases.assign(
+            session=session, case_id=case_id, assignee=body.assignee, actor=actor(staff), now=now(request)
+        )
+        await session.commit()
+        return result
+
+    return CaseOut.of(await guarded(work))
+
+
+@router.post("/cases/{case_id}/notes", response_model=EventOut, status_code=status.HTTP_201_CREATED)
+async def add_note(
+    case_id: int, body: Note, request: Request, session: DbSession, staff: CasesStaff
+) -> EventOut:
+    async def work() -> CaseEvent:
+        result = await cases.add_note(
+            session=session, case_id=case_id, actor=actor(staff), text=body.text, now=now(request)
+        )
+        await session.commit()
+        return result
+
+    return EventOut.of(await guarded(work))
+
+
+@router.post("/cases/{case_id}/evidence", response_model=EventOut, status_code=status.HTTP_201_CREATED)
+async def add_evidence(
+    case_id: int, body: Evidence, request: Request, session: DbSession, staff: CasesStaff
+) -> EventOut:
+    async def work() -> CaseEvent:
+        result = await cases.add_evidence(
+            session=session,
+            case_id=case_id,
+            movement_id=body.movement_id,
+            actor=actor(staff),
+            note=body.note,
+            now=now(request),
+        )
+        await session.commit()
+        return result
+
+    return EventOut.of(await guarded(work))
+
+
+@router.post("/cases/{case_id}/escalate", response_model=CaseOut)
+async def escalate(
+    case_id: int, body: Escalate, request: Request, session: DbSession, staff: CasesStaff
+) -> CaseOut:
+    async def work() -> Case:
+        result = await cases.escalate(
+            session=session,
+            case_id=case_id,
+            actor=actor(staff),
+            grounds=body.grounds,
+            now=now(request),
+            suspicion_at=body.suspicion_at,
+        )
+        await session.commit()
+        return result
+
+    return CaseOut.of(await guarded(work))
+
+
+@router.post("/cases/{case_id}/close", response_model=CaseOut)
+async def close(
+    case_id: int, body: Close, request: Request, session: DbSession, staff: CasesStaff
+) -> CaseOut:
+    async def work() -> Case:
+        result = await cases.close(
+            session=session,
+            case_id=case_id,
+            disposition=body.disposition,
+            note=body.note,
+            actor=actor(staff),
+            now=now(request),
+        )
+        await session.commit()
+        return result
+
+    return CaseOut.of(await guarded(work))
+
+
+@router.post("/cases/{case_id}/str", response_model=ReportOut, status_code=status.HTTP_201_CREATED)
+async def export_str(case_id: int, request: Request, session: DbSession, staff: ReportsStaff) -> ReportOut:
+    async def work() -> ReportOut:
+        report = await reports.export_str(
+            session=session,
+            case_id=case_id,
+            actor=actor(staff),
+            now=now(request),
+            settings=ComplianceSettings(),
+        )
+        await session.commit()
+        return ReportOut(
+            id=report.id,
+            reference=report.reference,
+            report_code=report.report_code,
+            case_id=report.case_id,
+        )
+
+    return await guarded(work)
+
+
+@router.get("/reports/{report_id}/xml")
+async def report_xml(report_id: int, session: DbSession, _staff: ReportsStaff) -> Response:
+    report = await guarded(lambda: reports.get_report(session=session, report_id=report_id))
+    headers = {"Content-Disposition": f'attachment; filename="{report.reference}.xml"'}
+    return Response(report.xml, media_type="application/xml", headers=headers)
+
+
+@router.get("/strs/overdue", response_model=list[CaseOut])
+async def overdue(request: Request, session: DbSession, _staff: ReportsStaff) -> list[CaseOut]:
+    return [CaseOut.of(c) for c in await cases.overdue_strs(session=session, now=now(request))]
+
+
+@router.post("/customers/{customer_id}/freeze")
+async def freeze(
+    customer_id: int, body: Freeze, request: Request, session: DbSession, _staff: CasesStaff
+) -> dict[str, Any]:
+    profile = await kyc.set_frozen(
+        session=session, customer_id=customer_id, frozen=body.frozen, reason=body.reason, now=now(request)
+    )
+    await session.commit()
+    return {"customer_id": customer_id, "frozen": profile.frozen}
+
+
+@router.post("/customers/{customer_id}/t2-review")
+async def t2_review(
+    customer_id: int, body: T2Decision, request: Request, session: DbSession, staff: KycStaff
+) -> dict[str, Any]:
+    async def work() -> dict[str, Any]:
+        profile = await kyc.review_t2(
+            session=session,
+            customer_id=customer_id,
+            approve=body.approve,
+            reviewer=actor(staff),
+            now=now(request),
+        )
+        await session.commit()
+        return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
+
+    return await guarded(work)
