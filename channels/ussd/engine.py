@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.ussd.parser import BACK, MAIN, clean, derive_input
-from channels.ussd.screens import fit
+from channels.ussd.screens import SCREEN_LIMIT, fit
 from channels.ussd.session import ResumePoint, SessionStore, UssdSession
 from core.errors import KibetiError
 from core.flows.types import CustomerFlows
@@ -240,7 +240,11 @@ class Engine:
             return ctx.end(f"error.{code}" if code in TERMINAL_ERRORS else "error.generic")
         if ctx.flash is not None and not screen.end:
             code, values = ctx.flash
-            screen = Screen(ctx.t(f"error.{code}", **values) + "\n" + screen.text, end=False)
+            flash = ctx.t(f"error.{code}", **values)
+            text = flash + "\n" + screen.text
+            if len(text) > SCREEN_LIMIT:  # keep the error and the prompt (the last line)
+                text = flash + "\n" + screen.text.rsplit("\n", 1)[-1]
+            screen = Screen(text, end=False)
         return screen
 
     async def _finish(self, ctx: Ctx, screen: Screen) -> Screen:

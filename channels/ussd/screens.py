@@ -7,6 +7,7 @@ from core.money import Money, format_money
 
 SCREEN_LIMIT = 160  # what we design to
 HARD_LIMIT = 182  # what USSD carries in GSM-7; nothing we send is longer
+FLASH_ROOM = 20  # lists leave room for a one-line error above them ("Invalid choice.")
 
 
 def fit(text: str) -> str:
@@ -34,10 +35,10 @@ def paginate(header: str, lines: list[str], page: int, *, more: str, back: str) 
     footer_more = f"\n{more}\n{back}"
     for line in lines:
         candidate = "\n".join([header, *current, line]) + footer_more
-        if current and len(candidate) > SCREEN_LIMIT:
+        if current and len(candidate) > SCREEN_LIMIT - FLASH_ROOM:
             pages.append(current)
             current = []
-        current.append(line[: SCREEN_LIMIT - len(header) - len(footer_more) - 1])
+        current.append(line[: SCREEN_LIMIT - FLASH_ROOM - len(header) - len(footer_more) - 1])
     pages.append(current)
     index = max(0, min(page, len(pages) - 1))
     has_more = index < len(pages) - 1
