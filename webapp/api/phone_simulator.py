@@ -1,0 +1,94 @@
+"""The USSD phone simulator (demos, staff, support): a phone-shaped page that dials the shortcode as
+any test number through the real Africa's Talking callback, and shows the SMS that number received
+from the Africa's Talking fake's outbox. Not served in production.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from channels.sms.adapter import at_base_url
+from core import runtime as runtime_module
+from core.identity.errors import InvalidPhoneNumber
+from core.identity.phone import normalize_phone
+from core.runtime import Runtime
+
+router = APIRouter(prefix="/simulator/phone", tags=["simulator"])
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "phone_simulator.html"
+
+
+class Hop(BaseModel):
+    phone: str = Field(max_length=32)
+    session_id: str = Field(default="", max_length=64)
+    text: str = Field(default="", max_length=600)
+
+
+class HopReply(BaseModel):
+    session_id: str
+    phone: str
+    kind: str  # CON | END
+    screen: str
+
+
+def _runtime() -> Runtime:
+    rt = runtime_module.get()
+    if rt.settings.is_production:
+        raise HTTPException(status_code=404)
+    return rt
+
+
+@router.get("", response_class=HTMLResponse)
+async def page() -> HTMLResponse:
+    rt = _runtime()
+    html = PAGE.read_text(encoding="utf-8").replace("{{SHORTCODE}}", rt.settings.at_shortcode)
+    return HTMLResponse(html)
+
+
+@router.post("/hop", response_model=HopReply)
+async def hop(body: Hop, request: Request) -> HopReply:
+    """One hop, posted form-encoded to the real /ussd/{secret} callback exactly as AT would."""
+    rt = _runtime()
+    try:
+        phone = normalize_phone(body.phone)
+    except InvalidPhoneNumber as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    session_id = body.session_id or f"ATUid_sim_{uuid.uuid4().hex[:16]}"
+    form = {
+        "sessionId": session_id,
+        "serviceCode": rt.settings.at_shortcode,
+        "phoneNumber": phone,
+        "networkCode": "99999",
+        "text": body.text,
+    }
+    token = rt.settings.at_callback_token.get_secret_value()
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://simulator") as client:
+        response = await client.post(f"/ussd/{token}", data=form)
+    text = response.text
+    kind, _, screen = text.partition(" ")
+    if kind not in ("CON", "END"):
+        kind, screen = "END", f"(HTTP {response.status_code}) {text[:120]}"
+    return HopReply(session_id=session_id, phone=phone, kind=kind, screen=screen)
+
+
+@router.get("/sms")
+async def inbox(phone: str) -> dict[str, object]:
+    """The SMS this number received, from the Africa's Talking fake's outbox (newest last)."""
+    rt = _runtime()
+    try:
+        e164 = normalize_phone(phone)
+    except InvalidPhoneNumber as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    async with httpx.AsyncClient(timeout=3.0) as client:
+        try:
+            response = await client.get(f"{at_base_url(rt).rstrip('/')}/outbox", params={"phone": e164})
+            messages = response.json().get("messages", []) if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError):
+            messages = []
+    return {"phone": e164, "messages": messages}
