@@ -49,7 +49,7 @@ async def guarded(work: Callable[[], Awaitable[T]]) -> T:
     except (ComplianceError, ValueError) as exc:
         code = getattr(exc, "code", "invalid")
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, {"code": code, "message": str(exc)}
+            422, {"code": code, "message": str(exc)}
         ) from exc
 
 

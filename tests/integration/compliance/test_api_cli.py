@@ -1,0 +1,139 @@
+"""The staff API for the compliance role, and the CLI, end to end on real databases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from lxml import etree
+
+from compliance import goaml
+from compliance.gate import ComplianceGateService
+from compliance.sanctions import store
+from compliance.sanctions.loader import SanctionsList
+from core.auth import sessions
+from core.auth.models import StaffUser
+from core.money import Asset, Money
+from core.ports import MovementCheck
+from tests.integration.identity.api_helpers import api_client, make_runtime
+from tests.integration.identity.helpers import SECRET_KEY
+
+SANCTIONED_ETH = "0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def staff_token(factory, clock, role: str) -> str:
+    async with factory() as session:
+        staff = StaffUser(
+            email=f"{role}@kibeti.test",
+            role=role,
+            password_hash="x",
+            totp_secret="x",
+            last_totp_step=0,
+            active=True,
+            failed_logins=0,
+            created_at=clock.now(),
+        )
+        session.add(staff)
+        await session.flush()
+        pair = await sessions.start(session=session, staff=staff, clock=clock, secret_key=SECRET_KEY)
+        await session.commit()
+    return pair.access_token
+
+
+async def test_officer_works_a_case_to_an_str_over_http(factory, clock, crypto_lists: SanctionsList) -> None:
+    async with factory() as session, session.begin():
+        await store.save_version(session=session, lists=crypto_lists, loaded_by="test")
+        from compliance import kyc
+
+        (await kyc.ensure_profile(session=session, customer_id=90, now=clock.now())).tier = 1
+    usdt = MovementCheck(
+        90, "withdraw", Money.of("50", Asset.USDT_ERC20), Money.of("6450", Asset.KES), SANCTIONED_ETH
+    )
+    assert not (await ComplianceGateService(factory, clock).check(usdt)).allowed
+    officer = {"Authorization": f"Bearer {await staff_token(factory, clock, 'compliance')}"}
+    support = {"Authorization": f"Bearer {await staff_token(factory, clock, 'support')}"}
+    async with api_client(make_runtime(factory, clock)) as (_app, client):
+        base = "/api/staff/compliance"
+        assert (await client.get(f"{base}/cases", headers=support)).status_code == 403
+        cases = (await client.get(f"{base}/cases", headers=officer)).json()
+        assert len(cases) == 1 and cases[0]["priority"] == "high"
+        case_id = cases[0]["id"]
+        detail = (await client.get(f"{base}/cases/{case_id}", headers=officer)).json()
+        assert detail["alerts"][0]["rule_code"] == "sanctions_block"
+        assert (
+            await client.post(f"{base}/cases/{case_id}/assign", json={"assignee": "amina"}, headers=officer)
+        ).json()["status"] == "investigating"
+        assert (
+            await client.post(
+                f"{base}/cases/{case_id}/notes", json={"text": "OFAC ETH address"}, headers=officer
+            )
+        ).status_code == 201
+        early = await client.post(f"{base}/cases/{case_id}/str", headers=officer)
+        assert early.status_code == 409
+        escalated = await client.post(
+            f"{base}/cases/{case_id}/escalate",
+            json={"grounds": "Withdrawal to OFAC-listed ETH address."},
+            headers=officer,
+        )
+        assert escalated.json()["str_due_at"] is not None
+        report = await client.post(f"{base}/cases/{case_id}/str", headers=officer)
+        assert report.status_code == 201, report.text
+        xml = await client.get(f"{base}/reports/{report.json()['id']}/xml", headers=officer)
+        assert xml.headers["content-type"].startswith("application/xml")
+        assert goaml.missing_elements(xml.content) == []
+        assert etree.fromstring(xml.content).findtext("report_code") == "STR"
+        closed = await client.post(
+            f"{base}/cases/{case_id}/close",
+            json={"disposition": "str_filed", "note": "filed"},
+            headers=officer,
+        )
+        assert closed.json()["status"] == "closed"
+        assert (await client.get(f"{base}/cases/999", headers=officer)).status_code == 404
+        bad = await client.post(
+            f"{base}/cases/{case_id}/close", json={"disposition": "nonsense"}, headers=officer
+        )
+        assert bad.status_code in (409, 422)
+        frozen = await client.post(
+            f"{base}/customers/90/freeze", json={"frozen": True, "reason": "case"}, headers=officer
+        )
+        assert frozen.json() == {"customer_id": 90, "frozen": True}
+
+
+def run_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": "", "KIBETI_ENV": "test"}
+    return subprocess.run(
+        [sys.executable, "-m", "webapp.main", *args]
+        if False
+        else [str(Path(sys.executable).parent / "kibeti"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_load_rejects_malformed_and_keeps_previous(sqlite_url: str, tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    shutil.copytree("/work/shared/data/sanctions/crypto", good / "crypto")
+    loaded = run_cli(sqlite_url, "sanctions", "load", str(good))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "crypto_addresses: 611" in loaded.stdout
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    (bad / "crypto" / "sanctioned_addresses_TRX.txt").chmod(0o644)
+    with (bad / "crypto" / "sanctioned_addresses_TRX.txt").open("a") as handle:
+        handle.write("0xnot valid\n")
+    rejected = run_cli(sqlite_url, "sanctions", "load", str(bad))
+    assert rejected.returncode == 2
+    assert "sanctioned_addresses_TRX.txt:7: not a TRX address" in rejected.stderr
+    assert "previous list stays in force" in rejected.stderr
+    status = run_cli(sqlite_url, "sanctions", "status")
+    assert status.stdout.count("ACTIVE") == 1 and "v1 " in status.stdout and "v2" not in status.stdout
+    screened = run_cli(sqlite_url, "sanctions", "screen", "--address", "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre")
+    assert screened.stdout.startswith("BLOCK")
