@@ -97,9 +97,7 @@ async def relay(
                 row.dispatched_at = now()
                 continue
             row.attempts += 1
-            queue.enqueue(
-                row.job, job_id=row.job_id, kwargs={**row.kwargs, "outbox_id": row.id}, queue=row.queue
-            )
+            queue.enqueue(RUNNER, job_id=row.job_id, kwargs={"outbox_id": row.id}, queue=row.queue)
             row.status = OutboxStatus.DISPATCHED.value
             row.dispatched_at = now()
             dispatched += 1

@@ -24,10 +24,17 @@ async def _accounts(session_factory, count=10, start="500.00"):
         fee = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=KES)
         ids = []
         for customer in range(count):
-            wallet = await ledger.get_or_open_account(session=session, owner_type="customer", owner_id=customer, asset=KES)
+            wallet = await ledger.get_or_open_account(
+                session=session, owner_type="customer", owner_id=customer, asset=KES
+            )
             await ledger.post_entry(
-                session=session, idempotency_key=f"seed-{customer}", kind="deposit",
-                postings=[PostingRequest(float_account.id, -Money.of(start, KES)), PostingRequest(wallet.id, Money.of(start, KES))],
+                session=session,
+                idempotency_key=f"seed-{customer}",
+                kind="deposit",
+                postings=[
+                    PostingRequest(float_account.id, -Money.of(start, KES)),
+                    PostingRequest(wallet.id, Money.of(start, KES)),
+                ],
             )
             ids.append(wallet.id)
         await session.commit()
@@ -54,9 +61,12 @@ async def test_concurrent_batched_transfers_conserve_money(pg_session_factory, b
             source, target = rng.sample(wallet_ids, 2)
             try:
                 await batcher.transfer(
-                    idempotency_key=f"b-{number}-{step}", from_account_id=source, to_account_id=target,
+                    idempotency_key=f"b-{number}-{step}",
+                    from_account_id=source,
+                    to_account_id=target,
                     amount=Money.of(f"{rng.randint(1, 20000) / 100:.2f}", KES),
-                    fee=Money.of("0.50", KES), fee_account_id=fee_id,
+                    fee=Money.of("0.50", KES),
+                    fee_account_id=fee_id,
                 )
                 results["ok"] += 1
             except errors.InsufficientFunds:
@@ -83,7 +93,9 @@ async def test_batched_replay_conflict_and_duplicates_in_one_batch(pg_session_fa
     first, same, other = await asyncio.gather(
         batcher.transfer(idempotency_key="dup", from_account_id=a, to_account_id=b, amount=ten),
         batcher.transfer(idempotency_key="dup", from_account_id=a, to_account_id=b, amount=ten),
-        batcher.transfer(idempotency_key="dup", from_account_id=a, to_account_id=b, amount=Money.of("11", KES)),
+        batcher.transfer(
+            idempotency_key="dup", from_account_id=a, to_account_id=b, amount=Money.of("11", KES)
+        ),
         return_exceptions=True,
     )
     assert not first.replayed and same.replayed and same.entry_id == first.entry_id
@@ -92,10 +104,14 @@ async def test_batched_replay_conflict_and_duplicates_in_one_batch(pg_session_fa
     assert later.replayed and later.entry_id == first.entry_id
     # the single-transfer path agrees on what "the same content" means
     async with pg_session_factory() as session:
-        again = await ledger.transfer(session=session, idempotency_key="dup", from_account_id=a, to_account_id=b, amount=ten)
+        again = await ledger.transfer(
+            session=session, idempotency_key="dup", from_account_id=a, to_account_id=b, amount=ten
+        )
         assert again.replayed and again.entry_id == first.entry_id
         assert await ledger.balance(session=session, account_id=b) == Money.of("510.00", KES)
     with pytest.raises(errors.InsufficientFunds):
-        await batcher.transfer(idempotency_key="big", from_account_id=a, to_account_id=b, amount=Money.of("491", KES))
+        await batcher.transfer(
+            idempotency_key="big", from_account_id=a, to_account_id=b, amount=Money.of("491", KES)
+        )
     with pytest.raises(errors.UnknownAccount):
         await batcher.transfer(idempotency_key="ghost", from_account_id=a, to_account_id=999999, amount=ten)
