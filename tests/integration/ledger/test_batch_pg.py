@@ -88,7 +88,7 @@ async def test_concurrent_batched_transfers_conserve_money(pg_session_factory, b
 
 
 async def test_batched_replay_conflict_and_duplicates_in_one_batch(pg_session_factory, batcher):
-    (a, b), fee_id = await _accounts(pg_session_factory, count=2)
+    (a, b), _fee_id = await _accounts(pg_session_factory, count=2)
     ten = Money.of("10.00", KES)
     first, same, other = await asyncio.gather(
         batcher.transfer(idempotency_key="dup", from_account_id=a, to_account_id=b, amount=ten),
