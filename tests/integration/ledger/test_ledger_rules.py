@@ -240,3 +240,20 @@ async def test_fx_is_one_entry_netting_per_currency(session_factory):
         )
         assert await ledger.balance(session=session, account_id=alice_btc.id) == sats
         assert await ledger.balance(session=session, account_id=liq_btc.id) == -sats
+
+
+async def test_closed_accounts_refuse_postings_and_only_empty_ones_close(session_factory):
+    async with session_factory() as session:
+        alice = await _funded(session, 1, "10")
+        bob = await ledger.get_or_open_account(session=session, owner_type="customer", owner_id=2, asset=KES)
+        with pytest.raises(errors.InvalidPosting, match="only an empty account"):
+            await ledger.close_account(session=session, account_id=alice.id)
+        await ledger.close_account(session=session, account_id=bob.id)
+        with pytest.raises(errors.AccountClosed):
+            await ledger.transfer(
+                session=session, idempotency_key="to-closed", from_account_id=alice.id,
+                to_account_id=bob.id, amount=kes("1"),
+            )
+        with pytest.raises(errors.AccountClosed):
+            await ledger.place_hold(session=session, idempotency_key="hold-closed", account_id=bob.id, amount=kes("1"))
+        assert await ledger.balance(session=session, account_id=alice.id) == kes("10")
