@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -20,8 +21,8 @@ from core.db.base import utcnow
 from wallets import crediting, service
 from wallets.chain import BlockRef, ChainSource, Transfer
 from wallets.errors import NodeError, ReorgTooDeep
-from wallets.models import ChainDeposit
-from wallets.service import DepositStatus, WatchedAddress, match_key
+from wallets.models import ChainDeposit, DepositAddress
+from wallets.service import DepositStatus, match_key
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ class DepositMonitor:
         self._sessions = session_factory
         self.config = config
         self._on_progress = on_progress
-        self._watched: dict[str, WatchedAddress] = {}
-        self._by_id: dict[int, WatchedAddress] = {}
+        # match key -> deposit address id. Plain str -> int: not tracked by the garbage collector,
+        # so 100,000s of watched addresses add no GC cost to every scan.
+        self._watched: dict[str, int] = {}
         self._last_address_id = 0
         self._token_key = match_key(self.network, config.token) if config.token else ""
 
@@ -111,10 +113,9 @@ class DepositMonitor:
             rows = await service.addresses_after(
                 session=session, network=self.network, after_id=self._last_address_id
             )
-        for row in rows:
-            self._watched[match_key(self.network, row.address)] = row
-            self._by_id[row.id] = row
-            self._last_address_id = max(self._last_address_id, row.id)
+        for address_id, address in rows:
+            self._watched[match_key(self.network, address)] = address_id
+            self._last_address_id = max(self._last_address_id, address_id)
 
     async def _checked_cursor(self, tip: int) -> tuple[BlockRef, bool, int]:
         """The cursor, after verifying its block is still on the node's best chain."""
@@ -167,8 +168,8 @@ class DepositMonitor:
         )
         return fork, result.orphaned
 
-    def _classify(self, transfer: Transfer) -> tuple[WatchedAddress, str] | None:
-        """(our address row, suspense reason) or None when the transfer is not to us."""
+    def _classify(self, transfer: Transfer) -> tuple[int, str] | None:
+        """(our deposit address id, suspense reason) or None when the transfer is not to us."""
         row = self._watched.get(match_key(self.network, transfer.to))
         if row is None:
             return None
@@ -183,16 +184,20 @@ class DepositMonitor:
     async def _record(self, transfers: list[Transfer], end_block: BlockRef) -> int:
         detected = 0
         async with self._sessions() as session, session.begin():
-            for transfer in transfers:
-                match = self._classify(transfer)
+            for found in transfers:
+                match = self._classify(found)
                 if match is None:
                     continue
                 row, reason = match
+                transfer = found
+                if not transfer.block_hash:  # the API gives no block hash (TronGrid events): ask for it
+                    block_hash = (await self.source.block(found.height)).hash
+                    transfer = dataclasses.replace(found, block_hash=block_hash)
                 if await service.record_detection(
                     session=session,
                     network=self.network,
                     transfer=transfer,
-                    deposit_address_id=row.id,
+                    deposit_address_id=row,
                     reason=reason,
                 ):
                     detected += 1
@@ -232,7 +237,7 @@ class DepositMonitor:
             deposit = await service.lock_deposit(session=session, deposit_id=deposit_id)
             if deposit is None or deposit.status != DepositStatus.DETECTED:
                 return None  # settled by someone else, or orphaned meanwhile
-            owner = self._owner_of(deposit)
+            owner = await self._owner_of(session, deposit)
             if deposit.amount_minor is None:
                 deposit.status = DepositStatus.SUSPENSE  # not our asset: recorded for staff, not booked
             else:
@@ -251,8 +256,11 @@ class DepositMonitor:
             deposit.settled_at = utcnow()
             return deposit.status
 
-    def _owner_of(self, deposit: ChainDeposit) -> tuple[str, int] | None:
-        row = self._by_id.get(deposit.deposit_address_id) if deposit.deposit_address_id is not None else None
+    @staticmethod
+    async def _owner_of(session: AsyncSession, deposit: ChainDeposit) -> tuple[str, int] | None:
+        if deposit.deposit_address_id is None:
+            return None
+        row = await session.get(DepositAddress, deposit.deposit_address_id)
         return (row.owner_type, row.owner_id) if row is not None else None
 
     # --- the worker loop --------------------------------------------------------------------

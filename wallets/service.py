@@ -120,27 +120,19 @@ def match_key(network: Network, address: str) -> str:
 # --- monitors: cursors, recent blocks, detections ----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class WatchedAddress:
-    id: int
-    address: str
-    owner_type: str
-    owner_id: int
-
-
-async def addresses_after(*, session: AsyncSession, network: Network, after_id: int) -> list[WatchedAddress]:
+async def addresses_after(*, session: AsyncSession, network: Network, after_id: int) -> list[tuple[int, str]]:
     """Addresses allocated since `after_id` (monitors refresh their in-memory set incrementally).
 
-    Plain column tuples, not ORM objects: a monitor loads 100,000s of them at start.
+    (id, address) tuples, not ORM objects: a monitor loads 100,000s of them at start.
     """
     table = DepositAddress.__table__
     connection = await session.connection()  # Core, not ORM: several times faster for big sets
     result = await connection.execute(
-        select(table.c.id, table.c.address, table.c.owner_type, table.c.owner_id)
+        select(table.c.id, table.c.address)
         .where(table.c.network == network.value, table.c.id > after_id)
         .order_by(table.c.id)
     )
-    return [WatchedAddress(*row) for row in result.tuples()]
+    return [(int(address_id), str(address)) for address_id, address in result.tuples()]
 
 
 async def get_cursor(*, session: AsyncSession, network: Network) -> ChainCursor | None:

@@ -1,0 +1,73 @@
+"""The embedded default's simulated chain: a deposit shows in the balance only after 3 blocks,
+through the real monitor, with the CLI-style control (pay, produce) from another "process"."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind
+from core.money import Asset, Money
+from wallets.config import WalletSettings
+from wallets.embedded import run_simulated_chains, simulated_monitor
+from wallets.gateway import WalletGateway
+from wallets.hd import AddressDeriver
+from wallets.networks import Network
+from wallets.simchain import SimulatedChain, sim_path
+
+USDT = Asset.USDT_ERC20
+
+
+async def _balance(sf: async_sessionmaker[AsyncSession]) -> Money:
+    async with sf() as session, session.begin():
+        account = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=9, asset=USDT, kind=AccountKind.WALLET
+        )
+        return await ledger.balance(session=session, account_id=account.id)
+
+
+async def test_simulated_deposit_confirms_after_three_blocks(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, tmp_path: Path
+) -> None:
+    gateway = WalletGateway(session_factory=session_factory, deriver=deriver)
+    address = (await gateway.deposit_address(owner_type="customer", owner_id=9, asset=USDT)).address
+    chain, monitor = simulated_monitor(
+        Network.ERC20, data_dir=tmp_path, session_factory=session_factory, settings=WalletSettings()
+    )
+    SimulatedChain(Network.ERC20, sim_path(tmp_path, Network.ERC20)).pay(
+        address, 25_000_000
+    )  # the CLI's view
+    seen = []
+    for _ in range(4):
+        chain.produce(1)
+        await monitor.step()
+        seen.append(await _balance(session_factory))
+    assert seen == [Money.zero(USDT), Money.zero(USDT), Money.of(25, USDT), Money.of(25, USDT)]
+
+
+async def test_embedded_runner_mines_and_credits(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, tmp_path: Path
+) -> None:
+    gateway = WalletGateway(session_factory=session_factory, deriver=deriver)
+    address = (await gateway.deposit_address(owner_type="customer", owner_id=9, asset=USDT)).address
+    SimulatedChain(Network.ERC20, sim_path(tmp_path, Network.ERC20)).pay(address, 1_500_000)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_simulated_chains(
+            session_factory=session_factory,
+            data_dir=tmp_path,
+            stop=stop,
+            block_seconds=0.01,
+            networks=(Network.ERC20,),
+        )
+    )
+    for _ in range(500):
+        if await _balance(session_factory) == Money.of("1.5", USDT):
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    assert await _balance(session_factory) == Money.of("1.5", USDT)

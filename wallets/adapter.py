@@ -1,0 +1,110 @@
+"""Build the wallets adapters from settings (wired by webapp.bootstrap, and only there).
+
+API processes get the watch-only WalletGateway (account xpubs only). Outside production, with no
+xpubs configured, a published test mnemonic's xpubs are used so the embedded default works with
+zero setup; those addresses are public knowledge and must never receive real funds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from core.runtime import Runtime
+from wallets.chain import ChainSource
+from wallets.config import WalletSettings
+from wallets.errors import WalletNotConfigured
+from wallets.gateway import WalletGateway
+from wallets.hd import AddressDeriver
+from wallets.monitor import DepositMonitor, MonitorConfig, StepResult
+from wallets.networks import BitcoinNet, Network
+from wallets.simchain import SimulatedChain, sim_path
+
+log = logging.getLogger(__name__)
+
+# BIP39 test mnemonic (BIP84 test vectors): DEVELOPMENT ONLY, everyone knows its keys.
+DEV_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+
+def dev_account_keys(btc_net: BitcoinNet) -> dict[Network, str]:
+    from wallets.keys import Seed, seed_from_mnemonic
+
+    seed = Seed(seed_from_mnemonic(DEV_MNEMONIC), btc_net=btc_net)
+    return {network: seed.account_xpub(network) for network in Network}
+
+
+def wallet_settings() -> WalletSettings:
+    return WalletSettings()
+
+
+def deriver_for(settings: WalletSettings, *, production: bool) -> AddressDeriver:
+    keys = {network: key for network, key in settings.account_keys().items() if key}
+    if not keys and not production:
+        log.warning("no wallet xpubs configured: using the public DEVELOPMENT mnemonic's addresses")
+        keys = dev_account_keys(settings.bitcoin_net)
+    return AddressDeriver(keys, btc_net=settings.bitcoin_net)
+
+
+def build(runtime: Runtime) -> Any:
+    settings = wallet_settings()
+    deriver = deriver_for(settings, production=runtime.settings.is_production)
+    return WalletGateway(
+        session_factory=runtime.session_factory, deriver=deriver, btc_net=settings.bitcoin_net
+    )
+
+
+def build_source(runtime: Runtime, network: Network, settings: WalletSettings) -> ChainSource:
+    """The node client for `network`, or the simulated chain when no node URL is configured."""
+    core_settings = runtime.settings
+    if network is Network.ERC20 and core_settings.ethereum_rpc_url:
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        from wallets.erc20.source import Erc20Source
+
+        w3 = AsyncWeb3(AsyncHTTPProvider(core_settings.ethereum_rpc_url))
+        tokens = [core_settings.usdt_erc20_contract] if core_settings.usdt_erc20_contract else None
+        return Erc20Source(w3, tokens=tokens)
+    if network is Network.TRC20 and core_settings.tron_rpc_url:
+        from wallets.trc20.source import Trc20Source
+
+        client = httpx.AsyncClient(base_url=core_settings.tron_rpc_url, timeout=30)
+        return Trc20Source(client, contract=core_settings.usdt_trc20_contract)
+    if network is Network.BTC and core_settings.bitcoin_rpc_url:
+        from wallets.btc.source import EsploraSource
+
+        return EsploraSource(httpx.AsyncClient(base_url=core_settings.bitcoin_rpc_url, timeout=30))
+    if core_settings.is_production:
+        raise WalletNotConfigured(f"no node URL configured for {network.label}")
+    return SimulatedChain(network, sim_path(core_settings.data_dir, network))
+
+
+def build_monitor(
+    runtime: Runtime, network: Network, *, on_progress: Callable[[StepResult], None] | None = None
+) -> DepositMonitor:
+    settings = wallet_settings()
+    source = build_source(runtime, network, settings)
+    token = {
+        Network.ERC20: runtime.settings.usdt_erc20_contract,
+        Network.TRC20: runtime.settings.usdt_trc20_contract,
+        Network.BTC: "",
+    }[network]
+    if isinstance(source, SimulatedChain):
+        token = source.token
+    dust = {
+        Network.BTC: settings.btc_dust_sat,
+        Network.ERC20: settings.erc20_dust_minor,
+        Network.TRC20: settings.trc20_dust_minor,
+    }[network]
+    config = MonitorConfig(
+        confirmations=settings.confirmations(network),
+        batch_blocks=settings.erc20_scan_batch if network is Network.ERC20 else 100,
+        start_height=settings.erc20_start_block if network is Network.ERC20 else 0,
+        dust_minor=dust,
+        token=token,
+    )
+    return DepositMonitor(
+        source=source, session_factory=runtime.session_factory, config=config, on_progress=on_progress
+    )

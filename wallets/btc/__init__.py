@@ -1,0 +1,1 @@
+"""Bitcoin: deposits from an Esplora (electrs) HTTP API."""

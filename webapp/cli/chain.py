@@ -1,0 +1,123 @@
+"""`kibeti worker chain --network erc20|trc20|btc` (deposit monitor) and `kibeti chain ...`
+(deposit addresses, simulated deposits for the embedded default)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from decimal import Decimal
+
+import click
+
+from core.money import Money
+from core.runtime import Runtime
+from wallets.adapter import build_monitor, wallet_settings
+from wallets.gateway import WalletGateway
+from wallets.monitor import StepResult
+from wallets.networks import Network
+from wallets.simchain import SimulatedChain, sim_path
+from webapp.cli._common import run_with_runtime
+
+NETWORKS = click.Choice([n.value for n in Network])
+
+
+@click.group(name="kibeti")
+def cli() -> None:
+    """Chain wallet commands (merged into the root group)."""
+
+
+@cli.group(name="worker")
+def worker_group() -> None:
+    """Background workers."""
+
+
+def _progress(result: StepResult) -> None:
+    if result.caught_up and not (result.detected or result.credited or result.reorg):
+        return
+    share = 100 if result.tip == 0 else min(100, result.scanned_to * 100 // max(result.tip, 1))
+    click.echo(
+        f"height {result.scanned_to}/{result.tip} ({share}%): detected {result.detected}, "
+        f"credited {result.credited}, suspense {result.suspense}" + (", REORG" if result.reorg else ""),
+        err=True,
+    )
+
+
+@worker_group.command(name="chain")
+@click.option("--network", type=NETWORKS, required=True, help="Which chain to watch.")
+@click.option("--idle", default=5.0, show_default=True, help="Seconds between polls at the chain tip.")
+def chain_worker(network: str, idle: float) -> None:
+    """Watch a chain for deposits: scan, follow reorgs, credit after N confirmations."""
+    chosen = Network(network)
+
+    async def work(runtime: Runtime) -> None:
+        monitor = build_monitor(runtime, chosen, on_progress=_progress)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"Watching {chosen.label} ({type(monitor.source).__name__}); Ctrl-C to stop.", err=True)
+        await monitor.run(stop=stop, idle_seconds=idle)
+
+    run_with_runtime(work, for_worker=True)
+
+
+@cli.group(name="chain")
+def chain_group() -> None:
+    """Deposit addresses and the simulated chains of the embedded default."""
+
+
+@chain_group.command(name="address")
+@click.option("--customer", type=int, required=True)
+@click.option("--network", type=NETWORKS, required=True)
+def address(customer: int, network: str) -> None:
+    """Show (allocating once) a customer's deposit address."""
+
+    async def work(runtime: Runtime) -> str:
+        from wallets.adapter import deriver_for
+
+        settings = wallet_settings()
+        gateway = WalletGateway(
+            session_factory=runtime.session_factory,
+            deriver=deriver_for(settings, production=runtime.settings.is_production),
+            btc_net=settings.bitcoin_net,
+        )
+        found = await gateway.deposit_address(
+            owner_type="customer", owner_id=customer, asset=Network(network).asset
+        )
+        return found.address
+
+    click.echo(run_with_runtime(work))
+
+
+@chain_group.command(name="simulate-deposit")
+@click.option("--network", type=NETWORKS, required=True)
+@click.option("--to", "to_address", required=True, help="A deposit address (see `kibeti chain address`).")
+@click.option("--amount", required=True, help="Amount in the asset, e.g. 25.5")
+@click.option("--blocks", default=0, show_default=True, help="Also mine this many blocks now.")
+def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) -> None:
+    """Pay an address on the simulated chain (embedded default only)."""
+    chosen = Network(network)
+
+    async def work(runtime: Runtime) -> str:
+        if runtime.settings.is_production:
+            raise click.UsageError("simulated chains do not exist in production")
+        chain = SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen))
+        txid = chain.pay(to_address, Money.of(Decimal(amount), chosen.asset).minor)
+        if blocks:
+            chain.produce(blocks)
+        return txid
+
+    click.echo(run_with_runtime(work))
+
+
+@chain_group.command(name="mine")
+@click.option("--network", type=NETWORKS, required=True)
+@click.option("--blocks", default=1, show_default=True)
+def mine(network: str, blocks: int) -> None:
+    """Mine blocks on a simulated chain (embedded default only)."""
+    chosen = Network(network)
+
+    async def work(runtime: Runtime) -> int:
+        return SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen)).produce(blocks)
+
+    click.echo(f"height {run_with_runtime(work)}")
