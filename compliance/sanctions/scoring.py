@@ -67,6 +67,24 @@ def best_pairs(query: Sequence[str], indexed: Sequence[str], scorer: TokenScorer
     return average * (1 - UNMATCHED_INDEX_TOKEN_WEIGHT * unmatched)
 
 
+def unmatched_index_tokens(
+    query: Sequence[str], indexed: Sequence[str], scorer: TokenScorer = token_score, floor: float = 0.85
+) -> list[str]:
+    """Index tokens the greedy pairing leaves unmatched (or pairs below `floor`)."""
+    scored = sorted(
+        ((scorer(q, i), qi, ii) for qi, q in enumerate(query) for ii, i in enumerate(indexed)),
+        reverse=True,
+    )
+    used_q: set[int] = set()
+    matched: set[int] = set()
+    for score, qi, ii in scored:
+        if qi in used_q or ii in matched or score < floor:
+            continue
+        used_q.add(qi)
+        matched.add(ii)
+    return [tok for ii, tok in enumerate(indexed) if ii not in matched]
+
+
 def name_score(query: Sequence[str], indexed: Sequence[str], scorer: TokenScorer = token_score) -> float:
     """The name piece: best pairs, then watchman's two structural penalties."""
     score = best_pairs(query, indexed, scorer)

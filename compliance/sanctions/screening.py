@@ -12,6 +12,8 @@ from typing import Any
 
 from compliance.sanctions.index import NameHit
 from compliance.sanctions.loader import SanctionsList
+from compliance.sanctions.normalize import merge_variants, normalize, tokens
+from compliance.sanctions.scoring import unmatched_index_tokens
 
 BLOCK_SCORE = 0.95
 ALERT_SCORE = 0.85
@@ -82,7 +84,20 @@ class ScreeningResult:
         }
 
 
-def _name_outcome(hit: NameHit, dob: date | None) -> MatchPiece:
+def covers_listed_name(query: str, hit: NameHit) -> bool:
+    """A block on name + DOB needs the customer's name to cover every listed token longer than two
+    letters (titles and particles such as "dr", "al" may be missing): "Ali Hussein" born the same
+    day as "HARB, Ali Hussein" is an alert for a person to judge, not an automatic block."""
+    individual = hit.entity.entity_type == "individual"
+    listed = tokens(normalize(hit.matched_name, individual=individual))
+    for variant in merge_variants(tokens(normalize(query))):
+        missing = unmatched_index_tokens(variant, listed)
+        if all(len(tok) <= 2 for tok in missing):
+            return True
+    return False
+
+
+def _name_outcome(hit: NameHit, dob: date | None, query: str) -> MatchPiece:
     listed = hit.entity.dates_of_birth
     matching = [d for d in listed if dob is not None and d.matches(dob.year, dob.month, dob.day)]
     dob_match = bool(matching)
@@ -93,7 +108,7 @@ def _name_outcome(hit: NameHit, dob: date | None) -> MatchPiece:
         score *= DOB_MISMATCH_PENALTY
     if score < REVIEW_SCORE:
         outcome, reason = Outcome.CLEAR, "name, dob differs"
-    elif score >= BLOCK_SCORE and dob_exact:
+    elif score >= BLOCK_SCORE and dob_exact and covers_listed_name(query, hit):
         outcome, reason = Outcome.BLOCK, "name+dob"
     elif score >= ALERT_SCORE:
         outcome, reason = Outcome.ALERT, "name"
@@ -144,7 +159,9 @@ def screen(lists: SanctionsList, subject: Subject) -> ScreeningResult:
                 )
             )
     if subject.name:
-        named = [_name_outcome(hit, subject.date_of_birth) for hit in index.search(subject.name)]
+        named = [
+            _name_outcome(hit, subject.date_of_birth, subject.name) for hit in index.search(subject.name)
+        ]
         pieces += [p for p in named if p.outcome is not Outcome.CLEAR]
     if not pieces:
         return ScreeningResult(Outcome.CLEAR, 0.0, [], lists.version)
