@@ -8,6 +8,7 @@ leaves the payout `unknown`, which only a Transaction Status answer resolves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -21,6 +22,7 @@ from core.db.base import utcnow
 from core.outbox.service import mark_done
 from core.payments import callbacks as callback_log
 from core.payments import collections, service
+from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
 from core.payments.models import CollectionStatus, Payout, PayoutStatus
 from payouts import callbacks
@@ -30,6 +32,7 @@ from payouts.mpesa import errors
 log = logging.getLogger(__name__)
 
 RATE_WAIT_S = 20.0
+BUSY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # spike arrest / system busy: back off, then let RQ retry
 RECONCILE_AFTER_S = float(os.environ.get("MPESA_RECONCILE_AFTER_S", "120"))
 # Fault injection for the chaos test only: probability (0..1) of SIGKILL right after Daraja accepted a
 # payout and before the database hears of it. Never set in production.
@@ -59,7 +62,11 @@ async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     current = runtime.get()
     async with daraja(current) as d:
         async with current.session_factory() as session:
-            probe = await service.get_payout(session=session, payout_id=payout_id)
+            try:
+                probe = await service.get_payout(session=session, payout_id=payout_id)
+            except UnknownPayout:
+                log.error("send_payout: no payout %s in this database; dropping the job", payout_id)
+                return "unknown_payout"
             if probe.status != PayoutStatus.CREATED.value:
                 outcome = await _claim_or_skip(session, payout_id)
                 await _done(outbox_id)
@@ -86,24 +93,38 @@ async def _claim_or_skip(session: Any, payout_id: str) -> str:
     return claim.payout.status
 
 
-async def _send(d: Any, payout: Payout) -> str:
-    current = runtime.get()
-    payout_id, ocid, phone, kind = payout.id, payout.originator_conversation_id, payout.phone, payout.kind
+async def _call(d: Any, payout: Payout) -> Any:
+    """One B2C/B2B request; spike arrest and busy answers back off here, a few times, before giving up."""
     amount = minor_to_shillings(payout.amount_minor)
-    try:
-        if kind == "b2b":
-            accepted = await d.client.b2b_payment(
-                originator_conversation_id=ocid,
-                receiver_shortcode=phone,
-                receiver_kind="till",
+    for attempt in range(len(BUSY_BACKOFF_S) + 1):
+        try:
+            if payout.kind == "b2b":
+                return await d.client.b2b_payment(
+                    originator_conversation_id=payout.originator_conversation_id,
+                    receiver_shortcode=payout.phone,
+                    receiver_kind="till",
+                    amount=amount,
+                    account_reference=payout.id[:13],
+                    remarks=payout.remarks,
+                )
+            return await d.client.b2c_payment(
+                originator_conversation_id=payout.originator_conversation_id,
+                phone=payout.phone,
                 amount=amount,
-                account_reference=payout_id[:13],
                 remarks=payout.remarks,
             )
-        else:
-            accepted = await d.client.b2c_payment(
-                originator_conversation_id=ocid, phone=phone, amount=amount, remarks=payout.remarks
-            )
+        except errors.DarajaBusy:
+            if attempt == len(BUSY_BACKOFF_S):
+                raise
+            await asyncio.sleep(BUSY_BACKOFF_S[attempt])
+    raise AssertionError("unreachable")
+
+
+async def _send(d: Any, payout: Payout) -> str:
+    current = runtime.get()
+    payout_id = payout.id
+    try:
+        accepted = await _call(d, payout)
     except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
         return await _in_session(service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry")
     except (errors.DarajaTimeout, errors.DuplicateOriginatorConversationID) as exc:

@@ -72,7 +72,26 @@ class Stack:
 
     def _spawn(self, args: list[str], extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, **(extra or {})}
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        logs = os.environ.get("KIBETI_TEST_LOGS")  # a directory: keep each process's output for debugging
+        if logs:
+            with open(Path(logs) / f"{args[2]}-{len(self.processes) + len(self.workers)}.log", "ab") as out:
+                return subprocess.Popen(
+                    args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill_worker(self, worker: subprocess.Popen[bytes]) -> None:
+        """kill -9 the worker's whole process group: the worker, its work-horse and its scheduler."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
 
     def start_servers(self, **env: str) -> None:
         sim_port, app_port = free_port(), free_port()
@@ -127,6 +146,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # orphaned work-horses and schedulers
 
 
 class Relay:
