@@ -25,6 +25,7 @@ class WalletSettings(BaseSettings):
     erc20_dust_minor: int = 10_000  # 0.01 USDT
     trc20_dust_minor: int = 10_000
     btc_dust_sat: int = 546
+    wallets_scan_in_scheduler: bool = False  # real nodes are watched by `kibeti worker chain`
     wallet_seed_sealed: str = ""  # core.security.envelope sealed seed: the signer worker only
 
     def account_keys(self) -> dict[Network, str]:

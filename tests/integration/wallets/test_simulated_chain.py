@@ -71,3 +71,31 @@ async def test_embedded_runner_mines_and_credits(
     stop.set()
     await task
     assert await _balance(session_factory) == Money.of("1.5", USDT)
+
+
+async def test_scheduler_job_mines_and_credits_on_the_embedded_default(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, tmp_path: Path
+) -> None:
+    from core import runtime as runtime_module
+    from core.clock import SystemClock
+    from core.config import Settings
+    from core.runtime import Runtime
+    from wallets.jobs import scan_all_networks
+
+    settings = Settings(data_dir=tmp_path, database_url="sqlite+aiosqlite:///unused.db")
+    previous = runtime_module._current
+    runtime_module.install(
+        Runtime(settings=settings, session_factory=session_factory, clock=SystemClock(), queue=None)  # type: ignore[arg-type]
+    )
+    gateway = WalletGateway(session_factory=session_factory, deriver=deriver)
+    address = (await gateway.deposit_address(owner_type="customer", owner_id=9, asset=USDT)).address
+    SimulatedChain(Network.ERC20, sim_path(tmp_path, Network.ERC20)).pay(address, 2_000_000)
+    balances = []
+    try:
+        for _ in range(4):
+            reached = await scan_all_networks()
+            balances.append(await _balance(session_factory))
+    finally:
+        runtime_module._current = previous
+    assert set(reached) == {"btc", "erc20", "trc20"}
+    assert balances == [Money.zero(USDT), Money.zero(USDT), Money.of(2, USDT), Money.of(2, USDT)]
