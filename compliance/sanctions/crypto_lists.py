@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from compliance.sanctions.entities import CryptoAddress, LineError, ListedEntity
+from compliance.sanctions.ofac import read_text
 
 ADDRESS_RE = re.compile(r"^[A-Za-z0-9]{20,128}$")
 FILE_RE = re.compile(r"^sanctioned_addresses_([A-Z0-9]+)\.txt$")
@@ -15,7 +16,10 @@ def load_address_file(path: Path, errors: list[LineError]) -> list[ListedEntity]
     match = FILE_RE.match(path.name)
     ticker = match.group(1) if match else "UNKNOWN"
     found: list[ListedEntity] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    text = read_text(path, errors)
+    if text is None:
+        return found
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -37,6 +37,7 @@ MIN_ID_LENGTH = 5
 # length-weighted best-token estimate is under this floor cannot reach review.
 ESTIMATE_FLOOR_MULTI = 0.85
 SIMILAR_CACHE_SIZE = 50_000
+PRECOMPUTED_TOKENS = 400
 SAME_LETTER_MIN_RATIO = 0.55
 OTHER_LETTER_MIN_RATIO = 0.66
 _CLASS_LETTERS = {ch: letters for letters in CLASSES for ch in letters}
@@ -66,6 +67,8 @@ class SanctionsIndex:
     _buckets: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     _addresses: dict[str, list[tuple[int, CryptoAddress]]] = field(default_factory=dict)
     _ids: dict[str, list[int]] = field(default_factory=dict)
+    _second: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
+    _warm: dict[str, dict[str, float]] = field(default_factory=dict)
     _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
@@ -96,12 +99,19 @@ class SanctionsIndex:
                 if len(number) >= MIN_ID_LENGTH:
                     ids[number].append(idx)
         buckets: dict[tuple[str, int], list[str]] = defaultdict(list)
+        second: dict[tuple[str, str, int], list[str]] = defaultdict(list)
         for tok in postings:
             buckets[(tok[0], len(tok))].append(tok)
+            second[(tok[0], tok[1:2], len(tok))].append(tok)
         index._postings = dict(postings)
         index._buckets = dict(buckets)
+        index._second = dict(second)
         index._addresses = dict(addresses)
         index._ids = dict(ids)
+        # Precompute the neighbours of the most frequent listed tokens (al, mohammed, ali, abu ...):
+        # they recur in customers' names, and they are the most expensive to look up.
+        frequent = sorted(postings, key=lambda t: len(postings[t]), reverse=True)[:PRECOMPUTED_TOKENS]
+        index._warm = {tok: index._compute_similar(tok) for tok in frequent}
         return index
 
     @property
@@ -139,7 +149,7 @@ class SanctionsIndex:
     def _similar(self, qtok: str) -> dict[str, float]:
         """Index tokens similar to `qtok` (same phonetic class, watchman token score >= cutoff).
         Memoised per index: customer names repeat tokens heavily (Mohamed, Wanjiru, Otieno)."""
-        cached = self._similar_cache.get(qtok)
+        cached = self._warm.get(qtok) or self._similar_cache.get(qtok)
         if cached is not None:
             return cached
         if len(self._similar_cache) >= SIMILAR_CACHE_SIZE:
@@ -151,7 +161,8 @@ class SanctionsIndex:
         """Blocking by (first letter, length). A same-letter token scores at most
         (0.8 + 0.2r)(0.7 + 0.3r) at length ratio r, so r < SAME_LETTER_MIN_RATIO cannot reach the
         cutoff; a different letter of the same phonetic class gets no Winkler boost and a x0.9
-        penalty, so it needs raw Jaro >= cutoff / 0.9 and a closer length."""
+        penalty, so it needs raw Jaro >= cutoff / 0.9 and a closer length; those are only sought
+        among tokens sharing the second letter (ebrahim ~ ibrahim, qaddafi ~ gaddafi)."""
         length = len(qtok)
         same: list[str] = []
         other: list[str] = []
@@ -162,7 +173,7 @@ class SanctionsIndex:
             if OTHER_LETTER_MIN_RATIO * size <= length <= size / OTHER_LETTER_MIN_RATIO:
                 for letter in letters:
                     if letter != qtok[0]:
-                        other += self._buckets.get((letter, size), [])
+                        other += self._second.get((letter, qtok[1:2], size), [])
         found = process.extract(
             qtok, same, scorer=JaroWinkler.similarity, score_cutoff=CANDIDATE_TOKEN_CUTOFF, limit=None
         )
@@ -250,6 +261,12 @@ class SanctionsIndex:
             if qi in generators:
                 continue
             found, table = best[qi], sims[qi]
+            if volumes[qi] <= 3 * len(candidates):  # cheaper to walk this token's postings
+                for itok, score in table.items():
+                    for name_id in self._postings[itok]:
+                        if name_id in candidates and score > found.get(name_id, 0.0):
+                            found[name_id] = score
+                continue
             for name_id in candidates:
                 top = max((table.get(t, 0.0) for t in self._names[name_id].toks), default=0.0)
                 if top:

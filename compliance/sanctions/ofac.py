@@ -37,9 +37,22 @@ def _clean(value: str) -> str:
     return "" if value == NULL else value
 
 
+def read_text(path: Path, errors: list[LineError]) -> str | None:
+    """The file as UTF-8 (a trailing DOS EOF byte dropped); bad bytes are a line error."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8").replace("\x1a", "")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        errors.append(LineError(path.name, line, f"not UTF-8 text (byte {exc.start})"))
+        return None
+
+
 def read_rows(path: Path, columns: int, errors: list[LineError]) -> Iterator[tuple[int, list[str]]]:
     """Rows with their starting line number; a wrong column count or bad ent_num is an error."""
-    text = path.read_text(encoding="utf-8", errors="strict").replace("\x1a", "")
+    text = read_text(path, errors)
+    if text is None:
+        return
     reader = csv.reader(io.StringIO(text, newline=""))
     previous_end = 0
     try:

@@ -150,3 +150,10 @@ def test_entity_round_trips_through_dict(tmp_path: Path) -> None:
     for entity in load_path(write_set(tmp_path)).entities:
         again = ListedEntity.from_dict(entity.to_dict())
         assert again.to_dict() == entity.to_dict()
+
+
+def test_non_utf8_bytes_rejected_with_line(tmp_path: Path) -> None:
+    root = write_set(tmp_path)
+    (root / "ofac" / "alt.csv").write_bytes(ALT_OK.encode() + b'100,2,"aka","D\xe9OE",-0- \r\n')
+    with pytest.raises(MalformedListFile, match=r"alt.csv:2: not UTF-8"):
+        load_path(root)
