@@ -200,3 +200,41 @@ async def test_rescreen_flags_a_listed_customer(factory, clock, full_lists: Sanc
             await screen_customer(session=session, lists=full_lists, profile=profile, now=clock.now())
             is Outcome.CLEAR
         )
+
+
+async def test_onboarding_flow_screens_the_new_identity(factory, clock, full_lists: SanctionsList) -> None:
+    from compliance.flows import verify_identity_flow
+
+    iprs = SimulatedIprs(lenient=True)
+    async with factory() as session, session.begin():
+        pending = await verify_identity_flow(
+            session=session,
+            customer_id=95,
+            full_name="Wanjiku Kamau",
+            id_number="12345678",
+            date_of_birth="1990-01-01",
+            verifier=iprs,
+            now=clock.now(),
+        )
+        assert pending.sanctions == "pending" and pending.tier == 1
+        await store.save_version(session=session, lists=full_lists, loaded_by="t")
+        clean = await verify_identity_flow(
+            session=session,
+            customer_id=96,
+            full_name="Otieno Odhiambo",
+            id_number="23456789",
+            date_of_birth="1985-02-02",
+            verifier=iprs,
+            now=clock.now(),
+        )
+        listed = await verify_identity_flow(
+            session=session,
+            customer_id=97,
+            full_name="Joseph Kony",
+            id_number="34567890",
+            date_of_birth="1964-09-18",
+            verifier=iprs,
+            now=clock.now(),
+        )
+    assert (clean.tier, clean.sanctions) == (1, "clear")
+    assert (listed.tier, listed.sanctions) == (0, "block")
