@@ -7,6 +7,7 @@ certificate it takes the simulator's.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from payouts.mpesa.client import ApiCall, DarajaClient, DarajaConfig, fetch_toke
 from payouts.mpesa.token import MemoryTokenCache, RedisTokenCache
 from payouts.rate_limit import MemoryTokenBucket, RateLimit, RedisTokenBucket
 
+log = logging.getLogger(__name__)
 SIMULATOR_URL = "http://127.0.0.1:8090"
 _certificates: dict[str, bytes] = {}
 _memory_tokens: dict[str, MemoryTokenCache] = {}
@@ -54,6 +56,15 @@ async def certificate(settings: Settings, http: httpx.AsyncClient) -> bytes:
         response.raise_for_status()
         _certificates[url] = response.content
     return _certificates[url]
+
+
+async def prefetch_certificate(settings: Settings) -> None:
+    """Load the certificate once in a worker's main process, so forked work-horses inherit it."""
+    async with httpx.AsyncClient() as http:
+        try:
+            await certificate(settings, http)
+        except (httpx.HTTPError, OSError) as exc:  # not fatal: each job fetches it again
+            log.warning("could not prefetch the M-Pesa certificate: %s", exc)
 
 
 def config(settings: Settings, cert: bytes) -> DarajaConfig:

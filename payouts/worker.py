@@ -8,6 +8,7 @@ callable named by dotted path (webapp.bootstrap.install), because payouts may no
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import os
 import signal
@@ -20,9 +21,12 @@ from redis import Redis
 from rq import SimpleWorker, Worker
 
 from core import runtime
+from payouts.adapter import prefetch_certificate
 
 DEFAULT_QUEUES = ("payouts", "default")
 DEFAULT_SETUP = "webapp.bootstrap.install"
+# Imported once in the worker's main process, so forked work-horses do not import them per job.
+PRELOAD = ("payouts.jobs", "core.outbox.jobs")
 
 
 def _resolve(dotted: str) -> object:
@@ -39,6 +43,9 @@ def run_one(
     settings = runtime.get().settings
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: RQ workers need Redis")
+    for module in (*PRELOAD, *filter(None, os.environ.get("KIBETI_WORKER_PRELOAD", "").split(","))):
+        importlib.import_module(module)
+    asyncio.run(prefetch_certificate(settings))
     connection = Redis.from_url(settings.redis_url)
     worker_class = SimpleWorker if simple else Worker
     worker_class(list(queues), connection=connection).work(

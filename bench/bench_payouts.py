@@ -1,0 +1,171 @@
+"""Payouts per second through the whole pipeline vs no-op RQ jobs (same worker class and count).
+
+Pipeline: outbox relay -> RQ worker process -> Daraja simulator over HTTP (B2C v3, rate limiter off)
+-> result callback over HTTP -> callback app -> ledger post. The no-op run is the queue's own ceiling.
+Also CPU time per payout (worker process trees; and everything: workers, simulator, callback app, relay).
+
+    .venv/bin/python bench/bench_payouts.py --payouts 200 --noop 1000 --workers 4 [--simple] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import psutil
+from redis import Redis
+from rq import Queue, Worker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.money import Asset, Money
+from core.payments import service
+from tests.integration.payouts.harness import Relay, Stack, funded_wallet, wait_final
+from webapp.schema import upgrade
+
+PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_ADMIN = os.environ.get("KIBETI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for p in [process, *process.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def wait_workers(redis: Redis, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while Worker.count(connection=redis) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError("workers did not start")
+        time.sleep(0.2)
+
+
+def stop_workers(stack: Stack, redis: Redis) -> None:
+    for worker in stack.workers:
+        stack.kill_worker(worker)
+    stack.workers.clear()
+    for worker in Worker.all(connection=redis):  # forget the killed workers' registrations
+        worker.register_death()
+
+
+def run_noop(stack: Stack, jobs: int, workers: int, simple: bool) -> tuple[float, float]:
+    redis = Redis.from_url(stack.redis_url)
+    for _ in range(workers):
+        stack.start_worker(simple=simple, KIBETI_WORKER_PRELOAD="bench.noop_jobs")
+    wait_workers(redis, workers)
+    pids = [w.pid for w in stack.workers]
+    queue = Queue("payouts", connection=redis)
+    cpu0, t0 = cpu_of(pids), time.perf_counter()
+    with redis.pipeline() as pipe:
+        for n in range(jobs):
+            queue.enqueue("bench.noop_jobs.noop", job_id=f"noop-{n}", pipeline=pipe, result_ttl=600)
+        pipe.execute()
+    while queue.finished_job_registry.count < jobs:
+        time.sleep(0.02)
+    elapsed, cpu = time.perf_counter() - t0, cpu_of(pids) - cpu0
+    stop_workers(stack, redis)
+    return jobs / elapsed, cpu / jobs
+
+
+async def run_payouts(
+    stack: Stack, payouts: int, workers: int, simple: bool
+) -> tuple[float, float, float, int]:
+    redis = Redis.from_url(stack.redis_url)
+    relay = Relay(stack)
+    factory = relay.runtime.session_factory
+    ids = []
+    for n in range(payouts):
+        wallet = await funded_wallet(factory, 10_000 + n, 1000)
+        async with factory() as session:
+            payout = await service.create_payout(
+                session=session,
+                idempotency_key=f"bench-{n}",
+                account_id=wallet,
+                phone=f"0712{n:06d}",
+                amount=Money.of(100, Asset.KES),
+                customer_id=10_000 + n,
+            )
+            await session.commit()
+        ids.append(payout.id)
+    for _ in range(workers):
+        stack.start_worker(simple=simple)
+    wait_workers(redis, workers)
+    worker_pids = [w.pid for w in stack.workers]
+    all_pids = [*worker_pids, *(p.pid for p in stack.processes)]
+    me = psutil.Process()
+    cpu_w0, cpu_all0, me0 = cpu_of(worker_pids), cpu_of(all_pids), sum(me.cpu_times()[:2])
+    t0 = time.perf_counter()
+    relay.start()
+    rows = await wait_final(factory, ids, timeout=600)
+    elapsed = time.perf_counter() - t0
+    cpu_workers = cpu_of(worker_pids) - cpu_w0
+    cpu_all = cpu_of(all_pids) - cpu_all0 + sum(me.cpu_times()[:2]) - me0
+    succeeded = sum(1 for r in rows if r.status == "succeeded")
+    await relay.stop()
+    stop_workers(stack, redis)
+    return payouts / elapsed, cpu_workers / payouts, cpu_all / payouts, succeeded
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--payouts", type=int, default=200)
+    parser.add_argument("--noop", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--simple", action="store_true", help="SimpleWorker instead of the forking Worker")
+    parser.add_argument("--write", action="store_true", help="write the results into BENCHMARKS.md")
+    args = parser.parse_args()
+
+    name = f"kibeti_bench_payouts_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    pg_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    await asyncio.to_thread(upgrade, pg_url)
+    counter = Redis.from_url(REDIS_ADMIN)
+    redis_url = REDIS_ADMIN.rsplit("/", 1)[0] + f"/{int(counter.incr('kibeti:test:next-db')) % 15 + 1}"
+    Redis.from_url(redis_url).flushdb()
+
+    stack = Stack(pg_url=pg_url, redis_url=redis_url)
+    stack.start_servers(MPESA_RECONCILE_AFTER_S="600")
+    stack.sim("POST", "/simulator/config", json={"callback_delay_s": 0.0, "lock_subscriber": False})
+    try:
+        noop_rate, noop_cpu = run_noop(stack, args.noop, args.workers, args.simple)
+        rate, cpu_workers, cpu_all, ok = await run_payouts(stack, args.payouts, args.workers, args.simple)
+    finally:
+        stack.stop()
+        admin = await asyncpg.connect(PG_ADMIN)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    worker_class = "SimpleWorker" if args.simple else "Worker (fork per job)"
+    lines = [
+        f"| {worker_class} | {args.workers} | {noop_rate:.1f} | {rate:.1f} | {rate / noop_rate:.2f}x "
+        f"| {noop_cpu * 1000:.1f} | {cpu_workers * 1000:.1f} | {cpu_all * 1000:.1f} | {ok}/{args.payouts} |"
+    ]
+    print(
+        "| worker class | workers | no-op jobs/s | payouts/s | ratio | no-op CPU ms/job "
+        "| worker CPU ms/payout | total CPU ms/payout | succeeded |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(lines))
+    load = os.getloadavg()[0]
+    print(f"load average at start ~{load:.2f} on {os.cpu_count()} CPUs, Python {platform.python_version()}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
