@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -11,7 +13,7 @@ from core.errors import KibetiError
 from core.flows.types import BalanceLine, StatementLine
 from core.fx import service as fx
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, OwnerType
+from core.ledger.models import Account, AccountKind, OwnerType
 from core.money import Asset, Money
 
 WALLET_ASSETS = (Asset.KES, Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)
@@ -28,22 +30,47 @@ async def wallet_account_id(session: AsyncSession, customer_id: int, asset: Asse
     return int(account.id)
 
 
+RATE_CACHE_SECONDS = 5.0
+_rates: dict[tuple[str, str], tuple[float, Decimal | None]] = {}
+
+
+async def _bid(session: AsyncSession, currency: str, clock: Clock) -> Decimal | None:
+    """The KES bid for `currency`, cached a few seconds per process (display only, never for pricing)."""
+    now = time.monotonic()
+    key = (str(getattr(session.bind, "url", "")), currency)
+    cached = _rates.get(key)
+    if cached is not None and now - cached[0] < RATE_CACHE_SECONDS:
+        return cached[1]
+    try:
+        bid: Decimal | None = Decimal(
+            (await fx.latest_rate(session=session, base=currency, quote="KES", clock=clock)).bid
+        )
+    except KibetiError:
+        bid = None
+    _rates[key] = (now, bid)
+    return bid
+
+
 async def kes_value(session: AsyncSession, amount: Money, clock: Clock) -> Money | None:
     """What `amount` is worth in KES at the current bid; None when rates are unavailable."""
     if amount.asset is Asset.KES:
         return amount
-    try:
-        rate = await fx.latest_rate(session=session, base=amount.asset.currency, quote="KES", clock=clock)
-    except KibetiError:
-        return None
-    return Money.round_down(amount.amount * Decimal(rate.bid), Asset.KES)
+    bid = await _bid(session, amount.asset.currency, clock)
+    return None if bid is None else Money.round_down(amount.amount * bid, Asset.KES)
 
 
 async def balances(session: AsyncSession, customer_id: int, clock: Clock) -> list[BalanceLine]:
+    """All four wallets in one query (customer wallets are constrained: their row holds the posted
+    balance, kept in place by the ledger), less pending holds; each with its KES value."""
+    query = select(Account.asset, Account.balance, Account.pending_out).where(
+        Account.owner_type == OwnerType.CUSTOMER.value,
+        Account.owner_id == customer_id,
+        Account.kind == AccountKind.WALLET.value,
+    )
+    found = {asset: balance - pending for asset, balance, pending in (await session.execute(query)).all()}
     lines = []
     for asset in WALLET_ASSETS:
-        account_id = await wallet_account_id(session, customer_id, asset)
-        amount = await ledger.available(session=session, account_id=account_id)
+        amount = Money.from_minor(int(found.get(asset.value, 0)), asset)
         lines.append(
             BalanceLine(asset=asset, amount=amount, kes_value=await kes_value(session, amount, clock))
         )

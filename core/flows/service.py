@@ -160,9 +160,9 @@ class CoreFlows:
 
     async def balances(self, *, customer_id: int) -> list[BalanceLine]:
         async with self._session() as session:
-            lines = await accounts.balances(session, customer_id, self.rt.clock)
-            await session.commit()
-            return lines
+            # a read: autocommit spares the BEGIN/ROLLBACK round trips inside a USSD hop
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return await accounts.balances(session, customer_id, self.rt.clock)
 
     async def mini_statement(self, *, customer_id: int, limit: int = 5) -> list[StatementLine]:
         async with self._session() as session:

@@ -1,0 +1,258 @@
+"""USSD hop benchmark (issue 6): a full menu hop under 100 concurrent sessions, beside a bare endpoint.
+
+Each measured hop goes through the real app (`webapp.main:app` under uvicorn): the AT form is parsed,
+the session is read from Redis, the balances screen re-renders (a PostgreSQL read of four wallet
+balances and the KES rates) and the session is written back to Redis. Sessions rotate every 50 hops
+so `text` stays short. The bare endpoint parses the same form and answers "CON ok", served the same
+way (uvicorn, same worker count) and driven the same way (wrk, same script) in the same run.
+
+Run: `.venv/bin/python bench/bench_ussd.py --write` (needs wrk: `apt-get install wrk`, PostgreSQL and Redis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+DB_NAME = "kibeti_bench_ussd"
+TOKEN = "bench-at-callback-token-0123456789abcdef"
+SESSIONS = 100
+HOPS_PER_SESSION = 50
+
+bare = FastAPI()
+
+
+@bare.post("/ussd/{secret}")
+async def bare_hop(secret: str, request: Request) -> PlainTextResponse:
+    form = await request.form()
+    return PlainTextResponse("CON ok " + str(form.get("text", ""))[:1])
+
+
+WRK_SCRIPT = """
+local token = "%(token)s"
+local sessions = %(sessions)d
+local per = %(per)d
+local counter = {}
+local idx = 0
+local tid = 0
+local threads = {}
+function setup(thread) tid = tid + 1; thread:set("tid", tid); table.insert(threads, thread) end
+function init(args) for i = 1, sessions do counter[i] = 0 end end
+request = function()
+  idx = (idx %% sessions) + 1
+  local k = counter[idx]
+  counter[idx] = k + 1
+  local round = math.floor(k / per)
+  local step = k %% per
+  local text = ""
+  if step == 1 then text = "1" elseif step > 1 then text = "1" .. string.rep("*5", step - 1) end
+  local phone = string.format("+2547%%08d", 10000000 + idx)
+  local sid = string.format("bench-%%s-%%d-%%d", tostring(tid), idx, round)
+  local body = "sessionId=" .. sid .. "&serviceCode=%%2A483%%2A1%%23&phoneNumber=" .. phone:gsub("+", "%%%%2B")
+    .. "&networkCode=63902&text=" .. text:gsub("*", "%%%%2A")
+  return wrk.format("POST", "/ussd/" .. token, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+"""
+
+
+def db_url() -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{DB_NAME}"
+
+
+async def prepare_database() -> None:
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {DB_NAME}")
+    finally:
+        await admin.close()
+
+
+async def seed(url: str) -> None:
+    """Rates, and SESSIONS customers with funded wallets (one Argon2 hash, reused)."""
+    from core.clock import SystemClock
+    from core.db.session import make_engine, make_session_factory
+    from core.flows import accounts
+    from core.fx import service as fx
+    from core.fx.sources import DemoRateSource
+    from core.identity import service as identity
+    from core.identity.models import Customer
+    from core.ledger import service as ledger
+    from core.ledger.models import AccountKind
+    from core.money import Asset, Money
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    clock = SystemClock()
+    async with factory() as session:
+        await fx.refresh(session=session, sources=[DemoRateSource()], clock=clock)
+        first = await identity.register_customer(
+            session=session, phone="+254710000001", name="Bench One", national_id="12345678", language="en",
+            pin="4826", clock=clock,
+        )  # fmt: skip
+        for i in range(2, SESSIONS + 1):
+            session.add(
+                Customer(
+                    phone=f"+2547{10000000 + i:08d}", name=f"Bench {i}", national_id=f"{20000000 + i}",
+                    language="sw" if i % 2 else "en", kyc_tier=0, status="active", pin_hash=first.pin_hash,
+                    pin_failed_count=0, created_at=first.created_at, updated_at=first.updated_at,
+                )
+            )  # fmt: skip
+        await session.flush()
+        custody = await ledger.system_account(
+            session=session, kind=AccountKind.CUSTODY, asset=Asset.USDT_TRC20
+        )
+        for cid in range(1, SESSIONS + 1):
+            for asset in accounts.WALLET_ASSETS:
+                await accounts.wallet_account_id(session, cid, asset)
+            wallet = await accounts.wallet_account_id(session, cid, Asset.USDT_TRC20)
+            await ledger.transfer(
+                session=session, idempotency_key=f"bench-fund-{cid}", from_account_id=custody.id,
+                to_account_id=wallet, amount=Money.of("100", Asset.USDT_TRC20), kind="deposit",
+            )  # fmt: skip
+        await session.commit()
+    await engine.dispose()
+
+
+def serve(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        str(ROOT / ".venv/bin/uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def wait_ready(port: int) -> None:
+    for _ in range(200):
+        try:
+            form = {"sessionId": "warm", "phoneNumber": "+254710000001", "text": ""}
+            if httpx.post(f"http://127.0.0.1:{port}/ussd/{TOKEN}", data=form, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, str]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+               f"http://127.0.0.1:{port}"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99_text = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99_text is not None, out
+    value, unit = float(p99_text.group(1)), p99_text.group(2)
+    p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors during the run:\n{out}")
+    return rps, p99_ms, " ".join(command)
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    heading = "## USSD hop (issue 6)"
+    pattern = re.compile(rf"{re.escape(heading)}\n.*?(?=\n## |\Z)", re.S)
+    current = (
+        pattern.sub(lambda _: text.rstrip("\n"), current)
+        if heading in current
+        else current.rstrip("\n") + "\n\n" + text
+    )
+    path.write_text(current.rstrip("\n") + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk")
+        return 2
+    url = db_url()
+    asyncio.run(prepare_database())
+    from webapp.schema import upgrade
+
+    upgrade(url)
+    asyncio.run(seed(url))
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "AT_CALLBACK_TOKEN": TOKEN,
+           "KIBETI_ENV": "test", "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(WRK_SCRIPT % {"token": TOKEN, "sessions": SESSIONS, "per": HOPS_PER_SESSION})
+        script = Path(handle.name)
+    load = os.getloadavg()[0]
+    results = {}
+    for name, target, port in (("bare FastAPI endpoint", "bench.bench_ussd:bare", 8731),
+                               ("USSD hop (full app)", "webapp.main:app", 8732)):  # fmt: skip
+        process = serve(target, port, args.workers, env)
+        try:
+            wait_ready(port)
+            run_wrk(port, script, 3, SESSIONS)  # warm-up: pools, caches, JIT-free but still
+            results[name] = run_wrk(port, script, args.seconds, SESSIONS)
+        finally:
+            stop(process)
+    bare_rps, bare_p99, command = results["bare FastAPI endpoint"]
+    hop_rps, hop_p99, _ = results["USSD hop (full app)"]
+    ratio = hop_rps / bare_rps
+    lines = [
+        "## USSD hop (issue 6)",
+        "",
+        "A full menu hop through `POST /ussd/{secret}` of the real app (`webapp.main:app`): the Africa's Talking",
+        "form parsed, the session read from Redis, the balances screen re-rendered (PostgreSQL read of four wallet",
+        "balances and the KES rates), the session written back to Redis. 100 concurrent sessions (100 customers,",
+        f"sessions rotated every {HOPS_PER_SESSION} hops), beside a bare FastAPI endpoint that parses the same form;",
+        f"both served by uvicorn with {args.workers} workers, driven by wrk with the same Lua script, in the same run.",
+        f"Run: `.venv/bin/python bench/bench_ussd.py --write`. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,",
+        f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f} at start (shared machine).",
+        f"wrk command (per server): `{command.replace(str(script), 'bench_ussd.lua')}`.",
+        "",
+        "| server | requests/s | p99 (ms) |",
+        "|---|---:|---:|",
+        f"| bare FastAPI endpoint | {bare_rps:,.0f} | {bare_p99:.1f} |",
+        f"| USSD hop (full app) | {hop_rps:,.0f} | {hop_p99:.1f} |",
+        "",
+        f"Ratio hop/bare: **{ratio:.2f}** (target >= 0.6: {'met' if ratio >= 0.6 else 'missed'}); "
+        f"hop p99 **{hop_p99:.1f} ms** (target <= 100 ms: {'met' if hop_p99 <= 100 else 'missed'}).",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section(text)
+    script.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
