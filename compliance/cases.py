@@ -20,6 +20,7 @@ from compliance.models import (
     CaseEvent,
     CaseStatus,
     Disposition,
+    KycProfile,
     Movement,
     RegulatoryReport,
 )
@@ -102,7 +103,18 @@ async def dismiss_alert(
         "dismissal_note": note,
         "dismissed_at": now.isoformat(),
     }
+    if alert.source == "sanctions" and alert.customer_id is not None:
+        await _clear_sanctions_hold(session, alert.customer_id, now)
     return alert
+
+
+async def _clear_sanctions_hold(session: AsyncSession, customer_id: int, now: datetime) -> None:
+    """A person decided the sanctions hit is not this customer: the gate stops holding them
+    (until a new list version raises a new alert)."""
+    profile = await session.get(KycProfile, customer_id)
+    if profile is not None and profile.sanctions_outcome != "clear":
+        profile.sanctions_outcome = "clear"
+        profile.updated_at = now
 
 
 def _event(case: Case, kind: str, actor: str, now: datetime, text: str = "", **extra: Any) -> CaseEvent:
@@ -244,6 +256,10 @@ async def close(
         raise InvalidCaseTransition("an escalated case is closed by filing its STR")
     else:
         _require(case, OPEN_STATES, "close")
+    if value in (Disposition.FALSE_POSITIVE, Disposition.NO_FURTHER_ACTION) and case.customer_id is not None:
+        sources = (await session.execute(select(Alert.source).where(Alert.case_id == case.id))).scalars()
+        if "sanctions" in set(sources):
+            await _clear_sanctions_hold(session, case.customer_id, now)
     case.status = CaseStatus.CLOSED.value
     case.disposition = value.value
     case.disposition_note = note

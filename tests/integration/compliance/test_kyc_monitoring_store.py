@@ -238,3 +238,27 @@ async def test_onboarding_flow_screens_the_new_identity(factory, clock, full_lis
         )
     assert (clean.tier, clean.sanctions) == (1, "clear")
     assert (listed.tier, listed.sanctions) == (0, "block")
+
+
+async def test_dismissing_a_sanctions_alert_releases_the_hold(
+    factory, clock, full_lists: SanctionsList
+) -> None:
+    from compliance import cases
+
+    async with factory() as session, session.begin():
+        await store.save_version(session=session, lists=full_lists, loaded_by="t")
+        profile = await kyc.ensure_profile(session=session, customer_id=98, now=clock.now())
+        profile.full_name = "Mohamed Ali"
+        assert (
+            await screen_customer(session=session, lists=full_lists, profile=profile, now=clock.now())
+            is Outcome.ALERT
+        )
+    gate = ComplianceGateService(factory, clock)
+    held = await gate.check(MovementCheck(98, "send", kes("10"), kes("10"), "+254700000098"))
+    assert held.reason_code == "compliance_review"
+    async with factory() as session, session.begin():
+        (alert,) = await cases.list_alerts(session=session, customer_id=98)
+        await cases.dismiss_alert(
+            session=session, alert_id=alert.id, actor="mlro", note="different person", now=clock.now()
+        )
+    assert (await gate.check(MovementCheck(98, "send", kes("10"), kes("10"), "+254700000098"))).allowed
