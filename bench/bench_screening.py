@@ -115,16 +115,26 @@ def main() -> None:
     customers = synthetic_customers(args.customers, rng)
     lists.index._similar_cache.clear()
     outcomes: dict[str, int] = {o.value: 0 for o in Outcome}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for person in customers:
         outcomes[screen(lists, person).outcome.value] += 1
     elapsed = time.perf_counter() - t0
+    cpu_elapsed = time.process_time() - c0
     print(
         f"full re-screen of {len(customers)} customers: {elapsed:.1f} s "
-        f"({len(customers) / elapsed:,.0f} customers/s, one process); outcomes {outcomes}"
+        f"({len(customers) / elapsed:,.0f} customers/s, one process; CPU {cpu_elapsed:.1f} s); outcomes {outcomes}"
     )
     if args.write:
-        write_section(args, lists.summary(), results, len(queries), len(customers), elapsed, outcomes, load)
+        write_section(
+            args,
+            lists.summary(),
+            results,
+            len(queries),
+            len(customers),
+            (elapsed, cpu_elapsed),
+            outcomes,
+            load,
+        )
 
 
 SECTION = "## Sanctions screening (issue 8)"
@@ -136,10 +146,11 @@ def write_section(
     results: dict[str, object],
     queries: int,
     customers: int,
-    elapsed: float,
+    elapsed_pair: tuple[float, float],
     outcomes: dict[str, int],
     load: float,
 ) -> None:
+    elapsed, cpu_elapsed = elapsed_pair
     rows = []
     for label, values in results.items():
         cpu50, cpu99, wall50, wall99 = values  # type: ignore[misc]
@@ -168,7 +179,10 @@ def write_section(
             *rows,
             "",
             f"Full re-screen of {customers:,} synthetic customers (name + DOB + national ID), one process: "
-            f"**{elapsed:.1f} s** ({customers / elapsed:,.0f} customers/s). Outcomes: {outcomes}.",
+            f"**{elapsed:.1f} s wall, {cpu_elapsed:.1f} s CPU** ({customers / cpu_elapsed:,.0f} customers per CPU-second; "
+            "the job is embarrassingly parallel, so N worker processes divide the wall time by about N). "
+            f"Outcomes: {outcomes}. Blocks on a synthetic population must be 0: a name+DOB block needs the "
+            "customer's name to cover the listed name, and random 8-digit national IDs do not hit listed IDs.",
             "",
         ]
     )
