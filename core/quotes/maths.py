@@ -42,6 +42,7 @@ MPESA_MAX = Decimal(250_000)
 WALLET_MAX_KES = Decimal(1_000_000)
 HUNDRED = Decimal(100)
 ONE_SHILLING = Decimal(1)
+MAX_UNITS = 10**20
 _CTX = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
 
 
@@ -313,18 +314,43 @@ def _delivers(forward: _Forward, pay: Decimal, target: Money) -> QuoteTerms | No
 
 
 def _solve_receive(request: QuoteRequest, forward: _Forward, schedule: FeeSchedule) -> QuoteTerms:
+    """The smallest pay amount (in whole pay units) whose forward quote delivers the target.
+
+    Galloping search around the analytic estimate, then bisection: a handful of forward quotes when
+    the estimate is close (the usual case), O(log n) when caps or minimums make it far off.
+    """
     unit = _pay_unit(request)
-    units = (_estimate(request, forward, schedule) / unit).to_integral_value(decimal.ROUND_CEILING)
-    pay = (max(units, Decimal(1)) * unit).quantize(request.pay_asset.quantum)
-    terms = _delivers(forward, pay, request.amount)
-    steps = 0
-    while terms is None:
-        steps += 1
-        if steps > 10_000:
-            raise AmountTooSmall(f"cannot deliver {request.amount} with these fees")
-        pay += unit
-        terms = _delivers(forward, pay, request.amount)
-    while (smaller := _delivers(forward, pay - unit, request.amount)) is not None:
-        pay -= unit
-        terms = smaller
-    return terms
+    estimate = int((_estimate(request, forward, schedule) / unit).to_integral_value(decimal.ROUND_CEILING))
+
+    def attempt(units: int) -> QuoteTerms | None:
+        return _delivers(forward, (Decimal(units) * unit).quantize(request.pay_asset.quantum), request.amount)
+
+    high = max(estimate, 1)
+    found = attempt(high)
+    if found is None:  # gallop up until it delivers (AmountTooLarge ends the search)
+        low, step = high, 1
+        while found is None:
+            low, high = high, high + step
+            if high > MAX_UNITS:
+                raise AmountTooLarge(f"cannot deliver {request.amount}")
+            step *= 2
+            found = attempt(high)
+    else:  # gallop down until it no longer delivers
+        low, step = high, 1
+        while low > 1:
+            low = max(low - step, 1)
+            step *= 2
+            smaller = attempt(low)
+            if smaller is None:
+                break
+            high, found = low, smaller
+        else:
+            return found  # even one unit delivers
+    while high - low > 1:  # invariant: attempt(low) is None, attempt(high) delivers
+        middle = (low + high) // 2
+        candidate = attempt(middle)
+        if candidate is None:
+            low = middle
+        else:
+            high, found = middle, candidate
+    return found

@@ -15,15 +15,15 @@ from core.fx.models import FxAlert, FxRate, RateKind
 from core.fx.policy import FxPolicy
 from core.fx.sources import CoinGeckoSource, DemoRateSource, ExchangeRateApiSource
 
-POLICY = FxPolicy(source_timeout=0.5)
+POLICY = FxPolicy(source_timeout=4.0)  # generous: the CI machine is shared and busy
 
 
 def sources(provider):
     return [
-        ExchangeRateApiSource(name="erapi", url=provider.url("/v6/KEY/latest/USD"), timeout=0.4),
-        ExchangeRateApiSource(name="erapi_fallback", url=provider.url("/fallback/latest/USD"), timeout=0.4),
-        CoinGeckoSource(name="gecko", url=provider.url("/"), timeout=0.4),
-        CoinGeckoSource(name="gecko_fallback", url=provider.url("/fb/api/v3/simple/price"), timeout=0.4),
+        ExchangeRateApiSource(name="erapi", url=provider.url("/v6/KEY/latest/USD"), timeout=3.0),
+        ExchangeRateApiSource(name="erapi_fallback", url=provider.url("/fallback/latest/USD"), timeout=3.0),
+        CoinGeckoSource(name="gecko", url=provider.url("/"), timeout=3.0),
+        CoinGeckoSource(name="gecko_fallback", url=provider.url("/fb/api/v3/simple/price"), timeout=3.0),
     ]
 
 
@@ -83,7 +83,7 @@ async def test_primary_down_uses_fallback(session_factory, provider):
 
 async def test_primary_slow_uses_fallback(session_factory, provider):
     all_up(provider)
-    provider.crypto("/api/v3/simple/price", btc="95000.5", delay=2.0)
+    provider.crypto("/api/v3/simple/price", btc="95000.5", delay=6.0)
     clock = FixedClock()
     async with session_factory() as session:
         result = await fx_service.refresh(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -240,3 +241,36 @@ def test_send_law(asset, schedule, minor, chain_minor) -> None:
     except AmountTooSmall:
         return
     _check_law(terms)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    asset=assets,
+    rate=rates,
+    schedule=schedules,
+    receive=st.integers(min_value=1, max_value=300_000),
+    rail=st.sampled_from(list(Rail)),
+)
+def test_sell_receive_mode_law_and_minimality(asset, rate, schedule, receive, rail) -> None:
+    quote_rate = Rate(asset.currency, "KES", rate, rate, NOW, "test")
+    wanted = Money.of(receive, Asset.KES)
+    request = QuoteRequest(QuoteKind.SELL, asset, wanted, given=Given.RECEIVE, rail=rail)
+    try:
+        terms = compute_quote(request, rate=quote_rate, schedule=schedule)
+    except (AmountTooSmall, AmountTooLarge):
+        return
+    _check_law(terms)
+    assert terms.receive >= wanted
+    smaller = QuoteRequest(QuoteKind.SELL, asset, terms.pay - Money.from_minor(1, asset), rail=rail)
+    with contextlib.suppress(AmountTooSmall, AmountTooLarge):
+        assert compute_quote(smaller, rate=quote_rate, schedule=schedule).receive < wanted
+
+
+@settings(max_examples=200, deadline=None)
+@given(asset=assets, schedule=schedules, minor=st.integers(min_value=1, max_value=10**12))
+def test_send_receive_mode_law(asset, schedule, minor) -> None:
+    wanted = Money.from_minor(minor, asset)
+    request = QuoteRequest(QuoteKind.SEND, asset, wanted, given=Given.RECEIVE)
+    terms = compute_quote(request, rate=None, schedule=schedule)
+    _check_law(terms)
+    assert terms.receive >= wanted
