@@ -136,20 +136,32 @@ async def _effective(
     if spread > policy.disagreement_percent:
         bid, ask = low, high
         source = "+".join(name for name, _ in seen)
-        alert = FxAlert(
-            kind="disagreement", pair=f"{pair[0]}/{pair[1]}", status="open", created_at=now,
-            details={"rates": {name: str(rate) for name, rate in seen}, "spread_percent": str(spread),
-                     "tolerance_percent": str(policy.disagreement_percent), "used_bid": str(bid),
-                     "used_ask": str(ask)},
-        )  # fmt: skip
-        session.add(alert)
-        await session.flush()
+        details = {
+            "rates": {name: str(rate) for name, rate in seen}, "spread_percent": str(spread),
+            "tolerance_percent": str(policy.disagreement_percent), "used_bid": str(bid), "used_ask": str(ask),
+        }  # fmt: skip
+        alert = await _raise_alert(session, f"{pair[0]}/{pair[1]}", details, now)
         result.alerts.append(alert.id)
         log.warning("fx sources disagree", extra={"pair": alert.pair, "spread": str(spread)})
     row = _row(pair[0], pair[1], RateKind.EFFECTIVE, bid, ask, source, now)
     session.add(row)
     await session.flush()
     return _to_rate(row)
+
+
+async def _raise_alert(session: AsyncSession, pair: str, details: dict[str, Any], now: datetime) -> FxAlert:
+    """One open alert per pair: a disagreement that persists updates it (latest rates, count, last seen)."""
+    statement = select(FxAlert).where(
+        FxAlert.kind == "disagreement", FxAlert.pair == pair, FxAlert.status == "open"
+    )
+    alert = (await session.execute(statement.limit(1))).scalar_one_or_none()
+    if alert is None:
+        alert = FxAlert(kind="disagreement", pair=pair, status="open", created_at=now, details={})
+        session.add(alert)
+    occurrences = int(alert.details.get("occurrences", 0)) + 1
+    alert.details = {**details, "occurrences": occurrences, "last_seen": now.isoformat()}
+    await session.flush()
+    return alert
 
 
 async def _latest_row(

@@ -29,7 +29,7 @@ from core.fx import service as fx_service
 from core.fx.policy import FxPolicy
 from core.fx.rates import Rate
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.money import Asset, Money
 from core.quotes.errors import QuoteAlreadyUsed, QuoteExpired, QuoteNotFound
 from core.quotes.maths import FeeLine, Given, QuoteKind, QuoteRequest, QuoteTerms, Rail, compute_quote
@@ -196,6 +196,10 @@ async def execute_quote(
     now = clock.now()
     if now > row.expires_at:
         raise QuoteExpired(f"quote {quote_id} expired at {row.expires_at.isoformat()}; ask for a new one")
+    if row.customer_id is not None:
+        payer = await ledger.get_account(session=session, account_id=pay_account_id)
+        if payer.owner_type == OwnerType.CUSTOMER.value and payer.owner_id != row.customer_id:
+            raise QuoteNotFound(f"quote {quote_id} belongs to another customer")
     terms = terms_of(row)
     result = await ledger.post_entry(
         session=session,

@@ -167,6 +167,13 @@ async def test_disagreeing_sources_raise_an_alert_and_use_the_conservative_rate(
         usdt = await rate(session, clock)
         assert usdt.bid == Decimal("129.5") and usdt.ask == Decimal("135.0")
         assert [a.id for a in await fx_service.open_alerts(session=session)] == [alert.id]
+        clock.advance(seconds=60)  # still disagreeing: the same alert is updated, not a flood of new ones
+        again = await fx_service.refresh(
+            session=session, sources=sources(provider), clock=clock, policy=POLICY
+        )
+        assert again.alerts == [alert.id]
+        await session.refresh(alert)
+        assert alert.details["occurrences"] == 2
 
 
 async def test_demo_source_is_labelled(session_factory):

@@ -15,7 +15,7 @@ from core.ledger import service as ledger
 from core.ledger.models import AccountKind, JournalEntry, OwnerType, PostingRequest
 from core.money import Asset, Money
 from core.quotes import service as quotes
-from core.quotes.errors import QuoteAlreadyUsed, QuoteExpired
+from core.quotes.errors import QuoteAlreadyUsed, QuoteExpired, QuoteNotFound
 from core.quotes.maths import Given, QuoteKind, QuoteRequest
 
 KES = Asset.KES
@@ -170,3 +170,19 @@ async def test_stale_rates_stop_quoting(session_factory, clock):
             await quotes.create_quote(
                 session=session, request=QuoteRequest(QuoteKind.BUY, USDT, kes("100")), clock=clock
             )
+
+
+async def test_a_quote_is_executed_only_from_its_customers_account(session_factory, clock):
+    async with session_factory() as session:
+        await _ready(session, clock)
+        mine, theirs = await wallet(session, 7, KES), await wallet(session, 8, KES)
+        await fund(session, theirs, kes("1000"), AccountKind.MPESA_FLOAT)
+        quote = await quotes.create_quote(
+            session=session, request=QuoteRequest(QuoteKind.BUY, USDT, kes("100")), clock=clock, customer_id=7
+        )
+        with pytest.raises(QuoteNotFound):
+            await quotes.execute_quote(
+                session=session, quote_id=quote.id, pay_account_id=theirs.id,
+                receive_account_id=(await wallet(session, 7, USDT)).id, idempotency_key="x", clock=clock,
+            )  # fmt: skip
+        assert mine.id != theirs.id
