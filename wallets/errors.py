@@ -58,3 +58,14 @@ class HotWalletInsufficient(WalletError):
 
 class WithdrawalStateError(WalletError):
     code = "withdrawal_state_error"
+
+
+class WithdrawalRefused(WalletError):
+    """The compliance gate did not allow the withdrawal (deny, or review by staff)."""
+
+    code = "withdrawal_refused"
+
+    def __init__(self, reason_code: str, *, decision: str) -> None:
+        super().__init__(f"withdrawal not allowed: {reason_code} ({decision})")
+        self.reason_code = reason_code
+        self.decision = decision

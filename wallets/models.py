@@ -111,6 +111,8 @@ class Withdrawal(Base):
     txid: Mapped[str] = mapped_column(String(80), nullable=False, default="")
     nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     raw_tx: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    gas_price_wei: Mapped[str] = mapped_column(String(80), nullable=False, default="0")
+    replaced_txids: Mapped[str] = mapped_column(Text, nullable=False, default="")  # space-separated
     block_height: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     entry_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -23,9 +23,16 @@ from core.errors import CurrencyMismatch
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.ports import ComplianceGate, MovementCheck
 from wallets.addresses import validate
-from wallets.erc20.sender import Erc20Sender
-from wallets.errors import AmountBelowDust, HotWalletInsufficient, NodeError, WithdrawalStateError
+from wallets.erc20.sender import Erc20Sender, GasQuote
+from wallets.errors import (
+    AmountBelowDust,
+    HotWalletInsufficient,
+    NodeError,
+    WithdrawalRefused,
+    WithdrawalStateError,
+)
 from wallets.models import Withdrawal
 from wallets.networks import BitcoinNet, Network
 
@@ -52,6 +59,8 @@ async def request_withdrawal(
     fee: Money,
     dust_minor: int = 0,
     btc_net: BitcoinNet = BitcoinNet.MAINNET,
+    gate: ComplianceGate | None = None,
+    amount_kes: Money | None = None,
 ) -> Withdrawal:
     """Validate and hold `amount + fee` on the owner's wallet; idempotent per `request_key`."""
     existing = (
@@ -66,6 +75,20 @@ async def request_withdrawal(
         raise AmountBelowDust(
             f"the smallest {network.asset.value} withdrawal is {Money.from_minor(dust_minor, amount.asset)}"
         )
+    if gate is not None:  # the destination and amount are screened before any money is held
+        decision = await gate.check(
+            MovementCheck(
+                customer_id=owner_id,
+                kind="withdraw",
+                amount=amount,
+                amount_kes=amount_kes or Money.zero(Asset.KES),
+                counterparty=destination,
+            )
+        )
+        if not decision.allowed:
+            raise WithdrawalRefused(
+                decision.reason_code or "compliance_refused", decision=decision.decision.value
+            )
     wallet = await ledger.get_or_open_account(
         session=session,
         owner_type=owner_type,
@@ -140,10 +163,13 @@ class EvmWithdrawals:
                     to=row.address, amount=row.amount_minor, nonce=await self._sender.next_nonce(), gas=gas
                 )
                 row.raw_tx, row.txid, row.nonce, row.status = signed.raw, signed.txid, signed.nonce, SIGNED
-                row.updated_at = utcnow()
+                row.gas_price_wei, row.updated_at = str(gas.gas_price_wei), utcnow()
             raw, txid, status = row.raw_tx, row.txid, row.status
         if status != SIGNED:
             return status
+        return await self._broadcast(withdrawal_id, raw, txid)
+
+    async def _broadcast(self, withdrawal_id: int, raw: str, txid: str) -> str:
         try:
             await self._sender.broadcast(raw)
         except NodeError as exc:
@@ -161,10 +187,15 @@ class EvmWithdrawals:
             row = await session.get(Withdrawal, withdrawal_id)
             if row is None or row.status != BROADCAST:
                 return row.status if row else "missing"
-            txid = row.txid
-        receipt = await self._sender.receipt(txid)
+            candidates = [row.txid, *row.replaced_txids.split()]
+        receipt, txid = None, candidates[0]
+        for candidate in candidates:  # the replacement, or an earlier version that got mined first
+            receipt = await self._sender.receipt(candidate)
+            if receipt is not None:
+                txid = candidate
+                break
         if receipt is None:
-            return BROADCAST  # pending (a stuck transaction is re-priced by a later replacement job)
+            return BROADCAST  # pending; `replace_stuck` re-prices it
         tip = await self._sender.tip()
         if tip - receipt.height + 1 < self._confirmations:
             return BROADCAST
@@ -172,6 +203,9 @@ class EvmWithdrawals:
             row = await self._load(session, withdrawal_id)
             if row.status != BROADCAST:
                 return row.status
+            if row.txid != txid:  # an earlier version was mined: that one is the withdrawal
+                row.replaced_txids = " ".join(t for t in [row.txid, *row.replaced_txids.split()] if t != txid)
+                row.txid = txid
             row.block_height, row.network_fee_native = receipt.height, str(receipt.fee_wei)
             if not receipt.success:
                 await ledger.void_hold(
@@ -183,6 +217,36 @@ class EvmWithdrawals:
                 row.status = CONFIRMED
             row.updated_at = utcnow()
             return row.status
+
+    async def replace_stuck(self, withdrawal_id: int, *, bump_percent: int = 25) -> str:
+        """Re-sign a pending transaction with the same nonce and a higher gas price, and broadcast it.
+
+        Nodes accept a replacement only if it pays at least ~10% more; whichever version is mined is
+        the withdrawal (track() looks at all of them), so funds never leave twice.
+        """
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status != BROADCAST or row.nonce is None:
+                raise WithdrawalStateError(
+                    f"withdrawal {withdrawal_id} is {row.status}, not pending on chain"
+                )
+            for txid in [row.txid, *row.replaced_txids.split()]:
+                if await self._sender.receipt(txid) is not None:
+                    return BROADCAST  # already mined: nothing to replace
+            quote = await self._sender.estimate(row.address, row.amount_minor)
+            bumped = int(row.gas_price_wei) * (100 + bump_percent) // 100
+            gas = GasQuote(gas_limit=quote.gas_limit, gas_price_wei=max(bumped, quote.gas_price_wei))
+            signed = await self._sender.sign(
+                to=row.address, amount=row.amount_minor, nonce=row.nonce, gas=gas
+            )
+            row.replaced_txids = " ".join([*row.replaced_txids.split(), row.txid])
+            row.raw_tx, row.txid, row.status = signed.raw, signed.txid, SIGNED
+            row.gas_price_wei, row.updated_at = str(gas.gas_price_wei), utcnow()
+            raw, txid = row.raw_tx, row.txid
+        log.warning(
+            "withdrawal re-priced", extra={"withdrawal_id": withdrawal_id, "gas_price_wei": gas.gas_price_wei}
+        )
+        return await self._broadcast(withdrawal_id, raw, txid)
 
     async def _post(self, session: AsyncSession, row: Withdrawal, fee_wei: int) -> int:
         asset = self.network.asset

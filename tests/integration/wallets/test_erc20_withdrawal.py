@@ -12,10 +12,11 @@ from core.ledger import service as ledger
 from core.ledger.errors import InsufficientFunds
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
+from core.ports import Decision, GateResult, MovementCheck
 from tests.integration.wallets.evm import EvmChain
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.source import Erc20Source
-from wallets.errors import AmountBelowDust, HotWalletInsufficient, WrongNetworkAddress
+from wallets.errors import AmountBelowDust, HotWalletInsufficient, WithdrawalRefused, WrongNetworkAddress
 from wallets.gateway import WalletGateway
 from wallets.hd import AddressDeriver
 from wallets.keys import Seed
@@ -126,6 +127,25 @@ async def test_withdrawal_refusals(
                 address="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
                 amount=Money.of(1, USDT),
                 fee=Money.of(1, USDT),
+            )
+
+    class DenyAddresses:
+        async def check(self, movement: MovementCheck) -> GateResult:
+            assert movement.kind == "withdraw" and movement.counterparty == RECIPIENT
+            return GateResult(Decision.DENY, "sanctioned_address")
+
+    async with session_factory() as session, session.begin():
+        with pytest.raises(WithdrawalRefused, match="sanctioned_address"):
+            await request_withdrawal(
+                session=session,
+                request_key="w-sanctioned",
+                network=Network.ERC20,
+                owner_type="customer",
+                owner_id=1,
+                address=RECIPIENT,
+                amount=Money.of(2, USDT),
+                fee=Money.of(1, USDT),
+                gate=DenyAddresses(),
             )
     with pytest.raises(AmountBelowDust):
         await _request(session_factory, "w-dust", "0.5")

@@ -81,3 +81,30 @@ async def test_withdrawal_over_http_with_fees_in_the_ledger(
     assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of("16.5", USDT)
     assert await _balance(sf, kind=AccountKind.NETWORK_FEES) == network_fee
     assert await _balance(sf, kind=AccountKind.FEE_REVENUE) == Money.of("1.5", USDT) - network_fee
+
+
+async def test_stuck_withdrawal_is_replaced_not_paid_twice(
+    pg_session_factory: async_sessionmaker[AsyncSession],
+    deriver: AddressDeriver,
+    ganache_evm: EvmChain,
+    test_seed: Seed,
+) -> None:
+    evm, sf = ganache_evm, pg_session_factory
+    await _deposit(sf, deriver, evm, 20_000_000)
+    processor = _processor(sf, evm, test_seed)
+    before = evm.token.functions.balanceOf(RECIPIENT).call()
+    withdrawal = await _request(sf, "g-stuck", "5", fee="1")
+    evm.w3.provider.make_request("miner_stop", [])  # type: ignore[arg-type]
+    try:
+        assert await processor.send(withdrawal.id) == "broadcast"
+        assert await processor.track(withdrawal.id) == "broadcast"  # pending, not mined
+        assert await processor.replace_stuck(withdrawal.id) == "broadcast"
+    finally:
+        evm.w3.provider.make_request("miner_start", [])  # type: ignore[arg-type]
+    evm.mine(3)
+    assert await processor.track(withdrawal.id) == "confirmed"
+    assert evm.token.functions.balanceOf(RECIPIENT).call() - before == 5_000_000  # once, not twice
+    async with sf() as session:
+        row = await session.get(Withdrawal, withdrawal.id)
+        assert row is not None and len(row.replaced_txids.split()) == 1
+    assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of(14, USDT)

@@ -95,6 +95,8 @@ def upgrade() -> None:
         sa.Column("txid", sa.String(length=80), nullable=False),
         sa.Column("nonce", sa.BigInteger(), nullable=True),
         sa.Column("raw_tx", sa.Text(), nullable=False),
+        sa.Column("gas_price_wei", sa.String(length=80), nullable=False),
+        sa.Column("replaced_txids", sa.Text(), nullable=False),
         sa.Column("block_height", sa.BigInteger(), nullable=True),
         sa.Column("entry_id", sa.String(length=64), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
