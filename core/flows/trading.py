@@ -286,7 +286,8 @@ async def _send_notices(
 ) -> None:
     sender_name = sender.name.split(" ")[0][:20]
     shown = format_money(amount, sender.language)
-    who = recipient.name[:24] if recipient is not None else to_phone
+    local = "0" + to_phone[4:] if to_phone.startswith("+254") else to_phone
+    who = recipient.name[:24] if recipient is not None else local
     await flows.notify(
         phone=sender.phone, code="sms.send_receipt", language=sender.language, reference=f"{key}:sender",
         amount=shown, who=who, ref=reference,
