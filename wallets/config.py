@@ -26,6 +26,10 @@ class WalletSettings(BaseSettings):
     trc20_dust_minor: int = 10_000
     btc_dust_sat: int = 546
     wallets_scan_in_scheduler: bool = False  # real nodes are watched by `kibeti worker chain`
+    eth_price_usdt: str = "3000"  # USDT per ETH, to book gas paid in ETH as a USDT network fee
+    hot_wallet_min_usdt_minor: int = 1_000_000_000  # alert staff below 1,000 USDT
+    hot_wallet_min_gas_wei: int = 10**17  # alert staff below 0.1 ETH
+    withdrawal_stuck_blocks: int = 30  # re-price a withdrawal still pending after this many blocks
     wallet_seed_sealed: str = ""  # core.security.envelope sealed seed: the signer worker only
 
     def account_keys(self) -> dict[Network, str]:

@@ -61,12 +61,14 @@ def btc_address(account_key: str, index: int, *, net: BitcoinNet = BitcoinNet.MA
     return p2wpkh_address(child_public_key(account_key, index, chain=chain).public_byte, net)
 
 
-def evm_address(account_key: str, index: int) -> str:
-    return evm_address_from_pubkey(child_public_key(account_key, index).public_uncompressed_byte)
+def evm_address(account_key: str, index: int, *, chain: int = RECEIVE_CHAIN) -> str:
+    return evm_address_from_pubkey(child_public_key(account_key, index, chain=chain).public_uncompressed_byte)
 
 
-def tron_address(account_key: str, index: int) -> str:
-    return tron_address_from_pubkey(child_public_key(account_key, index).public_uncompressed_byte)
+def tron_address(account_key: str, index: int, *, chain: int = RECEIVE_CHAIN) -> str:
+    return tron_address_from_pubkey(
+        child_public_key(account_key, index, chain=chain).public_uncompressed_byte
+    )
 
 
 class AddressDeriver:

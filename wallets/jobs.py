@@ -11,11 +11,17 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy import select
+
 from core import runtime
 from wallets.adapter import build_monitor, wallet_settings
+from wallets.config import WalletSettings
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
+from wallets.models import Withdrawal
 from wallets.networks import Network
+from wallets.signer import evm_withdrawals
 from wallets.simchain import SimulatedChain
+from wallets.withdrawals import EvmWithdrawals
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +53,54 @@ async def scan_all_networks() -> dict[str, int]:
         except (NodeError, ReorgTooDeep) as exc:
             log.warning("chain scan failed", extra={"network": network.value, "error": str(exc)})
     return reached
+
+
+async def send_withdrawal(withdrawal_id: int) -> str:
+    """Sign and broadcast one withdrawal (signer worker; enqueued through the outbox)."""
+    return await evm_withdrawals(runtime.get()).send(withdrawal_id)
+
+
+async def track_withdrawals() -> dict[str, int]:
+    """Confirm, post or void every in-flight withdrawal; alert staff on a low hot wallet."""
+    current = runtime.get()
+    settings = wallet_settings()
+    try:
+        processor = evm_withdrawals(current)
+    except WalletNotConfigured:
+        return {}
+    async with current.session_factory() as session:
+        ids = list(
+            (
+                await session.execute(
+                    select(Withdrawal.id).where(
+                        Withdrawal.network == Network.ERC20.value,
+                        Withdrawal.status.in_(["signed", "broadcast"]),
+                    )
+                )
+            ).scalars()
+        )
+    outcome: dict[str, int] = {}
+    for withdrawal_id in ids:
+        try:
+            status = await processor.track(withdrawal_id)
+        except NodeError as exc:
+            log.warning(
+                "withdrawal tracking failed", extra={"withdrawal_id": withdrawal_id, "error": str(exc)}
+            )
+            continue
+        outcome[status] = outcome.get(status, 0) + 1
+    await _check_hot_wallet(processor, settings)
+    return outcome
+
+
+async def _check_hot_wallet(processor: EvmWithdrawals, settings: WalletSettings) -> None:
+    sender = processor.sender
+    try:
+        token, gas = await sender.token_balance(), await sender.gas_balance()
+    except NodeError:
+        return
+    if token < settings.hot_wallet_min_usdt_minor or gas < settings.hot_wallet_min_gas_wei:
+        log.error(
+            "hot wallet below threshold: staff must top it up",
+            extra={"network": "erc20", "address": sender.hot_address, "usdt_minor": token, "gas_wei": gas},
+        )

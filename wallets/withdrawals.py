@@ -134,7 +134,7 @@ class EvmWithdrawals:
         native_price: Callable[[], Decimal],
     ) -> None:
         self._sessions = session_factory
-        self._sender = sender
+        self.sender = self._sender = sender
         self._confirmations = confirmations
         self._native_price = native_price
 

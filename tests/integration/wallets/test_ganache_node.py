@@ -3,6 +3,7 @@ including a reorg made with evm_snapshot / evm_revert. Runs on PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +24,7 @@ from wallets.hd import AddressDeriver
 from wallets.keys import Seed
 from wallets.models import ChainDeposit, Withdrawal
 from wallets.monitor import DepositMonitor, MonitorConfig
+from wallets.networks import Network
 from wallets.withdrawals import wei_to_asset
 
 USDT = Asset.USDT_ERC20
@@ -108,3 +110,49 @@ async def test_stuck_withdrawal_is_replaced_not_paid_twice(
         row = await session.get(Withdrawal, withdrawal.id)
         assert row is not None and len(row.replaced_txids.split()) == 1
     assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of(14, USDT)
+
+
+async def test_signer_jobs_send_and_track_from_the_sealed_seed(
+    pg_session_factory: async_sessionmaker[AsyncSession],
+    deriver: AddressDeriver,
+    ganache_evm: EvmChain,
+    test_seed: Seed,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from core import runtime as runtime_module
+    from core.clock import SystemClock
+    from core.config import Settings
+    from core.runtime import Runtime
+    from core.security.keyring import keyring_from_settings
+    from wallets import jobs
+    from wallets.custody import seal_seed
+    from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX
+    from wallets.hd import evm_address
+
+    evm, sf = ganache_evm, pg_session_factory
+    settings = Settings(
+        database_url="postgresql+asyncpg://unused/unused",
+        ethereum_rpc_url=evm.rpc_url or "",
+        usdt_erc20_contract=evm.token.address,
+        master_passphrase="a test master passphrase, not a real one",  # type: ignore[arg-type]
+    )
+    monkeypatch.setenv(
+        "WALLET_SEED_SEALED", seal_seed(test_seed.value, keyring=keyring_from_settings(settings))
+    )
+    hot = evm_address(test_seed.account_xpub(Network.ERC20), HOT_WALLET_INDEX, chain=HOT_WALLET_CHAIN)
+    evm.pay(hot, 50_000_000)  # 50 USDT: enough for this withdrawal, below the 1,000 USDT alert threshold
+    evm.send_eth(hot, 10**18)
+    await _deposit(sf, deriver, evm, 10_000_000)
+    withdrawal = await _request(sf, "g-job", "4", fee="1")
+    previous = runtime_module._current
+    runtime_module.install(Runtime(settings=settings, session_factory=sf, clock=SystemClock(), queue=None))  # type: ignore[arg-type]
+    try:
+        assert await jobs.send_withdrawal(withdrawal.id) == "broadcast"
+        evm.mine(2)
+        assert await jobs.track_withdrawals() == {"confirmed": 1}
+    finally:
+        runtime_module._current = previous
+    assert evm.token.functions.balanceOf(RECIPIENT).call() >= 4_000_000
+    assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of(5, USDT)
+    assert any("hot wallet below threshold" in r.getMessage() for r in caplog.records)

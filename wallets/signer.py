@@ -1,0 +1,54 @@
+"""The signer side: opens the sealed seed (WALLET_SEED_SEALED, sealed with the master passphrase's
+keyring) and builds the withdrawal processors. Only the signer worker calls this; API processes
+never hold a private key.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from core.runtime import Runtime
+from core.security.keyring import keyring_from_settings
+from wallets.adapter import wallet_settings
+from wallets.custody import open_seed
+from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
+from wallets.errors import WalletNotConfigured
+from wallets.keys import Seed
+from wallets.networks import Network
+from wallets.withdrawals import EvmWithdrawals
+
+
+def load_seed(runtime: Runtime) -> Seed:
+    settings = wallet_settings()
+    if not settings.wallet_seed_sealed:
+        raise WalletNotConfigured("WALLET_SEED_SEALED is not set: the signer has no keys")
+    return open_seed(
+        settings.wallet_seed_sealed,
+        keyring=keyring_from_settings(runtime.settings),
+        btc_net=settings.bitcoin_net,
+    )
+
+
+def evm_withdrawals(runtime: Runtime, *, w3: Any | None = None) -> EvmWithdrawals:
+    """The USDT-ERC20 withdrawal processor with the hot wallet key (m/44'/60'/0'/1/0)."""
+    settings = wallet_settings()
+    if w3 is None:
+        if not runtime.settings.ethereum_rpc_url:
+            raise WalletNotConfigured("ETHEREUM_RPC_URL is not set: USDT-ERC20 withdrawals need a node")
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        w3 = AsyncWeb3(AsyncHTTPProvider(runtime.settings.ethereum_rpc_url))
+    seed = load_seed(runtime)
+    sender = Erc20Sender(
+        w3,
+        token=runtime.settings.usdt_erc20_contract,
+        hot_private_key=seed.private_key(Network.ERC20, HOT_WALLET_INDEX, chain=HOT_WALLET_CHAIN),
+    )
+    rate = Decimal(settings.eth_price_usdt)
+    return EvmWithdrawals(
+        session_factory=runtime.session_factory,
+        sender=sender,
+        confirmations=settings.confirmations(Network.ERC20),
+        native_price=lambda: rate,
+    )
