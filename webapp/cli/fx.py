@@ -1,15 +1,19 @@
-"""`kibeti fx refresh | rates | alerts`: FX rates from the configured sources (demo rates by default)."""
+"""`kibeti fx refresh | rates | alerts | fees | override`: FX rates (demo rates by default) and fees."""
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 
+from core.fees import service as fees_service
 from core.fx import jobs as fx_jobs
+from core.fx import overrides
 from core.fx import service as fx_service
 from core.fx.errors import RatesUnavailable
 from core.fx.policy import FxPolicy
+from core.money import Asset
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
@@ -71,5 +75,81 @@ def alerts_command() -> None:
         async with runtime.session_factory() as session:
             for alert in await fx_service.open_alerts(session=session):
                 click.echo(f"  #{alert.id} {alert.created_at:%Y-%m-%d %H:%M:%S} {alert.pair} {alert.details}")
+
+    run_with_runtime(work)
+
+
+@cli.command(name="fees")
+@click.option("--asset", default="USDT-TRC20", show_default=True, help="the crypto asset quoted")
+@click.option("--tier", "kyc_tier", type=int, default=None, help="KYC tier (for tier overrides)")
+@click.option(
+    "--merchant", "merchant_id", type=int, default=None, help="merchant id (for merchant overrides)"
+)
+def fees_command(asset: str, kyc_tier: int | None, merchant_id: int | None) -> None:
+    """Show the fee schedule in force now for an asset, tier and merchant."""
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.session_factory() as session:
+            schedule = await fees_service.resolve_schedule(
+                session=session, asset=Asset.parse(asset), at=runtime.clock.now(), kyc_tier=kyc_tier,
+                merchant_id=merchant_id,
+            )  # fmt: skip
+        click.echo(f"  FX margin       buy {schedule.fx_margin_buy}%  sell {schedule.fx_margin_sell}%")
+        for name in ("withdrawal", "mpesa", "merchant"):
+            rule = getattr(schedule, name)
+            caps = f"  min {rule.minimum}" if rule.minimum is not None else ""
+            caps += f"  max {rule.maximum}" if rule.maximum is not None else ""
+            click.echo(f"  {name:<15} {rule.percent}% + {rule.fixed}{caps}")
+        click.echo(f"  network fee     {schedule.network_percent}% passed on")
+        click.echo(f"  rule ids        {', '.join(map(str, schedule.rule_ids)) or '(blueprint defaults)'}")
+
+    run_with_runtime(work)
+
+
+@cli.group(name="override")
+def override_group() -> None:
+    """Manual rates: a finance maker proposes, a different finance checker approves (audited)."""
+
+
+@override_group.command(name="propose")
+@click.argument("pair")
+@click.argument("rate")
+@click.option("--reason", required=True)
+@click.option("--staff-id", type=int, required=True)
+@click.option("--role", default="finance", show_default=True)
+@click.option("--minutes", type=int, default=60, show_default=True, help="how long it applies once approved")
+def propose_command(pair: str, rate: str, reason: str, staff_id: int, role: str, minutes: int) -> None:
+    """Propose PAIR (e.g. USDT/KES) at RATE."""
+    base, _, quote = pair.upper().partition("/")
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.session_factory() as session:
+            row = await overrides.propose_override(
+                session=session, base=base, quote=quote, rate=rate, reason=reason, maker_id=staff_id,
+                maker_role=role, clock=runtime.clock, valid_for=timedelta(minutes=minutes),
+            )  # fmt: skip
+            await session.commit()
+        click.echo(
+            f"manual rate #{row.id} proposed: {row.base}/{row.quote} {row.rate} (needs a second approver)"
+        )
+
+    run_with_runtime(work)
+
+
+@override_group.command(name="approve")
+@click.argument("override_id", type=int)
+@click.option("--staff-id", type=int, required=True)
+@click.option("--role", default="finance", show_default=True)
+def approve_command(override_id: int, staff_id: int, role: str) -> None:
+    """Approve a proposed manual rate (by a different person)."""
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.session_factory() as session:
+            row = await overrides.approve_override(
+                session=session, override_id=override_id, checker_id=staff_id, checker_role=role,
+                clock=runtime.clock,
+            )  # fmt: skip
+            await session.commit()
+        click.echo(f"manual rate #{row.id} in force until {row.valid_until:%Y-%m-%d %H:%M:%S} UTC")
 
     run_with_runtime(work)
