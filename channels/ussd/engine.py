@@ -158,9 +158,10 @@ class Engine:
         code = request.service_code or self.default_service_code
         session = await self.store.load(request.session_id)
         if session is None:
-            if request.text:
-                expired = translate("ussd.session_expired", "en", code=code)
-                return Screen(fit(expired), end=True)
+            if request.text:  # the session timed out (or Redis lost it): the resume point survives
+                customer = await self.flows.find_customer(phone=request.phone)
+                language = customer.language if customer is not None else "en"
+                return Screen(fit(translate("ussd.session_expired", language, code=code)), end=True)
             return await self._start(request, code)
         if request.text == session.last_text and session.hops:
             return Screen(session.last_response, end=False)
