@@ -217,3 +217,17 @@ async def test_balance_limit_on_incoming_kes(factory, clock, amount: str) -> Non
     result = await ComplianceGateService(factory, clock).check(send(13, amount, kind="receive"))
     expected = reasons.LIMIT_BALANCE if amount == "5000" else ""
     assert result.reason_code == expected
+
+
+async def test_concurrent_checks_never_overshoot_the_daily_limit(pg_session_factory, clock) -> None:
+    import asyncio
+
+    from compliance.seed import ensure_defaults
+
+    async with pg_session_factory() as session, session.begin():
+        await ensure_defaults(session=session, now=clock.now())
+        await kyc.ensure_profile(session=session, customer_id=77, now=clock.now())
+    gate = ComplianceGateService(pg_session_factory, clock)
+    results = await asyncio.gather(*(gate.check(send(77, "4000")) for _ in range(8)))
+    assert sum(r.allowed for r in results) == 2  # T0: KES 10,000 a day
+    assert {r.reason_code for r in results if not r.allowed} == {reasons.LIMIT_DAILY}
