@@ -5,6 +5,16 @@ from __future__ import annotations
 from core.i18n import N_
 
 DYNAMIC_CODES = (
+    N_("ussd.kind.quote_buy"),
+    N_("ussd.kind.quote_sell"),
+    N_("ussd.kind.sent"),
+    N_("ussd.kind.received"),
+    N_("ussd.kind.mpesa_collection"),
+    N_("ussd.kind.mpesa_payout"),
+    N_("ussd.kind.mpesa_c2b"),
+    N_("ussd.kind.deposit"),
+    N_("ussd.kind.withdrawal"),
+    N_("ussd.kind.claim_return"),
     N_("error.amount_too_large"),
     N_("error.amount_too_small"),
     N_("error.compliance_denied"),

@@ -8,6 +8,8 @@ from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.parser import MORE
 from channels.ussd.screens import money, paginate
 from channels.ussd.states.common import CRYPTO_CHOICES, con
+from core.flows.types import StatementLine
+from core.i18n.catalog import has
 from core.money import Asset, Money
 
 MAIN_CHOICES = {
@@ -62,6 +64,18 @@ async def render_balances(ctx: Ctx) -> Screen:
     return await _paged(ctx, ctx.t("ussd.balances.title"), lines)
 
 
+TRANSFER_KINDS = frozenset({"send", "quote_send", "claim_collect"})
+
+
+def _kind(ctx: Ctx, item: StatementLine) -> str:
+    """A short label for an entry kind, in the customer's language (the raw kind if unknown)."""
+    kind = item.kind
+    if kind in TRANSFER_KINDS:
+        kind = "received" if item.amount.amount >= 0 else "sent"
+    code = f"ussd.kind.{kind}"
+    return ctx.t(code)[:12] if has(code) else item.kind[:10]
+
+
 async def render_statement(ctx: Ctx) -> Screen:
     movements = await ctx.flows.mini_statement(customer_id=ctx.customer_id, limit=5)
     if not movements:
@@ -71,7 +85,7 @@ async def render_statement(ctx: Ctx) -> Screen:
     for item in movements:
         sign = "+" if item.amount.amount >= 0 else "-"
         amount = money(Money(abs(item.amount.amount), item.amount.asset), ctx.language)
-        lines.append(f"{format_date(item.at, 'dd/MM', locale=locale)} {sign}{amount} {item.kind[:10]}")
+        lines.append(f"{format_date(item.at, 'dd/MM', locale=locale)} {sign}{amount} {_kind(ctx, item)}")
     return await _paged(ctx, ctx.t("ussd.statement.title"), lines)
 
 
