@@ -19,7 +19,7 @@ from compliance.gate import load_history, rule_context, view
 from compliance.models import KycProfile, MonitoringRule, Movement
 from compliance.rules import RuleConfig, RuleHit, evaluate
 from compliance.sanctions import store
-from compliance.screening_service import rescreen_all
+from compliance.screening_service import rescreen_all, screenable_ids
 from core import runtime
 
 log = structlog.get_logger(__name__)
@@ -70,15 +70,47 @@ async def monitor_movement(movement_id: int) -> None:
         log.info("compliance.monitoring.hits", movement_id=movement_id, rules=[h.code for h in hits])
 
 
+RESCREEN_BATCH = 5_000
+
+
 async def rescreen_customers() -> None:
+    """Fan a re-screen out as batch jobs, so every worker process takes a share."""
     rt = runtime.get()
     async with rt.session_factory() as session:
         lists = await store.active_list(session=session)
+        ids = await screenable_ids(session=session)
     if lists is None:
         log.warning("compliance.rescreen.no_list")
         return
-    summary = await rescreen_all(session_factory=rt.session_factory, lists=lists, now=rt.clock.now())
-    log.info("compliance.rescreen.done", screened=summary.screened, outcomes=summary.outcomes)
+    for start in range(0, len(ids), RESCREEN_BATCH):
+        chunk = ids[start : start + RESCREEN_BATCH]
+        rt.queue.enqueue(
+            "compliance.jobs.rescreen_batch",
+            job_id=f"compliance-rescreen:{lists.version}:{chunk[0]}",
+            kwargs={
+                "list_version": lists.version,
+                "first_customer_id": chunk[0],
+                "last_customer_id": chunk[-1],
+            },
+        )
+    log.info("compliance.rescreen.enqueued", customers=len(ids), list_version=lists.version)
+
+
+async def rescreen_batch(list_version: int, first_customer_id: int, last_customer_id: int) -> None:
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        lists = await store.active_list(session=session)
+    if lists is None or lists.version != list_version:
+        log.info("compliance.rescreen.superseded", list_version=list_version)
+        return  # a newer list is active; its own re-screen covers these customers
+    summary = await rescreen_all(
+        session_factory=rt.session_factory,
+        lists=lists,
+        now=rt.clock.now(),
+        first_customer_id=first_customer_id,
+        last_customer_id=last_customer_id,
+    )
+    log.info("compliance.rescreen.batch", screened=summary.screened, outcomes=summary.outcomes)
 
 
 async def check_str_deadlines() -> None:

@@ -114,6 +114,17 @@ async def screen_address(
     return outcome
 
 
+async def screenable_ids(*, session: AsyncSession, first: int = 0, last: int | None = None) -> list[int]:
+    statement = (
+        select(KycProfile.customer_id)
+        .where((KycProfile.full_name != "") | (KycProfile.id_number != ""), KycProfile.customer_id >= first)
+        .order_by(KycProfile.customer_id)
+    )
+    if last is not None:
+        statement = statement.where(KycProfile.customer_id <= last)
+    return list((await session.execute(statement)).scalars())
+
+
 @dataclass
 class RescreenSummary:
     screened: int = 0
@@ -127,18 +138,13 @@ async def rescreen_all(
     now: datetime,
     batch_size: int = 500,
     progress: Callable[[int, int], None] | None = None,
+    first_customer_id: int = 0,
+    last_customer_id: int | None = None,
 ) -> RescreenSummary:
-    """Screen every profile with a name or ID against `lists`, in committed batches."""
+    """Screen every profile with a name or ID (optionally only customer ids in
+    [first_customer_id, last_customer_id]) against `lists`, in committed batches."""
     async with session_factory() as session:
-        ids = list(
-            (
-                await session.execute(
-                    select(KycProfile.customer_id)
-                    .where((KycProfile.full_name != "") | (KycProfile.id_number != ""))
-                    .order_by(KycProfile.customer_id)
-                )
-            ).scalars()
-        )
+        ids = await screenable_ids(session=session, first=first_customer_id, last=last_customer_id)
     summary = RescreenSummary(outcomes={o.value: 0 for o in Outcome})
     assert summary.outcomes is not None
     for start in range(0, len(ids), batch_size):
