@@ -20,6 +20,7 @@ from wallets.errors import NodeError
 HOT_WALLET_CHAIN = 1
 HOT_WALLET_INDEX = 0
 GAS_LIMIT_MARGIN_PERCENT = 20
+ETH_TRANSFER_GAS = 21_000
 MIN_ABI = [
     {
         "name": "transfer",
@@ -91,7 +92,8 @@ class Erc20Sender:
         """Gas limit from eth_estimateGas plus a margin; gas price from the node (eth_gasPrice)."""
         try:
             call = self._token.functions.transfer(to_checksum_address(to), amount)
-            estimated = int(await call.estimate_gas({"from": self._account.address}))
+            # gasPrice 0: estimate without requiring the sender to hold ETH yet (deposit addresses)
+            estimated = int(await call.estimate_gas({"from": self._account.address, "gasPrice": Wei(0)}))
             price = int(await self._w3.eth.gas_price)
         except Exception as exc:
             raise NodeError(f"gas estimation failed: {exc}") from exc
@@ -118,6 +120,30 @@ class Erc20Sender:
         tx = await self._token.functions.transfer(to_checksum_address(to), amount).build_transaction(params)
         signed = self._account.sign_transaction(tx)
         return SignedTx(txid=hex0x(signed.hash), raw=hex0x(signed.raw_transaction), nonce=nonce, gas=gas)
+
+    async def sign_native(self, *, to: str, wei: int, nonce: int, gas_price_wei: int) -> SignedTx:
+        """A plain ETH transfer (gas top-ups of deposit addresses)."""
+        try:
+            chain_id = int(await self._w3.eth.chain_id)
+        except Exception as exc:
+            raise NodeError(f"eth_chainId failed: {exc}") from exc
+        gas = GasQuote(gas_limit=ETH_TRANSFER_GAS, gas_price_wei=gas_price_wei)
+        tx: TxParams = {
+            "to": to_checksum_address(to),
+            "value": Wei(wei),
+            "gas": gas.gas_limit,
+            "gasPrice": Wei(gas_price_wei),
+            "nonce": Nonce(nonce),
+            "chainId": chain_id,
+        }
+        signed = self._account.sign_transaction(tx)
+        return SignedTx(txid=hex0x(signed.hash), raw=hex0x(signed.raw_transaction), nonce=nonce, gas=gas)
+
+    async def gas_price(self) -> int:
+        try:
+            return int(await self._w3.eth.gas_price)
+        except Exception as exc:
+            raise NodeError(f"eth_gasPrice failed: {exc}") from exc
 
     async def broadcast(self, raw: str) -> str:
         try:
