@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.errors import InvalidDateOfBirth, InvalidDocument, InvalidIdNumber, UnknownTier
 from compliance.iprs import IdentityVerifier, VerificationResult
-from compliance.models import KycDocument, KycProfile, KycTier
+from compliance.models import KycDocument, KycProfile, KycTier, LimitChange
 from core.security import envelope
 from core.security.envelope import Keyring
 
@@ -224,3 +224,49 @@ async def set_frozen(
     profile.frozen_reason = reason if frozen else ""
     profile.updated_at = now
     return profile
+
+
+async def propose_limit_change(
+    *,
+    session: AsyncSession,
+    tier: int,
+    limits_kes: dict[str, Decimal],
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> LimitChange:
+    """Maker: record a change to a tier's limits; nothing changes until another person approves."""
+    await get_tier(session=session, tier=tier)
+    for name, value in limits_kes.items():
+        if name not in LIMIT_FIELDS:
+            raise UnknownTier(f"unknown limit {name!r}; use one of {', '.join(LIMIT_FIELDS)}")
+        if value < 0 or value != value.quantize(Decimal("0.01")):
+            raise ValueError(f"{name} must be a non-negative KES amount with at most 2 decimals")
+    change = LimitChange(
+        tier=tier,
+        changes_kes={k: str(v) for k, v in limits_kes.items()},
+        reason=reason,
+        status="pending",
+        proposed_by=actor,
+        proposed_at=now,
+    )
+    session.add(change)
+    await session.flush()
+    return change
+
+
+async def decide_limit_change(
+    *, session: AsyncSession, change_id: int, approve: bool, actor: str, now: datetime
+) -> LimitChange:
+    """Checker: a different person approves (the limits are applied) or rejects."""
+    change = await session.get(LimitChange, change_id)
+    if change is None or change.status != "pending":
+        raise UnknownTier(f"no pending limit change {change_id}")
+    if change.proposed_by == actor:
+        raise PermissionError("maker-checker: the proposer cannot approve their own limit change")
+    change.status = "applied" if approve else "rejected"
+    change.decided_by, change.decided_at = actor, now
+    if approve:
+        limits = {k: Decimal(v) for k, v in change.changes_kes.items()}
+        await set_tier_limits(session=session, tier=change.tier, limits_kes=limits, actor=actor, now=now)
+    return change

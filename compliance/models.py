@@ -257,3 +257,20 @@ class RegulatoryReport(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LimitChange(Base):
+    """A proposed change to a tier's limits: maker-checker, applied only when a different staff
+    member approves it."""
+
+    __tablename__ = "compliance_limit_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer)
+    changes_kes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # limit -> Decimal string
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending|applied|rejected
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str] = mapped_column(String(80), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -4,11 +4,13 @@ close), STR export, overdue STRs, freezes and T2 review. Never exposed to custom
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from compliance import cases, kyc, reports
 from compliance.config import ComplianceSettings
@@ -20,16 +22,17 @@ from compliance.errors import (
     ReportNotFound,
     ReportNotPossible,
 )
-from compliance.models import Alert, Case, CaseEvent, Movement
+from compliance.models import Alert, Case, CaseEvent, KycDocument, LimitChange, Movement, ScreeningResult
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
-from webapp.deps_auth import DbSession, get_runtime, require_permission
+from webapp.deps_auth import DbSession, get_keyring, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/compliance", tags=["compliance"])
 
 CasesStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLIANCE_CASES))]
 ReportsStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLIANCE_REPORTS))]
 KycStaff = Annotated[StaffUser, Depends(require_permission(Permission.KYC_REVIEW))]
+LimitsStaff = Annotated[StaffUser, Depends(require_permission(Permission.LIMITS_CHANGE))]
 StatusQuery = Annotated[str, Query(alias="status", max_length=16)]
 T = TypeVar("T")
 
@@ -44,13 +47,13 @@ async def guarded(work: Callable[[], Awaitable[T]]) -> T:
         return await work()
     except (CaseNotFound, AlertNotFound, ReportNotFound) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": exc.code, "message": str(exc)}) from exc
+    except PermissionError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, {"code": "maker_checker", "message": str(exc)}) from exc
     except (InvalidCaseTransition, ReportNotPossible) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, {"code": exc.code, "message": str(exc)}) from exc
     except (ComplianceError, ValueError) as exc:
         code = getattr(exc, "code", "invalid")
-        raise HTTPException(
-            422, {"code": code, "message": str(exc)}
-        ) from exc
+        raise HTTPException(422, {"code": code, "message": str(exc)}) from exc
 
 
 class AlertOut(BaseModel):
@@ -429,3 +432,194 @@ async def t2_review(
         return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
 
     return await guarded(work)
+
+
+class DocumentOut(BaseModel):
+    id: int
+    kind: str
+    content_type: str
+    size: int
+    created_at: datetime
+    retain_until: datetime
+
+
+class ScreeningOut(BaseModel):
+    id: int
+    subject_type: str
+    outcome: str
+    score: float
+    list_version: int
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class KycOut(BaseModel):
+    customer_id: int
+    tier: int
+    full_name: str
+    id_type: str
+    id_number: str
+    date_of_birth: date | None
+    iprs_status: str
+    t2_review: str
+    frozen: bool
+    frozen_reason: str
+    sanctions_outcome: str
+    documents: list[DocumentOut]
+    screenings: list[ScreeningOut]
+
+
+@router.get("/customers/{customer_id}/kyc", response_model=KycOut)
+async def customer_kyc(customer_id: int, session: DbSession, _staff: KycStaff) -> KycOut:
+    profile = await kyc.get_profile(session=session, customer_id=customer_id)
+    if profile is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, {"code": "kyc_profile_not_found", "message": "no KYC profile"}
+        )
+    documents = (
+        await session.execute(
+            select(KycDocument).where(KycDocument.customer_id == customer_id).order_by(KycDocument.id)
+        )
+    ).scalars()
+    screenings = (
+        await session.execute(
+            select(ScreeningResult)
+            .where(ScreeningResult.customer_id == customer_id)
+            .order_by(ScreeningResult.id.desc())
+            .limit(20)
+        )
+    ).scalars()
+    return KycOut(
+        customer_id=customer_id,
+        tier=profile.tier,
+        full_name=profile.full_name,
+        id_type=profile.id_type,
+        id_number=profile.id_number,
+        date_of_birth=profile.date_of_birth,
+        iprs_status=profile.iprs_status,
+        t2_review=profile.t2_review,
+        frozen=profile.frozen,
+        frozen_reason=profile.frozen_reason,
+        sanctions_outcome=profile.sanctions_outcome,
+        documents=[
+            DocumentOut(
+                id=d.id,
+                kind=d.kind,
+                content_type=d.content_type,
+                size=d.size,
+                created_at=d.created_at,
+                retain_until=d.retain_until,
+            )
+            for d in documents
+        ],
+        screenings=[
+            ScreeningOut(
+                id=r.id,
+                subject_type=r.subject_type,
+                outcome=r.outcome,
+                score=r.score / 1000,
+                list_version=r.list_version,
+                details=r.details,
+                created_at=r.created_at,
+            )
+            for r in screenings
+        ],
+    )
+
+
+@router.get("/documents/{document_id}")
+async def document(document_id: int, request: Request, session: DbSession, _staff: KycStaff) -> Response:
+    """The decrypted ID photo or selfie, for T2 review (never cached)."""
+    found = await session.get(KycDocument, document_id)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, {"code": "document_not_found", "message": "no such document"}
+        )
+    content = kyc.open_document(found, keyring=get_keyring(get_runtime(request)))
+    return Response(content, media_type=found.content_type, headers={"Cache-Control": "no-store"})
+
+
+class TierOut(BaseModel):
+    tier: int
+    name: str
+    requirements: list[str]
+    limits_kes: dict[str, str]
+
+
+class ProposeLimits(BaseModel):
+    limits_kes: dict[str, Decimal] = Field(min_length=1, max_length=5)
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class LimitChangeOut(BaseModel):
+    id: int
+    tier: int
+    changes_kes: dict[str, str]
+    reason: str
+    status: str
+    proposed_by: str
+    decided_by: str
+
+    @classmethod
+    def of(cls, c: LimitChange) -> LimitChangeOut:
+        return cls(
+            id=c.id,
+            tier=c.tier,
+            changes_kes=c.changes_kes,
+            reason=c.reason,
+            status=c.status,
+            proposed_by=c.proposed_by,
+            decided_by=c.decided_by,
+        )
+
+
+class Decide(BaseModel):
+    approve: bool
+
+
+@router.get("/tiers", response_model=list[TierOut])
+async def tiers(session: DbSession, _staff: LimitsStaff) -> list[TierOut]:
+    return [
+        TierOut(
+            tier=t.tier,
+            name=t.name,
+            requirements=list(t.requirements),
+            limits_kes={name: str(Decimal(getattr(t, name)).scaleb(-2)) for name in kyc.LIMIT_FIELDS},
+        )
+        for t in await kyc.list_tiers(session=session)
+    ]
+
+
+@router.post(
+    "/tiers/{tier}/limit-changes", response_model=LimitChangeOut, status_code=status.HTTP_201_CREATED
+)
+async def propose_limits(
+    tier: int, body: ProposeLimits, request: Request, session: DbSession, staff: LimitsStaff
+) -> LimitChangeOut:
+    async def work() -> LimitChange:
+        change = await kyc.propose_limit_change(
+            session=session,
+            tier=tier,
+            limits_kes=body.limits_kes,
+            reason=body.reason,
+            actor=actor(staff),
+            now=now(request),
+        )
+        await session.commit()
+        return change
+
+    return LimitChangeOut.of(await guarded(work))
+
+
+@router.post("/limit-changes/{change_id}/decide", response_model=LimitChangeOut)
+async def decide_limits(
+    change_id: int, body: Decide, request: Request, session: DbSession, staff: LimitsStaff
+) -> LimitChangeOut:
+    async def work() -> LimitChange:
+        change = await kyc.decide_limit_change(
+            session=session, change_id=change_id, approve=body.approve, actor=actor(staff), now=now(request)
+        )
+        await session.commit()
+        return change
+
+    return LimitChangeOut.of(await guarded(work))

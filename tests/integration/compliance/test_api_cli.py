@@ -137,3 +137,57 @@ def test_cli_load_rejects_malformed_and_keeps_previous(sqlite_url: str, tmp_path
     assert status.stdout.count("ACTIVE") == 1 and "v1 " in status.stdout and "v2" not in status.stdout
     screened = run_cli(sqlite_url, "sanctions", "screen", "--address", "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre")
     assert screened.stdout.startswith("BLOCK")
+
+
+async def test_limit_changes_need_a_second_person_and_documents_open_for_review(factory, clock) -> None:
+    from compliance import kyc
+    from tests.integration.identity.helpers import KEYRING
+
+    maker = {"Authorization": f"Bearer {await staff_token(factory, clock, 'compliance')}"}
+    async with factory() as session:
+        checker_staff = StaffUser(
+            email="checker@kibeti.test",
+            role="compliance",
+            password_hash="x",
+            totp_secret="x",
+            last_totp_step=0,
+            active=True,
+            failed_logins=0,
+            created_at=clock.now(),
+        )
+        session.add(checker_staff)
+        await session.flush()
+        pair = await sessions.start(session=session, staff=checker_staff, clock=clock, secret_key=SECRET_KEY)
+        profile = await kyc.ensure_profile(session=session, customer_id=91, now=clock.now())
+        profile.tier = 1
+        jpeg = b"\xff\xd8\xff\xe0" + b"photo" * 10
+        doc = await kyc.add_document(
+            session=session, customer_id=91, kind="id_front", content=jpeg, keyring=KEYRING, now=clock.now()
+        )
+        await session.commit()
+    checker = {"Authorization": f"Bearer {pair.access_token}"}
+    async with api_client(make_runtime(factory, clock)) as (_app, client):
+        base = "/api/staff/compliance"
+        proposed = await client.post(
+            f"{base}/tiers/0/limit-changes",
+            json={"limits_kes": {"daily_kes": "15000"}, "reason": "pilot"},
+            headers=maker,
+        )
+        assert proposed.status_code == 201, proposed.text
+        change_id = proposed.json()["id"]
+        own = await client.post(
+            f"{base}/limit-changes/{change_id}/decide", json={"approve": True}, headers=maker
+        )
+        assert own.status_code == 409 and own.json()["detail"]["code"] == "maker_checker"
+        tiers = (await client.get(f"{base}/tiers", headers=checker)).json()
+        assert tiers[0]["limits_kes"]["daily_kes"] == "10000.00"
+        approved = await client.post(
+            f"{base}/limit-changes/{change_id}/decide", json={"approve": True}, headers=checker
+        )
+        assert approved.json()["status"] == "applied"
+        tiers = (await client.get(f"{base}/tiers", headers=checker)).json()
+        assert tiers[0]["limits_kes"]["daily_kes"] == "15000.00"
+        kyc_view = (await client.get(f"{base}/customers/91/kyc", headers=maker)).json()
+        assert kyc_view["tier"] == 1 and [d["kind"] for d in kyc_view["documents"]] == ["id_front"]
+        image = await client.get(f"{base}/documents/{doc.id}", headers=maker)
+        assert image.content == jpeg and image.headers["content-type"] == "image/jpeg"
