@@ -38,6 +38,13 @@ TERMINAL_ERRORS = frozenset(
         "rates_unavailable",
         "compliance_review",
         "compliance_denied",
+        "limit_transaction_exceeded",
+        "limit_daily_exceeded",
+        "limit_monthly_exceeded",
+        "limit_balance_exceeded",
+        "limit_crypto_withdrawal_exceeded",
+        "tier_crypto_withdrawal_not_allowed",
+        "account_frozen",
         "limit_exceeded",
         "withdrawals_cooldown",
         "not_registered",
@@ -217,7 +224,7 @@ class Engine:
         if code == "service_unavailable":
             log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
         if code in TERMINAL_ERRORS:
-            return ctx.end(f"error.{code}")
+            return ctx.end(f"error.{code}", **getattr(exc, "values", {}))
         return ctx.fail(code)
 
     async def _goto_root(self, ctx: Ctx) -> Screen:

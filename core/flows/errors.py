@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
 from core.errors import KibetiError
+from core.money import Asset, Money, format_money
 
 
 class ServiceUnavailable(KibetiError):
@@ -36,12 +41,38 @@ class SelfSend(KibetiError, ValueError):
 
 
 class Refused(KibetiError):
-    """The compliance gate said no (or review); `reason_code` is the gate's."""
+    """The compliance gate said no (or review). `code` is the gate's reason code when channels have a
+    text for it (limits, frozen account), else the generic decline or review; `values` fill it in."""
 
     code = "compliance_denied"
+    SPECIFIC = frozenset(
+        {
+            "limit_transaction_exceeded",
+            "limit_daily_exceeded",
+            "limit_monthly_exceeded",
+            "limit_balance_exceeded",
+            "limit_crypto_withdrawal_exceeded",
+            "tier_crypto_withdrawal_not_allowed",
+            "account_frozen",
+        }
+    )
 
-    def __init__(self, reason_code: str, *, review: bool = False) -> None:
+    def __init__(
+        self, reason_code: str, *, review: bool = False, details: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(reason_code or "denied")
         self.reason_code = reason_code
-        if review:
+        if reason_code in self.SPECIFIC:
+            self.code = reason_code
+        elif review:
             self.code = "compliance_review"
+        self.values = {
+            key: _kes(value) for key, value in (details or {}).items() if key in ("limit", "remaining")
+        }
+
+
+def _kes(value: Any) -> str:
+    try:
+        return format_money(Money.of(Decimal(str(value)), Asset.KES))
+    except (ArithmeticError, KibetiError):
+        return str(value)

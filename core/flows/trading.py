@@ -128,7 +128,7 @@ async def gate(flows: CoreFlows, session: AsyncSession, check: MovementCheck) ->
     result = await flows.rt.compliance.check(check)
     if result.decision is Decision.ALLOW:
         return
-    raise Refused(result.reason_code, review=result.decision is Decision.REVIEW)
+    raise Refused(result.reason_code, review=result.decision is Decision.REVIEW, details=result.details)
 
 
 async def _authorise(flows: CoreFlows, session: AsyncSession, customer_id: int, pin: str) -> Customer:

@@ -5,6 +5,13 @@ from __future__ import annotations
 from core.i18n import N_
 
 DYNAMIC_CODES = (
+    N_("error.limit_transaction_exceeded"),
+    N_("error.limit_daily_exceeded"),
+    N_("error.limit_monthly_exceeded"),
+    N_("error.limit_balance_exceeded"),
+    N_("error.limit_crypto_withdrawal_exceeded"),
+    N_("error.tier_crypto_withdrawal_not_allowed"),
+    N_("error.account_frozen"),
     N_("ussd.kind.quote_buy"),
     N_("ussd.kind.quote_sell"),
     N_("ussd.kind.sent"),

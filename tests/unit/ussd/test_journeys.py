@@ -202,3 +202,22 @@ async def test_kyc_status(phone: Phone, flows) -> None:
     await phone.send("7")
     reply = await phone.send("3")
     assert reply.startswith("END KYC: verified (Tier 2)") and "KES 150,000.00" in reply
+
+
+async def test_compliance_limit_is_explained(phone: Phone, flows) -> None:
+    from core.flows.errors import Refused
+
+    async def refuse(**_: object) -> None:
+        raise Refused("limit_daily_exceeded", details={"limit": "100000", "remaining": "2500.5"})
+
+    flows.add_customer(phone.number, language="sw")
+    flows.confirm_buy = refuse
+    await phone.dial()
+    await phone.send("2")
+    await phone.send("1")
+    await phone.send("5000")
+    reply = await phone.send("4826")
+    assert (
+        reply
+        == "END Hii inazidi kikomo chako cha siku cha KES 100,000.00. Bado unaweza kutumia KES 2,500.50 leo."
+    )

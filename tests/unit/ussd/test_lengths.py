@@ -47,6 +47,8 @@ LONG_VALUES = {
     "daily": "KES 9,999,999.99",
     "used": "KES 9,999,999.99",
     "minimum": "KES 10.00",
+    "limit": "KES 9,999,999.99",
+    "remaining": "KES 9,999,999.99",
 }
 
 
