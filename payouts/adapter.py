@@ -7,17 +7,22 @@ certificate it takes the simulator's.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import redis.asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
+from core.db.session import is_sqlite, make_engine, make_session_factory
 from core.money import Money
 from core.runtime import Runtime
 from payouts.models import MpesaApiCall
@@ -58,9 +63,16 @@ async def certificate(settings: Settings, http: httpx.AsyncClient) -> bytes:
     return _certificates[url]
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~50 ms of CPU: do it once per process, not per job."""
+    return ssl.create_default_context()
+
+
 async def prefetch_certificate(settings: Settings) -> None:
     """Load the certificate once in a worker's main process, so forked work-horses inherit it."""
-    async with httpx.AsyncClient() as http:
+    _ssl_context()
+    async with httpx.AsyncClient(verify=_ssl_context()) as http:
         try:
             await certificate(settings, http)
         except (httpx.HTTPError, OSError) as exc:  # not fatal: each job fetches it again
@@ -83,9 +95,35 @@ def config(settings: Settings, cert: bytes) -> DarajaConfig:
     )
 
 
+_job_factory: ContextVar[async_sessionmaker[AsyncSession] | None] = ContextVar(
+    "payouts_job_sessions", default=None
+)
+
+
+def sessions(runtime: Runtime) -> async_sessionmaker[AsyncSession]:
+    """The session factory for this job: its own pooled engine inside `job_scope`, else the runtime's."""
+    return _job_factory.get() or runtime.session_factory
+
+
+@asynccontextmanager
+async def job_scope(runtime: Runtime) -> AsyncIterator[None]:
+    """A small pooled engine for this job's event loop (a worker's engine connects per session)."""
+    url = runtime.settings.database_url
+    if _job_factory.get() is not None or is_sqlite(url):
+        yield
+        return
+    engine = make_engine(url, pool_size=2)
+    token = _job_factory.set(make_session_factory(engine))
+    try:
+        yield
+    finally:
+        _job_factory.reset(token)
+        await engine.dispose()
+
+
 def audit_sink(runtime: Runtime) -> Any:
     async def record(call: ApiCall) -> None:
-        async with runtime.session_factory() as session:
+        async with sessions(runtime)() as session:
             session.add(
                 MpesaApiCall(
                     api=call.api,
@@ -114,7 +152,7 @@ class Daraja:
 @asynccontextmanager
 async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
     settings = runtime.settings
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=_ssl_context()) as http:
         cfg = config(settings, await certificate(settings, http))
         rate = rate_limit(settings)
         if settings.redis_url:

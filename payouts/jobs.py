@@ -26,7 +26,7 @@ from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
 from core.payments.models import CollectionStatus, Payout, PayoutStatus
 from payouts import callbacks
-from payouts.adapter import daraja
+from payouts.adapter import daraja, job_scope, sessions
 from payouts.mpesa import errors
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,16 @@ def _maybe_crash() -> None:
 async def _done(outbox_id: int | None) -> None:
     if outbox_id is None:
         return
-    async with runtime.get().session_factory() as session:
+    async with sessions(runtime.get())() as session:
         await mark_done(session=session, outbox_id=outbox_id)
         await session.commit()
 
 
-async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
+async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""
     current = runtime.get()
     async with daraja(current) as d:
-        async with current.session_factory() as session:
+        async with sessions(current)() as session:
             try:
                 probe = await service.get_payout(session=session, payout_id=payout_id)
             except UnknownPayout:
@@ -71,9 +71,7 @@ async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                 outcome = await _claim_or_skip(session, payout_id)
                 await _done(outbox_id)
                 return outcome
-        if d.bucket is not None and not await d.bucket.take(max_wait_s=RATE_WAIT_S):
-            raise RetryLater(f"no shortcode rate token for payout {payout_id} within {RATE_WAIT_S}s")
-        async with current.session_factory() as session:
+        async with sessions(current)() as session:
             claim = await service.claim_for_send(session=session, payout_id=payout_id)
             await session.commit()
             if not claim.send:
@@ -123,6 +121,9 @@ async def _call(d: Any, payout: Payout) -> Any:
 async def _send(d: Any, payout: Payout) -> str:
     current = runtime.get()
     payout_id = payout.id
+    if d.bucket is not None and not await d.bucket.take(max_wait_s=RATE_WAIT_S):
+        reason = f"no shortcode rate token within {RATE_WAIT_S}s"
+        return await _in_session(service.release_unsent, payout_id=payout_id, reason=reason, result="retry")
     try:
         accepted = await _call(d, payout)
     except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
@@ -131,12 +132,12 @@ async def _send(d: Any, payout: Payout) -> str:
         return await _in_session(service.mark_unknown, payout_id=payout_id, reason=str(exc), result="unknown")
     except (errors.DarajaError, errors.InvalidMsisdn, ValueError) as exc:
         code = getattr(exc, "error_code", "") or "rejected"
-        async with current.session_factory() as session:
+        async with sessions(current)() as session:
             await service.fail_payout(session=session, payout_id=payout_id, result_code=code, reason=str(exc))
             await session.commit()
         return "failed"
     _maybe_crash()
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         await service.mark_accepted(
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id
         )
@@ -145,16 +146,16 @@ async def _send(d: Any, payout: Payout) -> str:
 
 
 async def _in_session(function: Any, *, result: str, **kwargs: Any) -> str:
-    async with runtime.get().session_factory() as session:
+    async with sessions(runtime.get())() as session:
         await function(session=session, **kwargs)
         await session.commit()
     return result
 
 
-async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> str:
+async def _request_stk_push(collection_id: int, outbox_id: int | None = None) -> str:
     """Push the M-Pesa PIN prompt once. A push that crashed mid-call is never repeated."""
     current = runtime.get()
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         row = await collections.claim_for_push(session=session, collection_id=collection_id)
         await session.commit()
     if row is None:
@@ -175,14 +176,14 @@ async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> 
             raise RetryLater(str(exc)) from exc
         except (errors.DarajaError, ValueError) as exc:
             code = getattr(exc, "error_code", "") or "rejected"
-            async with current.session_factory() as session:
+            async with sessions(current)() as session:
                 await collections.fail_collection(
                     session=session, collection_id=collection_id, result_code=code, reason=str(exc)
                 )
                 await session.commit()
             await _done(outbox_id)
             return "failed"
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         await collections.mark_requested(
             session=session,
             collection_id=collection_id,
@@ -197,10 +198,10 @@ async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> 
 async def query_stk(collection_id: int) -> str:
     """Resolve an STK request whose callback never came, through STK Query."""
     current = runtime.get()
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         row = await collections.get_collection(session=session, collection_id=collection_id)
     if row.status == CollectionStatus.REQUESTING.value:
-        async with current.session_factory() as session:
+        async with sessions(current)() as session:
             await collections.fail_collection(
                 session=session,
                 collection_id=collection_id,
@@ -216,7 +217,7 @@ async def query_stk(collection_id: int) -> str:
             status = await d.client.stk_query(checkout_request_id=row.checkout_request_id)
         except errors.StkPending:
             return "pending"
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         outcome = await collections.apply_stk_callback(
             session=session,
             checkout_request_id=row.checkout_request_id,
@@ -235,7 +236,7 @@ def _requested(amount_minor: int) -> Decimal:
     return Decimal(amount_minor) / 100
 
 
-async def reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[str, int]:
+async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[str, int]:
     """Resolve every payout (and STK request, and callback) that has not moved for a while.
 
     created -> sent again (the outbox job was lost); submitted -> unknown (the worker died mid-call);
@@ -245,12 +246,12 @@ async def reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[str
     age = RECONCILE_AFTER_S if older_than_s is None else older_than_s
     cutoff = utcnow() - timedelta(seconds=age)
     counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0}
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         stuck = await service.stuck_payouts(session=session, older_than=cutoff)
         pending_stk = await collections.pending_collections(session=session, older_than=cutoff)
         leftovers = await callback_log.unprocessed(session=session, older_than=cutoff)
     for row in leftovers:
-        await callbacks.process(current.session_factory, row.id)
+        await callbacks.process(sessions(current), row.id)
         counts["callbacks"] += 1
     for payout in stuck:
         if payout.status == PayoutStatus.CREATED.value:
@@ -282,7 +283,7 @@ async def _query_status(payout_id: str, ocid: str) -> int:
     except errors.DarajaError as exc:
         log.warning("transaction status for payout %s failed: %s", payout_id, exc)
         return 0
-    async with current.session_factory() as session:
+    async with sessions(current)() as session:
         await service.record_status_query(
             session=session, payout_id=payout_id, query_id=accepted.originator_conversation_id
         )
@@ -298,4 +299,22 @@ async def check_account_balance() -> str:
 
 
 async def process_callback(callback_id: int) -> str:
-    return await callbacks.process(runtime.get().session_factory, callback_id)
+    return await callbacks.process(sessions(runtime.get()), callback_id)
+
+
+async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
+    """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""
+    async with job_scope(runtime.get()):
+        return await _send_payout(payout_id, outbox_id)
+
+
+async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> str:
+    """Push the M-Pesa PIN prompt once. A push that crashed mid-call is never repeated."""
+    async with job_scope(runtime.get()):
+        return await _request_stk_push(collection_id, outbox_id)
+
+
+async def reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[str, int]:
+    """Resolve every payout, STK request and callback that has not moved for a while."""
+    async with job_scope(runtime.get()):
+        return await _reconcile_stuck_payouts(older_than_s)

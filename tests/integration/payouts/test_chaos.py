@@ -127,7 +127,7 @@ async def test_four_workers_never_exceed_the_shortcode_rate(stack, relay):
     await _check_books(stack, factory, ids, wallets)
     times = sorted(stack.sim("GET", "/simulator/b2c/times"))
     assert len(times) == 20
-    jitter = 0.05
+    jitter = 0.15  # token taken -> request arrives: one HTTP hop on a loaded 2-CPU machine
     for i in range(len(times)):
         for j in range(i + 1, len(times)):
             sends = j - i + 1
