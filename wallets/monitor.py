@@ -123,10 +123,12 @@ class DepositMonitor:
             cursor = await service.get_cursor(session=session, network=self.network)
         if cursor is None or not cursor.block_hash:
             return BlockRef(self.config.start_height - 1, ""), False, 0
-        if cursor.height <= tip:
-            node_block = await self.source.block(cursor.height)
-            if node_block.hash == cursor.block_hash:
-                return BlockRef(cursor.height, cursor.block_hash), False, 0
+        if cursor.height > tip:
+            # A lagging node (or one behind a load balancer) is not a reorg: wait, never rewind on it.
+            raise NodeError(f"{self.network.label} node is at {tip}, behind our cursor {cursor.height}")
+        node_block = await self.source.block(cursor.height)
+        if node_block.hash == cursor.block_hash:
+            return BlockRef(cursor.height, cursor.block_hash), False, 0
         fork, orphaned = await self._rewind_to_fork(cursor.height, tip)
         return fork, True, orphaned
 

@@ -253,3 +253,32 @@ def test_malformed_or_contradictory_logs_raise(log: dict[str, object]) -> None:
 
 def test_network_of_source() -> None:
     assert Erc20Source.network is Network.ERC20
+
+
+class LaggingSource(FlakySource):
+    """A node that reports an older tip than one we already scanned (a lagging replica)."""
+
+    def __init__(self, inner: Erc20Source, lag: int) -> None:
+        super().__init__(inner, failures=0)
+        self.lag = lag
+
+    async def tip(self) -> int:
+        return await self.inner.tip() - self.lag
+
+
+async def test_lagging_node_is_an_error_not_a_reorg(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, evm: EvmChain
+) -> None:
+    address = await _address(session_factory, deriver, 1)
+    evm.pay(address, 3_000_000)
+    monitor = _monitor(session_factory, evm)
+    assert (await monitor.step()).detected == 1
+    lagging = DepositMonitor(
+        source=LaggingSource(Erc20Source(evm.aw3, tokens=None), lag=1),
+        session_factory=session_factory,
+        config=monitor.config,
+    )
+    with pytest.raises(NodeError, match="behind our cursor"):
+        await lagging.step()
+    [deposit] = await _deposits(session_factory)
+    assert deposit.status == "detected"  # nothing orphaned, nothing credited on doubt
