@@ -72,6 +72,8 @@ def mask_text(text: str) -> str:
 
 def _mask_phone(value: Any) -> str:
     text = str(value)
+    if "***" in text:  # already masked (the processor may run twice on one event)
+        return text
     digits = re.sub(r"\D", "", text)
     return f"{text[:4]}***{digits[-3:]}" if len(digits) >= 7 else "***"
 
@@ -124,13 +126,17 @@ def configure_logging(*, level: str = "INFO", stream: IO[str] | None = None) -> 
     output = stream or sys.stdout
     processors = shared_processors()
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *processors, structlog.processors.JSONRenderer()],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *processors,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[_stdlib_args_processor, *processors[:-1]],
+        foreign_pre_chain=[_stdlib_args_processor, *processors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             mask_processor,

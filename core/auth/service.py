@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from core.security import envelope
 from core.security.envelope import Keyring
 from core.security.hashing import hash_secret, verify_secret
 
+log = structlog.get_logger(__name__)
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 MAX_FAILED_LOGINS = 5
@@ -136,6 +138,7 @@ async def login(
         raise LoginFailed("wrong email, password or code")
     staff.failed_logins, staff.locked_until = 0, None
     staff.last_totp_step, staff.last_login_at = step, now
+    log.info("staff_login", staff_id=staff.id, role=staff.role)
     await session.flush()
     await audit.record(
         session=session, actor=f"staff:{staff.id}", action="staff.login", subject=f"staff:{staff.id}"
@@ -145,6 +148,7 @@ async def login(
 
 async def _login_failed(*, session: AsyncSession, staff: StaffUser, now: datetime) -> None:
     staff.failed_logins += 1
+    log.warning("staff_login_failed", staff_id=staff.id, failed_logins=staff.failed_logins)
     if staff.failed_logins >= MAX_FAILED_LOGINS:
         exponent = min(staff.failed_logins - MAX_FAILED_LOGINS, 10)
         lock: timedelta = BASE_LOCKOUT * int(2**exponent)
@@ -174,3 +178,14 @@ async def set_active(*, session: AsyncSession, staff_id: int, active: bool, cloc
         subject=f"staff:{staff_id}",
         details={"active": active},
     )
+
+
+async def rotate_totp_secrets(*, session: AsyncSession, keyring: Keyring) -> int:
+    """Re-seal every staff TOTP secret under the keyring's current key; returns how many changed."""
+    changed = 0
+    for staff in (await session.execute(select(StaffUser).order_by(StaffUser.id))).scalars().all():
+        if envelope.needs_rotation(staff.totp_secret, keyring=keyring):
+            staff.totp_secret = envelope.rotate(staff.totp_secret, keyring=keyring, context=_TOTP_CONTEXT)
+            changed += 1
+    await session.flush()
+    return changed

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from core.auth.errors import RefreshReused, TokenInvalid
 from core.auth.models import RefreshToken, StaffSession, StaffUser
 from core.clock import Clock
 
+log = structlog.get_logger(__name__)
 REFRESH_TTL = timedelta(hours=8)
 SESSION_MAX_AGE = timedelta(hours=12)
 REFRESH_PREFIX = "kbt_rt_"
@@ -91,6 +93,7 @@ async def refresh(*, session: AsyncSession, refresh_token: str, clock: Clock, se
     )
     if consumed.rowcount != 1:  # type: ignore[attr-defined]
         await _revoke(session=session, family=family, clock=clock, reason="refresh_reuse")
+        log.warning("refresh_token_reused", staff_id=family.staff_id, staff_session=family.id)
         await audit.record(
             session=session,
             actor=f"staff:{family.staff_id}",

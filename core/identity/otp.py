@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ OTP_DIGITS = 6
 OTP_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 MAX_ISSUED_PER_HOUR = 5
+log = structlog.get_logger(__name__)
 PURPOSES = frozenset({"telegram_link", "portal_login", "pin_reset"})
 
 _TEXTS = {
@@ -71,6 +73,7 @@ async def issue_otp(
     await session.flush()
     text = _TEXTS.get(language, _TEXTS["en"]).format(code=code)
     await notifier.send_sms(phone=e164, text=text, reference=f"otp:{row.reference}")
+    log.info("otp_issued", phone=e164, purpose=purpose, record_id=row.id)
     return row
 
 
@@ -105,6 +108,7 @@ async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: s
         await session.flush()
         return
     row.attempts += 1
+    log.warning("otp_failed", phone=e164, purpose=purpose, attempts=row.attempts)
     if row.attempts >= MAX_ATTEMPTS:
         row.consumed_at = now
     await session.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from core.identity.errors import (
 from core.identity.models import Customer, CustomerStatus, Language
 from core.identity.phone import normalize_phone
 
+log = structlog.get_logger(__name__)
 LANGUAGES = frozenset(language.value for language in Language)
 
 
@@ -72,6 +74,7 @@ async def register_customer(
     await audit.record(
         session=session, actor=_actor(customer), action="customer.registered", subject=_actor(customer)
     )
+    log.info("customer_registered", customer_id=customer.id, phone=e164)
     return customer
 
 
@@ -139,6 +142,9 @@ async def _pin_failed(
     customer.pin_failed_count += 1
     customer.updated_at = now
     lock = pins.lockout_for(customer.pin_failed_count)
+    log.warning(
+        "pin_failed", customer_id=customer.id, failed_count=customer.pin_failed_count, locked=lock is not None
+    )
     details = {"failed_count": customer.pin_failed_count}
     if lock is None:
         await session.flush()
@@ -191,6 +197,7 @@ async def reset_pin(
     customer.pin_hash = pins.hash_pin(new_pin)
     customer.pin_failed_count, customer.pin_locked_until = 0, None
     customer.pin_changed_at = customer.pin_reset_at = customer.updated_at = now
+    log.info("pin_reset", customer_id=customer.id, actor=actor)
     await session.flush()
     await audit.record(
         session=session,
