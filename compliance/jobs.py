@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases
+from compliance.defaults import ALERT_SCORE_THRESHOLD
 from compliance.gate import load_history, rule_context, view
 from compliance.models import KycProfile, MonitoringRule, Movement
 from compliance.rules import RuleConfig, RuleHit, evaluate
@@ -26,8 +27,11 @@ log = structlog.get_logger(__name__)
 MONITOR_HISTORY = timedelta(days=400)  # enough to see a 180-360 day dormancy
 
 
-async def monitor_session(session: AsyncSession, movement_id: int) -> list[RuleHit]:
-    """Evaluate the enabled monitor-mode rules for one movement; raise one alert per hit."""
+async def monitor_session(
+    session: AsyncSession, movement_id: int, *, alert_threshold: int = ALERT_SCORE_THRESHOLD
+) -> list[RuleHit]:
+    """Evaluate the enabled monitor-mode rules for one movement; raise one alert per hit scoring at
+    least `alert_threshold` (lower-scored hits are logged as observations only)."""
     movement = await session.get(Movement, movement_id)
     if movement is None:
         return []
@@ -47,6 +51,11 @@ async def monitor_session(session: AsyncSession, movement_id: int) -> list[RuleH
     context = await rule_context(session, profile, movement, movement.created_at)
     hits = evaluate(configs, view(movement), history, context)
     for hit in hits:
+        if hit.score < alert_threshold:
+            log.info(
+                "compliance.monitoring.observation", rule=hit.code, movement_id=movement.id, score=hit.score
+            )
+            continue
         await cases.raise_alert(
             session=session,
             dedupe_key=f"rule:{hit.code}:{movement.id}",

@@ -155,8 +155,9 @@ async def test_monitoring_job_raises_self_explaining_alerts(factory, clock) -> N
         quiet = await monitor_session(session, ids[0])
         hits = await monitor_session(session, ids[-1])
         again = await monitor_session(session, ids[-1])  # re-run: same alert, not a second one
+        muted = await monitor_session(session, ids[-1], alert_threshold=1000)  # observations only
     assert "structuring" not in {h.code for h in quiet}
-    assert "structuring" in {h.code for h in hits} and len(again) == len(hits)
+    assert "structuring" in {h.code for h in hits} and len(again) == len(hits) == len(muted)
     async with factory() as session:
         alerts = list(
             (await session.execute(select(Alert).where(Alert.rule_code == "structuring"))).scalars()
