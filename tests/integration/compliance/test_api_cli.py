@@ -191,3 +191,39 @@ async def test_limit_changes_need_a_second_person_and_documents_open_for_review(
         assert kyc_view["tier"] == 1 and [d["kind"] for d in kyc_view["documents"]] == ["id_front"]
         image = await client.get(f"{base}/documents/{doc.id}", headers=maker)
         assert image.content == jpeg and image.headers["content-type"] == "image/jpeg"
+
+
+def test_cli_reports(sqlite_url: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from compliance import cases
+    from core.clock import FixedClock
+    from core.db.session import make_engine, make_session_factory
+
+    async def seed() -> None:
+        engine = make_engine(sqlite_url)
+        clock = FixedClock()
+        async with make_session_factory(engine)() as session, session.begin():
+            case = await cases.open_case(
+                session=session, title="mule", actor="mlro", now=clock.now(), customer_id=5
+            )
+            await cases.escalate(
+                session=session, case_id=case.id, actor="mlro", grounds="Mule account.", now=clock.now()
+            )
+        await engine.dispose()
+
+    asyncio.run(seed())
+    out = tmp_path / "str.xml"
+    made = run_cli(sqlite_url, "compliance", "report", "str", "--case", "1", "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    assert goaml.missing_elements(out.read_bytes()) == []
+    listed = run_cli(sqlite_url, "compliance", "cases")
+    assert "#1 reported" in listed.stdout
+    assert "0 overdue" in run_cli(sqlite_url, "compliance", "overdue").stdout
+    ctr = run_cli(sqlite_url, "compliance", "report", "ctr", "--day", "2026-01-01")
+    assert "No CTR candidates" in ctr.stdout
+    flows = run_cli(
+        sqlite_url, "compliance", "report", "crypto-flows", "--from", "2026-01-01", "--to", "2026-02-01"
+    )
+    assert flows.stdout.startswith("movement_id,created_at_utc")
+    assert "T0 T0 phone only" in run_cli(sqlite_url, "compliance", "tiers").stdout
