@@ -7,6 +7,7 @@ Keys are caller-chosen, e.g. ``ip:203.0.113.9``, ``phone:+2547...`` (hash it fir
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import secrets
 import time
@@ -135,6 +136,11 @@ class MemoryRateLimiter:
         stale = [key for key, hits in self._hits.items() if not hits or hits[-1] <= now - _MAX_WINDOW]
         for key in stale:
             del self._hits[key]
+
+
+def subject_key(kind: str, value: str) -> str:
+    """A rate-limit key that does not put a phone number or API key in clear into Redis."""
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:24]}"
 
 
 def make_rate_limiter(redis: Any | None) -> RateLimiter:

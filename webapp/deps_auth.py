@@ -14,14 +14,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import runtime as runtime_module
-from core.auth import sessions, tokens
-from core.auth.errors import TokenInvalid
-from core.auth.models import StaffUser
-from core.auth.permissions import Permission, has_permission
-from core.ratelimit import Limit, RateLimiter, make_rate_limiter
+from core.auth import api_keys, sessions, tokens
+from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied, TokenInvalid
+from core.auth.models import ApiKey, StaffUser
+from core.auth.permissions import API_KEY_SCOPES, Permission, has_permission
+from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiter, make_rate_limiter, subject_key
 from core.runtime import Runtime
-from core.security.callbacks import client_ip
+from core.security.callbacks import check_callback, client_ip
 from core.security.envelope import Keyring
+from core.security.errors import CallbackRejected
 from core.security.keyring import keyring_from_settings
 
 RULE_ATTRIBUTE = "__kibeti_rule__"
@@ -144,3 +145,59 @@ async def enforce_limit(request: Request, limit: Limit, key: str) -> None:
             },
             headers={"Retry-After": str(decision.retry_after)},
         )
+
+
+async def _merchant_key(request: Request, session: AsyncSession, scope: str) -> ApiKey:
+    header = request.headers.get("authorization", "")
+    plaintext = (
+        header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+    )
+    if not plaintext:
+        raise _unauthorized("API key required")
+    await enforce_limit(request, API_KEY_REQUESTS, subject_key("apikey", plaintext))
+    try:
+        key = await api_keys.authenticate_api_key(
+            session=session, plaintext=plaintext, scope=scope, clock=get_runtime(request).clock
+        )
+    except ApiKeyInvalid as exc:
+        raise _unauthorized("invalid API key") from exc
+    except ApiKeyScopeDenied as exc:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail={"code": exc.code, "message": str(exc)}
+        ) from exc
+    await session.commit()  # last_used_at
+    return key
+
+
+def require_api_key(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
+    """Merchant API routes: `key: Annotated[ApiKey, Depends(require_api_key("payments:read"))]`.
+
+    Accepts `Authorization: Bearer kbt_live_...` or `X-API-Key`; limited per key (429 + Retry-After).
+    """
+    if scope not in API_KEY_SCOPES:
+        raise ValueError(f"unknown API key scope {scope}")
+
+    async def check(request: Request, session: DbSession) -> ApiKey:
+        return await _merchant_key(request, session, scope)
+
+    setattr(check, RULE_ATTRIBUTE, f"api_key:{scope}")
+    return check
+
+
+def check_callback_request(request: Request, *, path_token: str, expected_token: str) -> str:
+    """Daraja / Africa's Talking callbacks: secret path token + optional IP allow-list.
+
+    Answers 404 (not 401/403) on failure so the endpoint's existence is not confirmed. Returns the IP.
+    """
+    settings = get_runtime(request).settings
+    try:
+        return check_callback(
+            path_token=path_token,
+            expected_token=expected_token,
+            peer=request.client.host if request.client else "",
+            forwarded_for=request.headers.get("x-forwarded-for"),
+            trusted_proxies=settings.trusted_proxies,
+            allowlist=settings.callback_ip_allowlist,
+        )
+    except CallbackRejected as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "not_found"}) from exc
