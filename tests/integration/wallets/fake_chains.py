@@ -147,6 +147,13 @@ class FakeTron(FakeServer):
         self.chain = FakeChain(genesis_time=1_700_000_000_000, block_seconds=3_000)
         self.page_size = page_size
         self._nonce = 0
+        self.chain_parameters = {
+            "getEnergyFee": 420,
+            "getTransactionFee": 1000,
+            "getMaintenanceTimeInterval": 21600000,
+        }
+        self.resources: dict[str, dict[str, int]] = {}
+        self.transfer_energy = 64_285
 
     def transfer(self, *, key: PrivateKey, contract: str, to: str, value: int) -> str:
         """A signed TRC20 transfer(to, value), queued for the next block; returns its txid."""
@@ -190,6 +197,26 @@ class FakeTron(FakeServer):
         if method == "POST" and path == "/wallet/getblockbynum":
             block = self.chain.at(int(body.get("num", -1)))
             return 200, (self._block_json(block) if block else {}), False
+        if method == "POST" and path == "/wallet/getchainparameters":
+            return (
+                200,
+                {"chainParameter": [{"key": k, "value": v} for k, v in self.chain_parameters.items()]},
+                False,
+            )
+        if method == "POST" and path == "/wallet/getaccountresource":
+            return 200, self.resources.get(body.get("address", ""), {"freeNetLimit": 600}), False
+        if method == "POST" and path == "/wallet/triggerconstantcontract":
+            if not body.get("parameter") or len(body["parameter"]) != 128:
+                return 200, {"result": {"code": "CONTRACT_VALIDATE_ERROR"}}, False
+            return (
+                200,
+                {
+                    "result": {"result": True},
+                    "energy_used": self.transfer_energy,
+                    "constant_result": ["0" * 63 + "1"],
+                },
+                False,
+            )
         parts = path.strip("/").split("/")
         if method == "GET" and len(parts) == 4 and parts[:2] == ["v1", "contracts"] and parts[3] == "events":
             return 200, self._events(parts[2], query), False
@@ -247,6 +274,8 @@ class FakeEsplora(FakeServer):
         self.chain = FakeChain(genesis_time=1_700_000_000, block_seconds=600)
         self.network = network
         self._funding = 0
+        # as Esplora sends it: JSON numbers with decimals (target blocks -> sat/vB)
+        self.fee_estimates_json = '{"1": 25.312, "2": 20.5, "3": 12.008, "6": 8.1, "144": 1.02}'
 
     def pay(self, outputs: list[tuple[str, int]]) -> str:
         """A real signed transaction (bitcoinlib) paying `outputs`, queued for the next block."""
@@ -285,6 +314,8 @@ class FakeEsplora(FakeServer):
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, bool]:
         parts = path.strip("/").split("/")
+        if parts == ["fee-estimates"]:
+            return 200, self.fee_estimates_json, True
         if parts == ["blocks", "tip", "height"]:
             return 200, self.chain.height, True
         if len(parts) == 2 and parts[0] == "block-height":
