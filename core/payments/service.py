@@ -64,14 +64,6 @@ async def create_payout(
     if customer_id is not None:
         await _check_daily(session, customer_id, send)
     payout_id = uuid.uuid4().hex
-    hold = await ledger.place_hold(
-        session=session,
-        idempotency_key=f"payout:{idempotency_key}",
-        account_id=account_id,
-        amount=send,
-        memo=f"M-Pesa payout {payout_id}",
-        details={"payout_id": payout_id},
-    )
     now = utcnow()
     payout = Payout(
         id=payout_id,
@@ -82,7 +74,7 @@ async def create_payout(
         account_id=account_id,
         phone=party_b,
         amount_minor=send.minor,
-        hold_id=hold.hold_id,
+        hold_id=0,
         status=PayoutStatus.CREATED.value,
         originator_conversation_id=payout_id,
         remarks=(remarks or "Kibeti payout")[:100],
@@ -92,6 +84,18 @@ async def create_payout(
         updated_at=now,
     )
     session.add(payout)
+    # The row goes first: on SQLite (pysqlite) a SAVEPOINT opened outside a transaction commits on
+    # release, so the hold's nested transaction must run inside the one this INSERT begins.
+    await session.flush()
+    hold = await ledger.place_hold(
+        session=session,
+        idempotency_key=f"payout:{idempotency_key}",
+        account_id=account_id,
+        amount=send,
+        memo=f"M-Pesa payout {payout_id}",
+        details={"payout_id": payout_id},
+    )
+    payout.hold_id = hold.hold_id
     await session.flush()
     await stage_send(session=session, payout=payout)
     return payout
@@ -268,7 +272,8 @@ async def apply_b2c_result(
     if result_code == "0":
         if amount is not None and amount * 100 != payout.amount_minor:
             _flag(payout, f"paid amount {amount} differs from the payout")
-            await mark_unknown(session=session, payout_id=payout.id, reason="amount mismatch: staff review")
+            _touch(payout, PayoutStatus.UNKNOWN, utcnow())
+            payout.result_desc = "amount mismatch: staff review"
             return "amount_mismatch"
         await _succeed(session, payout, receipt, result_code, result_desc)
         return "succeeded"
