@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import KibetiError
-from core.logging import bind_request_id, clear_request
+from core.logging import bind_request_id, clear_request, configure_logging
 from core.ratelimit import PUBLIC_PER_IP, Limit
 from core.runtime import Runtime
 from core.security.callbacks import client_ip
@@ -185,6 +186,7 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KibetiError, _domain_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -90,6 +90,7 @@ async def test_no_personal_data_or_secret_in_logs(pg_session_factory: Factory, c
 
     runtime = make_runtime(pg_session_factory, clock)
     async with api_client(runtime) as (_app, client):
+        configure_logging(stream=captured, level="DEBUG")  # the app configured stdout; capture again
         totp = totp_code(new.provisioning_uri, clock.now().timestamp())
         wrong = await client.post(
             "/api/staff/login",
