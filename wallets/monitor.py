@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db.base import utcnow
 from wallets import crediting, service
 from wallets.chain import BlockRef, ChainSource, Transfer
-from wallets.errors import NodeError, ReorgTooDeep
+from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import ChainDeposit, DepositAddress
+from wallets.networks import Network
 from wallets.service import DepositStatus, match_key
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class DepositMonitor:
         config: MonitorConfig,
         on_progress: Callable[[StepResult], None] | None = None,
     ) -> None:
+        if source.network is not Network.BTC and not config.token:
+            # Without the token contract every token sent to us would be credited as USDT.
+            raise WalletNotConfigured(f"{source.network.label}: the USDT contract address is not configured")
         self.source = source
         self.network = source.network
         self._sessions = session_factory

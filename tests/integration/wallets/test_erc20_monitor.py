@@ -282,3 +282,10 @@ async def test_lagging_node_is_an_error_not_a_reorg(
         await lagging.step()
     [deposit] = await _deposits(session_factory)
     assert deposit.status == "detected"  # nothing orphaned, nothing credited on doubt
+
+
+def test_a_token_monitor_needs_the_token_contract(evm: EvmChain) -> None:
+    from wallets.errors import WalletNotConfigured
+
+    with pytest.raises(WalletNotConfigured, match="contract"):
+        DepositMonitor(source=Erc20Source(evm.aw3, tokens=None), session_factory=None, config=MonitorConfig())  # type: ignore[arg-type]
