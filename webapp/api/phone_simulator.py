@@ -19,7 +19,8 @@ from core.identity.errors import InvalidPhoneNumber
 from core.identity.phone import normalize_phone
 from core.runtime import Runtime
 
-router = APIRouter(prefix="/simulator/phone", tags=["simulator"])
+router = APIRouter(tags=["simulator"])
+PREFIX = "/simulator/phone"
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "phone_simulator.html"
 
 
@@ -43,14 +44,15 @@ def _runtime() -> Runtime:
     return rt
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("/phone", response_class=HTMLResponse)
+@router.get(PREFIX, response_class=HTMLResponse)
 async def page() -> HTMLResponse:
     rt = _runtime()
     html = PAGE.read_text(encoding="utf-8").replace("{{SHORTCODE}}", rt.settings.at_shortcode)
     return HTMLResponse(html)
 
 
-@router.post("/hop", response_model=HopReply)
+@router.post(f"{PREFIX}/hop", response_model=HopReply)
 async def hop(body: Hop, request: Request) -> HopReply:
     """One hop, posted form-encoded to the real /ussd/{secret} callback exactly as AT would."""
     rt = _runtime()
@@ -77,7 +79,7 @@ async def hop(body: Hop, request: Request) -> HopReply:
     return HopReply(session_id=session_id, phone=phone, kind=kind, screen=screen)
 
 
-@router.get("/sms")
+@router.get(f"{PREFIX}/sms")
 async def inbox(phone: str) -> dict[str, object]:
     """The SMS this number received, from the Africa's Talking fake's outbox (newest last)."""
     rt = _runtime()

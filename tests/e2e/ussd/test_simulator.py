@@ -14,6 +14,7 @@ async def test_simulator_registers_a_number_and_shows_its_sms(
 ) -> None:
     page = await client.get("/simulator/phone")
     assert page.status_code == 200 and "Dial *483*1#" in page.text
+    assert (await client.get("/phone")).text == page.text
     reply = (await client.post("/simulator/phone/hop", json={"phone": "0712 345 678", "text": ""})).json()
     assert reply["kind"] == "CON" and "Chagua lugha" in reply["screen"]
     session, inputs = reply["session_id"], []
