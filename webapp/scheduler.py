@@ -26,6 +26,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("payouts.jobs.reconcile_stuck_payouts", 60),
     ("payouts.jobs.check_account_balance", 900),
     ("wallets.jobs.scan_all_networks", 15),
+    ("compliance.jobs.check_str_deadlines", 3600),
 ]
 
 
