@@ -56,7 +56,7 @@ def reference_of(kind: str, body: Any) -> str:
         if kind.startswith("c2b"):
             return str(body.get("TransID", "")) if isinstance(body, dict) else ""
         return wire.parse_result(body).originator_conversation_id
-    except wire.MalformedCallback:
+    except (wire.MalformedCallback, AttributeError, TypeError, ValueError):
         return ""
 
 
@@ -190,10 +190,12 @@ async def process(session_factory: async_sessionmaker[AsyncSession], callback_id
         row = await session.get(MpesaCallback, callback_id)
         if row is None or row.processed:
             return "already_processed"
+        kind, body = row.kind, row.body
         try:
-            outcome, flag = await HANDLERS[row.kind](session, row.body)
-        except wire.MalformedCallback as exc:
-            outcome, flag = "malformed", f"malformed {row.kind} callback: {exc}"
+            outcome, flag = await HANDLERS[kind](session, body)
+        except (wire.MalformedCallback, AttributeError, TypeError, KeyError) as exc:
+            await session.rollback()
+            outcome, flag = "malformed", f"malformed {kind} callback: {exc!r}"
         await log.finish(session=session, callback_id=callback_id, outcome=outcome, flag=flag)
         await session.commit()
     return outcome

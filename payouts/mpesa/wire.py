@@ -157,7 +157,8 @@ class StkCallback:
 
 
 def parse_stk_callback(body: Any) -> StkCallback:
-    stk = body.get("Body", {}).get("stkCallback") if isinstance(body, Mapping) else None
+    outer = body.get("Body") if isinstance(body, Mapping) else None
+    stk = outer.get("stkCallback") if isinstance(outer, Mapping) else None
     if not isinstance(stk, Mapping):
         raise MalformedCallback("missing Body.stkCallback object")
     if not stk.get("CheckoutRequestID") or "ResultCode" not in stk:
