@@ -108,3 +108,14 @@ def build_monitor(
     return DepositMonitor(
         source=source, session_factory=runtime.session_factory, config=config, on_progress=on_progress
     )
+
+
+async def close_source(source: ChainSource) -> None:
+    """Close a source's HTTP sessions (web3's aiohttp session, or the httpx client)."""
+    client = getattr(source, "_client", None)
+    if isinstance(client, httpx.AsyncClient):
+        await client.aclose()
+    w3 = getattr(source, "_w3", None)
+    disconnect = getattr(getattr(w3, "provider", None), "disconnect", None)
+    if disconnect is not None:
+        await disconnect()

@@ -14,7 +14,7 @@ import time
 from sqlalchemy import select
 
 from core import runtime
-from wallets.adapter import build_monitor, wallet_settings
+from wallets.adapter import build_monitor, close_source, wallet_settings
 from wallets.config import WalletSettings
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import Withdrawal
@@ -38,13 +38,13 @@ async def scan_all_networks() -> dict[str, int]:
             monitor = build_monitor(current, network)
         except WalletNotConfigured:
             continue
-        simulated = isinstance(monitor.source, SimulatedChain)
-        if not simulated and not settings.wallets_scan_in_scheduler:
-            continue
-        if isinstance(monitor.source, SimulatedChain):
-            monitor.source.produce(1)
-        deadline = time.monotonic() + SCAN_BUDGET_SECONDS
         try:
+            simulated = isinstance(monitor.source, SimulatedChain)
+            if not simulated and not settings.wallets_scan_in_scheduler:
+                continue
+            if isinstance(monitor.source, SimulatedChain):
+                monitor.source.produce(1)
+            deadline = time.monotonic() + SCAN_BUDGET_SECONDS
             while True:
                 result = await monitor.step()
                 reached[network.value] = result.scanned_to
@@ -52,21 +52,21 @@ async def scan_all_networks() -> dict[str, int]:
                     break
         except (NodeError, ReorgTooDeep) as exc:
             log.warning("chain scan failed", extra={"network": network.value, "error": str(exc)})
+        finally:
+            await close_source(monitor.source)
     return reached
 
 
 async def send_withdrawal(withdrawal_id: int) -> str:
     """Sign and broadcast one withdrawal (signer worker; enqueued through the outbox)."""
-    return await evm_withdrawals(runtime.get()).send(withdrawal_id)
+    async with evm_withdrawals(runtime.get()) as processor:
+        return await processor.send(withdrawal_id)
 
 
 async def track_withdrawals() -> dict[str, int]:
     """Confirm, post or void every in-flight withdrawal; alert staff on a low hot wallet."""
     current = runtime.get()
-    settings = wallet_settings()
-    try:
-        processor = evm_withdrawals(current)
-    except WalletNotConfigured:
+    if not current.settings.ethereum_rpc_url or not wallet_settings().wallet_seed_sealed:
         return {}
     async with current.session_factory() as session:
         ids = list(
@@ -80,16 +80,17 @@ async def track_withdrawals() -> dict[str, int]:
             ).scalars()
         )
     outcome: dict[str, int] = {}
-    for withdrawal_id in ids:
-        try:
-            status = await processor.track(withdrawal_id)
-        except NodeError as exc:
-            log.warning(
-                "withdrawal tracking failed", extra={"withdrawal_id": withdrawal_id, "error": str(exc)}
-            )
-            continue
-        outcome[status] = outcome.get(status, 0) + 1
-    await _check_hot_wallet(processor, settings)
+    async with evm_withdrawals(current) as processor:
+        for withdrawal_id in ids:
+            try:
+                status = await processor.track(withdrawal_id)
+            except NodeError as exc:
+                log.warning(
+                    "withdrawal tracking failed", extra={"withdrawal_id": withdrawal_id, "error": str(exc)}
+                )
+                continue
+            outcome[status] = outcome.get(status, 0) + 1
+        await _check_hot_wallet(processor, wallet_settings())
     return outcome
 
 

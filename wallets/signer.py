@@ -5,6 +5,8 @@ never hold a private key.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -30,15 +32,23 @@ def load_seed(runtime: Runtime) -> Seed:
     )
 
 
-def evm_withdrawals(runtime: Runtime, *, w3: Any | None = None) -> EvmWithdrawals:
+@asynccontextmanager
+async def evm_withdrawals(runtime: Runtime) -> AsyncIterator[EvmWithdrawals]:
+    """The USDT-ERC20 withdrawal processor over the configured node; closes its HTTP session after."""
+    if not runtime.settings.ethereum_rpc_url:
+        raise WalletNotConfigured("ETHEREUM_RPC_URL is not set: USDT-ERC20 withdrawals need a node")
+    from web3 import AsyncHTTPProvider, AsyncWeb3
+
+    w3: Any = AsyncWeb3(AsyncHTTPProvider(runtime.settings.ethereum_rpc_url))
+    try:
+        yield evm_withdrawals_on(runtime, w3)
+    finally:
+        await w3.provider.disconnect()
+
+
+def evm_withdrawals_on(runtime: Runtime, w3: Any) -> EvmWithdrawals:
     """The USDT-ERC20 withdrawal processor with the hot wallet key (m/44'/60'/0'/1/0)."""
     settings = wallet_settings()
-    if w3 is None:
-        if not runtime.settings.ethereum_rpc_url:
-            raise WalletNotConfigured("ETHEREUM_RPC_URL is not set: USDT-ERC20 withdrawals need a node")
-        from web3 import AsyncHTTPProvider, AsyncWeb3
-
-        w3 = AsyncWeb3(AsyncHTTPProvider(runtime.settings.ethereum_rpc_url))
     seed = load_seed(runtime)
     sender = Erc20Sender(
         w3,

@@ -1,9 +1,11 @@
 """Withdrawals: validate -> ledger hold -> sign -> broadcast -> confirmations -> post (or void).
 
 The customer is charged `amount + fee` (fee per the fee schedule, in the asset). On confirmation
-the hold is posted: custody gives up `amount`; the fee is split between `network_fees` (what the
-chain charged, converted to the asset at the configured gas rate; the native amount is kept in the
-entry's details) and `fee_revenue` (the rest). A failed transaction voids the hold.
+the hold is posted: custody gives up `amount` and `fee_revenue` earns `fee`. What the chain charged
+is an expense: `network_fees` is debited with it. ERC20 gas is paid in ETH from the hot wallet's
+gas float, which is not a ledger asset, so it is booked in the token at the configured ETH price
+against the `fx_liquidity` account (the house's own funds); the exact wei amount is kept in the
+entry's details. A failed transaction voids the hold.
 
 A signed transaction is stored before it is broadcast, so a crash between the two re-broadcasts
 the same bytes (same nonce, same txid) instead of paying twice.
@@ -255,10 +257,12 @@ class EvmWithdrawals:
         custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
         fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
         revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
+        gas_float = await ledger.system_account(session=session, kind=AccountKind.FX_LIQUIDITY, asset=asset)
         legs = [
             PostingRequest(custody.id, amount),
-            PostingRequest(fees.id, network_fee),
-            PostingRequest(revenue.id, fee - network_fee),
+            PostingRequest(revenue.id, fee),
+            PostingRequest(fees.id, -network_fee),  # the expense (debit) ...
+            PostingRequest(gas_float.id, network_fee),  # ... paid from the house's ETH gas float
         ]
         result = await ledger.post_hold(
             session=session,

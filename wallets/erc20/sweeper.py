@@ -3,8 +3,9 @@
 A deposit address holds tokens but no ETH, so it cannot pay for its own transfer: the hot wallet
 sends it just enough ETH for one transfer, and the next pass moves the tokens. A sweep is made
 only when economical (gas at most `max_fee_share` of the amount). Custody does not change in the
-ledger (the tokens stay ours), but every gas payment is booked: network_fees +g / fee_revenue -g,
-in USDT at the configured ETH price (the wei amount in the entry's details).
+ledger (the tokens stay ours), but every gas payment is booked as an expense: network_fees is
+debited g against fx_liquidity (the house's ETH gas float), in USDT at the configured ETH price
+(the wei amount in the entry's details).
 """
 
 from __future__ import annotations
@@ -133,12 +134,14 @@ class Erc20Sweeper:
         }
         async with self._sessions() as session, session.begin():
             fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
-            revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
+            gas_float = await ledger.system_account(
+                session=session, kind=AccountKind.FX_LIQUIDITY, asset=asset
+            )
             await ledger.post_entry(
                 session=session,
                 idempotency_key="sweep-gas:" + hashlib.sha256(repr(details).encode()).hexdigest(),
                 kind="network_fee",
-                postings=[PostingRequest(revenue.id, -cost), PostingRequest(fees.id, cost)],
+                postings=[PostingRequest(fees.id, -cost), PostingRequest(gas_float.id, cost)],
                 memo="gas for sweeps and top-ups",
                 details={
                     "gas_wei": str(report.gas_wei),

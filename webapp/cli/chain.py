@@ -11,7 +11,7 @@ import click
 
 from core.money import Money
 from core.runtime import Runtime
-from wallets.adapter import build_monitor, wallet_settings
+from wallets.adapter import build_monitor, close_source, wallet_settings
 from wallets.gateway import WalletGateway
 from wallets.monitor import StepResult
 from wallets.networks import Network
@@ -56,7 +56,10 @@ def chain_worker(network: str, idle: float) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"Watching {chosen.label} ({type(monitor.source).__name__}); Ctrl-C to stop.", err=True)
-        await monitor.run(stop=stop, idle_seconds=idle)
+        try:
+            await monitor.run(stop=stop, idle_seconds=idle)
+        finally:
+            await close_source(monitor.source)
 
     run_with_runtime(work, for_worker=True)
 

@@ -81,8 +81,9 @@ async def test_withdrawal_over_http_with_fees_in_the_ledger(
         network_fee = wei_to_asset(int(row.network_fee_native), native_price=ETH_PRICE, asset=USDT)
     assert network_fee.is_positive()
     assert await _balance(sf, kind=AccountKind.WALLET, customer=1) == Money.of("16.5", USDT)
-    assert await _balance(sf, kind=AccountKind.NETWORK_FEES) == network_fee
-    assert await _balance(sf, kind=AccountKind.FEE_REVENUE) == Money.of("1.5", USDT) - network_fee
+    assert await _balance(sf, kind=AccountKind.NETWORK_FEES) == -network_fee
+    assert await _balance(sf, kind=AccountKind.FX_LIQUIDITY) == network_fee
+    assert await _balance(sf, kind=AccountKind.FEE_REVENUE) == Money.of("1.5", USDT)
 
 
 async def test_stuck_withdrawal_is_replaced_not_paid_twice(
