@@ -1,8 +1,8 @@
 """Build the Daraja client from settings, per job (RQ runs each job in a fresh event loop).
 
 `build(runtime)` is what webapp.bootstrap wires as the MobileMoney port; jobs use `daraja(runtime)`.
-With no MPESA_BASE_URL the client talks to the local simulator (`kibeti mpesa simulator`), and with no
-certificate it takes the simulator's.
+With no MPESA_BASE_URL the client talks to the simulator the web app mounts at /daraja-sim (or run
+one with `kibeti mpesa simulator`), and with no certificate it takes the simulator's.
 """
 
 from __future__ import annotations
@@ -31,14 +31,17 @@ from payouts.mpesa.token import MemoryTokenCache, RedisTokenCache
 from payouts.rate_limit import MemoryTokenBucket, RateLimit, RedisTokenBucket
 
 log = logging.getLogger(__name__)
-SIMULATOR_URL = "http://127.0.0.1:8090"
+EMBEDDED_SIMULATOR_PATH = "/daraja-sim"  # mounted by the web app when MPESA_BASE_URL is empty
 _certificates: dict[str, bytes] = {}
 _memory_tokens: dict[str, MemoryTokenCache] = {}
 _memory_buckets: dict[str, MemoryTokenBucket] = {}
 
 
 def base_url(settings: Settings) -> str:
-    return (settings.mpesa_base_url or SIMULATOR_URL).rstrip("/")
+    """MPESA_BASE_URL, or the simulator the web app mounts in-process (the embedded default)."""
+    if settings.mpesa_base_url:
+        return settings.mpesa_base_url.rstrip("/")
+    return settings.mpesa_callback_base_url.rstrip("/") + EMBEDDED_SIMULATOR_PATH
 
 
 def rate_limit(settings: Settings) -> RateLimit | None:

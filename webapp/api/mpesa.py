@@ -30,6 +30,7 @@ from payouts import callbacks
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["mpesa"])
+SIMULATOR_PREFIX = "/daraja-sim"
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 WATCHED_QUEUES = ("payouts", "default")
 
@@ -141,3 +142,25 @@ async def flagged_callbacks(authorization: Annotated[str | None, Header()] = Non
         }
         for r in rows
     ]
+
+
+class EmbeddedSimulator:
+    """The Daraja simulator mounted in-process at /daraja-sim, only while MPESA_BASE_URL is empty
+    (the embedded default) and never in production; otherwise 404."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        settings = runtime.get().settings
+        if scope["type"] != "http" or settings.mpesa_base_url or settings.is_production:
+            await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
+            return
+        if self._app is None:
+            from payouts.mpesa.simulator import create_app
+
+            self._app = create_app()
+        await self._app(scope, receive, send)
+
+
+router.mount(SIMULATOR_PREFIX, EmbeddedSimulator())
