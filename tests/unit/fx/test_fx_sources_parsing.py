@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -123,8 +124,8 @@ def test_sources_from_settings_demo_by_default_and_ordered_when_configured() -> 
     assert isinstance(sources[2], CoinGeckoSource) and sources[2].url.endswith("/api/v3/simple/price")
 
 
-async def test_demo_source_is_fixed_and_labelled() -> None:
-    quotes = await DemoRateSource().fetch()
+def test_demo_source_is_fixed_and_labelled() -> None:
+    quotes = asyncio.run(DemoRateSource().fetch())
     assert {(q.base, q.quote, q.rate, q.source) for q in quotes} == {
         ("USD", "KES", "129.50", "demo"), ("BTC", "USD", "95000", "demo"), ("USDT", "USD", "1.00", "demo"),
     }  # fmt: skip
