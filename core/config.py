@@ -6,6 +6,7 @@ naming the variable to set.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     fx_usd_kes_fallback_url: str = ""
     fx_crypto_url: str = ""
     fx_crypto_fallback_url: str = ""
+    fx_max_age_seconds: int = 300  # older rates are stale: quoting stops rather than guess
+    fx_disagreement_percent: Decimal = Decimal(2)  # sources further apart raise a staff alert
+    fx_source_timeout_seconds: Decimal = Decimal(5)
+    quote_ttl_seconds: int = 60  # USSD quotes expire after this
 
     trusted_proxies: list[str] = Field(default_factory=list)
     callback_ip_allowlist: list[str] = Field(default_factory=list)
