@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -14,10 +15,12 @@ from core.identity import service as identity
 from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.payments import collections as mpesa_collections
-from core.payments.models import CollectionStatus
+from core.payments.models import FINAL_COLLECTION, CollectionStatus
 from core.quotes import service as quotes
 
 log = logging.getLogger(__name__)
+WAIT_SECONDS = 20.0
+POLL_SECONDS = 1.0
 
 
 class BuyNotFinished(KibetiError):
@@ -43,14 +46,11 @@ async def complete_buy(
     """
     rt = runtime.get()
     flows = CoreFlows(rt)
+    await _wait_for_final(rt, collection_id)
     async with rt.session_factory() as session:
         collection = await mpesa_collections.get_collection(session=session, collection_id=collection_id)
         status = collection.status
-        if status not in (
-            CollectionStatus.SUCCEEDED.value,
-            CollectionStatus.FAILED.value,
-            CollectionStatus.FLAGGED.value,
-        ):
+        if status not in FINAL_COLLECTION:
             raise BuyNotFinished(f"collection {collection_id} is {status}")
         customer = await identity.get_customer(session=session, customer_id=collection.customer_id or 0)
         outcome = "failed"
@@ -79,6 +79,17 @@ async def complete_buy(
         await flows.notify(phone=customer.phone, code="sms.buy_failed", language=customer.language,
                            reference=f"{idempotency_key}:failed")  # fmt: skip
     return outcome
+
+
+async def _wait_for_final(rt: runtime.Runtime, collection_id: int) -> None:
+    """Give the customer a moment to approve the prompt, so the crypto (and its SMS) follow within
+    seconds; after WAIT_SECONDS the job raises and the outbox runs it again later."""
+    for _ in range(int(WAIT_SECONDS / POLL_SECONDS)):
+        async with rt.session_factory() as session:
+            collection = await mpesa_collections.get_collection(session=session, collection_id=collection_id)
+            if collection.status in FINAL_COLLECTION:
+                return
+        await asyncio.sleep(POLL_SECONDS)
 
 
 async def return_expired_claims(outbox_id: int | None = None) -> int:
