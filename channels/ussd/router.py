@@ -7,7 +7,6 @@ text/plain answer starting with "CON " (wait for input) or "END " (close). Anyth
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from fastapi import APIRouter, Request
@@ -20,6 +19,8 @@ from core import runtime as runtime_module
 from core.flows.service import CoreFlows
 from core.i18n import translate
 from core.runtime import Runtime
+from core.security.callbacks import check_callback
+from core.security.errors import CallbackRejected
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ussd"])
@@ -48,9 +49,21 @@ def get_engine(rt: Runtime) -> Engine:
     return engine
 
 
-def _authorised(rt: Runtime, secret: str) -> bool:
-    expected = rt.settings.at_callback_token.get_secret_value()
-    return hmac.compare_digest(secret.encode(), expected.encode())
+def _authorised(rt: Runtime, secret: str, request: Request) -> bool:
+    """Secret path token, and the optional IP allow-list (X-Forwarded-For only from trusted proxies)."""
+    try:
+        check_callback(
+            path_token=secret,
+            expected_token=rt.settings.at_callback_token.get_secret_value(),
+            peer=request.client.host if request.client else "",
+            forwarded_for=request.headers.get("x-forwarded-for"),
+            trusted_proxies=rt.settings.trusted_proxies,
+            allowlist=rt.settings.callback_ip_allowlist,
+        )
+    except CallbackRejected as exc:
+        log.warning("ussd callback refused: %s", exc)
+        return False
+    return True
 
 
 def _reply(screen: Screen) -> PlainTextResponse:
@@ -60,7 +73,7 @@ def _reply(screen: Screen) -> PlainTextResponse:
 @router.post("/ussd/{secret}", response_class=PlainTextResponse)
 async def ussd_callback(secret: str, request: Request) -> Response:
     rt = runtime_module.get()
-    if not _authorised(rt, secret):
+    if not _authorised(rt, secret, request):
         return PlainTextResponse("forbidden", status_code=403)
     try:
         form = await request.form()
@@ -87,7 +100,7 @@ async def ussd_callback(secret: str, request: Request) -> Response:
 async def ussd_session_event(secret: str, request: Request) -> Response:
     """End-of-session notification: logged; a dropped session keeps its resume point."""
     rt = runtime_module.get()
-    if not _authorised(rt, secret):
+    if not _authorised(rt, secret, request):
         return PlainTextResponse("forbidden", status_code=403)
     form = await request.form()
     status = str(form.get("status", ""))

@@ -87,3 +87,11 @@ async def test_session_end_event_is_accepted(client: httpx.AsyncClient) -> None:
     }
     response = await client.post(f"/ussd/{TOKEN}/events", data=form)
     assert response.status_code == 200
+
+
+async def test_ip_allow_list(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
+    ussd_runtime.settings.callback_ip_allowlist = ["196.201.214.0/24"]
+    form = {"sessionId": "ip", "phoneNumber": "+254712345678", "text": ""}
+    assert (await client.post(f"/ussd/{TOKEN}", data=form)).status_code == 403
+    ussd_runtime.settings.callback_ip_allowlist = []
+    assert (await client.post(f"/ussd/{TOKEN}", data=form)).status_code == 200
