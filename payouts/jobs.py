@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 RATE_WAIT_S = 20.0
 BUSY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # spike arrest / system busy: back off, then let RQ retry
+# Per-shortcode daily value (MPESA_SHORTCODE_DAILY_LIMIT_KES); over it, payouts wait as `created`.
+SHORTCODE_DAILY_LIMIT_MINOR = int(os.environ.get("MPESA_SHORTCODE_DAILY_LIMIT_KES", "20000000")) * 100
 RECONCILE_AFTER_S = float(os.environ.get("MPESA_RECONCILE_AFTER_S", "120"))
 # Fault injection for the chaos test only: probability (0..1) of SIGKILL right after Daraja accepted a
 # payout and before the database hears of it. Never set in production.
@@ -72,7 +74,9 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                 await _done(outbox_id)
                 return outcome
         async with sessions(current)() as session:
-            claim = await service.claim_for_send(session=session, payout_id=payout_id)
+            claim = await service.claim_for_send(
+                session=session, payout_id=payout_id, shortcode_daily_limit_minor=SHORTCODE_DAILY_LIMIT_MINOR
+            )
             await session.commit()
             if not claim.send:
                 await _done(outbox_id)

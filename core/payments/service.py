@@ -27,6 +27,7 @@ from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutS
 SEND_JOB = "payouts.jobs.send_payout"
 PAYOUT_QUEUE = "payouts"
 # Result codes that mean "try again later" rather than "this payout failed" (PROTOCOLS.md 1.4)
+NAIROBI_OFFSET = timedelta(hours=3)
 RETRYABLE_RESULT_CODES = frozenset({"26", "17", "100000001", "100000002"})
 
 
@@ -156,11 +157,33 @@ class Claim:
     payout: Payout
 
 
-async def claim_for_send(*, session: AsyncSession, payout_id: str) -> Claim:
+async def shortcode_sent_today(*, session: AsyncSession, now: datetime) -> int:
+    """KES minor units sent or in flight since midnight, Nairobi time (the shortcode's daily value)."""
+    midnight = (now + NAIROBI_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0) - NAIROBI_OFFSET
+    query = select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
+        Payout.submitted_at >= midnight,
+        Payout.status.in_([*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value]),
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def claim_for_send(
+    *, session: AsyncSession, payout_id: str, shortcode_daily_limit_minor: int | None = None
+) -> Claim:
     """created -> submitted (send it); submitted from an earlier crashed run -> unknown (query first)."""
     payout = await get_payout(session=session, payout_id=payout_id, lock=True)
     now = utcnow()
     if payout.status == PayoutStatus.CREATED.value:
+        money = Money.from_minor(payout.amount_minor, Asset.KES)
+        if money < limits.B2C_MIN or money > limits.TXN_MAX:  # re-checked: limits may have changed
+            await _fail(session, payout, "limit", f"amount {money} is outside M-Pesa's limits")
+            return Claim(send=False, payout=payout)
+        if shortcode_daily_limit_minor is not None:
+            sent = await shortcode_sent_today(session=session, now=now)
+            if sent + payout.amount_minor > shortcode_daily_limit_minor:
+                payout.result_desc = "shortcode daily value limit reached: waiting"
+                payout.updated_at = now
+                return Claim(send=False, payout=payout)
         _touch(payout, PayoutStatus.SUBMITTED, now)
         payout.attempts += 1
         payout.submitted_at = now

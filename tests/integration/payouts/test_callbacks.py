@@ -162,3 +162,52 @@ async def test_stk_failures_credit_nothing(stack, relay, outcome):
             break
         await asyncio.sleep(0.3)
     assert row.status == "failed" and row.result_code == outcome
+
+
+async def test_stk_without_callback_is_resolved_by_stk_query(stack, relay):
+    stack.start_worker()
+    stack.sim("POST", "/simulator/stk/behaviour", json={"callback": "none"})
+    factory = relay.runtime.session_factory
+    async with factory() as session:
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=16, asset=Asset.KES
+        )
+        row = await collections.create_collection(
+            session=session,
+            idempotency_key="buy-16",
+            customer_id=16,
+            account_id=wallet.id,
+            phone="0712345616",
+            amount=Money.of(300, Asset.KES),
+        )
+        await session.commit()
+        collection_id, wallet_id = row.id, wallet.id
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await _reconcile()
+        async with factory() as session:
+            row = await session.get(MpesaCollection, collection_id, populate_existing=True)
+        if row.status == "succeeded":
+            break
+        await asyncio.sleep(0.3)
+    assert row.status == "succeeded"
+    async with factory() as session:
+        assert await ledger.balance(session=session, account_id=wallet_id) == Money.of(300, Asset.KES)
+    assert await ledger_ok(factory) == []
+
+
+async def test_low_float_is_flagged_for_staff(stack, relay):
+    from payouts.jobs import check_account_balance
+
+    stack.sim("POST", "/simulator/config", json={"utility_balance": "1000.00"})
+    await check_account_balance()
+    factory = relay.runtime.session_factory
+    deadline = time.monotonic() + 20
+    row = None
+    while time.monotonic() < deadline and row is None:
+        async with factory() as session:
+            row = (
+                await session.execute(select(MpesaCallback).where(MpesaCallback.kind == "balance_result"))
+            ).scalar_one_or_none()
+        await asyncio.sleep(0.2)
+    assert row is not None and row.flagged and row.outcome == "low_float"

@@ -228,3 +228,20 @@ async def test_stk_callback_credits_once_and_flags_mismatch(session_factory):
                 phone="0712345678",
                 amount=Money.of("10.50", KES),
             )
+
+
+async def test_shortcode_daily_value_limit_holds_payouts_back(session_factory):
+    wallet = await _wallet(session_factory, 1, "5000")
+    first = await _create(session_factory, wallet, amount="3000", key="d1")
+    second = await _create(session_factory, wallet, amount="1500", key="d2")
+    async with session_factory() as session:
+        assert (
+            await service.claim_for_send(
+                session=session, payout_id=first.id, shortcode_daily_limit_minor=400_000
+            )
+        ).send
+        held = await service.claim_for_send(
+            session=session, payout_id=second.id, shortcode_daily_limit_minor=400_000
+        )
+        await session.commit()
+    assert not held.send and held.payout.status == "created" and "daily" in held.payout.result_desc

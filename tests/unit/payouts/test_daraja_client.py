@@ -236,3 +236,20 @@ def test_parse_result_defensive():
         wire.parse_result({"Result": []})
     with pytest.raises(wire.MalformedCallback):
         wire.parse_stk_callback({"Body": {"stkCallback": {"ResultCode": 0}}})
+
+
+async def test_b2b_settlement_to_a_till(rig):
+    sim, client, seen, _, _ = rig
+    accepted = await client.b2b_payment(
+        originator_conversation_id="settle-1",
+        receiver_shortcode="123456",
+        receiver_kind="till",
+        amount=5000,
+        account_reference="M42",
+        remarks="settlement",
+    )
+    assert accepted.response_code == "0"
+    await sim.drain()
+    path, body = seen[-1]
+    assert path == "b2b/result" and wire.parse_result(body).succeeded
+    assert sim.state.payments["settle-1"] == 1
