@@ -14,7 +14,8 @@ with warnings.catch_warnings():
     from bitcoinlib.encoding import hash160
     from bitcoinlib.keys import HDKey, Key
     from bitcoinlib.mnemonic import Mnemonic
+    from bitcoinlib.transactions import Transaction
 
 logging.getLogger("bitcoinlib").setLevel(logging.ERROR)
 
-__all__ = ["HDKey", "Key", "Mnemonic", "hash160"]
+__all__ = ["HDKey", "Key", "Mnemonic", "Transaction", "hash160"]

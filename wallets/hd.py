@@ -81,15 +81,15 @@ class AddressDeriver:
     def has(self, network: Network) -> bool:
         return network in self._keys
 
-    def address(self, network: Network, index: int) -> str:
+    def address(self, network: Network, index: int, *, chain: int = RECEIVE_CHAIN) -> str:
         key = self._keys.get(network)
         if key is None:
             raise WalletNotConfigured(f"no account xpub configured for {network.label}")
         if network is Network.BTC:
-            return btc_address(key, index, net=self.btc_net)
+            return btc_address(key, index, net=self.btc_net, chain=chain)
         if network is Network.ERC20:
-            return evm_address(key, index)
-        return tron_address(key, index)
+            return evm_address(key, index, chain=chain)
+        return tron_address(key, index, chain=chain)
 
     def path(self, network: Network, index: int) -> str:
         base = ACCOUNT_PATHS[network]

@@ -28,7 +28,7 @@ class DepositAddress(Base):
 
     __tablename__ = "deposit_addresses"
     __table_args__ = (
-        UniqueConstraint("network", "derivation_index"),
+        UniqueConstraint("network", "chain", "derivation_index"),
         UniqueConstraint("network", "address"),
         UniqueConstraint("owner_type", "owner_id", "network"),
     )
@@ -37,6 +37,7 @@ class DepositAddress(Base):
     network: Mapped[str] = mapped_column(String(16), nullable=False)
     address: Mapped[str] = mapped_column(String(128), nullable=False)
     derivation_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    chain: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # 0 receive, 1 change (house)
     owner_type: Mapped[str] = mapped_column(String(32), nullable=False)
     owner_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -87,6 +88,7 @@ class ChainDeposit(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="detected", index=True)
     reason: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     entry_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    spent_by: Mapped[str] = mapped_column(String(80), nullable=False, default="")  # BTC: spending txid
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -244,7 +244,9 @@ class DepositMonitor:
             if deposit is None or deposit.status != DepositStatus.DETECTED:
                 return None  # settled by someone else, or orphaned meanwhile
             owner = await self._owner_of(session, deposit)
-            if deposit.amount_minor is None:
+            if owner is not None and owner[0] == service.HOUSE:
+                deposit.status = DepositStatus.INTERNAL  # our own change: nothing to book
+            elif deposit.amount_minor is None:
                 deposit.status = DepositStatus.SUSPENSE  # not our asset: recorded for staff, not booked
             else:
                 entry_id = await crediting.book_deposit(

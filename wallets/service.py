@@ -24,6 +24,11 @@ class DepositStatus(StrEnum):
     CREDITED = "credited"
     SUSPENSE = "suspense"
     ORPHANED = "orphaned"
+    INTERNAL = "internal"  # our own change output: custody never left, nothing to book
+
+
+HOUSE = "house"  # owner_type of the house's own addresses (BTC change)
+SPENDABLE = (DepositStatus.CREDITED, DepositStatus.SUSPENSE, DepositStatus.INTERNAL)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ async def get_or_create_deposit_address(
                 network=network.value,
                 address=deriver.address(network, index),
                 derivation_index=index,
+                chain=0,
                 owner_type=owner_type,
                 owner_id=owner_id,
             )
@@ -104,6 +110,35 @@ async def get_or_create_deposit_address(
         if existing is None:
             raise
         return existing
+    return row
+
+
+async def house_address(
+    *, session: AsyncSession, deriver: AddressDeriver, network: Network, chain: int, index: int
+) -> DepositAddress:
+    """Register (once) a house address, e.g. the BTC change address m/84'/0'/0'/1/0, so the
+    monitor sees its outputs (as internal, never as a deposit)."""
+    found = (
+        await session.execute(
+            select(DepositAddress).where(
+                DepositAddress.network == network.value,
+                DepositAddress.chain == chain,
+                DepositAddress.derivation_index == index,
+            )
+        )
+    ).scalar_one_or_none()
+    if found is not None:
+        return found
+    row = DepositAddress(
+        network=network.value,
+        address=deriver.address(network, index, chain=chain),
+        derivation_index=index,
+        chain=chain,
+        owner_type=HOUSE,
+        owner_id=chain * 1_000_000 + index,
+    )
+    session.add(row)
+    await session.flush()
     return row
 
 

@@ -88,3 +88,38 @@ class EsploraSource:
             return outputs
         except (KeyError, TypeError, ValueError) as exc:
             raise NodeError(f"malformed Esplora transaction: {exc}") from exc
+
+
+class EsploraClient(EsploraSource):
+    """The source plus what withdrawals need: broadcast and transaction status."""
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self._client
+
+    async def broadcast(self, raw_hex: str) -> str:
+        try:
+            response = await self._client.post("/tx", content=raw_hex)
+        except httpx.HTTPError as exc:
+            raise NodeError(f"Esplora broadcast failed: {exc}") from exc
+        text = response.text.strip()
+        if response.status_code != 200:
+            if "already" in text.lower() or "txn-already-known" in text:
+                raise NodeError(f"already broadcast: {text[:200]}")
+            raise NodeError(f"Esplora refused the transaction: {text[:200]}")
+        return text
+
+    async def tx_height(self, txid: str) -> int | None:
+        """The confirming block's height, or None while unconfirmed or unknown."""
+        try:
+            response = await self._client.get(f"/tx/{txid}/status")
+        except httpx.HTTPError as exc:
+            raise NodeError(f"Esplora tx status failed: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        try:
+            response.raise_for_status()
+            status = response.json()
+            return int(status["block_height"]) if status.get("confirmed") else None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise NodeError(f"malformed Esplora tx status: {exc}") from exc

@@ -94,7 +94,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, {"error": "service unavailable"})
             return
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body: Any = json.loads(raw) if raw else {}
+        except ValueError:
+            body = raw.decode()  # Esplora's POST /tx takes the raw hex as plain text
         url = urlparse(self.path)
         status, answer, text = self.fake.handle(method, url.path, parse_qs(url.query), body)
         self._send(status, answer, text=text)
@@ -274,6 +278,7 @@ class FakeEsplora(FakeServer):
         self.chain = FakeChain(genesis_time=1_700_000_000, block_seconds=600)
         self.network = network
         self._funding = 0
+        self.broadcasts: list[Any] = []
         # as Esplora sends it: JSON numbers with decimals (target blocks -> sat/vB)
         self.fee_estimates_json = '{"1": 25.312, "2": 20.5, "3": 12.008, "6": 8.1, "144": 1.02}'
 
@@ -295,6 +300,43 @@ class FakeEsplora(FakeServer):
         self.chain.pending.append(signed)
         return str(signed.txid)
 
+    def _broadcast(self, raw_hex: Any) -> tuple[int, Any, bool]:
+        from bitcoinlib.transactions import Transaction
+
+        try:
+            tx = Transaction.parse_hex(str(raw_hex).strip(), network=self.network)
+        except Exception as exc:
+            return 400, f"sendrawtransaction RPC error: TX decode failed ({exc})", True
+        outputs = {t.txid: t for b in self.chain.blocks for t in b.items} | {
+            t.txid: t for t in self.chain.pending
+        }
+        for tx_input in tx.inputs:  # segwit signatures commit to the spent amounts: look them up
+            previous = outputs.get(tx_input.prev_txid.hex())
+            if previous is None:
+                return 400, "sendrawtransaction RPC error: bad-txns-inputs-missingorspent", True
+            tx_input.value = previous.outputs[tx_input.output_n_int].value
+        if not tx.verify():
+            return 400, "sendrawtransaction RPC error: non-mandatory-script-verify-flag", True
+        known = set(outputs)
+        if tx.txid in known:
+            return 400, "sendrawtransaction RPC error: txn-already-known", True
+        self.chain.pending.append(tx)
+        self.broadcasts.append(tx)
+        return 200, tx.txid, True
+
+    def _status(self, txid: str) -> tuple[int, Any, bool]:
+        with self.chain.lock:
+            for block in self.chain.blocks:
+                if any(t.txid == txid for t in block.items):
+                    return (
+                        200,
+                        {"confirmed": True, "block_height": block.height, "block_hash": block.hash},
+                        False,
+                    )
+            if any(t.txid == txid for t in self.chain.pending):
+                return 200, {"confirmed": False}, False
+        return 404, "Transaction not found", True
+
     def _tx_json(self, tx: Any) -> dict[str, Any]:
         return {
             "txid": tx.txid,
@@ -314,6 +356,10 @@ class FakeEsplora(FakeServer):
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, bool]:
         parts = path.strip("/").split("/")
+        if method == "POST" and parts == ["tx"]:
+            return self._broadcast(body)
+        if len(parts) == 3 and parts[0] == "tx" and parts[2] == "status":
+            return self._status(parts[1])
         if parts == ["fee-estimates"]:
             return 200, self.fee_estimates_json, True
         if parts == ["blocks", "tip", "height"]:

@@ -31,11 +31,14 @@ def upgrade() -> None:
         sa.Column("network", sa.String(length=16), nullable=False),
         sa.Column("address", sa.String(length=128), nullable=False),
         sa.Column("derivation_index", sa.Integer(), nullable=False),
+        sa.Column("chain", sa.Integer(), nullable=False),
         sa.Column("owner_type", sa.String(length=32), nullable=False),
         sa.Column("owner_id", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deposit_addresses")),
-        sa.UniqueConstraint("network", "derivation_index", name=op.f("uq_deposit_addresses_network_derivation_index")),
+        sa.UniqueConstraint(
+            "network", "chain", "derivation_index", name=op.f("uq_deposit_addresses_network_chain_derivation_index")
+        ),
         sa.UniqueConstraint("network", "address", name=op.f("uq_deposit_addresses_network_address")),
         sa.UniqueConstraint(
             "owner_type", "owner_id", "network", name=op.f("uq_deposit_addresses_owner_type_owner_id_network")
@@ -72,6 +75,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("entry_id", sa.String(length=64), nullable=False),
+        sa.Column("spent_by", sa.String(length=80), nullable=False),
         sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chain_deposits")),
