@@ -214,6 +214,8 @@ class EvmWithdrawals:
                     session=session, hold_id=int(row.hold_id), reason=f"reverted on chain: {txid}"
                 )
                 row.status, row.error = FAILED, "transaction reverted on chain"
+                row.entry_id = str(await self._book_failed_gas(session, row, receipt.fee_wei))
+                log.error("withdrawal reverted on chain; hold voided", extra={"withdrawal_id": row.id})
             else:
                 row.entry_id = str(await self._post(session, row, receipt.fee_wei))
                 row.status = CONFIRMED
@@ -249,6 +251,24 @@ class EvmWithdrawals:
             "withdrawal re-priced", extra={"withdrawal_id": withdrawal_id, "gas_price_wei": gas.gas_price_wei}
         )
         return await self._broadcast(withdrawal_id, raw, txid)
+
+    async def _book_failed_gas(self, session: AsyncSession, row: Withdrawal, fee_wei: int) -> int:
+        """A reverted transaction still burned gas: the house's expense, booked like any other."""
+        asset = self.network.asset
+        cost = wei_to_asset(fee_wei, native_price=self._native_price(), asset=asset)
+        if not cost.is_positive():
+            return 0
+        fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
+        gas_float = await ledger.system_account(session=session, kind=AccountKind.FX_LIQUIDITY, asset=asset)
+        result = await ledger.post_entry(
+            session=session,
+            idempotency_key=f"withdrawal-failed-gas:{row.request_key}",
+            kind="network_fee",
+            postings=[PostingRequest(fees.id, -cost), PostingRequest(gas_float.id, cost)],
+            memo="gas of a reverted withdrawal",
+            details={"txid": row.txid, "network_fee_wei": str(fee_wei)},
+        )
+        return result.entry_id
 
     async def _post(self, session: AsyncSession, row: Withdrawal, fee_wei: int) -> int:
         asset = self.network.asset

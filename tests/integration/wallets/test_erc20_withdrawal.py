@@ -158,3 +158,35 @@ async def test_withdrawal_refusals(
     with pytest.raises(HotWalletInsufficient):
         await processor.send(withdrawal.id)
     assert await _balance(session_factory, kind=AccountKind.WALLET, customer=1) == Money.of(5, USDT)
+
+
+async def test_reverted_withdrawal_voids_the_hold(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, evm: EvmChain, test_seed: Seed
+) -> None:
+    from wallets.erc20.sender import GasQuote
+
+    await _deposit(session_factory, deriver, evm, 10_000_000)
+    processor = _processor(session_factory, evm, test_seed)
+    real_estimate = processor.sender.estimate
+
+    async def too_little_gas(to: str, amount: int) -> GasQuote:
+        quote = await real_estimate(to, amount)
+        return GasQuote(gas_limit=23_000, gas_price_wei=quote.gas_price_wei)  # runs out of gas on chain
+
+    processor.sender.estimate = too_little_gas  # type: ignore[method-assign]
+    before = evm.token.functions.balanceOf(RECIPIENT).call()
+    withdrawal = await _request(session_factory, "w-revert", "4")
+    assert await processor.send(withdrawal.id) == "broadcast"
+    evm.mine(3)
+    assert await processor.track(withdrawal.id) == "failed"
+    assert evm.token.functions.balanceOf(RECIPIENT).call() == before
+    async with session_factory() as session, session.begin():
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=1, asset=USDT
+        )
+        assert await ledger.available(session=session, account_id=wallet.id) == Money.of(10, USDT)
+        row = await session.get(Withdrawal, withdrawal.id)
+        assert row is not None and row.status == "failed" and "reverted" in row.error
+    assert await _balance(session_factory, kind=AccountKind.NETWORK_FEES) == -wei_to_asset(
+        int(row.network_fee_native), native_price=ETH_PRICE, asset=USDT
+    )
