@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.identity import pin
 from core.identity.errors import InvalidPin, TrivialPin
@@ -49,3 +51,14 @@ def test_lockout_schedule_grows_and_caps() -> None:
     assert pin.lockout_for(4) == timedelta(minutes=10)
     assert pin.lockout_for(5) == timedelta(minutes=20)
     assert pin.lockout_for(50) == timedelta(hours=24)
+
+
+@given(st.text(max_size=8))
+def test_format_accepts_exactly_four_ascii_digits(text: str) -> None:
+    well_formed = len(text) == 4 and all(ch in "0123456789" for ch in text)
+    try:
+        pin.check_format(text)
+    except InvalidPin:
+        assert not well_formed
+    else:
+        assert well_formed
