@@ -43,10 +43,13 @@ log = logging.getLogger(__name__)
 HELD, SIGNED, BROADCAST, CONFIRMED, FAILED = "held", "signed", "broadcast", "confirmed", "failed"
 
 
+def native_to_asset(units: int, *, decimals: int, native_price: Decimal, asset: Asset) -> Money:
+    """A native-coin amount (wei, sun) in `asset` at `native_price` (asset per coin), rounded up."""
+    return Money.round_up(Decimal(units) * native_price / Decimal(10**decimals), asset)
+
+
 def wei_to_asset(wei: int, *, native_price: Decimal, asset: Asset) -> Money:
-    """A native-coin amount (wei) in `asset` at `native_price` (asset per 1 ETH), rounded up."""
-    value = Decimal(wei) * native_price / Decimal(10**18)
-    return Money.round_up(value, asset)
+    return native_to_asset(wei, decimals=18, native_price=native_price, asset=asset)
 
 
 async def request_withdrawal(

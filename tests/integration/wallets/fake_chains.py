@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 from tronpy.keys import PrivateKey
 
 from wallets._bitcoinlib import Key
-from wallets.encoding import b58check_decode
+from wallets.encoding import b58check_decode, b58check_encode
 
 
 @dataclass
@@ -158,6 +159,8 @@ class FakeTron(FakeServer):
         }
         self.resources: dict[str, dict[str, int]] = {}
         self.transfer_energy = 64_285
+        self.expiration_ms = 60_000
+        self.swallow_broadcasts = False
 
     def transfer(self, *, key: PrivateKey, contract: str, to: str, value: int) -> str:
         """A signed TRC20 transfer(to, value), queued for the next block; returns its txid."""
@@ -221,10 +224,99 @@ class FakeTron(FakeServer):
                 },
                 False,
             )
+        if method == "POST" and path == "/wallet/triggersmartcontract":
+            return 200, self._build(body), False
+        if method == "POST" and path == "/wallet/broadcasttransaction":
+            return 200, self._broadcast(body), False
+        if method == "POST" and path == "/wallet/gettransactioninfobyid":
+            return 200, self._info(str(body.get("value", ""))), False
         parts = path.strip("/").split("/")
         if method == "GET" and len(parts) == 4 and parts[:2] == ["v1", "contracts"] and parts[3] == "events":
             return 200, self._events(parts[2], query), False
         return 404, {"Error": f"no route {method} {path}"}, False
+
+    def _build(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Like java-tron: an unsigned TriggerSmartContract transaction, expiring in 60 s.
+
+        (Simplification: raw_data_hex is the canonical JSON's bytes, not protobuf; txID is its sha256.)
+        """
+        parameter = str(body.get("parameter", ""))
+        if len(parameter) != 128:
+            return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": "bad parameter"}}
+        now = int(time.time() * 1000)
+        raw_data = {
+            "contract": [
+                {
+                    "type": "TriggerSmartContract",
+                    "parameter": {
+                        "value": {
+                            "data": "a9059cbb" + parameter,
+                            "owner_address": body["owner_address"],
+                            "contract_address": body["contract_address"],
+                        },
+                        "type_url": "type.googleapis.com/protocol.TriggerSmartContract",
+                    },
+                }
+            ],
+            "ref_block_bytes": f"{self.chain.height & 0xFFFF:04x}",
+            "ref_block_hash": self.chain.blocks[-1].hash[16:32],
+            "expiration": now + self.expiration_ms,
+            "fee_limit": int(body.get("fee_limit", 0)),
+            "timestamp": now,
+        }
+        raw_hex = json.dumps(raw_data, sort_keys=True).encode().hex()
+        txid = hashlib.sha256(bytes.fromhex(raw_hex)).hexdigest()
+        transaction = {"visible": True, "txID": txid, "raw_data": raw_data, "raw_data_hex": raw_hex}
+        return {"result": {"result": True}, "transaction": transaction}
+
+    def _broadcast(self, body: dict[str, Any]) -> dict[str, Any]:
+        from tronpy.keys import Signature
+
+        txid = str(body.get("txID", ""))
+        if hashlib.sha256(bytes.fromhex(body.get("raw_data_hex", ""))).hexdigest() != txid:
+            return {"code": "TRANSACTION_EXPIRATION_ERROR", "message": "txid mismatch"}
+        if int(body["raw_data"]["expiration"]) < int(time.time() * 1000):
+            return {"code": "TRANSACTION_EXPIRATION_ERROR", "message": "expired"}
+        value = body["raw_data"]["contract"][0]["parameter"]["value"]
+        try:
+            signature = Signature.fromhex(body["signature"][0])
+            signer = signature.recover_public_key_from_msg_hash(bytes.fromhex(txid)).to_base58check_address()
+        except (KeyError, IndexError, ValueError) as exc:
+            return {"code": "SIGERROR", "message": str(exc)}
+        if signer != value["owner_address"]:
+            return {"code": "SIGERROR", "message": "signature does not match the owner"}
+        known = {t.txid for b in self.chain.blocks for t in b.items} | {t.txid for t in self.chain.pending}
+        if txid in known:
+            return {"code": "DUP_TRANSACTION_ERROR", "message": "dup transaction"}
+        if self.swallow_broadcasts:
+            return {"result": True, "txid": txid}  # accepted, then lost (never mined)
+        data = value["data"]
+        to = b58check_encode(b"\x41" + bytes.fromhex(data[8 + 24 : 8 + 64]))
+        self.chain.pending.append(
+            TronTransfer(
+                txid, value["contract_address"], signer, to, int(data[8 + 64 :], 16), signature.hex()
+            )
+        )
+        return {"result": True, "txid": txid}
+
+    def _info(self, txid: str) -> dict[str, Any]:
+        with self.chain.lock:
+            for block in self.chain.blocks:
+                if any(t.txid == txid for t in block.items):
+                    energy_fee = self.transfer_energy * self.chain_parameters["getEnergyFee"]
+                    return {
+                        "id": txid,
+                        "blockNumber": block.height,
+                        "blockTimeStamp": block.timestamp,
+                        "fee": energy_fee + 345_000,
+                        "receipt": {
+                            "energy_usage_total": self.transfer_energy,
+                            "energy_fee": energy_fee,
+                            "net_fee": 345_000,
+                            "result": "SUCCESS",
+                        },
+                    }
+        return {}
 
     def _events(self, contract: str, query: dict[str, list[str]]) -> dict[str, Any]:
         low = int(query.get("min_block_timestamp", ["0"])[0])

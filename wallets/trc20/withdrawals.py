@@ -1,0 +1,149 @@
+"""USDT-TRC20 withdrawals: hold -> build (node) + check + sign (tronpy) -> broadcast -> 20
+confirmations -> post; reverted -> void. A TRON transaction expires about a minute after it is
+built: one that expired unmined is rebuilt and re-signed (tracked across versions, paid once).
+
+TRX burned for energy and bandwidth is the network fee; TRX is not a ledger asset, so it is booked
+in USDT at TRX_PRICE_USDT against fx_liquidity (the house's TRX float), the sun in the details.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.db.base import utcnow
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind, PostingRequest
+from core.money import Money
+from wallets.errors import NodeError, WithdrawalStateError
+from wallets.models import Withdrawal
+from wallets.networks import Network
+from wallets.trc20.sender import Trc20Sender, TronReceipt
+from wallets.withdrawals import BROADCAST, CONFIRMED, FAILED, HELD, SIGNED, native_to_asset
+
+log = logging.getLogger(__name__)
+SUN_DECIMALS = 6
+
+
+class TronWithdrawals:
+    network = Network.TRC20
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        sender: Trc20Sender,
+        confirmations: int = 20,
+        native_price: Callable[[], Decimal],
+    ) -> None:
+        self._sessions = session_factory
+        self.sender = sender
+        self._confirmations = confirmations
+        self._native_price = native_price
+
+    async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
+        row = (
+            await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
+        ).scalar_one_or_none()
+        if row is None or row.network != Network.TRC20.value:
+            raise WithdrawalStateError(f"no USDT-TRC20 withdrawal {withdrawal_id}")
+        return row
+
+    async def _sign_into(self, row: Withdrawal) -> None:
+        signed = await self.sender.sign_transfer(to=row.address, amount=row.amount_minor)
+        if row.txid:
+            row.replaced_txids = " ".join([*row.replaced_txids.split(), row.txid])
+        row.raw_tx, row.txid, row.nonce = json.dumps(signed.payload), signed.txid, signed.expiration_ms
+        row.status, row.updated_at = SIGNED, utcnow()
+
+    async def send(self, withdrawal_id: int) -> str:
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status == HELD:
+                await self._sign_into(row)
+            payload, txid, status = row.raw_tx, row.txid, row.status
+        if status != SIGNED:
+            return status
+        try:
+            await self.sender.broadcast(json.loads(payload))
+        except NodeError as exc:
+            if "already broadcast" not in str(exc):
+                raise
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status == SIGNED and row.txid == txid:
+                row.status, row.updated_at = BROADCAST, utcnow()
+            return row.status
+
+    async def track(self, withdrawal_id: int) -> str:
+        async with self._sessions() as session:
+            row = await session.get(Withdrawal, withdrawal_id)
+            if row is None or row.status != BROADCAST:
+                return row.status if row else "missing"
+            candidates, expiration = [row.txid, *row.replaced_txids.split()], row.nonce or 0
+        found: tuple[str, TronReceipt] | None = None
+        for txid in candidates:
+            receipt = await self.sender.receipt(txid)
+            if receipt is not None:
+                found = (txid, receipt)
+                break
+        if found is None:
+            if self.sender.expired(expiration):
+                return await self._rebuild(withdrawal_id)
+            return BROADCAST
+        txid, receipt = found
+        if await self.sender.tip() - receipt.height + 1 < self._confirmations:
+            return BROADCAST
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status != BROADCAST:
+                return row.status
+            row.txid, row.block_height, row.network_fee_native = txid, receipt.height, str(receipt.fee_sun)
+            if receipt.success:
+                row.entry_id, row.status = str(await self._post(session, row, receipt.fee_sun)), CONFIRMED
+            else:
+                await ledger.void_hold(
+                    session=session, hold_id=int(row.hold_id), reason=f"failed on chain: {txid}"
+                )
+                row.status, row.error = FAILED, "transaction failed on chain (energy or balance)"
+            row.updated_at = utcnow()
+            return row.status
+
+    async def _rebuild(self, withdrawal_id: int) -> str:
+        async with self._sessions() as session, session.begin():
+            row = await self._load(session, withdrawal_id)
+            if row.status != BROADCAST:
+                return row.status
+            await self._sign_into(row)
+        log.warning("TRON withdrawal expired unmined; rebuilt", extra={"withdrawal_id": withdrawal_id})
+        return await self.send(withdrawal_id)
+
+    async def _post(self, session: AsyncSession, row: Withdrawal, fee_sun: int) -> int:
+        asset = self.network.asset
+        amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
+        cost = native_to_asset(fee_sun, decimals=SUN_DECIMALS, native_price=self._native_price(), asset=asset)
+        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
+        revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
+        fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
+        trx_float = await ledger.system_account(session=session, kind=AccountKind.FX_LIQUIDITY, asset=asset)
+        legs = [
+            PostingRequest(custody.id, amount),
+            PostingRequest(revenue.id, fee),
+            PostingRequest(fees.id, -cost),
+            PostingRequest(trx_float.id, cost),
+        ]
+        result = await ledger.post_hold(
+            session=session,
+            hold_id=int(row.hold_id),
+            postings=[leg for leg in legs if leg.amount.minor != 0],
+            idempotency_key=f"withdrawal-post:{row.request_key}",
+            kind="withdrawal",
+            memo="USDT-TRC20 withdrawal",
+            details={"txid": row.txid, "network_fee_sun": str(fee_sun), "address": row.address},
+        )
+        return result.entry_id
