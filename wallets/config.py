@@ -27,6 +27,7 @@ class WalletSettings(BaseSettings):
     btc_dust_sat: int = 546
     wallets_scan_in_scheduler: bool = False  # real nodes are watched by `kibeti worker chain`
     eth_price_usdt: str = "3000"  # USDT per ETH, to book gas paid in ETH as a USDT network fee
+    trx_price_usdt: str = "0.25"  # USDT per TRX, likewise for TRX burned for energy/bandwidth
     hot_wallet_min_usdt_minor: int = 1_000_000_000  # alert staff below 1,000 USDT
     hot_wallet_min_gas_wei: int = 10**17  # alert staff below 0.1 ETH
     withdrawal_stuck_blocks: int = 30  # re-price a withdrawal still pending after this many blocks

@@ -19,7 +19,7 @@ from wallets.config import WalletSettings
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.signer import evm_withdrawals
+from wallets.signer import node_url, withdrawals_for
 from wallets.simchain import SimulatedChain
 from wallets.withdrawals import EvmWithdrawals
 
@@ -59,38 +59,48 @@ async def scan_all_networks() -> dict[str, int]:
 
 async def send_withdrawal(withdrawal_id: int) -> str:
     """Sign and broadcast one withdrawal (signer worker; enqueued through the outbox)."""
-    async with evm_withdrawals(runtime.get()) as processor:
+    current = runtime.get()
+    async with current.session_factory() as session:
+        row = await session.get(Withdrawal, withdrawal_id)
+    if row is None:
+        return "missing"
+    async with withdrawals_for(current, Network(row.network)) as processor:
         return await processor.send(withdrawal_id)
 
 
 async def track_withdrawals() -> dict[str, int]:
     """Confirm, post or void every in-flight withdrawal; alert staff on a low hot wallet."""
     current = runtime.get()
-    if not current.settings.ethereum_rpc_url or not wallet_settings().wallet_seed_sealed:
+    if not wallet_settings().wallet_seed_sealed:
         return {}
     async with current.session_factory() as session:
-        ids = list(
-            (
-                await session.execute(
-                    select(Withdrawal.id).where(
-                        Withdrawal.network == Network.ERC20.value,
-                        Withdrawal.status.in_(["signed", "broadcast"]),
-                    )
+        rows = (
+            await session.execute(
+                select(Withdrawal.id, Withdrawal.network).where(
+                    Withdrawal.status.in_(["signed", "broadcast"])
                 )
-            ).scalars()
-        )
+            )
+        ).tuples()
+        by_network: dict[Network, list[int]] = {}
+        for withdrawal_id, network in rows:
+            by_network.setdefault(Network(network), []).append(withdrawal_id)
     outcome: dict[str, int] = {}
-    async with evm_withdrawals(current) as processor:
-        for withdrawal_id in ids:
-            try:
-                status = await processor.track(withdrawal_id)
-            except NodeError as exc:
-                log.warning(
-                    "withdrawal tracking failed", extra={"withdrawal_id": withdrawal_id, "error": str(exc)}
-                )
-                continue
-            outcome[status] = outcome.get(status, 0) + 1
-        await _check_hot_wallet(processor, wallet_settings())
+    for network in Network:
+        if not node_url(current, network):
+            continue
+        async with withdrawals_for(current, network) as processor:
+            for withdrawal_id in by_network.get(network, []):
+                try:
+                    status = await processor.track(withdrawal_id)
+                except NodeError as exc:
+                    log.warning(
+                        "withdrawal tracking failed",
+                        extra={"withdrawal_id": withdrawal_id, "error": str(exc)},
+                    )
+                    continue
+                outcome[status] = outcome.get(status, 0) + 1
+            if isinstance(processor, EvmWithdrawals):
+                await _check_hot_wallet(processor, wallet_settings())
     return outcome
 
 

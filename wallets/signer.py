@@ -8,16 +8,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
 
 from core.runtime import Runtime
 from core.security.keyring import keyring_from_settings
 from wallets.adapter import wallet_settings
+from wallets.btc.source import EsploraClient
+from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.custody import open_seed
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.errors import WalletNotConfigured
+from wallets.hd import AddressDeriver
 from wallets.keys import Seed
 from wallets.networks import Network
+from wallets.trc20.sender import HOT_WALLET_CHAIN as TRON_HOT_CHAIN
+from wallets.trc20.sender import HOT_WALLET_INDEX as TRON_HOT_INDEX
+from wallets.trc20.sender import Trc20Sender
+from wallets.trc20.withdrawals import TronWithdrawals
 from wallets.withdrawals import EvmWithdrawals
 
 
@@ -62,3 +71,56 @@ def evm_withdrawals_on(runtime: Runtime, w3: Any) -> EvmWithdrawals:
         confirmations=settings.confirmations(Network.ERC20),
         native_price=lambda: rate,
     )
+
+
+class WithdrawalProcessor(Protocol):
+    async def send(self, withdrawal_id: int) -> str: ...
+
+    async def track(self, withdrawal_id: int) -> str: ...
+
+
+def node_url(runtime: Runtime, network: Network) -> str:
+    return {
+        Network.ERC20: runtime.settings.ethereum_rpc_url,
+        Network.TRC20: runtime.settings.tron_rpc_url,
+        Network.BTC: runtime.settings.bitcoin_rpc_url,
+    }[network]
+
+
+@asynccontextmanager
+async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[WithdrawalProcessor]:
+    """The withdrawal processor of `network` over its configured node (signer worker only)."""
+    if network is Network.ERC20:
+        async with evm_withdrawals(runtime) as evm:
+            yield evm
+        return
+    url = node_url(runtime, network)
+    if not url:
+        raise WalletNotConfigured(f"no node URL configured for {network.label} withdrawals")
+    settings = wallet_settings()
+    seed = load_seed(runtime)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        if network is Network.BTC:
+            deriver = AddressDeriver(
+                {Network.BTC: seed.account_xpub(Network.BTC)}, btc_net=settings.bitcoin_net
+            )
+            yield BtcWithdrawals(
+                session_factory=runtime.session_factory,
+                node=EsploraClient(client),
+                seed=seed,
+                deriver=deriver,
+                confirmations=settings.confirmations(Network.BTC),
+            )
+            return
+        sender = Trc20Sender(
+            client,
+            contract=runtime.settings.usdt_trc20_contract,
+            hot_private_key=seed.private_key(Network.TRC20, TRON_HOT_INDEX, chain=TRON_HOT_CHAIN),
+        )
+        rate = Decimal(settings.trx_price_usdt)
+        yield TronWithdrawals(
+            session_factory=runtime.session_factory,
+            sender=sender,
+            confirmations=settings.confirmations(Network.TRC20),
+            native_price=lambda: rate,
+        )

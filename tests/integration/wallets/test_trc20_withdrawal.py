@@ -144,3 +144,56 @@ async def test_a_node_that_alters_the_transaction_is_refused(
         )
         with pytest.raises(NodeError, match="different call"):
             await sender.sign_transfer(to=PAYEE, amount=1_000_000)
+
+
+async def test_signer_jobs_dispatch_a_trc20_withdrawal(
+    session_factory: async_sessionmaker[AsyncSession],
+    test_seed: Seed,
+    tron: tuple[FakeTron, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core import runtime as runtime_module
+    from core.clock import SystemClock
+    from core.config import Settings
+    from core.ledger.models import PostingRequest
+    from core.runtime import Runtime
+    from core.security.keyring import keyring_from_settings
+    from wallets import jobs
+    from wallets.custody import seal_seed
+
+    fake, url = tron
+    sf = session_factory
+    settings = Settings(
+        database_url="sqlite+aiosqlite:///unused.db",
+        tron_rpc_url=url,
+        usdt_trc20_contract=CONTRACT,
+        master_passphrase="another test master passphrase",  # type: ignore[arg-type]
+    )
+    monkeypatch.setenv(
+        "WALLET_SEED_SEALED", seal_seed(test_seed.value, keyring=keyring_from_settings(settings))
+    )
+    monkeypatch.setenv("TRC20_CONFIRMATIONS", "2")
+    async with sf() as session, session.begin():
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=1, asset=USDT
+        )
+        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=USDT)
+        await ledger.post_entry(
+            session=session,
+            idempotency_key="seed-trc20",
+            kind="test",
+            postings=[
+                PostingRequest(custody.id, -Money.of(9, USDT)),
+                PostingRequest(wallet.id, Money.of(9, USDT)),
+            ],
+        )
+    withdrawal = await _request(sf, "t-job", "3")
+    previous = runtime_module._current
+    runtime_module.install(Runtime(settings=settings, session_factory=sf, clock=SystemClock(), queue=None))  # type: ignore[arg-type]
+    try:
+        assert await jobs.send_withdrawal(withdrawal.id) == "broadcast"
+        fake.chain.produce(2)
+        assert await jobs.track_withdrawals() == {"confirmed": 1}
+    finally:
+        runtime_module._current = previous
+    assert await _balance(sf, AccountKind.WALLET, 1) == Money.of(5, USDT)
