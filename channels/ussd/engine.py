@@ -170,6 +170,9 @@ class Engine:
                 language = customer.language if customer is not None else "en"
                 return Screen(fit(translate("ussd.session_expired", language, code=code)), end=True)
             return await self._start(request, code)
+        if session.phone != request.phone:  # a session id is bound to the number that opened it
+            log.warning("ussd: session %s used by another number", request.session_id[:12])
+            return Screen(translate("error.generic", "en"), end=True)
         if request.text == session.last_text and session.hops:
             return Screen(session.last_response, end=False)
         raw = derive_input(session.last_text, request.text)

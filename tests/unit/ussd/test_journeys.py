@@ -221,3 +221,12 @@ async def test_compliance_limit_is_explained(phone: Phone, flows) -> None:
         reply
         == "END Hii inazidi kikomo chako cha siku cha KES 100,000.00. Bado unaweza kutumia KES 2,500.50 leo."
     )
+
+
+async def test_session_bound_to_its_number(engine, flows) -> None:
+    from channels.ussd.engine import HopRequest
+
+    flows.add_customer("+254712345678")
+    await engine.hop(HopRequest("S9", "+254712345678", ""))
+    other = await engine.hop(HopRequest("S9", "+254722000111", "1"))
+    assert other.end and "went wrong" in other.text
