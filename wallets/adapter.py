@@ -52,7 +52,15 @@ def build(runtime: Runtime) -> Any:
     settings = wallet_settings()
     deriver = deriver_for(settings, production=runtime.settings.is_production)
     return WalletGateway(
-        session_factory=runtime.session_factory, deriver=deriver, btc_net=settings.bitcoin_net
+        session_factory=runtime.session_factory,
+        deriver=deriver,
+        btc_net=settings.bitcoin_net,
+        gate=lambda: runtime.compliance,  # built after the chains adapter: look it up when used
+        dust_minor={
+            Network.BTC: settings.btc_dust_sat,
+            Network.ERC20: settings.erc20_dust_minor,
+            Network.TRC20: settings.trc20_dust_minor,
+        },
     )
 
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.money import Asset
-from core.ports import DepositAddress
+from core.money import Asset, Money
+from core.outbox import service as outbox
+from core.ports import ComplianceGate, DepositAddress
 from wallets import addresses, service
 from wallets.hd import AddressDeriver
 from wallets.networks import BitcoinNet, Network
+from wallets.withdrawals import request_withdrawal
+
+SEND_JOB = "wallets.jobs.send_withdrawal"
+SIGNER_QUEUE = "wallets"  # served by the signer worker, the only process holding the seed
+
+
+@dataclass(frozen=True)
+class WithdrawalTicket:
+    withdrawal_id: int
+    status: str
+    address: str  # the canonical destination
 
 
 class WalletGateway:
@@ -20,10 +35,14 @@ class WalletGateway:
         session_factory: async_sessionmaker[AsyncSession],
         deriver: AddressDeriver,
         btc_net: BitcoinNet = BitcoinNet.MAINNET,
+        gate: ComplianceGate | Callable[[], ComplianceGate | None] | None = None,
+        dust_minor: dict[Network, int] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._deriver = deriver
         self._btc_net = btc_net
+        self._gate = gate
+        self._dust = dust_minor or {}
 
     async def deposit_address(self, *, owner_type: str, owner_id: int, asset: Asset) -> DepositAddress:
         network = Network.for_asset(asset)
@@ -39,3 +58,42 @@ class WalletGateway:
 
     def validate_address(self, *, asset: Asset, address: str) -> str:
         return addresses.validate(Network.for_asset(asset), address, btc_net=self._btc_net)
+
+    async def request_withdrawal(
+        self,
+        *,
+        session: AsyncSession,
+        request_key: str,
+        owner_type: str,
+        owner_id: int,
+        asset: Asset,
+        address: str,
+        amount: Money,
+        fee: Money,
+        amount_kes: Money | None = None,
+    ) -> WithdrawalTicket:
+        """Validate, screen, hold `amount + fee`, and stage the signer's send job, all in the
+        caller's transaction (so a failed flow leaves neither a hold nor a job behind)."""
+        network = Network.for_asset(asset)
+        row = await request_withdrawal(
+            session=session,
+            request_key=request_key,
+            network=network,
+            owner_type=owner_type,
+            owner_id=owner_id,
+            address=address,
+            amount=amount,
+            fee=fee,
+            dust_minor=self._dust.get(network, 0),
+            btc_net=self._btc_net,
+            gate=self._gate() if callable(self._gate) else self._gate,
+            amount_kes=amount_kes,
+        )
+        await outbox.enqueue(
+            session=session,
+            job=SEND_JOB,
+            kwargs={"withdrawal_id": row.id},
+            dedupe_key=f"withdrawal-send:{request_key}",
+            queue=SIGNER_QUEUE,
+        )
+        return WithdrawalTicket(withdrawal_id=row.id, status=row.status, address=row.address)

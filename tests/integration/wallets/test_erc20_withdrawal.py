@@ -190,3 +190,53 @@ async def test_reverted_withdrawal_voids_the_hold(
     assert await _balance(session_factory, kind=AccountKind.NETWORK_FEES) == -wei_to_asset(
         int(row.network_fee_native), native_price=ETH_PRICE, asset=USDT
     )
+
+
+async def test_gateway_withdrawal_holds_and_stages_the_signer_job_in_one_transaction(
+    pg_session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, evm: EvmChain
+) -> None:
+    # PostgreSQL only for now: on SQLite (pysqlite's implicit transactions) a SAVEPOINT that opens
+    # a connection's first write releases as a COMMIT, so a ledger hold outlives the rollback.
+    from sqlalchemy import select
+
+    from core.outbox.models import OutboxJob
+    from wallets.gateway import SEND_JOB, SIGNER_QUEUE
+
+    session_factory = pg_session_factory
+    await _deposit(session_factory, deriver, evm, 8_000_000)
+    gateway = WalletGateway(session_factory=session_factory, deriver=deriver)
+    async with session_factory() as session, session.begin():
+        ticket = await gateway.request_withdrawal(
+            session=session,
+            request_key="gw-1",
+            owner_type="customer",
+            owner_id=1,
+            asset=USDT,
+            address=RECIPIENT.lower(),
+            amount=Money.of(5, USDT),
+            fee=Money.of(1, USDT),
+        )
+    assert ticket.address == RECIPIENT and ticket.status == "held"
+    with pytest.raises(RuntimeError):  # a flow that fails after asking leaves nothing behind
+        async with session_factory() as session, session.begin():
+            await gateway.request_withdrawal(
+                session=session,
+                request_key="gw-2",
+                owner_type="customer",
+                owner_id=1,
+                asset=USDT,
+                address=RECIPIENT,
+                amount=Money.of(1, USDT),
+                fee=Money.zero(USDT),
+            )
+            raise RuntimeError("the flow failed later")
+    async with session_factory() as session:
+        jobs = (await session.execute(select(OutboxJob))).scalars().all()
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=1, asset=USDT
+        )
+        available = await ledger.available(session=session, account_id=wallet.id)
+    assert [(j.job, j.queue, j.kwargs) for j in jobs] == [
+        (SEND_JOB, SIGNER_QUEUE, {"withdrawal_id": ticket.withdrawal_id})
+    ]
+    assert available == Money.of(2, USDT)
