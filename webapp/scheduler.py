@@ -27,6 +27,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("payouts.jobs.check_account_balance", 900),
     ("wallets.jobs.scan_all_networks", 15),
     ("compliance.jobs.check_str_deadlines", 3600),
+    ("core.flows.jobs.return_expired_claims", 300),
 ]
 
 
