@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.base import utcnow
@@ -39,4 +42,37 @@ async def rotate_all(*, session: AsyncSession, keyring: Keyring) -> int:
             row.key_id, row.updated_at = keyring.current, utcnow()
             changed += 1
     await session.flush()
+    return changed
+
+
+async def rotate_envelopes(
+    *,
+    session: AsyncSession,
+    model: type[Any],
+    attribute: str,
+    context_of: Callable[[Any], str],
+    keyring: Keyring,
+    batch: int = 500,
+) -> int:
+    """Re-seal an envelope column of any table (e.g. KYC documents) under the current key.
+
+    `context_of(row)` must return the same context the row was sealed with. Returns how many changed.
+    """
+    changed, offset = 0, 0
+    primary = inspect(model).primary_key[0]
+    while True:
+        rows = (
+            (await session.execute(select(model).order_by(primary).offset(offset).limit(batch)))
+            .scalars()
+            .all()
+        )
+        if not rows:
+            break
+        for row in rows:
+            sealed = getattr(row, attribute)
+            if sealed and envelope.needs_rotation(sealed, keyring=keyring):
+                setattr(row, attribute, envelope.rotate(sealed, keyring=keyring, context=context_of(row)))
+                changed += 1
+        await session.flush()
+        offset += batch
     return changed

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from core.auth import service as staff_service
+from core.config import get_settings
 from core.runtime import Runtime
+from core.security import envelope
 from core.security import service as secrets_service
 from core.security.errors import EnvelopeError
 from core.security.keyring import keyring_from_settings
 from webapp.cli._common import run_with_runtime
+
+
+def _envelope_columns() -> list[tuple[type[Any], str, Callable[[Any], str]]]:
+    """Envelopes other packages keep in their own tables: (model, column, context the row was sealed with)."""
+    columns: list[tuple[type[Any], str, Callable[[Any], str]]] = []
+    try:
+        from compliance.models import KycDocument
+    except ImportError:  # pragma: no cover - package absent
+        return columns
+    columns.append((KycDocument, "sealed", lambda doc: f"kyc:{doc.customer_id}:{doc.kind}"))
+    return columns
 
 
 @click.group(name="keys")
@@ -33,6 +50,11 @@ def rotate_command(old_passphrases: tuple[str, ...]) -> None:
         async with runtime.session_factory() as session:
             secrets = await secrets_service.rotate_all(session=session, keyring=keyring)
             totp = await staff_service.rotate_totp_secrets(session=session, keyring=keyring)
+            for model, attribute, context_of in _envelope_columns():
+                others = await secrets_service.rotate_envelopes(
+                    session=session, model=model, attribute=attribute, context_of=context_of, keyring=keyring
+                )
+                click.echo(f"Re-sealed {others} {model.__tablename__}.{attribute} envelope(s).")
             await session.commit()
         return secrets, totp
 
@@ -43,3 +65,16 @@ def rotate_command(old_passphrases: tuple[str, ...]) -> None:
             f"{exc}: pass the passphrase it was sealed with as --old-passphrase (or OLD_MASTER_PASSPHRASE)"
         ) from exc
     click.echo(f"Re-sealed {secrets} stored secret(s) and {totp} staff TOTP secret(s) under the current key.")
+
+
+@cli.command(name="reseal")
+@click.option("--context", required=True, help='The context it was sealed with, e.g. "wallets:hd-seed:v1".')
+@click.option("--old-passphrase", "old_passphrases", multiple=True, envvar="OLD_MASTER_PASSPHRASE")
+def reseal_command(context: str, old_passphrases: tuple[str, ...]) -> None:
+    """Re-seal one envelope kept outside the database (e.g. WALLET_SEED_SEALED): stdin in, stdout out."""
+    sealed = sys.stdin.read().strip()
+    keyring = keyring_from_settings(get_settings(), previous=old_passphrases)
+    try:
+        click.echo(envelope.rotate(sealed, keyring=keyring, context=context))
+    except EnvelopeError as exc:
+        raise click.ClickException(str(exc)) from exc

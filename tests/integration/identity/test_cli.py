@@ -6,11 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
+from compliance.models import KycDocument
 from core.clock import FixedClock
 from core.config import get_settings
 from core.db.session import make_engine, make_session_factory
-from core.security.envelope import DEFAULT_ITERATIONS
+from core.security import envelope
+from core.security.envelope import DEFAULT_ITERATIONS, Keyring
 from core.security.keyring import keyring_from_settings
 from webapp.cli.audit import cli as audit_cli
 from webapp.cli.keys import cli as keys_cli
@@ -51,6 +54,38 @@ async def _login_works(url: str, uri: str) -> None:
         await engine.dispose()
 
 
+async def _add_kyc_document(url: str, keyring: Keyring) -> None:
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as session:
+            session.add(
+                KycDocument(
+                    customer_id=3,
+                    kind="id_front",
+                    content_type="image/jpeg",
+                    size=8,
+                    sha256="0" * 64,
+                    sealed=envelope.seal(b"id-photo", keyring=keyring, context="kyc:3:id_front"),
+                    retain_until=FixedClock().now(),
+                )
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def _open_kyc_document(url: str, keyring: Keyring) -> bytes:
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as session:
+            document = (await session.execute(select(KycDocument))).scalar_one()
+            return envelope.open(document.sealed, keyring=keyring, context="kyc:3:id_front")
+    finally:
+        await engine.dispose()
+
+
+# The CLI builds the full Runtime, whose wallet adapter imports web3 (a websockets.legacy deprecation).
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_staff_create_keys_rotate_audit_verify(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert DEFAULT_ITERATIONS >= 600_000
     runner = CliRunner()
@@ -71,6 +106,10 @@ def test_staff_create_keys_rotate_audit_verify(cli_env: str, monkeypatch: pytest
     )
     assert weak.exit_code != 0
 
+    first = keyring_from_settings(get_settings())
+    asyncio.run(_add_kyc_document(cli_env, first))
+    seed_envelope = envelope.seal(b"seed", keyring=first, context="wallets:hd-seed:v1")
+
     monkeypatch.setenv("MASTER_PASSPHRASE", "second master passphrase")
     get_settings.cache_clear()
     refused = runner.invoke(keys_cli, ["rotate"])
@@ -78,6 +117,17 @@ def test_staff_create_keys_rotate_audit_verify(cli_env: str, monkeypatch: pytest
     rotated = runner.invoke(keys_cli, ["rotate", "--old-passphrase", "first master passphrase"])
     assert rotated.exit_code == 0, rotated.output
     assert "1 staff TOTP secret" in rotated.output
+    assert "Re-sealed 1 compliance_kyc_documents.sealed" in rotated.output
+    second = keyring_from_settings(get_settings())
+    assert asyncio.run(_open_kyc_document(cli_env, second)) == b"id-photo"
+    resealed = runner.invoke(
+        keys_cli,
+        ["reseal", "--context", "wallets:hd-seed:v1", "--old-passphrase", "first master passphrase"],
+        input=seed_envelope,
+    )
+    assert resealed.exit_code == 0, resealed.output
+    new_seed = resealed.output.strip()
+    assert envelope.open(new_seed, keyring=second, context="wallets:hd-seed:v1") == b"seed"
     asyncio.run(_login_works(cli_env, uri.group(0)))  # still works under the new key
 
     verified = runner.invoke(audit_cli, ["verify"])
