@@ -50,6 +50,7 @@ class RateLimiter(Protocol):
 # Common policies (channels and the web layer pick from these).
 PUBLIC_PER_IP = Limit("public_ip", 120, 60)
 LOGIN_PER_IP = Limit("login_ip", 10, 60)
+LOGIN_PER_ACCOUNT = Limit("login_account", 20, 3600)
 PIN_PER_ACCOUNT = Limit("pin_account", 10, 3600)
 OTP_SEND_PER_PHONE = Limit("otp_send_phone", 5, 3600)
 OTP_VERIFY_PER_PHONE = Limit("otp_verify_phone", 10, 900)

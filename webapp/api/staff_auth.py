@@ -12,7 +12,7 @@ from core.auth import sessions
 from core.auth.errors import AccountLocked, LoginFailed, RefreshReused, TokenInvalid
 from core.auth.models import StaffUser
 from core.auth.permissions import permissions_for
-from core.ratelimit import LOGIN_PER_IP
+from core.ratelimit import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, subject_key
 from webapp.deps_auth import (
     DbSession,
     any_staff,
@@ -63,6 +63,7 @@ def _denied(code: str, message: str) -> HTTPException:
 @router.post("/login", dependencies=[Depends(public)])
 async def login(body: LoginRequest, request: Request, session: DbSession) -> TokenResponse:
     await enforce_limit(request, LOGIN_PER_IP, f"ip:{request_ip(request)}")
+    await enforce_limit(request, LOGIN_PER_ACCOUNT, subject_key("staff", body.email.strip().lower()))
     runtime = get_runtime(request)
     try:
         pair = await staff_service.login(
