@@ -15,6 +15,7 @@ from core.db.session import make_engine, make_session_factory
 from core.security import envelope
 from core.security.envelope import DEFAULT_ITERATIONS, Keyring
 from core.security.keyring import keyring_from_settings
+from tests.integration.identity.api_helpers import api_client, make_runtime
 from webapp.cli.audit import cli as audit_cli
 from webapp.cli.keys import cli as keys_cli
 from webapp.cli.staff import cli as staff_cli
@@ -50,6 +51,31 @@ async def _login_works(url: str, uri: str) -> None:
                 keyring=keyring_from_settings(get_settings()),
             )
             assert pair.access_token
+    finally:
+        await engine.dispose()
+
+
+async def _api_login_role_limited(url: str, uri: str, keyring: Keyring) -> None:
+    """Done-when: a CLI-made staff user signs in over HTTP with password + TOTP and gets role-limited access."""
+    import pyotp
+
+    clock = FixedClock()
+    clock.advance(seconds=90)
+    engine = make_engine(url)
+    try:
+        runtime = make_runtime(make_session_factory(engine), clock)
+        runtime.extras["keyring"] = keyring
+        async with api_client(runtime) as (_app, client):
+            code = pyotp.parse_uri(uri).at(int(clock.now().timestamp()))
+            login = await client.post(
+                "/api/staff/login",
+                json={"email": "ops@kibeti.test", "password": "Long-enough-passw0rd", "totp": code},
+            )
+            assert login.status_code == 200, login.text
+            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            me = await client.get("/api/staff/me", headers=auth)
+            assert me.json()["role"] == "finance"
+            assert (await client.get("/api/staff/audit/verify", headers=auth)).status_code == 403
     finally:
         await engine.dispose()
 
@@ -129,6 +155,8 @@ def test_staff_create_keys_rotate_audit_verify(cli_env: str, monkeypatch: pytest
     new_seed = resealed.output.strip()
     assert envelope.open(new_seed, keyring=second, context="wallets:hd-seed:v1") == b"seed"
     asyncio.run(_login_works(cli_env, uri.group(0)))  # still works under the new key
+
+    asyncio.run(_api_login_role_limited(cli_env, uri.group(0), second))
 
     verified = runner.invoke(audit_cli, ["verify"])
     assert verified.exit_code == 0 and "Audit chain intact." in verified.output
