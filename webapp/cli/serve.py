@@ -13,6 +13,14 @@ import uvicorn
 def cli(host: str, port: int, workers: int) -> None:
     """Serve Kibeti over HTTP."""
     click.echo(f"Kibeti on http://{host}:{port}  (phone simulator: http://{host}:{port}/phone)", err=True)
+    # uvicorn's own access log is neither JSON nor masked (callback paths carry secret tokens);
+    # our middleware logs every request instead, with those paths cut short.
     uvicorn.run(
-        "webapp.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=True
+        "webapp.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+        access_log=False,
     )
