@@ -251,9 +251,14 @@ async def test_closed_accounts_refuse_postings_and_only_empty_ones_close(session
         await ledger.close_account(session=session, account_id=bob.id)
         with pytest.raises(errors.AccountClosed):
             await ledger.transfer(
-                session=session, idempotency_key="to-closed", from_account_id=alice.id,
-                to_account_id=bob.id, amount=kes("1"),
+                session=session,
+                idempotency_key="to-closed",
+                from_account_id=alice.id,
+                to_account_id=bob.id,
+                amount=kes("1"),
             )
         with pytest.raises(errors.AccountClosed):
-            await ledger.place_hold(session=session, idempotency_key="hold-closed", account_id=bob.id, amount=kes("1"))
+            await ledger.place_hold(
+                session=session, idempotency_key="hold-closed", account_id=bob.id, amount=kes("1")
+            )
         assert await ledger.balance(session=session, account_id=alice.id) == kes("10")
