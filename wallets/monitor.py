@@ -287,15 +287,16 @@ class DepositMonitor:
         while not stop.is_set():
             try:
                 result = await self.step()
-            except (NodeError, ReorgTooDeep) as exc:
+            except Exception as exc:  # node errors, and database hiccups: never let the worker die
                 failures += 1
                 delay = backoff_delay(
                     failures, base=self.config.backoff_base, cap=self.config.backoff_cap, rng=rng
                 )
-                log.warning(
-                    "chain node error; backing off",
-                    extra={"network": self.network.value, "error": str(exc), "delay": round(delay, 2)},
-                )
+                extra = {"network": self.network.value, "error": str(exc), "delay": round(delay, 2)}
+                if isinstance(exc, NodeError | ReorgTooDeep):
+                    log.warning("chain node error; backing off", extra=extra)
+                else:
+                    log.exception("chain monitor step failed; backing off", extra=extra)
                 await self._pause(stop, delay, sleep)
                 continue
             failures = 0
