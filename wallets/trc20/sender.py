@@ -107,6 +107,58 @@ class Trc20Sender:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise NodeError(f"malformed TRON transaction: {exc}") from exc
 
+    async def token_balance(self, address: str | None = None) -> int:
+        """balanceOf(address) through a constant call (no transaction)."""
+        owner = address or self.hot_address
+        answer = await self._post(
+            "/wallet/triggerconstantcontract",
+            {
+                "owner_address": owner,
+                "contract_address": self._contract,
+                "function_selector": "balanceOf(address)",
+                "parameter": tron_hex_parameter(owner, 0)[:64],
+                "visible": True,
+            },
+        )
+        try:
+            return int(answer["constant_result"][0] or "0", 16)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise NodeError(f"malformed TRON balanceOf answer: {exc}") from exc
+
+    async def trx_balance(self, address: str | None = None) -> int:
+        """The account's TRX in sun (0 for an account not yet on chain)."""
+        account = await self._post(
+            "/wallet/getaccount", {"address": address or self.hot_address, "visible": True}
+        )
+        return int(account.get("balance", 0))
+
+    async def sign_trx_transfer(self, *, to: str, sun: int) -> SignedTronTx:
+        """A plain TRX transfer from this key (energy/bandwidth top-ups of deposit addresses)."""
+        built = await self._post(
+            "/wallet/createtransaction",
+            {"owner_address": self.hot_address, "to_address": to, "amount": sun, "visible": True},
+        )
+        try:
+            value = built["raw_data"]["contract"][0]["parameter"]["value"]
+            if hashlib.sha256(bytes.fromhex(built["raw_data_hex"])).hexdigest() != built["txID"]:
+                raise NodeError("TRON node returned a transaction whose id does not match its bytes")
+            if (value["owner_address"], value["to_address"], int(value["amount"])) != (
+                self.hot_address,
+                to,
+                sun,
+            ):
+                raise NodeError("TRON node returned a different transfer than the one asked for")
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise NodeError(f"malformed TRON transaction: {exc}") from exc
+        signed = Transaction.from_json(
+            {"txID": built["txID"], "raw_data": built["raw_data"], "signature": [], "permission": None}
+        ).sign(self._key)
+        payload = {**signed.to_json(), "raw_data_hex": built["raw_data_hex"], "visible": True}
+        payload.pop("permission", None)
+        return SignedTronTx(
+            txid=built["txID"], payload=payload, expiration_ms=int(built["raw_data"]["expiration"])
+        )
+
     async def broadcast(self, payload: dict[str, Any]) -> None:
         answer = await self._post("/wallet/broadcasttransaction", payload)
         if answer.get("result") is True:

@@ -145,6 +145,15 @@ class TronTransfer:
     signature: str
 
 
+@dataclass
+class TrxTransfer:
+    txid: str
+    sender: str
+    to: str
+    value: int
+    contract: str = ""  # not a token: never in contract events
+
+
 class FakeTron(FakeServer):
     """POST /wallet/getnowblock, /wallet/getblockbynum; GET /v1/contracts/{c}/events (paged)."""
 
@@ -161,6 +170,8 @@ class FakeTron(FakeServer):
         self.transfer_energy = 64_285
         self.expiration_ms = 60_000
         self.swallow_broadcasts = False
+        self.trx: dict[str, int] = {}  # TRX balances in sun
+        self.enforce_trx = False  # when set, a TRC20 transfer burns the sender's TRX (or fails)
 
     def transfer(self, *, key: PrivateKey, contract: str, to: str, value: int) -> str:
         """A signed TRC20 transfer(to, value), queued for the next block; returns its txid."""
@@ -212,6 +223,23 @@ class FakeTron(FakeServer):
             )
         if method == "POST" and path == "/wallet/getaccountresource":
             return 200, self.resources.get(body.get("address", ""), {"freeNetLimit": 600}), False
+        if method == "POST" and path == "/wallet/getaccount":
+            address = str(body.get("address", ""))
+            return (
+                200,
+                ({"address": address, "balance": self.trx[address]} if address in self.trx else {}),
+                False,
+            )
+        if method == "POST" and path == "/wallet/createtransaction":
+            return 200, self._build_trx(body), False
+        if (
+            method == "POST"
+            and path == "/wallet/triggerconstantcontract"
+            and body.get("function_selector") == "balanceOf(address)"
+        ):
+            holder = b58check_encode(b"\x41" + bytes.fromhex(str(body["parameter"])[24:64]))
+            balance = self.token_balance(str(body["contract_address"]), holder)
+            return 200, {"result": {"result": True}, "constant_result": [format(balance, "064x")]}, False
         if method == "POST" and path == "/wallet/triggerconstantcontract":
             if not body.get("parameter") or len(body["parameter"]) != 128:
                 return 200, {"result": {"code": "CONTRACT_VALIDATE_ERROR"}}, False
@@ -269,6 +297,40 @@ class FakeTron(FakeServer):
         transaction = {"visible": True, "txID": txid, "raw_data": raw_data, "raw_data_hex": raw_hex}
         return {"result": {"result": True}, "transaction": transaction}
 
+    def token_balance(self, contract: str, holder: str) -> int:
+        total = 0
+        with self.chain.lock:
+            for block in self.chain.blocks:
+                for t in block.items:
+                    if isinstance(t, TronTransfer) and t.contract == contract:
+                        total += t.value if t.to == holder else 0
+                        total -= t.value if t.sender == holder else 0
+        return total
+
+    def _build_trx(self, body: dict[str, Any]) -> dict[str, Any]:
+        now = int(time.time() * 1000)
+        raw_data = {
+            "contract": [
+                {
+                    "type": "TransferContract",
+                    "parameter": {
+                        "value": {
+                            "owner_address": body["owner_address"],
+                            "to_address": body["to_address"],
+                            "amount": int(body["amount"]),
+                        },
+                        "type_url": "type.googleapis.com/protocol.TransferContract",
+                    },
+                }
+            ],
+            "ref_block_bytes": f"{self.chain.height & 0xFFFF:04x}",
+            "expiration": now + self.expiration_ms,
+            "timestamp": now,
+        }
+        raw_hex = json.dumps(raw_data, sort_keys=True).encode().hex()
+        txid = hashlib.sha256(bytes.fromhex(raw_hex)).hexdigest()
+        return {"visible": True, "txID": txid, "raw_data": raw_data, "raw_data_hex": raw_hex}
+
     def _broadcast(self, body: dict[str, Any]) -> dict[str, Any]:
         from tronpy.keys import Signature
 
@@ -290,6 +352,19 @@ class FakeTron(FakeServer):
             return {"code": "DUP_TRANSACTION_ERROR", "message": "dup transaction"}
         if self.swallow_broadcasts:
             return {"result": True, "txid": txid}  # accepted, then lost (never mined)
+        if body["raw_data"]["contract"][0]["type"] == "TransferContract":
+            amount = int(value["amount"])
+            if self.trx.get(signer, 0) < amount:
+                return {"code": "CONTRACT_VALIDATE_ERROR", "message": "balance is not sufficient"}
+            self.trx[signer] -= amount
+            self.trx[value["to_address"]] = self.trx.get(value["to_address"], 0) + amount
+            self.chain.pending.append(TrxTransfer(txid, signer, value["to_address"], amount))
+            return {"result": True, "txid": txid}
+        if self.enforce_trx:
+            burn = self.transfer_energy * self.chain_parameters["getEnergyFee"]
+            if self.trx.get(signer, 0) < burn:
+                return {"code": "CONTRACT_VALIDATE_ERROR", "message": "account has no TRX for energy"}
+            self.trx[signer] -= burn
         data = value["data"]
         to = b58check_encode(b"\x41" + bytes.fromhex(data[8 + 24 : 8 + 64]))
         self.chain.pending.append(
