@@ -7,6 +7,7 @@ or voided exactly once, inside the same transaction as the status change.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from core.payments.errors import PaymentConflict, PayoutDailyLimit, UnknownPayou
 from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutStatus
 
 SEND_JOB = "payouts.jobs.send_payout"
+# Staged when a payout reaches a final status, if the use-case layer defines it (receipt SMS).
+FINISHED_JOB = "core.flows.jobs.payout_finished"
 PAYOUT_QUEUE = "payouts"
 # Result codes that mean "try again later" rather than "this payout failed" (PROTOCOLS.md 1.4)
 NAIROBI_OFFSET = timedelta(hours=3)
@@ -235,6 +238,7 @@ async def _fail(session: AsyncSession, payout: Payout, result_code: str, reason:
     await ledger.void_hold(session=session, hold_id=payout.hold_id, reason=f"payout failed: {reason}"[:200])
     _touch(payout, PayoutStatus.FAILED, now)
     payout.result_code, payout.result_desc, payout.finished_at = result_code, reason[:255], now
+    await _stage_finished(session, payout)
     return True
 
 
@@ -261,7 +265,28 @@ async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_c
         desc,
         now,
     )
+    await _stage_finished(session, payout)
     return True
+
+
+def _finished_job_exists() -> bool:
+    module_name, _, attribute = FINISHED_JOB.rpartition(".")
+    try:
+        return hasattr(importlib.import_module(module_name), attribute)
+    except ImportError:
+        return False
+
+
+async def _stage_finished(session: AsyncSession, payout: Payout) -> None:
+    """Tell the customer (receipt or failure SMS) through the use-case layer, once per payout."""
+    if payout.customer_id is None or not _finished_job_exists():
+        return
+    await outbox.enqueue(
+        session=session,
+        job=FINISHED_JOB,
+        kwargs={"payout_id": payout.id},
+        dedupe_key=f"payout:{payout.id}:finished",
+    )
 
 
 def _flag(payout: Payout, reason: str) -> None:
