@@ -19,7 +19,7 @@ from wallets.config import WalletSettings
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.signer import node_url, withdrawals_for
+from wallets.signer import node_url, sweep_all, withdrawals_for
 from wallets.simchain import SimulatedChain
 from wallets.withdrawals import EvmWithdrawals
 
@@ -115,3 +115,10 @@ async def _check_hot_wallet(processor: EvmWithdrawals, settings: WalletSettings)
             "hot wallet below threshold: staff must top it up",
             extra={"network": "erc20", "address": sender.hot_address, "usdt_minor": token, "gas_wei": gas},
         )
+
+
+async def sweep_deposits() -> dict[str, int]:
+    """Move USDT from deposit addresses into the hot wallets (signer worker, periodic)."""
+    if not wallet_settings().wallet_seed_sealed:
+        return {}
+    return await sweep_all(runtime.get())

@@ -124,3 +124,44 @@ async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[W
             confirmations=settings.confirmations(Network.TRC20),
             native_price=lambda: rate,
         )
+
+
+async def sweep_all(runtime: Runtime) -> dict[str, int]:
+    """One sweep pass on each token network with a node: returns how many addresses were swept."""
+    settings = wallet_settings()
+    seed = load_seed(runtime)
+    swept: dict[str, int] = {}
+    if runtime.settings.ethereum_rpc_url and runtime.settings.usdt_erc20_contract:
+        async with evm_withdrawals(runtime) as evm:
+            from wallets.erc20.sweeper import Erc20Sweeper
+
+            eth_rate = Decimal(settings.eth_price_usdt)
+            report = await Erc20Sweeper(
+                session_factory=runtime.session_factory,
+                w3=evm.sender.w3,
+                token=runtime.settings.usdt_erc20_contract,
+                seed=seed,
+                hot=evm.sender,
+                native_price=lambda: eth_rate,
+            ).sweep_once()
+            swept[Network.ERC20.value] = len(report.swept)
+    if runtime.settings.tron_rpc_url and runtime.settings.usdt_trc20_contract:
+        from wallets.trc20.sweeper import Trc20Sweeper
+
+        async with httpx.AsyncClient(base_url=runtime.settings.tron_rpc_url, timeout=30) as client:
+            hot = Trc20Sender(
+                client,
+                contract=runtime.settings.usdt_trc20_contract,
+                hot_private_key=seed.private_key(Network.TRC20, TRON_HOT_INDEX, chain=TRON_HOT_CHAIN),
+            )
+            trx_rate = Decimal(settings.trx_price_usdt)
+            report_tron = await Trc20Sweeper(
+                session_factory=runtime.session_factory,
+                client=client,
+                contract=runtime.settings.usdt_trc20_contract,
+                seed=seed,
+                hot=hot,
+                native_price=lambda: trx_rate,
+            ).sweep_once()
+            swept[Network.TRC20.value] = len(report_tron.swept)
+    return swept

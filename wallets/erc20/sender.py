@@ -74,6 +74,10 @@ class Erc20Sender:
     def hot_address(self) -> str:
         return str(self._account.address)
 
+    @property
+    def w3(self) -> AsyncWeb3[Any]:
+        return self._w3
+
     async def token_balance(self, address: str | None = None) -> int:
         try:
             return int(

@@ -194,6 +194,7 @@ async def test_signer_jobs_dispatch_a_trc20_withdrawal(
         assert await jobs.send_withdrawal(withdrawal.id) == "broadcast"
         fake.chain.produce(2)
         assert await jobs.track_withdrawals() == {"confirmed": 1}
+        assert await jobs.sweep_deposits() == {"trc20": 0}  # no deposit addresses here
     finally:
         runtime_module._current = previous
     assert await _balance(sf, AccountKind.WALLET, 1) == Money.of(5, USDT)
