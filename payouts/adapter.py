@@ -95,6 +95,7 @@ def config(settings: Settings, cert: bytes) -> DarajaConfig:
         callback_base_url=settings.mpesa_callback_base_url,
         callback_token=settings.mpesa_callback_token.get_secret_value(),
         timeout_s=float(os.environ.get("MPESA_TIMEOUT_S", "30")),
+        callback_prefix=os.environ.get("MPESA_CALLBACK_PATH_PREFIX", "mpesa").strip("/") or "mpesa",
     )
 
 

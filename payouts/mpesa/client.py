@@ -34,9 +34,11 @@ class DarajaConfig:
     callback_base_url: str
     callback_token: str
     timeout_s: float = 30.0
+    # Daraja's URL rules forbid "mpesa" in callback URLs in production: set MPESA_CALLBACK_PATH_PREFIX=cb
+    callback_prefix: str = "mpesa"
 
     def callback(self, name: str) -> str:
-        return f"{self.callback_base_url.rstrip('/')}/mpesa/{self.callback_token}/{name}"
+        return f"{self.callback_base_url.rstrip('/')}/{self.callback_prefix}/{self.callback_token}/{name}"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ WATCHED_QUEUES = ("payouts", "default")
 
 
 @router.post("/mpesa/{token}/{kind:path}", include_in_schema=False)
+@router.post("/cb/{token}/{kind:path}", include_in_schema=False)  # Daraja refuses URLs containing "mpesa"
 async def daraja_callback(token: str, kind: str, request: Request) -> JSONResponse:
     current = runtime.get()
     settings = current.settings

@@ -118,3 +118,10 @@ async def test_staff_sees_failed_jobs(client, redis_url):
     assert response.status_code == 200
     (entry,) = response.json()["queues"]["payouts"]
     assert entry["id"] == job.id and "boom" in entry["error"]
+
+
+async def test_the_cb_alias_accepts_callbacks_too(client):
+    http, _ = client
+    response = await http.post(f"/cb/{TOKEN}/b2c/timeout", json={"Result": {"ResultCode": "SVC0403"}})
+    assert response.status_code == 200
+    assert (await http.post("/cb/wrong/b2c/timeout", json={})).status_code == 403
