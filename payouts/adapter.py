@@ -158,29 +158,32 @@ async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
     settings = runtime.settings
     async with httpx.AsyncClient(verify=_ssl_context()) as http:
         cfg = config(settings, await certificate(settings, http))
+        audit = audit_sink(runtime)
         rate = rate_limit(settings)
         if settings.redis_url:
             connection = redis.asyncio.Redis.from_url(settings.redis_url)
             try:
                 tokens: Any = RedisTokenCache(
-                    connection, lambda: fetch_token(http, cfg), namespace=f"{cfg.base_url}|{cfg.consumer_key}"
+                    connection,
+                    lambda: fetch_token(http, cfg, audit),
+                    namespace=f"{cfg.base_url}|{cfg.consumer_key}",
                 )
                 bucket: Any = (
                     RedisTokenBucket(connection, shortcode=cfg.shortcode, rate=rate) if rate else None
                 )
-                yield Daraja(DarajaClient(cfg, http=http, tokens=tokens, audit=audit_sink(runtime)), bucket)
+                yield Daraja(DarajaClient(cfg, http=http, tokens=tokens, audit=audit), bucket)
             finally:
                 await connection.aclose()
             return
         key = f"{cfg.base_url}|{cfg.consumer_key}"
         if key not in _memory_tokens:
-            _memory_tokens[key] = MemoryTokenCache(lambda: fetch_token(http, cfg))
+            _memory_tokens[key] = MemoryTokenCache(lambda: fetch_token(http, cfg, audit))
         memory = _memory_tokens[key]
-        memory.rebind(lambda: fetch_token(http, cfg))  # this run's HTTP client
+        memory.rebind(lambda: fetch_token(http, cfg, audit))  # this run's HTTP client
         bucket = None
         if rate:
             bucket = _memory_buckets.setdefault(cfg.shortcode, MemoryTokenBucket(rate=rate))
-        yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit_sink(runtime)), bucket)
+        yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit), bucket)
 
 
 class DarajaMobileMoney:

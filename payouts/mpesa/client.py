@@ -89,20 +89,32 @@ class StkStatus:
     result_desc: str
 
 
-async def fetch_token(http: httpx.AsyncClient, config: DarajaConfig) -> tuple[str, int]:
+async def fetch_token(
+    http: httpx.AsyncClient, config: DarajaConfig, audit: AuditSink | None = None
+) -> tuple[str, int]:
     basic = base64.b64encode(f"{config.consumer_key}:{config.consumer_secret}".encode()).decode()
-    response = await http.get(
-        f"{config.base_url.rstrip('/')}/oauth/v1/generate",
-        params={"grant_type": "client_credentials"},
-        headers={"Authorization": f"Basic {basic}"},
-        timeout=config.timeout_s,
-    )
-    if response.status_code != 200:
-        raise errors.DarajaAuthError(
-            f"OAuth refused: {response.text[:200]}", http_status=response.status_code
+    started, status, payload, error = time.perf_counter(), 0, None, ""
+    try:
+        response = await http.get(
+            f"{config.base_url.rstrip('/')}/oauth/v1/generate",
+            params={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+            timeout=config.timeout_s,
         )
-    body = response.json()
-    return str(body["access_token"]), int(body.get("expires_in", 3599))
+        status = response.status_code
+        payload = response.json() if response.content else None
+    except (httpx.HTTPError, ValueError) as exc:
+        error = repr(exc)
+        raise errors.DarajaUnavailable(f"OAuth: no token from Daraja ({exc!r})") from exc
+    finally:
+        if audit is not None:
+            elapsed = int((time.perf_counter() - started) * 1000)
+            await audit(
+                ApiCall("oauth", "/oauth/v1/generate", {}, status, wire.redact(payload), error, elapsed, "")
+            )
+    if status != 200 or not isinstance(payload, dict) or "access_token" not in payload:
+        raise errors.DarajaAuthError(f"OAuth refused: HTTP {status}", http_status=status)
+    return str(payload["access_token"]), int(payload.get("expires_in", 3599))
 
 
 class DarajaClient:

@@ -56,7 +56,7 @@ async def rig():
     async def audit(call: ApiCall) -> None:
         calls.append(call)
 
-    tokens = MemoryTokenCache(lambda: fetch_token(http, config))
+    tokens = MemoryTokenCache(lambda: fetch_token(http, config, audit))
     client = DarajaClient(config, http=http, tokens=tokens, audit=audit)
     yield sim, client, seen, calls, tokens
     await http.aclose()
@@ -97,6 +97,8 @@ async def test_b2c_success_callback_and_audit_redacted(rig):
     assert sim.state.payments["p-1"] == 1
     b2c_call = next(c for c in calls if c.api == "b2c")
     assert b2c_call.request["SecurityCredential"] == wire.REDACTED and b2c_call.http_status == 200
+    oauth = next(c for c in calls if c.api == "oauth")
+    assert oauth.response["access_token"] == wire.REDACTED and oauth.http_status == 200
 
 
 async def test_b2c_duplicate_ocid_is_refused(rig):
