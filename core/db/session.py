@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -17,6 +17,7 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> As
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     if null_pool:
         return create_async_engine(url, poolclass=NullPool)
@@ -24,11 +25,19 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> As
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # The driver's own transaction handling commits a released SAVEPOINT when the transaction began
+    # with a SELECT, so a later rollback would not undo it (a ledger hold surviving a rollback).
+    # Take over: no implicit BEGIN from the driver, an explicit one from SQLAlchemy's "begin" event.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
