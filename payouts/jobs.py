@@ -65,34 +65,25 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     async with daraja(current) as d:
         async with sessions(current)() as session:
             try:
-                probe = await service.get_payout(session=session, payout_id=payout_id)
+                claim = await service.claim_for_send(
+                    session=session,
+                    payout_id=payout_id,
+                    shortcode_daily_limit_minor=SHORTCODE_DAILY_LIMIT_MINOR,
+                )
             except UnknownPayout:
                 log.error("send_payout: no payout %s in this database; dropping the job", payout_id)
                 return "unknown_payout"
-            if probe.status != PayoutStatus.CREATED.value:
-                outcome = await _claim_or_skip(session, payout_id)
-                await _done(outbox_id)
-                return outcome
-        async with sessions(current)() as session:
-            claim = await service.claim_for_send(
-                session=session, payout_id=payout_id, shortcode_daily_limit_minor=SHORTCODE_DAILY_LIMIT_MINOR
-            )
-            await session.commit()
-            if not claim.send:
-                await _done(outbox_id)
+            if not claim.send:  # already sent, final, or waiting (daily limit): this job's work is done
+                if outbox_id is not None:
+                    await mark_done(session=session, outbox_id=outbox_id)
+                await session.commit()
                 return claim.payout.status
+            await session.commit()
             payout = claim.payout
-        outcome = await _send(d, payout)
+        outcome = await _send(d, payout, outbox_id)
     if outcome != "retry":
-        await _done(outbox_id)
         return outcome
     raise RetryLater(f"Daraja busy or unreachable for payout {payout_id}")
-
-
-async def _claim_or_skip(session: Any, payout_id: str) -> str:
-    claim = await service.claim_for_send(session=session, payout_id=payout_id)
-    await session.commit()
-    return claim.payout.status
 
 
 async def _call(d: Any, payout: Payout) -> Any:
@@ -122,7 +113,7 @@ async def _call(d: Any, payout: Payout) -> Any:
     raise AssertionError("unreachable")
 
 
-async def _send(d: Any, payout: Payout) -> str:
+async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
     current = runtime.get()
     payout_id = payout.id
     if d.bucket is not None and not await d.bucket.take(max_wait_s=RATE_WAIT_S):
@@ -133,11 +124,15 @@ async def _send(d: Any, payout: Payout) -> str:
     except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
         return await _in_session(service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry")
     except (errors.DarajaTimeout, errors.DuplicateOriginatorConversationID) as exc:
-        return await _in_session(service.mark_unknown, payout_id=payout_id, reason=str(exc), result="unknown")
+        await _in_session(service.mark_unknown, payout_id=payout_id, reason=str(exc), result="unknown")
+        await _done(outbox_id)  # the reconciler owns it now
+        return "unknown"
     except (errors.DarajaError, errors.InvalidMsisdn, ValueError) as exc:
         code = getattr(exc, "error_code", "") or "rejected"
         async with sessions(current)() as session:
             await service.fail_payout(session=session, payout_id=payout_id, result_code=code, reason=str(exc))
+            if outbox_id is not None:
+                await mark_done(session=session, outbox_id=outbox_id)
             await session.commit()
         return "failed"
     _maybe_crash()
@@ -145,6 +140,8 @@ async def _send(d: Any, payout: Payout) -> str:
         await service.mark_accepted(
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id
         )
+        if outbox_id is not None:
+            await mark_done(session=session, outbox_id=outbox_id)
         await session.commit()
     return "accepted"
 
