@@ -1,0 +1,17 @@
+"""M-Pesa (Daraja) adapter: client, simulator, RQ jobs and workers, the shortcode rate limiter.
+
+Flow (core.payments owns the tables and state; this package talks to Daraja):
+create_payout (hold + row + outbox, caller's transaction) -> outbox relay -> `payouts.jobs.send_payout`
+(claim under a row lock, rate token, B2C v3 with OriginatorConversationID = payout id) -> result
+callback on a secret path (webapp.api.mpesa: raw row first, 200, then `payouts.callbacks.process`)
+-> hold posted or voided once. Timeouts, crashes and missing callbacks leave the payout `unknown`;
+`payouts.jobs.reconcile_stuck_payouts` asks Transaction Status before anything is sent again.
+
+Settings (core.config): MPESA_BASE_URL (empty: the simulator mounted at /daraja-sim), MPESA_CONSUMER_KEY/
+SECRET, MPESA_SHORTCODE, MPESA_PASSKEY, MPESA_INITIATOR_NAME/PASSWORD, MPESA_CERTIFICATE_PATH (empty: the
+simulator's), MPESA_CALLBACK_BASE_URL, MPESA_CALLBACK_TOKEN, MPESA_B2C_RATE_PER_HOUR (0: off).
+Environment knobs read here: MPESA_B2C_RATE_BURST (1), MPESA_RECONCILE_AFTER_S (120),
+MPESA_SHORTCODE_DAILY_LIMIT_KES (20,000,000), MPESA_LOW_FLOAT_KES (50,000), MPESA_TIMEOUT_S (30),
+MPESA_CALLBACK_PATH_PREFIX ("mpesa"; set "cb" in production: Daraja refuses URLs containing "mpesa"),
+KIBETI_WORKER_PRELOAD, and KIBETI_FAULT_KILL_AFTER_SEND (chaos tests only).
+"""
