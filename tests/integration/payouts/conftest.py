@@ -22,10 +22,20 @@ with warnings.catch_warnings():
 @pytest.fixture
 def stack(clean_pg_url: str, redis_url: str):
     s = Stack(pg_url=clean_pg_url, redis_url=redis_url)
-    s.start_servers(MPESA_RECONCILE_AFTER_S="2")
+    _stacks.append(s)
     try:
+        s.start_servers(MPESA_RECONCILE_AFTER_S="2")
         yield s
     finally:
+        s.stop()
+
+
+_stacks: list[Stack] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Never leave a simulator, callback app or worker behind, whatever happened to a fixture."""
+    for s in _stacks:
         s.stop()
 
 

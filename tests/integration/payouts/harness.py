@@ -89,8 +89,9 @@ class Stack:
 
     def kill_worker(self, worker: subprocess.Popen[bytes]) -> None:
         """kill -9 the worker's whole process group: the worker, its work-horse and its scheduler."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
+        if worker.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
 
     def start_servers(self, **env: str) -> None:
@@ -137,17 +138,24 @@ class Stack:
         return response.json()
 
     def stop(self) -> None:
-        for process in [*self.workers, *self.processes]:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in [*self.workers, *self.processes]:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """Stop every process this stack started, with its process group (idempotent).
+
+        Groups are signalled only while their leader is alive and unreaped, so a recycled pid is
+        never hit."""
+        running = [p for p in [*self.workers, *self.processes] if p.poll() is None]
+        for process in running:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # orphaned work-horses and schedulers
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in running:
+            while process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if process.poll() is None:  # still alive (so the group id is still ours): force it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.workers.clear()
+        self.processes.clear()
 
 
 class Relay:
