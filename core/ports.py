@@ -5,7 +5,7 @@ by webapp.bootstrap. The consumer (core) owns these interfaces; change them here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from core.money import Asset, Money
@@ -58,7 +58,7 @@ class ChainGateway(Protocol):
         ...
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     ALLOW = "allow"
     DENY = "deny"
     REVIEW = "review"
