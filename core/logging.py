@@ -152,6 +152,8 @@ def configure_logging(*, level: str = "INFO", stream: IO[str] | None = None) -> 
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for chatty in ("httpx", "httpcore"):  # they log whole URLs, and callback URLs carry secret tokens
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 def bind_request_id(request_id: str) -> None:

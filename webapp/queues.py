@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 RETRY = Retry(max=3, interval=[5, 30, 120])
 JOB_TIMEOUT = 120
+IN_PROCESS_RETRY_DELAYS = [0.2, 1.0, 5.0]
 PENDING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -76,10 +77,20 @@ class InProcessJobQueue:
         self._pending[job_id] = task
 
     async def _run(self, job: str, job_id: str, kwargs: dict[str, Any]) -> None:
+        """Run with the same retry policy as RQ (jobs are idempotent), e.g. past a locked SQLite."""
         try:
-            await resolve(job)(**kwargs)
-        except Exception:
-            log.exception("in-process job %s (%s) failed; the outbox will dispatch it again", job, job_id)
+            for attempt, delay in enumerate([*IN_PROCESS_RETRY_DELAYS, None], start=1):
+                try:
+                    await resolve(job)(**kwargs)
+                    return
+                except Exception:
+                    if delay is None:
+                        log.exception(
+                            "in-process job %s (%s) failed %d times; giving up", job, job_id, attempt
+                        )
+                        return
+                    log.warning("in-process job %s (%s) failed; retrying in %ss", job, job_id, delay)
+                    await asyncio.sleep(delay)
         finally:
             self._pending.pop(job_id, None)
 
