@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from redis import Redis
 from rq import Queue
@@ -20,13 +20,13 @@ from rq.exceptions import NoSuchJobError
 from rq.registry import FailedJobRegistry
 
 from core import runtime
-from core.auth.errors import TokenInvalid
-from core.auth.permissions import Permission, has_permission
-from core.auth.tokens import decode_access
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission
 from core.payments import callbacks as callback_log
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
 from payouts import callbacks
+from webapp.deps_auth import require_permission
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["mpesa"])
@@ -80,24 +80,12 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
     return JSONResponse(ACCEPTED)
 
 
-def _staff(authorization: str | None, permission: Permission) -> None:
-    current = runtime.get()
-    if not authorization or not authorization.startswith("Bearer "):
-        raise HTTPException(401, "staff login required")
-    try:
-        claims = decode_access(
-            authorization[7:], secret_key=current.settings.secret_key.get_secret_value(), clock=current.clock
-        )
-    except TokenInvalid as exc:
-        raise HTTPException(401, "staff login required") from exc
-    if not has_permission(claims.role, permission):
-        raise HTTPException(403, "not allowed")
+PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]
 
 
 @router.get("/api/staff/payouts/failed-jobs")
-async def failed_jobs(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+async def failed_jobs(staff: PayoutsStaff) -> dict[str, Any]:
     """RQ's failed-job registry of the payouts and default queues (staff with payouts.read)."""
-    _staff(authorization, Permission.PAYOUTS_READ)
     settings = runtime.get().settings
     if not settings.redis_url:
         return {"queues": {}, "note": "embedded mode: jobs run in-process; failures are in the log"}
@@ -129,8 +117,7 @@ async def failed_jobs(authorization: Annotated[str | None, Header()] = None) -> 
 
 
 @router.get("/api/staff/payouts/flagged-callbacks")
-async def flagged_callbacks(authorization: Annotated[str | None, Header()] = None) -> list[dict[str, Any]]:
-    _staff(authorization, Permission.PAYOUTS_READ)
+async def flagged_callbacks(staff: PayoutsStaff) -> list[dict[str, Any]]:
     async with runtime.get().session_factory() as session:
         rows = await callback_log.flagged(session=session)
     return [

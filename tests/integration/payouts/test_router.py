@@ -11,9 +11,9 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from core import runtime as runtime_module
-from core.auth.tokens import encode_access
+from core.auth import sessions
+from core.auth.models import StaffUser
 from core.config import Settings
-from core.db.base import utcnow
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
@@ -108,16 +108,38 @@ def _failing_job() -> None:
 
 
 async def test_staff_sees_failed_jobs(client, redis_url):
-    http, _ = client
+    http, current = client
     assert (await http.get("/api/staff/payouts/failed-jobs")).status_code == 401
     redis = Redis.from_url(redis_url)
     job = Queue("payouts", connection=redis).enqueue("tests.integration.payouts.test_router._failing_job")
     SimpleWorker(["payouts"], connection=redis).work(burst=True)
-    token = encode_access(staff_id=1, role="finance", session_id="s", secret_key=SECRET, now=utcnow())
+    async with current.session_factory() as session:  # a real login: the route checks the session too
+        staff = StaffUser(
+            email="finance@kibeti.test",
+            role="finance",
+            password_hash="x",
+            totp_secret="x",
+            last_totp_step=0,
+            active=True,
+            failed_logins=0,
+            created_at=current.clock.now(),
+        )
+        session.add(staff)
+        await session.flush()
+        pair = await sessions.start(session=session, staff=staff, clock=current.clock, secret_key=SECRET)
+        await session.commit()
+    token = pair.access_token
     response = await http.get("/api/staff/payouts/failed-jobs", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     (entry,) = response.json()["queues"]["payouts"]
     assert entry["id"] == job.id and "boom" in entry["error"]
+    async with current.session_factory() as session:  # a disabled account's token stops working at once
+        disabled = await session.get(StaffUser, staff.id)
+        assert disabled is not None
+        disabled.active = False
+        await session.commit()
+    for path in ("/api/staff/payouts/failed-jobs", "/api/staff/payouts/flagged-callbacks"):
+        assert (await http.get(path, headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
 async def test_the_cb_alias_accepts_callbacks_too(client):
