@@ -16,7 +16,7 @@ from typing import Any
 
 from channels.ussd.parser import BACK, MAIN, clean, derive_input
 from channels.ussd.screens import SCREEN_LIMIT, fit
-from channels.ussd.session import ResumePoint, SessionStore, UssdSession
+from channels.ussd.session import ResumePoint, SessionStore, UssdSession, Writes
 from core.errors import KibetiError
 from core.flows.types import CustomerFlows
 from core.i18n import translate
@@ -264,15 +264,17 @@ class Engine:
         session.hops += 1
         session.last_response = screen.text
         state = self.table.get(session.state)
+        writes = Writes()  # applied together: one Redis round trip
         if screen.end:
-            await self.store.delete(session.session_id)
+            writes.delete = session.session_id
             if state is None or not state.resumable or session.data.get("done"):
-                await self.store.delete_resume(session.phone)
-            return screen
-        await self.store.save(session)
-        if state is not None and state.resumable:
-            point = ResumePoint(state=session.state, data=dict(session.data), history=list(session.history))
-            await self.store.save_resume(session.phone, point)
-        elif session.state == MAIN_MENU:
-            await self.store.delete_resume(session.phone)
+                writes.resume_delete(session.phone)
+        else:
+            writes.save = session
+            if state is not None and state.resumable:
+                history = list(session.history)
+                writes.resume_save(session.phone, ResumePoint(session.state, dict(session.data), history))
+            elif session.state == MAIN_MENU:
+                writes.resume_delete(session.phone)
+        await self.store.write(writes)
         return screen

@@ -16,6 +16,9 @@ SESSION_TTL_SECONDS = 180
 RESUME_TTL_SECONDS = 300
 _SESSION_KEY = "ussd:session:{}"
 _RESUME_KEY = "ussd:resume:{}"
+_DUMPS = json.JSONEncoder(
+    separators=(",", ":")
+).encode  # what json.dumps(..., separators=...) builds per call
 
 
 @dataclass
@@ -32,7 +35,23 @@ class UssdSession:
     hops: int = 0
 
     def dumps(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # the fields by hand, in declaration order: `asdict` deep-copies `data` and `history` first
+        fields = {
+            "session_id": self.session_id,
+            "phone": self.phone,
+            "state": self.state,
+            "language": self.language,
+            "customer_id": self.customer_id,
+            "data": self.data,
+            "history": self.history,
+            "last_text": self.last_text,
+            "last_response": self.last_response,
+            "hops": self.hops,
+        }
+        try:
+            return _DUMPS(fields)
+        except TypeError:  # something only asdict can turn into JSON (a dataclass inside data)
+            return _DUMPS(asdict(self))
 
     @classmethod
     def loads(cls, raw: str | bytes) -> UssdSession:
@@ -62,6 +81,24 @@ class SessionStore(Protocol):
     async def load_resume(self, phone: str) -> ResumePoint | None: ...
     async def save_resume(self, phone: str, point: ResumePoint) -> None: ...
     async def delete_resume(self, phone: str) -> None: ...
+    async def write(self, batch: Writes) -> None: ...
+
+
+@dataclass
+class Writes:
+    """The writes that end one hop, applied together (one Redis round trip): the session saved or
+    deleted, and the phone's resume point saved or deleted."""
+
+    save: UssdSession | None = None
+    delete: str | None = None
+    resume_phone: str | None = None
+    resume: ResumePoint | None = None  # with resume_phone: save it; without: delete the phone's point
+
+    def resume_save(self, phone: str, point: ResumePoint) -> None:
+        self.resume_phone, self.resume = phone, point
+
+    def resume_delete(self, phone: str) -> None:
+        self.resume_phone, self.resume = phone, None
 
 
 class RedisSessionStore:
@@ -88,6 +125,30 @@ class RedisSessionStore:
 
     async def delete_resume(self, phone: str) -> None:
         await self._redis.delete(_RESUME_KEY.format(phone))
+
+    async def write(self, batch: Writes) -> None:
+        commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        if batch.delete is not None:
+            commands.append(("delete", (_SESSION_KEY.format(batch.delete),), {}))
+        if batch.save is not None:
+            key = _SESSION_KEY.format(batch.save.session_id)
+            commands.append(("set", (key, batch.save.dumps()), {"ex": SESSION_TTL_SECONDS}))
+        if batch.resume_phone is not None:
+            key = _RESUME_KEY.format(batch.resume_phone)
+            if batch.resume is not None:
+                commands.append(("set", (key, batch.resume.dumps()), {"ex": RESUME_TTL_SECONDS}))
+            else:
+                commands.append(("delete", (key,), {}))
+        if len(commands) == 1:  # one command needs no pipeline
+            name, args, kwargs = commands[0]
+            await getattr(self._redis, name)(*args, **kwargs)
+            return
+        if commands:
+            # no MULTI/EXEC: the writes were independent calls before, and stay so (one round trip)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name, args, kwargs in commands:
+                    getattr(pipe, name)(*args, **kwargs)
+                await pipe.execute()
 
 
 class MemorySessionStore:
@@ -135,3 +196,14 @@ class MemorySessionStore:
 
     async def delete_resume(self, phone: str) -> None:
         self._items.pop(_RESUME_KEY.format(phone), None)
+
+    async def write(self, batch: Writes) -> None:
+        if batch.delete is not None:
+            await self.delete(batch.delete)
+        if batch.save is not None:
+            await self.save(batch.save)
+        if batch.resume_phone is not None:
+            if batch.resume is not None:
+                await self.save_resume(batch.resume_phone, batch.resume)
+            else:
+                await self.delete_resume(batch.resume_phone)

@@ -6,12 +6,11 @@ them); if a ``.mo`` is missing or older than its ``.po``, it is compiled in memo
 
 from __future__ import annotations
 
-import contextlib
 import gettext
 import io
 import string
 from collections.abc import Callable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,8 @@ def _catalog(language: str) -> gettext.NullTranslations:
 
 
 def normalize_language(language: str | None) -> str:
+    if language in LANGUAGES:  # the common case, every hop: already a code we have
+        return language
     code = (language or DEFAULT_LANGUAGE).lower().replace("-", "_").split("_", 1)[0]
     return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
@@ -62,6 +63,16 @@ class _Lenient(string.Formatter):
 _FORMATTER = _Lenient()
 
 
+class _Missing(dict[str, Any]):
+    """`str.format_map` values that leave an unknown {placeholder} as it is (as `_Lenient` does)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+# The catalogs are read once per process and never change while it runs, so a code's text (and
+# whether a code exists) is cached: every USSD screen looks up several codes on every hop.
+@lru_cache(maxsize=8192)
 def lookup(code: str, language: str) -> str:
     """The raw catalog text for `code`: the language's, else English's, else the code itself."""
     text = _catalog(normalize_language(language)).gettext(code)
@@ -70,17 +81,37 @@ def lookup(code: str, language: str) -> str:
     return text
 
 
+@lru_cache(maxsize=8192)
 def has(code: str) -> bool:
     return _catalog(DEFAULT_LANGUAGE).gettext(code) != code
 
 
+def _format(text: str, values: dict[str, Any]) -> str:
+    """`text.format(**values)`, leaving unknown placeholders as they are; unchanged if malformed."""
+    try:
+        return text.format_map(_Missing(values))
+    except (ValueError, IndexError):
+        return text
+    except (AttributeError, KeyError, TypeError):
+        # str.format_map and string.Formatter differ only on odd fields ({0}, {a.b}, {a[0]}): defer
+        # to the reference implementation, which raises or answers exactly as before
+        try:
+            return _FORMATTER.format(text, **values)
+        except (ValueError, IndexError):
+            return text
+
+
+@lru_cache(maxsize=4096)
+def _plain(code: str, language: str) -> str:
+    return gsm7_safe(lookup(code, language))
+
+
 def translate(code_or_msgid: str, language: str | None = None, **values: Any) -> str:
     """Translate a code into `language` (en/sw) and fill in `values`; GSM-7 safe."""
-    text = lookup(code_or_msgid, normalize_language(language))
-    if values:
-        with contextlib.suppress(ValueError, IndexError):
-            text = _FORMATTER.format(text, **values)
-    return gsm7_safe(text)
+    lang = normalize_language(language)
+    if not values:
+        return _plain(code_or_msgid, lang)
+    return gsm7_safe(_format(lookup(code_or_msgid, lang), values))
 
 
 def translator(language: str | None) -> Callable[..., str]:

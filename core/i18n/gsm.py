@@ -33,6 +33,8 @@ _REPLACEMENTS = {
 
 def gsm7_safe(text: str) -> str:
     """Replace typographic characters with GSM-7 ones; strip accents the alphabet lacks."""
+    if _GSM.issuperset(text):  # nearly always: nothing to replace (tab and no-break spaces are not in _GSM)
+        return text
     out: list[str] = []
     for char in text:
         char = _REPLACEMENTS.get(char, char)
