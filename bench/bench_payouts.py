@@ -110,6 +110,8 @@ async def run_payouts(
     all_pids = [*worker_pids, *(p.pid for p in stack.processes)]
     me = psutil.Process()
     cpu_w0, cpu_all0, me0 = cpu_of(worker_pids), cpu_of(all_pids), sum(me.cpu_times()[:2])
+    sim_pid, app_pid = stack.processes[0].pid, stack.processes[1].pid
+    sim0, app0 = cpu_of([sim_pid]), cpu_of([app_pid])
     t0 = time.perf_counter()
     relay.start()
     rows = await wait_final(factory, ids, timeout=600)
@@ -117,6 +119,13 @@ async def run_payouts(
     cpu_workers = cpu_of(worker_pids) - cpu_w0
     cpu_all = cpu_of(all_pids) - cpu_all0 + sum(me.cpu_times()[:2]) - me0
     succeeded = sum(1 for r in rows if r.status == "succeeded")
+    sim_ms = (cpu_of([sim_pid]) - sim0) * 1000 / payouts
+    app_ms = (cpu_of([app_pid]) - app0) * 1000 / payouts
+    me_ms = (sum(me.cpu_times()[:2]) - me0) * 1000 / payouts
+    print(
+        f"CPU ms/payout: workers {cpu_workers * 1000 / payouts:.1f}, simulator {sim_ms:.1f}, "
+        f"callback app {app_ms:.1f}, relay + bench poller {me_ms:.1f}"
+    )
     await relay.stop()
     stop_workers(stack, redis)
     return payouts / elapsed, cpu_workers / payouts, cpu_all / payouts, succeeded

@@ -1,4 +1,9 @@
-"""Build the Daraja client from settings, per job (RQ runs each job in a fresh event loop).
+"""Build the Daraja client from settings: per job, or once per worker process.
+
+RQ runs each coroutine job in a fresh event loop, so by default a job builds (and closes) its own
+engine, HTTP client and Redis connection. A worker process that runs jobs on one long-lived loop
+(`ProcessLoop`, what `payouts.worker` uses with SimpleWorker) keeps them instead: one pooled engine,
+one keep-alive HTTP client, one Redis connection and one Daraja client (credential encrypted once).
 
 `build(runtime)` is what webapp.bootstrap wires as the MobileMoney port; jobs use `daraja(runtime)`.
 With no MPESA_BASE_URL the client talks to the simulator the web app mounts at /daraja-sim (or run
@@ -7,20 +12,22 @@ one with `kibeti mpesa simulator`), and with no certificate it takes the simulat
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import redis.asyncio
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core import runtime as runtime_module
 from core.config import Settings
 from core.db.session import is_sqlite, make_engine, make_session_factory
 from core.money import Money
@@ -33,6 +40,11 @@ from payouts.rate_limit import MemoryTokenBucket, RateLimit, RedisTokenBucket
 log = logging.getLogger(__name__)
 EMBEDDED_SIMULATOR_PATH = "/daraja-sim"  # mounted by the web app when MPESA_BASE_URL is empty
 _certificates: dict[str, bytes] = {}
+_certificate_files: dict[tuple[str, int], bytes] = {}
+T = TypeVar("T")
+# httpx keeps idle connections this long: under uvicorn's 5 s keep-alive, so the server never closes
+# a connection we are about to reuse (a request lost that way would leave the payout `unknown`).
+KEEPALIVE_EXPIRY_S = 2.0
 _memory_tokens: dict[str, MemoryTokenCache] = {}
 _memory_buckets: dict[str, MemoryTokenBucket] = {}
 
@@ -57,7 +69,11 @@ def rate_limit(settings: Settings) -> RateLimit | None:
 
 async def certificate(settings: Settings, http: httpx.AsyncClient) -> bytes:
     if settings.mpesa_certificate_path is not None:
-        return settings.mpesa_certificate_path.read_bytes()
+        path = settings.mpesa_certificate_path
+        key = (str(path), path.stat().st_mtime_ns)  # re-read only when the file changes
+        if key not in _certificate_files:
+            _certificate_files[key] = path.read_bytes()
+        return _certificate_files[key]
     url = base_url(settings)
     if url not in _certificates:
         response = await http.get(f"{url}/simulator/certificate", timeout=10)
@@ -105,15 +121,20 @@ _job_factory: ContextVar[async_sessionmaker[AsyncSession] | None] = ContextVar(
 
 
 def sessions(runtime: Runtime) -> async_sessionmaker[AsyncSession]:
-    """The session factory for this job: its own pooled engine inside `job_scope`, else the runtime's."""
+    """The session factory for this job: the process loop's engine, or the job's own inside `job_scope`,
+    else the runtime's."""
+    shared = _shared_for_running_loop()
+    if shared is not None:
+        return shared.factory(runtime)
     return _job_factory.get() or runtime.session_factory
 
 
 @asynccontextmanager
 async def job_scope(runtime: Runtime) -> AsyncIterator[None]:
-    """A small pooled engine for this job's event loop (a worker's engine connects per session)."""
+    """A small pooled engine for this job's event loop (a worker's engine connects per session);
+    on a `ProcessLoop` the process-wide one, kept between jobs."""
     url = runtime.settings.database_url
-    if _job_factory.get() is not None or is_sqlite(url):
+    if _job_factory.get() is not None or is_sqlite(url) or _shared_for_running_loop() is not None:
         yield
         return
     engine = make_engine(url, pool_size=2)
@@ -155,6 +176,10 @@ class Daraja:
 
 @asynccontextmanager
 async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
+    shared = _shared_for_running_loop()
+    if shared is not None and runtime.settings.redis_url:
+        yield await shared.daraja(runtime)
+        return
     settings = runtime.settings
     async with httpx.AsyncClient(verify=_ssl_context()) as http:
         cfg = config(settings, await certificate(settings, http))
@@ -184,6 +209,121 @@ async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
         if rate:
             bucket = _memory_buckets.setdefault(cfg.shortcode, MemoryTokenBucket(rate=rate))
         yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit), bucket)
+
+
+class _Shared:
+    """What one `ProcessLoop` keeps between jobs (everything here is bound to that loop)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._http: httpx.AsyncClient | None = None
+        self._redis: redis.asyncio.Redis | None = None
+        self._daraja: Daraja | None = None
+
+    def factory(self, runtime: Runtime) -> async_sessionmaker[AsyncSession]:
+        """The runtime's own: a worker running a ProcessLoop installs a pooled engine (see payouts.worker)."""
+        self._check(runtime)
+        return runtime.session_factory
+
+    async def daraja(self, runtime: Runtime) -> Daraja:
+        self._check(runtime)
+        if self._daraja is None:
+            settings = runtime.settings
+            limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
+            http = self._http = httpx.AsyncClient(verify=_ssl_context(), limits=limits)
+            cfg = config(settings, await certificate(settings, http))
+            audit = audit_sink(runtime)
+            rate = rate_limit(settings)
+            connection = self._redis = redis.asyncio.Redis.from_url(settings.redis_url or "")
+            tokens = RedisTokenCache(
+                connection,
+                lambda: fetch_token(http, cfg, audit),
+                namespace=f"{cfg.base_url}|{cfg.consumer_key}",
+            )
+            bucket = RedisTokenBucket(connection, shortcode=cfg.shortcode, rate=rate) if rate else None
+            self._daraja = Daraja(DarajaClient(cfg, http=http, tokens=tokens, audit=audit), bucket)
+        return self._daraja
+
+    def _check(self, runtime: Runtime) -> None:
+        if self._runtime is not runtime:
+            raise RuntimeError("a ProcessLoop serves the Runtime installed when it started")
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+        await _engine_of(self._runtime).dispose()
+
+    def forget(self) -> None:
+        """Drop the runtime engine's pooled connections without closing them (their loop is gone)."""
+        _engine_of(self._runtime).sync_engine.dispose(close=False)
+
+
+def _engine_of(runtime: Runtime) -> AsyncEngine:
+    engine = runtime.session_factory.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    return engine
+
+
+_loops: dict[int, _Shared] = {}  # id(loop) -> what that ProcessLoop keeps
+
+
+def _shared_for_running_loop() -> _Shared | None:
+    if not _loops:
+        return None
+    try:
+        return _loops.get(id(asyncio.get_running_loop()))
+    except RuntimeError:
+        return None
+
+
+class ProcessLoop:
+    """One event loop for every coroutine job of a worker process (instead of RQ's loop per job).
+
+    Jobs still run one at a time. If a job is interrupted from outside its task (RQ's job-timeout
+    signal, Ctrl-C), its task is left unfinished: the loop and everything bound to it are abandoned,
+    never run again (exactly what happens to RQ's throwaway loop), and the next job gets a new loop.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self._pid != os.getpid():  # a forked child never uses its parent's loop
+            _loops.clear()
+            self._loop = None
+        if self._loop is None:
+            self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+            _loops[id(self._loop)] = _Shared(runtime_module.get())
+        loop = self._loop
+        task = loop.create_task(coroutine)
+        try:
+            return loop.run_until_complete(task)
+        finally:
+            if not task.done():
+                self._abandon()
+
+    def _abandon(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        shared = _loops.pop(id(loop), None)
+        if shared is not None:
+            shared.forget()
+        loop.close()  # its unfinished task is never run again
+
+    def close(self) -> None:
+        """Close the pools and the loop (a clean worker shutdown)."""
+        loop = self._loop
+        if loop is None or self._pid != os.getpid():
+            return
+        shared = _loops.pop(id(loop), None)
+        if shared is not None:
+            loop.run_until_complete(shared.aclose())
+        self._loop = None
+        loop.close()
 
 
 class DarajaMobileMoney:

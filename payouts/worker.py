@@ -19,14 +19,30 @@ from collections.abc import Sequence
 
 from redis import Redis
 from rq import SimpleWorker, Worker
+from rq.job import Job
 
 from core import runtime
-from payouts.adapter import prefetch_certificate
+from payouts.adapter import ProcessLoop, prefetch_certificate
 
 DEFAULT_QUEUES = ("payouts", "default")
 DEFAULT_SETUP = "webapp.bootstrap.install"
 # Imported once in the worker's main process, so forked work-horses do not import them per job.
 PRELOAD = ("payouts.jobs", "core.outbox.jobs")
+
+
+_process_loop = ProcessLoop()
+
+
+class LoopJob(Job):
+    """An RQ job whose coroutine runs on this process's long-lived loop (RQ: a new loop per job)."""
+
+    def _execute(self) -> object:  # overrides rq.job.Job._execute (rq 2.x)
+        if not self.func:
+            raise ValueError("Cannot execute job: function is None")
+        result = self.func(*self.args, **self.kwargs)
+        if asyncio.iscoroutine(result):
+            return _process_loop.run(result)
+        return result
 
 
 def _resolve(dotted: str) -> object:
@@ -39,7 +55,9 @@ def run_one(
 ) -> None:
     """Run one RQ worker in this process (forking a work-horse per job unless `simple`)."""
     install = _resolve(setup)
-    install(for_worker=True)  # type: ignore[operator]
+    # A forked work-horse runs one job in a new loop: a NullPool engine. SimpleWorker keeps one loop,
+    # so it gets the pooled engine, kept between jobs.
+    install(for_worker=not simple)  # type: ignore[operator]
     settings = runtime.get().settings
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: RQ workers need Redis")
@@ -47,10 +65,17 @@ def run_one(
         importlib.import_module(module)
     asyncio.run(prefetch_certificate(settings))
     connection = Redis.from_url(settings.redis_url)
-    worker_class = SimpleWorker if simple else Worker
-    worker_class(list(queues), connection=connection).work(
-        burst=burst, with_scheduler=True, logging_level="WARNING"
-    )
+    if not simple:
+        Worker(list(queues), connection=connection).work(
+            burst=burst, with_scheduler=True, logging_level="WARNING"
+        )
+        return
+    try:
+        SimpleWorker(list(queues), connection=connection, job_class=LoopJob).work(
+            burst=burst, with_scheduler=True, logging_level="WARNING"
+        )
+    finally:
+        _process_loop.close()
 
 
 def command(queues: Sequence[str], *, setup: str = DEFAULT_SETUP, simple: bool = False) -> list[str]:

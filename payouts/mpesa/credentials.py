@@ -6,6 +6,7 @@ The official algorithm (PROTOCOLS.md 1.1): no timestamp appended, no OAEP, base6
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -22,12 +23,21 @@ def security_credential(initiator_password: str, cert_pem: bytes) -> str:
     return base64.b64encode(key.encrypt(initiator_password.encode(), PKCS1v15())).decode()
 
 
-def decrypt_credential(credential: str, private_key_pem: bytes) -> str:
-    """The simulator's side: recover the password (raises ValueError when it cannot)."""
+@functools.lru_cache(maxsize=8)
+def _private_key(private_key_pem: bytes) -> rsa.RSAPrivateKey:
+    """Parsing (and checking) an RSA private key costs ~29 ms of CPU: once per key, not per request."""
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("not an RSA private key")
-    return key.decrypt(base64.b64decode(credential), PKCS1v15()).decode()
+    return key
+
+
+@functools.lru_cache(maxsize=256)
+def decrypt_credential(credential: str, private_key_pem: bytes) -> str:
+    """The simulator's side: recover the password (raises ValueError when it cannot).
+
+    Cached: a client encrypts its credential once and sends the same string with every request."""
+    return _private_key(private_key_pem).decrypt(base64.b64decode(credential), PKCS1v15()).decode()
 
 
 def generate_test_certificate(common_name: str = "Kibeti Daraja simulator") -> tuple[bytes, bytes]:
