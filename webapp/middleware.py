@@ -60,7 +60,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        headers = _wanted_headers(scope)
         given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
         bind_request_id(request_id)
@@ -135,6 +135,19 @@ class SecurityMiddleware:
             return message
 
         return wrapped
+
+
+_WANTED = frozenset({b"content-length", b"x-request-id", b"x-forwarded-for"})
+
+
+def _wanted_headers(scope: Scope) -> dict[str, str]:
+    """The few headers this middleware reads (the last of repeated ones), decoded; not all of them."""
+    found: dict[str, str] = {}
+    for key, value in scope.get("headers", ()):
+        name = key if key in _WANTED else key.lower()
+        if name in _WANTED:
+            found[name.decode("latin-1")] = value.decode("latin-1")
+    return found
 
 
 def _too_large(request_id: str) -> JSONResponse:

@@ -163,13 +163,17 @@ class Engine:
 
     async def _hop(self, request: HopRequest) -> Screen:
         code = request.service_code or self.default_service_code
-        session = await self.store.load(request.session_id)
+        point: ResumePoint | None = None
+        if request.text:
+            session = await self.store.load(request.session_id)
+        else:  # a first hop: the phone's resume point comes in the same round trip
+            session, point = await self.store.load_with_resume(request.session_id, request.phone)
         if session is None:
             if request.text:  # the session timed out (or Redis lost it): the resume point survives
                 customer = await self.flows.find_customer(phone=request.phone)
                 language = customer.language if customer is not None else "en"
                 return Screen(fit(translate("ussd.session_expired", language, code=code)), end=True)
-            return await self._start(request, code)
+            return await self._start(request, code, point)
         if session.phone != request.phone:  # a session id is bound to the number that opened it
             log.warning("ussd: session %s used by another number", request.session_id[:12])
             return Screen(translate("error.generic", "en"), end=True)
@@ -181,7 +185,7 @@ class Engine:
         screen = await self._advance(ctx, clean(raw))
         return await self._finish(ctx, screen)
 
-    async def _start(self, request: HopRequest, code: str) -> Screen:
+    async def _start(self, request: HopRequest, code: str, point: ResumePoint | None) -> Screen:
         session = UssdSession(session_id=request.session_id, phone=request.phone, state=WELCOME)
         ctx = Ctx(session=session, flows=self.flows, service_code=code, secret=self.secret)
         customer = await self.flows.find_customer(phone=request.phone)
@@ -189,7 +193,6 @@ class Engine:
             session.customer_id = customer.id
             session.language = customer.language
             session.state = MAIN_MENU
-            point = await self.store.load_resume(request.phone)
             if point is not None and point.state in self.table:
                 session.state = RESUME
                 session.data = {

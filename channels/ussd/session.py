@@ -81,6 +81,9 @@ class SessionStore(Protocol):
     async def load_resume(self, phone: str) -> ResumePoint | None: ...
     async def save_resume(self, phone: str, point: ResumePoint) -> None: ...
     async def delete_resume(self, phone: str) -> None: ...
+    async def load_with_resume(
+        self, session_id: str, phone: str
+    ) -> tuple[UssdSession | None, ResumePoint | None]: ...
     async def write(self, batch: Writes) -> None: ...
 
 
@@ -119,6 +122,18 @@ class RedisSessionStore:
     async def load_resume(self, phone: str) -> ResumePoint | None:
         raw = await self._redis.get(_RESUME_KEY.format(phone))
         return ResumePoint.loads(raw) if raw else None
+
+    async def load_with_resume(
+        self, session_id: str, phone: str
+    ) -> tuple[UssdSession | None, ResumePoint | None]:
+        """The session and the phone's resume point in one round trip (MGET)."""
+        raw_session, raw_point = await self._redis.mget(
+            _SESSION_KEY.format(session_id), _RESUME_KEY.format(phone)
+        )
+        return (
+            UssdSession.loads(raw_session) if raw_session else None,
+            ResumePoint.loads(raw_point) if raw_point else None,
+        )
 
     async def save_resume(self, phone: str, point: ResumePoint) -> None:
         await self._redis.set(_RESUME_KEY.format(phone), point.dumps(), ex=RESUME_TTL_SECONDS)
@@ -190,6 +205,11 @@ class MemorySessionStore:
     async def load_resume(self, phone: str) -> ResumePoint | None:
         raw = self._get(_RESUME_KEY.format(phone))
         return ResumePoint.loads(raw) if raw else None
+
+    async def load_with_resume(
+        self, session_id: str, phone: str
+    ) -> tuple[UssdSession | None, ResumePoint | None]:
+        return await self.load(session_id), await self.load_resume(phone)
 
     async def save_resume(self, phone: str, point: ResumePoint) -> None:
         self._set(_RESUME_KEY.format(phone), point.dumps(), RESUME_TTL_SECONDS)
