@@ -12,10 +12,13 @@ from core.errors import KibetiError
 from core.flows import accounts, claims
 from core.flows.service import CoreFlows
 from core.identity import service as identity
+from core.identity.models import Customer
+from core.ledger import service as ledger
 from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.payments import collections as mpesa_collections
-from core.payments.models import FINAL_COLLECTION, CollectionStatus
+from core.payments import service as payments
+from core.payments.models import FINAL_COLLECTION, CollectionStatus, PayoutStatus
 from core.quotes import service as quotes
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,43 @@ async def complete_buy(
     elif outcome == "failed":
         await flows.notify(phone=customer.phone, code="sms.buy_failed", language=customer.language,
                            reference=f"{idempotency_key}:failed")  # fmt: skip
+    return outcome
+
+
+async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
+    """A customer's M-Pesa payout (a sell) reached its final status: text them the receipt or the refund.
+
+    Staged by core.payments once per payout; the SMS reference is fixed per payout, so a rerun sends
+    nothing new. Returns "paid", "failed" or "skipped" (no customer to tell, or not final).
+    """
+    rt = runtime.get()
+    flows = CoreFlows(rt)
+    final = (PayoutStatus.SUCCEEDED.value, PayoutStatus.FAILED.value)
+    async with rt.session_factory() as session:
+        payout = await payments.get_payout(session=session, payout_id=payout_id)
+        customer = None
+        if payout.customer_id is not None and payout.status in final:
+            customer = await session.get(Customer, payout.customer_id)
+            if customer is None:  # nobody to text: not worth a retry
+                log.warning("payout %s finished for unknown customer %s", payout_id, payout.customer_id)
+        outcome, values = "skipped", {}
+        if customer is not None:
+            amount = Money.from_minor(payout.amount_minor, Asset.KES)
+            values["amount"] = format_money(amount, customer.language)
+            outcome = "paid" if payout.status == PayoutStatus.SUCCEEDED.value else "failed"
+            if outcome == "paid":
+                balance = await ledger.balance(session=session, account_id=payout.account_id)
+                values["balance"] = format_money(balance, customer.language)
+                values["ref"] = payout.receipt or payout.id[:12]  # else the Kibeti reference the sell showed
+        if outbox_id is not None:
+            await outbox.mark_done(session=session, outbox_id=outbox_id)
+        await session.commit()
+    if customer is not None:
+        code = "sms.sell_receipt" if outcome == "paid" else "sms.sell_failed"
+        await flows.notify(
+            phone=customer.phone, code=code, language=customer.language,
+            reference=f"payout-finished-{payout_id}", **values,
+        )  # fmt: skip
     return outcome
 
 

@@ -57,6 +57,8 @@ DYNAMIC_CODES = (
     N_("sms.invite"),
     N_("sms.receive_receipt"),
     N_("sms.registered"),
+    N_("sms.sell_failed"),
+    N_("sms.sell_receipt"),
     N_("sms.send_receipt"),
     N_("ussd.account.kyc"),
     N_("ussd.account.language_set"),
