@@ -27,8 +27,9 @@ from compliance.seed import ensure_defaults
 from core.clock import Clock
 from core.identity.models import Customer
 from core.ledger.models import Account
+from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.ports import Decision, GateResult, MovementCheck
+from core.ports import CustomerLimits, Decision, GateResult, MovementCheck
 
 EAT = timezone(timedelta(hours=3), "EAT")
 COUNTED = (Decision.ALLOW.value, Decision.REVIEW.value)
@@ -101,6 +102,39 @@ class ComplianceGateService:
                 )
         details = {"reference": row.id, **(verdict.details or {})}
         return GateResult(verdict.decision, verdict.reason_code, details)
+
+    async def limits(self, customer_id: int) -> CustomerLimits:
+        """The customer's tier (T0 until a profile exists) and its limits, with today's and this month's
+        use counted as the gate counts it (allowed and held movements, Nairobi days and months)."""
+        now = self.clock.now()
+        async with self.session_factory() as session, session.begin():
+            if not self._seeded:
+                await ensure_defaults(session=session, now=now)
+                self._seeded = True
+            profile = await kyc.get_profile(session=session, customer_id=customer_id)
+            tier = await kyc.get_tier(session=session, tier=profile.tier if profile is not None else 0)
+            day_start, month_start = period_starts(now)
+            used_today = await self._used_since(session, customer_id, day_start, exclude=None)
+            used_month = await self._used_since(session, customer_id, month_start, exclude=None)
+        if profile is not None and profile.t2_review == "pending":
+            status = "pending"
+        else:
+            status = "verified" if tier.tier >= 1 else "none"
+
+        def kes(minor: int) -> Money:
+            return Money.from_minor(minor, Asset.KES)
+
+        return CustomerLimits(
+            tier=tier.tier,
+            kyc_status=status,
+            per_transaction=kes(tier.per_transaction_kes),
+            daily=kes(tier.daily_kes),
+            monthly=kes(tier.monthly_kes),
+            balance=kes(tier.max_balance_kes),
+            crypto_withdrawal=kes(tier.crypto_withdrawal_kes),
+            used_today=kes(used_today),
+            used_this_month=kes(used_month),
+        )
 
     async def _decide(
         self,

@@ -86,8 +86,31 @@ class MovementCheck:
     counterparty: str = ""  # phone, address or merchant id
 
 
+@dataclass(frozen=True)
+class CustomerLimits:
+    """A customer's KYC tier and its limits (KES), with what counts against them so far.
+
+    A zero crypto_withdrawal means crypto withdrawals are not allowed at this tier. Days and months are
+    the compliance package's periods (Nairobi calendar).
+    """
+
+    tier: int
+    kyc_status: str  # none | pending | verified
+    per_transaction: Money
+    daily: Money
+    monthly: Money
+    balance: Money  # the most a KES wallet may hold
+    crypto_withdrawal: Money
+    used_today: Money
+    used_this_month: Money
+
+
 class ComplianceGate(Protocol):
     async def check(self, movement: MovementCheck) -> GateResult: ...
+
+    async def limits(self, customer_id: int) -> CustomerLimits:
+        """The customer's tier and limits (read only: records no movement)."""
+        ...
 
 
 @dataclass(frozen=True)

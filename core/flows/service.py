@@ -144,6 +144,20 @@ class CoreFlows:
             await session.commit()
 
     async def account_status(self, *, customer_id: int) -> AccountStatus:
+        """KYC status and limits as compliance enforces them; without a gate wired, the tier alone."""
+        if self.rt.compliance is not None:
+            limits = await self.rt.compliance.limits(customer_id)
+            return AccountStatus(
+                kyc_status=limits.kyc_status,
+                tier=f"Tier {limits.tier}",
+                per_transaction=limits.per_transaction,
+                daily_limit=limits.daily,
+                used_today=limits.used_today,
+                monthly_limit=limits.monthly,
+                used_this_month=limits.used_this_month,
+                balance_limit=limits.balance,
+                crypto_withdrawal_limit=limits.crypto_withdrawal,
+            )
         async with self._session() as session:
             customer = await identity.get_customer(session=session, customer_id=customer_id)
             tier = int(customer.kyc_tier)

@@ -70,6 +70,10 @@ class AccountStatus:
     per_transaction: Money | None
     daily_limit: Money | None
     used_today: Money
+    monthly_limit: Money | None = None
+    used_this_month: Money | None = None
+    balance_limit: Money | None = None  # the most the KES wallet may hold
+    crypto_withdrawal_limit: Money | None = None  # zero: crypto withdrawals not allowed at this tier
 
 
 class CustomerFlows(Protocol):

@@ -1,0 +1,80 @@
+"""My account > KYC status and limits, over the USSD callback with the real ComplianceGate: the tier and
+its limits come from compliance (not "not set"), used-today counts the day's movements; en and sw."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from channels.sms.fake import FakeAfricasTalking
+from compliance.models import KycProfile
+from core.identity import service as identity
+from core.runtime import Runtime
+from tests.e2e.ussd.conftest import AtPhone, fund, refresh_rates
+from tests.e2e.ussd.test_journeys_http import _register
+
+
+async def _limits_screen(phone: AtPhone) -> str:
+    await phone.dial()
+    await phone.send("7")
+    return await phone.send("3")
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "1",
+            "END KYC: not verified (Tier 0)\nPer transaction: KES 5,000.00\n"
+            "Daily limit: KES 10,000.00\nUsed today: KES 0.00",
+        ),
+        (
+            "2",
+            "END KYC: haijathibitishwa (Tier 0)\nKwa muamala: KES 5,000.00\n"
+            "Kikomo cha siku: KES 10,000.00\nUmetumia leo: KES 0.00",
+        ),
+    ],
+)
+async def test_a_new_customer_sees_the_tier_0_limits(
+    client: httpx.AsyncClient,
+    ussd_runtime: Runtime,
+    at_fake: FakeAfricasTalking,
+    language: str,
+    expected: str,
+) -> None:
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, language)
+    screen = await _limits_screen(phone)
+    assert screen == expected
+    assert len(screen) - 4 <= 160
+
+
+async def test_a_verified_customer_sees_their_tier_and_what_they_used_today(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    rt = ussd_runtime
+    await refresh_rates(rt)
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "1")
+    async with rt.session_factory() as session:  # compliance verified them at T1 (its own profile row)
+        customer = await identity.get_customer_by_phone(session=session, phone=phone.number)
+        assert customer is not None
+        session.add(
+            KycProfile(customer_id=customer.id, tier=1, created_at=rt.clock.now(), updated_at=rt.clock.now())
+        )
+        await session.commit()
+    await fund(rt, phone.number, "50", "USDT-TRC20")
+    await phone.dial()
+    await phone.send("3")
+    await phone.send("3")
+    await phone.send("20")
+    assert (await phone.send("4826")).startswith("END ")  # a sell of USDT 20: counted against the limits
+    screen = await _limits_screen(phone)
+    lines = screen.split("\n")
+    assert lines[:3] == [
+        "END KYC: verified (Tier 1)",
+        "Per transaction: KES 250,000.00",
+        "Daily limit: KES 500,000.00",
+    ]
+    assert lines[3].startswith("Used today: KES ") and lines[3] != "Used today: KES 0.00"
+    assert len(screen) - 4 <= 160
