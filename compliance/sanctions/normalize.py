@@ -44,8 +44,9 @@ def strip_diacritics(text: str) -> str:
 def normalize(name: str, *, individual: bool = True) -> str:
     """Lowercase ASCII-ish words separated by single spaces."""
     text = reorder(name) if individual else name
-    text = _COMPANY_SUFFIXES.sub("", text.strip())
-    text = strip_diacritics(text).lower()
+    # diacritics first, so a suffix spelt with accents ("CÒ") goes the same way as its plain form
+    text = _COMPANY_SUFFIXES.sub("", strip_diacritics(text).strip())
+    text = text.lower()
     text = _SEPARATORS.sub(" ", text)
     text = "".join(ch for ch in text if ch.isalnum() or ch.isspace())
     return " ".join(text.split())
