@@ -8,9 +8,28 @@ import re
 import unicodedata
 
 _REORDER = re.compile(r",(?:\s+)?([\w'’\-\.\s]+)$")
-_COMPANY_SUFFIXES = re.compile(
-    r"\b(co|d\.o\.o|inc|gmbh|llc|l\.l\.c|llp|ltd|ltda|sa de cv|s\.a\. de c\.v|limited|corp|plc)\.?$",
-    re.IGNORECASE,
+_SUFFIX_WORDS = sorted(
+    (
+        tuple(suffix.split())
+        for suffix in [
+            "co",
+            "d o o",
+            "inc",
+            "gmbh",
+            "llc",
+            "l l c",
+            "llp",
+            "ltd",
+            "ltda",
+            "sa de cv",
+            "s a de c v",
+            "limited",
+            "corp",
+            "plc",
+        ]
+    ),
+    key=len,
+    reverse=True,
 )
 _SEPARATORS = re.compile(r"[.,\-_/]")
 STOPWORDS = frozenset({"the", "of", "and", "for"})
@@ -44,12 +63,26 @@ def strip_diacritics(text: str) -> str:
 def normalize(name: str, *, individual: bool = True) -> str:
     """Lowercase ASCII-ish words separated by single spaces."""
     text = reorder(name) if individual else name
-    # diacritics first, so a suffix spelt with accents ("CÒ") goes the same way as its plain form
-    text = _COMPANY_SUFFIXES.sub("", strip_diacritics(text).strip())
-    text = text.lower()
+    text = strip_diacritics(text).lower()
     text = _SEPARATORS.sub(" ", text)
     text = "".join(ch for ch in text if ch.isalnum() or ch.isspace())
-    return " ".join(text.split())
+    return " ".join(_strip_company_suffixes(text.split()))
+
+
+def _strip_company_suffixes(words: list[str]) -> list[str]:
+    """Drop trailing company suffixes ("co ltd", "s a de c v") until none is left, on the
+    normalised words, so that normalising a normalised name changes nothing. A name that is only
+    suffixes is kept whole rather than emptied."""
+    original = words
+    stripped = True
+    while stripped and words:
+        stripped = False
+        for suffix in _SUFFIX_WORDS:
+            if len(words) >= len(suffix) and tuple(words[-len(suffix) :]) == suffix:
+                words = words[: -len(suffix)]
+                stripped = True
+                break
+    return words or original
 
 
 def tokens(normalized: str) -> list[str]:

@@ -10,7 +10,8 @@ def test_reorders_surname_comma_given() -> None:
 
 def test_strips_diacritics_punctuation_and_company_suffix() -> None:
     assert normalize("Société Générale S.A. de C.V.", individual=False) == "societe generale"
-    assert normalize("ACME TRADING CO., LTD.", individual=False) == "acme trading co"
+    assert normalize("ACME TRADING CO., LTD.", individual=False) == "acme trading"
+    assert normalize("Cò Ltd", individual=False) == "co ltd"  # only suffixes: kept whole
     assert normalize("José  María Ñúñez") == "jose maria nunez"
 
 
