@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -31,13 +31,13 @@ async def wallet_account_id(session: AsyncSession, customer_id: int, asset: Asse
 
 
 RATE_CACHE_SECONDS = 5.0
-_rates: dict[tuple[str, str], tuple[float, Decimal | None]] = {}
+_rates: dict[tuple[object, str], tuple[float, Decimal | None]] = {}
 
 
 async def _bid(session: AsyncSession, currency: str, clock: Clock) -> Decimal | None:
     """The KES bid for `currency`, cached a few seconds per process (display only, never for pricing)."""
     now = time.monotonic()
-    key = (str(getattr(session.bind, "url", "")), currency)
+    key = (getattr(session.bind, "url", ""), currency)  # the URL object: rendering it costs more
     cached = _rates.get(key)
     if cached is not None and now - cached[0] < RATE_CACHE_SECONDS:
         return cached[1]
@@ -59,15 +59,20 @@ async def kes_value(session: AsyncSession, amount: Money, clock: Clock) -> Money
     return None if bid is None else Money.round_down(amount.amount * bid, Asset.KES)
 
 
+# Built once (with the customer as a bound parameter): constructing the select costs more CPU than
+# running it, on every USSD balances hop.
+_WALLETS_QUERY = select(Account.asset, Account.balance, Account.pending_out).where(
+    Account.owner_type == OwnerType.CUSTOMER.value,
+    Account.owner_id == bindparam("customer_id"),
+    Account.kind == AccountKind.WALLET.value,
+)
+
+
 async def balances(session: AsyncSession, customer_id: int, clock: Clock) -> list[BalanceLine]:
     """All four wallets in one query (customer wallets are constrained: their row holds the posted
     balance, kept in place by the ledger), less pending holds; each with its KES value."""
-    query = select(Account.asset, Account.balance, Account.pending_out).where(
-        Account.owner_type == OwnerType.CUSTOMER.value,
-        Account.owner_id == customer_id,
-        Account.kind == AccountKind.WALLET.value,
-    )
-    found = {asset: balance - pending for asset, balance, pending in (await session.execute(query)).all()}
+    rows = (await session.execute(_WALLETS_QUERY, {"customer_id": customer_id})).all()
+    found = {asset: balance - pending for asset, balance, pending in rows}
     lines = []
     for asset in WALLET_ASSETS:
         amount = Money.from_minor(int(found.get(asset.value, 0)), asset)
