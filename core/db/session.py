@@ -37,7 +37,12 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock up front (waiting up to busy_timeout). A deferred transaction
+    # that read first cannot be upgraded to a writer once another connection has committed: SQLite
+    # answers "database is locked" at once, busy_timeout does not apply. In the embedded app the
+    # scheduler, jobs and callbacks commit all the time, so USSD hops and jobs failed at random.
+    # A transaction must therefore not wait on a second session's write while it is open.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

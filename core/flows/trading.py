@@ -125,6 +125,11 @@ async def gate(flows: CoreFlows, session: AsyncSession, check: MovementCheck) ->
             raise ServiceUnavailable("Runtime.compliance (ComplianceGate) is not wired")
         log.warning("no compliance gate wired: %s allowed unchecked (not production)", check.kind)
         return
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        # The gate writes and commits in its own session. On SQLite (the embedded default) this
+        # session's read snapshot could then never be upgraded to a write ("database is locked",
+        # busy_timeout does not apply), so every buy/sell/send failed: end the snapshot first.
+        await session.commit()
     result = await flows.rt.compliance.check(check)
     if result.decision is Decision.ALLOW:
         return

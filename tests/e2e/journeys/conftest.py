@@ -1,0 +1,184 @@
+"""Issue journeys end to end on the embedded default: the real ASGI app served by uvicorn on a
+local port (so the Daraja simulator mounted at /daraja-sim can call back by itself), a SQLite file,
+the in-process queue and scheduler, the Africa's Talking fake and the simulated chains.
+
+Everything a customer does goes over HTTP exactly as Africa's Talking posts it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from channels.sms.fake import FakeAfricasTalking
+from core import runtime as runtime_module
+from core.config import Settings
+from core.outbox.models import OutboxJob, OutboxStatus
+from core.runtime import Runtime
+from tests.e2e.ussd.conftest import TOKEN, AtPhone
+from webapp import scheduler
+from webapp.app import create_app
+from webapp.bootstrap import build_runtime
+
+ROOT = Path(__file__).resolve().parents[3]
+PIN = "4826"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class CalmPhone(AtPhone):
+    """A handset whose user waits for the app's background jobs to finish before each key press
+    (see `settle`: on SQLite a hop racing a job's commit fails with "database is locked")."""
+
+    def __init__(self, client: httpx.AsyncClient, number: str, rt: Runtime) -> None:
+        super().__init__(client, number)
+        self.rt = rt
+
+    async def hop(self, text: str | None = None) -> str:
+        await settle(self.rt)
+        return await super().hop(text)
+
+
+@pytest.fixture
+def at_fake() -> Iterator[FakeAfricasTalking]:
+    server = FakeAfricasTalking().start()
+    yield server
+    server.stop()
+
+
+class Stack:
+    """The running app: its Runtime (for reading the books), base URL, HTTP client and AT fake."""
+
+    def __init__(self, rt: Runtime, url: str, http: httpx.AsyncClient, at: FakeAfricasTalking) -> None:
+        self.rt, self.url, self.http, self.at = rt, url, http, at
+
+    def phone(self, number: str) -> AtPhone:
+        return CalmPhone(self.http, number, self.rt)
+
+    def env(self) -> dict[str, str]:
+        """The environment a `kibeti` subprocess needs to work on this stack's database."""
+        s = self.rt.settings
+        return {
+            **os.environ,
+            "DATABASE_URL": s.database_url,
+            "REDIS_URL": "",
+            "DATA_DIR": str(s.data_dir),
+            "AT_BASE_URL": self.at.url,
+            "MPESA_CALLBACK_BASE_URL": self.url,
+        }
+
+    def kibeti(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("kibeti")), *args],
+            cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if check:
+            assert result.returncode == 0, f"kibeti {' '.join(args)}: {result.stdout}\n{result.stderr}"
+        return result
+
+
+@pytest.fixture
+async def stack(
+    sqlite_url: str, tmp_path: Path, at_fake: FakeAfricasTalking, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Stack]:
+    # Periodic jobs that commit at random moments make a concurrent USSD hop fail on SQLite
+    # ("database is locked", see `settle`); the journeys run the ones they need explicitly.
+    monkeypatch.setattr(scheduler, "PERIODIC_JOBS", [(job, 3600.0) for job, _ in scheduler.PERIODIC_JOBS])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        kibeti_env="test", database_url=sqlite_url, redis_url="", data_dir=tmp_path / "var",
+        at_base_url=at_fake.url, at_callback_token=TOKEN, mpesa_base_url="", mpesa_callback_base_url=url,
+    )  # fmt: skip
+    rt = build_runtime(settings)
+    runtime_module.install(rt)
+    app = create_app(rt)  # embedded: the scheduler and the job queue run inside
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        await asyncio.sleep(0.5)
+        await settle(rt)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            yield Stack(rt, url, http, at_fake)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, timeout=15)
+        await rt.session_factory.kw["bind"].dispose()
+
+
+async def settle(rt: Runtime) -> None:
+    """Let the scheduler's start-up burst of periodic jobs finish. On SQLite a USSD hop that reads,
+    hashes a PIN and then writes fails with "database is locked" (a WAL snapshot cannot be upgraded
+    after another writer committed, busy_timeout does not apply) when a job commits in between;
+    that is a known embedded-mode bug (see the report), not what these journeys are about."""
+    queue = rt.queue
+    for _ in range(300):
+        if not getattr(queue, "_pending", None) and not await _outbox_pending(rt):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _outbox_pending(rt: Runtime) -> int:
+    async with rt.session_factory() as session:
+        query = (
+            select(func.count()).select_from(OutboxJob).where(OutboxJob.status == OutboxStatus.PENDING.value)
+        )
+        return int((await session.execute(query)).scalar_one())
+
+
+async def eventually(
+    check: Callable[[], Awaitable[object]], *, timeout: float = 20, what: str = ""
+) -> object:
+    """Poll until `check()` returns something truthy (the app works by itself in the background)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.1)
+
+
+async def register(phone: AtPhone, language: str, name: str, id_number: str = "12345678") -> str:
+    """Dial, choose the language, give name and ID, accept the terms, choose and confirm the PIN."""
+    await phone.dial()
+    await phone.send(language)
+    await phone.send(name)
+    await phone.send(id_number)
+    await phone.send("1")
+    await phone.send(PIN)
+    return await phone.send(PIN)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "e2e/journeys" in str(item.path):
+            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
+            item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))
+            # web3 (wallets) imports websockets.legacy after uvicorn loaded the new websockets
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
+            )
