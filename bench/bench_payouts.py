@@ -57,11 +57,11 @@ def wait_workers(redis: Redis, count: int) -> None:
 
 
 def stop_workers(stack: Stack, redis: Redis) -> None:
-    for worker in stack.workers:
-        stack.kill_worker(worker)
+    for process in stack.workers:
+        stack.kill_worker(process)
     stack.workers.clear()
-    for worker in Worker.all(connection=redis):  # forget the killed workers' registrations
-        worker.register_death()
+    for registered in Worker.all(connection=redis):  # forget the killed workers' registrations
+        registered.register_death()  # type: ignore[no-untyped-call]
 
 
 def run_noop(stack: Stack, jobs: int, workers: int, simple: bool) -> tuple[float, float]:
@@ -147,7 +147,8 @@ async def main() -> None:
     pg_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     await asyncio.to_thread(upgrade, pg_url)
     counter = Redis.from_url(REDIS_ADMIN)
-    redis_url = REDIS_ADMIN.rsplit("/", 1)[0] + f"/{int(counter.incr('kibeti:test:next-db')) % 15 + 1}"
+    db_index = int(counter.incr("kibeti:test:next-db"))  # type: ignore[arg-type]
+    redis_url = REDIS_ADMIN.rsplit("/", 1)[0] + f"/{db_index % 15 + 1}"
     Redis.from_url(redis_url).flushdb()
 
     stack = Stack(pg_url=pg_url, redis_url=redis_url)

@@ -3,6 +3,13 @@
 `supervise(n, ...)` starts N worker processes (`python -m payouts.worker`) and restarts any that die
 (a kill -9 included) until it is told to stop. Each process builds its Runtime through a setup
 callable named by dotted path (webapp.bootstrap.install), because payouts may not import webapp.
+
+Coroutine jobs run through `LoopJob` on a `payouts.adapter.ProcessLoop` rather than RQ's fresh loop
+per job. With `--simple` (SimpleWorker: jobs run in the worker process, no fork) that one loop, its
+pooled engine, keep-alive HTTP client, Redis connection and Daraja client serve every job of the
+process. The forking Worker's work-horses get a new loop each (they are new processes), closed after
+their job; the main process warms up first (mappers, dialect, statement cache, certificate) so that
+each work-horse inherits that work instead of redoing it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from rq import SimpleWorker, Worker
 from rq.job import Job
 
 from core import runtime
-from payouts.adapter import ProcessLoop, prefetch_certificate
+from payouts.adapter import ProcessLoop, warm_up
 
 DEFAULT_QUEUES = ("payouts", "default")
 DEFAULT_SETUP = "webapp.bootstrap.install"
@@ -31,18 +38,26 @@ PRELOAD = ("payouts.jobs", "core.outbox.jobs")
 
 
 _process_loop = ProcessLoop()
+_MAIN_PID = os.getpid()  # the worker's own process; a forked work-horse has another pid
 
 
 class LoopJob(Job):
-    """An RQ job whose coroutine runs on this process's long-lived loop (RQ: a new loop per job)."""
+    """An RQ job whose coroutine runs on this process's long-lived loop (RQ: a new loop per job).
+
+    In a forked work-horse that loop lives for one job, and is closed (pool, HTTP client, Redis)
+    before the work-horse exits."""
 
     def _execute(self) -> object:  # overrides rq.job.Job._execute (rq 2.x)
         if not self.func:
             raise ValueError("Cannot execute job: function is None")
         result = self.func(*self.args, **self.kwargs)
-        if asyncio.iscoroutine(result):
+        if not asyncio.iscoroutine(result):
+            return result
+        try:
             return _process_loop.run(result)
-        return result
+        finally:
+            if os.getpid() != _MAIN_PID:
+                _process_loop.close()
 
 
 def _resolve(dotted: str) -> object:
@@ -55,23 +70,19 @@ def run_one(
 ) -> None:
     """Run one RQ worker in this process (forking a work-horse per job unless `simple`)."""
     install = _resolve(setup)
-    # A forked work-horse runs one job in a new loop: a NullPool engine. SimpleWorker keeps one loop,
-    # so it gets the pooled engine, kept between jobs.
-    install(for_worker=not simple)  # type: ignore[operator]
+    # A pooled engine: every job's sessions share it through the ProcessLoop (for the whole process
+    # with SimpleWorker; for one job in a forked work-horse, which opens one connection, not three).
+    install(for_worker=False)  # type: ignore[operator]
     settings = runtime.get().settings
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: RQ workers need Redis")
     for module in (*PRELOAD, *filter(None, os.environ.get("KIBETI_WORKER_PRELOAD", "").split(","))):
         importlib.import_module(module)
-    asyncio.run(prefetch_certificate(settings))
+    asyncio.run(warm_up(runtime.get()))
     connection = Redis.from_url(settings.redis_url)
-    if not simple:
-        Worker(list(queues), connection=connection).work(
-            burst=burst, with_scheduler=True, logging_level="WARNING"
-        )
-        return
+    worker_class = SimpleWorker if simple else Worker
     try:
-        SimpleWorker(list(queues), connection=connection, job_class=LoopJob).work(
+        worker_class(list(queues), connection=connection, job_class=LoopJob).work(
             burst=burst, with_scheduler=True, logging_level="WARNING"
         )
     finally:

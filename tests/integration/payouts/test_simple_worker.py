@@ -38,7 +38,7 @@ async def test_kill_dash_nine_simple_workers(stack, relay):
     async def chaos_tick() -> None:
         await reconcile_stuck_payouts(older_than_s=2)
         alive = [w for w in stack.workers if w.poll() is None]
-        if alive and time.monotonic() - last_kill[0] > 2.5 and rng.random() < 0.5:
+        if alive and (killed[0] == 0 or (time.monotonic() - last_kill[0] > 2.5 and rng.random() < 0.5)):
             stack.kill_worker(rng.choice(alive))
             killed[0] += 1
             last_kill[0] = time.monotonic()
@@ -48,4 +48,5 @@ async def test_kill_dash_nine_simple_workers(stack, relay):
     await wait_final(factory, ids, timeout=100, tick=chaos_tick)
     stack.sim("POST", "/simulator/b2c/behaviour", json={})
     await asyncio.sleep(1)  # in-flight duplicate callbacks, if any
+    assert killed[0] > 0
     await _check_books(stack, factory, ids, wallets)
