@@ -41,15 +41,30 @@ SESSIONS = 100
 HOPS_PER_SESSION = 50
 
 NOTES = [
-    "Where the time goes (profiled in-process here): a hop costs about 4-7 ms of CPU (FastAPI routing and",
-    "form parsing, the JSON request log, the Redis GET and SET, the pool's pre-ping and the one balances",
-    "query through SQLAlchemy/asyncpg, Babel formatting); the bare endpoint about 0.15 ms. So at 100",
-    "concurrent sessions two uvicorn workers saturate the 2 CPUs (shared with PostgreSQL, Redis, wrk and",
-    "the other engineers' processes: see the load average) at a few hundred hops/s, and p99 is queueing at",
-    "saturation (with 20 connections the same server gave p99 180 ms). What was cut: the balances read went",
-    "from ~22 queries to one over the four wallet rows, the KES rates are cached 5 s per process, the read",
-    "runs in autocommit (no BEGIN/ROLLBACK). A ratio of 0.6 against an endpoint that does no I/O is out of",
-    "reach for a hop that must do three network round trips on this machine; the 15 s AT deadline is not at risk.",
+    "Server CPU per request is the uvicorn processes' user+system CPU during the wrk run (from /proc) over",
+    "the requests served. It moves less than requests/s with the load other processes put on this shared",
+    "machine, but it still rises under contention (see the rounds). `--compare-with COMMIT` serves that",
+    "commit's app (a `git archive` copy, same .venv) in the same run and `--rounds` alternates the servers,",
+    "so before and after meet the same load; Redis is flushed before each server.",
+    "",
+    "Where a hop's CPU went (cProfile of hops driven in-process through `webapp.main:app`, ASGI calls, no",
+    "network client), and what was cut (issue 6, second round): Babel number formatting (seven calls a",
+    "balances screen; now memoised per exact amount, asset and language), the GSM-7 pass over every text",
+    "(a set check first: nearly every text is already GSM-7), catalog lookups and `string.Formatter`",
+    "(cached lookups, `str.format_map`), `dataclasses.asdict` for the session JSON (fields by hand), the",
+    "wallets `select()` rebuilt on every read (built once, customer as a bound parameter) and the rate-cache",
+    "key rendering the database URL; the end-of-hop Redis writes go in one pipelined round trip, and a first",
+    "hop reads the session and the resume point with one MGET. A balances hop is still two Redis round trips",
+    "(GET, then SET: the write depends on the read) and two PostgreSQL ones (below).",
+    "",
+    "What remains, outside the USSD channel: the pool's pre-ping is one more PostgreSQL round trip per hop",
+    "(`core/db/session.py`, pool_pre_ping=True); `CoreFlows.balances` runs the one query through an ORM",
+    "AsyncSession (a Core connection measured ~0.1 ms less CPU per read); the JSON request log costs",
+    "~0.1 ms a request, most of it the masking processor running every regex over every string field, twice",
+    "(`core/logging.py`); FastAPI tries ~39 routes before `/ussd` (routers are included alphabetically).",
+    "The bare endpoint does no I/O; at 100 connections two workers, PostgreSQL, Redis and wrk share 2 CPUs,",
+    "so p99 is queueing at saturation. A ratio of 0.6 is out of reach for a hop that must make four network",
+    "round trips; the 15 s AT deadline is not at risk.",
     "",
 ]
 
@@ -149,7 +164,19 @@ async def seed(url: str) -> None:
     await engine.dispose()
 
 
-def serve(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def checkout(commit: str) -> Path:
+    """An earlier commit's tree in a temporary folder (sharing this .venv), to serve its app beside
+    this tree's in the same run: `git archive`, so the shared working tree is left alone."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-ussd-"))
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / ".venv").symlink_to(ROOT / ".venv")
+    return folder
+
+
+def serve(
+    target: str, port: int, workers: int, env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     command = [
         str(ROOT / ".venv/bin/uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
@@ -157,7 +184,7 @@ def serve(target: str, port: int, workers: int, env: dict[str, str]) -> subproce
     # logs go to /dev/null (in production to a collector): the run measures the hop, not a terminal pipe
     return subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=cwd,  # uvicorn imports the app from its working directory first
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -182,10 +209,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=20)
 
 
-def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, str]:
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the live processes of one process group (the uvicorn
+    master and its workers): a per-request cost that, unlike requests/s, hardly moves with the load
+    the other processes on this shared machine put on the CPUs."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "pid (comm)": state ppid pgrp ... utime(11) stime(12)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, str, int]:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
                f"http://127.0.0.1:{port}"]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99_text = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
     assert p99_text is not None, out
@@ -193,7 +236,7 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[fl
     p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     if "Non-2xx" in out:
         raise RuntimeError(f"errors during the run:\n{out}")
-    return rps, p99_ms, " ".join(command)
+    return rps, p99_ms, " ".join(command), requests
 
 
 def write_section(text: str) -> None:
@@ -214,6 +257,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
+    parser.add_argument("--compare-with", metavar="COMMIT", help="also serve this commit's app, same run")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
@@ -233,19 +278,45 @@ def main() -> int:
         handle.write(WRK_SCRIPT % {"token": TOKEN, "sessions": SESSIONS, "per": HOPS_PER_SESSION})
         script = Path(handle.name)
     load = os.getloadavg()[0]
-    results = {}
-    for name, target, port in (("bare FastAPI endpoint", "bench.bench_ussd:bare", 8731),
-                               ("USSD hop (full app)", "webapp.main:app", 8732)):  # fmt: skip
-        process = serve(target, port, args.workers, env)
-        try:
-            wait_ready(port)
-            run_wrk(port, script, 3, SESSIONS)  # warm-up: pools, caches, JIT-free but still
-            results[name] = run_wrk(port, script, args.seconds, SESSIONS)
-        finally:
-            stop(process)
-    bare_rps, bare_p99, command = results["bare FastAPI endpoint"]
-    hop_rps, hop_p99, _ = results["USSD hop (full app)"]
+    runs: dict[str, list[tuple[float, float, str, float]]] = {}
+    servers = [("bare FastAPI endpoint", "bench.bench_ussd:bare", 8731, ROOT)]
+    baseline = None
+    if args.compare_with:
+        short = subprocess.run(["git", "rev-parse", "--short", args.compare_with], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        baseline = f"USSD hop, before (commit {short})"
+        servers.append((baseline, "webapp.main:app", 8733, checkout(args.compare_with)))
+    servers.append(("USSD hop (full app)", "webapp.main:app", 8732, ROOT))
+    try:
+        for _round in range(args.rounds):  # rounds alternate the servers, so all meet the same load
+            for name, target, port, cwd in servers:
+                redis.Redis.from_url(REDIS_URL).flushdb()  # every server starts from no sessions
+                process = serve(target, port, args.workers, env, cwd)
+                try:
+                    wait_ready(port)
+                    run_wrk(port, script, 3, SESSIONS)  # warm-up: pools, caches
+                    cpu_before = group_cpu_seconds(process.pid)
+                    rps, p99, command, requests = run_wrk(port, script, args.seconds, SESSIONS)
+                    cpu_ms = (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(requests, 1)
+                    runs.setdefault(name, []).append((rps, p99, command, cpu_ms))
+                finally:
+                    stop(process)
+    finally:
+        for _name, _target, _port, cwd in servers:
+            if cwd != ROOT:
+                shutil.rmtree(cwd, ignore_errors=True)
+    load_end = os.getloadavg()[0]
+    # the median round of each server, by requests/s
+    results = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
+    bare_rps, bare_p99, command, bare_cpu = results["bare FastAPI endpoint"]
+    hop_rps, hop_p99, _, hop_cpu = results["USSD hop (full app)"]
     ratio = hop_rps / bare_rps
+    compare = f" --compare-with {args.compare_with}" if args.compare_with else ""
+    compare += f" --rounds {args.rounds}" if args.rounds != 1 else ""
+    per_round = [
+        f"- {name}: " + "; ".join(f"{r[0]:,.0f}/s, p99 {r[1]:.0f} ms, {r[3]:.2f} ms CPU" for r in values)
+        for name, values in runs.items()
+    ]
     lines = [
         "## USSD hop (issue 6)",
         "",
@@ -254,14 +325,22 @@ def main() -> int:
         "balances and the KES rates), the session written back to Redis. 100 concurrent sessions (100 customers,",
         f"sessions rotated every {HOPS_PER_SESSION} hops), beside a bare FastAPI endpoint that parses the same form;",
         f"both served by uvicorn with {args.workers} workers, driven by wrk with the same Lua script, in the same run.",
-        f"Run: `.venv/bin/python bench/bench_ussd.py --write`. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,",
-        f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f} at start (shared machine).",
+        f"Run: `.venv/bin/python bench/bench_ussd.py --write{compare}`. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,",
+        f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f} at start, {load_end:.2f} at end (shared machine).",
         f"wrk command (per server): `{command.replace(str(script), 'bench_ussd.lua')}`.",
         "",
-        "| server | requests/s | p99 (ms) |",
-        "|---|---:|---:|",
-        f"| bare FastAPI endpoint | {bare_rps:,.0f} | {bare_p99:.1f} |",
-        f"| USSD hop (full app) | {hop_rps:,.0f} | {hop_p99:.1f} |",
+        "| server | requests/s | p99 (ms) | server CPU per request (ms) |",
+        "|---|---:|---:|---:|",
+        f"| bare FastAPI endpoint | {bare_rps:,.0f} | {bare_p99:.1f} | {bare_cpu:.2f} |",
+        *[
+            f"| {baseline} | {r[0]:,.0f} | {r[1]:.1f} | {r[3]:.2f} |"
+            for r in ([results[baseline]] if baseline else [])
+        ],
+        f"| USSD hop (full app) | {hop_rps:,.0f} | {hop_p99:.1f} | {hop_cpu:.2f} |",
+        "",
+        f"Each row is the median of {args.rounds} round(s) by requests/s; every round:",
+        "",
+        *per_round,
         "",
         f"Ratio hop/bare: **{ratio:.2f}** (target >= 0.6: {'met' if ratio >= 0.6 else 'missed'}); "
         f"hop p99 **{hop_p99:.1f} ms** (target <= 100 ms: {'met' if hop_p99 <= 100 else 'missed'}).",
