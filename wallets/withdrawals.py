@@ -81,6 +81,10 @@ async def request_withdrawal(
             f"the smallest {network.asset.value} withdrawal is {Money.from_minor(dust_minor, amount.asset)}"
         )
     if gate is not None:  # the destination and amount are screened before any money is held
+        if session.bind is not None and session.bind.dialect.name == "sqlite":
+            # The gate writes in its own session: on SQLite (the embedded default) it would wait on
+            # this transaction's lock ("database is locked" after busy_timeout). End it first.
+            await session.commit()
         decision = await gate.check(
             MovementCheck(
                 customer_id=owner_id,

@@ -66,8 +66,11 @@ class Refused(KibetiError):
             self.code = reason_code
         elif review:
             self.code = "compliance_review"
+        # the gate names its amounts "limit_kes"/"remaining_kes" (KES text); the texts say {limit}
         self.values = {
-            key: _kes(value) for key, value in (details or {}).items() if key in ("limit", "remaining")
+            key.removesuffix("_kes"): _kes(value)
+            for key, value in (details or {}).items()
+            if key.removesuffix("_kes") in ("limit", "remaining")
         }
 
 

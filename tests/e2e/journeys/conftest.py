@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from channels.sms.fake import FakeAfricasTalking
 from core import runtime as runtime_module
 from core.config import Settings
+from core.identity import service as identity
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.runtime import Runtime
 from tests.e2e.ussd.conftest import TOKEN, AtPhone
@@ -81,10 +82,14 @@ class Stack:
             "MPESA_CALLBACK_BASE_URL": self.url,
         }
 
-    def kibeti(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
+    async def kibeti(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the CLI in a subprocess; the app keeps serving meanwhile (its loop is not blocked)."""
+        result = await asyncio.to_thread(
+            subprocess.run,
             [str(Path(sys.executable).with_name("kibeti")), *args],
-            cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=60,
+            cwd=ROOT, env={**self.env(), **(env or {})}, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         if check:
             assert result.returncode == 0, f"kibeti {' '.join(args)}: {result.stdout}\n{result.stderr}"
@@ -171,6 +176,37 @@ async def register(phone: AtPhone, language: str, name: str, id_number: str = "1
     await phone.send("1")
     await phone.send(PIN)
     return await phone.send(PIN)
+
+
+async def paybill(stack: Stack, phone: str, amount: str) -> None:
+    """The customer pays the paybill from M-Pesa: C2B URLs registered (nothing in the app does it,
+    see the report), then the simulator's C2B with the customer number as the account."""
+    async with stack.rt.session_factory() as session:
+        customer = await identity.get_customer_by_phone(session=session, phone=phone)
+        assert customer is not None
+    sim = f"{stack.url}/daraja-sim"
+    token = (
+        await stack.http.get(
+            f"{sim}/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=("key", "secret")
+        )
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    secret = stack.rt.settings.mpesa_callback_token.get_secret_value()
+    base = f"{stack.url}/mpesa/{secret}"
+    registered = await stack.http.post(
+        f"{sim}/mpesa/c2b/v1/registerurl",
+        headers=headers,
+        json={"ShortCode": "600000", "ResponseType": "Completed", "ConfirmationURL": f"{base}/c2b/confirmation",
+              "ValidationURL": f"{base}/c2b/validation"},
+    )  # fmt: skip
+    assert registered.status_code == 200, registered.text
+    paid = await stack.http.post(
+        f"{sim}/mpesa/c2b/v1/simulate",
+        headers=headers,
+        json={"ShortCode": "600000", "CommandID": "CustomerPayBillOnline", "Amount": amount,
+              "Msisdn": phone.lstrip("+"), "BillRefNumber": str(customer.id)},
+    )  # fmt: skip
+    assert paid.status_code == 200, paid.text
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

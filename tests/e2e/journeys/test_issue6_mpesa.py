@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core.identity import service as identity
 from core.ledger.verify import verify
 from core.payments.models import MpesaCollection, Payout
-from tests.e2e.journeys.conftest import PIN, Stack, eventually, register
+from tests.e2e.journeys.conftest import PIN, Stack, eventually, paybill, register
 from tests.e2e.ussd.conftest import balance_of
 
 pytestmark = pytest.mark.slow
@@ -132,34 +131,3 @@ async def test_register_buy_sell_send_with_receipts(stack: Stack, language: str,
     async with rt.session_factory() as session:
         report = await verify(session=session)
     assert report.ok, report.problems
-
-
-async def paybill(stack: Stack, phone: str, amount: str) -> None:
-    """The customer pays the paybill from M-Pesa: C2B URLs registered (nothing in the app does it,
-    see the report), then the simulator's C2B with the customer number as the account."""
-    async with stack.rt.session_factory() as session:
-        customer = await identity.get_customer_by_phone(session=session, phone=phone)
-        assert customer is not None
-    sim = f"{stack.url}/daraja-sim"
-    token = (
-        await stack.http.get(
-            f"{sim}/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=("key", "secret")
-        )
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    secret = stack.rt.settings.mpesa_callback_token.get_secret_value()
-    base = f"{stack.url}/mpesa/{secret}"
-    registered = await stack.http.post(
-        f"{sim}/mpesa/c2b/v1/registerurl",
-        headers=headers,
-        json={"ShortCode": "600000", "ResponseType": "Completed", "ConfirmationURL": f"{base}/c2b/confirmation",
-              "ValidationURL": f"{base}/c2b/validation"},
-    )  # fmt: skip
-    assert registered.status_code == 200, registered.text
-    paid = await stack.http.post(
-        f"{sim}/mpesa/c2b/v1/simulate",
-        headers=headers,
-        json={"ShortCode": "600000", "CommandID": "CustomerPayBillOnline", "Amount": amount,
-              "Msisdn": phone.lstrip("+"), "BillRefNumber": str(customer.id)},
-    )  # fmt: skip
-    assert paid.status_code == 200, paid.text
