@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="update the Ledger section of this markdown file")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
+    load_at_start = os.getloadavg()[0]
 
     asyncio.run(recreate(PGBENCH_DB))
     subprocess.run(
@@ -228,7 +229,8 @@ def main() -> None:
             "## Ledger (issue 2)",
             "",
             f"Command: `.venv/bin/python bench/bench_ledger.py --seconds {args.seconds} --clients {args.clients} --write BENCHMARKS.md`",
-            f"Machine: {os.cpu_count()} cores, PostgreSQL 15 local (fsync on, synchronous_commit on), shared and noisy.",
+            f"Machine: {os.cpu_count()} cores, PostgreSQL 15 local (fsync on, synchronous_commit on), shared and noisy "
+            f"(load average {load_at_start:.2f} at start).",
             "Each transfer = customer -> customer posting + a fee posting; durable (committed) when its call returns.",
             "Group commit (core/ledger/batch.py) puts whatever arrived during the previous commit into one transaction.",
             "",
