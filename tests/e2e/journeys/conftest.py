@@ -42,8 +42,7 @@ def free_port() -> int:
 
 
 class CalmPhone(AtPhone):
-    """A handset whose user waits for the app's background jobs to finish before each key press
-    (see `settle`: on SQLite a hop racing a job's commit fails with "database is locked")."""
+    """A handset whose user waits for the app's background jobs to finish before each key press."""
 
     def __init__(self, client: httpx.AsyncClient, number: str, rt: Runtime) -> None:
         super().__init__(client, number)
@@ -100,8 +99,8 @@ class Stack:
 async def stack(
     sqlite_url: str, tmp_path: Path, at_fake: FakeAfricasTalking, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Stack]:
-    # Periodic jobs that commit at random moments make a concurrent USSD hop fail on SQLite
-    # ("database is locked", see `settle`); the journeys run the ones they need explicitly.
+    # Periodic jobs run once at start-up, then only when a journey asks (e.g. a chain scan mines a
+    # block on the simulated chain, so confirmations are counted exactly).
     monkeypatch.setattr(scheduler, "PERIODIC_JOBS", [(job, 3600.0) for job, _ in scheduler.PERIODIC_JOBS])
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -134,11 +133,10 @@ async def stack(
 
 
 async def settle(rt: Runtime) -> None:
-    """Let the scheduler's start-up burst of periodic jobs finish. On SQLite a USSD hop that reads,
-    hashes a PIN and then writes fails with "database is locked" (a WAL snapshot cannot be upgraded
-    after another writer committed, busy_timeout does not apply) when a job commits in between;
-    that is a known embedded-mode bug (see the report), not what these journeys are about."""
+    """Wait until the app's background jobs and outbox are idle, so each step starts from a known
+    state (a user who reads the previous SMS before pressing the next key)."""
     queue = rt.queue
+    await asyncio.sleep(0.02)  # a job enqueued just now starts on the loop's next turn
     for _ in range(300):
         if not getattr(queue, "_pending", None) and not await _outbox_pending(rt):
             return

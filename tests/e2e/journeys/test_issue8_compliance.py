@@ -69,9 +69,9 @@ async def test_limit_sanctioned_withdrawal_case_and_str(stack: Stack) -> None:
         "staff", "create", "--email", OFFICER, "--role", "compliance", env={"KIBETI_STAFF_PASSWORD": PASSWORD}
     )
     uri = re.search(r"otpauth://\S+", created.stdout).group(0)  # type: ignore[union-attr]
+    code = pyotp.parse_uri(uri).at(int(time.time()))  # type: ignore[attr-defined]
     login = await stack.http.post(
-        "/api/staff/login",
-        json={"email": OFFICER, "password": PASSWORD, "totp": pyotp.parse_uri(uri).at(int(time.time()))},
+        "/api/staff/login", json={"email": OFFICER, "password": PASSWORD, "totp": code}
     )
     assert login.status_code == 200, login.text
     auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
