@@ -104,6 +104,65 @@ end
 """
 
 
+# The same hops driven in-process (ASGI calls into `webapp.main:app`, 10 at a time, no HTTP server or
+# client): the process's CPU time per hop. Run with the tree to measure as working directory.
+IN_PROCESS = """
+import asyncio, logging, os, sys, time
+from urllib.parse import urlencode
+sys.path.insert(0, os.getcwd())
+from webapp.app import create_app
+app = create_app()
+for handler in logging.getLogger().handlers:
+    if handler.get_name() == "kibeti-json":
+        handler.setStream(open(os.devnull, "w"))
+TOKEN, HOPS, PER = os.environ["AT_CALLBACK_TOKEN"], int(os.environ["BENCH_HOPS"]), %(per)d
+
+async def call(body):
+    path = "/ussd/" + TOKEN
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000)}
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+    status = []
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+    await app(scope, receive, send)
+    assert status == [200], status
+
+async def main():
+    counters = {}
+    async def worker(w, count, tag):
+        for j in range(count):
+            i = (j * 10 + w) %% %(sessions)d + 1
+            k = counters[i] = counters.get(i, -1) + 1
+            step = k %% PER
+            text = "" if step == 0 else "1" + "*5" * (step - 1)
+            await call(urlencode({"sessionId": f"cpu-{tag}-{i}-{k // PER}", "serviceCode": "*483*1#",
+                                  "phoneNumber": f"+2547{10000000 + i:08d}", "networkCode": "63902",
+                                  "text": text}).encode())
+    async with app.router.lifespan_context(app):
+        await asyncio.gather(*(worker(w, 50, "warm") for w in range(10)))
+        counters.clear()
+        started = time.process_time()
+        await asyncio.gather(*(worker(w, HOPS // 10, "run") for w in range(10)))
+        print("cpu_ms=%%.3f" %% ((time.process_time() - started) * 1000 / (HOPS // 10 * 10)))
+
+import uvloop
+uvloop.run(main())
+"""
+
+
+def in_process_cpu_ms(tree: Path, hops: int, env: dict[str, str]) -> float:
+    code = IN_PROCESS % {"per": HOPS_PER_SESSION, "sessions": SESSIONS}
+    out = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code], cwd=tree, env={**env, "BENCH_HOPS": str(hops)},
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return float(re.search(r"cpu_ms=([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
 def db_url() -> str:
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{DB_NAME}"
@@ -259,6 +318,9 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
     parser.add_argument("--compare-with", metavar="COMMIT", help="also serve this commit's app, same run")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times")
+    parser.add_argument(
+        "--in-process-hops", type=int, default=0, help="also CPU per hop in-process, per round"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
@@ -279,6 +341,7 @@ def main() -> int:
         script = Path(handle.name)
     load = os.getloadavg()[0]
     runs: dict[str, list[tuple[float, float, str, float]]] = {}
+    cpu: dict[str, list[float]] = {"USSD hop (full app)": []}
     servers = [("bare FastAPI endpoint", "bench.bench_ussd:bare", 8731, ROOT)]
     baseline = None
     if args.compare_with:
@@ -286,6 +349,7 @@ def main() -> int:
                                capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
         baseline = f"USSD hop, before (commit {short})"
         servers.append((baseline, "webapp.main:app", 8733, checkout(args.compare_with)))
+        cpu[baseline] = []
     servers.append(("USSD hop (full app)", "webapp.main:app", 8732, ROOT))
     try:
         for _round in range(args.rounds):  # rounds alternate the servers, so all meet the same load
@@ -301,6 +365,10 @@ def main() -> int:
                     runs.setdefault(name, []).append((rps, p99, command, cpu_ms))
                 finally:
                     stop(process)
+            for name, target, _port, cwd in servers:
+                if args.in_process_hops and target == "webapp.main:app":
+                    redis.Redis.from_url(REDIS_URL).flushdb()
+                    cpu[name].append(in_process_cpu_ms(cwd, args.in_process_hops, env))
     finally:
         for _name, _target, _port, cwd in servers:
             if cwd != ROOT:
@@ -313,6 +381,8 @@ def main() -> int:
     ratio = hop_rps / bare_rps
     compare = f" --compare-with {args.compare_with}" if args.compare_with else ""
     compare += f" --rounds {args.rounds}" if args.rounds != 1 else ""
+    compare += f" --in-process-hops {args.in_process_hops}" if args.in_process_hops else ""
+    compare += f" --seconds {args.seconds}" if args.seconds != 15 else ""
     per_round = [
         f"- {name}: " + "; ".join(f"{r[0]:,.0f}/s, p99 {r[1]:.0f} ms, {r[3]:.2f} ms CPU" for r in values)
         for name, values in runs.items()
@@ -342,6 +412,17 @@ def main() -> int:
         "",
         *per_round,
         "",
+        *(
+            [
+                f"In-process CPU per hop ({args.in_process_hops} hops through the app's ASGI callable, 10 at a",
+                "time, no HTTP server or client; PostgreSQL and Redis real), every round:",
+                "",
+                *[f"- {name}: " + ", ".join(f"{v:.2f} ms" for v in values) for name, values in cpu.items()],
+                "",
+            ]
+            if args.in_process_hops
+            else []
+        ),
         f"Ratio hop/bare: **{ratio:.2f}** (target >= 0.6: {'met' if ratio >= 0.6 else 'missed'}); "
         f"hop p99 **{hop_p99:.1f} ms** (target <= 100 ms: {'met' if hop_p99 <= 100 else 'missed'}).",
         "",
