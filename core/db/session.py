@@ -21,7 +21,10 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> As
         return engine
     if null_pool:
         return create_async_engine(url, poolclass=NullPool)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a round trip before every transaction, measured on the USSD hop and the payout
+    # path); connections are recycled instead, and a connection found dead is dropped by SQLAlchemy's
+    # disconnect handling, so after a database restart one request fails and is retried by its caller.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
