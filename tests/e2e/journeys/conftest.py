@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from core.outbox.models import OutboxJob, OutboxStatus
 from core.runtime import Runtime
 from tests.e2e.ussd.conftest import TOKEN, AtPhone
 from webapp import scheduler
+from webapp.api import mpesa as mpesa_api
 from webapp.app import create_app
 from webapp.bootstrap import build_runtime
 
@@ -129,7 +131,23 @@ async def stack(
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, timeout=15)
+        await _close_embedded_simulator()
         await rt.session_factory.kw["bind"].dispose()
+        gc.collect()  # finalise this loop's sockets now, under this test's warning filters
+
+
+async def _close_embedded_simulator() -> None:
+    """The simulator mounted at /daraja-sim outlives the app (module-level mount) with an open
+    httpx client bound to this test's loop: close it and start the next test with a fresh one."""
+    for route in mpesa_api.router.routes:
+        mounted = getattr(route, "app", None)
+        if isinstance(mounted, mpesa_api.EmbeddedSimulator) and mounted._app is not None:
+            simulator = mounted._app.state.simulator
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(simulator.drain(), timeout=5)
+            if simulator._http is not None:
+                await simulator._http.aclose()
+            mounted._app = None
 
 
 async def settle(rt: Runtime) -> None:
