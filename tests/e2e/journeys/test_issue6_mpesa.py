@@ -131,3 +131,4 @@ async def test_register_buy_sell_send_with_receipts(stack: Stack, language: str,
     async with rt.session_factory() as session:
         report = await verify(session=session)
     assert report.ok, report.problems
+    await stack.kibeti("ledger", "verify")  # the operator's command agrees (exit status 0)
