@@ -89,7 +89,9 @@ class InProcessJobQueue:
                             "in-process job %s (%s) failed %d times; giving up", job, job_id, attempt
                         )
                         return
-                    log.warning("in-process job %s (%s) failed; retrying in %ss", job, job_id, delay)
+                    log.warning(
+                        "in-process job %s (%s) failed; retrying in %ss", job, job_id, delay, exc_info=True
+                    )
                     await asyncio.sleep(delay)
         finally:
             self._pending.pop(job_id, None)
