@@ -56,6 +56,15 @@ def build(runtime: Runtime) -> Any:
         deriver=deriver,
         btc_net=settings.bitcoin_net,
         gate=lambda: runtime.compliance,  # built after the chains adapter: look it up when used
+        withdrawable=frozenset(
+            network
+            for network, url in {
+                Network.ERC20: runtime.settings.ethereum_rpc_url,
+                Network.TRC20: runtime.settings.tron_rpc_url,
+                Network.BTC: runtime.settings.bitcoin_rpc_url,
+            }.items()
+            if url
+        ),
         dust_minor={
             Network.BTC: settings.btc_dust_sat,
             Network.ERC20: settings.erc20_dust_minor,

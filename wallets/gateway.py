@@ -11,6 +11,7 @@ from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import ComplianceGate, DepositAddress
 from wallets import addresses, service
+from wallets.errors import WalletNotConfigured
 from wallets.hd import AddressDeriver
 from wallets.networks import BitcoinNet, Network
 from wallets.withdrawals import request_withdrawal
@@ -37,8 +38,10 @@ class WalletGateway:
         btc_net: BitcoinNet = BitcoinNet.MAINNET,
         gate: ComplianceGate | Callable[[], ComplianceGate | None] | None = None,
         dust_minor: dict[Network, int] | None = None,
+        withdrawable: frozenset[Network] | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._withdrawable = withdrawable  # None: every network
         self._deriver = deriver
         self._btc_net = btc_net
         self._gate = gate
@@ -75,6 +78,12 @@ class WalletGateway:
         """Validate, screen, hold `amount + fee`, and stage the signer's send job, all in the
         caller's transaction (so a failed flow leaves neither a hold nor a job behind)."""
         network = Network.for_asset(asset)
+        if self._withdrawable is not None and network not in self._withdrawable:
+            # refuse before holding anything: with no node the signer could never send it
+            raise WalletNotConfigured(
+                f"{network.label} withdrawals are not available on this server (no node configured); "
+                "your funds were not touched"
+            )
         row = await request_withdrawal(
             session=session,
             request_key=request_key,
