@@ -11,7 +11,6 @@ from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import ComplianceGate, DepositAddress
 from wallets import addresses, service
-from wallets.errors import WalletNotConfigured
 from wallets.hd import AddressDeriver
 from wallets.networks import BitcoinNet, Network
 from wallets.withdrawals import request_withdrawal
@@ -78,12 +77,6 @@ class WalletGateway:
         """Validate, screen, hold `amount + fee`, and stage the signer's send job, all in the
         caller's transaction (so a failed flow leaves neither a hold nor a job behind)."""
         network = Network.for_asset(asset)
-        if self._withdrawable is not None and network not in self._withdrawable:
-            # refuse before holding anything: with no node the signer could never send it
-            raise WalletNotConfigured(
-                f"{network.label} withdrawals are not available on this server (no node configured); "
-                "your funds were not touched"
-            )
         row = await request_withdrawal(
             session=session,
             request_key=request_key,
@@ -97,6 +90,7 @@ class WalletGateway:
             btc_net=self._btc_net,
             gate=self._gate() if callable(self._gate) else self._gate,
             amount_kes=amount_kes,
+            sendable=self._withdrawable is None or network in self._withdrawable,
         )
         await outbox.enqueue(
             session=session,

@@ -32,6 +32,7 @@ from wallets.errors import (
     AmountBelowDust,
     HotWalletInsufficient,
     NodeError,
+    WalletNotConfigured,
     WithdrawalRefused,
     WithdrawalStateError,
 )
@@ -66,8 +67,12 @@ async def request_withdrawal(
     btc_net: BitcoinNet = BitcoinNet.MAINNET,
     gate: ComplianceGate | None = None,
     amount_kes: Money | None = None,
+    sendable: bool = True,
 ) -> Withdrawal:
-    """Validate and hold `amount + fee` on the owner's wallet; idempotent per `request_key`."""
+    """Validate and hold `amount + fee` on the owner's wallet; idempotent per `request_key`.
+
+    `sendable` False (no node for the network here) refuses after screening, before any hold:
+    a sanctioned destination still opens its case."""
     existing = (
         await session.execute(select(Withdrawal).where(Withdrawal.request_key == request_key))
     ).scalar_one_or_none()
@@ -98,6 +103,11 @@ async def request_withdrawal(
             raise WithdrawalRefused(
                 decision.reason_code or "compliance_refused", decision=decision.decision.value
             )
+    if not sendable:
+        raise WalletNotConfigured(
+            f"{network.label} withdrawals are not available on this server (no node configured); "
+            "your funds were not touched"
+        )
     wallet = await ledger.get_or_open_account(
         session=session,
         owner_type=owner_type,
