@@ -6,9 +6,7 @@ Jobs are module-level async functions named by dotted path, so both adapters run
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis import Redis
@@ -16,18 +14,14 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from core.outbox.jobs import resolve_job
+
 log = logging.getLogger(__name__)
 
 RETRY = Retry(max=3, interval=[5, 30, 120])
 JOB_TIMEOUT = 120
 IN_PROCESS_RETRY_DELAYS = [0.2, 1.0, 5.0]
 PENDING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-
-
-def resolve(job: str) -> Callable[..., Awaitable[Any]]:
-    module_name, _, attribute = job.rpartition(".")
-    function: Callable[..., Awaitable[Any]] = getattr(importlib.import_module(module_name), attribute)
-    return function
 
 
 class RQJobQueue:
@@ -81,7 +75,7 @@ class InProcessJobQueue:
         try:
             for attempt, delay in enumerate([*IN_PROCESS_RETRY_DELAYS, None], start=1):
                 try:
-                    await resolve(job)(**kwargs)
+                    await resolve_job(job)(**kwargs)
                     return
                 except Exception:
                     if delay is None:

@@ -16,8 +16,6 @@ Same tables and invariants as core.ledger.service; `kibeti ledger verify` checks
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.base import utcnow
 from core.ledger import errors
-from core.ledger.models import EntryResult
+from core.ledger.models import EntryResult, PostingRequest
+from core.ledger.service import entry_hash
 from core.money import Money
 
 MAX_BATCH = 512
@@ -55,11 +54,9 @@ class _Request:
 
     @property
     def request_hash(self) -> str:
-        # the same canonical form as core.ledger.service._entry_hash, so both paths agree on replays
-        asset = self.amount.asset.value
-        legs = sorted((account, asset, minor) for account, minor in self.legs)
-        payload = {"kind": self.kind, "legs": legs, "details": {}}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        asset = self.amount.asset
+        postings = [PostingRequest(account, Money.from_minor(minor, asset)) for account, minor in self.legs]
+        return entry_hash(self.kind, postings, {})
 
 
 class TransferBatcher:

@@ -134,7 +134,8 @@ def _validate(postings: Sequence[PostingRequest]) -> None:
         raise errors.UnbalancedEntry(f"entry does not net to zero per asset: {unbalanced}")
 
 
-def _entry_hash(kind: str, postings: Sequence[PostingRequest], details: dict[str, Any]) -> str:
+def entry_hash(kind: str, postings: Sequence[PostingRequest], details: dict[str, Any]) -> str:
+    """The content an idempotency key is bound to (also used by core.ledger.batch, so both agree)."""
     legs = sorted((p.account_id, p.amount.asset.value, p.amount.minor) for p in postings)
     return _hash({"kind": kind, "legs": legs, "details": details})
 
@@ -217,7 +218,7 @@ async def post_entry(
         raise errors.InvalidPosting("an idempotency key is required")
     _validate(postings)
     details = details or {}
-    request_hash = _entry_hash(kind, postings, details)
+    request_hash = entry_hash(kind, postings, details)
     async with session.begin_nested():
         entry_id = await _claim_key(
             session,

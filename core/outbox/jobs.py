@@ -15,7 +15,7 @@ from core.outbox.models import OutboxJob, OutboxStatus
 from core.outbox.service import mark_done
 
 
-def _resolve(dotted: str) -> Callable[..., Awaitable[Any]]:
+def resolve_job(dotted: str) -> Callable[..., Awaitable[Any]]:
     module_name, _, attribute = dotted.rpartition(".")
     target: Callable[..., Awaitable[Any]] = getattr(importlib.import_module(module_name), attribute)
     return target
@@ -28,7 +28,7 @@ async def run(outbox_id: int) -> None:
         if row is None or row.status == OutboxStatus.DONE.value:
             return
         job, kwargs = row.job, dict(row.kwargs)
-    await _resolve(job)(**kwargs)
+    await resolve_job(job)(**kwargs)
     async with current.session_factory() as session:
         await mark_done(session=session, outbox_id=outbox_id)
         await session.commit()
