@@ -11,15 +11,13 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.ledger import service as ledger
-from core.ledger.models import Account, AccountKind, OwnerType, PostingRequest
-from core.money import Asset, Money
+from core.ledger.errors import IdempotencyConflict
 from core.payments import callbacks as log
 from core.payments import collections, service
 from core.payments.models import MpesaCallback
+from payouts import c2b
 from payouts.mpesa import wire
 
 KINDS = {
@@ -127,44 +125,12 @@ async def _balance(session: AsyncSession, body: Any) -> Outcome:
     return f"utility={utility}", ""
 
 
+async def _c2b_validation(session: AsyncSession, body: Any) -> Outcome:
+    return await c2b.validate(session, body), ""
+
+
 async def _c2b_confirmation(session: AsyncSession, body: Any) -> Outcome:
-    """A paybill payment: BillRefNumber is the customer number; unknown references go to suspense."""
-    if not isinstance(body, dict) or not body.get("TransID"):
-        raise wire.MalformedCallback("missing TransID")
-    amount = wire.to_decimal(body.get("TransAmount"))
-    if amount is None or amount <= 0:
-        raise wire.MalformedCallback("missing or invalid TransAmount")
-    money = Money.of(amount, Asset.KES)
-    ref = str(body.get("BillRefNumber", "")).strip()
-    target: Account | None = None
-    if ref.isdigit():
-        target = await _existing_wallet(session, int(ref))
-    float_account = await ledger.system_account(
-        session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
-    )
-    if target is None:
-        target = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
-    await ledger.post_entry(
-        session=session,
-        idempotency_key=f"c2b:{body['TransID']}",
-        kind="mpesa_c2b",
-        postings=[PostingRequest(float_account.id, -money), PostingRequest(target.id, money)],
-        memo=f"M-Pesa paybill {body['TransID']} ref {ref}"[:200],
-        details={"trans_id": str(body["TransID"]), "bill_ref": ref},
-    )
-    if target.kind == AccountKind.SUSPENSE.value:
-        return "suspense", f"paybill reference {ref!r} matches no customer: held in suspense"
-    return "credited", ""
-
-
-async def _existing_wallet(session: AsyncSession, customer_id: int) -> Account | None:
-    query = select(Account).where(
-        Account.owner_type == OwnerType.CUSTOMER.value,
-        Account.owner_id == customer_id,
-        Account.asset == Asset.KES.value,
-        Account.kind == AccountKind.WALLET.value,
-    )
-    return (await session.execute(query)).scalar_one_or_none()
+    return await c2b.confirm(session, body)
 
 
 async def _record_only(session: AsyncSession, body: Any) -> Outcome:
@@ -179,7 +145,7 @@ HANDLERS: dict[str, Callable[[AsyncSession, Any], Awaitable[Outcome]]] = {
     "status_timeout": _record_only,
     "balance_result": _balance,
     "balance_timeout": _record_only,
-    "c2b_validation": _record_only,
+    "c2b_validation": _c2b_validation,
     "c2b_confirmation": _c2b_confirmation,
 }
 
@@ -196,14 +162,14 @@ async def process(session_factory: async_sessionmaker[AsyncSession], callback_id
         except (wire.MalformedCallback, AttributeError, TypeError, KeyError) as exc:
             await session.rollback()
             outcome, flag = "malformed", f"malformed {kind} callback: {exc!r}"
+        except IdempotencyConflict as exc:  # the same receipt booked before with other content
+            await session.rollback()
+            outcome, flag = "conflicting_duplicate", f"{kind}: {exc}"
         await log.finish(session=session, callback_id=callback_id, outcome=outcome, flag=flag)
         await session.commit()
     return outcome
 
 
-def validation_reply(body: Any) -> dict[str, str]:
-    """C2B validation: accept a positive whole amount, reject anything else (C2B00013)."""
-    amount = wire.to_decimal(body.get("TransAmount")) if isinstance(body, dict) else None
-    if amount is None or amount <= 0:
-        return {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
-    return {"ResultCode": "0", "ResultDesc": "Accepted"}
+def validation_reply(outcome: str) -> dict[str, str]:
+    """The answer to a C2B validation callback, from its processing outcome."""
+    return c2b.validation_reply(outcome)

@@ -97,6 +97,21 @@ class StkTxn:
 
 
 @dataclass
+class C2BTxn:
+    """A paybill payment made on a (simulated) handset."""
+
+    trans_id: str
+    msisdn: str
+    amount: Decimal
+    bill_ref: str
+    shortcode: str
+    trans_time: str
+    status: str = "pending"  # pending | rejected | cancelled | completed
+    validation: str = ""  # the app's ResultCode, "off" (validation not enabled) or "unreachable"
+    confirmations: int = 0  # confirmation deliveries the app answered with 2xx
+
+
+@dataclass
 class SimConfig:
     consumer_key: str = ""  # empty: accept any Basic credentials
     consumer_secret: str = ""
@@ -108,6 +123,10 @@ class SimConfig:
     rotate_tokens: bool = True  # a new token invalidates the previous one, as Daraja does
     lock_subscriber: bool = True  # one pending STK per phone (500.001.1001)
     utility_balance: Decimal = Decimal("1000000.00")
+    # External C2B validation: off by default at Safaricom (enabled on request); on here, so an
+    # unknown account is refused before money moves. A payment can override it.
+    c2b_validation: bool = True
+    paybill_balance: Decimal = Decimal("0.00")  # OrgAccountBalance in confirmations
 
 
 @dataclass
@@ -126,7 +145,8 @@ class SimState:
     spike_next: int = 0
     oauth_calls: int = 0
     callbacks: list[dict[str, Any]] = field(default_factory=list)
-    c2b_urls: dict[str, str] = field(default_factory=dict)
+    c2b_urls: dict[str, str] = field(default_factory=dict)  # confirmation, validation, response_type
+    c2b: dict[str, C2BTxn] = field(default_factory=dict)
 
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(20)
@@ -164,6 +184,7 @@ class SimState:
             "oauth_calls": self.oauth_calls,
             "b2c_count": len(self.b2c),
             "stk_count": len(self.stk),
+            "c2b_count": len(self.c2b),
         }
 
 
@@ -180,7 +201,7 @@ def eat_time() -> str:
     return datetime.now(UTC).strftime("%d.%m.%Y %H:%M:%S")
 
 
-def describe(txn: B2CTxn | StkTxn) -> dict[str, Any]:
+def describe(txn: B2CTxn | StkTxn | C2BTxn) -> dict[str, Any]:
     out = asdict(txn)
     out["amount"] = str(txn.amount)
     return out

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 
 from payouts.mpesa import sim_callbacks as bodies
 from payouts.mpesa.credentials import decrypt_credential, generate_test_certificate
@@ -33,10 +34,12 @@ from payouts.mpesa.sim_state import (
     TXN_MAX,
     B2CTxn,
     Behaviour,
+    C2BTxn,
     SimConfig,
     SimState,
     StkTxn,
     conversation_id,
+    describe,
     eat_time,
     receipt,
 )
@@ -85,14 +88,27 @@ class Simulator:
 
     async def _deliver(self, delay: float, url: str, body: dict[str, Any], kind: str) -> None:
         await asyncio.sleep(delay)
+        await self._post(url, body, kind)
+
+    async def _post(
+        self, url: str, body: dict[str, Any], kind: str, *, wait_s: float = 10.0
+    ) -> tuple[int, Any]:
+        """POST one callback and record it: (HTTP status or 0, the JSON answer or None)."""
         entry: dict[str, Any] = {"kind": kind, "url": url, "body": body, "at": time.time()}
+        answer: Any = None
         try:
-            response = await self._client().post(url, json=body)
+            response = await self._client().post(url, json=body, timeout=wait_s)
             entry["status"] = response.status_code
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
         except httpx.HTTPError as exc:  # Daraja does not retry: record and drop
             entry["status"] = 0
             entry["error"] = repr(exc)
+        entry["answer"] = answer
         self.state.callbacks.append(entry)
+        return int(entry["status"]), answer
 
     async def drain(self) -> None:
         """Wait for every scheduled callback (tests)."""
@@ -333,9 +349,14 @@ class Simulator:
     def c2b_register(self, body: dict[str, Any]) -> JSONResponse:
         if body.get("ResponseType") not in ("Completed", "Cancelled"):
             return _error(400, "400.002.02", "Bad Request - Invalid ResponseType")
-        self.state.c2b_urls = {
-            "confirmation": str(body.get("ConfirmationURL", "")),
-            "validation": str(body.get("ValidationURL", "")),
+        for name in ("ConfirmationURL", "ValidationURL"):
+            if not str(body.get(name) or "").startswith(("http://", "https://")):
+                return _error(400, "400.002.02", f"Bad Request - Invalid {name}")
+        self.state.c2b_urls = {  # sandbox semantics: registering again replaces the URLs
+            "confirmation": str(body["ConfirmationURL"]),
+            "validation": str(body["ValidationURL"]),
+            "response_type": str(body["ResponseType"]),
+            "shortcode": str(body.get("ShortCode") or self.state.config.shortcode),
         }
         return JSONResponse(
             {
@@ -346,34 +367,88 @@ class Simulator:
         )
 
     def c2b_simulate(self, body: dict[str, Any]) -> JSONResponse:
-        url = self.state.c2b_urls.get("confirmation")
-        if not url:
-            return _error(400, "400.002.02", "Bad Request - no URLs registered for this ShortCode")
-        msisdn = str(body.get("Msisdn", "254708374149"))
-        payload = {
-            "TransactionType": "Pay Bill",
-            "TransID": receipt(),
-            "TransTime": time.strftime("%Y%m%d%H%M%S"),
-            "TransAmount": str(body.get("Amount", "0")),
-            "BusinessShortCode": str(body.get("ShortCode", self.state.config.shortcode)),
-            "BillRefNumber": str(body.get("BillRefNumber", "")),
-            "InvoiceNumber": "",
-            "OrgAccountBalance": "",
-            "ThirdPartyTransID": "",
-            "MSISDN": msisdn[:5] + "****" + msisdn[-3:],
-            "FirstName": "Simulated",
-            "MiddleName": "",
-            "LastName": "Customer",
-        }
-        self.later(self.state.config.callback_delay_s, url, payload, "c2b_confirmation")
+        """Daraja's sandbox C2B simulate: accepted now; validation and confirmation follow."""
+        made = self.new_c2b(
+            msisdn=str(body.get("Msisdn", "254708374149")),
+            amount=body.get("Amount"),
+            account=str(body.get("BillRefNumber", "")),
+            shortcode=str(body.get("ShortCode") or ""),
+        )
+        if isinstance(made, JSONResponse):
+            return made
+        task = asyncio.get_running_loop().create_task(self._pay_in_background(made))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return JSONResponse(
             {
                 "OriginatorCoversationID": secrets.token_hex(8),
                 "ResponseCode": "0",
                 "ResponseDescription": "Accept the service request successfully.",
-                "TransID": payload["TransID"],
+                "TransID": made.trans_id,
             }
         )
+
+    async def _pay_in_background(self, txn: C2BTxn) -> None:
+        await asyncio.sleep(self.state.config.callback_delay_s)
+        await self.pay_bill(txn)
+
+    def new_c2b(
+        self, *, msisdn: str, amount: Any, account: str, shortcode: str = ""
+    ) -> C2BTxn | JSONResponse:
+        """What the payer's M-Pesa menu checks before anything reaches the business."""
+        if not self.state.c2b_urls.get("confirmation"):
+            return _error(400, "400.002.02", "Bad Request - no URLs registered for this ShortCode")
+        msisdn = msisdn.strip().lstrip("+")
+        if not (msisdn.isdigit() and len(msisdn) == 12 and msisdn.startswith(_MSISDN_OK)):
+            return _error(400, "400.002.02", "Bad Request - Invalid Msisdn")
+        value = _amount(amount)
+        if value is None or value != value.to_integral_value() or not STK_MIN <= value <= TXN_MAX:
+            return _error(400, "400.002.02", "Bad Request - Invalid Amount (whole KES 1 to 250,000)")
+        account = account.strip()
+        if not account or len(account) > 20:
+            return _error(400, "400.002.02", "Bad Request - Invalid BillRefNumber")
+        txn = C2BTxn(
+            trans_id=receipt(),
+            msisdn=msisdn,
+            amount=value,
+            bill_ref=account,
+            shortcode=shortcode or self.state.c2b_urls.get("shortcode") or self.state.config.shortcode,
+            trans_time=time.strftime("%Y%m%d%H%M%S"),
+        )
+        self.state.c2b[txn.trans_id] = txn
+        return txn
+
+    async def pay_bill(self, txn: C2BTxn, *, validation: bool | None = None, deliveries: int = 1) -> C2BTxn:
+        """Validation (when enabled) then the confirmation, `deliveries` times (a duplicate is > 1)."""
+        urls = self.state.c2b_urls
+        if self.state.config.c2b_validation if validation is None else validation:
+            _, answer = await self._post(
+                urls["validation"], _c2b_body(txn, ""), "c2b_validation", wait_s=8.0
+            )
+            code = answer.get("ResultCode") if isinstance(answer, dict) else None
+            if code is None:  # unreachable or unreadable: the registered ResponseType decides
+                txn.validation = "unreachable"
+                if urls.get("response_type") == "Cancelled":
+                    txn.status = "cancelled"
+                    return txn
+            elif str(code) != "0":
+                txn.validation, txn.status = str(code), "rejected"
+                return txn
+            else:
+                txn.validation = "0"
+        else:
+            txn.validation = "off"
+        txn.status = "completed"
+        self.state.config.paybill_balance += txn.amount
+        for _ in range(deliveries):
+            await self.confirm_c2b(txn)
+        return txn
+
+    async def confirm_c2b(self, txn: C2BTxn) -> None:
+        body = _c2b_body(txn, f"{self.state.config.paybill_balance:.2f}")
+        status, _ = await self._post(self.state.c2b_urls["confirmation"], body, "c2b_confirmation")
+        if 200 <= status < 300:
+            txn.confirmations += 1
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -384,6 +459,39 @@ def _amount(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return amount if amount.is_finite() and amount > 0 else None
+
+
+def _c2b_body(txn: C2BTxn, org_balance: str) -> dict[str, Any]:
+    """Validation and confirmation share this shape (PROTOCOLS.md 1.6); the MSISDN is masked."""
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": txn.trans_id,
+        "TransTime": txn.trans_time,
+        "TransAmount": str(txn.amount),
+        "BusinessShortCode": txn.shortcode,
+        "BillRefNumber": txn.bill_ref,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": org_balance,
+        "ThirdPartyTransID": "",
+        "MSISDN": txn.msisdn[:5] + "****" + txn.msisdn[-3:],
+        "FirstName": "Simulated",
+        "MiddleName": "",
+        "LastName": "Customer",
+    }
+
+
+class C2BPaymentIn(BaseModel):
+    """A paybill payment made on a handset: `kibeti mpesa simulate-c2b` and tests."""
+
+    msisdn: str
+    amount: str
+    account: str
+    validation: bool | None = None  # None: the simulator's c2b_validation setting
+    deliveries: int = Field(default=1, ge=0, le=5)  # confirmations sent: 2 is a duplicate
+
+
+class C2BSettingsIn(BaseModel):
+    validation: bool
 
 
 API_ROUTES: dict[str, str] = {
@@ -434,7 +542,41 @@ def create_app(simulator: Simulator | None = None) -> FastAPI:
     for path, name in API_ROUTES.items():
         app.add_api_route(path, endpoint(name), methods=["POST"], include_in_schema=False)
     app.include_router(control_router(sim))
+    _add_c2b_controls(app, sim)
     return app
+
+
+def _add_c2b_controls(app: FastAPI, sim: Simulator) -> None:
+    """`/simulator/c2b...`: pay the paybill from a handset and wait for the business's answers."""
+
+    @app.get("/simulator/c2b")
+    async def c2b_state() -> dict[str, Any]:
+        return {
+            "urls": sim.state.c2b_urls,
+            "validation": sim.state.config.c2b_validation,
+            "payments": [describe(t) for t in sim.state.c2b.values()],
+        }
+
+    @app.post("/simulator/c2b/settings")
+    async def c2b_settings(body: C2BSettingsIn) -> dict[str, Any]:
+        sim.state.config.c2b_validation = body.validation
+        return {"ok": True, "validation": body.validation}
+
+    @app.post("/simulator/c2b/pay")
+    async def c2b_pay(body: C2BPaymentIn) -> JSONResponse:
+        made = sim.new_c2b(msisdn=body.msisdn, amount=body.amount, account=body.account)
+        if isinstance(made, JSONResponse):
+            return made
+        txn = await sim.pay_bill(made, validation=body.validation, deliveries=body.deliveries)
+        return JSONResponse(describe(txn))
+
+    @app.post("/simulator/c2b/{trans_id}/resend")
+    async def c2b_resend(trans_id: str) -> JSONResponse:
+        txn = sim.state.c2b.get(trans_id)
+        if txn is None or txn.status != "completed":
+            return JSONResponse({"detail": "no such completed TransID"}, status_code=404)
+        await sim.confirm_c2b(txn)
+        return JSONResponse(describe(txn))
 
 
 async def _dispatch(sim: Simulator, name: str, request: Request) -> JSONResponse:

@@ -71,12 +71,13 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
         )
         await session.commit()
         callback_id = row.id
+    outcome = ""
     try:
-        await callbacks.process(current.session_factory, callback_id)
+        outcome = await callbacks.process(current.session_factory, callback_id)
     except Exception:  # the raw row is safe; the reconciler retries unprocessed callbacks
         log.exception("processing M-Pesa callback %s failed; left for the reconciler", callback_id)
     if name == "c2b_validation":
-        return JSONResponse(callbacks.validation_reply(body))
+        return JSONResponse(callbacks.validation_reply(outcome))
     return JSONResponse(ACCEPTED)
 
 
