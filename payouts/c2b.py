@@ -31,6 +31,14 @@ INVALID_ACCOUNT = "C2B00012"
 INVALID_AMOUNT = "C2B00013"
 OTHER = "C2B00016"
 REJECTED_PREFIX = "rejected "
+REJECT_REASONS = {
+    "C2B00011": "Invalid MSISDN",
+    INVALID_ACCOUNT: "Invalid Account Number",
+    INVALID_AMOUNT: "Invalid Amount",
+    "C2B00014": "Invalid KYC Details",
+    "C2B00015": "Invalid Shortcode",
+    OTHER: "Other Error",
+}
 LEDGER_KIND = "mpesa_c2b"
 SUSPENSE_KIND = "mpesa_c2b_suspense"
 _MAX_CUSTOMER_NUMBER = 2**31 - 1

@@ -8,8 +8,11 @@ Malformed bodies are recorded, answered 200 and flagged for staff.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,14 +25,39 @@ from rq.registry import FailedJobRegistry
 from core import runtime
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.config import Settings
 from core.payments import callbacks as callback_log
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
-from payouts import callbacks
+from payouts import c2b_urls, callbacks
 from webapp.deps_auth import require_permission
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["mpesa"])
+
+
+def simulator_mounted(settings: Settings) -> bool:
+    return not settings.mpesa_base_url and not settings.is_production
+
+
+@contextlib.asynccontextmanager
+async def _register_c2b_urls(app: Any) -> AsyncIterator[None]:
+    """Embedded default: register the paybill's C2B URLs with the mounted simulator, in the
+    background (it answers only once this process listens, after start-up)."""
+    task = None
+    with contextlib.suppress(RuntimeError):  # no Runtime installed: an app without the lifespan
+        current = runtime.get()
+        if simulator_mounted(current.settings):
+            task = asyncio.create_task(c2b_urls.register_when_listening(current))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+router = APIRouter(tags=["mpesa"], lifespan=_register_c2b_urls)
 SIMULATOR_PREFIX = "/daraja-sim"
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 WATCHED_QUEUES = ("payouts", "default")
@@ -141,8 +169,7 @@ class EmbeddedSimulator:
         self._app: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        settings = runtime.get().settings
-        if scope["type"] != "http" or settings.mpesa_base_url or settings.is_production:
+        if scope["type"] != "http" or not simulator_mounted(runtime.get().settings):
             await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
             return
         if self._app is None:
