@@ -48,6 +48,23 @@ def deriver_for(settings: WalletSettings, *, production: bool) -> AddressDeriver
     return AddressDeriver(keys, btc_net=settings.bitcoin_net)
 
 
+def node_url(runtime: Runtime, network: Network) -> str:
+    return {
+        Network.ERC20: runtime.settings.ethereum_rpc_url,
+        Network.TRC20: runtime.settings.tron_rpc_url,
+        Network.BTC: runtime.settings.bitcoin_rpc_url,
+    }[network]
+
+
+def simulated(runtime: Runtime, network: Network) -> bool:
+    """Outside production a network with no node URL runs on the simulated chain."""
+    return not node_url(runtime, network) and not runtime.settings.is_production
+
+
+def simulated_chain(runtime: Runtime, network: Network) -> SimulatedChain:
+    return SimulatedChain(network, sim_path(runtime.settings.data_dir, network))
+
+
 def build(runtime: Runtime) -> Any:
     settings = wallet_settings()
     deriver = deriver_for(settings, production=runtime.settings.is_production)
@@ -56,15 +73,7 @@ def build(runtime: Runtime) -> Any:
         deriver=deriver,
         btc_net=settings.bitcoin_net,
         gate=lambda: runtime.compliance,  # built after the chains adapter: look it up when used
-        withdrawable=frozenset(
-            network
-            for network, url in {
-                Network.ERC20: runtime.settings.ethereum_rpc_url,
-                Network.TRC20: runtime.settings.tron_rpc_url,
-                Network.BTC: runtime.settings.bitcoin_rpc_url,
-            }.items()
-            if url
-        ),
+        withdrawable=frozenset(n for n in Network if node_url(runtime, n) or simulated(runtime, n)),
         dust_minor={
             Network.BTC: settings.btc_dust_sat,
             Network.ERC20: settings.erc20_dust_minor,
@@ -93,9 +102,9 @@ def build_source(runtime: Runtime, network: Network, settings: WalletSettings) -
         from wallets.btc.source import EsploraSource
 
         return EsploraSource(httpx.AsyncClient(base_url=core_settings.bitcoin_rpc_url, timeout=30))
-    if core_settings.is_production:
+    if not simulated(runtime, network):
         raise WalletNotConfigured(f"no node URL configured for {network.label}")
-    return SimulatedChain(network, sim_path(core_settings.data_dir, network))
+    return simulated_chain(runtime, network)
 
 
 def build_monitor(

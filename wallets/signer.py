@@ -14,7 +14,7 @@ import httpx
 
 from core.runtime import Runtime
 from core.security.keyring import keyring_from_settings
-from wallets.adapter import wallet_settings
+from wallets.adapter import node_url, simulated, simulated_chain, wallet_settings
 from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.custody import open_seed
@@ -23,6 +23,7 @@ from wallets.errors import WalletNotConfigured
 from wallets.hd import AddressDeriver
 from wallets.keys import Seed
 from wallets.networks import Network
+from wallets.simwithdrawals import SimulatedWithdrawals
 from wallets.trc20.sender import HOT_WALLET_CHAIN as TRON_HOT_CHAIN
 from wallets.trc20.sender import HOT_WALLET_INDEX as TRON_HOT_INDEX
 from wallets.trc20.sender import Trc20Sender
@@ -79,17 +80,20 @@ class WithdrawalProcessor(Protocol):
     async def track(self, withdrawal_id: int) -> str: ...
 
 
-def node_url(runtime: Runtime, network: Network) -> str:
-    return {
-        Network.ERC20: runtime.settings.ethereum_rpc_url,
-        Network.TRC20: runtime.settings.tron_rpc_url,
-        Network.BTC: runtime.settings.bitcoin_rpc_url,
-    }[network]
-
-
 @asynccontextmanager
 async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[WithdrawalProcessor]:
-    """The withdrawal processor of `network` over its configured node (signer worker only)."""
+    """The withdrawal processor of `network` over its configured node (signer worker only), or
+    over the simulated chain outside production when no node is configured."""
+    settings = wallet_settings()
+    if simulated(runtime, network):
+        price = {Network.ERC20: settings.eth_price_usdt, Network.TRC20: settings.trx_price_usdt}.get(network)
+        yield SimulatedWithdrawals(
+            session_factory=runtime.session_factory,
+            chain=simulated_chain(runtime, network),
+            confirmations=settings.confirmations(network),
+            native_price=Decimal(price) if price else None,
+        )
+        return
     if network is Network.ERC20:
         async with evm_withdrawals(runtime) as evm:
             yield evm
@@ -97,7 +101,6 @@ async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[W
     url = node_url(runtime, network)
     if not url:
         raise WalletNotConfigured(f"no node URL configured for {network.label} withdrawals")
-    settings = wallet_settings()
     seed = load_seed(runtime)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         if network is Network.BTC:

@@ -3,6 +3,12 @@
 State lives in a small JSON file (under DATA_DIR) guarded by a file lock, so the web process, the
 chain worker and the CLI (`kibeti chain simulate-deposit`) all see one chain. It implements the
 ChainSource protocol, so the real DepositMonitor (confirmations, reorgs, crediting) runs on it.
+
+Withdrawals leave from one simulated hot wallet, funded in the genesis block with a demo float.
+The simulation keeps custody as one pool: deposits count towards the hot wallet's balance as soon
+as they are mined (no sweeping), withdrawals spend from it (the amount, plus the network fee on
+Bitcoin), and a withdrawal the pool cannot cover is refused, as a real hot wallet would be. It
+does not simulate transactions that revert on chain, nor gas running out.
 """
 
 from __future__ import annotations
@@ -18,13 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from wallets.chain import BlockRef, Transfer
-from wallets.errors import NodeError
+from wallets.errors import HotWalletInsufficient, NodeError
 from wallets.networks import Network
 
 SIM_TOKENS = {
     Network.ERC20: "0xdAC17F958D2ee523a2206206994597C13D831ec7",  # USDT's mainnet address, as a label
     Network.TRC20: "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
     Network.BTC: "",
+}
+
+HOT_WALLET = "simulated-hot-wallet"
+GENESIS_FLOAT = {  # base units: 100,000 USDT on each token network, 10 BTC
+    Network.ERC20: 100_000 * 10**6,
+    Network.TRC20: 100_000 * 10**6,
+    Network.BTC: 10 * 10**8,
 }
 
 
@@ -43,14 +56,21 @@ class SimulatedChain:
             if self.path.exists() and self.path.stat().st_size:
                 state = json.loads(self.path.read_text())
             if not state["blocks"]:
-                state["blocks"].append(
-                    {"height": 0, "hash": _hash(f"{self.network.value}:genesis"), "transfers": []}
-                )
+                state["blocks"].append(self._genesis())
             yield state
             if write:
                 tmp = self.path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(state))
                 os.replace(tmp, self.path)
+
+    def _genesis(self) -> dict[str, Any]:
+        funding = {
+            "txid": _hash(f"{self.network.value}:float"),
+            "to": HOT_WALLET,
+            "amount": GENESIS_FLOAT[self.network],
+            "token": self.token,
+        }
+        return {"height": 0, "hash": _hash(f"{self.network.value}:genesis"), "transfers": [funding]}
 
     # --- control (tests, the embedded runner, the CLI) ---------------------------------------
 
@@ -72,6 +92,38 @@ class SimulatedChain:
                 digest = _hash(f"{parent['hash']}:{height}:{json.dumps(transfers, sort_keys=True)}")
                 state["blocks"].append({"height": height, "hash": digest, "transfers": transfers})
             return int(state["blocks"][-1]["height"])
+
+    # --- the hot wallet (the simulated withdrawal sender) ---------------------------------------
+
+    def send_from_hot(self, *, txid: str, to: str, amount: int, network_fee: int) -> None:
+        """Queue a withdrawal for the next block. Idempotent on `txid`: a retried send after a
+        crash never pays twice. On Bitcoin the network fee is spent from the same coins."""
+        spent = amount + (network_fee if self.network is Network.BTC else 0)
+        with self._state(write=True) as state:
+            if any(t["txid"] == txid for t in _all_transfers(state)):
+                return
+            balance = _hot_balance(state, self.token)
+            if balance < spent:
+                raise HotWalletInsufficient(
+                    f"the simulated {self.network.label} hot wallet holds {balance} base units, "
+                    f"{spent} needed; staff alerted"
+                )
+            state["pending"].append(
+                {"txid": txid, "to": to, "amount": amount, "token": self.token, "from": HOT_WALLET,
+                 "spent": spent}
+            )  # fmt: skip
+
+    def height_of(self, txid: str) -> int | None:
+        """The height of the block that holds `txid`; None while pending or unknown."""
+        with self._state(write=False) as state:
+            for block in state["blocks"]:
+                if any(t["txid"] == txid for t in block["transfers"]):
+                    return int(block["height"])
+        return None
+
+    def hot_balance(self) -> int:
+        with self._state(write=False) as state:
+            return _hot_balance(state, self.token)
 
     # --- ChainSource ---------------------------------------------------------------------------
 
@@ -102,6 +154,24 @@ class SimulatedChain:
                         )
                     )
         return found
+
+
+def _all_transfers(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for block in state["blocks"]:
+        yield from block["transfers"]
+    yield from state["pending"]
+
+
+def _hot_balance(state: dict[str, Any], token: str) -> int:
+    """Mined inflows of our token (the float and every deposit) less every withdrawal sent."""
+    mined_in = sum(
+        int(t["amount"])
+        for block in state["blocks"]
+        for t in block["transfers"]
+        if not t.get("from") and t["token"] == token
+    )
+    sent = sum(int(t["spent"]) for t in _all_transfers(state) if t.get("from") == HOT_WALLET)
+    return mined_in - sent
 
 
 def _hash(seed: str) -> str:

@@ -288,29 +288,48 @@ class EvmWithdrawals:
         return result.entry_id
 
     async def _post(self, session: AsyncSession, row: Withdrawal, fee_wei: int) -> int:
-        asset = self.network.asset
-        amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
-        network_fee = wei_to_asset(fee_wei, native_price=self._native_price(), asset=asset)
-        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
-        fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
-        revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
-        gas_float = await ledger.system_account(session=session, kind=AccountKind.FX_LIQUIDITY, asset=asset)
-        legs = [
-            PostingRequest(custody.id, amount),
-            PostingRequest(revenue.id, fee),
-            PostingRequest(fees.id, -network_fee),  # the expense (debit) ...
-            PostingRequest(gas_float.id, network_fee),  # ... paid from the house's ETH gas float
-        ]
-        result = await ledger.post_hold(
-            session=session,
-            hold_id=int(row.hold_id),
-            postings=[leg for leg in legs if leg.amount.minor != 0],
-            idempotency_key=f"withdrawal-post:{row.request_key}",
-            kind="withdrawal",
-            memo=f"{asset.value} withdrawal",
+        network_fee = wei_to_asset(fee_wei, native_price=self._native_price(), asset=self.network.asset)
+        return await post_confirmed(
+            session,
+            row,
+            network_fee=network_fee,
+            fee_paid_from=AccountKind.FX_LIQUIDITY,  # the house's ETH gas float
             details={"txid": row.txid, "network_fee_wei": str(fee_wei), "address": row.address},
         )
-        return result.entry_id
 
 
-__all__ = ["EvmWithdrawals", "request_withdrawal", "wei_to_asset"]
+async def post_confirmed(
+    session: AsyncSession,
+    row: Withdrawal,
+    *,
+    network_fee: Money,
+    fee_paid_from: AccountKind,
+    details: dict[str, str],
+) -> int:
+    """Post a confirmed withdrawal's hold: custody gives up the amount, fee_revenue earns the fee,
+    network_fees (an expense) is debited with what the chain charged, paid from `fee_paid_from`:
+    CUSTODY when the network fee is the asset itself (BTC), else the house's native-coin float."""
+    asset = Network(row.network).asset
+    amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
+    custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
+    revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
+    fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
+    legs = [PostingRequest(revenue.id, fee), PostingRequest(fees.id, -network_fee)]
+    if fee_paid_from is AccountKind.CUSTODY:
+        legs.append(PostingRequest(custody.id, amount + network_fee))
+    else:
+        payer = await ledger.system_account(session=session, kind=fee_paid_from, asset=asset)
+        legs += [PostingRequest(custody.id, amount), PostingRequest(payer.id, network_fee)]
+    result = await ledger.post_hold(
+        session=session,
+        hold_id=int(row.hold_id),
+        postings=[leg for leg in legs if leg.amount.minor != 0],
+        idempotency_key=f"withdrawal-post:{row.request_key}",
+        kind="withdrawal",
+        memo=f"{asset.value} withdrawal",
+        details=details,
+    )
+    return result.entry_id
+
+
+__all__ = ["EvmWithdrawals", "post_confirmed", "request_withdrawal", "wei_to_asset"]

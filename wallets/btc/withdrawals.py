@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
-from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.models import AccountKind
 from core.money import Asset, Money
 from wallets import service
 from wallets._bitcoinlib import Key, Transaction
@@ -28,7 +27,7 @@ from wallets.hd import AddressDeriver
 from wallets.keys import Seed
 from wallets.models import ChainDeposit, DepositAddress, Withdrawal
 from wallets.networks import BITCOIN_PARAMS, Network
-from wallets.withdrawals import BROADCAST, CONFIRMED, HELD, SIGNED
+from wallets.withdrawals import BROADCAST, CONFIRMED, HELD, SIGNED, post_confirmed
 
 log = logging.getLogger(__name__)
 CHANGE_CHAIN = 1
@@ -161,28 +160,15 @@ class BtcWithdrawals:
             return row.status
 
     async def _post(self, session: AsyncSession, row: Withdrawal) -> int:
-        asset = Asset.BTC
-        amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
-        network_fee = Money.from_minor(int(row.network_fee_native), asset)
-        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
-        fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
-        revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
-        legs = [
-            PostingRequest(custody.id, amount + network_fee),
-            PostingRequest(revenue.id, fee),
-            PostingRequest(fees.id, -network_fee),
-        ]
-        result = await ledger.post_hold(
-            session=session,
-            hold_id=int(row.hold_id),
-            postings=[leg for leg in legs if leg.amount.minor != 0],
-            idempotency_key=f"withdrawal-post:{row.request_key}",
-            kind="withdrawal",
-            memo="BTC withdrawal",
+        network_fee = Money.from_minor(int(row.network_fee_native), Asset.BTC)
+        return await post_confirmed(
+            session,
+            row,
+            network_fee=network_fee,
+            fee_paid_from=AccountKind.CUSTODY,
             details={
                 "txid": row.txid,
                 "network_fee_sat": row.network_fee_native,
                 "fee_rate": row.gas_price_wei,
             },
         )
-        return result.entry_id

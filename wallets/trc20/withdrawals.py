@@ -18,13 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
-from core.money import Money
+from core.ledger.models import AccountKind
 from wallets.errors import NodeError, WithdrawalStateError
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.trc20.sender import Trc20Sender, TronReceipt
-from wallets.withdrawals import BROADCAST, CONFIRMED, FAILED, HELD, SIGNED, native_to_asset
+from wallets.withdrawals import BROADCAST, CONFIRMED, FAILED, HELD, SIGNED, native_to_asset, post_confirmed
 
 log = logging.getLogger(__name__)
 SUN_DECIMALS = 6
@@ -125,25 +124,11 @@ class TronWithdrawals:
 
     async def _post(self, session: AsyncSession, row: Withdrawal, fee_sun: int) -> int:
         asset = self.network.asset
-        amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
         cost = native_to_asset(fee_sun, decimals=SUN_DECIMALS, native_price=self._native_price(), asset=asset)
-        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
-        revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
-        fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
-        trx_float = await ledger.system_account(session=session, kind=AccountKind.FX_LIQUIDITY, asset=asset)
-        legs = [
-            PostingRequest(custody.id, amount),
-            PostingRequest(revenue.id, fee),
-            PostingRequest(fees.id, -cost),
-            PostingRequest(trx_float.id, cost),
-        ]
-        result = await ledger.post_hold(
-            session=session,
-            hold_id=int(row.hold_id),
-            postings=[leg for leg in legs if leg.amount.minor != 0],
-            idempotency_key=f"withdrawal-post:{row.request_key}",
-            kind="withdrawal",
-            memo="USDT-TRC20 withdrawal",
+        return await post_confirmed(
+            session,
+            row,
+            network_fee=cost,
+            fee_paid_from=AccountKind.FX_LIQUIDITY,  # the house's TRX float
             details={"txid": row.txid, "network_fee_sun": str(fee_sun), "address": row.address},
         )
-        return result.entry_id

@@ -9,19 +9,22 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import kyc
 from compliance.models import KycProfile
 from core.identity import service as identity
 from core.identity.models import Customer
 from core.ledger import service as ledger
-from core.ledger.models import Account
+from core.ledger.models import Account, Posting
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from core.runtime import Runtime
 from tests.e2e.journeys.conftest import Stack, register, settle
 from tests.e2e.ussd.conftest import AtPhone, balance_of
-from wallets.errors import WalletNotConfigured
+from wallets.models import Withdrawal
+from wallets.networks import Network
+from wallets.simchain import SimulatedChain, sim_path
 
 pytestmark = pytest.mark.slow
 
@@ -86,15 +89,74 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
     # destinations are screened: with no sanctions list loaded the gate holds every withdrawal
     await stack.kibeti("sanctions", "load", "/work/shared/data/sanctions", "--no-rescreen")
     amount, fee = Money.of("10", USDT), Money.of("1.5", USDT)
-    # The embedded default's simulated chains take deposits only: the gateway refuses a withdrawal
-    # up front, before holding anything (withdrawals end to end run on the EVM node in
-    # tests/integration/wallets/test_erc20_withdrawal.py and test_ganache_node.py).
     async with rt.session_factory() as session:
-        with pytest.raises(WalletNotConfigured, match="not available on this server"):
-            await rt.chains.request_withdrawal(  # type: ignore[union-attr]
-                session=session, request_key="e2e-withdraw-1", owner_type="customer", owner_id=customer.id,
-                asset=USDT, address=DESTINATION, amount=amount, fee=fee, amount_kes=Money.of("1295", Asset.KES),
-            )  # fmt: skip
-    async with rt.session_factory() as session:  # nothing was held
-        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("25", USDT)
+        ticket = await rt.chains.request_withdrawal(  # type: ignore[union-attr]
+            session=session, request_key="e2e-withdraw-1", owner_type="customer", owner_id=customer.id,
+            asset=USDT, address=DESTINATION, amount=amount, fee=fee, amount_kes=Money.of("1295", Asset.KES),
+        )  # fmt: skip
+        await session.commit()
+    await settle(rt)  # the outbox hands the send job to the signer queue: the transaction is queued
+    async with rt.session_factory() as session:  # amount + fee held, nothing posted yet
+        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("13.5", USDT)
+        assert await ledger.balance(session=session, account_id=wallet.id) == Money.of("25", USDT)
+        row = await session.get(Withdrawal, ticket.withdrawal_id)
+        assert row is not None and row.status == "broadcast", row and row.status
+    chain = SimulatedChain(Network.ERC20, sim_path(rt.settings.data_dir, Network.ERC20))
+    statuses = []
+    for n in range(5, 8):
+        await _scan(rt, n)  # mines a block: the first holds the withdrawal
+        await _track(rt, n)
+        async with rt.session_factory() as session:
+            row = await session.get(Withdrawal, ticket.withdrawal_id)
+            assert row is not None
+            statuses.append(row.status)
+    assert statuses == ["broadcast", "broadcast", "confirmed"], statuses  # posted at 3 confirmations
+    assert chain.height_of(row.txid) is not None
+    sent = [t for t in await chain.transfers(0, await chain.tip()) if t.txid == row.txid]
+    assert [(t.to.lower(), t.amount) for t in sent] == [(DESTINATION, 10_000_000)]
+
+    # 65,000 gas at 20 gwei = 0.0013 ETH, at the configured 3,000 USDT per ETH
+    network_fee = Money.of("3.9", USDT)
+    async with rt.session_factory() as session:
+        assert await ledger.balance(session=session, account_id=wallet.id) == Money.of("13.5", USDT)
+        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("13.5", USDT)
+        entry = await _entry(session, int(row.entry_id))
+        assert entry == {
+            "custody": Money.of("10", USDT),
+            "fee_revenue": fee,
+            "network_fees": -network_fee,
+            "fx_liquidity": network_fee,
+            "customer": -(amount + fee),
+        }, entry
         assert (await verify(session=session)).ok
+    assert "13.5" in await _ussd_usdt_erc20(phone)
+
+    # a repeated send job (a retry after a crash) pays nothing twice
+    rt.queue.enqueue(
+        "wallets.jobs.send_withdrawal", job_id="e2e-resend", kwargs={"withdrawal_id": row.id}, queue="wallets"
+    )
+    await settle(rt)
+    await _scan(rt, 8)
+    resent = [t for t in await chain.transfers(0, await chain.tip()) if t.to.lower() == DESTINATION]
+    assert len(resent) == 1
+
+
+async def _track(rt: Runtime, n: int) -> None:
+    """What the scheduler does every 20 s: confirm, post or void in-flight withdrawals."""
+    rt.queue.enqueue("wallets.jobs.track_withdrawals", job_id=f"e2e-track-{n}", kwargs={}, queue="default")
+    await settle(rt)
+
+
+async def _entry(session: AsyncSession, entry_id: int) -> dict[str, Money]:
+    """An entry's postings by account kind (customer wallets as "customer")."""
+    rows = (
+        await session.execute(
+            select(Account.kind, Account.owner_type, Posting.amount, Account.asset)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id == entry_id)
+        )
+    ).all()
+    return {
+        ("customer" if owner == "customer" else kind): Money.from_minor(minor, Asset(asset))
+        for kind, owner, minor, asset in rows
+    }
