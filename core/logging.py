@@ -8,6 +8,7 @@ httpx) is routed through the same processors.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -47,24 +48,33 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[JWT]"),
     (re.compile(r"kbt_(?:live|test|rt)_[A-Za-z0-9_-]+"), "[KEY]"),
     (re.compile(r"kbt-env:v1:[A-Za-z0-9:_-]+"), "[ENVELOPE]"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i:\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+)"), r"\1 [REDACTED]"),
     (re.compile(r"(?<![\d+])\+?254[\s-]?([17]\d{2})[\s-]?\d{3}[\s-]?(\d{3})(?!\d)"), r"+254\1***\2"),
     (re.compile(r"(?<![\d+])0([17]\d{2})[\s-]?\d{3}[\s-]?(\d{3})(?!\d)"), r"0\1***\2"),
     (re.compile(r"\b(xprv|tprv|zprv)[1-9A-HJ-NP-Za-km-z]{20,}"), "[XPRV]"),
 ]
+# Any of the patterns, in one pass: most strings hold none, and then none of the substitutions
+# can change them (the per-pattern passes are for the few that do). Flags inside the patterns
+# are scoped, `(?i:...)`, so that they can be joined.
+_ANY_PATTERN = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _PATTERNS))
+# Left alone: ProcessorFormatter's own bookkeeping (the LogRecord), removed before rendering.
+_META_KEYS = frozenset({"_record", "_from_structlog"})
+_PLAIN, _DROP, _PHONE = 0, 1, 2
 
 
-def _is_dropped(key: str) -> bool:
+@functools.lru_cache(maxsize=4096)  # keys come from code, so they are few; bounded all the same
+def _key_kind(key: str) -> int:
     lowered = key.lower()
-    return lowered in _EXACT_DROP or any(word in lowered for word in _DROP_KEYS)
-
-
-def _is_phone_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _PHONE_KEYS)
+    if lowered in _EXACT_DROP or any(word in lowered for word in _DROP_KEYS):
+        return _DROP
+    if any(word in lowered for word in _PHONE_KEYS):
+        return _PHONE
+    return _PLAIN
 
 
 def mask_text(text: str) -> str:
+    if _ANY_PATTERN.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -72,16 +82,17 @@ def mask_text(text: str) -> str:
 
 def _mask_phone(value: Any) -> str:
     text = str(value)
-    if "***" in text:  # already masked (the processor may run twice on one event)
+    if "***" in text:  # already masked (e.g. by `masked()` before it was logged)
         return text
     digits = re.sub(r"\D", "", text)
     return f"{text[:4]}***{digits[-3:]}" if len(digits) >= 7 else "***"
 
 
 def mask_value(key: str, value: Any) -> Any:
-    if _is_dropped(key):
+    kind = _key_kind(key)
+    if kind == _DROP:
         return REDACTED
-    if _is_phone_key(key) and value is not None and not isinstance(value, Mapping | list | tuple):
+    if kind == _PHONE and value is not None and not isinstance(value, Mapping | list | tuple):
         return _mask_phone(value)
     return _mask_any(value)
 
@@ -100,7 +111,7 @@ def _mask_any(value: Any) -> Any:
 
 def mask_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: mask every field of the event (including the message)."""
-    return {key: mask_value(key, value) for key, value in event_dict.items()}
+    return {key: value if key in _META_KEYS else mask_value(key, value) for key, value in event_dict.items()}
 
 
 def _stdlib_args_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -135,11 +146,13 @@ def configure_logging(*, level: str = "INFO", stream: IO[str] | None = None) -> 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    # Each event is masked once, as the last step before it leaves its chain: structlog events in
+    # `processors` (so any handler gets the masked dict), standard-library records in
+    # `foreign_pre_chain`. The formatter adds nothing that would need masking again.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[_stdlib_args_processor, *processors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            mask_processor,
             structlog.processors.JSONRenderer(),
         ],
     )

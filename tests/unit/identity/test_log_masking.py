@@ -5,8 +5,10 @@ import json
 import logging
 
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.logging import bind_request_id, clear_request, configure_logging, mask_text
+from core.logging import _PATTERNS, bind_request_id, clear_request, configure_logging, mask_text
 
 
 def test_mask_text_patterns() -> None:
@@ -44,3 +46,58 @@ def test_structlog_and_stdlib_lines_are_masked_json() -> None:
     raw = stream.getvalue()
     for secret in ("712345678", "4821", "23456789", "kbt_rt_secretvalue", "123456"):
         assert secret not in raw
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "+254712345678",
+        "0712 345 678",
+        "254-112-345-678",
+        "Bearer abc.def",
+        "bAsIc xyz",
+        "eyJhbGciOi.eyJzdWIi.sig",
+        "kbt_live_abc",
+        "kbt-env:v1:a:b",
+        "xprv" + "9" * 24,
+        "12345",
+        " ",
+        "-",
+        "+",
+        "K",
+        "ſ",
+        "text",
+    ]
+)
+
+
+@given(st.lists(_FRAGMENTS | st.text(max_size=6), max_size=8).map("".join))
+def test_the_one_pass_check_never_skips_a_string_a_pattern_would_change(text: str) -> None:
+    expected = text
+    for pattern, replacement in _PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert mask_text(text) == expected
+
+
+def test_other_handlers_get_the_structlog_event_already_masked() -> None:
+    """Masking is the end of the structlog chain, not only of our formatter."""
+    stream = io.StringIO()
+    configure_logging(stream=stream, level="DEBUG")
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    keep = Keep()
+    logging.getLogger().addHandler(keep)
+    try:
+        structlog.get_logger("kibeti.test").info("sent to 0712345678", phone="+254712345678", pin="4821")
+    finally:
+        logging.getLogger().handlers = [
+            h for h in logging.getLogger().handlers if h.get_name() != "kibeti-json" and h is not keep
+        ]
+    assert len(seen) == 1
+    event = seen[0].msg
+    assert isinstance(event, dict)
+    assert "345678" not in str(event) and "4821" not in str(event)
+    assert "345678" not in stream.getvalue() and "4821" not in stream.getvalue()
