@@ -59,8 +59,8 @@ def parse(body: object) -> Payment:
     """A validation or confirmation body (same shape); MalformedCallback when unusable."""
     if not isinstance(body, dict):
         raise wire.MalformedCallback("a C2B body must be a JSON object")
-    trans_id = str(body.get("TransID") or "").strip()
-    if not trans_id or len(trans_id) > 40:
+    trans_id = body.get("TransID")
+    if not (isinstance(trans_id, str) and trans_id.isascii() and trans_id.isalnum() and len(trans_id) <= 40):
         raise wire.MalformedCallback("missing or invalid TransID")
     amount = wire.to_decimal(body.get("TransAmount"))
     if amount is None or not amount.is_finite() or amount <= 0 or amount > _ABSURD_KES:

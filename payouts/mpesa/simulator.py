@@ -110,6 +110,13 @@ class Simulator:
         self.state.callbacks.append(entry)
         return int(entry["status"]), answer
 
+    async def aclose(self) -> None:
+        """Deliver what is scheduled, then close the callback client."""
+        await self.drain()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
     async def drain(self) -> None:
         """Wait for every scheduled callback (tests)."""
         while self._tasks:
@@ -422,9 +429,7 @@ class Simulator:
         """Validation (when enabled) then the confirmation, `deliveries` times (a duplicate is > 1)."""
         urls = self.state.c2b_urls
         if self.state.config.c2b_validation if validation is None else validation:
-            _, answer = await self._post(
-                urls["validation"], _c2b_body(txn, ""), "c2b_validation", wait_s=8.0
-            )
+            _, answer = await self._post(urls["validation"], _c2b_body(txn, ""), "c2b_validation", wait_s=8.0)
             code = answer.get("ResultCode") if isinstance(answer, dict) else None
             if code is None:  # unreachable or unreadable: the registered ResponseType decides
                 txn.validation = "unreachable"

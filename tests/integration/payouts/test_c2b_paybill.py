@@ -1,0 +1,293 @@
+"""Paybill (C2B) top-ups through the callback router, on PostgreSQL and SQLite: the account number
+is the customer's phone in any form (or their customer number); validation refuses what cannot be
+matched; confirmations book once per TransID, and what cannot be matched waits in suspense, flagged.
+The Daraja simulator pays the paybill in-process (validation, then confirmation) through the router."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from core import runtime as runtime_module
+from core.config import Settings
+from core.identity import service as identity
+from core.identity.models import Customer, CustomerStatus
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind, OwnerType
+from core.ledger.verify import verify
+from core.money import Asset, Money
+from core.payments.models import MpesaCallback
+from core.runtime import Runtime
+from payouts.mpesa.credentials import generate_test_certificate
+from payouts.mpesa.sim_state import SimConfig
+from payouts.mpesa.simulator import Simulator, create_app
+from webapp.api.mpesa import router
+from webapp.bootstrap import build_runtime
+
+TOKEN = "c2b-test-token-0123456789abcdef"
+PHONE = "+254712345678"
+CERT = generate_test_certificate()
+
+
+class Paybill:
+    def __init__(self, app: FastAPI, http: httpx.AsyncClient, rt: Runtime, customer_id: int) -> None:
+        self.app, self.http, self.rt, self.customer_id = app, http, rt, customer_id
+
+    async def post(self, kind: str, body: object) -> httpx.Response:
+        response = await self.http.post(f"/mpesa/{TOKEN}/c2b/{kind}", json=body)
+        assert response.status_code == 200, response.text
+        return response
+
+    async def wallet(self, customer_id: int | None = None) -> Money:
+        async with self.rt.session_factory() as session:
+            account = await ledger.get_or_open_account(
+                session=session,
+                owner_type=OwnerType.CUSTOMER,
+                owner_id=customer_id or self.customer_id,
+                asset=Asset.KES,
+                kind=AccountKind.WALLET,
+            )
+            await session.commit()
+            return await ledger.balance(session=session, account_id=account.id)
+
+    async def suspense(self) -> Money:
+        async with self.rt.session_factory() as session:
+            account = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
+            await session.commit()
+            return await ledger.balance(session=session, account_id=account.id)
+
+    async def rows(self, kind: str = "c2b_confirmation") -> list[MpesaCallback]:
+        async with self.rt.session_factory() as session:
+            query = select(MpesaCallback).where(MpesaCallback.kind == kind).order_by(MpesaCallback.id)
+            return list((await session.execute(query)).scalars().all())
+
+    async def books_balance(self) -> bool:
+        async with self.rt.session_factory() as session:
+            return (await verify(session=session)).ok
+
+
+@pytest.fixture
+async def paybill(db_url):
+    settings = Settings(kibeti_env="test", database_url=db_url, redis_url="", mpesa_callback_token=TOKEN)  # type: ignore[arg-type]
+    rt = build_runtime(settings)
+    runtime_module.install(rt)
+    async with rt.session_factory() as session:
+        customer = await identity.register_customer(
+            session=session,
+            phone="0712 345 678",
+            name="Amina",
+            national_id="12345678",
+            language="en",
+            pin="4826",
+        )
+        await session.commit()
+    app = FastAPI()
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
+        yield Paybill(app, http, rt, customer.id)
+    await rt.session_factory.kw["bind"].dispose()
+
+
+def payment(trans_id: str, account: str, amount: str = "100") -> dict[str, str]:
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": trans_id,
+        "TransTime": "20261126103000",
+        "TransAmount": amount,
+        "BusinessShortCode": "600000",
+        "BillRefNumber": account,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "",
+        "ThirdPartyTransID": "",
+        "MSISDN": "25471****678",
+        "FirstName": "Amina",
+        "MiddleName": "",
+        "LastName": "",
+    }
+
+
+ACCOUNT_FORMS = ["0712345678", "254712345678", "+254712345678", "0712 345 678", "712345678"]
+
+
+async def test_every_phone_form_and_the_customer_number_validate_and_credit(paybill):
+    forms = [*ACCOUNT_FORMS, str(paybill.customer_id)]
+    for n, account in enumerate(forms):
+        body = payment(f"RKT{n:07d}", account)
+        reply = (await paybill.post("validation", body)).json()
+        assert reply == {"ResultCode": "0", "ResultDesc": "Accepted"}, account
+        await paybill.post("confirmation", body)
+    assert await paybill.wallet() == Money.of(100 * len(forms), Asset.KES)
+    assert [r.outcome for r in await paybill.rows()] == ["credited"] * len(forms)
+    assert [r.outcome for r in await paybill.rows("c2b_validation")] == ["accepted"] * len(forms)
+    assert await paybill.suspense() == Money.of(0, Asset.KES)
+    assert await paybill.books_balance()
+
+
+async def test_a_duplicate_confirmation_credits_once(paybill):
+    body = payment("RKTDUP0001", "0712345678", "250")
+    for _ in range(3):
+        await paybill.post("confirmation", body)
+    assert await paybill.wallet() == Money.of(250, Asset.KES)
+    rows = await paybill.rows()
+    assert [r.outcome for r in rows] == ["credited", "duplicate", "duplicate"]
+    assert not any(r.flagged for r in rows)
+
+
+async def test_an_unknown_account_is_refused_and_a_confirmation_anyway_waits_in_suspense(paybill):
+    body = payment("RKTUNK0001", "0799999999", "300")
+    reply = (await paybill.post("validation", body)).json()
+    assert reply == {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
+    for _ in range(2):  # Daraja confirms even with validation off; and duplicates
+        await paybill.post("confirmation", body)
+    assert await paybill.suspense() == Money.of(300, Asset.KES)
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    first, second = await paybill.rows()
+    assert (first.outcome, first.flagged, second.outcome) == ("suspense", True, "duplicate")
+    assert "RKTUNK0001" in (first.flag_reason or "") and "0799999999" in (first.flag_reason or "")
+    assert await paybill.books_balance()
+
+
+@pytest.mark.parametrize("account", ["", "ABC123", "0", "99999999999999999999", "+1 202 555 0100"])
+async def test_accounts_that_name_nobody_are_refused(paybill, account):
+    reply = (await paybill.post("validation", payment("RKTNOB0001", account))).json()
+    assert reply["ResultCode"] == "C2B00012"
+
+
+async def test_a_closed_customer_is_refused_and_their_late_confirmation_held(paybill):
+    async with paybill.rt.session_factory() as session:
+        customer = await session.get(Customer, paybill.customer_id)
+        customer.status = CustomerStatus.CLOSED.value
+        await session.commit()
+    body = payment("RKTCLS0001", "0712345678", "40")
+    assert (await paybill.post("validation", body)).json()["ResultCode"] == "C2B00012"
+    await paybill.post("confirmation", body)
+    assert await paybill.suspense() == Money.of(40, Asset.KES)
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+
+
+@pytest.mark.parametrize(
+    "amount", ["0", "-1", "0.50", "10.5", "250001", "abc", "", "NaN", "Infinity", "1e400"]
+)
+async def test_validation_refuses_amounts_outside_mpesa_limits(paybill, amount):
+    reply = (await paybill.post("validation", payment("RKTAMT0001", "0712345678", amount))).json()
+    assert reply == {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
+
+
+@pytest.mark.parametrize("amount", ["1", "250000", "250000.00"])
+async def test_validation_accepts_the_limits_themselves(paybill, amount):
+    reply = (await paybill.post("validation", payment("RKTAMT0002", "0712345678", amount))).json()
+    assert reply["ResultCode"] == "0"
+
+
+async def test_a_confirmed_amount_outside_the_limits_is_held_not_credited(paybill):
+    await paybill.post("confirmation", payment("RKTBIG0001", "0712345678", "250001"))
+    await paybill.post("confirmation", payment("RKTCNT0001", "0712345678", "10.50"))
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    assert await paybill.suspense() == Money.of("250011.50", Asset.KES)
+    assert [(r.outcome, r.flagged) for r in await paybill.rows()] == [("suspense", True)] * 2
+
+
+MALFORMED = [
+    "not json at all",
+    "[1, 2, 3]",
+    "{}",
+    '{"TransAmount": "10", "BillRefNumber": "0712345678"}',
+    '{"TransID": "RKTBAD0001", "TransAmount": "abc", "BillRefNumber": "0712345678"}',
+    '{"TransID": "RKTBAD0002", "TransAmount": "NaN", "BillRefNumber": "0712345678"}',
+    '{"TransID": "RKTBAD0003", "TransAmount": "-5", "BillRefNumber": "0712345678"}',
+    '{"TransID": "RKTBAD0004", "TransAmount": "1e400", "BillRefNumber": "0712345678"}',
+    '{"TransID": "RKTBAD0005", "TransAmount": "10.001", "BillRefNumber": "0712345678"}',
+    '{"TransID": ["x"], "TransAmount": "10", "BillRefNumber": "0712345678"}',
+    '{"TransID": "' + "X" * 200 + '", "TransAmount": "10", "BillRefNumber": "0712345678"}',
+]
+
+
+@pytest.mark.parametrize("raw", MALFORMED)
+async def test_malformed_confirmations_are_recorded_answered_200_and_flagged(paybill, raw):
+    response = await paybill.http.post(
+        f"/mpesa/{TOKEN}/c2b/confirmation", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    (row,) = await paybill.rows()
+    assert row.raw == raw and row.processed and row.flagged and row.outcome == "malformed"
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    assert await paybill.books_balance()
+
+
+@pytest.mark.parametrize("raw", MALFORMED)
+async def test_malformed_validations_are_recorded_and_refused(paybill, raw):
+    response = await paybill.http.post(
+        f"/mpesa/{TOKEN}/c2b/validation", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["ResultCode"] in ("C2B00013", "C2B00016")
+    (row,) = await paybill.rows("c2b_validation")
+    assert row.raw == raw and row.processed
+
+
+async def test_an_odd_account_field_goes_to_suspense_not_to_a_crash(paybill):
+    body: dict[str, object] = {**payment("RKTODD0001", "x"), "BillRefNumber": {"nested": [1]}}
+    await paybill.post("confirmation", body)
+    assert await paybill.suspense() == Money.of(100, Asset.KES)
+
+
+async def test_the_simulator_pays_the_paybill_validation_then_confirmation_twice(paybill):
+    sim = Simulator(
+        SimConfig(callback_delay_s=0.0),
+        certificate=CERT,
+        callback_transport=httpx.ASGITransport(app=paybill.app),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sim)), base_url="http://sim"
+    ) as daraja:
+        refused = await daraja.post(
+            "/simulator/c2b/pay", json={"msisdn": "254712345678", "amount": "500", "account": "x"}
+        )
+        assert refused.status_code == 400  # no URLs registered yet
+        token = (
+            await daraja.get(
+                "/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=("k", "s")
+            )
+        ).json()
+        base = f"http://app/mpesa/{TOKEN}"
+        registered = await daraja.post(
+            "/mpesa/c2b/v2/registerurl",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            json={"ShortCode": "600000", "ResponseType": "Completed", "ConfirmationURL": f"{base}/c2b/confirmation",
+                  "ValidationURL": f"{base}/c2b/validation"},
+        )  # fmt: skip
+        assert registered.json()["ResponseCode"] == "0"
+        paid = (
+            await daraja.post(
+                "/simulator/c2b/pay",
+                json={"msisdn": "254712345678", "amount": "500", "account": "0712345678", "deliveries": 2},
+            )
+        ).json()
+        assert (paid["status"], paid["validation"], paid["confirmations"]) == ("completed", "0", 2)
+        rejected = (
+            await daraja.post(
+                "/simulator/c2b/pay", json={"msisdn": "254712345678", "amount": "70", "account": "0799999999"}
+            )
+        ).json()
+        assert (rejected["status"], rejected["validation"], rejected["confirmations"]) == (
+            "rejected",
+            "C2B00012",
+            0,
+        )
+        unvalidated = (
+            await daraja.post(
+                "/simulator/c2b/pay",
+                json={"msisdn": "254712345678", "amount": "70", "account": "0799999999", "validation": False},
+            )
+        ).json()
+        assert (unvalidated["status"], unvalidated["validation"]) == ("completed", "off")
+        sent = [
+            c for c in (await daraja.get("/simulator/callbacks")).json() if c["kind"] == "c2b_confirmation"
+        ]
+        assert sent[0]["body"]["MSISDN"] == "25471****678"  # masked, as Daraja sends it
+    await sim.aclose()
+    assert await paybill.wallet() == Money.of(500, Asset.KES)
+    assert await paybill.suspense() == Money.of(70, Asset.KES)
+    assert [r.outcome for r in await paybill.rows()] == ["credited", "duplicate", "suspense"]
