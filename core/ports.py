@@ -57,6 +57,30 @@ class ChainGateway(Protocol):
         """Return the canonical form or raise core.errors.InvalidAddress with a clear message."""
         ...
 
+    async def request_withdrawal(
+        self,
+        *,
+        session: Any,
+        request_key: str,
+        owner_type: str,
+        owner_id: int,
+        asset: Asset,
+        address: str,
+        amount: Money,
+        fee: Money,
+        amount_kes: Money | None = None,
+    ) -> WithdrawalTicket:
+        """Screen the destination, hold `amount + fee` and stage the send, all in the caller's
+        transaction (`session`, an AsyncSession); idempotent per `request_key`."""
+        ...
+
+
+@dataclass(frozen=True)
+class WithdrawalTicket:
+    withdrawal_id: int
+    status: str
+    address: str  # the canonical destination
+
 
 class Decision(StrEnum):
     ALLOW = "allow"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.ports import ComplianceGate, DepositAddress
+from core.ports import ComplianceGate, DepositAddress, WithdrawalTicket
 from wallets import addresses, service
 from wallets.hd import AddressDeriver
 from wallets.networks import BitcoinNet, Network
@@ -17,13 +16,6 @@ from wallets.withdrawals import request_withdrawal
 
 SEND_JOB = "wallets.jobs.send_withdrawal"
 SIGNER_QUEUE = "wallets"  # served by the signer worker, the only process holding the seed
-
-
-@dataclass(frozen=True)
-class WithdrawalTicket:
-    withdrawal_id: int
-    status: str
-    address: str  # the canonical destination
 
 
 class WalletGateway:

@@ -9,7 +9,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import KibetiError
-from core.flows import accounts, claims, trading
+from core.flows import accounts, claims, trading, withdrawals
 from core.flows.errors import AlreadyRegistered, InvalidName, InvalidNationalId, SelfSend, ServiceUnavailable
 from core.flows.types import (
     AccountStatus,
@@ -244,6 +244,17 @@ class CoreFlows:
     ) -> Receipt:
         return await trading.confirm_send(
             self, customer_id=customer_id, quote_id=quote_id, to_phone=to_phone, pin=pin,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+    async def quote_withdraw(self, *, customer_id: int, amount: Money, address: str) -> QuoteView:
+        return await withdrawals.quote_withdraw(self, customer_id=customer_id, amount=amount, address=address)
+
+    async def confirm_withdraw(
+        self, *, customer_id: int, quote_id: str, address: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        return await withdrawals.confirm_withdraw(
+            self, customer_id=customer_id, quote_id=quote_id, address=address, pin=pin,
             idempotency_key=idempotency_key,
         )  # fmt: skip
 

@@ -104,7 +104,7 @@ async def quote_send(flows: CoreFlows, *, customer_id: int, to_phone: str, amoun
         return view_of(flows, row)
 
 
-async def _open_quote(
+async def open_quote(
     flows: CoreFlows, session: AsyncSession, customer_id: int, quote_id: str, kind: str
 ) -> Quote:
     try:
@@ -136,7 +136,7 @@ async def gate(flows: CoreFlows, session: AsyncSession, check: MovementCheck) ->
     raise Refused(result.reason_code, review=result.decision is Decision.REVIEW, details=result.details)
 
 
-async def _authorise(flows: CoreFlows, session: AsyncSession, customer_id: int, pin: str) -> Customer:
+async def authorise(flows: CoreFlows, session: AsyncSession, customer_id: int, pin: str) -> Customer:
     return await flows.verify_pin(session, customer_id=customer_id, pin=pin)
 
 
@@ -144,8 +144,8 @@ async def confirm_buy(
     flows: CoreFlows, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
 ) -> Receipt:
     async with flows.rt.session_factory() as session:
-        row = await _open_quote(flows, session, customer_id, quote_id, "buy")
-        customer = await _authorise(flows, session, customer_id, pin)
+        row = await open_quote(flows, session, customer_id, quote_id, "buy")
+        customer = await authorise(flows, session, customer_id, pin)
         pay = Money.from_minor(row.pay_minor, Asset.KES)
         check = MovementCheck(customer_id, "buy", Money.from_minor(row.receive_minor, Asset(row.asset)), pay)
         await gate(flows, session, check)
@@ -178,8 +178,8 @@ async def confirm_sell(
     flows: CoreFlows, *, customer_id: int, quote_id: str, pin: str, idempotency_key: str
 ) -> Receipt:
     async with flows.rt.session_factory() as session:
-        row = await _open_quote(flows, session, customer_id, quote_id, "sell")
-        customer = await _authorise(flows, session, customer_id, pin)
+        row = await open_quote(flows, session, customer_id, quote_id, "sell")
+        customer = await authorise(flows, session, customer_id, pin)
         identity.assert_withdrawals_allowed(customer, clock=flows.rt.clock)
         asset = Asset(row.asset)
         payout_minor = row.payout_minor if row.payout_minor is not None else row.receive_minor
@@ -213,7 +213,7 @@ async def confirm_send(
     flows: CoreFlows, *, customer_id: int, quote_id: str, to_phone: str, pin: str, idempotency_key: str
 ) -> Receipt:
     async with flows.rt.session_factory() as session:
-        sender = await _authorise(flows, session, customer_id, pin)
+        sender = await authorise(flows, session, customer_id, pin)
         if sender.phone == to_phone:
             raise SelfSend("cannot send to yourself")
         recipient = await identity.get_customer_by_phone(session=session, phone=to_phone)
@@ -276,7 +276,7 @@ async def _send_amount(
 ) -> tuple[Money, Quote | None]:
     if quote_id.startswith(KES_SEND_PREFIX):
         return Money.from_minor(int(quote_id[len(KES_SEND_PREFIX) :]), Asset.KES), None
-    row = await _open_quote(flows, session, customer_id, quote_id, "send")
+    row = await open_quote(flows, session, customer_id, quote_id, "send")
     return Money.from_minor(row.pay_minor, Asset(row.pay_asset)), row
 
 

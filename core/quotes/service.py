@@ -219,4 +219,29 @@ async def execute_quote(
     return Execution(quote_id=row.id, entry_id=result.entry_id, replayed=False)
 
 
-__all__ = ["Execution", "Given", "create_quote", "execute_quote", "get_quote", "price", "terms_of"]
+async def use_quote(*, session: AsyncSession, quote_id: int, idempotency_key: str, clock: Clock) -> Quote:
+    """Mark a quote used by a movement the ledger books later (a withdrawal's hold is posted on
+    confirmation), with the same refusals as execute_quote; a retry with the same key is a replay."""
+    row = await get_quote(session=session, quote_id=quote_id, for_update=True)
+    if row.status == QuoteStatus.EXECUTED.value:
+        if row.idempotency_key == idempotency_key:
+            return row
+        raise QuoteAlreadyUsed(f"quote {quote_id} has already been used")
+    now = clock.now()
+    if now > row.expires_at:
+        raise QuoteExpired(f"quote {quote_id} expired at {row.expires_at.isoformat()}; ask for a new one")
+    row.status, row.executed_at, row.idempotency_key = QuoteStatus.EXECUTED.value, now, idempotency_key
+    await session.flush()
+    return row
+
+
+__all__ = [
+    "Execution",
+    "Given",
+    "create_quote",
+    "execute_quote",
+    "get_quote",
+    "price",
+    "terms_of",
+    "use_quote",
+]

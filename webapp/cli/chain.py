@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
-from decimal import Decimal
 
 import click
 
-from core.money import Money
+from core.errors import KibetiError
+from core.flows.service import CoreFlows
+from core.identity.phone import normalize_phone
+from core.money import Money, format_money, parse_amount
 from core.runtime import Runtime
 from wallets.adapter import build_monitor, close_source, wallet_settings
 from wallets.gateway import WalletGateway
@@ -105,7 +108,7 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
         if runtime.settings.is_production:
             raise click.UsageError("simulated chains do not exist in production")
         chain = SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen))
-        txid = chain.pay(to_address, Money.of(Decimal(amount), chosen.asset).minor)
+        txid = chain.pay(to_address, _amount(amount, chosen).minor)
         if blocks:
             chain.produce(blocks)
         return txid
@@ -124,3 +127,54 @@ def mine(network: str, blocks: int) -> None:
         return SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen)).produce(blocks)
 
     click.echo(f"height {run_with_runtime(work)}")
+
+
+def _amount(text: str, network: Network) -> Money:
+    try:
+        return parse_amount(text, network.asset)
+    except KibetiError as exc:
+        raise click.BadParameter(str(exc), param_hint="--amount") from exc
+
+
+@chain_group.command(name="withdraw")
+@click.option("--phone", required=True, help="The customer's phone number, e.g. 0700000001.")
+@click.option("--network", type=NETWORKS, required=True)
+@click.option("--to", "to_address", required=True, help="The destination address on that network.")
+@click.option(
+    "--amount", required=True, help="What the customer pays, in the asset, e.g. 10 (fees included)."
+)
+@click.option("--pin", prompt="Customer PIN", hide_input=True, help="Prompted (hidden) when not given.")
+@click.option("--yes", is_flag=True, help="Do not ask before sending.")
+def withdraw(phone: str, network: str, to_address: str, amount: str, pin: str, yes: bool) -> None:
+    """Withdraw a customer's crypto to an outside address: quote, confirm, PIN, then the signer sends
+    it and the ledger posts it (fees booked) after the network's confirmations."""
+    chosen = Network(network)
+    paid = _amount(amount, chosen)
+
+    async def work(runtime: Runtime) -> str:
+        flows = CoreFlows(runtime)
+        try:
+            customer = await flows.find_customer(phone=normalize_phone(phone))
+            if customer is None:
+                raise click.UsageError(
+                    f"no customer with phone {phone}: they register by dialling the USSD code"
+                )
+            quote = await flows.quote_withdraw(customer_id=customer.id, amount=paid, address=to_address)
+            click.echo(
+                f"Pay {format_money(quote.pay)}, fee {format_money(quote.fee)}: "
+                f"{format_money(quote.receive)} arrives at {to_address} on {chosen.label}."
+            )
+            if not yes and not click.confirm("Send it?", default=False):
+                return "Not sent."
+            receipt = await flows.confirm_withdraw(
+                customer_id=customer.id, quote_id=quote.id, address=to_address, pin=pin,
+                idempotency_key=f"cli-withdraw-{secrets.token_hex(8)}",
+            )  # fmt: skip
+        except KibetiError as exc:
+            raise click.ClickException(f"{exc} [{exc.code}]") from exc
+        return (
+            f"Withdrawal {receipt.reference} queued: {format_money(receipt.amount)} "
+            f"to {receipt.details['address']}. It is posted to the ledger after the network's confirmations."
+        )
+
+    click.echo(run_with_runtime(work))

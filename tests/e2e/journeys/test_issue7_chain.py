@@ -20,7 +20,7 @@ from core.ledger.models import Account, Posting
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from core.runtime import Runtime
-from tests.e2e.journeys.conftest import Stack, register, settle
+from tests.e2e.journeys.conftest import PIN, Stack, register, settle
 from tests.e2e.ussd.conftest import AtPhone, balance_of
 from wallets.models import Withdrawal
 from wallets.networks import Network
@@ -88,18 +88,34 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
 
     # destinations are screened: with no sanctions list loaded the gate holds every withdrawal
     await stack.kibeti("sanctions", "load", "/work/shared/data/sanctions", "--no-rescreen")
-    amount, fee = Money.of("10", USDT), Money.of("1.5", USDT)
+    # bad input first: a wrong-network address and letters for an amount are refused, nothing held
+    wrong = await stack.kibeti(
+        "chain", "withdraw", "--phone", phone.number, "--network", "erc20", "--to", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+        "--amount", "10", "--pin", PIN, "--yes", check=False,
+    )  # fmt: skip
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr and "address" in wrong.stderr.lower()
+    letters = await stack.kibeti(
+        "chain", "withdraw", "--phone", phone.number, "--network", "erc20", "--to", DESTINATION,
+        "--amount", "ten", "--pin", PIN, "--yes", check=False,
+    )  # fmt: skip
+    assert letters.returncode == 2 and "Traceback" not in letters.stderr and "--amount" in letters.stderr
+
+    # the customer pays 10 USDT: the 0.5 % withdrawal fee (0.05) is deducted and 9.95 leaves on chain
+    sent_out = await stack.kibeti(
+        "chain", "withdraw", "--phone", phone.number, "--network", "erc20", "--to", DESTINATION,
+        "--amount", "10", "--pin", PIN, "--yes",
+    )  # fmt: skip
+    assert "9.95" in sent_out.stdout and "0.05" in sent_out.stdout, sent_out.stdout
+    amount, fee = Money.of("9.95", USDT), Money.of("0.05", USDT)
     async with rt.session_factory() as session:
-        ticket = await rt.chains.request_withdrawal(  # type: ignore[union-attr]
-            session=session, request_key="e2e-withdraw-1", owner_type="customer", owner_id=customer.id,
-            asset=USDT, address=DESTINATION, amount=amount, fee=fee, amount_kes=Money.of("1295", Asset.KES),
-        )  # fmt: skip
-        await session.commit()
+        ticket = (
+            await session.execute(select(Withdrawal).where(Withdrawal.owner_id == customer.id))
+        ).scalar_one()
     await settle(rt)  # the outbox hands the send job to the signer queue: the transaction is queued
     async with rt.session_factory() as session:  # amount + fee held, nothing posted yet
-        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("13.5", USDT)
+        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("15", USDT)
         assert await ledger.balance(session=session, account_id=wallet.id) == Money.of("25", USDT)
-        row = await session.get(Withdrawal, ticket.withdrawal_id)
+        row = await session.get(Withdrawal, ticket.id)
         assert row is not None and row.status == "broadcast", row and row.status
     chain = SimulatedChain(Network.ERC20, sim_path(rt.settings.data_dir, Network.ERC20))
     statuses = []
@@ -107,29 +123,29 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
         await _scan(rt, n)  # mines a block: the first holds the withdrawal
         await _track(rt, n)
         async with rt.session_factory() as session:
-            row = await session.get(Withdrawal, ticket.withdrawal_id)
+            row = await session.get(Withdrawal, ticket.id)
             assert row is not None
             statuses.append(row.status)
     assert statuses == ["broadcast", "broadcast", "confirmed"], statuses  # posted at 3 confirmations
     assert chain.height_of(row.txid) is not None
     sent = [t for t in await chain.transfers(0, await chain.tip()) if t.txid == row.txid]
-    assert [(t.to.lower(), t.amount) for t in sent] == [(DESTINATION, 10_000_000)]
+    assert [(t.to.lower(), t.amount) for t in sent] == [(DESTINATION, 9_950_000)]
 
     # 65,000 gas at 20 gwei = 0.0013 ETH, at the configured 3,000 USDT per ETH
     network_fee = Money.of("3.9", USDT)
     async with rt.session_factory() as session:
-        assert await ledger.balance(session=session, account_id=wallet.id) == Money.of("13.5", USDT)
-        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("13.5", USDT)
+        assert await ledger.balance(session=session, account_id=wallet.id) == Money.of("15", USDT)
+        assert await ledger.available(session=session, account_id=wallet.id) == Money.of("15", USDT)
         entry = await _entry(session, int(row.entry_id))
         assert entry == {
-            "custody": Money.of("10", USDT),
+            "custody": amount,
             "fee_revenue": fee,
             "network_fees": -network_fee,
             "fx_liquidity": network_fee,
             "customer": -(amount + fee),
         }, entry
         assert (await verify(session=session)).ok
-    assert "13.5" in await _ussd_usdt_erc20(phone)
+    assert "15" in await _ussd_usdt_erc20(phone)
 
     # a repeated send job (a retry after a crash) pays nothing twice
     rt.queue.enqueue(
