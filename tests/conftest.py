@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +28,11 @@ from webapp.schema import upgrade
 PG_ADMIN_DSN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_ADMIN_URL = os.environ.get("KIBETI_TEST_REDIS", "redis://127.0.0.1:6379/0")
 HOW_TO_START = "run `make services` (or see README: PostgreSQL and Redis must be running)"
+
+# Hypothesis's deadline and too_slow health check are timing assertions: on a busy 2-CPU machine a
+# slow example is not a failure. Explicit @settings(...) inherit this profile for what they omit.
+settings.register_profile("kibeti", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kibeti")
 
 
 def run_blocking(coroutine_function, *args):

@@ -72,9 +72,7 @@ async def test_register_buy_sell_send_with_receipts(stack: Stack, language: str,
     async def bought() -> bool:
         return Decimal(await balance_of(rt, me.number, "USDT-TRC20")) > 0
 
-    await eventually(
-        bought, timeout=30, what=f"the STK callback to credit USDT-TRC20 ({await _collection(stack)})"
-    )
+    await eventually(bought, what=f"the STK callback to credit USDT-TRC20 ({await _collection(stack)})")
     usdt = Decimal(await balance_of(rt, me.number, "USDT-TRC20"))
 
     # sell some back to M-Pesa: B2C through the simulator and its result callback

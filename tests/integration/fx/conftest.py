@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,7 @@ class FakeProvider:
     def __init__(self) -> None:
         self.scripts: dict[str, Script] = {}
         self.hits: dict[str, int] = {}
+        self.released = threading.Event()  # set at teardown: a slow answer never outlives its test
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,7 +34,7 @@ class FakeProvider:
                 provider.hits[path] = provider.hits.get(path, 0) + 1
                 script = provider.scripts.get(path, Script(status=404, body="not found"))
                 if script.delay:
-                    time.sleep(script.delay)
+                    provider.released.wait(script.delay)
                 payload = script.body.encode()
                 try:
                     self.send_response(script.status)
@@ -75,5 +75,6 @@ def provider() -> Iterator[FakeProvider]:
     fake = FakeProvider()
     fake.thread.start()
     yield fake
+    fake.released.set()
     fake.server.shutdown()
     fake.server.server_close()

@@ -52,8 +52,8 @@ async def test_refresh_job_stores_rates_and_fills_the_redis_cache(db_url, redis_
         clock=clock,
         queue=_NoQueue(),
         rate_sources=[
-            ExchangeRateApiSource(name="erapi", url=provider.url("/latest/USD"), timeout=1),
-            CoinGeckoSource(name="gecko", url=provider.url(""), timeout=1),
+            ExchangeRateApiSource(name="erapi", url=provider.url("/latest/USD"), timeout=30),
+            CoinGeckoSource(name="gecko", url=provider.url(""), timeout=30),
         ],
         redis=client,
     )
