@@ -22,10 +22,16 @@ from webapp.bootstrap import build_runtime
 from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
 
+# Matched first: FastAPI tries routes in order, and a USSD hop (every keypress of every session)
+# would otherwise be tried against every staff route before its own. Its paths all start with
+# /ussd/, which no other router serves, so the order changes no match.
+_FIRST = ("ussd",)
+
 
 def _routers() -> list[object]:
     found = []
-    for info in sorted(pkgutil.iter_modules(api.__path__), key=lambda m: m.name):
+    modules = pkgutil.iter_modules(api.__path__)
+    for info in sorted(modules, key=lambda m: (m.name not in _FIRST, m.name)):
         module = importlib.import_module(f"{api.__name__}.{info.name}")
         router = getattr(module, "router", None)
         if router is not None:
