@@ -5,6 +5,7 @@ through core's Notifier port. The code itself is never stored or logged.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import timedelta
 
@@ -64,7 +65,7 @@ async def issue_otp(
         reference=secrets.token_hex(16),
         phone=e164,
         purpose=purpose,
-        code_hash=hash_secret(code),
+        code_hash=await asyncio.to_thread(hash_secret, code),  # Argon2id off the loop (see pin.py)
         attempts=0,
         created_at=now,
         expires_at=now + OTP_TTL,
@@ -103,7 +104,7 @@ async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: s
         await session.flush()
         raise OtpExpired("the code has expired: request a new one")
     well_formed = len(code) == OTP_DIGITS and code.isascii() and code.isdigit()
-    if well_formed and verify_secret(row.code_hash, code):
+    if well_formed and await asyncio.to_thread(verify_secret, row.code_hash, code):
         row.consumed_at = now
         await session.flush()
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 
@@ -49,6 +50,19 @@ def hash_pin(pin: str) -> str:
 
 def pin_matches(pin_hash: str, pin: str) -> bool:
     return verify_secret(pin_hash, pin)
+
+
+# Argon2id (64 MiB, tens of milliseconds of CPU, far more on a busy machine) in a worker thread:
+# on the event loop it would stall every request the process is serving, USSD hops included.
+# argon2-cffi releases the GIL while it hashes.
+
+
+async def hash_pin_in_thread(pin: str) -> str:
+    return await asyncio.to_thread(hash_pin, pin)
+
+
+async def pin_matches_in_thread(pin_hash: str, pin: str) -> bool:
+    return await asyncio.to_thread(pin_matches, pin_hash, pin)
 
 
 def lockout_for(failed_count: int) -> timedelta | None:

@@ -63,7 +63,7 @@ async def register_customer(
         language=_language(language),
         kyc_tier=0,
         status=CustomerStatus.ACTIVE.value,
-        pin_hash=pins.hash_pin(pin),
+        pin_hash=await pins.hash_pin_in_thread(pin),
         pin_failed_count=0,
         pin_changed_at=now,
         created_at=now,
@@ -129,7 +129,7 @@ async def verify_pin(*, session: AsyncSession, customer_id: int, pin: str, clock
             retry_after=_retry_after(customer.pin_locked_until, now), locked_until=customer.pin_locked_until
         )
     well_formed = len(pin) == pins.PIN_LENGTH and pin.isascii() and pin.isdigit()
-    if well_formed and pins.pin_matches(customer.pin_hash, pin):
+    if well_formed and await pins.pin_matches_in_thread(customer.pin_hash, pin):
         customer.pin_failed_count, customer.pin_locked_until = 0, None
         await session.flush()
         return customer
@@ -175,7 +175,7 @@ async def change_pin(
     """Change needs the old PIN (counted toward lockout like any other try)."""
     customer = await verify_pin(session=session, customer_id=customer_id, pin=old_pin, clock=clock)
     pins.check_new_pin(new_pin, phone=customer.phone)
-    customer.pin_hash = pins.hash_pin(new_pin)
+    customer.pin_hash = await pins.hash_pin_in_thread(new_pin)
     customer.pin_changed_at = customer.updated_at = clock.now()
     await session.flush()
     await audit.record(
@@ -194,7 +194,7 @@ async def reset_pin(
     customer = await get_customer(session=session, customer_id=customer_id)
     pins.check_new_pin(new_pin, phone=customer.phone)
     now = clock.now()
-    customer.pin_hash = pins.hash_pin(new_pin)
+    customer.pin_hash = await pins.hash_pin_in_thread(new_pin)
     customer.pin_failed_count, customer.pin_locked_until = 0, None
     customer.pin_changed_at = customer.pin_reset_at = customer.updated_at = now
     log.info("pin_reset", customer_id=customer.id, actor=actor)
