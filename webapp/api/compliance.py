@@ -3,14 +3,15 @@ close), STR export, overdue STRs, freezes and T2 review. Never exposed to custom
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases, kyc, reports
 from compliance.config import ComplianceSettings
@@ -22,7 +23,7 @@ from compliance.errors import (
     ReportNotFound,
     ReportNotPossible,
 )
-from compliance.models import Alert, Case, CaseEvent, KycDocument, LimitChange, Movement, ScreeningResult
+from compliance.models import KycDocument, Movement, ScreeningResult
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from webapp.deps_auth import DbSession, get_keyring, get_runtime, require_permission
@@ -41,10 +42,10 @@ def actor(staff: StaffUser) -> str:
     return f"staff:{staff.id}:{staff.email}"
 
 
-async def guarded(work: Callable[[], Awaitable[T]]) -> T:
+async def guarded(work: Awaitable[T]) -> T:
     """Map compliance errors to HTTP: missing -> 404, wrong state -> 409, bad input -> 422."""
     try:
-        return await work()
+        return await work
     except (CaseNotFound, AlertNotFound, ReportNotFound) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": exc.code, "message": str(exc)}) from exc
     except PermissionError as exc:
@@ -56,7 +57,28 @@ async def guarded(work: Callable[[], Awaitable[T]]) -> T:
         raise HTTPException(422, {"code": code, "message": str(exc)}) from exc
 
 
-class AlertOut(BaseModel):
+async def committed(session: AsyncSession, write: Awaitable[T]) -> T:
+    """Run one write and commit it, its errors mapped to HTTP as `guarded` does."""
+
+    async def write_and_commit() -> T:
+        result = await write
+        await session.commit()
+        return result
+
+    return await guarded(write_and_commit())
+
+
+class RowOut(BaseModel):
+    """A response read straight off a table row's attributes of the same names."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls.model_validate(row)
+
+
+class AlertOut(RowOut):
     id: int
     customer_id: int | None
     source: str
@@ -69,24 +91,8 @@ class AlertOut(BaseModel):
     details: dict[str, Any]
     created_at: datetime
 
-    @classmethod
-    def of(cls, a: Alert) -> AlertOut:
-        return cls(
-            id=a.id,
-            customer_id=a.customer_id,
-            source=a.source,
-            rule_code=a.rule_code,
-            score=a.score,
-            summary=a.summary,
-            status=a.status,
-            case_id=a.case_id,
-            movement_ids=list(a.movement_ids),
-            details=a.details,
-            created_at=a.created_at,
-        )
 
-
-class CaseOut(BaseModel):
+class CaseOut(RowOut):
     id: int
     customer_id: int | None
     title: str
@@ -100,25 +106,8 @@ class CaseOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
 
-    @classmethod
-    def of(cls, c: Case) -> CaseOut:
-        return cls(
-            id=c.id,
-            customer_id=c.customer_id,
-            title=c.title,
-            status=c.status,
-            priority=c.priority,
-            assigned_to=c.assigned_to,
-            suspicion_at=c.suspicion_at,
-            str_due_at=c.str_due_at,
-            grounds=c.grounds,
-            disposition=c.disposition,
-            created_at=c.created_at,
-            closed_at=c.closed_at,
-        )
 
-
-class EventOut(BaseModel):
+class EventOut(RowOut):
     id: int
     kind: str
     actor: str
@@ -126,18 +115,6 @@ class EventOut(BaseModel):
     movement_id: int | None
     data: dict[str, Any]
     created_at: datetime
-
-    @classmethod
-    def of(cls, e: CaseEvent) -> EventOut:
-        return cls(
-            id=e.id,
-            kind=e.kind,
-            actor=e.actor,
-            text=e.text,
-            movement_id=e.movement_id,
-            data=e.data,
-            created_at=e.created_at,
-        )
 
 
 class MovementOut(BaseModel):
@@ -218,7 +195,7 @@ class T2Decision(BaseModel):
     approve: bool
 
 
-class ReportOut(BaseModel):
+class ReportOut(RowOut):
     id: int
     reference: str
     report_code: str
@@ -241,14 +218,13 @@ async def list_alerts(
 async def dismiss_alert(
     alert_id: int, body: Dismiss, request: Request, session: DbSession, staff: CasesStaff
 ) -> AlertOut:
-    async def work() -> Alert:
-        result = await cases.dismiss_alert(
+    written = await committed(
+        session,
+        cases.dismiss_alert(
             session=session, alert_id=alert_id, actor=actor(staff), note=body.note, now=now(request)
-        )
-        await session.commit()
-        return result
-
-    return AlertOut.of(await guarded(work))
+        ),
+    )
+    return AlertOut.of(written)
 
 
 @router.get("/cases", response_model=list[CaseOut])
@@ -260,8 +236,9 @@ async def list_cases(
 
 @router.post("/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
 async def open_case(body: NewCase, request: Request, session: DbSession, staff: CasesStaff) -> CaseOut:
-    async def work() -> Case:
-        result = await cases.open_case(
+    written = await committed(
+        session,
+        cases.open_case(
             session=session,
             title=body.title,
             actor=actor(staff),
@@ -269,16 +246,14 @@ async def open_case(body: NewCase, request: Request, session: DbSession, staff: 
             alert_ids=body.alert_ids,
             customer_id=body.customer_id,
             priority=body.priority,
-        )
-        await session.commit()
-        return result
-
-    return CaseOut.of(await guarded(work))
+        ),
+    )
+    return CaseOut.of(written)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)
 async def get_case(case_id: int, session: DbSession, _staff: CasesStaff) -> CaseDetailOut:
-    detail = await guarded(lambda: cases.case_detail(session=session, case_id=case_id))
+    detail = await guarded(cases.case_detail(session=session, case_id=case_id))
     return CaseDetailOut(
         case=CaseOut.of(detail.case),
         events=[EventOut.of(e) for e in detail.events],
@@ -291,111 +266,100 @@ async def get_case(case_id: int, session: DbSession, _staff: CasesStaff) -> Case
 async def assign(
     case_id: int, body: Assign, request: Request, session: DbSession, staff: CasesStaff
 ) -> CaseOut:
-    async def work() -> Case:
-        result = await cases.assign(
+    written = await committed(
+        session,
+        cases.assign(
             session=session, case_id=case_id, assignee=body.assignee, actor=actor(staff), now=now(request)
-        )
-        await session.commit()
-        return result
-
-    return CaseOut.of(await guarded(work))
+        ),
+    )
+    return CaseOut.of(written)
 
 
 @router.post("/cases/{case_id}/notes", response_model=EventOut, status_code=status.HTTP_201_CREATED)
 async def add_note(
     case_id: int, body: Note, request: Request, session: DbSession, staff: CasesStaff
 ) -> EventOut:
-    async def work() -> CaseEvent:
-        result = await cases.add_note(
+    written = await committed(
+        session,
+        cases.add_note(
             session=session, case_id=case_id, actor=actor(staff), text=body.text, now=now(request)
-        )
-        await session.commit()
-        return result
-
-    return EventOut.of(await guarded(work))
+        ),
+    )
+    return EventOut.of(written)
 
 
 @router.post("/cases/{case_id}/evidence", response_model=EventOut, status_code=status.HTTP_201_CREATED)
 async def add_evidence(
     case_id: int, body: Evidence, request: Request, session: DbSession, staff: CasesStaff
 ) -> EventOut:
-    async def work() -> CaseEvent:
-        result = await cases.add_evidence(
+    written = await committed(
+        session,
+        cases.add_evidence(
             session=session,
             case_id=case_id,
             movement_id=body.movement_id,
             actor=actor(staff),
             note=body.note,
             now=now(request),
-        )
-        await session.commit()
-        return result
-
-    return EventOut.of(await guarded(work))
+        ),
+    )
+    return EventOut.of(written)
 
 
 @router.post("/cases/{case_id}/escalate", response_model=CaseOut)
 async def escalate(
     case_id: int, body: Escalate, request: Request, session: DbSession, staff: CasesStaff
 ) -> CaseOut:
-    async def work() -> Case:
-        result = await cases.escalate(
+    written = await committed(
+        session,
+        cases.escalate(
             session=session,
             case_id=case_id,
             actor=actor(staff),
             grounds=body.grounds,
             now=now(request),
             suspicion_at=body.suspicion_at,
-        )
-        await session.commit()
-        return result
-
-    return CaseOut.of(await guarded(work))
+        ),
+    )
+    return CaseOut.of(written)
 
 
 @router.post("/cases/{case_id}/close", response_model=CaseOut)
 async def close(
     case_id: int, body: Close, request: Request, session: DbSession, staff: CasesStaff
 ) -> CaseOut:
-    async def work() -> Case:
-        result = await cases.close(
+    written = await committed(
+        session,
+        cases.close(
             session=session,
             case_id=case_id,
             disposition=body.disposition,
             note=body.note,
             actor=actor(staff),
             now=now(request),
-        )
-        await session.commit()
-        return result
-
-    return CaseOut.of(await guarded(work))
+        ),
+    )
+    return CaseOut.of(written)
 
 
 @router.post("/cases/{case_id}/str", response_model=ReportOut, status_code=status.HTTP_201_CREATED)
 async def export_str(case_id: int, request: Request, session: DbSession, staff: ReportsStaff) -> ReportOut:
-    async def work() -> ReportOut:
-        report = await reports.export_str(
+    written = await committed(
+        session,
+        reports.export_str(
             session=session,
             case_id=case_id,
             actor=actor(staff),
             now=now(request),
             settings=ComplianceSettings(),
-        )
-        await session.commit()
-        return ReportOut(
-            id=report.id,
-            reference=report.reference,
-            report_code=report.report_code,
-            case_id=report.case_id,
-        )
-
-    return await guarded(work)
+        ),
+    )
+    return ReportOut.of(written)
 
 
 @router.get("/reports/{report_id}/xml")
 async def report_xml(report_id: int, session: DbSession, _staff: ReportsStaff) -> Response:
-    report = await guarded(lambda: reports.get_report(session=session, report_id=report_id))
+    report = await guarded(reports.get_report(session=session, report_id=report_id))
     headers = {"Content-Disposition": f'attachment; filename="{report.reference}.xml"'}
     return Response(report.xml, media_type="application/xml", headers=headers)
 
@@ -420,21 +384,20 @@ async def freeze(
 async def t2_review(
     customer_id: int, body: T2Decision, request: Request, session: DbSession, staff: KycStaff
 ) -> dict[str, Any]:
-    async def work() -> dict[str, Any]:
-        profile = await kyc.review_t2(
+    profile = await committed(
+        session,
+        kyc.review_t2(
             session=session,
             customer_id=customer_id,
             approve=body.approve,
             reviewer=actor(staff),
             now=now(request),
-        )
-        await session.commit()
-        return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
-
-    return await guarded(work)
+        ),
+    )
+    return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
 
 
-class DocumentOut(BaseModel):
+class DocumentOut(RowOut):
     id: int
     kind: str
     content_type: str
@@ -501,17 +464,7 @@ async def customer_kyc(customer_id: int, session: DbSession, _staff: KycStaff) -
         frozen=profile.frozen,
         frozen_reason=profile.frozen_reason,
         sanctions_outcome=profile.sanctions_outcome,
-        documents=[
-            DocumentOut(
-                id=d.id,
-                kind=d.kind,
-                content_type=d.content_type,
-                size=d.size,
-                created_at=d.created_at,
-                retain_until=d.retain_until,
-            )
-            for d in documents
-        ],
+        documents=[DocumentOut.of(d) for d in documents],
         screenings=[
             ScreeningOut(
                 id=r.id,
@@ -551,7 +504,7 @@ class ProposeLimits(BaseModel):
     reason: str = Field(min_length=1, max_length=300)
 
 
-class LimitChangeOut(BaseModel):
+class LimitChangeOut(RowOut):
     id: int
     tier: int
     changes_kes: dict[str, str]
@@ -559,18 +512,6 @@ class LimitChangeOut(BaseModel):
     status: str
     proposed_by: str
     decided_by: str
-
-    @classmethod
-    def of(cls, c: LimitChange) -> LimitChangeOut:
-        return cls(
-            id=c.id,
-            tier=c.tier,
-            changes_kes=c.changes_kes,
-            reason=c.reason,
-            status=c.status,
-            proposed_by=c.proposed_by,
-            decided_by=c.decided_by,
-        )
 
 
 class Decide(BaseModel):
@@ -596,30 +537,28 @@ async def tiers(session: DbSession, _staff: LimitsStaff) -> list[TierOut]:
 async def propose_limits(
     tier: int, body: ProposeLimits, request: Request, session: DbSession, staff: LimitsStaff
 ) -> LimitChangeOut:
-    async def work() -> LimitChange:
-        change = await kyc.propose_limit_change(
+    written = await committed(
+        session,
+        kyc.propose_limit_change(
             session=session,
             tier=tier,
             limits_kes=body.limits_kes,
             reason=body.reason,
             actor=actor(staff),
             now=now(request),
-        )
-        await session.commit()
-        return change
-
-    return LimitChangeOut.of(await guarded(work))
+        ),
+    )
+    return LimitChangeOut.of(written)
 
 
 @router.post("/limit-changes/{change_id}/decide", response_model=LimitChangeOut)
 async def decide_limits(
     change_id: int, body: Decide, request: Request, session: DbSession, staff: LimitsStaff
 ) -> LimitChangeOut:
-    async def work() -> LimitChange:
-        change = await kyc.decide_limit_change(
+    written = await committed(
+        session,
+        kyc.decide_limit_change(
             session=session, change_id=change_id, approve=body.approve, actor=actor(staff), now=now(request)
-        )
-        await session.commit()
-        return change
-
-    return LimitChangeOut.of(await guarded(work))
+        ),
+    )
+    return LimitChangeOut.of(written)
