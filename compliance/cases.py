@@ -24,6 +24,7 @@ from compliance.models import (
     Movement,
     RegulatoryReport,
 )
+from compliance.rules import RuleHit
 
 STR_DEADLINE = timedelta(days=2)  # POCAMLA s.44(2) as amended: within 2 days of suspicion
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.INVESTIGATING)
@@ -66,6 +67,31 @@ async def raise_alert(
         assert found is not None
         return found
     return alert
+
+
+async def alert_rule_hit(
+    *,
+    session: AsyncSession,
+    hit: RuleHit,
+    customer_id: int,
+    movement_id: int,
+    source: str,
+    mode: str,
+    now: datetime,
+) -> Alert:
+    """The alert for a monitoring rule's hit on a movement: one per rule and movement."""
+    return await raise_alert(
+        session=session,
+        dedupe_key=f"rule:{hit.code}:{movement_id}",
+        customer_id=customer_id,
+        source=source,
+        rule_code=hit.code,
+        score=hit.score,
+        summary=hit.explanation,
+        details={"facts": hit.facts, "mode": mode, "explanation": hit.explanation},
+        movement_ids=hit.movement_ids,
+        now=now,
+    )
 
 
 async def _alert_by_key(session: AsyncSession, dedupe_key: str) -> Alert | None:

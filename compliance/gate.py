@@ -71,9 +71,7 @@ class ComplianceGateService:
     async def check(self, movement: MovementCheck) -> GateResult:
         now = self.clock.now()
         async with self.session_factory() as session, session.begin():
-            if not self._seeded:
-                await ensure_defaults(session=session, now=now)
-                self._seeded = True
+            await self._seed_once(session, now)
             await kyc.ensure_profile(session=session, customer_id=movement.customer_id, now=now)
             locked = (
                 select(KycProfile).where(KycProfile.customer_id == movement.customer_id).with_for_update()
@@ -108,9 +106,7 @@ class ComplianceGateService:
         use counted as the gate counts it (allowed and held movements, Nairobi days and months)."""
         now = self.clock.now()
         async with self.session_factory() as session, session.begin():
-            if not self._seeded:
-                await ensure_defaults(session=session, now=now)
-                self._seeded = True
+            await self._seed_once(session, now)
             profile = await kyc.get_profile(session=session, customer_id=customer_id)
             tier = await kyc.get_tier(session=session, tier=profile.tier if profile is not None else 0)
             day_start, month_start = period_starts(now)
@@ -135,6 +131,11 @@ class ComplianceGateService:
             used_today=kes(used_today),
             used_this_month=kes(used_month),
         )
+
+    async def _seed_once(self, session: AsyncSession, now: datetime) -> None:
+        if not self._seeded:
+            await ensure_defaults(session=session, now=now)
+            self._seeded = True
 
     async def _decide(
         self,
@@ -274,16 +275,13 @@ class ComplianceGateService:
             return None
         modes = {c.code: c.mode for c in configs}
         for hit in hits:
-            await cases.raise_alert(
+            await cases.alert_rule_hit(
                 session=session,
-                dedupe_key=f"rule:{hit.code}:{row.id}",
+                hit=hit,
                 customer_id=movement.customer_id,
+                movement_id=row.id,
                 source="gate",
-                rule_code=hit.code,
-                score=hit.score,
-                summary=hit.explanation,
-                details={"facts": hit.facts, "mode": modes[hit.code], "explanation": hit.explanation},
-                movement_ids=hit.movement_ids,
+                mode=modes[hit.code],
                 now=now,
             )
         if any(modes[h.code] == "block" for h in hits):

@@ -125,6 +125,22 @@ def _account(parent: etree._Element, tag: str, txn: Txn, settings: ComplianceSet
     _add(node, "currency_code", "KES" if not crypto else txn.asset.split("-")[0])
 
 
+def _my_client(parent: etree._Element, side: str, client: Person, settings: ComplianceSettings) -> None:
+    """Our customer's side of a transaction: `side` is "from" or "to"."""
+    node = _add(parent, f"t_{side}_my_client")
+    _add(node, f"{side}_funds_code", settings.funds_code)
+    _person(node, f"{side}_person", client, settings)
+    _add(node, f"{side}_country", settings.country_code)
+
+
+def _counterparty(parent: etree._Element, side: str, txn: Txn, settings: ComplianceSettings) -> None:
+    """The other side of a transaction (an M-Pesa number or a chain address)."""
+    node = _add(parent, f"t_{side}")
+    _add(node, f"{side}_funds_code", settings.funds_code)
+    _account(node, f"{side}_account", txn, settings)
+    _add(node, f"{side}_country", settings.country_code)
+
+
 def _transaction(root: etree._Element, txn: Txn, client: Person, settings: ComplianceSettings) -> None:
     node = _add(root, "transaction")
     _add(node, "transaction_number", txn.number)
@@ -134,25 +150,12 @@ def _transaction(root: etree._Element, txn: Txn, client: Person, settings: Compl
     crypto = txn.asset != "KES" and txn.kind in ("withdraw", "deposit")
     _add(node, "transmode_code", settings.transmode_crypto if crypto else settings.transmode_mobile_money)
     _add(node, "amount_local", f"{txn.amount_kes:.2f}")
-    outbound = txn.kind in OUTBOUND_KINDS
-    if outbound:
-        mine = _add(node, "t_from_my_client")
-        _add(mine, "from_funds_code", settings.funds_code)
-        _person(mine, "from_person", client, settings)
-        _add(mine, "from_country", settings.country_code)
-        other = _add(node, "t_to")
-        _add(other, "to_funds_code", settings.funds_code)
-        _account(other, "to_account", txn, settings)
-        _add(other, "to_country", settings.country_code)
+    if txn.kind in OUTBOUND_KINDS:
+        _my_client(node, "from", client, settings)
+        _counterparty(node, "to", txn, settings)
     else:
-        other = _add(node, "t_from")
-        _add(other, "from_funds_code", settings.funds_code)
-        _account(other, "from_account", txn, settings)
-        _add(other, "from_country", settings.country_code)
-        mine = _add(node, "t_to_my_client")
-        _add(mine, "to_funds_code", settings.funds_code)
-        _person(mine, "to_person", client, settings)
-        _add(mine, "to_country", settings.country_code)
+        _counterparty(node, "from", txn, settings)
+        _my_client(node, "to", client, settings)
     _add(node, "comments", f"{txn.kind} {txn.amount} {txn.asset}; counterparty {txn.counterparty or 'n/a'}")
 
 

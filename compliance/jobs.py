@@ -56,16 +56,13 @@ async def monitor_session(
                 "compliance.monitoring.observation", rule=hit.code, movement_id=movement.id, score=hit.score
             )
             continue
-        await cases.raise_alert(
+        await cases.alert_rule_hit(
             session=session,
-            dedupe_key=f"rule:{hit.code}:{movement.id}",
+            hit=hit,
             customer_id=movement.customer_id,
+            movement_id=movement.id,
             source="rule",
-            rule_code=hit.code,
-            score=hit.score,
-            summary=hit.explanation,
-            details={"facts": hit.facts, "mode": "monitor", "explanation": hit.explanation},
-            movement_ids=hit.movement_ids,
+            mode="monitor",
             now=movement.created_at,
         )
     return hits
