@@ -25,10 +25,10 @@ SANCTIONED_ETH = "0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1"
 ROOT = Path(__file__).resolve().parents[3]
 
 
-async def staff_token(factory, clock, role: str) -> str:
+async def staff_token(factory, clock, role: str, email: str = "") -> str:
     async with factory() as session:
         staff = StaffUser(
-            email=f"{role}@kibeti.test",
+            email=email or f"{role}@kibeti.test",
             role=role,
             password_hash="x",
             totp_secret="x",
@@ -144,20 +144,9 @@ async def test_limit_changes_need_a_second_person_and_documents_open_for_review(
     from tests.integration.identity.helpers import KEYRING
 
     maker = {"Authorization": f"Bearer {await staff_token(factory, clock, 'compliance')}"}
+    checker_token = await staff_token(factory, clock, "compliance", email="checker@kibeti.test")
+    checker = {"Authorization": f"Bearer {checker_token}"}
     async with factory() as session:
-        checker_staff = StaffUser(
-            email="checker@kibeti.test",
-            role="compliance",
-            password_hash="x",
-            totp_secret="x",
-            last_totp_step=0,
-            active=True,
-            failed_logins=0,
-            created_at=clock.now(),
-        )
-        session.add(checker_staff)
-        await session.flush()
-        pair = await sessions.start(session=session, staff=checker_staff, clock=clock, secret_key=SECRET_KEY)
         profile = await kyc.ensure_profile(session=session, customer_id=91, now=clock.now())
         profile.tier = 1
         jpeg = b"\xff\xd8\xff\xe0" + b"photo" * 10
@@ -165,7 +154,6 @@ async def test_limit_changes_need_a_second_person_and_documents_open_for_review(
             session=session, customer_id=91, kind="id_front", content=jpeg, keyring=KEYRING, now=clock.now()
         )
         await session.commit()
-    checker = {"Authorization": f"Bearer {pair.access_token}"}
     async with api_client(make_runtime(factory, clock)) as (_app, client):
         base = "/api/staff/compliance"
         proposed = await client.post(

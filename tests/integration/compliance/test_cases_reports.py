@@ -18,13 +18,9 @@ from compliance.sanctions import store
 from compliance.sanctions.loader import SanctionsList
 from core.money import Asset, Money
 from core.ports import Decision, MovementCheck
+from tests.integration.compliance.helpers import SANCTIONED_BTC, kes, rule_alert
 
-SANCTIONED_BTC = "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h"
 SETTINGS = ComplianceSettings(rentity_id="FRC-KBT-01")
-
-
-def kes(amount: str) -> Money:
-    return Money.of(amount, Asset.KES)
 
 
 async def verified_customer(factory, clock, customer_id: int = 21) -> None:
@@ -132,17 +128,14 @@ async def test_sanctioned_withdrawal_to_str_export(factory, clock, crypto_lists:
 
 async def test_case_lifecycle_rules(factory, clock) -> None:
     async with factory() as session, session.begin():
-        alert = await cases.raise_alert(
-            session=session,
+        alert = await rule_alert(
+            session,
+            clock.now(),
             dedupe_key="a1",
             customer_id=30,
-            source="rule",
             rule_code="velocity",
             score=50,
             summary="25 movements in 24 h",
-            details={},
-            movement_ids=[],
-            now=clock.now(),
         )
         case = await cases.open_case(
             session=session, title="velocity", actor="mlro", now=clock.now(), alert_ids=[alert.id]
@@ -177,17 +170,14 @@ async def test_case_lifecycle_rules(factory, clock) -> None:
         assert closed.status == "closed" and closed.closed_at == clock.now()
         with pytest.raises(InvalidCaseTransition):
             await cases.assign(session=session, case_id=case.id, assignee="x", actor="mlro", now=clock.now())
-        other = await cases.raise_alert(
-            session=session,
+        other = await rule_alert(
+            session,
+            clock.now(),
             dedupe_key="a2",
             customer_id=30,
-            source="rule",
             rule_code="fan_in",
             score=60,
             summary="fan in",
-            details={},
-            movement_ids=[],
-            now=clock.now(),
         )
         dismissed = await cases.dismiss_alert(
             session=session, alert_id=other.id, actor="mlro", note="known merchant", now=clock.now()
@@ -267,18 +257,7 @@ async def test_unknown_report_code_rejected() -> None:
 
 async def test_alert_query(factory, clock) -> None:
     async with factory() as session, session.begin():
-        await cases.raise_alert(
-            session=session,
-            dedupe_key="q",
-            customer_id=50,
-            source="rule",
-            rule_code="x",
-            score=1,
-            summary="s",
-            details={},
-            movement_ids=[],
-            now=clock.now(),
-        )
+        await rule_alert(session, clock.now(), dedupe_key="q", customer_id=50)
         found = await cases.list_alerts(session=session, status="open", customer_id=50)
         assert len(found) == 1
         assert list((await session.execute(select(Alert).where(Alert.customer_id == 51))).scalars()) == []

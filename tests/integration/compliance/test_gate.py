@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from compliance import cases, kyc, reasons
+from compliance import kyc, reasons
 from compliance.gate import ComplianceGateService
 from compliance.models import Alert, Case, Movement
 from compliance.sanctions import store
@@ -14,13 +14,9 @@ from core.clock import FixedClock
 from core.money import Asset, Money
 from core.outbox.models import OutboxJob
 from core.ports import Decision, MovementCheck
+from tests.integration.compliance.helpers import SANCTIONED_BTC, kes, rule_alert
 
-SANCTIONED_BTC = "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h"
 SANCTIONED_USDT_TRC20 = "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre"
-
-
-def kes(amount: str) -> Money:
-    return Money.of(amount, Asset.KES)
 
 
 def send(
@@ -178,30 +174,8 @@ async def test_tier_limits_are_configurable(factory, clock) -> None:
 
 async def test_unused_alert_dedupe(factory, clock) -> None:
     async with factory() as session, session.begin():
-        first = await cases.raise_alert(
-            session=session,
-            dedupe_key="k",
-            customer_id=1,
-            source="rule",
-            rule_code="x",
-            score=1,
-            summary="s",
-            details={},
-            movement_ids=[],
-            now=clock.now(),
-        )
-        again = await cases.raise_alert(
-            session=session,
-            dedupe_key="k",
-            customer_id=1,
-            source="rule",
-            rule_code="x",
-            score=1,
-            summary="s",
-            details={},
-            movement_ids=[],
-            now=clock.now(),
-        )
+        first = await rule_alert(session, clock.now(), dedupe_key="k", customer_id=1)
+        again = await rule_alert(session, clock.now(), dedupe_key="k", customer_id=1)
     assert first.id == again.id
 
 

@@ -9,12 +9,8 @@ from compliance import kyc
 from compliance.gate import ComplianceGateService
 from compliance.models import Movement
 from core.clock import FixedClock
-from core.money import Asset, Money
 from core.ports import CustomerLimits, MovementCheck
-
-
-def kes(amount: str) -> Money:
-    return Money.of(amount, Asset.KES)
+from tests.integration.compliance.helpers import kes
 
 
 def send(customer: int, amount: str) -> MovementCheck:

@@ -15,17 +15,13 @@ from compliance.sanctions import registry, store
 from compliance.sanctions.loader import SanctionsList
 from compliance.sanctions.screening import Outcome
 from compliance.screening_service import rescreen_all, screen_customer
-from core.money import Asset, Money
 from core.ports import MovementCheck
 from core.security.envelope import Keyring
+from tests.integration.compliance.helpers import kes
 
 KEYRING = Keyring.from_passphrases("compliance test passphrase", iterations=1_000)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
-
-
-def kes(amount: str) -> Money:
-    return Money.of(amount, Asset.KES)
 
 
 @pytest.mark.parametrize("bad", ["1234567A", "12 34x", "1234567890", ""])
