@@ -14,7 +14,8 @@ from core.flows import accounts, trading
 from core.flows.errors import ServiceUnavailable
 from core.flows.types import QuoteView, Receipt
 from core.identity import service as identity
-from core.money import Asset, Money
+from core.ledger.errors import InsufficientFunds
+from core.money import Asset, Money, format_money
 from core.ports import ChainGateway
 from core.quotes import service as quotes
 from core.quotes.errors import UnsupportedQuote
@@ -47,6 +48,9 @@ async def confirm_withdraw(
         identity.assert_withdrawals_allowed(customer, clock=flows.rt.clock)
         asset = Asset(row.asset)
         paid = Money.from_minor(row.pay_minor, asset)
+        available = await accounts.available(session, customer_id, asset)
+        if available < paid:
+            raise InsufficientFunds(f"{format_money(available)} available, {format_money(paid)} needed")
         kes_value = await accounts.kes_value(session, paid, flows.rt.clock) or Money.zero(Asset.KES)
         ticket = await chains.request_withdrawal(  # screens first; may end the read snapshot on SQLite
             session=session,

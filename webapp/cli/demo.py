@@ -1,10 +1,25 @@
-"""`kibeti demo`: seed demo customers with balances (idempotent: safe to run again)."""
+"""`kibeti demo`: seed demo customers with balances (idempotent: safe to run again).
+
+The demo customers are verified to tier 1 against the simulated identity register, and when no
+sanctions list is active the bundled OFAC crypto-address list is loaded, so that on the embedded
+default they can also withdraw crypto (screened) to an outside address.
+"""
 
 from __future__ import annotations
 
-import click
+from datetime import date
+from pathlib import Path
 
+import click
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compliance.flows import verify_identity_flow
+from compliance.iprs import SimulatedIprs
+from compliance.sanctions import store
+from compliance.sanctions.loader import load_path
 from core.identity import service as identity
+from core.identity.models import Customer
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.money import Asset, Money, format_money
@@ -12,15 +27,46 @@ from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
 DEMO_PIN = "4826"
+DEMO_BIRTH_DATE = date(1990, 5, 17)
+DEMO_SANCTIONS = Path(__file__).resolve().parent.parent / "demo_data" / "sanctions"
 DEMO_CUSTOMERS = [
     ("+254700000001", "Amina Wanjiru", "12345678", "en", "5000.00"),
     ("+254700000002", "Otieno Kamau", "23456789", "sw", "2500.00"),
 ]
 
 
+async def _ensure_sanctions_list(session: AsyncSession) -> str:
+    if await store.active_list(session=session) is not None:
+        return ""
+    lists = load_path(DEMO_SANCTIONS)
+    row = await store.save_version(session=session, lists=lists, loaded_by="demo")
+    count = lists.summary()["crypto_addresses"]
+    return f"Loaded the bundled OFAC crypto-address list (version {row.id}: {count} addresses, no names)."
+
+
+async def _verify_to_tier_1(
+    runtime: Runtime, session: AsyncSession, customer: Customer, national_id: str
+) -> None:
+    if customer.kyc_tier >= 1:
+        return
+    result = await verify_identity_flow(
+        session=session,
+        customer_id=customer.id,
+        full_name=customer.name,
+        id_number=national_id,
+        date_of_birth=DEMO_BIRTH_DATE,
+        verifier=SimulatedIprs(lenient=True),
+        now=runtime.clock.now(),
+    )
+    await session.execute(update(Customer).where(Customer.id == customer.id).values(kyc_tier=result.tier))
+
+
 async def seed(runtime: Runtime) -> list[str]:
     lines = []
     async with runtime.session_factory() as session:
+        notice = await _ensure_sanctions_list(session)
+        if notice:
+            lines.append(notice)
         float_account = await ledger.system_account(
             session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
         )
@@ -35,6 +81,7 @@ async def seed(runtime: Runtime) -> list[str]:
                     language=language,
                     pin=DEMO_PIN,
                 )
+            await _verify_to_tier_1(runtime, session, customer, national_id)
             wallet = await ledger.get_or_open_account(
                 session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer.id, asset=Asset.KES
             )
@@ -47,7 +94,8 @@ async def seed(runtime: Runtime) -> list[str]:
                 postings=[PostingRequest(float_account.id, -amount), PostingRequest(wallet.id, amount)],
             )
             lines.append(
-                f"  {phone}  {name:<14} PIN {DEMO_PIN}  {format_money(amount, language)}  ({language})"
+                f"  {phone}  {name:<14} PIN {DEMO_PIN}  {format_money(amount, language)}  "
+                f"({language}, KYC tier 1)"
             )
         await session.commit()
     return lines
