@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import runtime as runtime_module
+from core.config import get_settings
 from core.db.session import make_engine, make_session_factory
 from webapp.schema import upgrade
 
@@ -33,6 +35,18 @@ HOW_TO_START = "run `make services` (or see README: PostgreSQL and Redis must be
 # slow example is not a failure. Explicit @settings(...) inherit this profile for what they omit.
 settings.register_profile("kibeti", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kibeti")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_process_state() -> Iterator[None]:
+    """Each test starts as the first one would: no Runtime installed by an earlier test (its engines
+    may be disposed by now) and settings read afresh from the environment, whatever ran before."""
+    previous = runtime_module._current
+    runtime_module._current = None
+    get_settings.cache_clear()
+    yield
+    runtime_module._current = previous
+    get_settings.cache_clear()
 
 
 def run_blocking(coroutine_function, *args):
