@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from redis import Redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -26,10 +27,11 @@ from core import runtime
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from core.config import Settings
+from core.errors import KibetiError
 from core.payments import callbacks as callback_log
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
-from payouts import c2b_urls, callbacks
+from payouts import c2b_sim, c2b_urls, callbacks
 from webapp.deps_auth import require_permission
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,28 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
     if name == "c2b_validation":
         return JSONResponse(callbacks.validation_reply(outcome))
     return JSONResponse(ACCEPTED)
+
+
+class PaybillIn(BaseModel):
+    phone: str = Field(max_length=32)
+    amount: str = Field(max_length=16)
+    account: str = Field(default="", max_length=20)
+
+
+@router.post("/simulator/phone/paybill", include_in_schema=False)
+async def phone_paybill(body: PaybillIn) -> JSONResponse:
+    """The phone page's M-Pesa "Pay Bill" (embedded default only): the mounted simulator sends this
+    app the validation, then the confirmation; the answer says what happened."""
+    current = runtime.get()
+    if not simulator_mounted(current.settings):
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    try:
+        payment = await c2b_sim.pay(
+            current, phone=body.phone, amount=body.amount, account=body.account.strip() or None
+        )
+    except KibetiError as exc:
+        return JSONResponse({"ok": False, "message": str(exc)}, status_code=422)
+    return JSONResponse({"ok": payment["status"] == "completed", "message": c2b_sim.describe(payment)})
 
 
 PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]

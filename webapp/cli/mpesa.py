@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import httpx
 from sqlalchemy import select
 
-from core.identity.phone import normalize_phone
 from core.payments.models import MpesaCallback
 from core.runtime import Runtime
-from payouts import adapter, c2b, c2b_urls
+from payouts import c2b_sim, c2b_urls
 from webapp.cli._common import run_with_runtime
 
 
@@ -52,53 +50,33 @@ def register_c2b(response_type: str) -> None:
 def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_validation: bool) -> None:
     """Pay the paybill from a simulated phone: the Daraja simulator sends Kibeti the validation, then
     the confirmation. Needs the running app (`make run`) or `kibeti mpesa simulator`."""
-    msisdn = normalize_phone(phone).lstrip("+")
-    request = {
-        "msisdn": msisdn,
-        "amount": amount,
-        "account": account if account is not None else "0" + msisdn[3:],
-        "deliveries": 2 if twice else 1,
-        "validation": False if no_validation else None,
-    }
-    txn, outcomes = run_with_runtime(lambda rt: _pay(rt, request))
-    if txn["status"] != "completed":
-        reason = c2b.REJECT_REASONS.get(txn["validation"], txn["validation"])
-        raise click.ClickException(
-            f"payment {txn['status']} ({txn['validation']} {reason}): the payer keeps the money"
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], list[str]]:
+        payment = await c2b_sim.pay(
+            rt,
+            phone=phone,
+            amount=amount,
+            account=account,
+            deliveries=2 if twice else 1,
+            validation=False if no_validation else None,
         )
+        return payment, await _outcomes(rt, str(payment["trans_id"]))
+
+    payment, outcomes = run_with_runtime(work)
+    if payment["status"] != "completed":
+        raise click.ClickException(c2b_sim.describe(payment))
     click.echo(
-        f"Paid KES {txn['amount']} to paybill {txn['shortcode']}, account {txn['bill_ref']}: "
-        f"M-Pesa {txn['trans_id']}, confirmation delivered {txn['confirmations']} time(s); "
+        f"{c2b_sim.describe(payment)}, confirmation delivered {payment['confirmations']} time(s); "
         f"Kibeti: {', '.join(outcomes) or 'not processed yet'}"
     )
 
 
-async def _pay(runtime: Runtime, request: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    base = adapter.base_url(runtime.settings)
-    async with httpx.AsyncClient(timeout=60) as http:
-        try:
-            announced = (await http.get(f"{base}/")).json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise click.ClickException(
-                f"no Daraja simulator at {base} ({exc.__class__.__name__}): is the app running (make run)?"
-            ) from exc
-        if not (isinstance(announced, dict) and announced.get("simulator") is True):
-            raise click.ClickException(
-                f"{base} is not the Daraja simulator: real payments are made on a phone"
-            )
-        if not (await c2b_urls.registered_with_simulator(runtime)).get("confirmation"):
-            await c2b_urls.register(runtime)
-        response = await http.post(f"{base}/simulator/c2b/pay", json=request)
-    body = response.json()
-    if response.status_code != 200:
-        detail = body.get("errorMessage") or body.get("detail") if isinstance(body, dict) else body
-        raise click.ClickException(f"M-Pesa refused the payment: {detail}")
-    async with runtime.session_factory() as session:
-        query = select(MpesaCallback.outcome).where(
-            MpesaCallback.kind == "c2b_confirmation", MpesaCallback.reference == body["trans_id"]
-        )
-        outcomes = [
-            str(o or "unprocessed")
-            for o in (await session.execute(query.order_by(MpesaCallback.id))).scalars()
-        ]
-    return body, outcomes
+async def _outcomes(rt: Runtime, trans_id: str) -> list[str]:
+    """What the app made of each confirmation delivery (credited, duplicate, suspense, ...)."""
+    query = (
+        select(MpesaCallback.outcome)
+        .where(MpesaCallback.kind == "c2b_confirmation", MpesaCallback.reference == trans_id)
+        .order_by(MpesaCallback.id)
+    )
+    async with rt.session_factory() as session:
+        return [str(o or "unprocessed") for o in (await session.execute(query)).scalars()]

@@ -1,6 +1,6 @@
 """Paybill top-up on the embedded default (`make run`: SQLite, in-process queue, the Daraja simulator
 mounted at /daraja-sim): the app registers its C2B URLs by itself at start-up; `kibeti mpesa
-simulate-c2b` pays with the customer's phone number as the account; the KES balance rises once
+simulate-c2b` (or the phone page's Pay Bill) pays with the customer's phone number as the account; the KES balance rises once
 although the confirmation arrives twice, and USSD shows it. An unknown account is refused by
 validation, and held in suspense when a confirmation comes anyway. Bad bodies never give a 500."""
 
@@ -71,6 +71,19 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
     await stack.kibeti("mpesa", "simulate-c2b", "--phone", "+254711000222", "--amount", "25")
     assert await balance_of(stack.rt, phone.number, "KES") == "525.00"
 
+    # the phone page's "Pay Bill" button does the same
+    assert "Pay Bill" in (await stack.http.get("/phone")).text
+    button = await stack.http.post("/simulator/phone/paybill", json={"phone": "0711000222", "amount": "75"})
+    assert button.json() == {"ok": True, "message": button.json()["message"]}
+    assert button.json()["message"].startswith("Paid KES 75 to paybill 600000, account 0711000222: M-Pesa ")
+    typo = await stack.http.post("/simulator/phone/paybill", json={"phone": "07110", "amount": "75"})
+    assert typo.status_code == 422 and "Kenyan mobile number" in typo.json()["message"]
+    wrong = await stack.http.post(
+        "/simulator/phone/paybill", json={"phone": "0711000222", "amount": "75", "account": "12345678901"}
+    )
+    assert wrong.json() == {"ok": False, "message": wrong.json()["message"]} and "C2B00012" in wrong.text
+    assert await balance_of(stack.rt, phone.number, "KES") == "600.00"
+
     # an account that names nobody: validation refuses it, the payer keeps the money
     refused = await stack.kibeti(
         "mpesa",
@@ -93,10 +106,11 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
     )  # fmt: skip
     assert "suspense, duplicate" in held.stdout, held.stdout
     assert await _suspense(stack) == Money.of(300, Asset.KES)
-    assert await balance_of(stack.rt, phone.number, "KES") == "525.00"
+    assert await balance_of(stack.rt, phone.number, "KES") == "600.00"
     assert await _confirmations(stack) == [
         ("credited", False),
         ("duplicate", False),
+        ("credited", False),
         ("credited", False),
         ("suspense", True),
         ("duplicate", False),
@@ -109,7 +123,7 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
         )
         assert response.status_code == 200
     assert (await _confirmations(stack))[-3:] == [("malformed", True)] * 3
-    assert await balance_of(stack.rt, phone.number, "KES") == "525.00"
+    assert await balance_of(stack.rt, phone.number, "KES") == "600.00"
 
     async with stack.rt.session_factory() as session:
         assert (await verify(session=session)).ok

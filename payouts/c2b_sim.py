@@ -1,0 +1,79 @@
+"""Pay the paybill from a simulated phone (the CLI and the phone page): the Daraja simulator sends
+the validation, then the confirmation, to this app's registered C2B URLs, and answers what happened.
+Only against the simulator: real paybill payments are made on a phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from core.errors import KibetiError
+from core.identity.phone import normalize_phone
+from core.runtime import Runtime
+from payouts import adapter, c2b, c2b_urls
+
+
+class PaybillNotSimulated(KibetiError):
+    code = "paybill_not_simulated"
+
+
+def default_account(msisdn: str) -> str:
+    """What a customer types for their own number: 0712345678."""
+    return "0" + msisdn[3:]
+
+
+async def pay(
+    runtime: Runtime,
+    *,
+    phone: str,
+    amount: str,
+    account: str | None = None,
+    deliveries: int = 1,
+    validation: bool | None = None,
+) -> dict[str, Any]:
+    """The simulator's record of the payment: status (completed | rejected | cancelled),
+    validation (the app's ResultCode, "off" or "unreachable"), confirmations, trans_id, ..."""
+    msisdn = normalize_phone(phone).lstrip("+")
+    base = adapter.base_url(runtime.settings)
+    async with httpx.AsyncClient(timeout=60) as http:
+        try:
+            announced = (await http.get(f"{base}/")).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PaybillNotSimulated(
+                f"no Daraja simulator at {base} ({exc.__class__.__name__}): is the app running (make run)?"
+            ) from exc
+        if not (isinstance(announced, dict) and announced.get("simulator") is True):
+            raise PaybillNotSimulated(
+                f"{base} is not the Daraja simulator: real payments are made on a phone"
+            )
+        if not (await c2b_urls.registered_with_simulator(runtime)).get("confirmation"):
+            await c2b_urls.register(runtime)
+        request = {
+            "msisdn": msisdn,
+            "amount": amount,
+            "account": default_account(msisdn) if account is None else account,
+            "deliveries": deliveries,
+            "validation": validation,
+        }
+        response = await http.post(f"{base}/simulator/c2b/pay", json=request)
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or not isinstance(body, dict) or "status" not in body:
+        detail = (body.get("errorMessage") or body.get("detail")) if isinstance(body, dict) else None
+        raise PaybillNotSimulated(f"M-Pesa refused the payment: {detail or f'HTTP {response.status_code}'}")
+    return body
+
+
+def describe(payment: dict[str, Any]) -> str:
+    """One line for a person: paid, or refused and why."""
+    if payment["status"] == "completed":
+        return (
+            f"Paid KES {payment['amount']} to paybill {payment['shortcode']}, account {payment['bill_ref']}: "
+            f"M-Pesa {payment['trans_id']}"
+        )
+    code = str(payment["validation"])
+    why = f"{code} {c2b.REJECT_REASONS[code]}" if code in c2b.REJECT_REASONS else f"validation {code}"
+    return f"Payment {payment['status']} ({why}): the payer keeps the money"
