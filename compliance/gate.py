@@ -258,12 +258,7 @@ class ComplianceGateService:
         row: Movement,
         now: datetime,
     ) -> Verdict | None:
-        rules = (
-            await session.execute(
-                select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode.in_(SYNC_MODES))
-            )
-        ).scalars()
-        configs = [RuleConfig(r.code, r.mode, r.score, r.params) for r in rules]
+        configs = await enabled_rules(session, SYNC_MODES)
         if not configs:
             return None
         history = await load_history(
@@ -291,6 +286,12 @@ class ComplianceGateService:
 
 def view(row: Movement) -> MovementView:
     return MovementView(row.id, row.customer_id, row.kind, row.amount_kes, row.counterparty, row.created_at)
+
+
+async def enabled_rules(session: AsyncSession, modes: tuple[str, ...]) -> list[RuleConfig]:
+    statement = select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode.in_(modes))
+    rules = (await session.execute(statement)).scalars()
+    return [RuleConfig(r.code, r.mode, r.score, r.params) for r in rules]
 
 
 async def load_history(

@@ -11,14 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases
 from compliance.defaults import ALERT_SCORE_THRESHOLD
-from compliance.gate import load_history, rule_context, view
-from compliance.models import KycProfile, MonitoringRule, Movement
-from compliance.rules import RuleConfig, RuleHit, evaluate
+from compliance.gate import enabled_rules, load_history, rule_context, view
+from compliance.models import KycProfile, Movement
+from compliance.rules import RuleHit, evaluate
 from compliance.sanctions import store
 from compliance.screening_service import rescreen_all, screenable_ids
 from core import runtime
@@ -35,12 +34,7 @@ async def monitor_session(
     movement = await session.get(Movement, movement_id)
     if movement is None:
         return []
-    rules = (
-        await session.execute(
-            select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode == "monitor")
-        )
-    ).scalars()
-    configs = [RuleConfig(r.code, r.mode, r.score, r.params) for r in rules]
+    configs = await enabled_rules(session, ("monitor",))
     profile = await session.get(KycProfile, movement.customer_id)
     if not configs or profile is None:
         return []
