@@ -84,7 +84,8 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
     if kind not in callbacks.KINDS:
         return JSONResponse({"detail": "not found"}, status_code=404)
     name = callbacks.KINDS[kind]
-    raw = (await request.body()).decode("utf-8", errors="replace")
+    # PostgreSQL text cannot hold NUL: replaced like undecodable bytes, so the row is always stored
+    raw = (await request.body()).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     body: Any
     try:
         body = json.loads(raw)

@@ -291,3 +291,23 @@ async def test_the_simulator_pays_the_paybill_validation_then_confirmation_twice
     assert await paybill.wallet() == Money.of(500, Asset.KES)
     assert await paybill.suspense() == Money.of(70, Asset.KES)
     assert [r.outcome for r in await paybill.rows()] == ["credited", "duplicate", "suspense"]
+
+
+NUL_BODIES = [
+    '{"TransID": "RKTNUL0001", "TransAmount": "10", "BillRefNumber": "0712345678\\u0000"}',
+    '{"TransID": "RKTNUL0002", "TransAmount": "10", "BillRefNumber": "\\u0000", "MSISDN": "\\u0000"}',
+    '{"TransID": "RKTNUL0003", "TransAmount": "10", "BillRefNumber": "07123\x0045678"}',  # a raw NUL
+]
+
+
+@pytest.mark.parametrize("raw", NUL_BODIES)
+async def test_nul_characters_never_break_the_record_or_the_books(paybill, raw):
+    """PostgreSQL text cannot hold NUL: the raw body is stored with it replaced, never a 500."""
+    for kind in ("validation", "confirmation"):
+        response = await paybill.http.post(
+            f"/mpesa/{TOKEN}/c2b/{kind}", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200
+    (row,) = await paybill.rows()
+    assert (row.processed, row.flagged, row.outcome) == (True, True, "suspense")
+    assert await paybill.suspense() == Money.of(10, Asset.KES)
