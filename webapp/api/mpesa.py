@@ -31,8 +31,8 @@ from core.errors import KibetiError
 from core.payments import callbacks as callback_log
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
-from payouts import c2b_sim, c2b_urls, callbacks
-from webapp.deps_auth import require_permission
+from payouts import c2b_sim, c2b_suspense, c2b_urls, callbacks
+from webapp.deps_auth import DbSession, require_permission
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,41 @@ async def phone_paybill(body: PaybillIn) -> JSONResponse:
 
 
 PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]
+PayoutsApprover = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
+RELEASE_ERRORS = {
+    c2b_suspense.NotInSuspense: 404,
+    c2b_suspense.AlreadyReleased: 409,
+    c2b_suspense.NoSuchCustomer: 422,
+}
+
+
+class ReleaseIn(BaseModel):
+    account: str = Field(min_length=1, max_length=32)  # the customer's phone number or customer number
+
+
+@router.post("/api/staff/payouts/c2b/{trans_id}/release")
+async def release_c2b(
+    trans_id: str, body: ReleaseIn, staff: PayoutsApprover, session: DbSession
+) -> JSONResponse:
+    """Move a paybill payment held in suspense (see flagged-callbacks) to the customer it was for."""
+    try:
+        done = await c2b_suspense.release(
+            session, trans_id=trans_id[:40], account=body.account, actor=f"staff:{staff.id}"
+        )
+    except tuple(RELEASE_ERRORS) as exc:
+        await session.rollback()
+        return JSONResponse(
+            {"detail": {"code": exc.code, "message": str(exc)}}, status_code=RELEASE_ERRORS[type(exc)]
+        )
+    await session.commit()
+    return JSONResponse(
+        {
+            "trans_id": done.trans_id,
+            "customer_id": done.customer_id,
+            "amount": str(done.amount.amount),
+            "already_released": done.replayed,
+        }
+    )
 
 
 @router.get("/api/staff/payouts/failed-jobs")

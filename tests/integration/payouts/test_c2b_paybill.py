@@ -11,6 +11,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from core import runtime as runtime_module
+from core.audit.models import AuditEntry
+from core.auth import sessions
+from core.auth.models import StaffUser
 from core.config import Settings
 from core.identity import service as identity
 from core.identity.models import Customer, CustomerStatus
@@ -311,3 +314,76 @@ async def test_nul_characters_never_break_the_record_or_the_books(paybill, raw):
     (row,) = await paybill.rows()
     assert (row.processed, row.flagged, row.outcome) == (True, True, "suspense")
     assert await paybill.suspense() == Money.of(10, Asset.KES)
+
+
+async def _staff_token(rt: Runtime, role: str) -> dict[str, str]:
+    async with rt.session_factory() as session:
+        staff = StaffUser(
+            email=f"{role}@kibeti.test",
+            role=role,
+            password_hash="x",
+            totp_secret="x",
+            last_totp_step=0,
+            active=True,
+            failed_logins=0,
+            created_at=rt.clock.now(),
+        )
+        session.add(staff)
+        await session.flush()
+        secret = rt.settings.secret_key.get_secret_value()
+        pair = await sessions.start(session=session, staff=staff, clock=rt.clock, secret_key=secret)
+        await session.commit()
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+async def test_finance_releases_a_suspense_payment_to_the_customer_once(paybill):
+    async with paybill.rt.session_factory() as session:
+        other = await identity.register_customer(
+            session=session,
+            phone="0722000111",
+            name="Baraka",
+            national_id="23456789",
+            language="en",
+            pin="4826",
+        )
+        await session.commit()
+    await paybill.post("confirmation", payment("RKTTYPO001", "07I2345678", "300"))  # a mistyped account
+    assert await paybill.suspense() == Money.of(300, Asset.KES)
+    finance, support = await _staff_token(paybill.rt, "finance"), await _staff_token(paybill.rt, "support")
+    url = "/api/staff/payouts/c2b/RKTTYPO001/release"
+
+    assert (await paybill.http.post(url, json={"account": "0712345678"})).status_code == 401
+    assert (await paybill.http.post(url, json={"account": "0712345678"}, headers=support)).status_code == 403
+    nobody = await paybill.http.post(url, json={"account": "0799999999"}, headers=finance)
+    assert nobody.status_code == 422 and nobody.json()["detail"]["code"] == "c2b_no_such_customer"
+    missing = await paybill.http.post(
+        "/api/staff/payouts/c2b/RKTNONE001/release", json={"account": "0712345678"}, headers=finance
+    )
+    assert missing.status_code == 404
+
+    done = await paybill.http.post(url, json={"account": "+254 712 345 678"}, headers=finance)
+    assert done.status_code == 200, done.text
+    assert done.json() == {
+        "trans_id": "RKTTYPO001",
+        "customer_id": paybill.customer_id,
+        "amount": "300.00",
+        "already_released": False,
+    }
+    again = await paybill.http.post(url, json={"account": "0712345678"}, headers=finance)
+    assert again.status_code == 200 and again.json()["already_released"] is True
+    elsewhere = await paybill.http.post(url, json={"account": "0722000111"}, headers=finance)
+    assert elsewhere.status_code == 409
+
+    assert await paybill.wallet() == Money.of(300, Asset.KES)
+    assert await paybill.wallet(other.id) == Money.of(0, Asset.KES)
+    assert await paybill.suspense() == Money.of(0, Asset.KES)
+    async with paybill.rt.session_factory() as session:
+        actions = (await session.execute(select(AuditEntry.action, AuditEntry.subject))).all()
+    assert actions.count(("c2b.release_from_suspense", f"customer:{paybill.customer_id}")) == 1
+    assert await paybill.books_balance()
+    credited = await paybill.post("confirmation", payment("RKTTYPO002", "0712345678", "5"))
+    assert credited.status_code == 200  # a credited payment is not in suspense: nothing to release
+    not_held = await paybill.http.post(
+        "/api/staff/payouts/c2b/RKTTYPO002/release", json={"account": "0712345678"}, headers=finance
+    )
+    assert not_held.status_code == 404

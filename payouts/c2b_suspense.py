@@ -1,0 +1,85 @@
+"""Staff release a paybill payment held in suspense to the customer it was meant for (a mistyped
+account, a customer who registered later): once per TransID, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import service as audit
+from core.errors import KibetiError
+from core.identity.models import CustomerStatus
+from core.ledger import service as ledger
+from core.ledger.errors import IdempotencyConflict
+from core.ledger.models import AccountKind, JournalEntry, OwnerType, Posting
+from core.money import Asset, Money
+from payouts import c2b
+
+
+class NotInSuspense(KibetiError):
+    code = "c2b_not_in_suspense"
+
+
+class AlreadyReleased(KibetiError):
+    code = "c2b_already_released"
+
+
+class NoSuchCustomer(KibetiError):
+    code = "c2b_no_such_customer"
+
+
+@dataclass(frozen=True)
+class Released:
+    trans_id: str
+    customer_id: int
+    amount: Money
+    replayed: bool
+
+
+async def release(session: AsyncSession, *, trans_id: str, account: str, actor: str) -> Released:
+    """Move the suspense booking of `trans_id` to the KES wallet `account` names (a phone number
+    in any form, or a customer number). The caller commits."""
+    entry = (
+        await session.execute(select(JournalEntry).where(JournalEntry.idempotency_key == f"c2b:{trans_id}"))
+    ).scalar_one_or_none()
+    if entry is None or entry.kind != c2b.SUSPENSE_KIND:
+        raise NotInSuspense(f"no paybill payment {trans_id} is held in suspense")
+    customer = await c2b.find_customer(session, account.strip())
+    if customer is None or customer.status != CustomerStatus.ACTIVE.value:
+        raise NoSuchCustomer(f"{account!r} names no active customer")
+    credited = (
+        await session.execute(select(Posting.amount).where(Posting.entry_id == entry.id, Posting.amount > 0))
+    ).scalar_one()
+    amount = Money.from_minor(int(credited), Asset.KES)
+    suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
+    wallet = await ledger.get_or_open_account(
+        session=session,
+        owner_type=OwnerType.CUSTOMER,
+        owner_id=customer.id,
+        asset=Asset.KES,
+        kind=AccountKind.WALLET,
+    )
+    try:
+        result = await ledger.transfer(
+            session=session,
+            idempotency_key=f"c2b-release:{trans_id}",
+            from_account_id=suspense.id,
+            to_account_id=wallet.id,
+            amount=amount,
+            kind=c2b.LEDGER_KIND,
+            memo=f"M-Pesa paybill {trans_id}",
+            details={"trans_id": trans_id, "from": "suspense", "customer_id": customer.id},
+        )
+    except IdempotencyConflict as exc:
+        raise AlreadyReleased(f"paybill payment {trans_id} was already released to another customer") from exc
+    if not result.replayed:
+        await audit.record(
+            session=session,
+            actor=actor,
+            action="c2b.release_from_suspense",
+            subject=f"customer:{customer.id}",
+            details={"trans_id": trans_id, "amount_minor": amount.minor},
+        )
+    return Released(trans_id=trans_id, customer_id=customer.id, amount=amount, replayed=result.replayed)
