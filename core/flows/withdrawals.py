@@ -67,9 +67,15 @@ async def confirm_withdraw(
             session=session, quote_id=row.id, idempotency_key=idempotency_key, clock=flows.rt.clock
         )
         await session.commit()
-    return Receipt(
-        reference=f"W{ticket.withdrawal_id}",
-        status="pending",
-        amount=Money.from_minor(row.receive_minor, asset),
-        details={"address": ticket.address},
-    )
+    sent, reference = Money.from_minor(row.receive_minor, asset), f"W{ticket.withdrawal_id}"
+    await flows.notify(
+        phone=customer.phone, code="sms.withdrawal_sent", language=customer.language,
+        reference=f"{idempotency_key}:withdrawal", amount=format_money(sent, customer.language),
+        address=short_address(ticket.address), ref=reference,
+    )  # fmt: skip
+    return Receipt(reference=reference, status="pending", amount=sent, details={"address": ticket.address})
+
+
+def short_address(address: str) -> str:
+    """Enough of an address to recognise it in an SMS: the first 8 and last 6 characters."""
+    return address if len(address) <= 17 else f"{address[:8]}...{address[-6:]}"

@@ -60,6 +60,7 @@ DYNAMIC_CODES = (
     N_("sms.sell_failed"),
     N_("sms.sell_receipt"),
     N_("sms.send_receipt"),
+    N_("sms.withdrawal_sent"),
     N_("ussd.account.kyc"),
     N_("ussd.account.language_set"),
     N_("ussd.account.pin_changed"),

@@ -106,6 +106,9 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
         "--amount", "10", "--pin", PIN, "--yes",
     )  # fmt: skip
     assert "9.95" in sent_out.stdout and "0.05" in sent_out.stdout, sent_out.stdout
+    await settle(rt)
+    notices = [m.message for m in stack.at.messages_for(phone.number) if "0x7e5f45" in m.message.lower()]
+    assert len(notices) == 1 and "9.95" in notices[0], notices  # the customer is told, once
     amount, fee = Money.of("9.95", USDT), Money.of("0.05", USDT)
     async with rt.session_factory() as session:
         ticket = (

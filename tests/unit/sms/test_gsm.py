@@ -36,6 +36,7 @@ def test_receipts_fit_one_segment(language: str) -> None:
         "days": "7",
         "name": "Wanjiku",
         "asset": "USDT-TRC20",
+        "address": "bc1qar0s...wf5mdq",
     }
     for code in (
         "sms.send_receipt",
@@ -43,6 +44,7 @@ def test_receipts_fit_one_segment(language: str) -> None:
         "sms.invite",
         "sms.registered",
         "sms.claim_returned",
+        "sms.withdrawal_sent",
     ):
         text = translate(code, language, code="*483*1#", **values)
         assert sms_segments(text) == 1, (code, len(text), text)
