@@ -96,9 +96,17 @@ async def find_customer(session: AsyncSession, reference: str) -> Customer | Non
         found = (await session.execute(query)).scalar_one_or_none()
         if found is not None:
             return found
-    if reference.isdigit() and int(reference) <= _MAX_CUSTOMER_NUMBER:
-        return await session.get(Customer, int(reference))
-    return None
+    number = customer_number(reference)
+    return None if number is None else await session.get(Customer, number)
+
+
+def customer_number(reference: str) -> int | None:
+    """A customer number typed as the account ("42"); None for anything else (int() takes "²" or
+    "４２" too, and a number past the id column's range would fail the query)."""
+    if not (reference.isascii() and reference.isdigit()) or len(reference) > 10:
+        return None
+    number = int(reference)
+    return number if number <= _MAX_CUSTOMER_NUMBER else None
 
 
 async def validate(session: AsyncSession, body: object) -> str:
@@ -120,8 +128,8 @@ def validation_reply(outcome: str) -> dict[str, str]:
     refused, the payer keeps the money; accepted blindly, it could only end in suspense."""
     if outcome == "accepted":
         return dict(ACCEPT)
-    code = outcome.removeprefix(REJECTED_PREFIX) if outcome.startswith(REJECTED_PREFIX) else OTHER
-    return {"ResultCode": code, "ResultDesc": "Rejected"}
+    code = outcome.removeprefix(REJECTED_PREFIX)
+    return {"ResultCode": code if code in REJECT_REASONS else OTHER, "ResultDesc": "Rejected"}
 
 
 async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
@@ -181,11 +189,12 @@ async def _target(session: AsyncSession, payment: Payment) -> tuple[Account | No
 
 async def _legacy_wallet(session: AsyncSession, reference: str) -> Account | None:
     """A KES wallet opened for a customer number (accounts can predate their customer row)."""
-    if not (reference.isdigit() and int(reference) <= _MAX_CUSTOMER_NUMBER):
+    number = customer_number(reference)
+    if number is None:
         return None
     query = select(Account).where(
         Account.owner_type == OwnerType.CUSTOMER.value,
-        Account.owner_id == int(reference),
+        Account.owner_id == number,
         Account.asset == Asset.KES.value,
         Account.kind == AccountKind.WALLET.value,
     )

@@ -152,7 +152,7 @@ async def test_an_unknown_account_is_refused_and_a_confirmation_anyway_waits_in_
     assert await paybill.books_balance()
 
 
-@pytest.mark.parametrize("account", ["", "ABC123", "0", "99999999999999999999", "+1 202 555 0100"])
+@pytest.mark.parametrize("account", ["", "ABC123", "0", "99999999999999999999", "+1 202 555 0100", "²", "٤٢"])
 async def test_accounts_that_name_nobody_are_refused(paybill, account):
     reply = (await paybill.post("validation", payment("RKTNOB0001", account))).json()
     assert reply["ResultCode"] == "C2B00012"
@@ -233,7 +233,9 @@ async def test_malformed_validations_are_recorded_and_refused(paybill, raw):
 async def test_an_odd_account_field_goes_to_suspense_not_to_a_crash(paybill):
     body: dict[str, object] = {**payment("RKTODD0001", "x"), "BillRefNumber": {"nested": [1]}}
     await paybill.post("confirmation", body)
-    assert await paybill.suspense() == Money.of(100, Asset.KES)
+    await paybill.post("confirmation", payment("RKTODD0002", "²"))
+    assert await paybill.suspense() == Money.of(200, Asset.KES)
+    assert [(r.processed, r.outcome) for r in await paybill.rows()] == [(True, "suspense")] * 2
 
 
 async def test_the_simulator_pays_the_paybill_validation_then_confirmation_twice(paybill):

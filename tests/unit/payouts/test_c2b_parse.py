@@ -59,3 +59,22 @@ def test_every_outcome_has_a_daraja_reply(outcome: str) -> None:
     reply = c2b.validation_reply(outcome)
     assert reply["ResultCode"] in {"0", *c2b.REJECT_REASONS}
     assert (reply["ResultCode"] == "0") is (outcome == "accepted")
+
+
+@given(st.text(max_size=14) | st.integers(min_value=-(10**12), max_value=10**12).map(str))
+def test_a_customer_number_is_plain_ascii_digits_in_the_id_range(reference: str) -> None:
+    number = c2b.customer_number(reference)
+    if number is not None:
+        assert reference.isascii() and reference.isdigit() and 0 <= number < 2**31
+        assert int(reference) == number
+
+
+def test_customer_numbers_only_in_ascii_digits() -> None:
+    assert c2b.customer_number("42") == 42
+    assert [c2b.customer_number(r) for r in ("²", "４２", "٤٢", "-1", "", " 42", "2147483648")] == [None] * 7
+
+
+@given(st.sampled_from(sorted(c2b.REJECT_REASONS)) | st.text(max_size=12))
+def test_a_rejection_always_carries_a_daraja_code(code: str) -> None:
+    reply = c2b.validation_reply(c2b.REJECTED_PREFIX + code)
+    assert reply["ResultCode"] == (code if code in c2b.REJECT_REASONS else c2b.OTHER)
