@@ -1,9 +1,14 @@
-"""Daraja callbacks on secret paths, and the staff view of payouts' failed jobs.
+"""Daraja callbacks on secret paths, the paybill (C2B) on the embedded default, and staff views.
 
 POST /mpesa/<token>/{stk, b2c/result, b2c/timeout, status/result, balance/result, c2b/validation,
 c2b/confirmation, ...}: wrong token -> 403 and nothing is stored; otherwise the raw body is
-committed first, answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}`, and processed idempotently.
-Malformed bodies are recorded, answered 200 and flagged for staff.
+committed first, answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}` (a C2B validation gets
+its accept/reject reply), and processed idempotently. Malformed bodies are recorded, answered 200
+and flagged for staff.
+
+Embedded default: the Daraja simulator is mounted at /daraja-sim, the C2B URLs are registered with
+it at start-up, and the phone page's "Pay Bill" pays through it. Staff: RQ's failed jobs, flagged
+callbacks, and releasing a paybill payment held in suspense to its customer.
 """
 
 from __future__ import annotations
