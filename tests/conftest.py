@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,9 +40,16 @@ settings.load_profile("kibeti")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_process_state() -> Iterator[None]:
+def _isolated_process_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Each test starts as the first one would: no Runtime installed by an earlier test (its engines
-    may be disposed by now) and settings read afresh from the environment, whatever ran before."""
+    may be disposed by now), settings read afresh from the environment, and a private DATA_DIR.
+
+    Settings default to ./var, where the simulated chains keep their blocks: shared between tests
+    and runs, old deposits to the same development-mnemonic addresses would be credited again.
+    DATA_DIR reaches Settings built in-process and `kibeti` subprocesses alike."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path_factory.mktemp("var")))
     previous = runtime_module._current
     runtime_module._current = None
     get_settings.cache_clear()
@@ -142,22 +151,60 @@ async def pg_session_factory(clean_pg_url: str) -> AsyncIterator[async_sessionma
     await engine.dispose()
 
 
+REDIS_DB_LEASE_SECONDS = 2 * 3600  # renewed by every test that uses Redis; a crashed run frees it later
+REDIS_DB_WAIT_SECONDS = 300
+
+
+def _redis_lease_key(index: int) -> str:
+    return f"kibeti:test:db-lease:{index}"
+
+
 @pytest.fixture(scope="session")
-def redis_db_url() -> str:
-    """A Redis database index (1-15) private to this test session."""
+def _redis_lease() -> Iterator[tuple[int, str]]:
+    """An exclusive lease on one Redis database index (1-15) for this test session.
+
+    Several test runs share this Redis (CI, engineers, benchmarks): a counter modulo 15 handed one
+    index to two runs 15 sessions apart, and one run's flushdb or RQ worker took the other's jobs."""
     admin = redis.Redis.from_url(REDIS_ADMIN_URL, socket_timeout=5)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    give_up_at = time.monotonic() + REDIS_DB_WAIT_SECONDS
     try:
-        index = int(admin.incr("kibeti:test:next-db")) % 15 + 1
+        while True:
+            for index in range(1, 16):
+                if admin.set(_redis_lease_key(index), owner, nx=True, ex=REDIS_DB_LEASE_SECONDS):
+                    break
+            else:
+                if time.monotonic() > give_up_at:
+                    pytest.fail(f"all 15 Redis test databases stayed leased for {REDIS_DB_WAIT_SECONDS}s")
+                time.sleep(1)
+                continue
+            break
     except redis.exceptions.ConnectionError as exc:
+        admin.close()
         pytest.fail(f"Redis at {REDIS_ADMIN_URL} is unreachable ({exc}); {HOW_TO_START}")
+    yield index, owner
+    try:  # release only our own lease (it may have expired and been taken by another run)
+        if admin.get(_redis_lease_key(index)) == owner.encode():
+            admin.delete(_redis_lease_key(index))
     finally:
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_db_url(_redis_lease: tuple[int, str]) -> str:
+    """A Redis database index (1-15) private to this test session."""
+    index, _owner = _redis_lease
     return REDIS_ADMIN_URL.rsplit("/", 1)[0] + f"/{index}"
 
 
 @pytest.fixture
-def redis_url(redis_db_url: str) -> str:
+def redis_url(redis_db_url: str, _redis_lease: tuple[int, str]) -> str:
     """The session's Redis database, flushed for this test."""
+    index, owner = _redis_lease
+    admin = redis.Redis.from_url(REDIS_ADMIN_URL)
+    if admin.get(_redis_lease_key(index)) in (None, owner.encode()):  # renew (or re-take if it lapsed)
+        admin.set(_redis_lease_key(index), owner, ex=REDIS_DB_LEASE_SECONDS)
+    admin.close()
     client = redis.Redis.from_url(redis_db_url)
     client.flushdb()
     client.close()

@@ -129,6 +129,11 @@ async def stack(
         await asyncio.sleep(0.5)
         await settle(rt)
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            # A customer takes seconds to type the M-Pesa PIN. The simulator's default 50 ms lets the
+            # STK callback overtake the job recording the push's CheckoutRequestID on a busy machine;
+            # the callback is then unknown, and only the (here hourly) reconciler would heal it.
+            steered = await http.post(f"{url}/daraja-sim/simulator/stk/behaviour", json={"delay_s": 3.0})
+            assert steered.status_code == 200, steered.text
             yield Stack(rt, url, http, at_fake)
     finally:
         server.should_exit = True
