@@ -19,6 +19,7 @@ from typing import Any
 
 from core import runtime
 from core.db.base import utcnow
+from core.outbox.jobs import marks_row_done
 from core.outbox.service import mark_done
 from core.payments import callbacks as callback_log
 from core.payments import collections, service
@@ -51,12 +52,10 @@ def _maybe_crash() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-async def _done(outbox_id: int | None) -> None:
-    if outbox_id is None:
-        return
-    async with sessions(runtime.get())() as session:
+async def _mark_done(session: Any, outbox_id: int | None) -> None:
+    """The outbox row is done in the transaction that records the job's outcome (core.outbox.jobs)."""
+    if outbox_id is not None:
         await mark_done(session=session, outbox_id=outbox_id)
-        await session.commit()
 
 
 async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
@@ -72,10 +71,11 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                 )
             except UnknownPayout:
                 log.error("send_payout: no payout %s in this database; dropping the job", payout_id)
+                await _mark_done(session, outbox_id)
+                await session.commit()
                 return "unknown_payout"
             if not claim.send:  # already sent, final, or waiting (daily limit): this job's work is done
-                if outbox_id is not None:
-                    await mark_done(session=session, outbox_id=outbox_id)
+                await _mark_done(session, outbox_id)
                 await session.commit()
                 return claim.payout.status
             await session.commit()
@@ -116,23 +116,30 @@ async def _call(d: Any, payout: Payout) -> Any:
 async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
     current = runtime.get()
     payout_id = payout.id
-    if d.bucket is not None and not await d.bucket.take(max_wait_s=RATE_WAIT_S):
-        reason = f"no shortcode rate token within {RATE_WAIT_S}s"
-        return await _in_session(service.release_unsent, payout_id=payout_id, reason=reason, result="retry")
     try:
+        if d.bucket is not None:
+            # An OAuth refresh between the rate token and the request would delay this send past
+            # the next worker's token, and both would reach Daraja together: refresh first.
+            await d.client.ready()
+            if not await d.bucket.take(max_wait_s=RATE_WAIT_S):
+                reason = f"no shortcode rate token within {RATE_WAIT_S}s"
+                return await _in_session(
+                    service.release_unsent, payout_id=payout_id, reason=reason, result="retry"
+                )
         accepted = await _call(d, payout)
     except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
         return await _in_session(service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry")
     except (errors.DarajaTimeout, errors.DuplicateOriginatorConversationID) as exc:
-        await _in_session(service.mark_unknown, payout_id=payout_id, reason=str(exc), result="unknown")
-        await _done(outbox_id)  # the reconciler owns it now
+        async with sessions(current)() as session:
+            await service.mark_unknown(session=session, payout_id=payout_id, reason=str(exc))
+            await _mark_done(session, outbox_id)  # the reconciler owns it now
+            await session.commit()
         return "unknown"
     except (errors.DarajaError, errors.InvalidMsisdn, ValueError) as exc:
         code = getattr(exc, "error_code", "") or "rejected"
         async with sessions(current)() as session:
             await service.fail_payout(session=session, payout_id=payout_id, result_code=code, reason=str(exc))
-            if outbox_id is not None:
-                await mark_done(session=session, outbox_id=outbox_id)
+            await _mark_done(session, outbox_id)
             await session.commit()
         return "failed"
     _maybe_crash()
@@ -140,8 +147,7 @@ async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
         await service.mark_accepted(
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id
         )
-        if outbox_id is not None:
-            await mark_done(session=session, outbox_id=outbox_id)
+        await _mark_done(session, outbox_id)
         await session.commit()
     return "accepted"
 
@@ -158,9 +164,10 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
     current = runtime.get()
     async with sessions(current)() as session:
         row = await collections.claim_for_push(session=session, collection_id=collection_id)
+        if row is None:  # already pushed, or final: nothing left to do
+            await _mark_done(session, outbox_id)
         await session.commit()
     if row is None:
-        await _done(outbox_id)
         return "skipped"
     async with daraja(current) as d:
         try:
@@ -181,8 +188,8 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
                 await collections.fail_collection(
                     session=session, collection_id=collection_id, result_code=code, reason=str(exc)
                 )
+                await _mark_done(session, outbox_id)
                 await session.commit()
-            await _done(outbox_id)
             return "failed"
     async with sessions(current)() as session:
         await collections.mark_requested(
@@ -191,8 +198,8 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
             checkout_request_id=accepted.checkout_request_id,
             merchant_request_id=accepted.merchant_request_id,
         )
+        await _mark_done(session, outbox_id)
         await session.commit()
-    await _done(outbox_id)
     return "requested"
 
 
@@ -303,12 +310,14 @@ async def process_callback(callback_id: int) -> str:
     return await callbacks.process(sessions(runtime.get()), callback_id)
 
 
+@marks_row_done
 async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""
     async with job_scope(runtime.get()):
         return await _send_payout(payout_id, outbox_id)
 
 
+@marks_row_done
 async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> str:
     """Push the M-Pesa PIN prompt once. A push that crashed mid-call is never repeated."""
     async with job_scope(runtime.get()):

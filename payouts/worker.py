@@ -24,17 +24,23 @@ import sys
 import time
 from collections.abc import Sequence
 
+import httpx
 from redis import Redis
 from rq import SimpleWorker, Worker
 from rq.job import Job
 
 from core import runtime
-from payouts.adapter import ProcessLoop, warm_up
+from core.payments.service import FINISHED_JOB, SEND_JOB
+from core.runtime import Runtime
+from payouts.adapter import ProcessLoop, certificate, config, warm_up
+from payouts.mpesa.client import process_credential
 
 DEFAULT_QUEUES = ("payouts", "default")
 DEFAULT_SETUP = "webapp.bootstrap.install"
-# Imported once in the worker's main process, so forked work-horses do not import them per job.
-PRELOAD = ("payouts.jobs", "core.outbox.jobs")
+# Imported once in the worker's main process, so forked work-horses do not import them per job: the
+# send job, and the receipt job each payout stages when it finishes (core.flows.jobs: ~130 ms of CPU
+# to import, once per work-horse that ran one, before this list named it).
+PRELOAD = ("core.outbox.jobs", *(dotted.rpartition(".")[0] for dotted in (SEND_JOB, FINISHED_JOB)))
 
 
 _process_loop = ProcessLoop()
@@ -60,6 +66,17 @@ class LoopJob(Job):
                 _process_loop.close()
 
 
+async def _warm_credential(current: Runtime) -> None:
+    """The SecurityCredential, once in the main process (forked work-horses inherit it)."""
+    settings = current.settings
+    try:
+        async with httpx.AsyncClient() as http:
+            cfg = config(settings, await certificate(settings, http))
+    except (httpx.HTTPError, OSError):  # not fatal: each job encrypts its own
+        return
+    process_credential(cfg.initiator_password, cfg.certificate_pem)
+
+
 def _resolve(dotted: str) -> object:
     module_name, _, attribute = dotted.rpartition(".")
     return getattr(importlib.import_module(module_name), attribute)
@@ -79,6 +96,7 @@ def run_one(
     for module in (*PRELOAD, *filter(None, os.environ.get("KIBETI_WORKER_PRELOAD", "").split(","))):
         importlib.import_module(module)
     asyncio.run(warm_up(runtime.get()))
+    asyncio.run(_warm_credential(runtime.get()))
     connection = Redis.from_url(settings.redis_url)
     worker_class = SimpleWorker if simple else Worker
     try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
 from core.outbox.models import OutboxJob, OutboxStatus
@@ -54,11 +55,46 @@ async def enqueue(
 
 
 async def mark_done(*, session: AsyncSession, outbox_id: int) -> None:
-    await session.execute(
+    await session.execute(_done_statement(outbox_id).execution_options(synchronize_session=False))
+
+
+@asynccontextmanager
+async def _one_statement(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A connection for one statement. On PostgreSQL in autocommit: the statement is its own
+    transaction, one round trip instead of three (BEGIN, statement, COMMIT/ROLLBACK). SQLite keeps
+    its explicit BEGIN IMMEDIATE (core.db.session), so there it is an ordinary transaction."""
+    engine = session_factory.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+        await connection.commit()
+
+
+async def pending_job(
+    *, session_factory: async_sessionmaker[AsyncSession], outbox_id: int
+) -> tuple[str, dict[str, Any]] | None:
+    """The row's job and kwargs, or None when the row is gone or already done."""
+    query = select(OutboxJob.job, OutboxJob.kwargs, OutboxJob.status).where(OutboxJob.id == outbox_id)
+    async with _one_statement(session_factory) as connection:
+        row = (await connection.execute(query)).one_or_none()
+    if row is None or row.status == OutboxStatus.DONE.value:
+        return None
+    return str(row.job), dict(row.kwargs)
+
+
+async def finish(*, session_factory: async_sessionmaker[AsyncSession], outbox_id: int) -> None:
+    """Mark the row done on its own (`mark_done` does it inside the caller's transaction)."""
+    async with _one_statement(session_factory) as connection:
+        await connection.execute(_done_statement(outbox_id))
+
+
+def _done_statement(outbox_id: int) -> Any:
+    return (
         update(OutboxJob)
         .where(OutboxJob.id == outbox_id)
         .values(status=OutboxStatus.DONE.value, done_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -97,7 +133,10 @@ async def relay(
                 row.dispatched_at = now()
                 continue
             row.attempts += 1
-            queue.enqueue(RUNNER, job_id=row.job_id, kwargs={"outbox_id": row.id}, queue=row.queue)
+            # The job and its kwargs travel with the id, so a target that marks its row done itself
+            # (core.outbox.jobs.marks_row_done) runs without reading the row first.
+            runner_kwargs = {"outbox_id": row.id, "job": row.job, "kwargs": dict(row.kwargs)}
+            queue.enqueue(RUNNER, job_id=row.job_id, kwargs=runner_kwargs, queue=row.queue)
             row.status = OutboxStatus.DISPATCHED.value
             row.dispatched_at = now()
             dispatched += 1
