@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from lxml import etree
@@ -18,11 +16,11 @@ from core.auth import sessions
 from core.auth.models import StaffUser
 from core.money import Asset, Money
 from core.ports import MovementCheck
+from tests.cli import kibeti
 from tests.integration.identity.api_helpers import api_client, make_runtime
 from tests.integration.identity.helpers import SECRET_KEY
 
 SANCTIONED_ETH = "0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1"
-ROOT = Path(__file__).resolve().parents[3]
 
 
 async def staff_token(factory, clock, role: str, email: str = "") -> str:
@@ -104,18 +102,7 @@ async def test_officer_works_a_case_to_an_str_over_http(factory, clock, crypto_l
 
 
 def run_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": "", "KIBETI_ENV": "test"}
-    return subprocess.run(
-        [sys.executable, "-m", "webapp.main", *args]
-        if False
-        else [str(Path(sys.executable).parent / "kibeti"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-        check=False,
-    )
+    return kibeti(*args, env={"DATABASE_URL": db_url, "REDIS_URL": "", "KIBETI_ENV": "test"})
 
 
 def test_cli_load_rejects_malformed_and_keeps_previous(sqlite_url: str, tmp_path: Path) -> None:

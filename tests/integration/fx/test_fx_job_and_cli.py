@@ -4,11 +4,7 @@ end to end against local fake providers, and racing executions of one quote on P
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -28,8 +24,7 @@ from core.quotes import service as quotes
 from core.quotes.errors import QuoteAlreadyUsed
 from core.quotes.maths import QuoteKind, QuoteRequest
 from core.runtime import Runtime
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.cli import kibeti
 
 
 class _NoQueue:
@@ -76,27 +71,22 @@ def test_cli_refresh_and_quote_against_local_providers(sqlite_url, provider):
     provider.usd_kes("/v6/KEY/latest/USD", "129.5")
     provider.crypto("/api/v3/simple/price")
     env = {
-        **os.environ,
         "DATABASE_URL": sqlite_url,
         "REDIS_URL": "",
         "FX_USD_KES_URL": provider.url("/v6/{api_key}/latest/USD"),
         "FX_API_KEY": "KEY",
         "FX_CRYPTO_URL": provider.url(""),
     }
-    kibeti = [sys.executable, "-c", "from webapp.cli import main; main()"]
-    refresh = subprocess.run([*kibeti, "fx", "refresh"], env=env, cwd=ROOT, capture_output=True, text=True,
-                             timeout=60)  # fmt: skip
+    refresh = kibeti("fx", "refresh", env=env)
     assert refresh.returncode == 0, refresh.stderr
     assert "sources: usd_kes, crypto" in refresh.stdout
     assert "USDT/KES" in refresh.stdout and "DEMO" not in refresh.stdout
-    shown = subprocess.run([*kibeti, "quote", "buy", "1000", "KES", "USDT-TRC20"], env=env, cwd=ROOT,
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    shown = kibeti("quote", "buy", "1000", "KES", "USDT-TRC20", env=env)
     assert shown.returncode == 0, shown.stderr
     assert "you receive   USDT 7.683589" in shown.stdout
     assert "FX margin     KES 4.97" in shown.stdout
     assert "[sw," in shown.stdout and "Nunua USDT" in shown.stdout
-    bad = subprocess.run([*kibeti, "quote", "buy", "5", "KES", "BTC"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    bad = kibeti("quote", "buy", "5", "KES", "BTC", env=env)
     assert bad.returncode == 1 and "M-Pesa minimum" in bad.stderr
 
 

@@ -1,4 +1,4 @@
-"""`kibeti ledger verify` and the Beancount export, through the real CLI on a real database."""
+"""`kibeti ledger verify` and the Beancount export, through the CLI (in-process, tests/cli.py) on a real database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from core.db.session import make_engine, make_session_factory
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from tests.cli import kibeti
 
 
 async def _seed(url: str) -> None:
@@ -64,15 +65,7 @@ async def _seed(url: str) -> None:
 
 
 def _kibeti(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}
-    return subprocess.run(
-        [sys.executable, "-c", "from webapp.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return kibeti(*args, env={"DATABASE_URL": url, "REDIS_URL": ""})
 
 
 async def test_verify_passes_then_detects_tampering(sqlite_url):
