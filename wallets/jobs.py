@@ -52,6 +52,8 @@ async def scan_all_networks() -> dict[str, int]:
                     break
         except (NodeError, ReorgTooDeep) as exc:
             log.warning("chain scan failed", extra={"network": network.value, "error": str(exc)})
+        except Exception:  # one network's fault must not stop the others; retried next tick
+            log.exception("chain scan crashed", extra={"network": network.value})
         finally:
             await close_source(monitor.source)
     return reached

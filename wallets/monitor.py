@@ -181,6 +181,8 @@ class DepositMonitor:
             return None
         if self._token_key and match_key(self.network, transfer.token) != self._token_key:
             return row, "unknown_token"
+        if transfer.amount <= 0:  # zero-value transfers ("address poisoning"): recorded, never booked
+            return row, "zero_value"
         if transfer.amount >= service.MAX_MINOR:
             return row, "amount_out_of_range"
         if transfer.amount < self.config.dust_minor:
@@ -246,8 +248,9 @@ class DepositMonitor:
             owner = await self._owner_of(session, deposit)
             if owner is not None and owner[0] == service.HOUSE:
                 deposit.status = DepositStatus.INTERNAL  # our own change: nothing to book
-            elif deposit.amount_minor is None:
-                deposit.status = DepositStatus.SUSPENSE  # not our asset: recorded for staff, not booked
+            elif deposit.amount_minor is None or deposit.amount_minor <= 0:
+                # not our asset, or nothing moved: recorded for staff, nothing to book
+                deposit.status = DepositStatus.SUSPENSE
             else:
                 entry_id = await crediting.book_deposit(
                     session=session,

@@ -75,7 +75,10 @@ class SimulatedChain:
     # --- control (tests, the embedded runner, the CLI) ---------------------------------------
 
     def pay(self, to: str, amount: int, *, token: str | None = None) -> str:
-        """Queue a transfer to `to` (base units) for the next block; returns its txid."""
+        """Queue a transfer to `to` (base units, zero allowed as on a real token) for the next
+        block; returns its txid."""
+        if amount < 0:
+            raise ValueError("a transfer moves a positive amount (or zero, as a token allows)")
         txid = ("0x" if self.network is Network.ERC20 else "") + secrets.token_hex(32)
         with self._state(write=True) as state:
             state["pending"].append(

@@ -99,3 +99,35 @@ async def test_scheduler_job_mines_and_credits_on_the_embedded_default(
         runtime_module._current = previous
     assert set(reached) == {"btc", "erc20", "trc20"}
     assert balances == [Money.zero(USDT), Money.zero(USDT), Money.of(2, USDT), Money.of(2, USDT)]
+
+
+async def test_a_zero_value_transfer_is_recorded_for_staff_and_blocks_nothing(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, tmp_path: Path
+) -> None:
+    """Address poisoning sends zero-value token transfers to watched addresses: each is recorded in
+    suspense for staff, nothing is booked, and real deposits behind it are credited as usual."""
+    from sqlalchemy import select
+
+    from wallets.models import ChainDeposit
+
+    gateway = WalletGateway(session_factory=session_factory, deriver=deriver)
+    address = (await gateway.deposit_address(owner_type="customer", owner_id=9, asset=USDT)).address
+    chain, monitor = simulated_monitor(
+        Network.ERC20, data_dir=tmp_path, session_factory=session_factory, settings=WalletSettings()
+    )
+    chain.pay(address, 0)
+    chain.produce(1)
+    chain.pay(address, 2_000_000)
+    for _ in range(4):
+        chain.produce(1)
+        await monitor.step()
+    assert await _balance(session_factory) == Money.of(2, USDT)
+    async with session_factory() as session:
+        rows = (
+            await session.execute(select(ChainDeposit.amount_minor, ChainDeposit.status, ChainDeposit.reason))
+        ).all()
+        entries = (
+            await session.execute(select(ChainDeposit.entry_id).where(ChainDeposit.amount_minor == 0))
+        ).scalars()
+        assert sorted(rows) == [(0, "suspense", "zero_value"), (2_000_000, "credited", "")]
+        assert [e for e in entries if e] == []  # the zero transfer booked nothing
