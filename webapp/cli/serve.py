@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import uvicorn
+
+from core.config import Settings
 
 
 @click.command(name="serve")
@@ -13,6 +17,16 @@ import uvicorn
 def cli(host: str, port: int, workers: int) -> None:
     """Serve Kibeti over HTTP."""
     click.echo(f"Kibeti on http://{host}:{port}  (phone simulator: http://{host}:{port}/phone)", err=True)
+    settings = Settings()
+    if not settings.is_production and "mpesa_callback_base_url" not in settings.model_fields_set:
+        # M-Pesa callbacks (and the built-in Daraja simulator) must reach this server, on this port.
+        own = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+        os.environ["MPESA_CALLBACK_BASE_URL"] = own
+        if port != 8000:
+            click.echo(
+                f"M-Pesa callbacks: {own} (other kibeti commands: export MPESA_CALLBACK_BASE_URL={own})",
+                err=True,
+            )
     # uvicorn's own access log is neither JSON nor masked (callback paths carry secret tokens);
     # our middleware logs every request instead, with those paths cut short.
     uvicorn.run(
