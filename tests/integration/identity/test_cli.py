@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Iterator
 
@@ -19,6 +20,13 @@ from tests.integration.identity.api_helpers import api_client, make_runtime
 from webapp.cli.audit import cli as audit_cli
 from webapp.cli.keys import cli as keys_cli
 from webapp.cli.staff import cli as staff_cli
+
+
+@pytest.fixture(autouse=True)
+def _each_key_derived_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command here builds its own keyring at the real 600,000 PBKDF2 iterations and derives
+    the same few keys again (28 derivations, ~20 s on the busy CI machine): derive each one once."""
+    monkeypatch.setattr(envelope, "derive_key", functools.lru_cache(maxsize=None)(envelope.derive_key))
 
 
 @pytest.fixture
