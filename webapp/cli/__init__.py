@@ -5,10 +5,12 @@ groups with the same name (e.g. `worker`) are merged, so each area adds its own 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from core.errors import KibetiError
 
@@ -52,3 +54,21 @@ def main() -> None:
     except KibetiError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+    except Exception as exc:  # a person at a terminal gets one line and what to do, not a traceback
+        if os.environ.get("KIBETI_DEBUG"):
+            raise
+        click.echo(f"Error: {_explain(exc)}", err=True)
+        click.echo("(set KIBETI_DEBUG=1 to see the full traceback)", err=True)
+        sys.exit(1)
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if "database is locked" in str(exc):
+        return "the database is busy (another kibeti process is writing to it); try again in a moment"
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database ({exc.orig}); check DATABASE_URL and that the database is up"
+    if isinstance(exc, ArithmeticError):
+        return "that number is not one Kibeti can use; check the amounts you typed"
+    return f"{type(exc).__name__}: {exc}"

@@ -15,6 +15,7 @@ from core.identity.phone import normalize_phone
 from core.money import Money, format_money, parse_amount
 from core.runtime import Runtime
 from wallets.adapter import build_monitor, close_source, wallet_settings
+from wallets.addresses import validate
 from wallets.gateway import WalletGateway
 from wallets.monitor import StepResult
 from wallets.networks import Network
@@ -99,7 +100,13 @@ def address(customer: int, network: str) -> None:
 @click.option("--network", type=NETWORKS, required=True)
 @click.option("--to", "to_address", required=True, help="A deposit address (see `kibeti chain address`).")
 @click.option("--amount", required=True, help="Amount in the asset, e.g. 25.5")
-@click.option("--blocks", default=0, show_default=True, help="Also mine this many blocks now.")
+@click.option(
+    "--blocks",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="Also mine this many blocks now.",
+)
 def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) -> None:
     """Pay an address on the simulated chain (embedded default only)."""
     chosen = Network(network)
@@ -108,7 +115,11 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
         if runtime.settings.is_production:
             raise click.UsageError("simulated chains do not exist in production")
         chain = SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen))
-        txid = chain.pay(to_address, _amount(amount, chosen).minor)
+        try:
+            destination = validate(chosen, to_address, btc_net=wallet_settings().bitcoin_net)
+        except KibetiError as exc:
+            raise click.BadParameter(str(exc), param_hint="--to") from exc
+        txid = chain.pay(destination, _amount(amount, chosen).minor)
         if blocks:
             chain.produce(blocks)
         return txid
@@ -118,7 +129,7 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
 
 @chain_group.command(name="mine")
 @click.option("--network", type=NETWORKS, required=True)
-@click.option("--blocks", default=1, show_default=True)
+@click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000))
 def mine(network: str, blocks: int) -> None:
     """Mine blocks on a simulated chain (embedded default only)."""
     chosen = Network(network)
