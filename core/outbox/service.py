@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Update, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -55,7 +55,9 @@ async def enqueue(
 
 
 async def mark_done(*, session: AsyncSession, outbox_id: int) -> None:
-    await session.execute(_done_statement(outbox_id).execution_options(synchronize_session=False))
+    """Mark the row done in the caller's transaction (a plain statement: no ORM bookkeeping)."""
+    connection = await session.connection()
+    await connection.execute(_done_statement(outbox_id))
 
 
 @asynccontextmanager
@@ -90,7 +92,7 @@ async def finish(*, session_factory: async_sessionmaker[AsyncSession], outbox_id
         await connection.execute(_done_statement(outbox_id))
 
 
-def _done_statement(outbox_id: int) -> Any:
+def _done_statement(outbox_id: int) -> Update:
     return (
         update(OutboxJob)
         .where(OutboxJob.id == outbox_id)
