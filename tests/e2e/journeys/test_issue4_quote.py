@@ -25,6 +25,17 @@ pytestmark = pytest.mark.slow
 
 
 async def test_cli_quote_then_execution_books_the_fees_exactly(stack: Stack) -> None:
+    # a customer registered over USSD, with KES from an M-Pesa paybill (first: a quote lives 60 s
+    # on the real clock, and registering and funding can take longer than that on a busy machine)
+    phone = stack.phone("+254733000444")
+    await register(phone, "1", "Wanjiku Kamau")
+    await paybill(stack, phone.number, "1500")
+
+    async def funded() -> bool:
+        return Decimal(await balance_of(stack.rt, phone.number, "KES")) == 1500
+
+    await eventually(funded, what="the C2B confirmation")
+
     refreshed = await stack.kibeti("fx", "refresh")
     assert "USDT/KES" in refreshed.stdout and "DEMO" in refreshed.stdout
 
@@ -46,15 +57,7 @@ async def test_cli_quote_then_execution_books_the_fees_exactly(stack: Stack) -> 
     margin = re.search(r"FX margin\s+KES ([\d,.]+)", printed).group(1)  # type: ignore[union-attr]
     receive = re.search(r"you receive\s+USDT ([\d.]+)", printed).group(1)  # type: ignore[union-attr]
 
-    # a customer registered over USSD, with KES from an M-Pesa paybill, takes that quote
-    phone = stack.phone("+254733000444")
-    await register(phone, "1", "Wanjiku Kamau")
-    await paybill(stack, phone.number, "1500")
-
-    async def funded() -> bool:
-        return Decimal(await balance_of(stack.rt, phone.number, "KES")) == 1500
-
-    await eventually(funded, what="the C2B confirmation")
+    # ... takes that quote
     async with stack.rt.session_factory() as session:
         customer = await identity.get_customer_by_phone(session=session, phone=phone.number)
         assert customer is not None
