@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
+from core.outbox import service as outbox
 from wallets import crediting, service
 from wallets.chain import BlockRef, ChainSource, Transfer
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
@@ -26,6 +27,7 @@ from wallets.networks import Network
 from wallets.service import DepositStatus, match_key
 
 log = logging.getLogger(__name__)
+DEPOSIT_NOTICE_JOB = "core.flows.jobs.deposit_credited"
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,18 @@ class DepositMonitor:
                     owner is not None and not deposit.reason and owner[0] in crediting.LEDGER_OWNERS
                 )
                 deposit.status = DepositStatus.CREDITED if booked_to_owner else DepositStatus.SUSPENSE
+                if booked_to_owner and owner is not None and owner[0] == "customer":
+                    await outbox.enqueue(  # the customer hears of it once, whatever reruns
+                        session=session,
+                        job=DEPOSIT_NOTICE_JOB,
+                        kwargs={
+                            "customer_id": owner[1],
+                            "asset": self.network.asset.value,
+                            "amount_minor": deposit.amount_minor,
+                            "txid": deposit.txid,
+                        },
+                        dedupe_key=f"deposit-credited:{deposit.id}",
+                    )
             deposit.settled_at = utcnow()
             return deposit.status
 

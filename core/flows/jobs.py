@@ -121,6 +121,28 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
     return outcome
 
 
+async def deposit_credited(
+    customer_id: int, asset: str, amount_minor: int, txid: str, outbox_id: int | None = None
+) -> str:
+    """A chain deposit was credited to a customer's wallet: text them. Staged by the deposit monitor
+    in the crediting transaction; the SMS reference is fixed per transaction, so a rerun sends nothing."""
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+        if outbox_id is not None:
+            await outbox.mark_done(session=session, outbox_id=outbox_id)
+        await session.commit()
+    if customer is None:
+        return "skipped"
+    amount = Money.from_minor(amount_minor, Asset(asset))
+    await CoreFlows(rt).notify(
+        phone=customer.phone, code="sms.deposit_credited", language=customer.language,
+        reference=f"deposit-credited-{asset}-{txid}", amount=format_money(amount, customer.language),
+        asset=asset, ref=txid[:12],
+    )  # fmt: skip
+    return "sent"
+
+
 async def _wait_for_final(rt: runtime.Runtime, collection_id: int) -> None:
     """Give the customer a moment to approve the prompt, so the crypto (and its SMS) follow within
     seconds; after WAIT_SECONDS the job raises and the outbox runs it again later."""

@@ -54,6 +54,7 @@ DYNAMIC_CODES = (
     N_("sms.claim_returned"),
     N_("sms.claimed"),
     N_("sms.deposit_address"),
+    N_("sms.deposit_credited"),
     N_("sms.invite"),
     N_("sms.receive_receipt"),
     N_("sms.registered"),

@@ -67,6 +67,8 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
     # block 1 includes the transfer (1 confirmation); credited at the 3rd confirmation, not before
     assert seen[:2] == [0, 0] and seen[2] == 25, seen
     assert "25" in await _ussd_usdt_erc20(phone)
+    credited = [m.message for m in stack.at.messages_for(phone.number) if "received" in m.message]
+    assert len(credited) == 1 and "25" in credited[0], credited  # one SMS, whatever the reruns
 
     # withdrawals need tier 1 (T0 may not withdraw crypto); KYC itself is issue 8's journey
     async with rt.session_factory() as session:

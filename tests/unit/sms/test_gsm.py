@@ -45,6 +45,7 @@ def test_receipts_fit_one_segment(language: str) -> None:
         "sms.registered",
         "sms.claim_returned",
         "sms.withdrawal_sent",
+        "sms.deposit_credited",
     ):
         text = translate(code, language, code="*483*1#", **values)
         assert sms_segments(text) == 1, (code, len(text), text)
