@@ -54,11 +54,11 @@ This round (cProfile on a CPU clock over 3,000 in-process hops, py-spy on a uvic
 
 - The JSON request log cost ~175 us a request (18% of a hop under cProfile, 9% of a worker's samples
   under py-spy): the masking processor ran twice on every event (end of the structlog chain, then
-  again in the formatter), seven regex substitutions over every string, ~20 substring tests per key. Each event is now masked once, at the end of its
-  own chain (structlog events in `processors`, so any handler gets them masked; standard-library
-  records in `foreign_pre_chain`); one combined search decides whether a string needs the substitutions
-  at all (a hypothesis test checks that the shortcut never changes a result); key kinds are cached.
-  ~64 us a request (`core/logging.py`).
+  again in the formatter), seven regex substitutions over every string, ~20 substring tests per key.
+  Each event is now masked once, at the end of its own chain (structlog events in `processors`, so any
+  handler gets them masked; standard-library records in `foreign_pre_chain`); one combined search
+  decides whether a string needs the substitutions at all (a hypothesis test checks that the shortcut
+  never changes a result); key kinds are cached. ~64 us a request (`core/logging.py`).
 - FastAPI tried every staff route (~39) before `/ussd`: the USSD router is now included first (no other
   route serves `/ussd/`, a test checks it): 15% of a hop under cProfile, ~4% under py-spy
   (`webapp/app.py`).
@@ -86,8 +86,10 @@ PostgreSQL, Redis and wrk (and, during these runs, other engineers' test suites:
 The bare endpoint costs ~0.2 ms of CPU a request, the hop >1 ms in the app process alone (in-process
 figure) before PostgreSQL's and Redis's share, so the ratio cannot approach 0.6 here whatever the
 network round trips cost. With 100 connections p99 is queueing: Little's law puts the mean wait at
-100 / (requests/s), so p99 <= 100 ms needs well over 1,000 hops/s, about 2 ms of total CPU per hop
-across both cores. The 15 s AT deadline is not at risk.
+100 / (requests/s), so p99 <= 100 ms needs well over 1,000 hops/s: at most ~2 ms of CPU per hop for
+uvicorn, PostgreSQL, Redis and wrk together, with nothing else running; the uvicorn share alone is about
+that. Compare rows within one run: absolute requests/s and p99 follow the machine's load (printed above).
+The 15 s AT deadline is not at risk.
 """
 
 bare = FastAPI()
@@ -475,6 +477,14 @@ def main() -> int:
         ),
         f"Ratio hop/bare: **{ratio:.2f}** (target >= 0.6: {'met' if ratio >= 0.6 else 'missed'}); "
         f"hop p99 **{hop_p99:.1f} ms** (target <= 100 ms: {'met' if hop_p99 <= 100 else 'missed'}).",
+        *(
+            [
+                f"The same for {baseline}: ratio {results[baseline][0] / bare_rps:.2f}, "
+                f"p99 {results[baseline][1]:.1f} ms."
+            ]
+            if baseline
+            else []
+        ),
         "",
         NOTES,
     ]
