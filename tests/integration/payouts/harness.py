@@ -66,7 +66,7 @@ class Stack:
             redis_url=self.redis_url,
             mpesa_base_url=self.sim_url,
             mpesa_callback_base_url=self.app_url,
-            mpesa_callback_token=TOKEN,  # type: ignore[arg-type]
+            mpesa_callback_token=TOKEN,
             mpesa_b2c_rate_per_hour=int(self.env.get("MPESA_B2C_RATE_PER_HOUR", "0")),
         )
 
