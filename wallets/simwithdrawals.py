@@ -14,7 +14,6 @@ import hashlib
 import json
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
@@ -24,7 +23,16 @@ from wallets.errors import WithdrawalStateError
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.simchain import SimulatedChain
-from wallets.withdrawals import BROADCAST, CONFIRMED, HELD, SIGNED, native_to_asset, post_confirmed
+from wallets.withdrawals import (
+    BROADCAST,
+    CONFIRMED,
+    HELD,
+    SIGNED,
+    broadcast_signed,
+    lock_withdrawal,
+    native_to_asset,
+    post_confirmed,
+)
 
 SIMULATED_NETWORK_FEE = {  # in the network's native base unit: wei, sun, sat
     Network.ERC20: 65_000 * 20 * 10**9,
@@ -50,12 +58,7 @@ class SimulatedWithdrawals:
         self._native_price = native_price
 
     async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
-        row = (
-            await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
-        ).scalar_one_or_none()
-        if row is None or row.network != self.network.value:
-            raise WithdrawalStateError(f"no {self.network.label} withdrawal {withdrawal_id}")
-        return row
+        return await lock_withdrawal(session, withdrawal_id, self.network)
 
     def _txid(self, request_key: str) -> str:
         digest = hashlib.sha256(f"simulated-withdrawal:{request_key}".encode()).hexdigest()
@@ -74,12 +77,13 @@ class SimulatedWithdrawals:
             to, amount, fee_native = row.address, row.amount_minor, int(row.network_fee_native)
         if status != SIGNED:
             return status
-        self.chain.send_from_hot(txid=txid, to=to, amount=amount, network_fee=fee_native)
-        async with self._sessions() as session, session.begin():
-            row = await self._load(session, withdrawal_id)
-            if row.status == SIGNED and row.txid == txid:
-                row.status, row.updated_at = BROADCAST, utcnow()
-            return row.status
+
+        async def broadcast() -> None:
+            self.chain.send_from_hot(txid=txid, to=to, amount=amount, network_fee=fee_native)
+
+        return await broadcast_signed(
+            self._sessions, withdrawal_id, self.network, txid=txid, broadcast=broadcast
+        )
 
     async def track(self, withdrawal_id: int) -> str:
         """Post the hold, network fee booked, once the transaction has enough confirmations."""

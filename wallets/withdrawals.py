@@ -14,7 +14,7 @@ the same bytes (same nonce, same txid) instead of paying twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -139,6 +139,37 @@ async def request_withdrawal(
     return row
 
 
+async def lock_withdrawal(session: AsyncSession, withdrawal_id: int, network: Network) -> Withdrawal:
+    row = (
+        await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
+    ).scalar_one_or_none()
+    if row is None or row.network != network.value:
+        raise WithdrawalStateError(f"no {network.label} withdrawal {withdrawal_id}")
+    return row
+
+
+async def broadcast_signed(
+    sessions: async_sessionmaker[AsyncSession],
+    withdrawal_id: int,
+    network: Network,
+    *,
+    txid: str,
+    broadcast: Callable[[], Awaitable[object]],
+) -> str:
+    """Broadcast the stored signed transaction (a node that already has it is fine), then mark it
+    broadcast unless it was replaced meanwhile; returns the withdrawal's status."""
+    try:
+        await broadcast()
+    except NodeError as exc:
+        if "already broadcast" not in str(exc):
+            raise
+    async with sessions() as session, session.begin():
+        row = await lock_withdrawal(session, withdrawal_id, network)
+        if row.status == SIGNED and row.txid == txid:
+            row.status, row.updated_at = BROADCAST, utcnow()
+        return row.status
+
+
 class EvmWithdrawals:
     """Signs, broadcasts and tracks USDT-ERC20 withdrawals (runs in the signer worker)."""
 
@@ -158,12 +189,7 @@ class EvmWithdrawals:
         self._native_price = native_price
 
     async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
-        row = (
-            await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
-        ).scalar_one_or_none()
-        if row is None:
-            raise WithdrawalStateError(f"no withdrawal {withdrawal_id}")
-        return row
+        return await lock_withdrawal(session, withdrawal_id, self.network)
 
     async def send(self, withdrawal_id: int) -> str:
         """Sign (once) and broadcast. Safe to call again after any failure."""
@@ -189,16 +215,13 @@ class EvmWithdrawals:
         return await self._broadcast(withdrawal_id, raw, txid)
 
     async def _broadcast(self, withdrawal_id: int, raw: str, txid: str) -> str:
-        try:
-            await self._sender.broadcast(raw)
-        except NodeError as exc:
-            if "already broadcast" not in str(exc):
-                raise
-        async with self._sessions() as session, session.begin():
-            row = await self._load(session, withdrawal_id)
-            if row.status == SIGNED and row.txid == txid:
-                row.status, row.updated_at = BROADCAST, utcnow()
-            return row.status
+        return await broadcast_signed(
+            self._sessions,
+            withdrawal_id,
+            self.network,
+            txid=txid,
+            broadcast=lambda: self._sender.broadcast(raw),
+        )
 
     async def track(self, withdrawal_id: int) -> str:
         """Post the hold after N confirmations; void it if the transaction failed on chain."""

@@ -22,12 +22,20 @@ from wallets import service
 from wallets._bitcoinlib import Key, Transaction
 from wallets.btc.fees import fee_rate, fee_sats
 from wallets.btc.source import EsploraClient
-from wallets.errors import HotWalletInsufficient, NodeError, WithdrawalStateError
+from wallets.errors import HotWalletInsufficient, WithdrawalStateError
 from wallets.hd import AddressDeriver
 from wallets.keys import Seed
 from wallets.models import ChainDeposit, DepositAddress, Withdrawal
 from wallets.networks import BITCOIN_PARAMS, Network
-from wallets.withdrawals import BROADCAST, CONFIRMED, HELD, SIGNED, post_confirmed
+from wallets.withdrawals import (
+    BROADCAST,
+    CONFIRMED,
+    HELD,
+    SIGNED,
+    broadcast_signed,
+    lock_withdrawal,
+    post_confirmed,
+)
 
 log = logging.getLogger(__name__)
 CHANGE_CHAIN = 1
@@ -57,12 +65,7 @@ class BtcWithdrawals:
         self._bcl_network = BITCOIN_PARAMS[deriver.btc_net].bitcoinlib_network
 
     async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
-        row = (
-            await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
-        ).scalar_one_or_none()
-        if row is None or row.network != Network.BTC.value:
-            raise WithdrawalStateError(f"no BTC withdrawal {withdrawal_id}")
-        return row
+        return await lock_withdrawal(session, withdrawal_id, self.network)
 
     async def send(self, withdrawal_id: int) -> str:
         rate = await fee_rate(self._node.client, target_blocks=self._target)
@@ -73,16 +76,13 @@ class BtcWithdrawals:
             raw, txid, status = row.raw_tx, row.txid, row.status
         if status != SIGNED:
             return status
-        try:
-            await self._node.broadcast(raw)
-        except NodeError as exc:
-            if "already broadcast" not in str(exc):
-                raise
-        async with self._sessions() as session, session.begin():
-            row = await self._load(session, withdrawal_id)
-            if row.status == SIGNED and row.txid == txid:
-                row.status, row.updated_at = BROADCAST, utcnow()
-            return row.status
+        return await broadcast_signed(
+            self._sessions,
+            withdrawal_id,
+            self.network,
+            txid=txid,
+            broadcast=lambda: self._node.broadcast(raw),
+        )
 
     async def _coins(self, session: AsyncSession) -> list[tuple[ChainDeposit, DepositAddress]]:
         result = await session.execute(

@@ -13,17 +13,25 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
-from wallets.errors import NodeError, WithdrawalStateError
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.trc20.sender import Trc20Sender, TronReceipt
-from wallets.withdrawals import BROADCAST, CONFIRMED, FAILED, HELD, SIGNED, native_to_asset, post_confirmed
+from wallets.withdrawals import (
+    BROADCAST,
+    CONFIRMED,
+    FAILED,
+    HELD,
+    SIGNED,
+    broadcast_signed,
+    lock_withdrawal,
+    native_to_asset,
+    post_confirmed,
+)
 
 log = logging.getLogger(__name__)
 SUN_DECIMALS = 6
@@ -46,12 +54,7 @@ class TronWithdrawals:
         self._native_price = native_price
 
     async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
-        row = (
-            await session.execute(select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update())
-        ).scalar_one_or_none()
-        if row is None or row.network != Network.TRC20.value:
-            raise WithdrawalStateError(f"no USDT-TRC20 withdrawal {withdrawal_id}")
-        return row
+        return await lock_withdrawal(session, withdrawal_id, self.network)
 
     async def _sign_into(self, row: Withdrawal) -> None:
         signed = await self.sender.sign_transfer(to=row.address, amount=row.amount_minor)
@@ -68,16 +71,10 @@ class TronWithdrawals:
             payload, txid, status = row.raw_tx, row.txid, row.status
         if status != SIGNED:
             return status
-        try:
-            await self.sender.broadcast(json.loads(payload))
-        except NodeError as exc:
-            if "already broadcast" not in str(exc):
-                raise
-        async with self._sessions() as session, session.begin():
-            row = await self._load(session, withdrawal_id)
-            if row.status == SIGNED and row.txid == txid:
-                row.status, row.updated_at = BROADCAST, utcnow()
-            return row.status
+        return await broadcast_signed(
+            self._sessions, withdrawal_id, self.network, txid=txid,
+            broadcast=lambda: self.sender.broadcast(json.loads(payload)),
+        )  # fmt: skip
 
     async def track(self, withdrawal_id: int) -> str:
         async with self._sessions() as session:

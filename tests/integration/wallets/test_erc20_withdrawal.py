@@ -231,7 +231,9 @@ async def test_gateway_withdrawal_holds_and_stages_the_signer_job_in_one_transac
             )
             raise RuntimeError("the flow failed later")
     async with session_factory() as session:
-        jobs = (await session.execute(select(OutboxJob))).scalars().all()
+        jobs = (
+            (await session.execute(select(OutboxJob).where(OutboxJob.queue == SIGNER_QUEUE))).scalars().all()
+        )
         wallet = await ledger.get_or_open_account(
             session=session, owner_type="customer", owner_id=1, asset=USDT
         )
