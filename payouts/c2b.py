@@ -23,6 +23,7 @@ from core.identity.phone import normalize_phone
 from core.ledger import service as ledger
 from core.ledger.models import Account, AccountKind, JournalEntry, OwnerType, PostingRequest
 from core.money import Asset, Money
+from core.outbox import service as outbox
 from core.payments import limits
 from payouts.mpesa import wire
 
@@ -40,6 +41,7 @@ REJECT_REASONS = {
     OTHER: "Other Error",
 }
 LEDGER_KIND = "mpesa_c2b"
+RECEIPT_JOB = "core.flows.jobs.paybill_credited"
 SUSPENSE_KIND = "mpesa_c2b_suspense"
 _MAX_CUSTOMER_NUMBER = 2**31 - 1
 CENT = Decimal("0.01")
@@ -161,6 +163,17 @@ async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
     if why_suspense:
         flag = f"paybill {payment.trans_id} KES {payment.amount}: {why_suspense}; held in suspense"
         return "suspense", flag
+    if target.owner_type == OwnerType.CUSTOMER.value:
+        await outbox.enqueue(  # the receipt SMS, staged with the booking: sent once per TransID
+            session=session,
+            job=RECEIPT_JOB,
+            kwargs={
+                "customer_id": target.owner_id,
+                "amount_minor": money.minor,
+                "trans_id": payment.trans_id,
+            },
+            dedupe_key=f"c2b-receipt:{payment.trans_id}",
+        )
     return "credited", ""
 
 

@@ -143,6 +143,32 @@ async def deposit_credited(
     return "sent"
 
 
+async def paybill_credited(
+    customer_id: int, amount_minor: int, trans_id: str, outbox_id: int | None = None
+) -> str:
+    """An M-Pesa paybill payment was credited to a customer's KES wallet: text them the receipt."""
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+        balance = None
+        if customer is not None:
+            account_id = await accounts.wallet_account_id(session, customer_id, Asset.KES)
+            balance = await ledger.balance(session=session, account_id=account_id)
+        if outbox_id is not None:
+            await outbox.mark_done(session=session, outbox_id=outbox_id)
+        await session.commit()
+    if customer is None or balance is None:
+        return "skipped"
+    language = customer.language
+    await CoreFlows(rt).notify(
+        phone=customer.phone, code="sms.paybill_received", language=language,
+        reference=f"paybill-credited-{trans_id}", ref=trans_id,
+        amount=format_money(Money.from_minor(amount_minor, Asset.KES), language),
+        balance=format_money(balance, language),
+    )  # fmt: skip
+    return "sent"
+
+
 async def _wait_for_final(rt: runtime.Runtime, collection_id: int) -> None:
     """Give the customer a moment to approve the prompt, so the crypto (and its SMS) follow within
     seconds; after WAIT_SECONDS the job raises and the outbox runs it again later."""

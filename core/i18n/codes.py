@@ -56,6 +56,7 @@ DYNAMIC_CODES = (
     N_("sms.deposit_address"),
     N_("sms.deposit_credited"),
     N_("sms.invite"),
+    N_("sms.paybill_received"),
     N_("sms.receive_receipt"),
     N_("sms.registered"),
     N_("sms.sell_failed"),

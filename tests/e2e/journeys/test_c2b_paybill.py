@@ -14,7 +14,7 @@ from core.ledger.models import AccountKind
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from core.payments.models import MpesaCallback
-from tests.e2e.journeys.conftest import Stack, eventually, register
+from tests.e2e.journeys.conftest import Stack, eventually, register, settle
 from tests.e2e.ussd.conftest import balance_of
 
 pytestmark = pytest.mark.slow
@@ -66,6 +66,9 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
     assert await balance_of(stack.rt, phone.number, "KES") == "500.00"
     await phone.dial()
     assert "KES 500.00" in await phone.send("1")
+    await settle(stack.rt)
+    receipts = [m.message for m in stack.at.messages_for(phone.number) if "M-Pesa" in m.message]
+    assert len(receipts) == 1 and "KES 500.00" in receipts[0], receipts  # one receipt for two deliveries
 
     # the default account is the payer's own number
     await stack.kibeti("mpesa", "simulate-c2b", "--phone", "+254711000222", "--amount", "25")

@@ -37,6 +37,7 @@ def test_receipts_fit_one_segment(language: str) -> None:
         "name": "Wanjiku",
         "asset": "USDT-TRC20",
         "address": "bc1qar0s...wf5mdq",
+        "balance": "KES 1,234,567.00",
     }
     for code in (
         "sms.send_receipt",
@@ -46,6 +47,7 @@ def test_receipts_fit_one_segment(language: str) -> None:
         "sms.claim_returned",
         "sms.withdrawal_sent",
         "sms.deposit_credited",
+        "sms.paybill_received",
     ):
         text = translate(code, language, code="*483*1#", **values)
         assert sms_segments(text) == 1, (code, len(text), text)
