@@ -8,11 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance.errors import AlertNotFound, CaseNotFound, InvalidCaseTransition
+from compliance import audit_trail
+from compliance.errors import (
+    AlertNotFound,
+    CaseNotFound,
+    InvalidAssignee,
+    InvalidCaseTransition,
+    InvalidDisposition,
+    InvalidStatusFilter,
+    MovementNotFound,
+)
 from compliance.models import (
     Alert,
     AlertStatus,
@@ -25,6 +34,7 @@ from compliance.models import (
     RegulatoryReport,
 )
 from compliance.rules import RuleHit
+from core.auth.models import StaffUser
 
 STR_DEADLINE = timedelta(days=2)  # POCAMLA s.44(2) as amended: within 2 days of suspicion
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.INVESTIGATING)
@@ -110,7 +120,7 @@ async def list_alerts(
 ) -> list[Alert]:
     statement = select(Alert).order_by(Alert.id.desc()).limit(limit)
     if status:
-        statement = statement.where(Alert.status == status)
+        statement = statement.where(Alert.status == parse_alert_status(status).value)
     if customer_id is not None:
         statement = statement.where(Alert.customer_id == customer_id)
     return list((await session.execute(statement)).scalars())
@@ -131,6 +141,14 @@ async def dismiss_alert(
     }
     if alert.source == "sanctions" and alert.customer_id is not None:
         await _clear_sanctions_hold(session, alert.customer_id, now)
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="alert.dismissed",
+        subject=f"alert:{alert.id}",
+        now=now,
+        details={"customer_id": alert.customer_id, "source": alert.source, "rule": alert.rule_code},
+    )
     return alert
 
 
@@ -201,17 +219,47 @@ async def open_case(
                     _event(case, "evidence", actor, now, f"from alert {alert.id}", movement_id=movement_id)
                 )
     await session.flush()
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="case.opened",
+        subject=f"case:{case.id}",
+        now=now,
+        details={"customer_id": customer, "priority": priority, "alert_ids": [a.id for a in alerts]},
+    )
     return case
+
+
+async def active_staff_email(*, session: AsyncSession, email: str) -> str:
+    """The assignee must be an active staff user (named by e-mail, as they sign in)."""
+    wanted = email.strip().lower()
+    found = (
+        await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == wanted))
+    ).scalar_one_or_none()
+    if found is None:
+        raise InvalidAssignee(f"{email!r} is not a staff user; assign to a staff e-mail address")
+    if not found.active:
+        raise InvalidAssignee(f"{found.email} is not an active staff user")
+    return found.email
 
 
 async def assign(*, session: AsyncSession, case_id: int, assignee: str, actor: str, now: datetime) -> Case:
     case = await get_case(session=session, case_id=case_id)
     _require(case, (*OPEN_STATES, CaseStatus.ESCALATED), "assign")
+    assignee = await active_staff_email(session=session, email=assignee)
     case.assigned_to = assignee
     if case.status == CaseStatus.OPEN.value:
         case.status = CaseStatus.INVESTIGATING.value
     case.updated_at = now
     session.add(_event(case, "assign", actor, now, f"assigned to {assignee}", assignee=assignee))
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="case.assigned",
+        subject=f"case:{case.id}",
+        now=now,
+        details={"assignee": assignee},
+    )
     return case
 
 
@@ -231,7 +279,7 @@ async def add_evidence(
 ) -> CaseEvent:
     case = await get_case(session=session, case_id=case_id)
     if await session.get(Movement, movement_id) is None:
-        raise CaseNotFound(f"no movement {movement_id}")
+        raise MovementNotFound(f"no movement {movement_id}")
     event = _event(case, "evidence", actor, now, note, movement_id=movement_id)
     session.add(event)
     case.updated_at = now
@@ -259,6 +307,18 @@ async def escalate(
     case.str_due_at = case.suspicion_at + STR_DEADLINE
     case.updated_at = now
     session.add(_event(case, "status", actor, now, "escalated to STR", due=case.str_due_at.isoformat()))
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="case.escalated",
+        subject=f"case:{case.id}",
+        now=now,
+        details={
+            "customer_id": case.customer_id,
+            "suspicion_at": case.suspicion_at.isoformat(),
+            "str_due_at": case.str_due_at.isoformat(),
+        },
+    )
     return case
 
 
@@ -269,13 +329,21 @@ async def mark_reported(
     case.status = CaseStatus.REPORTED.value
     case.updated_at = now
     session.add(_event(case, "report", actor, now, f"STR {report.reference} generated", report_id=report.id))
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="case.str_filed",
+        subject=f"case:{case.id}",
+        now=now,
+        details={"report_id": report.id, "reference": report.reference, "customer_id": case.customer_id},
+    )
 
 
 async def close(
     *, session: AsyncSession, case_id: int, disposition: str, note: str, actor: str, now: datetime
 ) -> Case:
     case = await get_case(session=session, case_id=case_id)
-    value = Disposition(disposition)
+    value = parse_disposition(disposition)
     if value is Disposition.STR_FILED:
         _require(case, (CaseStatus.REPORTED,), "close as STR filed")
     elif case.status == CaseStatus.ESCALATED.value:
@@ -291,7 +359,39 @@ async def close(
     case.disposition_note = note
     case.closed_at = case.updated_at = now
     session.add(_event(case, "status", actor, now, f"closed: {value.value}", disposition=value.value))
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="case.closed",
+        subject=f"case:{case.id}",
+        now=now,
+        details={"disposition": value.value, "customer_id": case.customer_id},
+    )
     return case
+
+
+def parse_disposition(text: str) -> Disposition:
+    try:
+        return Disposition(text)
+    except ValueError as exc:
+        valid = ", ".join(d.value for d in Disposition)
+        raise InvalidDisposition(f"unknown disposition {text!r}; use one of {valid}") from exc
+
+
+def parse_case_status(text: str) -> CaseStatus:
+    try:
+        return CaseStatus(text)
+    except ValueError as exc:
+        valid = ", ".join(s.value for s in CaseStatus)
+        raise InvalidStatusFilter(f"unknown case status {text!r}; use one of {valid}") from exc
+
+
+def parse_alert_status(text: str) -> AlertStatus:
+    try:
+        return AlertStatus(text)
+    except ValueError as exc:
+        valid = ", ".join(s.value for s in AlertStatus)
+        raise InvalidStatusFilter(f"unknown alert status {text!r}; use one of {valid}") from exc
 
 
 def _require(case: Case, states: tuple[CaseStatus, ...], action: str) -> None:
@@ -307,7 +407,7 @@ async def overdue_strs(*, session: AsyncSession, now: datetime) -> list[Case]:
 async def list_cases(*, session: AsyncSession, status: str | None = None, limit: int = 100) -> list[Case]:
     statement = select(Case).order_by(Case.id.desc()).limit(limit)
     if status:
-        statement = statement.where(Case.status == status)
+        statement = statement.where(Case.status == parse_case_status(status).value)
     return list((await session.execute(statement)).scalars())
 
 

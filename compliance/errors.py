@@ -64,3 +64,44 @@ class ReportNotFound(ComplianceError, LookupError):
 
 class ReportNotPossible(ComplianceError, ValueError):
     code = "report_not_possible"
+
+
+class CustomerNotFound(ComplianceError, LookupError):
+    code = "customer_not_found"
+
+
+class MovementNotFound(ComplianceError, LookupError):
+    code = "movement_not_found"
+
+
+class LimitChangeNotFound(ComplianceError, LookupError):
+    code = "limit_change_not_found"
+
+
+class LimitChangeNotPending(ComplianceError, ValueError):
+    code = "limit_change_not_pending"
+
+
+class UnknownLimit(ComplianceError, ValueError):
+    code = "unknown_limit"
+
+
+class InvalidLimit(ComplianceError, ValueError):
+    """A limit amount that is not a plain KES amount, or limits out of order (per-transaction >
+    daily > monthly)."""
+
+    code = "invalid_limit"
+
+
+class InvalidDisposition(ComplianceError, ValueError):
+    code = "invalid_disposition"
+
+
+class InvalidStatusFilter(ComplianceError, ValueError):
+    code = "invalid_status"
+
+
+class InvalidAssignee(ComplianceError, ValueError):
+    """The assignee is not an active staff user."""
+
+    code = "invalid_assignee"

@@ -48,5 +48,12 @@ async def verify_identity_flow(
         return OnboardingResult(outcome.profile.tier, outcome.verification.status, "pending")
     screened = await screen_customer(session=session, lists=lists, profile=outcome.profile, now=now)
     if screened is Outcome.BLOCK:
-        outcome.profile.tier = 0
+        await kyc.set_customer_tier(
+            session=session,
+            profile=outcome.profile,
+            tier=0,
+            actor="system",
+            reason="sanctions_block",
+            now=now,
+        )
     return OnboardingResult(outcome.profile.tier, outcome.verification.status, screened.value)

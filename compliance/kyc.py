@@ -7,17 +7,33 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance.errors import InvalidDateOfBirth, InvalidDocument, InvalidIdNumber, UnknownTier
+from compliance import audit_trail
+from compliance.errors import (
+    CustomerNotFound,
+    InvalidDateOfBirth,
+    InvalidDocument,
+    InvalidIdNumber,
+    InvalidLimit,
+    LimitChangeNotFound,
+    LimitChangeNotPending,
+    UnknownLimit,
+    UnknownTier,
+)
 from compliance.iprs import IdentityVerifier, VerificationResult
 from compliance.models import KycDocument, KycProfile, KycTier, LimitChange
+from core.errors import InvalidAmount
+from core.identity.models import Customer
+from core.money import Asset, parse_amount
 from core.security import envelope
 from core.security.envelope import Keyring
 
@@ -31,6 +47,9 @@ MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 DOCUMENT_KINDS = frozenset({"id_front", "id_back", "selfie"})
 IMAGE_SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 LIMIT_FIELDS = ("per_transaction_kes", "daily_kes", "monthly_kes", "max_balance_kes", "crypto_withdrawal_kes")
+# Each limit must not exceed the next one: a payment above the daily limit could never be made.
+LIMIT_ORDER = ("per_transaction_kes", "daily_kes", "monthly_kes")
+_ZERO_KES = re.compile(r"^0+(?:\.0{1,2})?$")
 
 
 def validate_id_number(id_number: str, id_type: str = "national_id") -> str:
@@ -72,19 +91,69 @@ async def get_tier(*, session: AsyncSession, tier: int) -> KycTier:
 
 
 async def set_tier_limits(
-    *, session: AsyncSession, tier: int, limits_kes: dict[str, Decimal], actor: str, now: datetime
+    *, session: AsyncSession, tier: int, limits_kes: Mapping[str, Decimal], actor: str, now: datetime
 ) -> KycTier:
     """Change a tier's limits (KES as Decimal). Maker-checker is the caller's (staff flow's) duty."""
     row = await get_tier(session=session, tier=tier)
-    for name, value in limits_kes.items():
-        if name not in LIMIT_FIELDS:
-            raise UnknownTier(f"unknown limit {name!r}; use one of {', '.join(LIMIT_FIELDS)}")
-        if value < 0:
-            raise ValueError(f"{name} cannot be negative")
+    parsed = {name: parse_limit_kes(name, value) for name, value in limits_kes.items()}
+    check_limit_order(tier_limits_kes(row) | parsed)
+    for name, value in parsed.items():
         setattr(row, name, int((value * 100).to_integral_exact()))
     row.updated_by = actor
     row.updated_at = now
     return row
+
+
+def parse_limit_kes(name: str, raw: str | int | Decimal) -> Decimal:
+    """A limit as staff typed it: a plain non-negative KES amount (zero allowed: "not permitted")."""
+    if name not in LIMIT_FIELDS:
+        raise UnknownLimit(f"unknown limit {name!r}; use one of {', '.join(LIMIT_FIELDS)}")
+    text = str(raw).strip()
+    if _ZERO_KES.match(text):
+        return Decimal("0.00")
+    try:
+        return parse_amount(text, Asset.KES).amount
+    except InvalidAmount as exc:
+        raise InvalidLimit(f"{name}: {exc} (a KES amount with at most 2 decimals)") from exc
+
+
+def tier_limits_kes(row: KycTier) -> dict[str, Decimal]:
+    return {name: Decimal(getattr(row, name)).scaleb(-2) for name in LIMIT_FIELDS}
+
+
+def check_limit_order(limits_kes: dict[str, Decimal]) -> None:
+    for smaller, larger in pairwise(LIMIT_ORDER):
+        if limits_kes[smaller] > limits_kes[larger]:
+            low, high = limits_kes[smaller], limits_kes[larger]
+            raise InvalidLimit(f"{smaller} (KES {low:,}) cannot be above {larger} (KES {high:,})")
+
+
+async def require_customer(*, session: AsyncSession, customer_id: int) -> Customer:
+    """The customer, or CustomerNotFound: staff actions never create records for unknown ids."""
+    found = await session.get(Customer, customer_id)
+    if found is None:
+        raise CustomerNotFound(f"no customer {customer_id}")
+    return found
+
+
+async def set_customer_tier(
+    *, session: AsyncSession, profile: KycProfile, tier: int, actor: str, reason: str, now: datetime
+) -> None:
+    """Change the tier in both places that hold it: the KYC profile (read by the gate) and the
+    customer row (read by fee overrides and quotes). Every change is audited."""
+    previous = profile.tier
+    profile.tier = tier
+    profile.updated_at = now
+    await session.execute(update(Customer).where(Customer.id == profile.customer_id).values(kyc_tier=tier))
+    if previous != tier:
+        await audit_trail.record(
+            session=session,
+            actor=actor,
+            action="kyc.tier_changed",
+            subject=f"customer:{profile.customer_id}",
+            now=now,
+            details={"from_tier": previous, "to_tier": tier, "reason": reason},
+        )
 
 
 async def get_profile(*, session: AsyncSession, customer_id: int) -> KycProfile | None:
@@ -139,7 +208,14 @@ async def submit_t1(
     profile.updated_at = now
     upgraded = result.matched and profile.tier < 1
     if upgraded:
-        profile.tier = 1
+        await set_customer_tier(
+            session=session,
+            profile=profile,
+            tier=1,
+            actor=f"customer:{customer_id}",
+            reason="iprs_match",
+            now=now,
+        )
     return T1Outcome(profile, result, upgraded)
 
 
@@ -210,19 +286,37 @@ async def review_t2(
         raise InvalidDocument("the customer must reach T1 (verified ID) before T2")
     profile.t2_review = "approved" if approve else "rejected"
     profile.reviewed_by = reviewer
-    if approve:
-        profile.tier = max(profile.tier, 2)
     profile.updated_at = now
+    await audit_trail.record(
+        session=session,
+        actor=reviewer,
+        action="kyc.t2_reviewed",
+        subject=f"customer:{customer_id}",
+        now=now,
+        details={"approved": approve},
+    )
+    if approve and profile.tier < 2:
+        await set_customer_tier(
+            session=session, profile=profile, tier=2, actor=reviewer, reason="t2_approved", now=now
+        )
     return profile
 
 
 async def set_frozen(
-    *, session: AsyncSession, customer_id: int, frozen: bool, reason: str, now: datetime
+    *, session: AsyncSession, customer_id: int, frozen: bool, reason: str, actor: str, now: datetime
 ) -> KycProfile:
     profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
     profile.frozen = frozen
     profile.frozen_reason = reason if frozen else ""
     profile.updated_at = now
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="customer.frozen" if frozen else "customer.unfrozen",
+        subject=f"customer:{customer_id}",
+        now=now,
+        details={"reason": profile.frozen_reason},
+    )
     return profile
 
 
@@ -230,21 +324,19 @@ async def propose_limit_change(
     *,
     session: AsyncSession,
     tier: int,
-    limits_kes: dict[str, Decimal],
+    limits_kes: Mapping[str, str | int | Decimal],
     reason: str,
     actor: str,
     now: datetime,
 ) -> LimitChange:
-    """Maker: record a change to a tier's limits; nothing changes until another person approves."""
-    await get_tier(session=session, tier=tier)
-    for name, value in limits_kes.items():
-        if name not in LIMIT_FIELDS:
-            raise UnknownTier(f"unknown limit {name!r}; use one of {', '.join(LIMIT_FIELDS)}")
-        if value < 0 or value != value.quantize(Decimal("0.01")):
-            raise ValueError(f"{name} must be a non-negative KES amount with at most 2 decimals")
+    """Maker: record a change to a tier's limits; nothing changes until another person approves.
+    Amounts are parsed strictly and must keep per-transaction <= daily <= monthly."""
+    row = await get_tier(session=session, tier=tier)
+    parsed = {name: parse_limit_kes(name, value) for name, value in limits_kes.items()}
+    check_limit_order(tier_limits_kes(row) | parsed)
     change = LimitChange(
         tier=tier,
-        changes_kes={k: str(v) for k, v in limits_kes.items()},
+        changes_kes={k: str(v) for k, v in parsed.items()},
         reason=reason,
         status="pending",
         proposed_by=actor,
@@ -252,6 +344,14 @@ async def propose_limit_change(
     )
     session.add(change)
     await session.flush()
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="limits.change_proposed",
+        subject=f"limit_change:{change.id}",
+        now=now,
+        details={"tier": tier, "changes_kes": change.changes_kes, "reason": reason},
+    )
     return change
 
 
@@ -260,8 +360,10 @@ async def decide_limit_change(
 ) -> LimitChange:
     """Checker: a different person approves (the limits are applied) or rejects."""
     change = await session.get(LimitChange, change_id)
-    if change is None or change.status != "pending":
-        raise UnknownTier(f"no pending limit change {change_id}")
+    if change is None:
+        raise LimitChangeNotFound(f"no limit change {change_id}")
+    if change.status != "pending":
+        raise LimitChangeNotPending(f"limit change {change_id} is already {change.status}")
     if change.proposed_by == actor:
         raise PermissionError("maker-checker: the proposer cannot approve their own limit change")
     change.status = "applied" if approve else "rejected"
@@ -269,4 +371,12 @@ async def decide_limit_change(
     if approve:
         limits = {k: Decimal(v) for k, v in change.changes_kes.items()}
         await set_tier_limits(session=session, tier=change.tier, limits_kes=limits, actor=actor, now=now)
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="limits.change_approved" if approve else "limits.change_rejected",
+        subject=f"limit_change:{change.id}",
+        now=now,
+        details={"tier": change.tier, "changes_kes": change.changes_kes},
+    )
     return change

@@ -12,10 +12,13 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.auth.permissions import STAFF_ROUTE_PREFIXES
 from core.errors import KibetiError
 from core.logging import bind_request_id, clear_request, configure_logging
 from core.ratelimit import PUBLIC_PER_IP, Limit
@@ -191,6 +194,16 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(400, {"code": code, "message": str(exc), "request_id": _request_id()})
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Staff routes raise HTTPException(detail={"code", "message"}): answer it in the same flat
+    shape as every other error here, not nested under "detail"."""
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    if request.url.path.startswith(STAFF_ROUTE_PREFIXES) and isinstance(detail, dict) and "code" in detail:
+        return _json(exc.status_code, {**detail, "request_id": _request_id()}, exc.headers)
+    return await http_exception_handler(request, exc)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", error_type=type(exc).__name__)
     return _json(
@@ -202,5 +215,6 @@ def install(app: FastAPI) -> None:
     configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KibetiError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(SecurityMiddleware)

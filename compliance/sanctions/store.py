@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from compliance import audit_trail
 from compliance.models import SanctionsListVersion
 from compliance.sanctions import registry
 from compliance.sanctions.entities import ListedEntity
@@ -49,6 +50,14 @@ async def save_version(
     row.active = True
     await session.flush()
     lists.version = row.id
+    await audit_trail.record(
+        session=session,
+        actor=loaded_by,
+        action="sanctions.list_loaded",
+        subject=f"sanctions_list:{row.id}",
+        now=lists.loaded_at,
+        details={"checksum": lists.checksum, "entries": lists.summary()},
+    )
     return row
 
 

@@ -160,3 +160,16 @@ async def verify(*, session: AsyncSession, expected_head: tuple[int, str] | None
 
 async def count(*, session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+
+
+async def list_entries(
+    *, session: AsyncSession, after_seq: int = 0, limit: int = 50, action: str = ""
+) -> list[AuditEntry]:
+    """Rows after `after_seq`, oldest first (page on with the last row's seq). `action` is an exact
+    action, or a prefix ending in "." ("case." -> every case action)."""
+    statement = select(AuditEntry).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(limit)
+    if action.endswith("."):
+        statement = statement.where(AuditEntry.action.startswith(action, autoescape=True))
+    elif action:
+        statement = statement.where(AuditEntry.action == action)
+    return list((await session.execute(statement)).scalars())

@@ -9,18 +9,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases, kyc, reports
 from compliance.config import ComplianceSettings
 from compliance.errors import (
-    AlertNotFound,
-    CaseNotFound,
     ComplianceError,
     InvalidCaseTransition,
-    ReportNotFound,
+    LimitChangeNotPending,
     ReportNotPossible,
 )
 from compliance.models import KycDocument, Movement, ScreeningResult
@@ -43,18 +41,20 @@ def actor(staff: StaffUser) -> str:
 
 
 async def guarded(work: Awaitable[T]) -> T:
-    """Map compliance errors to HTTP: missing -> 404, wrong state -> 409, bad input -> 422."""
+    """Map compliance errors to HTTP: missing (a LookupError) -> 404, wrong state -> 409,
+    bad input -> 422."""
     try:
         return await work
-    except (CaseNotFound, AlertNotFound, ReportNotFound) as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": exc.code, "message": str(exc)}) from exc
     except PermissionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, {"code": "maker_checker", "message": str(exc)}) from exc
-    except (InvalidCaseTransition, ReportNotPossible) as exc:
+    except (InvalidCaseTransition, ReportNotPossible, LimitChangeNotPending) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, {"code": exc.code, "message": str(exc)}) from exc
-    except (ComplianceError, ValueError) as exc:
-        code = getattr(exc, "code", "invalid")
-        raise HTTPException(422, {"code": code, "message": str(exc)}) from exc
+    except ComplianceError as exc:
+        if isinstance(exc, LookupError):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": exc.code, "message": str(exc)}) from exc
+        raise HTTPException(422, {"code": exc.code, "message": str(exc)}) from exc
+    except ValueError as exc:
+        raise HTTPException(422, {"code": "invalid", "message": str(exc)}) from exc
 
 
 async def committed(session: AsyncSession, write: Awaitable[T]) -> T:
@@ -210,7 +210,9 @@ def now(request: Request) -> datetime:
 async def list_alerts(
     session: DbSession, _staff: CasesStaff, status_filter: StatusQuery = "", customer_id: int | None = None
 ) -> list[AlertOut]:
-    found = await cases.list_alerts(session=session, status=status_filter or None, customer_id=customer_id)
+    found = await guarded(
+        cases.list_alerts(session=session, status=status_filter or None, customer_id=customer_id)
+    )
     return [AlertOut.of(a) for a in found]
 
 
@@ -231,11 +233,14 @@ async def dismiss_alert(
 async def list_cases(
     session: DbSession, _staff: CasesStaff, status_filter: StatusQuery = ""
 ) -> list[CaseOut]:
-    return [CaseOut.of(c) for c in await cases.list_cases(session=session, status=status_filter or None)]
+    found = await guarded(cases.list_cases(session=session, status=status_filter or None))
+    return [CaseOut.of(c) for c in found]
 
 
 @router.post("/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
 async def open_case(body: NewCase, request: Request, session: DbSession, staff: CasesStaff) -> CaseOut:
+    if body.customer_id is not None:
+        await guarded(kyc.require_customer(session=session, customer_id=body.customer_id))
     written = await committed(
         session,
         cases.open_case(
@@ -371,12 +376,20 @@ async def overdue(request: Request, session: DbSession, _staff: ReportsStaff) ->
 
 @router.post("/customers/{customer_id}/freeze")
 async def freeze(
-    customer_id: int, body: Freeze, request: Request, session: DbSession, _staff: CasesStaff
+    customer_id: int, body: Freeze, request: Request, session: DbSession, staff: CasesStaff
 ) -> dict[str, Any]:
-    profile = await kyc.set_frozen(
-        session=session, customer_id=customer_id, frozen=body.frozen, reason=body.reason, now=now(request)
+    await guarded(kyc.require_customer(session=session, customer_id=customer_id))
+    profile = await committed(
+        session,
+        kyc.set_frozen(
+            session=session,
+            customer_id=customer_id,
+            frozen=body.frozen,
+            reason=body.reason,
+            actor=actor(staff),
+            now=now(request),
+        ),
     )
-    await session.commit()
     return {"customer_id": customer_id, "frozen": profile.frozen}
 
 
@@ -384,6 +397,7 @@ async def freeze(
 async def t2_review(
     customer_id: int, body: T2Decision, request: Request, session: DbSession, staff: KycStaff
 ) -> dict[str, Any]:
+    await guarded(kyc.require_customer(session=session, customer_id=customer_id))
     profile = await committed(
         session,
         kyc.review_t2(
@@ -500,7 +514,8 @@ class TierOut(BaseModel):
 
 
 class ProposeLimits(BaseModel):
-    limits_kes: dict[str, Decimal] = Field(min_length=1, max_length=5)
+    # Strings ("15000.00") or whole numbers; parsed strictly by kyc.parse_limit_kes (never floats).
+    limits_kes: dict[str, StrictStr | StrictInt] = Field(min_length=1, max_length=5)
     reason: str = Field(min_length=1, max_length=300)
 
 

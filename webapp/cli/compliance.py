@@ -9,6 +9,7 @@ import click
 
 from compliance import cases, kyc, reports
 from compliance.config import ComplianceSettings
+from compliance.models import CaseStatus
 from compliance.seed import ensure_defaults
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
@@ -102,13 +103,18 @@ def crypto_flows_command(start: datetime, end: datetime, output: Path | None) ->
 
 
 @cli.command(name="cases")
-@click.option("--status", default="", help="open, investigating, escalated, reported, closed")
-def cases_command(status: str) -> None:
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in CaseStatus]),
+    default=None,
+    help="Only cases in this state.",
+)
+def cases_command(status: str | None) -> None:
     """List cases, newest first."""
 
     async def work(runtime: Runtime) -> None:
         async with runtime.session_factory() as session:
-            found = await cases.list_cases(session=session, status=status or None)
+            found = await cases.list_cases(session=session, status=status)
         for case in found:
             due = f" STR due {case.str_due_at:%Y-%m-%d %H:%M}" if case.str_due_at else ""
             click.echo(

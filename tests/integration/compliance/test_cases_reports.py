@@ -18,7 +18,7 @@ from compliance.sanctions import store
 from compliance.sanctions.loader import SanctionsList
 from core.money import Asset, Money
 from core.ports import Decision, MovementCheck
-from tests.integration.compliance.helpers import SANCTIONED_BTC, kes, rule_alert
+from tests.integration.compliance.helpers import SANCTIONED_BTC, add_staff, kes, rule_alert
 
 SETTINGS = ComplianceSettings(rentity_id="FRC-KBT-01")
 
@@ -53,8 +53,9 @@ async def test_sanctioned_withdrawal_to_str_export(factory, clock, crypto_lists:
     async with factory() as session, session.begin():
         (case,) = await cases.list_cases(session=session)
         assert case.status == CaseStatus.OPEN.value
+        await add_staff(session, "officer@kibeti.test", clock.now())
         await cases.assign(
-            session=session, case_id=case.id, assignee="officer@kibeti", actor="mlro", now=clock.now()
+            session=session, case_id=case.id, assignee="officer@kibeti.test", actor="mlro", now=clock.now()
         )
         await cases.add_note(
             session=session,

@@ -121,7 +121,12 @@ async def test_no_active_list_holds_crypto_withdrawals_for_review(factory, clock
 async def test_frozen_account_denied(factory, clock) -> None:
     async with factory() as session, session.begin():
         await kyc.set_frozen(
-            session=session, customer_id=7, frozen=True, reason="court order", now=clock.now()
+            session=session,
+            customer_id=7,
+            frozen=True,
+            reason="court order",
+            actor="staff:1",
+            now=clock.now(),
         )
     result = await ComplianceGateService(factory, clock).check(send(7, "10"))
     assert result.reason_code == reasons.ACCOUNT_FROZEN

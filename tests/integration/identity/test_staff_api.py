@@ -38,7 +38,7 @@ async def test_login_me_refresh_logout_over_http(pg_session_factory: Factory) ->
             "/api/staff/login",
             json={"email": "support@kibeti.test", "password": "nope-nope-nope", "totp": code},
         )
-        assert bad.status_code == 401 and bad.json()["detail"]["code"] == "login_failed"
+        assert bad.status_code == 401 and bad.json()["code"] == "login_failed"
         ok = await client.post(
             "/api/staff/login", json={"email": "support@kibeti.test", "password": PASSWORD, "totp": code}
         )
@@ -57,7 +57,7 @@ async def test_login_me_refresh_logout_over_http(pg_session_factory: Factory) ->
         rotated = await client.post("/api/staff/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert rotated.status_code == 200
         reused = await client.post("/api/staff/refresh", json={"refresh_token": tokens["refresh_token"]})
-        assert reused.status_code == 401 and reused.json()["detail"]["code"] == "refresh_reused"
+        assert reused.status_code == 401 and reused.json()["code"] == "refresh_reused"
         new_auth = {"Authorization": f"Bearer {rotated.json()['access_token']}"}
         assert (await client.get("/api/staff/me", headers=new_auth)).status_code == 401  # family revoked
         clock.advance(seconds=30)
@@ -96,9 +96,9 @@ async def test_staff_pin_reset_starts_cool_down(pg_session_factory: Factory) -> 
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         url = f"/api/staff/customers/{customer.id}/reset-pin"
         trivial = await client.post(url, json={"new_pin": "1234", "kyc_rechecked": True}, headers=auth)
-        assert trivial.status_code == 400 and trivial.json()["detail"]["code"] == "pin_trivial"
+        assert trivial.status_code == 400 and trivial.json()["code"] == "pin_trivial"
         letters = await client.post(url, json={"new_pin": "12ab", "kyc_rechecked": True}, headers=auth)
-        assert letters.status_code == 400 and letters.json()["detail"]["code"] == "invalid_pin"
+        assert letters.status_code == 400 and letters.json()["code"] == "invalid_pin"
         done = await client.post(url, json={"new_pin": "7395", "kyc_rechecked": True}, headers=auth)
         assert done.status_code == 200, done.text
         assert done.json()["withdrawals_allowed_at"].startswith("2026-01-02T08:00")
