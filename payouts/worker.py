@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import os
 import signal
 import subprocess
@@ -28,13 +29,18 @@ import httpx
 from redis import Redis
 from rq import SimpleWorker, Worker
 from rq.job import Job
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import runtime
+from core.db.session import is_sqlite
+from core.outbox.service import finish, pending_job
 from core.payments.service import FINISHED_JOB, SEND_JOB
 from core.runtime import Runtime
 from payouts.adapter import ProcessLoop, certificate, config, warm_up
 from payouts.mpesa.client import process_credential
 
+log = logging.getLogger(__name__)
 DEFAULT_QUEUES = ("payouts", "default")
 DEFAULT_SETUP = "webapp.bootstrap.install"
 # Imported once in the worker's main process, so forked work-horses do not import them per job: the
@@ -77,6 +83,28 @@ async def _warm_credential(current: Runtime) -> None:
     process_credential(cfg.initiator_password, cfg.certificate_pem)
 
 
+async def _warm_outbox_runner(current: Runtime) -> None:
+    """The outbox runner's row read and done statements compiled once here, not in every work-horse
+    (a row id that matches nothing); no connection is left open for the work-horses to inherit."""
+    if is_sqlite(current.settings.database_url):
+        return
+    engine = current.session_factory.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    try:
+        await pending_job(session_factory=current.session_factory, outbox_id=-1)
+        await finish(session_factory=current.session_factory, outbox_id=-1)
+    except (OSError, SQLAlchemyError) as exc:  # not fatal: the jobs compile them themselves
+        log.warning("outbox runner warm-up could not reach the database: %s", exc)
+    finally:
+        await engine.dispose()
+
+
+async def _warm_up(current: Runtime) -> None:
+    await warm_up(current)
+    await _warm_credential(current)
+    await _warm_outbox_runner(current)
+
+
 def _resolve(dotted: str) -> object:
     module_name, _, attribute = dotted.rpartition(".")
     return getattr(importlib.import_module(module_name), attribute)
@@ -95,8 +123,7 @@ def run_one(
         raise SystemExit("REDIS_URL is not set: RQ workers need Redis")
     for module in (*PRELOAD, *filter(None, os.environ.get("KIBETI_WORKER_PRELOAD", "").split(","))):
         importlib.import_module(module)
-    asyncio.run(warm_up(runtime.get()))
-    asyncio.run(_warm_credential(runtime.get()))
+    asyncio.run(_warm_up(runtime.get()))
     connection = Redis.from_url(settings.redis_url)
     worker_class = SimpleWorker if simple else Worker
     try:
