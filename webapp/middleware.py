@@ -199,9 +199,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     shape as every other error here, not nested under "detail"."""
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail
-    if request.url.path.startswith(STAFF_ROUTE_PREFIXES) and isinstance(detail, dict) and "code" in detail:
-        return _json(exc.status_code, {**detail, "request_id": _request_id()}, exc.headers)
-    return await http_exception_handler(request, exc)
+    if not request.url.path.startswith(STAFF_ROUTE_PREFIXES):
+        return await http_exception_handler(request, exc)
+    if isinstance(detail, dict) and "code" in detail:
+        body = {**detail}
+    else:  # Starlette's own (unknown path, wrong method): a code from the status
+        body = {"code": _HTTP_CODES.get(exc.status_code, "http_error"), "message": str(detail)}
+    headers = dict(exc.headers) if exc.headers else None
+    return _json(exc.status_code, {**body, "request_id": _request_id()}, headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -150,7 +150,11 @@ async def test_audit_log_read_api_pages_filters_and_validates(factory, clock) ->
             )
             assert frozen.status_code == 200
         assert_flat_error(await client.get("/api/staff/audit", headers=support), 403, "permission_denied")
-        assert_flat_error(await client.get("/api/staff/audit"), 401, "unauthorized")
+        anonymous = await client.get("/api/staff/audit")
+        assert_flat_error(anonymous, 401, "unauthorized")
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        assert_flat_error(await client.get("/api/staff/no-such-page", headers=officer), 404, "not_found")
+        assert_flat_error(await client.delete("/api/staff/audit", headers=officer), 405, "method_not_allowed")
         first = (await client.get("/api/staff/audit?action=customer.frozen&limit=2", headers=admin)).json()
         assert [e["subject"] for e in first["entries"]] == ["customer:70", "customer:71"]
         after = first["next_after_id"]
