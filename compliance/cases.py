@@ -20,6 +20,7 @@ from compliance.errors import (
     InvalidCaseTransition,
     InvalidDisposition,
     InvalidStatusFilter,
+    InvalidSuspicionTime,
     MovementNotFound,
 )
 from compliance.models import (
@@ -301,6 +302,10 @@ async def escalate(
     _require(case, OPEN_STATES, "escalate")
     if not grounds.strip():
         raise InvalidCaseTransition("escalating to an STR needs the grounds for suspicion")
+    if suspicion_at is not None and (suspicion_at.tzinfo is None or suspicion_at > now):
+        raise InvalidSuspicionTime(
+            "suspicion_at must be a past time with a time zone (e.g. ...T09:00:00+03:00)"
+        )
     case.status = CaseStatus.ESCALATED.value
     case.grounds = grounds.strip()
     case.suspicion_at = suspicion_at or now

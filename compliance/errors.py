@@ -105,3 +105,7 @@ class InvalidAssignee(ComplianceError, ValueError):
     """The assignee is not an active staff user."""
 
     code = "invalid_assignee"
+
+
+class InvalidSuspicionTime(ComplianceError, ValueError):
+    code = "invalid_suspicion_at"

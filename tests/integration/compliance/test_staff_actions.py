@@ -282,6 +282,11 @@ async def test_errors_are_specific(factory, clock, sqlite_url: str) -> None:
         ):
             refused = await client.post(f"{BASE}/cases/1/assign", json={"assignee": who}, headers=officer)
             assert reason in assert_flat_error(refused, 422, "invalid_assignee")["message"]
+        for when in ("2026-03-10T08:00:00", "2026-03-11T09:00:00+00:00"):  # naive; in the future
+            late = await client.post(
+                f"{BASE}/cases/1/escalate", json={"grounds": "g", "suspicion_at": when}, headers=officer
+            )
+            assert_flat_error(late, 422, "invalid_suspicion_at")
         listed = await client.get(f"{BASE}/cases?status=bogus", headers=officer)
         assert "investigating" in assert_flat_error(listed, 422, "invalid_status")["message"]
         alerts = await client.get(f"{BASE}/alerts?status=bogus", headers=officer)
