@@ -30,6 +30,7 @@ TEXT = {
         "sms_sold": "Kibeti: KES ",
         "sms_sent": "Kibeti: you sent KES 100.00 to Baraka Otieno.",
         "sms_received": "Kibeti: you received KES 100.00 from Amina.",
+        "sms_paybill": "Kibeti: KES 500.00 received from M-Pesa",
     },
     "sw": {
         "welcome": "END Karibu Kibeti, Amina!",
@@ -37,13 +38,14 @@ TEXT = {
         "approve": "END Idhinisha ombi la M-Pesa kwenye simu yako kulipa KES 1,000.00.",
         "sell": "CON Uza USDT 2.00\nKwa M-Pesa KES ",
         "sold": "END Imekamilika.",
-        "send": "",
-        "sent": "",
+        "send": "CON Tuma KES 100.00 kwa Baraka Otieno 0722000111",
+        "sent": "END Umetuma KES 100.00 kwa Baraka Otieno.",
         "sms_welcome": "Karibu Kibeti, ",
-        "sms_bought": "",
-        "sms_sold": "",
-        "sms_sent": "",
-        "sms_received": "",
+        "sms_bought": "Kibeti: umenunua USDT ",
+        "sms_sold": "Kibeti: KES ",
+        "sms_sent": "Kibeti: umetuma KES 100.00 kwa Baraka Otieno.",
+        "sms_received": "Kibeti: umepokea KES 100.00 kutoka kwa Amina.",
+        "sms_paybill": "Kibeti: KES 500.00 zimepokelewa kutoka M-Pesa",
     },
 }
 
@@ -109,12 +111,13 @@ async def test_register_buy_sell_send_with_receipts(stack: Stack, language: str,
 
     # the SMS receipts, in the customer's language, in the Africa's Talking fake's outbox
     async def receipts() -> bool:
-        return len(stack.at.messages_for(me.number)) >= 4 and len(stack.at.messages_for(friend.number)) >= 2
+        return len(stack.at.messages_for(me.number)) >= 5 and len(stack.at.messages_for(friend.number)) >= 2
 
     await eventually(receipts, what="the SMS receipts")
     mine = [m.message for m in stack.at.messages_for(me.number)]
     theirs = [m.message for m in stack.at.messages_for(friend.number)]
-    assert len(mine) == 4 and len(theirs) == 2, (mine, theirs)
+    assert len(mine) == 5 and len(theirs) == 2, (mine, theirs)
+    assert any(m.startswith(text["sms_paybill"]) for m in mine), mine
     assert mine[0].startswith(text["sms_welcome"]) and theirs[0].startswith(text["sms_welcome"])
     assert any(m.startswith(text["sms_bought"]) and "M-Pesa" in m for m in mine), mine
     assert any(m.startswith(text["sms_sold"]) and "227.00" in m for m in mine), mine
