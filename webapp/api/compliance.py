@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,14 @@ ReportsStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLI
 KycStaff = Annotated[StaffUser, Depends(require_permission(Permission.KYC_REVIEW))]
 LimitsStaff = Annotated[StaffUser, Depends(require_permission(Permission.LIMITS_CHANGE))]
 StatusQuery = Annotated[str, Query(alias="status", max_length=16)]
+# Ids beyond the columns' range would reach the database driver and fail there (a 500): compliance
+# keeps customer ids (and tiers) in 32-bit columns, its own row ids in 64-bit ones.
+MAX_CUSTOMER_ID, MAX_ROW_ID = 2**31 - 1, 2**63 - 1
+CustomerId = Annotated[int, Path(ge=1, le=MAX_CUSTOMER_ID)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+TierNumber = Annotated[int, Path(ge=0, le=MAX_CUSTOMER_ID)]
+BodyCustomerId = Annotated[int, Field(ge=1, le=MAX_CUSTOMER_ID)]
+BodyRowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 T = TypeVar("T")
 
 
@@ -154,8 +162,8 @@ class CaseDetailOut(BaseModel):
 
 class NewCase(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    alert_ids: list[int] = Field(default_factory=list, max_length=100)
-    customer_id: int | None = None
+    alert_ids: list[BodyRowId] = Field(default_factory=list, max_length=100)
+    customer_id: BodyCustomerId | None = None
     priority: str = Field(default="normal", pattern="^(low|normal|high)$")
 
 
@@ -168,7 +176,7 @@ class Note(BaseModel):
 
 
 class Evidence(BaseModel):
-    movement_id: int
+    movement_id: BodyRowId
     note: str = Field(default="", max_length=1000)
 
 
@@ -208,7 +216,10 @@ def now(request: Request) -> datetime:
 
 @router.get("/alerts", response_model=list[AlertOut])
 async def list_alerts(
-    session: DbSession, _staff: CasesStaff, status_filter: StatusQuery = "", customer_id: int | None = None
+    session: DbSession,
+    _staff: CasesStaff,
+    status_filter: StatusQuery = "",
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_CUSTOMER_ID)] = None,
 ) -> list[AlertOut]:
     found = await guarded(
         cases.list_alerts(session=session, status=status_filter or None, customer_id=customer_id)
@@ -218,7 +229,7 @@ async def list_alerts(
 
 @router.post("/alerts/{alert_id}/dismiss", response_model=AlertOut)
 async def dismiss_alert(
-    alert_id: int, body: Dismiss, request: Request, session: DbSession, staff: CasesStaff
+    alert_id: RowId, body: Dismiss, request: Request, session: DbSession, staff: CasesStaff
 ) -> AlertOut:
     written = await committed(
         session,
@@ -257,7 +268,7 @@ async def open_case(body: NewCase, request: Request, session: DbSession, staff: 
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)
-async def get_case(case_id: int, session: DbSession, _staff: CasesStaff) -> CaseDetailOut:
+async def get_case(case_id: RowId, session: DbSession, _staff: CasesStaff) -> CaseDetailOut:
     detail = await guarded(cases.case_detail(session=session, case_id=case_id))
     return CaseDetailOut(
         case=CaseOut.of(detail.case),
@@ -269,7 +280,7 @@ async def get_case(case_id: int, session: DbSession, _staff: CasesStaff) -> Case
 
 @router.post("/cases/{case_id}/assign", response_model=CaseOut)
 async def assign(
-    case_id: int, body: Assign, request: Request, session: DbSession, staff: CasesStaff
+    case_id: RowId, body: Assign, request: Request, session: DbSession, staff: CasesStaff
 ) -> CaseOut:
     written = await committed(
         session,
@@ -282,7 +293,7 @@ async def assign(
 
 @router.post("/cases/{case_id}/notes", response_model=EventOut, status_code=status.HTTP_201_CREATED)
 async def add_note(
-    case_id: int, body: Note, request: Request, session: DbSession, staff: CasesStaff
+    case_id: RowId, body: Note, request: Request, session: DbSession, staff: CasesStaff
 ) -> EventOut:
     written = await committed(
         session,
@@ -295,7 +306,7 @@ async def add_note(
 
 @router.post("/cases/{case_id}/evidence", response_model=EventOut, status_code=status.HTTP_201_CREATED)
 async def add_evidence(
-    case_id: int, body: Evidence, request: Request, session: DbSession, staff: CasesStaff
+    case_id: RowId, body: Evidence, request: Request, session: DbSession, staff: CasesStaff
 ) -> EventOut:
     written = await committed(
         session,
@@ -313,7 +324,7 @@ async def add_evidence(
 
 @router.post("/cases/{case_id}/escalate", response_model=CaseOut)
 async def escalate(
-    case_id: int, body: Escalate, request: Request, session: DbSession, staff: CasesStaff
+    case_id: RowId, body: Escalate, request: Request, session: DbSession, staff: CasesStaff
 ) -> CaseOut:
     written = await committed(
         session,
@@ -331,7 +342,7 @@ async def escalate(
 
 @router.post("/cases/{case_id}/close", response_model=CaseOut)
 async def close(
-    case_id: int, body: Close, request: Request, session: DbSession, staff: CasesStaff
+    case_id: RowId, body: Close, request: Request, session: DbSession, staff: CasesStaff
 ) -> CaseOut:
     written = await committed(
         session,
@@ -348,7 +359,7 @@ async def close(
 
 
 @router.post("/cases/{case_id}/str", response_model=ReportOut, status_code=status.HTTP_201_CREATED)
-async def export_str(case_id: int, request: Request, session: DbSession, staff: ReportsStaff) -> ReportOut:
+async def export_str(case_id: RowId, request: Request, session: DbSession, staff: ReportsStaff) -> ReportOut:
     written = await committed(
         session,
         reports.export_str(
@@ -363,7 +374,7 @@ async def export_str(case_id: int, request: Request, session: DbSession, staff: 
 
 
 @router.get("/reports/{report_id}/xml")
-async def report_xml(report_id: int, session: DbSession, _staff: ReportsStaff) -> Response:
+async def report_xml(report_id: RowId, session: DbSession, _staff: ReportsStaff) -> Response:
     report = await guarded(reports.get_report(session=session, report_id=report_id))
     headers = {"Content-Disposition": f'attachment; filename="{report.reference}.xml"'}
     return Response(report.xml, media_type="application/xml", headers=headers)
@@ -376,7 +387,7 @@ async def overdue(request: Request, session: DbSession, _staff: ReportsStaff) ->
 
 @router.post("/customers/{customer_id}/freeze")
 async def freeze(
-    customer_id: int, body: Freeze, request: Request, session: DbSession, staff: CasesStaff
+    customer_id: CustomerId, body: Freeze, request: Request, session: DbSession, staff: CasesStaff
 ) -> dict[str, Any]:
     await guarded(kyc.require_customer(session=session, customer_id=customer_id))
     profile = await committed(
@@ -395,7 +406,7 @@ async def freeze(
 
 @router.post("/customers/{customer_id}/t2-review")
 async def t2_review(
-    customer_id: int, body: T2Decision, request: Request, session: DbSession, staff: KycStaff
+    customer_id: CustomerId, body: T2Decision, request: Request, session: DbSession, staff: KycStaff
 ) -> dict[str, Any]:
     await guarded(kyc.require_customer(session=session, customer_id=customer_id))
     profile = await committed(
@@ -447,7 +458,7 @@ class KycOut(BaseModel):
 
 
 @router.get("/customers/{customer_id}/kyc", response_model=KycOut)
-async def customer_kyc(customer_id: int, session: DbSession, _staff: KycStaff) -> KycOut:
+async def customer_kyc(customer_id: CustomerId, session: DbSession, _staff: KycStaff) -> KycOut:
     profile = await kyc.get_profile(session=session, customer_id=customer_id)
     if profile is None:
         raise HTTPException(
@@ -495,7 +506,7 @@ async def customer_kyc(customer_id: int, session: DbSession, _staff: KycStaff) -
 
 
 @router.get("/documents/{document_id}")
-async def document(document_id: int, request: Request, session: DbSession, _staff: KycStaff) -> Response:
+async def document(document_id: RowId, request: Request, session: DbSession, _staff: KycStaff) -> Response:
     """The decrypted ID photo or selfie, for T2 review (never cached)."""
     found = await session.get(KycDocument, document_id)
     if found is None:
@@ -550,7 +561,7 @@ async def tiers(session: DbSession, _staff: LimitsStaff) -> list[TierOut]:
     "/tiers/{tier}/limit-changes", response_model=LimitChangeOut, status_code=status.HTTP_201_CREATED
 )
 async def propose_limits(
-    tier: int, body: ProposeLimits, request: Request, session: DbSession, staff: LimitsStaff
+    tier: TierNumber, body: ProposeLimits, request: Request, session: DbSession, staff: LimitsStaff
 ) -> LimitChangeOut:
     written = await committed(
         session,
@@ -568,7 +579,7 @@ async def propose_limits(
 
 @router.post("/limit-changes/{change_id}/decide", response_model=LimitChangeOut)
 async def decide_limits(
-    change_id: int, body: Decide, request: Request, session: DbSession, staff: LimitsStaff
+    change_id: RowId, body: Decide, request: Request, session: DbSession, staff: LimitsStaff
 ) -> LimitChangeOut:
     written = await committed(
         session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from core.audit import service as audit
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/api/staff", tags=["staff"])
 ResetPinStaff = Annotated[StaffUser, Depends(require_permission(Permission.CUSTOMERS_RESET_PIN))]
 AuditStaff = Annotated[StaffUser, Depends(require_permission(Permission.AUDIT_READ))]
 KeysStaff = Annotated[StaffUser, Depends(require_permission(Permission.API_KEYS_MANAGE))]
+MAX_ROW_ID = 2**63 - 1  # a larger id would fail in the database driver (a 500), not as a 404
 
 
 class ResetPinRequest(BaseModel):
@@ -42,7 +43,7 @@ class AuditCheck(BaseModel):
 
 
 class NewApiKey(BaseModel):
-    merchant_id: int = Field(ge=1)
+    merchant_id: int = Field(ge=1, le=MAX_ROW_ID)
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=10)
 
@@ -59,7 +60,11 @@ def _bad_request(code: str, message: str) -> HTTPException:
 
 @router.post("/customers/{customer_id}/reset-pin")
 async def reset_pin(
-    customer_id: int, body: ResetPinRequest, request: Request, session: DbSession, staff: ResetPinStaff
+    customer_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    body: ResetPinRequest,
+    request: Request,
+    session: DbSession,
+    staff: ResetPinStaff,
 ) -> ResetPinResponse:
     if not body.kyc_rechecked:
         raise _bad_request("kyc_recheck_required", "re-check the customer's ID before resetting a PIN")

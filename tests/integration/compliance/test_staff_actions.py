@@ -343,3 +343,26 @@ async def test_customer_tier_follows_every_compliance_tier_change(
             ("system", 1, 0),
         ]
         assert (await session.get(KycProfile, 41)).tier == 0  # type: ignore[union-attr]
+
+
+async def test_ids_out_of_the_columns_range_are_refused_not_a_500(factory, clock) -> None:
+    officer = {"Authorization": f"Bearer {await staff_token(factory, clock, 'compliance')}"}
+    support = {"Authorization": f"Bearer {await staff_token(factory, clock, 'support')}"}
+    admin = {"Authorization": f"Bearer {await staff_token(factory, clock, 'admin')}"}
+    huge, beyond_int4 = 2**64, 2**31
+    async with api_client(make_runtime(factory, clock)) as (_app, client):
+        for method, url, body, who in [
+            ("get", f"{BASE}/cases/{huge}", None, officer),
+            ("get", f"{BASE}/alerts?customer_id={beyond_int4}", None, officer),
+            ("post", f"{BASE}/customers/{beyond_int4}/freeze", {"frozen": True}, officer),
+            ("get", f"{BASE}/customers/{beyond_int4}/kyc", None, officer),
+            ("post", f"{BASE}/cases", {"title": "x", "customer_id": beyond_int4}, officer),
+            ("post", f"{BASE}/cases", {"title": "x", "alert_ids": [huge]}, officer),
+            ("get", f"{BASE}/documents/{huge}", None, officer),
+            ("post", f"{BASE}/tiers/{beyond_int4}/limit-changes", {"limits_kes": {"daily_kes": "1"}, "reason": "x"}, officer),
+            ("post", f"/api/staff/customers/{huge}/reset-pin", {"new_pin": "4826", "kyc_rechecked": True}, support),
+            ("post", "/api/staff/api-keys", {"merchant_id": huge, "name": "n", "scopes": ["payments:read"]}, admin),
+        ]:  # fmt: skip
+            sent = {"json": body} if body is not None else {}
+            answer = await getattr(client, method)(url, headers=who, **sent)
+            assert_flat_error(answer, 422, "invalid_request")
