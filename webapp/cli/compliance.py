@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from compliance import cases, kyc, reports
 from compliance.config import ComplianceSettings
+from compliance.errors import ComplianceError
 from compliance.models import CaseStatus
 from compliance.seed import ensure_defaults
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
 ACTOR = "cli"
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run with the Runtime; a compliance refusal (unknown case, wrong state) is a one-line error."""
+    try:
+        return run_with_runtime(work)
+    except ComplianceError as exc:
+        raise click.ClickException(f"{exc} ({exc.code})") from exc
 
 
 @click.group(name="compliance")
@@ -53,7 +65,7 @@ def str_command(case_id: int, output: Path | None) -> None:
         click.echo(f"STR {report.reference} for case {case_id}", err=True)
         return report.xml
 
-    _write(run_with_runtime(work), output)
+    _write(_run(work), output)
 
 
 @report_group.command(name="ctr")
@@ -82,7 +94,7 @@ def ctr_command(day: datetime, customer_id: int | None, output: Path | None) -> 
             )
             return report.xml
 
-    _write(run_with_runtime(work), output)
+    _write(_run(work), output)
 
 
 @report_group.command(name="crypto-flows")
@@ -99,7 +111,7 @@ def crypto_flows_command(start: datetime, end: datetime, output: Path | None) ->
         async with runtime.session_factory() as session:
             return await reports.crypto_flows_csv(session=session, start=utc(start), end=utc(end))
 
-    _write(run_with_runtime(work), output)
+    _write(_run(work), output)
 
 
 @cli.command(name="cases")
@@ -123,7 +135,7 @@ def cases_command(status: str | None) -> None:
         if not found:
             click.echo("No cases.")
 
-    run_with_runtime(work)
+    _run(work)
 
 
 @cli.command(name="overdue")
@@ -137,7 +149,7 @@ def overdue_command() -> None:
             click.echo(f"#{case.id} STR was due {case.str_due_at:%Y-%m-%d %H:%M} UTC: {case.title}")
         click.echo(f"{len(found)} overdue STR(s).")
 
-    run_with_runtime(work)
+    _run(work)
 
 
 @cli.command(name="tiers")
@@ -152,4 +164,4 @@ def tiers_command() -> None:
             limits = ", ".join(f"{name}={getattr(t, name) / 100:,.2f}" for name in kyc.LIMIT_FIELDS)
             click.echo(f"T{t.tier} {t.name}: {limits}")
 
-    run_with_runtime(work)
+    _run(work)

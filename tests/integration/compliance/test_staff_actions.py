@@ -296,6 +296,9 @@ async def test_errors_are_specific(factory, clock, sqlite_url: str) -> None:
         assert (await cases.get_case(session=session, case_id=1)).assigned_to == ""
     refused = run_cli(sqlite_url, "compliance", "cases", "--status", "bogus")
     assert refused.returncode == 2 and "bogus" in refused.stderr and "investigating" in refused.stderr
+    missing = run_cli(sqlite_url, "compliance", "report", "str", "--case", "999")
+    assert missing.returncode == 1 and "no case 999 (case_not_found)" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 async def test_customer_tier_follows_every_compliance_tier_change(
