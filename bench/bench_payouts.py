@@ -37,6 +37,19 @@ PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:543
 REDIS_ADMIN = os.environ.get("KIBETI_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
+def lease_redis_db(admin: Redis) -> tuple[int, str]:
+    """An exclusive lease on a Redis database index (1-15), the one tests/conftest.py takes: a test
+    session given the same index would flush it, and its jobs, in the middle of a run."""
+    owner = f"bench_payouts:{os.getpid()}:{uuid.uuid4().hex}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for index in range(1, 16):
+            if admin.set(f"kibeti:test:db-lease:{index}", owner, nx=True, ex=3600):
+                return index, owner
+        time.sleep(1)
+    raise TimeoutError("every Redis test database stayed leased for 300 s")
+
+
 def cpu_of(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -166,15 +179,15 @@ async def main() -> None:
     await admin.close()
     pg_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     await asyncio.to_thread(upgrade, pg_url)
-    counter = Redis.from_url(REDIS_ADMIN)
-    db_index = int(counter.incr("kibeti:test:next-db"))  # type: ignore[arg-type]
-    redis_url = REDIS_ADMIN.rsplit("/", 1)[0] + f"/{db_index % 15 + 1}"
+    admin_redis = Redis.from_url(REDIS_ADMIN)
+    db_index, lease_owner = lease_redis_db(admin_redis)
+    redis_url = REDIS_ADMIN.rsplit("/", 1)[0] + f"/{db_index}"
     Redis.from_url(redis_url).flushdb()
 
     stack = Stack(pg_url=pg_url, redis_url=redis_url)
-    stack.start_servers(MPESA_RECONCILE_AFTER_S="600")
-    stack.sim("POST", "/simulator/config", json={"callback_delay_s": 0.0, "lock_subscriber": False})
     try:
+        stack.start_servers(MPESA_RECONCILE_AFTER_S="600")
+        stack.sim("POST", "/simulator/config", json={"callback_delay_s": 0.0, "lock_subscriber": False})
         noop_rate, noop_cpu = run_noop(stack, args.noop, args.workers, args.simple)
         rate, cpu_workers, cpu_all, ok = await run_payouts(stack, args.payouts, args.workers, args.simple)
     finally:
@@ -182,6 +195,8 @@ async def main() -> None:
         admin = await asyncpg.connect(PG_ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        if admin_redis.get(f"kibeti:test:db-lease:{db_index}") == lease_owner.encode():
+            admin_redis.delete(f"kibeti:test:db-lease:{db_index}")
     worker_class = "SimpleWorker" if args.simple else "Worker (fork per job)"
     lines = [
         f"| {worker_class} | {args.workers} | {noop_rate:.1f} | {rate:.1f} | {rate / noop_rate:.2f}x "
