@@ -128,7 +128,7 @@ async def stack(
         assert server.started, "uvicorn did not start"
         await asyncio.sleep(0.5)
         await settle(rt)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:  # bounds a hop on a busy machine
             # A customer takes seconds to type the M-Pesa PIN. The simulator's default 50 ms lets the
             # STK callback overtake the job recording the push's CheckoutRequestID on a busy machine;
             # the callback is then unknown, and only the (here hourly) reconciler would heal it.

@@ -42,7 +42,8 @@ async def test_refresh_job_stores_rates_and_fills_the_redis_cache(db_url, redis_
     client = redis.asyncio.Redis.from_url(redis_url)
     clock = FixedClock()
     runtime = Runtime(
-        settings=Settings(_env_file=None, database_url=db_url),
+        # the source timeout bounds the wait for the local fakes: generous on a busy machine
+        settings=Settings(_env_file=None, database_url=db_url, fx_source_timeout_seconds=Decimal(30)),
         session_factory=make_session_factory(engine),
         clock=clock,
         queue=_NoQueue(),
