@@ -8,8 +8,8 @@ Coroutine jobs run through `LoopJob` on a `payouts.adapter.ProcessLoop` rather t
 per job. With `--simple` (SimpleWorker: jobs run in the worker process, no fork) that one loop, its
 pooled engine, keep-alive HTTP client, Redis connection and Daraja client serve every job of the
 process. The forking Worker's work-horses get a new loop each (they are new processes), closed after
-their job; the main process warms up first (mappers, dialect, statement cache, certificate) so that
-each work-horse inherits that work instead of redoing it.
+their job; the main process warms up first (job modules imported, mappers, dialect, statement cache,
+certificate, SecurityCredential) so that each work-horse inherits that work instead of redoing it.
 """
 
 from __future__ import annotations
