@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Update, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +18,29 @@ from core.ports import JobQueue
 
 REDISPATCH_AFTER = timedelta(seconds=60)
 RUNNER = "core.outbox.jobs.run"
+Target = TypeVar("Target", bound=Callable[..., Awaitable[Any]])
+_MARKS_ROW_DONE = "__outbox_marks_row_done__"
+
+
+def marks_row_done(target: Target) -> Target:
+    """Declare that `target(**kwargs, outbox_id=...)` marks the outbox row done on every path that
+    finishes its work (and leaves it undone when it raises, so the job is retried), and that its own
+    claim decides whether work is left: the runner then calls it without reading the row."""
+    setattr(target, _MARKS_ROW_DONE, True)
+    return target
+
+
+def resolve_job(dotted: str) -> Callable[..., Awaitable[Any]]:
+    module_name, _, attribute = dotted.rpartition(".")
+    target: Callable[..., Awaitable[Any]] = getattr(importlib.import_module(module_name), attribute)
+    return target
+
+
+def marks_own_row_done(job: str) -> bool:
+    try:
+        return bool(getattr(resolve_job(job), _MARKS_ROW_DONE, False))
+    except (ImportError, AttributeError, ValueError):
+        return False
 
 
 async def enqueue(
@@ -135,9 +159,11 @@ async def relay(
                 row.dispatched_at = now()
                 continue
             row.attempts += 1
-            # The job and its kwargs travel with the id, so a target that marks its row done itself
-            # (core.outbox.jobs.marks_row_done) runs without reading the row first.
-            runner_kwargs = {"outbox_id": row.id, "job": row.job, "kwargs": dict(row.kwargs)}
+            runner_kwargs: dict[str, Any] = {"outbox_id": row.id}
+            if marks_own_row_done(row.job):  # it runs without reading the row: send what it needs
+                runner_kwargs.update(job=row.job, kwargs=dict(row.kwargs))
+            # Other rows' kwargs (phone numbers, SMS texts) stay in the database, out of Redis and
+            # out of RQ's job descriptions in the worker logs: the runner reads them from the row.
             queue.enqueue(RUNNER, job_id=row.job_id, kwargs=runner_kwargs, queue=row.queue)
             row.status = OutboxStatus.DISPATCHED.value
             row.dispatched_at = now()

@@ -64,14 +64,20 @@ async def _status(factory: Factory, row_id: int) -> str:
         )
 
 
-async def test_relay_sends_the_job_and_its_kwargs_with_the_row_id(session_factory: Factory) -> None:
-    row_id = await _stage(session_factory, PLAIN, "a")
+async def test_relay_sends_the_job_along_only_for_a_target_that_marks_its_own_row(
+    session_factory: Factory,
+) -> None:
+    """Other rows' kwargs (phone numbers, SMS texts) stay in the database, out of Redis."""
+    plain = await _stage(session_factory, PLAIN, "a")
+    marking = await _stage(session_factory, SELF_MARKING, "b")
     queue = RecordingQueue()
-    assert await service.relay(session_factory=session_factory, queue=queue) == 1
-    [sent] = queue.enqueued
-    assert sent["job"] == service.RUNNER
-    assert sent["kwargs"] == {"outbox_id": row_id, "job": PLAIN, "kwargs": {"note": "a"}}
-    assert await _status(session_factory, row_id) == OutboxStatus.DISPATCHED.value
+    assert await service.relay(session_factory=session_factory, queue=queue) == 2
+    assert [sent["job"] for sent in queue.enqueued] == [service.RUNNER, service.RUNNER]
+    assert [sent["kwargs"] for sent in queue.enqueued] == [
+        {"outbox_id": plain},
+        {"outbox_id": marking, "job": SELF_MARKING, "kwargs": {"note": "b"}},
+    ]
+    assert await _status(session_factory, plain) == OutboxStatus.DISPATCHED.value
 
 
 @pytest.mark.usefixtures("installed")
