@@ -5,6 +5,7 @@ A failed login updates counters and then raises: commit in the error path too (t
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,7 +68,7 @@ async def create_staff(
     staff = StaffUser(
         email=email,
         role=role,
-        password_hash=hash_secret(password),
+        password_hash=await asyncio.to_thread(hash_secret, password),
         totp_secret=envelope.seal(secret, keyring=keyring, context=_TOTP_CONTEXT),
         last_totp_step=0,
         active=True,
@@ -121,7 +122,7 @@ async def login(
     now = clock.now()
     staff = await get_staff_by_email(session=session, email=email)
     if staff is None or not staff.active:
-        verify_secret(_DUMMY_HASH, password)
+        await asyncio.to_thread(verify_secret, _DUMMY_HASH, password)  # same time as a real check
         await audit.record(
             session=session, actor="anonymous", action="staff.login_failed", subject="staff:unknown"
         )
@@ -130,7 +131,7 @@ async def login(
         retry = max(1, int((staff.locked_until - now).total_seconds()))
         raise AccountLocked(retry_after=retry)
     step = None
-    if verify_secret(staff.password_hash, password[:MAX_PASSWORD_LENGTH]):
+    if await asyncio.to_thread(verify_secret, staff.password_hash, password[:MAX_PASSWORD_LENGTH]):
         secret = envelope.open(staff.totp_secret, keyring=keyring, context=_TOTP_CONTEXT).decode()
         step = _totp_step(secret, totp_code.strip(), now)
     if step is None or step <= staff.last_totp_step:
