@@ -21,6 +21,7 @@ from core.errors import KibetiError
 from core.flows.types import CustomerFlows
 from core.i18n import translate
 from core.i18n.catalog import has
+from core.identity.errors import PinIncorrect, PinLocked
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ RESUME = "resume"
 TERMINAL_ERRORS = frozenset(
     {
         "pin_locked",
+        "pin_locked_minutes",
+        "pin_locked_hours",
+        "insufficient_funds_final",
+        "national_id_taken",
         "service_unavailable",
         "quote_expired",
         "quote_used",
@@ -67,6 +72,24 @@ ERROR_ALIASES = {
     "payment_idempotency_conflict": "generic",
     "idempotency_conflict": "generic",
 }
+
+
+def _explained(exc: KibetiError, code: str, *, at_pin: bool) -> tuple[str, dict[str, Any]]:
+    """The more helpful variant of an error when the exception carries its numbers (tries left, how
+    long a lock lasts), and an END for a balance that fell short between the quote and the PIN."""
+    values: dict[str, Any] = dict(getattr(exc, "values", {}) or {})
+    if isinstance(exc, PinIncorrect) and exc.attempts_left > 0:
+        return ("pin_incorrect_last", values) if exc.attempts_left == 1 else (
+            "pin_incorrect_left", {**values, "left": exc.attempts_left}
+        )  # fmt: skip
+    if isinstance(exc, PinLocked) and exc.retry_after > 0:
+        minutes = -(-exc.retry_after // 60)
+        if minutes >= 120:
+            return "pin_locked_hours", {**values, "hours": -(-minutes // 60)}
+        return "pin_locked_minutes", {**values, "minutes": minutes}
+    if code == "insufficient_funds" and at_pin:  # the same quote cannot succeed: asking again helps no one
+        return "insufficient_funds_final", values
+    return code, values
 
 
 @dataclass(frozen=True)
@@ -159,7 +182,21 @@ class Engine:
             return await self._hop(request)
         except Exception:
             log.exception("ussd hop failed")
-            return Screen(translate("error.generic", "en"), end=True)
+            language = await self._language_of(request.phone, request.session_id)
+            return Screen(translate("error.generic", language), end=True)
+
+    async def _language_of(self, phone: str, session_id: str = "") -> str:
+        """The caller's language for a last-resort reply: their session's, else their account's, else
+        English. Never raises (it runs after something already went wrong)."""
+        try:
+            session = await self.store.load(session_id) if session_id else None
+            if session is not None and session.phone == phone:
+                return session.language
+            customer = await self.flows.find_customer(phone=phone)
+            return customer.language if customer is not None else "en"
+        except Exception:
+            log.exception("ussd: no language for the fallback reply")
+            return "en"
 
     async def _hop(self, request: HopRequest) -> Screen:
         code = request.service_code or self.default_service_code
@@ -176,7 +213,7 @@ class Engine:
             return await self._start(request, code, point)
         if session.phone != request.phone:  # a session id is bound to the number that opened it
             log.warning("ussd: session %s used by another number", request.session_id[:12])
-            return Screen(translate("error.generic", "en"), end=True)
+            return Screen(translate("error.generic", await self._language_of(request.phone)), end=True)
         if request.text == session.last_text and session.hops:
             return Screen(session.last_response, end=False)
         raw = derive_input(session.last_text, request.text)
@@ -193,7 +230,7 @@ class Engine:
             session.customer_id = customer.id
             session.language = customer.language
             session.state = MAIN_MENU
-            if point is not None and point.state in self.table:
+            if point is not None and point.state in self.table and point.data.get("describe"):
                 session.state = RESUME
                 session.data = {
                     "resume": {"state": point.state, "data": point.data, "history": point.history}
@@ -229,9 +266,10 @@ class Engine:
             code = "generic"
         if code == "service_unavailable":
             log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
+        code, values = _explained(exc, code, at_pin=self.table[ctx.session.state].secret)
         if code in TERMINAL_ERRORS:
-            return ctx.end(f"error.{code}", **getattr(exc, "values", {}))
-        return ctx.fail(code)
+            return ctx.end(f"error.{code}", **values)
+        return ctx.fail(code, **values)
 
     async def _goto_root(self, ctx: Ctx) -> Screen:
         ctx.session.history.clear()
@@ -249,7 +287,7 @@ class Engine:
             if code not in TERMINAL_ERRORS and retry and ctx.session.history and has(f"error.{code}"):
                 # e.g. an amount the quote refuses: back to the screen that asked for it
                 ctx.session.state = ctx.session.history.pop()
-                ctx.flash = (code, {})
+                ctx.flash = (code, dict(getattr(exc, "values", {}) or {}))
                 return await self._render(ctx, retry=False)
             return ctx.end(f"error.{code}" if code in TERMINAL_ERRORS else "error.generic")
         if ctx.flash is not None and not screen.end:
@@ -268,13 +306,14 @@ class Engine:
         session.last_response = screen.text
         state = self.table.get(session.state)
         writes = Writes()  # applied together: one Redis round trip
-        if screen.end:
+        if screen.end:  # done, declined or refused: nothing to resume (a dropped call never gets here)
             writes.delete = session.session_id
-            if state is None or not state.resumable or session.data.get("done"):
-                writes.resume_delete(session.phone)
+            writes.resume_delete(session.phone)
         else:
             writes.save = session
-            if state is not None and state.resumable:
+            if state is not None and state.resumable and not session.data.get("describe"):
+                writes.resume_delete(session.phone)  # no amount yet: "Continue your purchase of ?"
+            elif state is not None and state.resumable:
                 history = list(session.history)
                 writes.resume_save(session.phone, ResumePoint(session.state, dict(session.data), history))
             elif session.state == MAIN_MENU:

@@ -28,6 +28,12 @@ class AlreadyRegistered(KibetiError):
     code = "phone_taken"
 
 
+class NationalIdTaken(KibetiError):
+    """The national ID is already registered to another number: one person, one wallet."""
+
+    code = "national_id_taken"
+
+
 class InvalidName(KibetiError, ValueError):
     code = "invalid_name"
 

@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import KibetiError
 from core.flows import accounts, claims, trading, withdrawals
-from core.flows.errors import AlreadyRegistered, InvalidName, InvalidNationalId, SelfSend, ServiceUnavailable
+from core.flows.errors import (
+    AlreadyRegistered,
+    InvalidName,
+    InvalidNationalId,
+    NationalIdTaken,
+    SelfSend,
+    ServiceUnavailable,
+)
 from core.flows.types import (
     AccountStatus,
     BalanceLine,
@@ -34,6 +42,12 @@ log = logging.getLogger(__name__)
 
 def _view(customer: Customer) -> CustomerView:
     return CustomerView(id=customer.id, phone=customer.phone, name=customer.name, language=customer.language)
+
+
+async def _national_id_holder(session: AsyncSession, national_id: str) -> int | None:
+    """The customer already registered with this national ID, if any (one person, one wallet)."""
+    query = select(Customer.id).where(Customer.national_id == national_id).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 class CoreFlows:
@@ -81,6 +95,8 @@ class CoreFlows:
                 if existing.name == clean_name and existing.national_id == national_id:
                     return _view(existing)  # the same registration, repeated
                 raise AlreadyRegistered("this number is already registered")
+            if await _national_id_holder(session, national_id) is not None:
+                raise NationalIdTaken("this national ID is registered to another number")
             customer = await identity.register_customer(
                 session=session,
                 phone=phone,

@@ -29,11 +29,17 @@ def _limit(ctx: Ctx, value: Money | None) -> str:
     return money(value, ctx.language) if value is not None else ctx.t("ussd.unlimited")
 
 
+def _tier(ctx: Ctx, tier: str) -> str:
+    """The flows say "Tier 2"; the customer reads it in their language ("Kiwango 2")."""
+    return ctx.t("ussd.kyc.tier", tier=tier.removeprefix("Tier").strip())
+
+
 async def _kyc(ctx: Ctx) -> Screen:
     status = await ctx.flows.account_status(customer_id=ctx.customer_id)
     return ctx.end(
         "ussd.account.kyc",
-        status=ctx.t(f"ussd.kyc.status.{status.kyc_status}") + (f" ({status.tier})" if status.tier else ""),
+        status=ctx.t(f"ussd.kyc.status.{status.kyc_status}")
+        + (f" ({_tier(ctx, status.tier)})" if status.tier else ""),
         per_tx=_limit(ctx, status.per_transaction),
         daily=_limit(ctx, status.daily_limit),
         used=money(status.used_today, ctx.language),

@@ -77,7 +77,9 @@ async def render_confirm(ctx: Ctx) -> Screen:
     if ctx.data.get("to_name"):
         name = str(ctx.data["to_name"])[:30]
         return Screen(ctx.t("ussd.send.confirm", amount=q["amount"], name=name, phone=phone, fee=q["fee"]))
-    return Screen(ctx.t("ussd.send.confirm_new", amount=q["amount"], phone=phone, days=CLAIM_DAYS_DEFAULT))
+    return Screen(
+        ctx.t("ussd.send.confirm_new", amount=q["amount"], phone=phone, days=CLAIM_DAYS_DEFAULT, fee=q["fee"])
+    )
 
 
 async def handle_confirm(ctx: Ctx, value: str) -> str | Screen:

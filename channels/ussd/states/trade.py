@@ -5,9 +5,23 @@ from __future__ import annotations
 from channels.ussd import pins
 from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.screens import money
-from channels.ussd.states.common import CRYPTO_CHOICES, asset_of, balance_of, con, quote_screen, quote_to_data
+from channels.ussd.states.common import (
+    CRYPTO_CHOICES,
+    Explained,
+    asset_of,
+    balance_of,
+    con,
+    quote_screen,
+    quote_to_data,
+)
 from core.errors import InvalidAmount
 from core.money import Asset, Money, parse_amount
+from core.quotes.errors import AmountTooSmall
+from core.quotes.maths import MPESA_MIN
+
+
+def _mpesa_minimum(ctx: Ctx) -> str:
+    return money(Money.of(MPESA_MIN, Asset.KES), ctx.language)
 
 
 def _choose(kind: str) -> State:
@@ -33,6 +47,8 @@ async def handle_buy_amount(ctx: Ctx, value: str) -> str:
         amount = parse_amount(value, Asset.KES)
     except InvalidAmount:
         return ctx.fail("invalid_amount")
+    if amount.amount < MPESA_MIN:
+        return ctx.fail("amount_below_minimum", minimum=_mpesa_minimum(ctx))
     ctx.data["amount"] = str(amount.amount)
     ctx.data["amount_asset"] = Asset.KES.value
     ctx.data["describe"] = money(amount, ctx.language)
@@ -86,7 +102,11 @@ async def handle_buy_quote(ctx: Ctx, value: str) -> str | Screen:
 async def render_sell_quote(ctx: Ctx) -> Screen:
     if "quote" not in ctx.data:
         amount = Money.of(ctx.data["amount"], asset_of(ctx))
-        quote_to_data(ctx, await ctx.flows.quote_sell(customer_id=ctx.customer_id, amount=amount))
+        try:
+            quote = await ctx.flows.quote_sell(customer_id=ctx.customer_id, amount=amount)
+        except AmountTooSmall as exc:  # what M-Pesa would pay out is under its minimum (or nothing)
+            raise Explained("amount_below_payout_minimum", minimum=_mpesa_minimum(ctx)) from exc
+        quote_to_data(ctx, quote)
     return quote_screen(ctx, "ussd.sell.quote")
 
 

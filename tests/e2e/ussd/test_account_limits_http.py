@@ -30,7 +30,7 @@ async def _limits_screen(phone: AtPhone) -> str:
         ),
         (
             "2",
-            "END KYC: haijathibitishwa (Tier 0)\nKwa muamala: KES 5,000.00\n"
+            "END KYC: haijathibitishwa (Kiwango 0)\nKwa muamala: KES 5,000.00\n"
             "Kikomo cha siku: KES 10,000.00\nUmetumia leo: KES 0.00",
         ),
     ],

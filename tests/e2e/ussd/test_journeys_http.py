@@ -9,11 +9,14 @@ from core.runtime import Runtime
 from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms
 
 
-async def _register(phone: AtPhone, language: str, name: str = "Amina Wanjiru") -> str:
+async def _register(
+    phone: AtPhone, language: str, name: str = "Amina Wanjiru", national_id: str | None = None
+) -> str:
+    """Registers `phone`; its national ID is its last 8 digits unless given (one ID, one number)."""
     await phone.dial()
     await phone.send(language)
     await phone.send(name)
-    await phone.send("12345678")
+    await phone.send(national_id or phone.number[-8:])
     await phone.send("1")
     await phone.send("4826")
     return await phone.send("4826")
@@ -50,6 +53,17 @@ async def test_register_in_swahili_and_change_language(client: httpx.AsyncClient
     await phone.send("2")
     assert (await phone.send("1")).startswith("END Language set to English")
     assert "1 Balances" in await phone.dial()
+
+
+async def test_a_national_id_registers_one_number(client: httpx.AsyncClient) -> None:
+    first = AtPhone(client, "+254712345678")
+    assert (await _register(first, "1", national_id="29876543")).startswith("END Welcome to Kibeti")
+    second = await _register(AtPhone(client, "+254722000111"), "1", "Amina W", national_id="29876543")
+    assert second.startswith("END This ID number is already registered") and "customer care" in second
+    third = await _register(AtPhone(client, "+254733000222"), "2", national_id="29876543")
+    assert third.startswith("END Kitambulisho hiki kimeshasajiliwa") and "huduma kwa wateja" in third
+    assert "1 Balances" not in await AtPhone(client, "+254722000111").dial()  # still not registered
+    assert "1 Balances" in await AtPhone(client, first.number).dial()
 
 
 async def test_repeated_registration_hop_registers_once(client: httpx.AsyncClient) -> None:

@@ -108,7 +108,8 @@ async def test_send_kes_to_registered_and_unregistered(
     await alice.send("4")
     await alice.send("0733444555")
     await alice.send("1")
-    assert "is not on Kibeti" in await alice.send("100")
+    confirm = await alice.send("100")
+    assert "is not on Kibeti" in confirm and "\nFee KES " in confirm, confirm
     assert (await alice.send("4826")).startswith("END KES 100.00 is waiting for 0733444555 for 7 days")
     assert await _count(rt, SendClaim) == 1
     await deliver_sms(rt)

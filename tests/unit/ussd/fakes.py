@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core.errors import KibetiError
-from core.flows.errors import AlreadyRegistered
+from core.flows.errors import AlreadyRegistered, NationalIdTaken
 from core.flows.types import (
     AccountStatus,
     BalanceLine,
@@ -42,6 +42,9 @@ class FakeFlows:
     movements: list[tuple[str, str]] = field(default_factory=list)  # (kind, key)
     sms: list[tuple[str, str]] = field(default_factory=list)
     claims: list[tuple[str, Money]] = field(default_factory=list)
+    national_ids: dict[str, str] = field(default_factory=dict)  # phone -> national ID
+    demo: bool = False  # quotes from fixed demo rates (the embedded default)
+    send_fee: Decimal = Decimal(0)  # a fraction of the amount sent
 
     def add_customer(
         self, phone: str, name: str = "Amina Wanjiru", pin: str = "4826", language: str = "en"
@@ -70,9 +73,12 @@ class FakeFlows:
         self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
     ) -> CustomerView:
         if phone in self.customers:
-            if self.customers[phone].name == name:
+            if self.customers[phone].name == name and self.national_ids.get(phone) == national_id:
                 return self.customers[phone]
             raise AlreadyRegistered("taken")
+        if national_id in self.national_ids.values():
+            raise NationalIdTaken("taken")
+        self.national_ids[phone] = national_id
         cid = self.add_customer(phone, name=name, pin=pin, language=language)
         self.wallets[(cid, Asset.KES)] = Money.zero(Asset.KES)
         self.movements.append(("register", idempotency_key))
@@ -96,9 +102,11 @@ class FakeFlows:
             out.append(BalanceLine(asset, amount, amount if asset is Asset.KES else kes))
         return out
 
-    def _quote(self, cid: int, kind: str, pay: Money, receive: Money, extra: str = "") -> QuoteView:
+    def _quote(
+        self, cid: int, kind: str, pay: Money, receive: Money, extra: str = "", fee: Money | None = None
+    ) -> QuoteView:
         qid = f"q{len(self.quotes) + 1}"
-        fee = Money.zero(pay.asset)
+        fee = fee if fee is not None else Money.zero(pay.asset)
         view = QuoteView(
             qid,
             kind,
@@ -108,6 +116,7 @@ class FakeFlows:
             "1 USDT = KES 129.50",
             valid_seconds=60,
             expires_at=self.now + timedelta(seconds=60),
+            demo=self.demo and kind != "send",
         )
         self.quotes[qid] = (view, cid, extra)
         return view
@@ -121,7 +130,8 @@ class FakeFlows:
         return self._quote(customer_id, "sell", amount, got)
 
     async def quote_send(self, *, customer_id: int, to_phone: str, amount: Money) -> QuoteView:
-        return self._quote(customer_id, "send", amount, amount, to_phone)
+        fee = Money.round_up(amount.amount * self.send_fee, amount.asset)
+        return self._quote(customer_id, "send", amount, amount - fee, to_phone, fee)
 
     async def _confirm(self, cid: int, quote_id: str, pin: str, key: str) -> tuple[QuoteView, str]:
         if key in self.executed:

@@ -42,7 +42,10 @@ LONG_VALUES = {
     "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
     "operation": "",
     "detail": "USDT 1,234,567.123456 -> Wanjiku Kamau Njoroge",
-    "status": "haijathibitishwa (Tier 2)",
+    "status": "haijathibitishwa (Kiwango 2)",
+    "left": "2",
+    "minutes": "720",
+    "hours": "24",
     "per_tx": "KES 9,999,999.99",
     "daily": "KES 9,999,999.99",
     "used": "KES 9,999,999.99",
@@ -56,11 +59,13 @@ class LongFlows(FakeFlows):
     async def balances(self, *, customer_id: int) -> list[BalanceLine]:
         return [BalanceLine(a, m, Money.of("159876543.21", Asset.KES)) for a, m in BIG.items()]
 
-    def _quote(self, cid: int, kind: str, pay: Money, receive: Money, extra: str = "") -> QuoteView:
+    def _quote(
+        self, cid: int, kind: str, pay: Money, receive: Money, extra: str = "", fee: Money | None = None
+    ) -> QuoteView:
         view = QuoteView(
             id="123456789", kind=kind, pay=BIG[Asset.USDT_TRC20], receive=Money.of("159876543", Asset.KES),
             fee=Money.of("12345.123456", Asset.USDT_TRC20), rate="1 BTC=KES 12,345,678.90", valid_seconds=60,
-            expires_at=self.now + timedelta(seconds=60),
+            expires_at=self.now + timedelta(seconds=60), demo=True,
         )  # fmt: skip
         self.quotes[view.id] = (view, cid, extra)
         return view
@@ -80,25 +85,34 @@ def _data(state: str) -> dict[str, object]:
         "amount_asset": Asset.USDT_TRC20.value, "describe": LONG_VALUES["detail"],
         "to_phone": "+254712345678", "to_name": "Wanjiku Kamau Njoroge Otieno Achieng",
     }  # fmt: skip
+    if state.startswith("buy."):  # a buy amount is KES, whole shillings
+        data.update(amount="250000", amount_asset=Asset.KES.value)
     if state == "resume":
         data = {"resume": {"state": "send.confirm", "data": dict(data), "history": ["main"]}}
     return data
 
 
 PIN_ERRORS = ["invalid_pin", "pin_trivial", "pin_mismatch", "pin_incorrect"]
-AMOUNT_ERRORS = ["invalid_amount", "amount_too_small", "amount_too_large", "insufficient_funds"]
+WRONG_PIN = ["pin_incorrect", "pin_incorrect_left", "pin_incorrect_last"]
+AMOUNT_ERRORS = ["invalid_amount", "amount_too_small", "amount_too_large", "insufficient_funds",
+                 "amount_below_minimum", "amount_below_payout_minimum"]  # fmt: skip
 
 
 def flashable(state: str) -> list[str]:
     """The errors a state's handler (or the quote after it) can show above it."""
     if TABLE[state].secret:
         new_pin = state.startswith("reg.") or state in ("account.new_pin", "account.confirm_pin")
-        return PIN_ERRORS if new_pin else ["invalid_pin", "pin_incorrect"]
+        return PIN_ERRORS if new_pin else ["invalid_pin", *WRONG_PIN]
     if state.endswith(".amount"):
         return AMOUNT_ERRORS
     special = {"reg.name": ["invalid_name"], "reg.national_id": ["invalid_national_id"],
                "send.phone": ["invalid_phone", "self_send"]}  # fmt: skip
     return special.get(state, ["invalid_choice"])
+
+
+# Quote screens asking for the PIN: a wrong PIN shows above the prompt alone when the whole quote
+# (with the longest amounts, a BTC rate and the demo label) leaves no room for it.
+SHOWN_BEFORE_THE_PIN = frozenset({"buy.quote", "sell.quote", "send.confirm"})
 
 
 def test_flashable_codes_are_not_terminal() -> None:
@@ -123,7 +137,14 @@ async def test_every_state_fits(state: str, language: str) -> None:
         if screen.end:
             continue
         for code in flashable(state):
-            flashed = translate(f"error.{code}", language, **LONG_VALUES) + "\n" + screen.text
+            error = translate(f"error.{code}", language, **LONG_VALUES)
+            flashed = error + "\n" + screen.text
+            if state in SHOWN_BEFORE_THE_PIN and len(flashed) > SCREEN_LIMIT:
+                # the customer read the quote one hop ago: the engine keeps the error and the prompt
+                ctx.flash = (code, {k: v for k, v in LONG_VALUES.items() if k != "code"})
+                flashed = (await engine._render(ctx)).text
+                ctx.flash = None
+                assert flashed.startswith(error) and flashed.endswith(screen.text.rsplit("\n", 1)[-1])
             assert len(flashed) <= SCREEN_LIMIT, (state, code, len(flashed), flashed)
 
 
