@@ -231,3 +231,18 @@ async def test_national_id_taken_is_a_flows_error() -> None:
         assert exc.code == "national_id_taken"
     else:
         raise AssertionError("a second number registered the same national ID")
+
+
+async def test_sell_under_the_mpesa_payout_minimum_gives_it(phone: Phone, flows: FakeFlows) -> None:
+    from core.quotes.errors import AmountTooSmall
+
+    async def tiny(**_: object) -> None:
+        raise AmountTooSmall("the M-Pesa minimum payout is KES 10")
+
+    flows.add_customer(phone.number, language="sw")
+    flows.quote_sell = tiny  # type: ignore[method-assign, assignment]
+    await phone.dial()
+    await phone.send("3")
+    await phone.send("3")
+    reply = await phone.send("0.01")
+    assert "M-Pesa hulipa angalau KES 10.00" in reply and "Uza USDT-TRC20" in reply, reply

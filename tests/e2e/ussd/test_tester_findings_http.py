@@ -1,0 +1,44 @@
+"""The acceptance tester's USSD findings over HTTP, with the real flows, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.runtime import Runtime
+from tests.e2e.ussd.conftest import AtPhone, fund, refresh_rates
+from tests.e2e.ussd.test_journeys_http import _register
+
+
+async def test_buy_minimum_demo_label_tries_left_and_lock(
+    client: httpx.AsyncClient, ussd_runtime: Runtime
+) -> None:
+    await refresh_rates(ussd_runtime)  # the demo rate source, as the embedded default uses
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "1")
+    await phone.dial()
+    await phone.send("2")
+    await phone.send("3")
+    assert "The minimum is KES 10.00" in await phone.send("5")
+    quote = await phone.send("500")
+    assert "(DEMO)" in quote and "Enter PIN" in quote, quote
+    assert "Wrong PIN. 2 tries left." in await phone.send("1111")
+    assert "Wrong PIN. 1 try left" in await phone.send("2222")
+    locked = await phone.send("3333")
+    assert locked.startswith("END PIN locked") and "Try again in 5 min." in locked, locked
+    assert "Continue" not in await AtPhone(client, phone.number).dial()  # no resume after the lock
+
+
+async def test_sell_under_the_payout_minimum_and_swahili_quote(
+    client: httpx.AsyncClient, ussd_runtime: Runtime
+) -> None:
+    await refresh_rates(ussd_runtime)
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "2")
+    await fund(ussd_runtime, phone.number, "10", "USDT-TRC20")
+    await phone.dial()
+    await phone.send("3")
+    await phone.send("3")
+    assert "M-Pesa hulipa angalau KES 10.00" in await phone.send("0.01")
+    quote = await phone.send("5")
+    assert "(MAJARIBIO)" in quote and "\nMuda sek " in quote, quote
+    assert "Majaribio yaliyobaki: 2" in await phone.send("1111")
