@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import click
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.flows import verify_identity_flow
@@ -58,7 +57,7 @@ async def _verify_to_tier_1(
         verifier=SimulatedIprs(lenient=True),
         now=runtime.clock.now(),
     )
-    await session.execute(update(Customer).where(Customer.id == customer.id).values(kyc_tier=result.tier))
+    assert result.tier >= 1, result  # the lenient simulated register matches every demo identity
 
 
 async def seed(runtime: Runtime) -> list[str]:
