@@ -55,6 +55,7 @@ DYNAMIC_CODES = (
     N_("error.pin_locked_minutes"),
     N_("error.pin_locked_hours"),
     N_("error.amount_below_minimum"),
+    N_("error.amount_below_fee"),
     N_("error.amount_below_payout_minimum"),
     N_("error.insufficient_funds_final"),
     N_("sms.buy_failed"),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from channels.ussd import pins
 from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.screens import local_phone, money
-from channels.ussd.states.common import SEND_CHOICES, asset_of, balance_of, con
+from channels.ussd.states.common import SEND_CHOICES, Explained, asset_of, balance_of, con
 from core.errors import InvalidAmount
 from core.money import Money, parse_amount
+from core.quotes.errors import AmountTooSmall
 
 CLAIM_DAYS_DEFAULT = 7
 
@@ -63,9 +64,12 @@ async def handle_amount(ctx: Ctx, value: str) -> str:
 async def render_confirm(ctx: Ctx) -> Screen:
     if "quote" not in ctx.data:
         amount = Money.of(ctx.data["amount"], asset_of(ctx))
-        quote = await ctx.flows.quote_send(
-            customer_id=ctx.customer_id, to_phone=ctx.data["to_phone"], amount=amount
-        )
+        try:
+            quote = await ctx.flows.quote_send(
+                customer_id=ctx.customer_id, to_phone=ctx.data["to_phone"], amount=amount
+            )
+        except AmountTooSmall as exc:  # the fees would take all of it
+            raise Explained("amount_below_fee") from exc
         ctx.data["quote"] = {
             "id": quote.id,
             "pay": money(quote.pay, ctx.language),

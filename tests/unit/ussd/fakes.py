@@ -21,6 +21,7 @@ from core.identity.errors import PinIncorrect, PinLocked
 from core.identity.phone import normalize_phone
 from core.identity.pin import check_new_pin
 from core.money import Asset, Money
+from core.quotes.errors import AmountTooSmall
 
 
 class QuoteExpired(KibetiError):
@@ -131,6 +132,8 @@ class FakeFlows:
 
     async def quote_send(self, *, customer_id: int, to_phone: str, amount: Money) -> QuoteView:
         fee = Money.round_up(amount.amount * self.send_fee, amount.asset)
+        if not (amount - fee).is_positive():
+            raise AmountTooSmall("does not cover the fees")
         return self._quote(customer_id, "send", amount, amount - fee, to_phone, fee)
 
     async def _confirm(self, cid: int, quote_id: str, pin: str, key: str) -> tuple[QuoteView, str]:

@@ -95,7 +95,7 @@ def _data(state: str) -> dict[str, object]:
 PIN_ERRORS = ["invalid_pin", "pin_trivial", "pin_mismatch", "pin_incorrect"]
 WRONG_PIN = ["pin_incorrect", "pin_incorrect_left", "pin_incorrect_last"]
 AMOUNT_ERRORS = ["invalid_amount", "amount_too_small", "amount_too_large", "insufficient_funds",
-                 "amount_below_minimum", "amount_below_payout_minimum"]  # fmt: skip
+                 "amount_below_minimum", "amount_below_payout_minimum", "amount_below_fee"]  # fmt: skip
 
 
 def flashable(state: str) -> list[str]:

@@ -246,3 +246,14 @@ async def test_sell_under_the_mpesa_payout_minimum_gives_it(phone: Phone, flows:
     await phone.send("3")
     reply = await phone.send("0.01")
     assert "M-Pesa hulipa angalau KES 10.00" in reply and "Uza USDT-TRC20" in reply, reply
+
+
+async def test_send_eaten_by_the_fee_says_so(phone: Phone, flows: FakeFlows) -> None:
+    flows.add_customer(phone.number)
+    flows.send_fee = Decimal(1)  # the fee is the whole amount
+    await phone.dial()
+    await phone.send("4")
+    await phone.send("0733444555")
+    await phone.send("4")
+    reply = await phone.send("0.000001")
+    assert "too small to cover the fee" in reply and "Enter the amount" in reply, reply
