@@ -16,12 +16,12 @@ from sqlalchemy import select
 from core import runtime
 from wallets.adapter import build_monitor, close_source, node_url, simulated, wallet_settings
 from wallets.config import WalletSettings
+from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.signer import sweep_all, withdrawals_for
 from wallets.simchain import SimulatedChain
-from wallets.withdrawals import EvmWithdrawals
 
 log = logging.getLogger(__name__)
 

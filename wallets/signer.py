@@ -19,6 +19,7 @@ from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.custody import open_seed
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
+from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import WalletNotConfigured
 from wallets.hd import AddressDeriver
 from wallets.keys import Seed
@@ -28,7 +29,6 @@ from wallets.trc20.sender import HOT_WALLET_CHAIN as TRON_HOT_CHAIN
 from wallets.trc20.sender import HOT_WALLET_INDEX as TRON_HOT_INDEX
 from wallets.trc20.sender import Trc20Sender
 from wallets.trc20.withdrawals import TronWithdrawals
-from wallets.withdrawals import EvmWithdrawals
 
 
 def load_seed(runtime: Runtime) -> Seed:

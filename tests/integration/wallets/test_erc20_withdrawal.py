@@ -16,6 +16,7 @@ from core.ports import Decision, GateResult, MovementCheck
 from tests.integration.wallets.evm import EvmChain
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.source import Erc20Source
+from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import AmountBelowDust, HotWalletInsufficient, WithdrawalRefused, WrongNetworkAddress
 from wallets.gateway import WalletGateway
 from wallets.hd import AddressDeriver
@@ -23,7 +24,7 @@ from wallets.keys import Seed
 from wallets.models import Withdrawal
 from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import Network
-from wallets.withdrawals import EvmWithdrawals, request_withdrawal, wei_to_asset
+from wallets.withdrawals import request_withdrawal, wei_to_asset
 
 USDT = Asset.USDT_ERC20
 ETH_PRICE = Decimal("3000")  # USDT per ETH, for booking gas
