@@ -20,6 +20,9 @@ from core.runtime import Runtime
 from tests.integration.outbox import targets
 from webapp.queues import InProcessJobQueue
 
+# An event loop leaked by an earlier test (pytest-asyncio's, seen after tests/unit/payouts) may be
+# garbage-collected during these tests' setup; it is not theirs (as in tests/integration/payouts).
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 Factory = async_sessionmaker[AsyncSession]
 PLAIN = "tests.integration.outbox.targets.plain"
 SELF_MARKING = "tests.integration.outbox.targets.self_marking"
