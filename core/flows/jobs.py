@@ -121,17 +121,12 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
     return outcome
 
 
-async def deposit_credited(
-    customer_id: int, asset: str, amount_minor: int, txid: str, outbox_id: int | None = None
-) -> str:
+async def deposit_credited(customer_id: int, asset: str, amount_minor: int, txid: str) -> str:
     """A chain deposit was credited to a customer's wallet: text them. Staged by the deposit monitor
     in the crediting transaction; the SMS reference is fixed per transaction, so a rerun sends nothing."""
     rt = runtime.get()
     async with rt.session_factory() as session:
         customer = await session.get(Customer, customer_id)
-        if outbox_id is not None:
-            await outbox.mark_done(session=session, outbox_id=outbox_id)
-        await session.commit()
     if customer is None:
         return "skipped"
     amount = Money.from_minor(amount_minor, Asset(asset))
@@ -143,9 +138,7 @@ async def deposit_credited(
     return "sent"
 
 
-async def paybill_credited(
-    customer_id: int, amount_minor: int, trans_id: str, outbox_id: int | None = None
-) -> str:
+async def paybill_credited(customer_id: int, amount_minor: int, trans_id: str) -> str:
     """An M-Pesa paybill payment was credited to a customer's KES wallet: text them the receipt."""
     rt = runtime.get()
     async with rt.session_factory() as session:
@@ -154,9 +147,7 @@ async def paybill_credited(
         if customer is not None:
             account_id = await accounts.wallet_account_id(session, customer_id, Asset.KES)
             balance = await ledger.balance(session=session, account_id=account_id)
-        if outbox_id is not None:
-            await outbox.mark_done(session=session, outbox_id=outbox_id)
-        await session.commit()
+            await session.commit()  # the KES wallet may have just been opened
     if customer is None or balance is None:
         return "skipped"
     language = customer.language

@@ -217,6 +217,19 @@ async def wait_final(
         await asyncio.sleep(0.3)
 
 
+async def wait_callbacks(session_factory: object, kind: str, count: int, timeout: float = 30) -> None:
+    """Wait until `count` callbacks of `kind` are stored (a duplicate or late one in flight)."""
+    from core.payments.models import MpesaCallback
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with session_factory() as session:  # type: ignore[operator]
+            stored = (await session.execute(select(MpesaCallback.id).where(MpesaCallback.kind == kind))).all()
+        if len(stored) >= count:
+            return
+        await asyncio.sleep(0.2)
+
+
 async def pending_holds(session_factory: object) -> int:
     async with session_factory() as session:  # type: ignore[operator]
         query = select(func.count()).select_from(Hold).where(Hold.status == HoldStatus.PENDING.value)

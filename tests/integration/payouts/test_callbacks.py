@@ -14,7 +14,13 @@ from core.money import Asset, Money
 from core.payments import collections, service
 from core.payments.models import MpesaCallback, MpesaCollection
 from payouts.jobs import reconcile_stuck_payouts
-from tests.integration.payouts.harness import funded_wallet, ledger_ok, pending_holds, wait_final
+from tests.integration.payouts.harness import (
+    funded_wallet,
+    ledger_ok,
+    pending_holds,
+    wait_callbacks,
+    wait_final,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -50,7 +56,7 @@ async def test_duplicate_callback_posts_once(stack, relay):
     factory = relay.runtime.session_factory
     payout_id, wallet = await _payout(factory, 11)
     (row,) = await wait_final(factory, [payout_id], timeout=30)
-    await asyncio.sleep(1)  # let the duplicate land
+    await wait_callbacks(factory, "b2c_result", 2)  # let the duplicate land
     assert row.status == "succeeded"
     async with factory() as session:
         outcomes = sorted(
@@ -72,7 +78,7 @@ async def test_missing_callback_resolved_by_status_query_then_late_callback_igno
     (row,) = await wait_final(factory, [payout_id], timeout=30, tick=_reconcile)
     assert row.status == "succeeded" and row.status_query_id
     stack.sim("POST", f"/simulator/b2c/{payout_id}/resend")  # the late original result
-    await asyncio.sleep(1)
+    await wait_callbacks(factory, "b2c_result", 1)
     async with factory() as session:
         late = (
             await session.execute(select(MpesaCallback.outcome).where(MpesaCallback.kind == "b2c_result"))

@@ -97,13 +97,11 @@ async def test_kill_dash_nine_during_50_payouts(stack, relay):
             stack.sim("POST", "/simulator/spike", json={"count": 2})  # Daraja says "system busy" twice
             spikes[0] += 1
 
-    started = time.monotonic()
     await wait_final(factory, ids, timeout=100, tick=chaos_tick)
     stack.sim("POST", "/simulator/b2c/behaviour", json={})  # no further faults needed
     await asyncio.sleep(1)  # in-flight duplicate callbacks, if any
     assert killed > 0
     await _check_books(stack, factory, ids, wallets)
-    assert time.monotonic() - started < 110
 
 
 async def test_flushdb_mid_run_loses_no_payout(stack, relay, monkeypatch):
@@ -123,13 +121,15 @@ async def test_four_workers_never_exceed_the_shortcode_rate(stack, relay):
     for _ in range(4):
         stack.start_worker(**env)
     factory = relay.runtime.session_factory
+    started = time.time()  # the simulator stamps arrivals with the same wall clock
     ids, wallets = await _create(factory, 20, 400)
     await wait_final(factory, ids, timeout=60)
     await _check_books(stack, factory, ids, wallets)
     times = sorted(stack.sim("GET", "/simulator/b2c/times"))
     assert len(times) == 20
-    jitter = 0.15  # token taken -> request arrives: one HTTP hop on a loaded 2-CPU machine
-    for i in range(len(times)):
-        for j in range(i + 1, len(times)):
-            sends = j - i + 1
-            assert sends <= burst + per_second * (times[j] - times[i] + jitter), (i, j, times[j] - times[i])
+    # A bucket of `burst` refilling `per_second` grants at most burst + per_second * t sends in the
+    # first t seconds, and a send arrives after its grant: so the k-th arrival cannot come before
+    # started + (k - burst) / per_second. Load only delays arrivals; it cannot make this fail.
+    for k, arrived in enumerate(times, start=1):
+        earliest = started + (k - burst) / per_second
+        assert arrived >= earliest - 0.001, (k, arrived - started)

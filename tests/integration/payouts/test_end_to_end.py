@@ -14,7 +14,14 @@ from core.money import Asset, Money
 from core.payments import collections, service
 from core.payments.models import MpesaCallback, MpesaCollection, Payout
 from payouts.models import MpesaApiCall
-from tests.integration.payouts.harness import TOKEN, funded_wallet, ledger_ok, pending_holds, wait_final
+from tests.integration.payouts.harness import (
+    TOKEN,
+    funded_wallet,
+    ledger_ok,
+    pending_holds,
+    wait_callbacks,
+    wait_final,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -93,7 +100,7 @@ async def test_stk_collection_end_to_end(stack, relay):
         assert await ledger.balance(session=session, account_id=wallet_id) == Money.of(250, Asset.KES)
     # a duplicate callback on demand changes nothing
     stack.sim("POST", f"/simulator/stk/{row.checkout_request_id}/resend")
-    await asyncio.sleep(1)
+    await wait_callbacks(factory, "stk", 2)
     async with factory() as session:
         assert await ledger.balance(session=session, account_id=wallet_id) == Money.of(250, Asset.KES)
         outcomes = (
