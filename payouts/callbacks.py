@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.ledger.errors import IdempotencyConflict
@@ -168,6 +169,32 @@ async def process(session_factory: async_sessionmaker[AsyncSession], callback_id
         await log.finish(session=session, callback_id=callback_id, outcome=outcome, flag=flag)
         await session.commit()
     return outcome
+
+
+async def replay_early_stk(
+    session_factory: async_sessionmaker[AsyncSession], checkout_request_id: str
+) -> list[str]:
+    """Apply STK callbacks that overtook the push's own bookkeeping (stored as unknown_checkout,
+    because the CheckoutRequestID was not recorded yet), now that it is; returns their outcomes."""
+    async with session_factory() as session:
+        early = (
+            (
+                await session.execute(
+                    select(MpesaCallback).where(
+                        MpesaCallback.kind == "stk",
+                        MpesaCallback.reference == checkout_request_id[:64],
+                        MpesaCallback.outcome == "unknown_checkout",
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for row in early:
+            row.processed, row.outcome, row.flagged, row.flag_reason = False, None, False, None
+        ids = [row.id for row in early]
+        await session.commit()
+    return [await process(session_factory, callback_id) for callback_id in ids]
 
 
 def validation_reply(outcome: str) -> dict[str, str]:

@@ -200,6 +200,7 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
         )
         await _mark_done(session, outbox_id)
         await session.commit()
+    await callbacks.replay_early_stk(sessions(current), accepted.checkout_request_id)
     return "requested"
 
 
