@@ -219,10 +219,15 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install(app: FastAPI) -> None:
-    configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error answered in one flat shape (`code`, `message`, `request_id`), never a trace."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KibetiError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+def install(app: FastAPI) -> None:
+    configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
+    install_error_handlers(app)
     app.add_middleware(SecurityMiddleware)

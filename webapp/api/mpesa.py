@@ -20,8 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis import Redis
@@ -153,10 +152,6 @@ class ReleaseIn(BaseModel):
     account: str = Field(min_length=1, max_length=32)  # the customer's phone number or customer number
 
 
-def _request_id() -> str:
-    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
-
-
 @router.post("/api/staff/payouts/c2b/{trans_id}/release")
 async def release_c2b(
     trans_id: str, body: ReleaseIn, staff: PayoutsApprover, session: DbSession
@@ -168,8 +163,8 @@ async def release_c2b(
         )
     except tuple(RELEASE_ERRORS) as exc:
         await session.rollback()
-        error = {"code": exc.code, "message": str(exc), "request_id": _request_id()}
-        return JSONResponse(error, status_code=RELEASE_ERRORS[type(exc)])  # the staff routes' flat shape
+        detail = {"code": exc.code, "message": str(exc)}
+        raise HTTPException(RELEASE_ERRORS[type(exc)], detail=detail) from exc
     await session.commit()
     return JSONResponse(
         {

@@ -28,6 +28,7 @@ from payouts.mpesa.sim_state import SimConfig
 from payouts.mpesa.simulator import Simulator, create_app
 from webapp.api.mpesa import router
 from webapp.bootstrap import build_runtime
+from webapp.middleware import install_error_handlers
 
 TOKEN = "c2b-test-token-0123456789abcdef"
 PHONE = "+254712345678"
@@ -87,6 +88,7 @@ async def paybill(db_url):
         )
         await session.commit()
     app = FastAPI()
+    install_error_handlers(app)  # the app's own error shape
     app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
         yield Paybill(app, http, rt, customer.id)
