@@ -40,6 +40,7 @@ class SweepReport:
     topped_up: list[str] = field(default_factory=list)
     swept: dict[str, int] = field(default_factory=dict)  # address -> token base units
     skipped_uneconomical: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # a node error: retried on the next pass
     native_spent: int = 0  # wei, sun: the coin the pass cost, as booked
     txids: list[str] = field(default_factory=list)
 
@@ -70,8 +71,6 @@ class SweepChain(ABC, Generic[Q]):
 
     network: Network
     native_decimals: int
-    # True: a NodeError skips the address and the pass goes on; False: it ends the pass.
-    skips_failed_address: bool
 
     @abstractmethod
     async def token_balance(self, address: str) -> int: ...
@@ -115,27 +114,34 @@ class TokenSweeper(Generic[Q]):
         self._max_share = max_fee_share
 
     async def sweep_once(self) -> SweepReport:
+        """One pass. A node error on one address skips that address (the next pass retries it);
+        whatever ends the pass, the coin already spent is booked before it ends."""
         report = SweepReport()
-        for address, index in await self._deposit_addresses():
-            try:
-                await self._sweep_address(address, index, report)
-            except NodeError as exc:
-                if not self._chain.skips_failed_address:
-                    raise
-                log.warning(
-                    "%s sweep of an address failed",
-                    self._chain.network.name,
-                    extra={"address": address, "error": str(exc)},
-                )
-        if report.native_spent:
-            await self._book(report)
+        try:
+            for address, index in await self._deposit_addresses():
+                try:
+                    await self._sweep_address(address, index, report)
+                except NodeError as exc:
+                    report.failed.append(address)
+                    log.warning(
+                        "%s sweep of an address failed; skipped",
+                        self._chain.network.name,
+                        extra={"address": address, "error": str(exc)},
+                    )
+        finally:
+            if report.native_spent:
+                await self._book(report)
         return report
 
     async def _deposit_addresses(self) -> list[tuple[str, int]]:
         network = self._chain.network.value
         async with self._sessions() as session:
             rows = (
-                await session.execute(select(DepositAddress).where(DepositAddress.network == network))
+                await session.execute(
+                    select(DepositAddress)
+                    .where(DepositAddress.network == network)
+                    .order_by(DepositAddress.id)
+                )
             ).scalars()
             return [(row.address, row.derivation_index) for row in rows]
 

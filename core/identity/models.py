@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime, utcnow
@@ -26,6 +26,8 @@ class CustomerStatus(StrEnum):
 
 class Customer(Base):
     __tablename__ = "customers"
+    # One customer per national ID: the registration use case checks first; this holds under races.
+    __table_args__ = (Index("uq_customers_national_id", "national_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     phone: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)

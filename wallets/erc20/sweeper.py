@@ -39,7 +39,6 @@ class Erc20Transfer:
 class Erc20Chain(SweepChain[Erc20Transfer]):
     network = Network.ERC20
     native_decimals = 18
-    skips_failed_address = False
 
     def __init__(self, *, w3: AsyncWeb3[Any], token: str, seed: Seed, hot: Erc20Sender) -> None:
         self._w3 = w3
@@ -78,7 +77,10 @@ class Erc20Chain(SweepChain[Erc20Transfer]):
             to=self._hot.hot_address, amount=quote.amount, nonce=await sender.next_nonce(), gas=quote.gas
         )
         await sender.broadcast(signed.raw)
-        receipt = await sender.receipt(signed.txid)
+        try:
+            receipt = await sender.receipt(signed.txid)
+        except NodeError:  # it was broadcast: book the most it can cost rather than nothing
+            receipt = None
         return Sent(txid=signed.txid, native_spent=receipt.fee_wei if receipt else quote.gas.max_fee_wei)
 
     def fee_entry(self, report: SweepReport) -> FeeEntry:

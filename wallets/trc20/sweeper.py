@@ -34,7 +34,6 @@ class TronTransfer:
 class Trc20Chain(SweepChain[TronTransfer]):
     network = Network.TRC20
     native_decimals = SUN_DECIMALS
-    skips_failed_address = True
 
     def __init__(self, *, client: httpx.AsyncClient, contract: str, seed: Seed, hot: Trc20Sender) -> None:
         self._client = client

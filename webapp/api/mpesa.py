@@ -210,9 +210,8 @@ async def failed_jobs(staff: PayoutsStaff) -> dict[str, Any]:
 
 
 @router.get("/api/staff/payouts/flagged-callbacks")
-async def flagged_callbacks(staff: PayoutsStaff) -> list[dict[str, Any]]:
-    async with runtime.get().session_factory() as session:
-        rows = await callback_log.flagged(session=session)
+async def flagged_callbacks(staff: PayoutsStaff, session: DbSession) -> list[dict[str, Any]]:
+    rows = await callback_log.flagged(session=session)  # the request's session: a second one deadlocks SQLite
     return [
         {
             "id": r.id,

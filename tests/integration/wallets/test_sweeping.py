@@ -1,6 +1,6 @@
 """The shared sweep pass (wallets.sweeping) over an in-memory chain: which addresses it tops up,
-sweeps, leaves alone or skips; a node failure skips the address or ends the pass, as the network
-says; the native coin spent is booked once per pass as the chain's fee entry."""
+sweeps, leaves alone or skips; a node failure skips the address (every network); the native coin
+spent is booked once per pass as the chain's fee entry, even when the pass ends early."""
 
 from __future__ import annotations
 
@@ -36,8 +36,7 @@ class MemoryChain(SweepChain[FakeQuote]):
     network = Network.ERC20
     native_decimals = 6
 
-    def __init__(self, *, skips_failed_address: bool) -> None:
-        self.skips_failed_address = skips_failed_address
+    def __init__(self) -> None:
         self.tokens: dict[str, int] = {}
         self.native: dict[str, int] = {}
         self.broken: set[str] = set()  # the node fails on these addresses
@@ -103,7 +102,7 @@ async def test_tops_up_then_sweeps_and_books_what_was_spent(
     session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver
 ) -> None:
     big, dust, uneconomical, unquotable = await _addresses(session_factory, deriver, 4)
-    chain = MemoryChain(skips_failed_address=False)
+    chain = MemoryChain()
     chain.tokens = {big: 1_000_000, dust: 9_999, uneconomical: 150_000, unquotable: 1_000_000}
     chain.unquotable = {unquotable}
     sweeper = _sweeper(chain, session_factory)
@@ -122,25 +121,34 @@ async def test_tops_up_then_sweeps_and_books_what_was_spent(
     assert memos.count("test sweep") == 2
 
 
-async def test_a_node_failure_skips_the_address_when_the_network_says_so(
+async def test_a_node_failure_skips_the_address(
     session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver
 ) -> None:
     broken, fine = await _addresses(session_factory, deriver, 2)
-    chain = MemoryChain(skips_failed_address=True)
+    chain = MemoryChain()
     chain.tokens = {broken: 1_000_000, fine: 1_000_000}
     chain.native = {fine: FEE}
     chain.broken = {broken}
     report = await _sweeper(chain, session_factory).sweep_once()
-    assert report.swept == {fine: 1_000_000} and not report.topped_up
+    assert report.swept == {fine: 1_000_000} and not report.topped_up and report.failed == [broken]
     assert await _network_fees(session_factory) == -Money.of("0.002", USDT)
 
 
-async def test_a_node_failure_ends_the_pass_otherwise(
+async def test_whatever_ends_the_pass_the_coin_spent_is_booked(
     session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver
 ) -> None:
-    broken, fine = await _addresses(session_factory, deriver, 2)
-    chain = MemoryChain(skips_failed_address=False)
-    chain.tokens = {broken: 1_000_000, fine: 1_000_000}
-    chain.broken = {broken}
-    with pytest.raises(NodeError):
+    fine, doomed = await _addresses(session_factory, deriver, 2)
+    chain = MemoryChain()
+    chain.tokens = {fine: 1_000_000, doomed: 1_000_000}
+    chain.native = {fine: FEE, doomed: FEE}
+    real_transfer = chain.transfer
+
+    async def crash_on_doomed(quote: FakeQuote) -> Sent:
+        if quote.address == doomed:
+            raise RuntimeError("signer crashed")
+        return await real_transfer(quote)
+
+    chain.transfer = crash_on_doomed  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
         await _sweeper(chain, session_factory).sweep_once()
+    assert await _network_fees(session_factory) == -Money.of("0.002", USDT)  # the first sweep's fee
