@@ -18,6 +18,7 @@ from wallets.adapter import build_monitor, close_source, node_url, simulated, wa
 from wallets.config import WalletSettings
 from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
+from wallets.gateway import SEND_JOB, SIGNER_QUEUE
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.signer import sweep_all, withdrawals_for
@@ -26,6 +27,10 @@ from wallets.simchain import SimulatedChain
 log = logging.getLogger(__name__)
 
 SCAN_BUDGET_SECONDS = 10.0
+# Jobs that open the sealed seed (WALLET_SEED_SEALED) run on the signer's queue, served only by the
+# signer worker; the scheduler and the outbox route them there (webapp.scheduler reads this).
+SIGNER_JOBS = frozenset({SEND_JOB, "wallets.jobs.track_withdrawals", "wallets.jobs.sweep_deposits"})
+JOB_QUEUES = dict.fromkeys(SIGNER_JOBS, SIGNER_QUEUE)
 
 
 async def scan_all_networks() -> dict[str, int]:

@@ -27,10 +27,25 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("payouts.jobs.check_account_balance", 900),
     ("wallets.jobs.scan_all_networks", 15),
     ("compliance.jobs.check_str_deadlines", 3600),
+    ("compliance.jobs.expire_reviews", 3600),
     ("core.flows.jobs.return_expired_claims", 300),
     ("wallets.jobs.track_withdrawals", 20),
     ("wallets.jobs.sweep_deposits", 600),
+    ("core.audit.jobs.publish_checkpoint", 3600),
 ]
+
+
+DEFAULT_QUEUE = "default"
+
+
+def queue_of(job: str) -> str:
+    """The queue a job runs on: its module's JOB_QUEUES says (e.g. the signer's jobs), else default."""
+    module_name, _, _ = job.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return DEFAULT_QUEUE
+    return str(getattr(module, "JOB_QUEUES", {}).get(job, DEFAULT_QUEUE))
 
 
 def available_jobs() -> list[tuple[str, float]]:
@@ -50,6 +65,7 @@ async def run_scheduler(runtime: Runtime, *, stop: asyncio.Event) -> None:
     """Relay the outbox and fire periodic jobs until `stop` is set."""
     runtime_module.install(runtime)
     jobs = available_jobs()
+    queues = {job: queue_of(job) for job, _ in jobs}
     next_due = {job: 0.0 for job, _ in jobs}
     while not stop.is_set():
         try:
@@ -58,7 +74,7 @@ async def run_scheduler(runtime: Runtime, *, stop: asyncio.Event) -> None:
             for job, interval in jobs:
                 if now >= next_due[job]:
                     slot = int(time.time() // interval)
-                    runtime.queue.enqueue(job, job_id=f"periodic-{job}-{slot}", kwargs={}, queue="default")
+                    runtime.queue.enqueue(job, job_id=f"periodic-{job}-{slot}", kwargs={}, queue=queues[job])
                     next_due[job] = now + interval
         except Exception:
             log.exception("scheduler tick failed; retrying")
