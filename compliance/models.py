@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+CustomerId = BigInteger  # customers.id is 64-bit (core.identity.models.Id)
 
 
 class MovementKind(StrEnum):
@@ -88,7 +89,7 @@ class KycProfile(Base):
 
     __tablename__ = "compliance_kyc_profiles"
 
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(CustomerId, primary_key=True, autoincrement=False)
     tier: Mapped[int] = mapped_column(Integer, default=0)
     full_name: Mapped[str] = mapped_column(String(200), default="")
     id_type: Mapped[str] = mapped_column(String(24), default="national_id")
@@ -114,7 +115,7 @@ class KycDocument(Base):
     __tablename__ = "compliance_kyc_documents"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    customer_id: Mapped[int] = mapped_column(CustomerId, index=True)
     kind: Mapped[str] = mapped_column(String(16))  # id_front | id_back | selfie
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
@@ -134,7 +135,7 @@ class Movement(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(CustomerId)
     kind: Mapped[str] = mapped_column(String(16))
     asset: Mapped[str] = mapped_column(String(16))
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
@@ -167,7 +168,7 @@ class ScreeningResult(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject_type: Mapped[str] = mapped_column(String(16))  # customer | address
     subject_ref: Mapped[str] = mapped_column(String(128))
-    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(CustomerId, nullable=True)
     outcome: Mapped[str] = mapped_column(String(8))
     score: Mapped[int] = mapped_column(Integer)  # x 1000
     list_version: Mapped[int] = mapped_column(Integer)
@@ -197,7 +198,7 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(160))
-    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    customer_id: Mapped[int | None] = mapped_column(CustomerId, nullable=True, index=True)
     source: Mapped[str] = mapped_column(String(16))  # rule | sanctions | gate
     rule_code: Mapped[str] = mapped_column(String(40))
     score: Mapped[int] = mapped_column(Integer)
@@ -213,7 +214,7 @@ class Case(Base):
     __tablename__ = "compliance_cases"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    customer_id: Mapped[int | None] = mapped_column(CustomerId, nullable=True, index=True)
     title: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN.value, index=True)
     priority: Mapped[str] = mapped_column(String(8), default="normal")
@@ -251,7 +252,7 @@ class RegulatoryReport(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     report_code: Mapped[str] = mapped_column(String(8))  # STR | CTR
     case_id: Mapped[int | None] = mapped_column(ForeignKey("compliance_cases.id"), nullable=True)
-    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(CustomerId, nullable=True)
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     xml: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(80))

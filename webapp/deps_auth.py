@@ -35,6 +35,9 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one session (FastAPI caches it per request): routes and rule dependencies take
+    `DbSession`, never `runtime.session_factory()` beside it. On SQLite a second session waits for
+    the first one's write lock, which the first holds until the request ends: a deadlock."""
     async with get_runtime(request).session_factory() as session:
         yield session
 
@@ -83,6 +86,9 @@ async def current_staff(
         claims = tokens.decode_access(credentials.credentials, secret_key=secret_key, clock=runtime.clock)
     except TokenInvalid as exc:
         raise _unauthorized("invalid or expired token") from exc
+    # End the read transaction now (authenticate writes nothing): on SQLite every transaction holds
+    # the one write lock, and the route may run for a while; the route's own work opens a new one.
+    await session.commit()
     request.state.staff_session_id = claims.session_id
     request.state.staff_id = staff.id
     return staff

@@ -7,6 +7,11 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+# SQLite lets one writer at a time; a transaction lasts milliseconds, so a wait longer than this is a
+# bug holding the lock (a request that opened a second session inside its first waited 30 s and froze
+# every USSD hop meanwhile). Fail fast instead: `in_transaction` retries "database is locked".
+SQLITE_BUSY_TIMEOUT_SECONDS = 5
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -15,7 +20,7 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
     """Build an engine. `null_pool` is for RQ jobs, which run in a fresh event loop each time."""
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
@@ -38,7 +43,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 

@@ -1,0 +1,132 @@
+"""No request can stall the service (issue 11 item 4).
+
+Every staff GET route runs concurrently with USSD hops, on the embedded SQLite default and on
+PostgreSQL. A route that opened a second session inside its permission dependency's session waited
+30 s for SQLite's write lock (held by its own first session) and froze every USSD hop meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from core import runtime as runtime_module
+from core.auth import sessions
+from core.auth.models import Role, StaffUser
+from core.config import Settings
+from core.db.session import make_engine
+from core.runtime import Runtime
+from tests.integration.identity.test_authz_matrix import all_api_routes
+from webapp.app import create_app
+from webapp.bootstrap import build_runtime
+
+AT_TOKEN = "stall-test-at-callback-token-0123456789"
+SECRET_KEY = "stall-test-secret-key-0123456789abcdefghij"
+# A generous bound: it is not a speed target. A hop takes well under 0.5 s even on this noisy 2-CPU
+# box; a hop queued behind a held SQLite write lock waits for the busy timeout (30 s before the fix).
+# Anything near 5 s is a lock wait, not slow CPU.
+STALL_SECONDS = 5.0
+HOPS_PER_ROUTE = 3
+
+
+@pytest.fixture
+async def runtime(db_url: str) -> AsyncIterator[Runtime]:
+    settings = Settings(
+        kibeti_env="test", database_url=db_url, secret_key=SECRET_KEY, at_callback_token=AT_TOKEN
+    )
+    rt = build_runtime(settings)
+    previous = runtime_module._current
+    runtime_module.install(rt)
+    yield rt
+    runtime_module._current = previous
+    await rt.session_factory.kw["bind"].dispose()
+
+
+async def _admin_token(rt: Runtime) -> str:
+    async with rt.session_factory() as session:
+        staff = StaffUser(
+            email="admin@kibeti.test",
+            role=Role.ADMIN.value,
+            password_hash="x",
+            totp_secret="x",
+            last_totp_step=0,
+            active=True,
+            failed_logins=0,
+            created_at=rt.clock.now(),
+        )
+        session.add(staff)
+        await session.flush()
+        pair = await sessions.start(session=session, staff=staff, clock=rt.clock, secret_key=SECRET_KEY)
+        await session.commit()
+    return pair.access_token
+
+
+async def _timed_hops(client: httpx.AsyncClient, route: str) -> list[str]:
+    problems = []
+    for hop in range(HOPS_PER_ROUTE):
+        form = {
+            "sessionId": f"ATUid_stall_{abs(hash(route))}_{hop}",
+            "serviceCode": "*483*1#",
+            "phoneNumber": f"+2547{hop:02d}{abs(hash(route)) % 1_000_000:06d}",
+            "networkCode": "63902",
+            "text": "",
+        }
+        started = time.monotonic()
+        response = await client.post(f"/ussd/{AT_TOKEN}", data=form)
+        elapsed = time.monotonic() - started
+        if response.status_code != 200 or not response.text.startswith("CON "):
+            problems.append(f"hop beside {route}: {response.status_code} {response.text[:80]!r}")
+        elif elapsed >= STALL_SECONDS:
+            problems.append(f"hop beside {route} took {elapsed:.1f} s")
+    return problems
+
+
+async def _timed_get(client: httpx.AsyncClient, url: str, token: str) -> list[str]:
+    started = time.monotonic()
+    response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+    elapsed = time.monotonic() - started
+    if response.status_code >= 500:
+        return [f"GET {url}: {response.status_code}"]
+    if elapsed >= STALL_SECONDS:
+        return [f"GET {url} took {elapsed:.1f} s"]
+    return []
+
+
+@pytest.mark.slow
+async def test_ussd_hops_answer_while_every_staff_get_route_runs(runtime: Runtime) -> None:
+    token = await _admin_token(runtime)
+    app = create_app(runtime, run_scheduler_inside=False)
+    app.state.runtime = runtime
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 5555))
+    routes = sorted(
+        {
+            path
+            for path, route in all_api_routes(app)
+            if path.startswith("/api/staff") and "GET" in route.methods
+        }
+    )
+    assert "/api/staff/payouts/flagged-callbacks" in routes
+    problems: list[str] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as client:
+        for path in routes:
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            for found in await asyncio.gather(_timed_get(client, url, token), _timed_hops(client, path)):
+                problems.extend(found)
+    assert not problems, "\n".join(problems)
+
+
+async def test_sqlite_uses_wal_and_a_busy_timeout_shorter_than_a_stall(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        async with engine.connect() as connection:
+            mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+            timeout_ms = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert mode == "wal"
+    assert 0 < timeout_ms <= STALL_SECONDS * 1000  # a lock wait fails before it looks like a stall
