@@ -46,6 +46,7 @@ class DepositAddress:
     asset: Asset
     address: str
     derivation_index: int
+    demo: bool = False  # from the public development keys: never fund it
 
 
 class ChainGateway(Protocol):

@@ -1,8 +1,10 @@
 """Build the wallets adapters from settings (wired by webapp.bootstrap, and only there).
 
-API processes get the watch-only WalletGateway (account xpubs only). Outside production, with no
-xpubs configured, a published test mnemonic's xpubs are used so the embedded default works with
-zero setup; those addresses are public knowledge and must never receive real funds.
+API processes get the watch-only WalletGateway (account xpubs only), each key checked at start-up
+(wallets.hd.check_account_key). Only the embedded demo (no Redis, not production) or a test run
+falls back, with no xpubs configured, to a published test mnemonic's xpubs, so it works with zero
+setup; those addresses are public knowledge, so every deposit-address screen and SMS says DEMO.
+Any other process refuses to start without the keys.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from core.config import Settings
 from core.runtime import Runtime
 from wallets.chain import ChainSource
 from wallets.config import WalletSettings
@@ -40,12 +43,23 @@ def wallet_settings() -> WalletSettings:
     return WalletSettings()
 
 
-def deriver_for(settings: WalletSettings, *, production: bool) -> AddressDeriver:
+def demo_keys_allowed(core: Settings) -> bool:
+    """The public development keys are for the embedded demo (no Redis) and test runs only."""
+    return not core.is_production and (core.embedded or core.kibeti_env == "test")
+
+
+def deriver_for(settings: WalletSettings, core: Settings) -> AddressDeriver:
     keys = {network: key for network, key in settings.account_keys().items() if key}
-    if not keys and not production:
-        log.warning("no wallet xpubs configured: using the public DEVELOPMENT mnemonic's addresses")
-        keys = dev_account_keys(settings.bitcoin_net)
-    return AddressDeriver(keys, btc_net=settings.bitcoin_net)
+    names = settings.account_key_settings()
+    if keys:
+        return AddressDeriver(keys, btc_net=settings.bitcoin_net, settings=names)
+    if not demo_keys_allowed(core):
+        raise WalletNotConfigured(
+            f"no wallet account keys are set ({', '.join(names.values())}): outside the embedded demo "
+            "a process will not fall back to the public development mnemonic, whose funds anyone can take"
+        )
+    log.warning("no wallet xpubs configured: using the public DEVELOPMENT mnemonic's addresses (DEMO)")
+    return AddressDeriver(dev_account_keys(settings.bitcoin_net), btc_net=settings.bitcoin_net, demo=True)
 
 
 def node_url(runtime: Runtime, network: Network) -> str:
@@ -67,7 +81,7 @@ def simulated_chain(runtime: Runtime, network: Network) -> SimulatedChain:
 
 def build(runtime: Runtime) -> Any:
     settings = wallet_settings()
-    deriver = deriver_for(settings, production=runtime.settings.is_production)
+    deriver = deriver_for(settings, runtime.settings)
     return WalletGateway(
         session_factory=runtime.session_factory,
         deriver=deriver,

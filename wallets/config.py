@@ -33,6 +33,15 @@ class WalletSettings(BaseSettings):
     withdrawal_stuck_blocks: int = 30  # re-price a withdrawal still pending after this many blocks
     wallet_seed_sealed: str = ""  # core.security.envelope sealed seed: the signer worker only
 
+    @staticmethod
+    def account_key_settings() -> dict[Network, str]:
+        """The environment variable of each network's account key, for messages."""
+        return {
+            Network.BTC: "BTC_ACCOUNT_XPUB",
+            Network.ERC20: "ETH_ACCOUNT_XPUB",
+            Network.TRC20: "TRON_ACCOUNT_XPUB",
+        }
+
     def account_keys(self) -> dict[Network, str]:
         return {
             Network.BTC: self.btc_account_xpub,

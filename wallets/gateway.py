@@ -48,7 +48,12 @@ class WalletGateway:
                 owner_id=owner_id,
                 network=network,
             )
-            return DepositAddress(asset=asset, address=row.address, derivation_index=row.derivation_index)
+            return DepositAddress(
+                asset=asset,
+                address=row.address,
+                derivation_index=row.derivation_index,
+                demo=self._deriver.demo,
+            )
 
     def validate_address(self, *, asset: Asset, address: str) -> str:
         return addresses.validate(Network.for_asset(asset), address, btc_net=self._btc_net)

@@ -16,7 +16,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from wallets._bitcoinlib import HDKey, hash160
-from wallets.encoding import b58check_encode, segwit_encode
+from wallets.encoding import b58check_decode, b58check_encode, segwit_encode
 from wallets.errors import WalletNotConfigured
 from wallets.networks import BITCOIN_PARAMS, BitcoinNet, Network
 
@@ -25,6 +25,88 @@ TESTNET_ACCOUNT_PATHS = {Network.BTC: "m/84'/1'/0'"}
 RECEIVE_CHAIN = 0
 TRON_PREFIX = b"\x41"
 MAX_INDEX = 2**31 - 1
+HARDENED = 2**31
+ACCOUNT_DEPTH = 3
+
+# SLIP-132 version bytes of extended keys: prefix -> (name, network family, script type, private)
+KEY_VERSIONS: dict[bytes, tuple[str, str, str, bool]] = {
+    bytes.fromhex("0488b21e"): ("xpub", "mainnet", "legacy P2PKH (BIP44)", False),
+    bytes.fromhex("049d7cb2"): ("ypub", "mainnet", "wrapped segwit P2SH-P2WPKH (BIP49)", False),
+    bytes.fromhex("04b24746"): ("zpub", "mainnet", "native segwit P2WPKH (BIP84)", False),
+    bytes.fromhex("043587cf"): ("tpub", "testnet", "legacy P2PKH (BIP44)", False),
+    bytes.fromhex("044a5262"): ("upub", "testnet", "wrapped segwit P2SH-P2WPKH (BIP49)", False),
+    bytes.fromhex("045f1cf6"): ("vpub", "testnet", "native segwit P2WPKH (BIP84)", False),
+    bytes.fromhex("0488ade4"): ("xprv", "mainnet", "legacy P2PKH (BIP44)", True),
+    bytes.fromhex("049d7878"): ("yprv", "mainnet", "wrapped segwit P2SH-P2WPKH (BIP49)", True),
+    bytes.fromhex("04b2430c"): ("zprv", "mainnet", "native segwit P2WPKH (BIP84)", True),
+    bytes.fromhex("04358394"): ("tprv", "testnet", "legacy P2PKH (BIP44)", True),
+    bytes.fromhex("044a4e28"): ("uprv", "testnet", "wrapped segwit P2SH-P2WPKH (BIP49)", True),
+    bytes.fromhex("045f18bc"): ("vprv", "testnet", "native segwit P2WPKH (BIP84)", True),
+}
+VERSION_OF = {name: version for version, (name, _, _, private) in KEY_VERSIONS.items() if not private}
+
+
+def account_path(network: Network, btc_net: BitcoinNet = BitcoinNet.MAINNET) -> str:
+    if network is Network.BTC and btc_net is not BitcoinNet.MAINNET:
+        return TESTNET_ACCOUNT_PATHS[network]
+    return ACCOUNT_PATHS[network]
+
+
+def expected_key_kind(network: Network, btc_net: BitcoinNet) -> str:
+    """BIP84 zpub (vpub on test nets) for Bitcoin; the BIP44 xpub for Ethereum and TRON."""
+    if network is Network.BTC:
+        return "zpub" if btc_net is BitcoinNet.MAINNET else "vpub"
+    return "xpub"
+
+
+def with_version(extended_key: str, kind: str) -> str:
+    """The same key serialised under another SLIP-132 version (e.g. a zpub as the vpub of test nets)."""
+    return b58check_encode(VERSION_OF[kind] + b58check_decode(extended_key)[4:])
+
+
+def check_account_key(key: str, network: Network, *, btc_net: BitcoinNet, setting: str) -> str:
+    """Refuse anything but the watch-only account key of `network` (its checksum, version bytes for
+    the network and script type, depth 3 at account 0'), naming `setting`; returns the key."""
+    path, kind = account_path(network, btc_net), expected_key_kind(network, btc_net)
+    wanted = f"the {kind} of {path}"
+    try:
+        raw = b58check_decode(key.strip())
+    except ValueError as exc:
+        raise WalletNotConfigured(
+            f"{setting} is not a valid extended key ({exc}); set it to {wanted}"
+        ) from exc
+    if len(raw) != 78:
+        raise WalletNotConfigured(
+            f"{setting} is not an extended key ({len(raw)} bytes, not 78); set it to {wanted}"
+        )
+    found = KEY_VERSIONS.get(raw[:4])
+    if found is None:
+        raise WalletNotConfigured(f"{setting} has unknown version bytes {raw[:4].hex()}; set it to {wanted}")
+    name, family, script, private = found
+    if private:
+        raise WalletNotConfigured(
+            f"{setting} is an extended PRIVATE key ({name}); API processes take only {wanted}"
+        )
+    if name != kind:
+        raise WalletNotConfigured(
+            f"{setting} is a {name} ({family} {script}) but {network.label} with BITCOIN_NET={btc_net.value} "
+            f"needs {wanted}"
+        )
+    depth, child = raw[4], int.from_bytes(raw[9:13], "big")
+    if depth != ACCOUNT_DEPTH:
+        raise WalletNotConfigured(
+            f"{setting} is a depth-{depth} key; it must be the account-level key (depth 3): {wanted}"
+        )
+    if child != HARDENED:
+        shown = f"{child - HARDENED}'" if child >= HARDENED else str(child)
+        raise WalletNotConfigured(f"{setting} is account {shown}, not account 0': set it to {wanted}")
+    if raw[45] not in (2, 3):
+        raise WalletNotConfigured(f"{setting} does not hold a compressed public key; set it to {wanted}")
+    try:
+        HDKey(key.strip())
+    except Exception as exc:  # bitcoinlib raises a variety of errors for a point off the curve
+        raise WalletNotConfigured(f"{setting} holds an invalid public key; set it to {wanted}") from exc
+    return key.strip()
 
 
 @lru_cache(maxsize=64)
@@ -72,11 +154,27 @@ def tron_address(account_key: str, index: int, *, chain: int = RECEIVE_CHAIN) ->
 
 
 class AddressDeriver:
-    """Derives receive addresses per network from configured account xpubs."""
+    """Derives receive addresses per network from configured account xpubs, each checked first
+    (`check_account_key`); `demo` marks the public development keys (never fund those addresses)."""
 
-    def __init__(self, account_keys: dict[Network, str], *, btc_net: BitcoinNet = BitcoinNet.MAINNET) -> None:
-        self._keys = {network: key for network, key in account_keys.items() if key}
+    def __init__(
+        self,
+        account_keys: dict[Network, str],
+        *,
+        btc_net: BitcoinNet = BitcoinNet.MAINNET,
+        settings: dict[Network, str] | None = None,
+        demo: bool = False,
+    ) -> None:
+        names = settings or {}
+        self._keys = {
+            network: check_account_key(
+                key, network, btc_net=btc_net, setting=names.get(network, network.label)
+            )
+            for network, key in account_keys.items()
+            if key
+        }
         self.btc_net = btc_net
+        self.demo = demo
 
     def has(self, network: Network) -> bool:
         return network in self._keys
@@ -92,7 +190,4 @@ class AddressDeriver:
         return tron_address(key, index, chain=chain)
 
     def path(self, network: Network, index: int) -> str:
-        base = ACCOUNT_PATHS[network]
-        if network is Network.BTC and self.btc_net is not BitcoinNet.MAINNET:
-            base = TESTNET_ACCOUNT_PATHS[network]
-        return f"{base}/{RECEIVE_CHAIN}/{index}"
+        return f"{account_path(network, self.btc_net)}/{RECEIVE_CHAIN}/{index}"

@@ -9,18 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wallets._bitcoinlib import HDKey, Mnemonic
-from wallets.hd import ACCOUNT_PATHS, RECEIVE_CHAIN, TESTNET_ACCOUNT_PATHS
+from wallets.hd import RECEIVE_CHAIN, account_path, expected_key_kind, with_version
 from wallets.networks import BitcoinNet, Network
 
 
 def seed_from_mnemonic(mnemonic: str, passphrase: str = "") -> bytes:
     return bytes(Mnemonic().to_seed(mnemonic, passphrase))
-
-
-def _account_path(network: Network, btc_net: BitcoinNet) -> str:
-    if network is Network.BTC and btc_net is not BitcoinNet.MAINNET:
-        return TESTNET_ACCOUNT_PATHS[network]
-    return ACCOUNT_PATHS[network]
 
 
 def _derive(root: HDKey, path: str) -> HDKey:
@@ -46,12 +40,12 @@ class Seed:
         return HDKey.from_seed(self.value, network="bitcoin")
 
     def account_xpub(self, network: Network) -> str:
-        """The watch-only account key to configure API processes with."""
-        account = _derive(self._root(), _account_path(network, self.btc_net))
-        witness = "segwit" if network is Network.BTC else "legacy"
-        return str(account.wif_public(witness_type=witness))
+        """The watch-only account key to configure API processes with: the zpub (vpub on test nets)
+        of m/84'/0'/0' (m/84'/1'/0') for Bitcoin, the xpub of the BIP44 account for Ethereum, TRON."""
+        account = _derive(self._root(), account_path(network, self.btc_net))
+        return with_version(str(account.wif_public()), expected_key_kind(network, self.btc_net))
 
     def private_key(self, network: Network, index: int, *, chain: int = RECEIVE_CHAIN) -> bytes:
         """The 32-byte private key of a receive (or change) address."""
-        path = f"{_account_path(network, self.btc_net)}/{chain}/{index}"
+        path = f"{account_path(network, self.btc_net)}/{chain}/{index}"
         return bytes(_derive(self._root(), path).private_byte)

@@ -17,6 +17,7 @@ from core.security.keyring import keyring_from_settings
 from wallets.adapter import node_url, simulated, simulated_chain, wallet_settings
 from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
+from wallets.config import WalletSettings
 from wallets.custody import open_seed
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.withdrawals import EvmWithdrawals
@@ -35,11 +36,25 @@ def load_seed(runtime: Runtime) -> Seed:
     settings = wallet_settings()
     if not settings.wallet_seed_sealed:
         raise WalletNotConfigured("WALLET_SEED_SEALED is not set: the signer has no keys")
-    return open_seed(
+    seed = open_seed(
         settings.wallet_seed_sealed,
         keyring=keyring_from_settings(runtime.settings),
         btc_net=settings.bitcoin_net,
     )
+    check_seed_matches(seed, settings)
+    return seed
+
+
+def check_seed_matches(seed: Seed, settings: WalletSettings) -> None:
+    """The API processes' account keys must be this seed's: else deposits would go to addresses the
+    signer cannot sweep, and withdrawals would draw on keys nobody watches."""
+    names = settings.account_key_settings()
+    for network, configured in settings.account_keys().items():
+        if configured and configured.strip() != seed.account_xpub(network):
+            raise WalletNotConfigured(
+                f"{names[network]} is not the account key of WALLET_SEED_SEALED (BITCOIN_NET="
+                f"{settings.bitcoin_net.value}): the signer would not hold the keys of its addresses"
+            )
 
 
 @asynccontextmanager

@@ -50,6 +50,17 @@ async def _national_id_holder(session: AsyncSession, national_id: str) -> int | 
     return (await session.execute(query)).scalar_one_or_none()
 
 
+class DepositAddressText(str):
+    """A deposit address (a str, as channels expect) that knows whether it is a DEMO address."""
+
+    demo: bool
+
+    def __new__(cls, address: str, *, demo: bool = False) -> DepositAddressText:
+        text = super().__new__(cls, address)
+        text.demo = demo
+        return text
+
+
 class CoreFlows:
     """The implementation of `core.flows.types.CustomerFlows`."""
 
@@ -200,7 +211,11 @@ class CoreFlows:
             await session.commit()
             return lines
 
-    async def deposit_address(self, *, customer_id: int, asset: Asset, idempotency_key: str) -> str:
+    async def deposit_address(
+        self, *, customer_id: int, asset: Asset, idempotency_key: str
+    ) -> DepositAddressText:
+        """The customer's deposit address (SMS'd too); `.demo` when it is a public demo key's, and
+        then the SMS says so (channels show `ussd.receive.done_demo`)."""
         if self.rt.chains is None:
             raise ServiceUnavailable("Runtime.chains (ChainGateway) is not wired")
         address = await self.rt.chains.deposit_address(
@@ -211,13 +226,13 @@ class CoreFlows:
             phone, language = customer.phone, customer.language
         await self.notify(
             phone=phone,
-            code="sms.deposit_address",
+            code="sms.deposit_address_demo" if address.demo else "sms.deposit_address",
             language=language,
             reference=idempotency_key,
             asset=asset.value,
             address=address.address,
         )
-        return address.address
+        return DepositAddressText(address.address, demo=address.demo)
 
     # --- money movements -----------------------------------------------------------------
 

@@ -93,3 +93,6 @@ DYNAMIC_CODES = (
     N_("ussd.send.done"),
     N_("ussd.send.done_claim"),
 )
+
+# Chain wallets: the demo's deposit address, on the USSD receive screen and in its SMS
+WALLET_CODES = (N_("sms.deposit_address_demo"), N_("ussd.receive.done_demo"))

@@ -85,7 +85,7 @@ def address(customer: int, network: str) -> None:
         settings = wallet_settings()
         gateway = WalletGateway(
             session_factory=runtime.session_factory,
-            deriver=deriver_for(settings, production=runtime.settings.is_production),
+            deriver=deriver_for(settings, runtime.settings),
             btc_net=settings.bitcoin_net,
         )
         found = await gateway.deposit_address(

@@ -100,7 +100,8 @@ async def handle_receive(ctx: Ctx, value: str) -> str | Screen:
     address = await ctx.flows.deposit_address(
         customer_id=ctx.customer_id, asset=asset, idempotency_key=ctx.op_key(f"receive:{asset.value}")
     )
-    return ctx.end("ussd.receive.done", asset=asset.value, address=address)
+    done = "ussd.receive.done_demo" if getattr(address, "demo", False) else "ussd.receive.done"
+    return ctx.end(done, asset=asset.value, address=address)
 
 
 async def render_resume(ctx: Ctx) -> Screen:
