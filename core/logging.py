@@ -42,6 +42,7 @@ _DROP_KEYS = (
     "credential",
 )
 _EXACT_DROP = frozenset({"code", "key", "passkey", "signature"})
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "gunicorn.error")
 _PHONE_KEYS = ("phone", "msisdn", "mobile", "phonenumber", "phone_number", "sender", "recipient")
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -165,6 +166,13 @@ def configure_logging(*, level: str = "INFO", stream: IO[str] | None = None) -> 
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # uvicorn configures its own plain-text handlers before it imports the app: its "Exception in
+    # ASGI application" tracebacks (every 500, with the exception's text) went out unmasked.
+    for name in _SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        for existing in list(server_logger.handlers):
+            server_logger.removeHandler(existing)
+        server_logger.propagate = True
     for chatty in ("httpx", "httpcore"):  # they log whole URLs, and callback URLs carry secret tokens
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 

@@ -128,6 +128,8 @@ async def login(
         )
         raise LoginFailed("wrong email, password or code")
     if staff.locked_until is not None and staff.locked_until > now:
+        # Same time as a real check: a locked account must not answer faster than a wrong password.
+        await asyncio.to_thread(verify_secret, _DUMMY_HASH, password)
         retry = max(1, int((staff.locked_until - now).total_seconds()))
         raise AccountLocked(retry_after=retry)
     step = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from core.auth import service as staff_service
 from core.auth import sessions
@@ -24,16 +25,31 @@ from webapp.deps_auth import (
 )
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
+WRONG_LOGIN = "wrong email, password or code"
+
+
+def _printable(value: str) -> str:
+    """No control or format characters (NUL, newlines, zero-width): PostgreSQL text refuses NUL (a
+    500 on the login email), and the rest have no place in an email address or a token."""
+    if any(unicodedata.category(ch)[0] == "C" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL")
+    return value
 
 
 class LoginRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
+    email: Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_printable)]
+    password: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_no_nul)]
     totp: str = Field(min_length=6, max_length=8, pattern=r"^\d+$")
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=10, max_length=200)
+    refresh_token: Annotated[str, Field(min_length=10, max_length=200), AfterValidator(_printable)]
 
 
 class TokenResponse(BaseModel):
@@ -77,13 +93,11 @@ async def login(body: LoginRequest, request: Request, session: DbSession) -> Tok
         )
     except LoginFailed as exc:
         await session.commit()  # keep the failure count and the audit row
-        raise _denied(exc.code, "wrong email, password or code") from exc
+        raise _denied(exc.code, WRONG_LOGIN) from exc
     except AccountLocked as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail={"code": exc.code, "message": "too many failed logins", "retry_after": exc.retry_after},
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
+        # The same answer as a wrong password or an unknown email: saying "locked" (or when it ends)
+        # would tell anyone that the email is a staff account. The lock itself still holds.
+        raise _denied(LoginFailed.code, WRONG_LOGIN) from exc
     await session.commit()
     return _tokens(pair)
 
