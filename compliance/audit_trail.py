@@ -35,3 +35,18 @@ async def record(
         details=details or {},
         clock=FixedClock(now),
     )
+
+
+async def record_read(
+    *,
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    subject: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit a read of KYC data or a document (who saw whose), committed before the data is sent:
+    a read that cannot be audited is not served."""
+    await record(session=session, actor=actor, action=action, subject=subject, now=now, details=details)
+    await session.commit()

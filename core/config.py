@@ -69,12 +69,19 @@ class Settings(BaseSettings):
     fx_source_timeout_seconds: Decimal = Decimal(5)
     quote_ttl_seconds: int = 60  # USSD quotes expire after this
 
+    # Signed audit checkpoints are appended here (ship the file off the machine); default data_dir.
+    audit_checkpoint_path: Path | None = None
+
     trusted_proxies: list[str] = Field(default_factory=list)
     callback_ip_allowlist: list[str] = Field(default_factory=list)
 
     @property
     def is_production(self) -> bool:
         return self.kibeti_env == "production"
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_path or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def embedded(self) -> bool:

@@ -1,4 +1,7 @@
-"""The audit log: one row per event, each hash-chained to the previous one by `seq`."""
+"""The audit log: one row per event, each HMAC-chained to the previous one by `seq`.
+
+`key_id` names the keyring key whose derived HMAC key sealed the row ("" = a row written before
+the chain was keyed: `kibeti audit rekey` re-seals those)."""
 
 from __future__ import annotations
 
@@ -26,3 +29,4 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False, default="", server_default="")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import service as audit
 from core.db.base import utcnow
 from core.ledger import errors
 from core.ledger.models import (
@@ -219,6 +220,7 @@ async def post_entry(
     _validate(postings)
     details = details or {}
     request_hash = entry_hash(kind, postings, details)
+    await audit.lock_chain(session)  # before any row lock: see audit.lock_chain
     async with session.begin_nested():
         entry_id = await _claim_key(
             session,
@@ -242,7 +244,24 @@ async def post_entry(
                 for p in postings
             ],
         )
+        await _audit_money(session, entry_id=entry_id, kind=kind, key=idempotency_key, postings=postings)
     return EntryResult(entry_id=entry_id)
+
+
+async def _audit_money(
+    session: AsyncSession, *, entry_id: int, kind: str, key: str, postings: Sequence[PostingRequest]
+) -> None:
+    """Every entry moves money (payment, payout, settlement, deposit, withdrawal, refund...): one
+    audit row in the same transaction. Account ids and amounts only: memos and details can hold
+    names and phone numbers."""
+    legs = [[p.account_id, p.amount.asset.value, p.amount.minor] for p in postings]
+    await audit.record(
+        session=session,
+        actor="system",
+        action=f"money.{kind}"[:100],
+        subject=f"ledger_entry:{entry_id}",
+        details={"entry_id": entry_id, "idempotency_key": key, "legs": legs},
+    )
 
 
 async def transfer(
@@ -301,6 +320,7 @@ async def place_hold(
     request_hash = _hash(
         {"account": account_id, "asset": amount.asset.value, "minor": amount.minor, "details": details}
     )
+    await audit.lock_chain(session)
     async with session.begin_nested():
         statement = (
             _insert_for(session, Hold)
@@ -396,6 +416,7 @@ async def post_hold(
     expired or differently-posted hold raises.
     """
     now = now or utcnow()
+    await audit.lock_chain(session)
     async with session.begin_nested():
         hold = await _get_hold(session, hold_id)
         if hold.status == HoldStatus.POSTED.value:
@@ -433,11 +454,18 @@ async def void_hold(
 ) -> bool:
     """Release a pending hold. True if this call voided it; False if it was already voided/expired."""
     now = now or utcnow()
+    await audit.lock_chain(session)
     async with session.begin_nested():
         status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
         resolved = await _resolve(session, hold_id, status, now)
         if resolved is not None:
             resolved.details = {**resolved.details, "void_reason": reason}
+            await audit.record(
+                session=session, actor="system", action=f"money.hold_{status.value}",
+                subject=f"ledger_hold:{hold_id}",
+                details={"hold_id": hold_id, "account_id": resolved.account_id, "asset": resolved.asset,
+                         "minor": resolved.amount, "reason": reason[:200]},
+            )  # fmt: skip
             return True
         hold = await _get_hold(session, hold_id)
         if hold.status == HoldStatus.POSTED.value:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance import cases, kyc, reports
+from compliance import audit_trail, cases, kyc, reports
 from compliance.config import ComplianceSettings
 from compliance.errors import (
     ComplianceError,
@@ -458,12 +458,18 @@ class KycOut(BaseModel):
 
 
 @router.get("/customers/{customer_id}/kyc", response_model=KycOut)
-async def customer_kyc(customer_id: CustomerId, session: DbSession, _staff: KycStaff) -> KycOut:
+async def customer_kyc(
+    customer_id: CustomerId, request: Request, session: DbSession, staff: KycStaff
+) -> KycOut:
     profile = await kyc.get_profile(session=session, customer_id=customer_id)
     if profile is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, {"code": "kyc_profile_not_found", "message": "no KYC profile"}
         )
+    await audit_trail.record_read(
+        session=session, actor=actor(staff), action="kyc.profile_read", subject=f"customer:{customer_id}",
+        now=now(request),
+    )  # fmt: skip
     documents = (
         await session.execute(
             select(KycDocument).where(KycDocument.customer_id == customer_id).order_by(KycDocument.id)
@@ -506,13 +512,18 @@ async def customer_kyc(customer_id: CustomerId, session: DbSession, _staff: KycS
 
 
 @router.get("/documents/{document_id}")
-async def document(document_id: RowId, request: Request, session: DbSession, _staff: KycStaff) -> Response:
+async def document(document_id: RowId, request: Request, session: DbSession, staff: KycStaff) -> Response:
     """The decrypted ID photo or selfie, for T2 review (never cached)."""
     found = await session.get(KycDocument, document_id)
     if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, {"code": "document_not_found", "message": "no such document"}
         )
+    await audit_trail.record_read(
+        session=session, actor=actor(staff), action="kyc.document_read",
+        subject=f"customer:{found.customer_id}", now=now(request),
+        details={"document_id": found.id, "kind": found.kind},
+    )  # fmt: skip
     content = kyc.open_document(found, keyring=get_keyring(get_runtime(request)))
     return Response(content, media_type=found.content_type, headers={"Cache-Control": "no-store"})
 

@@ -166,5 +166,8 @@ def test_staff_create_keys_rotate_audit_verify(cli_env: str, monkeypatch: pytest
 
     asyncio.run(_api_login_role_limited(cli_env, uri.group(0), second))
 
-    verified = runner.invoke(audit_cli, ["verify"])
+    # rows sealed under the rotated-out key are checked with the old passphrase, never skipped
+    unverifiable = runner.invoke(audit_cli, ["verify"])
+    assert unverifiable.exit_code == 1 and "not in the keyring" in unverifiable.output
+    verified = runner.invoke(audit_cli, ["verify", "--old-passphrase", "first master passphrase"])
     assert verified.exit_code == 0 and "Audit chain intact." in verified.output
