@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from core import runtime as runtime_module
 from core.runtime import Runtime
-from webapp import api
+from webapp import api, docs
 from webapp.bootstrap import build_runtime
 from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
@@ -61,7 +61,10 @@ def create_app(runtime: Runtime | None = None, *, run_scheduler_inside: bool | N
             if isinstance(current.queue, InProcessJobQueue):
                 await current.queue.drain()
 
-    app = FastAPI(title="Kibeti", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="Kibeti", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
+    )
+    docs.install(app)  # Swagger UI and ReDoc with their assets served here (offline), not from a CDN
     for router in _routers():
         app.include_router(router)  # type: ignore[arg-type]
     _install_middleware(app)
@@ -95,6 +98,6 @@ _HOME = """<!doctype html><html><head><meta charset="utf-8"><title>Kibeti</title
 <p>Crypto and KES wallet and payments for Kenya: USSD, SMS, Telegram and the web, settled to M-Pesa.</p>
 <ul>
 <li><a href="/phone">USSD phone simulator</a> (dial the shortcode as any test number)</li>
-<li><a href="/api/docs">API documentation</a></li>
+<li><a href="/api/docs">API documentation</a> (<a href="/api/redoc">ReDoc</a>)</li>
 <li><a href="/health">Health</a></li>
 </ul></body></html>"""
