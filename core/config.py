@@ -18,6 +18,18 @@ from core.errors import ConfigError
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_LENGTH = 32
+MIN_MASTER_PASSPHRASE_LENGTH = 20
+# The path of the Daraja simulator the web app mounts in-process (payouts.adapter.EMBEDDED_SIMULATOR_PATH)
+SIMULATOR_URL_MARKERS = ("/daraja-sim",)
+# Daraja refuses callback URLs containing any of these words (PROTOCOLS.md 1.9), case-insensitive
+# ("exe" also covers "exec").
+DARAJA_FORBIDDEN_URL_WORDS = ("mpesa", "m-pesa", "m_pesa", "safaricom", "exe", "cmd", "sql", "query")
+
+
+def daraja_forbidden_words(url: str) -> list[str]:
+    """The words in `url` that make Daraja refuse it as a callback URL."""
+    lowered = url.lower()
+    return [word for word in DARAJA_FORBIDDEN_URL_WORDS if word in lowered]
 
 
 class Settings(BaseSettings):
@@ -46,7 +58,9 @@ class Settings(BaseSettings):
     mpesa_initiator_password: SecretStr = SecretStr("")
     mpesa_certificate_path: Path | None = None
     mpesa_callback_base_url: str = "http://127.0.0.1:8000"
-    mpesa_callback_token: SecretStr = SecretStr("dev-mpesa-callback-token")
+    mpesa_callback_token: SecretStr = SecretStr("dev-daraja-callback-token")  # no word Daraja refuses
+    # <base>/<prefix>/<token>/<kind>: a neutral word, since Daraja refuses URLs containing "mpesa"
+    mpesa_callback_path_prefix: str = "cb"
     mpesa_b2c_rate_per_hour: int = 200
 
     at_username: str = "sandbox"
@@ -55,6 +69,7 @@ class Settings(BaseSettings):
     at_sender_id: str = ""
     at_callback_token: SecretStr = SecretStr("dev-at-callback-token")
     at_base_url: str = ""  # empty: the local Africa's Talking fake
+    customer_care_phone: str = "0800 720 111"  # shown on Help and wherever a message says "customer care"
 
     telegram_bot_token: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")
@@ -72,8 +87,17 @@ class Settings(BaseSettings):
     # Signed audit checkpoints are appended here (ship the file off the machine); default data_dir.
     audit_checkpoint_path: Path | None = None
 
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); nobody else's is, not even
+    # 127.0.0.1's. Empty: the TCP peer is the client.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Where M-Pesa and Africa's Talking callbacks may come from; production refuses to start without it.
     callback_ip_allowlist: list[str] = Field(default_factory=list)
+
+    # Operations: Prometheus multiprocess mode (several uvicorn workers / RQ work-horses share this
+    # directory; empty: one process) and Sentry error reports (empty DSN: off).
+    prometheus_multiproc_dir: str = ""
+    sentry_dsn: SecretStr = SecretStr("")
+    sentry_traces_sample_rate: float = 0.0  # a sampling ratio, not money
 
     @property
     def is_production(self) -> bool:
@@ -125,6 +149,59 @@ class Settings(BaseSettings):
         }.items():
             if token.get_secret_value().startswith("dev-") or len(token.get_secret_value()) < 24:
                 raise ConfigError(f"{name} is a default or weak value: set a random one")
+        self._check_callbacks()
+        self._check_master_passphrase()
+        self._check_real_services()
+
+    def _check_master_passphrase(self) -> None:
+        """Every sealed secret (wallet seed, TOTP secrets, OTPs) hangs on this passphrase."""
+        passphrase = self.master_passphrase.get_secret_value()
+        if (
+            len(passphrase) < MIN_MASTER_PASSPHRASE_LENGTH
+            or len(set(passphrase)) < 10
+            or passphrase == self.secret_key.get_secret_value()
+        ):
+            raise ConfigError(
+                f"MASTER_PASSPHRASE is weak: set MASTER_PASSPHRASE to a random passphrase of at least "
+                f"{MIN_MASTER_PASSPHRASE_LENGTH} characters, not the SECRET_KEY "
+                "(e.g. `openssl rand -base64 32`)"
+            )
+
+    def _check_real_services(self) -> None:
+        """No simulator or demo stand-in behind a production process: real rates, SMS and M-Pesa."""
+        for name, url in {"FX_USD_KES_URL": self.fx_usd_kes_url, "FX_CRYPTO_URL": self.fx_crypto_url}.items():
+            if not url.strip():
+                raise ConfigError(
+                    f"{name} is not set: production would quote the fixed DEMO rates; set {name} "
+                    "to the rate source's URL"
+                )
+        if not self.at_base_url.strip():
+            raise ConfigError(
+                "AT_BASE_URL is not set: production would send SMS to the local Africa's Talking fake; "
+                "set AT_BASE_URL to Africa's Talking's API URL"
+            )
+        if self.at_username.strip().lower() == "sandbox":
+            raise ConfigError("AT_USERNAME is 'sandbox' (Africa's Talking's simulator): set your app's username")
+        for name, url in {"MPESA_BASE_URL": self.mpesa_base_url, "AT_BASE_URL": self.at_base_url}.items():
+            if any(marker in url.lower() for marker in SIMULATOR_URL_MARKERS):
+                raise ConfigError(f"{name} points at a simulator ({url}): set the provider's real URL")
+
+    def _check_callbacks(self) -> None:
+        """Callbacks Daraja will deliver, and only from where they may come (production)."""
+        if not [entry for entry in self.callback_ip_allowlist if entry.strip()]:
+            raise ConfigError(
+                "CALLBACK_IP_ALLOWLIST is empty; production needs the addresses M-Pesa and "
+                "Africa's Talking call back from (an empty list would let anyone in)"
+            )
+        prefix = self.mpesa_callback_path_prefix
+        words = daraja_forbidden_words(f"{self.mpesa_callback_base_url}/{prefix}/")
+        if words:
+            raise ConfigError(
+                f"MPESA_CALLBACK_BASE_URL/MPESA_CALLBACK_PATH_PREFIX contain {', '.join(words)!s}: "
+                "Daraja refuses callback URLs with these words; use a neutral prefix such as 'cb'"
+            )
+        if daraja_forbidden_words(self.mpesa_callback_token.get_secret_value()):
+            raise ConfigError("MPESA_CALLBACK_TOKEN contains a word Daraja refuses in URLs: set another one")
 
 
 @lru_cache

@@ -19,6 +19,7 @@ from core import runtime as runtime_module
 from core.runtime import Runtime
 from webapp import api, docs
 from webapp.bootstrap import build_runtime
+from webapp.observability.metrics import MetricsMiddleware
 from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
 
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime | None = None, *, run_scheduler_inside: bool | N
     for router in _routers():
         app.include_router(router)  # type: ignore[arg-type]
     _install_middleware(app)
+    app.add_middleware(MetricsMiddleware)  # outermost: times what the client waits for
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

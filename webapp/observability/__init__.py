@@ -1,0 +1,1 @@
+"""What an operator watches: Prometheus metrics, readiness checks and error reporting (Sentry)."""

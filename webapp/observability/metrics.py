@@ -1,0 +1,243 @@
+"""Prometheus metrics, all named `kibeti_*`.
+
+Two kinds:
+- counted as things happen (request latency per route family): prometheus-client histograms, which
+  work across several uvicorn workers and RQ work-horses in multiprocess mode
+  (PROMETHEUS_MULTIPROC_DIR set, as docker-compose does);
+- read from the database and Redis when Prometheus scrapes (payouts by state, outbox backlog, chain
+  scanners, floats, FX rate age, compliance queues, RQ depth): the source of truth is the database, so
+  any API replica answers the same and nothing is lost when a process restarts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Seconds. The USSD hop must answer well inside Africa's Talking's ~15 s; most buckets are below 1 s.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
+
+HTTP_LATENCY = Histogram(
+    "kibeti_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route family.",
+    ["family", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# Route families, first match wins; the path token of provider callbacks never becomes a label.
+_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("/ussd", "ussd"),
+    ("/telegram", "telegram"),
+    ("/api/staff", "staff_api"),
+    ("/api/v1", "merchant_api"),
+    ("/sms", "sms_callback"),
+    ("/staff", "staff_portal"),
+    ("/app", "customer_portal"),
+    ("/merchant", "merchant_portal"),
+    ("/i/", "checkout"),
+    ("/metrics", "metrics"),
+    ("/healthz", "health"),
+    ("/readyz", "health"),
+    ("/health", "health"),
+)
+
+
+def route_family(path: str, callback_prefixes: Iterable[str] = ()) -> str:
+    for prefix, family in _FAMILIES:
+        if path.startswith(prefix):
+            return family
+    first = path.strip("/").split("/", 1)[0]
+    if first and first in callback_prefixes:
+        return "mpesa_callback"
+    return "other"
+
+
+class MetricsMiddleware:
+    """Times every HTTP request into HTTP_LATENCY. Pure ASGI: no body buffering."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.callback_prefixes: frozenset[str] | None = None
+
+    def _prefixes(self, scope: Scope) -> frozenset[str]:
+        """The M-Pesa callback prefix, from the app's runtime (installed by the lifespan)."""
+        if self.callback_prefixes is None:
+            runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+            if runtime is None:
+                return frozenset()
+            self.callback_prefixes = frozenset({runtime.settings.mpesa_callback_path_prefix.strip("/")})
+        return self.callback_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            family = route_family(scope.get("path", ""), self._prefixes(scope))
+            HTTP_LATENCY.labels(family, scope.get("method", "GET"), f"{status['code'] // 100}xx").observe(
+                time.perf_counter() - started
+            )
+
+
+@dataclass
+class Snapshot:
+    """What the database and Redis say right now (filled by webapp.observability.snapshot)."""
+
+    payouts_by_state: dict[str, int] = field(default_factory=dict)
+    oldest_unknown_payout_age: float = 0.0
+    collections_by_state: dict[str, int] = field(default_factory=dict)
+    outbox_pending: int = 0
+    oldest_outbox_pending_age: float = 0.0
+    scanner_height: dict[str, int] = field(default_factory=dict)
+    scanner_lag_blocks: dict[str, int] = field(default_factory=dict)
+    scanner_age: dict[str, float] = field(default_factory=dict)
+    float_minor: dict[tuple[str, ...], int] = field(default_factory=dict)  # (account, asset) -> minor
+    owed_minor: dict[str, int] = field(default_factory=dict)  # asset -> customers' wallets, minor
+    fx_rate_age: dict[str, float] = field(default_factory=dict)
+    alerts_open: int = 0
+    cases_open: dict[str, int] = field(default_factory=dict)
+    queue_depth: dict[str, int] = field(default_factory=dict)
+    failed_jobs: dict[str, int] = field(default_factory=dict)
+    up: dict[str, int] = field(default_factory=dict)  # dependency -> 1 reachable / 0 not
+
+
+def _gauge(name: str, doc: str, labels: list[str], values: Mapping[tuple[str, ...], float]) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+class SnapshotCollector(Collector):
+    """Turns one Snapshot into gauge families at scrape time."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot
+        yield _gauge(
+            "kibeti_payouts",
+            "M-Pesa payouts by state.",
+            ["state"],
+            {(k,): v for k, v in s.payouts_by_state.items()},
+        )
+        yield _gauge(
+            "kibeti_payout_oldest_unknown_age_seconds",
+            "Age of the oldest payout in state unknown (0 when none).",
+            [],
+            {(): s.oldest_unknown_payout_age},
+        )
+        yield _gauge(
+            "kibeti_collections",
+            "M-Pesa STK collections by state.",
+            ["state"],
+            {(k,): v for k, v in s.collections_by_state.items()},
+        )
+        yield _gauge("kibeti_outbox_backlog", "Outbox rows not yet done.", [], {(): s.outbox_pending})
+        yield _gauge(
+            "kibeti_outbox_oldest_pending_age_seconds",
+            "Age of the oldest outbox row not yet done.",
+            [],
+            {(): s.oldest_outbox_pending_age},
+        )
+        yield _gauge(
+            "kibeti_chain_scanner_height",
+            "Last block height a chain scanner processed.",
+            ["network"],
+            {(k,): v for k, v in s.scanner_height.items()},
+        )
+        yield _gauge(
+            "kibeti_chain_scanner_lag_blocks",
+            "Blocks between the chain tip and the scanner's cursor.",
+            ["network"],
+            {(k,): v for k, v in s.scanner_lag_blocks.items()},
+        )
+        yield _gauge(
+            "kibeti_chain_scanner_last_advance_age_seconds",
+            "Seconds since a chain scanner's cursor last moved.",
+            ["network"],
+            {(k,): v for k, v in s.scanner_age.items()},
+        )
+        yield _gauge(
+            "kibeti_float_minor_units",
+            "System float balances (M-Pesa float, chain custody), in minor units.",
+            ["account", "asset"],
+            s.float_minor,
+        )
+        yield _gauge(
+            "kibeti_customer_funds_minor_units",
+            "What customers' wallets hold (what Kibeti owes), in minor units.",
+            ["asset"],
+            {(k,): v for k, v in s.owed_minor.items()},
+        )
+        yield _gauge(
+            "kibeti_fx_rate_age_seconds",
+            "Age of the newest stored rate per pair.",
+            ["pair"],
+            {(k,): v for k, v in s.fx_rate_age.items()},
+        )
+        yield _gauge("kibeti_compliance_alerts_open", "Open compliance alerts.", [], {(): s.alerts_open})
+        yield _gauge(
+            "kibeti_compliance_cases_open",
+            "Compliance cases not closed, by status.",
+            ["status"],
+            {(k,): v for k, v in s.cases_open.items()},
+        )
+        yield _gauge(
+            "kibeti_rq_queue_depth",
+            "Jobs waiting in each RQ queue.",
+            ["queue"],
+            {(k,): v for k, v in s.queue_depth.items()},
+        )
+        yield _gauge(
+            "kibeti_rq_failed_jobs",
+            "Jobs in each RQ queue's failed registry.",
+            ["queue"],
+            {(k,): v for k, v in s.failed_jobs.items()},
+        )
+        yield _gauge(
+            "kibeti_dependency_up",
+            "1 when a dependency answered the scrape's query, else 0.",
+            ["dependency"],
+            {(k,): v for k, v in s.up.items()},
+        )
+
+
+def age_seconds(then: datetime | None, now: datetime) -> float:
+    return max(0.0, (now - then).total_seconds()) if then is not None else 0.0
+
+
+def render(snapshot: Snapshot, *, multiprocess_dir: str = "") -> tuple[bytes, str]:
+    """The exposition text: this process's (or, in multiprocess mode, every process's) counters and
+    histograms, plus the snapshot's gauges."""
+    registry = CollectorRegistry()
+    if multiprocess_dir:
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(HTTP_LATENCY)
+    registry.register(SnapshotCollector(snapshot))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
