@@ -53,6 +53,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<![\d+])\+?254[\s-]?([17]\d{2})[\s-]?\d{3}[\s-]?(\d{3})(?!\d)"), r"+254\1***\2"),
     (re.compile(r"(?<![\d+])0([17]\d{2})[\s-]?\d{3}[\s-]?(\d{3})(?!\d)"), r"0\1***\2"),
     (re.compile(r"\b(xprv|tprv|zprv)[1-9A-HJ-NP-Za-km-z]{20,}"), "[XPRV]"),
+    # a secret written into a message as key=value (an exception text, a formatted string)
+    (
+        re.compile(
+            r"(?i:\b(pin|otp|password|passphrase|national_id|id_number|secret|token)\s*[=:]\s*)[^\s,;)]+"
+        ),
+        r"\1=[REDACTED]",
+    ),
 ]
 # Any of the patterns, in one pass: most strings hold none, and then none of the substitutions
 # can change them (the per-pattern passes are for the few that do). Flags inside the patterns

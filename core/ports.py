@@ -5,6 +5,7 @@ by webapp.bootstrap. The consumer (core) owns these interfaces; change them here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -130,12 +131,56 @@ class CustomerLimits:
     used_this_month: Money
 
 
+@dataclass(frozen=True)
+class IdentityClaim:
+    """Who a new customer says they are (registration on any channel)."""
+
+    customer_id: int
+    full_name: str
+    id_number: str
+    date_of_birth: date
+
+
 class ComplianceGate(Protocol):
     async def check(self, movement: MovementCheck) -> GateResult: ...
 
     async def limits(self, customer_id: int) -> CustomerLimits:
         """The customer's tier and limits (read only: records no movement)."""
         ...
+
+    async def register_identity(self, *, session: Any, claim: IdentityClaim) -> str:
+        """Write the KYC profile and screen the name (+ DOB) against the loaded lists, in the caller's
+        transaction (`session`, an AsyncSession); stage the identity-registry check. Returns the
+        screening outcome: clear | review | alert | block | pending (no list loaded). A block freezes."""
+        ...
+
+    async def check_inbound(
+        self, *, session: Any, movement: MovementCheck, account_id: int, reference: str
+    ) -> GateResult:
+        """Money that has already arrived and was just credited to `account_id` in `session`: record
+        it as a movement and check it (per-transaction and balance limits, freeze, sanctions). Not
+        ALLOW means the credit is held (not spendable), a review alert is raised and the customer
+        is told by SMS, all in the caller's transaction. Idempotent per `reference`."""
+        ...
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """An identity register's answer (IPRS, usually through a KYC provider)."""
+
+    status: str  # matched | mismatch | not_found | unavailable
+    reference: str = ""
+    mismatches: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return self.status == "matched"
+
+
+class IdentityRegistry(Protocol):
+    """Kenya's Integrated Population Registration System: does this ID belong to this name and DOB?"""
+
+    async def verify(self, *, id_number: str, full_name: str, date_of_birth: date) -> IdentityCheck: ...
 
 
 @dataclass(frozen=True)

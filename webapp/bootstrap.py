@@ -19,6 +19,7 @@ from core.config import Settings, get_settings
 from core.db.session import make_engine, make_session_factory
 from core.logging import configure_logging
 from core.runtime import Runtime
+from webapp.observability.errors import init_error_reporting
 from webapp.queues import InProcessJobQueue, RQJobQueue
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
     """Build everything from settings. Workers get a NullPool engine (RQ runs each job in a new loop)."""
     settings = settings or get_settings()
     settings.check_production()
+    init_error_reporting(settings)
     engine = make_engine(settings.database_url, null_pool=for_worker)
     queue: RQJobQueue | InProcessJobQueue
     async_redis = None

@@ -5,6 +5,7 @@ transaction through the Runtime's session factory and commits it; money operatio
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,7 @@ from core.identity.errors import InvalidPhoneNumber, PinIncorrect, PinLocked
 from core.identity.models import Customer
 from core.identity.phone import normalize_phone
 from core.money import Asset, Money, format_money
+from core.ports import IdentityClaim
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,18 @@ class CoreFlows:
         identity_pin.check_new_pin(pin, phone=normalize_phone(phone))
 
     async def register(
-        self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
+        self,
+        *,
+        phone: str,
+        name: str,
+        national_id: str,
+        pin: str,
+        language: str,
+        idempotency_key: str,
+        date_of_birth: date | None = None,
     ) -> CustomerView:
+        """Create the customer and, with the date of birth, their KYC identity: compliance screens
+        it in this transaction and checks it against the identity registry (Tier 1 on a match)."""
         clean_name = " ".join(name.split())
         if len(clean_name) < 2:
             raise InvalidName("enter a name")
@@ -117,6 +129,9 @@ class CoreFlows:
                 pin=pin,
                 clock=self.rt.clock,
             )
+            if date_of_birth is not None and self.rt.compliance is not None:
+                claim = IdentityClaim(customer.id, clean_name, national_id, date_of_birth)
+                await self.rt.compliance.register_identity(session=session, claim=claim)
             for asset in accounts.WALLET_ASSETS:
                 await accounts.wallet_account_id(session, customer.id, asset)
             collected = await claims.collect(

@@ -20,6 +20,7 @@ from core.flows.errors import Refused, SelfSend, ServiceUnavailable
 from core.flows.types import QuoteView, Receipt
 from core.identity import service as identity
 from core.identity.models import Customer
+from core.inbound import service as inbound
 from core.ledger import service as ledger
 from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
@@ -214,6 +215,7 @@ async def confirm_send(
 ) -> Receipt:
     async with flows.rt.session_factory() as session:
         sender = await authorise(flows, session, customer_id, pin)
+        identity.assert_withdrawals_allowed(sender, clock=flows.rt.clock)  # a send is money out too
         if sender.phone == to_phone:
             raise SelfSend("cannot send to yourself")
         recipient = await identity.get_customer_by_phone(session=session, phone=to_phone)
@@ -228,18 +230,17 @@ async def confirm_send(
         else:
             to_account = await accounts.wallet_account_id(session, recipient.id, amount.asset)
         if row is None:
-            entry_id = (
-                await ledger.transfer(
-                    session=session,
-                    idempotency_key=f"send:{idempotency_key}",
-                    from_account_id=from_account,
-                    to_account_id=to_account,
-                    amount=amount,
-                    kind="send",
-                    memo=f"send to {to_phone[-4:]}",
-                    details={"to": to_phone, "from_customer": customer_id},
-                )
-            ).entry_id
+            posted = await ledger.transfer(
+                session=session,
+                idempotency_key=f"send:{idempotency_key}",
+                from_account_id=from_account,
+                to_account_id=to_account,
+                amount=amount,
+                kind="send",
+                memo=f"send to {to_phone[-4:]}",
+                details={"to": to_phone, "from_customer": customer_id},
+            )
+            entry_id, replayed = posted.entry_id, posted.replayed
         else:
             execution = await quotes.execute_quote(
                 session=session,
@@ -249,7 +250,7 @@ async def confirm_send(
                 idempotency_key=idempotency_key,
                 clock=flows.rt.clock,
             )
-            entry_id = execution.entry_id
+            entry_id, replayed = execution.entry_id, execution.replayed
             amount = Money.from_minor(row.receive_minor, Asset(row.receive_asset))
         claim_days = ""
         if recipient is None:
@@ -265,6 +266,11 @@ async def confirm_send(
             reference = f"CL{claim.id}"
         else:
             reference = f"KB{entry_id}"
+        if recipient is not None and not replayed:
+            await inbound.credit_arrived(  # the recipient's limits apply too: over one, it is held
+                session=session, customer_id=recipient.id, account_id=to_account, amount=amount,
+                kind=inbound.RECEIVE, counterparty=sender.phone, reference=f"send:{idempotency_key}",
+            )  # fmt: skip
         await session.commit()
     await _send_notices(flows, sender, recipient, to_phone, amount, reference, idempotency_key)
     status = "claim" if recipient is None else "done"

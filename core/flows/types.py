@@ -7,7 +7,7 @@ channel may pass a fake that honours the same protocol.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from core.money import Asset, Money
@@ -82,7 +82,15 @@ class CustomerFlows(Protocol):
     async def find_customer(self, *, phone: str) -> CustomerView | None: ...
 
     async def register(
-        self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
+        self,
+        *,
+        phone: str,
+        name: str,
+        national_id: str,
+        pin: str,
+        language: str,
+        idempotency_key: str,
+        date_of_birth: date | None = None,
     ) -> CustomerView: ...
 
     async def check_new_pin(self, *, phone: str, pin: str) -> None:

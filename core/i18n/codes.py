@@ -96,3 +96,25 @@ DYNAMIC_CODES = (
 
 # Chain wallets: the demo's deposit address, on the USSD receive screen and in its SMS
 WALLET_CODES = (N_("sms.deposit_address_demo"), N_("ussd.receive.done_demo"))
+
+# Compliance (issue 12): registration's date of birth, PIN notices, review outcomes
+COMPLIANCE_CODES = (
+    N_("ussd.reg.dob"),
+    N_("error.invalid_dob"),
+    N_("error.dob_too_young"),
+    N_("error.pin_reset_pending"),
+    N_("sms.pin_reset"),
+    N_("sms.pin_reset_started"),
+    N_("sms.pin_changed"),
+    N_("sms.pin_locked"),
+    N_("compliance.sms.verified"),
+    N_("compliance.sms.identity_review"),
+    N_("compliance.sms.identity_rejected"),
+    N_("compliance.sms.inbound_held"),
+    N_("compliance.sms.inbound_approved"),
+    N_("compliance.sms.inbound_refused"),
+    N_("compliance.sms.inbound_expired"),
+    N_("compliance.sms.request_approved"),
+    N_("compliance.sms.request_refused"),
+    N_("compliance.sms.request_expired"),
+)

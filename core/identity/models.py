@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime, utcnow
@@ -41,6 +41,10 @@ class Customer(Base):
     pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pin_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pin_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # staff reset the PIN and an SMS code was sent: the old PIN is dead until a new one is set
+    pin_reset_pending: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance import audit_trail, cases, kyc, reports
+from compliance import audit_trail, cases, kyc, onboarding, reports, reviews
 from compliance.config import ComplianceSettings
 from compliance.errors import (
     ComplianceError,
+    IdentityReviewNotPossible,
     InvalidCaseTransition,
     LimitChangeNotPending,
+    MovementNotHeld,
     ReportNotPossible,
 )
 from compliance.models import KycDocument, Movement, ScreeningResult
@@ -420,6 +422,66 @@ async def t2_review(
         ),
     )
     return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
+
+
+class T1Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+
+
+class MovementDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    note: str = Field(default="", max_length=500)
+
+
+async def decided(session: AsyncSession, write: Awaitable[T]) -> T:
+    """`committed`, with a decision on something no longer waiting for one as a 409."""
+    try:
+        return await committed(session, write)
+    except HTTPException as exc:
+        detail: dict[str, Any] = exc.detail if isinstance(exc.detail, dict) else {}
+        if detail.get("code") in (MovementNotHeld.code, IdentityReviewNotPossible.code):
+            raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
+        raise
+
+
+@router.post("/customers/{customer_id}/t1-review")
+async def t1_review(
+    customer_id: CustomerId, body: T1Decision, request: Request, session: DbSession, staff: KycStaff
+) -> dict[str, Any]:
+    """Approve (T1) or reject an identity the registry did not match, after checking the ID."""
+    profile = await decided(
+        session,
+        onboarding.approve_t1(
+            session=session,
+            customer_id=customer_id,
+            approve=body.approve,
+            reviewer=actor(staff),
+            now=now(request),
+        ),
+    )
+    return {"customer_id": customer_id, "tier": profile.tier, "identity": profile.iprs_status}
+
+
+@router.post("/movements/{movement_id}/decide", response_model=MovementOut)
+async def decide_movement(
+    movement_id: RowId, body: MovementDecision, request: Request, session: DbSession, staff: CasesStaff
+) -> MovementOut:
+    """Release (approve) or refuse a movement held for review; the customer gets an SMS either way.
+    Refused money that had arrived goes to suspense for a refund."""
+    movement = await decided(
+        session,
+        reviews.decide(
+            session=session,
+            movement_id=movement_id,
+            approve=body.approve,
+            actor=actor(staff),
+            now=now(request),
+            note=body.note,
+        ),
+    )
+    return MovementOut.of(movement)
 
 
 class DocumentOut(RowOut):

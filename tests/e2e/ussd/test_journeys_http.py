@@ -17,6 +17,7 @@ async def _register(
     await phone.send(language)
     await phone.send(name)
     await phone.send(national_id or phone.number[-8:])
+    await phone.send("15031990")  # date of birth
     await phone.send("1")
     await phone.send("4826")
     return await phone.send("4826")

@@ -107,3 +107,12 @@ def test_other_handlers_get_the_structlog_event_already_masked() -> None:
     assert "345678" not in without_timestamp(event) and "4821" not in without_timestamp(event)
     [rendered] = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert "345678" not in without_timestamp(rendered) and "4821" not in without_timestamp(rendered)
+
+
+def test_secrets_written_as_key_value_in_a_message_are_masked() -> None:
+    from core.logging import mask_text
+
+    text = mask_text("failed for pin=7391, national_id: 31234567 otp=483920 token=abc123 (retry)")
+    for secret in ("7391", "31234567", "483920", "abc123"):
+        assert secret not in text
+    assert "(retry)" in text and "failed for" in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from core.errors import KibetiError
@@ -71,7 +71,15 @@ class FakeFlows:
         return self.customers.get(phone)
 
     async def register(
-        self, *, phone: str, name: str, national_id: str, pin: str, language: str, idempotency_key: str
+        self,
+        *,
+        phone: str,
+        name: str,
+        national_id: str,
+        pin: str,
+        language: str,
+        idempotency_key: str,
+        date_of_birth: date | None = None,
     ) -> CustomerView:
         if phone in self.customers:
             if self.customers[phone].name == name and self.national_ids.get(phone) == national_id:

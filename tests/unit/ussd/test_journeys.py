@@ -12,7 +12,9 @@ async def test_registration_in_swahili(phone: Phone, flows) -> None:
     assert (await phone.dial()).startswith("CON Karibu Kibeti")
     assert "jina" in await phone.send("2")
     assert "Chaguo" not in await phone.send("Amina Wanjiru")
-    assert "masharti" in await phone.send("12345678")
+    assert "kuzaliwa" in await phone.send("12345678")
+    assert "si sahihi" in await phone.send("31021990")  # 31 February
+    assert "masharti" in await phone.send("15031990")
     assert "PIN" in await phone.send("1")
     assert "tena" in await phone.send("4826")
     reply = await phone.send("4826")
@@ -27,6 +29,8 @@ async def test_registration_english_validation_and_pin_mismatch(phone: Phone) ->
     await phone.send("John Kamau")
     assert "6 to 9 digits" in await phone.send("12ab")
     await phone.send("23456789")
+    assert "18 or older" in await phone.send("01012020")
+    await phone.send("15031990")
     await phone.send("1")
     assert "too easy" in await phone.send("1234")
     await phone.send("4826")
@@ -41,6 +45,7 @@ async def test_declining_terms_ends(phone: Phone, flows) -> None:
     await phone.send("1")
     await phone.send("John Kamau")
     await phone.send("23456789")
+    await phone.send("15031990")
     assert (await phone.send("2")).startswith("END Registration cancelled")
     assert not flows.customers
 

@@ -106,6 +106,7 @@ def flashable(state: str) -> list[str]:
     if state.endswith(".amount"):
         return AMOUNT_ERRORS
     special = {"reg.name": ["invalid_name"], "reg.national_id": ["invalid_national_id"],
+               "reg.dob": ["invalid_dob", "dob_too_young"],
                "send.phone": ["invalid_phone", "self_send"]}  # fmt: skip
     return special.get(state, ["invalid_choice"])
 

@@ -207,7 +207,7 @@ async def test_not_enough_balance_at_the_pin_step_ends(phone: Phone, flows: Fake
 async def _register(engine: Engine, number: str, language: str, national_id: str) -> str:
     phone = Phone(engine, number)
     await phone.dial()
-    for value in (language, "Amina Wanjiru", national_id, "1", "4826"):
+    for value in (language, "Amina Wanjiru", national_id, "15031990", "1", "4826"):
         await phone.send(value)
     return await phone.send("4826")
 
