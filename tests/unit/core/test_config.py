@@ -29,6 +29,11 @@ def production(**overrides):
         fx_api_key="fx",
         mpesa_callback_token="m" + STRONG,
         at_callback_token="a" + STRONG,
+        at_username="kibeti",
+        at_base_url="https://api.africastalking.com",
+        fx_usd_kes_url="https://v6.exchangerate-api.com/v6/latest/USD",
+        fx_crypto_url="https://api.coingecko.com/api/v3/simple/price",
+        callback_ip_allowlist=["196.201.214.200"],
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -49,11 +54,28 @@ def test_a_complete_production_config_starts():
         ({"redis_url": ""}, "REDIS_URL"),
         ({"database_url": "sqlite+aiosqlite:///x.db"}, "DATABASE_URL"),
         ({"mpesa_callback_token": "dev-mpesa-callback-token"}, "MPESA_CALLBACK_TOKEN"),
+        # issue 11 item 14: weak key custody, demo rates, simulators
+        ({"master_passphrase": "x"}, "MASTER_PASSPHRASE"),
+        ({"master_passphrase": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, "MASTER_PASSPHRASE"),
+        ({"master_passphrase": STRONG}, "MASTER_PASSPHRASE"),  # the SECRET_KEY itself
+        ({"fx_usd_kes_url": ""}, "FX_USD_KES_URL"),
+        ({"fx_crypto_url": ""}, "FX_CRYPTO_URL"),
+        ({"at_base_url": ""}, "AT_BASE_URL"),
+        ({"at_username": "sandbox"}, "AT_USERNAME"),
+        ({"mpesa_base_url": "http://127.0.0.1:8000/daraja-sim"}, "MPESA_BASE_URL"),
     ],
 )
 def test_production_refuses_and_names_the_variable(overrides, variable):
     with pytest.raises(ConfigError, match=variable):
         production(**overrides).check_production()
+
+
+def test_production_demo_rates_are_refused_when_the_process_is_built():
+    """The composition root checks before building anything: no DEMO rate source in production."""
+    from webapp.bootstrap import build_runtime
+
+    with pytest.raises(ConfigError, match="FX_USD_KES_URL"):
+        build_runtime(production(fx_usd_kes_url="", fx_crypto_url=""))
 
 
 def test_development_defaults_are_allowed():
