@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from compliance.config import ComplianceSettings
 from compliance.gate import ComplianceGateService
+from compliance.iprs import SimulatedIprs, UnavailableIprs
+from core.ports import IdentityRegistry
 from core.runtime import Runtime
 
 
+def identity_registry(runtime: Runtime) -> IdentityRegistry:
+    """The simulator outside production when configured; otherwise no registry (staff decide)."""
+    if ComplianceSettings().iprs == "simulator" and not runtime.settings.is_production:
+        return SimulatedIprs(lenient=True)
+    return UnavailableIprs()
+
+
 def build(runtime: Runtime) -> ComplianceGateService:
-    return ComplianceGateService(session_factory=runtime.session_factory, clock=runtime.clock)
+    return ComplianceGateService(
+        session_factory=runtime.session_factory, clock=runtime.clock, verifier=identity_registry(runtime)
+    )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance import audit_trail
+from compliance import audit_trail, reviews
 from compliance.errors import (
     AlertNotFound,
     CaseNotFound,
@@ -142,6 +142,10 @@ async def dismiss_alert(
     }
     if alert.source == "sanctions" and alert.customer_id is not None:
         await _clear_sanctions_hold(session, alert.customer_id, now)
+    # a dismissed alert holds nothing: its held movements are released (the customer is told)
+    await reviews.release_for_alert(
+        session=session, movement_ids=list(alert.movement_ids), actor=actor, now=now
+    )
     await audit_trail.record(
         session=session,
         actor=actor,

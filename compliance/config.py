@@ -32,3 +32,8 @@ class ComplianceSettings(BaseSettings):
     phone_contact_type: str = "B"
     phone_communication_type: str = "M"  # mobile
     mpesa_institution: str = "Safaricom M-PESA"
+    # Identity registry (IPRS): "simulator" (development and tests: any well-formed ID matches unless
+    # registered otherwise) or "none" (every identity goes to staff). Never simulated in production.
+    iprs: str = "simulator"
+    # A movement held for review and not decided within this many hours is refused (SMS sent).
+    review_expiry_hours: int = 72

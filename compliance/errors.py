@@ -109,3 +109,15 @@ class InvalidAssignee(ComplianceError, ValueError):
 
 class InvalidSuspicionTime(ComplianceError, ValueError):
     code = "invalid_suspicion_at"
+
+
+class IdentityReviewNotPossible(ComplianceError, ValueError):
+    """T1 cannot be approved: no identity on file, or the account is frozen or blocked."""
+
+    code = "identity_review_not_possible"
+
+
+class MovementNotHeld(ComplianceError, ValueError):
+    """The movement is not waiting for a review decision (never held, or already decided)."""
+
+    code = "movement_not_held"

@@ -9,7 +9,7 @@ the outbox in the same transaction. Days and months are Nairobi (EAT, UTC+3) cal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -17,19 +17,28 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from compliance import cases, kyc, reasons
+from compliance import cases, kyc, notices, onboarding, reasons, reviews
+from compliance.iprs import UnavailableIprs
 from compliance.models import KycProfile, KycTier, MonitoringRule, Movement, MovementKind
-from compliance.rules import MovementView, RuleConfig, RuleContext, evaluate, is_msisdn
+from compliance.rules import ARRIVING_KINDS, MovementView, RuleConfig, RuleContext, evaluate, is_msisdn
 from compliance.sanctions import store
 from compliance.sanctions.screening import Outcome
 from compliance.screening_service import screen_address
 from compliance.seed import ensure_defaults
 from core.clock import Clock
 from core.identity.models import Customer
+from core.ledger import service as ledger
 from core.ledger.models import Account
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.ports import CustomerLimits, Decision, GateResult, MovementCheck
+from core.ports import (
+    CustomerLimits,
+    Decision,
+    GateResult,
+    IdentityClaim,
+    IdentityRegistry,
+    MovementCheck,
+)
 
 EAT = timezone(timedelta(hours=3), "EAT")
 COUNTED = (Decision.ALLOW.value, Decision.REVIEW.value)
@@ -66,6 +75,7 @@ class ComplianceGateService:
     session_factory: async_sessionmaker[AsyncSession]
     clock: Clock
     fail_closed_without_list: bool = True
+    verifier: IdentityRegistry = field(default_factory=UnavailableIprs)
     _seeded: bool = False
 
     async def check(self, movement: MovementCheck) -> GateResult:
@@ -90,6 +100,15 @@ class ComplianceGateService:
             session.add(row)
             await session.flush()
             verdict = await self._decide(session, profile, movement, row, now)
+            if verdict.decision is Decision.REVIEW and await reviews.use_approval(
+                session=session,
+                customer_id=movement.customer_id,
+                kind=movement.kind,
+                amount_kes=movement.amount_kes.minor,
+                counterparty=movement.counterparty,
+                now=now,
+            ):
+                verdict = Verdict(Decision.ALLOW, reviews.APPROVED_USED)  # staff approved this request
             row.decision, row.reason_code = verdict.decision.value, verdict.reason_code
             if verdict.decision is not Decision.DENY:
                 await outbox.enqueue(
@@ -131,6 +150,130 @@ class ComplianceGateService:
             used_today=kes(used_today),
             used_this_month=kes(used_month),
         )
+
+    async def register_identity(self, *, session: Any, claim: IdentityClaim) -> str:
+        now = self.clock.now()
+        await self._seed_once(session, now)
+        return await onboarding.register_identity(session=session, claim=claim, now=now)
+
+    async def check_inbound(
+        self, *, session: Any, movement: MovementCheck, account_id: int, reference: str
+    ) -> GateResult:
+        now = self.clock.now()
+        await self._seed_once(session, now)
+        await kyc.ensure_profile(session=session, customer_id=movement.customer_id, now=now)
+        locked = select(KycProfile).where(KycProfile.customer_id == movement.customer_id).with_for_update()
+        profile = (await session.execute(locked)).scalar_one()
+        row = Movement(
+            customer_id=movement.customer_id,
+            kind=movement.kind,
+            asset=movement.amount.asset.value,
+            amount_minor=movement.amount.minor,
+            amount_kes=movement.amount_kes.minor,
+            counterparty=movement.counterparty[:128],
+            decision=Decision.REVIEW.value,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        verdict = await self._decide_inbound(session, profile, movement, row, now)
+        row.decision, row.reason_code = verdict.decision.value, verdict.reason_code
+        await outbox.enqueue(
+            session=session,
+            job=MONITOR_JOB,
+            kwargs={"movement_id": row.id},
+            dedupe_key=f"compliance-monitor:{row.id}",
+        )
+        details: dict[str, Any] = {"reference": row.id, **(verdict.details or {})}
+        if verdict.decision is not Decision.ALLOW:
+            details["hold_id"] = await self._hold_inbound(
+                session, row, movement, account_id, reference, verdict, now
+            )
+        return GateResult(verdict.decision, verdict.reason_code, details)
+
+    async def _decide_inbound(
+        self,
+        session: AsyncSession,
+        profile: KycProfile,
+        movement: MovementCheck,
+        row: Movement,
+        now: datetime,
+    ) -> Verdict:
+        """Money already here is never refused outright: anything but ALLOW holds it for review.
+        Frozen or listed customers get the generic review reason (no tipping off)."""
+        if profile.frozen or profile.sanctions_outcome in (Outcome.BLOCK.value, Outcome.ALERT.value):
+            return Verdict(Decision.REVIEW, reasons.REVIEW)
+        tier = await kyc.get_tier(session=session, tier=profile.tier)
+        base = {"tier": tier.tier}
+        if movement.amount_kes.minor > tier.per_transaction_kes:
+            details = {**base, "limit_kes": kes_text(tier.per_transaction_kes)}
+            return Verdict(Decision.REVIEW, reasons.LIMIT_TRANSACTION, details)
+        if not movement.amount.asset.is_crypto:
+            balance = await self._kes_balance(session, movement.customer_id)  # the credit is posted
+            if balance > tier.max_balance_kes:
+                details = {
+                    **base,
+                    "limit_kes": kes_text(tier.max_balance_kes),
+                    "balance_kes": kes_text(balance),
+                }
+                return Verdict(Decision.REVIEW, reasons.LIMIT_BALANCE, details)
+        ruled = await self._sync_rules(session, profile, movement, row, now)
+        if ruled is not None:
+            return Verdict(Decision.REVIEW, reasons.REVIEW)
+        return ALLOW
+
+    async def _hold_inbound(
+        self,
+        session: AsyncSession,
+        row: Movement,
+        movement: MovementCheck,
+        account_id: int,
+        reference: str,
+        verdict: Verdict,
+        now: datetime,
+    ) -> int:
+        """Hold the credit (double entry intact: the money is in the wallet, not spendable), raise a
+        review alert and tell the customer why and what to do."""
+        hold = await ledger.place_hold(
+            session=session,
+            idempotency_key=reviews.hold_key(row.id),
+            account_id=account_id,
+            amount=movement.amount,
+            memo="held for compliance review",
+            details={"movement_id": row.id, "reason_code": verdict.reason_code, "reference": reference},
+        )
+        details = verdict.details or {}
+        await cases.raise_alert(
+            session=session,
+            dedupe_key=f"inbound-held:{row.id}",
+            customer_id=row.customer_id,
+            source="gate",
+            rule_code="inbound_held",
+            score=50,
+            summary=f"{row.kind} of KES {kes_text(row.amount_kes)} held ({verdict.reason_code}); "
+            "release or refuse it",
+            details={
+                "reason_code": verdict.reason_code,
+                "hold_id": hold.hold_id,
+                "account_id": account_id,
+                "reference": reference,
+                **{k: str(v) for k, v in details.items()},
+            },
+            movement_ids=[row.id],
+            now=now,
+        )
+        await notices.stage(
+            session=session,
+            customer_id=row.customer_id,
+            code="compliance.sms.inbound_held",
+            reference=f"inbound-held:{row.id}",
+            values={
+                "amount": notices.money_value(movement.amount),
+                "reason_code": verdict.reason_code,
+                "details": {k: str(v) for k, v in details.items()},
+            },
+        )
+        return hold.hold_id
 
     async def _seed_once(self, session: AsyncSession, now: datetime) -> None:
         if not self._seeded:
@@ -195,6 +338,7 @@ class ComplianceGateService:
             Movement.customer_id == customer_id,
             Movement.created_at >= since,
             Movement.decision.in_(COUNTED),
+            Movement.kind.not_in(ARRIVING_KINDS),
         )
         if exclude is not None:
             statement = statement.where(Movement.id != exclude)
@@ -221,7 +365,7 @@ class ComplianceGateService:
         ):
             used = await self._used_since(session, movement.customer_id, since, exclude=None)
             # the movement's own row is counted as REVIEW until decided: take it back out
-            used -= amount
+            used -= 0 if movement.kind in ARRIVING_KINDS else amount
             if used + amount > limit:
                 details = {
                     **base,

@@ -1,13 +1,13 @@
-"""Identity verification port (Kenya's IPRS, usually through an aggregator) and a simulated
-provider for development and tests."""
+"""Identity verification (Kenya's IPRS, usually through an aggregator: the port is
+core.ports.IdentityRegistry) and a simulated provider for the embedded default and tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
 
 from compliance.sanctions.normalize import normalize
+from core.ports import IdentityCheck, IdentityRegistry
 
 
 @dataclass(frozen=True)
@@ -17,19 +17,8 @@ class IdentityRecord:
     date_of_birth: date
 
 
-@dataclass(frozen=True)
-class VerificationResult:
-    status: str  # matched | mismatch | not_found | unavailable
-    reference: str = ""
-    mismatches: tuple[str, ...] = ()
-
-    @property
-    def matched(self) -> bool:
-        return self.status == "matched"
-
-
-class IdentityVerifier(Protocol):
-    async def verify(self, *, id_number: str, full_name: str, date_of_birth: date) -> VerificationResult: ...
+VerificationResult = IdentityCheck  # the port's answer type, under its historical name here
+IdentityVerifier = IdentityRegistry
 
 
 def names_agree(given: str, registered: str) -> bool:
@@ -63,3 +52,12 @@ class SimulatedIprs:
         if record.date_of_birth != date_of_birth:
             mismatches.append("date_of_birth")
         return VerificationResult("mismatch" if mismatches else "matched", reference, tuple(mismatches))
+
+
+@dataclass
+class UnavailableIprs:
+    """No registry connection configured (production until a KYC provider is wired): every
+    identity goes to staff review instead of being matched automatically."""
+
+    async def verify(self, *, id_number: str, full_name: str, date_of_birth: date) -> VerificationResult:
+        return VerificationResult("unavailable")

@@ -4,6 +4,9 @@
   gate through the outbox).
 - `compliance.jobs.rescreen_customers()`: re-screen everyone against the active list (after a load).
 - `compliance.jobs.check_str_deadlines()`: log overdue STRs (escalated cases past 2 days).
+- `compliance.jobs.verify_identity(customer_id)`: the identity-registry check of a new customer
+  (staged by registration through the outbox): a match lifts to T1, a mismatch goes to staff.
+- `compliance.jobs.expire_reviews()`: refuse held movements nobody decided in time (schedule hourly).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance import cases
+from compliance import cases, onboarding, reviews
+from compliance.config import ComplianceSettings
 from compliance.defaults import ALERT_SCORE_THRESHOLD
 from compliance.gate import enabled_rules, load_history, rule_context, view
+from compliance.iprs import UnavailableIprs
 from compliance.models import KycProfile, Movement
 from compliance.rules import RuleHit, evaluate
 from compliance.sanctions import store
@@ -123,3 +128,22 @@ async def check_str_deadlines() -> None:
             case_id=case.id,
             due=case.str_due_at.isoformat() if case.str_due_at else "",
         )
+
+
+async def verify_identity(customer_id: int) -> None:
+    rt = runtime.get()
+    registry = getattr(rt.compliance, "verifier", None) or UnavailableIprs()
+    async with rt.session_factory() as session, session.begin():
+        status = await onboarding.verify_identity(
+            session=session, customer_id=customer_id, registry=registry, now=rt.clock.now()
+        )
+    log.info("compliance.identity.checked", customer_id=customer_id, status=status or "nothing to check")
+
+
+async def expire_reviews() -> None:
+    rt = runtime.get()
+    hours = ComplianceSettings().review_expiry_hours
+    async with rt.session_factory() as session, session.begin():
+        expired = await reviews.expire(session=session, older_than=timedelta(hours=hours), now=rt.clock.now())
+    if expired:
+        log.info("compliance.reviews.expired", count=expired, after_hours=hours)

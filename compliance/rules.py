@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from compliance.models import INBOUND_KINDS, OUTBOUND_KINDS
+from compliance import models
+from compliance.models import OUTBOUND_KINDS
+
+TOPUP = "topup"  # KES paid in through the paybill (C2B): money arriving, like a deposit
+INBOUND_KINDS = frozenset({*models.INBOUND_KINDS, TOPUP})
+# Money that arrives without the customer asking (ComplianceGate.check_inbound): checked against
+# the per-transaction and balance limits; the daily and monthly limits count what the customer
+# does (buy, sell, send, withdraw), not these.
+ARRIVING_KINDS = frozenset({models.MovementKind.DEPOSIT.value, models.MovementKind.RECEIVE.value, TOPUP})
 
 
 @dataclass(frozen=True)

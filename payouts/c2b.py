@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.models import Customer, CustomerStatus
 from core.identity.phone import normalize_phone
+from core.inbound import service as inbound
 from core.ledger import service as ledger
 from core.ledger.models import Account, AccountKind, JournalEntry, OwnerType, PostingRequest
 from core.money import Asset, Money
@@ -164,6 +165,12 @@ async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
         flag = f"paybill {payment.trans_id} KES {payment.amount}: {why_suspense}; held in suspense"
         return "suspense", flag
     if target.owner_type == OwnerType.CUSTOMER.value:
+        checked = await inbound.credit_arrived(  # limits apply to money coming in too
+            session=session, customer_id=target.owner_id, account_id=target.id, amount=money,
+            kind=inbound.TOPUP, counterparty=payment.payer, reference=key,
+        )  # fmt: skip
+        if checked is not None and not checked.allowed:
+            return "held", ""  # credited under a hold: compliance raised the review alert and SMS
         await outbox.enqueue(  # the receipt SMS, staged with the booking: sent once per TransID
             session=session,
             job=RECEIPT_JOB,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.inbound import service as inbound
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.money import Money
@@ -43,9 +44,10 @@ async def book_deposit(
     else:
         target = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=asset)
         kind, memo = "deposit_suspense", f"{asset.value} deposit to suspense ({deposit.reason or 'no owner'})"
+    key = deposit_key(network, deposit.txid, deposit.log_index)
     result = await ledger.post_entry(
         session=session,
-        idempotency_key=deposit_key(network, deposit.txid, deposit.log_index),
+        idempotency_key=key,
         kind=kind,
         postings=[PostingRequest(custody.id, -amount), PostingRequest(target.id, amount)],
         memo=memo,
@@ -57,4 +59,14 @@ async def book_deposit(
             "block_height": deposit.block_height,
         },
     )
+    if (
+        kind == "deposit"
+        and owner_type == OwnerType.CUSTOMER.value
+        and owner_id is not None
+        and not result.replayed
+    ):
+        await inbound.credit_arrived(  # limits apply to money coming in too: over one, it is held
+            session=session, customer_id=owner_id, account_id=target.id, amount=amount,
+            kind=inbound.DEPOSIT, counterparty="", reference=key,
+        )  # fmt: skip
     return result.entry_id

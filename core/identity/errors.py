@@ -86,3 +86,9 @@ class OtpTooManyRequests(KibetiError):
     def __init__(self, message: str = "too many codes requested", *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PinResetPending(KibetiError):
+    """Staff reset the PIN: the old one no longer works; set a new one from the SMS code."""
+
+    code = "pin_reset_pending"

@@ -6,7 +6,7 @@ caller's error path too (or use `flows.check_pin`, which does it), or the lockou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.clock import Clock, SystemClock
+from core.identity import notices
+from core.identity import otp as otps
 from core.identity import pin as pins
 from core.identity.errors import (
     CustomerBlocked,
@@ -22,10 +24,13 @@ from core.identity.errors import (
     PhoneAlreadyRegistered,
     PinIncorrect,
     PinLocked,
+    PinResetPending,
     WithdrawalsCoolingDown,
 )
 from core.identity.models import Customer, CustomerStatus, Language
 from core.identity.phone import normalize_phone
+from core.ports import Notifier
+from core.ratelimit import PIN_PER_ACCOUNT, REGISTER_PER_PHONE, RateLimited, count_phone, phone_blocked
 
 log = structlog.get_logger(__name__)
 LANGUAGES = frozenset(language.value for language in Language)
@@ -52,6 +57,9 @@ async def register_customer(
     clock: Clock | None = None,
 ) -> Customer:
     e164 = normalize_phone(phone)
+    retry = await count_phone(REGISTER_PER_PHONE, e164)  # every channel's attempts for the number
+    if retry:
+        raise RateLimited(retry_after=retry)
     pins.check_new_pin(pin, phone=e164)
     if await get_customer_by_phone(session=session, phone=e164) is not None:
         raise PhoneAlreadyRegistered("this number already has a Kibeti account")
@@ -123,11 +131,16 @@ async def verify_pin(*, session: AsyncSession, customer_id: int, pin: str, clock
     customer = await get_customer(session=session, customer_id=customer_id)
     if customer.status != CustomerStatus.ACTIVE.value:
         raise CustomerBlocked("this account is not active")
+    if customer.pin_reset_pending:
+        raise PinResetPending("set a new PIN with the code we sent by SMS")
     now = clock.now()
     if customer.pin_locked_until is not None and customer.pin_locked_until > now:
         raise PinLocked(
             retry_after=_retry_after(customer.pin_locked_until, now), locked_until=customer.pin_locked_until
         )
+    blocked = await phone_blocked(PIN_PER_ACCOUNT, customer.phone)  # wrong PINs on any channel
+    if blocked:
+        raise PinLocked(retry_after=blocked, locked_until=now + timedelta(seconds=blocked))
     well_formed = len(pin) == pins.PIN_LENGTH and pin.isascii() and pin.isdigit()
     if well_formed and await pins.pin_matches_in_thread(customer.pin_hash, pin):
         customer.pin_failed_count, customer.pin_locked_until = 0, None
@@ -140,6 +153,7 @@ async def _pin_failed(
     *, session: AsyncSession, customer: Customer, now: datetime
 ) -> PinIncorrect | PinLocked:
     customer.pin_failed_count += 1
+    await count_phone(PIN_PER_ACCOUNT, customer.phone)
     customer.updated_at = now
     lock = pins.lockout_for(customer.pin_failed_count)
     log.warning(
@@ -166,6 +180,12 @@ async def _pin_failed(
         subject=_actor(customer),
         details=details,
     )
+    await notices.stage(
+        session=session,
+        customer=customer,
+        code=notices.PIN_LOCKED,
+        reference=f"locked:{customer.id}:{customer.pin_failed_count}:{now.isoformat()}",
+    )
     return PinLocked(retry_after=int(lock.total_seconds()), locked_until=customer.pin_locked_until)
 
 
@@ -180,6 +200,12 @@ async def change_pin(
     await session.flush()
     await audit.record(
         session=session, actor=_actor(customer), action="pin.changed", subject=_actor(customer)
+    )
+    await notices.stage(
+        session=session,
+        customer=customer,
+        code=notices.PIN_CHANGED,
+        reference=f"changed:{customer.id}:{customer.pin_changed_at.isoformat()}",
     )
     return customer
 
@@ -196,6 +222,7 @@ async def reset_pin(
     now = clock.now()
     customer.pin_hash = await pins.hash_pin_in_thread(new_pin)
     customer.pin_failed_count, customer.pin_locked_until = 0, None
+    customer.pin_reset_pending = False
     customer.pin_changed_at = customer.pin_reset_at = customer.updated_at = now
     log.info("pin_reset", customer_id=customer.id, actor=actor)
     await session.flush()
@@ -206,6 +233,50 @@ async def reset_pin(
         subject=_actor(customer),
         details={"withdrawals_allowed_at": (now + pins.RESET_COOLDOWN).isoformat()},
     )
+    await notices.stage(
+        session=session,
+        customer=customer,
+        code=notices.PIN_RESET,
+        reference=f"reset:{customer.id}:{now.isoformat()}",
+    )
+    return customer
+
+
+async def start_staff_pin_reset(
+    *, session: AsyncSession, customer_id: int, notifier: Notifier, clock: Clock, actor: str
+) -> Customer:
+    """Staff re-checked the customer's ID and reset their PIN: staff never choose it. The old PIN
+    stops working, a one-time code goes to the customer by SMS (with a notice in their language),
+    and the next dial asks for the code and a new PIN. Money out waits the 24-hour cool-down from
+    now, and again from when the new PIN is set. The caller commits."""
+    customer = await get_customer(session=session, customer_id=customer_id)
+    now = clock.now()
+    customer.pin_reset_pending = True
+    customer.pin_failed_count, customer.pin_locked_until = 0, None
+    customer.pin_reset_at = customer.updated_at = now
+    await session.flush()
+    await otps.issue_otp(
+        session=session,
+        notifier=notifier,
+        phone=customer.phone,
+        purpose="pin_reset",
+        clock=clock,
+        language=customer.language,
+    )
+    await audit.record(
+        session=session,
+        actor=actor,
+        action="pin.reset_started",
+        subject=_actor(customer),
+        details={"withdrawals_allowed_at": (now + pins.RESET_COOLDOWN).isoformat()},
+    )
+    await notices.stage(
+        session=session,
+        customer=customer,
+        code=notices.PIN_RESET_STARTED,
+        reference=f"reset-started:{customer.id}:{now.isoformat()}",
+    )
+    log.info("pin_reset_started", customer_id=customer.id, actor=actor)
     return customer
 
 

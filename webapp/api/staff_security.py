@@ -1,11 +1,12 @@
-"""Staff security operations: PIN reset after a KYC re-check, audit-chain check, merchant API keys."""
+"""Staff security operations: PIN reset after a KYC re-check (a one-time code to the customer),
+audit-chain check, merchant API keys."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.audit import service as audit
 from core.auth import api_keys
@@ -13,7 +14,7 @@ from core.auth.errors import ApiKeyInvalid
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from core.identity import service as identity
-from core.identity.errors import CustomerNotFound, InvalidPin, TrivialPin
+from core.identity.errors import CustomerNotFound, OtpTooManyRequests
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
@@ -25,12 +26,17 @@ MAX_ROW_ID = 2**63 - 1  # a larger id would fail in the database driver (a 500),
 
 
 class ResetPinRequest(BaseModel):
-    new_pin: str = Field(min_length=1, max_length=8)
+    """Staff never choose a customer's PIN: the customer gets a one-time code by SMS and sets a
+    new PIN on their next dial. A `new_pin` field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
     kyc_rechecked: bool
 
 
 class ResetPinResponse(BaseModel):
     customer_id: int
+    status: str  # "code_sent": the customer sets the new PIN with the SMS code
     withdrawals_allowed_at: str
 
 
@@ -68,24 +74,42 @@ async def reset_pin(
 ) -> ResetPinResponse:
     if not body.kyc_rechecked:
         raise _bad_request("kyc_recheck_required", "re-check the customer's ID before resetting a PIN")
+    rt = get_runtime(request)
+    if rt.notifier is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail={
+                "code": "sms_unavailable",
+                "message": "no SMS notifier is wired: the code cannot be sent",
+            },
+        )
     try:
-        customer = await identity.reset_pin(
+        customer = await identity.start_staff_pin_reset(
             session=session,
             customer_id=customer_id,
-            new_pin=body.new_pin,
-            clock=get_runtime(request).clock,
+            notifier=rt.notifier,
+            clock=rt.clock,
             actor=f"staff:{staff.id}",
         )
     except CustomerNotFound as exc:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail={"code": exc.code, "message": str(exc)}
         ) from exc
-    except (InvalidPin, TrivialPin) as exc:
-        raise _bad_request(exc.code, str(exc)) from exc
+    except OtpTooManyRequests as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail={
+                "code": exc.code,
+                "message": f"too many codes sent to this number; retry in {exc.retry_after} s",
+            },
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     await session.commit()
     allowed_at = identity.withdrawals_allowed_at(customer)
     return ResetPinResponse(
-        customer_id=customer.id, withdrawals_allowed_at=allowed_at.isoformat() if allowed_at else ""
+        customer_id=customer.id,
+        status="code_sent",
+        withdrawals_allowed_at=allowed_at.isoformat() if allowed_at else "",
     )
 
 

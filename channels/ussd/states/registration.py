@@ -1,6 +1,11 @@
-"""Registration of a new number: language, name, national ID, PIN twice, terms."""
+"""Registration of a new number: language, name, national ID, date of birth, terms, PIN twice.
+
+Name, ID and date of birth are the customer's identity for KYC: registration screens them and
+the identity registry check lifts a match to Tier 1 (compliance), with an SMS either way."""
 
 from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
 
 from channels.ussd import pins
 from channels.ussd.engine import Ctx, Screen, State
@@ -9,6 +14,22 @@ from channels.ussd.states.common import con
 
 LANGUAGE_CHOICES = {"1": "en", "2": "sw"}
 NAME_MAX = 40
+MIN_AGE_YEARS = 18  # as compliance requires (compliance.kyc.MIN_AGE_YEARS)
+NAIROBI = timezone(timedelta(hours=3))
+
+
+def parse_dob(value: str, *, today: date) -> date | str:
+    """DDMMYYYY -> the date, or the error code to show: a real date, 1900 or later, 18 or older."""
+    if not (is_digits(value) and len(value) == 8):
+        return "invalid_dob"
+    try:
+        dob = date(int(value[4:]), int(value[2:4]), int(value[:2]))
+    except ValueError:
+        return "invalid_dob"
+    if dob.year < 1900 or dob > today:
+        return "invalid_dob"
+    age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    return dob if age >= MIN_AGE_YEARS else "dob_too_young"
 
 
 async def render_welcome(ctx: Ctx) -> Screen:
@@ -44,6 +65,18 @@ async def handle_national_id(ctx: Ctx, value: str) -> str:
     if not is_digits(value) or not 6 <= len(value) <= 9:
         return ctx.fail("invalid_national_id")
     ctx.data["national_id"] = value
+    return "reg.dob"
+
+
+async def render_dob(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.reg.dob"))
+
+
+async def handle_dob(ctx: Ctx, value: str) -> str:
+    parsed = parse_dob(value, today=datetime.now(NAIROBI).date())
+    if isinstance(parsed, str):
+        return ctx.fail(parsed)
+    ctx.data["dob"] = parsed.isoformat()
     return "reg.terms"
 
 
@@ -88,6 +121,7 @@ async def handle_pin_confirm(ctx: Ctx, value: str) -> str | Screen:
         phone=ctx.session.phone,
         name=ctx.data["name"],
         national_id=ctx.data["national_id"],
+        date_of_birth=date.fromisoformat(ctx.data["dob"]),
         pin=value,
         language=ctx.language,
         idempotency_key=ctx.op_key("register"),
@@ -101,6 +135,7 @@ STATES = [
     State("welcome", render_welcome, handle_welcome),
     State("reg.name", render_name, handle_name),
     State("reg.national_id", render_national_id, handle_national_id),
+    State("reg.dob", render_dob, handle_dob),
     State("reg.terms", render_terms, handle_terms),
     State("reg.pin", render_pin, handle_pin, secret=True),
     State("reg.pin_confirm", render_pin_confirm, handle_pin_confirm, secret=True),

@@ -200,6 +200,7 @@ async def register(phone: AtPhone, language: str, name: str, id_number: str = "1
     await phone.send(language)
     await phone.send(name)
     await phone.send(id_number)
+    await phone.send("15031990")  # date of birth
     await phone.send("1")
     await phone.send(PIN)
     return await phone.send(PIN)

@@ -18,7 +18,7 @@ async def test_simulator_registers_a_number_and_shows_its_sms(
     reply = (await client.post("/simulator/phone/hop", json={"phone": "0712 345 678", "text": ""})).json()
     assert reply["kind"] == "CON" and "Chagua lugha" in reply["screen"]
     session, inputs = reply["session_id"], []
-    for value in ["2", "Amina Wanjiru", "12345678", "1", "4826", "4826"]:
+    for value in ["2", "Amina Wanjiru", "12345678", "15031990", "1", "4826", "4826"]:
         inputs.append(value)
         body = {"phone": "0712345678", "session_id": session, "text": "*".join(inputs)}
         reply = (await client.post("/simulator/phone/hop", json=body)).json()

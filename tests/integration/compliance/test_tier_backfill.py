@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, insert, select, text
 
 from compliance.models import KycProfile
 from core.identity.models import Customer
@@ -19,12 +19,14 @@ def test_backfill_brings_customer_tiers_into_step(tmp_path: Path) -> None:
     upgrade(url, "core_0101_identity")
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as db:
+        # the columns of the schema at core_0101 (the model has gained some since)
         db.execute(
-            insert(Customer.__table__),
-            [
-                {"id": n, "phone": f"+25470000000{n}", "kyc_tier": tier, "pin_hash": "x"}
-                for n, tier in ((1, 0), (2, 0), (3, 2))
-            ],
+            text(
+                "INSERT INTO customers (id, phone, name, language, kyc_tier, status, pin_hash, pin_failed_count,"
+                " created_at, updated_at) VALUES (:id, :phone, '', 'en', :tier, 'active', 'x', 0,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            [{"id": n, "phone": f"+25470000000{n}", "tier": tier} for n, tier in ((1, 0), (2, 0), (3, 2))],
         )
         db.execute(
             insert(KycProfile.__table__), [{"customer_id": 1, "tier": 2}, {"customer_id": 3, "tier": 0}]

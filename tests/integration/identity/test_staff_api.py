@@ -7,7 +7,7 @@ from core.auth import service as staff_service
 from core.clock import FixedClock
 from core.identity import service as identity
 from tests.integration.identity.api_helpers import api_client, make_runtime
-from tests.integration.identity.helpers import KEYRING, totp_code
+from tests.integration.identity.helpers import KEYRING, FakeNotifier, totp_code
 
 Factory = async_sessionmaker[AsyncSession]
 PASSWORD = "Correct-Horse-Battery-9"
@@ -88,6 +88,7 @@ async def test_staff_pin_reset_starts_cool_down(pg_session_factory: Factory) -> 
         )
         await session.commit()
     runtime = make_runtime(pg_session_factory, clock)
+    runtime.notifier = sms = FakeNotifier()
     async with api_client(runtime) as (_app, client):
         code = totp_code(uri, clock.now().timestamp())
         login = await client.post(
@@ -95,17 +96,16 @@ async def test_staff_pin_reset_starts_cool_down(pg_session_factory: Factory) -> 
         )
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         url = f"/api/staff/customers/{customer.id}/reset-pin"
-        trivial = await client.post(url, json={"new_pin": "1234", "kyc_rechecked": True}, headers=auth)
-        assert trivial.status_code == 400 and trivial.json()["code"] == "pin_trivial"
-        letters = await client.post(url, json={"new_pin": "12ab", "kyc_rechecked": True}, headers=auth)
-        assert letters.status_code == 400 and letters.json()["code"] == "invalid_pin"
-        done = await client.post(url, json={"new_pin": "7395", "kyc_rechecked": True}, headers=auth)
+        chosen = await client.post(url, json={"new_pin": "7395", "kyc_rechecked": True}, headers=auth)
+        assert chosen.status_code == 422  # staff never choose a customer's PIN
+        assert not sms.sent
+        done = await client.post(url, json={"kyc_rechecked": True}, headers=auth)
         assert done.status_code == 200, done.text
+        assert done.json()["status"] == "code_sent"
         assert done.json()["withdrawals_allowed_at"].startswith("2026-01-02T08:00")
+        assert sms.last_code()  # the customer got a one-time code by SMS
         missing = await client.post(
-            "/api/staff/customers/999999/reset-pin",
-            json={"new_pin": "7395", "kyc_rechecked": True},
-            headers=auth,
+            "/api/staff/customers/999999/reset-pin", json={"kyc_rechecked": True}, headers=auth
         )
         assert missing.status_code == 404
 

@@ -1,0 +1,40 @@
+"""SMS that tell a customer about their PIN (reset, changed, locked), staged through the outbox
+in the transaction that changed it and sent by `core.identity.notices.send_pin_notice` in the
+customer's language. Someone who did not do it learns at once and can call customer care."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import runtime
+from core.i18n import translate
+from core.identity.models import Customer
+from core.outbox import service as outbox
+
+log = structlog.get_logger(__name__)
+JOB = "core.identity.notices.send_pin_notice"
+PIN_RESET = "sms.pin_reset"  # a new PIN set without the old one (OTP, or after a staff reset)
+PIN_RESET_STARTED = "sms.pin_reset_started"  # staff reset it: a code follows in its own SMS
+PIN_CHANGED = "sms.pin_changed"
+PIN_LOCKED = "sms.pin_locked"
+
+
+async def stage(*, session: AsyncSession, customer: Customer, code: str, reference: str) -> None:
+    await outbox.enqueue(
+        session=session,
+        job=JOB,
+        kwargs={"customer_id": customer.id, "code": code, "reference": reference},
+        dedupe_key=f"pin-sms:{reference}"[:160],
+    )
+
+
+async def send_pin_notice(customer_id: int, code: str, reference: str) -> None:
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+    if customer is None or rt.notifier is None:
+        log.warning("pin_notice_not_sent", customer_id=customer_id, notice=code)
+        return
+    text = translate(code, customer.language, code=rt.settings.at_shortcode)
+    await rt.notifier.send_sms(phone=customer.phone, text=text, reference=f"pin:{reference}")

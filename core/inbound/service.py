@@ -1,0 +1,70 @@
+"""The one place money arriving in a customer's wallet meets the compliance gate.
+
+Every crediting function (chain deposits, paybill top-ups, received sends) calls `credit_arrived`
+right after it posts the credit, in the same transaction: the gate records the movement (so limits
+and the monitoring typologies see money coming in as well as going out) and, when the amount is
+over a limit, holds it in the wallet (a ledger hold: double entry intact, not spendable), raises a
+review alert and tells the customer by SMS. Money that has arrived is never refused or lost here.
+"""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import runtime
+from core.clock import Clock
+from core.money import Asset, Money
+from core.ports import ComplianceGate, GateResult, MovementCheck
+
+log = structlog.get_logger(__name__)
+DEPOSIT, TOPUP, RECEIVE = "deposit", "topup", "receive"
+
+
+def _gate() -> tuple[ComplianceGate | None, Clock | None, bool]:
+    try:
+        rt = runtime.get()
+    except RuntimeError:  # a bare script or test without a Runtime: nothing to ask
+        return None, None, False
+    return rt.compliance, rt.clock, rt.settings.is_production
+
+
+async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -> Money:
+    """The KES value the limits are in; zero when no rate is known (the balance cap is KES-only)."""
+    if amount.asset is Asset.KES:
+        return amount
+    from core.flows import accounts  # the rate lookup the customer flows use
+
+    value = None if clock is None else await accounts.kes_value(session, amount, clock)
+    return value if value is not None else Money.zero(Asset.KES)
+
+
+async def credit_arrived(
+    *,
+    session: AsyncSession,
+    customer_id: int,
+    account_id: int,
+    amount: Money,
+    kind: str,
+    counterparty: str,
+    reference: str,
+) -> GateResult | None:
+    """Check a credit just posted to `account_id` (the customer's wallet) in `session`. Returns the
+    gate's result (not `allowed`: the credit is held for review), or None with no gate wired."""
+    gate, clock, production = _gate()
+    if gate is None:  # the credit stands (money that arrived is never refused): say so loudly
+        (log.error if production else log.warning)("inbound_unchecked", kind=kind, reference=reference)
+        return None
+    check = MovementCheck(
+        customer_id=customer_id,
+        kind=kind,
+        amount=amount,
+        amount_kes=await kes_value(session, amount, clock),
+        counterparty=counterparty,
+    )
+    result = await gate.check_inbound(
+        session=session, movement=check, account_id=account_id, reference=reference
+    )
+    if not result.allowed:
+        log.info("inbound_held", kind=kind, reference=reference, reason=result.reason_code)
+    return result
