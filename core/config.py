@@ -21,9 +21,6 @@ MIN_SECRET_KEY_LENGTH = 32
 MIN_MASTER_PASSPHRASE_LENGTH = 20
 # The path of the Daraja simulator the web app mounts in-process (payouts.adapter.EMBEDDED_SIMULATOR_PATH)
 SIMULATOR_URL_MARKERS = ("/daraja-sim",)
-MIN_MASTER_PASSPHRASE_LENGTH = 20
-# The path of the Daraja simulator the web app mounts in-process (payouts.adapter.EMBEDDED_SIMULATOR_PATH)
-SIMULATOR_URL_MARKERS = ("/daraja-sim",)
 # Daraja refuses callback URLs containing any of these words (PROTOCOLS.md 1.9), case-insensitive
 # ("exe" also covers "exec").
 DARAJA_FORBIDDEN_URL_WORDS = ("mpesa", "m-pesa", "m_pesa", "safaricom", "exe", "cmd", "sql", "query")
@@ -152,43 +149,6 @@ class Settings(BaseSettings):
         }.items():
             if token.get_secret_value().startswith("dev-") or len(token.get_secret_value()) < 24:
                 raise ConfigError(f"{name} is a default or weak value: set a random one")
-        self._check_master_passphrase()
-        self._check_real_services()
-
-    def _check_master_passphrase(self) -> None:
-        """Every sealed secret (wallet seed, TOTP secrets, OTPs) hangs on this passphrase."""
-        passphrase = self.master_passphrase.get_secret_value()
-        if (
-            len(passphrase) < MIN_MASTER_PASSPHRASE_LENGTH
-            or len(set(passphrase)) < 10
-            or passphrase == self.secret_key.get_secret_value()
-        ):
-            raise ConfigError(
-                f"MASTER_PASSPHRASE is weak: set MASTER_PASSPHRASE to a random passphrase of at least "
-                f"{MIN_MASTER_PASSPHRASE_LENGTH} characters, not the SECRET_KEY "
-                "(e.g. `openssl rand -base64 32`)"
-            )
-
-    def _check_real_services(self) -> None:
-        """No simulator or demo stand-in behind a production process: real rates, SMS and M-Pesa."""
-        for name, url in {"FX_USD_KES_URL": self.fx_usd_kes_url, "FX_CRYPTO_URL": self.fx_crypto_url}.items():
-            if not url.strip():
-                raise ConfigError(
-                    f"{name} is not set: production would quote the fixed DEMO rates; set {name} "
-                    "to the rate source's URL"
-                )
-        if not self.at_base_url.strip():
-            raise ConfigError(
-                "AT_BASE_URL is not set: production would send SMS to the local Africa's Talking fake; "
-                "set AT_BASE_URL to Africa's Talking's API URL"
-            )
-        if self.at_username.strip().lower() == "sandbox":
-            raise ConfigError(
-                "AT_USERNAME is 'sandbox' (Africa's Talking's simulator): set your app's username"
-            )
-        for name, url in {"MPESA_BASE_URL": self.mpesa_base_url, "AT_BASE_URL": self.at_base_url}.items():
-            if any(marker in url.lower() for marker in SIMULATOR_URL_MARKERS):
-                raise ConfigError(f"{name} points at a simulator ({url}): set the provider's real URL")
         self._check_callbacks()
         self._check_master_passphrase()
         self._check_real_services()
