@@ -5,9 +5,10 @@ by webapp.bootstrap. The consumer (core) owns these interfaces; change them here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.money import Asset, Money
 
@@ -17,6 +18,18 @@ class Notifier(Protocol):
 
     async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
         """Queue one SMS to an E.164 number. `reference` makes the send idempotent."""
+        ...
+
+
+SECRET_PLACEHOLDER = "{secret}"
+
+
+@runtime_checkable
+class SecretSmsNotifier(Protocol):
+    """A Notifier that keeps a secret (a one-time code) sealed until the SMS is sent."""
+
+    async def send_secret_sms(self, *, phone: str, text: str, secret: str, reference: str) -> None:
+        """Queue `text` with SECRET_PLACEHOLDER standing for `secret`, which is stored sealed."""
         ...
 
 
@@ -75,6 +88,24 @@ class ChainGateway(Protocol):
         """Screen the destination, hold `amount + fee` and stage the send, all in the caller's
         transaction (`session`, an AsyncSession); idempotent per `request_key`."""
         ...
+
+
+@dataclass(frozen=True)
+class PendingDeposit:
+    """A deposit seen on chain, not yet credited: its confirmations so far, of those required."""
+
+    asset: Asset
+    amount: Money
+    confirmations: int
+    required: int
+    seen_at: datetime
+
+
+@runtime_checkable
+class DepositWatch(Protocol):
+    """A ChainGateway that can tell a customer's deposits still waiting for confirmations."""
+
+    async def pending_deposits(self, *, owner_type: str, owner_id: int) -> list[PendingDeposit]: ...
 
 
 @dataclass(frozen=True)

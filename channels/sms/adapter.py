@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from channels.sms import fake
 from core.outbox import service as outbox
+from core.ports import SECRET_PLACEHOLDER
 from core.runtime import Runtime
+from core.security import envelope
+from core.security.keyring import keyring_from_settings
 
 JOB = "channels.sms.jobs.send_sms"
 _FAKE_KEY = "at_fake_url"
@@ -26,16 +29,49 @@ def at_base_url(rt: Runtime) -> str:
     return url
 
 
+_KEYRING_KEY = "keyring"  # the process's envelope keyring (PBKDF2 once), shared with the staff API
+
+
+def keyring(rt: Runtime) -> envelope.Keyring:
+    ring = rt.extras.get(_KEYRING_KEY)
+    if not isinstance(ring, envelope.Keyring):
+        ring = keyring_from_settings(rt.settings)
+        rt.extras[_KEYRING_KEY] = ring
+    return ring
+
+
+def secret_context(reference: str) -> str:
+    """Binds a sealed secret to its SMS: it cannot be moved into another message's row."""
+    return f"sms-secret:{reference}"
+
+
+def render(rt: Runtime, text: str, sealed_secret: str, reference: str) -> str:
+    """The text to send: a sealed secret is opened and put in only now."""
+    if not sealed_secret:
+        return text
+    secret = envelope.open(sealed_secret, keyring=keyring(rt), context=secret_context(reference)).decode()
+    return text.replace(SECRET_PLACEHOLDER, secret)
+
+
 class OutboxSmsNotifier:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
 
     async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
+        await self._enqueue(phone=phone, reference=reference, kwargs={"text": text})
+
+    async def send_secret_sms(self, *, phone: str, text: str, secret: str, reference: str) -> None:
+        """`text` holds SECRET_PLACEHOLDER; the secret (a one-time code) waits in the outbox sealed
+        (no code at rest in clear) and the job renders it when it sends."""
+        sealed = envelope.seal(secret, keyring=keyring(self.rt), context=secret_context(reference))
+        await self._enqueue(phone=phone, reference=reference, kwargs={"text": text, "sealed_secret": sealed})
+
+    async def _enqueue(self, *, phone: str, reference: str, kwargs: dict[str, str]) -> None:
         async with self.rt.session_factory() as session:
             await outbox.enqueue(
                 session=session,
                 job=JOB,
-                kwargs={"phone": phone, "text": text, "reference": reference},
+                kwargs={"phone": phone, **kwargs, "reference": reference},
                 dedupe_key=f"sms:{reference}"[:160],
                 queue="default",
             )

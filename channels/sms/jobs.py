@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from channels.sms import gateway
-from channels.sms.adapter import at_base_url
+from channels.sms.adapter import at_base_url, render
 from channels.sms.errors import SmsNotSent
 from core import runtime
 from core.outbox import service as outbox
@@ -14,7 +14,9 @@ from core.outbox import service as outbox
 log = logging.getLogger(__name__)
 
 
-async def send_sms(phone: str, text: str, reference: str, outbox_id: int | None = None) -> str:
+async def send_sms(
+    phone: str, text: str, reference: str, outbox_id: int | None = None, sealed_secret: str = ""
+) -> str:
     """Send one SMS through Africa's Talking and check its recipient status.
 
     Args:
@@ -22,6 +24,7 @@ async def send_sms(phone: str, text: str, reference: str, outbox_id: int | None 
         text: the message (made GSM-7 safe before sending).
         reference: the idempotency reference of the send (for the logs).
         outbox_id: set when the outbox relay calls this job directly; the row is then marked done here.
+        sealed_secret: a one-time code sealed in an envelope, put into `text` only now.
 
     Returns:
         AT's messageId, or "" when AT refused the number for good (logged, not retried).
@@ -33,6 +36,7 @@ async def send_sms(phone: str, text: str, reference: str, outbox_id: int | None 
         api_key=settings.at_api_key.get_secret_value(),
         base_url=at_base_url(rt),
     )
+    text = render(rt, text, sealed_secret, reference)
     try:
         sent = await asyncio.to_thread(
             gateway.send, service, phone=phone, text=text, sender_id=settings.at_sender_id

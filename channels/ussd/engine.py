@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from channels.ussd.parser import BACK, MAIN, clean, derive_input
+from channels.ussd.parser import BACK, MAIN, clean
 from channels.ussd.screens import SCREEN_LIMIT, fit
 from channels.ussd.session import ResumePoint, SessionStore, UssdSession, Writes
 from core.errors import KibetiError
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 WELCOME = "welcome"
 MAIN_MENU = "main"
 RESUME = "resume"
+PIN_RESET_CODE = "pin.reset.code"  # where a customer whose PIN reset is pending lands on dialling
+FORGOT_PIN = "pin.forgot"
+FORGOT_INPUT = "99"  # at a PIN prompt (never a PIN: PINs have four digits)
+WRONG_PIN = frozenset({"pin_incorrect", "pin_incorrect_left", "pin_incorrect_last"})
+PIN_LOCKED = frozenset({"pin_locked", "pin_locked_minutes", "pin_locked_hours"})
 
 # Errors after which the session cannot usefully continue: shown as END.
 TERMINAL_ERRORS = frozenset(
@@ -57,6 +62,7 @@ TERMINAL_ERRORS = frozenset(
         "phone_taken",
         "customer_blocked",
         "customer_not_found",
+        "rate_limited",
         "quote_not_found",
         "generic",
     }
@@ -92,10 +98,23 @@ def _explained(exc: KibetiError, code: str, *, at_pin: bool) -> tuple[str, dict[
     return code, values
 
 
+def _mentions_care(code: str) -> bool:
+    """Whether an error's text sends the customer to customer care (read from the English text)."""
+    return "customer care" in translate(f"error.{code}", "en").lower()
+
+
 @dataclass(frozen=True)
 class Screen:
     text: str
     end: bool = False
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """Where a customer gets help: the customer-care number and the M-Pesa paybill (settings)."""
+
+    care_phone: str = ""
+    paybill: str = ""
 
 
 @dataclass
@@ -104,6 +123,7 @@ class Ctx:
     flows: CustomerFlows
     service_code: str
     flash: tuple[str, dict[str, Any]] | None = None
+    contacts: Contacts = Contacts()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -175,6 +195,12 @@ class Engine:
     flows: CustomerFlows
     secret: bytes = b"dev-only-ussd-secret"
     default_service_code: str = "*483*1#"
+    contacts: Contacts = Contacts()
+
+    def _ctx(self, session: UssdSession, code: str) -> Ctx:
+        return Ctx(
+            session=session, flows=self.flows, service_code=code, secret=self.secret, contacts=self.contacts
+        )
 
     async def hop(self, request: HopRequest) -> Screen:
         """Answer one Africa's Talking callback. Never raises."""
@@ -214,23 +240,30 @@ class Engine:
         if session.phone != request.phone:  # a session id is bound to the number that opened it
             log.warning("ussd: session %s used by another number", request.session_id[:12])
             return Screen(translate("error.generic", await self._language_of(request.phone)), end=True)
-        if request.text == session.last_text and session.hops:
-            return Screen(session.last_response, end=False)
-        raw = derive_input(session.last_text, request.text)
-        session.last_text = request.text
-        ctx = Ctx(session=session, flows=self.flows, service_code=code, secret=self.secret)
+        if session.hops and session.is_last_text(self.secret, request.text):
+            # Africa's Talking retried a hop whose answer was slow or lost: the same answer again
+            return Screen(session.last_response, end=session.ended)
+        if session.ended:  # a new input after END: that session is over
+            return Screen(fit(translate("ussd.session_expired", session.language, code=code)), end=True)
+        raw = session.input_after_last(self.secret, request.text)
+        session.remember_text(self.secret, request.text)
+        ctx = self._ctx(session, code)
         screen = await self._advance(ctx, clean(raw))
         return await self._finish(ctx, screen)
 
     async def _start(self, request: HopRequest, code: str, point: ResumePoint | None) -> Screen:
         session = UssdSession(session_id=request.session_id, phone=request.phone, state=WELCOME)
-        ctx = Ctx(session=session, flows=self.flows, service_code=code, secret=self.secret)
+        session.remember_text(self.secret, request.text)
+        ctx = self._ctx(session, code)
         customer = await self.flows.find_customer(phone=request.phone)
         if customer is not None:
             session.customer_id = customer.id
             session.language = customer.language
             session.state = MAIN_MENU
-            if point is not None and point.state in self.table and point.data.get("describe"):
+            if customer.pin_reset_pending and PIN_RESET_CODE in self.table:
+                session.state = PIN_RESET_CODE  # staff reset the PIN: the code from the SMS, then a new PIN
+                session.data = {"kind": "pin_reset", "staff_reset": True}
+            elif point is not None and point.state in self.table and point.data.get("describe"):
                 session.state = RESUME
                 session.data = {
                     "resume": {"state": point.state, "data": point.data, "history": point.history}
@@ -248,12 +281,19 @@ class Engine:
             return await self._render(ctx)
         if state.handle is None:
             return await self._render(ctx)
+        if value == FORGOT_INPUT and self._forgot_pin_offered(ctx, state):
+            session.history.append(session.state)  # "0 Back" returns to the PIN prompt
+            session.state = FORGOT_PIN
+            return await self._render(ctx)
         try:
             outcome = await state.handle(ctx, value)
         except KibetiError as exc:
             outcome = self._on_error(ctx, exc)
         if isinstance(outcome, Screen):
             return outcome
+        if outcome not in self.table:  # a menu slot whose service is not built yet
+            log.info("ussd: no state %s yet", outcome)
+            outcome = ctx.fail("not_available")
         if outcome != session.state:
             session.history.append(session.state)
             session.state = outcome
@@ -268,8 +308,27 @@ class Engine:
             log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
         code, values = _explained(exc, code, at_pin=self.table[ctx.session.state].secret)
         if code in TERMINAL_ERRORS:
-            return ctx.end(f"error.{code}", **values)
+            screen = self._with_care(ctx, ctx.end(f"error.{code}", **values), code)
+            if code in PIN_LOCKED and FORGOT_PIN in self.table:  # a customer who cannot sign in
+                screen = Screen(screen.text + "\n" + ctx.t("ussd.pin.forgot_locked"), end=True)
+            return screen
         return ctx.fail(code, **values)
+
+    def _forgot_pin_offered(self, ctx: Ctx, state: State) -> bool:
+        """A registered customer at a prompt for their PIN can reach the forgotten-PIN reset."""
+        return (
+            state.secret
+            and ctx.session.customer_id is not None
+            and not state.name.startswith("pin.")
+            and FORGOT_PIN in self.table
+        )
+
+    def _with_care(self, ctx: Ctx, screen: Screen, code: str) -> Screen:
+        """A message that sends the customer to customer care says how to reach it."""
+        if not self.contacts.care_phone or not _mentions_care(code):
+            return screen
+        line = ctx.t("ussd.help.care_line", care=self.contacts.care_phone)
+        return Screen(screen.text + "\n" + line, end=screen.end)
 
     async def _goto_root(self, ctx: Ctx) -> Screen:
         ctx.session.history.clear()
@@ -288,11 +347,16 @@ class Engine:
                 # e.g. an amount the quote refuses: back to the screen that asked for it
                 ctx.session.state = ctx.session.history.pop()
                 ctx.flash = (code, dict(getattr(exc, "values", {}) or {}))
+                for refused in ("amount", "describe", "quote"):  # nothing to resume: it was refused
+                    ctx.data.pop(refused, None)
                 return await self._render(ctx, retry=False)
-            return ctx.end(f"error.{code}" if code in TERMINAL_ERRORS else "error.generic")
+            final = code if code in TERMINAL_ERRORS else "generic"
+            return self._with_care(ctx, ctx.end(f"error.{final}"), final)
         if ctx.flash is not None and not screen.end:
             code, values = ctx.flash
             flash = ctx.t(f"error.{code}", **values)
+            if code in WRONG_PIN and self._forgot_pin_offered(ctx, self.table[ctx.session.state]):
+                flash += "\n" + ctx.t("ussd.pin.forgot_hint")
             text = flash + "\n" + screen.text
             if len(text) > SCREEN_LIMIT:  # keep the error and the prompt (the last line)
                 text = flash + "\n" + screen.text.rsplit("\n", 1)[-1]
@@ -307,12 +371,16 @@ class Engine:
         state = self.table.get(session.state)
         writes = Writes()  # applied together: one Redis round trip
         if screen.end:  # done, declined or refused: nothing to resume (a dropped call never gets here)
-            writes.delete = session.session_id
+            session.close()  # kept until its TTL: a retried final hop gets this answer again
+            writes.save = session
             writes.resume_delete(session.phone)
         else:
             writes.save = session
-            if state is not None and state.resumable and not session.data.get("describe"):
-                writes.resume_delete(session.phone)  # no amount yet: "Continue your purchase of ?"
+            refused = ctx.flash is not None and not (state is not None and state.secret)
+            if state is not None and state.resumable and (refused or not session.data.get("describe")):
+                # no amount yet ("Continue your purchase of ?"), or the one typed was refused:
+                # only an operation that was valid when dropped is offered again
+                writes.resume_delete(session.phone)
             elif state is not None and state.resumable:
                 history = list(session.history)
                 writes.resume_save(session.phone, ResumePoint(session.state, dict(session.data), history))

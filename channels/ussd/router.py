@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from channels.ussd.engine import Engine, HopRequest, Screen
+from channels.ussd.engine import Contacts, Engine, HopRequest, Screen
 from channels.ussd.session import MemorySessionStore, RedisSessionStore, SessionStore
 from channels.ussd.states import TABLE
 from core import runtime as runtime_module
@@ -42,6 +42,7 @@ def build_engine(rt: Runtime) -> Engine:
         flows=CoreFlows(rt),
         secret=secret,
         default_service_code=rt.settings.at_shortcode,
+        contacts=Contacts(care_phone=rt.settings.customer_care_phone, paybill=rt.settings.mpesa_shortcode),
     )
 
 
@@ -135,6 +136,8 @@ async def ussd_session_event(secret: str, request: Request) -> Response:
         },
     )
     session_id = str(form.get("sessionId", ""))
-    if session_id:
-        await get_engine(rt).store.delete(session_id)
+    store = get_engine(rt).store
+    session = await store.load(session_id) if session_id else None
+    if session is not None and not session.ended:  # an ended one answers a retried final hop until its TTL
+        await store.delete(session_id)
     return PlainTextResponse("OK")

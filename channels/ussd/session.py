@@ -1,11 +1,16 @@
 """USSD session state: Redis keyed by sessionId (TTL 180 s), or in memory when there is no Redis.
 
 A second record per phone number (TTL 5 min) lets a dropped operation resume on redial.
-PINs are never stored here.
+PINs are never stored here, nor the raw text of a hop (Africa's Talking's accumulated `text` holds
+every PIN and ID typed so far): only its length and a keyed digest, enough to find this hop's
+input and to recognise a retried hop. An ended session stays (without its data) until its TTL, so
+a retried final hop gets the same END answer.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -30,9 +35,35 @@ class UssdSession:
     customer_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)
-    last_text: str = ""
+    last_len: int = 0  # the length of the last hop's accumulated text
+    last_digest: str = ""  # a keyed digest of it (never the text: it carries PINs and IDs)
     last_response: str = ""
     hops: int = 0
+    ended: bool = False  # answered with END: kept only to replay that answer to a retried hop
+
+    def remember_text(self, secret: bytes, text: str) -> None:
+        self.last_len, self.last_digest = len(text), text_digest(secret, self.session_id, text)
+
+    def is_last_text(self, secret: bytes, text: str) -> bool:
+        return len(text) == self.last_len and hmac.compare_digest(
+            text_digest(secret, self.session_id, text), self.last_digest
+        )
+
+    def input_after_last(self, secret: bytes, text: str) -> str:
+        """This hop's input: what follows the last hop's text and its '*' (kept whole, even with a
+        '*' or nothing typed inside it); without a recognisable prefix, the last segment."""
+        if self.hops and self.last_len == 0:
+            return text
+        head = text[: self.last_len]
+        if len(text) > self.last_len and text[self.last_len] == "*" and self.is_last_text(secret, head):
+            return text[self.last_len + 1 :]
+        return text.rsplit("*", 1)[-1]
+
+    def close(self) -> None:
+        """What an ended session keeps: its last answer and the digest to recognise a retry."""
+        self.ended = True
+        self.data = {}
+        self.history = []
 
     def dumps(self) -> str:
         # the fields by hand, in declaration order: `asdict` deep-copies `data` and `history` first
@@ -44,9 +75,11 @@ class UssdSession:
             "customer_id": self.customer_id,
             "data": self.data,
             "history": self.history,
-            "last_text": self.last_text,
+            "last_len": self.last_len,
+            "last_digest": self.last_digest,
             "last_response": self.last_response,
             "hops": self.hops,
+            "ended": self.ended,
         }
         try:
             return _DUMPS(fields)
@@ -55,7 +88,15 @@ class UssdSession:
 
     @classmethod
     def loads(cls, raw: str | bytes) -> UssdSession:
-        return cls(**json.loads(raw))
+        fields = json.loads(raw)
+        return cls(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS})  # e.g. an older last_text
+
+
+def text_digest(secret: bytes, session_id: str, text: str) -> str:
+    return hmac.new(secret, f"ussd-text:{session_id}:{text}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+_SESSION_FIELDS = frozenset(UssdSession.__dataclass_fields__)
 
 
 @dataclass

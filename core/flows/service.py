@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import KibetiError
-from core.flows import accounts, claims, trading, withdrawals
+from core.flows import accounts, claims, selfcare, trading, withdrawals
 from core.flows.errors import (
     AlreadyRegistered,
     InvalidName,
@@ -24,12 +24,15 @@ from core.flows.types import (
     AccountStatus,
     BalanceLine,
     CustomerView,
+    PendingLine,
     QuoteView,
+    RateLine,
     Receipt,
     Recipient,
     StatementLine,
 )
 from core.i18n import translate
+from core.identity import flows as identity_flows
 from core.identity import pin as identity_pin
 from core.identity import service as identity
 from core.identity.errors import InvalidPhoneNumber, PinIncorrect, PinLocked
@@ -43,7 +46,10 @@ log = logging.getLogger(__name__)
 
 
 def _view(customer: Customer) -> CustomerView:
-    return CustomerView(id=customer.id, phone=customer.phone, name=customer.name, language=customer.language)
+    return CustomerView(
+        id=customer.id, phone=customer.phone, name=customer.name, language=customer.language,
+        pin_reset_pending=identity_flows.pin_reset_required(customer),
+    )  # fmt: skip
 
 
 async def _national_id_holder(session: AsyncSession, national_id: str) -> int | None:
@@ -303,6 +309,23 @@ class CoreFlows:
             self, customer_id=customer_id, quote_id=quote_id, address=address, pin=pin,
             idempotency_key=idempotency_key,
         )  # fmt: skip
+
+    # --- self-care (issue 19): rates, pending items, PIN check, forgotten PIN ---------------
+
+    async def rates(self) -> list[RateLine]:
+        return await selfcare.rates(self)
+
+    async def pending(self, *, customer_id: int) -> list[PendingLine]:
+        return await selfcare.pending(self, customer_id=customer_id)
+
+    async def check_pin(self, *, customer_id: int, pin: str) -> None:
+        await selfcare.check_pin(self, customer_id=customer_id, pin=pin)
+
+    async def start_pin_reset(self, *, phone: str) -> None:
+        await selfcare.start_pin_reset(self, phone=phone)
+
+    async def finish_pin_reset(self, *, phone: str, otp: str, national_id: str | None, new_pin: str) -> None:
+        await selfcare.finish_pin_reset(self, phone=phone, otp=otp, national_id=national_id, new_pin=new_pin)
 
 
 __all__ = ["CoreFlows", "KibetiError"]

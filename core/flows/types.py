@@ -19,6 +19,7 @@ class CustomerView:
     phone: str
     name: str
     language: str = "en"
+    pin_reset_pending: bool = False  # staff reset the PIN: the next dial asks for the SMS code first
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,28 @@ class StatementLine:
     amount: Money  # signed: negative = out
     kind: str
     memo: str = ""
+
+
+@dataclass(frozen=True)
+class RateLine:
+    """What one unit of an asset costs to buy and fetches when sold, in KES, fees included."""
+
+    asset: Asset
+    buy: Money | None  # None: no price now
+    sell: Money | None
+    demo: bool = False  # fixed demo rates (the embedded default), never a market price
+
+
+@dataclass(frozen=True)
+class PendingLine:
+    """Money on its way: a deposit seen on chain but not yet confirmed, or a withdrawal or M-Pesa
+    payout held from the wallet until it is final."""
+
+    kind: str  # deposit | withdrawal | payout | hold
+    amount: Money
+    at: datetime
+    confirmations: int | None = None  # a deposit: confirmations so far, of `required`
+    required: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,3 +151,22 @@ class CustomerFlows(Protocol):
     async def set_language(self, *, customer_id: int, language: str) -> None: ...
 
     async def account_status(self, *, customer_id: int) -> AccountStatus: ...
+
+    # --- issue 19: rates, pending items, PIN check, forgotten PIN (self-service or after a staff reset)
+
+    async def rates(self) -> list[RateLine]: ...
+
+    async def pending(self, *, customer_id: int) -> list[PendingLine]: ...
+
+    async def check_pin(self, *, customer_id: int, pin: str) -> None:
+        """Raise PinIncorrect (with tries left) or PinLocked; a wrong PIN counts as a try."""
+        ...
+
+    async def start_pin_reset(self, *, phone: str) -> None:
+        """Send a one-time code by SMS to the registered number (raises if it is not registered)."""
+        ...
+
+    async def finish_pin_reset(self, *, phone: str, otp: str, national_id: str | None, new_pin: str) -> None:
+        """Set a new PIN from the SMS code and the national ID on file (no ID when staff reset the
+        PIN after checking it); money out then waits the 24-hour cool-down."""
+        ...

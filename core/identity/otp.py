@@ -1,6 +1,7 @@
 """One-time codes (Telegram linking, portal login, PIN reset): 6 digits, hashed at rest (Argon2id),
 valid 5 minutes, single use, at most 5 attempts, at most 5 issued per number per hour, delivered
-through core's Notifier port. The code itself is never stored or logged.
+through core's Notifier port. The code itself is never stored or logged, nor queued in clear: a
+notifier that can seal it (`SecretSmsNotifier`) renders it into the text only when sending.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from core.clock import Clock
 from core.identity.errors import OtpExpired, OtpInvalid, OtpTooManyRequests
 from core.identity.models import CustomerOtp
 from core.identity.phone import normalize_phone
-from core.ports import Notifier
+from core.ports import SECRET_PLACEHOLDER, Notifier, SecretSmsNotifier
 from core.security.hashing import hash_secret, verify_secret
 
 OTP_DIGITS = 6
@@ -72,8 +73,14 @@ async def issue_otp(
     )
     session.add(row)
     await session.flush()
-    text = _TEXTS.get(language, _TEXTS["en"]).format(code=code)
-    await notifier.send_sms(phone=e164, text=text, reference=f"otp:{row.reference}")
+    template = _TEXTS.get(language, _TEXTS["en"])
+    reference = f"otp:{row.reference}"
+    if isinstance(notifier, SecretSmsNotifier):  # the code is sealed in the queue, put in at send time
+        await notifier.send_secret_sms(
+            phone=e164, text=template.format(code=SECRET_PLACEHOLDER), secret=code, reference=reference
+        )
+    else:
+        await notifier.send_sms(phone=e164, text=template.format(code=code), reference=reference)
     log.info("otp_issued", phone=e164, purpose=purpose, record_id=row.id)
     return row
 

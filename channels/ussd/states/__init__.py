@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from channels.ussd.engine import State
-from channels.ussd.states import account, registration, send, trade, wallet
+from channels.ussd.states import (  # issue 19: help, PIN reset, pending, rates
+    account,
+    care,
+    pending,
+    rates,
+    registration,
+    send,
+    trade,
+    wallet,
+)
 
 
 def build_table() -> dict[str, State]:
     table: dict[str, State] = {}
-    for module in (registration, wallet, trade, send, account):
+    for module in (registration, wallet, trade, send, account, care, pending, rates):
         for state in module.STATES:
             if state.name in table:
                 raise ValueError(f"duplicate USSD state {state.name}")

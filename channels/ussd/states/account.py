@@ -1,4 +1,4 @@
-"""My account: change PIN, language, KYC status and limits."""
+"""My account: change PIN, language, KYC status and limits, help (with the forgotten-PIN reset)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.screens import money
 from channels.ussd.states.common import con
 from channels.ussd.states.registration import LANGUAGE_CHOICES
+from core.identity.errors import PinIncorrect
 from core.money import Money
 
-ACCOUNT_CHOICES = {"1": "account.old_pin", "2": "account.language", "3": "account.kyc"}
+ACCOUNT_CHOICES = {"1": "account.old_pin", "2": "account.language", "3": "account.kyc", "4": "help"}
 
 
 async def render_account(ctx: Ctx) -> Screen:
-    return con(ctx, ctx.t("ussd.account"))
+    return con(ctx, ctx.t("ussd.menu.account"))
 
 
 async def handle_account(ctx: Ctx, value: str) -> str | Screen:
@@ -53,6 +54,8 @@ async def render_old_pin(ctx: Ctx) -> Screen:
 async def handle_old_pin(ctx: Ctx, value: str) -> str:
     if not pins.looks_like_pin(value):
         return ctx.fail("invalid_pin")
+    # checked now: a wrong current PIN is told at once, with the tries left (it counts as one)
+    await ctx.flows.check_pin(customer_id=ctx.customer_id, pin=value)
     ctx.data["old_pin_sealed"] = pins.seal(ctx.secret, ctx.session.session_id, value)
     return "account.new_pin"
 
@@ -79,8 +82,19 @@ async def handle_confirm_pin(ctx: Ctx, value: str) -> str | Screen:
             ctx.session.history.pop()
         ctx.session.state = "account.new_pin"
         return ctx.fail("pin_mismatch")
-    old_pin = pins.unseal(ctx.secret, ctx.session.session_id, ctx.data.pop("old_pin_sealed"))
-    await ctx.flows.change_pin(customer_id=ctx.customer_id, old_pin=old_pin, new_pin=value)
+    sealed = ctx.data.get("old_pin_sealed")
+    if not sealed:  # no checked current PIN in this session: ask for it again
+        ctx.session.history.clear()
+        ctx.session.state = "account.old_pin"
+        return ctx.session.state
+    old_pin = pins.unseal(ctx.secret, ctx.session.session_id, sealed)
+    try:
+        await ctx.flows.change_pin(customer_id=ctx.customer_id, old_pin=old_pin, new_pin=value)
+    except PinIncorrect:  # changed elsewhere since it was checked: ask for the current PIN again
+        ctx.data.pop("old_pin_sealed", None)
+        ctx.session.history = ["account"]
+        ctx.session.state = "account.old_pin"
+        raise
     ctx.data.clear()
     return ctx.end("ussd.account.pin_changed")
 

@@ -1,4 +1,4 @@
-"""Main menu, balances, receive (deposit addresses), mini statement, and resume."""
+"""Main menu, balances, send menu, deposit & top up, mini statement (with pending items), resume."""
 
 from __future__ import annotations
 
@@ -6,26 +6,32 @@ from babel.dates import format_date
 
 from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.parser import MORE
-from channels.ussd.screens import money, paginate
+from channels.ussd.screens import local_phone, money, paginate
 from channels.ussd.states.common import CRYPTO_CHOICES, con
+from channels.ussd.states.pending import pending_text
 from core.flows.types import StatementLine
 from core.i18n.catalog import has
 from core.money import Asset, Money
 
+# A target not in the table yet (a service another change builds) answers "coming soon".
 MAIN_CHOICES = {
     "1": "balances",
     "2": "buy.asset",
     "3": "sell.asset",
-    "4": "send.phone",
-    "5": "receive.asset",
-    "6": "statement",
-    "7": "account",
+    "4": "send.menu",
+    "5": "cashout.amount",
+    "6": "deposit",
+    "7": "statement",
+    "8": "rates",
+    "9": "account",
 }
+SEND_MENU = {"1": "send.phone", "2": "withdraw.pick", "3": "merchant.pay"}
+TOPUP = "4"
 _LOCALES = {"en": "en_KE", "sw": "sw_KE"}
 
 
 async def render_main(ctx: Ctx) -> Screen:
-    return Screen(ctx.t("ussd.main"))
+    return Screen(ctx.t("ussd.menu.main"))
 
 
 async def handle_main(ctx: Ctx, value: str) -> str:
@@ -77,20 +83,52 @@ def _kind(ctx: Ctx, item: StatementLine) -> str:
 
 
 async def render_statement(ctx: Ctx) -> Screen:
+    """Money on its way first (deposits seen, payouts and withdrawals in flight), then movements."""
+    waiting = await ctx.flows.pending(customer_id=ctx.customer_id)
     movements = await ctx.flows.mini_statement(customer_id=ctx.customer_id, limit=5)
-    if not movements:
+    if not movements and not waiting:
         return con(ctx, ctx.t("ussd.statement.empty"))
     locale = _LOCALES.get(ctx.language, "en_KE")
-    lines = []
+    lines = [pending_text(ctx, item) for item in waiting[:2]]
     for item in movements:
         sign = "+" if item.amount.amount >= 0 else "-"
         amount = money(Money(abs(item.amount.amount), item.amount.asset), ctx.language)
         lines.append(f"{format_date(item.at, 'dd/MM', locale=locale)} {sign}{amount} {_kind(ctx, item)}")
-    return await _paged(ctx, ctx.t("ussd.statement.title"), lines)
+    header = ctx.t("ussd.statement.title")
+    ctx.data["pending_count"] = len(waiting)
+    if waiting:  # the Pending item: every pending line, not only the two shown here
+        header += "\n" + ctx.t("ussd.pending.item", count=len(waiting))
+    return await _paged(ctx, header, lines)
+
+
+async def handle_statement(ctx: Ctx, value: str) -> str:
+    if value == "1" and ctx.data.get("pending_count"):
+        ctx.data.pop("page", None)
+        return "pending"
+    return await _handle_paged(ctx, value)
+
+
+async def render_send_menu(ctx: Ctx) -> Screen:
+    return con(ctx, ctx.t("ussd.menu.send"))
+
+
+async def handle_send_menu(ctx: Ctx, value: str) -> str:
+    target = SEND_MENU.get(value)
+    if target is None:
+        return ctx.fail("invalid_choice")
+    ctx.data["kind"] = target.split(".", 1)[0]
+    return target
 
 
 async def render_receive(ctx: Ctx) -> Screen:
-    return con(ctx, ctx.t("ussd.receive.asset"))
+    return con(ctx, ctx.t("ussd.menu.deposit"))
+
+
+async def handle_deposit(ctx: Ctx, value: str) -> str | Screen:
+    """Crypto deposit addresses (1-3), or how to top up KES by M-Pesa paybill (4)."""
+    if value == TOPUP:
+        return ctx.end("ussd.topup.done", paybill=ctx.contacts.paybill, phone=local_phone(ctx.session.phone))
+    return await handle_receive(ctx, value)
 
 
 async def handle_receive(ctx: Ctx, value: str) -> str | Screen:
@@ -129,7 +167,9 @@ async def handle_resume(ctx: Ctx, value: str) -> str:
 STATES = [
     State("main", render_main, handle_main),
     State("balances", render_balances, _handle_paged),
-    State("statement", render_statement, _handle_paged),
-    State("receive.asset", render_receive, handle_receive),
+    State("statement", render_statement, handle_statement),
+    State("send.menu", render_send_menu, handle_send_menu),
+    State("deposit", render_receive, handle_deposit),
+    State("receive.asset", render_receive, handle_deposit),
     State("resume", render_resume, handle_resume),
 ]

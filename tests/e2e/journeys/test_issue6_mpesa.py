@@ -102,6 +102,7 @@ async def test_register_buy_sell_send_with_receipts(stack: Stack, language: str,
     kes = Decimal(await balance_of(rt, me.number, "KES"))
     await me.dial()
     await me.send("4")
+    await me.send("1")  # send menu: to a phone number
     await me.send("0722000111")
     await me.send("1")
     assert (await me.send("100")).startswith(text["send"])

@@ -52,7 +52,7 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
 
     # the customer asks for a deposit address over USSD (Receive > USDT-ERC20)
     await phone.dial()
-    await phone.send("5")
+    await phone.send("6")
     shown = await phone.send("2")
     address = re.search(r"0x[0-9a-fA-F]{40}", shown).group(0)  # type: ignore[union-attr]
 

@@ -16,7 +16,7 @@ from tests.e2e.ussd.test_journeys_http import _register
 
 async def _limits_screen(phone: AtPhone) -> str:
     await phone.dial()
-    await phone.send("7")
+    await phone.send("9")
     return await phone.send("3")
 
 

@@ -86,6 +86,7 @@ async def test_send_kes_to_registered_and_unregistered(
     await fund(rt, alice.number, "0.001", "BTC")
     await alice.dial()
     await alice.send("4")
+    await alice.send("1")  # send menu: to a phone number
     await alice.send("0722000111")
     await alice.send("2")
     confirm = await alice.send("0.0004")
@@ -97,6 +98,7 @@ async def test_send_kes_to_registered_and_unregistered(
     await fund(rt, alice.number, "1000", "KES")
     await alice.dial()
     await alice.send("4")
+    await alice.send("1")  # send menu: to a phone number
     await alice.send("+254 722 000 111")
     await alice.send("1")
     assert "Send KES 250.00 to Bob Otieno" in await alice.send("250")
@@ -106,6 +108,7 @@ async def test_send_kes_to_registered_and_unregistered(
     # to a number without an account: the claim waits, the number gets an SMS invitation
     await alice.dial()
     await alice.send("4")
+    await alice.send("1")  # send menu: to a phone number
     await alice.send("0733444555")
     await alice.send("1")
     confirm = await alice.send("100")

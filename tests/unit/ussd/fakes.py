@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -12,12 +12,21 @@ from core.flows.types import (
     AccountStatus,
     BalanceLine,
     CustomerView,
+    PendingLine,
     QuoteView,
+    RateLine,
     Receipt,
     Recipient,
     StatementLine,
 )
-from core.identity.errors import PinIncorrect, PinLocked
+from core.identity.errors import (
+    CustomerNotFound,
+    NationalIdMismatch,
+    OtpExpired,
+    OtpInvalid,
+    PinIncorrect,
+    PinLocked,
+)
 from core.identity.phone import normalize_phone
 from core.identity.pin import check_new_pin
 from core.money import Asset, Money
@@ -46,6 +55,10 @@ class FakeFlows:
     national_ids: dict[str, str] = field(default_factory=dict)  # phone -> national ID
     demo: bool = False  # quotes from fixed demo rates (the embedded default)
     send_fee: Decimal = Decimal(0)  # a fraction of the amount sent
+    waiting: list[PendingLine] = field(default_factory=list)  # pending items
+    otp_sent: dict[str, str] = field(default_factory=dict)  # phone -> the live reset code
+    otp_tries: dict[str, int] = field(default_factory=dict)
+    reset_at: dict[int, datetime] = field(default_factory=dict)  # PIN reset by code (cool-down starts)
 
     def add_customer(
         self, phone: str, name: str = "Amina Wanjiru", pin: str = "4826", language: str = "en"
@@ -227,3 +240,44 @@ class FakeFlows:
             Money.of("300000", Asset.KES),
             Money.of("123456.78", Asset.KES),
         )
+
+    # --- issue 19: rates, pending, PIN check, forgotten PIN ------------------------------------
+
+    async def rates(self) -> list[RateLine]:
+        return [
+            RateLine(Asset.BTC, Money.of("13390000", Asset.KES), Money.of("12610000", Asset.KES), self.demo),
+            RateLine(
+                Asset.USDT_ERC20, Money.of("133.40", Asset.KES), Money.of("125.60", Asset.KES), self.demo
+            ),
+            RateLine(Asset.USDT_TRC20, None, None, self.demo),
+        ]
+
+    async def pending(self, *, customer_id: int) -> list[PendingLine]:
+        return list(self.waiting)
+
+    async def check_pin(self, *, customer_id: int, pin: str) -> None:
+        self._pin(customer_id, pin)
+
+    async def start_pin_reset(self, *, phone: str) -> None:
+        if phone not in self.customers:
+            raise CustomerNotFound("not registered")
+        self.otp_sent[phone] = "314159"
+        self.sms.append((phone, "otp"))
+
+    async def finish_pin_reset(self, *, phone: str, otp: str, national_id: str | None, new_pin: str) -> None:
+        check_new_pin(new_pin, phone=phone)
+        customer = self.customers[phone]
+        if self.otp_sent.get(phone) is None:
+            raise OtpExpired("no code")
+        if otp != self.otp_sent[phone]:
+            self.otp_tries[phone] = self.otp_tries.get(phone, 0) + 1
+            raise OtpInvalid(attempts_left=5 - self.otp_tries[phone])
+        del self.otp_sent[phone]
+        if national_id is None and not customer.pin_reset_pending:
+            raise NationalIdMismatch("the ID is needed")
+        if national_id is not None and national_id != self.national_ids.get(phone):
+            raise NationalIdMismatch("no match")
+        self.pins[customer.id] = new_pin
+        self.wrong[customer.id] = 0
+        self.reset_at[customer.id] = self.now
+        self.customers[phone] = replace(customer, pin_reset_pending=False)

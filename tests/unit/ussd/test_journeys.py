@@ -60,7 +60,7 @@ async def test_back_and_main_navigation(phone: Phone, flows) -> None:
     assert "Enter the KES amount" in await phone.send("3")
     assert "Buy which crypto" in await phone.send("0")
     assert "1 Balances" in await phone.send("00")
-    assert "Invalid choice" in await phone.send("9")
+    assert "Invalid choice" in await phone.send("10")
 
 
 async def test_buy_once_even_when_the_hop_repeats(phone: Phone, flows) -> None:
@@ -150,6 +150,7 @@ async def test_send_to_registered_shows_name(phone: Phone, flows) -> None:
     flows.add_customer("+254722000111", name="Otieno Odhiambo")
     await phone.dial()
     await phone.send("4")
+    await phone.send("1")  # send menu: to a phone number
     assert "Invalid phone" in await phone.send("12345")
     await phone.send("0722 000 111")
     await phone.send("1")
@@ -162,6 +163,7 @@ async def test_send_to_unregistered_waits_in_claim(phone: Phone, flows) -> None:
     flows.add_customer(phone.number, language="sw")
     await phone.dial()
     await phone.send("4")
+    await phone.send("1")  # send menu: to a phone number
     await phone.send("0733444555")
     await phone.send("1")
     assert "hayuko Kibeti" in await phone.send("250")
@@ -172,7 +174,7 @@ async def test_send_to_unregistered_waits_in_claim(phone: Phone, flows) -> None:
 async def test_receive_address(phone: Phone, flows) -> None:
     flows.add_customer(phone.number)
     await phone.dial()
-    await phone.send("5")
+    await phone.send("6")
     reply = await phone.send("3")
     assert reply.startswith("END Your USDT-TRC20 address:\nTJRab")
 
@@ -180,7 +182,7 @@ async def test_receive_address(phone: Phone, flows) -> None:
 async def test_statement_paginates(phone: Phone, flows) -> None:
     flows.add_customer(phone.number)
     await phone.dial()
-    first = await phone.send("6")
+    first = await phone.send("7")
     assert "98 More" in first
     second = await phone.send("98")
     assert second != first and "Last movements" in second
@@ -189,14 +191,14 @@ async def test_statement_paginates(phone: Phone, flows) -> None:
 async def test_change_pin_and_language(phone: Phone, flows) -> None:
     flows.add_customer(phone.number)
     await phone.dial()
-    await phone.send("7")
+    await phone.send("9")
     await phone.send("1")
     await phone.send("4826")
     await phone.send("5937")
     assert (await phone.send("5937")).startswith("END Your PIN has been changed")
     assert flows.pins[1] == "5937"
     await phone.dial()
-    await phone.send("7")
+    await phone.send("9")
     assert (await phone.send("2")).startswith("CON Choose language")
     assert (await phone.send("2")).startswith("END Lugha imewekwa")
 
@@ -204,7 +206,7 @@ async def test_change_pin_and_language(phone: Phone, flows) -> None:
 async def test_kyc_status(phone: Phone, flows) -> None:
     flows.add_customer(phone.number)
     await phone.dial()
-    await phone.send("7")
+    await phone.send("9")
     reply = await phone.send("3")
     assert reply.startswith("END KYC: verified (Tier 2)") and "KES 150,000.00" in reply
 

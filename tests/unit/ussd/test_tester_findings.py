@@ -69,6 +69,7 @@ async def test_send_to_unregistered_shows_the_fee(phone: Phone, flows: FakeFlows
     flows.send_fee = Decimal("0.005")
     await phone.dial()
     await phone.send("4")
+    await phone.send("1")  # send menu: to a phone number
     await phone.send("0733444555")
     await phone.send("4")
     confirm = await phone.send("1")
@@ -80,6 +81,7 @@ async def test_send_to_unregistered_shows_the_fee_in_swahili(phone: Phone, flows
     flows.send_fee = Decimal("0.005")
     await phone.dial()
     await phone.send("4")
+    await phone.send("1")  # send menu: to a phone number
     await phone.send("0733444555")
     await phone.send("4")
     confirm = await phone.send("1")
@@ -115,7 +117,7 @@ async def test_live_quotes_carry_no_demo_label(phone: Phone, flows: FakeFlows) -
 async def test_kyc_tier_in_swahili(phone: Phone, flows: FakeFlows) -> None:
     flows.add_customer(phone.number, language="sw")
     await phone.dial()
-    await phone.send("7")
+    await phone.send("9")
     reply = await phone.send("3")
     assert "(Kiwango 2)" in reply and "Tier" not in reply, reply
 
@@ -253,6 +255,7 @@ async def test_send_eaten_by_the_fee_says_so(phone: Phone, flows: FakeFlows) -> 
     flows.send_fee = Decimal(1)  # the fee is the whole amount
     await phone.dial()
     await phone.send("4")
+    await phone.send("1")  # send menu: to a phone number
     await phone.send("0733444555")
     await phone.send("4")
     reply = await phone.send("0.000001")
