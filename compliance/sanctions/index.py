@@ -1,9 +1,13 @@
 """An in-memory screening index over every listed name and alias.
 
 Blocking: index tokens are grouped by their first letter's phonetic class (watchman's
-pre-filter); a query token is compared with rapidfuzz against its class only, and a name becomes a
-candidate when it shares enough similar tokens with the query. Only candidates get the full
-watchman name score. Crypto addresses are an exact, case-insensitive dictionary lookup.
+pre-filter); a query token is compared with rapidfuzz against its class only, and also meets every
+listed token with the same phonetic key (a second candidate path for spellings Jaro-Winkler keeps
+apart). Names are indexed and searched with transliterations canonicalised (mohamed -> muhammad), so
+equivalent spellings are one token. A name becomes a candidate when it shares enough similar tokens
+with the query; a query initial ("M. Zawahiri") never proposes candidates but counts against a listed
+token with its letter. Only candidates get the full watchman name score. Crypto addresses are an
+exact, case-insensitive dictionary lookup.
 """
 
 from __future__ import annotations
@@ -16,20 +20,19 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from compliance.sanctions.entities import CryptoAddress, ListedEntity
-from compliance.sanctions.normalize import (
-    CLASSES,
-    merge_variants,
-    normalize,
-    normalize_id,
-    tokens,
-)
+from compliance.sanctions.normalize import CLASSES, name_variants, normalize_id
+from compliance.sanctions.phonetic import phonetic_key
 from compliance.sanctions.scoring import (
     DIFFERENT_LETTER_PENALTY_WEIGHT,
+    INITIAL_TOKEN_SCORE,
     TERM_COVERAGE_PENALTY,
     UNMATCHED_INDEX_TOKEN_WEIGHT,
+    is_initial,
     name_score,
     token_score,
 )
+from compliance.sanctions.transliteration import initials_of
+from compliance.sanctions.weights import TokenWeights
 
 CANDIDATE_TOKEN_CUTOFF = 0.8
 MIN_ID_LENGTH = 5
@@ -49,6 +52,9 @@ class NameHit:
     matched_name: str
     score: float
     alias: bool
+    # The canonical tokens the score was computed on (query variant, listed variant).
+    query_tokens: tuple[str, ...] = ()
+    listed_tokens: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -70,6 +76,9 @@ class SanctionsIndex:
     _second: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
     _warm: dict[str, dict[str, float]] = field(default_factory=dict)
     _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
+    _by_key: dict[str, list[str]] = field(default_factory=dict)
+    _by_initial: dict[str, set[int]] = field(default_factory=dict)
+    weights: TokenWeights = field(default_factory=lambda: TokenWeights({}, 0))
 
     @classmethod
     def build(cls, entities: Iterable[ListedEntity]) -> SanctionsIndex:
@@ -82,8 +91,7 @@ class SanctionsIndex:
             seen: set[tuple[str, ...]] = set()
             names = [] if entity.entity_type == "address" else [(False, entity.name)]
             for alias, display in names + [(True, a) for a in entity.aliases]:
-                base = tokens(normalize(display, individual=individual))
-                for variant in merge_variants(base):
+                for variant in name_variants(display, individual=individual):
                     key = tuple(variant)
                     if not key or key in seen:
                         continue
@@ -100,9 +108,21 @@ class SanctionsIndex:
                     ids[number].append(idx)
         buckets: dict[tuple[str, int], list[str]] = defaultdict(list)
         second: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+        by_key: dict[str, list[str]] = defaultdict(list)
         for tok in postings:
             buckets[(tok[0], len(tok))].append(tok)
             second[(tok[0], tok[1:2], len(tok))].append(tok)
+            if sound := phonetic_key(tok):
+                by_key[sound].append(tok)
+        index._by_key = dict(by_key)
+        by_initial: dict[str, set[int]] = defaultdict(set)
+        for name_id, indexed in enumerate(index._names):
+            for tok in indexed.toks:
+                if len(tok) > 1:
+                    for letter in initials_of(tok):
+                        by_initial[letter].add(name_id)
+        index._by_initial = dict(by_initial)
+        index.weights = TokenWeights({tok: len(ids) for tok, ids in postings.items()}, len(index._names))
         index._postings = dict(postings)
         index._buckets = dict(buckets)
         index._second = dict(second)
@@ -136,9 +156,8 @@ class SanctionsIndex:
     def search(self, name: str, *, min_score: float = 0.75, limit: int = 10) -> list[NameHit]:
         """Listed parties whose best name or alias scores at least `min_score`, best first."""
         best: dict[int, NameHit] = {}
-        base = tokens(normalize(name))
         similar: dict[str, dict[str, float]] = {}
-        for variant in merge_variants(base):
+        for variant in name_variants(name):
             for hit in self._search_tokens(variant, min_score, similar):
                 current = best.get(hit.entity_idx_key)
                 if current is None or hit.score > current.score:
@@ -190,6 +209,10 @@ class SanctionsIndex:
             score = token_score(qtok, itok)
             if score >= CANDIDATE_TOKEN_CUTOFF:
                 sims[itok] = score
+        if key := phonetic_key(qtok):
+            for itok in self._by_key.get(key, ()):
+                if itok not in sims and (score := token_score(qtok, itok)) >= CANDIDATE_TOKEN_CUTOFF:
+                    sims[itok] = score
         return sims
 
     def _single_token_hits(self, qtok: str, table: dict[str, float], min_score: float) -> list[_RawHit]:
@@ -208,19 +231,24 @@ class SanctionsIndex:
             if len(indexed.toks) > 1 / 0.3 or not any(qtok in t for t in indexed.toks):
                 value *= TERM_COVERAGE_PENALTY
             if value >= min_score:
-                hits.append(_RawHit(indexed.entity_idx, indexed.display, value, indexed.alias))
+                hits.append(
+                    _RawHit(indexed.entity_idx, indexed.display, value, indexed.alias, (qtok,), indexed.toks)
+                )
         return hits
 
     @staticmethod
     def _generators(query: list[str], volumes: list[int]) -> list[int]:
         """Query tokens to draw candidates from. A multi-token candidate must reach the estimate
         floor, so the query tokens it leaves unmatched weigh less than (1 - floor) of the query:
-        any token set heavier than that contains a matched token. Pick the cheapest such set."""
-        if len(query) < 2:
-            return list(range(len(query)))
+        any token set heavier than that contains a matched token. Pick the cheapest such set.
+        Initials never generate (every listed token with their letter would be a candidate); a
+        candidate must match a full query token anyway."""
+        full = [qi for qi, q in enumerate(query) if not is_initial(q)]
+        if len(full) < 2:
+            return full
         total = sum(len(q) for q in query)
         limit = (1 - ESTIMATE_FLOOR_MULTI) * total
-        order = sorted(range(len(query)), key=lambda qi: volumes[qi] / len(query[qi]))
+        order = sorted(full, key=lambda qi: volumes[qi] / len(query[qi]))
         singles = [qi for qi in order if len(query[qi]) > limit]
         if singles:
             return [min(singles, key=lambda qi: volumes[qi])]
@@ -242,9 +270,11 @@ class SanctionsIndex:
             return []
         for qtok in query:
             if qtok not in similar:
-                similar[qtok] = self._similar(qtok)
+                similar[qtok] = {} if is_initial(qtok) else self._similar(qtok)
         sims = [similar[q] for q in query]
         if len(query) == 1:
+            if is_initial(query[0]):
+                return []
             return self._single_token_hits(query[0], sims[0], min_score)
         volumes = [sum(len(self._postings[t]) for t in s) for s in sims]
         generators = self._generators(query, volumes)
@@ -261,6 +291,10 @@ class SanctionsIndex:
             if qi in generators:
                 continue
             found, table = best[qi], sims[qi]
+            if is_initial(query[qi]):
+                with_letter = self._by_initial.get(query[qi], set())
+                found.update(dict.fromkeys(candidates & with_letter, INITIAL_TOKEN_SCORE))
+                continue
             if volumes[qi] <= 3 * len(candidates):  # cheaper to walk this token's postings
                 for itok, score in table.items():
                     for name_id in self._postings[itok]:
@@ -296,7 +330,11 @@ class SanctionsIndex:
             indexed = self._names[name_id]
             score = name_score(query, indexed.toks, cached)
             if score >= min_score:
-                hits.append(_RawHit(indexed.entity_idx, indexed.display, score, indexed.alias))
+                hits.append(
+                    _RawHit(
+                        indexed.entity_idx, indexed.display, score, indexed.alias, tuple(query), indexed.toks
+                    )
+                )
         return hits
 
 
@@ -306,6 +344,15 @@ class _RawHit:
     display: str
     score: float
     alias: bool
+    query_tokens: tuple[str, ...]
+    listed_tokens: tuple[str, ...]
 
     def to_name_hit(self, entities: list[ListedEntity]) -> NameHit:
-        return NameHit(entities[self.entity_idx_key], self.display, self.score, self.alias)
+        return NameHit(
+            entities[self.entity_idx_key],
+            self.display,
+            self.score,
+            self.alias,
+            self.query_tokens,
+            self.listed_tokens,
+        )

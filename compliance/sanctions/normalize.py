@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from compliance.sanctions.transliteration import canonical_token, canonicalize, is_abd_link, is_abd_prefix
+
 _REORDER = re.compile(r",(?:\s+)?([\w'’\-\.\s]+)$")
 _SUFFIX_WORDS = sorted(
     (
@@ -114,6 +116,43 @@ def merge_variants(toks: list[str]) -> list[list[str]]:
     if backward not in variants:
         variants.append(backward)
     return variants
+
+
+def name_variants(name: str, *, individual: bool = True) -> list[list[str]]:
+    """The token lists a name is indexed and searched under: normalised, stopwords dropped,
+    transliterations canonicalised (mohamed -> muhammad, abdul rahman -> abdrahman), and the
+    short-token merges of `merge_variants` (themselves canonicalised: abu bakr -> abubakr)."""
+    base = canonicalize(tokens(normalize(name, individual=individual)))
+    variants: list[list[str]] = []
+    for variant in merge_variants(base) + _abd_joined(base):
+        canonical = [canonical_token(tok) for tok in variant]
+        if canonical not in variants:
+            variants.append(canonical)
+    return variants
+
+
+def _abd_joined(toks: list[str]) -> list[list[str]]:
+    """An abd- token left separate (its root a spelling canonicalize does not know: "abdul
+    raahman") joined to its root as one more variant: ["abdraahman"]."""
+    joined: list[str] = []
+    i = 0
+    while i < len(toks):
+        nxt = i + 1
+        if nxt < len(toks) and is_abd_link(toks[nxt]) and nxt + 1 < len(toks):
+            nxt += 1
+        # "abdi" alone is a common Somali given name, not a separated prefix
+        if (
+            is_abd_prefix(toks[i])
+            and toks[i] not in ("abdi", "cabdi")
+            and nxt < len(toks)
+            and len(toks[nxt]) >= 4
+        ):
+            joined.append("abd" + toks[nxt])
+            i = nxt + 1
+        else:
+            joined.append(toks[i])
+            i += 1
+    return [joined] if joined != toks else []
 
 
 def normalize_id(number: str) -> str:

@@ -1,5 +1,7 @@
 """Token and name scores as moov-io/watchman computes them (internal/stringscore, pkg/search
-similarity_fuzzy.go), with rapidfuzz's Jaro-Winkler (prefix 4, boost above Jaro 0.7)."""
+similarity_fuzzy.go), with rapidfuzz's Jaro-Winkler (prefix 4, boost above Jaro 0.7), plus two
+token rules of our own: a query initial matches a listed name with that first letter, and tokens
+with the same phonetic key score at least PHONETIC_TOKEN_SCORE."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from collections.abc import Callable, Sequence
 from rapidfuzz.distance import JaroWinkler
 
 from compliance.sanctions.normalize import phonetic_class
+from compliance.sanctions.phonetic import phonetic_key
+from compliance.sanctions.transliteration import initials_of
 
 LENGTH_DIFFERENCE_CUTOFF_FACTOR = 0.9
 LENGTH_DIFFERENCE_PENALTY_WEIGHT = 0.3
@@ -16,22 +20,45 @@ UNMATCHED_INDEX_TOKEN_WEIGHT = 0.15
 TERM_MATCH_THRESHOLD = 0.90
 SHORT_QUERY_PENALTY = 0.8
 TERM_COVERAGE_PENALTY = 0.85
+# A query initial ("M. Zawahiri") against a listed token it abbreviates: about a one-edit match.
+INITIAL_TOKEN_SCORE = 0.9
+# Same Metaphone key (qasim ~ kassim, zawahry ~ zawahiri): as good as a close spelling, not exact.
+PHONETIC_TOKEN_SCORE = 0.9
 
 TokenScorer = Callable[[str, str], float]
 
 
+def is_initial(token: str) -> bool:
+    return len(token) == 1 and token.isalpha()
+
+
 def token_score(query: str, indexed: str) -> float:
-    """customJaroWinkler: JW, a length-difference penalty, a different-first-letter penalty,
-    and zero across phonetic classes (the watchman pre-filter)."""
+    """The best of: customJaroWinkler (JW, a length-difference penalty, a different-first-letter
+    penalty, zero across phonetic classes: the watchman pre-filter), a query initial against a
+    listed token starting with it, and equal phonetic keys."""
     if not query or not indexed:
         return 0.0
-    if query[0] != indexed[0] and phonetic_class(query) != phonetic_class(indexed):
-        return 0.0
-    score = JaroWinkler.similarity(query, indexed)
+    if is_initial(query) and len(indexed) > 1:
+        return INITIAL_TOKEN_SCORE if query in initials_of(indexed) else 0.0
+    score = _custom_jaro_winkler(query, indexed)
+    if score < PHONETIC_TOKEN_SCORE and (key := phonetic_key(query)) and key == phonetic_key(indexed):
+        # the same length penalty as a spelling match: abdi and abbatay share a key, not a name
+        return max(score, PHONETIC_TOKEN_SCORE * _length_factor(query, indexed))
+    return score
+
+
+def _length_factor(query: str, indexed: str) -> float:
     shorter, longer = sorted((len(query), len(indexed)))
     ratio = shorter / longer
     if ratio < LENGTH_DIFFERENCE_CUTOFF_FACTOR:
-        score *= 1 - (1 - ratio) * LENGTH_DIFFERENCE_PENALTY_WEIGHT
+        return 1 - (1 - ratio) * LENGTH_DIFFERENCE_PENALTY_WEIGHT
+    return 1.0
+
+
+def _custom_jaro_winkler(query: str, indexed: str) -> float:
+    if query[0] != indexed[0] and phonetic_class(query) != phonetic_class(indexed):
+        return 0.0
+    score = JaroWinkler.similarity(query, indexed) * _length_factor(query, indexed)
     if query[0] != indexed[0]:
         score *= DIFFERENT_LETTER_PENALTY_WEIGHT
     return score
@@ -65,6 +92,29 @@ def best_pairs(query: Sequence[str], indexed: Sequence[str], scorer: TokenScorer
     average = total / (query_len + matched_index_len)
     unmatched = (index_len - matched_index_len) / index_len
     return average * (1 - UNMATCHED_INDEX_TOKEN_WEIGHT * unmatched)
+
+
+def matched_pairs(
+    query: Sequence[str], indexed: Sequence[str], scorer: TokenScorer = token_score, floor: float = 0.8
+) -> list[tuple[float, str, str]]:
+    """The greedy one-to-one pairing best_pairs makes, as (score, query token, index token), keeping
+    pairs scoring at least `floor`: what a match rests on, for weighing its evidence."""
+    scored = sorted(
+        ((scorer(q, i), qi, ii) for qi, q in enumerate(query) for ii, i in enumerate(indexed)),
+        reverse=True,
+    )
+    used_q: set[int] = set()
+    used_i: set[int] = set()
+    pairs: list[tuple[float, str, str]] = []
+    for score, qi, ii in scored:
+        if score < floor:
+            break
+        if qi in used_q or ii in used_i:
+            continue
+        used_q.add(qi)
+        used_i.add(ii)
+        pairs.append((score, query[qi], indexed[ii]))
+    return pairs
 
 
 def unmatched_index_tokens(
