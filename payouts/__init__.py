@@ -9,9 +9,10 @@ callback on a secret path (webapp.api.mpesa: raw row first, 200, then `payouts.c
 
 Settings (core.config): MPESA_BASE_URL (empty: the simulator mounted at /daraja-sim), MPESA_CONSUMER_KEY/
 SECRET, MPESA_SHORTCODE, MPESA_PASSKEY, MPESA_INITIATOR_NAME/PASSWORD, MPESA_CERTIFICATE_PATH (empty: the
-simulator's), MPESA_CALLBACK_BASE_URL, MPESA_CALLBACK_TOKEN, MPESA_B2C_RATE_PER_HOUR (0: off).
+simulator's), MPESA_CALLBACK_BASE_URL, MPESA_CALLBACK_TOKEN, MPESA_CALLBACK_PATH_PREFIX ("cb": Daraja refuses
+callback URLs containing "mpesa", "query", "sql", ...; production refuses them at start-up),
+MPESA_B2C_RATE_PER_HOUR (0: off).
 Environment knobs read here: MPESA_B2C_RATE_BURST (1), MPESA_RECONCILE_AFTER_S (120),
 MPESA_SHORTCODE_DAILY_LIMIT_KES (20,000,000), MPESA_LOW_FLOAT_KES (50,000), MPESA_TIMEOUT_S (30),
-MPESA_CALLBACK_PATH_PREFIX ("mpesa"; set "cb" in production: Daraja refuses URLs containing "mpesa"),
 KIBETI_WORKER_PRELOAD, and KIBETI_FAULT_KILL_AFTER_SEND (chaos tests only).
 """

@@ -48,6 +48,7 @@ from payouts.rate_limit import MemoryTokenBucket, RateLimit, RedisTokenBucket
 
 log = logging.getLogger(__name__)
 EMBEDDED_SIMULATOR_PATH = "/daraja-sim"  # mounted by the web app when MPESA_BASE_URL is empty
+DEFAULT_CALLBACK_PREFIX = "cb"
 _certificates: dict[str, bytes] = {}
 _certificate_files: dict[tuple[str, int], bytes] = {}
 T = TypeVar("T")
@@ -146,8 +147,13 @@ def config(settings: Settings, cert: bytes) -> DarajaConfig:
         callback_base_url=settings.mpesa_callback_base_url,
         callback_token=settings.mpesa_callback_token.get_secret_value(),
         timeout_s=float(os.environ.get("MPESA_TIMEOUT_S", "30")),
-        callback_prefix=os.environ.get("MPESA_CALLBACK_PATH_PREFIX", "mpesa").strip("/") or "mpesa",
+        callback_prefix=callback_prefix(settings),
     )
+
+
+def callback_prefix(settings: Settings) -> str:
+    """The callback URLs' first path segment (MPESA_CALLBACK_PATH_PREFIX, default "cb")."""
+    return settings.mpesa_callback_path_prefix.strip().strip("/") or DEFAULT_CALLBACK_PREFIX
 
 
 _job_factory: ContextVar[async_sessionmaker[AsyncSession] | None] = ContextVar(

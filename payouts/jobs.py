@@ -127,21 +127,25 @@ async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
                     service.release_unsent, payout_id=payout_id, reason=reason, result="retry"
                 )
         accepted = await _call(d, payout)
-    except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
+    except (errors.DarajaBusy, errors.DarajaUnavailable, errors.DarajaAuthError) as exc:
+        # not processed, and nothing wrong with the payout itself: it waits, held, and is sent again
         return await _in_session(service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry")
-    except (errors.DarajaTimeout, errors.DuplicateOriginatorConversationID) as exc:
-        async with sessions(current)() as session:
-            await service.mark_unknown(session=session, payout_id=payout_id, reason=str(exc))
-            await _mark_done(session, outbox_id)  # the reconciler owns it now
-            await session.commit()
-        return "unknown"
-    except (errors.DarajaError, errors.InvalidMsisdn, ValueError) as exc:
+    except (errors.DarajaRejected, errors.InvalidMsisdn, ValueError) as exc:
+        # a documented "not processed" (or never sent: refused here): the only release of the funds
         code = getattr(exc, "error_code", "") or "rejected"
         async with sessions(current)() as session:
             await service.fail_payout(session=session, payout_id=payout_id, result_code=code, reason=str(exc))
             await _mark_done(session, outbox_id)
             await session.commit()
         return "failed"
+    except errors.DarajaError as exc:
+        # timeout, 5xx without a Daraja body, duplicate, unknown code: Daraja may have paid. The funds
+        # stay held; Transaction Status (the reconciler) decides.
+        async with sessions(current)() as session:
+            await service.mark_unknown(session=session, payout_id=payout_id, reason=str(exc))
+            await _mark_done(session, outbox_id)  # the reconciler owns it now
+            await session.commit()
+        return "unknown"
     _maybe_crash()
     async with sessions(current)() as session:
         await service.mark_accepted(
@@ -177,11 +181,19 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
                 account_reference=row.reference,
                 description="Kibeti",
             )
-        except (errors.DarajaBusy, errors.DarajaUnavailable) as exc:
+        except (errors.DarajaBusy, errors.DarajaUnavailable, errors.DarajaAuthError) as exc:
             await _in_session(
                 collections.release_unpushed, collection_id=collection_id, reason=str(exc), result=""
             )
             raise RetryLater(str(exc)) from exc
+        except errors.DarajaOutcomeUnknown as exc:
+            # the prompt may have gone out: never pushed again, and not failed here (a callback may
+            # still come); the reconciler settles it
+            log.warning("STK push for collection %s: outcome unknown (%s)", collection_id, exc)
+            async with sessions(current)() as session:
+                await _mark_done(session, outbox_id)
+                await session.commit()
+            return "unknown"
         except (errors.DarajaError, ValueError) as exc:
             code = getattr(exc, "error_code", "") or "rejected"
             async with sessions(current)() as session:

@@ -38,7 +38,10 @@ RATE_LIMIT_EXEMPT = (
     "/callbacks",
     "/api/callbacks",
     "/static",
+    "/cb/",
 )
+# M-Pesa callbacks are /<prefix>/<token>/<kind>: the default and legacy prefixes, plus the configured one
+MPESA_CALLBACK_PREFIXES = ("cb", "mpesa")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = structlog.get_logger("kibeti.http")
 
@@ -89,7 +92,7 @@ class SecurityMiddleware:
             log.info(
                 "http_request",
                 method=scope.get("method"),
-                path=_loggable_path(scope.get("path", "")),
+                path=_loggable_path(scope.get("path", ""), _mpesa_prefixes(scope)),
                 status=status_holder["status"],
                 ms=int((time.monotonic() - started) * 1000),
             )
@@ -104,6 +107,8 @@ class SecurityMiddleware:
         path: str = scope.get("path", "")
         runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
         if not isinstance(runtime, Runtime) or path.startswith(RATE_LIMIT_EXEMPT):
+            return None
+        if _callback_prefix_of(path, _mpesa_prefixes(scope)):  # a dropped callback is a lost payment
             return None
         peer = scope["client"][0] if scope.get("client") else "unknown"
         ip = client_ip(
@@ -159,8 +164,27 @@ def _too_large(request_id: str) -> JSONResponse:
     )
 
 
-def _loggable_path(path: str) -> str:
-    """Callback paths carry secret tokens: log only their first segment."""
+def _mpesa_prefixes(scope: Scope) -> tuple[str, ...]:
+    runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+    if not isinstance(runtime, Runtime):
+        return MPESA_CALLBACK_PREFIXES
+    configured = runtime.settings.mpesa_callback_path_prefix.strip().strip("/")
+    return (*MPESA_CALLBACK_PREFIXES, configured) if configured else MPESA_CALLBACK_PREFIXES
+
+
+def _callback_prefix_of(path: str, prefixes: tuple[str, ...]) -> str:
+    """The M-Pesa callback prefix `path` starts with ("" when it is not a callback path)."""
+    first = path.lstrip("/").split("/", 1)[0]
+    return first if first in prefixes and path.count("/") >= 2 else ""
+
+
+def _loggable_path(path: str, mpesa_prefixes: tuple[str, ...] = MPESA_CALLBACK_PREFIXES) -> str:
+    """Callback paths carry secret tokens: an M-Pesa callback keeps its kind with the token masked,
+    other callback paths only their first segment."""
+    prefix = _callback_prefix_of(path, mpesa_prefixes)
+    if prefix:
+        parts = path.lstrip("/").split("/")
+        return "/" + "/".join([prefix, "***", *parts[2:]])
     if path.startswith(RATE_LIMIT_EXEMPT[1:]):
         first = path.strip("/").split("/", 1)[0]
         return f"/{first}/..."

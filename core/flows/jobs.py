@@ -105,6 +105,8 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
             amount = Money.from_minor(payout.amount_minor, Asset.KES)
             values["amount"] = format_money(amount, customer.language)
             outcome = "paid" if payout.status == PayoutStatus.SUCCEEDED.value else "failed"
+            if outcome == "failed":  # the principal and the fee, both back in the wallet
+                values["back"] = format_money(payments.returned_on_failure(payout), customer.language)
             if outcome == "paid":
                 balance = await ledger.balance(session=session, account_id=payout.account_id)
                 values["balance"] = format_money(balance, customer.language)
@@ -113,7 +115,7 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
             await outbox.mark_done(session=session, outbox_id=outbox_id)
         await session.commit()
     if customer is not None:
-        code = "sms.sell_receipt" if outcome == "paid" else "sms.sell_failed"
+        code = "sms.sell_receipt" if outcome == "paid" else "sms.payout_failed_refunded"
         await flows.notify(
             phone=customer.phone, code=code, language=customer.language,
             reference=f"payout-finished-{payout_id}", **values,

@@ -205,9 +205,16 @@ async def confirm_sell(
             amount=payout_amount,
             customer_id=customer_id,
             remarks="Kibeti sell",
+            fee=_mpesa_fee(row),  # refunded with the principal if M-Pesa refuses the payout
         )
         await session.commit()
         return Receipt(reference=payout.id[:12], status="pending", amount=payout_amount)
+
+
+def _mpesa_fee(row: Quote) -> Money:
+    """The M-Pesa payout fee a sell quote charged (KES)."""
+    minor = sum(int(line["minor"]) for line in row.fees if line.get("kind") == "mpesa")
+    return Money.from_minor(minor, Asset.KES)
 
 
 async def confirm_send(

@@ -153,3 +153,6 @@ SELF_CARE_CODES = (
     N_("error.otp_rate_limited"),
     N_("error.national_id_mismatch"),
 )
+
+# Payouts: a failed M-Pesa payout returns the principal and the fee; the SMS points to the cash-out menu
+PAYOUT_CODES = (N_("sms.payout_failed_refunded"),)

@@ -37,6 +37,7 @@ class CollectionStatus(StrEnum):
     CREATED = "created"
     REQUESTING = "requesting"  # a worker is calling Daraja
     REQUESTED = "requested"  # CheckoutRequestID known; waiting for the customer
+    CONFIRMING = "confirming"  # a callback came; our STK Query has not confirmed it yet (pending)
     SUCCEEDED = "succeeded"  # credited
     FAILED = "failed"
     FLAGGED = "flagged"  # paid, but the callback disagrees with the request: staff decide
@@ -58,6 +59,8 @@ class Payout(Base):
     account_id: Mapped[int] = mapped_column(Integer)
     phone: Mapped[str] = mapped_column(String(16))  # 12-digit MSISDN (B2C) or shortcode (B2B)
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    # the payout fee the customer paid for it (a sell's M-Pesa fee): refunded with a failed payout
+    fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0, server_default="0")
     hold_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=PayoutStatus.CREATED.value, index=True)
     originator_conversation_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -117,3 +120,37 @@ class MpesaCallback(Base):
     flag_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class C2BStatus(StrEnum):
+    PENDING = "pending"  # a confirmation arrived; our Transaction Status query has not confirmed it
+    CREDITED = "credited"  # confirmed by Daraja; booked to the customer's wallet
+    SUSPENSE = "suspense"  # confirmed by Daraja, but no wallet to credit: held in suspense for staff
+    NOT_FOUND = "not_found"  # Daraja does not know it (a forged or mistaken confirmation): nothing booked
+
+
+class MpesaC2BPayment(Base):
+    """A paybill payment as a confirmation claimed it, and as Daraja's Transaction Status confirmed it.
+
+    The claimed amount is never booked: only `amount_minor`, from the status result of our own query
+    (matched on that query's ConversationID), is."""
+
+    __tablename__ = "mpesa_c2b_payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    trans_id: Mapped[str] = mapped_column(String(40), unique=True)
+    claimed_minor: Mapped[int] = mapped_column(MinorUnits)
+    amount_minor: Mapped[int | None] = mapped_column(MinorUnits, nullable=True)
+    bill_ref: Mapped[str] = mapped_column(String(40), default="")
+    payer: Mapped[str] = mapped_column(String(20), default="")  # masked by Safaricom
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)  # the account named
+    shortcode: Mapped[str] = mapped_column(String(12), default="")
+    status: Mapped[str] = mapped_column(String(16), default=C2BStatus.PENDING.value, index=True)
+    query_originator_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    query_conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    queries: Mapped[int] = mapped_column(Integer, default=0)
+    receipt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

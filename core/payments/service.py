@@ -45,10 +45,13 @@ async def create_payout(
     merchant_id: int | None = None,
     remarks: str = "",
     kind: str = "b2c",
+    fee: Money | None = None,
 ) -> Payout:
     """Hold the funds, write the payout row and its outbox job, in the caller's transaction (no commit).
 
     Fractional shillings are not sent: the hold covers the whole shillings, the cents stay available.
+    `fee` is what the customer was charged for this payout (already booked to fee revenue by the
+    caller): a failed payout refunds it with the principal.
     The same idempotency key returns the first payout; with different content it raises PaymentConflict.
     """
     send = limits.payout_amount(amount)
@@ -78,6 +81,7 @@ async def create_payout(
         account_id=account_id,
         phone=party_b,
         amount_minor=send.minor,
+        fee_minor=fee.minor if fee is not None and fee.is_positive() else 0,
         hold_id=0,
         status=PayoutStatus.CREATED.value,
         originator_conversation_id=payout_id,
@@ -232,14 +236,43 @@ async def fail_payout(*, session: AsyncSession, payout_id: str, result_code: str
 
 
 async def _fail(session: AsyncSession, payout: Payout, result_code: str, reason: str) -> bool:
+    """Failed: everything the payout took goes back, in this transaction: the held principal is
+    released and the payout fee refunded (`refund_failed_payout`)."""
     if payout.status in FINAL_PAYOUT:
         return False
     now = utcnow()
     await ledger.void_hold(session=session, hold_id=payout.hold_id, reason=f"payout failed: {reason}"[:200])
+    await refund_failed_payout(session=session, payout=payout)
     _touch(payout, PayoutStatus.FAILED, now)
     payout.result_code, payout.result_desc, payout.finished_at = result_code, reason[:255], now
     await _stage_finished(session, payout)
     return True
+
+
+async def refund_failed_payout(*, session: AsyncSession, payout: Payout) -> None:
+    """The one ledger entry of a failed payout: its fee back from fee revenue to the wallet it came
+    from, recording the principal released with it (the principal was only held, never posted)."""
+    if payout.fee_minor <= 0:
+        return
+    fee = Money.from_minor(payout.fee_minor, Asset.KES)
+    revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=Asset.KES)
+    await ledger.post_entry(
+        session=session,
+        idempotency_key=f"payout:{payout.id}:refund",
+        kind="mpesa_payout_refund",
+        postings=[PostingRequest(revenue.id, -fee), PostingRequest(payout.account_id, fee)],
+        memo=f"M-Pesa payout {payout.id} failed: fee refunded, principal released"[:200],
+        details={
+            "payout_id": payout.id,
+            "principal_minor": payout.amount_minor,
+            "fee_minor": payout.fee_minor,
+        },
+    )
+
+
+def returned_on_failure(payout: Payout) -> Money:
+    """What a failed payout gave back to the wallet: the principal and the fee."""
+    return Money.from_minor(payout.amount_minor + payout.fee_minor, Asset.KES)
 
 
 async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_code: str, desc: str) -> bool:

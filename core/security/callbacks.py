@@ -39,11 +39,13 @@ def client_ip(*, peer: str, forwarded_for: str | None, trusted_proxies: Sequence
     return hops[0] if hops else peer
 
 
-def ip_allowed(ip: str, allowlist: Sequence[str]) -> bool:
-    """An empty allow-list allows everyone; otherwise the address must be inside one entry."""
-    if not allowlist:
-        return True
-    return _in_any(ip, _networks(allowlist))
+def ip_allowed(ip: str, allowlist: Sequence[str], *, empty_allows_all: bool = True) -> bool:
+    """The address must be inside one entry; an empty allow-list allows everyone only where
+    `empty_allows_all` (development: production refuses to start without one, and refuses here)."""
+    networks = _networks(allowlist)
+    if not networks:
+        return empty_allows_all
+    return _in_any(ip, networks)
 
 
 def check_callback(
@@ -54,11 +56,14 @@ def check_callback(
     forwarded_for: str | None = None,
     trusted_proxies: Sequence[str] = (),
     allowlist: Sequence[str] = (),
+    require_allowlist: bool = False,
 ) -> str:
-    """Verify an inbound callback; returns the client IP or raises CallbackRejected."""
+    """Verify an inbound callback; returns the client IP or raises CallbackRejected.
+
+    `require_allowlist` (production): an empty allow-list lets nobody in, instead of everyone."""
     if not equals(path_token, expected_token):
         raise CallbackRejected("callback path token mismatch")
     ip = client_ip(peer=peer, forwarded_for=forwarded_for, trusted_proxies=trusted_proxies)
-    if not ip_allowed(ip, allowlist):
+    if not ip_allowed(ip, allowlist, empty_allows_all=not require_allowlist):
         raise CallbackRejected("callback source address not allowed")
     return ip

@@ -2,8 +2,9 @@
 
 Errors map onto payouts.mpesa.errors: a refused token is refreshed once (compare-and-invalidate, so
 one worker's refresh never fights another's); spike arrest raises DarajaBusy for the caller to back
-off; a connect failure is DarajaUnavailable (never sent) and a read timeout is DarajaTimeout
-(outcome unknown).
+off; a connect failure is DarajaUnavailable (never sent). Only a documented "not processed" error
+code is DarajaRejected; a read timeout (DarajaTimeout), a 5xx without a Daraja error body, an unknown
+code or an unreadable answer is DarajaOutcomeUnknown: Daraja may have acted on it (`error_class`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class DarajaConfig:
     callback_base_url: str
     callback_token: str
     timeout_s: float = 30.0
-    # Daraja's URL rules forbid "mpesa" in callback URLs in production: set MPESA_CALLBACK_PATH_PREFIX=cb
-    callback_prefix: str = "mpesa"
+    # Daraja refuses callback URLs containing "mpesa" (and "query", "sql", ...): a neutral prefix
+    callback_prefix: str = "cb"
 
     def callback(self, name: str) -> str:
         return f"{self.callback_base_url.rstrip('/')}/{self.callback_prefix}/{self.callback_token}/{name}"
@@ -176,6 +177,7 @@ class DarajaClient:
                 payload = response.json()
             except ValueError:
                 payload = {"raw": response.text[:2000]}
+                error = "unreadable answer"
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             error = f"unavailable: {exc!r}"
             raise errors.DarajaUnavailable(f"{api}: Daraja unreachable ({exc!r})") from exc
@@ -184,8 +186,12 @@ class DarajaClient:
             raise errors.DarajaTimeout(f"{api}: no answer from Daraja ({exc!r})") from exc
         finally:
             await self._record(api, path, body, status, payload, error, started, reference)
-        if status >= 400 or not isinstance(payload, dict) or "errorCode" in payload:
-            raise _error_from(api, status, payload)
+        if status >= 400 or not isinstance(payload, dict) or "errorCode" in payload or error:
+            raise _error_from(api, status, payload, readable=not error)
+        if str(payload.get("ResponseCode", "0")).strip() != "0":
+            raise errors.DarajaOutcomeUnknown(
+                f"{api}: HTTP {status} with ResponseCode {payload.get('ResponseCode')!r}", http_status=status
+            )
         return payload
 
     async def _record(
@@ -204,9 +210,9 @@ class DarajaClient:
         call = ApiCall(
             api=api,
             path=path,
-            request=wire.redact(body),
+            request=wire.redact(body, hide=self.config.callback_token),
             http_status=status,
-            response=wire.redact(payload),
+            response=wire.redact(payload, hide=self.config.callback_token),
             error=error,
             duration_ms=int((time.perf_counter() - started) * 1000),
             reference=reference,
@@ -390,19 +396,27 @@ def _accepted(out: dict[str, Any], ocid: str) -> Accepted:
     )
 
 
-def _error_from(api: str, status: int, payload: Any) -> errors.DarajaError:
-    body = payload if isinstance(payload, dict) else {}
+def error_class(api: str, status: int, code: str, message: str) -> type[errors.DarajaError]:
+    """What a synchronous Daraja error means. Only a documented "not processed" answer is a
+    rejection; anything Daraja may have acted on (a bare 5xx, an unknown code) is an unknown outcome."""
+    if code in errors.BUSY_CODES or status == 429:
+        return errors.DarajaBusy
+    if code in errors.AUTH_CODES or status == 401:
+        return errors.DarajaAuthError
+    if code in errors.DUPLICATE_CODES:
+        return errors.DuplicateOriginatorConversationID
+    if api == "stk_query" and "being processed" in message.lower():
+        return errors.StkPending
+    if code in errors.REJECTED_CODES:
+        return errors.DarajaRejected
+    return errors.DarajaOutcomeUnknown
+
+
+def _error_from(api: str, status: int, payload: Any, *, readable: bool = True) -> errors.DarajaError:
+    body = payload if isinstance(payload, dict) and readable else {}
     code = str(body.get("errorCode", ""))
     message = str(body.get("errorMessage", "")) or f"HTTP {status}"
-    cls: type[errors.DarajaError] = errors.DarajaError
-    if code in errors.BUSY_CODES or status == 429:
-        cls = errors.DarajaBusy
-    elif code in errors.AUTH_CODES or status == 401:
-        cls = errors.DarajaAuthError
-    elif code in errors.DUPLICATE_CODES:
-        cls = errors.DuplicateOriginatorConversationID
-    elif api == "stk_query" and "being processed" in message.lower():
-        cls = errors.StkPending
+    cls = error_class(api, status, code, message)
     return cls(
         f"{api}: {code} {message}".strip(),
         http_status=status,

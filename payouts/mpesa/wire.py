@@ -47,12 +47,15 @@ def stk_password(shortcode: str, passkey: str, timestamp: str) -> str:
     return base64.b64encode(f"{shortcode}{passkey}{timestamp}".encode()).decode()
 
 
-def redact(value: Any) -> Any:
-    """A deep copy with secrets replaced; safe to store in the API-call audit table."""
+def redact(value: Any, *, hide: str = "") -> Any:
+    """A deep copy with secrets replaced, and `hide` (the callback path token inside every callback
+    URL) masked wherever it appears; safe to store in the API-call audit table."""
     if isinstance(value, Mapping):
-        return {k: (REDACTED if k in SECRET_FIELDS else redact(v)) for k, v in value.items()}
+        return {k: (REDACTED if k in SECRET_FIELDS else redact(v, hide=hide)) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, hide=hide) for v in value]
+    if hide and isinstance(value, str) and hide in value:
+        return value.replace(hide, REDACTED)
     return value
 
 

@@ -36,7 +36,7 @@ from core.errors import KibetiError
 from core.payments import callbacks as callback_log
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
-from payouts import c2b_sim, c2b_suspense, c2b_urls, callbacks
+from payouts import adapter, c2b_sim, c2b_suspense, c2b_urls, callbacks
 from webapp.deps_auth import DbSession, require_permission
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ async def _register_c2b_urls(app: Any) -> AsyncIterator[None]:
     task = None
     with contextlib.suppress(RuntimeError):  # no Runtime installed: an app without the lifespan
         current = runtime.get()
+        _serve_configured_prefix(app, adapter.callback_prefix(current.settings))
         if simulator_mounted(current.settings):
             task = asyncio.create_task(c2b_urls.register_when_listening(current))
     try:
@@ -64,7 +65,20 @@ async def _register_c2b_urls(app: Any) -> AsyncIterator[None]:
                 await task
 
 
+def _serve_configured_prefix(app: Any, prefix: str) -> None:
+    """Serve the callbacks under MPESA_CALLBACK_PATH_PREFIX too, when it is neither "cb" nor "mpesa"."""
+    if prefix in CALLBACK_PREFIXES or not hasattr(app, "add_api_route"):
+        return
+    app.add_api_route(
+        f"/{prefix}/{{token}}/{{kind:path}}", daraja_callback, methods=["POST"], include_in_schema=False
+    )
+
+
 router = APIRouter(tags=["mpesa"], lifespan=_register_c2b_urls)
+CALLBACK_PREFIXES = (
+    "cb",
+    "mpesa",
+)  # "cb" by default; "mpesa" for URLs registered before (never in production)
 SIMULATOR_PREFIX = "/daraja-sim"
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 WATCHED_QUEUES = ("payouts", "default")
@@ -75,6 +89,8 @@ WATCHED_QUEUES = ("payouts", "default")
 async def daraja_callback(token: str, kind: str, request: Request) -> JSONResponse:
     current = runtime.get()
     settings = current.settings
+    if settings.is_production and request.url.path.startswith("/mpesa/"):
+        return JSONResponse({"detail": "not found"}, status_code=404)
     try:
         ip = check_callback(
             path_token=token,
@@ -83,6 +99,7 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
             forwarded_for=request.headers.get("x-forwarded-for"),
             trusted_proxies=settings.trusted_proxies,
             allowlist=settings.callback_ip_allowlist,
+            require_allowlist=settings.is_production,
         )
     except CallbackRejected:
         return JSONResponse({"detail": "forbidden"}, status_code=403)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 import uvicorn
@@ -35,6 +36,13 @@ def cli(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
-        proxy_headers=True,
         access_log=False,
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """Forwarded addresses only from TRUSTED_PROXIES: uvicorn's default trusts X-Forwarded-For from
+    127.0.0.1, which would hand the callback allow-list and the rate limiter a spoofed address."""
+    proxies = [entry.strip() for entry in settings.trusted_proxies if entry.strip()]
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}

@@ -22,7 +22,7 @@ def receiver() -> tuple[FastAPI, list[tuple[str, dict]]]:
     app = FastAPI()
     seen: list[tuple[str, dict]] = []
 
-    @app.post("/mpesa/{token}/{rest:path}")
+    @app.post("/cb/{token}/{rest:path}")
     async def callback(token: str, rest: str, request: Request) -> dict:
         seen.append((rest, await request.json()))
         return {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -223,7 +223,7 @@ async def test_c2b_register_and_simulate(rig):
     sim, client, _, _, _ = rig
     out = await client.c2b_register()
     assert out["ResponseCode"] == "0"
-    assert sim.state.c2b_urls["confirmation"].endswith("/mpesa/tok/c2b/confirmation")
+    assert sim.state.c2b_urls["confirmation"].endswith("/cb/tok/c2b/confirmation")
 
 
 def test_parse_result_defensive():
