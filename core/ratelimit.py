@@ -2,6 +2,10 @@
 embedded default (no Redis). Every check returns whether it is allowed and, if not, `retry_after`.
 
 Keys are caller-chosen, e.g. ``ip:203.0.113.9``, ``phone:+2547...`` (hash it first), ``apikey:<id>``.
+
+Per-phone limits (PIN tries, OTP requests and checks, registrations) are keyed by the phone number,
+never by a channel session: a number limited on USSD is limited on Telegram and the web too. Use
+`phone_blocked` (does not count) before the attempt and `count_phone` for each attempt that counts.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
+
+from core import runtime as runtime_module
+from core.errors import KibetiError
+from core.runtime import Runtime
 
 Strategy = Literal["fixed", "sliding"]
 KEY_PREFIX = "kibeti:rl:"
@@ -36,6 +44,17 @@ class Limit:
             raise ValueError("a rate limit needs a positive limit and window")
 
 
+class RateLimited(KibetiError):
+    """Too many attempts for this phone number (every channel together)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str = "too many attempts", *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.values = {"minutes": max(1, math.ceil(retry_after / 60))}
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -46,14 +65,19 @@ class Decision:
 class RateLimiter(Protocol):
     async def hit(self, limit: Limit, key: str) -> Decision: ...
 
+    async def peek(self, limit: Limit, key: str) -> Decision:
+        """Would a hit be allowed now? Counts nothing."""
+        ...
+
 
 # Common policies (channels and the web layer pick from these).
 PUBLIC_PER_IP = Limit("public_ip", 120, 60)
 LOGIN_PER_IP = Limit("login_ip", 10, 60)
 LOGIN_PER_ACCOUNT = Limit("login_account", 20, 3600)
-PIN_PER_ACCOUNT = Limit("pin_account", 10, 3600)
+PIN_PER_ACCOUNT = Limit("pin_account", 10, 3600)  # wrong PINs per phone, every channel together
 OTP_SEND_PER_PHONE = Limit("otp_send_phone", 5, 3600)
-OTP_VERIFY_PER_PHONE = Limit("otp_verify_phone", 10, 900)
+OTP_VERIFY_PER_PHONE = Limit("otp_verify_phone", 10, 900)  # wrong codes per phone
+REGISTER_PER_PHONE = Limit("register_phone", 5, 86_400)  # registration attempts per phone
 API_KEY_REQUESTS = Limit("api_key", 600, 60)
 
 
@@ -71,6 +95,15 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, count, tonumber(oldest[2])}
 """
 
+# Same as _SLIDING_LUA without adding a hit: {allowed, count, oldest_ms}.
+_SLIDING_PEEK_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[3]) then return {1, count, 0} end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, count, tonumber(oldest[2])}
+"""
+
 # KEYS[1] = the counter for this (limit, key, window); ARGV = window_ms. Returns {count, pttl_ms}.
 _FIXED_LUA = """
 local count = redis.call('INCR', KEYS[1])
@@ -84,7 +117,26 @@ class RedisRateLimiter:
         self._redis = redis  # redis.asyncio.Redis
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._sliding = redis.register_script(_SLIDING_LUA)
+        self._sliding_peek = redis.register_script(_SLIDING_PEEK_LUA)
         self._fixed = redis.register_script(_FIXED_LUA)
+
+    async def peek(self, limit: Limit, key: str) -> Decision:
+        redis_key = f"{KEY_PREFIX}{limit.name}:{key}"
+        window_ms = limit.window * 1000
+        if limit.strategy == "fixed":
+            raw = await self._redis.get(redis_key)
+            count = int(raw or 0)
+            if count < limit.limit:
+                return Decision(True, limit.limit - count, 0)
+            pttl = int(await self._redis.pttl(redis_key))
+            return Decision(False, 0, max(1, math.ceil(max(pttl, 0) / 1000)))
+        now = self._now_ms()
+        allowed, count, oldest = await self._sliding_peek(
+            keys=[redis_key], args=[now, window_ms, limit.limit]
+        )
+        if int(allowed):
+            return Decision(True, limit.limit - int(count), 0)
+        return Decision(False, 0, max(1, math.ceil((int(oldest) + window_ms - now) / 1000)))
 
     async def hit(self, limit: Limit, key: str) -> Decision:
         redis_key = f"{KEY_PREFIX}{limit.name}:{key}"
@@ -112,26 +164,34 @@ class MemoryRateLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._lock = asyncio.Lock()
 
+    async def peek(self, limit: Limit, key: str) -> Decision:
+        async with self._lock:
+            return self._decide(limit, key, count=False)
+
     async def hit(self, limit: Limit, key: str) -> Decision:
         async with self._lock:
-            now = self._now()
-            bucket_key = f"{limit.name}:{key}"
-            if limit.strategy == "fixed":
-                window_start = math.floor(now / limit.window) * limit.window
-                bucket_key = f"{bucket_key}:{window_start}"
-            if len(self._hits) > _MAX_BUCKETS:
-                self._prune(now)
-            hits = self._hits.setdefault(bucket_key, deque())
-            while hits and hits[0] <= now - limit.window:
-                hits.popleft()
-            if len(hits) < limit.limit:
+            return self._decide(limit, key, count=True)
+
+    def _decide(self, limit: Limit, key: str, *, count: bool) -> Decision:
+        now = self._now()
+        bucket_key = f"{limit.name}:{key}"
+        if limit.strategy == "fixed":
+            window_start = math.floor(now / limit.window) * limit.window
+            bucket_key = f"{bucket_key}:{window_start}"
+        if len(self._hits) > _MAX_BUCKETS:
+            self._prune(now)
+        hits = self._hits.setdefault(bucket_key, deque())
+        while hits and hits[0] <= now - limit.window:
+            hits.popleft()
+        if len(hits) < limit.limit:
+            if count:
                 hits.append(now)
-                return Decision(True, limit.limit - len(hits), 0)
-            if limit.strategy == "fixed":
-                retry = math.floor(now / limit.window) * limit.window + limit.window - now
-            else:
-                retry = hits[0] + limit.window - now
-            return Decision(False, 0, max(1, math.ceil(retry)))
+            return Decision(True, limit.limit - len(hits), 0)
+        if limit.strategy == "fixed":
+            retry = math.floor(now / limit.window) * limit.window + limit.window - now
+        else:
+            retry = hits[0] + limit.window - now
+        return Decision(False, 0, max(1, math.ceil(retry)))
 
     def _prune(self, now: float) -> None:
         stale = [key for key, hits in self._hits.items() if not hits or hits[-1] <= now - _MAX_WINDOW]
@@ -147,3 +207,37 @@ def subject_key(kind: str, value: str) -> str:
 def make_rate_limiter(redis: Any | None) -> RateLimiter:
     """Redis when configured, else in-memory (the embedded default)."""
     return RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+
+
+def limiter_for(runtime: Runtime) -> RateLimiter:
+    """The runtime's one limiter (Redis when configured), shared with the web layer."""
+    limiter = runtime.extras.get("rate_limiter")
+    if limiter is None:
+        limiter = make_rate_limiter(runtime.redis)
+        runtime.extras["rate_limiter"] = limiter
+    return cast(RateLimiter, limiter)
+
+
+def _installed_limiter() -> RateLimiter | None:
+    try:
+        return limiter_for(runtime_module.get())
+    except RuntimeError:  # no Runtime (a unit test, a script): the database's own limits still apply
+        return None
+
+
+async def phone_blocked(limit: Limit, phone: str) -> int:
+    """Seconds until `phone` may try again under `limit` (0: it may now). Counts nothing."""
+    limiter = _installed_limiter()
+    if limiter is None:
+        return 0
+    decision = await limiter.peek(limit, subject_key("phone", phone))
+    return 0 if decision.allowed else decision.retry_after
+
+
+async def count_phone(limit: Limit, phone: str) -> int:
+    """Count one attempt for `phone`; seconds to wait when it went over (0: within the limit)."""
+    limiter = _installed_limiter()
+    if limiter is None:
+        return 0
+    decision = await limiter.hit(limit, subject_key("phone", phone))
+    return 0 if decision.allowed else decision.retry_after

@@ -156,3 +156,6 @@ SELF_CARE_CODES = (
 
 # Payouts: a failed M-Pesa payout returns the principal and the fee; the SMS points to the cash-out menu
 PAYOUT_CODES = (N_("sms.payout_failed_refunded"),)
+
+# Per-phone limits on every channel (core.ratelimit.RateLimited)
+RATE_LIMIT_CODES = (N_("error.rate_limited"),)

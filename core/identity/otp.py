@@ -19,6 +19,7 @@ from core.identity.errors import OtpExpired, OtpInvalid, OtpTooManyRequests
 from core.identity.models import CustomerOtp
 from core.identity.phone import normalize_phone
 from core.ports import SECRET_PLACEHOLDER, Notifier, SecretSmsNotifier
+from core.ratelimit import OTP_SEND_PER_PHONE, OTP_VERIFY_PER_PHONE, count_phone, phone_blocked
 from core.security.hashing import hash_secret, verify_secret
 
 OTP_DIGITS = 6
@@ -59,6 +60,9 @@ async def issue_otp(
     if recent[0] >= MAX_ISSUED_PER_HOUR:
         retry_after = max(1, int((recent[1] + timedelta(hours=1) - now).total_seconds()))
         raise OtpTooManyRequests(retry_after=retry_after)
+    retry = await count_phone(OTP_SEND_PER_PHONE, e164)  # shared by every channel, not per session
+    if retry:
+        raise OtpTooManyRequests(retry_after=retry)
     for old in await _live(session=session, phone=e164, purpose=purpose, clock=clock):
         old.consumed_at = now
     code = _new_code()
@@ -110,12 +114,16 @@ async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: s
         row.consumed_at = now
         await session.flush()
         raise OtpExpired("the code has expired: request a new one")
+    blocked = await phone_blocked(OTP_VERIFY_PER_PHONE, e164)  # wrong codes across codes and channels
+    if blocked:
+        raise OtpTooManyRequests(retry_after=blocked)
     well_formed = len(code) == OTP_DIGITS and code.isascii() and code.isdigit()
     if well_formed and await asyncio.to_thread(verify_secret, row.code_hash, code):
         row.consumed_at = now
         await session.flush()
         return
     row.attempts += 1
+    await count_phone(OTP_VERIFY_PER_PHONE, e164)
     log.warning("otp_failed", phone=e164, purpose=purpose, attempts=row.attempts)
     if row.attempts >= MAX_ATTEMPTS:
         row.consumed_at = now
