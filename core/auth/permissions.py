@@ -30,6 +30,7 @@ class Permission(StrEnum):
     CONFIG_CHANGE = "config.change"
     KEYS_MANAGE = "keys.manage"
     AUDIT_READ = "audit.read"
+    FX_OVERRIDE = "fx.override"
 
 
 P = Permission
@@ -62,7 +63,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.SUPPORT: frozenset({P.CUSTOMERS_READ, P.CUSTOMERS_WRITE, P.CUSTOMERS_RESET_PIN, P.PAYOUTS_READ}),
     Role.FINANCE: frozenset(
-        {P.CUSTOMERS_READ, P.LEDGER_READ, P.PAYOUTS_READ, P.PAYOUTS_APPROVE, P.SETTLEMENTS_MANAGE}
+        {
+            P.CUSTOMERS_READ,
+            P.LEDGER_READ,
+            P.PAYOUTS_READ,
+            P.PAYOUTS_APPROVE,
+            P.SETTLEMENTS_MANAGE,
+            P.FX_OVERRIDE,
+        }
     ),
 }
 

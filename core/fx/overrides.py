@@ -1,7 +1,9 @@
 """Manual FX overrides by finance staff, maker-checker: one person proposes, a different one approves.
 
-Every step is written to the hash-chained audit log (core.audit.service.record). An approved
-override is the rate for its pair until `valid_until`, whatever the sources say.
+Maker and checker are signed-in staff (the staff API, or the CLI after a password + TOTP login):
+each id is looked up here and must be an active staff member whose role holds `fx.override`; a
+number typed on a command line counts for nothing. Every step is written to the hash-chained audit
+log. An approved override is the rate for its pair until `valid_until`, whatever the sources say.
 """
 
 from __future__ import annotations
@@ -9,21 +11,27 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit_service
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission, has_permission
 from core.clock import Clock
 from core.fx.errors import OverrideNotAllowed, OverrideNotFound, UnknownPair
 from core.fx.models import FxOverride, OverrideStatus
 from core.fx.service import QUOTED_PAIRS
 
-FINANCE_ROLES = frozenset({"finance"})
 MAX_VALIDITY = timedelta(hours=24)
 
 
-def _require_finance(role: str) -> None:
-    if role not in FINANCE_ROLES:
+async def _require_finance(session: AsyncSession, staff_id: int) -> StaffUser:
+    staff = await session.get(StaffUser, staff_id)
+    if staff is None or not staff.active:
+        raise OverrideNotAllowed(f"no active staff member {staff_id}")
+    if not has_permission(staff.role, Permission.FX_OVERRIDE):
         raise OverrideNotAllowed("only finance staff may set or approve a manual rate")
+    return staff
 
 
 async def propose_override(
@@ -34,11 +42,10 @@ async def propose_override(
     rate: Decimal | str,
     reason: str,
     maker_id: int,
-    maker_role: str,
     clock: Clock,
     valid_for: timedelta = timedelta(hours=1),
 ) -> FxOverride:
-    _require_finance(maker_role)
+    await _require_finance(session, maker_id)
     base, quote = base.upper(), quote.upper()
     if (base, quote) not in QUOTED_PAIRS:
         raise UnknownPair(f"no rate for {base}/{quote}")
@@ -78,9 +85,9 @@ async def _pending(session: AsyncSession, override_id: int) -> FxOverride:
 
 
 async def approve_override(
-    *, session: AsyncSession, override_id: int, checker_id: int, checker_role: str, clock: Clock
+    *, session: AsyncSession, override_id: int, checker_id: int, clock: Clock
 ) -> FxOverride:
-    _require_finance(checker_role)
+    await _require_finance(session, checker_id)
     row = await _pending(session, override_id)
     if checker_id == row.maker_id:
         raise OverrideNotAllowed("the checker must be a different person from the maker")
@@ -100,9 +107,9 @@ async def approve_override(
 
 
 async def reject_override(
-    *, session: AsyncSession, override_id: int, checker_id: int, checker_role: str, clock: Clock
+    *, session: AsyncSession, override_id: int, checker_id: int, clock: Clock
 ) -> FxOverride:
-    _require_finance(checker_role)
+    await _require_finance(session, checker_id)
     row = await _pending(session, override_id)
     row.status = OverrideStatus.REJECTED.value
     row.checker_id = checker_id
@@ -113,3 +120,11 @@ async def reject_override(
         subject=f"fx_override:{row.id}", clock=clock, details={"pair": f"{row.base}/{row.quote}"},
     )  # fmt: skip
     return row
+
+
+async def list_overrides(*, session: AsyncSession, status: str = "", limit: int = 50) -> list[FxOverride]:
+    """Newest first; `status` one of pending/approved/rejected, or "" for all."""
+    statement = select(FxOverride).order_by(FxOverride.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(FxOverride.status == status)
+    return list((await session.execute(statement)).scalars())

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.auth import service as staff_service
+from core.auth.errors import AccountLocked, LoginFailed
+from core.auth.models import StaffUser
+from core.errors import KibetiError
 from core.fees import service as fees_service
 from core.fx import jobs as fx_jobs
 from core.fx import overrides
@@ -16,6 +22,7 @@ from core.fx.policy import FxPolicy
 from core.money import Asset
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
+from webapp.deps_auth import get_keyring
 
 
 @click.group(name="fx")
@@ -108,48 +115,88 @@ def fees_command(asset: str, kyc_tier: int | None, merchant_id: int | None) -> N
 
 @cli.group(name="override")
 def override_group() -> None:
-    """Manual rates: a finance maker proposes, a different finance checker approves (audited)."""
+    """Manual rates: a finance maker proposes, a different finance checker approves (audited).
+
+    Each command signs in as the staff member (email, password, TOTP code): no staff id is taken
+    on trust. The staff API offers the same: POST /api/staff/fx/overrides and .../{id}/approve."""
+
+
+STAFF_EMAIL = click.option("--email", required=True, help="your staff sign-in email")
+STAFF_PASSWORD = click.option(
+    "--password", prompt=True, hide_input=True, envvar="KIBETI_STAFF_PASSWORD", help="(prompted)"
+)
+STAFF_TOTP = click.option(
+    "--totp", prompt="Authenticator code", envvar="KIBETI_STAFF_TOTP", help="(prompted)"
+)
+
+
+async def _signed_in(
+    session: AsyncSession, runtime: Runtime, email: str, password: str, totp: str
+) -> StaffUser:
+    """The staff member these credentials prove; a failed try is committed (lockout) and refused."""
+    try:
+        await staff_service.login(
+            session=session, email=email, password=password, totp_code=totp, clock=runtime.clock,
+            secret_key=runtime.settings.secret_key.get_secret_value(), keyring=get_keyring(runtime),
+        )  # fmt: skip
+    except (LoginFailed, AccountLocked) as exc:
+        await session.commit()
+        raise click.ClickException(str(exc)) from exc
+    staff = await staff_service.get_staff_by_email(session=session, email=email)
+    assert staff is not None
+    return staff
+
+
+def _run_override(work: Callable[[Runtime], Awaitable[str]]) -> None:
+    try:
+        click.echo(run_with_runtime(work))
+    except KibetiError as exc:
+        raise click.ClickException(f"{exc} ({exc.code})") from exc
 
 
 @override_group.command(name="propose")
 @click.argument("pair")
 @click.argument("rate")
 @click.option("--reason", required=True)
-@click.option("--staff-id", type=int, required=True)
-@click.option("--role", default="finance", show_default=True)
 @click.option("--minutes", type=int, default=60, show_default=True, help="how long it applies once approved")
-def propose_command(pair: str, rate: str, reason: str, staff_id: int, role: str, minutes: int) -> None:
+@STAFF_EMAIL
+@STAFF_PASSWORD
+@STAFF_TOTP
+def propose_command(
+    pair: str, rate: str, reason: str, minutes: int, email: str, password: str, totp: str
+) -> None:
     """Propose PAIR (e.g. USDT/KES) at RATE."""
     base, _, quote = pair.upper().partition("/")
 
-    async def work(runtime: Runtime) -> None:
+    async def work(runtime: Runtime) -> str:
         async with runtime.session_factory() as session:
+            staff = await _signed_in(session, runtime, email, password, totp)
             row = await overrides.propose_override(
-                session=session, base=base, quote=quote, rate=rate, reason=reason, maker_id=staff_id,
-                maker_role=role, clock=runtime.clock, valid_for=timedelta(minutes=minutes),
+                session=session, base=base, quote=quote, rate=rate, reason=reason, maker_id=staff.id,
+                clock=runtime.clock, valid_for=timedelta(minutes=minutes),
             )  # fmt: skip
             await session.commit()
-        click.echo(
-            f"manual rate #{row.id} proposed: {row.base}/{row.quote} {row.rate} (needs a second approver)"
-        )
+        return f"manual rate #{row.id} proposed: {row.base}/{row.quote} {row.rate} (needs a second approver)"
 
-    run_with_runtime(work)
+    _run_override(work)
 
 
 @override_group.command(name="approve")
 @click.argument("override_id", type=int)
-@click.option("--staff-id", type=int, required=True)
-@click.option("--role", default="finance", show_default=True)
-def approve_command(override_id: int, staff_id: int, role: str) -> None:
+@STAFF_EMAIL
+@STAFF_PASSWORD
+@STAFF_TOTP
+def approve_command(override_id: int, email: str, password: str, totp: str) -> None:
     """Approve a proposed manual rate (by a different person)."""
 
-    async def work(runtime: Runtime) -> None:
+    async def work(runtime: Runtime) -> str:
         async with runtime.session_factory() as session:
+            staff = await _signed_in(session, runtime, email, password, totp)
             row = await overrides.approve_override(
-                session=session, override_id=override_id, checker_id=staff_id, checker_role=role,
-                clock=runtime.clock,
-            )  # fmt: skip
+                session=session, override_id=override_id, checker_id=staff.id, clock=runtime.clock
+            )
             await session.commit()
-        click.echo(f"manual rate #{row.id} in force until {row.valid_until:%Y-%m-%d %H:%M:%S} UTC")
+        assert row.valid_until is not None
+        return f"manual rate #{row.id} in force until {row.valid_until:%Y-%m-%d %H:%M:%S} UTC"
 
-    run_with_runtime(work)
+    _run_override(work)

@@ -3,6 +3,7 @@ maker-checker manual rates, audited."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.audit.models import AuditEntry
+from core.auth.models import StaffUser
 from core.clock import FixedClock
 from core.fees import service as fees
 from core.fees.schedule import FeeKind
@@ -69,33 +71,52 @@ async def test_versions_effective_dates_and_overrides(session_factory):
         assert actions.count("fees.rule.added") == 5
 
 
+async def _staff(session, role: str, *, active: bool = True) -> int:
+    member = StaffUser(email=f"{role}-{secrets.token_hex(3)}@kibeti.test", role=role, password_hash="x",
+                       totp_secret="x", last_totp_step=0, active=active, failed_logins=0, created_at=NOW)  # fmt: skip
+    session.add(member)
+    await session.flush()
+    return member.id
+
+
 async def test_manual_rate_needs_two_finance_people_and_is_audited(session_factory):
     clock = FixedClock(NOW)
     async with session_factory() as session:
         await fx_service.refresh(session=session, sources=[DemoRateSource()], clock=clock)
-        with pytest.raises(OverrideNotAllowed):
-            await overrides.propose_override(session=session, base="USDT", quote="KES", rate="131",
-                                             reason="feed glitch", maker_id=1, maker_role="support",
-                                             clock=clock)  # fmt: skip
+        support, maker, checker, third = [
+            await _staff(session, r) for r in ("support", "finance", "finance", "finance")
+        ]
+        gone = await _staff(session, "finance", active=False)
+        # ids that name nobody (or someone disabled, or not in finance) put nothing in force
+        for nobody in (9998, gone, support):
+            with pytest.raises(OverrideNotAllowed):
+                await overrides.propose_override(session=session, base="USDT", quote="KES", rate="1",
+                                                 reason="feed glitch", maker_id=nobody, clock=clock)  # fmt: skip
         proposal = await overrides.propose_override(
-            session=session, base="usdt", quote="kes", rate="131.25", reason="feed glitch", maker_id=1,
-            maker_role="finance", clock=clock, valid_for=timedelta(minutes=30),
+            session=session, base="usdt", quote="kes", rate="131.25", reason="feed glitch", maker_id=maker,
+            clock=clock, valid_for=timedelta(minutes=30),
         )  # fmt: skip
         current = await fx_service.latest_rate(session=session, base="USDT", quote="KES", clock=clock)
         assert current.ask == Decimal("129.5")  # not in force until approved
         with pytest.raises(OverrideNotAllowed, match="different person"):
-            await overrides.approve_override(session=session, override_id=proposal.id, checker_id=1,
-                                             checker_role="finance", clock=clock)  # fmt: skip
-        await overrides.approve_override(session=session, override_id=proposal.id, checker_id=2,
-                                         checker_role="finance", clock=clock)  # fmt: skip
+            await overrides.approve_override(session=session, override_id=proposal.id, checker_id=maker,
+                                             clock=clock)  # fmt: skip
+        for nobody in (9999, gone, support):
+            with pytest.raises(OverrideNotAllowed):
+                await overrides.approve_override(session=session, override_id=proposal.id, checker_id=nobody,
+                                                 clock=clock)  # fmt: skip
+        await overrides.approve_override(session=session, override_id=proposal.id, checker_id=checker,
+                                         clock=clock)  # fmt: skip
         with pytest.raises(OverrideNotAllowed, match="already approved"):
-            await overrides.approve_override(session=session, override_id=proposal.id, checker_id=3,
-                                             checker_role="finance", clock=clock)  # fmt: skip
+            await overrides.approve_override(session=session, override_id=proposal.id, checker_id=third,
+                                             clock=clock)  # fmt: skip
         clock.advance(minutes=10)  # fetched rates are stale by now; the override is not
         rate = await fx_service.latest_rate(session=session, base="USDT", quote="KES", clock=clock)
         assert rate.ask == Decimal("131.25") and rate.source == f"override:{proposal.id}"
         clock.advance(minutes=21)
         with pytest.raises(Exception, match="stale"):
             await fx_service.latest_rate(session=session, base="USDT", quote="KES", clock=clock)
-        actions = (await session.execute(select(AuditEntry.action).order_by(AuditEntry.seq))).scalars().all()
+        actions = (
+            await session.execute(select(AuditEntry.action).where(AuditEntry.action.startswith("fx.")).order_by(AuditEntry.seq))
+        ).scalars().all()  # fmt: skip
         assert actions == ["fx.override.proposed", "fx.override.approved"]
