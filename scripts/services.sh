@@ -32,4 +32,19 @@ if ! redis_up; then
   fi
 fi
 redis_up || { echo "Redis did not start on 127.0.0.1:6379" >&2; exit 1; }
-echo "PostgreSQL and Redis are up."
+
+# The operations tests run the real nginx and promtool (Debian's packages); they are not services.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] || ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing nginx and prometheus (promtool) for the operations tests ..."
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light prometheus >/dev/null \
+      || { echo "apt-get could not install nginx-light prometheus" >&2; exit 1; }
+    # the packages' own daemons are not wanted: the tests start what they need themselves
+    pkill -x prometheus 2>/dev/null; pkill -x nginx 2>/dev/null; true
+  else
+    echo "nginx and promtool are missing. Install them with:" >&2
+    echo "  sudo apt-get install -y nginx-light prometheus   (Debian/Ubuntu)" >&2
+    exit 1
+  fi
+fi
+echo "PostgreSQL and Redis are up; nginx and promtool are installed."

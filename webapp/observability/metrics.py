@@ -183,8 +183,8 @@ class SnapshotCollector(Collector):
             {(k,): v for k, v in s.scanner_age.items()},
         )
         yield _gauge(
-            "kibeti_float_minor_units",
-            "System float balances (M-Pesa float, chain custody), in minor units.",
+            "kibeti_float_held_minor_units",
+            "What the ledger says Kibeti holds per float (chain custody, M-Pesa shortcode), minor units.",
             ["account", "asset"],
             s.float_minor,
         )

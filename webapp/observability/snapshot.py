@@ -87,7 +87,8 @@ async def _ledger(session: AsyncSession, snapshot: Snapshot) -> None:
     )
     for account in system.all():
         amount = await ledger_service.balance(session=session, account_id=account.id)
-        snapshot.float_minor[(account.kind, account.asset)] = amount.minor
+        # the ledger is credit-normal: what Kibeti holds (on chain, on the shortcode) sits as a debit
+        snapshot.float_minor[(account.kind, account.asset)] = -amount.minor
     rows = await session.execute(
         select(Account.asset, func.coalesce(func.sum(Account.balance), 0))
         .where(Account.owner_type == OwnerType.CUSTOMER.value, Account.kind == AccountKind.WALLET.value)
