@@ -126,3 +126,30 @@ async def kes_wallet(factory: async_sessionmaker[AsyncSession], customer_id: int
 async def customer(factory: async_sessionmaker[AsyncSession], customer_id: int) -> Customer:
     async with factory() as session:
         return await identity.get_customer(session=session, customer_id=customer_id)
+
+
+def paybill_body(trans_id: str, account: str, amount: str) -> dict[str, str]:
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": trans_id,
+        "TransTime": "20260310090000",
+        "TransAmount": amount,
+        "BusinessShortCode": "600000",
+        "BillRefNumber": account,
+        "MSISDN": "25471****678",
+        "FirstName": "Amina",
+    }
+
+
+async def pay_in(session: AsyncSession, trans_id: str, account: str, amount: str) -> str:
+    """A paybill payment as M-Pesa delivers it: the confirmation, then (when the payouts package
+    waits for Daraja's Transaction Status answer) that answer confirming the same amount."""
+    from payouts import c2b
+
+    outcome, _flag = await c2b.confirm(session, paybill_body(trans_id, account, amount))
+    if outcome == "pending":
+        row = await c2b.pending_payment(session, trans_id)
+        assert row is not None
+        credit = c2b.credit_confirmed_payment
+        outcome, _flag = await credit(session, row, Money.of(amount, Asset.KES), trans_id)
+    return outcome

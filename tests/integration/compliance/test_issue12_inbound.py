@@ -30,23 +30,9 @@ async def pg(pg_session_factory, clock):  # type: ignore[no-untyped-def]
     return pg_session_factory
 
 
-def paybill(trans_id: str, account: str, amount: str) -> dict[str, str]:
-    return {
-        "TransactionType": "Pay Bill",
-        "TransID": trans_id,
-        "TransTime": "20260310090000",
-        "TransAmount": amount,
-        "BusinessShortCode": "600000",
-        "BillRefNumber": account,
-        "MSISDN": "25471****678",
-        "FirstName": "Amina",
-    }
-
-
 async def pay_in(factory, trans_id: str, account: str, amount: str) -> str:  # type: ignore[no-untyped-def]
     async with factory() as session, session.begin():
-        outcome, _flag = await c2b.confirm(session, paybill(trans_id, account, amount))
-    return outcome
+        return await issue12.pay_in(session, trans_id, account, amount)
 
 
 async def movements(factory, customer_id: int) -> list[Movement]:  # type: ignore[no-untyped-def]
