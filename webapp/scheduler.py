@@ -28,7 +28,6 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("wallets.jobs.scan_all_networks", 15),
     ("compliance.jobs.check_str_deadlines", 3600),
     ("compliance.jobs.expire_reviews", 3600),
-    ("compliance.jobs.expire_reviews", 3600),
     ("core.flows.jobs.return_expired_claims", 300),
     ("wallets.jobs.track_withdrawals", 20),
     ("wallets.jobs.sweep_deposits", 600),
