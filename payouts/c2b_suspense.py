@@ -1,5 +1,8 @@
 """Staff release a paybill payment held in suspense to the customer it was meant for (a mistyped
-account, a customer who registered later): once per TransID, audited."""
+account, a customer who registered later): once per TransID, audited, maker-checker.
+
+The first staff member's request is a proposal (an audit row, `c2b.release_proposed`); the money
+moves only when a different staff member asks to release the same payment to the same customer."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
+from core.audit.models import AuditEntry
 from core.errors import KibetiError
 from core.identity.models import CustomerStatus
 from core.ledger import service as ledger
@@ -38,9 +42,42 @@ class Released:
     replayed: bool
 
 
-async def release(session: AsyncSession, *, trans_id: str, account: str, actor: str) -> Released:
-    """Move the suspense booking of `trans_id` to the KES wallet `account` names (a phone number
-    in any form, or a customer number). The caller commits."""
+@dataclass(frozen=True)
+class Pending:
+    """Proposed by `proposed_by`; a different staff member must ask for the same release."""
+
+    trans_id: str
+    customer_id: int
+    amount: Money
+    proposed_by: str
+
+
+PROPOSED = "c2b.release_proposed"
+
+
+async def _proposal(session: AsyncSession, trans_id: str) -> AuditEntry | None:
+    statement = (
+        select(AuditEntry)
+        .where(AuditEntry.action == PROPOSED, AuditEntry.subject == f"c2b:{trans_id}")
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def _released_to(session: AsyncSession, trans_id: str) -> int | None:
+    done = (
+        await session.execute(
+            select(JournalEntry).where(JournalEntry.idempotency_key == f"c2b-release:{trans_id}")
+        )
+    ).scalar_one_or_none()
+    return int(done.details["customer_id"]) if done is not None else None
+
+
+async def release(session: AsyncSession, *, trans_id: str, account: str, actor: str) -> Released | Pending:
+    """Propose, or (by a second staff member, same customer) carry out, moving the suspense booking
+    of `trans_id` to the KES wallet `account` names (a phone number in any form, or a customer
+    number). The caller commits."""
     entry = (
         await session.execute(select(JournalEntry).where(JournalEntry.idempotency_key == f"c2b:{trans_id}"))
     ).scalar_one_or_none()
@@ -53,6 +90,21 @@ async def release(session: AsyncSession, *, trans_id: str, account: str, actor: 
         await session.execute(select(Posting.amount).where(Posting.entry_id == entry.id, Posting.amount > 0))
     ).scalar_one()
     amount = Money.from_minor(int(credited), Asset.KES)
+    already = await _released_to(session, trans_id)
+    if already is not None and already != customer.id:
+        raise AlreadyReleased(f"paybill payment {trans_id} was already released to another customer")
+    maker = ""
+    if already is None:
+        proposal = await _proposal(session, trans_id)
+        if proposal is None or proposal.details.get("customer_id") != customer.id:
+            await audit.record(
+                session=session, actor=actor, action=PROPOSED, subject=f"c2b:{trans_id}",
+                details={"customer_id": customer.id, "amount_minor": amount.minor},
+            )  # fmt: skip
+            return Pending(trans_id=trans_id, customer_id=customer.id, amount=amount, proposed_by=actor)
+        if proposal.actor == actor:  # the maker asking again: still waiting for a second person
+            return Pending(trans_id=trans_id, customer_id=customer.id, amount=amount, proposed_by=actor)
+        maker = proposal.actor
     suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
     wallet = await ledger.get_or_open_account(
         session=session,
@@ -80,6 +132,6 @@ async def release(session: AsyncSession, *, trans_id: str, account: str, actor: 
             actor=actor,
             action="c2b.release_from_suspense",
             subject=f"customer:{customer.id}",
-            details={"trans_id": trans_id, "amount_minor": amount.minor},
+            details={"trans_id": trans_id, "amount_minor": amount.minor, "proposed_by": maker},
         )
     return Released(trans_id=trans_id, customer_id=customer.id, amount=amount, replayed=result.replayed)

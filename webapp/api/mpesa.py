@@ -173,7 +173,9 @@ class ReleaseIn(BaseModel):
 async def release_c2b(
     trans_id: str, body: ReleaseIn, staff: PayoutsApprover, session: DbSession
 ) -> JSONResponse:
-    """Move a paybill payment held in suspense (see flagged-callbacks) to the customer it was for."""
+    """Move a paybill payment held in suspense (see flagged-callbacks) to the customer it was for.
+    Maker-checker: the first request is a proposal (202); a different staff member's request for
+    the same customer moves the money (200)."""
     try:
         done = await c2b_suspense.release(
             session, trans_id=trans_id[:40], account=body.account, actor=f"staff:{staff.id}"
@@ -183,6 +185,12 @@ async def release_c2b(
         detail = {"code": exc.code, "message": str(exc)}
         raise HTTPException(RELEASE_ERRORS[type(exc)], detail=detail) from exc
     await session.commit()
+    if isinstance(done, c2b_suspense.Pending):
+        waiting: dict[str, object] = {"trans_id": done.trans_id, "customer_id": done.customer_id}
+        waiting.update(
+            amount=str(done.amount.amount), status="pending_approval", proposed_by=done.proposed_by
+        )
+        return JSONResponse(waiting, status_code=202)
     return JSONResponse(
         {
             "trans_id": done.trans_id,

@@ -320,10 +320,10 @@ async def test_nul_characters_never_break_the_record_or_the_books(paybill, raw):
     assert await paybill.suspense() == Money.of(10, Asset.KES)
 
 
-async def _staff_token(rt: Runtime, role: str) -> dict[str, str]:
+async def _staff_token(rt: Runtime, role: str, email: str = "") -> dict[str, str]:
     async with rt.session_factory() as session:
         staff = StaffUser(
-            email=f"{role}@kibeti.test",
+            email=email or f"{role}@kibeti.test",
             role=role,
             password_hash="x",
             totp_secret="x",
@@ -365,7 +365,13 @@ async def test_finance_releases_a_suspense_payment_to_the_customer_once(paybill)
     )
     assert missing.status_code == 404
 
-    done = await paybill.http.post(url, json={"account": "+254 712 345 678"}, headers=finance)
+    # maker-checker: one finance member proposes, a different one carries it out
+    proposed = await paybill.http.post(url, json={"account": "+254 712 345 678"}, headers=finance)
+    assert proposed.status_code == 202 and proposed.json()["status"] == "pending_approval", proposed.text
+    assert (await paybill.http.post(url, json={"account": "0712345678"}, headers=finance)).status_code == 202
+    assert await paybill.suspense() == Money.of(300, Asset.KES)
+    checker = await _staff_token(paybill.rt, "finance", "checker@kibeti.test")
+    done = await paybill.http.post(url, json={"account": "0712345678"}, headers=checker)
     assert done.status_code == 200, done.text
     assert done.json() == {
         "trans_id": "RKTTYPO001",
