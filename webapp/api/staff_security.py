@@ -15,6 +15,7 @@ from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, OtpTooManyRequests
+from core.merchants.errors import UnknownMerchant
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
@@ -138,6 +139,10 @@ async def create_api_key(
             clock=get_runtime(request).clock,
             actor=f"staff:{staff.id}",
         )
+    except UnknownMerchant as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail={"code": exc.code, "message": str(exc)}
+        ) from exc
     except ValueError as exc:
         raise _bad_request("invalid_scopes", str(exc)) from exc
     await session.commit()

@@ -21,7 +21,7 @@ from core.identity import service as identity
 from core.identity.errors import OtpInvalid, PinIncorrect, PinLocked
 from core.logging import configure_logging
 from tests.integration.identity.api_helpers import api_client, make_runtime
-from tests.integration.identity.helpers import KEYRING, FakeNotifier, totp_code
+from tests.integration.identity.helpers import KEYRING, FakeNotifier, add_merchants, totp_code
 
 Factory = async_sessionmaker[AsyncSession]
 PHONE_LOCAL, PHONE_DIGITS = "0712 345 678", "712345678"
@@ -84,6 +84,7 @@ async def test_no_personal_data_or_secret_in_logs(pg_session_factory: Factory, c
             clock=clock,
             actor="test",
         )
+        await add_merchants(session, 7)
         await session.commit()
     for uri in (new.provisioning_uri, admin.provisioning_uri):
         secrets_seen.append(parse_qs(urlparse(uri).query)["secret"][0])

@@ -12,6 +12,7 @@ from core.auth.models import ApiKey
 from core.clock import FixedClock
 from core.ratelimit import MemoryRateLimiter
 from tests.integration.identity.api_helpers import make_runtime
+from tests.integration.identity.helpers import add_merchants
 from webapp.deps_auth import check_callback_request, require_api_key
 from webapp.middleware import install
 
@@ -37,6 +38,7 @@ def build_app() -> FastAPI:
 async def test_api_key_dependency_and_callback_check(pg_session_factory: Factory) -> None:
     clock = FixedClock()
     async with pg_session_factory() as session:
+        await add_merchants(session, 5, 6)
         issued = await api_keys.create_api_key(
             session=session, merchant_id=5, scopes=["payments:read"], name="till", clock=clock, actor="t"
         )

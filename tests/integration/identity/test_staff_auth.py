@@ -14,7 +14,8 @@ from core.auth.errors import (
     WeakPassword,
 )
 from core.clock import FixedClock
-from tests.integration.identity.helpers import KEYRING, SECRET_KEY, totp_code
+from core.merchants.errors import UnknownMerchant
+from tests.integration.identity.helpers import KEYRING, SECRET_KEY, add_merchants, totp_code
 
 Factory = async_sessionmaker[AsyncSession]
 PASSWORD = "Tr0ub4dor&3-kibeti-staff"
@@ -161,6 +162,10 @@ async def test_disabling_staff_revokes_sessions(session_factory: Factory) -> Non
 async def test_api_keys_shown_once_hashed_scoped_revocable(session_factory: Factory) -> None:
     clock = FixedClock()
     async with session_factory() as session:
+        with pytest.raises(UnknownMerchant):  # no merchant 42 yet: no key for it
+            await api_keys.create_api_key(session=session, merchant_id=42, scopes=["payments:read"],
+                                          name="shop", clock=clock, actor="staff:1")  # fmt: skip
+        await add_merchants(session, 42)
         issued = await api_keys.create_api_key(
             session=session,
             merchant_id=42,

@@ -1,0 +1,1 @@
+"""Merchants: the businesses API keys are issued to. A key names a merchant that exists."""
