@@ -85,3 +85,19 @@ def _kes(value: Any) -> str:
         return format_money(Money.of(Decimal(str(value)), Asset.KES))
     except (ArithmeticError, KibetiError):
         return str(value)
+
+
+class AmountOverLimit(KibetiError):
+    """Issue 19: an amount a limit would refuse, told before the PIN with the most allowed (`max`, in
+    the asset the customer types). `code`: amount_over_tx_limit | amount_over_daily_limit |
+    amount_over_monthly_limit | amount_over_withdrawal_limit | amount_over_max."""
+
+    def __init__(self, code: str, maximum: Money) -> None:
+        super().__init__(f"{code}: at most {format_money(maximum)}")
+        self.code = code
+        self.maximum = maximum
+        self.values = {"max": format_money(maximum)}
+
+
+class CryptoWithdrawalsNotAllowed(KibetiError):
+    code = "tier_crypto_withdrawal_not_allowed"

@@ -10,8 +10,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.addressbook import flows as addressbook
+from core.addressbook.models import SavedAddressView
 from core.errors import KibetiError
-from core.flows import accounts, claims, selfcare, trading, withdrawals
+from core.flows import accounts, cashout, claims, limits, selfcare, trading, withdrawals
 from core.flows.errors import (
     AlreadyRegistered,
     InvalidName,
@@ -23,6 +25,7 @@ from core.flows.errors import (
 from core.flows.types import (
     AccountStatus,
     BalanceLine,
+    CashoutQuote,
     CustomerView,
     PendingLine,
     QuoteView,
@@ -40,6 +43,7 @@ from core.identity.models import Customer
 from core.identity.phone import normalize_phone
 from core.money import Asset, Money, format_money
 from core.ports import IdentityClaim
+from core.quotes.maths import Given, Rail
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -309,6 +313,37 @@ class CoreFlows:
             self, customer_id=customer_id, quote_id=quote_id, address=address, pin=pin,
             idempotency_key=idempotency_key,
         )  # fmt: skip
+
+    # --- issue 19: limits before the PIN, cash out, buy from the wallet, sell by KES, addresses ---
+
+    async def check_amount(self, *, customer_id: int, kind: str, amount: Money) -> None:
+        await limits.check_amount(self, customer_id=customer_id, kind=kind, amount=amount)
+
+    async def quote_buy_from_wallet(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView:
+        return await trading.quote(
+            self, customer_id=customer_id, kind="buy", asset=asset, amount=kes_amount, rail=Rail.WALLET
+        )
+
+    async def quote_sell_for_kes(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView:
+        return await trading.quote(
+            self, customer_id=customer_id, kind="sell", asset=asset, amount=kes_amount, given=Given.RECEIVE
+        )
+
+    async def quote_cashout(self, *, customer_id: int, amount: Money) -> CashoutQuote:
+        return await cashout.quote(self, customer_id=customer_id, amount=amount)
+
+    async def cashout_maximum(self, *, customer_id: int) -> Money:
+        return await cashout.maximum(self, customer_id=customer_id)
+
+    async def confirm_cashout(
+        self, *, customer_id: int, amount: Money, fee: Money, pin: str, idempotency_key: str
+    ) -> Receipt:
+        return await cashout.confirm(
+            self, customer_id=customer_id, amount=amount, fee=fee, pin=pin, idempotency_key=idempotency_key
+        )
+
+    async def saved_addresses(self, *, customer_id: int) -> list[SavedAddressView]:
+        return await addressbook.saved_addresses(self.rt, customer_id=customer_id)
 
     # --- self-care (issue 19): rates, pending items, PIN check, forgotten PIN ---------------
 

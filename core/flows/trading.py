@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.flows import accounts, claims
 from core.flows.errors import Refused, SelfSend, ServiceUnavailable
 from core.flows.types import QuoteView, Receipt
+from core.i18n import translate
 from core.identity import service as identity
 from core.identity.models import Customer
 from core.inbound import service as inbound
 from core.ledger import service as ledger
+from core.ledger.errors import InsufficientFunds
 from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.payments import collections as mpesa_collections
@@ -58,11 +60,23 @@ def view_of(flows: CoreFlows, row: Quote) -> QuoteView:
         valid_seconds=max(0, remaining),
         expires_at=row.expires_at,
         demo="demo" in (row.rate_source or ""),
+        kept=Money.from_minor(row.change_minor, Asset.KES) if row.change_minor is not None else None,
     )
 
 
-async def quote(flows: CoreFlows, *, customer_id: int, kind: str, asset: Asset, amount: Money) -> QuoteView:
-    request = QuoteRequest(kind=QuoteKind(kind), asset=asset, amount=amount, given=Given.PAY, rail=Rail.MPESA)
+async def quote(
+    flows: CoreFlows,
+    *,
+    customer_id: int,
+    kind: str,
+    asset: Asset,
+    amount: Money,
+    given: Given = Given.PAY,
+    rail: Rail = Rail.MPESA,
+) -> QuoteView:
+    """Price and store a buy or sell. `given=RECEIVE`: `amount` is what the customer gets (a sell by
+    KES value); `rail=WALLET`: a buy paid from the KES wallet instead of an STK push."""
+    request = QuoteRequest(kind=QuoteKind(kind), asset=asset, amount=amount, given=given, rail=rail)
     async with flows.rt.session_factory() as session:
         customer = await identity.get_customer(session=session, customer_id=customer_id)
         row = await quotes.create_quote(
@@ -149,6 +163,8 @@ async def confirm_buy(
         customer = await authorise(flows, session, customer_id, pin)
         pay = Money.from_minor(row.pay_minor, Asset.KES)
         check = MovementCheck(customer_id, "buy", Money.from_minor(row.receive_minor, Asset(row.asset)), pay)
+        if row.rail == Rail.WALLET.value:
+            return await _buy_from_wallet(flows, session, row, customer, check, idempotency_key)
         await gate(flows, session, check)
         kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)
         collection = await mpesa_collections.create_collection(
@@ -173,6 +189,42 @@ async def confirm_buy(
         )
         await session.commit()
         return Receipt(reference=f"C{collection.id}", status="pending", amount=pay)
+
+
+async def _buy_from_wallet(
+    flows: CoreFlows, session: AsyncSession, row: Quote, customer: Customer, check: MovementCheck, key: str
+) -> Receipt:
+    """Issue 19: a buy paid from the KES wallet executes at once (no STK push, no callback to wait for)."""
+    pay, asset = check.amount_kes, Asset(row.asset)
+    kes_account = await accounts.wallet_account_id(session, customer.id, Asset.KES)
+    if row.status == QuoteStatus.OPEN.value:  # a replay of an executed quote skips to execute_quote's
+        available = await accounts.available(session, customer.id, Asset.KES)
+        if available < pay:
+            raise InsufficientFunds(f"{format_money(available)} available, {format_money(pay)} needed")
+        await gate(flows, session, check)
+    execution = await quotes.execute_quote(  # the same key again is a replay, not a second buy
+        session=session, quote_id=row.id, pay_account_id=kes_account,
+        receive_account_id=await accounts.wallet_account_id(session, customer.id, asset),
+        idempotency_key=key, clock=flows.rt.clock,
+    )  # fmt: skip
+    await session.commit()
+    got = Money.from_minor(row.receive_minor, asset)
+    reference = f"KB{execution.entry_id}"
+    if not execution.replayed:
+        await flows.notify(
+            phone=customer.phone, code="sms.buy_wallet_receipt", language=customer.language,
+            reference=f"{key}:receipt", amount=on_network(got, customer.language),
+            pay=format_money(pay, customer.language), ref=reference,
+        )  # fmt: skip
+    return Receipt(reference=reference, status="done", amount=got)
+
+
+def on_network(amount: Money, language: str) -> str:
+    """An amount with its network for an SMS ("USDT 10.00 on TRON"): USDT is on two chains."""
+    shown = format_money(amount, language)
+    if amount.asset not in (Asset.USDT_ERC20, Asset.USDT_TRC20):
+        return shown
+    return translate(f"network.{amount.asset.name.lower()}", language, amount=shown)
 
 
 async def confirm_sell(
@@ -303,7 +355,7 @@ async def _send_notices(
     key: str,
 ) -> None:
     sender_name = sender.name.split(" ")[0][:20]
-    shown = format_money(amount, sender.language)
+    shown = on_network(amount, sender.language)
     local = "0" + to_phone[4:] if to_phone.startswith("+254") else to_phone
     who = recipient.name[:24] if recipient is not None else local
     await flows.notify(
@@ -313,7 +365,7 @@ async def _send_notices(
     if recipient is not None:
         await flows.notify(
             phone=recipient.phone, code="sms.receive_receipt", language=recipient.language,
-            reference=f"{key}:recipient", amount=format_money(amount, recipient.language), who=sender_name,
+            reference=f"{key}:recipient", amount=on_network(amount, recipient.language), who=sender_name,
             ref=reference,
         )  # fmt: skip
     else:

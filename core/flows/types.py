@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from core.addressbook.models import SavedAddressView
 from core.money import Asset, Money
 
 
@@ -40,6 +41,18 @@ class QuoteView:
     valid_seconds: int
     expires_at: datetime
     demo: bool = False
+    kept: Money | None = None  # a sell to M-Pesa: the cents that stay in the KES wallet
+
+
+@dataclass(frozen=True)
+class CashoutQuote:
+    """KES from the wallet to the customer's own M-Pesa: `amount` arrives, `fee` on top, `left` stays."""
+
+    amount: Money  # whole shillings to M-Pesa
+    fee: Money
+    total: Money  # what leaves the wallet: amount + fee
+    left: Money  # the KES wallet after it
+    phone: str
 
 
 @dataclass(frozen=True)
@@ -151,6 +164,37 @@ class CustomerFlows(Protocol):
     async def set_language(self, *, customer_id: int, language: str) -> None: ...
 
     async def account_status(self, *, customer_id: int) -> AccountStatus: ...
+
+    # --- issue 19: cash out, buy from the KES wallet, sell by KES value, saved addresses, limits
+
+    async def check_amount(self, *, customer_id: int, kind: str, amount: Money) -> None:
+        """Before the PIN: raise what would refuse `amount` for `kind` (buy | sell | send | withdraw):
+        a PIN lock, the cool-down, a tier limit (naming the most allowed), a frozen account."""
+        ...
+
+    async def quote_buy_from_wallet(
+        self, *, customer_id: int, asset: Asset, kes_amount: Money
+    ) -> QuoteView: ...
+
+    async def quote_sell_for_kes(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView: ...
+
+    async def quote_cashout(self, *, customer_id: int, amount: Money) -> CashoutQuote: ...
+
+    async def cashout_maximum(self, *, customer_id: int) -> Money:
+        """The most that can reach M-Pesa from the KES wallet with the fee on top (zero if none)."""
+        ...
+
+    async def confirm_cashout(
+        self, *, customer_id: int, amount: Money, fee: Money, pin: str, idempotency_key: str
+    ) -> Receipt: ...
+
+    async def saved_addresses(self, *, customer_id: int) -> list[SavedAddressView]: ...
+
+    async def quote_withdraw(self, *, customer_id: int, amount: Money, address: str) -> QuoteView: ...
+
+    async def confirm_withdraw(
+        self, *, customer_id: int, quote_id: str, address: str, pin: str, idempotency_key: str
+    ) -> Receipt: ...
 
     # --- issue 19: rates, pending items, PIN check, forgotten PIN (self-service or after a staff reset)
 

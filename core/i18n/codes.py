@@ -159,3 +159,23 @@ PAYOUT_CODES = (N_("sms.payout_failed_refunded"),)
 
 # Per-phone limits on every channel (core.ratelimit.RateLimited)
 RATE_LIMIT_CODES = (N_("error.rate_limited"),)
+
+# Issue 19's money paths (H5a): limits before the PIN, saved addresses, networks in SMS, resume texts
+MONEY_PATH_CODES = (
+    N_("error.amount_format_kes"),
+    N_("error.amount_format_crypto"),
+    N_("error.amount_over_tx_limit"),
+    N_("error.amount_over_daily_limit"),
+    N_("error.amount_over_monthly_limit"),
+    N_("error.amount_over_withdrawal_limit"),
+    N_("error.amount_over_max"),
+    N_("error.amount_over_balance"),
+    N_("error.address_not_saved"),
+    N_("error.address_label_invalid"),
+    N_("error.address_book_full"),
+    N_("error.address_refused"),
+    N_("network.usdt_trc20"),
+    N_("network.usdt_erc20"),
+    N_("ussd.op.cashout"),
+    N_("ussd.op.withdraw"),
+)

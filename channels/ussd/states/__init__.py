@@ -6,18 +6,20 @@ from channels.ussd.engine import State
 from channels.ussd.states import (  # issue 19: help, PIN reset, pending, rates
     account,
     care,
+    cashout,
     pending,
     rates,
     registration,
     send,
     trade,
     wallet,
+    withdraw,
 )
 
 
 def build_table() -> dict[str, State]:
     table: dict[str, State] = {}
-    for module in (registration, wallet, trade, send, account, care, pending, rates):
+    for module in (registration, wallet, trade, send, account, care, pending, rates, cashout, withdraw):
         for state in module.STATES:
             if state.name in table:
                 raise ValueError(f"duplicate USSD state {state.name}")

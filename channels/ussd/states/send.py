@@ -5,9 +5,9 @@ from __future__ import annotations
 from channels.ussd import pins
 from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.screens import local_phone, money
+from channels.ussd.states import amounts
 from channels.ussd.states.common import SEND_CHOICES, Explained, asset_of, balance_of, con
-from core.errors import InvalidAmount
-from core.money import Money, parse_amount
+from core.money import Asset, Money
 from core.quotes.errors import AmountTooSmall
 
 CLAIM_DAYS_DEFAULT = 7
@@ -44,17 +44,17 @@ async def handle_asset(ctx: Ctx, value: str) -> str:
 async def render_amount(ctx: Ctx) -> Screen:
     asset = asset_of(ctx)
     balance = money(await balance_of(ctx, asset), ctx.language)
-    return con(ctx, ctx.t("ussd.send.amount", asset=asset.value, who=_who(ctx), balance=balance))
+    return Screen(ctx.t("ussd.send.amount", asset=asset.value, who=_who(ctx), balance=balance))
 
 
 async def handle_amount(ctx: Ctx, value: str) -> str:
     asset = asset_of(ctx)
-    try:
-        amount = parse_amount(value, asset)
-    except InvalidAmount:
-        return ctx.fail("invalid_amount")
+    amount = amounts.parse(value, asset)
+    if amount is None:
+        return ctx.fail(amounts.format_error(asset))
     if amount > await balance_of(ctx, asset):
         return ctx.fail("insufficient_funds")
+    await amounts.check(ctx, "send", amount)
     ctx.data["amount"] = str(amount.amount)
     ctx.data["describe"] = f"{money(amount, ctx.language)} -> {_who(ctx)}"
     ctx.data.pop("quote", None)
@@ -78,6 +78,11 @@ async def render_confirm(ctx: Ctx) -> Screen:
         }
     q = ctx.data["quote"]
     phone = local_phone(ctx.data["to_phone"])
+    if asset_of(ctx) is not Asset.KES:  # a fee comes off crypto sends: "You send 10.00, they get 9.95"
+        values = {"pay": q["pay"], "amount": q["amount"], "fee": q["fee"], "phone": phone}
+        if ctx.data.get("to_name"):
+            return Screen(ctx.t("ussd.send.confirm_crypto", name=str(ctx.data["to_name"])[:30], **values))
+        return Screen(ctx.t("ussd.send.confirm_crypto_new", days=CLAIM_DAYS_DEFAULT, **values))
     if ctx.data.get("to_name"):
         name = str(ctx.data["to_name"])[:30]
         return Screen(ctx.t("ussd.send.confirm", amount=q["amount"], name=name, phone=phone, fee=q["fee"]))

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from core.addressbook.models import SavedAddressView
 from core.errors import KibetiError
-from core.flows.errors import AlreadyRegistered, NationalIdTaken
+from core.flows.errors import AlreadyRegistered, AmountOverLimit, NationalIdTaken
 from core.flows.types import (
     AccountStatus,
     BalanceLine,
+    CashoutQuote,
     CustomerView,
     PendingLine,
     QuoteView,
@@ -281,3 +283,73 @@ class FakeFlows:
         self.wrong[customer.id] = 0
         self.reset_at[customer.id] = self.now
         self.customers[phone] = replace(customer, pin_reset_pending=False)
+
+    # --- issue 19 (H5a): limits before the PIN, cash out, buy from the wallet, sell by KES, addresses
+    limit_kes = None  # set to a Money: amounts worth more are refused before the PIN, naming it
+    book = ()  # tests assign a list of SavedAddressView
+    cashout_fee = Money.of(30, Asset.KES)
+
+    async def check_amount(self, *, customer_id: int, kind: str, amount: Money) -> None:
+        if self.wrong.get(customer_id, 0) >= 3:
+            raise PinLocked(retry_after=60, locked_until=self.now)
+        kes = amount if amount.asset is Asset.KES else Money.round_down(
+            amount.amount * RATE[amount.asset.currency], Asset.KES
+        )  # fmt: skip
+        if self.limit_kes is not None and kes > self.limit_kes:
+            raise AmountOverLimit("amount_over_tx_limit", self.limit_kes)
+
+    async def quote_buy_from_wallet(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView:
+        got = Money.round_down(kes_amount.amount / RATE[asset.currency], asset)
+        return self._quote(customer_id, "buy", kes_amount, got, extra="wallet")
+
+    async def quote_sell_for_kes(self, *, customer_id: int, asset: Asset, kes_amount: Money) -> QuoteView:
+        pay = Money.round_up(kes_amount.amount / RATE[asset.currency], asset)
+        kept = Money.of("0.40", Asset.KES)
+        view = self._quote(customer_id, "sell", pay, kes_amount)
+        return replace(view, kept=kept)
+
+    async def cashout_maximum(self, *, customer_id: int) -> Money:
+        most = (self._balance(customer_id, Asset.KES) - self.cashout_fee).whole_units()
+        return most if most.amount >= 10 else Money.zero(Asset.KES)
+
+    async def quote_cashout(self, *, customer_id: int, amount: Money) -> CashoutQuote:
+        whole = amount.whole_units()
+        if whole.amount < 10:
+            raise AmountTooSmall("under the M-Pesa minimum")
+        most = await self.cashout_maximum(customer_id=customer_id)
+        if whole > most:
+            raise AmountOverLimit("amount_over_balance", most)
+        left = self._balance(customer_id, Asset.KES) - whole - self.cashout_fee
+        phone = next(p for p, v in self.customers.items() if v.id == customer_id)
+        return CashoutQuote(whole, self.cashout_fee, whole + self.cashout_fee, left, phone)
+
+    async def confirm_cashout(
+        self, *, customer_id: int, amount: Money, fee: Money, pin: str, idempotency_key: str
+    ) -> Receipt:
+        if idempotency_key not in self.executed:
+            self._pin(customer_id, pin)
+            self.wallets[(customer_id, Asset.KES)] = self._balance(customer_id, Asset.KES) - amount - fee
+            self.movements.append(("cashout", idempotency_key))
+            self.executed[idempotency_key] = Receipt("P1", "pending", amount)
+        return self.executed[idempotency_key]
+
+    async def saved_addresses(self, *, customer_id: int) -> list[SavedAddressView]:
+        return list(self.book)
+
+    async def quote_withdraw(self, *, customer_id: int, amount: Money, address: str) -> QuoteView:
+        fee = Money.round_up(amount.amount * Decimal("0.005"), amount.asset) + Money.of(1, amount.asset)
+        if not (amount - fee).is_positive():
+            raise AmountTooSmall("does not cover the fees")
+        return self._quote(customer_id, "send", amount, amount - fee, address, fee)
+
+    async def confirm_withdraw(
+        self, *, customer_id: int, quote_id: str, address: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        view, _ = await self._confirm(customer_id, quote_id, pin, idempotency_key)
+        if idempotency_key not in self.executed:
+            self.wallets[(customer_id, view.pay.asset)] = (
+                self._balance(customer_id, view.pay.asset) - view.pay
+            )
+            self.movements.append(("withdraw", idempotency_key))
+            self.executed[idempotency_key] = Receipt("W1", "pending", view.receive, {"address": address})
+        return self.executed[idempotency_key]

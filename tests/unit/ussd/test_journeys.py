@@ -57,7 +57,9 @@ async def test_back_and_main_navigation(phone: Phone, flows) -> None:
     assert "KES 5,000.00" in balances and "USDT-TRC20: 25.50 ~KES 3,302" in balances
     assert "1 Balances" in await phone.send("0")
     await phone.send("2")
-    assert "Enter the KES amount" in await phone.send("3")
+    assert "2 Kibeti KES balance" in await phone.send("3")
+    assert "Enter the KES amount" in await phone.send("1")  # H5a: pay from M-Pesa
+    await phone.send("0")
     assert "Buy which crypto" in await phone.send("0")
     assert "1 Balances" in await phone.send("00")
     assert "Invalid choice" in await phone.send("10")
@@ -68,6 +70,7 @@ async def test_buy_once_even_when_the_hop_repeats(phone: Phone, flows) -> None:
     await phone.dial()
     await phone.send("2")
     await phone.send("3")
+    await phone.send("1")  # H5a: pay from M-Pesa
     assert "Invalid amount" in await phone.send("1*000")
     quote = await phone.send("1000")
     assert "Pay KES 1,000.00" in quote and "Enter PIN" in quote
@@ -82,6 +85,7 @@ async def test_wrong_pin_lockout(phone: Phone, flows) -> None:
     await phone.dial()
     await phone.send("2")
     await phone.send("1")
+    await phone.send("1")  # H5a: pay from M-Pesa
     await phone.send("500")
     assert "Wrong PIN" in await phone.send("1111")
     assert "Wrong PIN" in await phone.send("2222")
@@ -94,6 +98,7 @@ async def test_expired_quote(phone: Phone, flows) -> None:
     await phone.dial()
     await phone.send("2")
     await phone.send("2")
+    await phone.send("1")  # H5a: pay from M-Pesa
     assert "Lipa KES 2,000.00" in await phone.send("2000")
     flows.now += timedelta(seconds=61)
     assert (await phone.send("4826")).startswith("END Bei imepitwa na muda")
@@ -113,6 +118,7 @@ async def test_sell_resume_after_drop(engine, flows, clock) -> None:
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # H5a: sell an amount in the crypto
     assert "Insufficient" not in await phone.send("10")  # quote shown; the network drops here
     again = Phone(engine, "+254712345678")
     assert "Continue your sale of USDT 10.00?" in await again.dial()
@@ -129,6 +135,7 @@ async def test_resume_declined_and_expired(engine, flows, clock) -> None:
     await phone.dial()
     await phone.send("2")
     await phone.send("1")
+    await phone.send("1")  # H5a: pay from M-Pesa
     await phone.send("700")
     again = Phone(engine, "+254712345678")
     assert "purchase of KES 700.00" in await again.dial()
@@ -142,6 +149,7 @@ async def test_sell_more_than_balance(phone: Phone, flows) -> None:
     await phone.dial()
     await phone.send("3")
     assert "You have USDT 25.50" in await phone.send("3")
+    await phone.send("3")  # H5a: sell an amount in the crypto
     assert "Not enough balance" in await phone.send("26")
 
 
@@ -222,6 +230,7 @@ async def test_compliance_limit_is_explained(phone: Phone, flows) -> None:
     await phone.dial()
     await phone.send("2")
     await phone.send("1")
+    await phone.send("1")  # H5a: pay from M-Pesa
     await phone.send("5000")
     reply = await phone.send("4826")
     assert (

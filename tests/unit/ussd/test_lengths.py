@@ -52,6 +52,12 @@ LONG_VALUES = {
     "minimum": "KES 10.00",
     "limit": "KES 9,999,999.99",
     "remaining": "KES 9,999,999.99",
+    "max": "USDT 1,234,567.123456",  # issue 19: the most allowed, in the asset typed
+    "kept": "KES 0.99",
+    "after": "KES 9,999,999.99",
+    "label": "Binance Main",
+    "network": "TRC20",
+    "tail": "Rv8x",
 }
 
 
@@ -84,6 +90,8 @@ def _data(state: str) -> dict[str, object]:
         "op": "s:1", "kind": state.split(".")[0], "asset": Asset.USDT_TRC20.value, "amount": "1234567.123456",
         "amount_asset": Asset.USDT_TRC20.value, "describe": LONG_VALUES["detail"],
         "to_phone": "+254712345678", "to_name": "Wanjiku Kamau Njoroge Otieno Achieng",
+        "to": {"id": 1, "label": "Binance Main", "asset": Asset.USDT_TRC20.value,
+               "address": "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"},  # a saved address (withdraw.*)
     }  # fmt: skip
     if state.startswith("buy."):  # a buy amount is KES, whole shillings
         data.update(amount="250000", amount_asset=Asset.KES.value)
@@ -113,7 +121,9 @@ def flashable(state: str) -> list[str]:
 
 # Quote screens asking for the PIN: a wrong PIN shows above the prompt alone when the whole quote
 # (with the longest amounts, a BTC rate and the demo label) leaves no room for it.
-SHOWN_BEFORE_THE_PIN = frozenset({"buy.quote", "sell.quote", "send.confirm"})
+SHOWN_BEFORE_THE_PIN = frozenset(
+    {"buy.quote", "sell.quote", "send.confirm", "cashout.confirm", "withdraw.confirm"}
+)
 
 
 def test_flashable_codes_are_not_terminal() -> None:

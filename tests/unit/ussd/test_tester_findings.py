@@ -16,6 +16,7 @@ async def _buy_to_quote(phone: Phone, amount: str = "500") -> str:
     await phone.dial()
     await phone.send("2")
     await phone.send("3")
+    await phone.send("1")  # H5a: pay from M-Pesa
     return await phone.send(amount)
 
 
@@ -27,7 +28,8 @@ async def test_no_resume_offered_when_nothing_was_entered(engine: Engine, flows:
     phone = Phone(engine, "+254712345678")
     await phone.dial()
     await phone.send("2")
-    assert "Enter the KES amount" in await phone.send("3")  # the network drops at the amount screen
+    await phone.send("3")
+    assert "Enter the KES amount" in await phone.send("1")  # the network drops at the amount screen
     again = await Phone(engine, "+254712345678").dial()
     assert "Continue" not in again and "1 Balances" in again
 
@@ -103,6 +105,7 @@ async def test_demo_quotes_are_labelled_in_swahili(phone: Phone, flows: FakeFlow
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # H5a: sell an amount in the crypto
     assert "MAJARIBIO" in await phone.send("10")
 
 
@@ -127,6 +130,7 @@ async def test_quote_validity_in_swahili_says_sek(phone: Phone, flows: FakeFlows
     await phone.dial()
     await phone.send("2")
     await phone.send("3")
+    await phone.send("1")  # H5a: pay from M-Pesa
     quote = await phone.send("500")
     assert "sek 60" in quote and "60s" not in quote, quote
 
@@ -197,6 +201,7 @@ async def test_not_enough_balance_at_the_pin_step_ends(phone: Phone, flows: Fake
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # H5a: sell an amount in the crypto
     await phone.send("10")
     reply = await phone.send("4826")
     assert reply.startswith("END Not enough balance") and "PIN" not in reply, reply
@@ -246,6 +251,7 @@ async def test_sell_under_the_mpesa_payout_minimum_gives_it(phone: Phone, flows:
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # H5a: sell an amount in the crypto
     reply = await phone.send("0.01")
     assert "M-Pesa hulipa angalau KES 10.00" in reply and "Uza USDT-TRC20" in reply, reply
 

@@ -1,0 +1,26 @@
+"""Amount steps shared by the money paths (issue 19): parse with a format hint, and the limits told
+before the PIN (the flows name the most allowed; the session stays open to try another amount)."""
+
+from __future__ import annotations
+
+from channels.ussd.engine import Ctx
+from core.errors import InvalidAmount
+from core.money import Asset, Money, parse_amount
+
+
+def format_error(asset: Asset) -> str:
+    return "amount_format_kes" if asset is Asset.KES else "amount_format_crypto"
+
+
+def parse(value: str, asset: Asset) -> Money | None:
+    """The amount typed, or None when it is not one (the caller shows `format_error`)."""
+    try:
+        return parse_amount(value, asset)
+    except InvalidAmount:
+        return None
+
+
+async def check(ctx: Ctx, kind: str, amount: Money) -> None:
+    """Raise what would refuse `amount` at the PIN: a limit (with its maximum), a PIN lock, the
+    cool-down after a PIN reset, a tier without crypto withdrawals."""
+    await ctx.flows.check_amount(customer_id=ctx.customer_id, kind=kind, amount=amount)

@@ -1,0 +1,90 @@
+"""Fuzz issue 19's money states over the real callback (PostgreSQL, Redis, the whole app): a funded,
+verified customer with a saved address; every session starts on a path into cash out, buy from the
+KES balance, sell all / by KES, a crypto send or a withdrawal, then types anything. Never a 5xx,
+always CON/END <= 182 characters."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core import runtime as runtime_module
+from core.config import Settings
+from core.i18n import translate
+from tests.e2e.ussd.conftest import TOKEN, AtPhone, fund, refresh_rates
+from tests.e2e.ussd.test_issue19_money_http import _verified_with_a_saved_address
+from tests.e2e.ussd.test_journeys_http import _register
+from webapp.app import create_app
+from webapp.bootstrap import build_runtime
+
+_ids = itertools.count(1)
+CRASHED = translate("error.generic", "en")
+PHONE = "+254712345678"
+# main menu paths into the new states: cash out, buy from the balance, sell all / by KES / by amount,
+# a crypto send, a withdrawal to the saved address
+PATHS = [["5"], ["2", "3", "2"], ["2", "1", "1"], ["3", "1", "1"], ["3", "3", "2"], ["3", "2", "3"],
+         ["4", "1", "0722000111", "4"], ["4", "2"], ["4", "2", "1"]]  # fmt: skip
+AMOUNTS = st.sampled_from(
+    ["", "0", "1", "5", "10", "10.5", "500", "570", "0.0001", "6000", "1e3", "-5", "99999999"]
+)
+INPUT = st.one_of(
+    AMOUNTS, st.sampled_from(["4826", "1111", "0", "00", "98", "1", "2", "3"]), st.text(max_size=40)
+)
+
+
+def test_new_money_states_survive_random_input(clean_pg_url: str, redis_url: str) -> None:
+    loop = asyncio.new_event_loop()
+    rt = build_runtime(
+        Settings(kibeti_env="test", database_url=clean_pg_url, redis_url=redis_url, at_callback_token=TOKEN)
+    )
+    runtime_module.install(rt)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://t")
+
+    async def post(session_id: str, text: str) -> str:
+        form = {"sessionId": session_id, "serviceCode": "*483*1#", "phoneNumber": PHONE, "networkCode": "63902",
+                "text": text}  # fmt: skip
+        response = await client.post(f"/ussd/{TOKEN}", data=form)
+        assert response.status_code == 200, response.text
+        assert response.text.startswith(("CON ", "END ")) and len(response.text) - 4 <= 182, response.text
+        assert response.text != "END " + CRASHED, text  # the engine's last resort: a state raised
+        return response.text
+
+    async def session(path: list[str], hops: list[str]) -> None:
+        session_id, typed = f"fuzz19-{next(_ids)}", []
+        await post(session_id, "")
+        for value in [*path, *hops]:
+            typed.append(value)
+            if (await post(session_id, "*".join(typed))).startswith("END "):
+                return
+
+    async def setup() -> None:
+        await refresh_rates(rt)
+        await _register(AtPhone(client, PHONE), "1", "Fuzz Tester")
+        for amount, asset in (
+            ("100000", "KES"),
+            ("0.01", "BTC"),
+            ("1000", "USDT-TRC20"),
+            ("1000", "USDT-ERC20"),
+        ):
+            await fund(rt, PHONE, amount, asset)
+        await _verified_with_a_saved_address(rt, PHONE)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(path=st.sampled_from(PATHS), hops=st.lists(INPUT, min_size=1, max_size=4))
+    def run(path: list[str], hops: list[str]) -> None:
+        loop.run_until_complete(session(path, hops))
+
+    try:
+        loop.run_until_complete(setup())
+        run()
+    finally:
+        loop.run_until_complete(client.aclose())
+        if rt.redis is not None:
+            loop.run_until_complete(rt.redis.aclose())
+        rt.queue.connection.close()  # type: ignore[attr-defined]
+        loop.run_until_complete(rt.session_factory.kw["bind"].dispose())
+        loop.close()
