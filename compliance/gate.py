@@ -48,6 +48,8 @@ MONITOR_JOB = "compliance.jobs.monitor_movement"
 BALANCE_KINDS = (MovementKind.DEPOSIT.value, MovementKind.RECEIVE.value)
 ADDRESS_KINDS = (MovementKind.WITHDRAW.value, MovementKind.DEPOSIT.value)
 MPESA_KINDS = (MovementKind.BUY.value, MovementKind.SELL.value)
+# a registered identity the registry has not matched yet (or did not: staff decide)
+IDENTITY_WAITING = frozenset({"pending", "mismatch", "not_found", "unavailable"})
 
 
 def kes_text(minor: int) -> str:
@@ -131,8 +133,9 @@ class ComplianceGateService:
             day_start, month_start = period_starts(now)
             used_today = await self._used_since(session, customer_id, day_start, exclude=None)
             used_month = await self._used_since(session, customer_id, month_start, exclude=None)
-        if profile is not None and profile.t2_review == "pending":
-            status = "pending"
+        identity_waiting = profile is not None and tier.tier == 0 and profile.iprs_status in IDENTITY_WAITING
+        if profile is not None and (profile.t2_review == "pending" or identity_waiting):
+            status = "pending"  # documents, or an identity being checked or waiting for staff
         else:
             status = "verified" if tier.tier >= 1 else "none"
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from channels.sms.fake import FakeAfricasTalking
-from compliance.models import KycProfile
+from compliance import jobs
 from core.identity import service as identity
 from core.runtime import Runtime
 from tests.e2e.ussd.conftest import AtPhone, fund, refresh_rates
@@ -25,12 +25,12 @@ async def _limits_screen(phone: AtPhone) -> str:
     [
         (
             "1",
-            "END KYC: not verified (Tier 0)\nPer transaction: KES 5,000.00\n"
+            "END KYC: under review (Tier 0)\nPer transaction: KES 5,000.00\n"
             "Daily limit: KES 10,000.00\nUsed today: KES 0.00",
         ),
         (
             "2",
-            "END KYC: haijathibitishwa (Kiwango 0)\nKwa muamala: KES 5,000.00\n"
+            "END KYC: inakaguliwa (Kiwango 0)\nKwa muamala: KES 5,000.00\n"
             "Kikomo cha siku: KES 10,000.00\nUmetumia leo: KES 0.00",
         ),
     ],
@@ -56,13 +56,10 @@ async def test_a_verified_customer_sees_their_tier_and_what_they_used_today(
     await refresh_rates(rt)
     phone = AtPhone(client, "+254712345678")
     await _register(phone, "1")
-    async with rt.session_factory() as session:  # compliance verified them at T1 (its own profile row)
+    async with rt.session_factory() as session:
         customer = await identity.get_customer_by_phone(session=session, phone=phone.number)
         assert customer is not None
-        session.add(
-            KycProfile(customer_id=customer.id, tier=1, created_at=rt.clock.now(), updated_at=rt.clock.now())
-        )
-        await session.commit()
+    await jobs.verify_identity(customer.id)  # the identity simulator matched them: Tier 1
     await fund(rt, phone.number, "50", "USDT-TRC20")
     await phone.dial()
     await phone.send("3")

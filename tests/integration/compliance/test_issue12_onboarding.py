@@ -62,9 +62,11 @@ async def test_registration_screens_the_identity_and_the_registry_lifts_a_match_
         screened.details["screened_at"] == clock.now().isoformat() and screened.details["outcome"] == "clear"
     )
     assert await issue12.staged(pg, "compliance.jobs.verify_identity") == [{"customer_id": customer_id}]
+    assert (await rt.compliance.limits(customer_id)).kyc_status == "pending"  # type: ignore[union-attr]
 
     await jobs.verify_identity(customer_id)
     assert (await profile_of(pg, customer_id)).tier == 1
+    assert (await rt.compliance.limits(customer_id)).kyc_status == "verified"  # type: ignore[union-attr]
     assert (await issue12.customer(pg, customer_id)).kyc_tier == 1
     [notice] = await issue12.notices_for(pg, customer_id)
     text = issue12.notice_text(notice, language)
