@@ -28,8 +28,13 @@ SECRET_PLACEHOLDER = "{secret}"
 class SecretSmsNotifier(Protocol):
     """A Notifier that keeps a secret (a one-time code) sealed until the SMS is sent."""
 
-    async def send_secret_sms(self, *, phone: str, text: str, secret: str, reference: str) -> None:
-        """Queue `text` with SECRET_PLACEHOLDER standing for `secret`, which is stored sealed."""
+    async def send_secret_sms(
+        self, *, phone: str, text: str, secret: str, reference: str, session: Any = None
+    ) -> None:
+        """Queue `text` with SECRET_PLACEHOLDER standing for `secret`, which is stored sealed.
+
+        `session`: the caller's open AsyncSession; the SMS is staged in its transaction (the caller
+        commits). A second session would wait on the first's SQLite write lock: a deadlock."""
         ...
 
 

@@ -7,6 +7,8 @@ local Africa's Talking fake is started in-process (the embedded default) and use
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from channels.sms import fake
 from core.outbox import service as outbox
 from core.ports import SECRET_PLACEHOLDER
@@ -60,22 +62,34 @@ class OutboxSmsNotifier:
     async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
         await self._enqueue(phone=phone, reference=reference, kwargs={"text": text})
 
-    async def send_secret_sms(self, *, phone: str, text: str, secret: str, reference: str) -> None:
+    async def send_secret_sms(
+        self, *, phone: str, text: str, secret: str, reference: str, session: AsyncSession | None = None
+    ) -> None:
         """`text` holds SECRET_PLACEHOLDER; the secret (a one-time code) waits in the outbox sealed
-        (no code at rest in clear) and the job renders it when it sends."""
+        (no code at rest in clear) and the job renders it when it sends. With `session`, the SMS is
+        staged in the caller's transaction (which commits it with the code's row)."""
         sealed = envelope.seal(secret, keyring=keyring(self.rt), context=secret_context(reference))
-        await self._enqueue(phone=phone, reference=reference, kwargs={"text": text, "sealed_secret": sealed})
+        kwargs = {"text": text, "sealed_secret": sealed}
+        if session is not None:
+            await self._stage(session, phone=phone, reference=reference, kwargs=kwargs)
+            return
+        await self._enqueue(phone=phone, reference=reference, kwargs=kwargs)
 
     async def _enqueue(self, *, phone: str, reference: str, kwargs: dict[str, str]) -> None:
         async with self.rt.session_factory() as session:
-            await outbox.enqueue(
-                session=session,
-                job=JOB,
-                kwargs={"phone": phone, **kwargs, "reference": reference},
-                dedupe_key=f"sms:{reference}"[:160],
-                queue="default",
-            )
+            await self._stage(session, phone=phone, reference=reference, kwargs=kwargs)
             await session.commit()
+
+    async def _stage(
+        self, session: AsyncSession, *, phone: str, reference: str, kwargs: dict[str, str]
+    ) -> None:
+        await outbox.enqueue(
+            session=session,
+            job=JOB,
+            kwargs={"phone": phone, **kwargs, "reference": reference},
+            dedupe_key=f"sms:{reference}"[:160],
+            queue="default",
+        )
 
 
 def build(runtime: Runtime) -> OutboxSmsNotifier:

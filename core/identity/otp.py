@@ -80,8 +80,12 @@ async def issue_otp(
     template = _TEXTS.get(language, _TEXTS["en"])
     reference = f"otp:{row.reference}"
     if isinstance(notifier, SecretSmsNotifier):  # the code is sealed in the queue, put in at send time
-        await notifier.send_secret_sms(
-            phone=e164, text=template.format(code=SECRET_PLACEHOLDER), secret=code, reference=reference
+        await notifier.send_secret_sms(  # in this transaction: a second session deadlocks SQLite
+            phone=e164,
+            text=template.format(code=SECRET_PLACEHOLDER),
+            secret=code,
+            reference=reference,
+            session=session,
         )
     else:
         await notifier.send_sms(phone=e164, text=template.format(code=code), reference=reference)

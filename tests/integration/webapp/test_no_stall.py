@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from core import runtime as runtime_module
 from core.auth import sessions
 from core.auth.models import Role, StaffUser
 from core.config import Settings
 from core.db.session import make_engine
+from core.outbox.models import OutboxJob
 from core.runtime import Runtime
 from tests.integration.identity.test_authz_matrix import all_api_routes
 from webapp.app import create_app
@@ -47,11 +49,11 @@ async def runtime(db_url: str) -> AsyncIterator[Runtime]:
     await rt.session_factory.kw["bind"].dispose()
 
 
-async def _admin_token(rt: Runtime) -> str:
+async def _admin_token(rt: Runtime, role: Role = Role.ADMIN) -> str:
     async with rt.session_factory() as session:
         staff = StaffUser(
-            email="admin@kibeti.test",
-            role=Role.ADMIN.value,
+            email=f"{role.value}@kibeti.test",
+            role=role.value,
             password_hash="x",
             totp_secret="x",
             last_totp_step=0,
@@ -130,3 +132,59 @@ async def test_sqlite_uses_wal_and_a_busy_timeout_shorter_than_a_stall(sqlite_ur
         await engine.dispose()
     assert mode == "wal"
     assert 0 < timeout_ms <= STALL_SECONDS * 1000  # a lock wait fails before it looks like a stall
+
+
+async def _customer(rt: Runtime, phone: str) -> int:
+    from core.identity import service as identity
+
+    async with rt.session_factory() as session:
+        customer = await identity.register_customer(
+            session=session,
+            phone=phone,
+            name="Jane Wambui",
+            national_id="31234567",
+            language="sw",
+            pin="7391",
+        )
+        await session.commit()
+        return customer.id
+
+
+@pytest.mark.slow
+async def test_a_staff_pin_reset_sends_its_code_without_waiting_on_its_own_lock(runtime: Runtime) -> None:
+    """The one-time code's SMS is staged in the reset's own transaction: a second session for the
+    outbox waited for the first one's SQLite write lock (the busy timeout, then a 500)."""
+    customer_id = await _customer(runtime, "+254711222333")
+    token = await _admin_token(runtime, Role.SUPPORT)  # support resets PINs
+    app = create_app(runtime, run_scheduler_inside=False)
+    app.state.runtime = runtime
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as client:
+        started = time.monotonic()
+        response, problems = await asyncio.gather(
+            client.post(
+                f"/api/staff/customers/{customer_id}/reset-pin",
+                json={"kyc_rechecked": True},
+                headers={"Authorization": f"Bearer {token}"},
+            ),
+            _timed_hops(client, "reset-pin"),
+        )
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert elapsed < STALL_SECONDS and not problems, (elapsed, problems)
+    async with runtime.session_factory() as session:
+        staged = await session.scalar(
+            select(func.count()).select_from(OutboxJob).where(OutboxJob.job == "channels.sms.jobs.send_sms")
+        )
+    assert staged == 1
+
+
+@pytest.mark.slow
+async def test_a_forgotten_pin_code_is_sent_without_waiting_on_its_own_lock(runtime: Runtime) -> None:
+    from core.flows import selfcare
+    from core.flows.service import CoreFlows
+
+    await _customer(runtime, "+254711222444")
+    started = time.monotonic()
+    await selfcare.start_pin_reset(CoreFlows(runtime), phone="+254711222444")
+    assert time.monotonic() - started < STALL_SECONDS
