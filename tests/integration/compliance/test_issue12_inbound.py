@@ -244,3 +244,23 @@ async def test_an_approved_outbound_request_goes_through_once_on_retry(pg, clock
     )
     assert (await gate.check(buy)).decision is Decision.ALLOW
     assert (await gate.check(buy)).decision is Decision.REVIEW  # the approval is used once
+
+
+def test_the_typologies_see_paybill_top_ups_as_money_coming_in() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from compliance.rules import MovementView, RuleConfig, RuleContext, evaluate
+
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+    def at(hours: int, movement_id: int, kind: str, kes: int, counterparty: str = "") -> MovementView:
+        return MovementView(movement_id, 7, kind, kes * 100, counterparty, start + timedelta(hours=hours))
+
+    history = [at(0, 1, "topup", 10_000), at(1, 2, "sell", 9_000), at(2, 3, "topup", 10_000)]
+    configs = [
+        RuleConfig("pass_through", "monitor", 70, {"window_hours": 24, "ratio": "0.80", "cycles_7d": 2}),
+        RuleConfig("fan_in", "monitor", 60, {"counterparties_7d": 2}),
+    ]
+    history += [at(2, 5, "topup", 100, "25471****001"), at(2, 6, "topup", 100, "25472****002")]
+    hits = evaluate(configs, at(3, 4, "sell", 9_500), history, RuleContext())
+    assert sorted(h.code for h in hits) == ["fan_in", "pass_through"]
