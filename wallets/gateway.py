@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.ports import ComplianceGate, DepositAddress, WithdrawalTicket
+from core.ports import ComplianceGate, DepositAddress, PendingDeposit, WithdrawalTicket
 from wallets import addresses, service
 from wallets.hd import AddressDeriver
+from wallets.models import ChainCursor, ChainDeposit
+from wallets.models import DepositAddress as DepositAddressRow
 from wallets.networks import BitcoinNet, Network
+from wallets.service import DepositStatus
 from wallets.withdrawals import request_withdrawal
 
 SEND_JOB = "wallets.jobs.send_withdrawal"
@@ -97,3 +102,44 @@ class WalletGateway:
             queue=SIGNER_QUEUE,
         )
         return WithdrawalTicket(withdrawal_id=row.id, status=row.status, address=row.address)
+
+    # --- issue 19: deposits seen but not yet confirmed (core.ports.DepositWatch) ----------------
+
+    async def pending_deposits(self, *, owner_type: str, owner_id: int) -> list[PendingDeposit]:
+        """The owner's deposits detected on chain and not yet credited, with their confirmations so
+        far (from the monitor's cursor) of those the network needs."""
+        from wallets.adapter import wallet_settings  # the adapter builds this gateway: import late
+
+        settings = wallet_settings()
+        query = (
+            select(ChainDeposit, ChainCursor.height)
+            .join(DepositAddressRow, DepositAddressRow.id == ChainDeposit.deposit_address_id)
+            .outerjoin(ChainCursor, ChainCursor.network == ChainDeposit.network)
+            .where(
+                DepositAddressRow.owner_type == owner_type,
+                DepositAddressRow.owner_id == owner_id,
+                ChainDeposit.status == DepositStatus.DETECTED,
+                ChainDeposit.reason == "",
+                ChainDeposit.amount_minor.is_not(None),
+            )
+            .order_by(ChainDeposit.id.desc())
+            .limit(10)
+        )
+        async with self._session_factory() as session:
+            rows = (await session.execute(query)).all()
+        pending = []
+        for deposit, tip in rows:
+            network = Network(deposit.network)
+            required = settings.confirmations(network)
+            seen = 0 if tip is None else max(0, min(required, int(tip) - deposit.block_height + 1))
+            at = (
+                deposit.detected_at if deposit.detected_at.tzinfo else deposit.detected_at.replace(tzinfo=UTC)
+            )
+            pending.append(
+                PendingDeposit(
+                    asset=network.asset,
+                    amount=Money.from_minor(int(deposit.amount_minor or 0), network.asset),
+                    confirmations=seen, required=required, seen_at=at,
+                )
+            )  # fmt: skip
+        return pending

@@ -28,6 +28,7 @@ from wallets.service import DepositStatus, match_key
 
 log = logging.getLogger(__name__)
 DEPOSIT_NOTICE_JOB = "core.flows.jobs.deposit_credited"
+DEPOSIT_SEEN_JOB = "core.flows.notices.deposit_seen"  # issue 19: "we see it coming" before confirmations
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ class DepositMonitor:
                     reason=reason,
                 ):
                     detected += 1
+                    if not reason:
+                        await self._stage_seen_notice(session, row, transfer)
             await service.set_cursor(
                 session=session, network=self.network, height=end_block.height, block_hash=end_block.hash
             )
@@ -280,6 +283,24 @@ class DepositMonitor:
                     )
             deposit.settled_at = utcnow()
             return deposit.status
+
+    async def _stage_seen_notice(self, session: AsyncSession, address_id: int, transfer: Transfer) -> None:
+        """The customer hears of a deposit when it is first seen (once, whatever reorgs or reruns)."""
+        address = await session.get(DepositAddress, address_id)
+        if address is None or address.owner_type != "customer":
+            return
+        await outbox.enqueue(
+            session=session,
+            job=DEPOSIT_SEEN_JOB,
+            kwargs={
+                "customer_id": address.owner_id,
+                "asset": self.network.asset.value,
+                "amount_minor": transfer.amount,
+                "txid": transfer.txid,
+                "needed": self.config.confirmations,
+            },
+            dedupe_key=f"deposit-seen:{self.network.value}:{transfer.txid}:{transfer.index}",
+        )
 
     @staticmethod
     async def _owner_of(session: AsyncSession, deposit: ChainDeposit) -> tuple[str, int] | None:

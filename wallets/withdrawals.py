@@ -27,6 +27,7 @@ from core.errors import CurrencyMismatch
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.outbox import service as outbox
 from core.ports import ComplianceGate, MovementCheck
 from wallets.addresses import validate
 from wallets.errors import (
@@ -42,6 +43,26 @@ from wallets.networks import BitcoinNet, Network
 log = logging.getLogger(__name__)
 
 HELD, SIGNED, BROADCAST, CONFIRMED, FAILED = "held", "signed", "broadcast", "confirmed", "failed"
+FINAL_NOTICE_JOB = "core.flows.notices.withdrawal_final"  # issue 19: the customer hears the outcome
+
+
+async def stage_final_notice(session: AsyncSession, row: Withdrawal, outcome: str) -> None:
+    """An SMS once the withdrawal is final (`outcome`: confirmed | failed), in the same transaction."""
+    if row.owner_type != "customer":
+        return
+    await outbox.enqueue(
+        session=session,
+        job=FINAL_NOTICE_JOB,
+        kwargs={
+            "customer_id": row.owner_id,
+            "withdrawal_id": row.id,
+            "asset": Network(row.network).asset.value,
+            "amount_minor": row.amount_minor,
+            "outcome": outcome,
+            "txid": row.txid or "",
+        },
+        dedupe_key=f"withdrawal-final:{row.id}",
+    )
 
 
 def native_to_asset(units: int, *, decimals: int, native_price: Decimal, asset: Asset) -> Money:
@@ -201,6 +222,7 @@ async def post_confirmed(
         memo=f"{asset.value} withdrawal",
         details=details,
     )
+    await stage_final_notice(session, row, CONFIRMED)
     return result.entry_id
 
 

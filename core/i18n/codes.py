@@ -152,6 +152,9 @@ SELF_CARE_CODES = (
     N_("error.otp_format"),
     N_("error.otp_rate_limited"),
     N_("error.national_id_mismatch"),
+    N_("sms.deposit_seen"),
+    N_("sms.withdrawal_confirmed"),
+    N_("sms.withdrawal_failed"),
 )
 
 # Payouts: a failed M-Pesa payout returns the principal and the fee; the SMS points to the cash-out menu

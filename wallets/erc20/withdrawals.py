@@ -28,6 +28,7 @@ from wallets.withdrawals import (
     broadcast_signed,
     lock_withdrawal,
     post_confirmed,
+    stage_final_notice,
     wei_to_asset,
 )
 
@@ -118,6 +119,7 @@ class EvmWithdrawals:
                     session=session, hold_id=int(row.hold_id), reason=f"reverted on chain: {txid}"
                 )
                 row.status, row.error = FAILED, "transaction reverted on chain"
+                await stage_final_notice(session, row, FAILED)
                 row.entry_id = str(await self._book_failed_gas(session, row, receipt.fee_wei))
                 log.error("withdrawal reverted on chain; hold voided", extra={"withdrawal_id": row.id})
             else:

@@ -31,6 +31,7 @@ from wallets.withdrawals import (
     lock_withdrawal,
     native_to_asset,
     post_confirmed,
+    stage_final_notice,
 )
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class TronWithdrawals:
                     session=session, hold_id=int(row.hold_id), reason=f"failed on chain: {txid}"
                 )
                 row.status, row.error = FAILED, "transaction failed on chain (energy or balance)"
+                await stage_final_notice(session, row, FAILED)
             row.updated_at = utcnow()
             return row.status
 
