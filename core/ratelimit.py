@@ -1,5 +1,6 @@
-"""Rate limiting: Redis-backed fixed or sliding windows, with an in-memory fallback for the
-embedded default (no Redis). Every check returns whether it is allowed and, if not, `retry_after`.
+"""Rate limiting: sliding (moving) or fixed windows, on Redis through the `limits` library (the one
+slowapi is built on) so every process shares them, with an in-memory limiter for the embedded
+default (no Redis). Every check returns whether it is allowed and, if not, `retry_after`.
 
 Keys are caller-chosen, e.g. ``ip:203.0.113.9``, ``phone:+2547...`` (hash it first), ``apikey:<id>``.
 
@@ -13,12 +14,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+)
+from limits.aio.strategies import (
+    RateLimiter as RateLimiterStrategy,
+)
 
 from core import runtime as runtime_module
 from core.errors import KibetiError
@@ -81,83 +91,47 @@ REGISTER_PER_PHONE = Limit("register_phone", 5, 86_400)  # registration attempts
 API_KEY_REQUESTS = Limit("api_key", 600, 60)
 
 
-# KEYS[1] = the sorted set for this (limit, key); ARGV = now_ms, window_ms, limit, member.
-# Removes hits older than the window, adds this one if under the limit; returns {allowed, count, oldest_ms}.
-_SLIDING_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
-local count = redis.call('ZCARD', KEYS[1])
-if count < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, count + 1, 0}
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, count, tonumber(oldest[2])}
-"""
-
-# Same as _SLIDING_LUA without adding a hit: {allowed, count, oldest_ms}.
-_SLIDING_PEEK_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2])
-local count = redis.call('ZCARD', KEYS[1])
-if count < tonumber(ARGV[3]) then return {1, count, 0} end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, count, tonumber(oldest[2])}
-"""
-
-# KEYS[1] = the counter for this (limit, key, window); ARGV = window_ms. Returns {count, pttl_ms}.
-_FIXED_LUA = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('PTTL', KEYS[1])}
-"""
-
-
 class RedisRateLimiter:
-    def __init__(self, redis: Any, *, now_ms: Callable[[], int] | None = None) -> None:
-        self._redis = redis  # redis.asyncio.Redis
-        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
-        self._sliding = redis.register_script(_SLIDING_LUA)
-        self._sliding_peek = redis.register_script(_SLIDING_PEEK_LUA)
-        self._fixed = redis.register_script(_FIXED_LUA)
+    """Shared by every process: the `limits` library (the one under slowapi) on Redis, its moving
+    window for "sliding" limits and its fixed window for "fixed" ones, on the runtime's Redis pool."""
 
-    async def peek(self, limit: Limit, key: str) -> Decision:
-        redis_key = f"{KEY_PREFIX}{limit.name}:{key}"
-        window_ms = limit.window * 1000
-        if limit.strategy == "fixed":
-            raw = await self._redis.get(redis_key)
-            count = int(raw or 0)
-            if count < limit.limit:
-                return Decision(True, limit.limit - count, 0)
-            pttl = int(await self._redis.pttl(redis_key))
-            return Decision(False, 0, max(1, math.ceil(max(pttl, 0) / 1000)))
-        now = self._now_ms()
-        allowed, count, oldest = await self._sliding_peek(
-            keys=[redis_key], args=[now, window_ms, limit.limit]
+    def __init__(self, redis: Any) -> None:
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            connection_pool=redis.connection_pool,
+            key_prefix=KEY_PREFIX.rstrip(":"),
         )
-        if int(allowed):
-            return Decision(True, limit.limit - int(count), 0)
-        return Decision(False, 0, max(1, math.ceil((int(oldest) + window_ms - now) / 1000)))
+        self._strategies: dict[str, RateLimiterStrategy] = {
+            "sliding": MovingWindowRateLimiter(storage),
+            "fixed": FixedWindowRateLimiter(storage),
+        }
 
     async def hit(self, limit: Limit, key: str) -> Decision:
-        redis_key = f"{KEY_PREFIX}{limit.name}:{key}"
-        window_ms = limit.window * 1000
-        if limit.strategy == "fixed":
-            count, pttl = await self._fixed(keys=[redis_key], args=[window_ms])
-            if int(count) <= limit.limit:
-                return Decision(True, limit.limit - int(count), 0)
-            return Decision(False, 0, max(1, math.ceil(max(int(pttl), 0) / 1000)))
-        now = self._now_ms()
-        member = f"{now}:{secrets.token_hex(4)}"
-        allowed, count, oldest = await self._sliding(
-            keys=[redis_key], args=[now, window_ms, limit.limit, member]
-        )
-        if int(allowed):
-            return Decision(True, limit.limit - int(count), 0)
-        return Decision(False, 0, max(1, math.ceil((int(oldest) + window_ms - now) / 1000)))
+        strategy, item = self._strategies[limit.strategy], _item(limit)
+        return await self._decision(strategy, item, limit, key, await strategy.hit(item, limit.name, key))
+
+    async def peek(self, limit: Limit, key: str) -> Decision:
+        strategy, item = self._strategies[limit.strategy], _item(limit)
+        return await self._decision(strategy, item, limit, key, await strategy.test(item, limit.name, key))
+
+    @staticmethod
+    async def _decision(
+        strategy: RateLimiterStrategy, item: RateLimitItem, limit: Limit, key: str, allowed: bool
+    ) -> Decision:
+        stats = await strategy.get_window_stats(item, limit.name, key)
+        if allowed:
+            return Decision(True, stats.remaining, 0)
+        return Decision(False, 0, max(1, math.ceil(stats.reset_time - time.time())))
+
+
+def _item(limit: Limit) -> RateLimitItem:
+    return RateLimitItemPerSecond(limit.limit, limit.window)
 
 
 class MemoryRateLimiter:
-    """In-process limiter (embedded default, tests). Not shared between processes."""
+    """In-process limiter for the embedded default (one process, no Redis) and for tests, whose
+    clock it can take. Not shared between processes: production runs RedisRateLimiter."""
 
     def __init__(self, *, now: Callable[[], float] | None = None) -> None:
         self._now = now or time.monotonic

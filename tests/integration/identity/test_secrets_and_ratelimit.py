@@ -31,22 +31,24 @@ async def test_stored_secrets_rotate(session_factory: Factory) -> None:
 
 
 async def test_redis_limiter_sliding_and_fixed(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    now = [1_000_000]
-    limiter = RedisRateLimiter(client, now_ms=lambda: now[0])
+    client, other_client = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
+    limiter = RedisRateLimiter(client)
     try:
         sliding = Limit("pin", 3, 60)
-        assert [(await limiter.hit(sliding, "c:1")).allowed for _ in range(3)] == [True, True, True]
+        assert [(await limiter.hit(sliding, "c:1")).remaining for _ in range(3)] == [2, 1, 0]
+        assert not (await limiter.peek(sliding, "c:1")).allowed
         blocked = await limiter.hit(sliding, "c:1")
-        assert not blocked.allowed and blocked.retry_after == 60
-        now[0] += 30_000
-        assert (await limiter.hit(sliding, "c:1")).retry_after == 30
-        now[0] += 31_000
-        assert (await limiter.hit(sliding, "c:1")).allowed
+        assert not blocked.allowed and 1 <= blocked.retry_after <= 60
+        assert (await limiter.peek(sliding, "c:2")).allowed and (await limiter.hit(sliding, "c:2")).allowed
+        # shared: another process's limiter on the same Redis sees the same count
+        other = RedisRateLimiter(other_client)
+        assert not (await other.hit(sliding, "c:1")).allowed
+        assert (await other.hit(sliding, "c:2")).remaining == 1
         fixed = Limit("ip", 2, 60, "fixed")
         assert (await limiter.hit(fixed, "1.2.3.4")).allowed
         assert (await limiter.hit(fixed, "1.2.3.4")).allowed
         denied = await limiter.hit(fixed, "1.2.3.4")
         assert not denied.allowed and 1 <= denied.retry_after <= 60
     finally:
+        await other_client.aclose()
         await client.aclose()
