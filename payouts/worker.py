@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import runtime
+from core.audit import keys as audit_keys
 from core.db.session import is_sqlite
 from core.outbox.service import finish, pending_job
 from core.payments.service import FINISHED_JOB, SEND_JOB
@@ -101,6 +102,7 @@ async def _warm_outbox_runner(current: Runtime) -> None:
 
 async def _warm_up(current: Runtime) -> None:
     await warm_up(current)
+    audit_keys.warm()  # every ledger entry writes a keyed audit row
     await _warm_credential(current)
     await _warm_outbox_runner(current)
 

@@ -247,3 +247,35 @@ def test_cli_verify_checkpoints_detects_tail_deletion(
     assert caught.exit_code == 1 and "ends at seq 2" in caught.output
     missing = runner.invoke(audit_cli, ["verify", "--checkpoints", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+async def test_scheduler_publishes_a_signed_checkpoint_hourly(
+    session_factory: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from core import runtime as runtime_module
+    from core.audit import jobs
+    from core.clock import FixedClock
+    from core.config import Settings
+    from core.runtime import Runtime
+    from webapp import scheduler
+    from webapp.queues import InProcessJobQueue
+
+    assert ("core.audit.jobs.publish_checkpoint", 3600) in scheduler.available_jobs()
+    path = tmp_path / "ship-me.jsonl"
+    settings = Settings(kibeti_env="test", audit_checkpoint_path=path)
+    runtime = Runtime(settings=settings, session_factory=session_factory, clock=FixedClock(NOW),
+                      queue=InProcessJobQueue())  # fmt: skip
+    previous = runtime_module._current
+    runtime_module.install(runtime)
+    try:
+        await seed(session_factory, 2)
+        caplog.set_level("INFO", logger="kibeti.audit.checkpoint")
+        assert await jobs.publish_checkpoint() == 2
+        await seed(session_factory, 1, start=2)
+        assert await jobs.publish_checkpoint() == 3
+    finally:
+        runtime_module._current = previous
+    lines = path.read_text().splitlines()
+    assert [checkpoints.parse(line).seq for line in lines] == [2, 3]
+    assert any(lines[0] in record.getMessage() for record in caplog.records)  # the log carries it too
+    assert await against(session_factory, path) == []
