@@ -117,6 +117,9 @@ def rekey_command(old_passphrases: tuple[str, ...]) -> None:
         keys = _keys(runtime, old_passphrases)
         async with runtime.session_factory() as session:
             done = await audit.rekey(session=session, keys=keys)
+            if done.rows == 0:  # nothing to re-seal: no row, no new checkpoint needed
+                made = await checkpoints.create(session=session, now=runtime.clock.now(), keys=keys)
+                return done, made
             await audit.record(
                 session=session, actor="system", action="audit.rekeyed", subject="audit_log",
                 details={"rows": done.rows, "old_head": f"{done.old_head[0]}:{done.old_head[1]}",
@@ -132,6 +135,9 @@ def rekey_command(old_passphrases: tuple[str, ...]) -> None:
         done, made = run_with_runtime(work)
     except KibetiError as exc:
         raise click.ClickException(str(exc)) from exc
+    if done.rows == 0:
+        click.echo(f"Every row is already under the current key; head {made.seq}:{made.head}")
+        return
     click.echo(f"{done.rows} row(s) re-sealed; head was {done.old_head[0]}:{done.old_head[1]}")
     click.echo(f"new checkpoint: {made.to_line()}")
 
