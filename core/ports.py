@@ -77,6 +77,10 @@ class ChainGateway(Protocol):
         """Return the canonical form or raise core.errors.InvalidAddress with a clear message."""
         ...
 
+    async def network_fee(self, *, asset: Asset, address: str, amount: Money) -> Money:
+        """The network's fee for withdrawing `amount` to `address` now, estimated, in `asset`."""
+        ...
+
     async def request_withdrawal(
         self,
         *,
@@ -89,9 +93,11 @@ class ChainGateway(Protocol):
         amount: Money,
         fee: Money,
         amount_kes: Money | None = None,
+        network_fee: Money | None = None,
     ) -> WithdrawalTicket:
         """Screen the destination, hold `amount + fee` and stage the send, all in the caller's
-        transaction (`session`, an AsyncSession); idempotent per `request_key`."""
+        transaction (`session`, an AsyncSession); idempotent per `request_key`. `network_fee` is
+        the part of `fee` charged for the network fee (settled against the chain's actual fee)."""
         ...
 
 

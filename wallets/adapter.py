@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from core.runtime import Runtime
 from wallets.chain import ChainSource
 from wallets.config import WalletSettings
 from wallets.errors import WalletNotConfigured
+from wallets.fees import FeePolicy, NetworkFeeEstimator
 from wallets.gateway import WalletGateway
 from wallets.hd import AddressDeriver
 from wallets.monitor import DepositMonitor, MonitorConfig, StepResult
@@ -82,12 +84,26 @@ def simulated_chain(runtime: Runtime, network: Network) -> SimulatedChain:
 def build(runtime: Runtime) -> Any:
     settings = wallet_settings()
     deriver = deriver_for(settings, runtime.settings)
+    core = runtime.settings
+    estimator = NetworkFeeEstimator(
+        policy=FeePolicy(
+            eth_price=Decimal(settings.eth_price_usdt),
+            trx_price=Decimal(settings.trx_price_usdt),
+            btc_quote_inputs=settings.btc_quote_inputs,
+        ),
+        deriver=deriver,
+        node_urls={network: node_url(runtime, network) for network in Network},
+        erc20_token=core.usdt_erc20_contract,
+        trc20_contract=core.usdt_trc20_contract,
+        simulated=frozenset(n for n in Network if simulated(runtime, n)),
+    )
     return WalletGateway(
         session_factory=runtime.session_factory,
         deriver=deriver,
         btc_net=settings.bitcoin_net,
         gate=lambda: runtime.compliance,  # built after the chains adapter: look it up when used
         withdrawable=frozenset(n for n in Network if node_url(runtime, n) or simulated(runtime, n)),
+        fee_estimator=estimator,
         dust_minor={
             Network.BTC: settings.btc_dust_sat,
             Network.ERC20: settings.erc20_dust_minor,

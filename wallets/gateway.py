@@ -1,4 +1,5 @@
-"""The ChainGateway adapter (core.ports): deposit addresses and address validation."""
+"""The ChainGateway adapter (core.ports): deposit addresses, address validation, network fee
+estimates for quotes, and withdrawal requests (held here, sent by the signer)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import ComplianceGate, DepositAddress, PendingDeposit, WithdrawalTicket
 from wallets import addresses, service
+from wallets.errors import WalletNotConfigured
+from wallets.fees import NetworkFeeEstimator
 from wallets.hd import AddressDeriver
 from wallets.models import ChainCursor, ChainDeposit
 from wallets.models import DepositAddress as DepositAddressRow
@@ -35,7 +38,9 @@ class WalletGateway:
         gate: ComplianceGate | Callable[[], ComplianceGate | None] | None = None,
         dust_minor: dict[Network, int] | None = None,
         withdrawable: frozenset[Network] | None = None,
+        fee_estimator: NetworkFeeEstimator | None = None,
     ) -> None:
+        self._fee_estimator = fee_estimator
         self._session_factory = session_factory
         self._withdrawable = withdrawable  # None: every network
         self._deriver = deriver
@@ -63,6 +68,14 @@ class WalletGateway:
     def validate_address(self, *, asset: Asset, address: str) -> str:
         return addresses.validate(Network.for_asset(asset), address, btc_net=self._btc_net)
 
+    async def network_fee(self, *, asset: Asset, address: str, amount: Money) -> Money:
+        """The network fee estimate of withdrawing `amount` to `address`, in `asset`."""
+        network = Network.for_asset(asset)
+        destination = addresses.validate(network, address, btc_net=self._btc_net)
+        if self._fee_estimator is None:
+            raise WalletNotConfigured("no network fee estimator is wired: withdrawals cannot be quoted")
+        return await self._fee_estimator.estimate(network, to=destination, amount_minor=amount.minor)
+
     async def request_withdrawal(
         self,
         *,
@@ -75,9 +88,11 @@ class WalletGateway:
         amount: Money,
         fee: Money,
         amount_kes: Money | None = None,
+        network_fee: Money | None = None,
     ) -> WithdrawalTicket:
         """Validate, screen, hold `amount + fee`, and stage the signer's send job, all in the
-        caller's transaction (so a failed flow leaves neither a hold nor a job behind)."""
+        caller's transaction (so a failed flow leaves neither a hold nor a job behind).
+        `network_fee`: the part of `fee` charged for the network fee."""
         network = Network.for_asset(asset)
         row = await request_withdrawal(
             session=session,
@@ -88,6 +103,7 @@ class WalletGateway:
             address=address,
             amount=amount,
             fee=fee,
+            network_fee=network_fee,
             dust_minor=self._dust.get(network, 0),
             btc_net=self._btc_net,
             gate=self._gate() if callable(self._gate) else self._gate,

@@ -107,6 +107,8 @@ class Withdrawal(Base):
     address: Mapped[str] = mapped_column(String(128), nullable=False)
     amount_minor: Mapped[int] = mapped_column(MinorUnits, nullable=False)
     fee_minor: Mapped[int] = mapped_column(MinorUnits, nullable=False, default=0)
+    # the part of fee_minor charged for the network fee (the quote's estimate); 0: none was charged
+    network_fee_minor: Mapped[int] = mapped_column(MinorUnits, nullable=False, default=0, server_default="0")
     network_fee_native: Mapped[str] = mapped_column(String(80), nullable=False, default="0")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="held", index=True)
     hold_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")

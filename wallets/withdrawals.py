@@ -2,12 +2,14 @@
 confirmations -> post (or void). The per-network processors are erc20/withdrawals.py,
 trc20/withdrawals.py, btc/withdrawals.py and, on the embedded default, simwithdrawals.py.
 
-The customer is charged `amount + fee` (fee per the fee schedule, in the asset). On confirmation
-the hold is posted (`post_confirmed`): custody gives up `amount` and `fee_revenue` earns `fee`. What
-the chain charged is an expense: `network_fees` is debited with it, paid from custody when the fee
-is the asset itself (BTC), else from the house's native-coin float (`fx_liquidity`, booked in the
-token at the configured coin price; ETH and TRX are not ledger assets). A failed transaction voids
-the hold.
+The customer is charged `amount + fee` (fee per the fee schedule, in the asset): the withdrawal fee
+plus `network_fee`, the quote's estimate of the chain's fee (wallets.fees). On confirmation the hold
+is posted (`post_confirmed`): custody gives up `amount`, `fee_revenue` earns the withdrawal fee, and
+what the chain charged is paid from custody when the fee is the asset itself (BTC), else from the
+house's native-coin float (`fx_liquidity`, booked in the token at the configured coin price; ETH
+and TRX are not ledger assets). The charged estimate covers it and the difference (estimate minus
+actual) goes to the `network_fee_gain_loss` account; with no estimate charged, what the chain
+charged is the house's expense (`network_fees`), as sweeps are. A failed transaction voids the hold.
 
 A signed transaction is stored before it is broadcast, so a crash between the two re-broadcasts
 the same bytes (same nonce, same txid) instead of paying twice.
@@ -84,6 +86,7 @@ async def request_withdrawal(
     address: str,
     amount: Money,
     fee: Money,
+    network_fee: Money | None = None,
     dust_minor: int = 0,
     btc_net: BitcoinNet = BitcoinNet.MAINNET,
     gate: ComplianceGate | None = None,
@@ -91,6 +94,7 @@ async def request_withdrawal(
     sendable: bool = True,
 ) -> Withdrawal:
     """Validate and hold `amount + fee` on the owner's wallet; idempotent per `request_key`.
+    `network_fee` is the part of `fee` charged for the network fee (the quote's estimate).
 
     `sendable` False (no node for the network here) refuses after screening, before any hold:
     a sanctioned destination still opens its case."""
@@ -100,8 +104,15 @@ async def request_withdrawal(
     if existing is not None:
         return existing
     destination = validate(network, address, btc_net=btc_net)
-    if amount.asset is not network.asset or fee.asset is not network.asset:
+    charged = network_fee if network_fee is not None else Money.zero(network.asset)
+    if (
+        amount.asset is not network.asset
+        or fee.asset is not network.asset
+        or charged.asset is not network.asset
+    ):
         raise CurrencyMismatch(f"a {network.label} withdrawal is paid in {network.asset.value}")
+    if charged.amount < 0 or charged > fee:
+        raise ValueError("the network fee charged is a part of the fee")
     if not amount.is_positive() or amount.minor < dust_minor:
         raise AmountBelowDust(
             f"the smallest {network.asset.value} withdrawal is {Money.from_minor(dust_minor, amount.asset)}"
@@ -142,7 +153,12 @@ async def request_withdrawal(
         account_id=wallet.id,
         amount=amount + fee,
         memo=f"{network.asset.value} withdrawal",
-        details={"network": network.value, "address": destination, "fee_minor": fee.minor},
+        details={
+            "network": network.value,
+            "address": destination,
+            "fee_minor": fee.minor,
+            "network_fee_minor": charged.minor,
+        },
     )
     row = Withdrawal(
         request_key=request_key,
@@ -152,6 +168,7 @@ async def request_withdrawal(
         address=destination,
         amount_minor=amount.minor,
         fee_minor=fee.minor,
+        network_fee_minor=charged.minor,
         hold_id=str(hold.hold_id),
         status=HELD,
     )
@@ -199,15 +216,32 @@ async def post_confirmed(
     fee_paid_from: AccountKind,
     details: dict[str, str],
 ) -> int:
-    """Post a confirmed withdrawal's hold: custody gives up the amount, fee_revenue earns the fee,
-    network_fees (an expense) is debited with what the chain charged, paid from `fee_paid_from`:
-    CUSTODY when the network fee is the asset itself (BTC), else the house's native-coin float."""
+    """Post a confirmed withdrawal's hold: custody gives up the amount, fee_revenue earns the
+    withdrawal fee, and what the chain charged (`network_fee`) is paid from `fee_paid_from`: CUSTODY
+    when the network fee is the asset itself (BTC), else the house's native-coin float. The network
+    fee the customer was charged covers it, the difference going to network_fee_gain_loss; when none
+    was charged, network_fees (an expense) is debited with it."""
     asset = Network(row.network).asset
-    amount, fee = Money.from_minor(row.amount_minor, asset), Money.from_minor(row.fee_minor, asset)
+    amount, charged = (
+        Money.from_minor(row.amount_minor, asset),
+        Money.from_minor(row.network_fee_minor, asset),
+    )
+    fee = Money.from_minor(row.fee_minor, asset) - charged
     custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
     revenue = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=asset)
-    fees = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
-    legs = [PostingRequest(revenue.id, fee), PostingRequest(fees.id, -network_fee)]
+    if charged.is_positive():
+        gain_loss = await ledger.system_account(
+            session=session, kind=AccountKind.NETWORK_FEE_GAIN_LOSS, asset=asset
+        )
+        legs = [PostingRequest(revenue.id, fee), PostingRequest(gain_loss.id, charged - network_fee)]
+        details = {
+            **details,
+            "network_fee_charged_minor": str(charged.minor),
+            "network_fee_minor": str(network_fee.minor),
+        }
+    else:
+        expense = await ledger.system_account(session=session, kind=AccountKind.NETWORK_FEES, asset=asset)
+        legs = [PostingRequest(revenue.id, fee), PostingRequest(expense.id, -network_fee)]
     if fee_paid_from is AccountKind.CUSTODY:
         legs.append(PostingRequest(custody.id, amount + network_fee))
     else:

@@ -41,6 +41,7 @@ class QuoteView:
     valid_seconds: int
     expires_at: datetime
     demo: bool = False
+    network_fee: Money | None = None  # withdrawals: the network fee estimate, part of `fee`
     kept: Money | None = None  # a sell to M-Pesa: the cents that stay in the KES wallet
 
 

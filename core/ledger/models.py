@@ -39,6 +39,7 @@ class AccountKind(StrEnum):
     PAYOUTS_IN_FLIGHT = "payouts_in_flight"
     SUSPENSE = "suspense"  # unmatched deposits, for staff
     NETWORK_FEES = "network_fees"
+    NETWORK_FEE_GAIN_LOSS = "network_fee_gain_loss"  # network fees charged minus what the chains took
     CLAIMS = "claims"  # sends waiting for an unregistered recipient
 
 

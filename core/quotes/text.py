@@ -18,9 +18,9 @@ _VERBS = {
 }
 _WORDS = {
     "en": {"pay": "Pay", "get": "get", "fee": "Fee", "valid": "Valid {s}s", "demo": "DEMO rate",
-           "mpesa": "M-Pesa"},
+           "mpesa": "M-Pesa", "network": "network"},
     "sw": {"pay": "Lipa", "get": "pata", "fee": "Ada", "valid": "Sek {s}", "demo": "Bei ya DEMO",
-           "mpesa": "M-Pesa"},
+           "mpesa": "M-Pesa", "network": "mtandao"},
 }  # fmt: skip
 RATES_UNAVAILABLE = {
     "en": "Rates unavailable, try again shortly.",
@@ -51,7 +51,9 @@ def compact_text(
     ]
     if terms.kind is not QuoteKind.SEND:
         parts.append(f"{_rate(terms, lang)}.")
-    parts.append(f"{words['fee']} {format_money(terms.fee_total, lang)}.")
+    network = next((line.amount for line in terms.fees if line.kind == "network"), None)
+    shown_network = f" ({words['network']} {format_money(network, lang)})" if network is not None else ""
+    parts.append(f"{words['fee']} {format_money(terms.fee_total, lang)}{shown_network}.")
     if terms.payout is not None and terms.change is not None and terms.change.is_positive():
         parts.append(f"{words['mpesa']} {format_money(terms.payout, lang)}.")
     parts.append(words["valid"].format(s=valid_seconds) + ("." if demo else ""))

@@ -133,7 +133,8 @@ class BtcWithdrawals:
                 index=CHANGE_INDEX,
             )
             tx.add_output(change, house.address)
-        tx.sign(keys)
+        for index, key in enumerate(keys):  # each input with its own key (coins of several addresses)
+            tx.sign(key, index_n=index)
         if not tx.verify():
             raise WithdrawalStateError("the signed BTC transaction does not verify")
         signed = Transaction.parse_hex(tx.raw_hex(), network=self._bcl_network)

@@ -11,6 +11,7 @@ import click
 
 from core.errors import KibetiError
 from core.flows.service import CoreFlows
+from core.flows.withdrawals import withdrawal_quote_text
 from core.identity.phone import normalize_phone
 from core.money import Money, format_money, parse_amount
 from core.runtime import Runtime
@@ -171,10 +172,7 @@ def withdraw(phone: str, network: str, to_address: str, amount: str, pin: str, y
                     f"no customer with phone {phone}: they register by dialling the USSD code"
                 )
             quote = await flows.quote_withdraw(customer_id=customer.id, amount=paid, address=to_address)
-            click.echo(
-                f"Pay {format_money(quote.pay)}, fee {format_money(quote.fee)}: "
-                f"{format_money(quote.receive)} arrives at {to_address} on {chosen.label}."
-            )
+            click.echo(withdrawal_quote_text(quote, address=to_address, network=chosen.label))
             if not yes and not click.confirm("Send it?", default=False):
                 return "Not sent."
             receipt = await flows.confirm_withdraw(

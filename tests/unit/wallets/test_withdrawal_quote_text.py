@@ -1,0 +1,43 @@
+"""A withdrawal quote shows its network fee (issue 11 item 2): on one screen (USSD, SMS) in both
+languages within 160 characters, in the full description, and in the CLI's line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.fees.schedule import FeeSchedule
+from core.flows.types import QuoteView
+from core.flows.withdrawals import withdrawal_quote_text
+from core.money import Asset, Money
+from core.quotes.maths import Given, QuoteKind, QuoteRequest, QuoteTerms, Rail, compute_quote
+from core.quotes.text import MAX_SCREEN, compact_text, describe
+
+USDT = Asset.USDT_ERC20
+
+
+def _terms(pay: str, network: str) -> QuoteTerms:
+    request = QuoteRequest(
+        kind=QuoteKind.SEND, asset=USDT, amount=Money.of(pay, USDT), given=Given.PAY, rail=Rail.WALLET,
+        chain_fee=Money.of(network, USDT),
+    )  # fmt: skip
+    return compute_quote(request, rate=None, schedule=FeeSchedule())
+
+
+@pytest.mark.parametrize(("language", "word"), [("en", "network"), ("sw", "mtandao")])
+def test_the_screen_shows_the_network_fee(language: str, word: str) -> None:
+    terms = _terms("999999.999999", "3.9")
+    text = compact_text(terms, language)
+    assert f"{word} USDT" in text and "3.90" in text and len(text) <= MAX_SCREEN, text
+    assert any("network" in line and "3.90" in line for line in describe(terms))
+
+
+def test_the_cli_line_splits_the_fees() -> None:
+    quote = QuoteView(
+        id="1", kind="send", pay=Money.of(10, USDT), receive=Money.of("6.05", USDT), fee=Money.of("3.95", USDT),
+        rate="", valid_seconds=60, expires_at=datetime(2026, 12, 5, tzinfo=UTC), network_fee=Money.of("3.9", USDT),
+    )  # fmt: skip
+    line = withdrawal_quote_text(quote, address="0xabc", network="Ethereum (USDT-ERC20)")
+    assert "withdrawal fee" in line and "0.05" in line
+    assert "network fee" in line and "3.90" in line and "6.05" in line
