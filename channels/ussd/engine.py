@@ -306,6 +306,8 @@ class Engine:
             code = "generic"
         if code == "service_unavailable":
             log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
+        if code == "pin_reset_pending" and PIN_RESET_CODE in self.table:
+            return self._to_pin_reset(ctx)
         code, values = _explained(exc, code, at_pin=self.table[ctx.session.state].secret)
         if code in TERMINAL_ERRORS:
             screen = self._with_care(ctx, ctx.end(f"error.{code}", **values), code)
@@ -313,6 +315,14 @@ class Engine:
                 screen = Screen(screen.text + "\n" + ctx.t("ussd.pin.forgot_locked"), end=True)
             return screen
         return ctx.fail(code, **values)
+
+    @staticmethod
+    def _to_pin_reset(ctx: Ctx) -> str:
+        """Staff reset this customer's PIN (the old one is dead): the SMS code, then a new PIN."""
+        ctx.session.history.clear()
+        ctx.session.data = {"kind": "pin_reset", "staff_reset": True}
+        ctx.session.state = PIN_RESET_CODE
+        return PIN_RESET_CODE
 
     def _forgot_pin_offered(self, ctx: Ctx, state: State) -> bool:
         """A registered customer at a prompt for their PIN can reach the forgotten-PIN reset."""

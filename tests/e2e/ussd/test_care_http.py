@@ -219,3 +219,33 @@ async def test_forgot_pin_by_sms_code_and_nothing_secret_at_rest(
     assert ("customers", "national_id", NATIONAL_ID) in all_hits  # the scan sees what is there
     assert [hit for hit in all_hits if (hit[0], hit[1]) not in ID_HOMES] == []
     assert await _redis_hits(rt, secrets) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "asked"), [("1", "Your PIN was reset"), ("2", "PIN yako imewekwa upya")]
+)
+async def test_staff_reset_lands_on_the_code_then_a_new_pin(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking, language: str, asked: str
+) -> None:
+    rt = ussd_runtime
+    phone = AtPhone(client, NUMBER)
+    await _register(phone, language, national_id=NATIONAL_ID)
+    assert rt.notifier is not None
+    async with rt.session_factory() as session:  # staff re-checked the ID: the customer gets a code
+        customer = await identity.get_customer_by_phone(session=session, phone=NUMBER)
+        assert customer is not None
+        await identity.start_staff_pin_reset(
+            session=session, customer_id=customer.id, notifier=rt.notifier, clock=rt.clock, actor="staff:1"
+        )
+        await session.commit()
+    code = await _code_from_sms(rt, at_fake)
+    first = await phone.dial()
+    assert first.startswith("CON ") and asked in first, first
+    assert "4" in await phone.send(code)  # no ID asked: staff checked it
+    await phone.send(NEW_PIN)
+    done = await phone.send(NEW_PIN)
+    assert done.startswith("END ") and "24" in done, done
+    assert "1 " in await phone.dial() and asked not in await phone.hop()
+    await phone.send("9")
+    await phone.send("1")
+    assert "Wrong" not in await phone.send(NEW_PIN)  # the new PIN is the current one
