@@ -24,6 +24,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.registry import FailedJobRegistry
@@ -82,6 +85,7 @@ CALLBACK_PREFIXES = (
 SIMULATOR_PREFIX = "/daraja-sim"
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 WATCHED_QUEUES = ("payouts", "default")
+REDIS_TIMEOUT_SECONDS = 5
 
 
 @router.post("/mpesa/{token}/{kind:path}", include_in_schema=False)
@@ -207,7 +211,23 @@ async def failed_jobs(staff: PayoutsStaff) -> dict[str, Any]:
     settings = runtime.get().settings
     if not settings.redis_url:
         return {"queues": {}, "note": "embedded mode: jobs run in-process; failures are in the log"}
-    connection = Redis.from_url(settings.redis_url)
+    # RQ's registry is synchronous: off the event loop, with timeouts (a slow or unreachable Redis
+    # froze every request of this process, USSD hops included, for as long as it took).
+    try:
+        return {"queues": await asyncio.to_thread(_failed_jobs, settings.redis_url)}
+    except RedisError as exc:
+        raise HTTPException(
+            503, detail={"code": "redis_unavailable", "message": "the job queue did not answer"}
+        ) from exc
+
+
+def _failed_jobs(redis_url: str) -> dict[str, list[dict[str, Any]]]:
+    connection = Redis.from_url(  # one try: a staff page answers "unavailable" rather than wait
+        redis_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         out: dict[str, list[dict[str, Any]]] = {}
         for name in WATCHED_QUEUES:
@@ -229,7 +249,7 @@ async def failed_jobs(staff: PayoutsStaff) -> dict[str, Any]:
                     }
                 )
             out[name] = jobs
-        return {"queues": out}
+        return out
     finally:
         connection.close()
 

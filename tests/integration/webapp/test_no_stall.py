@@ -8,7 +8,10 @@ PostgreSQL. A route that opened a second session inside its permission dependenc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -188,3 +191,72 @@ async def test_a_forgotten_pin_code_is_sent_without_waiting_on_its_own_lock(runt
     started = time.monotonic()
     await selfcare.start_pin_reset(CoreFlows(runtime), phone="+254711222444")
     assert time.monotonic() - started < STALL_SECONDS
+
+
+class _SilentRedis:
+    """A TCP server that accepts and never answers (a Redis stuck or behind a dead link); it drops
+    each connection after `hold` seconds so that a client without a timeout is released at last."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.stop = threading.Event()
+        self.accepted_at: list[float] = []  # time.monotonic() of each connection, seen from this thread
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        held: list[tuple[socket.socket, float]] = []
+        self.server.settimeout(0.05)
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                connection, _ = self.server.accept()
+                self.accepted_at.append(time.monotonic())
+                held.append((connection, time.monotonic() + self.hold))
+            for connection, until in [pair for pair in held if pair[1] <= time.monotonic()]:
+                connection.close()
+                held.remove((connection, until))
+        for connection, _ in held:
+            connection.close()
+        self.server.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+@pytest.mark.slow
+async def test_a_stuck_redis_behind_failed_jobs_does_not_freeze_the_process(runtime: Runtime) -> None:
+    silent = _SilentRedis(hold=3 * STALL_SECONDS)
+    # the staff route reads RQ's registry at REDIS_URL; the USSD hops keep their in-process store
+    runtime.settings = runtime.settings.model_copy(update={"redis_url": silent.url})
+    token = await _admin_token(runtime)
+    app = create_app(runtime, run_scheduler_inside=False)
+    app.state.runtime = runtime
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 5555))
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", timeout=120
+        ) as client:
+
+            async def failed_jobs() -> httpx.Response:
+                return await client.get(
+                    "/api/staff/payouts/failed-jobs", headers={"Authorization": f"Bearer {token}"}
+                )
+
+            async def hops_while_it_waits() -> list[str]:
+                while not silent.accepted_at:  # until the staff request is waiting on Redis
+                    await asyncio.sleep(0.01)
+                problems = await _timed_hops(client, "failed-jobs")
+                # measured from the thread's clock: a frozen event loop cannot hide its own freeze
+                waited = time.monotonic() - silent.accepted_at[0]
+                if waited >= STALL_SECONDS:
+                    problems.append(f"hops answered {waited:.1f} s after the request reached Redis")
+                return problems
+
+            response, problems = await asyncio.gather(failed_jobs(), hops_while_it_waits())
+    finally:
+        silent.close()
+    assert not problems, problems
+    assert response.status_code == 503 and response.json()["code"] == "redis_unavailable", response.text
