@@ -19,13 +19,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 
 from compliance.sanctions.entities import ListedEntity
 from compliance.sanctions.loader import SanctionsList
 from compliance.sanctions.normalize import normalize, tokens
 from compliance.sanctions.screening import Outcome, Subject, screen
 from compliance.sanctions.transliteration import CLASSES, is_abd_link, is_abd_prefix
-from compliance.sanctions.weights import kenyan_names
+from compliance.sanctions.weights import CORPUS_FILE, kenyan_names
 
 PERTURBATIONS = ("drop_middle", "transliteration", "initial", "two_edits")
 FLAGGED = (Outcome.REVIEW, Outcome.ALERT, Outcome.BLOCK)
@@ -190,9 +191,7 @@ def positives(entities: Sequence[ListedEntity], count: int, *, seed: int = 12) -
 
 def _pools() -> dict[str, list[str]]:
     """Community -> its names, from the shipped corpus file (names as written there)."""
-    from importlib import resources
-
-    text = resources.files("compliance.sanctions").joinpath("data", "kenyan_names.tsv").read_text("utf-8")
+    text = resources.files("compliance.sanctions").joinpath("data", CORPUS_FILE).read_text("utf-8")
     pools: dict[str, list[str]] = defaultdict(list)
     for line in text.splitlines():
         if not line.strip() or line.startswith("#") or line.startswith("name\t"):

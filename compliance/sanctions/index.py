@@ -12,6 +12,7 @@ exact, case-insensitive dictionary lookup.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ MIN_ID_LENGTH = 5
 # length-weighted best-token estimate is under this floor cannot reach review.
 ESTIMATE_FLOOR_MULTI = 0.85
 SIMILAR_CACHE_SIZE = 50_000
+MAX_SCORED_CANDIDATES = 200
 PRECOMPUTED_TOKENS = 400
 SAME_LETTER_MIN_RATIO = 0.55
 OTHER_LETTER_MIN_RATIO = 0.66
@@ -86,12 +88,20 @@ class SanctionsIndex:
         postings: dict[str, list[int]] = defaultdict(list)
         addresses: dict[str, list[tuple[int, CryptoAddress]]] = defaultdict(list)
         ids: dict[str, list[int]] = defaultdict(list)
+        # document frequency of canonical tokens, one count per listed name or alias
+        frequency: dict[str, int] = defaultdict(int)
+        counted: set[tuple[int, str]] = set()
         for idx, entity in enumerate(index.entities):
             individual = entity.entity_type == "individual"
             seen: set[tuple[str, ...]] = set()
             names = [] if entity.entity_type == "address" else [(False, entity.name)]
             for alias, display in names + [(True, a) for a in entity.aliases]:
-                for variant in name_variants(display, individual=individual):
+                variants = name_variants(display, individual=individual, spellings=True)
+                if (display_key := (idx, display)) not in counted:
+                    counted.add(display_key)
+                    for tok in set(variants[0]):
+                        frequency[tok] += 1
+                for variant in variants:
                     key = tuple(variant)
                     if not key or key in seen:
                         continue
@@ -122,7 +132,7 @@ class SanctionsIndex:
                     for letter in initials_of(tok):
                         by_initial[letter].add(name_id)
         index._by_initial = dict(by_initial)
-        index.weights = TokenWeights({tok: len(ids) for tok, ids in postings.items()}, len(index._names))
+        index.weights = TokenWeights(dict(frequency), len(counted))
         index._postings = dict(postings)
         index._buckets = dict(buckets)
         index._second = dict(second)
@@ -287,6 +297,10 @@ class SanctionsIndex:
                     if score > found.get(name_id, 0.0):
                         found[name_id] = score
         candidates = set().union(*(best[qi].keys() for qi in generators))
+        initials = [q for q in query if is_initial(q)]
+        if initials and len(query) - len(initials) < 2:
+            # one full token: a candidate must also match an initial to share two tokens
+            candidates &= set().union(*(self._by_initial.get(q, set()) for q in initials))
         for qi in range(len(query)):
             if qi in generators:
                 continue
@@ -320,13 +334,20 @@ class SanctionsIndex:
                 cache[key] = token_score(q, i)
             return cache[key]
 
-        hits: list[_RawHit] = []
+        passing: list[tuple[float, int]] = []
         for name_id in candidates:
             tops = [b.get(name_id, 0.0) for b in best]
             if sum(1 for t in tops if t) < need:
                 continue
-            if sum(t * w for t, w in zip(tops, weights, strict=True)) < floor * total_weight:
-                continue
+            estimate = sum(t * w for t, w in zip(tops, weights, strict=True))
+            if estimate >= floor * total_weight:
+                passing.append((estimate, name_id))
+        if len(passing) > MAX_SCORED_CANDIDATES:
+            # A query of common tokens and initials ("A. Abdullah") is near a thousand listed names,
+            # all alike to it; score the likeliest, best estimate first, to bound the time per name.
+            passing = heapq.nlargest(MAX_SCORED_CANDIDATES, passing)
+        hits: list[_RawHit] = []
+        for _estimate, name_id in passing:
             indexed = self._names[name_id]
             score = name_score(query, indexed.toks, cached)
             if score >= min_score:

@@ -92,15 +92,21 @@ def tokens(normalized: str) -> list[str]:
     return kept or normalized.split()
 
 
+def _mergeable(token: str) -> bool:
+    """Short enough to be half of a split word ("al", "jsc"); a single letter is an initial."""
+    return 2 <= len(token) <= 3
+
+
 def merge_variants(toks: list[str]) -> list[list[str]]:
-    """The tokens as given, plus variants where each token of <= 3 characters is joined to its
-    neighbour (watchman GenerateWordCombinations): ["al", "qaida"] -> [["al","qaida"], ["alqaida"]]."""
+    """The tokens as given, plus variants where each token of 2 or 3 characters is joined to its
+    neighbour (watchman GenerateWordCombinations): ["al", "qaida"] -> [["al","qaida"], ["alqaida"]].
+    Initials are never joined: "a zawahiri" is not "azawahiri"."""
     variants = [toks]
-    if len(toks) < 2 or not any(len(t) <= 3 for t in toks):
+    if len(toks) < 2 or not any(_mergeable(t) for t in toks):
         return variants
     forward: list[str] = []
     for tok in toks:
-        if forward and len(forward[-1]) <= 3:
+        if forward and _mergeable(forward[-1]) and len(tok) > 1:
             forward[-1] += tok
         else:
             forward.append(tok)
@@ -108,7 +114,7 @@ def merge_variants(toks: list[str]) -> list[list[str]]:
         variants.append(forward)
     backward: list[str] = []
     for tok in reversed(toks):
-        if backward and len(backward[-1]) <= 3:
+        if backward and _mergeable(backward[-1]) and len(tok) > 1:
             backward[-1] = tok + backward[-1]
         else:
             backward.append(tok)
@@ -118,16 +124,21 @@ def merge_variants(toks: list[str]) -> list[list[str]]:
     return variants
 
 
-def name_variants(name: str, *, individual: bool = True) -> list[list[str]]:
-    """The token lists a name is indexed and searched under: normalised, stopwords dropped,
-    transliterations canonicalised (mohamed -> muhammad, abdul rahman -> abdrahman), and the
-    short-token merges of `merge_variants` (themselves canonicalised: abu bakr -> abubakr)."""
-    base = canonicalize(tokens(normalize(name, individual=individual)))
+def name_variants(name: str, *, individual: bool = True, spellings: bool = False) -> list[list[str]]:
+    """The token lists a name is searched under: normalised, stopwords dropped, transliterations
+    canonicalised (mohamed -> muhammad, abdul rahman -> abdrahman), and the short-token merges of
+    `merge_variants` (themselves canonicalised: abu bakr -> abubakr); the first is the name itself.
+    With `spellings` (listed names), also the name as spelled: a customer's slip in "Djamel" is one
+    letter from "djamel", but its canonical "jamal" is not where a slip in it would land."""
+    base = tokens(normalize(name, individual=individual))
+    canonical = canonicalize(base)
     variants: list[list[str]] = []
-    for variant in merge_variants(base) + _abd_joined(base):
-        canonical = [canonical_token(tok) for tok in variant]
-        if canonical not in variants:
-            variants.append(canonical)
+    for variant in merge_variants(canonical) + _abd_joined(canonical):
+        variant = [canonical_token(tok) for tok in variant]
+        if variant not in variants:
+            variants.append(variant)
+    if spellings and base != canonical:
+        variants += [v for v in merge_variants(base) if v not in variants]
     return variants
 
 

@@ -4,12 +4,12 @@ name 0.85-0.95 -> alert; 0.75-0.85 -> review; below -> clear.
 
 A name score says how alike two names are, not how likely they are the same person: "Omar Mohamed"
 is spelled exactly like a listed "OMAR, Mohammed", and so are thousands of Kenyans. So a name match
-is weighed by its evidence: the information of the listed tokens it rests on (rare tokens count,
+is weighed by its evidence: the information of the token pairs it rests on (rare tokens count,
 tokens common in the lists or in Kenya count little: compliance.sanctions.weights), plus secondary
 evidence (a matching DOB or nationality). The score is capped at evidence_cap(evidence), which never
 drops a match below review but keeps a match on common tokens alone out of alert. Secondary
-evidence also moves the score itself: a matching DOB raises it; a contradicting DOB, nationality or
-same-country ID lowers it.
+evidence also moves the capped score: a matching DOB raises it; a contradicting DOB, nationality or
+same-country ID lowers it (so "Mohamed Ali" born in 1990 clears against a listed one born in 1965).
 Every result carries its pieces so a case record explains the score."""
 
 from __future__ import annotations
@@ -120,13 +120,14 @@ def covers_listed_name(query: str, hit: NameHit) -> bool:
     letters (titles and particles such as "dr", "al" may be missing): "Ali Hussein" born the same
     day as "HARB, Ali Hussein" is an alert for a person to judge, not an automatic block."""
     individual = hit.entity.entity_type == "individual"
-    listed = name_variants(hit.matched_name, individual=individual)[0]
+    listed_variants = name_variants(hit.matched_name, individual=individual, spellings=True)
     for variant in name_variants(query):
         if any(is_initial(tok) for tok in variant):
             continue  # an initial is a lead, never enough to block
-        missing = unmatched_index_tokens(variant, listed)
-        if all(len(tok) <= 2 for tok in missing):
-            return True
+        for listed in listed_variants:
+            missing = unmatched_index_tokens(variant, listed)
+            if all(len(tok) <= 2 for tok in missing):
+                return True
     return False
 
 
@@ -174,29 +175,29 @@ def _name_outcome(hit: NameHit, subject: Subject, weights: TokenWeights) -> Matc
     dob_match = bool(matching)
     # Only a full listed date can make a block; a year (or range) match supports an alert.
     dob_exact = any(d.day is not None for d in matching)
-    score = hit.score
     notes: list[str] = []
+    # What supports the match caps the name score; what contradicts it lowers the capped score, so
+    # a common name with a different DOB falls below review instead of resting on the cap.
+    countries = {c.casefold() for c in hit.entity.countries}
+    same_country = bool(subject.nationality) and subject.nationality.casefold() in countries
     evidence = name_evidence(hit, weights)
+    evidence += max((_dob_evidence(d) for d in matching), default=0.0)
+    evidence += NATIONALITY_EVIDENCE if same_country else 0.0
+    score = hit.score
+    if score > (cap := evidence_cap(evidence)):
+        score = cap
+        notes.append("capped: the match rests on common or few tokens")
     if dob_match:
-        evidence += max(_dob_evidence(d) for d in matching)
         score = min(1.0, score + DOB_MATCH_BONUS)
     elif dob is not None and listed:
         score *= DOB_MISMATCH_PENALTY
         notes.append("dob differs")
-    countries = {c.casefold() for c in hit.entity.countries}
-    if subject.nationality and countries:
-        if subject.nationality.casefold() in countries:
-            evidence += NATIONALITY_EVIDENCE
-        else:
-            score *= NATIONALITY_MISMATCH_PENALTY
-            notes.append("nationality differs")
+    if subject.nationality and countries and not same_country:
+        score *= NATIONALITY_MISMATCH_PENALTY
+        notes.append("nationality differs")
     if _id_contradicts(hit.entity, subject):
         score *= ID_MISMATCH_PENALTY
         notes.append("id differs")
-    cap = evidence_cap(evidence)
-    if score > cap:
-        score = cap
-        notes.append("capped: the match rests on common or few tokens")
     if score < REVIEW_SCORE:
         outcome, reason = Outcome.CLEAR, "name, dob differs"
     elif score >= BLOCK_SCORE and dob_exact and covers_listed_name(subject.name, hit):

@@ -288,7 +288,7 @@ def _abd_compound(root: str) -> str:
 
 def _split_abd(token: str) -> str | None:
     """'abdirahman' -> 'abdrahman', 'abdulkadir' -> 'abdqadir'; None if not an abd- compound."""
-    if token in _CANONICAL:  # abdullah and its spellings are a class of their own
+    if not token.startswith(("abd", "cabd")) or token in _CANONICAL:  # abdullah: a class of its own
         return None
     for prefix in ABD_PREFIXES:
         if token.startswith(prefix) and (rest := token[len(prefix) :]) in _ROOT:

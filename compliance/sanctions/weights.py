@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 
 from compliance.sanctions.normalize import name_variants
+from compliance.sanctions.transliteration import canonical_token
 
 CORPUS_FILE = "kenyan_names.tsv"
 # Information (nats) a token common in Kenya is worth at most: about a 1-in-7 name.
@@ -56,21 +57,26 @@ class TokenWeights:
     _cache: dict[str, float] = field(default_factory=dict, repr=False)
 
     def information(self, token: str) -> float:
+        """Of the token's canonical spelling: "mohammed" is as common as "muhammad"."""
         if (cached := self._cache.get(token)) is not None:
             return cached
-        value = self._own_information(token)
+        value = self._own_information(canonical_token(token))
         # A merge variant ("husayn ali" -> "husaynali") is rare as a token but says no more than
         # its parts do.
         for cut in range(2, len(token) - 1):
             head, tail = token[:cut], token[cut:]
             if self._known(head) and self._known(tail):
-                value = min(value, self._own_information(head) + self._own_information(tail))
+                parts = self._own_information(canonical_token(head)) + self._own_information(
+                    canonical_token(tail)
+                )
+                value = min(value, parts)
         value = max(value, MIN_INFORMATION)
         if len(self._cache) < CACHE_SIZE:
             self._cache[token] = value
         return value
 
     def _known(self, token: str) -> bool:
+        token = canonical_token(token)
         return token in self.common or token in self.document_frequency
 
     def _own_information(self, token: str) -> float:

@@ -52,6 +52,15 @@ def test_transliterations_reach_the_listed_spelling(query: str, listed: str) -> 
     assert outcome is Outcome.ALERT
 
 
+def test_a_slip_in_a_listed_spelling_is_still_found() -> None:
+    """Listed names are indexed as spelled too: "Djavmel" is one slip from "Djamel", not from its
+    canonical "jamal"; "Mohsien" is nearer "Mohsin" than "muhsin"."""
+    lists = small(person("1", "MOUSTFA, Djamel"), person("2", "RAZA, Mohsin"))
+    found = top(lists, Subject(name="Djavmel Moustfa"))
+    assert found[1] == "ofac:1" and found[0] in (Outcome.REVIEW, Outcome.ALERT)
+    assert top(lists, Subject(name="Mohsien Raza"))[1] == "ofac:2"
+
+
 def test_el_and_al_particles_are_one_token() -> None:
     lists = small(person("1", "AL-HARAMAIN, Shaykh Uthman"))
     assert top(lists, Subject(name="Sheikh Osman El Haramain"))[2] == pytest.approx(1.0)
@@ -150,6 +159,15 @@ def test_a_matching_dob_raises_a_common_name_to_alert() -> None:
     with_dob = top(lists, Subject(name="Omar Hassan Mwangeka", date_of_birth=date(1975, 3, 2)))
     assert with_dob[2] > name_only[2]
     assert with_dob[0] in (Outcome.ALERT, Outcome.BLOCK)
+
+
+def test_a_common_name_with_a_different_dob_clears() -> None:
+    """The contradiction lowers the capped score: a Kenyan "Mohamed Ali" born in 1990 is not the
+    listed one born in 1965, and needs no one's review."""
+    lists = small(person("1", "ALI, Mohamed", dates_of_birth=[ListedDate(1965, 4, 1)]))
+    assert top(lists, Subject(name="Mohamed Ali"))[0] is Outcome.REVIEW
+    assert top(lists, Subject(name="Mohamed Ali", date_of_birth=date(1990, 1, 1)))[0] is Outcome.CLEAR
+    assert top(lists, Subject(name="Mohamed Ali", date_of_birth=date(1965, 4, 1)))[0] is Outcome.BLOCK
 
 
 def test_a_different_nationality_lowers_and_the_same_raises() -> None:
