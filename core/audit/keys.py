@@ -4,8 +4,8 @@ Per keyring key id: an HMAC-SHA256 key that seals each row's hash (so nobody wit
 append a forged row or rewrite the chain with recomputed hashes) and an Ed25519 key that signs the
 published checkpoints of the chain's head (anyone holding the public key can check a checkpoint).
 
-The keys come from the settings of the installed Runtime (else the environment's), derived once
-per process and passphrase; `install` pins a keyring explicitly.
+The keys come from the environment's settings (MASTER_PASSPHRASE, else the development fallback),
+derived once per process and passphrase; `install` pins a keyring explicitly.
 """
 
 from __future__ import annotations
@@ -107,17 +107,13 @@ def keys_for_settings(settings: Settings) -> AuditKeys:
 
 
 def current_keys() -> AuditKeys:
-    """The explicitly installed keys; else those of the installed Runtime's settings; else those of
-    the environment's settings."""
-    from core import runtime as runtime_module
+    """The explicitly installed keys, else those of the process's settings (the environment: the
+    settings every Kibeti process is built from, so the web app, workers and CLI agree)."""
     from core.config import get_settings
 
     if _installed is not None:
         return _installed
-    try:
-        return keys_for_settings(runtime_module.get().settings)
-    except RuntimeError:
-        return keys_for_settings(get_settings())
+    return keys_for_settings(get_settings())
 
 
 def warm() -> None:

@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from compliance import kyc
 from core.audit import service as audit
-from core.audit.keys import keys_for_settings
 from core.audit.models import AuditEntry
 from tests.integration.compliance.test_api_cli import staff_token
 from tests.integration.identity.api_helpers import api_client, make_runtime
@@ -22,8 +21,7 @@ async def test_kyc_profile_and_document_reads_are_audited(factory, clock) -> Non
                                      content=b"\xff\xd8\xff\xe0" + b"face" * 10, keyring=KEYRING,
                                      now=clock.now())  # fmt: skip
         await session.commit()
-    runtime = make_runtime(factory, clock)
-    async with api_client(runtime) as (_app, client):
+    async with api_client(make_runtime(factory, clock)) as (_app, client):
         base = "/api/staff/compliance"
         assert (await client.get(f"{base}/customers/92/kyc", headers=reader)).status_code == 200
         assert (await client.get(f"{base}/documents/{doc.id}", headers=reader)).status_code == 200
@@ -39,4 +37,4 @@ async def test_kyc_profile_and_document_reads_are_audited(factory, clock) -> Non
             ("kyc.document_read", "customer:92", staff_actor),
         ]
         assert reads[1].details == {"document_id": doc.id, "kind": "selfie"}
-        assert (await audit.verify(session=session, keys=keys_for_settings(runtime.settings))).ok
+        assert (await audit.verify(session=session)).ok
