@@ -1,4 +1,4 @@
-"""Read the hash-chained audit log: GET /api/staff/audit, oldest first from a cursor."""
+"""Read the keyed, hash-chained audit log: GET /api/staff/audit, oldest first from a cursor."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class AuditEntryOut(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     entry_hash: str
+    key_id: str  # the keyring key whose HMAC seals the row ("" = written before the chain was keyed)
 
 
 class AuditPage(BaseModel):
@@ -61,6 +62,7 @@ async def list_audit(
             details=row.details,
             prev_hash=row.prev_hash,
             entry_hash=row.entry_hash,
+            key_id=row.key_id,
         )
         for row in rows
     ]
