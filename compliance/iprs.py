@@ -17,6 +17,7 @@ class IdentityRecord:
     date_of_birth: date
 
 
+NOT_FOUND_SUFFIX = "0000"  # the lenient simulator's "not in the register" IDs, e.g. 12340000
 VerificationResult = IdentityCheck  # the port's answer type, under its historical name here
 IdentityVerifier = IdentityRegistry
 
@@ -31,7 +32,8 @@ def names_agree(given: str, registered: str) -> bool:
 @dataclass
 class SimulatedIprs:
     """Answers from an in-memory register. IDs not registered are `not_found`, unless `lenient`,
-    in which case any well-formed ID matches (the embedded demo)."""
+    in which case any well-formed ID matches (the embedded default) except those ending in
+    NOT_FOUND_SUFFIX, which stay unknown (to try the staff-review path without a register)."""
 
     records: dict[str, IdentityRecord] = field(default_factory=dict)
     lenient: bool = False
@@ -45,7 +47,8 @@ class SimulatedIprs:
         reference = f"SIM-IPRS-{self.calls:06d}"
         record = self.records.get(id_number)
         if record is None:
-            return VerificationResult("matched" if self.lenient else "not_found", reference)
+            found = self.lenient and not id_number.endswith(NOT_FOUND_SUFFIX)
+            return VerificationResult("matched" if found else "not_found", reference)
         mismatches = []
         if not names_agree(full_name, record.full_name):
             mismatches.append("name")

@@ -140,3 +140,12 @@ async def test_a_listed_name_at_registration_is_frozen_with_a_case_and_never_lif
     assert case.priority == "high"
     await jobs.verify_identity(view.id)
     assert (await profile_of(pg, view.id)).tier == 0  # the registry matched, the block holds
+
+
+async def test_the_lenient_simulator_leaves_ids_ending_0000_unknown_for_staff(pg, clock) -> None:
+    rt = issue12.build_runtime(pg, clock)
+    customer_id = await issue12.register(CoreFlows(rt), "+254712000005", "52340000")
+    await jobs.verify_identity(customer_id)
+    profile = await profile_of(pg, customer_id)
+    assert (profile.tier, profile.iprs_status) == (0, "not_found")
+    assert (await rt.compliance.limits(customer_id)).kyc_status == "pending"  # type: ignore[union-attr]
