@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock
 from core.flows import accounts
 from core.flows.models import ClaimStatus, SendClaim
+from core.inbound import service as inbound
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
@@ -67,10 +68,17 @@ async def _move(session: AsyncSession, claim: SendClaim, to_customer: int, step:
 async def collect(session: AsyncSession, *, customer_id: int, phone: str, clock: Clock) -> list[Money]:
     """Move every open claim for `phone` into the new customer's wallets."""
     query = select(SendClaim).where(SendClaim.phone == phone, SendClaim.status == ClaimStatus.OPEN.value)
-    return [
-        await _move(session, claim, customer_id, "collect", clock)
-        for claim in (await session.execute(query)).scalars()
-    ]
+    collected = []
+    for claim in (await session.execute(query)).scalars():
+        amount = await _move(session, claim, customer_id, "collect", clock)
+        await inbound.credit_arrived(  # a received send: the new customer's limits apply to it too
+            session=session, customer_id=customer_id, amount=amount, kind=inbound.RECEIVE,
+            counterparty=f"customer:{claim.sender_id}",
+            account_id=await accounts.wallet_account_id(session, customer_id, amount.asset),
+            reference=f"claim:{claim.id}:collect",
+        )  # fmt: skip
+        collected.append(amount)
+    return collected
 
 
 async def expired(session: AsyncSession, *, clock: Clock, limit: int = 200) -> list[SendClaim]:

@@ -264,3 +264,30 @@ def test_the_typologies_see_paybill_top_ups_as_money_coming_in() -> None:
     history += [at(2, 5, "topup", 100, "25471****001"), at(2, 6, "topup", 100, "25472****002")]
     hits = evaluate(configs, at(3, 4, "sell", 9_500), history, RuleContext())
     assert sorted(h.code for h in hits) == ["fan_in", "pass_through"]
+
+
+async def test_a_send_waiting_for_an_unregistered_number_is_held_when_collected_over_the_limit(
+    pg, clock
+) -> None:
+    rt = issue12.build_runtime(pg, clock)
+    flows = CoreFlows(rt)
+    sender = await issue12.register(flows, "+254712100010", "50234567", name="Otieno Juma")
+    await jobs.verify_identity(sender)
+    await issue12.give_kes(pg, sender, "10000")
+    waiting = await flows.confirm_send(
+        customer_id=sender,
+        quote_id="kes:600000",
+        to_phone="+254712100011",
+        pin=issue12.PIN,
+        idempotency_key="c1",
+    )
+    assert waiting.status == "claim"
+    newcomer = await issue12.register(flows, "+254712100011", "51234560")  # collects the claim, at T0
+    posted, available = await issue12.kes_wallet(pg, newcomer)
+    assert posted == Money.of("6000", Asset.KES) and available == Money.zero(Asset.KES)
+    [received] = await movements(pg, newcomer)
+    assert (received.kind, received.decision, received.reason_code) == (
+        "receive",
+        "review",
+        "limit_transaction_exceeded",
+    )
