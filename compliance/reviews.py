@@ -125,6 +125,8 @@ async def _resolve(
     )
     direction = "inbound" if inbound else "request"
     short = outcome.removeprefix("review_")
+    if movement.kind == "buy":  # the customer asked to pay this many shillings
+        amount = Money.from_minor(movement.amount_kes, Asset.KES)
     await notices.stage(
         session=session,
         customer_id=movement.customer_id,
