@@ -9,7 +9,7 @@ from datetime import datetime
 from core import runtime
 from core.clock import FixedClock
 from core.errors import KibetiError
-from core.flows import accounts, claims
+from core.flows import accounts, claims, trading
 from core.flows.service import CoreFlows
 from core.identity import service as identity
 from core.identity.models import Customer
@@ -70,7 +70,7 @@ async def complete_buy(
                 clock=FixedClock(datetime.fromisoformat(accepted_at)),
             )
             outcome = "already" if execution.replayed else "bought"
-            got = format_money(Money.from_minor(row.receive_minor, asset), customer.language)
+            got = trading.on_network(Money.from_minor(row.receive_minor, asset), customer.language)
             receipt = collection.receipt or f"C{collection_id}"
         if outbox_id is not None:
             await outbox.mark_done(session=session, outbox_id=outbox_id)

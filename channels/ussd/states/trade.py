@@ -235,6 +235,7 @@ async def render_sell_quote(ctx: Ctx) -> Screen:
             get=q["get"],
             fee=q["fee"],
             rate=rate,
+            seconds=q["seconds"],
             kept=money(kept, ctx.language),
         )
     )

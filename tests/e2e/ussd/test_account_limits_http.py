@@ -64,6 +64,7 @@ async def test_a_verified_customer_sees_their_tier_and_what_they_used_today(
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # issue 19: sell an amount in the crypto
     await phone.send("20")
     assert (await phone.send("4826")).startswith("END ")  # a sell of USDT 20: counted against the limits
     screen = await _limits_screen(phone)

@@ -217,8 +217,8 @@ def _paid(screen: str, prefix: str) -> Decimal:
 
 async def _kept(quote: str) -> str:
     for line in quote.split("\n"):
-        if line.startswith("Left in wallet KES "):
-            return line.removeprefix("Left in wallet KES ")
+        if line.startswith("Kept in wallet KES "):
+            return line.removeprefix("Kept in wallet KES ")
     return "0"
 
 

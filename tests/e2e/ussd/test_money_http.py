@@ -66,6 +66,7 @@ async def test_sell_to_mpesa_in_swahili(
     await phone.dial()
     await phone.send("3")
     assert "Una USDT 50.00" in await phone.send("3")
+    await phone.send("3")  # issue 19: sell an amount in the crypto
     assert "Salio halitoshi" in await phone.send("51")
     quote = await phone.send("20")
     assert quote.startswith("CON Uza USDT 20.00\nKwa M-Pesa KES")

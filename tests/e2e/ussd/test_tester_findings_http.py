@@ -38,6 +38,7 @@ async def test_sell_under_the_payout_minimum_and_swahili_quote(
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # issue 19: sell an amount in the crypto
     assert "M-Pesa hulipa angalau KES 10.00" in await phone.send("0.01")
     quote = await phone.send("5")
     assert "(MAJARIBIO)" in quote and "\nMuda sek " in quote, quote

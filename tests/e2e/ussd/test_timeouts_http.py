@@ -23,6 +23,7 @@ async def test_expired_quote_is_refused(client: httpx.AsyncClient, ussd_runtime:
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
+    await phone.send("3")  # issue 19: sell an amount in the crypto
     assert "Valid 60s" in await phone.send("5")
     clock.advance(seconds=61)
     assert (await phone.send("4826")).startswith("END The price expired")
@@ -53,7 +54,7 @@ async def test_unclaimed_send_returns_to_sender(client: httpx.AsyncClient, ussd_
     await _register(phone, "1")
     await fund(ussd_runtime, phone.number, "300", "KES")
     await phone.dial()
-    for value in ["4", "0733444555", "1", "120"]:
+    for value in ["4", "1", "0733444555", "1", "120"]:  # Send > to a phone number
         await phone.send(value)
     assert (await phone.send("4826")).startswith("END KES 120.00 is waiting")
     assert await balance_of(ussd_runtime, phone.number, "KES") == "180.00"

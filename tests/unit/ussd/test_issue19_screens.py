@@ -81,5 +81,5 @@ async def test_variants_fit(state: str, language: str) -> None:
     screen = await _render(state, language, VARIANTS[state], None)
     assert len(screen.text) <= SCREEN_LIMIT, (state, len(screen.text), screen.text)
     marker = {"buy.amount": ("KES balance", "salio la KES"), "buy.quote": ("KES balance", "salio la KES"),
-              "sell.quote": ("Left in wallet", "Inabaki pochini"), "send.confirm": ("You send", "Unatuma")}  # fmt: skip
+              "sell.quote": ("Kept in wallet", "Inabaki KES"), "send.confirm": ("You send", "Unatuma")}  # fmt: skip
     assert marker[state][0 if language == "en" else 1] in screen.text, screen.text
