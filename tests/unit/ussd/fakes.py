@@ -174,7 +174,9 @@ class FakeFlows:
         view, _ = await self._confirm(customer_id, quote_id, pin, idempotency_key)
         if idempotency_key not in self.executed:
             self.movements.append(("buy", idempotency_key))
-            self.executed[idempotency_key] = Receipt("R1", "pending", view.pay)
+            # a buy from the KES balance is done at once; by M-Pesa it waits for the STK push
+            status = "done" if self.quotes[quote_id][2] == "wallet" else "pending"
+            self.executed[idempotency_key] = Receipt("R1", status, view.pay)
         return self.executed[idempotency_key]
 
     async def confirm_sell(
