@@ -152,6 +152,7 @@ class ComplianceGateService:
             crypto_withdrawal=kes(tier.crypto_withdrawal_kes),
             used_today=kes(used_today),
             used_this_month=kes(used_month),
+            next_step=next_step(profile, tier.tier),
         )
 
     async def register_identity(self, *, session: Any, claim: IdentityClaim) -> str:
@@ -429,6 +430,17 @@ class ComplianceGateService:
         if any(modes[h.code] == "block" for h in hits):
             return Verdict(Decision.DENY, reasons.DECLINED)
         return Verdict(Decision.REVIEW, reasons.REVIEW)
+
+
+def next_step(profile: KycProfile | None, tier: int) -> str:
+    """What raises the customer's limits next (a code channels translate as ussd.kyc.next.<code>)."""
+    if tier >= 2:
+        return ""
+    if tier == 1:
+        return "identity_review" if profile is not None and profile.t2_review == "pending" else "documents"
+    if profile is not None and profile.iprs_status in IDENTITY_WAITING:
+        return "identity_review"
+    return "verify_id"
 
 
 def view(row: Movement) -> MovementView:

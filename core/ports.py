@@ -171,6 +171,8 @@ class CustomerLimits:
     crypto_withdrawal: Money
     used_today: Money
     used_this_month: Money
+    # what raises the limits next: verify_id | identity_review | documents | "" (nothing: top tier)
+    next_step: str = ""
 
 
 @dataclass(frozen=True)

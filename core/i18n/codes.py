@@ -182,3 +182,10 @@ MONEY_PATH_CODES = (
     N_("ussd.op.cashout"),
     N_("ussd.op.withdraw"),
 )
+
+# Compliance (issue 12): what raises a customer's limits next (CustomerLimits.next_step)
+KYC_NEXT_CODES = (
+    N_("ussd.kyc.next.verify_id"),
+    N_("ussd.kyc.next.identity_review"),
+    N_("ussd.kyc.next.documents"),
+)

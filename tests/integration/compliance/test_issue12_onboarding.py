@@ -62,11 +62,13 @@ async def test_registration_screens_the_identity_and_the_registry_lifts_a_match_
         screened.details["screened_at"] == clock.now().isoformat() and screened.details["outcome"] == "clear"
     )
     assert await issue12.staged(pg, "compliance.jobs.verify_identity") == [{"customer_id": customer_id}]
-    assert (await rt.compliance.limits(customer_id)).kyc_status == "pending"  # type: ignore[union-attr]
+    waiting = await rt.compliance.limits(customer_id)  # type: ignore[union-attr]
+    assert (waiting.kyc_status, waiting.next_step) == ("pending", "identity_review")
 
     await jobs.verify_identity(customer_id)
     assert (await profile_of(pg, customer_id)).tier == 1
-    assert (await rt.compliance.limits(customer_id)).kyc_status == "verified"  # type: ignore[union-attr]
+    verified = await rt.compliance.limits(customer_id)  # type: ignore[union-attr]
+    assert (verified.kyc_status, verified.next_step) == ("verified", "documents")
     assert (await issue12.customer(pg, customer_id)).kyc_tier == 1
     [notice] = await issue12.notices_for(pg, customer_id)
     text = issue12.notice_text(notice, language)
@@ -74,6 +76,15 @@ async def test_registration_screens_the_identity_and_the_registry_lifts_a_match_
     assert expected in text and "250,000" in text, text
     await jobs.verify_identity(customer_id)  # a rerun changes nothing and sends nothing more
     assert len(await issue12.notices_for(pg, customer_id)) == 1
+
+
+async def test_a_customer_without_an_identity_is_told_to_register_it(pg, clock) -> None:
+    rt = issue12.build_runtime(pg, clock)
+    limits = await rt.compliance.limits(424242)  # type: ignore[union-attr]
+    assert (limits.tier, limits.kyc_status, limits.next_step) == (0, "none", "verify_id")
+    for code in ("verify_id", "identity_review", "documents"):
+        assert issue12.pin_notice_text(f"ussd.kyc.next.{code}", "sw").startswith("Hatua ijayo")
+        assert issue12.pin_notice_text(f"ussd.kyc.next.{code}", "en").startswith("Next: ")
 
 
 async def test_without_a_list_the_screening_is_pending_not_clear(pg, clock) -> None:
