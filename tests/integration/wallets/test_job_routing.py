@@ -3,7 +3,9 @@
 The job kinds are found, not listed: the scheduler's periodic jobs, and every `enqueue(job=...,
 queue=...)` call in the production packages. Each job's queue must be served, in docker-compose.yml,
 only by `kibeti worker rq` processes whose environment has what the job needs: the signer's jobs
-need the sealed seed (and the passphrase that opens it), which only the signer holds.
+need the sealed seed (and the passphrase that opens it), which only the signer holds. A service's
+environment is its `env_file` (.env, whose template is .env.example) overlaid with `environment`;
+an empty value is no value.
 """
 
 from __future__ import annotations
@@ -77,8 +79,21 @@ def every_job() -> dict[str, str]:
     return jobs
 
 
+def _env_file(name: str) -> dict[str, str]:
+    """An env file's variables; `.env` is local, so its committed template stands in for it."""
+    path = ROOT / name
+    if name == ".env" or not path.exists():
+        path = ROOT / ".env.example"
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 def compose_workers() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """service -> (queues it serves, environment variables it is given) for each RQ worker."""
+    """service -> (queues it serves, environment variables it is given a value) for each RQ worker."""
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     default_queues = next(p.default for p in rq_worker.params if p.name == "queues")
     workers = {}
@@ -87,8 +102,16 @@ def compose_workers() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
         if command[:3] != ["kibeti", "worker", "rq"]:
             continue
         queues = command[command.index("--queues") + 1] if "--queues" in command else str(default_queues)
-        environment = frozenset((service.get("environment") or {}).keys())
-        workers[name] = (frozenset(q.strip() for q in queues.split(",") if q.strip()), environment)
+        files = service.get("env_file") or []
+        environment: dict[str, str] = {}
+        for env_file in [files] if isinstance(files, str) else files:
+            environment.update(_env_file(str(env_file)))
+        environment.update({k: str(v) for k, v in (service.get("environment") or {}).items()})
+        # a value in .env.example stands for "the operator fills it in"; only an explicit "" is unset
+        given = frozenset(
+            k for k, v in environment.items() if v != "" or k not in (service.get("environment") or {})
+        )
+        workers[name] = (frozenset(q.strip() for q in queues.split(",") if q.strip()), given)
     return workers
 
 
