@@ -128,6 +128,30 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
     click.echo(run_with_runtime(work))
 
 
+@chain_group.command(name="fees")
+def fees() -> None:
+    """Network fees per network: charged to customers on confirmed withdrawals vs what the chains took
+    (gain/loss), and the network costs the house bears itself (sweeps, reverted transactions)."""
+    from wallets.fee_report import network_fee_report
+
+    async def work(runtime: Runtime) -> bool:
+        async with runtime.session_factory() as session:
+            lines = await network_fee_report(session=session)
+            await session.commit()
+        for line in lines:
+            click.echo(
+                f"{line.network.asset.value}: {line.withdrawals} withdrawal(s), withdrawal fees "
+                f"{format_money(line.withdrawal_fees)}, network fees charged {format_money(line.charged)}, "
+                f"paid to the chain {format_money(line.paid)}, gain/loss {format_money(line.gain_loss)}"
+                f" ({'covered' if line.covered else 'NOT COVERED'}); house network costs "
+                f"(sweeps, reverted) {format_money(line.house_costs)}"
+            )
+        return all(line.covered for line in lines)
+
+    if not run_with_runtime(work):
+        raise SystemExit(1)
+
+
 @chain_group.command(name="mine")
 @click.option("--network", type=NETWORKS, required=True)
 @click.option("--blocks", default=1, show_default=True, type=click.IntRange(1, 1000))

@@ -153,6 +153,10 @@ async def test_deposit_after_three_confirmations_then_withdrawal_with_fees(stack
         }, entry
         assert (await verify(session=session)).ok
     assert "15" in await _ussd_usdt_erc20(phone)
+    books = await stack.kibeti("ledger", "verify")
+    assert "Books balance." in books.stdout, books.stdout
+    report = await stack.kibeti("chain", "fees")  # exits 1 if any network's fees were not covered
+    assert "USDT-ERC20: 1 withdrawal(s)" in report.stdout and "(covered)" in report.stdout, report.stdout
 
     # a repeated send job (a retry after a crash) pays nothing twice
     rt.queue.enqueue(

@@ -34,6 +34,7 @@ from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.withdrawals import EvmWithdrawals
+from wallets.fee_report import network_fee_report
 from wallets.fees import FeePolicy, NetworkFeeEstimator
 from wallets.gateway import WalletGateway
 from wallets.hd import AddressDeriver
@@ -151,6 +152,10 @@ async def _run(
     async with sf() as session:
         report = await verify(session=session)
         assert report.ok, report
+        [line] = [x for x in await network_fee_report(session=session) if x.network.asset is asset]
+        await session.commit()
+    assert (line.withdrawals, line.charged, line.paid) == (len(amounts), total_charged, total_took)
+    assert line.covered and line.withdrawal_fees == sum(withdrawal_fees, Money.zero(asset))
     other = await desk.flows.quote_send(
         customer_id=customer, to_phone="+254700000001", amount=Money.of(amounts[0], asset)
     )
