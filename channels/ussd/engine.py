@@ -295,7 +295,8 @@ class Engine:
             log.info("ussd: no state %s yet", outcome)
             outcome = ctx.fail("not_available")
         if outcome != session.state:
-            session.history.append(session.state)
+            if session.state != RESUME:  # the resume question is not a screen to go back to
+                session.history.append(session.state)
             session.state = outcome
         return await self._render(ctx)
 

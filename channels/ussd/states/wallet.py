@@ -156,7 +156,9 @@ async def handle_resume(ctx: Ctx, value: str) -> str:
         return "main"
     if value != "1":
         return ctx.fail("invalid_choice")
-    point = ctx.data["resume"]
+    point = ctx.data.get("resume")
+    if not point:  # nothing left to resume (never reached through the menus): the main menu
+        return "main"
     ctx.session.data = dict(point["data"])
     ctx.session.data.pop("quote", None)  # prices move: quote again
     ctx.session.history = ["main", *[s for s in point["history"] if s != "main"]]

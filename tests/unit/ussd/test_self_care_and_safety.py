@@ -382,3 +382,17 @@ async def test_a_pin_prompt_after_a_staff_reset_goes_to_the_code(phone: Phone, f
     await phone.send("9")
     await phone.send("1")
     assert "PIN yako imewekwa upya" in await phone.send("4826")
+
+
+async def test_back_after_declining_resume_never_returns_to_it(engine: Engine, flows: FakeFlows) -> None:
+    _customer(flows)
+    phone = Phone(engine, NUMBER)
+    await phone.dial()
+    for value in ("4", "1", "0722000111", "1"):
+        await phone.send(value)
+    await phone.send("100")
+    again = Phone(engine, NUMBER)
+    assert "Continue" in await again.dial()
+    assert "1 Balances" in await again.send("2")
+    back = await again.send("0")  # found by fuzzing: "0" went back to an emptied resume question
+    assert "Continue" not in back and "1 Balances" in back, back
