@@ -153,6 +153,7 @@ class ComplianceGateService:
             used_today=kes(used_today),
             used_this_month=kes(used_month),
             next_step=next_step(profile, tier.tier),
+            frozen=bool(profile is not None and profile.frozen),
         )
 
     async def register_identity(self, *, session: Any, claim: IdentityClaim) -> str:

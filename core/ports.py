@@ -173,6 +173,7 @@ class CustomerLimits:
     used_this_month: Money
     # what raises the limits next: verify_id | identity_review | documents | "" (nothing: top tier)
     next_step: str = ""
+    frozen: bool = False  # an account hold: money out is refused until staff lift it
 
 
 @dataclass(frozen=True)

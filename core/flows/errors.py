@@ -101,3 +101,9 @@ class AmountOverLimit(KibetiError):
 
 class CryptoWithdrawalsNotAllowed(KibetiError):
     code = "tier_crypto_withdrawal_not_allowed"
+
+
+class AccountOnHold(KibetiError):
+    """Compliance froze the account: told before the PIN (the gate refuses it at the PIN anyway)."""
+
+    code = "account_frozen"

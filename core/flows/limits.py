@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.flows import accounts
-from core.flows.errors import AmountOverLimit, CryptoWithdrawalsNotAllowed
+from core.flows.errors import AccountOnHold, AmountOverLimit, CryptoWithdrawalsNotAllowed
 from core.identity import service as identity
 from core.identity.errors import PinLocked
 from core.money import Asset, Money
@@ -18,7 +18,7 @@ from core.money import Asset, Money
 if TYPE_CHECKING:
     from core.flows.service import CoreFlows
 
-MONEY_OUT = frozenset({"sell", "withdraw"})
+MONEY_OUT = frozenset({"sell", "send", "withdraw"})  # what waits out the cool-down after a PIN reset
 
 
 async def check_amount(flows: CoreFlows, *, customer_id: int, kind: str, amount: Money) -> None:
@@ -36,9 +36,15 @@ async def check_amount(flows: CoreFlows, *, customer_id: int, kind: str, amount:
         rate = None if value is None or amount.asset is Asset.KES else await accounts.kes_value(
             session, Money.of(1, amount.asset), rt.clock
         )  # fmt: skip
-    if rt.compliance is None or value is None:
-        return  # no gate (development) or no rate: the gate at the PIN decides
+    if rt.compliance is None:
+        return  # no gate wired (development): nothing more to tell before the PIN
     limits = await rt.compliance.limits(customer_id)
+    if limits.frozen:
+        raise AccountOnHold("the account is on hold")
+    if value is None:
+        return  # no rate to value the amount: the gate at the PIN decides
+    # at the top tier nothing raises a limit: the message names the maximum and stops there
+    top = "" if limits.next_step else "_top"
     caps: list[tuple[str, Money]] = []
     if kind == "withdraw" and amount.asset.is_crypto:
         if not limits.crypto_withdrawal.is_positive():
@@ -49,7 +55,7 @@ async def check_amount(flows: CoreFlows, *, customer_id: int, kind: str, amount:
     caps.append(("amount_over_monthly_limit", _left(limits.monthly, limits.used_this_month)))
     for code, cap in caps:
         if value > cap:
-            raise AmountOverLimit(code, _in_asset(cap, amount.asset, rate))
+            raise AmountOverLimit(code + top, _in_asset(cap, amount.asset, rate))
 
 
 def _left(limit: Money, used: Money) -> Money:

@@ -345,3 +345,27 @@ async def test_withdraw_in_swahili_and_the_tier_told_at_the_menu(
     assert confirm.startswith("CON Unatuma USDT 5.00\nInafika USDT "), confirm
     arrives = _paid(confirm, "Inafika USDT ")
     assert (await phone.send("4826")).startswith(f"END Imekamilika. USDT {arrives} inatumwa kwa Binance")
+
+
+async def test_an_account_hold_is_told_at_the_amount_step(
+    client: httpx.AsyncClient, ussd_runtime: Runtime
+) -> None:
+    from compliance import kyc
+    from compliance.models import KycProfile
+
+    rt = ussd_runtime
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "2")
+    await fund(rt, phone.number, "600", "KES")
+    customer_id = await _customer_id(rt, phone.number)
+    async with rt.session_factory() as session:
+        await kyc.ensure_profile(session=session, customer_id=customer_id, now=rt.clock.now())
+        await session.execute(
+            update(KycProfile).where(KycProfile.customer_id == customer_id).values(frozen=True)
+        )
+        await session.commit()
+    await phone.dial()
+    await phone.send("5")
+    held = await phone.send("100")
+    assert held.startswith("END Akaunti yako imesimamishwa kwa muda."), held
+    assert await _count(rt, Payout) == 0
