@@ -396,3 +396,40 @@ async def test_back_after_declining_resume_never_returns_to_it(engine: Engine, f
     assert "1 Balances" in await again.send("2")
     back = await again.send("0")  # found by fuzzing: "0" went back to an emptied resume question
     assert "Continue" not in back and "1 Balances" in back, back
+
+
+# every new screen with each error it can show above it fits 160 characters ----------------------
+
+FLASHES = {
+    "send.menu": ["invalid_choice", "not_available"],
+    "deposit": ["invalid_choice"],
+    "statement": ["invalid_choice"],
+    "pending": ["invalid_choice"],
+    "help": ["invalid_choice"],
+    "pin.forgot": ["invalid_choice", "otp_rate_limited"],
+    "pin.reset.code": ["otp_format", "otp_invalid"],
+    "pin.reset.id": ["invalid_national_id"],
+    "pin.reset.new": ["invalid_pin", "pin_trivial", "pin_mismatch"],
+    "pin.reset.confirm": ["invalid_pin"],
+    "account.old_pin": ["invalid_pin", "pin_incorrect_left", "pin_incorrect_last"],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+@pytest.mark.parametrize("state", sorted(FLASHES))
+async def test_new_screens_fit_with_their_errors(state: str, language: str) -> None:
+    from channels.ussd.engine import Ctx
+    from channels.ussd.session import UssdSession
+    from tests.unit.ussd.test_lengths import LONG_VALUES
+
+    flows = FakeFlows()
+    flows.waiting = [WAITING[0]] * 6
+    engine = Engine(table=TABLE, store=MemorySessionStore(), flows=flows, secret=b"s", contacts=CONTACTS)
+    for staff_reset in (False, True):
+        session = UssdSession("s", "+254700000000", state, language=language, customer_id=1)
+        session.data = {"staff_reset": True} if staff_reset else {}
+        for code in FLASHES[state]:
+            ctx = Ctx(session=session, flows=flows, service_code="*483*123#", secret=b"s", contacts=CONTACTS)
+            ctx.flash = (code, {k: v for k, v in LONG_VALUES.items() if k != "code"})
+            screen = await engine._render(ctx)
+            assert len(screen.text) <= 160, (state, code, len(screen.text), screen.text)
