@@ -88,9 +88,9 @@ def check_account_key(key: str, network: Network, *, btc_net: BitcoinNet, settin
             f"{setting} is an extended PRIVATE key ({name}); API processes take only {wanted}"
         )
     if name != kind:
+        on = f" with BITCOIN_NET={btc_net.value}" if network is Network.BTC else ""
         raise WalletNotConfigured(
-            f"{setting} is a {name} ({family} {script}) but {network.label} with BITCOIN_NET={btc_net.value} "
-            f"needs {wanted}"
+            f"{setting} is a {name} ({family} {script}) but {network.label}{on} needs {wanted}"
         )
     depth, child = raw[4], int.from_bytes(raw[9:13], "big")
     if depth != ACCOUNT_DEPTH:
