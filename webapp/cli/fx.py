@@ -107,7 +107,10 @@ def fees_command(asset: str, kyc_tier: int | None, merchant_id: int | None) -> N
             caps = f"  min {rule.minimum}" if rule.minimum is not None else ""
             caps += f"  max {rule.maximum}" if rule.maximum is not None else ""
             click.echo(f"  {name:<15} {rule.percent}% + {rule.fixed}{caps}")
-        click.echo(f"  network fee     {schedule.network_percent}% passed on")
+        click.echo(
+            f"  network fee     {schedule.network_percent}% of the chain's estimated fee, charged on each "
+            "withdrawal quote (see `kibeti chain fees`)"
+        )
         click.echo(f"  rule ids        {', '.join(map(str, schedule.rule_ids)) or '(blueprint defaults)'}")
 
     run_with_runtime(work)
