@@ -84,7 +84,10 @@ def status_command() -> None:
 @click.option("--dob", default="", help="Date of birth, YYYY-MM-DD.")
 @click.option("--id-number", default="")
 @click.option("--address", default="", help="A crypto address.")
-def screen_command(name: str, dob: str, id_number: str, address: str) -> None:
+@click.option(
+    "--nationality", default="", help="A country as the lists write it (Kenya): secondary evidence."
+)
+def screen_command(name: str, dob: str, id_number: str, address: str, nationality: str) -> None:
     """Screen one name / ID / address against the active list and explain the result."""
 
     async def work(runtime: Runtime) -> None:
@@ -97,6 +100,7 @@ def screen_command(name: str, dob: str, id_number: str, address: str) -> None:
             date_of_birth=date.fromisoformat(dob) if dob else None,
             id_number=id_number,
             address=address,
+            nationality=nationality,
         )
         result = screen(lists, subject)
         click.echo(f"{result.outcome.value.upper()} (score {result.score:.3f}, list v{lists.version})")
@@ -104,6 +108,9 @@ def screen_command(name: str, dob: str, id_number: str, address: str) -> None:
             click.echo(
                 f"  {m.outcome.value:6} {m.score:.3f} {m.reason:10} {m.entity_key:14} {m.matched_name}"
             )
+            if m.reason.startswith("name"):
+                why = "; ".join(m.notes) or "-"
+                click.echo(f"         name score {m.name_score:.3f}, evidence {m.evidence:.1f} nats: {why}")
 
     run_with_runtime(work)
 

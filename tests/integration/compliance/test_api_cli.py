@@ -130,6 +130,26 @@ def test_cli_load_rejects_malformed_and_keeps_previous(sqlite_url: str, tmp_path
     assert screened.stdout.startswith("BLOCK")
 
 
+def test_cli_screen_explains_a_name_score(sqlite_url: str, tmp_path: Path) -> None:
+    """Staff see why a name is where it is: the name score, its evidence, and what moved it."""
+    ofac = tmp_path / "ofac"
+    ofac.mkdir()
+    rows = [
+        ["101", "OMAR, Mohammed", "individual", "SDGT"],
+        ["102", "BAHDHIRI, Omar Hassan", "individual", "SDGT"],
+    ]
+    (ofac / "sdn.csv").write_text(
+        "".join(",".join([*(f'"{c}"' for c in row), *['"-0-"'] * 8]) + "\n" for row in rows), encoding="utf-8"
+    )
+    assert run_cli(sqlite_url, "sanctions", "load", str(tmp_path), "--no-rescreen").returncode == 0
+    common = run_cli(sqlite_url, "sanctions", "screen", "Omar Mohamed")
+    assert common.stdout.startswith("REVIEW"), common.stdout
+    assert "name score 1.000" in common.stdout and "capped: the match rests on common" in common.stdout
+    rare = run_cli(sqlite_url, "sanctions", "screen", "Omar Hassan Bahdhiri", "--nationality", "Kenya")
+    assert rare.stdout.startswith("ALERT"), rare.stdout
+    assert "ofac:102" in rare.stdout
+
+
 async def test_limit_changes_need_a_second_person_and_documents_open_for_review(factory, clock) -> None:
     from compliance import kyc
     from tests.integration.identity.helpers import KEYRING
