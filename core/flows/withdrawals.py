@@ -118,7 +118,7 @@ async def confirm_withdraw(
     sent, reference = Money.from_minor(row.receive_minor, asset), f"W{ticket.withdrawal_id}"
     await flows.notify(
         phone=customer.phone, code="sms.withdrawal_sent", language=customer.language,
-        reference=f"{idempotency_key}:withdrawal", amount=format_money(sent, customer.language),
+        reference=f"{idempotency_key}:withdrawal", amount=trading.on_network(sent, customer.language),
         address=short_address(ticket.address), ref=reference,
     )  # fmt: skip
     return Receipt(reference=reference, status="pending", amount=sent, details={"address": ticket.address})

@@ -294,7 +294,9 @@ async def _verified_with_a_saved_address(rt: Runtime, phone: str, tier: int = 1)
     )
 
 
-async def test_withdraw_usdt_to_a_saved_address(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
+async def test_withdraw_usdt_to_a_saved_address(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
+) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
     phone = AtPhone(client, "+254712345678")
@@ -318,6 +320,9 @@ async def test_withdraw_usdt_to_a_saved_address(client: httpx.AsyncClient, ussd_
     done = await phone.send("4826")
     assert done.startswith(f"END Done. USDT {arrives} is on its way to Binance (...Lj6t)"), done
     assert await balance_of(rt, phone.number, "USDT-TRC20") == "40.000000"
+    await deliver_sms(rt)
+    sent = [m.message for m in at_fake.messages_for(phone.number) if "on its way" in m.message]
+    assert len(sent) == 1 and f"USDT {arrives} on TRON is on its way to TR7NHqje" in sent[0], sent
 
 
 async def test_withdraw_in_swahili_and_the_tier_told_at_the_menu(

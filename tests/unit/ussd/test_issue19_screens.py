@@ -83,3 +83,18 @@ async def test_variants_fit(state: str, language: str) -> None:
     marker = {"buy.amount": ("KES balance", "salio la KES"), "buy.quote": ("KES balance", "salio la KES"),
               "sell.quote": ("Kept in wallet", "Inabaki KES"), "send.confirm": ("You send", "Unatuma")}  # fmt: skip
     assert marker[state][0 if language == "en" else 1] in screen.text, screen.text
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+def test_sms_naming_the_network_fit_one_segment(language: str) -> None:
+    from core.flows.trading import on_network
+    from core.i18n import sms_segments
+
+    amount = on_network(Money.of("1234567.123456", Asset.USDT_ERC20), language)
+    assert amount.endswith(("on Ethereum", "kwenye Ethereum")), amount
+    values = {"amount": amount, "who": "Wanjiku Kamau Njoroge", "ref": "KBT-1234567890", "pay": "KES 999,999.99",
+              "address": "0x52908400...9b8f3d", "name": "Wanjiku", "sender": "Otieno Odhiambo Ochieng"}  # fmt: skip
+    for code in ("sms.send_receipt", "sms.receive_receipt", "sms.withdrawal_sent", "sms.buy_wallet_receipt",
+                 "sms.buy_receipt"):  # fmt: skip
+        text = translate(code, language, code="*483*1#", **values)
+        assert sms_segments(text) == 1, (code, len(text), text)
