@@ -193,3 +193,6 @@ KYC_NEXT_CODES = (
     N_("ussd.kyc.next.identity_review"),
     N_("ussd.kyc.next.documents"),
 )
+
+# Chain wallets: a withdrawal quote whose network fee cannot be estimated, or a network not served here
+WALLET_ERROR_CODES = (N_("error.chain_node_error"), N_("error.wallet_not_configured"))

@@ -278,3 +278,35 @@ async def test_btc_withdrawals_charge_the_fee_rate_times_vsize(
     async with sf() as session:
         rows = (await session.execute(select(Withdrawal))).scalars().all()
         assert len(rows) == 3 and all(r.status == "confirmed" for r in rows)
+
+
+async def test_no_quote_without_a_fee_estimate_and_the_customer_is_told(
+    session_factory: async_sessionmaker[AsyncSession], deriver: AddressDeriver, tron: tuple[FakeTron, str]
+) -> None:
+    """A node that cannot price the fee means no quote (never one without the network fee), nothing
+    held, and an error every channel can say in both languages."""
+    from core.i18n import translate
+    from wallets.errors import NodeError
+
+    fake, url = tron
+    sf = session_factory
+    estimator = NetworkFeeEstimator(
+        policy=POLICY, deriver=deriver, node_urls={Network.TRC20: url}, trc20_contract=TRON_CONTRACT
+    )
+    flows = _flows(sf, WalletGateway(session_factory=sf, deriver=deriver, fee_estimator=estimator))
+    customer = await _customer(sf, Asset.USDT_TRC20, Money.of(50, Asset.USDT_TRC20))
+    fake.chain.down = True
+    with pytest.raises(NodeError) as failed:
+        await flows.quote_withdraw(
+            customer_id=customer, amount=Money.of(20, Asset.USDT_TRC20), address=TRON_PAYEE
+        )
+    for language in ("en", "sw"):
+        text = translate(f"error.{failed.value.code}", language)
+        assert text != f"error.{failed.value.code}" and len(text) <= 160
+    async with sf() as session:
+        assert (await session.execute(select(Withdrawal))).first() is None
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=customer, asset=Asset.USDT_TRC20
+        )
+        assert await ledger.available(session=session, account_id=wallet.id) == Money.of(50, Asset.USDT_TRC20)
+        await session.commit()
