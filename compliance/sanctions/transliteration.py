@@ -337,8 +337,9 @@ def canonicalize(toks: Sequence[str]) -> list[str]:
             nxt = i + 1
             if toks[nxt] in ABD_LINKS and nxt + 1 < len(toks):
                 nxt += 1
-            if toks[nxt] in _ROOT:
-                out.append(_abd_compound(toks[nxt]))
+            root = toks[nxt] if toks[nxt] in _ROOT else canonical_token(toks[nxt])  # xamid -> hamid
+            if root in _ROOT:
+                out.append(_abd_compound(root))
                 i = nxt + 1
                 continue
         out.append(canonical_token(tok))
