@@ -8,6 +8,7 @@ import logging
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.addressbook import flows as addressbook
@@ -130,15 +131,24 @@ class CoreFlows:
                 raise AlreadyRegistered("this number is already registered")
             if await _national_id_holder(session, national_id) is not None:
                 raise NationalIdTaken("this national ID is registered to another number")
-            customer = await identity.register_customer(
-                session=session,
-                phone=phone,
-                name=clean_name,
-                national_id=national_id,
-                language=language,
-                pin=pin,
-                clock=self.rt.clock,
-            )
+            try:
+                customer = await identity.register_customer(
+                    session=session,
+                    phone=phone,
+                    name=clean_name,
+                    national_id=national_id,
+                    language=language,
+                    pin=pin,
+                    clock=self.rt.clock,
+                )
+            except IntegrityError as exc:  # a registration of this number or ID committed after the checks
+                await session.rollback()
+                existing = await identity.get_customer_by_phone(session=session, phone=phone)
+                if existing is not None:
+                    if existing.name == clean_name and existing.national_id == national_id:
+                        return _view(existing)  # the same registration, retried concurrently
+                    raise AlreadyRegistered("this number is already registered") from exc
+                raise NationalIdTaken("this national ID is registered to another number") from exc
             if date_of_birth is not None and self.rt.compliance is not None:
                 claim = IdentityClaim(customer.id, clean_name, national_id, date_of_birth)
                 await self.rt.compliance.register_identity(session=session, claim=claim)

@@ -66,3 +66,43 @@ async def test_a_national_id_belongs_to_one_customer(session_factory: Factory) -
         session.add(_customer("+254700000004", "31234567"))
         with pytest.raises(IntegrityError):
             await session.commit()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # web3 (wallets adapter) imports websockets.legacy
+async def test_a_registration_that_loses_the_race_for_a_national_id_is_told_so(
+    clean_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two numbers registering one national ID at once both pass the use case's check; the unique
+    index refuses the second, which gets the use case's answer, not a database error."""
+    from core.config import Settings
+    from core.flows import service as flows_service
+    from core.flows.errors import NationalIdTaken
+    from core.flows.service import CoreFlows
+    from core.security.hashing import use_fast_hashing
+    from webapp.bootstrap import build_runtime
+
+    use_fast_hashing()
+    rt = build_runtime(Settings(kibeti_env="test", database_url=clean_pg_url, redis_url=""))
+    try:
+        flows = CoreFlows(rt)
+        await flows.register(
+            phone="+254711000001", name="Jane Wambui", national_id="31234567", pin="7391", language="en",
+            idempotency_key="race-1",
+        )  # fmt: skip
+
+        async def checked_before_the_first_committed(session: AsyncSession, national_id: str) -> None:
+            return None
+
+        monkeypatch.setattr(flows_service, "_national_id_holder", checked_before_the_first_committed)
+        with pytest.raises(NationalIdTaken):
+            await flows.register(
+                phone="+254711000002", name="John Otieno", national_id="31234567", pin="7391", language="en",
+                idempotency_key="race-2",
+            )  # fmt: skip
+        again = await flows.register(  # the first number retrying its own registration still succeeds
+            phone="+254711000001", name="Jane Wambui", national_id="31234567", pin="7391", language="en",
+            idempotency_key="race-1",
+        )  # fmt: skip
+        assert again.phone == "+254711000001"
+    finally:
+        await rt.session_factory.kw["bind"].dispose()
