@@ -1,4 +1,5 @@
-"""`kibeti keys rotate`: re-seal every secret envelope under the current MASTER_PASSPHRASE."""
+"""`kibeti keys rotate`: re-seal every secret envelope under the current MASTER_PASSPHRASE;
+`kibeti keys xpubs`: the watch-only account keys of the sealed wallet seed, for the API processes."""
 
 from __future__ import annotations
 
@@ -77,4 +78,31 @@ def reseal_command(context: str, old_passphrases: tuple[str, ...]) -> None:
     try:
         click.echo(envelope.rotate(sealed, keyring=keyring, context=context))
     except EnvelopeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.command(name="xpubs")
+def xpubs_command() -> None:
+    """Print the account keys of WALLET_SEED_SEALED as the settings the API processes take
+    (BTC_ACCOUNT_XPUB is the zpub on mainnet, the vpub on BITCOIN_NET=testnet or regtest)."""
+    from wallets.adapter import wallet_settings
+    from wallets.custody import open_seed
+    from wallets.errors import WalletNotConfigured
+    from wallets.hd import check_account_key
+
+    settings = wallet_settings()
+    if not settings.wallet_seed_sealed:
+        raise click.UsageError("WALLET_SEED_SEALED is not set: run this where the signer's settings are")
+    try:
+        seed = open_seed(
+            settings.wallet_seed_sealed,
+            keyring=keyring_from_settings(get_settings()),
+            btc_net=settings.bitcoin_net,
+        )
+        for network, name in settings.account_key_settings().items():
+            key = check_account_key(
+                seed.account_xpub(network), network, btc_net=settings.bitcoin_net, setting=name
+            )
+            click.echo(f"{name}={key}")
+    except (EnvelopeError, WalletNotConfigured) as exc:
         raise click.ClickException(str(exc)) from exc
