@@ -41,3 +41,13 @@ def test_the_cli_line_splits_the_fees() -> None:
     line = withdrawal_quote_text(quote, address="0xabc", network="Ethereum (USDT-ERC20)")
     assert "withdrawal fee" in line and "0.05" in line
     assert "network fee" in line and "3.90" in line and "6.05" in line
+
+
+def test_the_estimator_prices_transfers_from_the_senders_hot_wallets() -> None:
+    from wallets import fees
+    from wallets.erc20 import sender as erc20
+    from wallets.trc20 import sender as trc20
+
+    assert (fees.HOT_WALLET_CHAIN, fees.HOT_WALLET_INDEX) == (erc20.HOT_WALLET_CHAIN, erc20.HOT_WALLET_INDEX)
+    assert (fees.HOT_WALLET_CHAIN, fees.HOT_WALLET_INDEX) == (trc20.HOT_WALLET_CHAIN, trc20.HOT_WALLET_INDEX)
+    assert fees.GAS_LIMIT_MARGIN_PERCENT == erc20.GAS_LIMIT_MARGIN_PERCENT
