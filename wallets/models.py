@@ -52,6 +52,8 @@ class ChainCursor(Base):
     height: Mapped[int] = mapped_column(BigInteger, nullable=False)
     block_hash: Mapped[str] = mapped_column(String(80), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # the node's best height when the scanner last looked: tip_height - height is its lag in blocks
+    tip_height: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class ChainBlock(Base):

@@ -102,6 +102,8 @@ class DepositMonitor:
             detected = await self._record(transfers, end_block)
             scanned_to = end
         credited, suspense, late_orphans = await self._settle(tip)
+        async with self._sessions() as session, session.begin():
+            await service.record_tip(session=session, network=self.network, tip=tip)
         result = StepResult(
             tip=tip,
             scanned_to=scanned_to,

@@ -174,6 +174,13 @@ async def get_cursor(*, session: AsyncSession, network: Network) -> ChainCursor 
     return await session.get(ChainCursor, network.value, populate_existing=True)
 
 
+async def record_tip(*, session: AsyncSession, network: Network, tip: int) -> None:
+    """Remember the node's best height (for the scanner-lag metric); no cursor yet: nothing to do."""
+    await session.execute(
+        update(ChainCursor).where(ChainCursor.network == network.value).values(tip_height=tip)
+    )
+
+
 async def set_cursor(*, session: AsyncSession, network: Network, height: int, block_hash: str) -> None:
     cursor = await get_cursor(session=session, network=network)
     if cursor is None:

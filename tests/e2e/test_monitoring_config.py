@@ -89,7 +89,13 @@ async def runtime(sqlite_url: str) -> AsyncIterator[Runtime]:
 async def test_every_metric_a_rule_or_dashboard_names_is_exposed(runtime: Runtime) -> None:
     async with runtime.session_factory() as session:
         session.add(
-            ChainCursor(network="trc20", height=120, block_hash="ab" * 32, updated_at=runtime.clock.now())
+            ChainCursor(
+                network="trc20",
+                height=120,
+                block_hash="ab" * 32,
+                tip_height=155,
+                updated_at=runtime.clock.now(),
+            )
         )
         await session.commit()
     app = create_app(runtime, run_scheduler_inside=False)
@@ -107,6 +113,13 @@ async def test_every_metric_a_rule_or_dashboard_names_is_exposed(runtime: Runtim
         exposed.update(sample.name for sample in family.samples)
     wanted = _named_in_rules_and_dashboards()
     assert "kibeti_http_request_duration_seconds_bucket" in wanted
+    lag = [
+        s
+        for f in text_string_to_metric_families(exposition)
+        for s in f.samples
+        if s.name == "kibeti_chain_scanner_lag_blocks"
+    ]
+    assert [(s.labels, s.value) for s in lag] == [({"network": "trc20"}, 35.0)]
     missing = sorted(wanted - exposed)
     assert not missing, f"named in deploy/ but not exposed by /metrics: {missing}"
 

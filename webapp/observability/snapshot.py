@@ -120,9 +120,8 @@ async def _chains(session: AsyncSession, snapshot: Snapshot, now: datetime) -> N
     for cursor in (await session.scalars(select(ChainCursor))).all():
         snapshot.scanner_height[cursor.network] = int(cursor.height)
         snapshot.scanner_age[cursor.network] = age_seconds(cursor.updated_at, now)
-        tip = getattr(cursor, "tip_height", None)
-        if tip is not None:
-            snapshot.scanner_lag_blocks[cursor.network] = max(0, int(tip) - int(cursor.height))
+        if cursor.tip_height is not None:
+            snapshot.scanner_lag_blocks[cursor.network] = max(0, int(cursor.tip_height) - int(cursor.height))
 
 
 async def _queues(runtime: Runtime, snapshot: Snapshot) -> None:

@@ -131,3 +131,21 @@ async def test_a_zero_value_transfer_is_recorded_for_staff_and_blocks_nothing(
         ).scalars()
         assert sorted(rows) == [(0, "suspense", "zero_value"), (2_000_000, "credited", "")]
         assert [e for e in entries if e] == []  # the zero transfer booked nothing
+
+
+async def test_the_scanner_records_the_node_tip_for_its_lag(
+    session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """The cursor keeps the tip the node reported, so /metrics can tell the lag in blocks."""
+    from wallets import service as wallet_service
+
+    chain, monitor = simulated_monitor(
+        Network.ERC20, data_dir=tmp_path, session_factory=session_factory, settings=WalletSettings()
+    )
+    chain.produce(3)
+    result = await monitor.step()
+    async with session_factory() as session:
+        cursor = await wallet_service.get_cursor(session=session, network=Network.ERC20)
+    assert cursor is not None
+    assert cursor.tip_height == result.tip
+    assert cursor.height == result.scanned_to
