@@ -359,10 +359,13 @@ async def close(
         raise InvalidCaseTransition("an escalated case is closed by filing its STR")
     else:
         _require(case, OPEN_STATES, "close")
-    if value in (Disposition.FALSE_POSITIVE, Disposition.NO_FURTHER_ACTION) and case.customer_id is not None:
-        sources = (await session.execute(select(Alert.source).where(Alert.case_id == case.id))).scalars()
-        if "sanctions" in set(sources):
+    if value in (Disposition.FALSE_POSITIVE, Disposition.NO_FURTHER_ACTION):
+        alerts = list((await session.execute(select(Alert).where(Alert.case_id == case.id))).scalars())
+        if case.customer_id is not None and any(a.source == "sanctions" for a in alerts):
             await _clear_sanctions_hold(session, case.customer_id, now)
+        # nothing suspicious after all: what the case's alerts held is released (the customer is told)
+        held = [m for a in alerts for m in a.movement_ids]
+        await reviews.release_for_alert(session=session, movement_ids=held, actor=actor, now=now)
     case.status = CaseStatus.CLOSED.value
     case.disposition = value.value
     case.disposition_note = note

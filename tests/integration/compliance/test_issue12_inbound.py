@@ -290,3 +290,25 @@ async def test_a_send_waiting_for_an_unregistered_number_is_held_when_collected_
         "review",
         "limit_transaction_exceeded",
     )
+
+
+async def test_closing_a_case_as_a_false_positive_releases_what_its_alerts_held(pg, clock) -> None:
+    rt = issue12.build_runtime(pg, clock)
+    customer_id = await issue12.register(CoreFlows(rt), "+254712100012", "52234560")
+    assert await pay_in(pg, "RKT0000012", "0712100012", "6000") == "held"
+    async with pg() as session, session.begin():
+        alert = (await session.execute(select(Alert).where(Alert.customer_id == customer_id))).scalar_one()
+        case = await cases.open_case(
+            session=session, title="t", actor="staff:1", now=clock.now(), alert_ids=[alert.id]
+        )
+    assert (await issue12.kes_wallet(pg, customer_id))[1] == Money.zero(Asset.KES)  # still held in the case
+    async with pg() as session, session.begin():
+        await cases.close(
+            session=session,
+            case_id=case.id,
+            disposition="false_positive",
+            note="n",
+            actor="staff:1",
+            now=clock.now(),
+        )
+    assert (await issue12.kes_wallet(pg, customer_id))[1] == Money.of("6000", Asset.KES)
