@@ -14,12 +14,14 @@ import redis
 import redis.asyncio
 
 from core import runtime as runtime_module
+from core import telemetry
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db.session import make_engine, make_session_factory
 from core.logging import configure_logging
 from core.runtime import Runtime
 from webapp.observability.errors import init_error_reporting
+from webapp.observability.metrics import count_event
 from webapp.queues import InProcessJobQueue, RQJobQueue
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
     settings = settings or get_settings()
     settings.check_production()
     init_error_reporting(settings)
+    telemetry.install(count_event)
     engine = make_engine(settings.database_url, null_pool=for_worker)
     queue: RQJobQueue | InProcessJobQueue
     async_redis = None

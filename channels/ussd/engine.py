@@ -17,6 +17,7 @@ from typing import Any
 from channels.ussd.parser import BACK, MAIN, clean
 from channels.ussd.screens import SCREEN_LIMIT, fit
 from channels.ussd.session import ResumePoint, SessionStore, UssdSession, Writes
+from core import telemetry
 from core.errors import KibetiError
 from core.flows.types import CustomerFlows
 from core.i18n import translate
@@ -398,4 +399,5 @@ class Engine:
             elif session.state == MAIN_MENU:
                 writes.resume_delete(session.phone)
         await self.store.write(writes)
+        telemetry.count("ussd.screen", state=session.state, end="yes" if screen.end else "no")
         return screen

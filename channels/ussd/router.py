@@ -18,6 +18,7 @@ from channels.ussd.engine import Contacts, Engine, HopRequest, Screen
 from channels.ussd.session import MemorySessionStore, RedisSessionStore, SessionStore
 from channels.ussd.states import TABLE
 from core import runtime as runtime_module
+from core import telemetry
 from core.flows.service import CoreFlows
 from core.i18n import translate
 from core.runtime import Runtime
@@ -139,5 +140,6 @@ async def ussd_session_event(secret: str, request: Request) -> Response:
     store = get_engine(rt).store
     session = await store.load(session_id) if session_id else None
     if session is not None and not session.ended:  # an ended one answers a retried final hop until its TTL
+        telemetry.count("ussd.dropped", state=session.state)  # the screen the caller left on
         await store.delete(session_id)
     return PlainTextResponse("OK")

@@ -19,6 +19,7 @@ from datetime import datetime
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
     multiprocess,
@@ -36,6 +37,31 @@ HTTP_LATENCY = Histogram(
     ["family", "method", "status"],
     buckets=LATENCY_BUCKETS,
 )
+
+USSD_SCREENS = Counter(
+    "kibeti_ussd_screens",
+    "USSD screens answered, by the state shown and whether it ended the session.",
+    ["state", "end"],
+)
+USSD_DROPPED = Counter(
+    "kibeti_ussd_dropped",
+    "USSD sessions that ended without an END screen (Africa's Talking's end notice), by the last state.",
+    ["state"],
+)
+_EVENTS = {
+    "ussd.screen": (USSD_SCREENS, ("state", "end")),
+    "ussd.dropped": (USSD_DROPPED, ("state",)),
+}
+
+
+def count_event(event: str, labels: dict[str, str]) -> None:
+    """core.telemetry's sink: a known event increments its counter; others are ignored."""
+    known = _EVENTS.get(event)
+    if known is None:
+        return
+    counter, names = known
+    counter.labels(*(labels.get(name, "") for name in names)).inc()
+
 
 # Route families, first match wins; the path token of provider callbacks never becomes a label.
 _FAMILIES: tuple[tuple[str, str], ...] = (
@@ -238,6 +264,7 @@ def render(snapshot: Snapshot, *, multiprocess_dir: str = "") -> tuple[bytes, st
     if multiprocess_dir:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        registry.register(HTTP_LATENCY)
+        for collector in (HTTP_LATENCY, USSD_SCREENS, USSD_DROPPED):
+            registry.register(collector)
     registry.register(SnapshotCollector(snapshot))
     return generate_latest(registry), CONTENT_TYPE_LATEST

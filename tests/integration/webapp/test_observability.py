@@ -121,3 +121,34 @@ def test_doctor_reports_each_check_and_fails_when_not_migrated(tmp_path: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   migrations" in result.stdout
     assert "Kibeti is ready." in result.stdout
+
+
+def _value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    return sum(
+        value for found, value in samples.get(name, []) if all(found.get(k) == v for k, v in labels.items())
+    )
+
+
+async def test_ussd_screens_and_drop_offs_per_menu_step(runtime: Runtime) -> None:
+    form = {"serviceCode": "*483*1#", "phoneNumber": "+254700000998", "networkCode": "63902"}
+    async with _client(runtime) as client:
+        before = _samples((await client.get("/metrics")).text)
+        for session_id in ("ATUid_drop_1", "ATUid_drop_2"):
+            assert (
+                await client.post(f"/ussd/{AT_TOKEN}", data={**form, "sessionId": session_id, "text": ""})
+            ).status_code == 200
+        ended = await client.post(
+            f"/ussd/{AT_TOKEN}/events",
+            data={
+                "sessionId": "ATUid_drop_1",
+                "status": "Incomplete",
+                "hopsCount": "1",
+                "phoneNumber": form["phoneNumber"],
+            },
+        )
+        assert ended.status_code == 200
+        after = _samples((await client.get("/metrics")).text)
+    shown = _value(after, "kibeti_ussd_screens_total", state="welcome", end="no")
+    assert shown - _value(before, "kibeti_ussd_screens_total", state="welcome", end="no") == 2
+    dropped = _value(after, "kibeti_ussd_dropped_total", state="welcome")
+    assert dropped - _value(before, "kibeti_ussd_dropped_total", state="welcome") == 1
