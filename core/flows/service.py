@@ -219,6 +219,7 @@ class CoreFlows:
                 used_this_month=limits.used_this_month,
                 balance_limit=limits.balance,
                 crypto_withdrawal_limit=limits.crypto_withdrawal,
+                next_step=limits.next_step,
             )
         async with self._session() as session:
             customer = await identity.get_customer(session=session, customer_id=customer_id)

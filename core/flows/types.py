@@ -111,6 +111,7 @@ class AccountStatus:
     used_this_month: Money | None = None
     balance_limit: Money | None = None  # the most the KES wallet may hold
     crypto_withdrawal_limit: Money | None = None  # zero: crypto withdrawals not allowed at this tier
+    next_step: str = ""  # what raises the limits: verify_id | identity_review | documents (ussd.kyc.next.*)
 
 
 class CustomerFlows(Protocol):

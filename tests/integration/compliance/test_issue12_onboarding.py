@@ -64,6 +64,7 @@ async def test_registration_screens_the_identity_and_the_registry_lifts_a_match_
     assert await issue12.staged(pg, "compliance.jobs.verify_identity") == [{"customer_id": customer_id}]
     waiting = await rt.compliance.limits(customer_id)  # type: ignore[union-attr]
     assert (waiting.kyc_status, waiting.next_step) == ("pending", "identity_review")
+    assert (await CoreFlows(rt).account_status(customer_id=customer_id)).next_step == "identity_review"
 
     await jobs.verify_identity(customer_id)
     assert (await profile_of(pg, customer_id)).tier == 1
