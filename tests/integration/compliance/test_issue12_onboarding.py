@@ -84,7 +84,7 @@ async def test_a_customer_without_an_identity_is_told_to_register_it(pg, clock) 
     limits = await rt.compliance.limits(424242)  # type: ignore[union-attr]
     assert (limits.tier, limits.kyc_status, limits.next_step) == (0, "none", "verify_id")
     for code in ("verify_id", "identity_review", "documents"):
-        assert issue12.pin_notice_text(f"ussd.kyc.next.{code}", "sw").startswith("Hatua ijayo")
+        assert issue12.pin_notice_text(f"ussd.kyc.next.{code}", "sw").startswith("Ijayo: ")
         assert issue12.pin_notice_text(f"ussd.kyc.next.{code}", "en").startswith("Next: ")
 
 
