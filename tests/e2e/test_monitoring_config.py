@@ -106,6 +106,8 @@ async def test_every_metric_a_rule_or_dashboard_names_is_exposed(runtime: Runtim
         assert (
             await client.post(f"/ussd/{AT_TOKEN}", data={**form, "networkCode": "63902", "text": ""})
         ).status_code == 200
+        notice = {"sessionId": form["sessionId"], "status": "Incomplete", "phoneNumber": form["phoneNumber"]}
+        assert (await client.post(f"/ussd/{AT_TOKEN}/events", data=notice)).status_code == 200  # a drop-off
         exposition = (await client.get("/metrics")).text
     exposed: set[str] = set()
     for family in text_string_to_metric_families(exposition):
