@@ -55,6 +55,9 @@ T = TypeVar("T")
 # httpx keeps idle connections this long: under uvicorn's 5 s keep-alive, so the server never closes
 # a connection we are about to reuse (a request lost that way would leave the payout `unknown`).
 KEEPALIVE_EXPIRY_S = 2.0
+# Where Daraja requests go instead of the network, when set: an in-process simulator
+# (httpx.ASGITransport) for tests that run the callback app in-process too. Never set in production.
+TRANSPORT: httpx.AsyncBaseTransport | None = None
 _memory_tokens: dict[str, MemoryTokenCache] = {}
 _memory_buckets: dict[str, MemoryTokenBucket] = {}
 
@@ -222,7 +225,7 @@ async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
         yield await shared.daraja(runtime)
         return
     settings = runtime.settings
-    async with httpx.AsyncClient(verify=_ssl_context()) as http:
+    async with httpx.AsyncClient(verify=_ssl_context(), transport=TRANSPORT) as http:
         cfg = config(settings, await certificate(settings, http))
         audit = audit_sink(runtime)
         rate = rate_limit(settings)
@@ -271,7 +274,7 @@ class _Shared:
         if self._daraja is None:
             settings = runtime.settings
             limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
-            http = self._http = httpx.AsyncClient(verify=_ssl_context(), limits=limits)
+            http = self._http = httpx.AsyncClient(verify=_ssl_context(), limits=limits, transport=TRANSPORT)
             cfg = config(settings, await certificate(settings, http))
             audit = audit_sink(runtime)
             rate = rate_limit(settings)

@@ -2,30 +2,37 @@
 
 A customer types their own phone number in any common form (0712..., 254712..., +254712...) or
 their customer number. Validation (when Safaricom has it enabled for the shortcode) refuses an
-unknown account or an amount outside M-Pesa's limits, so the money never leaves the payer. A
-confirmation is money that has already moved (Daraja sends it even with validation off): it is
-never refused or lost but booked once per TransID, to the wallet, or to suspense and flagged for
-staff when it cannot be matched. The payer's MSISDN is masked in C2B bodies (PROTOCOLS.md 1.6), so
-it is kept for staff only, never used as a key.
+unknown account or an amount outside M-Pesa's limits, so the money never leaves the payer.
+
+A confirmation is only a claim (anyone with the path token can send one): it is recorded as a
+pending payment, once per TransID, and our own Transaction Status query for that TransID is staged.
+Its asynchronous result, matched on the ConversationID Daraja gave OUR query, decides: completed ->
+the amount Daraja reports is booked once, to the wallet, or to suspense and flagged for staff when
+it cannot be matched; anything else books nothing and is flagged. The payer's MSISDN is masked in
+C2B bodies (PROTOCOLS.md 1.6), so it is kept for staff only, never used as a key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.base import utcnow
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.models import Customer, CustomerStatus
 from core.identity.phone import normalize_phone
 from core.inbound import service as inbound
 from core.ledger import service as ledger
-from core.ledger.models import Account, AccountKind, JournalEntry, OwnerType, PostingRequest
+from core.ledger.models import Account, AccountKind, JournalEntry, OwnerType
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.payments import limits
+from core.payments import confirmed, limits
+from core.payments.models import C2BStatus, MpesaC2BPayment
 from payouts.mpesa import wire
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -43,6 +50,8 @@ REJECT_REASONS = {
 }
 LEDGER_KIND = "mpesa_c2b"
 RECEIPT_JOB = "core.flows.jobs.paybill_credited"
+CONFIRM_JOB = "payouts.jobs.confirm_c2b"
+QUEUE = "payouts"
 SUSPENSE_KIND = "mpesa_c2b_suspense"
 _MAX_CUSTOMER_NUMBER = 2**31 - 1
 CENT = Decimal("0.01")
@@ -73,10 +82,15 @@ def parse(body: object) -> Payment:
     return Payment(
         trans_id=trans_id,
         amount=amount,
-        reference=str(body.get("BillRefNumber") or "").strip()[:40],
-        payer=str(body.get("MSISDN") or "")[:20],
+        reference=_text(body.get("BillRefNumber"), 40),
+        payer=_text(body.get("MSISDN"), 20),
         shortcode=str(body.get("BusinessShortCode") or "")[:12],
     )
+
+
+def _text(value: object, limit: int) -> str:
+    """A body field as text we can store (PostgreSQL text holds no NUL: replaced, as in the raw row)."""
+    return str(value or "").replace("\x00", "\ufffd").strip()[:limit]
 
 
 def amount_problem(amount: Decimal) -> str:
@@ -136,52 +150,189 @@ def validation_reply(outcome: str) -> dict[str, str]:
 
 
 async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
-    """Book a confirmed payment once per TransID: (outcome, flag reason or "")."""
+    """A confirmation is a claim, not money: record the payment as pending (once per TransID) and
+    stage our own Transaction Status query. Only its answer books anything (`apply_status_result`).
+    Returns (outcome, flag reason or "")."""
     payment = parse(body)
-    key = f"c2b:{payment.trans_id}"
-    if await _already_booked(session, key):
+    existing = await _payment(session, payment.trans_id)
+    if existing is not None or await _already_booked(session, f"c2b:{payment.trans_id}"):
+        if existing is not None and existing.claimed_minor != Money.of(payment.amount, Asset.KES).minor:
+            claimed = Money.from_minor(existing.claimed_minor, Asset.KES).amount
+            return (
+                "duplicate",
+                f"paybill {payment.trans_id}: KES {payment.amount} claimed, earlier KES {claimed}",
+            )
         return "duplicate", ""
-    target, why_suspense = await _target(session, payment)
-    money = Money.of(payment.amount, Asset.KES)
-    float_account = await ledger.system_account(
-        session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
+    customer = await find_customer(session, payment.reference)
+    now = utcnow()
+    row = MpesaC2BPayment(
+        trans_id=payment.trans_id,
+        claimed_minor=Money.of(payment.amount, Asset.KES).minor,
+        bill_ref=payment.reference,
+        payer=payment.payer,
+        shortcode=payment.shortcode,
+        customer_id=customer.id if customer is not None else None,
+        status=C2BStatus.PENDING.value,
+        queries=0,
+        created_at=now,
+        updated_at=now,
     )
+    try:
+        async with session.begin_nested():  # a concurrent delivery of the same TransID may win
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return "duplicate", ""
+    await stage_query(session, payment.trans_id, attempt=0)
+    return "pending", ""
+
+
+async def stage_query(session: AsyncSession, trans_id: str, *, attempt: int) -> None:
+    """Stage our Transaction Status query for a pending payment (payouts.jobs.confirm_c2b)."""
+    await outbox.enqueue(
+        session=session,
+        job=CONFIRM_JOB,
+        kwargs={"trans_id": trans_id},
+        dedupe_key=f"c2b-confirm:{trans_id}:{attempt}",
+        queue=QUEUE,
+    )
+
+
+async def pending_payment(session: AsyncSession, trans_id: str) -> MpesaC2BPayment | None:
+    """The payment, if it is still waiting for Daraja's word."""
+    row = await _payment(session, trans_id)
+    return row if row is not None and row.status == C2BStatus.PENDING.value else None
+
+
+async def record_query(
+    session: AsyncSession, *, trans_id: str, originator_id: str, conversation_id: str
+) -> None:
+    """Our query went out: its result will be matched on this ConversationID, and nothing else."""
+    row = await _payment(session, trans_id, lock=True)
+    if row is None or row.status != C2BStatus.PENDING.value:
+        return
+    row.query_originator_id, row.query_conversation_id = originator_id[:64], conversation_id[:64]
+    row.queries += 1
+    row.updated_at = utcnow()
+
+
+async def stale_payments(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[str]:
+    """TransIDs still pending since `older_than` (the reconciler queries them again)."""
+    query = (
+        select(MpesaC2BPayment.trans_id)
+        .where(MpesaC2BPayment.status == C2BStatus.PENDING.value, MpesaC2BPayment.updated_at < older_than)
+        .order_by(MpesaC2BPayment.updated_at)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
+async def is_our_query(session: AsyncSession, conversation_id: str) -> bool:
+    """Whether `conversation_id` is the one Daraja gave one of our paybill queries."""
+    if not conversation_id:
+        return False
+    query = select(MpesaC2BPayment.id).where(MpesaC2BPayment.query_conversation_id == conversation_id[:64])
+    return (await session.execute(query)).first() is not None
+
+
+async def apply_status_result(session: AsyncSession, result: wire.B2CResult) -> tuple[str, str] | None:
+    """Daraja's Transaction Status answer to OUR query for a paybill payment, matched on the
+    ConversationID our query was given (never on anything else in the body); None when it is not
+    one of ours. Completed -> the amount Daraja reports is booked; anything else books nothing."""
+    if not result.conversation_id:
+        return None
+    query = select(MpesaC2BPayment).where(
+        MpesaC2BPayment.query_conversation_id == result.conversation_id[:64]
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    if row is None:
+        return None
+    if row.status != C2BStatus.PENDING.value:
+        return "duplicate", ""
+    params = result.parameters
+    amount = wire.to_decimal(params.get("Amount"))
+    receipt = str(params.get("ReceiptNo") or result.transaction_id or "")
+    completed = str(params.get("TransactionStatus", "")).strip().lower() == "completed"
+    usable = amount is not None and amount.is_finite() and 0 < amount <= _ABSURD_KES
+    if not (result.succeeded and completed and receipt == row.trans_id and usable):
+        why = f"{result.result_code} {result.result_desc}".strip()
+        row.status, row.reason, row.updated_at = C2BStatus.NOT_FOUND.value, f"Daraja: {why}"[:255], utcnow()
+        claimed = Money.from_minor(row.claimed_minor, Asset.KES).amount
+        return (
+            "c2b_not_confirmed",
+            f"paybill {row.trans_id} KES {claimed}: not confirmed by M-Pesa ({why}); nothing booked",
+        )
+    assert amount is not None
+    return await credit_confirmed_payment(session, row, Money.of(amount.quantize(CENT), Asset.KES), receipt)
+
+
+async def credit_confirmed_payment(
+    session: AsyncSession, row: MpesaC2BPayment, amount: Money, receipt: str
+) -> tuple[str, str]:
+    """Book a paybill payment Daraja confirmed, with Daraja's amount: to the wallet its account names,
+    or to suspense (flagged for staff) when it cannot be matched. Once per TransID."""
+    payment = Payment(
+        trans_id=row.trans_id,
+        amount=amount.amount,
+        reference=row.bill_ref,
+        payer=row.payer,
+        shortcode=row.shortcode,
+    )
+    target, why_suspense = await _target(session, payment)
     if target is None:
         target = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
     details = {"trans_id": payment.trans_id, "bill_ref": payment.reference, "payer": payment.payer}
     if why_suspense:
         details["suspense"] = why_suspense
-    result = await ledger.post_entry(
+    result = await confirmed.credit_confirmed_mpesa(
         session=session,
-        idempotency_key=key,
+        idempotency_key=f"c2b:{payment.trans_id}",
         kind=SUSPENSE_KIND if why_suspense else LEDGER_KIND,
-        postings=[PostingRequest(float_account.id, -money), PostingRequest(target.id, money)],
-        memo=f"M-Pesa paybill {payment.trans_id}"[:200],
+        account_id=target.id,
+        amount=amount,
+        memo=f"M-Pesa paybill {payment.trans_id}",
         details=details,
     )
-    if result.replayed:  # a concurrent delivery of the same confirmation won
+    row.amount_minor, row.receipt, row.entry_id = amount.minor, receipt[:32] or None, result.entry_id
+    row.status = C2BStatus.SUSPENSE.value if why_suspense else C2BStatus.CREDITED.value
+    row.updated_at = utcnow()
+    differs = ""
+    if amount.minor != row.claimed_minor:
+        claimed = Money.from_minor(row.claimed_minor, Asset.KES).amount
+        differs = f"paybill {payment.trans_id}: claimed KES {claimed}, M-Pesa confirmed KES {amount.amount}"
+        row.reason = differs[:255]
+    if result.replayed:  # booked before (a concurrent answer won)
         return "duplicate", ""
     if why_suspense:
         flag = f"paybill {payment.trans_id} KES {payment.amount}: {why_suspense}; held in suspense"
         return "suspense", flag
     if target.owner_type == OwnerType.CUSTOMER.value:
         checked = await inbound.credit_arrived(  # limits apply to money coming in too
-            session=session, customer_id=target.owner_id, account_id=target.id, amount=money,
-            kind=inbound.TOPUP, counterparty=payment.payer, reference=key,
+            session=session, customer_id=target.owner_id, account_id=target.id, amount=amount,
+            kind=inbound.TOPUP, counterparty=payment.payer, reference=f"c2b:{payment.trans_id}",
         )  # fmt: skip
         if checked is not None and not checked.allowed:
-            return "held", ""  # credited under a hold: compliance raised the review alert and SMS
+            return "held", differs  # credited under a hold: compliance raised the review alert and SMS
         await outbox.enqueue(  # the receipt SMS, staged with the booking: sent once per TransID
             session=session,
             job=RECEIPT_JOB,
             kwargs={
                 "customer_id": target.owner_id,
-                "amount_minor": money.minor,
+                "amount_minor": amount.minor,
                 "trans_id": payment.trans_id,
             },
             dedupe_key=f"c2b-receipt:{payment.trans_id}",
         )
-    return "credited", ""
+    return "credited", differs
+
+
+async def _payment(session: AsyncSession, trans_id: str, *, lock: bool = False) -> MpesaC2BPayment | None:
+    query = select(MpesaC2BPayment).where(MpesaC2BPayment.trans_id == trans_id[:40])
+    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
 async def _target(session: AsyncSession, payment: Payment) -> tuple[Account | None, str]:

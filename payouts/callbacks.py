@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.ledger.errors import IdempotencyConflict
@@ -43,6 +43,7 @@ FLAG_OUTCOMES = {
     "conversation_mismatch",
     "low_float",
     "suspense",
+    "c2b_not_confirmed",
 }
 Outcome = tuple[str, str]  # (outcome, flag reason or "")
 
@@ -61,7 +62,7 @@ def reference_of(kind: str, body: Any) -> str:
 
 async def _stk(session: AsyncSession, body: Any) -> Outcome:
     cb = wire.parse_stk_callback(body)
-    outcome = await collections.apply_stk_callback(
+    outcome = await collections.note_stk_callback(
         session=session,
         checkout_request_id=cb.checkout_request_id,
         result_code=cb.result_code,
@@ -98,6 +99,9 @@ async def _timeout(session: AsyncSession, body: Any) -> Outcome:
 
 async def _status(session: AsyncSession, body: Any) -> Outcome:
     result = wire.parse_result(body)
+    paybill = await c2b.apply_status_result(session, result)  # our query for a paybill payment?
+    if paybill is not None:
+        return paybill
     params = result.parameters
     found = result.succeeded and bool(params)
     outcome = await service.apply_status_result(
@@ -168,7 +172,50 @@ async def process(session_factory: async_sessionmaker[AsyncSession], callback_id
             outcome, flag = "conflicting_duplicate", f"{kind}: {exc}"
         await log.finish(session=session, callback_id=callback_id, outcome=outcome, flag=flag)
         await session.commit()
+    # the id this callback answers may have been recorded while it ran (the push's or the query's
+    # job replays early callbacks the other way round; whichever reopens the row first applies it)
+    if await _overtaken(session_factory, kind, outcome, body) and await _reopen(
+        session_factory, [callback_id], outcome=outcome
+    ):
+        return await process(session_factory, callback_id)
     return outcome
+
+
+async def _overtaken(
+    session_factory: async_sessionmaker[AsyncSession], kind: str, outcome: str, body: Any
+) -> bool:
+    """Whether a callback that found nothing to apply to now would: an STK callback whose
+    CheckoutRequestID, or a status result whose query ConversationID, has since been recorded."""
+    try:
+        async with session_factory() as session:
+            if kind == "status_result" and outcome == "unknown_payout":
+                return await c2b.is_our_query(session, wire.parse_result(body).conversation_id)
+            if kind == "stk" and outcome == "unknown_checkout":
+                checkout = wire.parse_stk_callback(body).checkout_request_id
+                return await collections.knows_checkout(session=session, checkout_request_id=checkout)
+    except wire.MalformedCallback:
+        return False
+    return False
+
+
+async def _reopen(
+    session_factory: async_sessionmaker[AsyncSession], ids: list[int], *, outcome: str = "unknown_payout"
+) -> list[int]:
+    """Mark callbacks processed with `outcome` for processing again; returns the ids this call
+    reopened (a conditional update: when two paths race to reopen one row, exactly one wins)."""
+    reopened = []
+    async with session_factory() as session:
+        for callback_id in ids:
+            done = await session.execute(
+                update(MpesaCallback)
+                .where(MpesaCallback.id == callback_id, MpesaCallback.outcome == outcome)
+                .values(processed=False, outcome=None, flagged=False, flag_reason=None)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(done, "rowcount", 0) == 1:
+                reopened.append(callback_id)
+        await session.commit()
+    return reopened
 
 
 async def replay_early_stk(
@@ -190,11 +237,36 @@ async def replay_early_stk(
             .scalars()
             .all()
         )
-        for row in early:
-            row.processed, row.outcome, row.flagged, row.flag_reason = False, None, False, None
         ids = [row.id for row in early]
-        await session.commit()
-    return [await process(session_factory, callback_id) for callback_id in ids]
+    reopened = await _reopen(session_factory, ids, outcome="unknown_checkout")
+    return [await process(session_factory, callback_id) for callback_id in reopened]
+
+
+async def replay_early_status(
+    session_factory: async_sessionmaker[AsyncSession], query_originator_id: str
+) -> list[str]:
+    """Apply Transaction Status results that overtook the recording of our query's ids (stored as
+    unknown_payout under the query's OriginatorConversationID), now that they are recorded."""
+    if not query_originator_id:
+        return []
+    async with session_factory() as session:
+        early = (
+            (
+                await session.execute(
+                    select(MpesaCallback).where(
+                        MpesaCallback.kind == "status_result",
+                        MpesaCallback.reference == query_originator_id[:64],
+                        MpesaCallback.outcome == "unknown_payout",
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        ids = [row.id for row in early]
+    return [
+        await process(session_factory, callback_id) for callback_id in await _reopen(session_factory, ids)
+    ]
 
 
 def validation_reply(outcome: str) -> dict[str, str]:

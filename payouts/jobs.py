@@ -9,6 +9,7 @@ leaves the payout `unknown`, which only a Transaction Status answer resolves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -26,7 +27,7 @@ from core.payments import collections, service
 from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
 from core.payments.models import CollectionStatus, Payout, PayoutStatus
-from payouts import callbacks
+from payouts import c2b, callbacks
 from payouts.adapter import daraja, job_scope, sessions
 from payouts.mpesa import errors
 
@@ -217,7 +218,8 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
 
 
 async def query_stk(collection_id: int) -> str:
-    """Resolve an STK request whose callback never came, through STK Query."""
+    """Resolve an STK request through STK Query: one whose callback never came, or one a callback
+    says is done (`confirming`): only Daraja's answer to our query credits or fails it."""
     current = runtime.get()
     async with sessions(current)() as session:
         row = await collections.get_collection(session=session, collection_id=collection_id)
@@ -231,12 +233,16 @@ async def query_stk(collection_id: int) -> str:
             )
             await session.commit()
         return "failed"
-    if row.status != CollectionStatus.REQUESTED.value or not row.checkout_request_id:
+    waiting = (CollectionStatus.REQUESTED.value, CollectionStatus.CONFIRMING.value)
+    if row.status not in waiting or not row.checkout_request_id:
         return row.status
     async with daraja(current) as d:
         try:
             status = await d.client.stk_query(checkout_request_id=row.checkout_request_id)
         except errors.StkPending:
+            return "pending"
+        except errors.DarajaError as exc:  # no answer we can act on: the reconciler asks again
+            log.warning("STK query for collection %s: %s", collection_id, exc)
             return "pending"
     async with sessions(current)() as session:
         outcome = await collections.apply_stk_callback(
@@ -244,6 +250,7 @@ async def query_stk(collection_id: int) -> str:
             checkout_request_id=row.checkout_request_id,
             result_code=status.result_code,
             result_desc=status.result_desc,
+            # STK Query confirms the request as made: the amount is the one we asked for
             amount=None if status.result_code != "0" else _requested(row.amount_minor),
             receipt="",
             phone="",
@@ -251,6 +258,48 @@ async def query_stk(collection_id: int) -> str:
         )
         await session.commit()
     return outcome
+
+
+async def _confirm_stk(collection_id: int, outbox_id: int | None = None) -> str:
+    outcome = await query_stk(collection_id)
+    async with sessions(runtime.get())() as session:
+        await _mark_done(session, outbox_id)  # still pending: the reconciler queries it again
+        await session.commit()
+    return outcome
+
+
+async def _confirm_c2b(trans_id: str, outbox_id: int | None = None) -> str:
+    """Ask Daraja's Transaction Status about a paybill payment a confirmation announced; the result
+    callback, matched on this query's ConversationID, books it or not (payouts.c2b)."""
+    current = runtime.get()
+    async with sessions(current)() as session:
+        row = await c2b.pending_payment(session, trans_id)
+        if row is None:  # already decided
+            await _mark_done(session, outbox_id)
+            await session.commit()
+            return "done"
+    async with daraja(current) as d:
+        try:
+            accepted = await d.client.transaction_status(transaction_id=trans_id, remarks="paybill")
+        except (errors.DarajaBusy, errors.DarajaUnavailable, errors.DarajaAuthError) as exc:
+            raise RetryLater(f"Transaction Status for paybill {trans_id}: {exc}") from exc
+        except errors.DarajaError as exc:  # maybe asked, maybe not: the reconciler asks again
+            log.warning("Transaction Status for paybill %s: %s", trans_id, exc)
+            accepted = None
+    async with sessions(current)() as session:
+        if accepted is not None and accepted.conversation_id:
+            await c2b.record_query(
+                session,
+                trans_id=trans_id,
+                originator_id=accepted.originator_conversation_id,
+                conversation_id=accepted.conversation_id,
+            )
+        await _mark_done(session, outbox_id)
+        await session.commit()
+    if accepted is None or not accepted.conversation_id:
+        return "unknown"
+    await callbacks.replay_early_status(sessions(current), accepted.originator_conversation_id)
+    return "queried"
 
 
 def _requested(amount_minor: int) -> Decimal:
@@ -266,11 +315,12 @@ async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[st
     current = runtime.get()
     age = RECONCILE_AFTER_S if older_than_s is None else older_than_s
     cutoff = utcnow() - timedelta(seconds=age)
-    counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0}
+    counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0, "paybill": 0}
     async with sessions(current)() as session:
         stuck = await service.stuck_payouts(session=session, older_than=cutoff)
         pending_stk = await collections.pending_collections(session=session, older_than=cutoff)
         leftovers = await callback_log.unprocessed(session=session, older_than=cutoff)
+        pending_paybill = await c2b.stale_payments(session, older_than=cutoff)
     for row in leftovers:
         await callbacks.process(sessions(current), row.id)
         counts["callbacks"] += 1
@@ -293,6 +343,10 @@ async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[st
     for collection in pending_stk:
         await query_stk(collection.id)
         counts["stk"] += 1
+    for trans_id in pending_paybill:  # no status result came (Daraja does not retry): ask again
+        with contextlib.suppress(RetryLater):
+            await _confirm_c2b(trans_id)
+        counts["paybill"] += 1
     return counts
 
 
@@ -335,6 +389,20 @@ async def request_stk_push(collection_id: int, outbox_id: int | None = None) -> 
     """Push the M-Pesa PIN prompt once. A push that crashed mid-call is never repeated."""
     async with job_scope(runtime.get()):
         return await _request_stk_push(collection_id, outbox_id)
+
+
+@marks_row_done
+async def confirm_stk(collection_id: int, outbox_id: int | None = None) -> str:
+    """An STK callback came: confirm it with our own STK Query before anything is credited."""
+    async with job_scope(runtime.get()):
+        return await _confirm_stk(collection_id, outbox_id)
+
+
+@marks_row_done
+async def confirm_c2b(trans_id: str, outbox_id: int | None = None) -> str:
+    """A paybill confirmation came: ask Transaction Status before anything is credited."""
+    async with job_scope(runtime.get()):
+        return await _confirm_c2b(trans_id, outbox_id)
 
 
 async def reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[str, int]:

@@ -1,7 +1,10 @@
-"""STK push collections: the request row and its outbox job, then the callback credits the wallet once.
+"""STK push collections: the request row and its outbox job; a callback, confirmed by our own STK
+Query, then credits the wallet once.
 
-Correlation is on CheckoutRequestID (AccountReference is not echoed back). The callback's amount
-and phone must match the request, or the collection is flagged for staff and nothing is credited.
+Correlation is on CheckoutRequestID (AccountReference is not echoed back). A callback only moves the
+collection to `confirming` (pending, visible, not spendable); the STK Query answer decides. The
+callback's amount and phone must match the request, or the collection is flagged for staff and
+nothing is credited.
 """
 
 from __future__ import annotations
@@ -13,15 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.base import utcnow
-from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.payments import limits
+from core.payments import confirmed, limits
 from core.payments.errors import PaymentConflict, UnknownCollection
 from core.payments.models import FINAL_COLLECTION, CollectionStatus, MpesaCollection
 
 STK_JOB = "payouts.jobs.request_stk_push"
+CONFIRM_JOB = "payouts.jobs.confirm_stk"
 QUEUE = "payouts"
 
 
@@ -124,6 +126,55 @@ async def fail_collection(
         row.updated_at = utcnow()
 
 
+async def knows_checkout(*, session: AsyncSession, checkout_request_id: str) -> bool:
+    """Whether a collection has recorded this CheckoutRequestID."""
+    query = select(MpesaCollection.id).where(MpesaCollection.checkout_request_id == checkout_request_id)
+    return (await session.execute(query)).first() is not None
+
+
+async def note_stk_callback(
+    *,
+    session: AsyncSession,
+    checkout_request_id: str,
+    result_code: str,
+    result_desc: str,
+    amount: Decimal | None,
+    receipt: str,
+    phone: str,
+    raw: object,
+) -> str:
+    """An STK callback is a claim (anyone with the path token can send one): nothing is credited or
+    failed on it. The collection waits as `confirming` and our STK Query is staged
+    (payouts.jobs.confirm_stk); its answer is applied by `apply_stk_callback`. A success claim that
+    disagrees with the request is flagged for staff at once, and never credited."""
+    query = select(MpesaCollection).where(MpesaCollection.checkout_request_id == checkout_request_id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    if row is None:
+        return "unknown_checkout"
+    if row.status in FINAL_COLLECTION or row.status == CollectionStatus.CONFIRMING.value:
+        return "duplicate"
+    row.raw_callback = raw if isinstance(raw, dict) else {"raw": raw}
+    row.updated_at = utcnow()
+    if result_code == "0":
+        problem = _mismatch(row, amount, phone)
+        if problem:
+            row.status, row.flag_reason = CollectionStatus.FLAGGED.value, problem
+            row.result_code, row.result_desc = result_code, result_desc[:255]
+            return "flagged"
+        row.receipt = receipt[:32] or None  # STK Query does not report the receipt: kept from here
+    row.status = CollectionStatus.CONFIRMING.value
+    await outbox.enqueue(
+        session=session,
+        job=CONFIRM_JOB,
+        kwargs={"collection_id": row.id},
+        dedupe_key=f"stk-confirm:{row.id}",
+        queue=QUEUE,
+    )
+    return "confirming"
+
+
 async def apply_stk_callback(
     *,
     session: AsyncSession,
@@ -135,7 +186,9 @@ async def apply_stk_callback(
     phone: str,
     raw: object,
 ) -> str:
-    """Credit the customer once per CheckoutRequestID; flag on any disagreement with the request."""
+    """Apply an STK outcome Daraja confirmed (our STK Query's answer; never a callback's word):
+    credit the customer once per CheckoutRequestID, through core.payments.confirmed; flag on any
+    disagreement with the request."""
     query = select(MpesaCollection).where(MpesaCollection.checkout_request_id == checkout_request_id)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -144,26 +197,26 @@ async def apply_stk_callback(
         return "unknown_checkout"
     if row.status in FINAL_COLLECTION:
         return "duplicate"
-    row.raw_callback = raw if isinstance(raw, dict) else {"raw": raw}
+    if row.raw_callback is None:
+        row.raw_callback = raw if isinstance(raw, dict) else {"raw": raw}
     row.result_code, row.result_desc, row.updated_at = result_code, result_desc[:255], utcnow()
     if result_code != "0":
         row.status = CollectionStatus.FAILED.value
         return "failed"
+    receipt = receipt or row.receipt or ""
     row.receipt = receipt or None
     problem = _mismatch(row, amount, phone)
     if problem:
         row.status, row.flag_reason = CollectionStatus.FLAGGED.value, problem
         return "flagged"
-    float_account = await ledger.system_account(
-        session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
-    )
     money = Money.from_minor(row.amount_minor, Asset.KES)
-    entry = await ledger.post_entry(
+    entry = await confirmed.credit_confirmed_mpesa(
         session=session,
         idempotency_key=f"stk:{checkout_request_id}",
         kind="mpesa_collection",
-        postings=[PostingRequest(float_account.id, -money), PostingRequest(row.account_id, money)],
-        memo=f"M-Pesa {receipt}"[:200],
+        account_id=row.account_id,
+        amount=money,
+        memo=f"M-Pesa {receipt}",
         details={"collection_id": row.id, "receipt": receipt},
     )
     row.entry_id, row.status = entry.entry_id, CollectionStatus.SUCCEEDED.value
@@ -184,7 +237,13 @@ async def pending_collections(
     query = (
         select(MpesaCollection)
         .where(
-            MpesaCollection.status.in_([CollectionStatus.REQUESTED.value, CollectionStatus.REQUESTING.value]),
+            MpesaCollection.status.in_(
+                [
+                    CollectionStatus.REQUESTED.value,
+                    CollectionStatus.REQUESTING.value,
+                    CollectionStatus.CONFIRMING.value,
+                ]
+            ),
             MpesaCollection.updated_at < older_than,
         )
         .order_by(MpesaCollection.updated_at)

@@ -143,7 +143,9 @@ class MpesaC2BPayment(Base):
     amount_minor: Mapped[int | None] = mapped_column(MinorUnits, nullable=True)
     bill_ref: Mapped[str] = mapped_column(String(40), default="")
     payer: Mapped[str] = mapped_column(String(20), default="")  # masked by Safaricom
-    customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)  # the account named
+    customer_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, index=True
+    )  # the account named
     shortcode: Mapped[str] = mapped_column(String(12), default="")
     status: Mapped[str] = mapped_column(String(16), default=C2BStatus.PENDING.value, index=True)
     query_originator_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

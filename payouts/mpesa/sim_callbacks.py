@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from payouts.mpesa.sim_state import B2CTxn, StkTxn, eat_time
+from payouts.mpesa.sim_state import B2CTxn, C2BTxn, StkTxn, eat_time
 
 
 def _params(pairs: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +90,36 @@ def status_result(query_ocid: str, conversation_id: str, txn: B2CTxn | None) -> 
                     "Amount": _number(txn.amount),
                     "ConversationID": txn.conversation_id,
                     "ReceiptNo": txn.receipt,
+                }
+            ),
+        }
+    }
+
+
+def c2b_status_result(query_ocid: str, conversation_id: str, txn: C2BTxn, shortcode: str) -> dict[str, Any]:
+    """Transaction Status of a paybill payment the simulator received (PROTOCOLS.md 1.7)."""
+    return {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": query_ocid,
+            "ConversationID": conversation_id,
+            "TransactionID": txn.trans_id,
+            "ResultParameters": _params(
+                {
+                    "DebitPartyName": f"{txn.msisdn[:5]}****{txn.msisdn[-3:]} - SIMULATED CUSTOMER",
+                    "CreditPartyName": f"{txn.shortcode or shortcode} - Kibeti",
+                    "OriginatorConversationID": "",
+                    "InitiatedTime": txn.trans_time,
+                    "DebitAccountType": "MMF Account For Customer",
+                    "DebitPartyCharges": "",
+                    "ReasonType": "Pay Bill Online",
+                    "TransactionStatus": "Completed",
+                    "FinalisedTime": txn.trans_time,
+                    "Amount": _number(txn.amount),
+                    "ConversationID": conversation_id,
+                    "ReceiptNo": txn.trans_id,
                 }
             ),
         }

@@ -254,6 +254,14 @@ class Simulator:
         txn = self.state.b2c.get(ocid) if ocid else None
         if txn is None and receipt_no:
             txn = next((t for t in self.state.b2c.values() if t.receipt == receipt_no), None)
+        if txn is None and receipt_no and not ocid:
+            # a paybill payment: known only if a handset really paid it (a made-up TransID is not found)
+            paid = self.state.c2b.get(receipt_no)
+            if paid is not None and paid.status == "completed":
+                shortcode = self.state.config.shortcode
+                return self._async_answer(
+                    body, lambda q, c: bodies.c2b_status_result(q, c, paid, shortcode), "status_result"
+                )
         return self._async_answer(body, lambda q, c: bodies.status_result(q, c, txn), "status_result")
 
     def balance(self, body: dict[str, Any]) -> JSONResponse:

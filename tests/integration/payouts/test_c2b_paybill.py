@@ -1,9 +1,14 @@
 """Paybill (C2B) top-ups through the callback router, on PostgreSQL and SQLite: the account number
 is the customer's phone in any form (or their customer number); validation refuses what cannot be
-matched; confirmations book once per TransID, and what cannot be matched waits in suspense, flagged.
-The Daraja simulator pays the paybill in-process (validation, then confirmation) through the router."""
+matched. A confirmation is only a claim: it is recorded as pending and our own Transaction Status
+query (to the Daraja simulator, in-process) decides; a confirmed payment books once per TransID, with
+the amount Daraja reports, and what cannot be matched waits in suspense, flagged. A confirmation
+Daraja never saw (a forgery with a valid path token) books nothing (issue 11 item 0)."""
 
 from __future__ import annotations
+
+import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -21,10 +26,13 @@ from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType
 from core.ledger.verify import verify
 from core.money import Asset, Money
-from core.payments.models import MpesaCallback
+from core.outbox.models import OutboxJob, OutboxStatus
+from core.payments import confirmed
+from core.payments.models import C2BStatus, MpesaC2BPayment, MpesaCallback
 from core.runtime import Runtime
+from payouts import adapter, jobs
 from payouts.mpesa.credentials import generate_test_certificate
-from payouts.mpesa.sim_state import SimConfig
+from payouts.mpesa.sim_state import C2BTxn, SimConfig
 from payouts.mpesa.simulator import Simulator, create_app
 from webapp.api.mpesa import router
 from webapp.bootstrap import build_runtime
@@ -36,13 +44,62 @@ CERT = generate_test_certificate()
 
 
 class Paybill:
-    def __init__(self, app: FastAPI, http: httpx.AsyncClient, rt: Runtime, customer_id: int) -> None:
-        self.app, self.http, self.rt, self.customer_id = app, http, rt, customer_id
+    def __init__(
+        self, app: FastAPI, http: httpx.AsyncClient, rt: Runtime, customer_id: int, sim: Simulator
+    ) -> None:
+        self.app, self.http, self.rt, self.customer_id, self.sim = app, http, rt, customer_id, sim
 
     async def post(self, kind: str, body: object) -> httpx.Response:
-        response = await self.http.post(f"/mpesa/{TOKEN}/c2b/{kind}", json=body)
+        response = await self.http.post(f"/cb/{TOKEN}/c2b/{kind}", json=body)
         assert response.status_code == 200, response.text
         return response
+
+    def paid(self, body: dict[str, object]) -> None:
+        """A handset really paid this: Daraja (the simulator) knows the TransID and its amount."""
+        trans_id = str(body["TransID"])
+        self.sim.state.c2b[trans_id] = C2BTxn(
+            trans_id=trans_id,
+            msisdn="254712345678",
+            amount=Decimal(str(body["TransAmount"])),
+            bill_ref=str(body.get("BillRefNumber")),
+            shortcode="600000",
+            trans_time="20261126103000",
+            status="completed",
+        )
+
+    async def confirm(self, body: dict[str, object], *, times: int = 1) -> None:
+        """A paid payment's confirmation(s), then our Transaction Status query and its answer."""
+        self.paid(body)
+        for _ in range(times):
+            await self.post("confirmation", body)
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Run the staged confirmation queries (the outbox relay's work) and deliver their results."""
+        while True:
+            async with self.rt.session_factory() as session:
+                staged = (
+                    (
+                        await session.execute(
+                            select(OutboxJob).where(
+                                OutboxJob.job == "payouts.jobs.confirm_c2b",
+                                OutboxJob.status != OutboxStatus.DONE.value,
+                            )
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            if not staged:
+                break
+            for job in staged:
+                await jobs.confirm_c2b(outbox_id=job.id, **job.kwargs)
+            await self.sim.drain()
+
+    async def payments(self) -> dict[str, MpesaC2BPayment]:
+        async with self.rt.session_factory() as session:
+            rows = (await session.execute(select(MpesaC2BPayment))).scalars().all()
+        return {r.trans_id: r for r in rows}
 
     async def wallet(self, customer_id: int | None = None) -> Money:
         async with self.rt.session_factory() as session:
@@ -73,8 +130,15 @@ class Paybill:
 
 
 @pytest.fixture
-async def paybill(db_url):
-    settings = Settings(kibeti_env="test", database_url=db_url, redis_url="", mpesa_callback_token=TOKEN)  # type: ignore[arg-type]
+async def paybill(db_url, monkeypatch):
+    settings = Settings(
+        kibeti_env="test",
+        database_url=db_url,
+        redis_url="",
+        mpesa_callback_token=TOKEN,
+        mpesa_base_url="http://sim",
+        mpesa_callback_base_url="http://app",
+    )  # type: ignore[call-arg]
     rt = build_runtime(settings)
     runtime_module.install(rt)
     async with rt.session_factory() as session:
@@ -90,8 +154,13 @@ async def paybill(db_url):
     app = FastAPI()
     install_error_handlers(app)  # the app's own error shape
     app.include_router(router)
+    sim = Simulator(
+        SimConfig(callback_delay_s=0.0), certificate=CERT, callback_transport=httpx.ASGITransport(app=app)
+    )
+    monkeypatch.setattr(adapter, "TRANSPORT", httpx.ASGITransport(app=create_app(sim)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
-        yield Paybill(app, http, rt, customer.id)
+        yield Paybill(app, http, rt, customer.id, sim)
+    await sim.aclose()
     await rt.session_factory.kw["bind"].dispose()
 
 
@@ -122,9 +191,11 @@ async def test_every_phone_form_and_the_customer_number_validate_and_credit(payb
         body = payment(f"RKT{n:07d}", account)
         reply = (await paybill.post("validation", body)).json()
         assert reply == {"ResultCode": "0", "ResultDesc": "Accepted"}, account
-        await paybill.post("confirmation", body)
+        await paybill.confirm(body)
     assert await paybill.wallet() == Money.of(100 * len(forms), Asset.KES)
-    assert [r.outcome for r in await paybill.rows()] == ["credited"] * len(forms)
+    assert [r.outcome for r in await paybill.rows()] == ["pending"] * len(forms)
+    assert [r.outcome for r in await paybill.rows("status_result")] == ["credited"] * len(forms)
+    assert {p.status for p in (await paybill.payments()).values()} == {C2BStatus.CREDITED.value}
     assert [r.outcome for r in await paybill.rows("c2b_validation")] == ["accepted"] * len(forms)
     assert await paybill.suspense() == Money.of(0, Asset.KES)
     assert await paybill.books_balance()
@@ -132,11 +203,12 @@ async def test_every_phone_form_and_the_customer_number_validate_and_credit(payb
 
 async def test_a_duplicate_confirmation_credits_once(paybill):
     body = payment("RKTDUP0001", "0712345678", "250")
-    for _ in range(3):
-        await paybill.post("confirmation", body)
+    await paybill.confirm(body, times=3)
+    await paybill.post("confirmation", body)  # and once more after it was booked
+    await paybill.settle()
     assert await paybill.wallet() == Money.of(250, Asset.KES)
     rows = await paybill.rows()
-    assert [r.outcome for r in rows] == ["credited", "duplicate", "duplicate"]
+    assert [r.outcome for r in rows] == ["pending", "duplicate", "duplicate", "duplicate"]
     assert not any(r.flagged for r in rows)
 
 
@@ -144,13 +216,13 @@ async def test_an_unknown_account_is_refused_and_a_confirmation_anyway_waits_in_
     body = payment("RKTUNK0001", "0799999999", "300")
     reply = (await paybill.post("validation", body)).json()
     assert reply == {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
-    for _ in range(2):  # Daraja confirms even with validation off; and duplicates
-        await paybill.post("confirmation", body)
+    await paybill.confirm(body, times=2)  # Daraja confirms even with validation off; and duplicates
     assert await paybill.suspense() == Money.of(300, Asset.KES)
     assert await paybill.wallet() == Money.of(0, Asset.KES)
-    first, second = await paybill.rows()
-    assert (first.outcome, first.flagged, second.outcome) == ("suspense", True, "duplicate")
-    assert "RKTUNK0001" in (first.flag_reason or "") and "0799999999" in (first.flag_reason or "")
+    assert [r.outcome for r in await paybill.rows()] == ["pending", "duplicate"]
+    (status,) = await paybill.rows("status_result")
+    assert (status.outcome, status.flagged) == ("suspense", True)
+    assert "RKTUNK0001" in (status.flag_reason or "") and "0799999999" in (status.flag_reason or "")
     assert await paybill.books_balance()
 
 
@@ -167,7 +239,7 @@ async def test_a_closed_customer_is_refused_and_their_late_confirmation_held(pay
         await session.commit()
     body = payment("RKTCLS0001", "0712345678", "40")
     assert (await paybill.post("validation", body)).json()["ResultCode"] == "C2B00012"
-    await paybill.post("confirmation", body)
+    await paybill.confirm(body)
     assert await paybill.suspense() == Money.of(40, Asset.KES)
     assert await paybill.wallet() == Money.of(0, Asset.KES)
 
@@ -187,11 +259,11 @@ async def test_validation_accepts_the_limits_themselves(paybill, amount):
 
 
 async def test_a_confirmed_amount_outside_the_limits_is_held_not_credited(paybill):
-    await paybill.post("confirmation", payment("RKTBIG0001", "0712345678", "250001"))
-    await paybill.post("confirmation", payment("RKTCNT0001", "0712345678", "10.50"))
+    await paybill.confirm(payment("RKTBIG0001", "0712345678", "250001"))
+    await paybill.confirm(payment("RKTCNT0001", "0712345678", "10.50"))
     assert await paybill.wallet() == Money.of(0, Asset.KES)
     assert await paybill.suspense() == Money.of("250011.50", Asset.KES)
-    assert [(r.outcome, r.flagged) for r in await paybill.rows()] == [("suspense", True)] * 2
+    assert [(r.outcome, r.flagged) for r in await paybill.rows("status_result")] == [("suspense", True)] * 2
 
 
 MALFORMED = [
@@ -212,7 +284,7 @@ MALFORMED = [
 @pytest.mark.parametrize("raw", MALFORMED)
 async def test_malformed_confirmations_are_recorded_answered_200_and_flagged(paybill, raw):
     response = await paybill.http.post(
-        f"/mpesa/{TOKEN}/c2b/confirmation", content=raw, headers={"content-type": "application/json"}
+        f"/cb/{TOKEN}/c2b/confirmation", content=raw, headers={"content-type": "application/json"}
     )
     assert response.status_code == 200
     (row,) = await paybill.rows()
@@ -224,7 +296,7 @@ async def test_malformed_confirmations_are_recorded_answered_200_and_flagged(pay
 @pytest.mark.parametrize("raw", MALFORMED)
 async def test_malformed_validations_are_recorded_and_refused(paybill, raw):
     response = await paybill.http.post(
-        f"/mpesa/{TOKEN}/c2b/validation", content=raw, headers={"content-type": "application/json"}
+        f"/cb/{TOKEN}/c2b/validation", content=raw, headers={"content-type": "application/json"}
     )
     assert response.status_code == 200
     assert response.json()["ResultCode"] in ("C2B00013", "C2B00016")
@@ -234,18 +306,15 @@ async def test_malformed_validations_are_recorded_and_refused(paybill, raw):
 
 async def test_an_odd_account_field_goes_to_suspense_not_to_a_crash(paybill):
     body: dict[str, object] = {**payment("RKTODD0001", "x"), "BillRefNumber": {"nested": [1]}}
-    await paybill.post("confirmation", body)
-    await paybill.post("confirmation", payment("RKTODD0002", "²"))
+    await paybill.confirm(body)
+    await paybill.confirm(payment("RKTODD0002", "²"))
     assert await paybill.suspense() == Money.of(200, Asset.KES)
-    assert [(r.processed, r.outcome) for r in await paybill.rows()] == [(True, "suspense")] * 2
+    assert [(r.processed, r.outcome) for r in await paybill.rows()] == [(True, "pending")] * 2
+    assert [r.outcome for r in await paybill.rows("status_result")] == ["suspense"] * 2
 
 
 async def test_the_simulator_pays_the_paybill_validation_then_confirmation_twice(paybill):
-    sim = Simulator(
-        SimConfig(callback_delay_s=0.0),
-        certificate=CERT,
-        callback_transport=httpx.ASGITransport(app=paybill.app),
-    )
+    sim = paybill.sim
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(sim)), base_url="http://sim"
     ) as daraja:
@@ -258,7 +327,7 @@ async def test_the_simulator_pays_the_paybill_validation_then_confirmation_twice
                 "/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=("k", "s")
             )
         ).json()
-        base = f"http://app/mpesa/{TOKEN}"
+        base = f"http://app/cb/{TOKEN}"
         registered = await daraja.post(
             "/mpesa/c2b/v2/registerurl",
             headers={"Authorization": f"Bearer {token['access_token']}"},
@@ -294,10 +363,12 @@ async def test_the_simulator_pays_the_paybill_validation_then_confirmation_twice
             c for c in (await daraja.get("/simulator/callbacks")).json() if c["kind"] == "c2b_confirmation"
         ]
         assert sent[0]["body"]["MSISDN"] == "25471****678"  # masked, as Daraja sends it
-    await sim.aclose()
+    assert await paybill.wallet() == Money.of(0, Asset.KES)  # nothing before Transaction Status says so
+    await paybill.settle()
     assert await paybill.wallet() == Money.of(500, Asset.KES)
     assert await paybill.suspense() == Money.of(70, Asset.KES)
-    assert [r.outcome for r in await paybill.rows()] == ["credited", "duplicate", "suspense"]
+    assert [r.outcome for r in await paybill.rows()] == ["pending", "duplicate", "pending"]
+    assert sorted(r.outcome or "" for r in await paybill.rows("status_result")) == ["credited", "suspense"]
 
 
 NUL_BODIES = [
@@ -310,13 +381,17 @@ NUL_BODIES = [
 @pytest.mark.parametrize("raw", NUL_BODIES)
 async def test_nul_characters_never_break_the_record_or_the_books(paybill, raw):
     """PostgreSQL text cannot hold NUL: the raw body is stored with it replaced, never a 500."""
+    paybill.paid(json.loads(raw.replace("\x00", "")))
     for kind in ("validation", "confirmation"):
         response = await paybill.http.post(
-            f"/mpesa/{TOKEN}/c2b/{kind}", content=raw, headers={"content-type": "application/json"}
+            f"/cb/{TOKEN}/c2b/{kind}", content=raw, headers={"content-type": "application/json"}
         )
         assert response.status_code == 200
+    await paybill.settle()
     (row,) = await paybill.rows()
-    assert (row.processed, row.flagged, row.outcome) == (True, True, "suspense")
+    assert (row.processed, row.outcome) == (True, "pending")
+    (status,) = await paybill.rows("status_result")
+    assert (status.flagged, status.outcome) == (True, "suspense")
     assert await paybill.suspense() == Money.of(10, Asset.KES)
 
 
@@ -351,7 +426,7 @@ async def test_finance_releases_a_suspense_payment_to_the_customer_once(paybill)
             pin="4826",
         )
         await session.commit()
-    await paybill.post("confirmation", payment("RKTTYPO001", "07I2345678", "300"))  # a mistyped account
+    await paybill.confirm(payment("RKTTYPO001", "07I2345678", "300"))  # a mistyped account
     assert await paybill.suspense() == Money.of(300, Asset.KES)
     finance, support = await _staff_token(paybill.rt, "finance"), await _staff_token(paybill.rt, "support")
     url = "/api/staff/payouts/c2b/RKTTYPO001/release"
@@ -391,9 +466,76 @@ async def test_finance_releases_a_suspense_payment_to_the_customer_once(paybill)
         actions = (await session.execute(select(AuditEntry.action, AuditEntry.subject))).all()
     assert actions.count(("c2b.release_from_suspense", f"customer:{paybill.customer_id}")) == 1
     assert await paybill.books_balance()
-    credited = await paybill.post("confirmation", payment("RKTTYPO002", "0712345678", "5"))
-    assert credited.status_code == 200  # a credited payment is not in suspense: nothing to release
+    await paybill.confirm(payment("RKTTYPO002", "0712345678", "5"))  # credited: nothing to release
     not_held = await paybill.http.post(
         "/api/staff/payouts/c2b/RKTTYPO002/release", json={"account": "0712345678"}, headers=finance
     )
     assert not_held.status_code == 404
+
+
+async def test_a_forged_confirmation_with_the_path_token_credits_nothing(paybill):
+    """Issue 11 item 0: an invented TransID for KES 250,000, sent twice with the valid path token."""
+    for trans_id in ("RKTFAKE001", "RKTFAKE002"):
+        await paybill.post("confirmation", payment(trans_id, "0712345678", "250000"))
+    async with paybill.rt.session_factory() as session:  # pending and visible as such, not spendable
+        waiting = await confirmed.pending_for_customer(session=session, customer_id=paybill.customer_id)
+    assert [(p.kind, p.reference, p.amount) for p in waiting] == [
+        ("paybill", "RKTFAKE001", Money.of(250000, Asset.KES)),
+        ("paybill", "RKTFAKE002", Money.of(250000, Asset.KES)),
+    ]
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    await paybill.settle()  # our Transaction Status query: Daraja never saw these
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    assert await paybill.suspense() == Money.of(0, Asset.KES)
+    assert {p.status for p in (await paybill.payments()).values()} == {C2BStatus.NOT_FOUND.value}
+    statuses = await paybill.rows("status_result")
+    assert [(r.outcome, r.flagged) for r in statuses] == [("c2b_not_confirmed", True)] * 2
+    async with paybill.rt.session_factory() as session:
+        assert await confirmed.pending_for_customer(session=session, customer_id=paybill.customer_id) == []
+    assert await paybill.books_balance()
+
+
+async def test_a_forged_status_result_is_matched_to_nothing(paybill):
+    """The status result must answer OUR query (its ConversationID): a made-up 'Completed' books nothing."""
+    body = payment("RKTFAKE003", "0712345678", "5000")
+    await paybill.post("confirmation", body)
+    forged = {
+        "Result": {
+            "ResultType": 0, "ResultCode": 0, "ResultDesc": "ok",
+            "OriginatorConversationID": "guess", "ConversationID": "AG_20261205_guess",
+            "TransactionID": "RKTFAKE003",
+            "ResultParameters": {"ResultParameter": [
+                {"Key": "TransactionStatus", "Value": "Completed"}, {"Key": "Amount", "Value": 5000},
+                {"Key": "ReceiptNo", "Value": "RKTFAKE003"},
+            ]},
+        }
+    }  # fmt: skip
+    assert (await paybill.http.post(f"/cb/{TOKEN}/status/result", json=forged)).status_code == 200
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    assert (await paybill.payments())["RKTFAKE003"].status == C2BStatus.PENDING.value
+    await paybill.settle()
+    assert await paybill.wallet() == Money.of(0, Asset.KES)
+    assert (await paybill.payments())["RKTFAKE003"].status == C2BStatus.NOT_FOUND.value
+
+
+async def test_the_amount_daraja_confirms_is_booked_not_the_claimed_one(paybill):
+    body = payment("RKTAMTX001", "0712345678", "100")
+    paybill.paid(body)  # really paid: KES 100
+    await paybill.post("confirmation", {**body, "TransAmount": "250000"})  # the body claims more
+    await paybill.settle()
+    assert await paybill.wallet() == Money.of(100, Asset.KES)
+    row = (await paybill.payments())["RKTAMTX001"]
+    assert (row.status, row.amount_minor, row.claimed_minor) == (C2BStatus.CREDITED.value, 10000, 25000000)
+    (status,) = await paybill.rows("status_result")
+    assert status.outcome == "credited" and "250000" in (status.flag_reason or "")
+
+
+async def test_no_stored_row_holds_the_path_token(paybill):
+    await paybill.confirm(payment("RKTTOK0001", "0712345678", "10"))
+    async with paybill.rt.session_factory() as session:
+        from payouts.models import MpesaApiCall
+
+        calls = (await session.execute(select(MpesaApiCall))).scalars().all()
+        callbacks = (await session.execute(select(MpesaCallback))).scalars().all()
+    assert calls and all(TOKEN not in f"{c.request}{c.response}{c.path}{c.error}" for c in calls)
+    assert all(TOKEN not in f"{c.raw}{c.body}{c.reference}{c.flag_reason}" for c in callbacks)

@@ -17,6 +17,7 @@ from core.config import Settings
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
+from core.payments import confirmed
 from core.payments.models import MpesaCallback
 from webapp.api.mpesa import router
 from webapp.bootstrap import build_runtime
@@ -91,16 +92,20 @@ async def test_c2b_validation_and_confirmation(client):
     assert ok.json() == {"ResultCode": "0", "ResultDesc": "Accepted"}
     bad = await http.post(f"/mpesa/{TOKEN}/c2b/validation", json={**payment, "TransAmount": "-1"})
     assert bad.json()["ResultCode"] == "C2B00013"
-    for _ in range(2):  # a duplicate confirmation credits once
-        assert (await http.post(f"/mpesa/{TOKEN}/c2b/confirmation", json=payment)).status_code == 200
+    for _ in range(2):  # a duplicate confirmation is recorded once
+        assert (await http.post(f"/cb/{TOKEN}/c2b/confirmation", json=payment)).status_code == 200
     stray = {**payment, "TransID": "RKTQDM7W6T", "BillRefNumber": "who?"}
-    assert (await http.post(f"/mpesa/{TOKEN}/c2b/confirmation", json=stray)).status_code == 200
+    assert (await http.post(f"/cb/{TOKEN}/c2b/confirmation", json=stray)).status_code == 200
     async with current.session_factory() as session:
-        assert await ledger.balance(session=session, account_id=wallet.id) == Money.of(10, Asset.KES)
+        # confirmations are claims: pending until our Transaction Status query confirms them
+        assert await ledger.balance(session=session, account_id=wallet.id) == Money.zero(Asset.KES)
         suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
-        outcomes = (await session.execute(select(MpesaCallback.outcome, MpesaCallback.flagged))).all()
-    assert ("suspense", True) in outcomes
-    assert suspense.id
+        assert await ledger.balance(session=session, account_id=suspense.id) == Money.zero(Asset.KES)
+        outcomes = (await session.execute(select(MpesaCallback.kind, MpesaCallback.outcome))).all()
+        waiting = await confirmed.pending_all(session=session)
+    confirmations = [o for k, o in outcomes if k == "c2b_confirmation"]
+    assert confirmations == ["pending", "duplicate", "pending"]
+    assert sorted(p.reference for p in waiting) == ["RKTQDM7W6S", "RKTQDM7W6T"]
 
 
 def _failing_job() -> None:

@@ -4,10 +4,12 @@ worker record the id. The callback is stored as unknown_checkout; recording the 
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.ledger import service as ledger
 from core.money import Asset, Money
+from core.outbox.models import OutboxJob
 from core.payments import callbacks as callback_log
 from core.payments import collections
 from core.payments.models import MpesaCallback, MpesaCollection
@@ -65,10 +67,13 @@ async def test_a_callback_that_overtook_the_push_is_applied_once_the_id_is_recor
 
     first = await callbacks.replay_early_stk(session_factory, CHECKOUT)
     again = await callbacks.replay_early_stk(session_factory, CHECKOUT)  # a rerun of the push job
-    assert again == [] and len(first) == 1 and first[0] != "unknown_checkout", first
+    assert again == [] and first == ["confirming"], first
     async with session_factory() as session:
         row = await session.get(MpesaCollection, collection_id)
         callback = await session.get(MpesaCallback, callback_id)
-        assert row is not None and row.status == "succeeded", row and row.status
+        assert row is not None and row.status == "confirming", row and row.status
         assert callback is not None and callback.processed and not callback.flagged
-        assert await ledger.balance(session=session, account_id=wallet_id) == Money.of(250, Asset.KES)
+        # a callback is a claim: nothing is spendable before our STK Query confirms it
+        assert await ledger.balance(session=session, account_id=wallet_id) == Money.zero(Asset.KES)
+        staged = (await session.execute(select(OutboxJob.job, OutboxJob.kwargs))).all()
+    assert ("payouts.jobs.confirm_stk", {"collection_id": collection_id}) in [tuple(r) for r in staged]
