@@ -161,3 +161,28 @@ async def test_the_lenient_simulator_leaves_ids_ending_0000_unknown_for_staff(pg
     profile = await profile_of(pg, customer_id)
     assert (profile.tier, profile.iprs_status) == (0, "not_found")
     assert (await rt.compliance.limits(customer_id)).kyc_status == "pending"  # type: ignore[union-attr]
+
+
+async def test_a_screening_hit_short_of_a_block_holds_the_customer_at_t0_for_staff(pg, clock) -> None:
+    from compliance.sanctions.entities import ListedEntity
+    from compliance.sanctions.loader import SanctionsList as Lists
+
+    rt = issue12.build_runtime(pg, clock)
+    listed = Lists.from_entities(
+        [ListedEntity(source="ofac", source_id="99001", name="Grace Akinyi Odhiambo")]
+    )
+    async with pg() as session, session.begin():
+        await store.save_version(session=session, lists=listed, loaded_by="test")
+    customer_id = await issue12.register(
+        CoreFlows(rt), "+254712000006", "62345678", name="Grace Akinyi Odhiambo"
+    )
+    profile = await profile_of(pg, customer_id)
+    assert profile.sanctions_outcome in ("review", "alert") and not profile.frozen  # no DOB on the list
+    await jobs.verify_identity(customer_id)  # the registry matches; the hit still holds them
+    profile = await profile_of(pg, customer_id)
+    assert (profile.tier, profile.iprs_status) == (0, "matched")
+    async with pg() as session:
+        alert = (await session.execute(select(Alert).where(Alert.customer_id == customer_id))).scalar_one()
+    assert alert.source == "sanctions"
+    [notice] = await issue12.notices_for(pg, customer_id)
+    assert notice["code"] == "compliance.sms.identity_review"  # nothing that tips the customer off
