@@ -21,7 +21,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from compliance.sanctions.entities import CryptoAddress, ListedEntity
-from compliance.sanctions.normalize import CLASSES, name_variants, normalize_id
+from compliance.sanctions.normalize import CLASSES, name_variants, normalize, normalize_id, tokens
 from compliance.sanctions.phonetic import phonetic_key
 from compliance.sanctions.scoring import (
     DIFFERENT_LETTER_PENALTY_WEIGHT,
@@ -32,7 +32,7 @@ from compliance.sanctions.scoring import (
     name_score,
     token_score,
 )
-from compliance.sanctions.transliteration import initials_of
+from compliance.sanctions.transliteration import canonical_token, initials_of
 from compliance.sanctions.weights import TokenWeights
 
 CANDIDATE_TOKEN_CUTOFF = 0.8
@@ -80,6 +80,8 @@ class SanctionsIndex:
     _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
     _by_key: dict[str, list[str]] = field(default_factory=dict)
     _by_initial: dict[str, set[int]] = field(default_factory=dict)
+    _spelling_of: dict[str, str] = field(default_factory=dict)
+    _spelled: dict[str, list[str]] = field(default_factory=dict)
     weights: TokenWeights = field(default_factory=lambda: TokenWeights({}, 0))
 
     @classmethod
@@ -91,12 +93,18 @@ class SanctionsIndex:
         # document frequency of canonical tokens, one count per listed name or alias
         frequency: dict[str, int] = defaultdict(int)
         counted: set[tuple[int, str]] = set()
+        # listed spellings of canonical tokens (djamel -> jamal): found by blocking like tokens, so a
+        # slip in the spelling ("djavmel") reaches its canonical token
+        spellings: dict[str, str] = {}
         for idx, entity in enumerate(index.entities):
             individual = entity.entity_type == "individual"
             seen: set[tuple[str, ...]] = set()
             names = [] if entity.entity_type == "address" else [(False, entity.name)]
             for alias, display in names + [(True, a) for a in entity.aliases]:
-                variants = name_variants(display, individual=individual, spellings=True)
+                variants = name_variants(display, individual=individual)
+                for tok in tokens(normalize(display, individual=individual)):
+                    if (canonical := canonical_token(tok)) != tok:
+                        spellings[tok] = canonical
                 if (display_key := (idx, display)) not in counted:
                     counted.add(display_key)
                     for tok in set(variants[0]):
@@ -119,7 +127,13 @@ class SanctionsIndex:
         buckets: dict[tuple[str, int], list[str]] = defaultdict(list)
         second: dict[tuple[str, str, int], list[str]] = defaultdict(list)
         by_key: dict[str, list[str]] = defaultdict(list)
-        for tok in postings:
+        spelled: dict[str, list[str]] = defaultdict(list)
+        for tok, canonical in spellings.items():
+            if canonical in postings and tok not in postings:
+                spelled[canonical].append(tok)
+        index._spelling_of = {tok: canonical for canonical, toks in spelled.items() for tok in toks}
+        index._spelled = dict(spelled)
+        for tok in [*postings, *index._spelling_of]:
             buckets[(tok[0], len(tok))].append(tok)
             second[(tok[0], tok[1:2], len(tok))].append(tok)
             if sound := phonetic_key(tok):
@@ -214,16 +228,24 @@ class SanctionsIndex:
                 score_cutoff=CANDIDATE_TOKEN_CUTOFF / DIFFERENT_LETTER_PENALTY_WEIGHT,
                 limit=None,
             )
+        near = [itok for itok, _raw, _pos in found]
+        if key := phonetic_key(qtok):
+            near += self._by_key.get(key, ())
         sims: dict[str, float] = {}
-        for itok, _raw, _pos in found:
+        for itok in near:
             score = token_score(qtok, itok)
             if score >= CANDIDATE_TOKEN_CUTOFF:
-                sims[itok] = score
-        if key := phonetic_key(qtok):
-            for itok in self._by_key.get(key, ()):
-                if itok not in sims and (score := token_score(qtok, itok)) >= CANDIDATE_TOKEN_CUTOFF:
+                itok = self._spelling_of.get(itok, itok)
+                if score > sims.get(itok, 0.0):
                     sims[itok] = score
         return sims
+
+    def token_similarity(self, qtok: str, itok: str) -> float:
+        """token_score against an indexed token or any listed spelling of it, whichever is nearer."""
+        score = token_score(qtok, itok)
+        for spelling in self._spelled.get(itok, ()):
+            score = max(score, token_score(qtok, spelling))
+        return score
 
     def _single_token_hits(self, qtok: str, table: dict[str, float], min_score: float) -> list[_RawHit]:
         """name_score for a one-token query in closed form: the best token pair, the unmatched
@@ -331,7 +353,7 @@ class SanctionsIndex:
         def cached(q: str, i: str) -> float:
             key = (q, i)
             if key not in cache:
-                cache[key] = token_score(q, i)
+                cache[key] = self.token_similarity(q, i)
             return cache[key]
 
         passing: list[tuple[float, int]] = []

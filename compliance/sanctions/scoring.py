@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from rapidfuzz.distance import JaroWinkler
 
 from compliance.sanctions.normalize import phonetic_class
+from compliance.sanctions.phonetic import MIN_TOKEN_LENGTH as PHONETIC_MIN_LENGTH
 from compliance.sanctions.phonetic import phonetic_key
 from compliance.sanctions.transliteration import initials_of
 
@@ -49,10 +50,16 @@ def token_score(query: str, indexed: str) -> float:
     if query[0] == indexed[0]:
         score = JaroWinkler.similarity(query, indexed) * length_factor
     elif phonetic_class(query) != phonetic_class(indexed):
-        score = 0.0
+        return 0.0  # the watchman pre-filter holds for sounds too
     else:
         score = JaroWinkler.similarity(query, indexed) * length_factor * DIFFERENT_LETTER_PENALTY_WEIGHT
-    if score < PHONETIC_TOKEN_SCORE and (key := phonetic_key(query)) and key == phonetic_key(indexed):
+    if (
+        score < PHONETIC_TOKEN_SCORE
+        and q_len >= PHONETIC_MIN_LENGTH
+        and i_len >= PHONETIC_MIN_LENGTH
+        and (key := phonetic_key(query))
+        and key == phonetic_key(indexed)
+    ):
         # the same length penalty as a spelling match: abdi and abbatay share a key, not a name
         return max(score, PHONETIC_TOKEN_SCORE * length_factor)
     return score

@@ -101,8 +101,8 @@ def test_single_token_closed_form_matches_the_full_name_score(full_lists: Sancti
         individual = hit.entity.entity_type == "individual"
         names = [hit.matched_name] + ([hit.entity.name] if not hit.alias else []) + hit.entity.aliases
         full = max(
-            name_score(name_variants(name)[0], variant)
+            name_score(name_variants(name)[0], variant, full_lists.index.token_similarity)
             for display in names
-            for variant in name_variants(display, individual=individual, spellings=True)
+            for variant in name_variants(display, individual=individual)
         )
         assert hit.score == pytest.approx(full, abs=1e-9)
