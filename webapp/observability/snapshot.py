@@ -20,7 +20,7 @@ from core.ledger import service as ledger_service
 from core.ledger.models import Account, AccountKind, OwnerType
 from core.money import Asset
 from core.outbox.models import OutboxJob, OutboxStatus
-from core.payments.models import MpesaCollection, Payout, PayoutStatus
+from core.payments.models import CollectionStatus, MpesaCollection, Payout, PayoutStatus
 from core.runtime import Runtime
 from wallets.models import ChainCursor
 from webapp.observability.metrics import Snapshot, age_seconds
@@ -59,7 +59,8 @@ async def _part(snapshot: Snapshot, dependency: str) -> AsyncIterator[None]:
 
 async def _payments(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
     rows = await session.execute(select(Payout.status, func.count()).group_by(Payout.status))
-    snapshot.payouts_by_state = {status: int(n) for status, n in rows.all()}
+    snapshot.payouts_by_state = dict.fromkeys((s.value for s in PayoutStatus), 0)  # every state, even 0
+    snapshot.payouts_by_state.update({status: int(n) for status, n in rows.all()})
     oldest = await session.scalar(
         select(func.min(Payout.updated_at)).where(Payout.status == PayoutStatus.UNKNOWN.value)
     )
@@ -67,7 +68,8 @@ async def _payments(session: AsyncSession, snapshot: Snapshot, now: datetime) ->
     rows = await session.execute(
         select(MpesaCollection.status, func.count()).group_by(MpesaCollection.status)
     )
-    snapshot.collections_by_state = {status: int(n) for status, n in rows.all()}
+    snapshot.collections_by_state = dict.fromkeys((s.value for s in CollectionStatus), 0)
+    snapshot.collections_by_state.update({status: int(n) for status, n in rows.all()})
 
 
 async def _outbox(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
