@@ -25,7 +25,7 @@ from locust import HttpUser, between, task
 TOKEN = os.environ.get("AT_CALLBACK_TOKEN", "dev-at-callback-token")
 PIN = "7391"
 SERVICE_CODE = "*483*1#"
-_numbers = itertools.count(random.SystemRandom().randrange(10_000, 90_000) * 1000)  # noqa: S311
+_numbers = itertools.count(random.SystemRandom().randrange(10_000, 90_000) * 1000)
 _lock = threading.Lock()
 _registered: list[str] = []
 
@@ -41,7 +41,7 @@ class UssdCustomer(HttpUser):
     def on_start(self) -> None:
         self.phone = _next_phone()
         self.sessions = itertools.count(1)
-        national_id = str(random.randrange(20_000_000, 39_999_999))  # noqa: S311
+        national_id = str(random.randrange(20_000_000, 39_999_999))
         keys = ["1", "Load Tester", national_id, "01011990", "1", PIN, PIN]
         self.journey(keys, name="register")
         self.client.post(
@@ -96,7 +96,7 @@ class UssdCustomer(HttpUser):
             others = [p for p in _registered if p != self.phone]
         if not others:
             return
-        recipient = "0" + random.choice(others)[-9:]  # noqa: S311
+        recipient = "0" + random.choice(others)[-9:]
         self.journey(["4", "1", recipient, "1", "20", PIN], name="send KES")
 
     @task(10)
