@@ -4,12 +4,15 @@ Only against the simulator: real paybill payments are made on a phone."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from core.errors import KibetiError
 from core.identity.phone import normalize_phone
+from core.payments.models import C2BStatus, MpesaC2BPayment
 from core.runtime import Runtime
 from payouts import adapter, c2b, c2b_urls
 
@@ -64,15 +67,46 @@ async def pay(
     if response.status_code != 200 or not isinstance(body, dict) or "status" not in body:
         detail = (body.get("errorMessage") or body.get("detail")) if isinstance(body, dict) else None
         raise PaybillNotSimulated(f"M-Pesa refused the payment: {detail or f'HTTP {response.status_code}'}")
+    if body["status"] == "completed":
+        await wait_for_decision(runtime, str(body["trans_id"]))
     return body
 
 
-def describe(payment: dict[str, Any]) -> str:
-    """One line for a person: paid, or refused and why."""
+async def decision(runtime: Runtime, trans_id: str) -> str:
+    """What Kibeti made of a paybill payment once M-Pesa's Transaction Status answered:
+    "credited", "suspense", "not_found", "pending" (not yet), or "" (no confirmation came)."""
+    async with runtime.session_factory() as session:
+        row = (
+            await session.execute(select(MpesaC2BPayment).where(MpesaC2BPayment.trans_id == trans_id))
+        ).scalar_one_or_none()
+    return "" if row is None else row.status
+
+
+async def wait_for_decision(runtime: Runtime, trans_id: str, wait_s: float = 15.0) -> str:
+    """The app asks Transaction Status in the background (its outbox relay): give it a moment."""
+    for _ in range(int(wait_s / 0.2)):
+        found = await decision(runtime, trans_id)
+        if found != C2BStatus.PENDING.value:
+            return found
+        await asyncio.sleep(0.2)
+    return C2BStatus.PENDING.value
+
+
+DECISIONS = {
+    C2BStatus.CREDITED.value: "in the Kibeti wallet",
+    C2BStatus.SUSPENSE.value: "held for staff (no matching wallet)",
+    C2BStatus.PENDING.value: "waiting for M-Pesa to confirm it",
+    C2BStatus.NOT_FOUND.value: "not confirmed by M-Pesa",
+}
+
+
+def describe(payment: dict[str, Any], decided: str = "") -> str:
+    """One line for a person: paid (and where the money is, once M-Pesa confirmed it), or refused and why."""
     if payment["status"] == "completed":
+        where = f" ({DECISIONS[decided]})" if decided in DECISIONS else ""
         return (
             f"Paid KES {payment['amount']} to paybill {payment['shortcode']}, account {payment['bill_ref']}: "
-            f"M-Pesa {payment['trans_id']}"
+            f"M-Pesa {payment['trans_id']}{where}"
         )
     code = str(payment["validation"])
     why = f"{code} {c2b.REJECT_REASONS[code]}" if code in c2b.REJECT_REASONS else f"validation {code}"

@@ -157,7 +157,10 @@ async def phone_paybill(body: PaybillIn) -> JSONResponse:
         )
     except KibetiError as exc:
         return JSONResponse({"ok": False, "message": str(exc)}, status_code=422)
-    return JSONResponse({"ok": payment["status"] == "completed", "message": c2b_sim.describe(payment)})
+    decided = await c2b_sim.decision(current, str(payment.get("trans_id", "")))
+    return JSONResponse(
+        {"ok": payment["status"] == "completed", "message": c2b_sim.describe(payment, decided)}
+    )
 
 
 PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 from sqlalchemy import select
 
-from core.payments.models import C2BStatus, MpesaC2BPayment, MpesaCallback
+from core.payments.models import MpesaCallback
 from core.runtime import Runtime
 from payouts import c2b_sim, c2b_urls
 from webapp.cli._common import run_with_runtime
@@ -62,9 +61,8 @@ def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_v
             validation=False if no_validation else None,
         )
         trans_id = str(payment["trans_id"])
-        if payment["status"] == "completed":
-            await _until_decided(rt, trans_id)
-        return payment, [*await _outcomes(rt, trans_id), await _decision(rt, trans_id)]
+        decided = await c2b_sim.decision(rt, trans_id)
+        return payment, [*await _outcomes(rt, trans_id), f"confirmed by M-Pesa: {decided}" if decided else ""]
 
     payment, outcomes = run_with_runtime(work)
     if payment["status"] != "completed":
@@ -73,29 +71,6 @@ def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_v
         f"{c2b_sim.describe(payment)}, confirmation delivered {payment['confirmations']} time(s); "
         f"Kibeti: {', '.join(o for o in outcomes if o) or 'not processed yet'}"
     )
-
-
-async def _decision(rt: Runtime, trans_id: str) -> str:
-    """What our Transaction Status query made of the payment ("" before any confirmation came)."""
-    async with rt.session_factory() as session:
-        row = (
-            await session.execute(select(MpesaC2BPayment).where(MpesaC2BPayment.trans_id == trans_id))
-        ).scalar_one_or_none()
-    if row is None:
-        return ""
-    if row.status == C2BStatus.PENDING.value:
-        return "waiting for M-Pesa to confirm it (Transaction Status)"
-    return (
-        f"confirmed by M-Pesa: {row.status}" if row.status != C2BStatus.NOT_FOUND.value else "not confirmed"
-    )
-
-
-async def _until_decided(rt: Runtime, trans_id: str, wait_s: float = 15.0) -> None:
-    """The running app asks Transaction Status in the background: give it a moment to answer."""
-    for _ in range(int(wait_s / 0.25)):
-        if not (await _decision(rt, trans_id)).startswith("waiting"):
-            return
-        await asyncio.sleep(0.25)
 
 
 async def _outcomes(rt: Runtime, trans_id: str) -> list[str]:
