@@ -539,3 +539,16 @@ async def test_no_stored_row_holds_the_path_token(paybill):
         callbacks = (await session.execute(select(MpesaCallback))).scalars().all()
     assert calls and all(TOKEN not in f"{c.request}{c.response}{c.path}{c.error}" for c in calls)
     assert all(TOKEN not in f"{c.raw}{c.body}{c.reference}{c.flag_reason}" for c in callbacks)
+
+
+async def test_a_query_that_never_ran_is_asked_again_by_the_reconciler(paybill):
+    body = payment("RKTLOST001", "0712345678", "60")
+    paybill.paid(body)
+    await paybill.post("confirmation", body)  # its staged Transaction Status job is lost
+    counts = await jobs.reconcile_stuck_payouts(older_than_s=0)
+    await paybill.sim.drain()
+    assert counts["paybill"] == 1
+    assert await paybill.wallet() == Money.of(60, Asset.KES)
+    await paybill.settle()  # the lost job turning up later changes nothing
+    assert await paybill.wallet() == Money.of(60, Asset.KES)
+    assert (await paybill.payments())["RKTLOST001"].status == C2BStatus.CREDITED.value
