@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.fees.schedule import FeeSchedule
 from core.flows.types import QuoteView
@@ -51,3 +53,33 @@ def test_the_estimator_prices_transfers_from_the_senders_hot_wallets() -> None:
     assert (fees.HOT_WALLET_CHAIN, fees.HOT_WALLET_INDEX) == (erc20.HOT_WALLET_CHAIN, erc20.HOT_WALLET_INDEX)
     assert (fees.HOT_WALLET_CHAIN, fees.HOT_WALLET_INDEX) == (trc20.HOT_WALLET_CHAIN, trc20.HOT_WALLET_INDEX)
     assert fees.GAS_LIMIT_MARGIN_PERCENT == erc20.GAS_LIMIT_MARGIN_PERCENT
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    asset=st.sampled_from([Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20]),
+    pay_units=st.integers(1, 10**12),
+    fee_units=st.integers(1, 10**8),
+    percent=st.sampled_from(["100", "50", "33.3", "0"]),
+)
+def test_a_withdrawal_quote_holds_every_fee_exactly(
+    asset: Asset, pay_units: int, fee_units: int, percent: str
+) -> None:
+    from decimal import Decimal
+
+    from core.quotes.errors import AmountTooSmall
+
+    pay, estimate = Money.from_minor(pay_units, asset), Money.from_minor(fee_units, asset)
+    schedule = FeeSchedule(network_percent=Decimal(percent))
+    request = QuoteRequest(
+        kind=QuoteKind.SEND, asset=asset, amount=pay, given=Given.PAY, rail=Rail.WALLET, chain_fee=estimate
+    )
+    try:
+        terms = compute_quote(request, rate=None, schedule=schedule)
+    except AmountTooSmall:
+        assert schedule.withdrawal.apply(pay) + schedule.network_fee(estimate) >= pay
+        return
+    lines = {line.kind: line.amount for line in terms.fees}
+    assert lines["network"] == schedule.network_fee(estimate)  # passed on per the schedule, rounded up
+    assert lines["network"].amount >= estimate.amount * Decimal(percent) / 100
+    assert terms.pay == terms.receive + terms.fee_total and terms.receive.is_positive()
