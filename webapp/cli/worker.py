@@ -7,10 +7,10 @@ import signal
 
 import click
 from redis import Redis
-from rq import Worker
 
 from core.config import get_settings
 from webapp.bootstrap import install
+from webapp.observability.rq_metrics import MeasuredWorker, serve_metrics
 from webapp.scheduler import run_scheduler
 
 
@@ -22,14 +22,23 @@ def cli() -> None:
 @cli.command(name="rq")
 @click.option("--queues", default="default", show_default=True, help="Comma-separated RQ queues.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def rq_worker(queues: str, burst: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Serve this worker's job durations for Prometheus on this port (0: off).",
+)
+def rq_worker(queues: str, burst: bool, metrics_port: int) -> None:
     """Run one RQ worker process on the given queues (needs REDIS_URL)."""
     settings = get_settings()
     if not settings.redis_url:
         raise click.UsageError("REDIS_URL is not set; the embedded default runs jobs inside `kibeti serve`")
     install(for_worker=True)
+    if metrics_port:
+        serve_metrics(metrics_port, multiprocess_dir=settings.prometheus_multiproc_dir)
     connection = Redis.from_url(settings.redis_url)
-    Worker([q.strip() for q in queues.split(",") if q.strip()], connection=connection).work(
+    MeasuredWorker([q.strip() for q in queues.split(",") if q.strip()], connection=connection).work(
         burst=burst, with_scheduler=True
     )
 
