@@ -374,3 +374,21 @@ async def test_an_account_hold_is_told_at_the_amount_step(
     held = await phone.send("100")
     assert held.startswith("END Akaunti yako imesimamishwa kwa muda."), held
     assert await _count(rt, Payout) == 0
+
+
+async def test_at_the_top_tier_the_maximum_is_named_without_a_way_to_raise_it(
+    client: httpx.AsyncClient, ussd_runtime: Runtime
+) -> None:
+    rt = ussd_runtime
+    await refresh_rates(rt)
+    phone = AtPhone(client, "+254712345678")
+    await _register(phone, "1")
+    await fund(rt, phone.number, "0.1", "BTC")  # ~KES 1.2 million
+    await _verified_with_a_saved_address(rt, phone.number, tier=2)  # KES 1,000,000 per transaction
+    await phone.dial()
+    await phone.send("3")
+    await phone.send("1")
+    await phone.send("3")  # an amount in BTC
+    refused = await phone.send("0.1")
+    assert refused.startswith("CON Amount too large: the most per transaction is BTC 0.08"), refused
+    assert "verify" not in refused and refused.endswith("Enter the amount to sell"), refused
