@@ -8,7 +8,7 @@ import logging
 from channels.sms import gateway
 from channels.sms.adapter import at_base_url, render
 from channels.sms.errors import SmsNotSent
-from core import runtime
+from core import runtime, telemetry
 from core.outbox import service as outbox
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,13 @@ async def send_sms(
             gateway.send, service, phone=phone, text=text, sender_id=settings.at_sender_id
         )
     except SmsNotSent as exc:
+        telemetry.count("sms.send", outcome="retry" if exc.retryable else "refused")
         if exc.retryable:
             raise
         log.warning("sms refused for good", extra={"reference": reference, "status_code": exc.status_code})
         await _mark_done(outbox_id)
         return ""
+    telemetry.count("sms.send", outcome="accepted")
     log.info("sms sent", extra={"reference": reference, "message_id": sent.message_id})
     await _mark_done(outbox_id)
     return sent.message_id

@@ -48,9 +48,15 @@ USSD_DROPPED = Counter(
     "USSD sessions that ended without an END screen (Africa's Talking's end notice), by the last state.",
     ["state"],
 )
+SMS_SENDS = Counter(
+    "kibeti_sms_sends",
+    "SMS handed to Africa's Talking, by its answer: accepted, refused (for good) or retry.",
+    ["outcome"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
+    "sms.send": (SMS_SENDS, ("outcome",)),
 }
 
 
@@ -264,7 +270,7 @@ def render(snapshot: Snapshot, *, multiprocess_dir: str = "") -> tuple[bytes, st
     if multiprocess_dir:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        for collector in (HTTP_LATENCY, USSD_SCREENS, USSD_DROPPED):
+        for collector in (HTTP_LATENCY, USSD_SCREENS, USSD_DROPPED, SMS_SENDS):
             registry.register(collector)
     registry.register(SnapshotCollector(snapshot))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -7,6 +7,7 @@ import gc
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
@@ -15,6 +16,10 @@ from channels.sms.fake import FakeAfricasTalking
 from core import runtime as runtime_module
 from core.config import Settings
 from webapp.bootstrap import build_runtime
+
+
+def _sends(outcome: str) -> float:
+    return REGISTRY.get_sample_value("kibeti_sms_sends_total", {"outcome": outcome}) or 0.0
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # web3 (wallets adapter) imports websockets.legacy
@@ -31,6 +36,7 @@ def test_send_sms_job_runs_on_an_rq_worker(sqlite_url: str, redis_url: str) -> N
         rt = build_runtime(settings, for_worker=True)
         runtime_module.install(rt)
         queue = Queue("default", connection=connection)
+        accepted_before, refused_before = _sends("accepted"), _sends("refused")
         ok = queue.enqueue(JOB, kwargs={"phone": "+254712345678", "text": "Kibeti: “hi”", "reference": "r1"})
         refused = queue.enqueue(JOB, kwargs={"phone": "+254799000000", "text": "x", "reference": "r2"})
         SimpleWorker([queue], connection=connection).work(burst=True)
@@ -38,6 +44,8 @@ def test_send_sms_job_runs_on_an_rq_worker(sqlite_url: str, redis_url: str) -> N
         assert (
             Job.fetch(refused.id, connection=connection).return_value() == ""
         )  # refused for good: not retried
+        # counted for /metrics (kibeti_sms_sends_total{outcome}), by AT's answer
+        assert (_sends("accepted") - accepted_before, _sends("refused") - refused_before) == (1, 1)
         [message] = fake.messages_for("+254712345678")
         assert message.message == 'Kibeti: "hi"'
         asyncio.run(rt.session_factory.kw["bind"].dispose())
