@@ -185,6 +185,7 @@ MONEY_PATH_CODES = (
     N_("network.usdt_erc20"),
     N_("ussd.op.cashout"),
     N_("ussd.op.withdraw"),
+    N_("ussd.kind.cashout_fee"),
 )
 
 # Compliance (issue 12): what raises a customer's limits next (CustomerLimits.next_step)

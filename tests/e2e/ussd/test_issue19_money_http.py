@@ -60,6 +60,9 @@ async def test_cash_out_to_mpesa_with_the_fee_before_the_pin(
     assert (await phone.hop()).startswith("END")  # AT repeats the last hop: nothing moves twice
     assert await _count(rt, Payout) == 1
     assert await balance_of(rt, phone.number, "KES") == "70.00"
+    await phone.dial()
+    statement = await phone.send("7")
+    assert "-KES 30.00 M-Pesa fee" in statement, statement  # the fee reads as what it is
     async with rt.session_factory() as session:
         payout = (await session.execute(select(Payout))).scalar_one()
         assert (payout.amount_minor, payout.phone) == (50_000, "254712345678")
