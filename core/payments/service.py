@@ -32,6 +32,13 @@ PAYOUT_QUEUE = "payouts"
 # Result codes that mean "try again later" rather than "this payout failed" (PROTOCOLS.md 1.4)
 NAIROBI_OFFSET = timedelta(hours=3)
 RETRYABLE_RESULT_CODES = frozenset({"26", "17", "100000001", "100000002"})
+# Result codes documented as "not paid" (PROTOCOLS.md 1.4: the B2C table and the core codes): the
+# only results that fail a payout and release its funds. Any other non-zero code (15 Duplicate
+# Detected, an undocumented one) leaves the outcome unknown: Transaction Status decides.
+REJECTED_RESULT_CODES = frozenset(
+    {"1", "2", "3", "4", "8", "11", "18", "20", "21", "22", "24", "25", "29", "2001", "2006", "2028", "2040",
+     "8006", "SFC_IC0003"}
+)  # fmt: skip
 
 
 async def create_payout(
@@ -361,6 +368,13 @@ async def apply_b2c_result(
     if result_code in RETRYABLE_RESULT_CODES:
         await _retry_with_new_id(session, payout, result_code, result_desc)
         return "retry"
+    if result_code not in REJECTED_RESULT_CODES:  # M-Pesa may have paid: never released on this
+        _touch(payout, PayoutStatus.UNKNOWN, utcnow())
+        payout.result_code, payout.result_desc = (
+            result_code[:32],
+            f"result {result_code}: {result_desc}"[:255],
+        )
+        return "unknown"
     await _fail(session, payout, result_code, result_desc)
     return "failed"
 

@@ -260,3 +260,39 @@ async def test_each_daraja_answer_leads_to_its_stk_state(rt, monkeypatch, case, 
 def test_error_classes(status, code, expected):
     assert error_class("b2c", status, code, "") is expected
     assert not issubclass(errors.DarajaOutcomeUnknown, errors.DarajaRejected)
+
+
+# The asynchronous B2C result: documented "not paid" codes fail the payout and release the funds;
+# busy codes send it again under a new id; anything else (15 Duplicate Detected, an undocumented
+# code) leaves it unknown, funds held, for Transaction Status.
+RESULT_TABLE: list[tuple[str, str, str]] = [
+    ("0", "succeeded", "posted"),
+    *[(code, "failed", RELEASED) for code in ("1", "2", "3", "4", "8", "11", "21", "2001", "2006", "2028",
+                                              "2040", "8006", "SFC_IC0003")],
+    *[(code, "created", HELD) for code in ("17", "26", "100000001", "100000002")],
+    *[(code, "unknown", HELD) for code in ("15", "SVC0403", "9999", "R000001")],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "state", "funds"), RESULT_TABLE, ids=[row[0] for row in RESULT_TABLE])
+async def test_each_b2c_result_code_leads_to_its_payout_state(rt, code, state, funds):
+    payout_id, wallet_id = await _claimed_payout(rt, "b2c")
+    async with rt.session_factory() as session:
+        await service.mark_accepted(session=session, payout_id=payout_id, conversation_id="AG_1")
+        await service.apply_b2c_result(
+            session=session, originator_conversation_id=payout_id, conversation_id="AG_1",
+            result_code=code, result_desc="desc", receipt="SABC123", amount=None,
+        )  # fmt: skip
+        await session.commit()
+    async with rt.session_factory() as session:
+        payout = await service.get_payout(session=session, payout_id=payout_id)
+        hold = await session.get(Hold, payout.hold_id)
+        available = await ledger.available(session=session, account_id=wallet_id)
+    assert payout.status == state
+    expected = {
+        HELD: (HoldStatus.PENDING, 600),
+        RELEASED: (HoldStatus.VOIDED, 1000),
+        "posted": (HoldStatus.POSTED, 600),
+    }
+    hold_status, left = expected[funds]
+    assert hold.status == hold_status.value and available == Money.of(left, KES)
