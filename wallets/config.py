@@ -25,7 +25,7 @@ class WalletSettings(BaseSettings):
     erc20_dust_minor: int = 10_000  # 0.01 USDT
     trc20_dust_minor: int = 10_000
     btc_dust_sat: int = 546
-    btc_quote_inputs: int = 2  # inputs a BTC withdrawal's network fee is quoted for
+    btc_quote_inputs: int = 2  # inputs a BTC withdrawal is quoted for when custody cannot pay it yet
     wallets_scan_in_scheduler: bool = False  # real nodes are watched by `kibeti worker chain`
     eth_price_usdt: str = "3000"  # USDT per ETH, to book gas paid in ETH as a USDT network fee
     trx_price_usdt: str = "0.25"  # USDT per TRX, likewise for TRX burned for energy/bandwidth

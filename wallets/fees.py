@@ -9,8 +9,9 @@ the network-fee gain/loss account (wallets.withdrawals.post_confirmed).
 - USDT-TRC20: the TRX the transfer would burn for energy beyond the hot wallet's staked energy, and
   for its bandwidth (the daily free bandwidth is not counted on: a busy hot wallet uses it up
   early), priced by the chain parameters, in USDT at the configured TRX price.
-- BTC: the node's fee rate for the confirmation target x the vsize of a P2WPKH withdrawal with the
-  quoted number of inputs (one payee output plus change).
+- BTC: the node's fee rate for the confirmation target x the vsize of a P2WPKH withdrawal (one
+  payee output plus change) with as many inputs as the coins in custody need to pay it, largest
+  first as withdrawals select them (`btc_quote_inputs` when custody cannot cover it yet).
 - On the embedded default's simulated chains: the simulated chain's fixed fees, exactly.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 
 from core.money import Money
-from wallets.btc.fees import fee_rate, fee_sats
+from wallets.btc.fees import fee_rate, fee_sats, inputs_needed
 from wallets.errors import NodeError, WalletNotConfigured
 from wallets.hd import AddressDeriver
 from wallets.networks import Network
@@ -40,7 +41,7 @@ class FeePolicy:
     eth_price: Decimal  # USDT per ETH
     trx_price: Decimal  # USDT per TRX
     btc_target_blocks: int = 3
-    btc_quote_inputs: int = 2  # inputs a BTC withdrawal is quoted for
+    btc_quote_inputs: int = 2  # inputs a BTC withdrawal is quoted for when custody cannot pay it yet
 
 
 class NetworkFeeEstimator:
@@ -75,8 +76,11 @@ class NetworkFeeEstimator:
             native, decimals=NATIVE_DECIMALS[network], native_price=self._price(network), asset=network.asset
         )
 
-    async def estimate(self, network: Network, *, to: str, amount_minor: int) -> Money:
-        """The network fee of withdrawing `amount_minor` to `to`, in the network's asset (rounded up)."""
+    async def estimate(
+        self, network: Network, *, to: str, amount_minor: int, coins: list[int] | None = None
+    ) -> Money:
+        """The network fee of withdrawing `amount_minor` to `to`, in the network's asset (rounded up);
+        `coins`: the values of BTC custody's spendable coins."""
         if network in self._simulated:
             from wallets.simwithdrawals import SIMULATED_NETWORK_FEE
 
@@ -100,7 +104,8 @@ class NetworkFeeEstimator:
                 unburned_bytes = TRC20_TRANSFER_BYTES - quote.bandwidth_burn
                 return self._in_asset(network, quote.sun + unburned_bytes * byte_price)
             rate = await fee_rate(client, target_blocks=self._policy.btc_target_blocks)
-            return self._in_asset(network, fee_sats(rate, inputs=self._policy.btc_quote_inputs, outputs=2))
+            inputs = inputs_needed(coins or [], amount_minor, rate) or self._policy.btc_quote_inputs
+            return self._in_asset(network, fee_sats(rate, inputs=inputs, outputs=2))
 
     async def _erc20_wei(self, url: str, to: str, amount_minor: int) -> int:
         if self._w3 is not None:

@@ -74,7 +74,13 @@ class WalletGateway:
         destination = addresses.validate(network, address, btc_net=self._btc_net)
         if self._fee_estimator is None:
             raise WalletNotConfigured("no network fee estimator is wired: withdrawals cannot be quoted")
-        return await self._fee_estimator.estimate(network, to=destination, amount_minor=amount.minor)
+        coins = None
+        if network is Network.BTC:
+            async with self._session_factory() as session:
+                coins = await service.spendable_coin_values(session=session, network=network)
+        return await self._fee_estimator.estimate(
+            network, to=destination, amount_minor=amount.minor, coins=coins
+        )
 
     async def request_withdrawal(
         self,

@@ -318,3 +318,18 @@ async def lock_deposit(*, session: AsyncSession, deposit_id: int) -> ChainDeposi
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
+
+
+async def spendable_coin_values(*, session: AsyncSession, network: Network) -> list[int]:
+    """The values of the coins a withdrawal could spend now (BTC), largest first."""
+    result = await session.execute(
+        select(ChainDeposit.amount_minor)
+        .where(
+            ChainDeposit.network == network.value,
+            ChainDeposit.status.in_(list(SPENDABLE)),
+            ChainDeposit.spent_by == "",
+            ChainDeposit.amount_minor.is_not(None),
+        )
+        .order_by(ChainDeposit.amount_minor.desc())
+    )
+    return [int(value) for value in result.scalars() if value is not None]

@@ -45,3 +45,14 @@ def p2wpkh_vsize(inputs: int, outputs: int) -> int:
 def fee_sats(rate_sat_per_vb: Decimal, *, inputs: int = 1, outputs: int = 2) -> int:
     """The network fee of a P2WPKH transaction (a withdrawal: one payee output plus change)."""
     return int((rate_sat_per_vb * p2wpkh_vsize(inputs, outputs)).to_integral_value(rounding=ROUND_CEILING))
+
+
+def inputs_needed(coin_values: list[int], amount: int, rate_sat_per_vb: Decimal) -> int | None:
+    """How many coins (largest first, as withdrawals select them) pay `amount` plus the fee at this
+    rate; None when they cannot."""
+    total = 0
+    for count, value in enumerate(sorted(coin_values, reverse=True), start=1):
+        total += value
+        if total >= amount + fee_sats(rate_sat_per_vb, inputs=count, outputs=2):
+            return count
+    return None

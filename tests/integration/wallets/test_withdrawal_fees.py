@@ -65,6 +65,7 @@ class Desk:
     processor: EvmWithdrawals | TronWithdrawals | BtcWithdrawals
     confirm: Callable[[], Awaitable[None]]  # mine until the last transaction has its confirmations
     actual: Callable[[Withdrawal], Money]  # what the chain took, in the asset
+    exact: bool = False  # the estimate is exactly what the chain takes (same rate, same inputs)
 
 
 def _flows(sf: async_sessionmaker[AsyncSession], gateway: WalletGateway) -> CoreFlows:
@@ -140,6 +141,7 @@ async def _run(
             row = await session.get(Withdrawal, withdrawal_id)
             assert row is not None
             took.append(desk.actual(row))
+        assert not desk.exact or took[-1] == estimate, (took[-1], estimate)
         charged.append(estimate)
         withdrawal_fees.append(withdrawal_fee)
     asset = charged[0].asset
@@ -273,7 +275,7 @@ async def test_btc_withdrawals_charge_the_fee_rate_times_vsize(
         def actual(row: Withdrawal) -> Money:
             return Money.from_minor(int(row.network_fee_native), Asset.BTC)
 
-        desk = Desk(Asset.BTC, _flows(sf, gateway), processor, confirm, actual)
+        desk = Desk(Asset.BTC, _flows(sf, gateway), processor, confirm, actual, exact=True)
         await _run(sf, desk, customer, ["0.002", "0.0015", "0.003"], BTC_PAYEE)
     async with sf() as session:
         rows = (await session.execute(select(Withdrawal))).scalars().all()

@@ -83,3 +83,16 @@ def test_a_withdrawal_quote_holds_every_fee_exactly(
     assert lines["network"] == schedule.network_fee(estimate)  # passed on per the schedule, rounded up
     assert lines["network"].amount >= estimate.amount * Decimal(percent) / 100
     assert terms.pay == terms.receive + terms.fee_total and terms.receive.is_positive()
+
+
+def test_btc_quotes_count_the_inputs_custody_needs() -> None:
+    from decimal import Decimal
+
+    from wallets.btc.fees import fee_sats, inputs_needed
+
+    rate = Decimal("12.008")
+    assert inputs_needed([400_000, 250_000], 200_000, rate) == 1
+    assert inputs_needed([250_000, 100_000, 100_000], 300_000, rate) == 2
+    assert inputs_needed([100_000] * 5, 400_000, rate) == 5
+    assert inputs_needed([100_000], 100_000, rate) is None  # the fee does not fit: custody cannot pay
+    assert inputs_needed([100_000, 200_000], 100_000 + fee_sats(rate, inputs=1, outputs=2), rate) == 1
