@@ -25,6 +25,9 @@ TERM_COVERAGE_PENALTY = 0.85
 INITIAL_TOKEN_SCORE = 0.9
 # Same Metaphone key (qasim ~ kassim, zawahry ~ zawahiri): as good as a close spelling, not exact.
 PHONETIC_TOKEN_SCORE = 0.9
+# Sound-alike spellings are never this far apart in Jaro-Winkler (chabab ~ shabaab is 0.73): below
+# it, the keys are not worth looking up.
+PHONETIC_PLAUSIBLE = 0.5
 
 TokenScorer = Callable[[str, str], float]
 
@@ -54,7 +57,7 @@ def token_score(query: str, indexed: str) -> float:
     else:
         score = JaroWinkler.similarity(query, indexed) * length_factor * DIFFERENT_LETTER_PENALTY_WEIGHT
     if (
-        score < PHONETIC_TOKEN_SCORE
+        PHONETIC_PLAUSIBLE <= score < PHONETIC_TOKEN_SCORE
         and q_len >= PHONETIC_MIN_LENGTH
         and i_len >= PHONETIC_MIN_LENGTH
         and (key := phonetic_key(query))
