@@ -71,8 +71,12 @@ class Settings(BaseSettings):
     at_base_url: str = ""  # empty: the local Africa's Talking fake
     customer_care_phone: str = "0800 720 111"  # shown on Help and wherever a message says "customer care"
 
-    telegram_bot_token: SecretStr = SecretStr("")
-    telegram_webhook_secret: SecretStr = SecretStr("")
+    telegram_bot_token: SecretStr = SecretStr("")  # empty: the bot talks to the in-process Bot API double
+    # The path segment of POST /telegram/<secret> and setWebhook's secret_token (A-Z a-z 0-9 _ -)
+    telegram_webhook_secret: SecretStr = SecretStr("dev-telegram-webhook-secret")
+    # Any Bot API server ("https://api.telegram.org/bot", a self-hosted telegram-bot-api, the double);
+    # PTB appends the token. Empty: Telegram's, or the in-process double when no token is set.
+    telegram_api_base_url: str = ""
 
     fx_api_key: SecretStr = SecretStr("")
     fx_usd_kes_url: str = ""  # empty: fixed demo rates, labelled as demo
@@ -150,8 +154,17 @@ class Settings(BaseSettings):
             if token.get_secret_value().startswith("dev-") or len(token.get_secret_value()) < 24:
                 raise ConfigError(f"{name} is a default or weak value: set a random one")
         self._check_callbacks()
+        self._check_telegram()
         self._check_master_passphrase()
         self._check_real_services()
+
+    def _check_telegram(self) -> None:
+        """A bot with a real token needs a webhook secret nobody can guess."""
+        if not self.telegram_bot_token.get_secret_value():
+            return
+        secret = self.telegram_webhook_secret.get_secret_value()
+        if secret.startswith("dev-") or len(secret) < 24:
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET is a default or weak value: set a random one")
 
     def _check_master_passphrase(self) -> None:
         """Every sealed secret (wallet seed, TOTP secrets, OTPs) hangs on this passphrase."""
