@@ -92,10 +92,11 @@ class AmountOverLimit(KibetiError):
     the asset the customer types). `code`: amount_over_tx_limit | amount_over_daily_limit |
     amount_over_monthly_limit | amount_over_withdrawal_limit | amount_over_max."""
 
-    def __init__(self, code: str, maximum: Money) -> None:
+    def __init__(self, code: str, maximum: Money, next_step: str = "") -> None:
         super().__init__(f"{code}: at most {format_money(maximum)}")
         self.code = code
         self.maximum = maximum
+        self.next_step = next_step  # what raises the limit (CustomerLimits.next_step), "" if nothing
         self.values = {"max": format_money(maximum)}
 
 

@@ -55,7 +55,7 @@ async def check_amount(flows: CoreFlows, *, customer_id: int, kind: str, amount:
     caps.append(("amount_over_monthly_limit", _left(limits.monthly, limits.used_this_month)))
     for code, cap in caps:
         if value > cap:
-            raise AmountOverLimit(code + top, _in_asset(cap, amount.asset, rate))
+            raise AmountOverLimit(code + top, _in_asset(cap, amount.asset, rate), limits.next_step)
 
 
 def _left(limit: Money, used: Money) -> Money:

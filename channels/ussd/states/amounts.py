@@ -4,7 +4,10 @@ before the PIN (the flows name the most allowed; the session stays open to try a
 from __future__ import annotations
 
 from channels.ussd.engine import Ctx
+from channels.ussd.states.common import Explained
 from core.errors import InvalidAmount
+from core.flows.errors import AmountOverLimit
+from core.i18n.catalog import has
 from core.money import Asset, Money, parse_amount
 
 
@@ -23,4 +26,9 @@ def parse(value: str, asset: Asset) -> Money | None:
 async def check(ctx: Ctx, kind: str, amount: Money) -> None:
     """Raise what would refuse `amount` at the PIN: a limit (with its maximum), a PIN lock, the
     cool-down after a PIN reset, a tier without crypto withdrawals."""
-    await ctx.flows.check_amount(customer_id=ctx.customer_id, kind=kind, amount=amount)
+    try:
+        await ctx.flows.check_amount(customer_id=ctx.customer_id, kind=kind, amount=amount)
+    except AmountOverLimit as exc:  # say how to raise it, as the KYC screen does ("Next: ...")
+        step = f"ussd.kyc.next.{exc.next_step}"
+        how = " " + ctx.t(step) if exc.next_step and has(step) else ""
+        raise Explained(exc.code, max=exc.values["max"], how=how) from exc

@@ -104,7 +104,7 @@ async def test_limits_are_told_at_the_amount_step_and_the_session_stays_open(
     await phone.send("5")
     refused = await phone.send("6000")  # tier 0: KES 5,000 per transaction
     assert refused.startswith(
-        "CON Amount too large: max KES 5,000.00 per transaction. To raise it, verify"
+        "CON Amount too large: max KES 5,000.00 per transaction. Next: we are checking your ID; we will SMS you."
     ), refused
     assert refused.endswith("Enter KES amount")
     assert "Fee KES 30.00" in await phone.send("4000")  # another amount, same session

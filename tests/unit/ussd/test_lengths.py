@@ -54,6 +54,7 @@ LONG_VALUES = {
     "remaining": "KES 9,999,999.99",
     "max": "USDT 1,234,567.123456",  # issue 19: the most allowed, in the asset typed
     "kept": "KES 0.99",
+    "how": " Ijayo: picha za kitambulisho na selfie mtandaoni, Kiwango 2.",  # the longest ussd.kyc.next
     "after": "KES 9,999,999.99",
     "label": "Binance Main",
     "network": "TRC20",
