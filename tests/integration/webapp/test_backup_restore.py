@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from compliance.sanctions import registry
 from core.db.session import make_engine, make_session_factory
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, Posting
@@ -80,6 +81,7 @@ def test_dump_and_restore_keep_the_books_provable(clean_pg_url: str) -> None:
         assert run_blocking(_count_postings, restored_url) == postings
     finally:
         run_blocking(_pg_admin, f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)')
+        registry.clear()  # `kibeti demo` ran in this process: its sanctions list must not outlive the test
 
 
 async def _count_postings(url: str) -> int:
