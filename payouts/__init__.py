@@ -6,6 +6,10 @@ create_payout (hold + row + outbox, caller's transaction) -> outbox relay -> `pa
 callback on a secret path (webapp.api.mpesa: raw row first, 200, then `payouts.callbacks.process`)
 -> hold posted or voided once. Timeouts, crashes and missing callbacks leave the payout `unknown`;
 `payouts.jobs.reconcile_stuck_payouts` asks Transaction Status before anything is sent again.
+Money in (paybill C2B, STK): a callback is a claim; `confirm_c2b` (Transaction Status, its result matched
+on our query's ConversationID) or `confirm_stk` (STK Query) decides, and only then
+core.payments.confirmed.credit_confirmed_mpesa books it. Only a documented "not processed" Daraja code
+releases held funds; any other error or result is an unknown outcome for the reconciler.
 
 Settings (core.config): MPESA_BASE_URL (empty: the simulator mounted at /daraja-sim), MPESA_CONSUMER_KEY/
 SECRET, MPESA_SHORTCODE, MPESA_PASSKEY, MPESA_INITIATOR_NAME/PASSWORD, MPESA_CERTIFICATE_PATH (empty: the
