@@ -197,3 +197,12 @@ KYC_NEXT_CODES = (
 
 # Chain wallets: a withdrawal quote whose network fee cannot be estimated, or a network not served here
 WALLET_ERROR_CODES = (N_("error.chain_node_error"), N_("error.wallet_not_configured"))
+
+# Telegram (issue 14): menu buttons, translated by action (telegram.button.<action>)
+TELEGRAM_CODES = (
+    N_("telegram.button.bal"),
+    N_("telegram.button.rates"),
+    N_("telegram.button.lang"),
+    N_("telegram.button.unlink"),
+    N_("telegram.button.menu"),
+)

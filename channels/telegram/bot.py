@@ -1,0 +1,108 @@
+"""The bot's python-telegram-bot Application: built once per process, webhook-fed (no updater).
+
+Where it sends: TELEGRAM_API_BASE_URL when set (a self-hosted Bot API server, or the double in
+tests); Telegram when only a token is set; with neither, the in-process Bot API double, which the
+web app exposes on the embedded default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Bot
+from telegram.ext import Application, ApplicationBuilder
+
+from channels.telegram.handlers import install_handlers
+from core.flows.service import CoreFlows
+from core.runtime import Runtime
+from core.telegram.flows import TelegramLinks
+
+SIMULATED_TOKEN = "100000:SIMULATED-no-real-bot"  # noqa: S105 - not a secret: the token the embedded default's double sees
+_APP_KEY = "telegram.application"
+_LOCK_KEY = "telegram.lock"
+DOUBLE_KEY = "telegram.double"
+
+
+def simulated(rt: Runtime) -> bool:
+    """No token and no Bot API server configured: the bot talks to the in-process double."""
+    return not rt.settings.telegram_bot_token.get_secret_value() and not rt.settings.telegram_api_base_url
+
+
+def embedded_double(rt: Runtime):  # type: ignore[no-untyped-def]
+    """The in-process Bot API double of the embedded default (created on first use)."""
+    from channels.telegram.double import BotApiDouble  # never imported by a process with a real bot
+
+    double = rt.extras.get(DOUBLE_KEY)
+    if not isinstance(double, BotApiDouble):
+        double = BotApiDouble()
+        rt.extras[DOUBLE_KEY] = double
+    return double
+
+
+def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
+    settings = rt.settings
+    builder: ApplicationBuilder = Application.builder().updater(None)  # type: ignore[type-arg]
+    if simulated(rt):
+        from channels.telegram.double import DoubleRequest
+
+        double = embedded_double(rt)
+        builder = (
+            builder.token(SIMULATED_TOKEN)
+            .request(DoubleRequest(double))
+            .get_updates_request(DoubleRequest(double))
+        )
+    else:
+        builder = builder.token(settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN)
+        if settings.telegram_api_base_url:
+            builder = builder.base_url(settings.telegram_api_base_url)
+    application = builder.build()
+    install_handlers(
+        application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode
+    )
+    return application
+
+
+async def running_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
+    """The process's Application, initialised (getMe) and consuming its update queue."""
+    application = rt.extras.get(_APP_KEY)
+    if isinstance(application, Application) and application.running:
+        return application
+    lock = rt.extras.setdefault(_LOCK_KEY, asyncio.Lock())
+    async with lock:
+        application = rt.extras.get(_APP_KEY)
+        if not isinstance(application, Application):
+            application = build_application(rt)
+            rt.extras[_APP_KEY] = application
+        if not application.running:
+            await application.initialize()
+            await application.start()
+    return application
+
+
+async def stop_application(rt: Runtime) -> None:
+    """Stop consuming updates and close the Bot API client (the web app's shutdown, tests' teardown).
+    Updates still queued are dropped: Telegram redelivers nothing we answered 200, so a busy
+    shutdown loses them (production wants Redis persistence and a drained queue: next step)."""
+    application = rt.extras.pop(_APP_KEY, None)
+    if isinstance(application, Application):
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+
+def standalone_bot(rt: Runtime) -> Bot:
+    """A Bot for one-off commands (the CLI): the configured server, never the in-process double,
+    which lives inside the web app's process."""
+    settings = rt.settings
+    if simulated(rt):
+        raise NoBotConfigured(
+            "set TELEGRAM_BOT_TOKEN (Telegram) or TELEGRAM_API_BASE_URL (a Bot API server or the double)"
+        )
+    token = settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN
+    if settings.telegram_api_base_url:
+        return Bot(token, base_url=settings.telegram_api_base_url)
+    return Bot(token)
+
+
+class NoBotConfigured(Exception):
+    pass

@@ -1,0 +1,94 @@
+"""Telegram webhook (issue 14): POST /telegram/{secret}, and the Bot API double on the embedded default.
+
+The update is authenticated twice (the path secret and the X-Telegram-Bot-Api-Secret-Token header
+setWebhook registered), put on the bot's queue and answered 200 at once: the bot replies through
+the Bot API, not in this response. A refused call is logged without its body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from telegram import Update
+from telegram.error import TelegramError
+
+from channels.telegram.bot import embedded_double, running_application, simulated, stop_application
+from core import runtime as runtime_module
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+# Where the embedded default's Bot API double answers (the /chat page will read its calls)
+DOUBLE_PATH = "/telegram-sim"
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    with contextlib.suppress(RuntimeError):  # no runtime installed: the bot never started
+        await stop_application(runtime_module.get())
+
+
+router = APIRouter(tags=["telegram"], lifespan=_lifespan)
+
+
+def _authorised(rt: Runtime, secret: str, request: Request) -> bool:
+    expected = rt.settings.telegram_webhook_secret.get_secret_value()
+    if not expected:
+        return False
+    header = request.headers.get(SECRET_HEADER, "")
+    path_ok = hmac.compare_digest(secret.encode(), expected.encode())
+    header_ok = hmac.compare_digest(header.encode(), expected.encode())
+    return path_ok and header_ok
+
+
+@router.post("/telegram/{secret}", include_in_schema=False)
+async def telegram_webhook(secret: str, request: Request) -> Response:
+    rt = runtime_module.get()
+    if not _authorised(rt, secret, request):
+        log.warning("telegram webhook refused: wrong or missing secret")
+        return JSONResponse({"ok": False}, status_code=403)
+    if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
+        return JSONResponse({"ok": False, "description": "expected application/json"}, status_code=400)
+    try:
+        data: Any = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        log.warning("telegram webhook: body is not JSON")
+        return JSONResponse({"ok": False, "description": "not JSON"}, status_code=400)
+    try:
+        application = await running_application(rt)
+    except TelegramError as exc:  # the Bot API is unreachable (getMe): Telegram retries a non-2xx later
+        log.warning("telegram bot cannot start: %s", type(exc).__name__)
+        return JSONResponse({"ok": False}, status_code=503, headers={"Retry-After": "30"})
+    try:
+        if not isinstance(data, dict):
+            raise TypeError("an update is a JSON object")
+        update = Update.de_json(data, application.bot)
+    except Exception as exc:  # any shape de_json cannot read is not an update we can act on
+        log.warning("telegram webhook: not an Update (%s)", type(exc).__name__)
+        return JSONResponse({"ok": False, "description": "not an Update"}, status_code=400)
+    await application.update_queue.put(update)
+    return JSONResponse({"ok": True})
+
+
+@router.api_route(DOUBLE_PATH + "/bot{token}/{method}", methods=["GET", "POST"], include_in_schema=False)
+async def bot_api_double(token: str, method: str, request: Request) -> Response:
+    """The embedded default's Bot API double (a simulator, not Telegram); 404 when a real bot is set."""
+    rt = runtime_module.get()
+    if not rt.settings.embedded or not simulated(rt):
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form"
+    ):
+        async with request.form() as form:
+            params.update({name: value for name, value in form.multi_items() if isinstance(value, str)})
+    status, body = embedded_double(rt).handle(token, method, params)
+    return JSONResponse(body, status_code=status)
