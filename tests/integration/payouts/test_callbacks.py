@@ -127,7 +127,7 @@ async def test_stk_amount_mismatch_is_flagged_not_credited(stack, relay):
         )
         await session.commit()
         collection_id, wallet_id = row.id, wallet.id
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a generous bound: the callback, then our STK Query
     while time.monotonic() < deadline:
         async with factory() as session:
             row = await session.get(MpesaCollection, collection_id)
@@ -160,7 +160,7 @@ async def test_stk_failures_credit_nothing(stack, relay, outcome):
         )
         await session.commit()
         collection_id = row.id
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a generous bound: the callback, then our STK Query
     while time.monotonic() < deadline:
         async with factory() as session:
             row = await session.get(MpesaCollection, collection_id)
@@ -188,7 +188,7 @@ async def test_stk_without_callback_is_resolved_by_stk_query(stack, relay):
         )
         await session.commit()
         collection_id, wallet_id = row.id, wallet.id
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a generous bound: the callback, then our STK Query
     while time.monotonic() < deadline:
         await _reconcile()
         async with factory() as session:

@@ -88,7 +88,7 @@ async def test_stk_collection_end_to_end(stack, relay):
         )
         await session.commit()
         collection_id, wallet_id = row.id, wallet.id
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a generous bound: the callback, then our STK Query
     while time.monotonic() < deadline:
         async with factory() as session:
             row = await session.get(MpesaCollection, collection_id)
@@ -101,12 +101,16 @@ async def test_stk_collection_end_to_end(stack, relay):
     # a duplicate callback on demand changes nothing
     stack.sim("POST", f"/simulator/stk/{row.checkout_request_id}/resend")
     await wait_callbacks(factory, "stk", 2)
+    outcomes: list[str | None] = [None]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and None in outcomes:  # stored first, processed right after
+        async with factory() as session:
+            query = select(MpesaCallback.outcome).where(MpesaCallback.kind == "stk")
+            outcomes = [o for (o,) in (await session.execute(query)).all()]
+        await asyncio.sleep(0.2)
     async with factory() as session:
         assert await ledger.balance(session=session, account_id=wallet_id) == Money.of(250, Asset.KES)
-        outcomes = (
-            await session.execute(select(MpesaCallback.outcome).where(MpesaCallback.kind == "stk"))
-        ).all()
-    assert sorted(o for (o,) in outcomes) == ["confirming", "duplicate"]  # our STK Query credited it
+    assert sorted(o or "" for o in outcomes) == ["confirming", "duplicate"]  # our STK Query credited it
     assert await ledger_ok(factory) == []
 
 
