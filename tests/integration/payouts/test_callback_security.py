@@ -163,3 +163,26 @@ async def test_a_burst_of_callbacks_is_never_rate_limited(app_and_runtime):
         rows = (await session.execute(select(MpesaCallback))).scalars().all()
     assert stored == 130
     assert not any(TOKEN in f"{r.raw}{r.body}{r.reference}{r.remote_addr}{r.flag_reason}" for r in rows)
+
+
+async def test_a_configured_callback_prefix_is_served(sqlite_url):
+    """MPESA_CALLBACK_PATH_PREFIX other than "cb": the app serves the callbacks there too."""
+    settings = Settings(
+        kibeti_env="test",
+        database_url=sqlite_url,
+        redis_url="",
+        mpesa_callback_token=TOKEN,
+        mpesa_base_url="http://daraja.example",  # no simulator mounted
+        mpesa_callback_path_prefix="hooks",
+    )  # type: ignore[call-arg]
+    rt = build_runtime(settings)
+    runtime_module.install(rt)
+    app = FastAPI()
+    app.include_router(router)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            assert (await http.post(f"/hooks/{TOKEN}/c2b/confirmation", content="{}")).status_code == 200
+            assert (await http.post("/hooks/wrong-token/c2b/confirmation", content="{}")).status_code == 403
+            assert (await http.post(f"/cb/{TOKEN}/c2b/confirmation", content="{}")).status_code == 200
+    await rt.session_factory.kw["bind"].dispose()
