@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -253,5 +254,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
+    # uvicorn's access line carries the raw path, callback path tokens included: the http_request
+    # event above replaces it (with those tokens masked), so uvicorn's own stays off
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate, access.disabled = False, True
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware)

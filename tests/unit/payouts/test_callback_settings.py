@@ -152,3 +152,15 @@ def test_stored_api_calls_never_hold_the_callback_token():
     body = {"ResultURL": "https://pay.kibeti.co.ke/cb/s3cret-token/b2c/result", "SecurityCredential": "x"}
     stored = wire.redact(body, hide="s3cret-token")
     assert "s3cret-token" not in str(stored) and stored["SecurityCredential"] == "***"
+
+
+def test_uvicorns_own_access_line_with_the_raw_path_stays_off():
+    import logging
+
+    from fastapi import FastAPI
+
+    from webapp import middleware
+
+    middleware.install(FastAPI())
+    access = logging.getLogger("uvicorn.access")
+    assert not access.hasHandlers() and access.disabled  # uvicorn logs access lines only with handlers
