@@ -1,0 +1,86 @@
+"""core.telegram link use cases on both databases: a code is needed, one chat per customer and one
+customer per Telegram user, unlink, unknown numbers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from core.config import Settings
+from core.identity import service as identity
+from core.identity.errors import CustomerNotFound, OtpExpired, OtpInvalid
+from core.runtime import Runtime
+from core.telegram.errors import NotLinked
+from core.telegram.flows import TelegramLinks
+from tests.integration.telegram.conftest import close_runtime
+from webapp.bootstrap import build_runtime
+
+
+@dataclass
+class FakeNotifier:
+    sent: list[dict[str, str]] = field(default_factory=list)
+
+    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
+        self.sent.append({"phone": phone, "text": text, "reference": reference})
+
+    def last_code(self) -> str:
+        return "".join(ch for ch in self.sent[-1]["text"] if ch.isdigit())[:6]
+
+
+@pytest.fixture
+async def links(db_url: str, redis_url: str) -> AsyncIterator[TelegramLinks]:
+    rt: Runtime = build_runtime(Settings(kibeti_env="test", database_url=db_url, redis_url=redis_url))
+    rt.notifier = FakeNotifier()
+    from core import runtime as runtime_module
+
+    runtime_module.install(rt)
+    async with rt.session_factory() as session:
+        for phone, nid in (("+254712000201", "30000201"), ("+254712000202", "30000202")):
+            await identity.register_customer(
+                session=session, phone=phone, name="N", national_id=nid, language="en", pin="4826"
+            )
+        await session.commit()
+    yield TelegramLinks(rt)
+    await close_runtime(rt)
+
+
+def _code(links: TelegramLinks) -> str:
+    notifier = links.rt.notifier
+    assert isinstance(notifier, FakeNotifier)
+    return notifier.last_code()
+
+
+async def test_a_chat_is_linked_only_with_the_sms_code(links: TelegramLinks) -> None:
+    assert await links.send_code(phone="0712 000 201") == "+254712000201"
+    with pytest.raises(OtpInvalid):
+        await links.confirm(telegram_user_id=11, chat_id=11, phone="+254712000201", code="not-it")
+    assert await links.linked(telegram_user_id=11) is None
+    linked = await links.confirm(telegram_user_id=11, chat_id=11, phone="+254712000201", code=_code(links))
+    assert linked.phone == "+254712000201"
+    assert (await links.linked(telegram_user_id=11)) == linked
+    with pytest.raises(OtpExpired):  # single use
+        await links.confirm(telegram_user_id=12, chat_id=12, phone="+254712000201", code=_code(links))
+
+
+async def test_one_chat_per_customer_and_one_customer_per_user(links: TelegramLinks) -> None:
+    await links.send_code(phone="+254712000201")
+    await links.confirm(telegram_user_id=21, chat_id=21, phone="+254712000201", code=_code(links))
+    await links.send_code(phone="+254712000201")  # the same customer from a new Telegram account
+    await links.confirm(telegram_user_id=22, chat_id=22, phone="+254712000201", code=_code(links))
+    assert await links.linked(telegram_user_id=21) is None
+    await links.send_code(phone="+254712000202")  # that account now proves another number
+    moved = await links.confirm(telegram_user_id=22, chat_id=22, phone="+254712000202", code=_code(links))
+    assert (await links.linked(telegram_user_id=22)) == moved and moved.phone == "+254712000202"
+    await links.unlink(telegram_user_id=22)
+    assert await links.linked(telegram_user_id=22) is None
+    with pytest.raises(NotLinked):
+        await links.unlink(telegram_user_id=22)
+
+
+async def test_unknown_numbers_get_no_code(links: TelegramLinks) -> None:
+    with pytest.raises(CustomerNotFound):
+        await links.send_code(phone="+254712999999")
+    notifier = links.rt.notifier
+    assert isinstance(notifier, FakeNotifier) and notifier.sent == []
