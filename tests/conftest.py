@@ -50,6 +50,9 @@ def _isolated_process_state(
     and runs, old deposits to the same development-mnemonic addresses would be credited again.
     DATA_DIR reaches Settings built in-process and `kibeti` subprocesses alike."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path_factory.mktemp("var")))
+    # A test run (wallets may then use the public development keys with Redis configured, as the
+    # embedded demo does); reaches `kibeti` subprocesses too. Tests of other modes say so in Settings.
+    monkeypatch.setenv("KIBETI_ENV", "test")
     previous = runtime_module._current
     runtime_module._current = None
     get_settings.cache_clear()
