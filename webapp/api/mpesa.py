@@ -1,10 +1,12 @@
 """Daraja callbacks on secret paths, the paybill (C2B) on the embedded default, and staff views.
 
-POST /mpesa/<token>/{stk, b2c/result, b2c/timeout, status/result, balance/result, c2b/validation,
-c2b/confirmation, ...}: wrong token -> 403 and nothing is stored; otherwise the raw body is
+POST /cb/<token>/{stk, b2c/result, b2c/timeout, status/result, balance/result, c2b/validation,
+c2b/confirmation, ...} (prefix MPESA_CALLBACK_PATH_PREFIX, "cb"; the old "/mpesa/" outside production
+only): wrong token -> 403 and nothing is stored; otherwise the raw body is
 committed first, answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}` (a C2B validation gets
 its accept/reject reply), and processed idempotently. Malformed bodies are recorded, answered 200
-and flagged for staff.
+and flagged for staff. A C2B confirmation or an STK callback credits nothing by itself: the payment
+is pending (GET /api/staff/payouts/pending-mpesa) until our own Daraja query confirms it.
 
 Embedded default: the Daraja simulator is mounted at /daraja-sim, the C2B URLs are registered with
 it at start-up, and the phone page's "Pay Bill" pays through it. Staff: RQ's failed jobs, flagged
@@ -37,6 +39,7 @@ from core.auth.permissions import Permission
 from core.config import Settings
 from core.errors import KibetiError
 from core.payments import callbacks as callback_log
+from core.payments import confirmed
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
 from payouts import adapter, c2b_sim, c2b_suspense, c2b_urls, callbacks
@@ -269,6 +272,23 @@ async def flagged_callbacks(staff: PayoutsStaff, session: DbSession) -> list[dic
             "received_at": r.received_at,
         }
         for r in rows
+    ]
+
+
+@router.get("/api/staff/payouts/pending-mpesa")
+async def pending_mpesa(staff: PayoutsStaff, session: DbSession) -> list[dict[str, Any]]:
+    """M-Pesa money a callback announced that our own Daraja query has not confirmed yet (paybill
+    payments, STK collections): pending, not spendable."""
+    rows = await confirmed.pending_all(session=session)
+    return [
+        {
+            "kind": p.kind,
+            "reference": p.reference,
+            "amount": str(p.amount.amount),
+            "customer_id": p.customer_id,
+            "since": p.since,
+        }
+        for p in rows
     ]
 
 

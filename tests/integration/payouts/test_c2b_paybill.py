@@ -552,3 +552,16 @@ async def test_a_query_that_never_ran_is_asked_again_by_the_reconciler(paybill):
     await paybill.settle()  # the lost job turning up later changes nothing
     assert await paybill.wallet() == Money.of(60, Asset.KES)
     assert (await paybill.payments())["RKTLOST001"].status == C2BStatus.CREDITED.value
+
+
+async def test_staff_see_what_waits_for_daraja(paybill):
+    await paybill.post("confirmation", payment("RKTWAIT001", "0712345678", "120"))
+    url = "/api/staff/payouts/pending-mpesa"
+    assert (await paybill.http.get(url)).status_code == 401
+    listed = await paybill.http.get(url, headers=await _staff_token(paybill.rt, "finance"))
+    assert listed.status_code == 200
+    assert [(p["kind"], p["reference"], p["amount"], p["customer_id"]) for p in listed.json()] == [
+        ("paybill", "RKTWAIT001", "120.00", paybill.customer_id)
+    ]
+    await paybill.settle()  # Daraja never saw it: no longer waiting, nothing booked
+    assert (await paybill.http.get(url, headers=await _staff_token(paybill.rt, "support"))).json() == []
