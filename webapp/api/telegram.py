@@ -43,6 +43,9 @@ def _authorised(rt: Runtime, secret: str, request: Request) -> bool:
     expected = rt.settings.telegram_webhook_secret.get_secret_value()
     if not expected:
         return False
+    if rt.settings.is_production and (simulated(rt) or expected.startswith("dev-")):
+        # No bot configured: the public dev secret must not let anyone drive linking (and its SMS).
+        return False
     header = request.headers.get(SECRET_HEADER, "")
     path_ok = hmac.compare_digest(secret.encode(), expected.encode())
     header_ok = hmac.compare_digest(header.encode(), expected.encode())

@@ -72,3 +72,20 @@ async def test_a_real_bot_process_serves_no_double(sqlite_url: str) -> None:
         assert (await client.get("/telegram-sim/bot123:REAL/getMe")).status_code == 404
     assert DOUBLE_KEY not in rt.extras
     await close_runtime(rt)
+
+
+async def test_production_without_a_bot_refuses_the_public_dev_secret(sqlite_url: str) -> None:
+    """Else anyone could drive linking (and its SMS codes) with the secret printed in the source."""
+    rt = build_runtime(Settings(kibeti_env="test", database_url=sqlite_url, redis_url=""))
+    rt.settings = rt.settings.model_copy(update={"kibeti_env": "production"})
+    runtime_module.install(rt)
+    app = create_app(rt, run_scheduler_inside=False)
+    async with app.router.lifespan_context(app), _client(app) as client:
+        response = await client.post(
+            f"/telegram/{SECRET}",
+            json=_start_update(4343),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        assert response.status_code == 403
+    assert "telegram.application" not in rt.extras, "no bot was started"
+    await close_runtime(rt)
