@@ -52,7 +52,7 @@ PENDING_PHONE = "link_phone"  # user_data: the number a linking code was sent to
 MAX_CODE_INPUT = 16
 # Callback data the bot itself puts on buttons: anything else was tampered with or is from an old bot.
 MENU_ACTIONS = ("bal", "rates", "lang", "unlink", "menu")
-_CALLBACK = re.compile(r"^m:(" + "|".join(MENU_ACTIONS) + r")$")
+_CALLBACK = re.compile(r"m:(" + "|".join(MENU_ACTIONS) + r")")  # fullmatch: "$" would let "m:bal\n" in
 _PRIVATE = filters.ChatType.PRIVATE
 _NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are not commands or answers
 
@@ -234,7 +234,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     customer = await _linked(update, context)
     language = customer.language if customer else _language_of(update)
-    matched = _CALLBACK.match(query.data or "")
+    matched = _CALLBACK.fullmatch(query.data or "")
     if customer is None:
         await query.answer(translate("telegram.not_linked", language), show_alert=True)
         return

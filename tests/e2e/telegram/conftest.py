@@ -135,7 +135,11 @@ class TelegramUser:
         contact = {"phone_number": phone, "first_name": "Wanjiku", "user_id": owner or self.user_id}
         return await self.send(self.message(contact=contact))
 
-    async def tap(self, data: str, *, on: BotCall | None = None) -> list[BotCall]:
+    async def tap(self, data: str) -> list[BotCall]:
+        return await self.send(self.callback(data))
+
+    def callback(self, data: str) -> dict[str, Any]:
+        """A tap on one of the bot's inline buttons carrying `data`."""
         query = {
             "id": f"cq{next(_update_ids)}", "chat_instance": "ci-1", "data": data, "from": self.sender,
             "message": {
@@ -143,7 +147,7 @@ class TelegramUser:
                 "chat": {"id": self.user_id, "type": "private"},
             },
         }  # fmt: skip
-        return await self.send({"update_id": next(_update_ids), "callback_query": query})
+        return {"update_id": next(_update_ids), "callback_query": query}
 
     async def send(self, update: dict[str, Any]) -> list[BotCall]:
         """Post the update and return the messages the bot sent this chat in answer (at least one)."""

@@ -8,7 +8,7 @@ import httpx
 from channels.sms.fake import FakeAfricasTalking
 from channels.telegram.double import DoubleServer
 from core.runtime import Runtime
-from tests.e2e.telegram.conftest import TelegramUser, register, sms_code, wait_for
+from tests.e2e.telegram.conftest import TelegramUser, post_update, register, sms_code, wait_for
 from tests.e2e.ussd.conftest import deliver_sms, fund, refresh_rates
 
 PHONE = "+254712000101"
@@ -49,6 +49,20 @@ async def test_link_with_sms_code_then_balances_rates_and_unlink(
     [rates] = await user.tap("m:rates")
     assert "USDT-TRC20: buy KES " in rates.params["text"] and "Demo rates" in rates.params["text"]
     assert bot_api.double.calls_to("answerCallbackQuery"), "every tapped button is answered"
+
+    sent_before, answers_before = (
+        len(bot_api.double.sent_to(user.user_id)),
+        len(bot_api.double.calls_to("answerCallbackQuery")),
+    )
+    for tampered in ("m:bal:1", "m:BAL", "q:123:confirm", "m:bal\n"):
+        response = await post_update(client, user.callback(tampered))
+        assert response.status_code == 200
+    await wait_for(
+        lambda: len(bot_api.double.calls_to("answerCallbackQuery")) >= answers_before + 4, "the tampered taps"
+    )
+    expired = bot_api.double.calls_to("answerCallbackQuery")[answers_before:]
+    assert all("expired" in str(call.params.get("text")) for call in expired), [c.params for c in expired]
+    assert len(bot_api.double.sent_to(user.user_id)) == sent_before, "a tampered button shows nothing"
 
     [menu] = await user.command("/start")  # a linked chat goes straight to the menu
     assert _buttons(menu)[0] == "m:bal"
