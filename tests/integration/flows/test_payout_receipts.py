@@ -129,7 +129,7 @@ async def test_paid_sell_sends_the_receipt(
 
 @pytest.mark.parametrize(
     ("language", "words"),
-    [("en", "The money is back in your Kibeti wallet"), ("sw", "Pesa imerudi kwenye pochi yako ya Kibeti")],
+    [("en", "is back in your Kibeti wallet. Dial"), ("sw", "imerudi kwenye pochi yako ya Kibeti. Piga")],
 )
 async def test_failed_sell_says_the_money_is_back(
     session_factory: Factory, notifier: FakeNotifier, language: str, words: str
