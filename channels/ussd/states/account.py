@@ -10,6 +10,7 @@ from channels.ussd.states.registration import LANGUAGE_CHOICES
 from core.identity.errors import PinIncorrect
 from core.money import Money
 
+SCREEN_MAX = 160  # characters a USSD screen shows
 ACCOUNT_CHOICES = {"1": "account.old_pin", "2": "account.language", "3": "account.kyc", "4": "help"}
 
 
@@ -37,7 +38,7 @@ def _tier(ctx: Ctx, tier: str) -> str:
 
 async def _kyc(ctx: Ctx) -> Screen:
     status = await ctx.flows.account_status(customer_id=ctx.customer_id)
-    return ctx.end(
+    screen = ctx.end(
         "ussd.account.kyc",
         status=ctx.t(f"ussd.kyc.status.{status.kyc_status}")
         + (f" ({_tier(ctx, status.tier)})" if status.tier else ""),
@@ -45,6 +46,11 @@ async def _kyc(ctx: Ctx) -> Screen:
         daily=_limit(ctx, status.daily_limit),
         used=money(status.used_today, ctx.language),
     )
+    # what raises the limits (issue 12), under the limits when the screen has room for it
+    hint = ctx.t(f"ussd.kyc.next.{status.next_step}") if status.next_step else ""
+    if hint and len(screen.text) + 1 + len(hint) <= SCREEN_MAX:
+        return Screen(screen.text + "\n" + hint, end=True)
+    return screen
 
 
 async def render_old_pin(ctx: Ctx) -> Screen:
