@@ -541,6 +541,23 @@ async def test_no_stored_row_holds_the_path_token(paybill):
     assert all(TOKEN not in f"{c.raw}{c.body}{c.reference}{c.flag_reason}" for c in callbacks)
 
 
+async def test_a_result_echoing_our_callback_url_is_stored_without_the_token(paybill):
+    """Daraja's B2C results carry ReferenceData with the QueueTimeoutURL we gave it."""
+    echo = {
+        "Result": {
+            "ResultType": 0, "ResultCode": 0, "ResultDesc": "ok", "OriginatorConversationID": "nobody",
+            "ConversationID": "AG_1", "TransactionID": "RKTECHO001",
+            "ReferenceData": {"ReferenceItem": {"Key": "QueueTimeoutURL", "Value": f"https://k.example/cb/{TOKEN}/b2c/timeout"}},
+        }
+    }  # fmt: skip
+    response = await paybill.http.post(f"/cb/{TOKEN}/b2c/result", json=echo)
+    assert response.status_code == 200
+    async with paybill.rt.session_factory() as session:
+        rows = (await session.execute(select(MpesaCallback))).scalars().all()
+    assert rows and all(TOKEN not in f"{c.raw}{c.body}{c.reference}{c.flag_reason}" for c in rows)
+    assert any("/cb/***/b2c/timeout" in c.raw for c in rows)
+
+
 async def test_a_query_that_never_ran_is_asked_again_by_the_reconciler(paybill):
     body = payment("RKTLOST001", "0712345678", "60")
     paybill.paid(body)
