@@ -5,8 +5,7 @@ by webapp.bootstrap. The consumer (core) owns these interfaces; change them here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +20,7 @@ class Notifier(Protocol):
         ...
 
 
-SECRET_PLACEHOLDER = "{secret}"
+SECRET_PLACEHOLDER = "{secret}"  # noqa: S105 - a template slot, not a secret
 
 
 @runtime_checkable
