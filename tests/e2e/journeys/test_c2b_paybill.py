@@ -60,9 +60,10 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
         "0711 000 222",
         "--twice",
     )
-    assert "confirmation delivered 2 time(s)" in paid.stdout and "pending, duplicate, confirmed by M-Pesa: credited" in paid.stdout, (
-        paid.stdout
-    )
+    assert (
+        "confirmation delivered 2 time(s)" in paid.stdout
+        and "pending, duplicate, confirmed by M-Pesa: credited" in paid.stdout
+    ), paid.stdout
     assert await balance_of(stack.rt, phone.number, "KES") == "500.00"
     await phone.dial()
     assert "KES 500.00" in await phone.send("1")
