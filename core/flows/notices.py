@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from core import runtime
 from core.flows.service import CoreFlows
+from core.i18n import translate
 from core.identity.models import Customer
 from core.money import Asset, Money, format_money
 
 DEPOSIT_SEEN_JOB = "core.flows.notices.deposit_seen"
 WITHDRAWAL_FINAL_JOB = "core.flows.notices.withdrawal_final"
-NETWORK_NAMES = {"BTC": "Bitcoin", "USDT-ERC20": "USDT on Ethereum", "USDT-TRC20": "USDT on TRON"}
+
+
+def network_name(asset: str, language: str) -> str:
+    """The network in the customer's language ("USDT on TRON", "USDT kwenye TRON", "Bitcoin")."""
+    if asset in (Asset.USDT_ERC20.value, Asset.USDT_TRC20.value):
+        return translate(f"network.{Asset(asset).name.lower()}", language, amount="USDT")
+    return "Bitcoin" if asset == Asset.BTC.value else asset
 
 
 async def _customer(customer_id: int) -> Customer | None:
@@ -30,7 +37,7 @@ async def deposit_seen(customer_id: int, asset: str, amount_minor: int, txid: st
     await CoreFlows(runtime.get()).notify(
         phone=customer.phone, code="sms.deposit_seen", language=customer.language,
         reference=f"deposit-seen-{asset}-{txid}", amount=format_money(amount, customer.language),
-        network=NETWORK_NAMES.get(asset, asset), needed=str(needed), ref=txid[:12],
+        network=network_name(asset, customer.language), needed=str(needed), ref=txid[:12],
     )  # fmt: skip
     return "sent"
 
@@ -47,6 +54,6 @@ async def withdrawal_final(
     await CoreFlows(runtime.get()).notify(
         phone=customer.phone, code=code, language=customer.language,
         reference=f"withdrawal-final-{withdrawal_id}", amount=format_money(amount, customer.language),
-        network=NETWORK_NAMES.get(asset, asset), ref=(txid or str(withdrawal_id))[:12],
+        network=network_name(asset, customer.language), ref=(txid or str(withdrawal_id))[:12],
     )  # fmt: skip
     return outcome
