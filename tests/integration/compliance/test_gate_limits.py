@@ -22,6 +22,7 @@ async def test_an_unknown_customer_is_t0_and_reading_records_nothing(factory, cl
     assert limits == CustomerLimits(
         tier=0, kyc_status="none", per_transaction=kes("5000"), daily=kes("10000"), monthly=kes("50000"),
         balance=kes("20000"), crypto_withdrawal=kes("0"), used_today=kes("0"), used_this_month=kes("0"),
+        next_step="verify_id",  # what raises an unverified customer's limits
     )  # fmt: skip
     async with factory() as session:
         assert (await session.execute(select(func.count()).select_from(Movement))).scalar_one() == 0
