@@ -105,6 +105,20 @@ def _back_to(ctx: Ctx, state: str) -> None:
     ctx.session.state = state
 
 
+async def _code_spent(ctx: Ctx) -> Screen:
+    """The code expired or is used up. After a staff reset every dial lands on the code step, so
+    the customer could not reach the menu to ask for another: send a new one now instead."""
+    staff_reset = bool(ctx.data.get("staff_reset"))
+    ctx.data.clear()
+    if not staff_reset:
+        return ctx.end("error.otp_expired")
+    try:
+        await ctx.flows.start_pin_reset(phone=ctx.session.phone)
+    except OtpTooManyRequests as exc:
+        return ctx.end("error.otp_rate_limited", minutes=-(-exc.retry_after // 60))
+    return ctx.end("ussd.pin.reset_code_resent")
+
+
 async def handle_confirm(ctx: Ctx, value: str) -> str | Screen:
     session_id = ctx.session.session_id
     if not pins.same(ctx.secret, session_id, value, ctx.data.get("pin_digest", "")):
@@ -123,15 +137,13 @@ async def handle_confirm(ctx: Ctx, value: str) -> str | Screen:
         )
     except OtpInvalid as exc:
         if exc.attempts_left <= 0:  # that code is spent
-            ctx.data.clear()
-            return ctx.end("error.otp_expired")
+            return await _code_spent(ctx)
         ctx.data.pop("otp_sealed", None)
         ctx.data.pop("pin_digest", None)
         _back_to(ctx, CODE)
         return ctx.fail("otp_invalid", left=exc.attempts_left)
     except OtpExpired:
-        ctx.data.clear()
-        return ctx.end("error.otp_expired")
+        return await _code_spent(ctx)
     except NationalIdMismatch:
         ctx.data.clear()
         return _end_with_care(ctx, "error.national_id_mismatch")

@@ -5,16 +5,17 @@ PostgreSQL + Redis, in English and Swahili."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from channels.sms.fake import FakeAfricasTalking
 from core.db.base import Base
 from core.flows import accounts
 from core.identity import service as identity
+from core.identity.models import CustomerOtp
 from core.ledger import service as ledger
 from core.money import Asset, Money
 from core.runtime import Runtime
@@ -249,3 +250,39 @@ async def test_staff_reset_lands_on_the_code_then_a_new_pin(
     await phone.send("9")
     await phone.send("1")
     assert "Wrong" not in await phone.send(NEW_PIN)  # the new PIN is the current one
+
+
+@pytest.mark.parametrize(
+    ("language", "resent"), [("1", "We sent you a new one"), ("2", "Tumekutumia nyingine")]
+)
+async def test_a_staff_reset_code_that_expired_is_sent_again(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking, language: str, resent: str
+) -> None:
+    """After a staff reset every dial asks for the code, so an expired one cannot be a dead end."""
+    rt = ussd_runtime
+    phone = AtPhone(client, NUMBER)
+    await _register(phone, language, national_id=NATIONAL_ID)
+    assert rt.notifier is not None
+    async with rt.session_factory() as session:
+        customer = await identity.get_customer_by_phone(session=session, phone=NUMBER)
+        assert customer is not None
+        await identity.start_staff_pin_reset(
+            session=session, customer_id=customer.id, notifier=rt.notifier, clock=rt.clock, actor="staff:1"
+        )
+        await session.commit()
+    old_code = await _code_from_sms(rt, at_fake)
+    async with rt.session_factory() as session:  # the customer comes back after the code's lifetime
+        await session.execute(update(CustomerOtp).values(expires_at=rt.clock.now() - timedelta(minutes=1)))
+        await session.commit()
+    await phone.dial()
+    await phone.send(old_code)
+    await phone.send(NEW_PIN)
+    ended = await phone.send(NEW_PIN)
+    assert ended.startswith("END ") and resent in ended, ended
+    new_code = await _code_from_sms(rt, at_fake)
+    assert new_code != old_code
+    await phone.dial()
+    await phone.send(new_code)
+    await phone.send(NEW_PIN)
+    done = await phone.send(NEW_PIN)
+    assert done.startswith("END ") and "24" in done, done
