@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from compliance import cases, kyc, notices, onboarding, reasons, reviews
@@ -42,6 +42,7 @@ from core.ports import (
 
 EAT = timezone(timedelta(hours=3), "EAT")
 COUNTED = (Decision.ALLOW.value, Decision.REVIEW.value)
+REVERSED = "reversed"  # allowed, then undone: the payout it was for was refused and refunded
 SYNC_MODES = ("block", "review")
 SYNC_HISTORY = timedelta(days=35)
 MONITOR_JOB = "compliance.jobs.monitor_movement"
@@ -96,6 +97,7 @@ class ComplianceGateService:
                 amount_minor=movement.amount.minor,
                 amount_kes=movement.amount_kes.minor,
                 counterparty=movement.counterparty[:128],
+                reference=movement.reference[:160],
                 decision=Decision.REVIEW.value,
                 created_at=now,
             )
@@ -121,6 +123,18 @@ class ComplianceGateService:
                 )
         details = {"reference": row.id, **(verdict.details or {})}
         return GateResult(verdict.decision, verdict.reason_code, details)
+
+    async def reverse(self, *, reference: str) -> int:
+        """A refused payout: its movement no longer counts against limits (nor in reports)."""
+        if not reference:
+            return 0
+        async with self.session_factory() as session, session.begin():
+            result = await session.execute(
+                update(Movement)
+                .where(Movement.reference == reference[:160], Movement.decision.in_(COUNTED))
+                .values(decision=REVERSED, reason_code="payout_refused")
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def limits(self, customer_id: int) -> CustomerLimits:
         """The customer's tier (T0 until a profile exists) and its limits, with today's and this month's

@@ -132,6 +132,7 @@ class Movement(Base):
     __table_args__ = (
         Index("ix_compliance_movements_customer_id_created_at", "customer_id", "created_at"),
         Index("ix_compliance_movements_counterparty", "counterparty"),
+        Index("ix_compliance_movements_reference", "reference"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -144,6 +145,8 @@ class Movement(Base):
     decision: Mapped[str] = mapped_column(String(8))
     reason_code: Mapped[str] = mapped_column(String(48), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the movement's own key (a payout's idempotency key): a refused payout reverses its movement
+    reference: Mapped[str] = mapped_column(String(160), default="", server_default="")
 
 
 class SanctionsListVersion(Base):

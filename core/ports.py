@@ -151,6 +151,7 @@ class MovementCheck:
     amount: Money
     amount_kes: Money  # the KES value, for limits
     counterparty: str = ""  # phone, address or merchant id
+    reference: str = ""  # the movement's own key (a payout's), for `ComplianceGate.reverse`
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,12 @@ class ComplianceGate(Protocol):
 
     async def limits(self, customer_id: int) -> CustomerLimits:
         """The customer's tier and limits (read only: records no movement)."""
+        ...
+
+    async def reverse(self, *, reference: str) -> int:
+        """The movement checked under `reference` did not happen after all (M-Pesa refused the
+        payout and everything came back): it stops counting against the customer's limits.
+        Idempotent; returns how many movements it reversed."""
         ...
 
     async def register_identity(self, *, session: Any, claim: IdentityClaim) -> str:

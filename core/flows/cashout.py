@@ -113,8 +113,9 @@ async def confirm(
             if terms.fee != fee:  # the fee rules changed since the customer read the fee
                 raise QuoteExpired("the M-Pesa fee changed; ask again")
             check = MovementCheck(
-                customer_id, "withdraw", terms.amount, terms.amount, counterparty=customer.phone
-            )
+                customer_id, "withdraw", terms.amount, terms.amount, counterparty=customer.phone,
+                reference=idempotency_key,  # the payout's key: a refused payout reverses this
+            )  # fmt: skip
             await trading.gate(flows, session, check)
         kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)
         payout = await payments.create_payout(

@@ -111,9 +111,16 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
                 balance = await ledger.balance(session=session, account_id=payout.account_id)
                 values["balance"] = format_money(balance, customer.language)
                 values["ref"] = payout.receipt or payout.id[:12]  # else the Kibeti reference the sell showed
-        if outbox_id is not None:
+        refused = payout.status == PayoutStatus.FAILED.value
+        reference = payout.idempotency_key
+    if refused and rt.compliance is not None:
+        # nothing left the wallet: the movement stops counting against the customer's limits
+        # (the gate writes in its own session: this job's read session is closed first, for SQLite)
+        await rt.compliance.reverse(reference=reference)
+    if outbox_id is not None:
+        async with rt.session_factory() as session:
             await outbox.mark_done(session=session, outbox_id=outbox_id)
-        await session.commit()
+            await session.commit()
     if customer is not None:
         code = "sms.sell_receipt" if outcome == "paid" else "sms.payout_failed_refunded"
         await flows.notify(

@@ -237,7 +237,10 @@ async def confirm_sell(
         asset = Asset(row.asset)
         payout_minor = row.payout_minor if row.payout_minor is not None else row.receive_minor
         payout_amount = Money.from_minor(payout_minor, Asset.KES)
-        check = MovementCheck(customer_id, "sell", Money.from_minor(row.pay_minor, asset), payout_amount)
+        pay = Money.from_minor(row.pay_minor, asset)
+        check = MovementCheck(
+            customer_id, "sell", pay, payout_amount, reference=idempotency_key
+        )  # the payout's key
         await gate(flows, session, check)
         crypto_account = await accounts.wallet_account_id(session, customer_id, asset)
         kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select
 
+from compliance.gate import ComplianceGateService
 from core import runtime as runtime_module
 from core.clock import FixedClock
 from core.config import Settings
@@ -22,6 +23,7 @@ from core.ledger.models import AccountKind, JournalEntry, PostingRequest
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from core.payments import service as payments
+from core.ports import MovementCheck
 from core.quotes.models import Quote
 from core.runtime import Runtime
 from webapp.queues import InProcessJobQueue
@@ -138,3 +140,32 @@ def test_the_longest_failure_sms_fits_one_segment():
 def test_a_sell_quote_gives_its_mpesa_fee_to_the_payout():
     row = Quote(fees=[{"kind": "mpesa", "minor": 3000}, {"kind": "other", "minor": 5}])
     assert _mpesa_fee(row) == Money.of(30, KES)
+
+
+async def test_a_refused_payout_stops_counting_against_the_daily_limit(session_factory, notifier):
+    """Found by QA: a Tier-0 customer whose cash-out M-Pesa refused got the money back but had used
+    the day's limit anyway, so the retry the SMS suggests was refused."""
+
+    gate = ComplianceGateService(session_factory, FixedClock(), fail_closed_without_list=False)
+    runtime_module.get().compliance = gate
+    payout_id, _ = await _sold(session_factory, "en")
+    async with session_factory() as session:
+        customer_id = (await payments.get_payout(session=session, payout_id=payout_id)).customer_id
+    assert customer_id is not None
+    amount = Money.of("1500", KES)
+    allowed = await gate.check(MovementCheck(customer_id, "sell", amount, amount, reference="sell-1"))
+    assert allowed.allowed
+    other = await gate.check(MovementCheck(customer_id, "send", Money.of(100, KES), Money.of(100, KES)))
+    assert other.allowed
+    assert (await gate.limits(customer_id)).used_today == Money.of(1600, KES)
+    async with session_factory() as session:
+        await payments.apply_b2c_result(
+            session=session, originator_conversation_id=payout_id, conversation_id="AG_2",
+            result_code="2001", result_desc="refused", receipt="", amount=None,
+        )  # fmt: skip
+        await session.commit()
+    assert await flow_jobs.payout_finished(payout_id) == "failed"
+    assert (await gate.limits(customer_id)).used_today == Money.of(100, KES)  # the send still counts
+    assert await flow_jobs.payout_finished(payout_id) == "failed"  # a rerun reverses nothing more
+    assert (await gate.limits(customer_id)).used_today == Money.of(100, KES)
+    assert await gate.reverse(reference="") == 0
