@@ -40,6 +40,10 @@ RATE_LIMIT_EXEMPT = (
     "/api/callbacks",
     "/static",
     "/cb/",
+    # the embedded default's simulators (never mounted in production): the app calls its own Daraja
+    # simulator for every STK push and status query, all from 127.0.0.1
+    "/daraja-sim",
+    "/simulator/",
 )
 # M-Pesa callbacks are /<prefix>/<token>/<kind>: the default and legacy prefixes, plus the configured one
 MPESA_CALLBACK_PREFIXES = ("cb", "mpesa")

@@ -186,3 +186,16 @@ async def test_a_configured_callback_prefix_is_served(sqlite_url):
             assert (await http.post("/hooks/wrong-token/c2b/confirmation", content="{}")).status_code == 403
             assert (await http.post(f"/cb/{TOKEN}/c2b/confirmation", content="{}")).status_code == 200
     await rt.session_factory.kw["bind"].dispose()
+
+
+async def test_the_apps_own_calls_to_its_daraja_simulator_are_never_rate_limited(app_and_runtime):
+    """On the embedded default every STK push and status query is an HTTP call from the app to the
+    simulator it mounts, all from 127.0.0.1: under `make load` the per-IP limit answered them 429."""
+    app, _rt = app_and_runtime
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        simulator = [(await http.get("/daraja-sim/no-such-page")).status_code for _ in range(130)]
+        phone = [(await http.post("/simulator/phone/paybill", json={})).status_code for _ in range(130)]
+        staff = [(await http.get("/api/staff/payouts/failed-jobs")).status_code for _ in range(130)]
+    assert 429 not in simulator and 429 not in phone
+    assert 429 in staff  # the limiter itself is on
