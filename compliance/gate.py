@@ -84,25 +84,7 @@ class ComplianceGateService:
     async def check(self, movement: MovementCheck) -> GateResult:
         now = self.clock.now()
         async with self.session_factory() as session, session.begin():
-            await self._seed_once(session, now)
-            await kyc.ensure_profile(session=session, customer_id=movement.customer_id, now=now)
-            locked = (
-                select(KycProfile).where(KycProfile.customer_id == movement.customer_id).with_for_update()
-            )
-            profile = (await session.execute(locked)).scalar_one()
-            row = Movement(
-                customer_id=movement.customer_id,
-                kind=movement.kind,
-                asset=movement.amount.asset.value,
-                amount_minor=movement.amount.minor,
-                amount_kes=movement.amount_kes.minor,
-                counterparty=movement.counterparty[:128],
-                reference=movement.reference[:160],
-                decision=Decision.REVIEW.value,
-                created_at=now,
-            )
-            session.add(row)
-            await session.flush()
+            profile, row = await self._open_movement(session, movement, now)
             verdict = await self._decide(session, profile, movement, row, now)
             if verdict.decision is Decision.REVIEW and await reviews.use_approval(
                 session=session,
@@ -123,6 +105,30 @@ class ComplianceGateService:
                 )
         details = {"reference": row.id, **(verdict.details or {})}
         return GateResult(verdict.decision, verdict.reason_code, details)
+
+    async def _open_movement(
+        self, session: AsyncSession, movement: MovementCheck, now: datetime
+    ) -> tuple[KycProfile, Movement]:
+        """The customer's KYC profile, locked (one decision at a time per customer), and the
+        movement's row, recorded as under review until it is decided."""
+        await self._seed_once(session, now)
+        await kyc.ensure_profile(session=session, customer_id=movement.customer_id, now=now)
+        locked = select(KycProfile).where(KycProfile.customer_id == movement.customer_id).with_for_update()
+        profile = (await session.execute(locked)).scalar_one()
+        row = Movement(
+            customer_id=movement.customer_id,
+            kind=movement.kind,
+            asset=movement.amount.asset.value,
+            amount_minor=movement.amount.minor,
+            amount_kes=movement.amount_kes.minor,
+            counterparty=movement.counterparty[:128],
+            reference=movement.reference[:160],
+            decision=Decision.REVIEW.value,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return profile, row
 
     async def reverse(self, *, reference: str) -> int:
         """A refused payout: its movement no longer counts against limits (nor in reports)."""
@@ -179,22 +185,7 @@ class ComplianceGateService:
         self, *, session: Any, movement: MovementCheck, account_id: int, reference: str
     ) -> GateResult:
         now = self.clock.now()
-        await self._seed_once(session, now)
-        await kyc.ensure_profile(session=session, customer_id=movement.customer_id, now=now)
-        locked = select(KycProfile).where(KycProfile.customer_id == movement.customer_id).with_for_update()
-        profile = (await session.execute(locked)).scalar_one()
-        row = Movement(
-            customer_id=movement.customer_id,
-            kind=movement.kind,
-            asset=movement.amount.asset.value,
-            amount_minor=movement.amount.minor,
-            amount_kes=movement.amount_kes.minor,
-            counterparty=movement.counterparty[:128],
-            decision=Decision.REVIEW.value,
-            created_at=now,
-        )
-        session.add(row)
-        await session.flush()
+        profile, row = await self._open_movement(session, movement, now)
         verdict = await self._decide_inbound(session, profile, movement, row, now)
         row.decision, row.reason_code = verdict.decision.value, verdict.reason_code
         await outbox.enqueue(
