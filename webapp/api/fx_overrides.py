@@ -4,7 +4,7 @@ POST /api/staff/fx/overrides/{id}/approve (a different person) puts it in force,
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,12 +80,12 @@ async def propose(body: ProposeOverride, request: Request, session: DbSession, s
     return OverrideOut.of(row)
 
 
-@router.post("/overrides/{override_id}/approve", response_model=OverrideOut)
-async def approve(
-    override_id: OverrideId, request: Request, session: DbSession, staff: FxStaff
+async def _checked(
+    decide: Any, override_id: int, request: Request, session: Any, staff: StaffUser
 ) -> OverrideOut:
+    """The checker's decision (approve or reject), committed, or refused with nothing written."""
     try:
-        row = await overrides.approve_override(
+        row = await decide(
             session=session, override_id=override_id, checker_id=staff.id, clock=get_runtime(request).clock
         )
     except (OverrideNotAllowed, OverrideNotFound) as exc:
@@ -93,18 +93,17 @@ async def approve(
         raise _refused(exc) from exc
     await session.commit()
     return OverrideOut.of(row)
+
+
+@router.post("/overrides/{override_id}/approve", response_model=OverrideOut)
+async def approve(
+    override_id: OverrideId, request: Request, session: DbSession, staff: FxStaff
+) -> OverrideOut:
+    return await _checked(overrides.approve_override, override_id, request, session, staff)
 
 
 @router.post("/overrides/{override_id}/reject", response_model=OverrideOut)
 async def reject(
     override_id: OverrideId, request: Request, session: DbSession, staff: FxStaff
 ) -> OverrideOut:
-    try:
-        row = await overrides.reject_override(
-            session=session, override_id=override_id, checker_id=staff.id, clock=get_runtime(request).clock
-        )
-    except (OverrideNotAllowed, OverrideNotFound) as exc:
-        await session.rollback()
-        raise _refused(exc) from exc
-    await session.commit()
-    return OverrideOut.of(row)
+    return await _checked(overrides.reject_override, override_id, request, session, staff)
