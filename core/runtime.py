@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock
 from core.config import Settings
 from core.ports import ChainGateway, ComplianceGate, JobQueue, MobileMoney, Notifier, RateSource
+from core.telegram.store import ChatStateStore
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Runtime:
     compliance: ComplianceGate | None = None
     rate_sources: list[RateSource] = field(default_factory=list)
     redis: Any = None  # redis.asyncio.Redis in production; None in the embedded default
+    chat_states: ChatStateStore | None = None  # Telegram conversations (Redis, or memory)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

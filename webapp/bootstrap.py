@@ -20,6 +20,7 @@ from core.config import Settings, get_settings
 from core.db.session import make_engine, make_session_factory
 from core.logging import configure_logging
 from core.runtime import Runtime
+from core.telegram.store import build_chat_states
 from webapp.observability.errors import init_error_reporting
 from webapp.observability.metrics import count_event
 from webapp.queues import InProcessJobQueue, RQJobQueue
@@ -68,6 +69,7 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
         clock=SystemClock(),
         queue=queue,
         redis=async_redis,
+        chat_states=build_chat_states(async_redis),
     )
     for port, dotted in ADAPTER_BUILDERS.items():
         builder = _optional(dotted)
