@@ -23,7 +23,7 @@ from compliance.models import KycProfile, KycTier, MonitoringRule, Movement, Mov
 from compliance.rules import ARRIVING_KINDS, MovementView, RuleConfig, RuleContext, evaluate, is_msisdn
 from compliance.sanctions import store
 from compliance.sanctions.screening import Outcome
-from compliance.screening_service import screen_address
+from compliance.screening_service import screen_address, screen_business
 from compliance.seed import ensure_defaults
 from core.clock import Clock
 from core.identity.models import Customer
@@ -180,6 +180,15 @@ class ComplianceGateService:
         now = self.clock.now()
         await self._seed_once(session, now)
         return await onboarding.register_identity(session=session, claim=claim, now=now)
+
+    async def screen_business(self, *, session: Any, subject_ref: str, names: list[str]) -> str:
+        lists = await store.active_list(session=session)
+        if lists is None:
+            return Outcome.REVIEW.value if self.fail_closed_without_list else "pending"
+        outcome = await screen_business(
+            session=session, lists=lists, subject_ref=subject_ref, names=names, now=self.clock.now()
+        )
+        return outcome.value
 
     async def check_inbound(
         self, *, session: Any, movement: MovementCheck, account_id: int, reference: str

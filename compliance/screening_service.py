@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from compliance import cases
 from compliance.models import KycProfile, ScreeningResult
 from compliance.sanctions.loader import SanctionsList
-from compliance.sanctions.screening import Outcome, Subject, screen
+from compliance.sanctions.screening import _RANK, Outcome, Subject, screen
 
 ALERTING = (Outcome.ALERT, Outcome.BLOCK, Outcome.REVIEW)
 
@@ -112,6 +112,26 @@ async def screen_address(
         now=now,
     )
     return outcome
+
+
+async def screen_business(
+    *, session: AsyncSession, lists: SanctionsList, subject_ref: str, names: list[str], now: datetime
+) -> Outcome:
+    """A merchant's business name and directors, each screened and recorded; the worst outcome."""
+    worst = Outcome.CLEAR
+    for name in dict.fromkeys(" ".join(n.split()) for n in names if n.strip()):
+        _row, outcome = await record(
+            session=session,
+            lists=lists,
+            subject_type="merchant",
+            subject_ref=f"{subject_ref}:{name}",
+            customer_id=None,
+            subject=Subject(name=name),
+            now=now,
+        )
+        if _RANK[outcome] > _RANK[worst]:
+            worst = outcome
+    return worst
 
 
 async def screenable_ids(*, session: AsyncSession, first: int = 0, last: int | None = None) -> list[int]:

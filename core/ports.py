@@ -214,6 +214,12 @@ class ComplianceGate(Protocol):
         is told by SMS, all in the caller's transaction. Idempotent per `reference`."""
         ...
 
+    async def screen_business(self, *, session: Any, subject_ref: str, names: list[str]) -> str:
+        """Screen a business name and its directors' names against the loaded lists in the caller's
+        transaction (alerts and cases as for customers). Returns the worst outcome: clear | review |
+        alert | block, or pending when no list is loaded and the gate does not fail closed."""
+        ...
+
 
 @dataclass(frozen=True)
 class IdentityCheck:

@@ -20,6 +20,7 @@ from core.auth.models import ApiKey
 from core.auth.permissions import API_KEY_SCOPES
 from core.clock import Clock
 from core.merchants import service as merchants
+from core.merchants.errors import MerchantNotActive
 
 LIVE_PREFIX = "kbt_live_"
 TEST_PREFIX = "kbt_test_"
@@ -48,7 +49,11 @@ async def create_api_key(
     unknown = set(scopes) - API_KEY_SCOPES
     if not scopes or unknown:
         raise ValueError(f"scopes must be among {sorted(API_KEY_SCOPES)}")
-    await merchants.require_active(session=session, merchant_id=merchant_id)  # UnknownMerchant
+    merchant = await merchants.get_merchant(session=session, merchant_id=merchant_id)  # UnknownMerchant
+    if (
+        merchant.status == "suspended"
+    ):  # a pending merchant may get keys to build against; they work once active
+        raise MerchantNotActive(f"merchant {merchant_id} is suspended")
     prefix = LIVE_PREFIX if live else TEST_PREFIX
     key_id = secrets.token_hex(6)
     plaintext = f"{prefix}{key_id}_{secrets.token_urlsafe(32)}"

@@ -72,7 +72,9 @@ class ApiKey(Base):
     key_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
     prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    merchant_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    merchant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("merchants.id"), nullable=False, index=True
+    )
     name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     scopes: Mapped[str] = mapped_column(String(500), nullable=False)  # space-separated
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -78,7 +78,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 STAFF_ROUTE_PREFIXES = ("/api/staff", "/api/admin", "/admin")
 
 # Scopes a merchant API key may carry.
-API_KEY_SCOPES = frozenset({"payments:read", "payments:write", "payouts:write", "webhooks:manage"})
+API_KEY_SCOPES = frozenset(
+    {
+        "invoices:read",
+        "invoices:write",
+        "refunds:write",
+        "webhooks:write",
+        "payments:read",
+        "payments:write",
+        "payouts:write",
+        "webhooks:manage",
+    }
+)
 
 
 def has_permission(role: str | Role, permission: Permission) -> bool:

@@ -15,7 +15,7 @@ from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, OtpTooManyRequests
-from core.merchants.errors import UnknownMerchant
+from core.merchants.errors import MerchantNotActive, UnknownMerchant
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
@@ -143,6 +143,8 @@ async def create_api_key(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail={"code": exc.code, "message": str(exc)}
         ) from exc
+    except MerchantNotActive as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"code": exc.code, "message": str(exc)}) from exc
     except ValueError as exc:
         raise _bad_request("invalid_scopes", str(exc)) from exc
     await session.commit()
