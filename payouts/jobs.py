@@ -96,9 +96,9 @@ async def _call(d: Any, payout: Payout) -> Any:
                 return await d.client.b2b_payment(
                     originator_conversation_id=payout.originator_conversation_id,
                     receiver_shortcode=payout.phone,
-                    receiver_kind="till",
+                    receiver_kind=payout.receiver_kind or "till",
                     amount=amount,
-                    account_reference=payout.id[:13],
+                    account_reference=payout.account_reference or payout.id[:13],
                     remarks=payout.remarks,
                 )
             return await d.client.b2c_payment(

@@ -46,6 +46,8 @@ from core.money import Asset, Money, format_money
 from core.ports import IdentityClaim
 from core.quotes.maths import Given, Rail
 from core.runtime import Runtime
+from core.settlements import pay as merchant_pay
+from core.settlements.models import MerchantView
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +374,28 @@ class CoreFlows:
 
     async def finish_pin_reset(self, *, phone: str, otp: str, national_id: str | None, new_pin: str) -> None:
         await selfcare.finish_pin_reset(self, phone=phone, otp=otp, national_id=national_id, new_pin=new_pin)
+
+    # --- pay a merchant (issue 16) ---------------------------------------------------------
+
+    async def find_merchant(self, *, till: str) -> MerchantView:
+        return await merchant_pay.find_merchant(self, till=till)
+
+    async def quote_pay_merchant(
+        self, *, customer_id: int, till: str, amount: Money, asset: Asset
+    ) -> QuoteView:
+        return await merchant_pay.quote(self, customer_id=customer_id, till=till, amount=amount, asset=asset)
+
+    async def confirm_pay_merchant(
+        self, *, customer_id: int, till: str, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        return await merchant_pay.confirm(
+            self,
+            customer_id=customer_id,
+            till=till,
+            quote_id=quote_id,
+            pin=pin,
+            idempotency_key=idempotency_key,
+        )
 
 
 __all__ = ["CoreFlows", "KibetiError"]

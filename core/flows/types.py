@@ -12,6 +12,7 @@ from typing import Protocol
 
 from core.addressbook.models import SavedAddressView
 from core.money import Asset, Money
+from core.settlements.models import MerchantView
 
 
 @dataclass(frozen=True)
@@ -216,3 +217,17 @@ class CustomerFlows(Protocol):
         """Set a new PIN from the SMS code and the national ID on file (no ID when staff reset the
         PIN after checking it); money out then waits the 24-hour cool-down."""
         ...
+
+    # --- issue 16: pay a merchant by its Kibeti till code (KES balance, or crypto at a locked quote)
+
+    async def find_merchant(self, *, till: str) -> MerchantView:
+        """The active merchant with this till code; NoSuchTill ("No merchant with till 12345")."""
+        ...
+
+    async def quote_pay_merchant(
+        self, *, customer_id: int, till: str, amount: Money, asset: Asset
+    ) -> QuoteView: ...
+
+    async def confirm_pay_merchant(
+        self, *, customer_id: int, till: str, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt: ...

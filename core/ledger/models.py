@@ -36,11 +36,13 @@ class AccountKind(StrEnum):
     FEE_REVENUE = "fee_revenue"
     FX_REVENUE = "fx_revenue"
     FX_LIQUIDITY = "fx_liquidity"
+    FX_GAIN_LOSS = "fx_gain_loss"  # merchant invoices: market value at settlement minus the locked rate
     PAYOUTS_IN_FLIGHT = "payouts_in_flight"
     SUSPENSE = "suspense"  # unmatched deposits, for staff
     NETWORK_FEES = "network_fees"
     NETWORK_FEE_GAIN_LOSS = "network_fee_gain_loss"  # network fees charged minus what the chains took
     CLAIMS = "claims"  # sends waiting for an unregistered recipient
+    RAIL_CLEARING = "rail_clearing"  # KES a collection rail (PesaPal) confirmed and owes us
 
 
 class HoldStatus(StrEnum):

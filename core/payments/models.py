@@ -58,6 +58,9 @@ class Payout(Base):
     merchant_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     account_id: Mapped[int] = mapped_column(Integer)
     phone: Mapped[str] = mapped_column(String(16))  # 12-digit MSISDN (B2C) or shortcode (B2B)
+    # B2B only: "till" (BusinessBuyGoods) or "paybill" (BusinessPayBill, with its AccountReference)
+    receiver_kind: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    account_reference: Mapped[str] = mapped_column(String(20), default="", server_default="")
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
     # the payout fee the customer paid for it (a sell's M-Pesa fee): refunded with a failed payout
     fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0, server_default="0")

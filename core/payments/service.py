@@ -28,6 +28,8 @@ from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutS
 SEND_JOB = "payouts.jobs.send_payout"
 # Staged when a payout reaches a final status, if the use-case layer defines it (receipt SMS).
 FINISHED_JOB = "core.flows.jobs.payout_finished"
+# The same for a merchant's settlement payout (statement, merchant SMS, staff alert on failure).
+SETTLEMENT_FINISHED_JOB = "core.settlements.jobs.settlement_finished"
 PAYOUT_QUEUE = "payouts"
 # Result codes that mean "try again later" rather than "this payout failed" (PROTOCOLS.md 1.4)
 NAIROBI_OFFSET = timedelta(hours=3)
@@ -53,6 +55,8 @@ async def create_payout(
     remarks: str = "",
     kind: str = "b2c",
     fee: Money | None = None,
+    receiver_kind: str = "",
+    account_reference: str = "",
 ) -> Payout:
     """Hold the funds, write the payout row and its outbox job, in the caller's transaction (no commit).
 
@@ -89,6 +93,8 @@ async def create_payout(
         phone=party_b,
         amount_minor=send.minor,
         fee_minor=fee.minor if fee is not None and fee.is_positive() else 0,
+        receiver_kind=receiver_kind if kind == "b2b" else "",
+        account_reference=account_reference[:20] if kind == "b2b" else "",
         hold_id=0,
         status=PayoutStatus.CREATED.value,
         originator_conversation_id=payout_id,
@@ -309,8 +315,8 @@ async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_c
     return True
 
 
-def _finished_job_exists() -> bool:
-    module_name, _, attribute = FINISHED_JOB.rpartition(".")
+def _finished_job_exists(job: str = FINISHED_JOB) -> bool:
+    module_name, _, attribute = job.rpartition(".")
     try:
         return hasattr(importlib.import_module(module_name), attribute)
     except ImportError:
@@ -319,6 +325,13 @@ def _finished_job_exists() -> bool:
 
 async def _stage_finished(session: AsyncSession, payout: Payout) -> None:
     """Tell the customer (receipt or failure SMS) through the use-case layer, once per payout."""
+    if payout.merchant_id is not None and _finished_job_exists(SETTLEMENT_FINISHED_JOB):
+        await outbox.enqueue(
+            session=session,
+            job=SETTLEMENT_FINISHED_JOB,
+            kwargs={"payout_id": payout.id},
+            dedupe_key=f"payout:{payout.id}:settlement-finished",
+        )
     if payout.customer_id is None or not _finished_job_exists():
         return
     await outbox.enqueue(

@@ -7,6 +7,7 @@ from channels.ussd.states import (  # issue 19: help, PIN reset, pending, rates
     account,
     care,
     cashout,
+    merchant,
     pending,
     rates,
     registration,
@@ -19,7 +20,9 @@ from channels.ussd.states import (  # issue 19: help, PIN reset, pending, rates
 
 def build_table() -> dict[str, State]:
     table: dict[str, State] = {}
-    for module in (registration, wallet, trade, send, account, care, pending, rates, cashout, withdraw):
+    for module in (
+        registration, wallet, trade, send, account, care, pending, rates, cashout, withdraw, merchant,
+    ):  # fmt: skip
         for state in module.STATES:
             if state.name in table:
                 raise ValueError(f"duplicate USSD state {state.name}")

@@ -31,8 +31,11 @@ from core.identity.errors import (
 )
 from core.identity.phone import normalize_phone
 from core.identity.pin import check_new_pin
+from core.ledger.errors import InsufficientFunds
 from core.money import Asset, Money
 from core.quotes.errors import AmountTooSmall
+from core.settlements.errors import NoSuchTill
+from core.settlements.models import MerchantView
 
 
 class QuoteExpired(KibetiError):
@@ -40,6 +43,7 @@ class QuoteExpired(KibetiError):
 
 
 RATE = {"BTC": Decimal("13000000"), "USDT": Decimal("129.50")}
+FAKE_TILL = "123456"
 
 
 @dataclass
@@ -354,4 +358,35 @@ class FakeFlows:
             )
             self.movements.append(("withdraw", idempotency_key))
             self.executed[idempotency_key] = Receipt("W1", "pending", view.receive, {"address": address})
+        return self.executed[idempotency_key]
+
+    # --- pay a merchant (issue 16): till 123456 is "Mama Mboga Stores"
+
+    async def find_merchant(self, *, till: str) -> MerchantView:
+        if till.strip() != FAKE_TILL:
+            raise NoSuchTill(till.strip())
+        return MerchantView(7, "Mama Mboga Stores", FAKE_TILL)
+
+    async def quote_pay_merchant(
+        self, *, customer_id: int, till: str, amount: Money, asset: Asset
+    ) -> QuoteView:
+        await self.find_merchant(till=till)
+        if asset is Asset.KES:
+            return self._quote(customer_id, "merchant", amount, amount, till)
+        pay = Money.round_up(amount.amount / RATE[asset.currency], asset)
+        return self._quote(customer_id, "sell", pay, amount, till)
+
+    async def confirm_pay_merchant(
+        self, *, customer_id: int, till: str, quote_id: str, pin: str, idempotency_key: str
+    ) -> Receipt:
+        view, _ = await self._confirm(customer_id, quote_id, pin, idempotency_key)
+        if idempotency_key not in self.executed:
+            if view.pay > self._balance(customer_id, view.pay.asset):
+                raise InsufficientFunds("not enough")
+            self.wallets[(customer_id, view.pay.asset)] = (
+                self._balance(customer_id, view.pay.asset) - view.pay
+            )
+            self.movements.append(("merchant", idempotency_key))
+            self.sms.append(("merchant", till))
+            self.executed[idempotency_key] = Receipt("KP1", "done", view.receive, {"merchant": "Mama Mboga"})
         return self.executed[idempotency_key]

@@ -96,6 +96,8 @@ def _data(state: str) -> dict[str, object]:
     }  # fmt: skip
     if state.startswith("buy."):  # a buy amount is KES, whole shillings
         data.update(amount="250000", amount_asset=Asset.KES.value)
+    if state.startswith("merchant."):  # a merchant is paid KES, from any balance
+        data.update(amount="9999999.99", till="12345678", merchant_name="Wanjiku Kamau Njoroge Otieno")
     if state == "resume":
         data = {"resume": {"state": "send.confirm", "data": dict(data), "history": ["main"]}}
     return data

@@ -66,20 +66,7 @@ async def test_main_menu_layout(phone: Phone, flows: FakeFlows, language: str, w
         assert word in menu, menu
 
 
-async def test_pay_merchant_slot_is_kept_and_says_coming_soon(phone: Phone, flows: FakeFlows) -> None:
-    _customer(flows)
-    await phone.dial()
-    assert "3 Pay merchant (soon)" in await phone.send("4")
-    reply = await phone.send("3")
-    assert reply.startswith("CON This service is coming soon.") and "1 To a phone number" in reply
-    assert "Enter the phone number" in await phone.send("1") or "phone" in (await phone.repeat()).lower()
-
-
-async def test_pay_merchant_in_swahili(phone: Phone, flows: FakeFlows) -> None:
-    _customer(flows, "sw")
-    await phone.dial()
-    await phone.send("4")
-    assert "inakuja hivi karibuni" in await phone.send("3")
+# Pay merchant (Send -> 3) is built: tests/unit/ussd/test_pay_merchant.py
 
 
 # 19.3 top-up instructions ------------------------------------------------------------------

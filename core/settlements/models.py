@@ -1,0 +1,82 @@
+"""Merchant credits (one per settled invoice or Kibeti payment) and settlements (one payout each).
+
+Amounts are KES minor units. A credit's `net_minor` is what reached the merchant's KES account
+(`gross_minor - fee_minor`); a settlement pays whole shillings of the merchant's available balance
+and lists the credits it covers (`settlement_id`). A failed settlement releases its credits again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class CreditSource(StrEnum):
+    INVOICE = "invoice"  # a merchant invoice paid in crypto (or M-Pesa) reached Settled
+    KIBETI = "kibeti"  # a Kibeti customer paid from their wallet (USSD, Telegram)
+
+
+class SettlementStatus(StrEnum):
+    PAYING = "paying"  # the payout is on its way (held on the merchant's account)
+    PAID = "paid"
+    FAILED = "failed"  # M-Pesa refused it: the funds are back on the merchant's balance
+
+
+class MerchantCredit(Base):
+    __tablename__ = "merchant_credits"
+    __table_args__ = (UniqueConstraint("source", "source_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(24))  # what the merchant and payer see
+    payer: Mapped[str] = mapped_column(String(20), default="")  # masked phone, or ""
+    payer_customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    paid_asset: Mapped[str] = mapped_column(String(16), default="KES")
+    paid_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    gross_minor: Mapped[int] = mapped_column(MinorUnits)
+    fee_minor: Mapped[int] = mapped_column(MinorUnits)
+    net_minor: Mapped[int] = mapped_column(MinorUnits)
+    refunded_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    settlement_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Settlement(Base):
+    __tablename__ = "merchant_settlements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default=SettlementStatus.PAYING.value, index=True)
+    method: Mapped[str] = mapped_column(String(8))  # till | paybill | phone
+    destination: Mapped[str] = mapped_column(String(20))
+    account_reference: Mapped[str] = mapped_column(String(20), default="")
+    gross_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    refunds_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)  # whole shillings sent to M-Pesa
+    payout_id: Mapped[str] = mapped_column(String(40), unique=True)
+    receipt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    failure: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class MerchantView:
+    """A merchant as a paying customer sees it: the registered name behind a till code."""
+
+    id: int
+    name: str
+    till_code: str
