@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from core.db.base import Base, MinorUnits, UTCDateTime
@@ -100,3 +101,20 @@ class Merchant(Base):
     @active.setter
     def active(self, value: bool) -> None:
         self.status = (MerchantStatus.ACTIVE if value else MerchantStatus.SUSPENDED).value
+
+
+class ApiIdempotencyKey(Base):
+    """A merchant API POST made with an Idempotency-Key: its request's digest and the response given,
+    written in the transaction of the work it did, so a retry gets the same answer and a reuse of the
+    key for another body is refused."""
+
+    __tablename__ = "merchant_api_idempotency"
+    __table_args__ = (UniqueConstraint("merchant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id"), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    request_digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,0 +1,274 @@
+"""The merchant API's plumbing (/api/v1): who is calling, errors, idempotent POSTs.
+
+- `require_scope("invoices:write")`: a dependency answering a `MerchantPrincipal` for
+  `Authorization: Bearer kbt_live_...` (or `X-API-Key`) when the key is live, carries the scope and
+  its merchant is active; limited per key on the shared rate limiter (429 + Retry-After).
+- `merchant_api_router(...)`: an APIRouter under /api/v1 whose every error (domain, HTTP, validation)
+  is answered as `{code, message}` with the error's own status.
+- `idempotent(...)`: runs a POST's work once per Idempotency-Key; a retry gets the stored response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import api_keys
+from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied
+from core.auth.permissions import API_KEY_SCOPES
+from core.errors import KibetiError
+from core.merchants import idempotency
+from core.merchants import service as merchants
+from core.merchants.errors import MerchantNotActive, UnknownMerchant
+from core.merchants.models import ApiIdempotencyKey
+from core.ratelimit import API_KEY_REQUESTS, subject_key
+from webapp.deps_auth import RULE_ATTRIBUTE, DbSession, get_rate_limiter, get_runtime
+
+API_PREFIX = "/api/v1"
+_bearer = HTTPBearer(auto_error=False, description="A merchant API key: `Bearer kbt_live_...`")
+
+
+class ApiError(KibetiError):
+    """An error of the API layer itself (authentication, rate limit, idempotency)."""
+
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.headers = status, code, headers or {}
+
+
+@dataclass(frozen=True)
+class MerchantPrincipal:
+    merchant_id: int
+    key_id: str
+    scopes: frozenset[str]
+    live: bool
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def _plaintext(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials.strip()
+    return request.headers.get("x-api-key", "").strip()
+
+
+async def _authenticate(
+    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None, scope: str
+) -> MerchantPrincipal:
+    plaintext = _plaintext(request, credentials)
+    unauthorized = {"WWW-Authenticate": "Bearer"}
+    if not plaintext:
+        raise ApiError(
+            401, "unauthorized", "an API key is required: Authorization: Bearer <key>", unauthorized
+        )
+    runtime = get_runtime(request)
+    decision = await get_rate_limiter(runtime).hit(API_KEY_REQUESTS, subject_key("apikey", plaintext))
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests for this API key; retry after {decision.retry_after} s",
+            {"Retry-After": str(decision.retry_after)},
+        )
+    try:
+        key = await api_keys.authenticate_api_key(
+            session=session, plaintext=plaintext, scope=scope, clock=runtime.clock
+        )
+    except ApiKeyInvalid as exc:
+        raise ApiError(401, "unauthorized", "invalid API key", unauthorized) from exc
+    except ApiKeyScopeDenied as exc:
+        raise ApiError(403, "insufficient_scope", f"this API key lacks the {scope} scope") from exc
+    try:
+        await merchants.require_active(session=session, merchant_id=key.merchant_id)
+    except (UnknownMerchant, MerchantNotActive) as exc:
+        raise ApiError(403, "merchant_not_active", "this API key's merchant is not active") from exc
+    principal = MerchantPrincipal(
+        merchant_id=key.merchant_id,
+        key_id=key.key_id,
+        scopes=frozenset(key.scopes.split()),
+        live=key.prefix == api_keys.LIVE_PREFIX,
+    )
+    await session.commit()  # last_used_at
+    return principal
+
+
+def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, MerchantPrincipal]]:
+    """`principal: Annotated[MerchantPrincipal, Depends(require_scope("invoices:write"))]`."""
+    if scope not in API_KEY_SCOPES:
+        raise ValueError(f"unknown API key scope {scope}")
+
+    async def check(
+        request: Request,
+        session: DbSession,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+    ) -> MerchantPrincipal:
+        return await _authenticate(request, session, credentials, scope)
+
+    setattr(check, RULE_ATTRIBUTE, f"api_key:{scope}")
+    return check
+
+
+def _problem(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def render_error(exc: Exception) -> JSONResponse | None:
+    """The `{code, message}` answer for an error raised in a merchant API route (None: not ours)."""
+    if isinstance(exc, ApiError):
+        return _problem(exc.status, exc.code, str(exc), exc.headers)
+    if isinstance(exc, KibetiError):
+        return _problem(getattr(exc, "http_status", 400), exc.code, str(exc))
+    if isinstance(exc, RequestValidationError):
+        return _problem(422, "invalid_request", _validation_message(exc))
+    if isinstance(exc, HTTPException):
+        detail = exc.detail
+        if isinstance(detail, dict) and "code" in detail:
+            return _problem(exc.status_code, str(detail["code"]), str(detail.get("message", "")), exc.headers)
+        return _problem(exc.status_code, "http_error", str(detail), exc.headers)
+    return None
+
+
+class MerchantApiRoute(APIRoute):
+    """Answers every error of its endpoint (and its dependencies) as `{code, message}`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                answer = render_error(exc)
+                if answer is None:
+                    raise
+                return answer
+
+        return handle
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            }
+        },
+    }
+    for status, description in (
+        (401, "Missing or invalid API key"),
+        (403, "The key lacks the scope, or its merchant is not active"),
+        (422, "Invalid request"),
+        (429, "Rate limited (see Retry-After)"),
+    )
+}
+
+
+def merchant_api_router(*, prefix: str = "", tags: Sequence[str | Enum] = ("merchant API",)) -> APIRouter:
+    """A router under /api/v1 (+ `prefix`) whose errors are `{code, message}`."""
+    return APIRouter(
+        prefix=API_PREFIX + prefix,
+        tags=list(tags),
+        route_class=MerchantApiRoute,
+        responses=ERROR_RESPONSES,
+    )
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise ApiError(
+            400, "invalid_idempotency_key", "an Idempotency-Key is 1 to 255 printable ASCII characters"
+        )
+    return key
+
+
+async def _digest(request: Request) -> str:
+    body = await request.body()
+    try:  # the same JSON with other spacing or key order is the same request
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + canonical).hexdigest()
+
+
+def _replay(stored: ApiIdempotencyKey, digest: str) -> JSONResponse:
+    if stored.request_digest != digest:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request; use a new key for a new request",
+        )
+    return JSONResponse(
+        stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+async def idempotent(
+    *,
+    request: Request,
+    session: AsyncSession,
+    principal: MerchantPrincipal,
+    work: Callable[[], Awaitable[tuple[int, Any]]],
+) -> JSONResponse:
+    """Run `work` (which writes in `session` and answers (status, body)) and commit; with an
+    Idempotency-Key, the response is stored in the same transaction and a retry gets it back."""
+    key = _idempotency_key(request)
+    if key is None:
+        status, body = await work()
+        await session.commit()
+        return JSONResponse(jsonable_encoder(body), status_code=status)
+    digest = await _digest(request)
+    stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
+    if stored is not None:
+        return _replay(stored, digest)
+    status, body = await work()
+    payload = jsonable_encoder(body)
+    try:
+        await idempotency.remember(
+            session=session,
+            merchant_id=principal.merchant_id,
+            key=key,
+            request_digest=digest,
+            status_code=status,
+            response=payload,
+            clock=get_runtime(request).clock,
+        )
+        await session.commit()
+    except IntegrityError:  # the same key, at the same moment, from a concurrent retry: it won
+        await session.rollback()
+        stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
+        if stored is None:
+            raise
+        return _replay(stored, digest)
+    return JSONResponse(payload, status_code=status)
