@@ -30,7 +30,7 @@ from tests.integration.wallets.evm import EvmChain
 from tests.integration.wallets.ganache import Ganache
 from wallets.erc20.source import Erc20Source
 from wallets.models import DepositAddress
-from wallets.monitor import DepositMonitor, MonitorConfig
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
 from webapp.schema import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent

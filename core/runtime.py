@@ -6,6 +6,7 @@ installs the runtime before it starts taking jobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,10 @@ class Runtime:
     compliance: ComplianceGate | None = None
     rate_sources: list[RateSource] = field(default_factory=list)
     redis: Any = None  # redis.asyncio.Redis in production; None in the embedded default
+    # Simulators, wired by webapp.bootstrap on the embedded default and in tests only (never in production):
+    chain_simulation: Any = None  # wallets.scanning.chain.ChainSimulation: chains with no node URL
+    sms_simulator_url: Callable[[], str] | None = None  # the Africa's Talking fake's URL (started on use)
+    telegram_double: Any = None  # simulators.telegram_bot_api.BotApiDouble: no bot token, no Bot API server
     chat_states: ChatStateStore | None = None  # Telegram conversations (Redis, or memory)
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -1,7 +1,7 @@
 """Build the wallets adapters from settings (wired by webapp.bootstrap, and only there).
 
 API processes get the watch-only WalletGateway (account xpubs only), each key checked at start-up
-(wallets.hd.check_account_key). Only the embedded demo (no Redis, not production) or a test run
+(wallets.hd.derivation.check_account_key). Only the embedded demo (no Redis, not production) or a test run
 falls back, with no xpubs configured, to a published test mnemonic's xpubs, so it works with zero
 setup; those addresses are public knowledge, so every deposit-address screen and SMS says DEMO.
 Any other process refuses to start without the keys.
@@ -18,15 +18,14 @@ import httpx
 
 from core.config import Settings
 from core.runtime import Runtime
-from wallets.chain import ChainSource
 from wallets.config import WalletSettings
 from wallets.errors import WalletNotConfigured
-from wallets.fees import FeePolicy, NetworkFeeEstimator
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.monitor import DepositMonitor, MonitorConfig, StepResult
+from wallets.hd.derivation import AddressDeriver
 from wallets.networks import BitcoinNet, Network
-from wallets.simchain import SimulatedChain, sim_path
+from wallets.scanning.chain import ChainSimulation, ChainSource, SimulatedSource
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig, StepResult
+from wallets.withdrawals.fees import FeePolicy, NetworkFeeEstimator
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ DEV_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon 
 
 
 def dev_account_keys(btc_net: BitcoinNet) -> dict[Network, str]:
-    from wallets.keys import Seed, seed_from_mnemonic
+    from wallets.hd.keys import Seed, seed_from_mnemonic
 
     seed = Seed(seed_from_mnemonic(DEV_MNEMONIC), btc_net=btc_net)
     return {network: seed.account_xpub(network) for network in Network}
@@ -72,13 +71,27 @@ def node_url(runtime: Runtime, network: Network) -> str:
     }[network]
 
 
+def chain_simulation(runtime: Runtime) -> ChainSimulation | None:
+    """The simulated chains bootstrap wired (outside production only), or None."""
+    simulation: ChainSimulation | None = runtime.chain_simulation
+    return simulation
+
+
 def simulated(runtime: Runtime, network: Network) -> bool:
     """Outside production a network with no node URL runs on the simulated chain."""
-    return not node_url(runtime, network) and not runtime.settings.is_production
+    return not node_url(runtime, network) and chain_simulation(runtime) is not None
 
 
-def simulated_chain(runtime: Runtime, network: Network) -> SimulatedChain:
-    return SimulatedChain(network, sim_path(runtime.settings.data_dir, network))
+def simulated_chain(runtime: Runtime, network: Network) -> SimulatedSource:
+    simulation = chain_simulation(runtime)
+    if simulation is None:
+        raise WalletNotConfigured(f"no node URL configured for {network.label}")
+    return simulation.chain(network)
+
+
+def simulated_chain_fee(runtime: Runtime, network: Network) -> int:
+    simulation = chain_simulation(runtime)
+    return simulation.network_fee(network) if simulation is not None else 0
 
 
 def build(runtime: Runtime) -> Any:
@@ -95,7 +108,7 @@ def build(runtime: Runtime) -> Any:
         node_urls={network: node_url(runtime, network) for network in Network},
         erc20_token=core.usdt_erc20_contract,
         trc20_contract=core.usdt_trc20_contract,
-        simulated=frozenset(n for n in Network if simulated(runtime, n)),
+        simulated_fees={n: simulated_chain_fee(runtime, n) for n in Network if simulated(runtime, n)},
     )
     return WalletGateway(
         session_factory=runtime.session_factory,
@@ -147,8 +160,8 @@ def build_monitor(
         Network.TRC20: runtime.settings.usdt_trc20_contract,
         Network.BTC: "",
     }[network]
-    if isinstance(source, SimulatedChain):
-        token = source.token
+    if simulated(runtime, network):
+        token = simulated_chain(runtime, network).token
     dust = {
         Network.BTC: settings.btc_dust_sat,
         Network.ERC20: settings.erc20_dust_minor,

@@ -12,15 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import ComplianceGate, DepositAddress, PendingDeposit, WithdrawalTicket
-from wallets import addresses, service
+from wallets import service
 from wallets.errors import WalletNotConfigured
-from wallets.fees import NetworkFeeEstimator
-from wallets.hd import AddressDeriver
+from wallets.hd import addresses
+from wallets.hd.derivation import AddressDeriver
 from wallets.models import ChainCursor, ChainDeposit
 from wallets.models import DepositAddress as DepositAddressRow
 from wallets.networks import BitcoinNet, Network
 from wallets.service import DepositStatus
-from wallets.withdrawals import request_withdrawal
+from wallets.withdrawals.fees import NetworkFeeEstimator
+from wallets.withdrawals.lifecycle import request_withdrawal
 
 SEND_JOB = "wallets.jobs.send_withdrawal"
 SIGNER_QUEUE = "wallets"  # served by the signer worker, the only process holding the seed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 
 from sqlalchemy import select
 
@@ -21,8 +22,8 @@ from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.gateway import SEND_JOB, SIGNER_QUEUE
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.signer import sweep_all, withdrawals_for
-from wallets.simchain import SimulatedChain
+from wallets.scanning.chain import SimulatedSource
+from wallets.withdrawals.signer import sweep_all, withdrawals_for
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,11 @@ async def scan_all_networks() -> dict[str, int]:
         except WalletNotConfigured:
             continue
         try:
-            simulated = isinstance(monitor.source, SimulatedChain)
-            if not simulated and not settings.wallets_scan_in_scheduler:
+            on_simulation = simulated(current, network)
+            if not on_simulation and not settings.wallets_scan_in_scheduler:
                 continue
-            if isinstance(monitor.source, SimulatedChain):
-                monitor.source.produce(1)
+            if on_simulation:
+                cast(SimulatedSource, monitor.source).produce(1)
             deadline = time.monotonic() + SCAN_BUDGET_SECONDS
             while True:
                 result = await monitor.step()

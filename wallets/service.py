@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.base import utcnow
-from wallets.chain import Transfer
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from wallets.models import AddressCounter, ChainBlock, ChainCursor, ChainDeposit, DepositAddress
 from wallets.networks import Network
+from wallets.scanning.chain import Transfer
 
 MAX_MINOR = 2**63
 NOT_OUR_ASSET = frozenset({"unknown_token", "amount_out_of_range"})

@@ -49,6 +49,25 @@ def _optional(dotted: str) -> Callable[..., Any] | None:
     return builder
 
 
+def wire_simulators(runtime: Runtime) -> None:
+    """The fake outside world of the embedded default and tests, for each piece with no real endpoint
+    configured. Production processes never import the simulators package."""
+    settings = runtime.settings
+    if settings.is_production:
+        return
+    from simulators.chain_simulation import ChainSimulation
+
+    runtime.chain_simulation = ChainSimulation(settings.data_dir)
+    if not settings.at_base_url:
+        from simulators import africastalking
+
+        runtime.sms_simulator_url = lambda: africastalking.shared_server().url
+    if not settings.telegram_bot_token.get_secret_value() and not settings.telegram_api_base_url:
+        from simulators.telegram_bot_api import BotApiDouble
+
+        runtime.telegram_double = BotApiDouble()
+
+
 def build_runtime(settings: Settings | None = None, *, for_worker: bool = False) -> Runtime:
     """Build everything from settings. Workers get a NullPool engine (RQ runs each job in a new loop)."""
     settings = settings or get_settings()
@@ -71,6 +90,7 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
         redis=async_redis,
         chat_states=build_chat_states(async_redis),
     )
+    wire_simulators(runtime)
     for port, dotted in ADAPTER_BUILDERS.items():
         builder = _optional(dotted)
         if builder is not None:

@@ -2,14 +2,14 @@
 
 `send_sms` never talks to AT: it stages `channels.sms.jobs.send_sms` in the outbox (deduplicated by
 the reference) and returns, so no USSD hop waits on an SMS. With no AT base URL configured the
-local Africa's Talking fake is started in-process (the embedded default) and used instead.
+Africa's Talking fake bootstrap wired (the embedded default, tests) is used instead.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.sms import fake
+from channels.sms.errors import SmsNotConfigured
 from core.outbox import service as outbox
 from core.ports import SECRET_PLACEHOLDER
 from core.runtime import Runtime
@@ -17,18 +17,15 @@ from core.security import envelope
 from core.security.keyring import keyring_from_settings
 
 JOB = "channels.sms.jobs.send_sms"
-_FAKE_KEY = "at_fake_url"
 
 
 def at_base_url(rt: Runtime) -> str:
     """Where the SDK should post: the configured URL, or the in-process fake's."""
     if rt.settings.at_base_url:
         return rt.settings.at_base_url
-    url = rt.extras.get(_FAKE_KEY)
-    if not isinstance(url, str):
-        url = fake.shared_server().url
-        rt.extras[_FAKE_KEY] = url
-    return url
+    if rt.sms_simulator_url is None:
+        raise SmsNotConfigured("AT_BASE_URL is not set: SMS has nowhere to go")
+    return rt.sms_simulator_url()
 
 
 _KEYRING_KEY = "keyring"  # the process's envelope keyring (PBKDF2 once), shared with the staff API

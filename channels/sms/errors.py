@@ -14,3 +14,7 @@ class SmsNotSent(KibetiError):
         super().__init__(message)
         self.status_code = status_code
         self.retryable = retryable
+
+
+class SmsNotConfigured(KibetiError):
+    code = "sms_not_configured"

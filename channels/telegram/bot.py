@@ -8,11 +8,15 @@ web app exposes on the embedded default.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 from telegram import Bot
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from channels.telegram.handlers import install_handlers
+from channels.telegram.pacing import ChatPacing
 from core.flows.service import CoreFlows
 from core.runtime import Runtime
 from core.telegram.flows import TelegramLinks
@@ -20,7 +24,6 @@ from core.telegram.flows import TelegramLinks
 SIMULATED_TOKEN = "100000:SIMULATED-no-real-bot"  # noqa: S105 - not a secret: the token the embedded default's double sees
 _APP_KEY = "telegram.application"
 _LOCK_KEY = "telegram.lock"
-DOUBLE_KEY = "telegram.double"
 
 
 def simulated(rt: Runtime) -> bool:
@@ -28,37 +31,33 @@ def simulated(rt: Runtime) -> bool:
     return not rt.settings.telegram_bot_token.get_secret_value() and not rt.settings.telegram_api_base_url
 
 
-def embedded_double(rt: Runtime):  # type: ignore[no-untyped-def]
-    """The in-process Bot API double of the embedded default (created on first use)."""
-    from channels.telegram.double import BotApiDouble  # never imported by a process with a real bot
-
-    double = rt.extras.get(DOUBLE_KEY)
-    if not isinstance(double, BotApiDouble):
-        double = BotApiDouble()
-        rt.extras[DOUBLE_KEY] = double
-    return double
+def embedded_double(rt: Runtime) -> Any:
+    """The in-process Bot API double of the embedded default (wired by webapp.bootstrap, never in a
+    process with a real bot)."""
+    if rt.telegram_double is None:
+        raise NoBotConfigured(
+            "no Bot API double in this process: set TELEGRAM_BOT_TOKEN or TELEGRAM_API_BASE_URL"
+        )
+    return rt.telegram_double
 
 
 def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
     settings = rt.settings
     builder: ApplicationBuilder = Application.builder().updater(None)  # type: ignore[type-arg]
     if simulated(rt):
-        from channels.telegram.double import DoubleRequest
-
         double = embedded_double(rt)
         builder = (
-            builder.token(SIMULATED_TOKEN)
-            .request(DoubleRequest(double))
-            .get_updates_request(DoubleRequest(double))
+            builder.token(SIMULATED_TOKEN).request(double.request()).get_updates_request(double.request())
         )
     else:
         builder = builder.token(settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN)
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
-    application = builder.build()
+    application = builder.rate_limiter(ChatPacing()).build()
     install_handlers(
-        application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode
-    )
+        application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode,
+        states=rt.chat_states, now=rt.clock.now,
+    )  # fmt: skip
     return application
 
 
@@ -88,6 +87,31 @@ async def stop_application(rt: Runtime) -> None:
         if application.running:
             await application.stop()
         await application.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def notice_bot(rt: Runtime) -> AsyncIterator[Bot]:
+    """The bot that sends notices from a job: this process's running Application's (the embedded
+    default, where jobs run in the web process), else one for this job, paced the same way."""
+    application = rt.extras.get(_APP_KEY)
+    if isinstance(application, Application) and application.running:
+        yield application.bot
+        return
+    bot: ExtBot[int]
+    if simulated(rt):
+        double = embedded_double(rt)
+        bot = ExtBot(
+            SIMULATED_TOKEN,
+            request=double.request(),
+            get_updates_request=double.request(),
+            rate_limiter=ChatPacing(),
+        )
+    else:
+        token = rt.settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN
+        base_url = rt.settings.telegram_api_base_url or "https://api.telegram.org/bot"
+        bot = ExtBot(token, base_url=base_url, rate_limiter=ChatPacing())
+    async with bot:
+        yield bot
 
 
 def standalone_bot(rt: Runtime) -> Bot:

@@ -5,7 +5,7 @@ The quote is a send quote: the customer pays `pay`; the withdrawal fee and the n
 chain gateway's current estimate, passed on per the fee schedule's network rule) are deducted and
 `receive` leaves on chain. Both fees are held with the amount; when the withdrawal confirms, the
 difference between the network fee charged and what the chain took is booked to the network-fee
-gain/loss account (wallets.withdrawals.post_confirmed).
+gain/loss account (wallets.withdrawals.lifecycle.post_confirmed).
 
 Channels (USSD, Telegram, the CLI) show the quote through `QuoteView` (`fee` is the total,
 `network_fee` the estimate within it) or `withdrawal_quote_text`.

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from wallets.chain import BlockRef, Transfer
 from wallets.errors import NodeError
 from wallets.networks import Network
+from wallets.scanning.chain import BlockRef, Transfer
 
 TXS_PER_PAGE = 25
 

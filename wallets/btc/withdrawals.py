@@ -19,15 +19,15 @@ from core.db.base import utcnow
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
 from wallets import service
-from wallets._bitcoinlib import Key, Transaction
 from wallets.btc.fees import fee_rate, fee_sats
 from wallets.btc.source import EsploraClient
 from wallets.errors import HotWalletInsufficient, WithdrawalStateError
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd._bitcoinlib import Key, Transaction
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import ChainDeposit, DepositAddress, Withdrawal
 from wallets.networks import BITCOIN_PARAMS, Network
-from wallets.withdrawals import (
+from wallets.withdrawals.lifecycle import (
     BROADCAST,
     CONFIRMED,
     HELD,

@@ -10,9 +10,9 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3 import AsyncWeb3
 
-from wallets.chain import BlockRef, Transfer
 from wallets.errors import NodeError
 from wallets.networks import Network
+from wallets.scanning.chain import BlockRef, Transfer
 
 # keccak("Transfer(address,address,uint256)")
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"

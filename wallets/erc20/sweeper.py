@@ -1,6 +1,6 @@
 """Sweep USDT from ERC20 deposit addresses into the hot wallet, topping up their gas (ETH) first.
 
-The pass itself is `wallets.sweeping`; this is the Ethereum side of it. Every gas payment, the
+The pass itself is `wallets.withdrawals.sweeping`; this is the Ethereum side of it. Every gas payment, the
 top-ups' included, is booked, in USDT at the configured ETH price (the wei amount in the details).
 """
 
@@ -18,9 +18,9 @@ from web3 import AsyncWeb3
 
 from wallets.erc20.sender import Erc20Sender, GasQuote
 from wallets.errors import NodeError
-from wallets.keys import Seed
+from wallets.hd.keys import Seed
 from wallets.networks import Network
-from wallets.sweeping import FeeEntry, Sent, SweepChain, SweepReport, TokenSweeper, digest
+from wallets.withdrawals.sweeping import FeeEntry, Sent, SweepChain, SweepReport, TokenSweeper, digest
 
 log = logging.getLogger(__name__)
 

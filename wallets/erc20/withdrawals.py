@@ -19,7 +19,7 @@ from wallets.erc20.sender import Erc20Sender, GasQuote
 from wallets.errors import HotWalletInsufficient, WithdrawalStateError
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.withdrawals import (
+from wallets.withdrawals.lifecycle import (
     BROADCAST,
     CONFIRMED,
     FAILED,

@@ -90,7 +90,7 @@ async def estimate_transfer(
 
 def tron_hex_parameter(to: str, amount: int) -> str:
     """ABI-encoded (address, uint256) arguments of transfer(), as TRON's API takes them."""
-    from wallets.encoding import b58check_decode
+    from wallets.hd.encoding import b58check_decode
 
     account = b58check_decode(tron_address(to))[1:]
     return account.hex().rjust(64, "0") + format(amount, "x").rjust(64, "0")

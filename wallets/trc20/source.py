@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from wallets.chain import BlockRef, Transfer
-from wallets.encoding import b58check_encode
 from wallets.errors import NodeError
+from wallets.hd.encoding import b58check_encode
 from wallets.networks import Network
+from wallets.scanning.chain import BlockRef, Transfer
 
 PAGE_SIZE = 200
 

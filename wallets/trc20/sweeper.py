@@ -1,6 +1,6 @@
 """Sweep USDT from TRC20 deposit addresses into the TRON hot wallet, topping up their TRX first.
 
-The pass itself is `wallets.sweeping`; this is the TRON side of it. A deposit address has no TRX
+The pass itself is `wallets.withdrawals.sweeping`; this is the TRON side of it. A deposit address has no TRX
 to burn for energy and bandwidth: the hot wallet sends it what the transfer will burn (estimated
 from the chain parameters). The TRX the transfers burn is booked, in USDT at the configured TRX
 price (sun in the details).
@@ -15,11 +15,11 @@ from decimal import Decimal
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wallets.keys import Seed
+from wallets.hd.keys import Seed
 from wallets.networks import Network
-from wallets.sweeping import FeeEntry, Sent, SweepChain, SweepReport, TokenSweeper, digest
 from wallets.trc20.fees import estimate_transfer
 from wallets.trc20.sender import Trc20Sender
+from wallets.withdrawals.sweeping import FeeEntry, Sent, SweepChain, SweepReport, TokenSweeper, digest
 
 SUN_DECIMALS = 6
 

@@ -21,7 +21,7 @@ from core.ledger.models import AccountKind
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.trc20.sender import Trc20Sender, TronReceipt
-from wallets.withdrawals import (
+from wallets.withdrawals.lifecycle import (
     BROADCAST,
     CONFIRMED,
     FAILED,

@@ -42,7 +42,7 @@ from core.payments import callbacks as callback_log
 from core.payments import confirmed
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
-from payouts import adapter, c2b_sim, c2b_suspense, c2b_urls, callbacks
+from payouts import adapter, c2b_suspense, c2b_urls, callbacks
 from webapp.deps_auth import DbSession, require_permission
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,8 @@ async def phone_paybill(body: PaybillIn) -> JSONResponse:
     current = runtime.get()
     if not simulator_mounted(current.settings):
         return JSONResponse({"detail": "not found"}, status_code=404)
+    from simulators.daraja import paybill as c2b_sim  # the embedded default only
+
     try:
         payment = await c2b_sim.pay(
             current, phone=body.phone, amount=body.amount, account=body.account.strip() or None
@@ -307,7 +309,7 @@ class EmbeddedSimulator:
             await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
             return
         if self._app is None:
-            from payouts.mpesa.simulator import create_app
+            from simulators.daraja.simulator import create_app
 
             self._app = create_app()
         await self._app(scope, receive, send)

@@ -85,7 +85,7 @@ async def telegram_webhook(secret: str, request: Request) -> Response:
 async def bot_api_double(token: str, method: str, request: Request) -> Response:
     """The embedded default's Bot API double (a simulator, not Telegram); 404 when a real bot is set."""
     rt = runtime_module.get()
-    if not rt.settings.embedded or not simulated(rt):
+    if not rt.settings.embedded or not simulated(rt) or rt.telegram_double is None:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
     params: dict[str, Any] = dict(request.query_params)
     if request.method == "POST" and request.headers.get("content-type", "").startswith(

@@ -16,11 +16,10 @@ from core.identity.phone import normalize_phone
 from core.money import Money, format_money, parse_amount
 from core.runtime import Runtime
 from wallets.adapter import build_monitor, close_source, wallet_settings
-from wallets.addresses import validate
 from wallets.gateway import WalletGateway
-from wallets.monitor import StepResult
+from wallets.hd.addresses import validate
 from wallets.networks import Network
-from wallets.simchain import SimulatedChain, sim_path
+from wallets.scanning.monitor import StepResult
 from webapp.cli._common import run_with_runtime
 
 NETWORKS = click.Choice([n.value for n in Network])
@@ -115,6 +114,8 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
     async def work(runtime: Runtime) -> str:
         if runtime.settings.is_production:
             raise click.UsageError("simulated chains do not exist in production")
+        from simulators.chain import SimulatedChain, sim_path
+
         chain = SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen))
         try:
             destination = validate(chosen, to_address, btc_net=wallet_settings().bitcoin_net)
@@ -132,7 +133,7 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
 def fees() -> None:
     """Network fees per network: charged to customers on confirmed withdrawals vs what the chains took
     (gain/loss), and the network costs the house bears itself (sweeps, reverted transactions)."""
-    from wallets.fee_report import network_fee_report
+    from wallets.withdrawals.fee_report import network_fee_report
 
     async def work(runtime: Runtime) -> bool:
         async with runtime.session_factory() as session:
@@ -160,6 +161,8 @@ def mine(network: str, blocks: int) -> None:
     chosen = Network(network)
 
     async def work(runtime: Runtime) -> int:
+        from simulators.chain import SimulatedChain, sim_path
+
         return SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen)).produce(blocks)
 
     click.echo(f"height {run_with_runtime(work)}")

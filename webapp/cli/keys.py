@@ -16,12 +16,16 @@ from core.security import envelope
 from core.security import service as secrets_service
 from core.security.errors import EnvelopeError
 from core.security.keyring import keyring_from_settings
+from core.webhooks.models import WebhookEndpoint
+from core.webhooks.service import secret_context
 from webapp.cli._common import run_with_runtime
 
 
 def _envelope_columns() -> list[tuple[type[Any], str, Callable[[Any], str]]]:
     """Envelopes other packages keep in their own tables: (model, column, context the row was sealed with)."""
-    columns: list[tuple[type[Any], str, Callable[[Any], str]]] = []
+    columns: list[tuple[type[Any], str, Callable[[Any], str]]] = [
+        (WebhookEndpoint, "secret_envelope", lambda endpoint: secret_context(endpoint.id))
+    ]
     try:
         from compliance.models import KycDocument
     except ImportError:  # pragma: no cover - package absent
@@ -86,9 +90,9 @@ def xpubs_command() -> None:
     """Print the account keys of WALLET_SEED_SEALED as the settings the API processes take
     (BTC_ACCOUNT_XPUB is the zpub on mainnet, the vpub on BITCOIN_NET=testnet or regtest)."""
     from wallets.adapter import wallet_settings
-    from wallets.custody import open_seed
     from wallets.errors import WalletNotConfigured
-    from wallets.hd import check_account_key
+    from wallets.hd.custody import open_seed
+    from wallets.hd.derivation import check_account_key
 
     settings = wallet_settings()
     if not settings.wallet_seed_sealed:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.payments.models import MpesaCallback
 from core.runtime import Runtime
-from payouts import c2b_sim, c2b_urls
+from payouts import c2b_urls
 from webapp.cli._common import run_with_runtime
 
 
@@ -50,6 +50,8 @@ def register_c2b(response_type: str) -> None:
 def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_validation: bool) -> None:
     """Pay the paybill from a simulated phone: the Daraja simulator sends Kibeti the validation, then
     the confirmation. Needs the running app (`make run`) or `kibeti mpesa simulator`."""
+
+    from simulators.daraja import paybill as c2b_sim  # a simulator command: never a production path
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], list[str]]:
         payment = await c2b_sim.pay(

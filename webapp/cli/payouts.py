@@ -42,7 +42,7 @@ def mpesa_group() -> None:
 @click.option("--port", default=8090, show_default=True)
 def simulator(host: str, port: int) -> None:
     """Run the Daraja simulator (OAuth, STK, B2C, status, balance, C2B; control API under /simulator)."""
-    from payouts.mpesa.simulator import main
+    from simulators.daraja.simulator import main
 
     click.echo(f"Daraja simulator (not Safaricom) on http://{host}:{port}", err=True)
     main(["--host", host, "--port", str(port)])

@@ -21,12 +21,12 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from channels.sms.fake import FakeAfricasTalking
 from core import runtime as runtime_module
 from core.config import Settings
 from core.identity import service as identity
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import TOKEN, AtPhone
 from webapp import scheduler
 from webapp.api import mpesa as mpesa_api

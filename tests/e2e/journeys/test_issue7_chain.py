@@ -21,11 +21,11 @@ from core.ledger.models import Account, Posting
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from core.runtime import Runtime
+from simulators.chain import SimulatedChain, sim_path
 from tests.e2e.journeys.conftest import PIN, Stack, register, settle
 from tests.e2e.ussd.conftest import AtPhone, balance_of
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.simchain import SimulatedChain, sim_path
 
 pytestmark = pytest.mark.slow
 

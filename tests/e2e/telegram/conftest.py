@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.sms.fake import FakeAfricasTalking
 from channels.telegram.bot import stop_application
-from channels.telegram.double import BotApiDouble, BotCall, DoubleServer
 from core import runtime as runtime_module
 from core.config import Settings
 from core.identity import service as identity
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
+from simulators.telegram_bot_api import BotApiDouble, BotCall, DoubleServer
 from webapp.app import create_app
 from webapp.bootstrap import build_runtime
 

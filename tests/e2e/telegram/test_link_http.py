@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 
-from channels.sms.fake import FakeAfricasTalking
-from channels.telegram.double import DoubleServer
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
+from simulators.telegram_bot_api import DoubleServer
 from tests.e2e.telegram.conftest import TelegramUser, post_update, register, sms_code, wait_for
 from tests.e2e.ussd.conftest import deliver_sms, fund, refresh_rates
 

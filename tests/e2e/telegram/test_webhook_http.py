@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.telegram.double import DoubleServer
 from core.runtime import Runtime
+from simulators.telegram_bot_api import DoubleServer
 from tests.e2e.telegram.conftest import SECRET, TelegramUser, post_update, wait_for
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from channels.sms.fake import FakeAfricasTalking
 from core import runtime as runtime_module
 from core.config import Settings
 from core.outbox import service as outbox
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from webapp.app import create_app
 from webapp.bootstrap import build_runtime
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from channels.sms.fake import FakeAfricasTalking
 from compliance import jobs
 from core.identity import service as identity
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import AtPhone, fund, refresh_rates
 from tests.e2e.ussd.test_journeys_http import _register
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import select, text, update
 
-from channels.sms.fake import FakeAfricasTalking
 from core.db.base import Base
 from core.flows import accounts
 from core.identity import service as identity
@@ -19,6 +18,7 @@ from core.identity.models import CustomerOtp
 from core.ledger import service as ledger
 from core.money import Asset, Money
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms, refresh_rates
 from tests.e2e.ussd.test_journeys_http import _register
 from webapp.schema import import_all_models

@@ -9,11 +9,11 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import func, select, update
 
-from channels.sms.fake import FakeAfricasTalking
 from core.money import Asset
 from core.payments import service as payments
 from core.payments.models import MpesaCollection, Payout
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, fund, refresh_rates
 from tests.e2e.ussd.test_journeys_http import _register
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from channels.sms.fake import FakeAfricasTalking
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms
 
 

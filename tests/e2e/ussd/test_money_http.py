@@ -5,13 +5,13 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
-from channels.sms.fake import FakeAfricasTalking
 from core.flows import jobs, trading
 from core.flows.models import SendClaim
 from core.outbox.models import OutboxJob
 from core.payments import collections
 from core.payments.models import MpesaCollection, Payout
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, fund, refresh_rates
 from tests.e2e.ussd.test_journeys_http import _register
 

@@ -10,19 +10,19 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from channels.sms.fake import FakeAfricasTalking
 from core.flows import notices
 from core.identity import service as identity
 from core.money import Asset
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.outbox.service import resolve_job
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
+from simulators.chain import SimulatedChain, sim_path
+from simulators.chain_embedded import simulated_monitor
 from tests.e2e.ussd.conftest import AtPhone, deliver_sms
 from tests.e2e.ussd.test_journeys_http import _register
 from wallets.config import WalletSettings
-from wallets.embedded import simulated_monitor
 from wallets.networks import Network
-from wallets.simchain import SimulatedChain, sim_path
 
 NUMBER = "+254712345678"
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import select
 
-from channels.sms.fake import FakeAfricasTalking
 from core.flows import jobs, trading
 from core.i18n.gsm import is_gsm7
 from core.outbox import jobs as outbox_jobs
@@ -17,6 +16,7 @@ from core.payments import collections
 from core.payments import service as payments
 from core.payments.models import MpesaCollection, Payout
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import AtPhone, deliver_sms, fund, refresh_rates
 from tests.e2e.ussd.test_journeys_http import _register
 

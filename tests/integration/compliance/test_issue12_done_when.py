@@ -15,7 +15,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from channels.sms.fake import FakeAfricasTalking
 from compliance.models import Alert, KycProfile
 from compliance.sanctions import store
 from compliance.sanctions.loader import load_path
@@ -29,6 +28,7 @@ from core.identity import service as identity
 from core.money import Asset, Money
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.runtime import Runtime
+from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms, fund, refresh_rates
 from tests.e2e.ussd.conftest import at_fake as at_fake
 from tests.integration.compliance import issue12

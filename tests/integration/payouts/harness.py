@@ -108,7 +108,7 @@ class Stack:
             **env,
         )
         self.processes.append(
-            self._spawn([sys.executable, "-m", "payouts.mpesa.simulator", "--port", str(sim_port)])
+            self._spawn([sys.executable, "-m", "simulators.daraja.simulator", "--port", str(sim_port)])
         )
         app = "tests.integration.payouts.callback_app:create_app"
         uvicorn = [

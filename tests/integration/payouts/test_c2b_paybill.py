@@ -32,8 +32,8 @@ from core.payments.models import C2BStatus, MpesaC2BPayment, MpesaCallback
 from core.runtime import Runtime
 from payouts import adapter, jobs
 from payouts.mpesa.credentials import generate_test_certificate
-from payouts.mpesa.sim_state import C2BTxn, SimConfig
-from payouts.mpesa.simulator import Simulator, create_app
+from simulators.daraja.simulator import Simulator, create_app
+from simulators.daraja.state import C2BTxn, SimConfig
 from webapp.api.mpesa import router
 from webapp.bootstrap import build_runtime
 from webapp.middleware import install_error_handlers

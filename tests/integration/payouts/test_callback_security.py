@@ -18,8 +18,8 @@ from core.payments import collections, confirmed
 from core.payments.models import CollectionStatus, MpesaCallback, MpesaCollection
 from payouts import adapter, jobs
 from payouts.mpesa.credentials import generate_test_certificate
-from payouts.mpesa.sim_state import SimConfig
-from payouts.mpesa.simulator import Simulator, create_app
+from simulators.daraja.simulator import Simulator, create_app
+from simulators.daraja.state import SimConfig
 from webapp.api.mpesa import router
 from webapp.bootstrap import build_runtime
 from webapp.middleware import SecurityMiddleware, install_error_handlers

@@ -8,7 +8,7 @@ import pytest
 
 from channels.sms import gateway
 from channels.sms.errors import SmsNotSent
-from channels.sms.fake import FakeAfricasTalking
+from simulators.africastalking import FakeAfricasTalking
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from channels.sms.adapter import JOB
-from channels.sms.fake import FakeAfricasTalking
 from core import runtime as runtime_module
 from core.config import Settings
+from simulators.africastalking import FakeAfricasTalking
 from webapp.bootstrap import build_runtime
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from channels.telegram.double import BotApiDouble, DoubleServer
 from core.runtime import Runtime
+from simulators.telegram_bot_api import BotApiDouble, DoubleServer
 
 _LOCAL = ("127.", "::1", "localhost")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from channels.telegram.double import DoubleServer
+from simulators.telegram_bot_api import DoubleServer
 from tests.cli import kibeti
 
 TOKEN = "123456:TEST-token"

@@ -10,7 +10,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, InvalidToken, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.telegram.double import SIMULATOR_NAME, BotApiDouble, DoubleRequest, DoubleServer
+from simulators.telegram_bot_api import SIMULATOR_NAME, BotApiDouble, DoubleRequest, DoubleServer
 
 TOKEN = "123456:TEST-token"
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Balances", callback_data="m:bal")]])

@@ -9,10 +9,10 @@ import time
 
 import httpx
 
-from channels.telegram.bot import DOUBLE_KEY, embedded_double
-from channels.telegram.double import SIMULATOR_NAME
+from channels.telegram.bot import embedded_double
 from core import runtime as runtime_module
 from core.config import Settings
+from simulators.telegram_bot_api import SIMULATOR_NAME
 from tests.integration.telegram.conftest import close_runtime
 from webapp.app import create_app
 from webapp.bootstrap import build_runtime
@@ -70,7 +70,7 @@ async def test_a_real_bot_process_serves_no_double(sqlite_url: str) -> None:
     app = create_app(rt, run_scheduler_inside=False)
     async with app.router.lifespan_context(app), _client(app) as client:
         assert (await client.get("/telegram-sim/bot123:REAL/getMe")).status_code == 404
-    assert DOUBLE_KEY not in rt.extras
+    assert rt.telegram_double is None
     await close_runtime(rt)
 
 

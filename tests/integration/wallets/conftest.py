@@ -9,8 +9,8 @@ import pytest
 
 from tests.integration.wallets.evm import EvmChain
 from tests.integration.wallets.ganache import Ganache, GanacheUnavailable
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed, seed_from_mnemonic
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed, seed_from_mnemonic
 from wallets.networks import Network
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"

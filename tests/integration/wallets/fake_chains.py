@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlparse
 
 from tronpy.keys import PrivateKey
 
-from wallets._bitcoinlib import Key
-from wallets.encoding import b58check_decode, b58check_encode
+from wallets.hd._bitcoinlib import Key
+from wallets.hd.encoding import b58check_decode, b58check_encode
 
 
 @dataclass

@@ -20,12 +20,12 @@ from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.errors import HotWalletInsufficient
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import ChainDeposit, Withdrawal
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import BitcoinNet, Network
-from wallets.withdrawals import request_withdrawal
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
+from wallets.withdrawals.lifecycle import request_withdrawal
 
 BTC = Asset.BTC
 PAYEE = "bcrt1qs758ursh4q9z627kt3pp5yysm78ddny6txaqgw"

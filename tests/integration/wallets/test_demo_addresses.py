@@ -18,7 +18,7 @@ from core.runtime import Runtime
 from wallets.adapter import deriver_for
 from wallets.config import WalletSettings
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from webapp.queues import InProcessJobQueue
 
 LABEL = {"en": "DEMO address - do not send real funds", "sw": "Anwani ya DEMO - usitume pesa halisi"}

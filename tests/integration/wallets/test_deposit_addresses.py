@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.money import Asset
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from wallets.models import DepositAddress
 
 

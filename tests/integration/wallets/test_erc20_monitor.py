@@ -13,14 +13,14 @@ from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
 from tests.integration.wallets.evm import EvmChain
-from wallets.chain import BlockRef, Transfer
 from wallets.erc20.source import TRANSFER_TOPIC, Erc20Source
 from wallets.errors import NodeError
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from wallets.models import ChainDeposit
-from wallets.monitor import DepositMonitor, MonitorConfig, StepResult, backoff_delay
 from wallets.networks import Network
+from wallets.scanning.chain import BlockRef, Transfer
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig, StepResult, backoff_delay
 
 USDT = Asset.USDT_ERC20
 

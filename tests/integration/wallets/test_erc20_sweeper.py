@@ -15,8 +15,8 @@ from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.sweeper import Erc20Sweeper
 from wallets.errors import NodeError
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.networks import Network
 
 USDT = Asset.USDT_ERC20

@@ -19,12 +19,12 @@ from wallets.erc20.source import Erc20Source
 from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import AmountBelowDust, HotWalletInsufficient, WithdrawalRefused, WrongNetworkAddress
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import Withdrawal
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import Network
-from wallets.withdrawals import request_withdrawal, wei_to_asset
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
+from wallets.withdrawals.lifecycle import request_withdrawal, wei_to_asset
 
 USDT = Asset.USDT_ERC20
 ETH_PRICE = Decimal("3000")  # USDT per ETH, for booking gas

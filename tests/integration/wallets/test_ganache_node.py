@@ -20,12 +20,12 @@ from tests.integration.wallets.test_erc20_withdrawal import (
 )
 from wallets.erc20.source import Erc20Source
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import ChainDeposit, Withdrawal
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import Network
-from wallets.withdrawals import wei_to_asset
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
+from wallets.withdrawals.lifecycle import wei_to_asset
 
 USDT = Asset.USDT_ERC20
 
@@ -127,9 +127,9 @@ async def test_signer_jobs_send_and_track_from_the_sealed_seed(
     from core.runtime import Runtime
     from core.security.keyring import keyring_from_settings
     from wallets import jobs
-    from wallets.custody import seal_seed
     from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX
-    from wallets.hd import evm_address
+    from wallets.hd.custody import seal_seed
+    from wallets.hd.derivation import evm_address
 
     evm, sf = ganache_evm, pg_session_factory
     settings = Settings(

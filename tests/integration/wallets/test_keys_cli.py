@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from core.config import Settings
 from core.security.keyring import keyring_from_settings
-from wallets.custody import seal_seed
-from wallets.keys import seed_from_mnemonic
+from wallets.hd.custody import seal_seed
+from wallets.hd.keys import seed_from_mnemonic
 from webapp.cli.keys import cli
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
+from simulators.chain import SimulatedChain, sim_path
+from simulators.chain_embedded import run_simulated_chains, simulated_monitor
 from wallets.config import WalletSettings
-from wallets.embedded import run_simulated_chains, simulated_monitor
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from wallets.networks import Network
-from wallets.simchain import SimulatedChain, sim_path
 
 USDT = Asset.USDT_ERC20
 
@@ -80,12 +80,19 @@ async def test_scheduler_job_mines_and_credits_on_the_embedded_default(
     from core.clock import SystemClock
     from core.config import Settings
     from core.runtime import Runtime
+    from simulators.chain_simulation import ChainSimulation
     from wallets.jobs import scan_all_networks
 
     settings = Settings(data_dir=tmp_path, database_url="sqlite+aiosqlite:///unused.db")
     previous = runtime_module._current
     runtime_module.install(
-        Runtime(settings=settings, session_factory=session_factory, clock=SystemClock(), queue=None)  # type: ignore[arg-type]
+        Runtime(
+            settings=settings,
+            session_factory=session_factory,
+            clock=SystemClock(),
+            queue=None,  # type: ignore[arg-type]
+            chain_simulation=ChainSimulation(tmp_path),
+        )
     )
     gateway = WalletGateway(session_factory=session_factory, deriver=deriver)
     address = (await gateway.deposit_address(owner_type="customer", owner_id=9, asset=USDT)).address

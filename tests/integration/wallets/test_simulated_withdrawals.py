@@ -14,12 +14,12 @@ from core.ledger import service as ledger
 from core.ledger.models import Account, AccountKind, OwnerType, Posting, PostingRequest
 from core.ledger.verify import verify
 from core.money import Asset, Money
+from simulators.chain import GENESIS_FLOAT, SimulatedChain, sim_path
+from simulators.chain_withdrawals import SIMULATED_NETWORK_FEE, SimulatedWithdrawals
 from wallets.errors import HotWalletInsufficient
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.simchain import GENESIS_FLOAT, SimulatedChain, sim_path
-from wallets.simwithdrawals import SIMULATED_NETWORK_FEE, SimulatedWithdrawals
-from wallets.withdrawals import request_withdrawal
+from wallets.withdrawals.lifecycle import request_withdrawal
 
 Factory = async_sessionmaker[AsyncSession]
 BTC_DESTINATION = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"  # BIP173's example address

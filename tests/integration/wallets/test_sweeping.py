@@ -1,4 +1,4 @@
-"""The shared sweep pass (wallets.sweeping) over an in-memory chain: which addresses it tops up,
+"""The shared sweep pass (wallets.withdrawals.sweeping) over an in-memory chain: which addresses it tops up,
 sweeps, leaves alone or skips; a node failure skips the address (every network); the native coin
 spent is booked once per pass as the chain's fee entry, even when the pass ends early."""
 
@@ -16,9 +16,9 @@ from core.ledger.models import AccountKind, JournalEntry
 from core.money import Asset, Money
 from wallets.errors import NodeError
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from wallets.networks import Network
-from wallets.sweeping import FeeEntry, Sent, SweepChain, SweepReport, TokenSweeper, digest
+from wallets.withdrawals.sweeping import FeeEntry, Sent, SweepChain, SweepReport, TokenSweeper, digest
 
 USDT = Asset.USDT_ERC20
 FEE = 2_000  # native units per token transfer; 0.002 USDT at a price of 1 per 10**6 units

@@ -18,11 +18,11 @@ from tests.integration.wallets.fake_chains import FakeEsplora, FakeTron
 from wallets.btc.source import EsploraSource
 from wallets.errors import NodeError
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import ChainDeposit
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import BitcoinNet, Network
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
 from wallets.trc20.source import Trc20Source, tron_address
 
 USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"

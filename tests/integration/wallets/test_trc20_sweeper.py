@@ -16,8 +16,8 @@ from core.ledger.models import AccountKind
 from core.money import Asset, Money
 from tests.integration.wallets.fake_chains import FakeTron
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.networks import Network
 from wallets.trc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Trc20Sender
 from wallets.trc20.sweeper import Trc20Sweeper

@@ -18,15 +18,15 @@ from core.money import Asset, Money
 from tests.integration.wallets.fake_chains import FakeTron
 from wallets.errors import NodeError
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import Withdrawal
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import Network
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
 from wallets.trc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Trc20Sender
 from wallets.trc20.source import Trc20Source
 from wallets.trc20.withdrawals import TronWithdrawals
-from wallets.withdrawals import request_withdrawal
+from wallets.withdrawals.lifecycle import request_withdrawal
 
 USDT = Asset.USDT_TRC20
 CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
@@ -159,7 +159,7 @@ async def test_signer_jobs_dispatch_a_trc20_withdrawal(
     from core.runtime import Runtime
     from core.security.keyring import keyring_from_settings
     from wallets import jobs
-    from wallets.custody import seal_seed
+    from wallets.hd.custody import seal_seed
 
     fake, url = tron
     sf = session_factory

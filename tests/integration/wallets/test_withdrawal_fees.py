@@ -34,17 +34,17 @@ from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.withdrawals import EvmWithdrawals
-from wallets.fee_report import network_fee_report
-from wallets.fees import FeePolicy, NetworkFeeEstimator
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.models import Withdrawal
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import BitcoinNet, Network
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
 from wallets.trc20.sender import Trc20Sender
 from wallets.trc20.withdrawals import TronWithdrawals
-from wallets.withdrawals import native_to_asset
+from wallets.withdrawals.fee_report import network_fee_report
+from wallets.withdrawals.fees import FeePolicy, NetworkFeeEstimator
+from wallets.withdrawals.lifecycle import native_to_asset
 from webapp.queues import InProcessJobQueue
 
 PIN = "4826"

@@ -11,9 +11,9 @@ from fastapi import FastAPI, Request
 from payouts.mpesa import errors, wire
 from payouts.mpesa.client import ApiCall, DarajaClient, DarajaConfig, fetch_token
 from payouts.mpesa.credentials import decrypt_credential, generate_test_certificate, security_credential
-from payouts.mpesa.sim_state import Behaviour, SimConfig
-from payouts.mpesa.simulator import Simulator, create_app
 from payouts.mpesa.token import MemoryTokenCache
+from simulators.daraja.simulator import Simulator, create_app
+from simulators.daraja.state import Behaviour, SimConfig
 
 CERT = generate_test_certificate()
 

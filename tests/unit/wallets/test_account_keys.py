@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from core.config import Settings
 from wallets.adapter import deriver_for
 from wallets.config import WalletSettings
-from wallets.encoding import B58_ALPHABET, b58check_decode, b58check_encode
 from wallets.errors import WalletNotConfigured
-from wallets.hd import AddressDeriver, btc_address, check_account_key, with_version
-from wallets.keys import Seed, seed_from_mnemonic
+from wallets.hd.derivation import AddressDeriver, btc_address, check_account_key, with_version
+from wallets.hd.encoding import B58_ALPHABET, b58check_decode, b58check_encode
+from wallets.hd.keys import Seed, seed_from_mnemonic
 from wallets.networks import BitcoinNet, Network
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
@@ -132,7 +132,7 @@ def test_configured_keys_are_not_demo_and_a_bad_one_stops_start_up() -> None:
 
 
 def test_the_signer_refuses_a_seed_that_is_not_the_configured_keys() -> None:
-    from wallets.signer import check_seed_matches
+    from wallets.withdrawals.signer import check_seed_matches
 
     ours = WalletSettings(
         _env_file=None, btc_account_xpub=BIP84_ZPUB, eth_account_xpub=ETH_XPUB, tron_account_xpub=""

@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.money import Asset
-from wallets.addresses import validate
-from wallets.encoding import b58check_decode, b58check_encode, segwit_decode, segwit_encode
 from wallets.errors import InvalidAddress, UnsupportedAsset, WrongNetworkAddress
 from wallets.gateway import WalletGateway
-from wallets.hd import AddressDeriver
+from wallets.hd.addresses import validate
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.encoding import b58check_decode, b58check_encode, segwit_decode, segwit_encode
 from wallets.networks import BitcoinNet, Network
 
 ETH = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 spec vector

@@ -6,8 +6,8 @@ import pytest
 
 from core.security import envelope
 from core.security.errors import EnvelopeError
-from wallets.custody import open_seed, seal_seed
-from wallets.keys import seed_from_mnemonic
+from wallets.hd.custody import open_seed, seal_seed
+from wallets.hd.keys import seed_from_mnemonic
 from wallets.networks import Network
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wallets.errors import WalletNotConfigured
-from wallets.hd import AddressDeriver, btc_address, child_public_key, evm_address, tron_address
-from wallets.keys import Seed, seed_from_mnemonic
+from wallets.hd.derivation import AddressDeriver, btc_address, child_public_key, evm_address, tron_address
+from wallets.hd.keys import Seed, seed_from_mnemonic
 from wallets.networks import BitcoinNet, Network
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
@@ -82,7 +82,7 @@ def test_watch_only_matches_signer_keys(seed: Seed, network: Network) -> None:
             expected = PrivateKey(private).public_key.to_base58check_address()
             assert deriver.address(network, index) == expected
         else:
-            from wallets._bitcoinlib import Key
+            from wallets.hd._bitcoinlib import Key
 
             assert deriver.address(network, index) == Key(private, network="bitcoin").address(
                 encoding="bech32", script_type="p2wpkh"

@@ -11,8 +11,8 @@ import re
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from wallets.encoding import b58check_decode, segwit_decode
 from wallets.errors import InvalidAddress, WrongNetworkAddress
+from wallets.hd.encoding import b58check_decode, segwit_decode
 from wallets.networks import BITCOIN_PARAMS, BitcoinNet, Network
 
 _HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")

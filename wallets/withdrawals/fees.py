@@ -2,7 +2,7 @@
 
 The customer is charged the estimate (passed on per the fee schedule's network rule) and it is held
 with the amount; on confirmation the difference between it and what the chain charged is booked to
-the network-fee gain/loss account (wallets.withdrawals.post_confirmed).
+the network-fee gain/loss account (wallets.withdrawals.lifecycle.post_confirmed).
 
 - USDT-ERC20: the node's current gas price x the gas of this transfer from the hot wallet
   (eth_estimateGas, plus the margin the sender signs with), in USDT at the configured ETH price.
@@ -26,9 +26,9 @@ import httpx
 from core.money import Money
 from wallets.btc.fees import fee_rate, fee_sats, inputs_needed
 from wallets.errors import NodeError, WalletNotConfigured
-from wallets.hd import AddressDeriver
+from wallets.hd.derivation import AddressDeriver
 from wallets.networks import Network
-from wallets.withdrawals import native_to_asset
+from wallets.withdrawals.lifecycle import native_to_asset
 
 ERC20_TRANSFER_GAS = 65_000  # when the node cannot estimate (the hot wallet is still empty)
 GAS_LIMIT_MARGIN_PERCENT = 20  # as wallets.erc20.sender signs with
@@ -55,7 +55,7 @@ class NetworkFeeEstimator:
         node_urls: dict[Network, str],
         erc20_token: str = "",
         trc20_contract: str = "",
-        simulated: frozenset[Network] = frozenset(),
+        simulated_fees: dict[Network, int] | None = None,  # native base units per simulated network
         erc20_w3: Any = None,  # an open AsyncWeb3 to use instead of one per estimate (tests)
     ) -> None:
         self._w3 = erc20_w3
@@ -64,7 +64,7 @@ class NetworkFeeEstimator:
         self._urls = node_urls
         self._token = erc20_token
         self._contract = trc20_contract
-        self._simulated = simulated
+        self._simulated = simulated_fees or {}
 
     def _price(self, network: Network) -> Decimal:
         return self._policy.eth_price if network is Network.ERC20 else self._policy.trx_price
@@ -82,9 +82,7 @@ class NetworkFeeEstimator:
         """The network fee of withdrawing `amount_minor` to `to`, in the network's asset (rounded up);
         `coins`: the values of BTC custody's spendable coins."""
         if network in self._simulated:
-            from wallets.simwithdrawals import SIMULATED_NETWORK_FEE
-
-            return self._in_asset(network, SIMULATED_NETWORK_FEE[network])
+            return self._in_asset(network, self._simulated[network])
         url = self._urls.get(network, "")
         if network is Network.ERC20 and self._w3 is not None:
             return self._in_asset(network, await self._erc20_wei(url, to, amount_minor))

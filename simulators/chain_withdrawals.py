@@ -1,6 +1,6 @@
 """Withdrawals on the embedded default's simulated chains: the same states and ledger as on a real
 node (held -> signed -> broadcast -> confirmed, the hold posted with the network fee booked), with
-the simulated hot wallet (wallets.simchain) as the sender. No key signs anything: the "signed"
+the simulated hot wallet (simulators.chain) as the sender. No key signs anything: the "signed"
 transaction is a record of what the simulation will mine.
 
 Network fees are fixed and typical: an ERC20 transfer's 65,000 gas at 20 gwei, a TRC20
@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db.base import utcnow
 from core.ledger.models import AccountKind
 from core.money import Money
+from simulators.chain import SimulatedChain
 from wallets.errors import WithdrawalStateError
 from wallets.models import Withdrawal
 from wallets.networks import Network
-from wallets.simchain import SimulatedChain
-from wallets.withdrawals import (
+from wallets.withdrawals.lifecycle import (
     BROADCAST,
     CONFIRMED,
     HELD,

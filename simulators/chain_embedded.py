@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from simulators.chain import SimulatedChain, sim_path
 from wallets.config import WalletSettings
-from wallets.monitor import DepositMonitor, MonitorConfig
 from wallets.networks import Network
-from wallets.simchain import SimulatedChain, sim_path
+from wallets.scanning.monitor import DepositMonitor, MonitorConfig
 
 log = logging.getLogger(__name__)
 

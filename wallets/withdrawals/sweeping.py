@@ -30,7 +30,7 @@ from core.money import Money
 from wallets.errors import NodeError
 from wallets.models import DepositAddress
 from wallets.networks import Network
-from wallets.withdrawals import native_to_asset
+from wallets.withdrawals.lifecycle import native_to_asset
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,16 @@
 """Withdrawals, shared by every network: validate -> ledger hold -> sign -> broadcast ->
 confirmations -> post (or void). The per-network processors are erc20/withdrawals.py,
-trc20/withdrawals.py, btc/withdrawals.py and, on the embedded default, simwithdrawals.py.
+trc20/withdrawals.py, btc/withdrawals.py and, on the embedded default, simulators/chain_withdrawals.py.
 
 The customer is charged `amount + fee` (fee per the fee schedule, in the asset): the withdrawal fee
-plus `network_fee`, the quote's estimate of the chain's fee (wallets.fees). On confirmation the hold
-is posted (`post_confirmed`): custody gives up `amount`, `fee_revenue` earns the withdrawal fee, and
-what the chain charged is paid from custody when the fee is the asset itself (BTC), else from the
-house's native-coin float (`fx_liquidity`, booked in the token at the configured coin price; ETH
-and TRX are not ledger assets). The charged estimate covers it and the difference (estimate minus
-actual) goes to the `network_fee_gain_loss` account; with no estimate charged, what the chain
-charged is the house's expense (`network_fees`), as sweeps are. A failed transaction voids the hold.
+plus `network_fee`, the quote's estimate of the chain's fee (wallets.withdrawals.fees). On
+confirmation the hold is posted (`post_confirmed`): custody gives up `amount`, `fee_revenue` earns
+the withdrawal fee, and what the chain charged is paid from custody when the fee is the asset itself
+(BTC), else from the house's native-coin float (`fx_liquidity`, booked in the token at the
+configured coin price; ETH and TRX are not ledger assets). The charged estimate covers it and the
+difference (estimate minus actual) goes to the `network_fee_gain_loss` account; with no estimate
+charged, what the chain charged is the house's expense (`network_fees`), as sweeps are. A failed
+transaction voids the hold.
 
 A signed transaction is stored before it is broadcast, so a crash between the two re-broadcasts
 the same bytes (same nonce, same txid) instead of paying twice.
@@ -31,7 +32,6 @@ from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import ComplianceGate, MovementCheck
-from wallets.addresses import validate
 from wallets.errors import (
     AmountBelowDust,
     NodeError,
@@ -39,6 +39,7 @@ from wallets.errors import (
     WithdrawalRefused,
     WithdrawalStateError,
 )
+from wallets.hd.addresses import validate
 from wallets.models import Withdrawal
 from wallets.networks import BitcoinNet, Network
 

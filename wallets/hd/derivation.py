@@ -5,7 +5,7 @@ Standard paths, so any standard wallet holding the seed recovers every deposit a
 - Ethereum: BIP44 m/44'/60'/0'/0/i (account key: the xpub of m/44'/60'/0')
 - TRON: BIP44 m/44'/195'/0'/0/i (account key: the xpub of m/44'/195'/0')
 
-API processes hold only these account xpubs; private keys live in the signer (wallets.keys).
+API processes hold only these account xpubs; private keys live in the signer (wallets.hd.keys).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from functools import lru_cache
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from wallets._bitcoinlib import HDKey, hash160
-from wallets.encoding import b58check_decode, b58check_encode, segwit_encode
 from wallets.errors import WalletNotConfigured
+from wallets.hd._bitcoinlib import HDKey, hash160
+from wallets.hd.encoding import b58check_decode, b58check_encode, segwit_encode
 from wallets.networks import BITCOIN_PARAMS, BitcoinNet, Network
 
 ACCOUNT_PATHS = {Network.BTC: "m/84'/0'/0'", Network.ERC20: "m/44'/60'/0'", Network.TRC20: "m/44'/195'/0'"}

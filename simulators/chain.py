@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from wallets.chain import BlockRef, Transfer
 from wallets.errors import HotWalletInsufficient, NodeError
 from wallets.networks import Network
+from wallets.scanning.chain import BlockRef, Transfer
 
 SIM_TOKENS = {
     Network.ERC20: "0xdAC17F958D2ee523a2206206994597C13D831ec7",  # USDT's mainnet address, as a label

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wallets._bitcoinlib import HDKey, Mnemonic
-from wallets.hd import RECEIVE_CHAIN, account_path, expected_key_kind, with_version
+from wallets.hd._bitcoinlib import HDKey, Mnemonic
+from wallets.hd.derivation import RECEIVE_CHAIN, account_path, expected_key_kind, with_version
 from wallets.networks import BitcoinNet, Network
 
 

@@ -14,18 +14,17 @@ import httpx
 
 from core.runtime import Runtime
 from core.security.keyring import keyring_from_settings
-from wallets.adapter import node_url, simulated, simulated_chain, wallet_settings
+from wallets.adapter import chain_simulation, node_url, wallet_settings
 from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
 from wallets.config import WalletSettings
-from wallets.custody import open_seed
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import WalletNotConfigured
-from wallets.hd import AddressDeriver
-from wallets.keys import Seed
+from wallets.hd.custody import open_seed
+from wallets.hd.derivation import AddressDeriver
+from wallets.hd.keys import Seed
 from wallets.networks import Network
-from wallets.simwithdrawals import SimulatedWithdrawals
 from wallets.trc20.sender import HOT_WALLET_CHAIN as TRON_HOT_CHAIN
 from wallets.trc20.sender import HOT_WALLET_INDEX as TRON_HOT_INDEX
 from wallets.trc20.sender import Trc20Sender
@@ -100,11 +99,12 @@ async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[W
     """The withdrawal processor of `network` over its configured node (signer worker only), or
     over the simulated chain outside production when no node is configured."""
     settings = wallet_settings()
-    if simulated(runtime, network):
+    simulation = chain_simulation(runtime)
+    if simulation is not None and not node_url(runtime, network):
         price = {Network.ERC20: settings.eth_price_usdt, Network.TRC20: settings.trx_price_usdt}.get(network)
-        yield SimulatedWithdrawals(
+        yield simulation.withdrawals(
             session_factory=runtime.session_factory,
-            chain=simulated_chain(runtime, network),
+            network=network,
             confirmations=settings.confirmations(network),
             native_price=Decimal(price) if price else None,
         )

@@ -5,7 +5,7 @@ and opened only inside the signer worker. API processes are configured with acco
 from __future__ import annotations
 
 from core.security import envelope
-from wallets.keys import Seed
+from wallets.hd.keys import Seed
 from wallets.networks import BitcoinNet
 
 SEED_CONTEXT = "wallets:hd-seed:v1"

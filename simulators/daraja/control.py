@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from payouts.mpesa.sim_state import B2C_OUTCOMES, CALLBACK_MODES, STK_OUTCOMES, Behaviour, describe
+from simulators.daraja.state import B2C_OUTCOMES, CALLBACK_MODES, STK_OUTCOMES, Behaviour, describe
 
 if TYPE_CHECKING:
-    from payouts.mpesa.simulator import Simulator
+    from simulators.daraja.simulator import Simulator
 
 
 class BehaviourIn(BaseModel):

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
 from core.outbox import service as outbox
-from wallets import crediting, service
-from wallets.chain import BlockRef, ChainSource, Transfer
+from wallets import service
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import ChainDeposit, DepositAddress
 from wallets.networks import Network
+from wallets.scanning import crediting
+from wallets.scanning.chain import BlockRef, ChainSource, Transfer
 from wallets.service import DepositStatus, match_key
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ It announces itself (`GET /` and the `X-Daraja-Simulator` header), speaks Daraja
 enforces Daraja's limits, sends asynchronous callbacks after a delay, counts money moved per
 OriginatorConversationID, and is steered over HTTP under `/simulator/...` by tests and the portal.
 
-    python -m payouts.mpesa.simulator --port 8090
+    python -m simulators.daraja.simulator --port 8090
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from payouts.mpesa import sim_callbacks as bodies
 from payouts.mpesa.credentials import decrypt_credential, generate_test_certificate
-from payouts.mpesa.sim_control import control_router
-from payouts.mpesa.sim_state import (
+from payouts.mpesa.wire import stk_password
+from simulators.daraja import callbacks as bodies
+from simulators.daraja.control import control_router
+from simulators.daraja.state import (
     B2C_MIN,
     B2C_OUTCOMES,
     DAILY_MAX,
@@ -43,7 +44,6 @@ from payouts.mpesa.sim_state import (
     eat_time,
     receipt,
 )
-from payouts.mpesa.wire import stk_password
 
 ANNOUNCE = {"simulator": True, "name": "Kibeti Daraja simulator", "docs": "/simulator"}
 _MSISDN_OK = ("2547", "2541")

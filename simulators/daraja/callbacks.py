@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from payouts.mpesa.sim_state import B2CTxn, C2BTxn, StkTxn, eat_time
+from simulators.daraja.state import B2CTxn, C2BTxn, StkTxn, eat_time
 
 
 def _params(pairs: dict[str, Any]) -> dict[str, Any]:
