@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr = SecretStr("")
     sentry_traces_sample_rate: float = 0.0  # a sampling ratio, not money
 
+    # Merchant webhooks (core/webhooks, channels/webhooks). None: decided by KIBETI_ENV (production
+    # refuses private/loopback/link-local destinations and plain http; other environments allow them).
+    webhook_allow_private_destinations: bool | None = None
+    webhook_require_https: bool | None = None
+    # Seconds to wait after each failed attempt (jittered); one entry per retry, about three days.
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [10.0, 60.0, 600.0, 3600.0, 21600.0, 86400.0, 86400.0, 86400.0]
+    )
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_disable_after_hours: float = Field(default=72, gt=0)  # failing this long: endpoint disabled
+
     @property
     def is_production(self) -> bool:
         return self.kibeti_env == "production"

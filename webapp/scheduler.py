@@ -32,6 +32,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("wallets.jobs.track_withdrawals", 20),
     ("wallets.jobs.sweep_deposits", 600),
     ("core.audit.jobs.publish_checkpoint", 3600),
+    ("channels.webhooks.jobs.sweep_due_deliveries", 5),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Merchant webhooks: endpoints, events, deliveries and their attempt log (delivery: channels/webhooks)."""

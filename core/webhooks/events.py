@@ -1,0 +1,165 @@
+"""The webhook event types, declared once, and `record_event`: what a state change calls, in its own
+transaction, so the event and its deliveries commit (or roll back) with the change that caused it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.base import utcnow
+from core.outbox import service as outbox
+from core.webhooks.errors import UnknownEventType
+from core.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+DELIVER_JOB = "channels.webhooks.jobs.deliver"
+
+
+class EventType(StrEnum):
+    INVOICE_CREATED = "invoice.created"
+    INVOICE_PROCESSING = "invoice.processing"
+    INVOICE_SETTLED = "invoice.settled"
+    INVOICE_EXPIRED = "invoice.expired"
+    INVOICE_INVALID = "invoice.invalid"
+    INVOICE_PAID_PARTIAL = "invoice.paid_partial"
+    INVOICE_PAID_OVER = "invoice.paid_over"
+    INVOICE_PAID_LATE = "invoice.paid_late"
+    REFUND_CREATED = "refund.created"
+    REFUND_COMPLETED = "refund.completed"
+    SETTLEMENT_CREATED = "settlement.created"
+    SETTLEMENT_PAID = "settlement.paid"
+    SETTLEMENT_FAILED = "settlement.failed"
+    TEST = "webhook.test"  # sent on request to one endpoint ("test-send"); nobody subscribes to it
+
+
+SUBSCRIBABLE: tuple[str, ...] = tuple(t.value for t in EventType if t is not EventType.TEST)
+
+
+def parse_event_type(text: str) -> EventType:
+    try:
+        return EventType(text)
+    except ValueError:
+        raise UnknownEventType(
+            f"unknown event type {text[:40]!r}; known: {', '.join(SUBSCRIBABLE)}"
+        ) from None
+
+
+def new_public_id() -> str:
+    return "evt_" + secrets.token_hex(12)
+
+
+def json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as stored and sent: Decimals, datetimes and the like become strings."""
+    safe: dict[str, Any] = json.loads(json.dumps(payload, default=str))
+    return safe
+
+
+def subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    return not endpoint.events or event_type in endpoint.events
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    merchant_id: int,
+    event_type: str,
+    object_id: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+) -> None:
+    """Write the event and, for each of the merchant's enabled endpoints subscribed to it, a
+    delivery and its outbox job, in the caller's transaction (the caller commits).
+
+    Idempotent: a second call with the same (merchant, idempotency_key) writes nothing."""
+    kind = parse_event_type(event_type)
+    now = utcnow()
+    event_id = await _insert_event(
+        session,
+        merchant_id=merchant_id,
+        event_type=kind.value,
+        object_id=object_id,
+        payload=json_safe(payload),
+        idempotency_key=idempotency_key,
+    )
+    if event_id is None:
+        return
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.merchant_id == merchant_id,
+        WebhookEndpoint.enabled.is_(True),
+        WebhookEndpoint.deleted_at.is_(None),
+    )
+    for endpoint in (await session.execute(query.order_by(WebhookEndpoint.id))).scalars():
+        if kind is not EventType.TEST and subscribed(endpoint, kind.value):
+            await stage_delivery(session, event_id=event_id, endpoint_id=endpoint.id, now=now)
+
+
+async def _insert_event(
+    session: AsyncSession,
+    *,
+    merchant_id: int,
+    event_type: str,
+    object_id: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+) -> int | None:
+    """The new event's id, or None when this key was recorded before (nothing written)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    insert = (sqlite if dialect == "sqlite" else postgresql).insert(WebhookEvent)
+    statement = (
+        insert.values(
+            public_id=new_public_id(),
+            merchant_id=merchant_id,
+            type=event_type,
+            object_id=object_id[:80],
+            payload=payload,
+            idempotency_key=idempotency_key,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["merchant_id", "idempotency_key"])
+        .returning(WebhookEvent.id)
+    )
+    row_id = (await session.execute(statement)).scalar_one_or_none()
+    return None if row_id is None else int(row_id)
+
+
+async def stage_delivery(
+    session: AsyncSession,
+    *,
+    event_id: int,
+    endpoint_id: int,
+    now: datetime,
+    redelivery_of: int | None = None,
+) -> WebhookDelivery:
+    """A pending delivery of the event to the endpoint, due now, and its outbox job."""
+    delivery = WebhookDelivery(
+        event_id=event_id,
+        endpoint_id=endpoint_id,
+        status=DeliveryStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        dispatches=1,
+        dispatched_at=now,
+        last_error="",
+        redelivery_of=redelivery_of,
+        created_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    await outbox.enqueue(
+        session=session,
+        job=DELIVER_JOB,
+        kwargs={"delivery_id": delivery.id},
+        dedupe_key=dispatch_key(delivery.id, 1),
+    )
+    return delivery
+
+
+def dispatch_key(delivery_id: int, dispatch: int) -> str:
+    return f"webhook-delivery:{delivery_id}:{dispatch}"
