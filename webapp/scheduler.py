@@ -33,6 +33,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("wallets.jobs.sweep_deposits", 600),
     ("core.audit.jobs.publish_checkpoint", 3600),
     ("channels.webhooks.jobs.sweep_due_deliveries", 5),
+    ("channels.sms.jobs.resend_failed", 60),
 ]
 
 

@@ -9,6 +9,7 @@ from channels.sms import gateway
 from channels.sms.adapter import at_base_url, render
 from channels.sms.errors import SmsNotSent
 from core import runtime, telemetry
+from core.messaging.flows import SmsDesk
 from core.outbox import service as outbox
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,36 @@ async def send_sms(
         return ""
     telemetry.count("sms.send", outcome="accepted")
     log.info("sms sent", extra={"reference": reference, "message_id": sent.message_id})
+    await _remember(
+        rt,
+        phone=phone,
+        reference=reference,
+        message_id=sent.message_id,
+        text=text,
+        secret=bool(sealed_secret),
+    )
     await _mark_done(outbox_id)
     return sent.message_id
+
+
+async def _remember(
+    rt: runtime.Runtime, *, phone: str, reference: str, message_id: str, text: str, secret: bool
+) -> None:
+    """Keep the message for its delivery reports. The SMS is already sent, so a failure here is
+    logged rather than raised: raising would send it again."""
+    try:
+        await SmsDesk(rt).record_sent(
+            reference=reference, message_id=message_id, phone=phone, text=None if secret else text
+        )
+    except Exception:
+        log.exception(
+            "sent sms not recorded; its delivery reports will be unmatched", extra={"reference": reference}
+        )
+
+
+async def resend_failed() -> int:
+    """Periodic: resend the failed receipts whose retry rule (table sms_retry_rules) allows it."""
+    return await SmsDesk(runtime.get()).resend_due()
 
 
 async def _mark_done(outbox_id: int | None) -> None:

@@ -22,8 +22,7 @@ from core import telemetry
 from core.flows.service import CoreFlows
 from core.i18n import translate
 from core.runtime import Runtime
-from core.security.callbacks import check_callback
-from core.security.errors import CallbackRejected
+from core.security.callbacks import at_callback_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ussd"])
@@ -57,19 +56,12 @@ def get_engine(rt: Runtime) -> Engine:
 
 def _authorised(rt: Runtime, secret: str, request: Request) -> bool:
     """Secret path token, and the optional IP allow-list (X-Forwarded-For only from trusted proxies)."""
-    try:
-        check_callback(
-            path_token=secret,
-            expected_token=rt.settings.at_callback_token.get_secret_value(),
-            peer=request.client.host if request.client else "",
-            forwarded_for=request.headers.get("x-forwarded-for"),
-            trusted_proxies=rt.settings.trusted_proxies,
-            allowlist=rt.settings.callback_ip_allowlist,
-        )
-    except CallbackRejected as exc:
-        log.warning("ussd callback refused: %s", exc)
-        return False
-    return True
+    return at_callback_allowed(
+        rt.settings,
+        path_token=secret,
+        peer=request.client.host if request.client else "",
+        forwarded_for=request.headers.get("x-forwarded-for"),
+    )
 
 
 async def _form(request: Request) -> Mapping[str, object]:

@@ -7,11 +7,14 @@ client is the right-most address that is not itself a trusted proxy.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Sequence
 
+from core.config import Settings
 from core.security.compare import equals
 from core.security.errors import CallbackRejected
 
+log = logging.getLogger(__name__)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -67,3 +70,22 @@ def check_callback(
     if not ip_allowed(ip, allowlist, empty_allows_all=not require_allowlist):
         raise CallbackRejected("callback source address not allowed")
     return ip
+
+
+def at_callback_allowed(settings: Settings, *, path_token: str, peer: str, forwarded_for: str | None) -> bool:
+    """An Africa's Talking callback (USSD, inbound SMS, delivery report): our path token, from an
+    allowed address. A refusal is logged without the request's body."""
+    try:
+        check_callback(
+            path_token=path_token,
+            expected_token=settings.at_callback_token.get_secret_value(),
+            peer=peer,
+            forwarded_for=forwarded_for,
+            trusted_proxies=settings.trusted_proxies,
+            allowlist=settings.callback_ip_allowlist,
+            require_allowlist=settings.is_production,
+        )
+    except CallbackRejected as exc:
+        log.warning("africa's talking callback refused: %s", exc)
+        return False
+    return True

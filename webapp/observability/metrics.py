@@ -53,10 +53,22 @@ SMS_SENDS = Counter(
     "SMS handed to Africa's Talking, by its answer: accepted, refused (for good) or retry.",
     ["outcome"],
 )
+SMS_INBOUND = Counter(
+    "kibeti_sms_inbound",
+    "SMS customers sent to the shortcode, by command (or repeat / malformed).",
+    ["outcome"],
+)
+SMS_DELIVERY_REPORTS = Counter(
+    "kibeti_sms_delivery_reports",
+    "Africa's Talking delivery reports, by what they did: updated, stale, unknown or malformed.",
+    ["outcome"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
     "sms.send": (SMS_SENDS, ("outcome",)),
+    "sms.inbound": (SMS_INBOUND, ("outcome",)),
+    "sms.delivery_report": (SMS_DELIVERY_REPORTS, ("outcome",)),
 }
 
 
