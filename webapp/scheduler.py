@@ -24,6 +24,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("core.ledger.jobs.rollup_system_accounts", 300),
     ("core.fx.jobs.refresh_rates", 60),
     ("payouts.jobs.reconcile_stuck_payouts", 60),
+    ("core.rails.jobs.reconcile_rail_orders", 60),
     ("payouts.jobs.check_account_balance", 900),
     ("wallets.jobs.scan_all_networks", 15),
     ("compliance.jobs.check_str_deadlines", 3600),
@@ -32,6 +33,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("wallets.jobs.track_withdrawals", 20),
     ("wallets.jobs.sweep_deposits", 600),
     ("core.audit.jobs.publish_checkpoint", 3600),
+    ("core.settlements.jobs.daily_settlements", 300),  # runs once a day, at the set Nairobi hour
     ("channels.webhooks.jobs.sweep_due_deliveries", 5),
     ("channels.sms.jobs.resend_failed", 60),
 ]

@@ -17,6 +17,7 @@ class NoSuchTill(KibetiError, LookupError):
 
 class UnknownSettlement(KibetiError, LookupError):
     code = "settlement_not_found"
+    http_status = 404
 
 
 class NothingToSettle(KibetiError, ValueError):

@@ -1,0 +1,53 @@
+"""A settlement's statement as CSV: one line per payment it covers (reference, payer, what was paid,
+gross, fee, refunds, net), then the totals and what M-Pesa paid with its receipt."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settlements import settle as settling
+
+HEADER = [
+    "settlement", "line", "reference", "source", "paid_at", "payer", "paid", "paid_asset", "gross_kes",
+    "fee_kes", "refunded_kes", "net_kes",
+]  # fmt: skip
+
+
+def _kes(minor: int) -> str:
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
+
+
+def _units(minor: int, asset: str) -> str:
+    scale = {"KES": 2, "BTC": 8}.get(asset, 6)
+    whole, frac = divmod(abs(minor), 10**scale)
+    return f"{'-' if minor < 0 else ''}{whole}.{frac:0{scale}d}"
+
+
+async def statement_csv(*, session: AsyncSession, settlement_id: int, merchant_id: int | None = None) -> str:
+    """The CSV text; UnknownSettlement if it is not this merchant's."""
+    row = await settling.get_settlement(session=session, settlement_id=settlement_id, merchant_id=merchant_id)
+    lines = await settling.credits_of(session=session, settlement_id=row.id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    ref = f"S{row.id}"
+    for number, credit in enumerate(lines, start=1):
+        net = credit.net_minor - credit.refunded_minor
+        writer.writerow([
+            ref, number, credit.reference, credit.source, credit.created_at.isoformat(), credit.payer,
+            _units(credit.paid_minor, credit.paid_asset), credit.paid_asset, _kes(credit.gross_minor),
+            _kes(credit.fee_minor), _kes(credit.refunded_minor), _kes(net),
+        ])  # fmt: skip
+    gross = sum(c.gross_minor for c in lines)
+    fees = sum(c.fee_minor for c in lines)
+    refunds = sum(c.refunded_minor for c in lines)
+    writer.writerow([ref, "total", "", "", "", "", "", "", _kes(gross), _kes(fees), _kes(refunds),
+                     _kes(gross - fees - refunds)])  # fmt: skip
+    where = settling.Destination(row.method, row.destination, row.account_reference).label()
+    writer.writerow([ref, "paid", row.status, where, (row.finished_at or row.created_at).isoformat(),
+                     row.receipt or "", "", "", "", "", "", _kes(row.amount_minor)])  # fmt: skip
+    return out.getvalue()

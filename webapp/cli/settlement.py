@@ -1,0 +1,104 @@
+"""`kibeti settlement run|list|statement`: settle merchants' balances to M-Pesa (issue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+
+from core.money import Asset, Money, format_money
+from core.outbox.service import relay
+from core.runtime import Runtime
+from core.settlements import flows, statement
+from core.settlements import settle as settling
+from core.settlements.errors import UnknownSettlement
+from core.settlements.models import Settlement, SettlementStatus
+from webapp.cli._common import run_with_runtime
+
+
+@click.group(name="kibeti")
+def cli() -> None:
+    """Settlement commands (merged into the root group)."""
+
+
+@cli.group(name="settlement")
+def settlement_group() -> None:
+    """Merchant settlements to M-Pesa (till, paybill, phone)."""
+
+
+def _line(row: Settlement) -> str:
+    amount = format_money(Money.from_minor(row.amount_minor, Asset.KES), "en")
+    where = settling.Destination(row.method, row.destination, row.account_reference).label()
+    receipt = f" receipt {row.receipt}" if row.receipt else ""
+    failure = f" ({row.failure})" if row.failure else ""
+    return f"S{row.id} merchant {row.merchant_id}: {amount} to {where}: {row.status}{receipt}{failure}"
+
+
+async def _wait(rt: Runtime, ids: list[int], seconds: float) -> list[Settlement]:
+    """Until every settlement is final (or `seconds` pass), relaying the outbox so the payout jobs
+    run here too when no scheduler is running (the embedded default's in-process queue)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        await relay(session_factory=rt.session_factory, queue=rt.queue)
+        drain = getattr(rt.queue, "drain", None)
+        if drain is not None:
+            await drain()
+        async with rt.session_factory() as session:
+            rows = [await settling.get_settlement(session=session, settlement_id=i) for i in ids]
+        if all(r.status != SettlementStatus.PAYING.value for r in rows) or time.monotonic() > deadline:
+            return rows
+        await asyncio.sleep(0.5)
+
+
+@settlement_group.command(name="run")
+@click.option("--merchant", "merchant_id", type=int, default=None, help="Only this merchant.")
+@click.option("--daily", is_flag=True, help="Only merchants on the daily schedule (the batch).")
+@click.option("--force", is_flag=True, help="Ignore the merchants' minimums (M-Pesa's still applies).")
+@click.option(
+    "--wait", "wait_s", default=60.0, show_default=True, help="Seconds to wait for M-Pesa's answer."
+)
+def run(merchant_id: int | None, daily: bool, force: bool, wait_s: float) -> None:
+    """Settle every active merchant's balance above its minimum to its till, paybill or phone."""
+
+    async def work(rt: Runtime) -> list[Settlement]:
+        opened = await flows.run_settlements(
+            rt, merchant_id=merchant_id, schedule="daily" if daily else None, force=force
+        )
+        if not opened or wait_s <= 0:
+            return opened
+        return await _wait(rt, [row.id for row in opened], wait_s)
+
+    rows = run_with_runtime(work)
+    if not rows:
+        click.echo("Nothing to settle (no balance above a merchant's minimum).")
+    for row in rows:
+        click.echo(_line(row))
+
+
+@settlement_group.command(name="list")
+@click.argument("merchant_id", type=int)
+def list_settlements(merchant_id: int) -> None:
+    """A merchant's settlements, newest first."""
+
+    async def work(rt: Runtime) -> list[Settlement]:
+        async with rt.session_factory() as session:
+            return await settling.list_settlements(session=session, merchant_id=merchant_id)
+
+    for row in run_with_runtime(work):
+        click.echo(_line(row))
+
+
+@settlement_group.command(name="statement")
+@click.argument("settlement_id", type=int)
+def show_statement(settlement_id: int) -> None:
+    """A settlement's statement as CSV (invoices, gross, fee, net, M-Pesa receipt)."""
+
+    async def work(rt: Runtime) -> str:
+        async with rt.session_factory() as session:
+            return await statement.statement_csv(session=session, settlement_id=settlement_id)
+
+    try:
+        click.echo(run_with_runtime(work), nl=False)
+    except UnknownSettlement as exc:
+        raise click.ClickException(str(exc)) from exc
