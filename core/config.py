@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
     webhook_disable_after_hours: float = Field(default=72, gt=0)  # failing this long: endpoint disabled
 
+    # Web portals (webapp/web): a signed-in staff page is signed out after this many idle minutes.
+    staff_portal_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
     @property
     def is_production(self) -> bool:
         return self.kibeti_env == "production"

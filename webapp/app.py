@@ -22,6 +22,7 @@ from webapp.bootstrap import build_runtime
 from webapp.observability.metrics import MetricsMiddleware
 from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
+from webapp.web import mount as web_mount
 
 # Matched first: FastAPI tries routes in order, and a USSD hop (every keypress of every session)
 # would otherwise be tried against every staff route before its own. Its paths all start with
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime | None = None, *, run_scheduler_inside: bool | N
     for router in _routers():
         app.include_router(router)  # type: ignore[arg-type]
     _install_middleware(app)
+    web_mount.install(app)  # the server-rendered portals (/staff ...), their static files and error pages
     app.add_middleware(MetricsMiddleware)  # outermost: times what the client waits for
 
     @app.get("/health", include_in_schema=False)

@@ -1,0 +1,14 @@
+"""Every staff portal page, one router (webapp.web.mount includes it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from webapp.staff_portal import audit_log, dashboard, sign_in
+from webapp.staff_portal.auth import portal
+
+router = APIRouter(include_in_schema=False)
+for module in (sign_in, dashboard, audit_log):
+    router.include_router(module.router)
+
+__all__ = ["portal", "router"]

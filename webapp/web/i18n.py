@@ -1,0 +1,72 @@
+"""Catalog texts and Babel formatting for web pages: the viewer's language, Africa/Nairobi time.
+
+Web pages use the same gettext catalogs (core/i18n) as SMS and USSD, but not their GSM-7 folding:
+a browser shows any character.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_currency, format_decimal
+
+from core.i18n.catalog import LANGUAGES, lookup, normalize_language
+from core.money import Asset, Money
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+BABEL_LOCALES = {"en": "en_KE", "sw": "sw_KE"}
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def text(code: str, language: str, **values: Any) -> str:
+    """The catalog text for `code` in `language` (English, else the code), `values` filled in."""
+    found = lookup(code, normalize_language(language))
+    if not values:
+        return found
+    try:
+        return found.format_map(_Missing(values))
+    except (ValueError, IndexError, AttributeError, KeyError, TypeError):
+        return found
+
+
+def babel_locale(language: str) -> str:
+    return BABEL_LOCALES[normalize_language(language)]
+
+
+def money(amount: Money, language: str) -> str:
+    """KES as currency (KES 1,234.50 / Ksh 1,234.50), crypto with its full scale and symbol."""
+    locale = babel_locale(language)
+    if amount.asset is Asset.KES:
+        return format_currency(amount.amount, "KES", locale=locale)
+    digits = "#,##0." + "0" * amount.asset.scale
+    return f"{format_decimal(amount.amount, format=digits, locale=locale)} {amount.asset.value}"
+
+
+def money_minor(minor: int, asset: str | Asset, language: str) -> str:
+    return money(Money.from_minor(minor, Asset(asset)), language)
+
+
+def number(value: int | Decimal, language: str) -> str:
+    return format_decimal(value, locale=babel_locale(language))
+
+
+def when(moment: datetime | None, language: str, style: str = "medium") -> str:
+    """A moment in Nairobi time, in the viewer's language ("" for none)."""
+    if moment is None:
+        return ""
+    return format_datetime(moment.astimezone(NAIROBI), format=style, locale=babel_locale(language))
+
+
+def iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+__all__ = ["LANGUAGES", "NAIROBI", "iso", "money", "money_minor", "number", "text", "when"]
