@@ -183,7 +183,7 @@ async def list_deliveries(
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(WebhookEndpoint.merchant_id == merchant_id)
         .order_by(WebhookDelivery.id.desc())
-        .limit(max(1, min(limit, 100)))
+        .limit(max(1, min(limit, 101)))
     )
     if endpoint_id is not None:
         query = query.where(WebhookDelivery.endpoint_id == endpoint_id)

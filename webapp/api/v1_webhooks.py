@@ -1,0 +1,296 @@
+"""Merchant API: webhook endpoints and their delivery log (scope `webhooks:write`).
+
+POST /api/v1/webhooks registers an endpoint and answers its signing secret, this once (a replay of
+the same Idempotency-Key answers the endpoint without it: the secret is never stored in clear).
+GET lists them; GET/DELETE /{id}; POST /{id}/enable after a switch-off; POST /{id}/test sends a
+`webhook.test` event; GET /deliveries (or /{id}/deliveries) is the log, newest first, with each
+delivery's attempts; POST /deliveries/{id}/redeliver sends an event again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.webhooks import flows, service
+from core.webhooks.destinations import DestinationPolicy
+from core.webhooks.events import SUBSCRIBABLE
+from core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webapp.deps_auth import DbSession, get_keyring, get_runtime
+from webapp.merchant_auth import MerchantPrincipal, idempotent, merchant_api_router, require_scope
+
+router = merchant_api_router(prefix="/webhooks", tags=("merchant API: webhooks",))
+Writer = Annotated[MerchantPrincipal, Depends(require_scope("webhooks:write"))]
+
+
+class NewEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000, description="https:// URL that receives the events")
+    events: list[str] = Field(
+        default_factory=list,
+        max_length=len(SUBSCRIBABLE),
+        description=f"Event types to receive; empty: all of them ({', '.join(SUBSCRIBABLE)})",
+    )
+    description: str = Field(default="", max_length=200)
+
+
+class EndpointOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    disabled_reason: str
+    secret_hint: str = Field(description="The last characters of the signing secret")
+    failing_since: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: WebhookEndpoint) -> EndpointOut:
+        return cls(
+            id=row.id, url=row.url, events=list(row.events), description=row.description,
+            enabled=row.enabled, disabled_reason=row.disabled_reason, secret_hint=row.secret_hint,
+            failing_since=row.failing_since, created_at=row.created_at,
+        )  # fmt: skip
+
+
+class CreatedEndpoint(EndpointOut):
+    secret: str | None = Field(
+        description="The signing secret: shown in this answer only (null when an Idempotency-Key replays it)"
+    )
+
+
+class EndpointList(BaseModel):
+    data: list[EndpointOut]
+
+
+class AttemptOut(BaseModel):
+    number: int
+    started_at: datetime
+    outcome: str
+    status_code: int | None
+    latency_ms: int
+    error: str
+    response_snippet: str
+
+    @classmethod
+    def of(cls, row: WebhookAttempt) -> AttemptOut:
+        return cls(
+            number=row.number, started_at=row.started_at, outcome=row.outcome, status_code=row.status_code,
+            latency_ms=row.latency_ms, error=row.error, response_snippet=row.response_snippet,
+        )  # fmt: skip
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    endpoint_id: int
+    event_id: str
+    event_type: str
+    object_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    redelivery_of: int | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempt_log: list[AttemptOut] | None = None
+
+    @classmethod
+    def of(cls, view: service.DeliveryView, log: list[WebhookAttempt] | None = None) -> DeliveryOut:
+        row: WebhookDelivery = view.delivery
+        return cls(
+            id=row.id, endpoint_id=row.endpoint_id, event_id=view.event.public_id, event_type=view.event.type,
+            object_id=view.event.object_id, status=row.status, attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at, last_status_code=row.last_status_code,
+            last_error=row.last_error, redelivery_of=row.redelivery_of, created_at=row.created_at,
+            finished_at=row.finished_at,
+            attempt_log=None if log is None else [AttemptOut.of(a) for a in log],
+        )  # fmt: skip
+
+
+class DeliveryPage(BaseModel):
+    data: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class Accepted(BaseModel):
+    delivery_id: int
+    status: str
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreatedEndpoint,
+    responses={409: {"description": "Too many endpoints, or Idempotency-Key reused"}},
+)
+async def create_endpoint(
+    body: NewEndpoint, request: Request, session: DbSession, principal: Writer
+) -> JSONResponse:
+    """Register an endpoint. The answer carries the signing secret once: store it now."""
+    runtime = get_runtime(request)
+    shown: dict[str, str] = {}
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        endpoint, secret = await flows.register_endpoint(
+            session=session,
+            merchant_id=principal.merchant_id,
+            url=body.url,
+            events=body.events,
+            description=body.description,
+            keyring=get_keyring(runtime),
+            policy=DestinationPolicy.from_settings(runtime.settings),
+            now=runtime.clock.now(),
+        )
+        shown["secret"] = secret
+        return 201, CreatedEndpoint(**EndpointOut.of(endpoint).model_dump(), secret=None).model_dump(
+            mode="json"
+        )
+
+    answer = await idempotent(request=request, session=session, principal=principal, work=work)
+    if "secret" not in shown:  # a replay: the secret was shown the first time only
+        return answer
+    document = json.loads(bytes(answer.body))
+    document["secret"] = shown["secret"]
+    return JSONResponse(document, status_code=answer.status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("", response_model=EndpointList)
+async def list_endpoints(principal: Writer, session: DbSession) -> EndpointList:
+    rows = await service.list_endpoints(session=session, merchant_id=principal.merchant_id)
+    return EndpointList(data=[EndpointOut.of(row) for row in rows])
+
+
+@router.get("/deliveries", response_model=DeliveryPage)
+async def list_all_deliveries(
+    principal: Writer,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=24, pattern=r"^\d+$")] = None,
+) -> DeliveryPage:
+    """Every endpoint's deliveries, newest first; `next_cursor` fetches the next page."""
+    return await _page(session, principal.merchant_id, None, limit, cursor)
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
+async def get_delivery(delivery_id: int, principal: Writer, session: DbSession) -> DeliveryOut:
+    """One delivery with its attempt log (status, latency and the start of each answer)."""
+    view = await service.get_delivery(
+        session=session, merchant_id=principal.merchant_id, delivery_id=delivery_id
+    )
+    return DeliveryOut.of(view, await service.attempts_of(session=session, delivery_id=delivery_id))
+
+
+@router.post(
+    "/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted
+)
+async def redeliver(
+    delivery_id: int, request: Request, session: DbSession, principal: Writer
+) -> JSONResponse:
+    """Send this delivery's event to its endpoint again, as a new delivery."""
+    runtime = get_runtime(request)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        again = await service.redeliver(
+            session=session,
+            merchant_id=principal.merchant_id,
+            delivery_id=delivery_id,
+            now=runtime.clock.now(),
+        )
+        return 202, Accepted(delivery_id=again.id, status=again.status).model_dump()
+
+    return await idempotent(request=request, session=session, principal=principal, work=work)
+
+
+@router.get("/{endpoint_id}", response_model=EndpointOut)
+async def get_endpoint(endpoint_id: int, principal: Writer, session: DbSession) -> EndpointOut:
+    row = await service.get_endpoint(
+        session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id
+    )
+    return EndpointOut.of(row)
+
+
+@router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_endpoint(
+    endpoint_id: int, request: Request, principal: Writer, session: DbSession
+) -> Response:
+    """Stop sending to this endpoint (its pending deliveries stop; the log stays)."""
+    await service.delete_endpoint(
+        session=session,
+        merchant_id=principal.merchant_id,
+        endpoint_id=endpoint_id,
+        now=get_runtime(request).clock.now(),
+    )
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{endpoint_id}/enable", response_model=EndpointOut)
+async def enable_endpoint(
+    endpoint_id: int, request: Request, session: DbSession, principal: Writer
+) -> JSONResponse:
+    """Turn an endpoint that was switched off (failing for days) back on."""
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        row = await service.enable_endpoint(
+            session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id
+        )
+        return 200, EndpointOut.of(row).model_dump(mode="json")
+
+    return await idempotent(request=request, session=session, principal=principal, work=work)
+
+
+@router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def send_test(
+    endpoint_id: int, request: Request, session: DbSession, principal: Writer
+) -> JSONResponse:
+    """Send a signed `webhook.test` event to this endpoint now (see its delivery log for the answer)."""
+    runtime = get_runtime(request)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        delivery = await service.send_test(
+            session=session,
+            merchant_id=principal.merchant_id,
+            endpoint_id=endpoint_id,
+            now=runtime.clock.now(),
+        )
+        return 202, Accepted(delivery_id=delivery.id, status=delivery.status).model_dump()
+
+    return await idempotent(request=request, session=session, principal=principal, work=work)
+
+
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage)
+async def list_deliveries(
+    endpoint_id: int,
+    principal: Writer,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=24, pattern=r"^\d+$")] = None,
+) -> DeliveryPage:
+    await service.get_endpoint(session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id)
+    return await _page(session, principal.merchant_id, endpoint_id, limit, cursor)
+
+
+async def _page(
+    session: DbSession, merchant_id: int, endpoint_id: int | None, limit: int, cursor: str | None
+) -> DeliveryPage:
+    views = await service.list_deliveries(
+        session=session,
+        merchant_id=merchant_id,
+        endpoint_id=endpoint_id,
+        before_id=int(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    more = len(views) > limit
+    views = views[:limit]
+    return DeliveryPage(
+        data=[DeliveryOut.of(v) for v in views],
+        next_cursor=str(views[-1].delivery.id) if more and views else None,
+    )
