@@ -4,6 +4,8 @@ Speaks the wire format of POST /version1/messaging (form fields username, to, me
 bulkSMSMode, enqueue; `apiKey` header; JSON answer with one entry per recipient). Keeps every
 message in an outbox that GET /outbox?phone=... returns (the phone simulator page shows it).
 Fault injection: `server.fail[phone] = (statusCode, status)` refuses that recipient.
+Delivery reports: with `delivery_report_url` set, each accepted message gets its reports posted
+form-encoded, as AT does, per `delivery_plans` (late, repeated, out of order, failed or never).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+import httpx
 
 from core.i18n import sms_segments
 
@@ -39,6 +43,14 @@ class FakeAfricasTalking:
     outbox: list[FakeMessage] = field(default_factory=list)
     fail: dict[str, tuple[int, str]] = field(default_factory=dict)
     requests: int = 0
+    # Delivery reports, as AT posts them to the DLR URL set in its dashboard: None sends none. A
+    # number's plan lists the reports in the order they are posted, e.g. [("Success", ""), ("Sent", "")]
+    # for out-of-order reports, a repeated one, [] for a report that never comes, or
+    # [("Failed", "DeliveryFailure")]; other numbers get Sent then Success.
+    delivery_report_url: str | None = None
+    delivery_plans: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    delivery_delay_seconds: float = 0.2
+    reports_posted: list[tuple[str, str]] = field(default_factory=list)  # (messageId, status)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +104,7 @@ class FakeAfricasTalking:
                 message_id = f"ATXid_{uuid.uuid4().hex}"
                 at = datetime.now(UTC).isoformat(timespec="seconds")
                 self.outbox.append(FakeMessage(message_id, number, message, form.get("from", ""), at, parts))
+                self._schedule_reports(message_id, number)
                 cost = f"KES {float(COST_PER_PART) * parts:.4f}"
                 recipients.append(
                     {
@@ -105,6 +118,28 @@ class FakeAfricasTalking:
         sent = sum(1 for r in recipients if r["statusCode"] == 101)
         summary = f"Sent to {sent}/{len(numbers)} Total Cost: KES {float(COST_PER_PART) * parts * sent:.4f}"
         return {"SMSMessageData": {"Message": summary, "Recipients": recipients}}
+
+    def _schedule_reports(self, message_id: str, number: str) -> None:
+        if self.delivery_report_url is None:
+            return
+        plan = self.delivery_plans.get(number, [("Sent", ""), ("Success", "")])
+        timer = threading.Timer(
+            self.delivery_delay_seconds, self._post_reports, (message_id, number, list(plan))
+        )
+        timer.daemon = True
+        timer.start()
+
+    def _post_reports(self, message_id: str, number: str, plan: list[tuple[str, str]]) -> None:
+        for status, reason in plan:
+            form = {"id": message_id, "status": status, "phoneNumber": number, "networkCode": "63902"}
+            if reason:
+                form["failureReason"] = reason
+            try:
+                httpx.post(str(self.delivery_report_url), data=form, timeout=5.0)
+            except httpx.HTTPError:
+                return  # AT gives up too; the status stays where it was
+            with self._lock:
+                self.reports_posted.append((message_id, status))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,6 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 _shared: FakeAfricasTalking | None = None
 _shared_lock = threading.Lock()
+DELIVERY_REPORT_URL: str | None = None  # where the shared fake posts delivery reports (bootstrap sets it)
 
 
 def shared_server() -> FakeAfricasTalking:
@@ -165,5 +201,5 @@ def shared_server() -> FakeAfricasTalking:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = FakeAfricasTalking().start()
+            _shared = FakeAfricasTalking(delivery_report_url=DELIVERY_REPORT_URL).start()
         return _shared

@@ -62,6 +62,11 @@ def wire_simulators(runtime: Runtime) -> None:
         from simulators import africastalking
 
         runtime.sms_simulator_url = lambda: africastalking.shared_server().url
+        # the fake posts delivery reports to this app, at the base URL Daraja's callbacks use
+        token = settings.at_callback_token.get_secret_value()
+        africastalking.DELIVERY_REPORT_URL = (
+            f"{settings.mpesa_callback_base_url.rstrip('/')}/sms/{token}/delivery"
+        )
     if not settings.telegram_bot_token.get_secret_value() and not settings.telegram_api_base_url:
         from simulators.telegram_bot_api import BotApiDouble
 

@@ -96,7 +96,9 @@ class SmsDesk:
             if customer_id is None:
                 return translate("sms.in.not_registered", language, code=code)
             lines = await CoreFlows(self.rt).balances(customer_id=customer_id)
-            amounts = "; ".join(format_money(line.amount, language) for line in lines)
+            amounts = "; ".join(
+                f"{line.asset.value} {format_money(line.amount, language, with_code=False)}" for line in lines
+            )
             return translate("sms.in.balance", language, balances=amounts, code=code)
         if command is Command.STOP:
             return translate("sms.in.stopped", language)
