@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from core.errors import KibetiError
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 class ComplianceError(KibetiError):
     code = "compliance_error"
+    http_status: ClassVar[int] = 422
 
 
 class MalformedListFile(ComplianceError, ValueError):
@@ -44,42 +45,52 @@ class InvalidDocument(ComplianceError, ValueError):
 
 class UnknownTier(ComplianceError, LookupError):
     code = "unknown_kyc_tier"
+    http_status: ClassVar[int] = 404
 
 
 class CaseNotFound(ComplianceError, LookupError):
     code = "case_not_found"
+    http_status: ClassVar[int] = 404
 
 
 class AlertNotFound(ComplianceError, LookupError):
     code = "alert_not_found"
+    http_status: ClassVar[int] = 404
 
 
 class InvalidCaseTransition(ComplianceError, ValueError):
     code = "invalid_case_transition"
+    http_status: ClassVar[int] = 409
 
 
 class ReportNotFound(ComplianceError, LookupError):
     code = "report_not_found"
+    http_status: ClassVar[int] = 404
 
 
 class ReportNotPossible(ComplianceError, ValueError):
     code = "report_not_possible"
+    http_status: ClassVar[int] = 409
 
 
 class CustomerNotFound(ComplianceError, LookupError):
     code = "customer_not_found"
+    http_status: ClassVar[int] = 404
 
 
 class MovementNotFound(ComplianceError, LookupError):
     code = "movement_not_found"
+    http_status: ClassVar[int] = 404
 
 
 class LimitChangeNotFound(ComplianceError, LookupError):
     code = "limit_change_not_found"
+    http_status: ClassVar[int] = 404
 
 
 class LimitChangeNotPending(ComplianceError, ValueError):
     code = "limit_change_not_pending"
+    http_status: ClassVar[int] = 409
 
 
 class UnknownLimit(ComplianceError, ValueError):
@@ -115,9 +126,18 @@ class IdentityReviewNotPossible(ComplianceError, ValueError):
     """T1 cannot be approved: no identity on file, or the account is frozen or blocked."""
 
     code = "identity_review_not_possible"
+    http_status: ClassVar[int] = 409
 
 
 class MovementNotHeld(ComplianceError, ValueError):
     """The movement is not waiting for a review decision (never held, or already decided)."""
 
     code = "movement_not_held"
+    http_status: ClassVar[int] = 409
+
+
+class MakerCheckerViolation(ComplianceError):
+    """The maker of a change cannot also be its checker."""
+
+    code = "maker_checker"
+    http_status: ClassVar[int] = 403

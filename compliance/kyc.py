@@ -26,6 +26,7 @@ from compliance.errors import (
     InvalidLimit,
     LimitChangeNotFound,
     LimitChangeNotPending,
+    MakerCheckerViolation,
     UnknownLimit,
     UnknownTier,
 )
@@ -365,7 +366,7 @@ async def decide_limit_change(
     if change.status != "pending":
         raise LimitChangeNotPending(f"limit change {change_id} is already {change.status}")
     if change.proposed_by == actor:
-        raise PermissionError("maker-checker: the proposer cannot approve their own limit change")
+        raise MakerCheckerViolation("maker-checker: the proposer cannot approve their own limit change")
     change.status = "applied" if approve else "rejected"
     change.decided_by, change.decided_at = actor, now
     if approve:

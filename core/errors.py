@@ -1,12 +1,17 @@
-"""Named domain errors of core, flat. Channels map them to texts in the user's language by class."""
+"""Named domain errors of core, flat. Channels map them to texts in the user's language by class;
+HTTP answers them through one handler (webapp.middleware) as `{code, message}` with `http_status`."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class KibetiError(Exception):
-    """Base of every domain error. `code` is the stable key channels translate."""
+    """Base of every domain error. `code` is the stable key channels translate and API clients read;
+    `http_status` is the HTTP status the one error handler answers with (400 unless a class says)."""
 
-    code = "error"
+    code: str = "error"
+    http_status: ClassVar[int] = 400
 
 
 class InvalidAmount(KibetiError, ValueError):

@@ -43,6 +43,7 @@ RATE_LIMIT_EXEMPT = (
     # the embedded default's simulators (never mounted in production): the app calls its own Daraja
     # simulator for every STK push and status query, all from 127.0.0.1
     "/daraja-sim",
+    "/pesapal-sim",
     "/simulator/",
 )
 # M-Pesa callbacks are /<prefix>/<token>/<kind>: the default and legacy prefixes, plus the configured one
@@ -219,8 +220,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    code = getattr(exc, "code", "error")
-    return _json(400, {"code": code, "message": str(exc), "request_id": _request_id()})
+    """Every domain error, everywhere: the status its class declares, `{code, message}`."""
+    assert isinstance(exc, KibetiError)
+    return _json(exc.http_status, {"code": exc.code, "message": str(exc), "request_id": _request_id()})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -15,14 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import audit_trail, cases, kyc, onboarding, reports, reviews
 from compliance.config import ComplianceSettings
-from compliance.errors import (
-    ComplianceError,
-    IdentityReviewNotPossible,
-    InvalidCaseTransition,
-    LimitChangeNotPending,
-    MovementNotHeld,
-    ReportNotPossible,
-)
 from compliance.models import KycDocument, Movement, ScreeningResult
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
@@ -50,32 +42,11 @@ def actor(staff: StaffUser) -> str:
     return f"staff:{staff.id}:{staff.email}"
 
 
-async def guarded(work: Awaitable[T]) -> T:
-    """Map compliance errors to HTTP: missing (a LookupError) -> 404, wrong state -> 409,
-    bad input -> 422."""
-    try:
-        return await work
-    except PermissionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, {"code": "maker_checker", "message": str(exc)}) from exc
-    except (InvalidCaseTransition, ReportNotPossible, LimitChangeNotPending) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, {"code": exc.code, "message": str(exc)}) from exc
-    except ComplianceError as exc:
-        if isinstance(exc, LookupError):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": exc.code, "message": str(exc)}) from exc
-        raise HTTPException(422, {"code": exc.code, "message": str(exc)}) from exc
-    except ValueError as exc:
-        raise HTTPException(422, {"code": "invalid", "message": str(exc)}) from exc
-
-
 async def committed(session: AsyncSession, write: Awaitable[T]) -> T:
-    """Run one write and commit it, its errors mapped to HTTP as `guarded` does."""
-
-    async def write_and_commit() -> T:
-        result = await write
-        await session.commit()
-        return result
-
-    return await guarded(write_and_commit())
+    """Run one write and commit it (a domain error answers with its own status: webapp.middleware)."""
+    result = await write
+    await session.commit()
+    return result
 
 
 class RowOut(BaseModel):
@@ -223,9 +194,7 @@ async def list_alerts(
     status_filter: StatusQuery = "",
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_CUSTOMER_ID)] = None,
 ) -> list[AlertOut]:
-    found = await guarded(
-        cases.list_alerts(session=session, status=status_filter or None, customer_id=customer_id)
-    )
+    found = await cases.list_alerts(session=session, status=status_filter or None, customer_id=customer_id)
     return [AlertOut.of(a) for a in found]
 
 
@@ -246,14 +215,14 @@ async def dismiss_alert(
 async def list_cases(
     session: DbSession, _staff: CasesStaff, status_filter: StatusQuery = ""
 ) -> list[CaseOut]:
-    found = await guarded(cases.list_cases(session=session, status=status_filter or None))
+    found = await cases.list_cases(session=session, status=status_filter or None)
     return [CaseOut.of(c) for c in found]
 
 
 @router.post("/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
 async def open_case(body: NewCase, request: Request, session: DbSession, staff: CasesStaff) -> CaseOut:
     if body.customer_id is not None:
-        await guarded(kyc.require_customer(session=session, customer_id=body.customer_id))
+        await kyc.require_customer(session=session, customer_id=body.customer_id)
     written = await committed(
         session,
         cases.open_case(
@@ -271,7 +240,7 @@ async def open_case(body: NewCase, request: Request, session: DbSession, staff: 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)
 async def get_case(case_id: RowId, session: DbSession, _staff: CasesStaff) -> CaseDetailOut:
-    detail = await guarded(cases.case_detail(session=session, case_id=case_id))
+    detail = await cases.case_detail(session=session, case_id=case_id)
     return CaseDetailOut(
         case=CaseOut.of(detail.case),
         events=[EventOut.of(e) for e in detail.events],
@@ -377,7 +346,7 @@ async def export_str(case_id: RowId, request: Request, session: DbSession, staff
 
 @router.get("/reports/{report_id}/xml")
 async def report_xml(report_id: RowId, session: DbSession, _staff: ReportsStaff) -> Response:
-    report = await guarded(reports.get_report(session=session, report_id=report_id))
+    report = await reports.get_report(session=session, report_id=report_id)
     headers = {"Content-Disposition": f'attachment; filename="{report.reference}.xml"'}
     return Response(report.xml, media_type="application/xml", headers=headers)
 
@@ -391,7 +360,7 @@ async def overdue(request: Request, session: DbSession, _staff: ReportsStaff) ->
 async def freeze(
     customer_id: CustomerId, body: Freeze, request: Request, session: DbSession, staff: CasesStaff
 ) -> dict[str, Any]:
-    await guarded(kyc.require_customer(session=session, customer_id=customer_id))
+    await kyc.require_customer(session=session, customer_id=customer_id)
     profile = await committed(
         session,
         kyc.set_frozen(
@@ -410,7 +379,7 @@ async def freeze(
 async def t2_review(
     customer_id: CustomerId, body: T2Decision, request: Request, session: DbSession, staff: KycStaff
 ) -> dict[str, Any]:
-    await guarded(kyc.require_customer(session=session, customer_id=customer_id))
+    await kyc.require_customer(session=session, customer_id=customer_id)
     profile = await committed(
         session,
         kyc.review_t2(
@@ -435,23 +404,12 @@ class MovementDecision(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-async def decided(session: AsyncSession, write: Awaitable[T]) -> T:
-    """`committed`, with a decision on something no longer waiting for one as a 409."""
-    try:
-        return await committed(session, write)
-    except HTTPException as exc:
-        detail: dict[str, Any] = exc.detail if isinstance(exc.detail, dict) else {}
-        if detail.get("code") in (MovementNotHeld.code, IdentityReviewNotPossible.code):
-            raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
-        raise
-
-
 @router.post("/customers/{customer_id}/t1-review")
 async def t1_review(
     customer_id: CustomerId, body: T1Decision, request: Request, session: DbSession, staff: KycStaff
 ) -> dict[str, Any]:
     """Approve (T1) or reject an identity the registry did not match, after checking the ID."""
-    profile = await decided(
+    profile = await committed(
         session,
         onboarding.approve_t1(
             session=session,
@@ -470,7 +428,7 @@ async def decide_movement(
 ) -> MovementOut:
     """Release (approve) or refuse a movement held for review; the customer gets an SMS either way.
     Refused money that had arrived goes to suspense for a refund."""
-    movement = await decided(
+    movement = await committed(
         session,
         reviews.decide(
             session=session,

@@ -177,7 +177,7 @@ async def test_limit_changes_need_a_second_person_and_documents_open_for_review(
         own = await client.post(
             f"{base}/limit-changes/{change_id}/decide", json={"approve": True}, headers=maker
         )
-        assert own.status_code == 409 and own.json()["code"] == "maker_checker"
+        assert own.status_code == 403 and own.json()["code"] == "maker_checker"
         tiers = (await client.get(f"{base}/tiers", headers=checker)).json()
         assert tiers[0]["limits_kes"]["daily_kes"] == "10000.00"
         approved = await client.post(
