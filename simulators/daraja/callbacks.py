@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -163,3 +164,39 @@ def stk_callback(txn: StkTxn) -> dict[str, Any]:
             ]
         }
     return {"Body": {"stkCallback": stk}}
+
+
+def b2b_result(txn: B2CTxn, account_reference: str, working: Decimal) -> dict[str, Any]:
+    """A B2B (BusinessBuyGoods / BusinessPayBill) result: `Amount` and the receiver's public name in
+    ResultParameters, the bill reference in ReferenceData (a list here, as Daraja's B2B sample)."""
+    result: dict[str, Any] = {
+        "ResultType": "0",
+        "ResultCode": txn.result_code,
+        "ResultDesc": txn.result_desc,
+        "OriginatorConversationID": txn.originator_conversation_id,
+        "ConversationID": txn.conversation_id,
+        "TransactionID": txn.receipt,
+        "ReferenceData": {
+            "ReferenceItem": [
+                {"Key": "BillReferenceNumber", "Value": account_reference},
+                {"Key": "QueueTimeoutURL", "Value": txn.timeout_url},
+            ]
+        },
+    }
+    if txn.paid:
+        balance = (
+            f"{{Amount={{CurrencyCode=KES, MinimumAmount={int(working * 100)}, BasicAmount={working:.2f}}}}}"
+        )
+        result["ResultParameters"] = _params(
+            {
+                "DebitAccountBalance": balance,
+                "Amount": f"{txn.amount:.2f}",
+                "DebitPartyAffectedAccountBalance": f"Working Account|KES|{working:.2f}|{working:.2f}|0.00|0.00",  # noqa: E501
+                "TransCompletedTime": (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y%m%d%H%M%S"),
+                "DebitPartyCharges": "",
+                "ReceiverPartyPublicName": f"{txn.party_b} - SIMULATED MERCHANT",
+                "Currency": "KES",
+                "InitiatorAccountCurrentBalance": balance,
+            }
+        )
+    return {"Result": result}

@@ -27,6 +27,7 @@ from payouts.mpesa.wire import stk_password
 from simulators.daraja import callbacks as bodies
 from simulators.daraja.control import control_router
 from simulators.daraja.state import (
+    B2B_COMMANDS,
     B2C_MIN,
     B2C_OUTCOMES,
     DAILY_MAX,
@@ -239,10 +240,81 @@ class Simulator:
         if mode == "timeout_only":
             self.later(delay, txn.timeout_url, bodies.b2c_timeout(txn), "b2c_timeout")
             return
-        result = bodies.b2c_result(txn, self.state.config.utility_balance)
+        if txn.command_id in B2B_COMMANDS:
+            reference = self.state.b2b_references.get(txn.originator_conversation_id, "")
+            result = bodies.b2b_result(txn, reference, self.state.config.utility_balance)
+        else:
+            result = bodies.b2c_result(txn, self.state.config.utility_balance)
         self.later(delay, txn.result_url, result, "b2c_result")
         if mode == "duplicate":
             self.later(delay * 2 + 0.01, txn.result_url, result, "b2c_result")
+
+    # -- B2B -------------------------------------------------------------------------------------
+
+    async def b2b(self, body: dict[str, Any]) -> JSONResponse:
+        """BusinessBuyGoods to a till, BusinessPayBill (with AccountReference) to a paybill. Kept with
+        the B2C transactions: the same duplicate check, steering (by the receiver's number), money
+        counter and Transaction Status answers."""
+        for name in (
+            "Initiator", "SecurityCredential", "CommandID", "SenderIdentifierType", "RecieverIdentifierType",
+            "Amount", "PartyA", "PartyB", "Remarks", "QueueTimeOutURL", "ResultURL",
+        ):  # fmt: skip
+            if body.get(name) in (None, ""):
+                return _error(400, "400.002.02", f"Bad Request - Invalid {name}")
+        command = str(body["CommandID"])
+        if command not in B2B_COMMANDS:
+            return _error(400, "400.002.02", "Bad Request - Invalid CommandID")
+        reference = str(body.get("AccountReference") or "")
+        if command == "BusinessPayBill" and not reference:
+            return _error(400, "400.002.02", "Bad Request - Invalid AccountReference")
+        amount = _amount(body["Amount"])
+        if amount is None:
+            return _error(400, "400.002.02", "Bad Request - Invalid Amount")
+        ocid = str(body.get("OriginatorConversationID") or secrets.token_hex(12))
+        async with self._lock:
+            self.state.requests[ocid] += 1
+            if ocid in self.state.b2c:
+                return _error(500, "500.002.1001", "Duplicate OriginatorConversationID.")
+            party_b = str(body["PartyB"])
+            behaviour = self.state.b2c_steering.pick(party_b)
+            code, desc = self._decide_b2b(body, amount, party_b, behaviour)
+            txn = B2CTxn(
+                originator_conversation_id=ocid, conversation_id=conversation_id(), receipt=receipt(),
+                party_b=party_b, amount=amount, command_id=command, result_code=code, result_desc=desc,
+                result_url=str(body["ResultURL"]), timeout_url=str(body["QueueTimeOutURL"]),
+                behaviour=behaviour, initiated=eat_time(),
+            )  # fmt: skip
+            self.state.b2c[ocid] = txn
+            self.state.b2b_references[ocid] = reference
+            if txn.paid:
+                self.state.payments[ocid] += 1
+                self.state.config.utility_balance -= amount
+        self.send_b2c_callbacks(txn)
+        return JSONResponse(
+            {
+                "OriginatorConversationID": ocid,
+                "ConversationID": txn.conversation_id,
+                "ResponseCode": "0",
+                "ResponseDescription": "Accept the service request successfully.",
+            }
+        )
+
+    def _decide_b2b(
+        self, body: dict[str, Any], amount: Decimal, party_b: str, behaviour: Behaviour
+    ) -> tuple[str, str]:
+        if not self.credential_ok(str(body["SecurityCredential"])):
+            return B2C_OUTCOMES["2001"]
+        if not (party_b.isdigit() and 5 <= len(party_b) <= 7):  # no such till or paybill
+            return B2C_OUTCOMES["SFC_IC0003"]
+        if amount != amount.to_integral_value() or amount < 1:
+            return B2C_OUTCOMES["2"]
+        if amount > TXN_MAX:
+            return B2C_OUTCOMES["3"]
+        if behaviour.outcome != "success":
+            return B2C_OUTCOMES.get(behaviour.outcome, ("17", "Internal Failure"))
+        if self.state.config.utility_balance < amount:
+            return B2C_OUTCOMES["1"]
+        return B2C_OUTCOMES["success"]
 
     # -- status, balance -------------------------------------------------------------------------
 
@@ -610,19 +682,11 @@ async def _dispatch(sim: Simulator, name: str, request: Request) -> JSONResponse
     if name == "b2c":
         return await sim.b2c(body)
     if name == "b2b":
-        return await sim.b2c(_b2b_as_b2c(body))
+        return await sim.b2b(body)
     if name == "stk_push":
         return await sim.stk_push(body)
     result: JSONResponse = getattr(sim, name)(body)
     return result
-
-
-def _b2b_as_b2c(body: dict[str, Any]) -> dict[str, Any]:
-    """B2B settles to a till/paybill; the simulator books it like B2C (a placeholder MSISDN as PartyB)."""
-    out = dict(body)
-    out["InitiatorName"] = body.get("Initiator")
-    out["PartyB"] = "254700000000" if str(body.get("PartyB", "")).isdigit() else ""
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,10 @@ B2C_OUTCOMES = {
     "3": ("3", "Declined due to limit rule: greater than the maximum transaction amount."),
     "4": ("4", "Declined due to limit rule: would exceed daily transfer limit."),
     "SFC_IC0003": ("SFC_IC0003", "The operator does not exist."),
+    # B2B: a closed or suspended till/paybill (steer its number to this outcome)
+    "2006": ("2006", "Declined due to account rule: The account status does not allow this transaction."),
 }
+B2B_COMMANDS = ("BusinessBuyGoods", "BusinessPayBill")
 STK_OUTCOMES = {
     "success": ("0", "The service request is processed successfully."),
     "1032": ("1032", "Request cancelled by user"),
@@ -135,7 +138,8 @@ class SimState:
     b2c_steering: Steering = field(default_factory=Steering)
     stk_steering: Steering = field(default_factory=Steering)
     tokens: list[str] = field(default_factory=list)
-    b2c: dict[str, B2CTxn] = field(default_factory=dict)
+    b2c: dict[str, B2CTxn] = field(default_factory=dict)  # B2B transactions too (command_id says)
+    b2b_references: dict[str, str] = field(default_factory=dict)  # B2B AccountReference per OCID
     stk: dict[str, StkTxn] = field(default_factory=dict)
     payments: Counter[str] = field(default_factory=Counter)  # money moved per OriginatorConversationID
     requests: Counter[str] = field(default_factory=Counter)  # B2C requests seen per OriginatorConversationID
