@@ -84,6 +84,10 @@ class BotApiDouble:
         wanted = SENT_MESSAGE_METHODS | {"editMessageText"}
         return [c for c in calls if c.method in wanted and str(c.params.get("chat_id")) == str(chat_id)]
 
+    def request(self) -> DoubleRequest:
+        """A python-telegram-bot request that calls this double in-process (no HTTP)."""
+        return DoubleRequest(self)
+
     def clear(self) -> None:
         with self._lock:
             self.calls.clear()

@@ -6,7 +6,8 @@ Each network's source (erc20/trc20/btc) adapts its node's protocol to this; the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
 from wallets.networks import Network
 
@@ -44,3 +45,31 @@ class ChainSource(Protocol):
     async def transfers(self, start: int, end: int) -> list[Transfer]:
         """Every candidate incoming transfer in blocks start..end (inclusive), in chain order."""
         ...
+
+
+class SimulatedSource(ChainSource, Protocol):
+    token: str
+
+    def produce(self, blocks: int) -> int:
+        """Mine `blocks` blocks; returns the new height."""
+        ...
+
+
+class ChainSimulation(Protocol):
+    """The simulated chains of the embedded default and tests (simulators.chain_simulation),
+    injected by webapp.bootstrap as `Runtime.chain_simulation`; never present in production."""
+
+    def chain(self, network: Network) -> SimulatedSource: ...
+
+    def network_fee(self, network: Network) -> int:
+        """The fixed network fee of a simulated withdrawal, in the network's native base unit."""
+        ...
+
+    def withdrawals(
+        self,
+        *,
+        session_factory: Any,
+        network: Network,
+        confirmations: int,
+        native_price: Decimal | None,
+    ) -> Any: ...
