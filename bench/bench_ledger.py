@@ -1,13 +1,19 @@
-"""Ledger throughput on the local PostgreSQL, beside pgbench (tpcb-like, scale 10) on the same server.
+"""The flows' ledger path on the local PostgreSQL, beside pgbench (tpcb-like, scale 10), same run.
 
-Each transfer = customer -> customer posting + a fee posting, durable when its call returns.
-Run: .venv/bin/python bench/bench_ledger.py [--seconds 15] [--clients 1,8,32] [--write BENCHMARKS.md]
+Each transfer is the unit of work a USSD send runs (core/flows/trading.py confirm_send): a session
+from the factory, `core.ledger.service.transfer` (customer -> customer + a fee posting), commit;
+durable when it returns. The client runs as many processes as pgbench runs threads (2), the clients
+split between them. `--chain-lock` adds the figure with the audit chain's advisory lock taken per
+write (how money writes serialised before audit rows were queued for the sweeper).
+Run: .venv/bin/python bench/bench_ledger.py [--seconds 15] [--clients 1,8,32] [--chain-lock] [--write BENCHMARKS.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import os
 import random
 import re
@@ -20,13 +26,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import contextlib
-
+from bench.common import Row
+from core.audit import service as audit
 from core.db.session import make_engine, make_session_factory
-from core.db.uow import in_transaction
 from core.ledger import errors
 from core.ledger import service as ledger
-from core.ledger.batch import TransferBatcher
 from core.ledger.models import AccountKind, PostingRequest
 from core.ledger.verify import verify
 from core.money import Asset, Money
@@ -35,9 +39,11 @@ from webapp.schema import upgrade
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 LEDGER_DB = "kibeti_bench_ledger"
 PGBENCH_DB = "kibeti_bench_pgbench"
+URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{LEDGER_DB}"
 CUSTOMERS = 1000
-FEE_ACCOUNTS = 32
+PROCESSES = 2  # pgbench -j 2
 KES = Asset.KES
+TRANSFER = ledger.transfer  # the function core.flows.trading.confirm_send posts a send with
 
 
 async def recreate(name: str) -> None:
@@ -49,44 +55,22 @@ async def recreate(name: str) -> None:
 
 def pgbench(clients: int, seconds: int) -> float:
     output = subprocess.run(
-        [
-            "pgbench",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-n",
-            "-b",
-            "tpcb-like",
-            "-c",
-            str(clients),
-            "-j",
-            str(min(clients, 2)),
-            "-T",
-            str(seconds),
-            PGBENCH_DB,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+        ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-n", "-b", "tpcb-like", "-c", str(clients),
+         "-j", str(min(clients, PROCESSES)), "-T", str(seconds), PGBENCH_DB],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
     if match is None:
         raise RuntimeError(f"could not read pgbench output:\n{output}")
     return float(match.group(1))
 
 
-async def seed(url: str) -> tuple[list[int], list[int]]:
+async def seed(url: str) -> tuple[list[int], int]:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     async with factory() as session:
         float_account = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=KES)
-        fees = []
-        for index in range(FEE_ACCOUNTS):
-            fee = await ledger.get_or_open_account(
-                session=session, owner_type="system", owner_id=index, asset=KES, kind=AccountKind.FEE_REVENUE
-            )
-            fees.append(fee.id)
+        fee = await ledger.system_account(session=session, kind=AccountKind.FEE_REVENUE, asset=KES)
         wallets = []
         for customer in range(CUSTOMERS):
             wallet = await ledger.get_or_open_account(
@@ -102,99 +86,80 @@ async def seed(url: str) -> tuple[list[int], list[int]]:
             wallets.append(wallet.id)
         await session.commit()
     await engine.dispose()
-    return wallets, fees
+    return wallets, fee.id
 
 
-async def run_batched(
-    url: str, wallets: list[int], fees: list[int], clients: int, seconds: float, hot: bool, tag: str
-) -> float:
-    engine = make_engine(url, pool_size=4)
-    batcher = TransferBatcher(engine)
-    batcher.start()
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def client(number: int) -> None:
-        nonlocal done
-        rng = random.Random(number)
-        step = 0
-        while time.perf_counter() < deadline:
-            source, target = rng.sample(wallets, 2)
-            fee_account = fees[0] if hot else fees[source % len(fees)]
-            await batcher.transfer(
-                idempotency_key=f"{tag}-{number}-{step}",
-                from_account_id=source,
-                to_account_id=target,
-                amount=Money.of("10.00", KES),
-                fee=Money.of("0.30", KES),
-                fee_account_id=fee_account,
-            )
-            step += 1
-            done += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    elapsed = time.perf_counter() - started
-    await batcher.close()
-    await engine.dispose()
-    return done / elapsed
-
-
-async def run_single(
-    url: str, wallets: list[int], fees: list[int], clients: int, seconds: float, tag: str
-) -> float:
-    engine = make_engine(url, pool_size=clients)
+async def _clients(
+    wallets: list[int], fee: int, clients: int, seconds: float, tag: str, chain_lock: bool
+) -> int:
+    engine = make_engine(URL, pool_size=clients)
     factory = make_session_factory(engine)
     done = 0
     deadline = time.perf_counter() + seconds
 
     async def client(number: int) -> None:
         nonlocal done
-        rng = random.Random(number)
+        rng = random.Random(f"{tag}-{number}")
         step = 0
         while time.perf_counter() < deadline:
             source, target = rng.sample(wallets, 2)
-
-            async def move(session, source=source, target=target, step=step):
-                return await ledger.transfer(
-                    session=session,
-                    idempotency_key=f"{tag}-{number}-{step}",
-                    from_account_id=source,
-                    to_account_id=target,
-                    amount=Money.of("10.00", KES),
-                    fee=Money.of("0.30", KES),
-                    fee_account_id=fees[0],
-                )
-
-            with contextlib.suppress(errors.InsufficientFunds):
-                await in_transaction(factory, move)
+            async with factory() as session:
+                if chain_lock:
+                    await audit.lock_chain(session)
+                with contextlib.suppress(errors.InsufficientFunds):
+                    await TRANSFER(
+                        session=session,
+                        idempotency_key=f"{tag}-{number}-{step}",
+                        from_account_id=source,
+                        to_account_id=target,
+                        amount=Money.of("10.00", KES),
+                        fee=Money.of("0.30", KES),
+                        fee_account_id=fee,
+                        kind="send",
+                    )
+                    await session.commit()
             step += 1
             done += 1
 
-    started = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
-    elapsed = time.perf_counter() - started
     await engine.dispose()
-    return done / elapsed
+    return done
 
 
-async def check(url: str) -> bool:
+def _process(args: tuple[list[int], int, int, float, str, bool]) -> int:
+    return asyncio.run(_clients(*args))
+
+
+def run_flows(
+    wallets: list[int], fee: int, clients: int, seconds: float, tag: str, chain_lock: bool
+) -> float:
+    """Transfers/s of the flows' unit of work, `clients` split over PROCESSES processes."""
+    processes = min(clients, PROCESSES)
+    shares = [clients // processes + (1 if n < clients % processes else 0) for n in range(processes)]
+    context = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    with context.Pool(processes) as pool:
+        counts = pool.map(
+            _process,
+            [(wallets, fee, share, seconds, f"{tag}p{n}", chain_lock) for n, share in enumerate(shares)],
+        )
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def chain_and_check(url: str) -> tuple[bool, int]:
     engine = make_engine(url)
     async with make_session_factory(engine)() as session:
+        chained = 0
+        while done := await audit.chain_pending(session=session):
+            await session.commit()
+            chained += done
         report = await verify(session=session)
+        chain = await audit.verify(session=session)
     await engine.dispose()
-    return report.ok
+    return report.ok and chain.ok, chained
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--clients", default="1,8,32")
-    parser.add_argument("--write", type=Path, help="update the Ledger section of this markdown file")
-    args = parser.parse_args()
-    counts = [int(c) for c in args.clients.split(",")]
-    load_at_start = os.getloadavg()[0]
-
+def prepare() -> tuple[list[int], int]:
     asyncio.run(recreate(PGBENCH_DB))
     subprocess.run(
         ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", PGBENCH_DB],
@@ -202,55 +167,91 @@ def main() -> None:
         capture_output=True,
     )
     asyncio.run(recreate(LEDGER_DB))
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{LEDGER_DB}"
-    upgrade(url)
-    wallets, fees = asyncio.run(seed(url))
+    upgrade(URL)
+    return asyncio.run(seed(URL))
 
+
+def measure(
+    counts: list[int], seconds: int, chain_lock: bool
+) -> tuple[list[tuple[int, float, float]], float | None, bool, int]:
+    wallets, fee = prepare()
     rows = []
     for clients in counts:
-        base = pgbench(clients, args.seconds)
-        spread = asyncio.run(run_batched(url, wallets, fees, clients, args.seconds, False, f"s{clients}"))
-        rows.append((clients, base, spread))
-        print(
-            f"clients={clients:>3}  pgbench tpcb-like {base:9.0f} tps   ledger transfers {spread:9.0f}/s   ratio {spread / base:5.2f}x",
-            flush=True,
-        )
-    top = counts[-1]
-    hot = asyncio.run(run_batched(url, wallets, fees, top, args.seconds, True, f"h{top}"))
-    spread_top = rows[-1][2]
-    print(f"hot fee account at {top} clients: {hot:.0f}/s = {hot / spread_top:.2f} of spread", flush=True)
-    single = asyncio.run(run_single(url, wallets, fees, top, args.seconds, f"one{top}"))
-    print(f"one transaction per transfer (no group commit) at {top} clients: {single:.0f}/s", flush=True)
-    ok = asyncio.run(check(url))
-    print(f"ledger verify after the run: {'books balance' if ok else 'PROBLEMS'}")
+        base = pgbench(clients, seconds)
+        flows = run_flows(wallets, fee, clients, seconds, f"c{clients}", chain_lock=False)
+        rows.append((clients, base, flows))
+        print(f"clients={clients:>3}  pgbench tpcb-like {base:7.0f} tps   flows' ledger path {flows:7.0f}/s"
+              f"   ratio {flows / base:5.2f}x", flush=True)  # fmt: skip
+    locked = None
+    if chain_lock:
+        locked = run_flows(wallets, fee, counts[-1], seconds, "locked", chain_lock=True)
+        print(f"with the audit chain lock per write at {counts[-1]} clients: {locked:.0f}/s", flush=True)
+    ok, chained = asyncio.run(chain_and_check(URL))
+    print(f"audit rows chained by the sweeper afterwards: {chained}; ledger + audit verify: {ok}", flush=True)
+    return rows, locked, ok, chained
 
+
+def run(short: bool) -> list[Row]:
+    """`make bench`: the flows' path at 32 clients against pgbench, same run."""
+    seconds = 8 if short else 15
+    rows, locked, ok, _ = measure([32], seconds, chain_lock=not short)
+    clients, base, flows = rows[-1]
+    out = [
+        Row(figure=f"ledger: flows' transfer (session, ledger.transfer, commit) /s, {clients} clients",
+            value=flows, unit="/s", anchor=f"pgbench tpcb-like TPS, {clients} clients", anchor_value=base,
+            target=">= 1.0x", met=flows >= base and ok,
+            note="" if ok else "ledger verify FAILED"),
+    ]  # fmt: skip
+    if locked is not None:
+        out.append(Row(figure="ledger: same, audit chain lock taken per write (the old path)", value=locked,
+                       unit="/s", anchor="flows' transfer /s", anchor_value=flows))  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--chain-lock", action="store_true")
+    parser.add_argument("--write", type=Path, help="update the Ledger section of this markdown file")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.clients.split(",")]
+    load_at_start = os.getloadavg()[0]
+    rows, locked, ok, chained = measure(counts, args.seconds, args.chain_lock)
+    load_at_end = os.getloadavg()[0]
     if args.write:
+        top = counts[-1]
         lines = [
-            "## Ledger (issue 2)",
+            "## Ledger (issue 2, issue 20)",
             "",
-            f"Command: `.venv/bin/python bench/bench_ledger.py --seconds {args.seconds} --clients {args.clients} --write BENCHMARKS.md`",
-            f"Machine: {os.cpu_count()} cores, PostgreSQL 15 local (fsync on, synchronous_commit on), shared and noisy "
-            f"(load average {load_at_start:.2f} at start).",
-            "Each transfer = customer -> customer posting + a fee posting; durable (committed) when its call returns.",
-            "Group commit (core/ledger/batch.py) puts whatever arrived during the previous commit into one transaction.",
+            f"Command: `.venv/bin/python bench/bench_ledger.py --seconds {args.seconds} --clients {args.clients}"
+            f"{' --chain-lock' if args.chain_lock else ''} --write BENCHMARKS.md`",
+            f"Machine: {os.cpu_count()} cores, PostgreSQL local (fsync on, synchronous_commit on), shared "
+            f"(load average {load_at_start:.2f} at start, {load_at_end:.2f} at end).",
+            "Each transfer is the unit of work a USSD send runs: a session, `core.ledger.service.transfer`"
+            " (customer -> customer + fee), commit; the client is 2 processes, as pgbench -j 2.",
             "",
-            "| clients | pgbench tpcb-like TPS | ledger transfers/s | ratio |",
+            "| clients | pgbench tpcb-like TPS | flows' ledger transfers/s | ratio |",
             "|---:|---:|---:|---:|",
             *[f"| {c} | {b:,.0f} | {s:,.0f} | {s / b:.2f}x |" for c, b, s in rows],
             "",
-            f"- Hot account: all fees into one fee account at {top} clients: {hot:,.0f}/s, "
-            f"{hot / spread_top:.2f} of the spread case (target >= 0.80).",
-            f"- Without group commit (one SQLAlchemy transaction per transfer, core/ledger/service.py) at {top} clients: {single:,.0f}/s.",
-            f"- `ledger verify` after the run: {'books balance' if ok else 'PROBLEMS'}.",
-            "",
         ]
-        replace_section(args.write, "## Ledger (issue 2)", "\n".join(lines))
+        if locked is not None:
+            lines.append(f"- With the audit chain's advisory lock taken per write (as before) at {top} clients: "
+                         f"{locked:,.0f}/s.")  # fmt: skip
+        lines.append(f"- Audit rows the sweeper chained after the run: {chained:,}; `ledger verify` and the "
+                     f"audit chain verify: {'ok' if ok else 'PROBLEMS'}.")  # fmt: skip
+        replace_section(args.write, "## Ledger (issue 2", "\n".join(lines))
 
 
 def replace_section(path: Path, heading: str, body: str) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"{re.escape(heading)}\n.*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(body.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + body
+    pattern = re.compile(rf"{re.escape(heading)}.*?\n.*?(?=\n## |\Z)", re.S)
+    text = (
+        pattern.sub(lambda _: body.rstrip("\n"), text)
+        if pattern.search(text)
+        else text.rstrip("\n") + "\n\n" + body
+    )
     path.write_text(text.rstrip("\n") + "\n")
 
 

@@ -33,6 +33,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("wallets.jobs.track_withdrawals", 20),
     ("wallets.jobs.sweep_deposits", 600),
     ("core.audit.jobs.publish_checkpoint", 3600),
+    ("core.audit.jobs.chain_pending", 5),  # money writes' audit rows, queued without the chain lock
     ("core.settlements.jobs.daily_settlements", 300),  # runs once a day, at the set Nairobi hour
     ("channels.webhooks.jobs.sweep_due_deliveries", 5),
     ("channels.sms.jobs.resend_failed", 60),

@@ -89,6 +89,8 @@ def signature_problem(checkpoint: Checkpoint, keys: AuditKeys) -> str | None:
 
 async def create(*, session: AsyncSession, now: datetime, keys: AuditKeys | None = None) -> Checkpoint:
     keys = keys or current_keys()
+    while await service.chain_pending(session=session):  # the head covers every money write queued
+        await session.commit()
     seq, head = await service.head(session=session)
     return sign(seq=seq, head=head, at=now, keys=keys)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import runtime
-from core.audit import checkpoints
+from core.audit import checkpoints, service
 
 
 async def publish_checkpoint() -> int:
@@ -13,3 +13,16 @@ async def publish_checkpoint() -> int:
         checkpoint = await checkpoints.create(session=session, now=current.clock.now())
     checkpoints.publish(checkpoint, current.settings.audit_checkpoint_file)
     return checkpoint.seq
+
+
+async def chain_pending() -> int:
+    """Append the audit rows money writes queued (core.audit.service.record_deferred) to the chain."""
+    current = runtime.get()
+    chained = 0
+    while True:
+        async with current.session_factory() as session:
+            done = await service.chain_pending(session=session)
+            await session.commit()
+        chained += done
+        if done == 0:
+            return chained

@@ -30,3 +30,19 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     key_id: Mapped[str] = mapped_column(String(16), nullable=False, default="", server_default="")
+
+
+class AuditPending(Base):
+    """An audit row a money write queued (PostgreSQL), not yet in the chain: money writes do not
+    take the chain's lock; `core.audit.service.chain_pending` appends these rows, oldest first, in
+    the transaction that deletes them. A trigger refuses edits; `kibeti ledger verify` checks every
+    entry has its row, chained or queued."""
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)

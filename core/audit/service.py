@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.keys import AuditKeys, current_keys
-from core.audit.models import GENESIS_HASH, AuditEntry
+from core.audit.models import GENESIS_HASH, AuditEntry, AuditPending
 from core.clock import Clock
 from core.errors import KibetiError
 
@@ -137,6 +137,61 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def record_deferred(
+    *,
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    subject: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """A money write's audit row (in the caller's transaction). On PostgreSQL it is queued in
+    `audit_pending` without the chain's lock, so money writes do not serialise on the chain;
+    `chain_pending` appends it. SQLite (one writer at a time anyway) appends it at once."""
+    if not _is_postgres(session):
+        await record(session=session, actor=actor, action=action, subject=subject, details=details)
+        return
+    session.add(
+        AuditPending(
+            occurred_at=datetime.now(UTC), actor=actor, action=action, subject=subject,
+            details=_clean(details or {}),
+        )
+    )  # fmt: skip
+    await session.flush()
+
+
+async def chain_pending(*, session: AsyncSession, limit: int = 2000) -> int:
+    """Append up to `limit` queued rows to the chain, oldest first, deleting them in the same
+    (the caller's) transaction: a row is queued or chained, never both or neither. Returns how many."""
+    keys = current_keys()
+    await lock_chain(session)
+    pending = list(
+        (await session.execute(select(AuditPending).order_by(AuditPending.id).limit(limit))).scalars()
+    )
+    if not pending:
+        return 0
+    seq, prev = await head(session=session)
+    for row in pending:
+        seq += 1
+        entry = AuditEntry(
+            seq=seq, occurred_at=row.occurred_at.astimezone(UTC), actor=row.actor, action=row.action,
+            subject=row.subject, details=_clean(row.details), prev_hash=prev, key_id=keys.current,
+        )  # fmt: skip
+        entry.entry_hash = prev = _entry_hash(entry, keys)
+        session.add(entry)
+        await session.delete(row)
+    await session.flush()
+    return len(pending)
+
+
+async def pending_count(*, session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(AuditPending))).scalar_one())
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy.pool import NullPool
 
 # SQLite lets one writer at a time; a transaction lasts milliseconds, so a wait longer than this is a
 # bug holding the lock (a request that opened a second session inside its first waited 30 s and froze
-# every USSD hop meanwhile). Fail fast instead: `in_transaction` retries "database is locked".
+# every USSD hop meanwhile). Fail fast instead: the unit of work fails with "database is locked".
 SQLITE_BUSY_TIMEOUT_SECONDS = 5
 
 

@@ -1,7 +1,12 @@
 """Ledger writes and reads. Keyword-only arguments; the caller's session owns the transaction.
 
-Every write runs inside a SAVEPOINT, so a refused write (insufficient funds, a conflict) leaves
-nothing half-written even if the caller goes on to commit other work.
+A refused write (insufficient funds, a conflict) leaves nothing half-written even if the caller
+goes on to commit other work. On PostgreSQL `post_entry` is one round trip: the `ledger_post_entry`
+function (core/ledger/migrations) claims the key, moves constrained balances in sorted id order,
+inserts the postings and queues the audit row, its writes undone by its own exception block when
+it refuses. On SQLite (the embedded default) the same steps run here, inside a SAVEPOINT.
+Money writes' audit rows go through `audit.record_deferred`: on PostgreSQL they do not take the
+audit chain's lock, which serialised every ledger write (commit included).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,7 +141,7 @@ def _validate(postings: Sequence[PostingRequest]) -> None:
 
 
 def entry_hash(kind: str, postings: Sequence[PostingRequest], details: dict[str, Any]) -> str:
-    """The content an idempotency key is bound to (also used by core.ledger.batch, so both agree)."""
+    """The content an idempotency key is bound to (the same on both databases)."""
     legs = sorted((p.account_id, p.amount.asset.value, p.amount.minor) for p in postings)
     return _hash({"kind": kind, "legs": legs, "details": details})
 
@@ -220,7 +225,11 @@ async def post_entry(
     _validate(postings)
     details = details or {}
     request_hash = entry_hash(kind, postings, details)
-    await audit.lock_chain(session)  # before any row lock: see audit.lock_chain
+    if _is_postgres(session):
+        return await _post_entry_pg(
+            session, idempotency_key=idempotency_key, request_hash=request_hash, kind=kind,
+            memo=memo[:200], details=details, postings=postings,
+        )  # fmt: skip
     async with session.begin_nested():
         entry_id = await _claim_key(
             session,
@@ -248,6 +257,63 @@ async def post_entry(
     return EntryResult(entry_id=entry_id)
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+_POST_ENTRY = text(
+    "SELECT entry_id, outcome, bad_account FROM ledger_post_entry("
+    ":key, :hash, :kind, :memo, :details, :accounts, :assets, :amounts, :now)"
+)
+
+
+async def _post_entry_pg(
+    session: AsyncSession,
+    *,
+    idempotency_key: str,
+    request_hash: str,
+    kind: str,
+    memo: str,
+    details: dict[str, Any],
+    postings: Sequence[PostingRequest],
+) -> EntryResult:
+    if session.dirty or session.new or session.deleted:
+        await session.flush()  # a text() statement does not autoflush; the function reads those rows
+    row = (
+        await session.execute(
+            _POST_ENTRY,
+            {
+                "key": idempotency_key,
+                "hash": request_hash,
+                "kind": kind,
+                "memo": memo,
+                "details": json.dumps(details),
+                "accounts": [p.account_id for p in postings],
+                "assets": [p.amount.asset.value for p in postings],
+                "amounts": [p.amount.minor for p in postings],
+                "now": utcnow(),
+            },
+        )
+    ).one()
+    entry_id, outcome, account_id = row
+    if outcome == "posted":
+        return EntryResult(entry_id=entry_id)
+    if outcome == "replayed":
+        return EntryResult(entry_id=entry_id, replayed=True)
+    if outcome == "conflict":
+        raise errors.IdempotencyConflict(
+            f"idempotency key {idempotency_key!r} was already used for a different entry"
+        )
+    if outcome == "insufficient_funds":
+        raise errors.InsufficientFunds(f"ledger account {account_id} has insufficient funds")
+    if outcome == "unknown_account":
+        raise errors.UnknownAccount(f"no ledger account {account_id}")
+    if outcome == "account_closed":
+        raise errors.AccountClosed(f"ledger account {account_id} is closed")
+    asset = next(p.amount.asset.value for p in postings if p.account_id == account_id)
+    raise errors.InvalidPosting(f"account {account_id} does not hold {asset}")
+
+
 async def _audit_money(
     session: AsyncSession, *, entry_id: int, kind: str, key: str, postings: Sequence[PostingRequest]
 ) -> None:
@@ -255,7 +321,7 @@ async def _audit_money(
     audit row in the same transaction. Account ids and amounts only: memos and details can hold
     names and phone numbers."""
     legs = [[p.account_id, p.amount.asset.value, p.amount.minor] for p in postings]
-    await audit.record(
+    await audit.record_deferred(
         session=session,
         actor="system",
         action=f"money.{kind}"[:100],
@@ -320,7 +386,6 @@ async def place_hold(
     request_hash = _hash(
         {"account": account_id, "asset": amount.asset.value, "minor": amount.minor, "details": details}
     )
-    await audit.lock_chain(session)
     async with session.begin_nested():
         statement = (
             _insert_for(session, Hold)
@@ -416,7 +481,6 @@ async def post_hold(
     expired or differently-posted hold raises.
     """
     now = now or utcnow()
-    await audit.lock_chain(session)
     async with session.begin_nested():
         hold = await _get_hold(session, hold_id)
         if hold.status == HoldStatus.POSTED.value:
@@ -454,13 +518,12 @@ async def void_hold(
 ) -> bool:
     """Release a pending hold. True if this call voided it; False if it was already voided/expired."""
     now = now or utcnow()
-    await audit.lock_chain(session)
     async with session.begin_nested():
         status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
         resolved = await _resolve(session, hold_id, status, now)
         if resolved is not None:
             resolved.details = {**resolved.details, "void_reason": reason}
-            await audit.record(
+            await audit.record_deferred(
                 session=session, actor="system", action=f"money.hold_{status.value}",
                 subject=f"ledger_hold:{hold_id}",
                 details={"hold_id": hold_id, "account_id": resolved.account_id, "asset": resolved.asset,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit.models import AuditEntry, AuditPending
 from core.ledger.models import Account, Hold, HoldStatus, JournalEntry, Posting
 from core.money import Asset, Money
 
@@ -33,10 +34,12 @@ async def verify(
     - every entry nets to zero per currency, and so does every currency overall;
     - each account's stored balance equals the sum of its postings (up to its rollup point);
     - no constrained account is negative, or below its pending holds;
-    - each account's pending_out equals the sum of its pending holds.
+    - each account's pending_out equals the sum of its pending holds;
+    - every entry has its money audit row, in the chain or still queued for it (audit_pending).
     """
     report = VerifyReport()
     await _check_entries(session, report)
+    await _check_audited(session, report)
     accounts = (
         (
             await session.execute(
@@ -85,6 +88,20 @@ async def _check_entries(session: AsyncSession, report: VerifyReport) -> None:
             report.problems.append(f"{currency} does not net to zero across the ledger: {net}")
     report.currency_totals = dict(totals)
     report.entries_checked = int((await session.execute(select(func.count(JournalEntry.id)))).scalar_one())
+
+
+async def _check_audited(session: AsyncSession, report: VerifyReport) -> None:
+    """Money writes queue their audit row (core.audit.service.record_deferred) in their own
+    transaction; a queued row that vanished before the sweeper chained it shows up here."""
+    audited: set[str] = set()
+    for table in (AuditEntry, AuditPending):
+        subjects = select(table.subject).where(table.subject.startswith("ledger_entry:"))
+        audited.update((await session.execute(subjects)).scalars())
+    entry_ids = (await session.execute(select(JournalEntry.id).order_by(JournalEntry.id))).scalars()
+    missing = [entry_id for entry_id in entry_ids if f"ledger_entry:{entry_id}" not in audited]
+    if missing:
+        shown = ", ".join(str(entry_id) for entry_id in missing[:10])
+        report.problems.append(f"{len(missing)} entr(ies) without their audit row: {shown}")
 
 
 async def _posting_sums(session: AsyncSession) -> dict[int, tuple[int, int]]:

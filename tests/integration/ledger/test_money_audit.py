@@ -32,12 +32,14 @@ async def test_money_entries_are_audited_in_their_transaction(session_factory) -
         )
         mpesa = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=KES)
         await session.commit()
-        deposit = [PostingRequest(mpesa.id, -kes("500")), PostingRequest(wallet.id, kes("500"))]
+        wallet_id, mpesa_id = wallet.id, mpesa.id  # the rollback below expires the ORM objects
+        deposit = [PostingRequest(mpesa_id, -kes("500")), PostingRequest(wallet_id, kes("500"))]
         await ledger.post_entry(
             session=session, idempotency_key="c2b:QK1", kind="c2b_deposit", postings=deposit
         )
         await session.rollback()  # the money did not move: neither did the audit
         assert await _rows(session) == []
+        assert await audit.pending_count(session=session) == 0
 
         await ledger.post_entry(
             session=session, idempotency_key="c2b:QK1", kind="c2b_deposit", postings=deposit
@@ -47,17 +49,21 @@ async def test_money_entries_are_audited_in_their_transaction(session_factory) -
             session=session, idempotency_key="c2b:QK1", kind="c2b_deposit", postings=deposit
         )
         assert replay.replayed
-        hold = await ledger.place_hold(session=session, idempotency_key="payout:1", account_id=wallet.id,
+        hold = await ledger.place_hold(session=session, idempotency_key="payout:1", account_id=wallet_id,
                                        amount=kes("200"))  # fmt: skip
         await ledger.post_hold(session=session, hold_id=hold.hold_id, idempotency_key="payout:1:post",
-                               kind="mpesa_payout", postings=[PostingRequest(mpesa.id, kes("200"))])  # fmt: skip
-        refund = await ledger.place_hold(session=session, idempotency_key="payout:2", account_id=wallet.id,
+                               kind="mpesa_payout", postings=[PostingRequest(mpesa_id, kes("200"))])  # fmt: skip
+        refund = await ledger.place_hold(session=session, idempotency_key="payout:2", account_id=wallet_id,
                                          amount=kes("50"))  # fmt: skip
         assert await ledger.void_hold(session=session, hold_id=refund.hold_id, reason="payout failed")
         with pytest.raises(errors.InsufficientFunds):
-            await ledger.transfer(session=session, idempotency_key="send:x", from_account_id=wallet.id,
-                                  to_account_id=mpesa.id, amount=kes("10000"), kind="send")  # fmt: skip
+            await ledger.transfer(session=session, idempotency_key="send:x", from_account_id=wallet_id,
+                                  to_account_id=mpesa_id, amount=kes("10000"), kind="send")  # fmt: skip
         await session.commit()
+        # PostgreSQL queues money writes' audit rows (no chain lock); the sweeper chains them
+        await audit.chain_pending(session=session)
+        await session.commit()
+        assert await audit.pending_count(session=session) == 0
 
         rows = await _rows(session)
         assert [row.action for row in rows] == [
@@ -65,7 +71,7 @@ async def test_money_entries_are_audited_in_their_transaction(session_factory) -
             "money.mpesa_payout",
             "money.hold_voided",
         ]
-        assert rows[0].details["legs"] == [[mpesa.id, "KES", -50000], [wallet.id, "KES", 50000]]
+        assert rows[0].details["legs"] == [[mpesa_id, "KES", -50000], [wallet_id, "KES", 50000]]
         assert rows[0].subject == f"ledger_entry:{rows[0].details['entry_id']}"
         assert rows[2].details["minor"] == 5000
         assert (await audit.verify(session=session)).ok
