@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import KibetiError
@@ -61,11 +62,14 @@ async def run_settlements(
                 continue
             try:
                 row = await settling.settle(session=session, merchant=merchant, force=force)
+                await session.commit()
+            except IntegrityError:  # another run opened the same settlement first: that one stands
+                await session.rollback()
+                row = None
             except KibetiError as exc:
                 log.error("merchant %s not settled: %s", mid, exc)
                 await session.rollback()
                 continue
-            await session.commit()
             if row is not None:
                 opened.append(row)
     return opened
