@@ -24,8 +24,33 @@ from core.payments.models import Payout, PayoutStatus
 from core.settlements.errors import InvalidDestination, UnknownSettlement
 from core.settlements.models import MerchantCredit, Settlement, SettlementStatus
 from core.settlements.service import merchant_account_id, merchant_balance, unsettled_credits
+from core.webhooks.events import record_event
 
 NAIROBI = timedelta(hours=3)
+
+
+def _kes(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def public(row: Settlement) -> dict[str, object]:
+    """A settlement as the merchant API and webhooks show it."""
+    return {
+        "id": f"S{row.id}", "status": row.status, "method": row.method, "destination": row.destination,
+        "account_reference": row.account_reference, "gross": _kes(row.gross_minor),
+        "fee": _kes(row.fee_minor), "refunds": _kes(row.refunds_minor), "amount": _kes(row.amount_minor),
+        "currency": "KES", "mpesa_receipt": row.receipt, "failure": row.failure,
+    }  # fmt: skip
+
+
+async def _announce(session: AsyncSession, row: Settlement, event_type: str) -> None:
+    """settlement.created / .paid / .failed to the merchant's webhooks, in this transaction."""
+    await record_event(
+        session, merchant_id=row.merchant_id, event_type=event_type, object_id=f"S{row.id}",
+        payload=public(row), idempotency_key=f"{event_type}:S{row.id}",
+    )  # fmt: skip
+
+
 B2B_ACCOUNT_REFERENCE_MAX = 13
 
 
@@ -124,6 +149,7 @@ async def settle(*, session: AsyncSession, merchant: Merchant, force: bool = Fal
             .values(settlement_id=row.id)
             .execution_options(synchronize_session=False)
         )
+    await _announce(session, row, "settlement.created")
     return row
 
 
@@ -160,6 +186,7 @@ async def finish(*, session: AsyncSession, payout_id: str) -> Finished:
     else:
         return Finished(row, changed=False)
     row.finished_at = utcnow()
+    await _announce(session, row, f"settlement.{row.status}")
     return Finished(row, changed=True)
 
 

@@ -31,6 +31,7 @@ from core.settlements.service import (
     merchant_balance,
     merchant_fee,
 )
+from core.webhooks.models import WebhookEvent
 
 KES = Asset.KES
 
@@ -131,6 +132,9 @@ async def test_settlement_pays_the_till_by_b2b_and_lists_both_payments(session_f
         assert (total["gross_kes"], total["fee_kes"], total["net_kes"]) == ("2800.00", "42.00", "2758.00")
         paid = next(line for line in lines if line["line"] == "paid")
         assert paid["payer"] == "SKL1234XYZ" and paid["net_kes"] == "2758.00"
+        events = (await session.execute(select(WebhookEvent.type).where(
+            WebhookEvent.object_id == f"S{row.id}"))).scalars().all()  # fmt: skip
+        assert sorted(events) == ["settlement.created", "settlement.paid"]
         await _books_balance(session)
 
 
