@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import SystemClock
+from core.flows import accounts
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.merchants.models import DEFAULT_FEE_BPS, Merchant
@@ -79,7 +81,8 @@ async def credit_settled_invoice(
 
     `gross` is the invoice's KES amount at its locked rate; `paid` what the payer paid for it (in
     crypto, or KES through M-Pesa), taken from `paid_from_account_id` (the invoice's own account).
-    Crypto goes to Kibeti's FX liquidity at `market_value` (its KES value now, when known); the
+    Crypto goes to Kibeti's FX liquidity at `market_value` (default: its KES value now at the bid,
+    when rates are known); the
     difference from the locked rate is Kibeti's, booked to FX gain/loss. The merchant's KES account
     gets `gross - fee`; the fee (the merchant's basis points) goes to fee revenue.
     """
@@ -98,6 +101,8 @@ async def credit_settled_invoice(
             raise ValueError(f"an invoice paid in KES credits what was paid ({paid}), not {gross}")
         postings.append(PostingRequest(paid_from_account_id, -paid))
     else:
+        if market_value is None:  # its value now, at the bid; unpriced, it is booked at the locked rate
+            market_value = await accounts.kes_value(session, paid, SystemClock())
         value = market_value if market_value is not None else gross
         crypto_side = await ledger.system_account(
             session=session, kind=AccountKind.FX_LIQUIDITY, asset=paid.asset
