@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     mpesa_callback_path_prefix: str = "cb"
     mpesa_b2c_rate_per_hour: int = 200
 
+    # PesaPal API 3.0 (cards, Airtel Money). Empty base URL: the built-in PesaPal simulator.
+    pesapal_base_url: str = (
+        ""  # e.g. https://pay.pesapal.com/v3 (sandbox https://cybqa.pesapal.com/pesapalv3)
+    )
+    pesapal_consumer_key: SecretStr = SecretStr("")
+    pesapal_consumer_secret: SecretStr = SecretStr("")
+    # Where customers open payment links and PesaPal sends IPNs (our public address). The IPN needs
+    # no secret: it only makes us ask PesaPal's GetTransactionStatus, whose answer alone counts.
+    pesapal_public_base_url: str = "http://127.0.0.1:8000"
+
     at_username: str = "sandbox"
     at_api_key: SecretStr = SecretStr("")
     at_shortcode: str = "*483*1#"

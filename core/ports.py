@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -252,3 +253,51 @@ class RateSource(Protocol):
     name: str
 
     async def fetch(self) -> list[RateQuote]: ...
+
+
+class CollectionState(StrEnum):
+    """Where a collection stands, as the provider's own status query says (never a notification)."""
+
+    PENDING = "pending"  # not paid (yet): PesaPal INVALID, an STK prompt not answered
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REVERSED = "reversed"  # paid, then taken back (a card chargeback, a reversed mobile payment)
+
+
+@dataclass(frozen=True)
+class CollectionStarted:
+    provider_reference: str  # PesaPal's order tracking id; Daraja's CheckoutRequestID
+    redirect_url: str = ""  # where the customer pays (a hosted page); "" for a prompt on the phone
+
+
+@dataclass(frozen=True)
+class CollectionResult:
+    state: CollectionState
+    merchant_reference: str  # our reference, as the provider echoes it
+    amount: Decimal | None = None  # what the provider says was paid, in `currency`
+    currency: str = ""
+    confirmation: str = ""  # the provider's receipt (PesaPal confirmation_code, M-Pesa receipt)
+    method: str = ""  # e.g. "Visa", "AirtelKE", "M-Pesa"
+    description: str = ""
+
+
+class CollectionRail(Protocol):
+    """A way to collect KES from a customer (Daraja STK push, PesaPal hosted page): start a
+    collection for an amount and our reference, learn its final status, refund it. Called from jobs,
+    never inside a USSD hop. Use cases pick the rail by name (core.rails.choice), never by type."""
+
+    name: str
+
+    async def start_collection(
+        self, *, reference: str, phone: str, amount: Money, description: str
+    ) -> CollectionStarted: ...
+
+    async def collection_status(self, *, provider_reference: str) -> CollectionResult: ...
+
+    async def refund_collection(self, *, confirmation: str, amount: Money, remarks: str) -> bool:
+        """Ask the provider to give `amount` back; True when it accepted the request."""
+        ...
+
+    async def cancel_collection(self, *, provider_reference: str) -> bool:
+        """Withdraw a collection the customer has not paid; True when the provider cancelled it."""
+        ...

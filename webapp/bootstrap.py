@@ -33,6 +33,7 @@ ADAPTER_BUILDERS: dict[str, str] = {
     "mobile_money": "payouts.adapter.build",
     "chains": "wallets.adapter.build",
     "compliance": "compliance.adapter.build",
+    "collection_rails": "payouts.pesapal.adapter.build",
 }
 RATE_SOURCES_BUILDER = "core.fx.sources.build_sources"
 
@@ -71,6 +72,10 @@ def wire_simulators(runtime: Runtime) -> None:
         from simulators.telegram_bot_api import BotApiDouble
 
         runtime.telegram_double = BotApiDouble()
+    if not settings.pesapal_base_url:
+        from simulators.pesapal import PesapalSimulator
+
+        runtime.pesapal_simulator = PesapalSimulator()
 
 
 def build_runtime(settings: Settings | None = None, *, for_worker: bool = False) -> Runtime:

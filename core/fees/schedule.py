@@ -21,8 +21,9 @@ class FeeKind:
     MPESA = "mpesa"  # M-Pesa settlement: fixed + % of the KES paid out
     MERCHANT = "merchant"  # merchant fee, % of the invoice
     NETWORK = "network"  # network fee pass-through, % of the chain fee (100 = pass it all on)
+    PESAPAL = "pesapal"  # collection by PesaPal (card, Airtel Money): % + fixed of the KES paid in
 
-    ALL = (WITHDRAWAL, FX_MARGIN, MPESA, MERCHANT, NETWORK)
+    ALL = (WITHDRAWAL, FX_MARGIN, MPESA, MERCHANT, NETWORK, PESAPAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class FeeSchedule:
     withdrawal: FeeRule = FeeRule(percent=Decimal("0.5"))
     mpesa: FeeRule = FeeRule(fixed=Decimal(30))
     merchant: FeeRule = FeeRule(percent=Decimal("1.5"))
+    # PesaPal's own charge on a collection (~3.5 % cards and Airtel Money), not M-Pesa's
+    pesapal: FeeRule = FeeRule(percent=Decimal("3.5"))
     network_percent: Decimal = HUNDRED
     rule_ids: tuple[int, ...] = field(default=())
 

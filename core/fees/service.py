@@ -112,6 +112,7 @@ async def resolve_schedule(
         withdrawal=rule(FeeKind.WITHDRAWAL, asset, defaults.withdrawal),
         mpesa=rule(FeeKind.MPESA, Asset.KES, defaults.mpesa),
         merchant=rule(FeeKind.MERCHANT, Asset.KES, defaults.merchant),
+        pesapal=rule(FeeKind.PESAPAL, Asset.KES, defaults.pesapal),
         network_percent=network.percent,
         rule_ids=tuple(used),
     )

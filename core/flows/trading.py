@@ -10,8 +10,9 @@ send: to a registered number, a ledger transfer now; to an unregistered one, int
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,8 @@ from core.quotes import service as quotes
 from core.quotes.errors import QuoteExpired, QuoteNotFound
 from core.quotes.maths import Given, QuoteKind, QuoteRequest, Rail
 from core.quotes.models import Quote, QuoteStatus
+from core.rails import choice as rail_choice
+from core.rails import service as rail_orders
 
 if TYPE_CHECKING:
     from core.flows.service import CoreFlows
@@ -72,13 +75,18 @@ async def quote(
     asset: Asset,
     amount: Money,
     given: Given = Given.PAY,
-    rail: Rail = Rail.MPESA,
+    rail: Rail | None = None,
 ) -> QuoteView:
     """Price and store a buy or sell. `given=RECEIVE`: `amount` is what the customer gets (a sell by
-    KES value); `rail=WALLET`: a buy paid from the KES wallet instead of an STK push."""
-    request = QuoteRequest(kind=QuoteKind(kind), asset=asset, amount=amount, given=given, rail=rail)
+    KES value); `rail=WALLET`: a buy paid from the KES wallet; no rail: a buy is collected by the
+    customer's network's rail (M-Pesa STK for Safaricom, PesaPal for Airtel and Telkom)."""
     async with flows.rt.session_factory() as session:
         customer = await identity.get_customer(session=session, customer_id=customer_id)
+        if kind == QuoteKind.BUY.value and rail is not Rail.WALLET:
+            rail = rail_choice.collection_rail(customer.phone, rail)
+        request = QuoteRequest(
+            kind=QuoteKind(kind), asset=asset, amount=amount, given=given, rail=rail or Rail.MPESA
+        )
         row = await quotes.create_quote(
             session=session,
             request=request,
@@ -166,29 +174,60 @@ async def confirm_buy(
         if row.rail == Rail.WALLET.value:
             return await _buy_from_wallet(flows, session, row, customer, check, idempotency_key)
         await gate(flows, session, check)
-        kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)
-        collection = await mpesa_collections.create_collection(
-            session=session,
-            idempotency_key=idempotency_key,
-            customer_id=customer_id,
-            account_id=kes_account,
-            phone=customer.phone,
-            amount=pay,
-            reference=f"KBT{row.id}",
-        )
-        await outbox.enqueue(
-            session=session,
-            job=COMPLETE_BUY_JOB,
-            kwargs={
-                "collection_id": collection.id,
-                "quote_id": row.id,
-                "accepted_at": flows.rt.clock.now().isoformat(),
-                "idempotency_key": idempotency_key,
-            },
-            dedupe_key=f"buy:{idempotency_key}"[:160],
-        )
-        await session.commit()
-        return Receipt(reference=f"C{collection.id}", status="pending", amount=pay)
+        collect = BUY_COLLECTORS[Rail(row.rail)]
+        return await collect(flows, session, row, customer, pay, idempotency_key)
+
+
+async def _buy_by_stk(
+    flows: CoreFlows, session: AsyncSession, row: Quote, customer: Customer, pay: Money, idempotency_key: str
+) -> Receipt:
+    """M-Pesa: an STK push to the customer's phone; `complete_buy` executes the quote once paid."""
+    customer_id = customer.id
+    kes_account = await accounts.wallet_account_id(session, customer_id, Asset.KES)
+    collection = await mpesa_collections.create_collection(
+        session=session,
+        idempotency_key=idempotency_key,
+        customer_id=customer_id,
+        account_id=kes_account,
+        phone=customer.phone,
+        amount=pay,
+        reference=f"KBT{row.id}",
+    )
+    await outbox.enqueue(
+        session=session,
+        job=COMPLETE_BUY_JOB,
+        kwargs={
+            "collection_id": collection.id,
+            "quote_id": row.id,
+            "accepted_at": flows.rt.clock.now().isoformat(),
+            "idempotency_key": idempotency_key,
+        },
+        dedupe_key=f"buy:{idempotency_key}"[:160],
+    )
+    await session.commit()
+    return Receipt(reference=f"C{collection.id}", status="pending", amount=pay)
+
+
+async def _buy_by_link(
+    flows: CoreFlows, session: AsyncSession, row: Quote, customer: Customer, pay: Money, idempotency_key: str
+) -> Receipt:
+    """A hosted-page rail (PesaPal: card, Airtel Money): an order whose payment link goes by SMS;
+    the rail's confirmed status credits the wallet and executes the quote (core.rails.jobs)."""
+    kes_account = await accounts.wallet_account_id(session, customer.id, Asset.KES)
+    order = await rail_orders.create_order(
+        session=session, rail=row.rail, purpose="buy", idempotency_key=idempotency_key,
+        customer_id=customer.id, account_id=kes_account, phone=customer.phone, amount=pay, quote_id=row.id,
+        accepted_at=flows.rt.clock.now(),
+    )  # fmt: skip
+    await session.commit()
+    return Receipt(reference=order.merchant_reference, status="link", amount=pay)
+
+
+BuyCollector = Callable[
+    ["CoreFlows", AsyncSession, Quote, Customer, Money, str], Coroutine[Any, Any, Receipt]
+]
+# How each rail collects a buy's KES: the rail is the quote's, chosen by network and choice.
+BUY_COLLECTORS: dict[Rail, BuyCollector] = {Rail.MPESA: _buy_by_stk, Rail.PESAPAL: _buy_by_link}
 
 
 async def _buy_from_wallet(

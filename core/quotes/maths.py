@@ -58,10 +58,15 @@ class Given(StrEnum):
 
 
 class Rail(StrEnum):
-    """How KES enters or leaves: M-Pesa (whole shillings, 10..250,000) or the KES wallet."""
+    """How KES enters or leaves: M-Pesa (whole shillings, 10..250,000), the KES wallet, or PesaPal
+    (cards and Airtel Money through a hosted page; the same limits as M-Pesa, its own fee)."""
 
     MPESA = "mpesa"
     WALLET = "wallet"
+    PESAPAL = "pesapal"
+
+
+MOBILE_RAILS = (Rail.MPESA, Rail.PESAPAL)  # whole shillings, 10..250,000 in
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,15 +210,21 @@ class _Forward:
     def _buy(self, pay: Money) -> QuoteTerms:
         _check_kes_in(pay, self.request.rail)
         asset = self.request.asset
-        receive = Money.round_down(pay.amount / self.rate, asset)
+        fees: tuple[FeeLine, ...] = ()
+        if self.request.rail is Rail.PESAPAL:  # the rail's cost, from the fee schedule
+            fees = (FeeLine("pesapal", self.schedule.pesapal.apply(pay)),)
+        spent = pay
+        for line in fees:
+            spent = spent - line.amount
+        receive = Money.round_down(spent.amount / self.rate, asset)
         if not receive.is_positive():
             raise AmountTooSmall(f"{pay} buys less than the smallest unit of {asset.value}")
         cost = Money.round_up(receive.amount * self.ref, Asset.KES)
         return self._terms(
             pay=pay,
             receive=receive,
-            fees=(),
-            margin=pay - cost,
+            fees=fees,
+            margin=spent - cost,
             liquidity_in=cost,
             liquidity_out=receive,
         )
@@ -266,7 +277,7 @@ class _Forward:
 
 
 def _check_kes_in(pay: Money, rail: Rail) -> None:
-    if rail is Rail.MPESA:
+    if rail in MOBILE_RAILS:
         if pay.amount != pay.amount.to_integral_value():
             raise AmountTooSmall("M-Pesa moves whole shillings: enter an amount without cents")
         if pay.amount < MPESA_MIN:
@@ -285,7 +296,7 @@ def _check_kes_out(payout: Money) -> None:
 
 
 def _pay_unit(request: QuoteRequest) -> Decimal:
-    if request.kind is QuoteKind.BUY and request.rail is Rail.MPESA:
+    if request.kind is QuoteKind.BUY and request.rail in MOBILE_RAILS:
         return ONE_SHILLING
     return request.pay_asset.quantum
 

@@ -31,6 +31,8 @@ DEMO_SANCTIONS = Path(__file__).resolve().parent.parent / "demo_data" / "sanctio
 DEMO_CUSTOMERS = [
     ("+254700000001", "Amina Wanjiru", "12345678", "en", "5000.00"),
     ("+254700000002", "Otieno Kamau", "23456789", "sw", "2500.00"),
+    # an Airtel line: no M-Pesa prompt; it buys by card or Airtel Money through PesaPal (issue 22)
+    ("+254733000001", "Wambui Achieng", "34567890", "en", "100.00"),
 ]
 
 

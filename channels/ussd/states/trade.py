@@ -19,7 +19,8 @@ from channels.ussd.states.common import (
 from core.flows.types import QuoteView
 from core.money import Asset, Money
 from core.quotes.errors import AmountTooLarge, AmountTooSmall
-from core.quotes.maths import MPESA_MAX, MPESA_MIN, WALLET_MAX_KES
+from core.quotes.maths import MPESA_MAX, MPESA_MIN, WALLET_MAX_KES, Rail
+from core.rails.choice import collection_rail
 
 WALLET = "wallet"  # data["rail"]: a buy paid from the KES balance (else M-Pesa)
 BY_KES = "amount_kes"  # data key: a sell by the KES the customer wants on M-Pesa
@@ -53,8 +54,14 @@ def _choose(kind: str) -> State:
 # --- buy ---------------------------------------------------------------------------------
 
 
+def _by_link(ctx: Ctx) -> bool:
+    """Airtel and Telkom lines pay by card or Airtel Money (a link by SMS), not an M-Pesa prompt."""
+    return collection_rail(ctx.session.phone) is not Rail.MPESA
+
+
 async def render_pay_from(ctx: Ctx) -> Screen:
-    return con(ctx, ctx.t("ussd.buy.pay_from", asset=asset_of(ctx).value))
+    code = "ussd.buy.pay_from_link" if _by_link(ctx) else "ussd.buy.pay_from"
+    return con(ctx, ctx.t(code, asset=asset_of(ctx).value))
 
 
 async def handle_pay_from(ctx: Ctx, value: str) -> str:
@@ -72,7 +79,8 @@ async def render_buy_amount(ctx: Ctx) -> Screen:
     if ctx.data.get("rail") == WALLET:
         balance = money(await balance_of(ctx, Asset.KES), ctx.language)
         return Screen(ctx.t("ussd.buy.amount_wallet", asset=asset, balance=balance))
-    return Screen(ctx.t("ussd.buy.amount", asset=asset))  # the prompt last: kept under an error
+    code = "ussd.buy.amount_link" if _by_link(ctx) else "ussd.buy.amount"
+    return Screen(ctx.t(code, asset=asset))  # the prompt last: kept under an error
 
 
 async def handle_buy_amount(ctx: Ctx, value: str) -> str:
@@ -121,7 +129,8 @@ async def handle_buy_quote(ctx: Ctx, value: str) -> str | Screen:
         customer_id=ctx.customer_id, quote_id=quote["id"], pin=value, idempotency_key=ctx.op_key("buy")
     )
     ctx.data["done"] = True
-    done = "ussd.buy.done_wallet" if receipt.status == "done" else "ussd.buy.done"
+    # "link": a card / Airtel Money rail (PesaPal) whose payment link went by SMS
+    done = {"done": "ussd.buy.done_wallet", "link": "ussd.buy.done_link"}.get(receipt.status, "ussd.buy.done")
     return ctx.end(done, pay=quote["pay"], get=quote["get"])
 
 

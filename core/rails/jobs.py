@@ -1,0 +1,166 @@
+"""Jobs of the collection rails (module-level, ids in, idempotent), run through the outbox.
+
+submit_order: send the order to its rail, then text the customer the short payment link.
+confirm_order: ask the rail for the order's status (never trusting a notification), apply it; a
+    completed buy executes the quote locked when the customer accepted it and texts the receipt.
+reconcile_rail_orders (periodic): orders left open are submitted or queried again; an order
+    nobody paid within ORDER_TTL is cancelled with the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import runtime
+from core.clock import FixedClock
+from core.db.base import utcnow
+from core.flows import accounts, trading
+from core.flows.errors import ServiceUnavailable
+from core.flows.service import CoreFlows
+from core.identity import service as identity
+from core.money import Asset, Money, format_money
+from core.outbox import service as outbox
+from core.ports import CollectionRail
+from core.quotes import service as quotes
+from core.rails import service
+from core.rails.errors import RailRefused
+from core.rails.models import OPEN_ORDER, OrderStatus, RailOrder
+
+log = logging.getLogger(__name__)
+JOB_QUEUES = {"core.rails.jobs.reconcile_rail_orders": service.QUEUE}
+ORDER_TTL = timedelta(hours=1)  # an unpaid link is cancelled after this
+RECHECK_AFTER = timedelta(minutes=2)  # an open order untouched this long is asked about again
+LINK_PATH = "/p/"
+METHOD_NAMES = {"AirtelKE": "Airtel Money", "MpesaKE": "M-Pesa", "TKashKE": "T-Kash"}  # PesaPal's names
+
+
+def _rail(rt: runtime.Runtime, order: RailOrder) -> CollectionRail:
+    rail = rt.collection_rails.get(order.rail)
+    if rail is None:
+        raise ServiceUnavailable(f"collection rail {order.rail!r} is not wired")
+    return rail
+
+
+def payment_link(rt: runtime.Runtime, order: RailOrder) -> str:
+    return rt.settings.pesapal_public_base_url.rstrip("/") + LINK_PATH + order.link_code
+
+
+async def submit_order(order_id: int) -> str:
+    """Returns "submitted", "refused" or "skipped" (already submitted or settled)."""
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        order = await service.claim_for_submit(session=session, order_id=order_id)
+        await session.commit()
+        if order is None:
+            return "skipped"
+        rail = _rail(rt, order)
+        amount = Money.from_minor(order.amount_minor, Asset.KES)
+        reference, phone = order.merchant_reference, order.phone
+    try:
+        started = await rail.start_collection(
+            reference=reference, phone=phone, amount=amount, description=f"Kibeti {reference}"
+        )
+    except RailRefused as exc:
+        async with rt.session_factory() as session:
+            failed = await service.fail_order(session=session, order_id=order_id, reason=f"refused: {exc}")
+            customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+            await session.commit()
+        if failed:
+            await CoreFlows(rt).notify(
+                phone=customer.phone, code="sms.link_buy_failed", language=customer.language,
+                reference=f"rail:{order_id}:failed",
+            )  # fmt: skip
+        return "refused"
+    async with rt.session_factory() as session:
+        order = await service.mark_submitted(
+            session=session, order_id=order_id, tracking_id=started.provider_reference,
+            redirect_url=started.redirect_url,
+        )  # fmt: skip
+        customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+        link = payment_link(rt, order)
+        await session.commit()
+    await CoreFlows(rt).notify(
+        phone=customer.phone, code="sms.pay_link", language=customer.language,
+        reference=f"rail:{order_id}:link", amount=format_money(amount, customer.language), link=link,
+        minutes=str(int(ORDER_TTL.total_seconds() // 60)),
+    )  # fmt: skip
+    return "submitted"
+
+
+async def confirm_order(order_id: int) -> str:
+    """Ask the rail; apply its answer. Returns the outcome (completed, failed, pending, flagged, ...)."""
+    rt = runtime.get()
+    flows = CoreFlows(rt)
+    async with rt.session_factory() as session:
+        order = await service.get_order(session=session, order_id=order_id)
+        if order.tracking_id is None or order.status == OrderStatus.REVERSED.value:
+            return "skipped"
+        rail, tracking_id = _rail(rt, order), order.tracking_id
+    result = await rail.collection_status(provider_reference=tracking_id)
+    got = ""
+    async with rt.session_factory() as session:
+        applied = await service.apply_result(session=session, order_id=order_id, result=result)
+        order = applied.order
+        customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+        if applied.outcome == "completed" and order.purpose == "buy" and order.quote_id is not None:
+            got = await _execute_buy(session, order, customer.id, customer.language)
+        expired = applied.outcome == "pending" and utcnow() - order.created_at > ORDER_TTL
+        await session.commit()
+    if expired and await rail.cancel_collection(provider_reference=tracking_id):
+        async with rt.session_factory() as session:
+            changed = await service.fail_order(session=session, order_id=order_id, reason="not paid in time")
+            await session.commit()
+        applied = service.Applied("failed" if changed else "ignored", order)
+    receipt = order.confirmation or order.merchant_reference
+    method = METHOD_NAMES.get(order.method, order.method or "PesaPal")
+    if applied.outcome == "completed":
+        code, values = "sms.link_buy_receipt", {"amount": got, "ref": receipt, "method": method}
+        if not got:  # a top-up: the KES is the purchase
+            amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
+            code, values = "sms.link_credited", {"amount": amount, "ref": receipt, "method": method}
+        await flows.notify(phone=customer.phone, code=code, language=customer.language,
+                           reference=f"rail:{order_id}:receipt", **values)  # fmt: skip
+    elif applied.outcome == "failed":
+        await flows.notify(phone=customer.phone, code="sms.link_buy_failed", language=customer.language,
+                           reference=f"rail:{order_id}:failed")  # fmt: skip
+    return applied.outcome
+
+
+async def _execute_buy(session: AsyncSession, order: RailOrder, customer_id: int, language: str) -> str:
+    assert order.quote_id is not None and order.accepted_at is not None
+    row = await quotes.get_quote(session=session, quote_id=order.quote_id)
+    asset = Asset(row.asset)
+    await quotes.execute_quote(
+        session=session,
+        quote_id=order.quote_id,
+        pay_account_id=order.account_id,
+        receive_account_id=await accounts.wallet_account_id(session, customer_id, asset),
+        idempotency_key=f"{order.idempotency_key}:execute",
+        clock=FixedClock(order.accepted_at),
+    )
+    return trading.on_network(Money.from_minor(row.receive_minor, asset), language)
+
+
+async def reconcile_rail_orders() -> int:
+    """Orders left open: submit again (never submitted) or ask the rail again. Returns how many."""
+    rt = runtime.get()
+    now = utcnow()
+    slot = int(now.timestamp() // RECHECK_AFTER.total_seconds())
+    staged = 0
+    async with rt.session_factory() as session:
+        for order in await service.open_orders(session=session, older_than=now - RECHECK_AFTER):
+            if order.status not in OPEN_ORDER:
+                continue
+            if order.tracking_id is None:
+                await outbox.enqueue(
+                    session=session, job=service.SUBMIT_JOB, kwargs={"order_id": order.id},
+                    dedupe_key=f"rail-submit:{order.id}:r{slot}", queue=service.QUEUE,
+                )  # fmt: skip
+            else:
+                await service.stage_confirm(session=session, order=order, tag=f"r{slot}")
+            staged += 1
+        await session.commit()
+    return staged

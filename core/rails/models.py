@@ -1,0 +1,74 @@
+"""Collection orders on a hosted rail (PesaPal), and every notification a rail sent us."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"  # written with the buy; the submit job has not run
+    SUBMITTING = "submitting"  # the submit job claimed it (a crash here is re-checked, never re-sent blind)
+    PENDING = "pending"  # the provider has the order; the customer has a link and has not paid
+    COMPLETED = "completed"  # the provider's status query said COMPLETED; credited once
+    FAILED = "failed"  # FAILED, or never paid and cancelled
+    REVERSED = "reversed"  # COMPLETED, credited, then REVERSED: taken back and a staff case opened
+    FLAGGED = "flagged"  # the provider's answer disagrees with our order: nothing credited, staff look
+
+
+FINAL_ORDER = (OrderStatus.COMPLETED.value, OrderStatus.FAILED.value, OrderStatus.FLAGGED.value)
+OPEN_ORDER = (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value, OrderStatus.PENDING.value)
+
+
+class RailOrder(Base):
+    __tablename__ = "rail_orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rail: Mapped[str] = mapped_column(String(16))
+    merchant_reference: Mapped[str] = mapped_column(String(50), unique=True)  # ours, sent as PesaPal's `id`
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # buy | topup
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    account_id: Mapped[int] = mapped_column(Integer)  # the KES wallet credited
+    phone: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    currency: Mapped[str] = mapped_column(String(8), default="KES")
+    quote_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    tracking_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    redirect_url: Mapped[str] = mapped_column(String(500), default="")
+    link_code: Mapped[str] = mapped_column(String(16), unique=True)  # our short link /p/<code>
+    confirmation: Mapped[str] = mapped_column(String(64), default="")
+    method: Mapped[str] = mapped_column(String(32), default="")
+    provider_status: Mapped[str] = mapped_column(String(32), default="")
+    flag_reason: Mapped[str] = mapped_column(String(255), default="")
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reversal_entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    refunded_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    hints: Mapped[int] = mapped_column(Integer, default=0)  # notifications received (IPN, redirect)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RailNotice(Base):
+    """A notification as it arrived (IPN, redirect): a hint only; unmatched ones are flagged here."""
+
+    __tablename__ = "rail_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rail: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))  # IPNCHANGE | CALLBACKURL | RECURRING ...
+    tracking_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    merchant_reference: Mapped[str] = mapped_column(String(64), default="")
+    order_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: flagged, unknown order
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,468 @@
+"""A PesaPal API 3.0 simulator: the same JSON as PesaPal, a hosted payment page, IPNs, faults.
+
+It says it is a simulator (the `X-Pesapal-Simulator` header, the page's banner, `GET /`). Endpoints
+(relative to where it is mounted: /pesapal-sim on the embedded default):
+
+    POST /api/Auth/RequestToken, POST /api/URLSetup/RegisterIPN, GET /api/URLSetup/GetIpnList,
+    POST /api/Transactions/SubmitOrderRequest, GET /api/Transactions/GetTransactionStatus,
+    POST /api/Transactions/RefundRequest, POST /api/Transactions/CancelOrder   (PesaPal's wire format)
+    GET  /pay/<order_tracking_id>            the hosted page: pay (card or Airtel Money), fail, abandon
+    POST /simulator/behaviour                {"ipn": "normal"|"late"|"twice"|"never", "late_s": 3}
+    POST /simulator/orders/<id>/reverse      a chargeback: REVERSED, and an IPN
+    POST /simulator/orders/<id>/ipn          an IPN now, whatever the status (a hint that says nothing)
+    POST /simulator/orders/<id>/disagree     {"amount": "1.00", "currency": "USD"}: what the status reports
+    GET  /simulator/orders                   every order, as the simulator holds it
+
+Status codes as PesaPal's: 0 INVALID (not paid), 1 COMPLETED, 2 FAILED, 3 REVERSED. A repeated
+SubmitOrderRequest with the same merchant reference and the same order gets the same order back; a
+reused reference for a different order is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+ANNOUNCE = {"simulator": "pesapal", "note": "Kibeti's PesaPal API 3.0 simulator: no real money moves"}
+TOKEN_LIFETIME = timedelta(minutes=5)
+STATUS_TEXT = {0: "INVALID", 1: "COMPLETED", 2: "FAILED", 3: "REVERSED"}
+METHODS = {"card": "Visa", "airtel": "AirtelKE", "mpesa": "MpesaKE"}
+
+
+@dataclass
+class SimOrder:
+    order_tracking_id: str
+    merchant_reference: str
+    amount: Decimal
+    currency: str
+    description: str
+    callback_url: str
+    notification_id: str
+    phone: str
+    created: datetime
+    status_code: int = 0
+    payment_method: str = ""
+    payment_account: str = ""
+    confirmation_code: str = ""
+    cancelled: bool = False
+    refunded: Decimal = Decimal(0)
+    reported_amount: Decimal | None = None  # a status that disagrees with the order
+    reported_currency: str = ""
+
+
+@dataclass
+class Behaviour:
+    ipn: str = "normal"  # normal | late | twice | never
+    delay_s: float = 0.05
+    late_s: float = 3.0
+
+
+@dataclass
+class PesapalSimulator:
+    ipn_transport: httpx.AsyncBaseTransport | None = None  # tests: deliver IPNs into the app in-process
+    orders: dict[str, SimOrder] = field(default_factory=dict)
+    ipns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, datetime] = field(default_factory=dict)
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # every IPN sent: url, answer status
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    # --- PesaPal's API --------------------------------------------------------------------
+
+    def token(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("consumer_key") or not body.get("consumer_secret"):
+            return _error("invalid_consumer_key_or_secret_provided", "Invalid consumer key or secret")
+        token = secrets.token_urlsafe(24)
+        expiry = datetime.now(UTC) + TOKEN_LIFETIME
+        self.tokens[token] = expiry
+        return {
+            "token": token,
+            "expiryDate": expiry.isoformat(),
+            "error": None,
+            "status": "200",
+            "message": "Request processed successfully",
+        }
+
+    def authorised(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        token = header.removeprefix("Bearer ").strip()
+        expiry = self.tokens.get(token)
+        return expiry is not None and expiry > datetime.now(UTC)
+
+    def expire_tokens(self) -> None:
+        """Fault: every token issued so far is refused from now on (401)."""
+        self.tokens.clear()
+
+    def register_ipn(self, body: dict[str, Any]) -> dict[str, Any]:
+        url, kind = str(body.get("url") or ""), str(body.get("ipn_notification_type") or "GET").upper()
+        if not url.startswith(("http://", "https://")) or kind not in ("GET", "POST"):
+            return _error("invalid_ipn", "url and ipn_notification_type (GET or POST) are required")
+        for ipn_id, row in self.ipns.items():
+            if row["url"] == url:
+                return {**row, "ipn_id": ipn_id, "error": None, "status": "200"}
+        ipn_id = str(_uuid())
+        row = {
+            "url": url,
+            "created_date": datetime.now(UTC).isoformat(),
+            "ipn_id": ipn_id,
+            "notification_type": 0 if kind == "GET" else 1,
+            "ipn_notification_type_description": kind,
+            "ipn_status": 1,
+            "ipn_status_description": "Active",
+        }
+        self.ipns[ipn_id] = row
+        return {**row, "error": None, "status": "200"}
+
+    def ipn_list(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.ipns.values()]
+
+    def submit(self, body: dict[str, Any], base: str) -> dict[str, Any]:
+        reference = str(body.get("id") or "")
+        amount = _decimal(body.get("amount"))
+        currency = str(body.get("currency") or "")
+        if not reference or len(reference) > 50 or amount is None or amount <= 0 or not currency:
+            return _error("invalid_request", "id, amount and currency are required")
+        if str(body.get("notification_id") or "") not in self.ipns:
+            return _error("invalid_notification_id", "notification_id is not a registered IPN")
+        for order in self.orders.values():
+            if order.merchant_reference == reference:
+                if (order.amount, order.currency) != (amount, currency):
+                    return _error("duplicate_merchant_reference", "merchant reference already used")
+                return self._submitted(order, base)
+        billing = body.get("billing_address") or {}
+        order = SimOrder(
+            order_tracking_id=str(_uuid()),
+            merchant_reference=reference,
+            amount=amount,
+            currency=currency,
+            description=str(body.get("description") or "")[:100],
+            callback_url=str(body.get("callback_url") or ""),
+            notification_id=str(body["notification_id"]),
+            phone=str(billing.get("phone_number") or ""),
+            created=datetime.now(UTC),
+        )
+        self.orders[order.order_tracking_id] = order
+        return self._submitted(order, base)
+
+    def _submitted(self, order: SimOrder, base: str) -> dict[str, Any]:
+        return {
+            "order_tracking_id": order.order_tracking_id,
+            "merchant_reference": order.merchant_reference,
+            "redirect_url": f"{base}/pay/{order.order_tracking_id}",
+            "error": None,
+            "status": "200",
+        }
+
+    def status(self, tracking_id: str) -> dict[str, Any]:
+        order = self.orders.get(tracking_id)
+        if order is None:
+            return _error("invalid_order_tracking_id", "order tracking id is not known")
+        amount = order.reported_amount if order.reported_amount is not None else order.amount
+        return {
+            "payment_method": order.payment_method,
+            "amount": amount,
+            "created_date": order.created.isoformat(),
+            "confirmation_code": order.confirmation_code,
+            "payment_status_description": STATUS_TEXT[order.status_code].title(),
+            "description": "",
+            "message": "Request processed successfully",
+            "payment_account": order.payment_account,
+            "call_back_url": order.callback_url,
+            "status_code": order.status_code,
+            "merchant_reference": order.merchant_reference,
+            "payment_status_code": "",
+            "currency": order.reported_currency or order.currency,
+            "error": {"error_type": None, "code": None, "message": None, "call_back_url": None},
+            "status": "200",
+        }
+
+    def refund(self, body: dict[str, Any]) -> dict[str, Any]:
+        code = str(body.get("confirmation_code") or "")
+        amount = _decimal(body.get("amount"))
+        order = next(
+            (o for o in self.orders.values() if o.confirmation_code and o.confirmation_code == code), None
+        )
+        if order is None or order.status_code != 1:
+            return _error("refund_failed", "only a COMPLETED payment can be refunded")
+        if amount is None or amount <= 0 or order.refunded > 0 or amount > order.amount:
+            return _error("refund_failed", "a refund is one request of at most the amount paid")
+        order.refunded = amount
+        return {"status": "200", "message": "Refund request successfully"}
+
+    def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
+        order = self.orders.get(str(body.get("order_tracking_id") or ""))
+        if order is None or order.status_code != 0:
+            return _error("cancel_failed", "only an unpaid order can be cancelled")
+        order.cancelled = True
+        order.status_code = 2
+        return {"status": "200", "message": "Order cancelled successfully"}
+
+    # --- the customer on the hosted page, and faults --------------------------------------
+
+    def pay(self, tracking_id: str, method: str) -> SimOrder | None:
+        order = self.orders.get(tracking_id)
+        if order is None or order.status_code != 0:
+            return order
+        order.status_code = 1
+        order.payment_method = METHODS.get(method, "Visa")
+        order.payment_account = order.phone if method != "card" else "4111 XXXX XXXX 1111"
+        order.confirmation_code = secrets.token_hex(5).upper()
+        self.notify(order)
+        return order
+
+    def fail(self, tracking_id: str) -> SimOrder | None:
+        order = self.orders.get(tracking_id)
+        if order is not None and order.status_code == 0:
+            order.status_code = 2
+            self.notify(order)
+        return order
+
+    def reverse(self, tracking_id: str) -> SimOrder | None:
+        order = self.orders.get(tracking_id)
+        if order is not None and order.status_code == 1:
+            order.status_code = 3
+            self.notify(order)
+        return order
+
+    def notify(self, order: SimOrder, *, force: bool = False) -> None:
+        """Send the IPN as the behaviour says: soon, late, twice or never (`force`: now, once)."""
+        mode = "normal" if force else self.behaviour.ipn
+        if mode == "never":
+            return
+        delay = self.behaviour.late_s if mode == "late" else self.behaviour.delay_s
+        self._later(delay, order)
+        if mode == "twice":
+            self._later(delay * 2 + 0.01, order)
+
+    def _later(self, delay: float, order: SimOrder) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(delay, order))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delay: float, order: SimOrder) -> None:
+        await asyncio.sleep(delay)
+        ipn = self.ipns.get(order.notification_id)
+        if ipn is None:
+            return
+        fields = {
+            "OrderTrackingId": order.order_tracking_id,
+            "OrderMerchantReference": order.merchant_reference,
+            "OrderNotificationType": "IPNCHANGE",
+        }
+        status, answer = 0, None
+        try:
+            async with httpx.AsyncClient(transport=self.ipn_transport, timeout=10.0) as http:
+                if ipn["ipn_notification_type_description"] == "POST":
+                    response = await http.post(ipn["url"], json=fields)
+                else:
+                    response = await http.get(ipn["url"], params=fields)
+            status = response.status_code
+            answer = response.json() if response.content else None
+        except (httpx.HTTPError, ValueError) as exc:  # PesaPal retries later; here: recorded, dropped
+            answer = repr(exc)
+        self.delivered.append({"url": ipn["url"], "fields": fields, "http_status": status, "answer": answer})
+
+    async def drain(self) -> None:
+        """Tests: wait for every IPN already scheduled."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def create_app(self) -> FastAPI:
+        return _app(self)
+
+
+def _uuid() -> str:
+    raw = secrets.token_hex(16)
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"error_type": "api_error", "code": code, "message": message}, "status": "500"}
+
+
+def _json(body: Any, status_code: int = 200) -> Response:
+    text = json.dumps(body, default=lambda v: float(v) if isinstance(v, Decimal) else str(v))
+    return Response(text, status_code=status_code, media_type="application/json")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>PesaPal (SIMULATOR)</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}
+.banner{{background:#fde68a;padding:.5rem;border-radius:.3rem}}
+button{{margin:.3rem 0;padding:.6rem;width:100%}}</style>
+</head><body><p class="banner"><b>SIMULATOR</b>: Kibeti's PesaPal simulator. No real money moves.</p>
+<h1>Pay {currency} {amount}</h1><p>{description}<br>Merchant reference: <code>{reference}</code></p>
+{state}</body></html>"""
+FORM = """<form method="post" action="{action}/pay">
+<label><input type="radio" name="method" value="card" checked>Card (Visa / Mastercard)</label><br>
+<label><input type="radio" name="method" value="airtel">Airtel Money</label><br>
+<button type="submit" id="pay">Pay</button></form>
+<form method="post" action="{action}/fail"><button type="submit" id="fail">Fail the payment</button></form>
+<form method="post" action="{action}/abandon">
+<button type="submit" id="abandon">Abandon (close the page)</button></form>"""
+
+
+def _page(order: SimOrder, action: str) -> str:
+    state = (
+        FORM.format(action=html.escape(action))
+        if order.status_code == 0 and not order.cancelled
+        else (f"<p id='status'>This order is {STATUS_TEXT[order.status_code]}.</p>")
+    )
+    return PAGE.format(
+        currency=html.escape(order.currency),
+        amount=order.amount,
+        description=html.escape(order.description),
+        reference=html.escape(order.merchant_reference),
+        state=state,
+    )
+
+
+def _back(order: SimOrder) -> Response:
+    if not order.callback_url:
+        return HTMLResponse(f"<p id='status'>{STATUS_TEXT[order.status_code]}</p>")
+    query = urlencode(
+        {
+            "OrderTrackingId": order.order_tracking_id,
+            "OrderMerchantReference": order.merchant_reference,
+            "OrderNotificationType": "CALLBACKURL",
+        }
+    )
+    separator = "&" if "?" in order.callback_url else "?"
+    return RedirectResponse(f"{order.callback_url}{separator}{query}", status_code=303)
+
+
+def _app(sim: PesapalSimulator) -> FastAPI:
+    app = FastAPI(
+        title="Kibeti PesaPal simulator", docs_url="/simulator/docs", openapi_url="/simulator/openapi.json"
+    )
+    app.state.simulator = sim
+
+    @app.middleware("http")
+    async def announce(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["X-Pesapal-Simulator"] = "kibeti"
+        return response
+
+    def base(request: Request) -> str:
+        root = str(request.scope.get("root_path", ""))
+        return str(request.base_url).rstrip("/") + root.rstrip("/")
+
+    @app.get("/")
+    async def root() -> dict[str, Any]:
+        return ANNOUNCE
+
+    @app.post("/api/Auth/RequestToken")
+    async def request_token(request: Request) -> Response:
+        return _json(sim.token(await _body(request)))
+
+    async def guarded(request: Request, answer: Any) -> Response:
+        if not sim.authorised(request):
+            return _json(_error("invalid_token", "token expired or invalid"), 401)
+        return _json(answer() if callable(answer) else answer)
+
+    @app.post("/api/URLSetup/RegisterIPN")
+    async def register_ipn(request: Request) -> Response:
+        body = await _body(request)
+        return await guarded(request, lambda: sim.register_ipn(body))
+
+    @app.get("/api/URLSetup/GetIpnList")
+    async def ipn_list(request: Request) -> Response:
+        return await guarded(request, sim.ipn_list)
+
+    @app.post("/api/Transactions/SubmitOrderRequest")
+    async def submit(request: Request) -> Response:
+        body = await _body(request)
+        return await guarded(request, lambda: sim.submit(body, base(request)))
+
+    @app.get("/api/Transactions/GetTransactionStatus")
+    async def status(request: Request, orderTrackingId: str = "") -> Response:
+        return await guarded(request, lambda: sim.status(orderTrackingId))
+
+    @app.post("/api/Transactions/RefundRequest")
+    async def refund(request: Request) -> Response:
+        body = await _body(request)
+        return await guarded(request, lambda: sim.refund(body))
+
+    @app.post("/api/Transactions/CancelOrder")
+    async def cancel(request: Request) -> Response:
+        body = await _body(request)
+        return await guarded(request, lambda: sim.cancel(body))
+
+    @app.get("/pay/{tracking_id}", response_class=HTMLResponse)
+    async def page(request: Request, tracking_id: str) -> Response:
+        order = sim.orders.get(tracking_id)
+        if order is None:
+            return HTMLResponse("<p>SIMULATOR: no such order</p>", status_code=404)
+        return HTMLResponse(_page(order, f"{base(request)}/pay/{tracking_id}"))
+
+    @app.post("/pay/{tracking_id}/{action}")
+    async def act(request: Request, tracking_id: str, action: str) -> Response:
+        order = sim.orders.get(tracking_id)
+        if order is None or action not in ("pay", "fail", "abandon"):
+            return HTMLResponse("<p>SIMULATOR: no such order or action</p>", status_code=404)
+        if action == "pay":
+            form = await request.form()
+            sim.pay(tracking_id, str(form.get("method") or "card"))
+        elif action == "fail":
+            sim.fail(tracking_id)
+        return _back(order)
+
+    @app.post("/simulator/behaviour")
+    async def behaviour(request: Request) -> Response:
+        body = await _body(request)
+        if body.get("ipn") in ("normal", "late", "twice", "never"):
+            sim.behaviour.ipn = str(body["ipn"])
+        if isinstance(body.get("late_s"), int | float):
+            sim.behaviour.late_s = float(body["late_s"])
+        return _json({"ipn": sim.behaviour.ipn, "late_s": sim.behaviour.late_s})
+
+    @app.post("/simulator/orders/{tracking_id}/{fault}")
+    async def fault(request: Request, tracking_id: str, fault: str) -> Response:
+        order = sim.orders.get(tracking_id)
+        if order is None:
+            return JSONResponse({"detail": "no such order"}, status_code=404)
+        if fault == "reverse":
+            sim.reverse(tracking_id)
+        elif fault == "ipn":
+            sim.notify(order, force=True)
+        elif fault == "disagree":
+            body = await _body(request)
+            order.reported_amount = _decimal(body.get("amount"))
+            order.reported_currency = str(body.get("currency") or "")
+        else:
+            return JSONResponse({"detail": "faults: reverse, ipn, disagree"}, status_code=404)
+        return _json(sim.status(tracking_id))
+
+    @app.get("/simulator/orders")
+    async def orders() -> Response:
+        return _json([sim.status(tid) | {"order_tracking_id": tid} for tid in sim.orders])
+
+    return app

@@ -1,0 +1,278 @@
+"""PesaPal: the IPN and the customer's return, our short payment links, staff views, and the
+simulator the embedded default mounts.
+
+GET or POST /pesapal/ipn (OrderTrackingId, OrderMerchantReference, OrderNotificationType): only a
+hint. It is recorded; for an order of ours it stages our own GetTransactionStatus
+(core.rails.jobs.confirm_order), whose answer alone moves money. Answered with PesaPal's JSON
+(`status` 200 for an order we know, 500 for one we never made, which stays flagged for staff).
+GET /pesapal/return: where PesaPal sends the customer back (a hint too). GET /p/<code>: the short
+link the payment SMS carries, redirecting to PesaPal's page. Staff: flagged and reversed orders,
+unmatched notifications, and a refund (never above what was paid). `open_reversal_case` is the job
+core stages when PesaPal reverses a payment we had credited: an alert and a compliance case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from core import runtime
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission
+from core.db.base import utcnow
+from core.errors import KibetiError
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind, PostingRequest
+from core.money import Asset, Money
+from core.rails import service as rail_orders
+from core.rails.errors import RailError
+from payouts.pesapal import adapter, wire
+from webapp.deps_auth import DbSession, require_permission
+
+log = logging.getLogger(__name__)
+SIMULATOR_PREFIX = adapter.EMBEDDED_SIMULATOR_PATH
+PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]
+RefundStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
+
+
+def simulator_mounted() -> bool:
+    with contextlib.suppress(RuntimeError):
+        current = runtime.get()
+        return current.pesapal_simulator is not None and not current.settings.is_production
+    return False
+
+
+async def register_ipn_when_listening(attempts: int = 60, pause_s: float = 0.25) -> bool:
+    """At start-up: GetIpnList, and RegisterIPN if our URL is missing, once PesaPal (or the simulator
+    this process serves) answers. Never raises: `kibeti pesapal register-ipn` does it too."""
+    current = runtime.get()
+    if adapter.RAIL not in current.collection_rails:
+        return False
+    if simulator_mounted():
+        url = adapter.base_url(current.settings)
+        async with httpx.AsyncClient(transport=adapter.TRANSPORT) as http:
+            for _ in range(attempts):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{url}/", timeout=2)).status_code == 200:
+                        break
+                await asyncio.sleep(pause_s)
+    try:
+        ipn_id = await adapter.register_ipn(current)
+    except (RailError, httpx.HTTPError, OSError) as exc:
+        log.warning("PesaPal IPN URL not registered at start-up: %s", exc)
+        return False
+    log.info("PesaPal IPN URL registered (ipn_id %s)", ipn_id)
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    task = None
+    with contextlib.suppress(RuntimeError):  # no Runtime installed: an app without the lifespan
+        runtime.get()
+        task = asyncio.create_task(register_ipn_when_listening())
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+router = APIRouter(tags=["pesapal"], lifespan=_lifespan)
+
+
+async def _notice_fields(request: Request) -> dict[str, str]:
+    fields = {k: str(v) for k, v in request.query_params.items()}
+    if request.method == "POST":
+        with contextlib.suppress(ValueError):
+            body = json.loads(await request.body() or b"{}")
+            if isinstance(body, dict):
+                fields.update({k: str(v) for k, v in body.items() if isinstance(v, str | int)})
+    return fields
+
+
+async def _hint(request: Request, session: DbSession, default_kind: str) -> tuple[dict[str, str], bool]:
+    fields = await _notice_fields(request)
+    tracking = fields.get("OrderTrackingId", "")[:64]
+    reference = fields.get("OrderMerchantReference", "")[:64]
+    kind = fields.get("OrderNotificationType", default_kind)[:24]
+    order = await rail_orders.note_notice(
+        session=session, rail=adapter.RAIL, kind=kind, tracking_id=tracking, merchant_reference=reference,
+        raw=dict(list(fields.items())[:10]),
+    )  # fmt: skip
+    await session.commit()
+    if order is None:
+        log.warning("PesaPal %s for an order we never made (tracking %s): flagged", kind, tracking)
+    return fields, order is not None
+
+
+@router.api_route("/pesapal/ipn", methods=["GET", "POST"], include_in_schema=False)
+async def ipn(request: Request, session: DbSession) -> JSONResponse:
+    fields, known = await _hint(request, session, wire.NOTIFICATION_IPN)
+    answer = wire.ipn_answer(
+        notification_type=fields.get("OrderNotificationType", wire.NOTIFICATION_IPN),
+        tracking_id=fields.get("OrderTrackingId", ""),
+        merchant_reference=fields.get("OrderMerchantReference", ""),
+        ok=known,
+    )
+    return JSONResponse(answer)
+
+
+RETURN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Kibeti</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family:sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem">
+<h1>Kibeti</h1><p id="message">{message}</p><p lang="sw">{message_sw}</p></body></html>"""
+
+
+@router.get("/pesapal/return", include_in_schema=False)
+async def customer_return(request: Request, session: DbSession) -> HTMLResponse:
+    _, known = await _hint(request, session, wire.NOTIFICATION_CALLBACK)
+    if not known:
+        page = RETURN_PAGE.format(message="We do not know this payment.", message_sw="Hatuijui malipo haya.")
+        return HTMLResponse(page, status_code=404)
+    return HTMLResponse(
+        RETURN_PAGE.format(
+            message="Thank you. We are confirming your payment with PesaPal; an SMS follows.",
+            message_sw="Asante. Tunathibitisha malipo yako na PesaPal; utapokea SMS.",
+        )
+    )
+
+
+@router.get("/p/{code}", include_in_schema=False)
+async def payment_link(code: str, session: DbSession) -> Response:
+    order = await rail_orders.order_by_link(session=session, code=code[:16])
+    if order is None or not order.redirect_url or order.status != "pending":
+        done = order is not None and order.status != "pending" and bool(order.redirect_url)
+        text = "This payment is already finished." if done else "This payment link is not valid (yet)."
+        return HTMLResponse(RETURN_PAGE.format(message=html.escape(text), message_sw=""), status_code=404)
+    return RedirectResponse(order.redirect_url, status_code=303)
+
+
+def _order_view(order: Any) -> dict[str, Any]:
+    return {
+        "id": order.id, "rail": order.rail, "status": order.status, "reference": order.merchant_reference,
+        "tracking_id": order.tracking_id, "customer_id": order.customer_id,
+        "amount": str(Decimal(order.amount_minor) / 100), "currency": order.currency,
+        "confirmation": order.confirmation, "method": order.method, "reason": order.flag_reason,
+        "refunded": str(Decimal(order.refunded_minor) / 100), "updated_at": order.updated_at,
+    }  # fmt: skip
+
+
+@router.get("/api/staff/pesapal/flagged")
+async def flagged(staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
+    """Orders PesaPal's status disagreed with (flagged) or reversed after a credit, and notifications
+    that named no order of ours."""
+    orders, notices = await rail_orders.flagged(session=session)
+    return {
+        "orders": [_order_view(o) for o in orders],
+        "unmatched_notices": [
+            {"id": n.id, "kind": n.kind, "tracking_id": n.tracking_id, "reference": n.merchant_reference,
+             "at": n.created_at}
+            for n in notices
+        ],
+    }  # fmt: skip
+
+
+class RefundBody(BaseModel):
+    amount: str
+    remarks: str = "refund"
+
+
+@router.post("/api/staff/pesapal/orders/{order_id}/refund")
+async def refund(order_id: int, body: RefundBody, staff: RefundStaff, session: DbSession) -> dict[str, Any]:
+    """Give a completed payment back to the card or Airtel Money wallet it came from: at most what
+    was paid, out of what the customer still holds; the wallet is debited only if PesaPal accepts."""
+    try:
+        amount = Money.of(body.amount, Asset.KES)
+    except (InvalidOperation, ValueError, KibetiError) as exc:
+        raise HTTPException(422, "amount: a KES amount such as 100.00") from exc
+    try:
+        order = await rail_orders.get_order(session=session, order_id=order_id, lock=True)
+        rail_orders.check_refund(order, amount)
+        if await ledger.available(session=session, account_id=order.account_id) < amount:
+            raise HTTPException(409, "the customer's KES wallet holds less than the refund")
+        rail = runtime.get().collection_rails.get(order.rail)
+        if rail is None:
+            raise HTTPException(503, f"rail {order.rail} is not wired")
+        accepted = await rail.refund_collection(
+            confirmation=order.confirmation, amount=amount, remarks=body.remarks[:100]
+        )
+    except RailError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    if not accepted:
+        raise HTTPException(409, "PesaPal did not accept the refund")
+    clearing = await ledger.system_account(session=session, kind=AccountKind.RAIL_CLEARING, asset=Asset.KES)
+    await ledger.post_entry(
+        session=session,
+        idempotency_key=f"rail:{order.rail}:{order.merchant_reference}:refund",
+        kind=f"{order.rail}_refund",
+        postings=[PostingRequest(order.account_id, -amount), PostingRequest(clearing.id, amount)],
+        memo=f"{order.rail} refund {order.confirmation}",
+        details={"rail_order_id": order.id, "staff": staff.email},
+    )
+    order.refunded_minor += amount.minor
+    order.updated_at = utcnow()
+    await session.commit()
+    return _order_view(order)
+
+
+async def open_reversal_case(order_id: int) -> int:
+    """Job: PesaPal reversed a payment we had credited: an alert and a case for compliance/ops staff
+    (the money was taken back by core.rails.service in a new entry). Idempotent per order."""
+    from compliance import cases
+
+    current = runtime.get()
+    now = current.clock.now()
+    async with current.session_factory() as session:
+        order = await rail_orders.get_order(session=session, order_id=order_id)
+        alert = await cases.raise_alert(
+            session=session, dedupe_key=f"rail-reversal:{order.id}", customer_id=order.customer_id,
+            source="rail", rule_code="collection_reversed", score=80,
+            summary=f"PesaPal reversed {order.currency} {Decimal(order.amount_minor) / 100} after it was "
+            f"credited ({order.merchant_reference}); {order.flag_reason}",
+            details={"rail_order_id": order.id, "confirmation": order.confirmation},
+            movement_ids=[], now=now,
+        )  # fmt: skip
+        if alert.case_id is None:
+            case = await cases.open_case(
+                session=session, title=f"Collection reversed after credit: {order.merchant_reference}",
+                actor="system:pesapal", now=now, alert_ids=[alert.id], priority="high",
+            )  # fmt: skip
+            await session.commit()
+            return case.id
+        await session.commit()
+        return alert.case_id
+
+
+class EmbeddedSimulator:
+    """The PesaPal simulator mounted in-process at /pesapal-sim, only when the Runtime has one (the
+    embedded default and tests, never production); otherwise 404."""
+
+    def __init__(self) -> None:
+        self._apps: dict[int, Any] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        simulator = runtime.get().pesapal_simulator if simulator_mounted() else None
+        if scope["type"] != "http" or simulator is None:
+            await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
+            return
+        app = self._apps.get(id(simulator))
+        if app is None:
+            app = self._apps[id(simulator)] = simulator.create_app()
+        await app(scope, receive, send)
+
+
+router.mount(SIMULATOR_PREFIX, EmbeddedSimulator())
