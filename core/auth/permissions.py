@@ -27,7 +27,8 @@ class Permission(StrEnum):
     MERCHANTS_MANAGE = "merchants.manage"
     API_KEYS_MANAGE = "api_keys.manage"
     STAFF_MANAGE = "staff.manage"
-    CONFIG_CHANGE = "config.change"
+    CONFIG_CHANGE = "config.change"  # approve a proposed configuration change (the checker)
+    CONFIG_PROPOSE = "config.propose"  # propose one (fees, FX margin): the maker
     KEYS_MANAGE = "keys.manage"
     AUDIT_READ = "audit.read"
     FX_OVERRIDE = "fx.override"
@@ -43,6 +44,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.API_KEYS_MANAGE,
             P.STAFF_MANAGE,
             P.CONFIG_CHANGE,
+            P.CONFIG_PROPOSE,
             P.KEYS_MANAGE,
             P.AUDIT_READ,
             P.LEDGER_READ,
@@ -70,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYOUTS_APPROVE,
             P.SETTLEMENTS_MANAGE,
             P.FX_OVERRIDE,
+            P.CONFIG_PROPOSE,
         }
     ),
 }

@@ -59,7 +59,7 @@ NAV = (
     NavItem(f"{PREFIX}/payouts", "staff.nav.payouts", Permission.PAYOUTS_READ),
     NavItem(f"{PREFIX}/customers", "staff.nav.customers", Permission.CUSTOMERS_READ),
     NavItem(f"{PREFIX}/merchants", "staff.nav.merchants", Permission.MERCHANTS_MANAGE),
-    NavItem(f"{PREFIX}/config", "staff.nav.config", None),
+    NavItem(f"{PREFIX}/config", "staff.nav.config", Permission.CONFIG_PROPOSE),
     NavItem(f"{PREFIX}/audit", "staff.nav.audit", Permission.AUDIT_READ),
 )
 
@@ -83,6 +83,7 @@ async def _signed_in(page: Page, session: AsyncSession) -> StaffUser:
         raise SignInRequired(portal, reason="ended")
     if staff is None or not staff.active:
         raise SignInRequired(portal, reason="ended")
+    session.expunge(staff)  # the viewer outlives a rolled-back write of the route (no lazy reload)
     page.principal = staff
     return staff
 

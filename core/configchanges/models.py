@@ -1,0 +1,42 @@
+"""A proposed configuration change: its payload, what was in force when it was proposed (the diff's
+left side), the maker, the checker and the version it became."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.base import Base, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ChangeKind(StrEnum):
+    FEE_RULE = "fee_rule"
+
+
+class ConfigChange(Base):
+    __tablename__ = "config_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(12), default=ChangeStatus.PENDING.value, index=True)
+    maker_id: Mapped[int] = mapped_column(BigInteger)
+    checker_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_ref: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

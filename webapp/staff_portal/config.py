@@ -1,0 +1,142 @@
+"""Configuration with maker-checker: fee schedules and the FX margin (core.configchanges): propose,
+see the diff against what is in force, a second person with config.change approves, the change
+becomes a new rule version from its effective time; the history stays browsable."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.responses import Response
+
+from core.auth.permissions import Permission
+from core.configchanges import service as changes
+from core.configchanges.models import ChangeStatus, ConfigChange
+from core.fees import service as fees
+from core.fees.models import ANY
+from core.fees.schedule import FeeKind
+from core.money import Asset
+from webapp.deps_auth import DbSession, get_runtime
+from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
+from webapp.web import forms, pagination
+from webapp.web.i18n import NAIROBI
+from webapp.web.portal import Page
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+ProposePage = Annotated[Page, Depends(staff_page(Permission.CONFIG_PROPOSE))]
+CheckPage = Annotated[Page, Depends(staff_page(Permission.CONFIG_CHANGE))]
+ChangeId = Annotated[int, Path(ge=1, le=2**62)]
+AMOUNT = r"^(|\d{1,12}(\.\d{1,8})?)$"
+ASSETS = (ANY, *sorted({a.value for a in Asset}))
+
+
+class FeeForm(BaseModel):
+    kind: str = Field(pattern="^(" + "|".join(FeeKind.ALL) + ")$")
+    asset: str = Field(default=ANY, pattern=r"^(\*|[A-Z0-9-]{2,16})$")
+    side: str = Field(default=ANY, pattern=r"^(\*|buy|sell)$")
+    percent: str = Field(pattern=r"^\d{1,2}(\.\d{1,6})?$")
+    currency: str = Field(default="KES", pattern=r"^[A-Z0-9-]{2,16}$")
+    fixed: str = Field(default="", pattern=AMOUNT)
+    minimum: str = Field(default="", pattern=AMOUNT)
+    maximum: str = Field(default="", pattern=AMOUNT)
+    effective_from: datetime | None = None  # Nairobi time, as a datetime-local field sends it
+    reason: str = Field(min_length=3, max_length=300)
+
+
+async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
+    in_force = await fees.rules_in_force(session=session, at=page.now)
+    current: dict[tuple[Any, ...], Any] = {}
+    for row in in_force:  # the newest version per scope
+        key = (row.kind, row.asset, row.side, row.kyc_tier, row.merchant_id)
+        if key not in current or (row.effective_from, row.version) > (
+            current[key].effective_from,
+            current[key].version,
+        ):
+            current[key] = row
+    pending = (
+        await session.scalars(
+            select(ConfigChange)
+            .where(ConfigChange.status == ChangeStatus.PENDING.value)
+            .order_by(ConfigChange.id)
+        )
+    ).all()
+    history = await pagination.fetch(
+        session,
+        select(ConfigChange).where(ConfigChange.status != ChangeStatus.PENDING.value),
+        ConfigChange.id,
+        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    )
+    await session.commit()
+    context: dict[str, Any] = {
+        "errors": {},
+        "values": {"asset": ANY, "side": ANY, "currency": "KES"},
+        "error": "",
+    }
+    context.update(extra)
+    rules = sorted(current.values(), key=lambda r: (r.kind, r.asset, r.side))
+    return render(
+        page, "staff/config.html", status=status, rules=rules,
+        pending=pending, history=history, diff=changes.diff, kinds=FeeKind.ALL, assets=ASSETS,
+        may_check=may(page, Permission.CONFIG_CHANGE), viewer=staff_of(page).id, **context,
+    )  # fmt: skip
+
+
+@router.get("/config")
+async def config(page: ProposePage, session: DbSession) -> Response:
+    return await _page(page, session)
+
+
+@router.post("/config/fees")
+async def propose(page: ProposePage, session: DbSession) -> Response:
+    result = await forms.parse(FeeForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _page(page, session, 422, errors=result.errors, values=result.values)
+    form = result.value
+    when = (
+        form.effective_from.replace(tzinfo=NAIROBI)
+        if form.effective_from and form.effective_from.tzinfo is None
+        else form.effective_from
+    )
+    proposal = changes.FeeRuleProposal(
+        kind=form.kind, asset=form.asset, side=form.side, percent=form.percent, currency=form.currency,
+        fixed=form.fixed, minimum=form.minimum, maximum=form.maximum,
+    )  # fmt: skip
+    work = changes.propose_fee_rule(
+        session=session, proposal=proposal, effective_from=when, reason=form.reason,
+        maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 422, error=outcome.error, values=result.values)
+    return page.redirect(f"{PREFIX}/config", notice="staff.notice.change_proposed")
+
+
+async def _decide(page: Page, session: DbSession, change_id: int, *, approve: bool) -> Response:
+    decide = changes.approve if approve else changes.reject
+    work = decide(
+        session=session,
+        change_id=change_id,
+        checker_id=staff_of(page).id,
+        clock=get_runtime(page.request).clock,
+    )
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 409, error=outcome.error)
+    return page.redirect(
+        f"{PREFIX}/config",
+        notice="staff.notice.change_approved" if approve else "staff.notice.change_rejected",
+    )
+
+
+@router.post("/config/changes/{change_id}/approve")
+async def approve(change_id: ChangeId, page: CheckPage, session: DbSession) -> Response:
+    return await _decide(page, session, change_id, approve=True)
+
+
+@router.post("/config/changes/{change_id}/reject")
+async def reject(change_id: ChangeId, page: CheckPage, session: DbSession) -> Response:
+    return await _decide(page, session, change_id, approve=False)

@@ -1,0 +1,162 @@
+"""KYC queue: identities the registry did not settle and T2 documents, oldest first; the profile
+and documents (decrypted for the viewer only, never cached) beside the sanctions screening; the
+decisions of the staff API (onboarding.approve_t1, kyc.review_t2). Views and decisions audited."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.responses import Response
+
+from compliance import audit_trail, kyc, onboarding
+from compliance.models import KycDocument, KycProfile, ScreeningResult
+from core.auth.permissions import Permission
+from core.identity.models import Customer
+from webapp.deps_auth import DbSession, get_keyring, get_runtime
+from webapp.staff_portal import queries
+from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.auth import PREFIX, actor, render, staff_of, staff_page
+from webapp.web import forms, pagination
+from webapp.web.portal import Page, WebError
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+KycPage = Annotated[Page, Depends(staff_page(Permission.KYC_REVIEW))]
+CustomerId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RowId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+# A rejection names one of these (a code, not free text: the audit chain holds no free-text notes).
+REASONS = (
+    "id_unreadable",
+    "name_mismatch",
+    "dob_mismatch",
+    "document_expired",
+    "selfie_mismatch",
+    "suspected_fraud",
+)
+
+
+class Decision(BaseModel):
+    decision: str = Field(pattern="^(approve|reject)$")
+    reason: str = Field(default="", pattern="^(|" + "|".join(REASONS) + ")$")
+
+
+@router.get("/kyc")
+async def queue(page: KycPage, session: DbSession) -> Response:
+    found = await pagination.fetch(
+        session,
+        select(KycProfile).where(queries.kyc_waiting()),
+        KycProfile.customer_id,
+        cursor_value=pagination.cursor(page.request.query_params.get("after")),
+        newest_first=False,
+    )
+    await session.commit()
+    return render(page, "staff/kyc_queue.html", profiles=found)
+
+
+async def _detail(page: Page, session: DbSession, customer_id: int, **extra: object) -> Response:
+    profile = await kyc.get_profile(session=session, customer_id=customer_id)
+    customer = await session.get(Customer, customer_id)
+    if profile is None or customer is None:
+        raise WebError(404, "web.error.not_found", page.language)
+    documents = (
+        await session.scalars(
+            select(KycDocument).where(KycDocument.customer_id == customer_id).order_by(KycDocument.id)
+        )
+    ).all()
+    screenings = (
+        await session.scalars(
+            select(ScreeningResult)
+            .where(ScreeningResult.customer_id == customer_id)
+            .order_by(ScreeningResult.id.desc())
+            .limit(20)
+        )
+    ).all()
+    # who saw whose data, committed before it is shown (compliance.audit_trail.record_read)
+    await audit_trail.record_read(
+        session=session, actor=actor(staff_of(page)), action="kyc.profile_read",
+        subject=f"customer:{customer_id}", now=page.now,
+    )  # fmt: skip
+    context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
+    context.update(extra)
+    return render(
+        page, "staff/kyc_detail.html", status=422 if extra.get("error") else 200, reasons=REASONS,
+        profile=profile, customer=customer, documents=documents, screenings=screenings, **context,
+    )  # fmt: skip
+
+
+@router.get("/kyc/{customer_id}")
+async def detail(customer_id: CustomerId, page: KycPage, session: DbSession) -> Response:
+    return await _detail(page, session, customer_id)
+
+
+@router.get("/kyc/documents/{document_id}")
+async def document(document_id: RowId, page: KycPage, session: DbSession) -> Response:
+    """The decrypted image, streamed to this viewer only (no-store), its viewing audited first."""
+    found = await session.get(KycDocument, document_id)
+    if found is None:
+        raise WebError(404, "web.error.not_found", page.language)
+    await audit_trail.record_read(
+        session=session, actor=actor(staff_of(page)), action="kyc.document_read",
+        subject=f"customer:{found.customer_id}", now=page.now,
+        details={"document_id": found.id, "kind": found.kind},
+    )  # fmt: skip
+    content = kyc.open_document(found, keyring=get_keyring(get_runtime(page.request)))
+    headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
+    return page.respond(Response(content, media_type=found.content_type, headers=headers))
+
+
+async def _decide(page: Page, session: DbSession, customer_id: int, *, documents: bool) -> Response:
+    result = await forms.parse(Decision, await page.request.form(), page.language)
+    if result.value is None:
+        return await _detail(
+            page, session, customer_id, errors=result.errors, values=result.values, error=" "
+        )
+    choice = result.value
+    if choice.decision == "reject" and not choice.reason:
+        errors = {"reason": forms.message_for("missing", page.language)}
+        return await _detail(page, session, customer_id, errors=errors, values=result.values, error=" ")
+    reviewer = actor(staff_of(page))
+    approve = choice.decision == "approve"
+    if documents:
+        work = kyc.review_t2(
+            session=session, customer_id=customer_id, approve=approve, reviewer=reviewer, now=page.now
+        )
+    else:
+        work = onboarding.approve_t1(
+            session=session, customer_id=customer_id, approve=approve, reviewer=reviewer, now=page.now
+        )
+    outcome = await attempt(
+        session, _with_reason(session, work, reviewer, customer_id, choice.reason, page), page.language
+    )
+    if not outcome.ok:
+        return await _detail(page, session, customer_id, error=outcome.error, values=result.values)
+    notice = "staff.notice.kyc_approved" if approve else "staff.notice.kyc_rejected"
+    return page.redirect(f"{PREFIX}/kyc", notice=notice)
+
+
+async def _with_reason(
+    session: DbSession, work: Awaitable[KycProfile], reviewer: str, customer_id: int, reason: str, page: Page
+) -> KycProfile:
+    """The decision, then the rejection's reason code in the audit chain, in one transaction."""
+    decided = await work
+    if reason:
+        await audit_trail.record(
+            session=session, actor=reviewer, action="kyc.review_reason", subject=f"customer:{customer_id}",
+            now=page.now, details={"reason": reason},
+        )  # fmt: skip
+    return decided
+
+
+@router.post("/kyc/{customer_id}/identity")
+async def decide_identity(customer_id: CustomerId, page: KycPage, session: DbSession) -> Response:
+    return await _decide(page, session, customer_id, documents=False)
+
+
+@router.post("/kyc/{customer_id}/documents")
+async def decide_documents(customer_id: CustomerId, page: KycPage, session: DbSession) -> Response:
+    return await _decide(page, session, customer_id, documents=True)
