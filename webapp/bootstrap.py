@@ -36,6 +36,7 @@ ADAPTER_BUILDERS: dict[str, str] = {
     "collection_rails": "payouts.pesapal.adapter.build",
 }
 RATE_SOURCES_BUILDER = "core.fx.sources.build_sources"
+NOTIFIER_BY_CHANNEL = "channels.telegram.notifier.build"
 
 
 def _optional(dotted: str) -> Callable[..., Any] | None:
@@ -105,6 +106,9 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
         builder = _optional(dotted)
         if builder is not None:
             setattr(runtime, port, builder(runtime))
+    by_channel = _optional(NOTIFIER_BY_CHANNEL)
+    if by_channel is not None and runtime.notifier is not None:  # a linked Telegram chat, else SMS
+        runtime.notifier = by_channel(runtime, runtime.notifier)
     sources = _optional(RATE_SOURCES_BUILDER)
     if sources is not None:
         runtime.rate_sources = list(sources(settings))

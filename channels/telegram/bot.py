@@ -8,12 +8,15 @@ web app exposes on the embedded default.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from telegram import Bot
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from channels.telegram.handlers import install_handlers
+from channels.telegram.pacing import ChatPacing
 from core.flows.service import CoreFlows
 from core.runtime import Runtime
 from core.telegram.flows import TelegramLinks
@@ -50,10 +53,11 @@ def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
         builder = builder.token(settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN)
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
-    application = builder.build()
+    application = builder.rate_limiter(ChatPacing()).build()
     install_handlers(
-        application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode
-    )
+        application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode,
+        states=rt.chat_states, now=rt.clock.now,
+    )  # fmt: skip
     return application
 
 
@@ -83,6 +87,31 @@ async def stop_application(rt: Runtime) -> None:
         if application.running:
             await application.stop()
         await application.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def notice_bot(rt: Runtime) -> AsyncIterator[Bot]:
+    """The bot that sends notices from a job: this process's running Application's (the embedded
+    default, where jobs run in the web process), else one for this job, paced the same way."""
+    application = rt.extras.get(_APP_KEY)
+    if isinstance(application, Application) and application.running:
+        yield application.bot
+        return
+    bot: ExtBot[int]
+    if simulated(rt):
+        double = embedded_double(rt)
+        bot = ExtBot(
+            SIMULATED_TOKEN,
+            request=double.request(),
+            get_updates_request=double.request(),
+            rate_limiter=ChatPacing(),
+        )
+    else:
+        token = rt.settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN
+        base_url = rt.settings.telegram_api_base_url or "https://api.telegram.org/bot"
+        bot = ExtBot(token, base_url=base_url, rate_limiter=ChatPacing())
+    async with bot:
+        yield bot
 
 
 def standalone_bot(rt: Runtime) -> Bot:

@@ -1,23 +1,19 @@
-"""The bot's conversation: linking a chat to a customer, the main menu, balances and rates.
+"""The bot's handlers: linking (and registering) a chat, the menu, and dispatch of typed answers and
+button taps to the conversation's declared steps (`STEPS`, from `linking` and `operations`).
 
 Every operation is a core use case (CustomerFlows, TelegramLinks), never a copy. Only private
 chats are served; anything else (groups, channels, inline queries, edits) is ignored, and any
-message the bot does not understand gets one short line pointing at /start.
+message the bot does not understand gets one short line pointing at the menu.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -27,277 +23,253 @@ from telegram.ext import (
     filters,
 )
 
+from channels.telegram import linking, operations, texts
+from channels.telegram.conversation import (
+    CLOCK_KEY,
+    FLOWS_KEY,
+    IDLE,
+    LINKS_KEY,
+    MAX_TEXT,
+    SCRATCH_KEY,
+    SHORTCODE_KEY,
+    STATES_KEY,
+    PinScratch,
+    Step,
+    Turn,
+    close_turn,
+    delete_message,
+    language_of,
+    open_turn,
+    run_step,
+)
 from core.errors import KibetiError
 from core.flows.types import CustomerFlows
-from core.i18n import translate
-from core.identity.errors import (
-    CustomerNotFound,
-    InvalidPhoneNumber,
-    OtpExpired,
-    OtpInvalid,
-    OtpTooManyRequests,
-)
-from core.identity.otp import OTP_DIGITS
-from core.money import format_money
+from core.money import Asset
 from core.telegram.errors import NotLinked
 from core.telegram.flows import TelegramLinks
-from core.telegram.models import LinkedCustomer
+from core.telegram.store import ChatStateStore, MemoryChatStates
 
 log = logging.getLogger(__name__)
 
-FLOWS_KEY = "kibeti.flows"
-LINKS_KEY = "kibeti.links"
-SHORTCODE_KEY = "kibeti.shortcode"
-PENDING_PHONE = "link_phone"  # user_data: the number a linking code was sent to
-MAX_CODE_INPUT = 16
-# Callback data the bot itself puts on buttons: anything else was tampered with or is from an old bot.
-MENU_ACTIONS = ("bal", "rates", "lang", "unlink", "menu")
-_CALLBACK = re.compile(r"m:(" + "|".join(MENU_ACTIONS) + r")")  # fullmatch: "$" would let "m:bal\n" in
+MENU_ACTIONS = texts.MENU_ACTIONS
+STEPS: dict[str, Step] = {step.name: step for step in [*linking.STEPS, *operations.STEPS]}
+# Every button the bot makes; anything else was tampered with or is from an old bot (fullmatch:
+# "$" would let "m:bal\n" in)
+_MENU = re.compile(r"m:(" + "|".join(MENU_ACTIONS) + r")")
+_ASSET = re.compile(r"a:(" + "|".join(texts.ASSETS_FOR) + r"):([0-9])")
+_QUOTE = re.compile(r"q:([0-9a-f]{8}):([rx])")
+_PAGE = re.compile(r"st:([0-9]{1,2})")
+_LANGUAGE = re.compile(r"l:(en|sw)")
 _PRIVATE = filters.ChatType.PRIVATE
 _NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are not commands or answers
 
 
-def _language_of(update: Update) -> str:
-    user = update.effective_user
-    code = (user.language_code or "") if user else ""
-    return "sw" if code.lower().startswith("sw") else "en"
+async def _with_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn | None:
+    return await open_turn(update, context)
 
 
-def _deps(context: ContextTypes.DEFAULT_TYPE) -> tuple[CustomerFlows, TelegramLinks]:
-    return context.bot_data[FLOWS_KEY], context.bot_data[LINKS_KEY]
-
-
-async def _linked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> LinkedCustomer | None:
-    user = update.effective_user
-    if user is None:
-        return None
-    return await _deps(context)[1].linked(telegram_user_id=user.id)
-
-
-def menu_keyboard(language: str) -> InlineKeyboardMarkup:
-    def button(action: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            translate(f"telegram.button.{action}", language), callback_data=f"m:{action}"
-        )
-
-    return InlineKeyboardMarkup([[button("bal"), button("rates")], [button("lang"), button("unlink")]])
-
-
-def _back(language: str) -> InlineKeyboardMarkup:
-    text = translate("telegram.button.menu", language)
-    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data="m:menu")]])
-
-
-def contact_keyboard(language: str) -> ReplyKeyboardMarkup:
-    button = KeyboardButton(translate("telegram.button.share_contact", language), request_contact=True)
-    return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
-
-
-# --- linking -----------------------------------------------------------------------------------
+# --- commands ------------------------------------------------------------------------------------
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    if message is None:
+    turn = await _with_turn(update, context)
+    if turn is None:
         return
-    customer = await _linked(update, context)
-    if customer is not None:
-        await message.reply_text(
-            translate("telegram.menu", customer.language), reply_markup=menu_keyboard(customer.language)
-        )
-        return
-    language = _language_of(update)
-    await message.reply_text(translate("telegram.welcome", language), reply_markup=contact_keyboard(language))
-
-
-async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None or message.contact is None:
-        return
-    language = _language_of(update)
-    if message.contact.user_id != user.id or message.forward_origin is not None:
-        await message.reply_text(
-            translate("telegram.contact_not_own", language), reply_markup=contact_keyboard(language)
-        )
-        return
-    links = _deps(context)[1]
-    try:
-        e164 = await links.send_code(phone=message.contact.phone_number)
-    except InvalidPhoneNumber:
-        await message.reply_text(
-            translate("telegram.invalid_phone", language), reply_markup=ReplyKeyboardRemove()
-        )
-        return
-    except CustomerNotFound:
-        shortcode = context.bot_data.get(SHORTCODE_KEY, "")
-        await message.reply_text(
-            translate("telegram.not_registered", language, code=shortcode), reply_markup=ReplyKeyboardRemove()
-        )
-        return
-    except OtpTooManyRequests as exc:
-        await message.reply_text(_too_many(exc, language), reply_markup=ReplyKeyboardRemove())
-        return
-    if context.user_data is not None:
-        context.user_data[PENDING_PHONE] = e164
-    await message.reply_text(
-        translate("telegram.code_sent", language, phone=e164, digits=OTP_DIGITS),
-        reply_markup=ReplyKeyboardRemove(),
-    )
-
-
-def _too_many(exc: OtpTooManyRequests, language: str) -> str:
-    return translate("telegram.too_many", language, minutes=max(1, -(-exc.retry_after // 60)))
-
-
-async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A typed message: the linking code when one is awaited, otherwise a pointer to the menu."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
-        return
-    phone = context.user_data.get(PENDING_PHONE) if context.user_data is not None else None
-    candidate = re.sub(r"\s", "", message.text or "")
-    if phone is None or len(candidate) > MAX_CODE_INPUT or not candidate.isdigit():
-        await _not_understood(update, context)
-        return
-    language = _language_of(update)
-    links = _deps(context)[1]
-    try:
-        customer = await links.confirm(
-            telegram_user_id=user.id, chat_id=message.chat_id, phone=phone, code=candidate
-        )
-    except OtpInvalid as exc:
-        await message.reply_text(translate("telegram.code_wrong", language, left=exc.attempts_left))
-        return
-    except OtpExpired:
-        _forget_pending(context)
-        await message.reply_text(translate("telegram.code_expired", language))
-        return
-    except OtpTooManyRequests as exc:
-        await message.reply_text(_too_many(exc, language))
-        return
-    _forget_pending(context)
-    await message.reply_text(
-        translate("telegram.linked", customer.language, name=customer.name or customer.phone),
-        reply_markup=menu_keyboard(customer.language),
-    )
-
-
-def _forget_pending(context: ContextTypes.DEFAULT_TYPE) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(PENDING_PHONE, None)
+    turn.scratch.forget(turn.user_id)
+    if turn.customer is not None:
+        turn.end()
+        await turn.say(turn.t("telegram.menu"), texts.menu_keyboard(turn.language))
+    else:
+        await linking.welcome(turn)
+    await close_turn(turn)
 
 
 async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    turn = await _with_turn(update, context)
+    if turn is None:
         return
-    customer = await _linked(update, context)
-    language = customer.language if customer else _language_of(update)
-    _forget_pending(context)
+    await _unlink(turn)
+    await close_turn(turn)
+
+
+async def _unlink(turn: Turn) -> None:
+    turn.end()
+    turn.scratch.forget(turn.user_id)
     try:
-        await _deps(context)[1].unlink(telegram_user_id=user.id)
+        await turn.links.unlink(telegram_user_id=turn.user_id)
     except NotLinked:
-        await message.reply_text(translate("telegram.not_linked", language))
+        await turn.say(turn.t("telegram.not_linked"))
         return
-    await message.reply_text(translate("telegram.unlinked", language), reply_markup=ReplyKeyboardRemove())
-
-
-async def _not_understood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    customer = await _linked(update, context)
-    language = customer.language if customer else _language_of(update)
-    markup = menu_keyboard(language) if customer else None
-    await message.reply_text(translate("telegram.unknown", language), reply_markup=markup)
-
-
-# --- the menu ----------------------------------------------------------------------------------
+    await turn.say(turn.t("telegram.unlinked"), ReplyKeyboardRemove())
 
 
 async def menu_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    turn = await _with_turn(update, context)
+    if turn is None:
+        return
+    if turn.customer is None:
+        await turn.say(turn.t("telegram.not_linked"))
+    else:
+        turn.end()
+        await turn.say(turn.t("telegram.menu"), texts.menu_keyboard(turn.language))
+    await close_turn(turn)
+
+
+async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    turn = await _with_turn(update, context)
+    if turn is None:
+        return
+    turn.scratch.forget(turn.user_id)
+    turn.end()
+    markup = texts.menu_keyboard(turn.language) if turn.customer else None
+    await turn.say(turn.t("telegram.cancelled"), markup)
+    await close_turn(turn)
+
+
+async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    turn = await _with_turn(update, context)
+    if turn is None:
+        return
+    await linking.contact(turn)
+    await close_turn(turn)
+
+
+# --- typed answers --------------------------------------------------------------------------------
+
+
+async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A typed message: the answer to the step the user is at, else a pointer to the menu."""
     message = update.effective_message
-    if message is None:
+    turn = await _with_turn(update, context)
+    if turn is None or message is None:
         return
-    customer = await _linked(update, context)
-    if customer is None:
-        await message.reply_text(translate("telegram.not_linked", _language_of(update)))
+    step = STEPS.get(turn.state)
+    if step is not None and step.secret:
+        await delete_message(turn, message)  # first: a PIN stays in no chat
+    value = (message.text or "").strip()
+    if step is None or (step.linked and turn.customer is None):
+        if step is not None:
+            turn.end()
+        await _not_understood(turn)
+    elif len(value) > MAX_TEXT:
+        await turn.say(turn.t("error.invalid_pin" if step.secret else "telegram.too_long"))
+    else:
+        await run_step(turn, step, value)
+    await close_turn(turn)
+
+
+async def _not_understood(turn: Turn) -> None:
+    markup = texts.menu_keyboard(turn.language) if turn.customer else None
+    await turn.say(turn.t("telegram.unknown"), markup)
+
+
+async def other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, documents, unknown commands: one short line (a PIN step's message is
+    deleted all the same: it may be a photo of a PIN)."""
+    message = update.effective_message
+    turn = await _with_turn(update, context)
+    if turn is None or message is None:
         return
-    await message.reply_text(
-        translate("telegram.menu", customer.language), reply_markup=menu_keyboard(customer.language)
-    )
+    step = STEPS.get(turn.state)
+    if step is not None and step.secret:
+        await delete_message(turn, message)
+    await _not_understood(turn)
+    await close_turn(turn)
+
+
+# --- buttons -----------------------------------------------------------------------------------------
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    customer = await _linked(update, context)
-    language = customer.language if customer else _language_of(update)
-    matched = _CALLBACK.fullmatch(query.data or "")
-    if customer is None:
-        await query.answer(translate("telegram.not_linked", language), show_alert=True)
+    data = query.data or ""
+    turn = await _with_turn(update, context) if query.message is not None else None
+    language = turn.language if turn else language_of(update)
+    if turn is None:
+        await query.answer(texts.t("telegram.expired_button", language))
         return
-    if matched is None or query.message is None or query.message.chat.type != "private":
-        await query.answer(translate("telegram.expired_button", language))
+    language_choice = _LANGUAGE.fullmatch(data)
+    if language_choice is not None and turn.state == "reg.lang":
+        await query.answer()
+        await linking.language_chosen(turn, language_choice.group(1))
+        await close_turn(turn)
+        return
+    if turn.customer is None:
+        await query.answer(turn.t("telegram.not_linked"), show_alert=True)
+        return
+    action = _action(turn, data)
+    if action is None:
+        await query.answer(turn.t("telegram.expired_button"))
         return
     await query.answer()
-    action = matched.group(1)
-    chat_id = query.message.chat.id
-    flows = _deps(context)[0]
+    try:
+        await action()
+    except KibetiError as exc:
+        await turn.say(texts.error_text(exc, turn.language))
+    await close_turn(turn)
+
+
+def _action(turn: Turn, data: str) -> Callable[[], Awaitable[None]] | None:
+    """What a button does, or None when it is not one of ours now (tampered, or an old offer)."""
+    if (menu := _MENU.fullmatch(data)) is not None:
+        return lambda: _menu(turn, menu.group(1))
+    if (picked := _ASSET.fullmatch(data)) is not None:
+        op, index = picked.group(1), int(picked.group(2))
+        choices = texts.ASSETS_FOR[op]
+        if index >= len(choices):
+            return None
+        asset: Asset = choices[index]
+        return lambda: operations.asset_chosen(turn, op, asset)
+    if (quoted := _QUOTE.fullmatch(data)) is not None:
+        if not operations.quote_pending(turn, quoted.group(1)):
+            return None
+        return (
+            (lambda: operations.refresh(turn))
+            if quoted.group(2) == "r"
+            else (lambda: operations.cancel(turn))
+        )
+    if (page := _PAGE.fullmatch(data)) is not None:
+        return lambda: operations.statement(turn, int(page.group(1)))
+    return None
+
+
+async def _menu(turn: Turn, action: str) -> None:
+    if turn.state != IDLE:
+        turn.scratch.forget(turn.user_id)
+    turn.end()
+    customer = turn.customer
+    assert customer is not None
+    back = texts.back_keyboard(turn.language)
     if action == "bal":
-        reply = await balances_text(flows, customer)
+        await turn.say(await operations.balances_text(turn.flows, customer), back)
     elif action == "rates":
-        reply = await rates_text(flows, language)
+        await turn.say(await operations.rates_text(turn.flows, turn.language), back)
+    elif action == "kyc":
+        await turn.say(await operations.kyc_text(turn), back)
+    elif action == "st":
+        await operations.statement(turn, 0)
+    elif action == "pin":
+        await operations.begin_pin_change(turn)
     elif action == "lang":
-        language = "sw" if language == "en" else "en"
-        await flows.set_language(customer_id=customer.customer_id, language=language)
-        reply = translate("telegram.language_set", language)
+        turn.language = "sw" if turn.language == "en" else "en"
+        await turn.flows.set_language(customer_id=customer.customer_id, language=turn.language)
+        await turn.say(turn.t("telegram.language_set"), texts.menu_keyboard(turn.language))
     elif action == "unlink":
-        await unlink(update, context)
-        return
+        await _unlink(turn)
+    elif action == "menu":
+        await turn.say(turn.t("telegram.menu"), texts.menu_keyboard(turn.language))
     else:
-        reply = translate("telegram.menu", language)
-        await context.bot.send_message(chat_id=chat_id, text=reply, reply_markup=menu_keyboard(language))
-        return
-    await context.bot.send_message(chat_id=chat_id, text=reply, reply_markup=_back(language))
+        await operations.begin(turn, action)
 
 
-async def balances_text(flows: CustomerFlows, customer: LinkedCustomer) -> str:
-    language = customer.language
-    lines = [translate("telegram.balances.title", language)]
-    for line in await flows.balances(customer_id=customer.customer_id):
-        amount = format_money(line.amount, language)
-        if line.kes_value is not None and line.asset.currency != "KES":
-            kes = format_money(line.kes_value, language)
-            lines.append(
-                translate(
-                    "telegram.balances.line_kes", language, asset=line.asset.value, amount=amount, kes=kes
-                )
-            )
-        else:
-            lines.append(translate("telegram.balances.line", language, asset=line.asset.value, amount=amount))
-    return "\n".join(lines)
-
-
-async def rates_text(flows: CustomerFlows, language: str) -> str:
-    rates = await flows.rates()
-    none = translate("telegram.rates.none", language)
-    lines = [translate("telegram.rates.title", language)]
-    for rate in rates:
-        buy = format_money(rate.buy, language) if rate.buy is not None else none
-        sell = format_money(rate.sell, language) if rate.sell is not None else none
-        lines.append(translate("telegram.rates.line", language, asset=rate.asset.value, buy=buy, sell=sell))
-    if any(rate.demo for rate in rates):
-        lines.append(translate("telegram.rates.demo", language))
-    return "\n".join(lines)
-
-
-# --- anything else -----------------------------------------------------------------------------
+# --- anything else -------------------------------------------------------------------------------
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure's type (never the update: it may hold a code or a number) and say sorry once."""
+    """Log the failure's type (never the update: it may hold a code, a PIN or a number) and say
+    sorry once."""
     error = context.error
     log.warning(
         "telegram update failed: %s", type(error).__name__, exc_info=not isinstance(error, KibetiError)
@@ -309,10 +281,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     ):
         try:
             await context.bot.send_message(
-                chat_id=update.effective_chat.id, text=translate("telegram.error", _language_of(update))
+                chat_id=update.effective_chat.id, text=texts.t("telegram.error", language_of(update))
             )
         except Exception:  # the Bot API itself failing: nothing more to say
             log.warning("telegram error reply failed")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def install_handlers(
@@ -321,18 +297,22 @@ def install_handlers(
     flows: CustomerFlows,
     links: TelegramLinks,
     shortcode: str,
+    states: ChatStateStore | None = None,
+    now: Callable[[], datetime] = _utcnow,
 ) -> None:
     application.bot_data[FLOWS_KEY] = flows
     application.bot_data[LINKS_KEY] = links
     application.bot_data[SHORTCODE_KEY] = shortcode
+    application.bot_data[STATES_KEY] = states if states is not None else MemoryChatStates()
+    application.bot_data[SCRATCH_KEY] = PinScratch()
+    application.bot_data[CLOCK_KEY] = now
     private_new = _PRIVATE & _NEW_MESSAGE
     application.add_handler(CommandHandler("start", start, filters=private_new))
     application.add_handler(CommandHandler("unlink", unlink, filters=private_new))
     application.add_handler(CommandHandler("menu", menu_command, filters=private_new))
+    application.add_handler(CommandHandler("cancel", cancel_command, filters=private_new))
     application.add_handler(MessageHandler(filters.CONTACT & private_new, contact))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private_new, text))
     application.add_handler(CallbackQueryHandler(button))
-    application.add_handler(
-        MessageHandler(private_new, _not_understood)
-    )  # stickers, photos, unknown commands
+    application.add_handler(MessageHandler(private_new, other_message))  # stickers, photos, commands
     application.add_error_handler(on_error)

@@ -8,13 +8,16 @@ hand before the chat is linked.
 from __future__ import annotations
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.addressbook.flows import _screen as screen_address
 from core.flows.errors import ServiceUnavailable
 from core.identity import otp as otps
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, OtpExpired, OtpInvalid
 from core.identity.models import Customer
 from core.identity.phone import mask_phone, normalize_phone
+from core.money import Asset
 from core.runtime import Runtime
 from core.telegram import service
 from core.telegram.errors import NotLinked
@@ -46,26 +49,29 @@ class TelegramLinks:
             customer = await identity.get_customer(session=session, customer_id=link.customer_id)
             return _linked(customer, link.chat_id)
 
-    async def send_code(self, *, phone: str) -> str:
-        """Send a linking code by SMS to the registered number; returns it in E.164.
+    async def send_code(self, *, phone: str, language: str = "en") -> tuple[str, bool]:
+        """Send a linking code by SMS to the number (registered or not: the code proves the SIM is in
+        the sender's hand before the chat registers or links). Returns (E.164, registered).
 
-        Raises InvalidPhoneNumber, CustomerNotFound, OtpTooManyRequests."""
+        Raises InvalidPhoneNumber, OtpTooManyRequests."""
         if self.rt.notifier is None:
             raise ServiceUnavailable("Runtime.notifier is not wired: no code can be sent")
         e164 = normalize_phone(phone)
         async with self.rt.session_factory() as session:
             customer = await identity.get_customer_by_phone(session=session, phone=e164)
-            if customer is None:
-                raise CustomerNotFound("no Kibeti account for this number")
             await otps.issue_otp(
                 session=session, notifier=self.rt.notifier, phone=e164, purpose=OTP_PURPOSE,
-                clock=self.rt.clock, language=customer.language,
+                clock=self.rt.clock, language=customer.language if customer is not None else language,
             )  # fmt: skip
             await session.commit()
-        return e164
+        return e164, customer is not None
 
-    async def confirm(self, *, telegram_user_id: int, chat_id: int, phone: str, code: str) -> LinkedCustomer:
-        """Check the SMS code and link the chat. Raises OtpInvalid, OtpExpired, OtpTooManyRequests."""
+    async def confirm(
+        self, *, telegram_user_id: int, chat_id: int, phone: str, code: str
+    ) -> LinkedCustomer | None:
+        """Check the SMS code and link the chat; None when the number is not registered yet (the
+        code still proved it: the chat may register it). Raises OtpInvalid, OtpExpired,
+        OtpTooManyRequests."""
         e164 = normalize_phone(phone)
         async with self.rt.session_factory() as session:
             try:
@@ -77,14 +83,43 @@ class TelegramLinks:
                 raise
             customer = await identity.get_customer_by_phone(session=session, phone=e164)
             if customer is None:
-                raise CustomerNotFound("no Kibeti account for this number")
-            await service.save_link(
-                session=session, telegram_user_id=telegram_user_id, chat_id=chat_id,
-                customer_id=customer.id, now=self.rt.clock.now(),
-            )  # fmt: skip
+                await session.commit()  # the code is used up
+                return None
+            linked = await self._save(session, customer, telegram_user_id, chat_id)
             await session.commit()
-            log.info("telegram_linked", phone=mask_phone(e164), customer_id=customer.id)
-            return _linked(customer, chat_id)
+        return linked
+
+    async def link_registered(self, *, telegram_user_id: int, chat_id: int, phone: str) -> LinkedCustomer:
+        """Link the chat to the customer it has just registered. Only for a number whose SMS code
+        this chat typed back (`confirm` answered None): the caller holds that proof."""
+        e164 = normalize_phone(phone)
+        async with self.rt.session_factory() as session:
+            customer = await identity.get_customer_by_phone(session=session, phone=e164)
+            if customer is None:
+                raise CustomerNotFound("no Kibeti account for this number")
+            linked = await self._save(session, customer, telegram_user_id, chat_id)
+            await session.commit()
+        return linked
+
+    async def _save(
+        self, session: AsyncSession, customer: Customer, telegram_user_id: int, chat_id: int
+    ) -> LinkedCustomer:
+        await service.save_link(
+            session=session, telegram_user_id=telegram_user_id, chat_id=chat_id,
+            customer_id=customer.id, now=self.rt.clock.now(),
+        )  # fmt: skip
+        log.info("telegram_linked", phone=mask_phone(customer.phone), customer_id=customer.id)
+        return _linked(customer, chat_id)
+
+    async def withdrawal_address(self, *, customer_id: int, asset: Asset, address: str) -> str:
+        """A pasted withdrawal address, validated for the asset's network (the chain adapter says
+        why not: another network's address, a bad checksum) and screened as an address-book save
+        is; the withdrawal itself is screened again when it is requested. Returns the canonical form."""
+        if self.rt.chains is None:
+            raise ServiceUnavailable("Runtime.chains (ChainGateway) is not wired")
+        canonical = self.rt.chains.validate_address(asset=asset, address=address.strip())
+        await screen_address(self.rt, customer_id, asset, canonical)
+        return canonical
 
     async def unlink(self, *, telegram_user_id: int) -> None:
         """Forget the chat; raises NotLinked if it was not linked."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.identity.models import Customer
 from core.telegram.models import TelegramLink
 
 
@@ -44,3 +45,13 @@ async def remove_link(*, session: AsyncSession, telegram_user_id: int) -> bool:
         delete(TelegramLink).where(TelegramLink.telegram_user_id == telegram_user_id)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def link_for_phone(*, session: AsyncSession, phone: str) -> TelegramLink | None:
+    """The chat of the customer with this E.164 number, if they linked one (where receipts go)."""
+    result = await session.execute(
+        select(TelegramLink)
+        .join(Customer, Customer.id == TelegramLink.customer_id)
+        .where(Customer.phone == phone)
+    )
+    return result.scalar_one_or_none()

@@ -46,6 +46,15 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
+@pytest.fixture(autouse=True)
+def quick_chats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The double is not Telegram: no one-message-a-second per chat here (tests/integration/telegram/
+    test_pacing.py checks the pacing itself)."""
+    from channels.telegram import pacing
+
+    monkeypatch.setattr(pacing, "CHAT_INTERVAL", 0.001)
+
+
 @pytest.fixture
 def at_fake() -> Iterator[FakeAfricasTalking]:
     server = FakeAfricasTalking().start()

@@ -53,12 +53,12 @@ def _code(links: TelegramLinks) -> str:
 
 
 async def test_a_chat_is_linked_only_with_the_sms_code(links: TelegramLinks) -> None:
-    assert await links.send_code(phone="0712 000 201") == "+254712000201"
+    assert await links.send_code(phone="0712 000 201") == ("+254712000201", True)
     with pytest.raises(OtpInvalid):
         await links.confirm(telegram_user_id=11, chat_id=11, phone="+254712000201", code="not-it")
     assert await links.linked(telegram_user_id=11) is None
     linked = await links.confirm(telegram_user_id=11, chat_id=11, phone="+254712000201", code=_code(links))
-    assert linked.phone == "+254712000201"
+    assert linked is not None and linked.phone == "+254712000201"
     assert (await links.linked(telegram_user_id=11)) == linked
     with pytest.raises(OtpExpired):  # single use
         await links.confirm(telegram_user_id=12, chat_id=12, phone="+254712000201", code=_code(links))
@@ -72,15 +72,33 @@ async def test_one_chat_per_customer_and_one_customer_per_user(links: TelegramLi
     assert await links.linked(telegram_user_id=21) is None
     await links.send_code(phone="+254712000202")  # that account now proves another number
     moved = await links.confirm(telegram_user_id=22, chat_id=22, phone="+254712000202", code=_code(links))
-    assert (await links.linked(telegram_user_id=22)) == moved and moved.phone == "+254712000202"
+    assert moved is not None and moved.phone == "+254712000202"
+    assert (await links.linked(telegram_user_id=22)) == moved
     await links.unlink(telegram_user_id=22)
     assert await links.linked(telegram_user_id=22) is None
     with pytest.raises(NotLinked):
         await links.unlink(telegram_user_id=22)
 
 
-async def test_unknown_numbers_get_no_code(links: TelegramLinks) -> None:
-    with pytest.raises(CustomerNotFound):
-        await links.send_code(phone="+254712999999")
-    notifier = links.rt.notifier
-    assert isinstance(notifier, FakeNotifier) and notifier.sent == []
+async def test_an_unknown_number_proves_itself_then_registers_and_links(links: TelegramLinks) -> None:
+    """The code goes to an unregistered number too (it proves the SIM); the typed code links nothing
+    until the chat has registered the number, then `link_registered` links it."""
+    assert await links.send_code(phone="+254712999999", language="sw") == ("+254712999999", False)
+    assert (
+        await links.confirm(telegram_user_id=31, chat_id=31, phone="+254712999999", code=_code(links)) is None
+    )
+    assert await links.linked(telegram_user_id=31) is None
+    with pytest.raises(CustomerNotFound):  # nothing registered yet
+        await links.link_registered(telegram_user_id=31, chat_id=31, phone="+254712999999")
+    async with links.rt.session_factory() as session:
+        await identity.register_customer(
+            session=session,
+            phone="+254712999999",
+            name="New",
+            national_id="30009999",
+            language="sw",
+            pin="4826",
+        )
+        await session.commit()
+    linked = await links.link_registered(telegram_user_id=31, chat_id=31, phone="+254712999999")
+    assert linked.language == "sw" and (await links.linked(telegram_user_id=31)) == linked

@@ -1,0 +1,194 @@
+"""The conversation engine: a declared table of steps, the state each Telegram user is in (kept in
+`Runtime.chat_states`: Redis in production, so any API process continues it), and dispatch.
+
+A step that reads a PIN is `secret`: the message is deleted (deleteMessage) before anything else
+happens to it, and its text never reaches a log, the state store or a reply. PINs a step must keep
+for the next one (a new PIN and its confirmation) stay in this process's memory for a few minutes
+(`PinScratch`); another process asks for them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from channels.telegram import texts
+from core.errors import KibetiError
+from core.flows.types import CustomerFlows
+from core.telegram.flows import TelegramLinks
+from core.telegram.models import LinkedCustomer
+from core.telegram.store import ChatStateStore
+
+log = logging.getLogger(__name__)
+
+FLOWS_KEY = "kibeti.flows"
+LINKS_KEY = "kibeti.links"
+STATES_KEY = "kibeti.chat_states"
+SCRATCH_KEY = "kibeti.pin_scratch"
+SHORTCODE_KEY = "kibeti.shortcode"
+CLOCK_KEY = "kibeti.clock"
+IDLE = "idle"
+MAX_TEXT = 256  # longer answers are never a step's input: told "not understood", never parsed
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+@dataclass
+class Turn:
+    """One update from one user: who, where, the step they are at, and how to answer."""
+
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    user_id: int
+    chat_id: int
+    state: str
+    data: dict[str, Any]
+    customer: LinkedCustomer | None
+    language: str
+    flows: CustomerFlows
+    links: TelegramLinks
+    now: Callable[[], Any]
+    replies: list[Message] = field(default_factory=list)
+
+    def t(self, code: str, **values: Any) -> str:
+        return texts.t(code, self.language, **values)
+
+    @property
+    def customer_id(self) -> int:
+        if self.customer is None:
+            raise KibetiError("this chat is not linked")
+        return self.customer.customer_id
+
+    async def say(self, text: str, markup: Markup = None, *, html: bool = False) -> Message:
+        message = await self.context.bot.send_message(
+            chat_id=self.chat_id, text=text, reply_markup=markup, parse_mode=ParseMode.HTML if html else None
+        )
+        self.replies.append(message)
+        return message
+
+    def goto(self, state: str, **data: Any) -> None:
+        """Move to `state` with fresh data (what the step needs is passed along explicitly)."""
+        self.state = state
+        self.data = dict(data)
+
+    def end(self) -> None:
+        self.goto(IDLE)
+
+    def new_token(self) -> str:
+        """A fresh id for this step's buttons and idempotency key: older buttons no longer match."""
+        token = secrets.token_hex(4)
+        self.data["token"] = token
+        return token
+
+    @property
+    def scratch(self) -> PinScratch:
+        scratch: PinScratch = self.context.bot_data[SCRATCH_KEY]
+        return scratch
+
+
+StepHandler = Callable[[Turn, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    handle: StepHandler
+    secret: bool = False  # reads a PIN: the message is deleted first, its text never logged
+    linked: bool = True  # only a linked chat may be at this step
+
+
+class PinScratch:
+    """PINs between two steps (a new PIN, then its confirmation): this process's memory only, for
+    `ttl` seconds, never the state store or a log."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._pins: dict[tuple[int, str], tuple[float, str]] = {}
+
+    def keep(self, user_id: int, name: str, pin: str) -> None:
+        self._drop_expired()
+        self._pins[(user_id, name)] = (time.monotonic() + self.ttl, pin)
+
+    def take(self, user_id: int, name: str) -> str | None:
+        entry = self._pins.pop((user_id, name), None)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def forget(self, user_id: int) -> None:
+        for key in [k for k in self._pins if k[0] == user_id]:
+            self._pins.pop(key, None)
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (expires, _) in self._pins.items() if expires < now]:
+            self._pins.pop(key, None)
+
+
+def language_of(update: Update) -> str:
+    user = update.effective_user
+    code = (user.language_code or "") if user else ""
+    return "sw" if code.lower().startswith("sw") else "en"
+
+
+def deps(context: ContextTypes.DEFAULT_TYPE) -> tuple[CustomerFlows, TelegramLinks, ChatStateStore]:
+    return context.bot_data[FLOWS_KEY], context.bot_data[LINKS_KEY], context.bot_data[STATES_KEY]
+
+
+async def open_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != "private":
+        return None
+    flows, links, store = deps(context)
+    customer = await links.linked(telegram_user_id=user.id)
+    saved = await store.load(user.id) or {}
+    state = saved.get("state", IDLE)
+    data = saved.get("data", {})
+    if not isinstance(state, str) or not isinstance(data, dict):
+        state, data = IDLE, {}
+    language = customer.language if customer else str(data.get("lang") or language_of(update))
+    return Turn(
+        update=update, context=context, user_id=user.id, chat_id=chat.id, state=state, data=data,
+        customer=customer, language=language, flows=flows, links=links,
+        now=context.bot_data[CLOCK_KEY],
+    )  # fmt: skip
+
+
+async def close_turn(turn: Turn) -> None:
+    store = deps(turn.context)[2]
+    if turn.state == IDLE and not turn.data:
+        await store.clear(turn.user_id)
+    else:
+        await store.save(turn.user_id, {"state": turn.state, "data": turn.data})
+
+
+async def delete_message(turn: Turn, message: Message) -> None:
+    """Remove a message holding a PIN from the chat (both sides) at once."""
+    try:
+        await turn.context.bot.delete_message(chat_id=turn.chat_id, message_id=message.message_id)
+    except TelegramError as exc:  # already gone, or too old: nothing more we can do
+        log.info("telegram: could not delete a PIN message (%s)", type(exc).__name__)
+
+
+async def run_step(turn: Turn, step: Step, value: str) -> None:
+    """Run one step; a use case's refusal is told in the customer's words and the step stays."""
+    try:
+        await step.handle(turn, value)
+    except KibetiError as exc:
+        if getattr(exc, "code", "") == "service_unavailable":
+            log.warning("telegram: service unavailable: %s", getattr(exc, "missing", type(exc).__name__))
+        await turn.say(texts.error_text(exc, turn.language))
+
+
+def looks_like_pin(value: str) -> bool:
+    return bool(re.fullmatch(r"\d{4}", value))
