@@ -71,7 +71,12 @@ class DepositAddress:
 class ChainGateway(Protocol):
     """Bitcoin, Ethereum (USDT-ERC20) and TRON (USDT-TRC20): addresses and withdrawals."""
 
-    async def deposit_address(self, *, owner_type: str, owner_id: int, asset: Asset) -> DepositAddress: ...
+    async def deposit_address(
+        self, *, owner_type: str, owner_id: int, asset: Asset, session: Any = None
+    ) -> DepositAddress:
+        """The owner's one address on the asset's network (allocated the first time). With `session`
+        (an AsyncSession in a transaction) it is written in the caller's transaction."""
+        ...
 
     def validate_address(self, *, asset: Asset, address: str) -> str:
         """Return the canonical form or raise core.errors.InvalidAddress with a clear message."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,9 +50,11 @@ class WalletGateway:
         self._gate = gate
         self._dust = dust_minor or {}
 
-    async def deposit_address(self, *, owner_type: str, owner_id: int, asset: Asset) -> DepositAddress:
+    async def deposit_address(
+        self, *, owner_type: str, owner_id: int, asset: Asset, session: Any = None
+    ) -> DepositAddress:
         network = Network.for_asset(asset)
-        async with self._session_factory() as session, session.begin():
+        if session is not None:  # the caller's transaction (e.g. an invoice and its addresses at once)
             row = await service.get_or_create_deposit_address(
                 session=session,
                 deriver=self._deriver,
@@ -59,12 +62,18 @@ class WalletGateway:
                 owner_id=owner_id,
                 network=network,
             )
-            return DepositAddress(
-                asset=asset,
-                address=row.address,
-                derivation_index=row.derivation_index,
-                demo=self._deriver.demo,
-            )
+        else:
+            async with self._session_factory() as own, own.begin():
+                row = await service.get_or_create_deposit_address(
+                    session=own,
+                    deriver=self._deriver,
+                    owner_type=owner_type,
+                    owner_id=owner_id,
+                    network=network,
+                )
+        return DepositAddress(
+            asset=asset, address=row.address, derivation_index=row.derivation_index, demo=self._deriver.demo
+        )
 
     def validate_address(self, *, asset: Asset, address: str) -> str:
         return addresses.validate(Network.for_asset(asset), address, btc_net=self._btc_net)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import delete, insert, select, update
@@ -35,6 +35,7 @@ SPENDABLE = (DepositStatus.CREDITED, DepositStatus.SUSPENSE, DepositStatus.INTER
 class RewindResult:
     orphaned: int
     settled_above_fork: list[int]
+    orphaned_ids: list[int] = field(default_factory=list)
 
 
 async def find_deposit_address(
@@ -241,7 +242,9 @@ async def rewind(
         await set_cursor(session=session, network=network, height=fork_height, block_hash=fork_hash)
     else:  # back to before the first scanned block
         await session.execute(delete(ChainCursor).where(ChainCursor.network == network.value))
-    return RewindResult(orphaned=len(orphaned_ids), settled_above_fork=list(settled.scalars()))
+    return RewindResult(
+        orphaned=len(orphaned_ids), settled_above_fork=list(settled.scalars()), orphaned_ids=orphaned_ids
+    )
 
 
 async def record_detection(

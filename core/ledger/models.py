@@ -27,6 +27,7 @@ class OwnerType(StrEnum):
     CUSTOMER = "customer"
     MERCHANT = "merchant"
     SYSTEM = "system"
+    INVOICE = "invoice"  # a merchant invoice's own account per asset: what its payers paid
 
 
 class AccountKind(StrEnum):

@@ -220,6 +220,9 @@ async def apply_stk_callback(
         details={"collection_id": row.id, "receipt": receipt},
     )
     row.entry_id, row.status = entry.entry_id, CollectionStatus.SUCCEEDED.value
+    from core.invoices.flows import collection_paid  # invoices use collections: imported late
+
+    await collection_paid(session=session, collection=row, now=utcnow())  # an invoice's M-Pesa payment
     return "succeeded"
 
 

@@ -15,7 +15,7 @@ from core.money import Money
 from wallets.models import ChainDeposit
 from wallets.networks import Network
 
-LEDGER_OWNERS = {OwnerType.CUSTOMER.value, OwnerType.MERCHANT.value}
+LEDGER_OWNERS = {OwnerType.CUSTOMER.value, OwnerType.MERCHANT.value, OwnerType.INVOICE.value}
 
 
 def deposit_key(network: Network, txid: str, index: int) -> str:

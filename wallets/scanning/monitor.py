@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
 from core.db.base import utcnow
 from core.outbox import service as outbox
 from wallets import service
@@ -24,6 +25,7 @@ from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.models import ChainDeposit, DepositAddress
 from wallets.networks import Network
 from wallets.scanning import crediting
+from wallets.scanning import invoices as invoice_payments
 from wallets.scanning.chain import BlockRef, ChainSource, Transfer
 from wallets.service import DepositStatus, match_key
 
@@ -72,6 +74,7 @@ class DepositMonitor:
         session_factory: async_sessionmaker[AsyncSession],
         config: MonitorConfig,
         on_progress: Callable[[StepResult], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if source.network is not Network.BTC and not config.token:
             # Without the token contract every token sent to us would be credited as USDT.
@@ -81,6 +84,7 @@ class DepositMonitor:
         self._sessions = session_factory
         self.config = config
         self._on_progress = on_progress
+        self._now = clock.now if clock is not None else utcnow
         # match key -> deposit address id. Plain str -> int: not tracked by the garbage collector,
         # so 100,000s of watched addresses add no GC cost to every scan.
         self._watched: dict[str, int] = {}
@@ -168,6 +172,9 @@ class DepositMonitor:
             result = await service.rewind(
                 session=session, network=self.network, fork_height=fork.height, fork_hash=fork.hash
             )
+            await invoice_payments.orphaned(
+                session=session, network=self.network, deposit_ids=result.orphaned_ids, now=self._now()
+            )
         if result.settled_above_fork:
             # Credited deposits were in the orphaned blocks: the ledger stays; staff must look.
             log.critical(
@@ -217,6 +224,14 @@ class DepositMonitor:
                     detected += 1
                     if not reason:
                         await self._stage_seen_notice(session, row, transfer)
+                    await invoice_payments.detected(
+                        session=session,
+                        network=self.network,
+                        address_id=row,
+                        transfer=transfer,
+                        reason=reason,
+                        now=self._now(),
+                    )
             await service.set_cursor(
                 session=session, network=self.network, height=end_block.height, block_hash=end_block.hash
             )
@@ -284,6 +299,9 @@ class DepositMonitor:
                         },
                         dedupe_key=f"deposit-credited:{deposit.id}",
                     )
+                await invoice_payments.credited(
+                    session=session, network=self.network, owner=owner, deposit=deposit, now=self._now()
+                )
             deposit.settled_at = utcnow()
             return deposit.status
 
