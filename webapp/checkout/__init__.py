@@ -1,0 +1,1 @@
+"""The hosted checkout page /i/<invoice id>: server-rendered, no login, English and Swahili."""
