@@ -8,7 +8,7 @@ import logging
 from core import runtime
 from core.audit import service as audit
 from core.merchants.models import Merchant, SettlementSchedule
-from core.settlements import flows, notices
+from core.settlements import flows, notices, refunds
 from core.settlements import settle as settling
 from core.settlements.errors import UnknownSettlement
 from core.settlements.models import MerchantCredit, SettlementStatus
@@ -66,3 +66,14 @@ async def daily_settlements() -> int:
     if not settling.daily_due(rt.clock.now(), notices.DAILY_SETTLEMENT_HOUR):
         return 0
     return len(await flows.run_settlements(rt, schedule=SettlementSchedule.DAILY.value))
+
+
+async def refund_withdrawal_final(withdrawal_id: int, outcome: str, txid: str) -> str:
+    """A refund's withdrawal is final: refund.completed, or the merchant's KES back on failure."""
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        row = await refunds.withdrawal_final(
+            session=session, withdrawal_id=withdrawal_id, outcome=outcome, txid=txid
+        )
+        await session.commit()
+        return row.status if row is not None else "not_a_refund"

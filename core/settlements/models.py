@@ -80,3 +80,44 @@ class MerchantView:
     id: int
     name: str
     till_code: str
+
+
+class RefundStatus(StrEnum):
+    AWAITING_ADDRESS = "awaiting_address"  # a crypto refund: the payer's one-time link is open
+    SENDING = "sending"  # the withdrawal is staged
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RefundMethod(StrEnum):
+    WALLET = "wallet"  # back to the payer's Kibeti wallet (paid from Kibeti)
+    CRYPTO = "crypto"  # to an address the payer enters on a one-time link
+
+
+class Refund(Base):
+    """A refund of all or part of a payment the merchant was credited for. Its money moves in new
+    ledger entries (never an edit); `amount_minor` (KES) never exceeds what is left to refund."""
+
+    __tablename__ = "merchant_refunds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    credit_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    method: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)  # KES taken from the merchant
+    asset: Mapped[str] = mapped_column(String(16), default="KES")  # what the payer gets back
+    payout_minor: Mapped[int] = mapped_column(MinorUnits, default=0)  # in `asset`, before the network fee
+    network_fee_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    address: Mapped[str] = mapped_column(String(128), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    hold_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    failure: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -47,10 +47,19 @@ log = logging.getLogger(__name__)
 
 HELD, SIGNED, BROADCAST, CONFIRMED, FAILED = "held", "signed", "broadcast", "confirmed", "failed"
 FINAL_NOTICE_JOB = "core.flows.notices.withdrawal_final"  # issue 19: the customer hears the outcome
+REFUND_FINAL_JOB = "core.settlements.jobs.refund_withdrawal_final"  # issue 16: a merchant's refund
 
 
 async def stage_final_notice(session: AsyncSession, row: Withdrawal, outcome: str) -> None:
     """An SMS once the withdrawal is final (`outcome`: confirmed | failed), in the same transaction."""
+    if row.owner_type == "merchant":  # a merchant's refund to a payer (core.settlements.refunds)
+        await outbox.enqueue(
+            session=session,
+            job=REFUND_FINAL_JOB,
+            kwargs={"withdrawal_id": row.id, "outcome": outcome, "txid": row.txid or ""},
+            dedupe_key=f"withdrawal-final:{row.id}",
+        )
+        return
     if row.owner_type != "customer":
         return
     await outbox.enqueue(
