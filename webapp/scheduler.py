@@ -36,6 +36,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("core.audit.jobs.chain_pending", 5),  # money writes' audit rows, queued without the chain lock
     ("core.settlements.jobs.daily_settlements", 300),  # runs once a day, at the set Nairobi hour
     ("channels.webhooks.jobs.sweep_due_deliveries", 5),
+    ("core.invoices.jobs.expire_invoices", 15),  # New past expiry -> Expired (and its webhook)
     ("channels.sms.jobs.resend_failed", 60),
 ]
 

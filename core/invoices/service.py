@@ -669,17 +669,18 @@ async def _log(
 
 
 def webhook_payload(invoice: Invoice, methods: list[InvoiceMethod]) -> dict[str, Any]:
+    """The invoice as a webhook carries it (the same field names as the merchant API's invoice)."""
     return {
-        "invoiceId": invoice.public_id,
-        "orderId": invoice.order_id,
+        "id": invoice.public_id,
+        "order_id": invoice.order_id,
         "status": invoice.status,
-        "additionalStatus": invoice.additional_status,
+        "additional_status": invoice.additional_status,
         "amount": f"{Decimal(invoice.amount_minor) / 100:.2f}",
         "currency": invoice.currency,
-        "kesAmount": f"{Decimal(invoice.kes_amount_minor) / 100:.2f}",
-        "expiresAt": invoice.expires_at.isoformat(),
+        "kes_amount": f"{Decimal(invoice.kes_amount_minor) / 100:.2f}",
+        "expires_at": invoice.expires_at.isoformat(),
         "metadata": invoice.extra,
-        "paymentMethods": [
+        "payment_methods": [
             {
                 "asset": m.asset,
                 "address": m.address,
