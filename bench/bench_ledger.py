@@ -43,6 +43,7 @@ URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{LEDGER_DB}"
 CUSTOMERS = 1000
 PROCESSES = 2  # pgbench -j 2
 KES = Asset.KES
+AMOUNT, FEE = Money.of("10.00", KES), Money.of("0.30", KES)
 TRANSFER = ledger.transfer  # the function core.flows.trading.confirm_send posts a send with
 
 
@@ -112,8 +113,8 @@ async def _clients(
                         idempotency_key=f"{tag}-{number}-{step}",
                         from_account_id=source,
                         to_account_id=target,
-                        amount=Money.of("10.00", KES),
-                        fee=Money.of("0.30", KES),
+                        amount=AMOUNT,
+                        fee=FEE,
                         fee_account_id=fee,
                         kind="send",
                     )

@@ -26,16 +26,16 @@ class Asset(StrEnum):
 
     @property
     def scale(self) -> int:
-        return _SCALES[self.currency]
+        return _ASSET_SCALES[self]
 
     @property
     def currency(self) -> str:
         """The currency code shared across networks: KES, BTC or USDT."""
-        return self.value.split("-", 1)[0]
+        return _ASSET_CURRENCIES[self]
 
     @property
     def quantum(self) -> Decimal:
-        return Decimal(1).scaleb(-self.scale)
+        return _ASSET_QUANTA[self]
 
     @property
     def is_crypto(self) -> bool:
@@ -51,6 +51,10 @@ class Asset(StrEnum):
 
 
 _SCALES = {"KES": 2, "BTC": 8, "USDT": 6}
+# Looked up on every amount a hop or a posting handles: computed once per asset, not per call.
+_ASSET_CURRENCIES = {asset: asset.value.split("-", 1)[0] for asset in Asset}
+_ASSET_SCALES = {asset: _SCALES[currency] for asset, currency in _ASSET_CURRENCIES.items()}
+_ASSET_QUANTA = {asset: Decimal(1).scaleb(-scale) for asset, scale in _ASSET_SCALES.items()}
 
 
 @dataclass(frozen=True, slots=True)
