@@ -1,0 +1,159 @@
+"""Payouts desk: payouts and collections by state, a payout's Daraja call log, "reconcile now"
+(Transaction Status for everything not final: the job `kibeti payouts reconcile` runs), and paybill
+payments held in suspense released to a customer by two people (payouts.c2b_suspense)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from starlette.responses import Response
+
+from core.audit import service as audit
+from core.auth.permissions import Permission
+from core.payments.models import (
+    C2BStatus,
+    CollectionStatus,
+    MpesaC2BPayment,
+    MpesaCallback,
+    MpesaCollection,
+    Payout,
+    PayoutStatus,
+)
+from payouts import c2b_suspense
+from webapp.deps_auth import DbSession, get_runtime
+from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
+from webapp.web import forms, pagination
+from webapp.web.portal import Page, WebError
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+ReadPage = Annotated[Page, Depends(staff_page(Permission.PAYOUTS_READ))]
+ApprovePage = Annotated[Page, Depends(staff_page(Permission.PAYOUTS_APPROVE))]
+PayoutId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+RECONCILE_JOB = "payouts.jobs.reconcile_stuck_payouts"
+PAGE = 50
+
+
+class ReleaseForm(BaseModel):
+    trans_id: str = Field(min_length=4, max_length=40, pattern=r"^[A-Z0-9]+$")
+    account: str = Field(min_length=1, max_length=20)
+
+
+def _before(page: Page) -> datetime | None:
+    raw = page.request.query_params.get("before", "")
+    try:
+        return datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@router.get("/payouts")
+async def desk(page: ReadPage, session: DbSession) -> Response:
+    return await _desk(page, session)
+
+
+async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
+    states = [s.value for s in PayoutStatus]
+    state = page.request.query_params.get("state", PayoutStatus.UNKNOWN.value)
+    state = state if state in states else PayoutStatus.UNKNOWN.value
+    statement = select(Payout).where(Payout.status == state)
+    before = _before(page)
+    if before is not None and before.tzinfo is not None:
+        statement = statement.where(Payout.created_at < before)
+    rows = list((await session.scalars(statement.order_by(Payout.created_at.desc()).limit(PAGE + 1))).all())
+    next_before = rows[PAGE - 1].created_at.isoformat() if len(rows) > PAGE else ""
+    collections = await pagination.fetch(
+        session,
+        select(MpesaCollection).where(MpesaCollection.status != CollectionStatus.SUCCEEDED.value),
+        MpesaCollection.id,
+        cursor_value=pagination.cursor(page.request.query_params.get("cbefore")),
+        limit=20,
+    )
+    suspense = (
+        await session.scalars(
+            select(MpesaC2BPayment)
+            .where(MpesaC2BPayment.status == C2BStatus.SUSPENSE.value)
+            .order_by(MpesaC2BPayment.id.desc())
+            .limit(PAGE)
+        )
+    ).all()
+    await session.commit()
+    context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
+    context.update(extra)
+    return render(
+        page, "staff/payouts.html", status=422 if context["error"] else 200, payouts=rows[:PAGE],
+        next_before=next_before, states=states, state=state, collections=collections, suspense=suspense,
+        may_approve=may(page, Permission.PAYOUTS_APPROVE), **context,
+    )  # fmt: skip
+
+
+@router.get("/payouts/{payout_id}")
+async def payout(payout_id: PayoutId, page: ReadPage, session: DbSession) -> Response:
+    found = await session.get(Payout, payout_id)
+    if found is None:
+        raise WebError(404, "web.error.not_found", page.language)
+    references = [
+        r for r in (found.originator_conversation_id, found.conversation_id, found.status_query_id) if r
+    ]
+    calls = (
+        await session.scalars(
+            select(MpesaCallback)
+            .where(
+                or_(
+                    MpesaCallback.reference.in_(references),
+                    MpesaCallback.raw.contains(found.originator_conversation_id),
+                )
+            )
+            .order_by(MpesaCallback.id)
+            .limit(100)
+        )
+    ).all()
+    await session.commit()
+    return render(
+        page,
+        "staff/payout.html",
+        payout=found,
+        calls=calls,
+        may_approve=may(page, Permission.PAYOUTS_APPROVE),
+    )
+
+
+@router.post("/payouts/reconcile")
+async def reconcile(page: ApprovePage, session: DbSession) -> Response:
+    """Ask Daraja now about every payout not final; the answers settle each payout exactly once."""
+    runtime = get_runtime(page.request)
+    staff = staff_of(page)
+    stamp = int(page.now.timestamp())
+    await audit.record(
+        session=session, actor=f"staff:{staff.id}", action="payouts.reconcile_requested", subject="payouts",
+        details={"older_than_s": 0},
+    )  # fmt: skip
+    await session.commit()
+    runtime.queue.enqueue(
+        RECONCILE_JOB, job_id=f"reconcile-staff-{staff.id}-{stamp}", kwargs={"older_than_s": 0.0}
+    )
+    return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.reconcile_started")
+
+
+@router.post("/payouts/suspense/release")
+async def release(page: ApprovePage, session: DbSession) -> Response:
+    result = await forms.parse(ReleaseForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _desk(page, session, errors=result.errors, values=result.values, error=" ")
+    form = result.value
+    actor = f"staff:{staff_of(page).id}"
+    outcome = await attempt(
+        session,
+        c2b_suspense.release(session, trans_id=form.trans_id, account=form.account, actor=actor),
+        page.language,
+    )
+    if not outcome.ok:
+        return await _desk(page, session, error=outcome.error, values=result.values)
+    done = isinstance(outcome.value, c2b_suspense.Released)
+    return page.redirect(
+        f"{PREFIX}/payouts", notice="staff.notice.released" if done else "staff.notice.release_proposed"
+    )
