@@ -116,6 +116,8 @@ class Refund(Base):
     withdrawal_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     hold_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # an excess refund: the invoice's own account the crypto came from (nothing was credited for it)
+    source_account_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reason: Mapped[str] = mapped_column(String(200), default="")
     failure: Mapped[str] = mapped_column(String(255), default="")
     created_by: Mapped[str] = mapped_column(String(100))

@@ -152,15 +152,20 @@ async def create_refund(
     idempotency_key: str,
     actor: str,
     reason: str = "",
+    excess: bool = False,
 ) -> Created:
     """Refund `amount` KES (all that is left when None) of the payment with reference `payment`
-    (an invoice id, or a Kibeti payment's KP reference). In the caller's transaction."""
+    (an invoice id, or a Kibeti payment's KP reference). `excess`: refund only what is left on the
+    invoice's own account and was never credited (an overpayment; a payment too small or too late).
+    In the caller's transaction."""
     key = f"{merchant_id}:{idempotency_key}"
     existing = (
         await session.execute(select(Refund).where(Refund.idempotency_key == key))
     ).scalar_one_or_none()
     if existing is not None:
         return Created(existing, None, replayed=True)
+    if excess:
+        return await _refund_excess(session, merchant_id, payment, key, actor, reason)
     credit = await _credit(session, merchant_id, payment)
     left = credit.gross_minor - credit.refunded_minor
     wanted = amount.minor if amount is not None else left
@@ -213,15 +218,77 @@ async def create_refund(
     return Created(row, token)
 
 
-async def by_token(*, session: AsyncSession, token: str) -> tuple[Refund, MerchantCredit]:
+async def _refund_excess(
+    session: AsyncSession, merchant_id: int, payment: str, key: str, actor: str, reason: str
+) -> Created:
+    """What the invoice's payers paid beyond what the merchant was credited, back to them in the
+    crypto they paid: moved from the invoice's account to the merchant's refund wallet, by link."""
+    from core.invoices import service as invoices  # invoices build on settlements, not the reverse
+    from core.invoices.errors import UnknownInvoice
+
+    try:
+        invoice = await invoices.find_invoice(session=session, public_id=payment, lock=True)
+    except UnknownInvoice as exc:
+        raise PaymentNotRefundable(f"no invoice {payment!r}") from exc
+    if invoice.merchant_id != merchant_id:
+        raise PaymentNotRefundable(f"no invoice {payment!r}")
+    for asset in (Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20):
+        account_id = await invoices.invoice_account_id(session=session, invoice_id=invoice.id, asset=asset)
+        left = await ledger.available(session=session, account_id=account_id)
+        if left.is_positive():
+            break
+    else:
+        raise PaymentNotRefundable(f"invoice {payment} holds nothing beyond what was credited: no excess")
+    credit = (
+        await session.execute(
+            select(MerchantCredit).where(
+                MerchantCredit.merchant_id == merchant_id, MerchantCredit.reference == invoice.public_id
+            )
+        )
+    ).scalar_one_or_none()
+    row = Refund(
+        public_id=f"rf_{secrets.token_hex(8)}", merchant_id=merchant_id, credit_id=credit.id if credit else 0,
+        idempotency_key=key, method=RefundMethod.CRYPTO.value, status=RefundStatus.AWAITING_ADDRESS.value,
+        amount_minor=0, asset=left.asset.value, payout_minor=left.minor, network_fee_minor=0, address="",
+        source_account_id=account_id, reason=reason[:200] or "excess", failure="", created_by=actor[:100],
+        created_at=utcnow(),
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    row.entry_id = await _excess_to_refund_wallet(session, row, left)
+    token = secrets.token_urlsafe(24)
+    row.token_hash = _hash(token)
+    await _announce(session, row, "refund.created")
+    return Created(row, token)
+
+
+async def _excess_to_refund_wallet(
+    session: AsyncSession, row: Refund, crypto: Money, *, back: bool = False
+) -> int:
+    wallet = await ledger.get_or_open_account(
+        session=session, owner_type=OwnerType.MERCHANT, owner_id=row.merchant_id, asset=crypto.asset
+    )
+    source = int(row.source_account_id or 0)
+    posted = await ledger.post_entry(
+        session=session, idempotency_key=f"refund:{row.public_id}:{'back' if back else 'out'}",
+        kind="merchant_refund_failed" if back else "merchant_refund",
+        postings=[
+            PostingRequest(source, crypto if back else -crypto),
+            PostingRequest(wallet.id, -crypto if back else crypto),
+        ],
+        memo=f"refund {row.public_id}: excess {crypto}" + (" back to the invoice" if back else ""),
+        details={"refund_id": row.public_id},
+    )  # fmt: skip
+    return posted.entry_id
+
+
+async def by_token(*, session: AsyncSession, token: str) -> Refund:
     row = (
         await session.execute(select(Refund).where(Refund.token_hash == _hash(token or "-")))
     ).scalar_one_or_none()
     if row is None or row.status != RefundStatus.AWAITING_ADDRESS.value:
         raise RefundLinkInvalid("this refund link is not valid, or was used already")
-    credit = await session.get(MerchantCredit, row.credit_id)
-    assert credit is not None
-    return row, credit
+    return row
 
 
 def crypto_share(credit: MerchantCredit, amount_minor: int) -> Money:
@@ -233,8 +300,8 @@ def crypto_share(credit: MerchantCredit, amount_minor: int) -> Money:
 async def claim(*, session: AsyncSession, token: str, address: str, chains: ChainGateway) -> Refund:
     """The payer entered `address` on the link: validate it for the network, then screen it and send
     the refund less the network fee through the withdrawal pipeline (all in this transaction)."""
-    row, credit = await by_token(session=session, token=token)
-    asset = Asset(credit.paid_asset)
+    row = await by_token(session=session, token=token)
+    asset = Asset(row.asset)
     canonical = chains.validate_address(asset=asset, address=address.strip())  # InvalidAddress
     crypto = Money.from_minor(row.payout_minor, asset)
     fee = await chains.network_fee(asset=asset, address=canonical, amount=crypto)
@@ -271,9 +338,12 @@ async def withdrawal_final(
         await _announce(session, row, "refund.completed")
         return row
     crypto = Money.from_minor(row.payout_minor, Asset(row.asset))
-    kes = Money.from_minor(row.amount_minor, Asset.KES)
-    account = await merchant_account_id(session, row.merchant_id)
-    await _to_refund_wallet(session, row, kes, crypto, account, back=True)
+    if row.source_account_id is not None:  # an excess: back to the invoice's account
+        await _excess_to_refund_wallet(session, row, crypto, back=True)
+    else:
+        kes = Money.from_minor(row.amount_minor, Asset.KES)
+        account = await merchant_account_id(session, row.merchant_id)
+        await _to_refund_wallet(session, row, kes, crypto, account, back=True)
     credit = await session.get(MerchantCredit, row.credit_id)
     if credit is not None:
         credit.refunded_minor -= row.amount_minor

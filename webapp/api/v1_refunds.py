@@ -37,6 +37,7 @@ class NewRefund(BaseModel):
     )
     amount: str | None = Field(default=None, max_length=20, description="KES; all that is left when omitted")
     reason: str = Field(default="", max_length=200)
+    excess: bool = Field(default=False, description="refund only what was paid beyond what was credited")
 
 
 def _amount(text: str | None) -> Money | None:
@@ -68,7 +69,7 @@ async def create_refund(
             session=session, merchant_id=principal.merchant_id, payment=body.payment,
             amount=_amount(body.amount),
             idempotency_key=request.headers.get("idempotency-key") or uuid.uuid4().hex,
-            actor=f"api_key:{principal.key_id}", reason=body.reason,
+            actor=f"api_key:{principal.key_id}", reason=body.reason, excess=body.excess,
         )  # fmt: skip
         return 201, _body(request, created)
 
@@ -89,7 +90,7 @@ async def staff_refund(
         created = await refunds.create_refund(
             session=session, merchant_id=merchant_id, payment=body.payment, amount=_amount(body.amount),
             idempotency_key=request.headers.get("idempotency-key") or uuid.uuid4().hex,
-            actor=f"staff:{staff.id}", reason=body.reason,
+            actor=f"staff:{staff.id}", reason=body.reason, excess=body.excess,
         )  # fmt: skip
     except KibetiError as exc:
         status = int(getattr(exc, "http_status", 400))
@@ -119,11 +120,13 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 @link_router.get("/refund/{token}", response_class=HTMLResponse)
 async def refund_link(token: str, session: DbSession) -> HTMLResponse:
     try:
-        row, _ = await refunds.by_token(session=session, token=token)
+        row = await refunds.by_token(session=session, token=token)
     except refunds.RefundLinkInvalid:
         return _page("Refund link", "<p>This refund link is not valid, or was used already.</p>"
                      "<p>Kiungo hiki cha kurejesha pesa si sahihi, au kimeshatumika.</p>", 404)  # fmt: skip
     amount = f"KES {row.amount_minor // 100:,}.{row.amount_minor % 100:02d}"
+    if row.amount_minor == 0:  # an overpayment's excess: the crypto itself
+        amount = str(Money.from_minor(row.payout_minor, Asset(row.asset)).amount) + f" {row.asset}"
     network = html.escape(row.asset)
     form = (
         f"<p>A refund of {amount} is waiting for you, paid back in {network} less the network fee.</p>"

@@ -212,3 +212,60 @@ async def test_settlement_pays_gross_less_fees_less_refunds(session_factory) -> 
         assert row.amount_minor == 201_400
         assert await merchant_balance(session, merchant.id) == Money.of("0.75", KES)
         assert (await verify(session=session)).problems == []
+
+
+async def test_an_overpayment_refunds_only_the_excess(session_factory) -> None:
+    """An invoice of KES 2,500 paid 25 USDT where 19.305019 was due: the merchant is credited for the
+    invoice; the refund sends back only the 5.694981 left on the invoice's own account."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.invoices import service as invoices
+    from core.invoices.models import Invoice
+
+    chains = FakeChains()
+    async with session_factory() as session:
+        merchant = await _merchant(session)
+        now = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+        invoice = Invoice(
+            public_id="inv_over1", merchant_id=merchant.id, currency="KES", amount_minor=250_000,
+            kes_amount_minor=250_000, status="Settled", additional_status="PaidOver", created_at=now,
+            expires_at=now + timedelta(minutes=15), monitoring_until=now + timedelta(days=1),
+        )  # fmt: skip
+        session.add(invoice)
+        await session.flush()
+        account = await invoices.invoice_account_id(session=session, invoice_id=invoice.id, asset=USDT)
+        custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=USDT)
+        paid = Money.of(25, USDT)
+        await ledger.post_entry(
+            session=session, idempotency_key="over:paid", kind="test_invoice_payment",
+            postings=[PostingRequest(custody.id, -paid), PostingRequest(account, paid)],
+        )  # fmt: skip
+        due = Money.of("19.305019", USDT)
+        await credit_settled_invoice(
+            session=session, merchant=merchant, invoice_id=invoice.public_id, reference=invoice.public_id,
+            gross=Money.of(2500, KES), paid=due, paid_from_account_id=account, market_value=Money.of(2500, KES),
+        )  # fmt: skip
+        before = await merchant_balance(session, merchant.id)
+        created = await refunds.create_refund(
+            session=session, merchant_id=merchant.id, payment="inv_over1", amount=None, idempotency_key="x1",
+            actor="t", excess=True,
+        )  # fmt: skip
+        assert created.refund.amount_minor == 0 and created.refund.payout_minor == 5_694_981
+        assert (
+            await merchant_balance(session, merchant.id) == before
+        )  # the merchant keeps the invoice's worth
+        assert await ledger.available(session=session, account_id=account) == Money.zero(USDT)
+        assert created.link_token is not None
+        row = await refunds.claim(session=session, token=created.link_token, address=ADDRESS, chains=chains)
+        assert chains.requests[0]["amount"] == Money.of("4.194981", USDT)  # less the 1.5 network fee
+        with pytest.raises(refunds.PaymentNotRefundable):  # nothing left beyond what was credited
+            await refunds.create_refund(
+                session=session, merchant_id=merchant.id, payment="inv_over1", amount=None,
+                idempotency_key="x2", actor="t", excess=True,
+            )  # fmt: skip
+        done = await refunds.withdrawal_final(
+            session=session, withdrawal_id=row.withdrawal_id or 0, outcome="confirmed", txid="abc"
+        )
+        assert done is not None and done.status == "completed"
+        assert await _events(session, row.public_id) == ["refund.completed", "refund.created"]
+        await session.commit()
