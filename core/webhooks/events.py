@@ -143,7 +143,7 @@ async def stage_delivery(
         endpoint_id=endpoint_id,
         status=DeliveryStatus.PENDING.value,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=None,  # due at once, whatever the worker's clock says
         dispatches=1,
         dispatched_at=now,
         last_error="",

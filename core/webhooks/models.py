@@ -21,7 +21,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # an attempt is due now or at next_attempt_at
+    PENDING = "pending"  # an attempt is due at next_attempt_at (None: at once)
     DELIVERED = "delivered"  # the endpoint answered 2xx
     FAILED = "failed"  # a final answer (4xx other than 408/429), retries used up, or endpoint off
 

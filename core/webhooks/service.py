@@ -430,12 +430,12 @@ async def dispatch_due(
         select(WebhookDelivery)
         .where(
             WebhookDelivery.status == DeliveryStatus.PENDING.value,
-            WebhookDelivery.next_attempt_at <= now,
+            WebhookDelivery.next_attempt_at.is_(None) | (WebhookDelivery.next_attempt_at <= now),
             (WebhookDelivery.leased_until.is_(None)) | (WebhookDelivery.leased_until <= now),
             (WebhookDelivery.dispatched_at.is_(None))
             | (WebhookDelivery.dispatched_at <= now - redispatch_after),
         )
-        .order_by(WebhookDelivery.next_attempt_at)
+        .order_by(WebhookDelivery.id)
         .limit(limit)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
