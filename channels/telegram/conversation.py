@@ -191,4 +191,4 @@ async def run_step(turn: Turn, step: Step, value: str) -> None:
 
 
 def looks_like_pin(value: str) -> bool:
-    return bool(re.fullmatch(r"\d{4}", value))
+    return bool(re.fullmatch(r"[0-9]{4}", value))  # ASCII: \d would take other scripts' digits

@@ -146,7 +146,7 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     step = STEPS.get(turn.state)
     if step is not None and step.secret:
         await delete_message(turn, message)  # first: a PIN stays in no chat
-    value = (message.text or "").strip()
+    value = message.text.strip() if isinstance(message.text, str) else ""  # de_json checks no types
     if step is None or (step.linked and turn.customer is None):
         if step is not None:
             turn.end()
@@ -184,7 +184,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    data = query.data or ""
+    data = query.data if isinstance(query.data, str) else ""
     turn = await _with_turn(update, context) if query.message is not None else None
     language = turn.language if turn else language_of(update)
     if turn is None:
