@@ -1,0 +1,173 @@
+"""Customers: search by phone, name or national ID; personal data masked until a "reveal" (audited);
+balances, recent movements, limits, linked channels; lock/unlock and the staff PIN reset (ID
+re-checked, a one-time code by SMS, 24-hour withdrawal cool-down: the SIM-swap rules of
+core.identity.service) as the staff API does them."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from starlette.responses import Response
+
+from compliance import kyc
+from core.audit import service as audit
+from core.auth.permissions import Permission
+from core.identity import service as identity
+from core.identity.models import Customer, CustomerStatus
+from core.identity.phone import mask_phone, normalize_phone
+from core.ledger import service as ledger
+from core.ledger.models import Account, AccountKind, OwnerType
+from core.telegram import service as telegram
+from webapp.deps_auth import DbSession, get_runtime
+from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
+from webapp.web import forms, pagination
+from webapp.web.portal import Page, WebError
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+ReadPage = Annotated[Page, Depends(staff_page(Permission.CUSTOMERS_READ))]
+WritePage = Annotated[Page, Depends(staff_page(Permission.CUSTOMERS_WRITE))]
+ResetPage = Annotated[Page, Depends(staff_page(Permission.CUSTOMERS_RESET_PIN))]
+CustomerId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class StatusForm(BaseModel):
+    status: str = Field(pattern="^(active|suspended)$")
+
+
+class ResetForm(BaseModel):
+    kyc_rechecked: str = Field(pattern="^yes$")
+
+
+def mask_name(name: str) -> str:
+    return " ".join(word[:1] + "***" for word in name.split()) or "–"
+
+
+def mask_id(number: str | None) -> str:
+    return "****" + number[-3:] if number else "–"
+
+
+def _search(q: str) -> Any:
+    text = q.strip()
+    clauses = [Customer.national_id == text, Customer.name.ilike(f"{_escape(text)}%", escape="\\")]
+    with contextlib.suppress(ValueError):  # not a phone number: the other clauses still apply
+        clauses.append(Customer.phone == normalize_phone(text))
+    if text.isdigit() and len(text) < 10:
+        clauses.append(Customer.id == int(text))
+    return or_(*clauses)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@router.get("/customers")
+async def search(page: ReadPage, session: DbSession) -> Response:
+    q = page.request.query_params.get("q", "")[:100]
+    statement = select(Customer).where(_search(q)) if q.strip() else select(Customer)
+    found = await pagination.fetch(
+        session,
+        statement,
+        Customer.id,
+        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    )
+    await session.commit()
+    return render(
+        page, "staff/customers.html", customers=found, q=q, mask_phone=mask_phone, mask_name=mask_name
+    )
+
+
+async def _customer_page(
+    page: Page, session: DbSession, customer_id: int, *, reveal: bool = False, **extra: Any
+) -> Response:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise WebError(404, "web.error.not_found", page.language)
+    wallets = (
+        await session.scalars(
+            select(Account)
+            .where(Account.owner_type == OwnerType.CUSTOMER.value, Account.owner_id == customer_id,
+                   Account.kind == AccountKind.WALLET.value)
+            .order_by(Account.asset)
+        )
+    ).all()  # fmt: skip
+    balances = [(a.asset, await ledger.balance(session=session, account_id=a.id)) for a in wallets]
+    movements = []
+    for account in wallets:
+        movements.extend(await ledger.history(session=session, account_id=account.id, limit=10))
+    movements.sort(key=lambda m: m.entry_id, reverse=True)
+    profile = await kyc.get_profile(session=session, customer_id=customer_id)
+    tier = await kyc.get_tier(session=session, tier=customer.kyc_tier)
+    link = await telegram.link_for_customer(session=session, customer_id=customer_id)
+    if reveal:
+        await audit.record(
+            session=session, actor=f"staff:{staff_of(page).id}", action="customer.pii_revealed",
+            subject=f"customer:{customer_id}",
+        )  # fmt: skip
+    await session.commit()
+    context: dict[str, Any] = {"errors": {}, "values": {}, "error": ""}
+    context.update(extra)
+    return render(
+        page, "staff/customer.html", status=422 if context["error"] else 200, customer=customer,
+        reveal=reveal, balances=balances, movements=movements[:20], profile=profile, link=link,
+        limits=kyc.tier_limits_kes(tier),
+        mask_phone=mask_phone, mask_name=mask_name, mask_id=mask_id,
+        withdrawals_allowed_at=identity.withdrawals_allowed_at(customer),
+        may_write=may(page, Permission.CUSTOMERS_WRITE), may_reset=may(page, Permission.CUSTOMERS_RESET_PIN),
+        **context,
+    )  # fmt: skip
+
+
+@router.get("/customers/{customer_id}")
+async def customer_page(customer_id: CustomerId, page: ReadPage, session: DbSession) -> Response:
+    return await _customer_page(page, session, customer_id)
+
+
+@router.post("/customers/{customer_id}/reveal")
+async def reveal(customer_id: CustomerId, page: ReadPage, session: DbSession) -> Response:
+    """The customer's name, phone and ID in clear, for this response only; the reveal is audited."""
+    return await _customer_page(page, session, customer_id, reveal=True)
+
+
+@router.post("/customers/{customer_id}/status")
+async def set_status(customer_id: CustomerId, page: WritePage, session: DbSession) -> Response:
+    result = await forms.parse(StatusForm, await page.request.form(), page.language)
+    if result.value is None:
+        raise WebError(400, "web.error.bad_request", page.language)
+    work = identity.set_status(
+        session=session,
+        customer_id=customer_id,
+        status=result.value.status,
+        actor=f"staff:{staff_of(page).id}",
+    )
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _customer_page(page, session, customer_id, error=outcome.error)
+    locked = result.value.status == CustomerStatus.SUSPENDED.value
+    return page.redirect(
+        f"{PREFIX}/customers/{customer_id}",
+        notice="staff.notice.locked" if locked else "staff.notice.unlocked",
+    )
+
+
+@router.post("/customers/{customer_id}/reset-pin")
+async def reset_pin(customer_id: CustomerId, page: ResetPage, session: DbSession) -> Response:
+    result = await forms.parse(ResetForm, await page.request.form(), page.language)
+    if result.value is None:
+        errors = {"kyc_rechecked": forms.message_for("missing", page.language)}
+        return await _customer_page(page, session, customer_id, errors=errors, error=" ")
+    runtime = get_runtime(page.request)
+    if runtime.notifier is None:
+        raise WebError(503, "web.error.internal", page.language)
+    work = identity.start_staff_pin_reset(
+        session=session, customer_id=customer_id, notifier=runtime.notifier, clock=runtime.clock,
+        actor=f"staff:{staff_of(page).id}",
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _customer_page(page, session, customer_id, error=outcome.error)
+    return page.redirect(f"{PREFIX}/customers/{customer_id}", notice="staff.notice.pin_reset")
