@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response, status
+from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,7 @@ from webapp.merchant_auth import MerchantPrincipal, idempotent, merchant_api_rou
 
 router = merchant_api_router(prefix="/webhooks", tags=("merchant API: webhooks",))
 Writer = Annotated[MerchantPrincipal, Depends(require_scope("webhooks:write"))]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class NewEndpoint(BaseModel):
@@ -173,14 +174,14 @@ async def list_all_deliveries(
     principal: Writer,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=24, pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> DeliveryPage:
     """Every endpoint's deliveries, newest first; `next_cursor` fetches the next page."""
     return await _page(session, principal.merchant_id, None, limit, cursor)
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
-async def get_delivery(delivery_id: int, principal: Writer, session: DbSession) -> DeliveryOut:
+async def get_delivery(delivery_id: RowId, principal: Writer, session: DbSession) -> DeliveryOut:
     """One delivery with its attempt log (status, latency and the start of each answer)."""
     view = await service.get_delivery(
         session=session, merchant_id=principal.merchant_id, delivery_id=delivery_id
@@ -192,7 +193,7 @@ async def get_delivery(delivery_id: int, principal: Writer, session: DbSession) 
     "/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted
 )
 async def redeliver(
-    delivery_id: int, request: Request, session: DbSession, principal: Writer
+    delivery_id: RowId, request: Request, session: DbSession, principal: Writer
 ) -> JSONResponse:
     """Send this delivery's event to its endpoint again, as a new delivery."""
     runtime = get_runtime(request)
@@ -210,7 +211,7 @@ async def redeliver(
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut)
-async def get_endpoint(endpoint_id: int, principal: Writer, session: DbSession) -> EndpointOut:
+async def get_endpoint(endpoint_id: RowId, principal: Writer, session: DbSession) -> EndpointOut:
     row = await service.get_endpoint(
         session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id
     )
@@ -219,7 +220,7 @@ async def get_endpoint(endpoint_id: int, principal: Writer, session: DbSession) 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_endpoint(
-    endpoint_id: int, request: Request, principal: Writer, session: DbSession
+    endpoint_id: RowId, request: Request, principal: Writer, session: DbSession
 ) -> Response:
     """Stop sending to this endpoint (its pending deliveries stop; the log stays)."""
     await service.delete_endpoint(
@@ -234,7 +235,7 @@ async def delete_endpoint(
 
 @router.post("/{endpoint_id}/enable", response_model=EndpointOut)
 async def enable_endpoint(
-    endpoint_id: int, request: Request, session: DbSession, principal: Writer
+    endpoint_id: RowId, request: Request, session: DbSession, principal: Writer
 ) -> JSONResponse:
     """Turn an endpoint that was switched off (failing for days) back on."""
 
@@ -249,7 +250,7 @@ async def enable_endpoint(
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def send_test(
-    endpoint_id: int, request: Request, session: DbSession, principal: Writer
+    endpoint_id: RowId, request: Request, session: DbSession, principal: Writer
 ) -> JSONResponse:
     """Send a signed `webhook.test` event to this endpoint now (see its delivery log for the answer)."""
     runtime = get_runtime(request)
@@ -268,11 +269,11 @@ async def send_test(
 
 @router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage)
 async def list_deliveries(
-    endpoint_id: int,
+    endpoint_id: RowId,
     principal: Writer,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=24, pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> DeliveryPage:
     await service.get_endpoint(session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id)
     return await _page(session, principal.merchant_id, endpoint_id, limit, cursor)

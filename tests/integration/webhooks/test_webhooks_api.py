@@ -182,3 +182,25 @@ async def test_keys_without_the_scope_or_without_a_key_are_refused(
     assert (await client.get("/api/v1/webhooks")).json()["code"] == "unauthorized"
     answer = await client.get("/api/v1/webhooks", headers=_auth(keys["reader"]))
     assert answer.status_code == 403 and answer.json()["code"] == "insufficient_scope"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/webhooks/99999999999999999999999",
+        "/api/v1/webhooks/0",
+        "/api/v1/webhooks/-1",
+        "/api/v1/webhooks/abc",
+        "/api/v1/webhooks/deliveries/99999999999999999999999",
+        "/api/v1/webhooks/deliveries?cursor=99999999999999999999999",
+        "/api/v1/webhooks/deliveries?cursor=x",
+        "/api/v1/webhooks/deliveries?limit=0",
+        "/api/v1/webhooks/9223372036854775807",
+    ],
+)
+async def test_odd_ids_and_cursors_are_a_4xx_never_a_500(
+    api: tuple[httpx.AsyncClient, dict[str, str], Runtime], path: str
+) -> None:
+    client, keys, _runtime = api
+    answer = await client.get(path, headers=_auth(keys["shop"]))
+    assert 400 <= answer.status_code < 500 and set(answer.json()) == {"code", "message"}, answer.text
