@@ -24,6 +24,17 @@ from core.settlements.models import CreditSource, MerchantCredit
 BPS = Decimal(10_000)
 # Staged with every credit: the merchant's SMS, then an instant settlement if the merchant has one.
 CREDITED_JOB = "core.settlements.jobs.merchant_credited"
+# Merchant typologies (structuring, new payers, settle-after-pay), after each credit and settlement.
+MONITOR_JOB = "compliance.merchant_monitoring.monitor_merchant"
+
+
+async def stage_monitoring(session: AsyncSession, merchant_id: int, event: str) -> None:
+    await outbox.enqueue(
+        session=session,
+        job=MONITOR_JOB,
+        kwargs={"merchant_id": merchant_id},
+        dedupe_key=f"merchant-monitor:{event}",
+    )
 
 
 def merchant_fee(gross: Money, fee_bps: int) -> Money:
@@ -214,6 +225,7 @@ async def _record(
         kwargs={"credit_id": credit.id},
         dedupe_key=f"merchant-credit:{credit.id}",
     )
+    await stage_monitoring(session, merchant.id, f"credit:{credit.id}")
     return credit
 
 

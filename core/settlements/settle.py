@@ -23,7 +23,12 @@ from core.payments import service as payments
 from core.payments.models import Payout, PayoutStatus
 from core.settlements.errors import InvalidDestination, UnknownSettlement
 from core.settlements.models import MerchantCredit, Settlement, SettlementStatus
-from core.settlements.service import merchant_account_id, merchant_balance, unsettled_credits
+from core.settlements.service import (
+    merchant_account_id,
+    merchant_balance,
+    stage_monitoring,
+    unsettled_credits,
+)
 from core.webhooks.events import record_event
 
 NAIROBI = timedelta(hours=3)
@@ -150,6 +155,7 @@ async def settle(*, session: AsyncSession, merchant: Merchant, force: bool = Fal
             .execution_options(synchronize_session=False)
         )
     await _announce(session, row, "settlement.created")
+    await stage_monitoring(session, merchant.id, f"settlement:{row.id}")
     return row
 
 
