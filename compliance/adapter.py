@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from compliance.config import ComplianceSettings
 from compliance.gate import ComplianceGateService
 from compliance.iprs import SimulatedIprs, UnavailableIprs
 from core.ports import IdentityRegistry
@@ -11,7 +10,7 @@ from core.runtime import Runtime
 
 def identity_registry(runtime: Runtime) -> IdentityRegistry:
     """The simulator outside production when configured; otherwise no registry (staff decide)."""
-    if ComplianceSettings().iprs == "simulator" and not runtime.settings.is_production:
+    if runtime.settings.compliance.iprs == "simulator" and not runtime.settings.is_production:
         return SimulatedIprs(lenient=True)
     return UnavailableIprs()
 

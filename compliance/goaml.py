@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from lxml import etree
 
-from compliance.config import ComplianceSettings
 from compliance.models import OUTBOUND_KINDS
+from core.config import ComplianceSettings
 
 REPORT_CODES = frozenset({"CTR", "STR", "SAR", "MID", "EFT", "ORI", "ORD", "IRI", "IRD"})
 REQUIRED_REPORT_ELEMENTS = (

@@ -17,7 +17,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases, onboarding, reviews
-from compliance.config import ComplianceSettings
 from compliance.defaults import ALERT_SCORE_THRESHOLD
 from compliance.gate import enabled_rules, load_history, rule_context, view
 from compliance.iprs import UnavailableIprs
@@ -142,7 +141,7 @@ async def verify_identity(customer_id: int) -> None:
 
 async def expire_reviews() -> None:
     rt = runtime.get()
-    hours = ComplianceSettings().review_expiry_hours
+    hours = rt.settings.compliance.review_expiry_hours
     async with rt.session_factory() as session, session.begin():
         expired = await reviews.expire(session=session, older_than=timedelta(hours=hours), now=rt.clock.now())
     if expired:

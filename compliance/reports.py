@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases, goaml
-from compliance.config import ComplianceSettings
 from compliance.errors import ReportNotFound, ReportNotPossible
 from compliance.gate import COUNTED, EAT
 from compliance.models import CaseStatus, KycProfile, Movement, RegulatoryReport
+from core.config import ComplianceSettings
 from core.identity.models import Customer
 from core.money import Asset, Money
 

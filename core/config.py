@@ -6,7 +6,9 @@ naming the variable to set.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -32,8 +34,98 @@ def daraja_forbidden_words(url: str) -> list[str]:
     return [word for word in DARAJA_FORBIDDEN_URL_WORDS if word in lowered]
 
 
+class BitcoinNet(StrEnum):
+    MAINNET = "mainnet"
+    TESTNET = "testnet"
+    REGTEST = "regtest"
+
+
+# The environment variable of each network's account key (wallets.networks.Network values), for messages.
+ACCOUNT_KEY_SETTINGS = {"btc": "BTC_ACCOUNT_XPUB", "erc20": "ETH_ACCOUNT_XPUB", "trc20": "TRON_ACCOUNT_XPUB"}
+
+
+class WalletSettings(BaseSettings):
+    """Section `Settings.wallets`: the chain wallets (unprefixed variables: BTC_ACCOUNT_XPUB, ...).
+    API processes get account xpubs only; the sealed seed is read by the signer worker alone."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    btc_account_xpub: str = ""  # zpub of m/84'/0'/0' (vpub of m/84'/1'/0' on test nets)
+    eth_account_xpub: str = ""  # xpub of m/44'/60'/0'
+    tron_account_xpub: str = ""  # xpub of m/44'/195'/0'
+    bitcoin_net: BitcoinNet = BitcoinNet.MAINNET
+    btc_confirmations: int = 3  # the blueprint's minimum confirmations: 3 BTC, 3 ERC20, 20 TRON
+    erc20_confirmations: int = 3
+    trc20_confirmations: int = 20
+    erc20_scan_batch: int = 500  # blocks per eth_getLogs call
+    erc20_start_block: int = 0
+    erc20_dust_minor: int = 10_000  # 0.01 USDT
+    trc20_dust_minor: int = 10_000
+    btc_dust_sat: int = 546
+    btc_quote_inputs: int = 2  # inputs a BTC withdrawal is quoted for when custody cannot pay it yet
+    wallets_scan_in_scheduler: bool = False  # real nodes are watched by `kibeti worker chain`
+    eth_price_usdt: str = "3000"  # USDT per ETH, to book gas paid in ETH as a USDT network fee
+    trx_price_usdt: str = "0.25"  # USDT per TRX, likewise for TRX burned for energy/bandwidth
+    hot_wallet_min_usdt_minor: int = 1_000_000_000  # alert staff below 1,000 USDT
+    hot_wallet_min_gas_wei: int = 10**17  # alert staff below 0.1 ETH
+    withdrawal_stuck_blocks: int = 30  # re-price a withdrawal still pending after this many blocks
+    wallet_seed_sealed: str = ""  # core.security.envelope sealed seed: the signer worker only
+
+    def account_keys(self) -> dict[str, str]:
+        """Each network's configured account key, by network value."""
+        return {"btc": self.btc_account_xpub, "erc20": self.eth_account_xpub, "trc20": self.tron_account_xpub}
+
+    def confirmations(self, network: str) -> int:
+        return {
+            "btc": self.btc_confirmations,
+            "erc20": self.erc20_confirmations,
+            "trc20": self.trc20_confirmations,
+        }[network]
+
+
+class ComplianceSettings(BaseSettings):
+    """Section `Settings.compliance` (variables prefixed KIBETI_COMPLIANCE_). Thresholds and goAML
+    codes marked [U] in COMPLIANCE.md are here so the MLRO can change them without a release."""
+
+    model_config = SettingsConfigDict(env_prefix="KIBETI_COMPLIANCE_", env_file=".env", extra="ignore")
+
+    rentity_id: str = "0000"  # FRC-issued reporting entity id
+    rentity_branch: str = ""
+    institution_name: str = "Kibeti"
+    mlro_first_name: str = "Money Laundering"
+    mlro_last_name: str = "Reporting Officer"
+    mlro_email: str = "mlro@kibeti.example"
+    mlro_phone: str = "+254700000000"
+    mlro_occupation: str = "MLRO"
+    address: str = "Kibeti House, Moi Avenue"
+    city: str = "Nairobi"
+    country_code: str = "KE"
+    ctr_threshold_kes: Decimal = Decimal("1940000")  # about USD 15,000 per customer per day [U]
+    # goAML code lists (FRC KE customisation, schema v4.0.2): confirm against the FRC PDF [U]
+    transmode_mobile_money: str = "MM01"
+    transmode_crypto: str = "EFT01"
+    funds_code: str = "E"
+    identifier_type_national_id: str = "A"
+    address_type: str = "B"  # business
+    phone_contact_type: str = "B"
+    phone_communication_type: str = "M"  # mobile
+    mpesa_institution: str = "Safaricom M-PESA"
+    # Identity registry (IPRS): "simulator" (development and tests: any well-formed ID matches unless
+    # registered otherwise) or "none" (every identity goes to staff). Never simulated in production.
+    iprs: str = "simulator"
+    # A movement held for review and not decided within this many hours is refused (SMS sent).
+    review_expiry_hours: int = 72
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Sections per package, each read from its own variables (see the classes above).
+    wallets: WalletSettings = Field(default_factory=WalletSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+
+    log_level: str = "INFO"  # the web app's log level (LOG_LEVEL)
+    kibeti_debug: bool = False  # the CLI shows tracebacks (KIBETI_DEBUG)
 
     kibeti_env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -62,6 +154,14 @@ class Settings(BaseSettings):
     # <base>/<prefix>/<token>/<kind>: a neutral word, since Daraja refuses URLs containing "mpesa"
     mpesa_callback_path_prefix: str = "cb"
     mpesa_b2c_rate_per_hour: int = 200
+    mpesa_b2c_rate_burst: int = 1
+    mpesa_shortcode_daily_limit_kes: int = 20_000_000  # per-shortcode daily value; over it payouts wait
+    mpesa_reconcile_after_s: float = 120  # a payout sent this long without a result is queried
+    mpesa_low_float_kes: Decimal = Decimal(50_000)  # the B2C utility float below which staff are told
+    mpesa_timeout_s: float = 30
+    # RQ payout workers (payouts.worker): the Runtime builder each process calls, extra modules to import
+    kibeti_worker_setup: str = "webapp.bootstrap.install"
+    kibeti_worker_preload: str = ""  # comma-separated module names
 
     # PesaPal API 3.0 (cards, Airtel Money). Empty base URL: the built-in PesaPal simulator.
     pesapal_base_url: str = (
@@ -246,3 +346,12 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def override_for_this_process(**values: str) -> None:
+    """Set settings for the rest of this process and the processes it starts (`kibeti serve` points
+    M-Pesa callbacks at its own port before uvicorn builds the app): the one place that writes the
+    environment."""
+    for name, value in values.items():
+        os.environ[name.upper()] = value
+    get_settings.cache_clear()

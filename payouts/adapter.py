@@ -76,7 +76,7 @@ def rate_limit(settings: Settings) -> RateLimit | None:
     return RateLimit(
         limit=settings.mpesa_b2c_rate_per_hour,
         period_s=3600,
-        burst=int(os.environ.get("MPESA_B2C_RATE_BURST", "1")),
+        burst=settings.mpesa_b2c_rate_burst,
     )
 
 
@@ -149,7 +149,7 @@ def config(settings: Settings, cert: bytes) -> DarajaConfig:
         certificate_pem=cert,
         callback_base_url=settings.mpesa_callback_base_url,
         callback_token=settings.mpesa_callback_token.get_secret_value(),
-        timeout_s=float(os.environ.get("MPESA_TIMEOUT_S", "30")),
+        timeout_s=settings.mpesa_timeout_s,
         callback_prefix=callback_prefix(settings),
     )
 

@@ -6,14 +6,13 @@ unprocessed rows. Every outcome is written on the callback row; problems are fla
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import runtime
 from core.ledger.errors import IdempotencyConflict
 from core.payments import callbacks as log
 from core.payments import collections, service
@@ -124,7 +123,7 @@ async def _balance(session: AsyncSession, body: Any) -> Outcome:
     utility = next((line.available for line in lines if line.name.lower().startswith("utility")), None)
     if utility is None:
         return "no_utility_line", "balance result without a Utility Account line"
-    threshold = Decimal(os.environ.get("MPESA_LOW_FLOAT_KES", "50000"))
+    threshold = runtime.get().settings.mpesa_low_float_kes
     if utility < threshold:
         return "low_float", f"B2C utility float KES {utility} is below KES {threshold}: top up"
     return f"utility={utility}", ""

@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import signal
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,22 +32,10 @@ log = logging.getLogger(__name__)
 
 RATE_WAIT_S = 20.0
 BUSY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # spike arrest / system busy: back off, then let RQ retry
-# Per-shortcode daily value (MPESA_SHORTCODE_DAILY_LIMIT_KES); over it, payouts wait as `created`.
-SHORTCODE_DAILY_LIMIT_MINOR = int(os.environ.get("MPESA_SHORTCODE_DAILY_LIMIT_KES", "20000000")) * 100
-RECONCILE_AFTER_S = float(os.environ.get("MPESA_RECONCILE_AFTER_S", "120"))
-# Fault injection for the chaos test only: probability (0..1) of SIGKILL right after Daraja accepted a
-# payout and before the database hears of it. Never set in production.
-FAULT_KILL_AFTER_SEND = "KIBETI_FAULT_KILL_AFTER_SEND"
 
 
 class RetryLater(Exception):
     """Transient: RQ retries the job with back-off (spike arrest, unreachable, no rate token)."""
-
-
-def _maybe_crash() -> None:
-    probability = float(os.environ.get(FAULT_KILL_AFTER_SEND, "0") or 0)
-    if probability > 0 and secrets.randbelow(1_000_000) < probability * 1_000_000:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def _mark_done(session: Any, outbox_id: int | None) -> None:
@@ -68,7 +53,8 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                 claim = await service.claim_for_send(
                     session=session,
                     payout_id=payout_id,
-                    shortcode_daily_limit_minor=SHORTCODE_DAILY_LIMIT_MINOR,
+                    # per-shortcode daily value; over it, payouts wait as `created`
+                    shortcode_daily_limit_minor=current.settings.mpesa_shortcode_daily_limit_kes * 100,
                 )
             except UnknownPayout:
                 log.error("send_payout: no payout %s in this database; dropping the job", payout_id)
@@ -147,7 +133,8 @@ async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
             await _mark_done(session, outbox_id)  # the reconciler owns it now
             await session.commit()
         return "unknown"
-    _maybe_crash()
+    if current.payout_sent_probe is not None:  # tests inject a fault here (a crash before we record it)
+        current.payout_sent_probe()
     async with sessions(current)() as session:
         await service.mark_accepted(
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id
@@ -313,7 +300,7 @@ async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[st
     accepted/unknown -> Transaction Status query, answered on the status callback.
     """
     current = runtime.get()
-    age = RECONCILE_AFTER_S if older_than_s is None else older_than_s
+    age = current.settings.mpesa_reconcile_after_s if older_than_s is None else older_than_s
     cutoff = utcnow() - timedelta(seconds=age)
     counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0, "paybill": 0}
     async with sessions(current)() as session:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import runtime
 from core.audit import keys as audit_keys
+from core.config import Settings
 from core.db.session import is_sqlite
 from core.outbox.service import finish, pending_job
 from core.payments.service import FINISHED_JOB, SEND_JOB
@@ -123,7 +124,7 @@ def run_one(
     settings = runtime.get().settings
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: RQ workers need Redis")
-    for module in (*PRELOAD, *filter(None, os.environ.get("KIBETI_WORKER_PRELOAD", "").split(","))):
+    for module in (*PRELOAD, *filter(None, settings.kibeti_worker_preload.split(","))):
         importlib.import_module(module)
     asyncio.run(_warm_up(runtime.get()))
     connection = Redis.from_url(settings.redis_url)
@@ -174,7 +175,7 @@ def supervise(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="one RQ worker process for the payouts queues")
     parser.add_argument("--queues", default=",".join(DEFAULT_QUEUES))
-    parser.add_argument("--setup", default=os.environ.get("KIBETI_WORKER_SETUP", DEFAULT_SETUP))
+    parser.add_argument("--setup", default=Settings().kibeti_worker_setup)
     parser.add_argument("--simple", action="store_true", help="run jobs in this process (no fork per job)")
     parser.add_argument("--burst", action="store_true")
     args = parser.parse_args(argv)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.config import WalletSettings
 from simulators.chain import SimulatedChain, sim_path
-from wallets.config import WalletSettings
 from wallets.networks import Network
 from wallets.scanning.monitor import DepositMonitor, MonitorConfig
 

@@ -16,13 +16,12 @@ from typing import Any
 
 import httpx
 
-from core.config import Settings
+from core.config import Settings, WalletSettings
 from core.runtime import Runtime
-from wallets.config import WalletSettings
 from wallets.errors import WalletNotConfigured
 from wallets.gateway import WalletGateway
 from wallets.hd.derivation import AddressDeriver
-from wallets.networks import BitcoinNet, Network
+from wallets.networks import BitcoinNet, Network, account_key_settings, account_keys
 from wallets.scanning.chain import ChainSimulation, ChainSource, SimulatedSource
 from wallets.scanning.monitor import DepositMonitor, MonitorConfig, StepResult
 from wallets.withdrawals.fees import FeePolicy, NetworkFeeEstimator
@@ -40,18 +39,14 @@ def dev_account_keys(btc_net: BitcoinNet) -> dict[Network, str]:
     return {network: seed.account_xpub(network) for network in Network}
 
 
-def wallet_settings() -> WalletSettings:
-    return WalletSettings()
-
-
 def demo_keys_allowed(core: Settings) -> bool:
     """The public development keys are for the embedded demo (no Redis) and test runs only."""
     return not core.is_production and (core.embedded or core.kibeti_env == "test")
 
 
 def deriver_for(settings: WalletSettings, core: Settings) -> AddressDeriver:
-    keys = {network: key for network, key in settings.account_keys().items() if key}
-    names = settings.account_key_settings()
+    keys = {network: key for network, key in account_keys(settings).items() if key}
+    names = account_key_settings()
     if keys:
         return AddressDeriver(keys, btc_net=settings.bitcoin_net, settings=names)
     if not demo_keys_allowed(core):
@@ -95,7 +90,7 @@ def simulated_chain_fee(runtime: Runtime, network: Network) -> int:
 
 
 def build(runtime: Runtime) -> Any:
-    settings = wallet_settings()
+    settings = runtime.settings.wallets
     deriver = deriver_for(settings, runtime.settings)
     core = runtime.settings
     estimator = NetworkFeeEstimator(
@@ -122,6 +117,7 @@ def build(runtime: Runtime) -> Any:
             Network.ERC20: settings.erc20_dust_minor,
             Network.TRC20: settings.trc20_dust_minor,
         },
+        confirmations={network: settings.confirmations(network) for network in Network},
     )
 
 
@@ -153,7 +149,7 @@ def build_source(runtime: Runtime, network: Network, settings: WalletSettings) -
 def build_monitor(
     runtime: Runtime, network: Network, *, on_progress: Callable[[StepResult], None] | None = None
 ) -> DepositMonitor:
-    settings = wallet_settings()
+    settings = runtime.settings.wallets
     source = build_source(runtime, network, settings)
     token = {
         Network.ERC20: runtime.settings.usdt_erc20_contract,

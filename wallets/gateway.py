@@ -19,7 +19,7 @@ from wallets.hd import addresses
 from wallets.hd.derivation import AddressDeriver
 from wallets.models import ChainCursor, ChainDeposit
 from wallets.models import DepositAddress as DepositAddressRow
-from wallets.networks import BitcoinNet, Network
+from wallets.networks import DEFAULT_CONFIRMATIONS, BitcoinNet, Network
 from wallets.service import DepositStatus
 from wallets.withdrawals.fees import NetworkFeeEstimator
 from wallets.withdrawals.lifecycle import request_withdrawal
@@ -41,8 +41,10 @@ class WalletGateway:
         dust_minor: dict[Network, int] | None = None,
         withdrawable: frozenset[Network] | None = None,
         fee_estimator: NetworkFeeEstimator | None = None,
+        confirmations: dict[Network, int] | None = None,  # per network; default: the blueprint's
     ) -> None:
         self._fee_estimator = fee_estimator
+        self._confirmations = confirmations or DEFAULT_CONFIRMATIONS
         self._session_factory = session_factory
         self._withdrawable = withdrawable  # None: every network
         self._deriver = deriver
@@ -140,9 +142,6 @@ class WalletGateway:
     async def pending_deposits(self, *, owner_type: str, owner_id: int) -> list[PendingDeposit]:
         """The owner's deposits detected on chain and not yet credited, with their confirmations so
         far (from the monitor's cursor) of those the network needs."""
-        from wallets.adapter import wallet_settings  # the adapter builds this gateway: import late
-
-        settings = wallet_settings()
         query = (
             select(ChainDeposit, ChainCursor.height)
             .join(DepositAddressRow, DepositAddressRow.id == ChainDeposit.deposit_address_id)
@@ -162,7 +161,7 @@ class WalletGateway:
         pending = []
         for deposit, tip in rows:
             network = Network(deposit.network)
-            required = settings.confirmations(network)
+            required = self._confirmations[network]
             seen = 0 if tip is None else max(0, min(required, int(tip) - deposit.block_height + 1))
             at = (
                 deposit.detected_at if deposit.detected_at.tzinfo else deposit.detected_at.replace(tzinfo=UTC)

@@ -15,8 +15,8 @@ from typing import cast
 from sqlalchemy import select
 
 from core import runtime
-from wallets.adapter import build_monitor, close_source, node_url, simulated, wallet_settings
-from wallets.config import WalletSettings
+from core.config import WalletSettings
+from wallets.adapter import build_monitor, close_source, node_url, simulated
 from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
 from wallets.gateway import SEND_JOB, SIGNER_QUEUE
@@ -37,7 +37,7 @@ JOB_QUEUES = dict.fromkeys(SIGNER_JOBS, SIGNER_QUEUE)
 async def scan_all_networks() -> dict[str, int]:
     """One scan pass per network; returns the height reached per network."""
     current = runtime.get()
-    settings = wallet_settings()
+    settings = current.settings.wallets
     reached: dict[str, int] = {}
     for network in Network:
         try:
@@ -79,7 +79,7 @@ async def send_withdrawal(withdrawal_id: int) -> str:
 async def track_withdrawals() -> dict[str, int]:
     """Confirm, post or void every in-flight withdrawal; alert staff on a low hot wallet."""
     current = runtime.get()
-    keys = bool(wallet_settings().wallet_seed_sealed)
+    keys = bool(current.settings.wallets.wallet_seed_sealed)
     async with current.session_factory() as session:
         rows = (
             await session.execute(
@@ -107,7 +107,7 @@ async def track_withdrawals() -> dict[str, int]:
                     continue
                 outcome[status] = outcome.get(status, 0) + 1
             if isinstance(processor, EvmWithdrawals):
-                await _check_hot_wallet(processor, wallet_settings())
+                await _check_hot_wallet(processor, current.settings.wallets)
     return outcome
 
 
@@ -126,6 +126,7 @@ async def _check_hot_wallet(processor: EvmWithdrawals, settings: WalletSettings)
 
 async def sweep_deposits() -> dict[str, int]:
     """Move USDT from deposit addresses into the hot wallets (signer worker, periodic)."""
-    if not wallet_settings().wallet_seed_sealed:
+    current = runtime.get()
+    if not current.settings.wallets.wallet_seed_sealed:
         return {}
-    return await sweep_all(runtime.get())
+    return await sweep_all(current)

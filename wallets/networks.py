@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.config import ACCOUNT_KEY_SETTINGS, WalletSettings
+from core.config import BitcoinNet as BitcoinNet  # the setting's type, used across wallets
 from core.money import Asset
 from wallets.errors import UnsupportedAsset
 
@@ -47,14 +49,18 @@ _LABELS = {
 }
 _ASSETS = {Network.BTC: Asset.BTC, Network.ERC20: Asset.USDT_ERC20, Network.TRC20: Asset.USDT_TRC20}
 
-# The blueprint's minimum confirmations: 3 BTC, 3 ERC20, 20 TRON.
+# The blueprint's minimum confirmations: 3 BTC, 3 ERC20, 20 TRON (WalletSettings' defaults).
 DEFAULT_CONFIRMATIONS = {Network.BTC: 3, Network.ERC20: 3, Network.TRC20: 20}
 
 
-class BitcoinNet(StrEnum):
-    MAINNET = "mainnet"
-    TESTNET = "testnet"
-    REGTEST = "regtest"
+def account_keys(settings: WalletSettings) -> dict[Network, str]:
+    """Each network's configured account key (xpub), empty when not set."""
+    return {Network(name): key for name, key in settings.account_keys().items()}
+
+
+def account_key_settings() -> dict[Network, str]:
+    """The environment variable of each network's account key, for messages."""
+    return {Network(name): variable for name, variable in ACCOUNT_KEY_SETTINGS.items()}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import time
@@ -20,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.auth.permissions import STAFF_ROUTE_PREFIXES
+from core.config import get_settings
 from core.errors import KibetiError
 from core.logging import bind_request_id, clear_request, configure_logging
 from core.ratelimit import PUBLIC_PER_IP, Limit
@@ -259,7 +259,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def install(app: FastAPI) -> None:
-    configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging(level=get_settings().log_level)
     # uvicorn's access line carries the raw path, callback path tokens included: the http_request
     # event above replaces it (with those tokens masked), so uvicorn's own stays off
     access = logging.getLogger("uvicorn.access")

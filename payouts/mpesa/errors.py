@@ -14,7 +14,7 @@ class DarajaError(KibetiError):
         self, message: str, *, http_status: int = 0, error_code: str = "", request_id: str = ""
     ) -> None:
         super().__init__(message)
-        self.http_status = http_status
+        self.upstream_status = http_status  # what Daraja answered (0: no answer)
         self.error_code = error_code
         self.request_id = request_id
 

@@ -12,19 +12,19 @@ from typing import Any, Protocol
 
 import httpx
 
+from core.config import WalletSettings
 from core.runtime import Runtime
 from core.security.keyring import keyring_from_settings
-from wallets.adapter import chain_simulation, node_url, wallet_settings
+from wallets.adapter import chain_simulation, node_url
 from wallets.btc.source import EsploraClient
 from wallets.btc.withdrawals import BtcWithdrawals
-from wallets.config import WalletSettings
 from wallets.erc20.sender import HOT_WALLET_CHAIN, HOT_WALLET_INDEX, Erc20Sender
 from wallets.erc20.withdrawals import EvmWithdrawals
 from wallets.errors import WalletNotConfigured
 from wallets.hd.custody import open_seed
 from wallets.hd.derivation import AddressDeriver
 from wallets.hd.keys import Seed
-from wallets.networks import Network
+from wallets.networks import Network, account_key_settings, account_keys
 from wallets.trc20.sender import HOT_WALLET_CHAIN as TRON_HOT_CHAIN
 from wallets.trc20.sender import HOT_WALLET_INDEX as TRON_HOT_INDEX
 from wallets.trc20.sender import Trc20Sender
@@ -32,7 +32,7 @@ from wallets.trc20.withdrawals import TronWithdrawals
 
 
 def load_seed(runtime: Runtime) -> Seed:
-    settings = wallet_settings()
+    settings = runtime.settings.wallets
     if not settings.wallet_seed_sealed:
         raise WalletNotConfigured("WALLET_SEED_SEALED is not set: the signer has no keys")
     seed = open_seed(
@@ -47,8 +47,8 @@ def load_seed(runtime: Runtime) -> Seed:
 def check_seed_matches(seed: Seed, settings: WalletSettings) -> None:
     """The API processes' account keys must be this seed's: else deposits would go to addresses the
     signer cannot sweep, and withdrawals would draw on keys nobody watches."""
-    names = settings.account_key_settings()
-    for network, configured in settings.account_keys().items():
+    names = account_key_settings()
+    for network, configured in account_keys(settings).items():
         if configured and configured.strip() != seed.account_xpub(network):
             raise WalletNotConfigured(
                 f"{names[network]} is not the account key of WALLET_SEED_SEALED (BITCOIN_NET="
@@ -72,7 +72,7 @@ async def evm_withdrawals(runtime: Runtime) -> AsyncIterator[EvmWithdrawals]:
 
 def evm_withdrawals_on(runtime: Runtime, w3: Any) -> EvmWithdrawals:
     """The USDT-ERC20 withdrawal processor with the hot wallet key (m/44'/60'/0'/1/0)."""
-    settings = wallet_settings()
+    settings = runtime.settings.wallets
     seed = load_seed(runtime)
     sender = Erc20Sender(
         w3,
@@ -98,7 +98,7 @@ class WithdrawalProcessor(Protocol):
 async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[WithdrawalProcessor]:
     """The withdrawal processor of `network` over its configured node (signer worker only), or
     over the simulated chain outside production when no node is configured."""
-    settings = wallet_settings()
+    settings = runtime.settings.wallets
     simulation = chain_simulation(runtime)
     if simulation is not None and not node_url(runtime, network):
         price = {Network.ERC20: settings.eth_price_usdt, Network.TRC20: settings.trx_price_usdt}.get(network)
@@ -146,7 +146,7 @@ async def withdrawals_for(runtime: Runtime, network: Network) -> AsyncIterator[W
 
 async def sweep_all(runtime: Runtime) -> dict[str, int]:
     """One sweep pass on each token network with a node: returns how many addresses were swept."""
-    settings = wallet_settings()
+    settings = runtime.settings.wallets
     seed = load_seed(runtime)
     swept: dict[str, int] = {}
     if runtime.settings.ethereum_rpc_url and runtime.settings.usdt_erc20_contract:

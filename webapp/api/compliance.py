@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import audit_trail, cases, kyc, onboarding, reports, reviews
-from compliance.config import ComplianceSettings
 from compliance.models import KycDocument, Movement, ScreeningResult
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
@@ -338,7 +337,7 @@ async def export_str(case_id: RowId, request: Request, session: DbSession, staff
             case_id=case_id,
             actor=actor(staff),
             now=now(request),
-            settings=ComplianceSettings(),
+            settings=get_runtime(request).settings.compliance,
         ),
     )
     return ReportOut.of(written)

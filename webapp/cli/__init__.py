@@ -5,13 +5,13 @@ groups with the same name (e.g. `worker`) are merged, so each area adds its own 
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import sys
 
 import click
 from sqlalchemy.exc import OperationalError
 
+from core.config import get_settings
 from core.errors import KibetiError
 
 
@@ -55,11 +55,19 @@ def main() -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:  # a person at a terminal gets one line and what to do, not a traceback
-        if os.environ.get("KIBETI_DEBUG"):
+        if _debugging():
             raise
         click.echo(f"Error: {_explain(exc)}", err=True)
         click.echo("(set KIBETI_DEBUG=1 to see the full traceback)", err=True)
         sys.exit(1)
+
+
+def _debugging() -> bool:
+    """KIBETI_DEBUG=1 shows the traceback (False when the settings themselves are what failed)."""
+    try:
+        return get_settings().kibeti_debug
+    except Exception:
+        return False
 
 
 def _explain(exc: Exception) -> str:

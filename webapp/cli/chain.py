@@ -15,7 +15,7 @@ from core.flows.withdrawals import withdrawal_quote_text
 from core.identity.phone import normalize_phone
 from core.money import Money, format_money, parse_amount
 from core.runtime import Runtime
-from wallets.adapter import build_monitor, close_source, wallet_settings
+from wallets.adapter import build_monitor, close_source
 from wallets.gateway import WalletGateway
 from wallets.hd.addresses import validate
 from wallets.networks import Network
@@ -82,7 +82,7 @@ def address(customer: int, network: str) -> None:
     async def work(runtime: Runtime) -> str:
         from wallets.adapter import deriver_for
 
-        settings = wallet_settings()
+        settings = runtime.settings.wallets
         gateway = WalletGateway(
             session_factory=runtime.session_factory,
             deriver=deriver_for(settings, runtime.settings),
@@ -118,7 +118,7 @@ def simulate_deposit(network: str, to_address: str, amount: str, blocks: int) ->
 
         chain = SimulatedChain(chosen, sim_path(runtime.settings.data_dir, chosen))
         try:
-            destination = validate(chosen, to_address, btc_net=wallet_settings().bitcoin_net)
+            destination = validate(chosen, to_address, btc_net=runtime.settings.wallets.bitcoin_net)
         except KibetiError as exc:
             raise click.BadParameter(str(exc), param_hint="--to") from exc
         txid = chain.pay(destination, _amount(amount, chosen).minor)

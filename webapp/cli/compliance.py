@@ -10,10 +10,10 @@ from typing import TypeVar
 import click
 
 from compliance import cases, kyc, reports
-from compliance.config import ComplianceSettings
 from compliance.errors import ComplianceError
 from compliance.models import CaseStatus
 from compliance.seed import ensure_defaults
+from core.config import get_settings
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
@@ -60,7 +60,7 @@ def str_command(case_id: int, output: Path | None) -> None:
                 case_id=case_id,
                 actor=ACTOR,
                 now=runtime.clock.now(),
-                settings=ComplianceSettings(),
+                settings=runtime.settings.compliance,
             )
         click.echo(f"STR {report.reference} for case {case_id}", err=True)
         return report.xml
@@ -76,7 +76,7 @@ def str_command(case_id: int, output: Path | None) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def ctr_command(day: datetime, customer_id: int | None, output: Path | None) -> None:
     """CTR candidates for a day (KES total >= threshold), or one customer's CTR XML."""
-    settings = ComplianceSettings()
+    settings = get_settings().compliance
 
     async def work(runtime: Runtime) -> str:
         async with runtime.session_factory() as session, session.begin():

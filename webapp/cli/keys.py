@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from core.auth import service as staff_service
-from core.config import get_settings
+from core.config import Settings, get_settings
 from core.runtime import Runtime
 from core.security import envelope
 from core.security import service as secrets_service
@@ -89,21 +89,22 @@ def reseal_command(context: str, old_passphrases: tuple[str, ...]) -> None:
 def xpubs_command() -> None:
     """Print the account keys of WALLET_SEED_SEALED as the settings the API processes take
     (BTC_ACCOUNT_XPUB is the zpub on mainnet, the vpub on BITCOIN_NET=testnet or regtest)."""
-    from wallets.adapter import wallet_settings
     from wallets.errors import WalletNotConfigured
     from wallets.hd.custody import open_seed
     from wallets.hd.derivation import check_account_key
+    from wallets.networks import account_key_settings
 
-    settings = wallet_settings()
+    core = Settings()  # this command's own reading of the environment (not the process's cached one)
+    settings = core.wallets
     if not settings.wallet_seed_sealed:
         raise click.UsageError("WALLET_SEED_SEALED is not set: run this where the signer's settings are")
     try:
         seed = open_seed(
             settings.wallet_seed_sealed,
-            keyring=keyring_from_settings(get_settings()),
+            keyring=keyring_from_settings(core),
             btc_net=settings.bitcoin_net,
         )
-        for network, name in settings.account_key_settings().items():
+        for network, name in account_key_settings().items():
             key = check_account_key(
                 seed.account_xpub(network), network, btc_net=settings.bitcoin_net, setting=name
             )

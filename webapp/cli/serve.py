@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 import uvicorn
 
-from core.config import Settings
+from core.config import Settings, override_for_this_process
 
 
 @click.command(name="serve")
@@ -22,12 +21,16 @@ def cli(host: str, port: int, workers: int) -> None:
     if not settings.is_production and "mpesa_callback_base_url" not in settings.model_fields_set:
         # M-Pesa callbacks (and the built-in Daraja simulator) must reach this server, on this port.
         own = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-        os.environ["MPESA_CALLBACK_BASE_URL"] = own
+        override_for_this_process(mpesa_callback_base_url=own)
         if port != 8000:
             click.echo(
                 f"M-Pesa callbacks: {own} (other kibeti commands: export MPESA_CALLBACK_BASE_URL={own})",
                 err=True,
             )
+    if not settings.is_production and "pesapal_public_base_url" not in settings.model_fields_set:
+        # PesaPal payment links and IPNs (and the built-in PesaPal simulator) reach this server too
+        own = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+        override_for_this_process(pesapal_public_base_url=own)
     # uvicorn's own access log is neither JSON nor masked (callback paths carry secret tokens);
     # our middleware logs every request instead, with those paths cut short.
     uvicorn.run(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core.config import WalletSettings
 from core.flows import notices
 from core.identity import service as identity
 from core.money import Asset
@@ -21,7 +22,6 @@ from simulators.chain import SimulatedChain, sim_path
 from simulators.chain_embedded import simulated_monitor
 from tests.e2e.ussd.conftest import AtPhone, deliver_sms
 from tests.e2e.ussd.test_journeys_http import _register
-from wallets.config import WalletSettings
 from wallets.networks import Network
 
 NUMBER = "+254712345678"

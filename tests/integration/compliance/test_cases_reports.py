@@ -9,13 +9,13 @@ from lxml import etree
 from sqlalchemy import select
 
 from compliance import cases, goaml, kyc, reports
-from compliance.config import ComplianceSettings
 from compliance.errors import InvalidCaseTransition, ReportNotPossible
 from compliance.gate import ComplianceGateService
 from compliance.iprs import IdentityRecord, SimulatedIprs
 from compliance.models import Alert, CaseStatus
 from compliance.sanctions import store
 from compliance.sanctions.loader import SanctionsList
+from core.config import ComplianceSettings
 from core.money import Asset, Money
 from core.ports import Decision, MovementCheck
 from tests.integration.compliance.helpers import SANCTIONED_BTC, add_staff, kes, rule_alert

@@ -17,7 +17,8 @@ from core.money import Asset, Money
 from core.outbox import service as outbox_service
 from core.payments import service
 from core.payments.models import Payout
-from payouts.jobs import FAULT_KILL_AFTER_SEND, reconcile_stuck_payouts
+from payouts.jobs import reconcile_stuck_payouts
+from tests.integration.payouts.faults import crash_env
 from tests.integration.payouts.harness import funded_wallet, ledger_ok, pending_holds, wait_final
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -72,7 +73,7 @@ async def _check_books(stack, factory, ids: list[str], wallets: dict[str, int]) 
 
 async def test_kill_dash_nine_during_50_payouts(stack, relay):
     rng = random.Random(5)
-    crash = {FAULT_KILL_AFTER_SEND: "0.25"}
+    crash = crash_env("0.25")
     for _ in range(4):
         stack.start_worker(**crash)
     factory = relay.runtime.session_factory

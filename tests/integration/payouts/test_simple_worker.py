@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from payouts.jobs import FAULT_KILL_AFTER_SEND, reconcile_stuck_payouts
+from payouts.jobs import reconcile_stuck_payouts
+from tests.integration.payouts.faults import crash_env
 from tests.integration.payouts.harness import wait_final
 from tests.integration.payouts.test_chaos import _check_books, _create
 
@@ -27,7 +28,7 @@ async def test_simple_workers_pay_each_payout_once(stack, relay):
 
 async def test_kill_dash_nine_simple_workers(stack, relay):
     rng = random.Random(7)
-    crash = {FAULT_KILL_AFTER_SEND: "0.25"}
+    crash = crash_env("0.25")
     for _ in range(3):
         stack.start_worker(simple=True, **crash)
     factory = relay.runtime.session_factory

@@ -9,14 +9,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import SystemClock
-from core.config import Settings
+from core.config import Settings, WalletSettings
 from core.flows.service import CoreFlows
 from core.i18n import translate
 from core.identity import service as identity
 from core.money import Asset
 from core.runtime import Runtime
 from wallets.adapter import deriver_for
-from wallets.config import WalletSettings
 from wallets.gateway import WalletGateway
 from wallets.hd.derivation import AddressDeriver
 from webapp.queues import InProcessJobQueue

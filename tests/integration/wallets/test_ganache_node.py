@@ -123,7 +123,7 @@ async def test_signer_jobs_send_and_track_from_the_sealed_seed(
 ) -> None:
     from core import runtime as runtime_module
     from core.clock import SystemClock
-    from core.config import Settings
+    from core.config import Settings, WalletSettings
     from core.runtime import Runtime
     from core.security.keyring import keyring_from_settings
     from wallets import jobs
@@ -141,6 +141,7 @@ async def test_signer_jobs_send_and_track_from_the_sealed_seed(
     monkeypatch.setenv(
         "WALLET_SEED_SEALED", seal_seed(test_seed.value, keyring=keyring_from_settings(settings))
     )
+    settings = settings.model_copy(update={"wallets": WalletSettings()})  # the section reads it now
     hot = evm_address(test_seed.account_xpub(Network.ERC20), HOT_WALLET_INDEX, chain=HOT_WALLET_CHAIN)
     evm.pay(hot, 50_000_000)  # 50 USDT: enough for this withdrawal, below the 1,000 USDT alert threshold
     evm.send_eth(hot, 10**18)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.config import WalletSettings
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.money import Asset, Money
 from simulators.chain import SimulatedChain, sim_path
 from simulators.chain_embedded import run_simulated_chains, simulated_monitor
-from wallets.config import WalletSettings
 from wallets.gateway import WalletGateway
 from wallets.hd.derivation import AddressDeriver
 from wallets.networks import Network

@@ -154,7 +154,7 @@ async def test_signer_jobs_dispatch_a_trc20_withdrawal(
 ) -> None:
     from core import runtime as runtime_module
     from core.clock import SystemClock
-    from core.config import Settings
+    from core.config import Settings, WalletSettings
     from core.ledger.models import PostingRequest
     from core.runtime import Runtime
     from core.security.keyring import keyring_from_settings
@@ -173,6 +173,7 @@ async def test_signer_jobs_dispatch_a_trc20_withdrawal(
         "WALLET_SEED_SEALED", seal_seed(test_seed.value, keyring=keyring_from_settings(settings))
     )
     monkeypatch.setenv("TRC20_CONFIRMATIONS", "2")
+    settings = settings.model_copy(update={"wallets": WalletSettings()})  # the section reads them now
     async with sf() as session, session.begin():
         wallet = await ledger.get_or_open_account(
             session=session, owner_type="customer", owner_id=1, asset=USDT

@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.config import Settings
+from core.config import Settings, WalletSettings
 from wallets.adapter import deriver_for
-from wallets.config import WalletSettings
 from wallets.errors import WalletNotConfigured
 from wallets.hd.derivation import AddressDeriver, btc_address, check_account_key, with_version
 from wallets.hd.encoding import B58_ALPHABET, b58check_decode, b58check_encode
 from wallets.hd.keys import Seed, seed_from_mnemonic
-from wallets.networks import BitcoinNet, Network
+from wallets.networks import BitcoinNet, Network, account_key_settings
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 BIP84_ZPUB = (
@@ -42,7 +41,7 @@ def _reserialised(key: str, *, depth: int | None = None, child: int | None = Non
 
 def _refused(key: str, network: Network, net: BitcoinNet = BitcoinNet.MAINNET) -> str:
     with pytest.raises(WalletNotConfigured) as refused:
-        AddressDeriver({network: key}, btc_net=net, settings=WalletSettings.account_key_settings())
+        AddressDeriver({network: key}, btc_net=net, settings=account_key_settings())
     return str(refused.value)
 
 
@@ -73,7 +72,7 @@ def test_wrong_kind_network_or_depth_is_refused_naming_the_setting(
     key: str, network: Network, net: BitcoinNet, says: str
 ) -> None:
     message = _refused(key, network, net)
-    assert says in message and WalletSettings.account_key_settings()[network] in message
+    assert says in message and account_key_settings()[network] in message
 
 
 def test_a_private_key_is_refused() -> None:
