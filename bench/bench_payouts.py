@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import CpuSampler, Row
 from core.money import Asset, Money
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.payments import service
@@ -35,6 +36,9 @@ from webapp.schema import upgrade
 
 PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_ADMIN = os.environ.get("KIBETI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+LAST: dict[str, float] = {}  # the last run_payouts' CPU per payout by process kind (ms)
 
 
 def lease_redis_db(admin: Redis) -> tuple[int, str]:
@@ -111,22 +115,22 @@ async def wait_outbox_drained(factory: object, timeout: float) -> float:
 
 
 async def run_payouts(
-    stack: Stack, payouts: int, workers: int, simple: bool
+    stack: Stack, payouts: int, workers: int, simple: bool, offset: int = 0
 ) -> tuple[float, float, float, int]:
     redis = Redis.from_url(stack.redis_url)
     relay = Relay(stack)
     factory = relay.runtime.session_factory
     ids = []
     for n in range(payouts):
-        wallet = await funded_wallet(factory, 10_000 + n, 1000)
+        wallet = await funded_wallet(factory, 10_000 + offset + n, 1000)
         async with factory() as session:
             payout = await service.create_payout(
                 session=session,
-                idempotency_key=f"bench-{n}",
+                idempotency_key=f"bench-{offset}-{n}",
                 account_id=wallet,
                 phone=f"0712{n:06d}",
                 amount=Money.of(100, Asset.KES),
-                customer_id=10_000 + n,
+                customer_id=10_000 + offset + n,
             )
             await session.commit()
         ids.append(payout.id)
@@ -140,18 +144,24 @@ async def run_payouts(
     sim_pid, app_pid = stack.processes[0].pid, stack.processes[1].pid
     sim0, app0 = cpu_of([sim_pid]), cpu_of([app_pid])
     t0 = time.perf_counter()
-    relay.start()
-    rows = await wait_final(factory, ids, timeout=600)
-    elapsed = time.perf_counter() - t0
+    database = stack.pg_url.rsplit("/", 1)[1]
+    with CpuSampler(f" {database} ") as pg_cpu, CpuSampler("redis-server") as redis_cpu:
+        relay.start()
+        rows = await wait_final(factory, ids, timeout=600)
+        elapsed = time.perf_counter() - t0
+    LAST["pg_ms"] = pg_cpu.seconds * 1000 / payouts
+    LAST["redis_ms"] = redis_cpu.seconds * 1000 / payouts
     cpu_workers = cpu_of(worker_pids) - cpu_w0
     cpu_all = cpu_of(all_pids) - cpu_all0 + sum(me.cpu_times()[:2]) - me0
     succeeded = sum(1 for r in rows if r.status == "succeeded")
     sim_ms = (cpu_of([sim_pid]) - sim0) * 1000 / payouts
     app_ms = (cpu_of([app_pid]) - app0) * 1000 / payouts
     me_ms = (sum(me.cpu_times()[:2]) - me0) * 1000 / payouts
+    LAST.update(workers_ms=cpu_workers * 1000 / payouts, app_ms=app_ms, sim_ms=sim_ms, me_ms=me_ms)
     print(
         f"CPU ms/payout: workers {cpu_workers * 1000 / payouts:.1f}, simulator {sim_ms:.1f}, "
-        f"callback app {app_ms:.1f}, relay + bench poller {me_ms:.1f}"
+        f"callback app {app_ms:.1f}, relay + bench poller {me_ms:.1f}, PostgreSQL backends "
+        f"{LAST['pg_ms']:.1f}, Redis {LAST['redis_ms']:.1f}"
     )
     drained = await wait_outbox_drained(factory, timeout=300)
     print(
@@ -162,6 +172,64 @@ async def run_payouts(
     await relay.stop()
     stop_workers(stack, redis)
     return payouts / elapsed, cpu_workers / payouts, cpu_all / payouts, succeeded
+
+
+async def measure(
+    payouts: int, workers: int, classes: list[bool], noop: int = 0
+) -> dict[bool, dict[str, float]]:
+    """CPU per payout by process kind for each worker class (False: forking Worker, True: SimpleWorker)."""
+    name = f"kibeti_bench_payouts_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    pg_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    await asyncio.to_thread(upgrade, pg_url)
+    admin_redis = Redis.from_url(REDIS_ADMIN)
+    db_index, lease_owner = lease_redis_db(admin_redis)
+    redis_url = REDIS_ADMIN.rsplit("/", 1)[0] + f"/{db_index}"
+    Redis.from_url(redis_url).flushdb()
+    results: dict[bool, dict[str, float]] = {}
+    stack = Stack(pg_url=pg_url, redis_url=redis_url)
+    try:
+        stack.start_servers(MPESA_RECONCILE_AFTER_S="600")
+        stack.sim("POST", "/simulator/config", json={"callback_delay_s": 0.0, "lock_subscriber": False})
+        for index, simple in enumerate(classes):
+            rate, _cpu_workers, _cpu_all, ok = await run_payouts(
+                stack, payouts, workers, simple, 100_000 * index
+            )
+            results[simple] = {**LAST, "rate": rate, "succeeded": ok}
+    finally:
+        stack.stop()
+        admin = await asyncpg.connect(PG_ADMIN)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        if admin_redis.get(f"kibeti:test:db-lease:{db_index}") == lease_owner.encode():
+            admin_redis.delete(f"kibeti:test:db-lease:{db_index}")
+    return results
+
+
+def production_ms(figures: dict[str, float]) -> float:
+    """What an operator pays per payout: workers, callback app, PostgreSQL backends, Redis (not the
+    Daraja simulator, not the bench's poller)."""
+    return figures["workers_ms"] + figures["app_ms"] + figures["pg_ms"] + figures["redis_ms"]
+
+
+def run(short: bool) -> list[Row]:
+    """`make bench`: CPU per payout across the processes production runs, per worker class."""
+    payouts = 60 if short else 150
+    results = asyncio.run(measure(payouts, 4, [False, True]))
+    rows = []
+    for simple, figures in results.items():
+        label = "SimpleWorker" if simple else "Worker (fork per job, the production default)"
+        total = production_ms(figures)
+        rows.append(
+            Row(figure=f"payouts: CPU per payout, {label}", value=total, unit="ms", target="<= 15 ms",
+                met=total <= 15 and figures["succeeded"] == payouts,
+                note=(f"workers {figures['workers_ms']:.1f} + callback app {figures['app_ms']:.1f} + PostgreSQL "
+                      f"{figures['pg_ms']:.1f} + Redis {figures['redis_ms']:.1f}; {figures['succeeded']:.0f}/{payouts} "
+                      f"succeeded, {figures['rate']:.1f}/s"))
+        )  # fmt: skip
+    return rows
 
 
 async def main() -> None:

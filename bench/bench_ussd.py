@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
 import re
@@ -22,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import asyncpg
 import httpx
@@ -99,6 +103,43 @@ bare = FastAPI()
 async def bare_hop(secret: str, request: Request) -> PlainTextResponse:
     form = await request.form()
     return PlainTextResponse("CON ok " + str(form.get("text", ""))[:1])
+
+
+# The hop's I/O floor (issue 20): the same framework and uvicorn settings, doing exactly the I/O a
+# balances hop does and nothing else: the form decoded, one Redis MGET (session + resume point), one
+# PostgreSQL query for the four wallet balances (asyncpg), one Redis SET of the session.
+FLOOR_WALLETS = (
+    "SELECT asset, balance - pending_out FROM ledger_accounts"
+    " WHERE owner_type = 'customer' AND owner_id = $1 AND kind = 'wallet' ORDER BY asset"
+)
+
+
+@contextlib.asynccontextmanager
+async def _floor_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    import redis.asyncio
+
+    dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    app.state.pg = await asyncpg.create_pool(dsn, min_size=20, max_size=20)
+    app.state.redis = redis.asyncio.Redis.from_url(os.environ["REDIS_URL"])
+    yield
+    await app.state.pg.close()
+    await app.state.redis.aclose()
+
+
+floor = FastAPI(lifespan=_floor_lifespan)
+
+
+@floor.post("/ussd/{secret}")
+async def floor_hop(secret: str, request: Request) -> PlainTextResponse:
+    form = dict(parse_qsl((await request.body()).decode()))
+    session_id, phone = form["sessionId"], form["phoneNumber"]
+    state = request.app.state
+    raw, _resume = await state.redis.mget(f"ussd:session:{session_id}", f"ussd:resume:{phone}")
+    steps = json.loads(raw)["steps"] + 1 if raw else 0
+    rows = await state.pg.fetch(FLOOR_WALLETS, int(phone[-8:]) - 10_000_000)
+    text = "CON " + "\n".join(f"{asset} {minor}" for asset, minor in rows)
+    await state.redis.set(f"ussd:session:{session_id}", json.dumps({"steps": steps, "phone": phone}), ex=180)
+    return PlainTextResponse(text)
 
 
 WRK_SCRIPT = """
@@ -336,6 +377,130 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[fl
     if "Non-2xx" in out:
         raise RuntimeError(f"errors during the run:\n{out}")
     return rps, p99_ms, " ".join(command), requests
+
+
+def _hop_body(index: int, counters: dict[int, int], tag: str) -> bytes:
+    """The wrk script's hops: session `index` of SESSIONS, rotated every HOPS_PER_SESSION hops."""
+    k = counters[index] = counters.get(index, -1) + 1
+    step = k % HOPS_PER_SESSION
+    text = "" if step == 0 else "1" + "*5" * (step - 1)
+    return urlencode({"sessionId": f"open-{tag}-{index}-{k // HOPS_PER_SESSION}", "serviceCode": "*483*1#",
+                      "phoneNumber": f"+2547{10000000 + index:08d}", "networkCode": "63902",
+                      "text": text}).encode()  # fmt: skip
+
+
+async def _open_loop(port: int, rate: float, seconds: float, connections: int) -> tuple[list[float], int]:
+    """Open-loop load (Debian has no wrk2): request i is due at start + i / rate whether or not the
+    earlier ones were answered; its latency runs from when it was due (no coordinated omission).
+    Keep-alive connections from a pool; a request waiting for a free connection is waiting."""
+    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    latencies: list[float] = []
+    errors = 0
+    counters: dict[int, int] = {}
+    tag = str(time.time_ns())
+
+    async def one(due: float, body: bytes) -> None:
+        nonlocal errors
+        reader, writer = await pool.get()
+        try:
+            writer.write(b"POST /ussd/" + TOKEN.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors += 1
+            latencies.append((time.perf_counter() - due) * 1000)
+        finally:
+            pool.put_nowait((reader, writer))
+
+    tasks = []
+    start = time.perf_counter() + 0.05
+    total = int(rate * seconds)
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, _hop_body(i % SESSIONS + 1, counters, tag))))
+    await asyncio.gather(*tasks)
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return latencies, errors
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def measure_floor_and_hop(seconds: int, workers: int = 2) -> dict[str, float]:
+    """Floor and hop in the same run: wrk (closed loop, 100 connections) for requests/s and server CPU
+    per request, then open-loop load at half the floor's requests/s against the hop for its p99."""
+    url = db_url()
+    asyncio.run(prepare_database())
+    from webapp.schema import upgrade
+
+    upgrade(url)
+    asyncio.run(seed(url))
+    import redis
+
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "AT_CALLBACK_TOKEN": TOKEN,
+           "KIBETI_ENV": "test", "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(WRK_SCRIPT % {"token": TOKEN, "sessions": SESSIONS, "per": HOPS_PER_SESSION})
+        script = Path(handle.name)
+    out: dict[str, float] = {"load_start": os.getloadavg()[0]}
+    try:
+        for name, target, port in (
+            ("floor", "bench.bench_ussd:floor", 8734),
+            ("hop", "webapp.main:app", 8732),
+        ):
+            redis.Redis.from_url(REDIS_URL).flushdb()
+            process = serve(target, port, workers, env)
+            try:
+                wait_ready(port)
+                run_wrk(port, script, 3, SESSIONS)  # warm-up: pools, caches
+                cpu_before = group_cpu_seconds(process.pid)
+                rps, p99, _command, requests = run_wrk(port, script, seconds, SESSIONS)
+                out[f"{name}_rps"], out[f"{name}_wrk_p99"] = rps, p99
+                out[f"{name}_cpu_ms"] = (
+                    (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(requests, 1)
+                )
+                if name == "hop":
+                    rate = out["floor_rps"] / 2
+                    latencies, errors = asyncio.run(_open_loop(port, rate, seconds, SESSIONS))
+                    out["open_rate"], out["open_errors"] = rate, errors
+                    out["open_p50"], out["open_p99"] = percentile(latencies, 0.5), percentile(latencies, 0.99)
+            finally:
+                stop(process)
+    finally:
+        script.unlink()
+    out["load_end"] = os.getloadavg()[0]
+    return out
+
+
+def run(short: bool) -> list:
+    """`make bench`: the hop against its I/O floor, same run."""
+    from bench.common import Row
+
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    m = measure_floor_and_hop(5 if short else 15)
+    return [
+        Row(figure="USSD balances hop requests/s (wrk, 100 connections)", value=m["hop_rps"], unit="/s",
+            anchor="I/O floor server requests/s", anchor_value=m["floor_rps"], target=">= 0.9x",
+            met=m["hop_rps"] >= 0.9 * m["floor_rps"]),
+        Row(figure="USSD hop server CPU per request", value=m["hop_cpu_ms"], unit="ms",
+            anchor="I/O floor server CPU per request", anchor_value=m["floor_cpu_ms"], target="<= 1.5x",
+            met=m["hop_cpu_ms"] <= 1.5 * m["floor_cpu_ms"]),
+        Row(figure=f"USSD hop p99, open loop at half the floor's rate ({m['open_rate']:.0f}/s)",
+            value=m["open_p99"], unit="ms", target="<= 50 ms", met=m["open_p99"] <= 50 and not m["open_errors"],
+            note=f"p50 {m['open_p50']:.1f} ms, {m['open_errors']:.0f} errors"),
+    ]  # fmt: skip
 
 
 def write_section(text: str) -> None:

@@ -59,3 +59,56 @@ def table(rows: list[Row]) -> str:
             f"{fmt(row.anchor_value)} | {'-' if ratio is None else f'{ratio:.2f}x'} | {row.target or '-'} | {met} |"
         )
     return "\n".join(lines)
+
+
+class CpuSampler:
+    """User+system CPU of the processes whose command line contains any of `needles` (e.g. the
+    PostgreSQL backends of one database, `redis-server`), sampled from /proc every `every` seconds
+    in a thread: processes that start and exit during the run count (up to one sample period of an
+    exiting process is lost). Redis and PostgreSQL are shared with whatever else runs on the box."""
+
+    def __init__(self, *needles: str, every: float = 0.1) -> None:
+        import threading
+
+        self.needles, self.every = needles, every
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _scan(self) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+                if not any(needle in command for needle in self.needles):
+                    continue
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry)] = int(fields[11]) + int(fields[12])
+        return found
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._last.update(self._scan())
+
+    def __enter__(self) -> CpuSampler:
+        self._first = self._scan()
+        self._last = dict(self._first)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._scan())
+
+    @property
+    def seconds(self) -> float:
+        ticks = sum(value - self._first.get(pid, 0) for pid, value in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
