@@ -52,6 +52,7 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
     month = await queries.volumes(session, since=now - timedelta(days=30))
     kyc_pending = await queries.kyc_pending_count(session) if may(page, Permission.KYC_REVIEW) else None
     sla = await queries.case_sla(session, now=now) if may(page, Permission.COMPLIANCE_CASES) else None
+    mpesa = await queries.mpesa_float(session) if may(page, Permission.LEDGER_READ) else None
     await session.commit()
     snapshot = await take_snapshot(runtime)
     t = page.language
@@ -66,4 +67,5 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
         kyc_pending=kyc_pending,
         sla=sla,
         show_money=may(page, Permission.LEDGER_READ),
+        mpesa=mpesa,
     )

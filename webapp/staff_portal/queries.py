@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compliance.gate import IDENTITY_WAITING
 from compliance.models import Case, CaseStatus, KycProfile
 from core.ledger.models import JournalEntry, Posting
+from core.payments.models import MpesaCallback
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,28 @@ async def case_sla(session: AsyncSession, *, now: datetime) -> CaseSla:
     )
     overdue = await session.scalar(select(func.count()).select_from(Case).where(due, Case.str_due_at <= now))
     return CaseSla(int(opened or 0), int(soon or 0), int(overdue or 0))
+
+
+@dataclass(frozen=True)
+class MpesaFloat:
+    """The B2C utility float from the last Account Balance answer (the scheduler asks periodically)."""
+
+    available: str  # as M-Pesa reported it, or "" when the answer carried no utility line
+    outcome: str
+    received_at: datetime
+
+
+async def mpesa_float(session: AsyncSession) -> MpesaFloat | None:
+    row = (
+        await session.execute(
+            select(MpesaCallback)
+            .where(MpesaCallback.kind == "balance_result", MpesaCallback.processed.is_(True))
+            .order_by(MpesaCallback.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    outcome = row.outcome or ""
+    available = outcome.removeprefix("utility=") if outcome.startswith("utility=") else ""
+    return MpesaFloat(available=available, outcome=row.flag_reason or outcome, received_at=row.received_at)
