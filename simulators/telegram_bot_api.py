@@ -65,6 +65,7 @@ class BotApiDouble:
     calls: list[BotCall] = field(default_factory=list)
     fail: dict[str, tuple[int, str, dict[str, Any] | None]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # uploaded photos by the file_id answered
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -115,6 +116,8 @@ class BotApiDouble:
             result = answer(decoded)
         except (KeyError, ValueError, TypeError) as exc:
             return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
+        if isinstance(result, dict) and "message_id" in result:  # which message a sent one became
+            decoded.setdefault("message_id", result["message_id"])
         return 200, {"ok": True, "result": result}
 
     def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +180,12 @@ class BotApiDouble:
         photo = params["photo"]
         size = photo.get("size", 0) if isinstance(photo, dict) else 0
         file_id = f"sim-photo-{next(self._message_ids)}"
+        if isinstance(
+            photo, dict
+        ):  # the image is kept apart (the /chat page shows it); the call keeps its id
+            with self._lock:
+                self.files[file_id] = photo.pop("content", b"")
+            photo["file_id"] = file_id
         sizes = [
             {"file_id": file_id, "file_unique_id": file_id, "width": 320, "height": 320, "file_size": size}
         ]
@@ -227,7 +236,7 @@ async def _form_params(request: Request) -> dict[str, Any]:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 data = await value.read()
-                params[name] = {"filename": value.filename, "size": len(data)}
+                params[name] = {"filename": value.filename, "size": len(data), "content": data}
             else:
                 params[name] = value
     for name, value in list(params.items()):  # attach://<name> points at an uploaded part
@@ -328,7 +337,11 @@ class DoubleRequest(BaseRequest):
             for name, part in request_data.multipart_data.items():
                 content = part[1] if isinstance(part, tuple) else part
                 size = len(content) if isinstance(content, bytes) else 0
-                params[name] = {"filename": part[0] if isinstance(part, tuple) else name, "size": size}
+                params[name] = {
+                    "filename": part[0] if isinstance(part, tuple) else name,
+                    "size": size,
+                    "content": content if isinstance(content, bytes) else b"",
+                }
             for name, value in list(params.items()):
                 if isinstance(value, str) and value.startswith("attach://") and value[9:] in params:
                     params[name] = params.pop(value[9:])
