@@ -53,6 +53,7 @@ class PaymentStatus(enum.StrEnum):
 class PaymentSource(enum.StrEnum):
     CHAIN = "chain"
     MPESA = "mpesa"
+    PESAPAL = "pesapal"  # card or Airtel Money on PesaPal's hosted page (core.rails.invoices)
 
 
 class Invoice(Base):

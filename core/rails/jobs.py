@@ -10,6 +10,8 @@ reconcile_rail_orders (periodic): orders left open are submitted or queried agai
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +27,7 @@ from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.ports import CollectionRail
 from core.quotes import service as quotes
-from core.rails import service
+from core.rails import invoices, service
 from core.rails.errors import RailRefused
 from core.rails.models import OPEN_ORDER, OrderStatus, RailOrder
 
@@ -66,47 +68,63 @@ async def submit_order(order_id: int) -> str:
     except RailRefused as exc:
         async with rt.session_factory() as session:
             failed = await service.fail_order(session=session, order_id=order_id, reason=f"refused: {exc}")
-            customer = await identity.get_customer(session=session, customer_id=order.customer_id)
             await session.commit()
-        if failed:
-            await CoreFlows(rt).notify(
-                phone=customer.phone, code="sms.link_buy_failed", language=customer.language,
-                reference=f"rail:{order_id}:failed",
-            )  # fmt: skip
+        if failed and order.purpose in CUSTOMER_PURPOSES:
+            await _tell(rt, order, "sms.link_buy_failed", f"rail:{order_id}:failed")
         return "refused"
     async with rt.session_factory() as session:
         order = await service.mark_submitted(
             session=session, order_id=order_id, tracking_id=started.provider_reference,
             redirect_url=started.redirect_url,
         )  # fmt: skip
-        customer = await identity.get_customer(session=session, customer_id=order.customer_id)
-        link = payment_link(rt, order)
         await session.commit()
-    await CoreFlows(rt).notify(
-        phone=customer.phone, code="sms.pay_link", language=customer.language,
-        reference=f"rail:{order_id}:link", amount=format_money(amount, customer.language), link=link,
-        minutes=str(int(ORDER_TTL.total_seconds() // 60)),
-    )  # fmt: skip
+    if order.purpose in CUSTOMER_PURPOSES:  # an invoice's payer is waiting on /p/<code> in a browser
+        await _tell(
+            rt, order, "sms.pay_link", f"rail:{order_id}:link", link=payment_link(rt, order),
+            minutes=str(int(ORDER_TTL.total_seconds() // 60)),
+        )  # fmt: skip
     return "submitted"
+
+
+async def _tell(rt: runtime.Runtime, order: RailOrder, code: str, reference: str, **values: str) -> None:
+    async with rt.session_factory() as session:
+        customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+    amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
+    await CoreFlows(rt).notify(
+        phone=customer.phone,
+        code=code,
+        language=customer.language,
+        reference=reference,
+        amount=amount,
+        **values,
+    )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An SMS to send once the crediting transaction is committed."""
+
+    phone: str
+    language: str
+    code: str
+    values: dict[str, str]
 
 
 async def confirm_order(order_id: int) -> str:
     """Ask the rail; apply its answer. Returns the outcome (completed, failed, pending, flagged, ...)."""
     rt = runtime.get()
-    flows = CoreFlows(rt)
     async with rt.session_factory() as session:
         order = await service.get_order(session=session, order_id=order_id)
         if order.tracking_id is None or order.status == OrderStatus.REVERSED.value:
             return "skipped"
         rail, tracking_id = _rail(rt, order), order.tracking_id
     result = await rail.collection_status(provider_reference=tracking_id)
-    got = ""
+    notice = None
     async with rt.session_factory() as session:
         applied = await service.apply_result(session=session, order_id=order_id, result=result)
         order = applied.order
-        customer = await identity.get_customer(session=session, customer_id=order.customer_id)
-        if applied.outcome == "completed" and order.purpose == "buy" and order.quote_id is not None:
-            got = await _execute_buy(session, order, customer.id, customer.language)
+        if applied.outcome == "completed":  # in the crediting transaction: the purpose's own step
+            notice = await COMPLETERS[order.purpose](session, order)
         expired = applied.outcome == "pending" and utcnow() - order.created_at > ORDER_TTL
         await session.commit()
     if expired and await rail.cancel_collection(provider_reference=tracking_id):
@@ -114,34 +132,64 @@ async def confirm_order(order_id: int) -> str:
             changed = await service.fail_order(session=session, order_id=order_id, reason="not paid in time")
             await session.commit()
         applied = service.Applied("failed" if changed else "ignored", order)
-    receipt = order.confirmation or order.merchant_reference
-    method = METHOD_NAMES.get(order.method, order.method or "PesaPal")
-    if applied.outcome == "completed":
-        code, values = "sms.link_buy_receipt", {"amount": got, "ref": receipt, "method": method}
-        if not got:  # a top-up: the KES is the purchase
-            amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
-            code, values = "sms.link_credited", {"amount": amount, "ref": receipt, "method": method}
-        await flows.notify(phone=customer.phone, code=code, language=customer.language,
-                           reference=f"rail:{order_id}:receipt", **values)  # fmt: skip
-    elif applied.outcome == "failed":
-        await flows.notify(phone=customer.phone, code="sms.link_buy_failed", language=customer.language,
-                           reference=f"rail:{order_id}:failed")  # fmt: skip
+    if applied.outcome == "failed" and order.purpose in CUSTOMER_PURPOSES:
+        async with rt.session_factory() as session:
+            customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+        notice = Notice(customer.phone, customer.language, "sms.link_buy_failed", {})
+    if notice is not None:
+        await CoreFlows(rt).notify(
+            phone=notice.phone, code=notice.code, language=notice.language,
+            reference=f"rail:{order_id}:{applied.outcome}", **notice.values,
+        )  # fmt: skip
     return applied.outcome
 
 
-async def _execute_buy(session: AsyncSession, order: RailOrder, customer_id: int, language: str) -> str:
+def _paid_by(order: RailOrder) -> dict[str, str]:
+    method = METHOD_NAMES.get(order.method, order.method or "PesaPal")
+    return {"ref": order.confirmation or order.merchant_reference, "method": method}
+
+
+async def _completed_buy(session: AsyncSession, order: RailOrder) -> Notice:
+    """The KES is in the wallet: execute the quote locked when the customer accepted it."""
     assert order.quote_id is not None and order.accepted_at is not None
+    customer = await identity.get_customer(session=session, customer_id=order.customer_id)
     row = await quotes.get_quote(session=session, quote_id=order.quote_id)
     asset = Asset(row.asset)
     await quotes.execute_quote(
         session=session,
         quote_id=order.quote_id,
         pay_account_id=order.account_id,
-        receive_account_id=await accounts.wallet_account_id(session, customer_id, asset),
+        receive_account_id=await accounts.wallet_account_id(session, customer.id, asset),
         idempotency_key=f"{order.idempotency_key}:execute",
         clock=FixedClock(order.accepted_at),
     )
-    return trading.on_network(Money.from_minor(row.receive_minor, asset), language)
+    got = trading.on_network(Money.from_minor(row.receive_minor, asset), customer.language)
+    return Notice(
+        customer.phone, customer.language, "sms.link_buy_receipt", {"amount": got, **_paid_by(order)}
+    )
+
+
+async def _completed_topup(session: AsyncSession, order: RailOrder) -> Notice:
+    customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+    amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
+    return Notice(
+        customer.phone, customer.language, "sms.link_credited", {"amount": amount, **_paid_by(order)}
+    )
+
+
+async def _completed_invoice(session: AsyncSession, order: RailOrder) -> None:
+    """A merchant invoice paid by card or Airtel Money: the invoice records the payment (its payer
+    need not be a customer; the merchant hears through the invoice's own notices)."""
+    await invoices.order_paid(session=session, order=order, now=utcnow())
+
+
+Completer = Callable[[AsyncSession, RailOrder], Awaitable[Notice | None]]
+COMPLETERS: dict[str, Completer] = {
+    "buy": _completed_buy,
+    "topup": _completed_topup,
+    "invoice": _completed_invoice,
+}
+CUSTOMER_PURPOSES = ("buy", "topup")  # told by SMS when the payment fails
 
 
 async def reconcile_rail_orders() -> int:

@@ -32,9 +32,12 @@ from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from core.db.base import utcnow
 from core.errors import KibetiError
+from core.identity.errors import InvalidPhoneNumber
+from core.identity.phone import normalize_phone
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.rails import invoices as rail_invoices
 from core.rails import service as rail_orders
 from core.rails.errors import RailError
 from payouts.pesapal import adapter, wire
@@ -151,14 +154,53 @@ async def customer_return(request: Request, session: DbSession) -> HTMLResponse:
     )
 
 
+WAIT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Kibeti</title>
+<meta http-equiv="refresh" content="2">
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family:sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem">
+<h1>Kibeti</h1><p id="message">Preparing your payment page&hellip;</p>
+<p lang="sw">Tunaandaa ukurasa wa malipo&hellip;</p>
+</body></html>"""
+
+
 @router.get("/p/{code}", include_in_schema=False)
 async def payment_link(code: str, session: DbSession) -> Response:
+    """The short link: to PesaPal's page while the order waits for payment; a page that refreshes
+    itself while the order is still being submitted; a plain answer once it is finished."""
     order = await rail_orders.order_by_link(session=session, code=code[:16])
-    if order is None or not order.redirect_url or order.status != "pending":
-        done = order is not None and order.status != "pending" and bool(order.redirect_url)
-        text = "This payment is already finished." if done else "This payment link is not valid (yet)."
-        return HTMLResponse(RETURN_PAGE.format(message=html.escape(text), message_sw=""), status_code=404)
-    return RedirectResponse(order.redirect_url, status_code=303)
+    if order is not None and order.status in ("created", "submitting"):
+        return HTMLResponse(WAIT_PAGE)
+    if order is not None and order.status == "pending" and order.redirect_url:
+        return RedirectResponse(order.redirect_url, status_code=303)
+    text = "This payment is already finished." if order is not None else "This payment link is not valid."
+    return HTMLResponse(RETURN_PAGE.format(message=html.escape(text), message_sw=""), status_code=404)
+
+
+@router.post("/i/{invoice_id}/card", include_in_schema=False)
+async def pay_invoice_by_card(invoice_id: str, request: Request, session: DbSession) -> Response:
+    """The hosted checkout's "Card or Airtel Money": an order for the invoice's remaining KES, then
+    the payer's browser goes to its short link, which leads on to PesaPal's page."""
+    current = runtime.get()
+    form = await request.form()
+    language = "sw" if str(form.get("lang", "")) == "sw" else "en"
+    back = f"/i/{html.escape(invoice_id[:64])}?lang={language}"
+    if adapter.RAIL not in current.collection_rails:
+        return RedirectResponse(f"{back}&card=unavailable", status_code=303)
+    try:
+        phone = normalize_phone(str(form.get("phone", ""))[:40])
+    except InvalidPhoneNumber:
+        return RedirectResponse(f"{back}&card=bad_phone", status_code=303)
+    window = int(current.clock.now().timestamp()) // 60  # a double tap makes one order
+    try:
+        order = await rail_invoices.pay_invoice_by_link(
+            session=session, invoice_id=invoice_id[:64], phone=phone, rail=adapter.RAIL, clock=current.clock,
+            idempotency_key=f"checkout-card:{invoice_id[:64]}:{phone}:{window}",
+        )  # fmt: skip
+    except KibetiError:
+        await session.rollback()
+        return RedirectResponse(f"{back}&card=not_payable", status_code=303)
+    await session.commit()
+    return RedirectResponse(f"/p/{order.link_code}", status_code=303)
 
 
 def _order_view(order: Any) -> dict[str, Any]:
