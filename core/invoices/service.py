@@ -539,6 +539,8 @@ async def record_payment(
         payment.status = status.value
     if status is PaymentStatus.CONFIRMED:
         payment.confirmed_at, payment.entry_id = now, entry_id
+        if invoice.status in (InvoiceStatus.EXPIRED, InvoiceStatus.INVALID):
+            invoice.needs_review = True  # money on an invoice that takes none: staff refund or re-price
     await session.flush()
     await _log(
         session,
