@@ -57,7 +57,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" makes browsers send Origin: null on our own form
 }
 INVOICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MPESA_PER_INVOICE = Limit("checkout_mpesa_invoice", 5, 600)  # STK pushes asked per invoice
@@ -211,8 +211,8 @@ async def checkout_page(invoice_id: str, request: Request, session: DbSession) -
     if view is None:
         return _not_found(language)
     notice = ""
-    if request.query_params.get("mpesa") == "sent":
-        notice = "checkout.mpesa.sent"
+    if request.query_params.get("mpesa") == "sent" and _payable(view, get_runtime(request).clock.now()):
+        notice = "checkout.mpesa.sent"  # until the payment arrives: then the status says it
     return _render(request, view, language, notice=notice)
 
 
