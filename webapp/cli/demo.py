@@ -17,15 +17,19 @@ from compliance.flows import verify_identity_flow
 from compliance.iprs import SimulatedIprs
 from compliance.sanctions import store
 from compliance.sanctions.loader import load_path
+from core.auth import api_keys
 from core.identity import service as identity
 from core.identity.models import Customer
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
+from core.merchants import service as merchants
+from core.merchants.errors import UnknownMerchant
 from core.money import Asset, Money, format_money
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
 DEMO_PIN = "4826"
+DEMO_MERCHANT_TILL_CODE = "123456"
 DEMO_BIRTH_DATE = date(1990, 5, 17)
 DEMO_SANCTIONS = Path(__file__).resolve().parent.parent / "demo_data" / "sanctions"
 DEMO_CUSTOMERS = [
@@ -98,15 +102,59 @@ async def seed(runtime: Runtime) -> list[str]:
                 f"  {phone}  {name:<14} PIN {DEMO_PIN}  {format_money(amount, language)}  "
                 f"({language}, KYC tier 1)"
             )
+        lines += await _demo_merchant(runtime, session)
         await session.commit()
     return lines
+
+
+async def _demo_merchant(runtime: Runtime, session: AsyncSession) -> list[str]:
+    """The demo merchant (till code 123456, screened and active) and a fresh API key for it."""
+    try:
+        merchant = await merchants.get_by_till_code(session=session, till_code=DEMO_MERCHANT_TILL_CODE)
+    except UnknownMerchant:
+        merchant = await merchants.create_merchant(
+            session=session,
+            name="Mama Mboga Groceries",
+            actor="demo",
+            clock=runtime.clock,
+            kra_pin="P051234567X",
+            registration_number="BN-DEMO-0001",
+            directors=["Wanjiku Mwangi"],
+            contact_phone="+254700000009",
+            settlement_method="phone",
+            settlement_phone="+254700000009",
+            till_code=DEMO_MERCHANT_TILL_CODE,
+        )
+    if not merchant.active and runtime.compliance is not None:
+        await merchants.activate_merchant(
+            session=session,
+            merchant_id=merchant.id,
+            actor="demo",
+            clock=runtime.clock,
+            compliance=runtime.compliance,
+        )
+    issued = await api_keys.create_api_key(
+        session=session,
+        merchant_id=merchant.id,
+        scopes=["invoices:read", "invoices:write", "webhooks:write", "refunds:write"],
+        name="demo",
+        clock=runtime.clock,
+        actor="demo",
+    )
+    return [
+        f"Demo merchant {merchant.name} (id {merchant.id}, {merchant.status}), "
+        f"till code {merchant.till_code}.",
+        f"  Its API key (shown once): {issued.plaintext}",
+        "  curl -s -X POST http://127.0.0.1:8000/api/v1/invoices -H 'Authorization: Bearer <key>' "
+        '-H \'Content-Type: application/json\' -d \'{"amount": "2500", "currency": "KES"}\'',
+    ]
 
 
 @click.command(name="demo")
 def cli() -> None:
     """Seed demo customers (PIN 4826) with KES balances. Demo data only: never in production."""
     lines = run_with_runtime(seed)
-    click.echo("Demo customers ready (all amounts are demo money; rates are fixed demo rates):")
+    click.echo("Demo customers and merchant ready (all amounts are demo money; rates are fixed demo rates):")
     for line in lines:
         click.echo(line)
     click.echo("Dial the shortcode as any of them, or as a new number, on the phone simulator page.")
