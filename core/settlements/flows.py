@@ -18,6 +18,7 @@ from core.settlements.notices import DAILY_SETTLEMENT_HOUR
 from core.settlements.settle import NAIROBI
 
 log = logging.getLogger(__name__)
+MAX_CHUNKS = 20  # KES 5,000,000 a day per merchant through one run
 
 
 def _batch_start(now: datetime) -> datetime:
@@ -60,16 +61,18 @@ async def run_settlements(
             daily = schedule == SettlementSchedule.DAILY.value
             if daily and await _settled_today(session, mid, rt.clock.now()):
                 continue
-            try:
-                row = await settling.settle(session=session, merchant=merchant, force=force)
-                await session.commit()
-            except IntegrityError:  # another run opened the same settlement first: that one stands
-                await session.rollback()
-                row = None
-            except KibetiError as exc:
-                log.error("merchant %s not settled: %s", mid, exc)
-                await session.rollback()
-                continue
-            if row is not None:
+            for _chunk in range(MAX_CHUNKS):  # above M-Pesa's per-payment maximum: several payments
+                try:
+                    row = await settling.settle(session=session, merchant=merchant, force=force)
+                    await session.commit()
+                except IntegrityError:  # another run opened the same settlement first: that one stands
+                    await session.rollback()
+                    break
+                except KibetiError as exc:
+                    log.error("merchant %s not settled: %s", mid, exc)
+                    await session.rollback()
+                    break
+                if row is None:
+                    break
                 opened.append(row)
     return opened

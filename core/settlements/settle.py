@@ -91,18 +91,16 @@ def destination_of(merchant: Merchant) -> Destination:
     raise InvalidDestination(f"merchant {merchant.id} has no usable {method} settlement destination")
 
 
-async def _failures(session: AsyncSession, merchant_id: int) -> int:
-    query = select(func.count()).where(
-        Settlement.merchant_id == merchant_id, Settlement.status == SettlementStatus.FAILED.value
-    )
+async def _opened(session: AsyncSession, merchant_id: int) -> int:
+    query = select(func.count()).where(Settlement.merchant_id == merchant_id)
     return int((await session.execute(query)).scalar_one())
 
 
 async def settle(*, session: AsyncSession, merchant: Merchant, force: bool = False) -> Settlement | None:
-    """Open one settlement of the merchant's available balance (whole shillings), or None when it is
+    """Open one settlement of the merchant's available balance (whole shillings, at most M-Pesa's
+    KES 250,000 per payment: `run_settlements` opens the next for the rest), or None when it is
     below the merchant's minimum (M-Pesa's minimum always applies; `force` ignores the merchant's).
-
-    Keyed on what it covers: run twice over the same balance, it returns the same settlement."""
+    Run again over the same balance it finds it held, and opens nothing."""
     available = await merchant_balance(session, merchant.id)
     whole = available.whole_units()
     minimum = max(Money.from_minor(merchant.settlement_minimum_minor, Asset.KES), mpesa.B2C_MIN)
@@ -111,8 +109,8 @@ async def settle(*, session: AsyncSession, merchant: Merchant, force: bool = Fal
     whole = min(whole, mpesa.TXN_MAX)
     destination = destination_of(merchant)
     credits = await unsettled_credits(session, merchant.id)
-    last = credits[-1].id if credits else 0
-    key = f"settlement:{merchant.id}:{last}:{whole.minor}:{await _failures(session, merchant.id)}"
+    # The merchant's n-th settlement: two runs at once open it once (the loser's insert conflicts)
+    key = f"settlement:{merchant.id}:{await _opened(session, merchant.id) + 1}"
     existing = (
         await session.execute(select(Settlement).where(Settlement.idempotency_key == key))
     ).scalar_one_or_none()
