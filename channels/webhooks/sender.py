@@ -6,6 +6,7 @@ Never raises for what the receiver or the network does: every outcome is an `Att
 
 from __future__ import annotations
 
+import ssl
 import time
 from datetime import datetime
 
@@ -42,6 +43,7 @@ async def attempt(
     request_timeout_s: float,
     started_at: datetime,
     transport: httpx.AsyncBaseTransport | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> AttemptResult:
     began = time.monotonic()
 
@@ -71,7 +73,11 @@ async def attempt(
     try:
         async with (
             httpx.AsyncClient(
-                timeout=request_timeout_s, follow_redirects=False, transport=transport, trust_env=False
+                timeout=request_timeout_s,
+                follow_redirects=False,
+                transport=transport,
+                trust_env=False,
+                verify=verify,
             ) as client,
             client.stream(
                 "POST", destination.pinned_url, content=claim.body, headers=headers, extensions=extensions

@@ -110,7 +110,8 @@ def check_address(address: IPAddress, policy: DestinationPolicy) -> None:
 
 
 async def resolve(target: Target, policy: DestinationPolicy) -> Destination:
-    """Resolve the host; every address it resolves to must pass `check_address`. Returns the first."""
+    """Resolve the host; every address it resolves to must pass `check_address`. Returns the one
+    to connect to (the first IPv4 one, if any)."""
     try:
         literal: IPAddress | None = ipaddress.ip_address(target.host)
     except ValueError:
@@ -130,6 +131,7 @@ async def resolve(target: Target, policy: DestinationPolicy) -> Destination:
         addresses.append(address)
     if not addresses:
         raise WebhookDestinationRefused(f"the host {target.host} does not resolve")
+    addresses.sort(key=lambda address: address.version)  # IPv4 first: reachable from more hosts
     return Destination(target=target, address=addresses[0])
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,12 +55,15 @@ class Receiver:
     script: list[int] = field(default_factory=list)  # answers before the first 200
     requests: list[Received] = field(default_factory=list)
     host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None  # serve https (then `url` names the host "localhost")
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
         assert self.server is not None
+        if self.tls is not None:
+            return f"https://localhost:{self.server.server_address[1]}/hooks/kibeti"
         return f"http://{self.host}:{self.server.server_address[1]}/hooks/kibeti"
 
     def start(self) -> Receiver:
@@ -85,6 +89,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
