@@ -687,7 +687,7 @@ def webhook_payload(invoice: Invoice, methods: list[InvoiceMethod]) -> dict[str,
                 "asset": m.asset,
                 "address": m.address,
                 "rate": m.rate,
-                "due": str(Money.from_minor(m.due_minor, Asset(m.asset)).amount),
+                "due": f"{Money.from_minor(m.due_minor, Asset(m.asset)).amount:f}",
             }
             for m in methods
         ],

@@ -133,9 +133,9 @@ class InvoiceOut(BaseModel):
                     asset=m.asset.value,
                     address=m.address,
                     rate=str(m.rate),
-                    due=str(m.due.amount),
-                    paid=str(m.paid.amount),
-                    remaining=str(m.remaining.amount),
+                    due=_plain(m.due.amount),
+                    paid=_plain(m.paid.amount),
+                    remaining=_plain(m.remaining.amount),
                     confirmations_required=m.confirmations_required,
                     demo=m.demo,
                 )
@@ -146,7 +146,7 @@ class InvoiceOut(BaseModel):
                     asset=p.asset.value,
                     source=p.source,
                     reference=p.reference,
-                    amount=str(p.amount.amount),
+                    amount=_plain(p.amount.amount),
                     status=p.status,
                     reason=p.reason,
                     late=p.late,
@@ -163,6 +163,11 @@ class InvoicePage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next (older) page; null on the last."
     )
+
+
+def _plain(amount: Decimal) -> str:
+    """A decimal in fixed notation ("0.00000000", never "0E-8")."""
+    return f"{amount:f}"
 
 
 def _amount_text(value: str | int | float) -> str:

@@ -71,6 +71,7 @@ async def test_create_read_list(api: tuple[httpx.AsyncClient, dict[str, str], Sh
     methods = {m["asset"]: m for m in invoice["payment_methods"]}
     assert set(methods) == {"BTC", "USDT-ERC20", "USDT-TRC20", "KES"}
     assert methods["USDT-TRC20"]["due"] == "19.305020" and methods["USDT-TRC20"]["address"].startswith("T")
+    assert methods["BTC"]["paid"] == "0.00000000"  # fixed notation, never 0E-8
     again = await client.post("/api/v1/invoices", json=body, headers={**auth, "Idempotency-Key": "k1"})
     assert again.json() == invoice and again.headers.get("idempotent-replayed") == "true"
     assert await _count(shop) == 1
