@@ -22,7 +22,8 @@ from core.outbox import service as outbox_service
 from core.settlements import flows
 from core.settlements.models import Settlement
 from core.settlements.service import credit_kibeti_payment, merchant_balance
-from payouts.jobs import FAULT_KILL_AFTER_SEND, reconcile_stuck_payouts
+from payouts.jobs import reconcile_stuck_payouts
+from tests.integration.payouts.faults import crash_env
 from tests.integration.payouts.harness import ledger_ok, pending_holds, wait_final
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -100,7 +101,7 @@ async def _check(stack, factory, tills: dict[int, str]) -> None:
 
 async def test_settlements_survive_killed_workers_and_odd_callbacks(stack, relay):
     rng = random.Random(16)
-    crash = {FAULT_KILL_AFTER_SEND: "0.3"}
+    crash = crash_env("0.3")
     for _ in range(3):
         stack.start_worker(**crash)
     factory = relay.runtime.session_factory
