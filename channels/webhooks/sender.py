@@ -117,4 +117,14 @@ async def attempt(
         status_code=code,
         error="" if outcome is AttemptOutcome.DELIVERED else f"HTTP {code}",
         response_snippet=snippet,
+        retry_after_s=_retry_after(response.headers.get("retry-after"))
+        if outcome is AttemptOutcome.RETRY
+        else None,
     )
+
+
+def _retry_after(value: str | None) -> int | None:
+    """Retry-After in seconds (the HTTP-date form is ignored: the schedule applies)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())

@@ -48,6 +48,7 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SNIPPET_CHARS = 500
 # Processes' clocks differ a little: a delivery due this much later is due now.
 CLOCK_SKEW = timedelta(seconds=5)
+MAX_RETRY_AFTER_S = 86_400
 
 
 def secret_context(endpoint_id: int) -> str:
@@ -327,6 +328,7 @@ class AttemptResult:
     status_code: int | None = None
     error: str = ""
     response_snippet: str = ""
+    retry_after_s: int | None = None  # the receiver's Retry-After (429, 503), in seconds
 
 
 def retryable_status(status_code: int) -> bool:
@@ -407,6 +409,8 @@ async def record_attempt(
     delay = (
         next_attempt_delay(claim.number, schedule, jitter) if result.outcome is AttemptOutcome.RETRY else None
     )
+    if delay is not None and result.retry_after_s:  # the receiver asked for longer: honour it, up to a day
+        delay = max(delay, timedelta(seconds=min(result.retry_after_s, MAX_RETRY_AFTER_S)))
     if delay is None or disabled:
         delivery.status, delivery.finished_at, delivery.next_attempt_at = (
             DeliveryStatus.FAILED.value,

@@ -55,6 +55,7 @@ class Receiver:
     script: list[int] = field(default_factory=list)  # answers before the first 200
     requests: list[Received] = field(default_factory=list)
     host: str = "127.0.0.1"
+    retry_after: dict[int, str] = field(default_factory=dict)  # status -> Retry-After header value
     tls: ssl.SSLContext | None = None  # serve https (then `url` names the host "localhost")
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,6 +82,8 @@ class Receiver:
                     return
                 payload = b'{"ok": true}' if status == 200 else b"receiver says no"
                 self.send_response(status)
+                if status in receiver.retry_after:
+                    self.send_header("Retry-After", receiver.retry_after[status])
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

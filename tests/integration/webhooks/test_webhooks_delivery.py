@@ -284,3 +284,22 @@ async def test_test_send_reaches_one_endpoint(
                 select(func.count()).select_from(OutboxJob).where(OutboxJob.job == DELIVER_JOB)
             )
         ).scalar_one() == 1
+
+
+async def test_a_receiver_asking_for_time_with_retry_after_gets_it(
+    session_factory: Factory, merchant_id: int, receiver: Receiver, installed: Runtime
+) -> None:
+    receiver.script = [429, 503]
+    receiver.retry_after = {429: "300", 503: "Wed, 21 Oct 2026 07:28:00 GMT"}
+    await _endpoint(session_factory, merchant_id, receiver.url)
+    await _record(session_factory, merchant_id, "invoice.created")
+    await run_staged_deliveries(session_factory)
+    [delivery] = await _deliveries(session_factory)
+    assert delivery.next_attempt_at - installed.clock.now() >= timedelta(seconds=300)  # not 10 s
+    await _advance_and_run(installed, session_factory, 200)
+    assert len(receiver.requests) == 1
+    await _advance_and_run(installed, session_factory, 101)  # 503 with a date: the schedule (1 min)
+    [delivery] = await _deliveries(session_factory)
+    assert timedelta(seconds=60) <= delivery.next_attempt_at - installed.clock.now() <= timedelta(seconds=72)
+    await _advance_and_run(installed, session_factory, 73)
+    assert [r.status for r in receiver.requests] == [429, 503, 200]
