@@ -88,6 +88,9 @@ async def relay(stack: PesapalStack) -> AsyncIterator[Relay]:
     r.start()
     yield r
     await r.stop()
+    if r.runtime.redis is not None:
+        await r.runtime.redis.aclose()
+    r.runtime.queue.connection.close()  # type: ignore[attr-defined]
 
 
 async def _orders(factory: object, count: int) -> list[int]:
@@ -145,7 +148,8 @@ async def test_killed_worker_and_flushed_redis_still_credit_each_order_once(
         stack.http("POST", f"/pesapal-sim/pay/{row.tracking_id}/pay", data={"method": "card"})
     await asyncio.sleep(0.3)
     stack.kill_worker(first)  # kill -9 while confirmations are queued or running
-    Redis.from_url(stack.redis_url).flushdb()  # and every queued job is lost
+    with Redis.from_url(stack.redis_url) as connection:
+        connection.flushdb()  # and every queued job is lost
     stack.start_worker()
 
     async def reconcile() -> None:  # what the scheduler's periodic job does
