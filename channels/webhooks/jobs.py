@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from channels.webhooks import sender
-from core import runtime
+from core import runtime, telemetry
 from core.config import Settings
 from core.i18n.catalog import translate
 from core.merchants.models import Merchant
@@ -23,7 +23,6 @@ from core.outbox import service as outbox
 from core.outbox.jobs import marks_row_done
 from core.runtime import Runtime
 from core.security import envelope
-from core.security.keyring import keyring_from_settings
 from core.webhooks import service
 from core.webhooks.destinations import DestinationPolicy
 from core.webhooks.models import WebhookEndpoint
@@ -34,15 +33,11 @@ log = logging.getLogger(__name__)
 TELL_DISABLED_JOB = "channels.webhooks.jobs.tell_merchant_endpoint_disabled"
 # A dispatched delivery not leased within this long is dispatched again (its job was lost).
 REDISPATCH_AFTER = timedelta(seconds=120)
-_KEYRING_KEY = "keyring"  # the process's envelope keyring, shared with channels.sms and the staff API
 
 
 def _keyring(rt: Runtime) -> envelope.Keyring:
-    ring = rt.extras.get(_KEYRING_KEY)
-    if not isinstance(ring, envelope.Keyring):
-        ring = keyring_from_settings(rt.settings)
-        rt.extras[_KEYRING_KEY] = ring
-    return ring
+    assert rt.keyring is not None  # Runtime.__post_init__ sets it
+    return rt.keyring()
 
 
 def lease_for(settings: Settings) -> timedelta:
@@ -94,6 +89,7 @@ async def deliver(delivery_id: int, outbox_id: int | None = None) -> None:
         if outbox_id is not None:
             await outbox.mark_done(session=session, outbox_id=outbox_id)
         await session.commit()
+    telemetry.count("webhook.attempt", outcome=result.outcome.value)
     log.info(
         "webhook attempt",
         extra={

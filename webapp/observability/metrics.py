@@ -63,12 +63,19 @@ SMS_DELIVERY_REPORTS = Counter(
     "Africa's Talking delivery reports, by what they did: updated, stale, unknown or malformed.",
     ["outcome"],
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "kibeti_webhook_attempts",
+    "Webhook requests to merchants' servers, by outcome: delivered (2xx), retry (network error,"
+    " 408, 429, 5xx) or failed (any other answer).",
+    ["outcome"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
     "sms.send": (SMS_SENDS, ("outcome",)),
     "sms.inbound": (SMS_INBOUND, ("outcome",)),
     "sms.delivery_report": (SMS_DELIVERY_REPORTS, ("outcome",)),
+    "webhook.attempt": (WEBHOOK_ATTEMPTS, ("outcome",)),
 }
 
 

@@ -9,9 +9,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from channels.webhooks import jobs
+from core import telemetry
 from core.outbox.models import OutboxJob
 from core.runtime import Runtime
 from core.webhooks import service
@@ -27,6 +29,7 @@ from tests.integration.webhooks.conftest import (
     settings_for,
 )
 from tests.integration.webhooks.receiver import DROP, Receiver, verify
+from webapp.observability.metrics import count_event
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -71,6 +74,10 @@ async def _record(factory: Factory, merchant_id: int, kind: str, invoice: str = 
 async def _deliveries(factory: Factory) -> list[WebhookDelivery]:
     async with factory() as session:
         return list((await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id))).scalars())
+
+
+def _attempts_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("kibeti_webhook_attempts_total", {"outcome": outcome}) or 0.0
 
 
 async def _advance_and_run(installed: Runtime, factory: Factory, seconds: float) -> None:
@@ -140,6 +147,8 @@ async def test_receiver_down_for_three_attempts_then_up_gets_it_exactly_once(
     session_factory: Factory, merchant_id: int, receiver: Receiver, installed: Runtime
 ) -> None:
     receiver.script = [503, DROP, 429]
+    telemetry.install(count_event)  # what webapp.bootstrap installs: the Prometheus counters
+    before = {o: _attempts_counted(o) for o in ("delivered", "retry")}
     _id, secret = await _endpoint(session_factory, merchant_id, receiver.url)
     await _record(session_factory, merchant_id, "invoice.settled")
     await run_staged_deliveries(session_factory)
@@ -174,6 +183,8 @@ async def test_receiver_down_for_three_attempts_then_up_gets_it_exactly_once(
         (4, "delivered", 200),
     ]
     assert log[1].error.startswith("network:")
+    assert {o: _attempts_counted(o) - before[o] for o in before} == {"delivered": 1, "retry": 3}
+    telemetry.install(None)
     assert log[3].response_snippet == '{"ok": true}'
     assert all(a.latency_ms >= 0 for a in log)
 
