@@ -144,10 +144,14 @@ async def test_an_unknown_event_type_writes_nothing(session_factory: Factory, me
 
 
 async def test_receiver_down_for_three_attempts_then_up_gets_it_exactly_once(
-    session_factory: Factory, merchant_id: int, receiver: Receiver, installed: Runtime
+    session_factory: Factory,
+    merchant_id: int,
+    receiver: Receiver,
+    installed: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     receiver.script = [503, DROP, 429]
-    telemetry.install(count_event)  # what webapp.bootstrap installs: the Prometheus counters
+    monkeypatch.setattr(telemetry, "_sink", count_event)  # what webapp.bootstrap installs: Prometheus
     before = {o: _attempts_counted(o) for o in ("delivered", "retry")}
     _id, secret = await _endpoint(session_factory, merchant_id, receiver.url)
     await _record(session_factory, merchant_id, "invoice.settled")
@@ -184,7 +188,6 @@ async def test_receiver_down_for_three_attempts_then_up_gets_it_exactly_once(
     ]
     assert log[1].error.startswith("network:")
     assert {o: _attempts_counted(o) - before[o] for o in before} == {"delivered": 1, "retry": 3}
-    telemetry.install(None)
     assert log[3].response_snippet == '{"ok": true}'
     assert all(a.latency_ms >= 0 for a in log)
 
