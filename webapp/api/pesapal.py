@@ -207,9 +207,10 @@ def _order_view(order: Any) -> dict[str, Any]:
     return {
         "id": order.id, "rail": order.rail, "status": order.status, "reference": order.merchant_reference,
         "tracking_id": order.tracking_id, "customer_id": order.customer_id,
-        "amount": str(Decimal(order.amount_minor) / 100), "currency": order.currency,
+        "amount": str(Money.from_minor(order.amount_minor, Asset.KES).amount), "currency": order.currency,
         "confirmation": order.confirmation, "method": order.method, "reason": order.flag_reason,
-        "refunded": str(Decimal(order.refunded_minor) / 100), "updated_at": order.updated_at,
+        "refunded": str(Money.from_minor(order.refunded_minor, Asset.KES).amount),
+        "updated_at": order.updated_at,
     }  # fmt: skip
 
 
