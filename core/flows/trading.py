@@ -213,6 +213,8 @@ async def _buy_by_link(
 ) -> Receipt:
     """A hosted-page rail (PesaPal: card, Airtel Money): an order whose payment link goes by SMS;
     the rail's confirmed status credits the wallet and executes the quote (core.rails.jobs)."""
+    if row.rail not in flows.rt.collection_rails:  # refused now, not an order nobody can submit
+        raise ServiceUnavailable(f"collection rail {row.rail!r} is not wired")
     kes_account = await accounts.wallet_account_id(session, customer.id, Asset.KES)
     order = await rail_orders.create_order(
         session=session, rail=row.rail, purpose="buy", idempotency_key=idempotency_key,

@@ -132,10 +132,12 @@ async def confirm_order(order_id: int) -> str:
             changed = await service.fail_order(session=session, order_id=order_id, reason="not paid in time")
             await session.commit()
         applied = service.Applied("failed" if changed else "ignored", order)
-    if applied.outcome == "failed" and order.purpose in CUSTOMER_PURPOSES:
+    told = {"failed": "sms.link_buy_failed", "reversed": "sms.link_reversed"}.get(applied.outcome)
+    if told is not None and order.purpose in CUSTOMER_PURPOSES:
         async with rt.session_factory() as session:
             customer = await identity.get_customer(session=session, customer_id=order.customer_id)
-        notice = Notice(customer.phone, customer.language, "sms.link_buy_failed", {})
+        amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
+        notice = Notice(customer.phone, customer.language, told, {"amount": amount, **_paid_by(order)})
     if notice is not None:
         await CoreFlows(rt).notify(
             phone=notice.phone, code=notice.code, language=notice.language,

@@ -173,6 +173,7 @@ async def test_reversal_after_credit_takes_it_back_and_opens_a_case(
     async with rt.session_factory() as session:
         case = (await session.execute(select(Case))).scalar_one()
     assert order.merchant_reference in case.title and case.priority == "high"
+    assert any("PesaPal reversed your payment of KES 500.00" in m for m in texts(at_fake))
     await client.post(f"/pesapal-sim/simulator/orders/{tracking}/ipn")  # again: nothing more
     await drain(rt)
     assert await _entries(rt, "pesapal_reversal") == 1
