@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from webapp.staff_portal import audit_log, cases, config, customers, dashboard, kyc, payouts, sign_in
+from webapp.staff_portal import (
+    audit_log,
+    cases,
+    config,
+    customers,
+    dashboard,
+    kyc,
+    limits,
+    payouts,
+    sign_in,
+)
 from webapp.staff_portal.auth import portal
 
 router = APIRouter(include_in_schema=False)
-for module in (sign_in, dashboard, kyc, cases, payouts, customers, config, audit_log):
+for module in (sign_in, dashboard, kyc, cases, payouts, customers, config, limits, audit_log):
     router.include_router(module.router)
 
 __all__ = ["portal", "router"]

@@ -161,3 +161,30 @@ async def test_the_maker_cannot_approve_their_own_change(session_factory: Factor
         refused = await client.post("/staff/config/changes/1/approve", data={"csrf_token": token})
         assert refused.status_code == 409
         assert "another person must approve it" in refused.text
+
+
+async def test_tier_limits_need_a_second_compliance_officer(session_factory: Factory) -> None:
+    clock = FixedClock()
+    maker_login = await make_staff(session_factory, clock, "compliance")
+    clock.advance(seconds=1)
+    checker_login = await make_staff(session_factory, clock, "compliance")
+    async with session_factory() as session:
+        await ensure_defaults(session=session, now=clock.now())
+        await session.commit()
+    async with portal_client(session_factory, clock) as (_app, maker, _rt):
+        await sign_in(maker, clock, maker_login)
+        token = csrf_of((await maker.get("/staff/limits")).text)
+        proposed = await maker.post(
+            "/staff/limits",
+            data={"csrf_token": token, "tier": "1", "daily_kes": "600000", "reason": "CBK review"},
+        )
+        assert proposed.status_code == 303
+        own = await maker.post("/staff/limits/1/approve", data={"csrf_token": token})
+        assert own.status_code == 409 and "another person must approve it" in own.text
+    async with portal_client(session_factory, clock) as (_app, checker, _rt):
+        await sign_in(checker, clock, checker_login)
+        page = await checker.get("/staff/limits")
+        assert re.search(r"<ins>600000(\.00)?</ins>", page.text), page.text
+        approved = await checker.post("/staff/limits/1/approve", data={"csrf_token": csrf_of(page.text)})
+        assert approved.status_code == 303
+        assert "limits.change_approved" in (await checker.get("/staff/audit?action=limits.")).text

@@ -1,0 +1,105 @@
+"""KYC tier limits with maker-checker (compliance.kyc.propose_limit_change / decide_limit_change, as
+/api/staff/compliance/tiers/... does): propose, the diff against the tier's limits, a different
+person decides, the history stays browsable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.responses import Response
+
+from compliance import kyc
+from compliance.models import LimitChange
+from core.auth.permissions import Permission
+from webapp.deps_auth import DbSession
+from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.auth import PREFIX, actor, render, staff_of, staff_page
+from webapp.web import forms, pagination
+from webapp.web.portal import Page
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+LimitsPage = Annotated[Page, Depends(staff_page(Permission.LIMITS_CHANGE))]
+ChangeId = Annotated[int, Path(ge=1, le=2**62)]
+AMOUNT = r"^(|\d{1,12}(\.\d{1,2})?)$"
+
+
+class LimitsForm(BaseModel):
+    tier: int = Field(ge=0, le=9)
+    per_transaction_kes: str = Field(default="", pattern=AMOUNT)
+    daily_kes: str = Field(default="", pattern=AMOUNT)
+    monthly_kes: str = Field(default="", pattern=AMOUNT)
+    max_balance_kes: str = Field(default="", pattern=AMOUNT)
+    crypto_withdrawal_kes: str = Field(default="", pattern=AMOUNT)
+    reason: str = Field(min_length=3, max_length=300)
+
+
+async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
+    tiers = await kyc.list_tiers(session=session)
+    current = {t.tier: kyc.tier_limits_kes(t) for t in tiers}
+    pending = (
+        await session.scalars(
+            select(LimitChange).where(LimitChange.status == "pending").order_by(LimitChange.id)
+        )
+    ).all()
+    history = await pagination.fetch(
+        session,
+        select(LimitChange).where(LimitChange.status != "pending"),
+        LimitChange.id,
+        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    )
+    await session.commit()
+    context: dict[str, Any] = {"errors": {}, "values": {}, "error": ""}
+    context.update(extra)
+    return render(
+        page, "staff/limits.html", status=status, tiers=tiers, current=current, pending=pending,
+        history=history, fields=kyc.LIMIT_FIELDS, viewer=actor(staff_of(page)), **context,
+    )  # fmt: skip
+
+
+@router.get("/limits")
+async def limits(page: LimitsPage, session: DbSession) -> Response:
+    return await _page(page, session)
+
+
+@router.post("/limits")
+async def propose(page: LimitsPage, session: DbSession) -> Response:
+    result = await forms.parse(LimitsForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _page(page, session, 422, errors=result.errors, values=result.values)
+    form = result.value
+    wanted = {name: getattr(form, name) for name in kyc.LIMIT_FIELDS if getattr(form, name)}
+    if not wanted:
+        errors = {kyc.LIMIT_FIELDS[0]: forms.message_for("missing", page.language)}
+        return await _page(page, session, 422, errors=errors, values=result.values)
+    work = kyc.propose_limit_change(
+        session=session, tier=form.tier, limits_kes=wanted, reason=form.reason, actor=actor(staff_of(page)),
+        now=page.now,
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 422, error=outcome.error, values=result.values)
+    return page.redirect(f"{PREFIX}/limits", notice="staff.notice.change_proposed")
+
+
+async def _decide(page: Page, session: DbSession, change_id: int, approve: bool) -> Response:
+    work = kyc.decide_limit_change(
+        session=session, change_id=change_id, approve=approve, actor=actor(staff_of(page)), now=page.now
+    )
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 409, error=outcome.error)
+    notice = "staff.notice.change_approved" if approve else "staff.notice.change_rejected"
+    return page.redirect(f"{PREFIX}/limits", notice=notice)
+
+
+@router.post("/limits/{change_id}/approve")
+async def approve(change_id: ChangeId, page: LimitsPage, session: DbSession) -> Response:
+    return await _decide(page, session, change_id, True)
+
+
+@router.post("/limits/{change_id}/reject")
+async def reject(change_id: ChangeId, page: LimitsPage, session: DbSession) -> Response:
+    return await _decide(page, session, change_id, False)
