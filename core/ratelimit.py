@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
@@ -185,11 +185,8 @@ def make_rate_limiter(redis: Any | None) -> RateLimiter:
 
 def limiter_for(runtime: Runtime) -> RateLimiter:
     """The runtime's one limiter (Redis when configured), shared with the web layer."""
-    limiter = runtime.extras.get("rate_limiter")
-    if limiter is None:
-        limiter = make_rate_limiter(runtime.redis)
-        runtime.extras["rate_limiter"] = limiter
-    return cast(RateLimiter, limiter)
+    assert runtime.rate_limiter is not None  # Runtime.__post_init__ sets it
+    return runtime.rate_limiter
 
 
 def _installed_limiter() -> RateLimiter | None:

@@ -6,9 +6,11 @@ installs the runtime before it starts taking jobs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +26,10 @@ from core.ports import (
     RateSource,
 )
 from core.telegram.store import ChatStateStore
+
+if TYPE_CHECKING:
+    from core.ratelimit import RateLimiter
+    from core.security.envelope import Keyring
 
 
 @dataclass
@@ -50,7 +56,25 @@ class Runtime:
     # simulators.pesapal.PesapalSimulator, mounted at /pesapal-sim: no PESAPAL_BASE_URL (never production)
     pesapal_simulator: Any = None
     chat_states: ChatStateStore | None = None  # Telegram conversations (Redis, or memory)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The envelope keyring, derived on first use and then kept (PBKDF2 is deliberately slow); and the one
+    # rate limiter (Redis when configured). Both default from the settings and redis above.
+    keyring: Callable[[], Keyring] | None = None
+    rate_limiter: RateLimiter | None = None
+    ussd_engine: Any = None  # channels.ussd.engine.Engine: web processes (webapp.bootstrap.wire_web)
+    # The web process's running python-telegram-bot Application (channels.telegram.bot), and the lock
+    # that starts it once.
+    telegram_application: Any = None
+    telegram_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        from core.ratelimit import make_rate_limiter
+        from core.security.keyring import keyring_from_settings
+
+        if self.keyring is None:
+            self.keyring = cache(partial(keyring_from_settings, self.settings))
+        if self.rate_limiter is None:
+            self.rate_limiter = make_rate_limiter(self.redis)
+
 
 
 _current: Runtime | None = None

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from core import runtime as runtime_module
 from core.runtime import Runtime
 from webapp import api, docs
-from webapp.bootstrap import build_runtime
+from webapp.bootstrap import build_runtime, wire_web
 from webapp.observability.metrics import MetricsMiddleware
 from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
@@ -47,6 +47,8 @@ def create_app(runtime: Runtime | None = None, *, run_scheduler_inside: bool | N
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current = runtime or build_runtime()
+        if current.ussd_engine is None:  # a Runtime built for another process kind, or by hand in a test
+            wire_web(current)
         runtime_module.install(current)
         app.state.runtime = current
         if isinstance(current.queue, InProcessJobQueue):

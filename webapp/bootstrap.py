@@ -1,5 +1,8 @@
 """The one composition root: builds the Runtime (adapters behind core's ports) for the web app,
-the workers and the CLI alike. Nothing else constructs adapters.
+the workers, the scheduler and the CLI alike. Nothing else constructs adapters.
+
+Every builder below must import: a missing module or a misconfigured piece fails at start-up, with the
+builder (or the setting) named, rather than leaving a port empty to fail later.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import redis
 import redis.asyncio
@@ -21,6 +24,7 @@ from core.db.session import make_engine, make_session_factory
 from core.logging import configure_logging
 from core.runtime import Runtime
 from core.telegram.store import build_chat_states
+from webapp.http_get import httpx_get
 from webapp.observability.errors import init_error_reporting
 from webapp.observability.metrics import count_event
 from webapp.queues import InProcessJobQueue, RQJobQueue
@@ -33,22 +37,37 @@ ADAPTER_BUILDERS: dict[str, str] = {
     "mobile_money": "payouts.adapter.build",
     "chains": "wallets.adapter.build",
     "compliance": "compliance.adapter.build",
-    "collection_rails": "payouts.pesapal.adapter.build",
+    "collection_rails": "payouts.rails.build",
 }
 RATE_SOURCES_BUILDER = "core.fx.sources.build_sources"
 NOTIFIER_BY_CHANNEL = "channels.telegram.notifier.build"
 
 
-def _optional(dotted: str) -> Callable[..., Any] | None:
+# What a process needs beyond the ports: web processes also serve USSD (the engine is built here).
+ProcessKind = Literal["web", "worker", "scheduler", "cli"]
+
+
+class BootstrapError(RuntimeError):
+    """A builder bootstrap needs is missing: the process refuses to start."""
+
+
+def _builder(dotted: str) -> Callable[..., Any]:
     module_name, _, attribute = dotted.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    builder: Callable[..., Any] | None = getattr(module, attribute, None)
-    return builder
+        raise BootstrapError(f"{dotted}: module {exc.name} is missing; this process cannot start") from exc
+    builder = getattr(module, attribute, None)
+    if not callable(builder):
+        raise BootstrapError(f"{dotted} does not exist; this process cannot start")
+    return builder  # type: ignore[no-any-return]
+
+
+def wire_web(runtime: Runtime) -> None:
+    """What only web processes serve: the USSD engine (its session store: Redis, or memory)."""
+    from channels.ussd.router import build_engine
+
+    runtime.ussd_engine = build_engine(runtime)
 
 
 def wire_simulators(runtime: Runtime) -> None:
@@ -79,7 +98,9 @@ def wire_simulators(runtime: Runtime) -> None:
         runtime.pesapal_simulator = PesapalSimulator()
 
 
-def build_runtime(settings: Settings | None = None, *, for_worker: bool = False) -> Runtime:
+def build_runtime(
+    settings: Settings | None = None, *, for_worker: bool = False, kind: ProcessKind = "web"
+) -> Runtime:
     """Build everything from settings. Workers get a NullPool engine (RQ runs each job in a new loop)."""
     settings = settings or get_settings()
     settings.check_production()
@@ -103,23 +124,25 @@ def build_runtime(settings: Settings | None = None, *, for_worker: bool = False)
     )
     wire_simulators(runtime)
     for port, dotted in ADAPTER_BUILDERS.items():
-        builder = _optional(dotted)
-        if builder is not None:
-            setattr(runtime, port, builder(runtime))
-    by_channel = _optional(NOTIFIER_BY_CHANNEL)
-    if by_channel is not None and runtime.notifier is not None:  # a linked Telegram chat, else SMS
-        runtime.notifier = by_channel(runtime, runtime.notifier)
-    sources = _optional(RATE_SOURCES_BUILDER)
-    if sources is not None:
-        runtime.rate_sources = list(sources(settings))
+        setattr(runtime, port, _builder(dotted)(runtime))
+    if runtime.notifier is not None:  # a linked Telegram chat, else SMS
+        runtime.notifier = _builder(NOTIFIER_BY_CHANNEL)(runtime, runtime.notifier)
+    runtime.rate_sources = list(_builder(RATE_SOURCES_BUILDER)(settings, get=httpx_get))
+    if kind == "web":
+        wire_web(runtime)
     return runtime
 
 
 def install(
-    settings: Settings | None = None, *, for_worker: bool = False, log_level: str = "INFO"
+    settings: Settings | None = None,
+    *,
+    for_worker: bool = False,
+    log_level: str = "INFO",
+    kind: ProcessKind = "worker",
 ) -> Runtime:
-    """Configure masked JSON logs (on stderr: stdout stays clean for CLI output) and install the Runtime."""
+    """Configure masked JSON logs (on stderr: stdout stays clean for CLI output) and install the Runtime
+    (workers, the scheduler and the CLI; the web app builds its own in webapp.app)."""
     configure_logging(level=log_level, stream=sys.stderr)
-    runtime = build_runtime(settings, for_worker=for_worker)
+    runtime = build_runtime(settings, for_worker=for_worker, kind=kind)
     runtime_module.install(runtime)
     return runtime

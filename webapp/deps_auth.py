@@ -18,12 +18,11 @@ from core.auth import api_keys, sessions, tokens
 from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied, TokenInvalid
 from core.auth.models import ApiKey, StaffUser
 from core.auth.permissions import API_KEY_SCOPES, Permission, has_permission
-from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiter, make_rate_limiter, subject_key
+from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiter, limiter_for, subject_key
 from core.runtime import Runtime
 from core.security.callbacks import check_callback, client_ip
 from core.security.envelope import Keyring
 from core.security.errors import CallbackRejected
-from core.security.keyring import keyring_from_settings
 
 RULE_ATTRIBUTE = "__kibeti_rule__"
 _bearer = HTTPBearer(auto_error=False)
@@ -47,19 +46,12 @@ DbSession = Annotated[AsyncSession, Depends(db_session)]
 
 def get_keyring(runtime: Runtime) -> Keyring:
     """The envelope keyring, derived once per process (PBKDF2 is deliberately slow)."""
-    keyring = runtime.extras.get("keyring")
-    if not isinstance(keyring, Keyring):
-        keyring = keyring_from_settings(runtime.settings)
-        runtime.extras["keyring"] = keyring
-    return keyring
+    assert runtime.keyring is not None  # Runtime.__post_init__ sets it
+    return runtime.keyring()
 
 
 def get_rate_limiter(runtime: Runtime) -> RateLimiter:
-    limiter = runtime.extras.get("rate_limiter")
-    if limiter is None:
-        limiter = make_rate_limiter(runtime.redis)
-        runtime.extras["rate_limiter"] = limiter
-    return limiter
+    return limiter_for(runtime)
 
 
 def _unauthorized(message: str = "authentication required") -> HTTPException:

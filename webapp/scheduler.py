@@ -18,7 +18,7 @@ from core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 RELAY_EVERY_SECONDS = 0.5
-# (dotted job, interval in seconds); jobs whose module is not present are skipped
+# (dotted job, interval in seconds); each must exist: a missing one stops the scheduler at start-up
 PERIODIC_JOBS: list[tuple[str, float]] = [
     ("core.ledger.jobs.expire_holds", 30),
     ("core.ledger.jobs.rollup_system_accounts", 300),
@@ -47,10 +47,7 @@ DEFAULT_QUEUE = "default"
 def queue_of(job: str) -> str:
     """The queue a job runs on: its module's JOB_QUEUES says (e.g. the signer's jobs), else default."""
     module_name, _, _ = job.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        return DEFAULT_QUEUE
+    module = importlib.import_module(module_name)
     return str(getattr(module, "JOB_QUEUES", {}).get(job, DEFAULT_QUEUE))
 
 
@@ -58,12 +55,9 @@ def available_jobs() -> list[tuple[str, float]]:
     found = []
     for job, interval in PERIODIC_JOBS:
         module_name, _, attribute = job.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, attribute):
-            found.append((job, interval))
+        if not callable(getattr(importlib.import_module(module_name), attribute, None)):
+            raise RuntimeError(f"periodic job {job} does not exist: the scheduler cannot start")
+        found.append((job, interval))
     return found
 
 

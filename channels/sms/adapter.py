@@ -7,14 +7,13 @@ Africa's Talking fake bootstrap wired (the embedded default, tests) is used inst
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from channels.sms.errors import SmsNotConfigured
 from core.outbox import service as outbox
 from core.ports import SECRET_PLACEHOLDER
 from core.runtime import Runtime
 from core.security import envelope
-from core.security.keyring import keyring_from_settings
 
 JOB = "channels.sms.jobs.send_sms"
 
@@ -28,15 +27,10 @@ def at_base_url(rt: Runtime) -> str:
     return rt.sms_simulator_url()
 
 
-_KEYRING_KEY = "keyring"  # the process's envelope keyring (PBKDF2 once), shared with the staff API
-
-
 def keyring(rt: Runtime) -> envelope.Keyring:
-    ring = rt.extras.get(_KEYRING_KEY)
-    if not isinstance(ring, envelope.Keyring):
-        ring = keyring_from_settings(rt.settings)
-        rt.extras[_KEYRING_KEY] = ring
-    return ring
+    """The process's envelope keyring (derived once), shared with the staff API."""
+    assert rt.keyring is not None  # Runtime.__post_init__ sets it
+    return rt.keyring()
 
 
 def secret_context(reference: str) -> str:
@@ -60,7 +54,7 @@ class OutboxSmsNotifier:
         await self._enqueue(phone=phone, reference=reference, kwargs={"text": text})
 
     async def send_secret_sms(
-        self, *, phone: str, text: str, secret: str, reference: str, session: AsyncSession | None = None
+        self, *, phone: str, text: str, secret: str, reference: str, session: Any = None
     ) -> None:
         """`text` holds SECRET_PLACEHOLDER; the secret (a one-time code) waits in the outbox sealed
         (no code at rest in clear) and the job renders it when it sends. With `session`, the SMS is
@@ -77,9 +71,7 @@ class OutboxSmsNotifier:
             await self._stage(session, phone=phone, reference=reference, kwargs=kwargs)
             await session.commit()
 
-    async def _stage(
-        self, session: AsyncSession, *, phone: str, reference: str, kwargs: dict[str, str]
-    ) -> None:
+    async def _stage(self, session: Any, *, phone: str, reference: str, kwargs: dict[str, str]) -> None:
         await outbox.enqueue(
             session=session,
             job=JOB,

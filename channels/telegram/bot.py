@@ -7,7 +7,6 @@ web app exposes on the embedded default.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +21,6 @@ from core.runtime import Runtime
 from core.telegram.flows import TelegramLinks
 
 SIMULATED_TOKEN = "100000:SIMULATED-no-real-bot"  # noqa: S105 - not a secret: the token the embedded default's double sees
-_APP_KEY = "telegram.application"
-_LOCK_KEY = "telegram.lock"
 
 
 def simulated(rt: Runtime) -> bool:
@@ -63,15 +60,14 @@ def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
 
 async def running_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
     """The process's Application, initialised (getMe) and consuming its update queue."""
-    application = rt.extras.get(_APP_KEY)
+    application = rt.telegram_application
     if isinstance(application, Application) and application.running:
         return application
-    lock = rt.extras.setdefault(_LOCK_KEY, asyncio.Lock())
-    async with lock:
-        application = rt.extras.get(_APP_KEY)
+    async with rt.telegram_lock:
+        application = rt.telegram_application
         if not isinstance(application, Application):
             application = build_application(rt)
-            rt.extras[_APP_KEY] = application
+            rt.telegram_application = application
         if not application.running:
             await application.initialize()
             await application.start()
@@ -82,7 +78,7 @@ async def stop_application(rt: Runtime) -> None:
     """Stop consuming updates and close the Bot API client (the web app's shutdown, tests' teardown).
     Updates still queued are dropped: Telegram redelivers nothing we answered 200, so a busy
     shutdown loses them (production wants Redis persistence and a drained queue: next step)."""
-    application = rt.extras.pop(_APP_KEY, None)
+    application, rt.telegram_application = rt.telegram_application, None
     if isinstance(application, Application):
         if application.running:
             await application.stop()
@@ -93,7 +89,7 @@ async def stop_application(rt: Runtime) -> None:
 async def notice_bot(rt: Runtime) -> AsyncIterator[Bot]:
     """The bot that sends notices from a job: this process's running Application's (the embedded
     default, where jobs run in the web process), else one for this job, paced the same way."""
-    application = rt.extras.get(_APP_KEY)
+    application = rt.telegram_application
     if isinstance(application, Application) and application.running:
         yield application.bot
         return

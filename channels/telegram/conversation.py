@@ -25,8 +25,7 @@ from telegram.ext import ContextTypes
 from channels.telegram import texts
 from core.errors import KibetiError
 from core.flows.types import CustomerFlows
-from core.telegram.flows import TelegramLinks
-from core.telegram.models import LinkedCustomer
+from core.telegram.flows import LinkedCustomer, TelegramLinks
 from core.telegram.store import ChatStateStore
 
 log = logging.getLogger(__name__)

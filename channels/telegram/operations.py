@@ -26,7 +26,7 @@ from core.i18n.catalog import has
 from core.money import Asset, Money, parse_amount
 from core.quotes.errors import AmountTooLarge, AmountTooSmall, QuoteExpired
 from core.quotes.maths import MPESA_MAX, MPESA_MIN
-from core.telegram.models import LinkedCustomer
+from core.telegram.flows import LinkedCustomer
 
 QUOTED_OPS = ("buy", "sell", "send", "wd")
 STATEMENT_SIZE = 50

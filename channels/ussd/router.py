@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["ussd"])
 MAX_FIELD = 600
 MAX_FORM_FIELDS = 100  # AT sends five
-_ENGINE_KEY = "ussd.engine"
 _URLENCODED = "application/x-www-form-urlencoded"
 
 
@@ -47,11 +46,10 @@ def build_engine(rt: Runtime) -> Engine:
 
 
 def get_engine(rt: Runtime) -> Engine:
-    engine = rt.extras.get(_ENGINE_KEY)
-    if not isinstance(engine, Engine):
-        engine = build_engine(rt)
-        rt.extras[_ENGINE_KEY] = engine
-    return engine
+    """The engine webapp.bootstrap built for this web process."""
+    if not isinstance(rt.ussd_engine, Engine):
+        raise RuntimeError("no USSD engine in this Runtime: webapp.bootstrap.wire_web builds it")
+    return rt.ussd_engine
 
 
 def _authorised(rt: Runtime, secret: str, request: Request) -> bool:

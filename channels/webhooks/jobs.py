@@ -23,7 +23,6 @@ from core.outbox import service as outbox
 from core.outbox.jobs import marks_row_done
 from core.runtime import Runtime
 from core.security import envelope
-from core.security.keyring import keyring_from_settings
 from core.webhooks import service
 from core.webhooks.destinations import DestinationPolicy
 from core.webhooks.models import WebhookEndpoint
@@ -36,15 +35,9 @@ TELL_DISABLED_JOB = "channels.webhooks.jobs.tell_merchant_endpoint_disabled"
 REDISPATCH_AFTER = timedelta(seconds=120)
 
 
-_KEYRING_KEY = "keyring"  # the process's envelope keyring, shared with channels.sms and the staff API
-
-
 def _keyring(rt: Runtime) -> envelope.Keyring:
-    ring = rt.extras.get(_KEYRING_KEY)
-    if not isinstance(ring, envelope.Keyring):
-        ring = keyring_from_settings(rt.settings)
-        rt.extras[_KEYRING_KEY] = ring
-    return ring
+    assert rt.keyring is not None  # Runtime.__post_init__ sets it
+    return rt.keyring()
 
 
 def lease_for(settings: Settings) -> timedelta:

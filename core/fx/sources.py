@@ -1,4 +1,5 @@
-"""Rate sources behind core.ports.RateSource: HTTP providers (httpx, with timeouts) and demo rates.
+"""Rate sources behind core.ports.RateSource: HTTP providers (through an injected `HttpGet`, with
+timeouts; webapp.http_get is the httpx one) and demo rates.
 
 * ExchangeRateApiSource: an exchangerate-api-compatible `latest/USD` endpoint answering
   ``{"result": "success", "base_code": "USD", "conversion_rates": {"KES": 129.5}}``.
@@ -15,9 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
-
-import httpx
+from typing import Any, Protocol
 
 from core.fx.errors import RateSourceError
 from core.fx.rates import DEMO_SOURCE
@@ -83,25 +82,36 @@ def parse_coingecko(body: bytes | str, source: str) -> list[RateQuote]:
     return quotes
 
 
+class HttpGet(Protocol):
+    """GET a JSON URL: (status, body). Raises TimeoutError on a timeout and OSError (its message names
+    what failed) on any other transport failure. Core does no I/O itself: webapp.bootstrap injects one."""
+
+    async def __call__(
+        self, url: str, *, params: Mapping[str, str] | None, timeout_s: float
+    ) -> tuple[int, bytes]: ...
+
+
 class _HttpSource:
     name: str
 
-    def __init__(self, *, name: str, url: str, timeout: float = DEFAULT_TIMEOUT, api_key: str = "") -> None:
+    def __init__(
+        self, *, name: str, url: str, get: HttpGet, timeout: float = DEFAULT_TIMEOUT, api_key: str = ""
+    ) -> None:
         self.name = name
         self.url = url.replace("{api_key}", api_key)
         self.timeout = timeout
+        self._http = get
 
     async def _get(self, params: dict[str, str] | None = None) -> bytes:
         try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout)) as client:
-                response = await client.get(self.url, params=params, headers={"Accept": "application/json"})
-        except httpx.TimeoutException as exc:
+            status, body = await self._http(self.url, params=params, timeout_s=self.timeout)
+        except TimeoutError as exc:
             raise RateSourceError(f"{self.name}: timed out after {self.timeout}s") from exc
-        except httpx.HTTPError as exc:
-            raise RateSourceError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != httpx.codes.OK:
-            raise RateSourceError(f"{self.name}: HTTP {response.status_code}")
-        return response.content
+        except OSError as exc:
+            raise RateSourceError(f"{self.name}: {exc}") from exc
+        if status != 200:
+            raise RateSourceError(f"{self.name}: HTTP {status}")
+        return body
 
 
 class ExchangeRateApiSource(_HttpSource):
@@ -114,10 +124,12 @@ class ExchangeRateApiSource(_HttpSource):
 class CoinGeckoSource(_HttpSource):
     """BTC/USD and USDT/USD from a CoinGecko-compatible simple-price endpoint (base URL or full path)."""
 
-    def __init__(self, *, name: str, url: str, timeout: float = DEFAULT_TIMEOUT, api_key: str = "") -> None:
+    def __init__(
+        self, *, name: str, url: str, get: HttpGet, timeout: float = DEFAULT_TIMEOUT, api_key: str = ""
+    ) -> None:
         if not url.rstrip("/").endswith("/simple/price"):
             url = url.rstrip("/") + "/api/v3/simple/price"
-        super().__init__(name=name, url=url, timeout=timeout, api_key=api_key)
+        super().__init__(name=name, url=url, get=get, timeout=timeout, api_key=api_key)
 
     async def fetch(self) -> list[RateQuote]:
         params = {"ids": ",".join(COINGECKO_IDS), "vs_currencies": "usd"}
@@ -144,22 +156,30 @@ def sources_from_settings(
     crypto_fallback_url: str = "",
     api_key: str = "",
     timeout: float = DEFAULT_TIMEOUT,
+    get: HttpGet | None = None,
 ) -> list[RateSource]:
     """The configured sources, primary before fallback; the demo source when none is configured.
 
     For webapp.bootstrap (the composition root): pass the FX_* settings.
     """
     sources: list[RateSource] = []
+    configured = [u for u in (usd_kes_url, usd_kes_fallback_url, crypto_url, crypto_fallback_url) if u]
+    if not configured:
+        return [DemoRateSource()]
+    if get is None:
+        raise RateSourceError("FX_* URLs are set but no HTTP client was given to fetch them")
     for name, url in (("usd_kes", usd_kes_url), ("usd_kes_fallback", usd_kes_fallback_url)):
         if url:
-            sources.append(ExchangeRateApiSource(name=name, url=url, timeout=timeout, api_key=api_key))
+            sources.append(
+                ExchangeRateApiSource(name=name, url=url, get=get, timeout=timeout, api_key=api_key)
+            )
     for name, url in (("crypto", crypto_url), ("crypto_fallback", crypto_fallback_url)):
         if url:
-            sources.append(CoinGeckoSource(name=name, url=url, timeout=timeout))
-    return sources or [DemoRateSource()]
+            sources.append(CoinGeckoSource(name=name, url=url, get=get, timeout=timeout))
+    return sources
 
 
-def build_sources(settings: object) -> list[RateSource]:
+def build_sources(settings: object, *, get: HttpGet | None = None) -> list[RateSource]:
     """Builder used by webapp.bootstrap: the FX_* settings -> sources (demo when none configured)."""
 
     def text(name: str) -> str:
@@ -173,4 +193,5 @@ def build_sources(settings: object) -> list[RateSource]:
         crypto_url=text("fx_crypto_url"),
         crypto_fallback_url=text("fx_crypto_fallback_url"),
         api_key=text("fx_api_key"),
+        get=get,
     )

@@ -7,7 +7,6 @@ or voided exactly once, inside the same transaction as the status change.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -315,24 +314,17 @@ async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_c
     return True
 
 
-def _finished_job_exists(job: str = FINISHED_JOB) -> bool:
-    module_name, _, attribute = job.rpartition(".")
-    try:
-        return hasattr(importlib.import_module(module_name), attribute)
-    except ImportError:
-        return False
-
-
 async def _stage_finished(session: AsyncSession, payout: Payout) -> None:
-    """Tell the customer (receipt or failure SMS) through the use-case layer, once per payout."""
-    if payout.merchant_id is not None and _finished_job_exists(SETTLEMENT_FINISHED_JOB):
+    """Tell the customer (receipt or failure SMS) through the use-case layer, once per payout: jobs are
+    staged by name in the outbox (the runner imports them), never imported from here."""
+    if payout.merchant_id is not None:
         await outbox.enqueue(
             session=session,
             job=SETTLEMENT_FINISHED_JOB,
             kwargs={"payout_id": payout.id},
             dedupe_key=f"payout:{payout.id}:settlement-finished",
         )
-    if payout.customer_id is None or not _finished_job_exists():
+    if payout.customer_id is None:
         return
     await outbox.enqueue(
         session=session,

@@ -21,7 +21,7 @@ from core.money import Asset
 from core.runtime import Runtime
 from core.telegram import service
 from core.telegram.errors import NotLinked
-from core.telegram.models import LinkedCustomer
+from core.telegram.models import LinkedCustomer as LinkedCustomer  # the bot's view, for channels
 
 OTP_PURPOSE = "telegram_link"
 log = structlog.get_logger(__name__)

@@ -19,7 +19,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, for_worker: boo
     """Build and install the Runtime, run `work(runtime)` to completion, dispose the engine."""
 
     async def main() -> T:
-        runtime = install(for_worker=for_worker, log_level="WARNING")
+        runtime = install(for_worker=for_worker, log_level="WARNING", kind="cli")
         try:
             return await work(runtime)
         finally:

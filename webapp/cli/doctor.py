@@ -14,7 +14,7 @@ from webapp.observability.health import readiness
 @click.command(name="doctor")
 def cli() -> None:
     """Check the database (reachable, migrations at head), Redis and the settings."""
-    runtime = install(log_level="WARNING")
+    runtime = install(log_level="WARNING", kind="cli")
     checks = asyncio.run(readiness(runtime))
     width = max(len(check.name) for check in checks)
     for check in checks:

@@ -46,7 +46,7 @@ def rq_worker(queues: str, burst: bool, metrics_port: int) -> None:
 @click.command(name="scheduler")
 def scheduler_cli() -> None:
     """Relay the outbox to the queue and enqueue periodic jobs (run exactly one)."""
-    runtime = install()
+    runtime = install(kind="scheduler")
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -96,7 +96,7 @@ async def _unknown_payout(stack: Stack) -> str:
 
 async def test_staff_portal_done_when(stack: Stack, browser: Browser) -> None:
     rt = stack.rt
-    rt.extras["rate_limiter"] = OpenPerIp(get_rate_limiter(rt))
+    rt.rate_limiter = OpenPerIp(get_rate_limiter(rt))
     newcomer = stack.phone("+254711000001")
     assert "Welcome to Kibeti" in await register(
         newcomer, "1", "Wanjiku Njeri", "34560000"

@@ -43,7 +43,7 @@ def build_runtime(factory: async_sessionmaker[AsyncSession], clock: FixedClock) 
     rt = Runtime(settings=settings, session_factory=factory, clock=clock, queue=InProcessJobQueue())
     rt.compliance = ComplianceGateService(factory, clock, verifier=SimulatedIprs(lenient=True))
     rt.notifier = SmsRecorder()
-    rt.extras["keyring"] = KEYRING
+    rt.keyring = lambda: KEYRING
     runtime_module.install(rt)
     return rt
 

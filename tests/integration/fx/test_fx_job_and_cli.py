@@ -25,6 +25,7 @@ from core.quotes.errors import QuoteAlreadyUsed
 from core.quotes.maths import QuoteKind, QuoteRequest
 from core.runtime import Runtime
 from tests.cli import kibeti
+from webapp.http_get import httpx_get
 
 
 class _NoQueue:
@@ -48,8 +49,8 @@ async def test_refresh_job_stores_rates_and_fills_the_redis_cache(db_url, redis_
         clock=clock,
         queue=_NoQueue(),
         rate_sources=[
-            ExchangeRateApiSource(name="erapi", url=provider.url("/latest/USD"), timeout=30),
-            CoinGeckoSource(name="gecko", url=provider.url(""), timeout=30),
+            ExchangeRateApiSource(get=httpx_get, name="erapi", url=provider.url("/latest/USD"), timeout=30),
+            CoinGeckoSource(get=httpx_get, name="gecko", url=provider.url(""), timeout=30),
         ],
         redis=client,
     )

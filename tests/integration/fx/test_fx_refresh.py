@@ -14,6 +14,7 @@ from core.fx.errors import RatesUnavailable, UnknownPair
 from core.fx.models import FxAlert, FxRate, RateKind
 from core.fx.policy import FxPolicy
 from core.fx.sources import CoinGeckoSource, DemoRateSource, ExchangeRateApiSource
+from webapp.http_get import httpx_get
 
 # Generous: these bound waits on a shared, busy machine; only the "slow" test waits them out.
 POLICY = FxPolicy(source_timeout=30.0)
@@ -22,12 +23,16 @@ SLOW_POLICY = FxPolicy(source_timeout=5.0)  # the slow source hangs; the local o
 
 def sources(provider, timeout=30.0):
     return [
-        ExchangeRateApiSource(name="erapi", url=provider.url("/v6/KEY/latest/USD"), timeout=timeout),
         ExchangeRateApiSource(
-            name="erapi_fallback", url=provider.url("/fallback/latest/USD"), timeout=timeout
+            get=httpx_get, name="erapi", url=provider.url("/v6/KEY/latest/USD"), timeout=timeout
         ),
-        CoinGeckoSource(name="gecko", url=provider.url("/"), timeout=timeout),
-        CoinGeckoSource(name="gecko_fallback", url=provider.url("/fb/api/v3/simple/price"), timeout=timeout),
+        ExchangeRateApiSource(
+            get=httpx_get, name="erapi_fallback", url=provider.url("/fallback/latest/USD"), timeout=timeout
+        ),
+        CoinGeckoSource(get=httpx_get, name="gecko", url=provider.url("/"), timeout=timeout),
+        CoinGeckoSource(
+            get=httpx_get, name="gecko_fallback", url=provider.url("/fb/api/v3/simple/price"), timeout=timeout
+        ),
     ]
 
 

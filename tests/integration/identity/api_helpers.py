@@ -20,8 +20,8 @@ from webapp.queues import InProcessJobQueue
 def make_runtime(factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Runtime:
     settings = Settings(kibeti_env="test", secret_key=SECRET_KEY, trusted_proxies=["127.0.0.1/32"])
     runtime = Runtime(settings=settings, session_factory=factory, clock=clock, queue=InProcessJobQueue())
-    runtime.extras["keyring"] = KEYRING
-    runtime.extras["rate_limiter"] = MemoryRateLimiter(now=lambda: clock.now().timestamp())
+    runtime.keyring = lambda: KEYRING
+    runtime.rate_limiter = MemoryRateLimiter(now=lambda: clock.now().timestamp())
     return runtime
 
 

@@ -119,7 +119,7 @@ async def test_matrix_every_staff_route_by_every_role(pg_session_factory: Factor
         return pair.access_token
 
     runtime = make_runtime(pg_session_factory, clock)
-    runtime.extras["rate_limiter"] = _Unlimited()
+    runtime.rate_limiter = _Unlimited()
     async with api_client(runtime) as (app, client):
         failures = []
         for path, route, method in staff_routes(app):

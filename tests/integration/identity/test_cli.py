@@ -72,7 +72,7 @@ async def _api_login_role_limited(url: str, uri: str, keyring: Keyring) -> None:
     engine = make_engine(url)
     try:
         runtime = make_runtime(make_session_factory(engine), clock)
-        runtime.extras["keyring"] = keyring
+        runtime.keyring = lambda: keyring
         async with api_client(runtime) as (_app, client):
             code = pyotp.parse_uri(uri).at(int(clock.now().timestamp()))
             login = await client.post(

@@ -48,7 +48,7 @@ async def test_api_key_dependency_and_callback_check(pg_session_factory: Factory
         await session.commit()
     runtime = make_runtime(pg_session_factory, clock)
     runtime.settings.callback_ip_allowlist = ["196.201.214.0/24"]
-    runtime.extras["rate_limiter"] = MemoryRateLimiter(now=lambda: clock.now().timestamp())
+    runtime.rate_limiter = MemoryRateLimiter(now=lambda: clock.now().timestamp())
     app = build_app()
     app.state.runtime = runtime
     runtime_module.install(runtime)

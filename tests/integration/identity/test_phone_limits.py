@@ -51,7 +51,7 @@ async def channels(
         client = redis.asyncio.Redis.from_url(redis_url)
         runtime = Runtime(settings=Settings(kibeti_env="test"), session_factory=session_factory, clock=clock,
                           queue=InProcessJobQueue(), redis=client)  # fmt: skip
-        runtime.extras["rate_limiter"] = RedisRateLimiter(client)
+        runtime.rate_limiter = RedisRateLimiter(client)
         clients.append(client)
         runtimes.append(runtime)
     previous = runtime_module._current

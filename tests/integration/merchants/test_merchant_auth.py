@@ -71,7 +71,7 @@ async def setup(session_factory: Factory) -> AsyncIterator[tuple[httpx.AsyncClie
             )
             keys[label] = issued.plaintext
     runtime = make_runtime(session_factory, clock)
-    runtime.extras["rate_limiter"] = MemoryRateLimiter(now=lambda: clock.now().timestamp())
+    runtime.rate_limiter = MemoryRateLimiter(now=lambda: clock.now().timestamp())
     transport = httpx.ASGITransport(app=_app(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client, keys, session_factory
@@ -132,3 +132,16 @@ async def test_per_key_rate_limit(setup: tuple[httpx.AsyncClient, dict[str, str]
     assert limited.json()["code"] == "rate_limited" and "retry-after" in limited.headers
     other_key = await client.post("/api/v1/things", json={"name": "a"}, headers=_auth(keys["writer"]))
     assert other_key.status_code == 201
+
+
+async def test_guessing_keys_is_limited_per_address(
+    setup: tuple[httpx.AsyncClient, dict[str, str], Factory],
+) -> None:
+    client, _keys, _factory = setup
+    answers = [
+        (
+            await client.post("/api/v1/things", json={"name": "a"}, headers=_auth(f"kbt_live_{n:x}_guess"))
+        ).status_code
+        for n in range(31)
+    ]
+    assert answers == [401] * 30 + [429]

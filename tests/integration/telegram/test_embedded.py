@@ -54,7 +54,7 @@ async def test_embedded_bot_answers_through_the_in_process_double(sqlite_url: st
             assert time.monotonic() < deadline, "the embedded bot never answered"
             await asyncio.sleep(0.02)
         assert "Karibu Kibeti" in double.sent_to(4242)[0].params["text"]
-        application = rt.extras["telegram.application"]
+        application = rt.telegram_application
         assert application.running
     assert not application.running, "the app's shutdown stops the bot"
     await close_runtime(rt)
@@ -87,5 +87,5 @@ async def test_production_without_a_bot_refuses_the_public_dev_secret(sqlite_url
             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
         assert response.status_code == 403
-    assert "telegram.application" not in rt.extras, "no bot was started"
+    assert rt.telegram_application is None, "no bot was started"
     await close_runtime(rt)

@@ -62,7 +62,7 @@ async def test_control_characters_or_overlong_email_is_422_not_500(
     session_factory: Factory, email: str
 ) -> None:
     runtime = make_runtime(session_factory, FixedClock())
-    runtime.extras["rate_limiter"] = _Unlimited()
+    runtime.rate_limiter = _Unlimited()
     body = json.dumps({"email": email, "password": "whatever-password", "totp": "123456"})
     async with api_client(runtime) as (_app, client):
         response = await client.post(
@@ -75,7 +75,7 @@ async def test_control_characters_or_overlong_email_is_422_not_500(
 
 async def test_nul_in_password_or_refresh_token_is_422_not_500(session_factory: Factory) -> None:
     runtime = make_runtime(session_factory, FixedClock())
-    runtime.extras["rate_limiter"] = _Unlimited()
+    runtime.rate_limiter = _Unlimited()
     async with api_client(runtime) as (_app, client):
         login = await client.post(
             "/api/staff/login", json={"email": EMAIL, "password": "pass\x00word", "totp": "123456"}
@@ -90,7 +90,7 @@ async def test_a_locked_account_answers_as_a_wrong_password_and_an_unknown_email
     clock = FixedClock()
     uri = await _staff(session_factory, clock)
     runtime = make_runtime(session_factory, clock)
-    runtime.extras["rate_limiter"] = _Unlimited()
+    runtime.rate_limiter = _Unlimited()
 
     def shape(response: object) -> tuple[int, dict[str, str], list[str]]:
         body = dict(response.json())  # type: ignore[attr-defined]

@@ -63,7 +63,7 @@ def installed(session_factory: Factory) -> Iterator[Runtime]:
         queue=RecordingQueue(),
         notifier=RecordingNotifier(),
     )
-    current.extras["keyring"] = CHEAP_KEYRING
+    current.keyring = lambda: CHEAP_KEYRING
     runtime_module.install(current)
     yield current
 

@@ -53,7 +53,7 @@ async def test_a_receiver_gets_processing_and_settled_signed_and_the_page_shows_
         queue=RecordingQueue(),
         notifier=RecordingNotifier(),
     )
-    runtime.extras["keyring"] = CHEAP_KEYRING
+    runtime.keyring = lambda: CHEAP_KEYRING
     runtime_module.install(runtime)
     async with shop.factory() as session, session.begin():
         _endpoint, secret = await flows.register_endpoint(

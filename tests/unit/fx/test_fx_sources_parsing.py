@@ -23,6 +23,7 @@ from core.fx.sources import (
     parse_coingecko,
     parse_exchangerate_api,
 )
+from webapp.http_get import httpx_get
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -118,7 +119,7 @@ def test_sources_from_settings_demo_by_default_and_ordered_when_configured() -> 
         fx_crypto_url="https://api.coingecko.example",
         fx_api_key="sekret",
     )
-    sources = build_sources(settings)
+    sources = build_sources(settings, get=httpx_get)
     assert [s.name for s in sources] == ["usd_kes", "usd_kes_fallback", "crypto"]
     assert isinstance(sources[0], ExchangeRateApiSource) and sources[0].url.endswith("/v6/sekret/latest/USD")
     assert isinstance(sources[2], CoinGeckoSource) and sources[2].url.endswith("/api/v3/simple/price")
