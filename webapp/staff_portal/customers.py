@@ -117,7 +117,8 @@ async def _customer_page(
         limits=kyc.tier_limits_kes(tier),
         mask_phone=mask_phone, mask_name=mask_name, mask_id=mask_id,
         withdrawals_allowed_at=identity.withdrawals_allowed_at(customer),
-        may_write=may(page, Permission.CUSTOMERS_WRITE), may_reset=may(page, Permission.CUSTOMERS_RESET_PIN),
+        may_write=may(page, Permission.CUSTOMERS_WRITE), may_kyc=may(page, Permission.KYC_REVIEW),
+        may_reset=may(page, Permission.CUSTOMERS_RESET_PIN),
         **context,
     )  # fmt: skip
 

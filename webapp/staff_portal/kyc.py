@@ -160,3 +160,28 @@ async def decide_identity(customer_id: CustomerId, page: KycPage, session: DbSes
 @router.post("/kyc/{customer_id}/documents")
 async def decide_documents(customer_id: CustomerId, page: KycPage, session: DbSession) -> Response:
     return await _decide(page, session, customer_id, documents=True)
+
+
+class TierForm(BaseModel):
+    tier: int = Field(ge=0, le=9)
+    reason: str = Field(pattern="^(" + "|".join(REASONS) + ")$")
+
+
+@router.post("/kyc/{customer_id}/tier")
+async def lower_tier(customer_id: CustomerId, page: KycPage, session: DbSession) -> Response:
+    """Lower a customer's tier (raising one goes through the identity and document reviews)."""
+    result = await forms.parse(TierForm, await page.request.form(), page.language)
+    profile = await kyc.get_profile(session=session, customer_id=customer_id)
+    if profile is None:
+        raise WebError(404, "web.error.not_found", page.language)
+    if result.value is None or result.value.tier >= profile.tier:
+        errors = result.errors or {"tier": forms.message_for("less_than_equal", page.language)}
+        return await _detail(page, session, customer_id, errors=errors, values=result.values, error=" ")
+    work = kyc.set_customer_tier(
+        session=session, profile=profile, tier=result.value.tier, actor=actor(staff_of(page)),
+        reason=result.value.reason, now=page.now,
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _detail(page, session, customer_id, error=outcome.error)
+    return page.redirect(f"{PREFIX}/kyc/{customer_id}", notice="staff.notice.tier_lowered")

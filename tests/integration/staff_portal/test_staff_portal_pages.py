@@ -56,9 +56,17 @@ async def test_compliance_officer_approves_a_pending_kyc(session_factory: Factor
         assert 'href="/staff/kyc/501"' not in (await client.get("/staff/kyc")).text
         audit = await client.get("/staff/audit?subject=customer:501")
         assert "kyc.profile_read" in audit.text and "kyc.t1_reviewed" in audit.text
+        async with session_factory() as session:
+            profile = await session.get(KycProfile, 501)
+            assert profile is not None and profile.tier == 1
+        lowered = await client.post(
+            "/staff/kyc/501/tier",
+            data={"csrf_token": csrf_of(detail.text), "tier": "0", "reason": "suspected_fraud"},
+        )
+        assert lowered.status_code == 303
     async with session_factory() as session:
         profile = await session.get(KycProfile, 501)
-        assert profile is not None and profile.tier == 1
+        assert profile is not None and profile.tier == 0
 
 
 async def test_alert_worked_to_an_str_download(session_factory: Factory) -> None:
