@@ -294,11 +294,9 @@ async def _post_entry_pg(
 ) -> EntryResult:
     """One round trip on the session's own connection and transaction (asyncpg directly: the
     SQLAlchemy statement machinery cost more CPU than the rest of a posting)."""
-    if session.dirty or session.new or session.deleted:
-        await session.flush()  # the function reads rows this session may have changed
+    await _flush_pending(session)
     arguments = (
-        idempotency_key, request_hash, kind, memo, json.dumps(details),
-        [leg[0] for leg in legs], [leg[1] for leg in legs], [leg[2] for leg in legs], utcnow(),
+        idempotency_key, request_hash, kind, memo, json.dumps(details), *_columns(legs), utcnow(),
     )  # fmt: skip
     row = await run_on_session_connection(session, _POST_ENTRY, arguments)
     entry_id, outcome, account_id = row
@@ -306,18 +304,28 @@ async def _post_entry_pg(
         return EntryResult(entry_id=entry_id)
     if outcome == "replayed":
         return EntryResult(entry_id=entry_id, replayed=True)
+    raise _refusal(outcome, idempotency_key, account_id, legs)
+
+
+def _columns(legs: Sequence[Leg]) -> tuple[list[int], list[str], list[int]]:
+    """Legs as the function's three arrays: account ids, assets, signed minor units."""
+    return [leg[0] for leg in legs], [leg[1] for leg in legs], [leg[2] for leg in legs]
+
+
+def _refusal(outcome: str, idempotency_key: str, account_id: int, legs: Sequence[Leg]) -> errors.LedgerError:
+    """The error for a posting the database function refused (nothing was written)."""
     if outcome == "conflict":
-        raise errors.IdempotencyConflict(
+        return errors.IdempotencyConflict(
             f"idempotency key {idempotency_key!r} was already used for a different entry"
         )
     if outcome == "insufficient_funds":
-        raise errors.InsufficientFunds(f"ledger account {account_id} has insufficient funds")
+        return errors.InsufficientFunds(f"ledger account {account_id} has insufficient funds")
     if outcome == "unknown_account":
-        raise errors.UnknownAccount(f"no ledger account {account_id}")
+        return errors.UnknownAccount(f"no ledger account {account_id}")
     if outcome == "account_closed":
-        raise errors.AccountClosed(f"ledger account {account_id} is closed")
+        return errors.AccountClosed(f"ledger account {account_id} is closed")
     asset = next(leg[1] for leg in legs if leg[0] == account_id)
-    raise errors.InvalidPosting(f"account {account_id} does not hold {asset}")
+    return errors.InvalidPosting(f"account {account_id} does not hold {asset}")
 
 
 async def _audit_money(
@@ -392,6 +400,11 @@ async def place_hold(
     request_hash = _hash(
         {"account": account_id, "asset": amount.asset.value, "minor": amount.minor, "details": details}
     )
+    if _is_postgres(session):
+        return await _place_hold_pg(
+            session, idempotency_key=idempotency_key, request_hash=request_hash, account_id=account_id,
+            amount=amount, expires_at=expires_at, memo=memo[:200], details=details,
+        )  # fmt: skip
     async with session.begin_nested():
         statement = (
             _insert_for(session, Hold)
@@ -441,6 +454,48 @@ async def place_hold(
     return HoldResult(hold_id=hold_id)
 
 
+_PLACE_HOLD = "SELECT hold_id, outcome, held_asset FROM ledger_place_hold($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+
+
+async def _place_hold_pg(
+    session: AsyncSession,
+    *,
+    idempotency_key: str,
+    request_hash: str,
+    account_id: int,
+    amount: Money,
+    expires_at: datetime | None,
+    memo: str,
+    details: dict[str, Any],
+) -> HoldResult:
+    await _flush_pending(session)
+    arguments = (
+        idempotency_key, request_hash, account_id, amount.asset.value, amount.minor, expires_at, memo,
+        json.dumps(details), utcnow(),
+    )  # fmt: skip
+    hold_id, outcome, held = await run_on_session_connection(session, _PLACE_HOLD, arguments)
+    if outcome == "placed":
+        return HoldResult(hold_id=hold_id)
+    if outcome == "replayed":
+        return HoldResult(hold_id=hold_id, replayed=True)
+    if outcome == "conflict":
+        raise errors.IdempotencyConflict(f"idempotency key {idempotency_key!r} was used for another hold")
+    if outcome == "unknown_account":
+        raise errors.UnknownAccount(f"no ledger account {account_id}")
+    if outcome == "account_closed":
+        raise errors.AccountClosed(f"ledger account {account_id} is closed")
+    if outcome == "wrong_asset":
+        raise errors.InvalidPosting(f"account {account_id} holds {held}, not {amount.asset.value}")
+    if outcome == "unconstrained":
+        raise errors.InvalidPosting("holds are placed on customer or merchant wallets only")
+    raise errors.InsufficientFunds(f"ledger account {account_id} has insufficient funds")
+
+
+async def _flush_pending(session: AsyncSession) -> None:
+    if session.dirty or session.new or session.deleted:
+        await session.flush()  # the function reads rows this session may have changed
+
+
 async def _resolve(session: AsyncSession, hold_id: int, status: HoldStatus, now: datetime) -> Hold | None:
     """Flip a pending hold to `status` exactly once; None if someone else resolved it first."""
     flipped = await session.execute(
@@ -487,6 +542,11 @@ async def post_hold(
     expired or differently-posted hold raises.
     """
     now = now or utcnow()
+    if _is_postgres(session):
+        return await _post_hold_pg(
+            session, hold_id=hold_id, postings=postings, idempotency_key=idempotency_key, kind=kind,
+            memo=memo, details=details, now=now,
+        )  # fmt: skip
     async with session.begin_nested():
         hold = await _get_hold(session, hold_id)
         if hold.status == HoldStatus.POSTED.value:
@@ -514,6 +574,53 @@ async def post_hold(
     return result
 
 
+_VOID_HOLD = "SELECT ledger_void_hold($1, $2, $3, $4)"
+_HOLD_ROW = "SELECT account_id, asset, amount, memo, expires_at FROM ledger_holds WHERE id = $1"
+_POST_HOLD = (
+    "SELECT entry_id, outcome, bad_account FROM ledger_post_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+
+
+async def _post_hold_pg(
+    session: AsyncSession,
+    *,
+    hold_id: int,
+    postings: Sequence[PostingRequest],
+    idempotency_key: str,
+    kind: str,
+    memo: str,
+    details: dict[str, Any] | None,
+    now: datetime,
+) -> EntryResult:
+    """The hold's row read (its debit is one of the entry's legs, hashed here), then one call."""
+    await _flush_pending(session)
+    hold = await run_on_session_connection(session, _HOLD_ROW, (hold_id,))
+    if hold is None:
+        raise errors.UnknownHold(f"no hold {hold_id}")
+    account_id, asset, minor, hold_memo, expires_at = hold
+    debit = PostingRequest(account_id, -Money.from_minor(minor, Asset(asset)))
+    legs = _validate([debit, *postings])
+    entry_details = {"hold_id": hold_id, **(details or {})}
+    arguments = (
+        hold_id, idempotency_key, _legs_hash(kind, legs, entry_details), kind, (memo or hold_memo)[:200],
+        json.dumps(entry_details), *_columns(legs), now,
+    )  # fmt: skip
+    entry_id, outcome, bad_account = await run_on_session_connection(session, _POST_HOLD, arguments)
+    if outcome == "posted":
+        return EntryResult(entry_id=entry_id)
+    if outcome == "replayed":
+        return EntryResult(entry_id=entry_id, replayed=True)
+    if outcome == "unknown_hold":
+        raise errors.UnknownHold(f"no hold {hold_id}")
+    if outcome == "already_posted":
+        raise errors.HoldAlreadyResolved(f"hold {hold_id} was already posted")
+    if outcome.startswith("already_"):
+        raise errors.HoldAlreadyResolved(f"hold {hold_id} was already {outcome.removeprefix('already_')}")
+    if outcome == "expired":
+        raise errors.HoldExpired(f"hold {hold_id} expired at {expires_at.isoformat()}")
+    raise _refusal(outcome, idempotency_key, bad_account, legs)
+
+
 async def void_hold(
     *,
     session: AsyncSession,
@@ -524,6 +631,16 @@ async def void_hold(
 ) -> bool:
     """Release a pending hold. True if this call voided it; False if it was already voided/expired."""
     now = now or utcnow()
+    if _is_postgres(session):
+        await _flush_pending(session)
+        status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
+        arguments = (hold_id, status.value, reason, now)
+        outcome = (await run_on_session_connection(session, _VOID_HOLD, arguments))[0]
+        if outcome == "unknown_hold":
+            raise errors.UnknownHold(f"no hold {hold_id}")
+        if outcome == "posted":
+            raise errors.HoldAlreadyResolved(f"hold {hold_id} was already posted")
+        return bool(outcome == "resolved")
     async with session.begin_nested():
         status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
         resolved = await _resolve(session, hold_id, status, now)
