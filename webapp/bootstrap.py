@@ -38,7 +38,6 @@ ADAPTER_BUILDERS: dict[str, str] = {
     "chains": "wallets.adapter.build",
     "compliance": "compliance.adapter.build",
     "collection_rails": "payouts.rails.build",
-    "collection_rails": "payouts.rails.build",
 }
 RATE_SOURCES_BUILDER = "core.fx.sources.build_sources"
 NOTIFIER_BY_CHANNEL = "channels.telegram.notifier.build"
@@ -93,10 +92,6 @@ def wire_simulators(runtime: Runtime) -> None:
         from simulators.telegram_bot_api import BotApiDouble
 
         runtime.telegram_double = BotApiDouble()
-    if not settings.pesapal_base_url:
-        from simulators.pesapal import PesapalSimulator
-
-        runtime.pesapal_simulator = PesapalSimulator()
     if not settings.pesapal_base_url:
         from simulators.pesapal import PesapalSimulator
 
