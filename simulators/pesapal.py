@@ -38,6 +38,7 @@ ANNOUNCE = {"simulator": "pesapal", "note": "Kibeti's PesaPal API 3.0 simulator:
 TOKEN_LIFETIME = timedelta(minutes=5)
 STATUS_TEXT = {0: "INVALID", 1: "COMPLETED", 2: "FAILED", 3: "REVERSED"}
 METHODS = {"card": "Visa", "airtel": "AirtelKE", "mpesa": "MpesaKE"}
+MOBILE_METHODS = ("AirtelKE", "MpesaKE")
 
 
 @dataclass
@@ -197,6 +198,8 @@ class PesapalSimulator:
             return _error("refund_failed", "only a COMPLETED payment can be refunded")
         if amount is None or amount <= 0 or order.refunded > 0 or amount > order.amount:
             return _error("refund_failed", "a refund is one request of at most the amount paid")
+        if order.payment_method in MOBILE_METHODS and amount != order.amount:
+            return _error("refund_failed", "a mobile-money payment is refunded in full only")
         order.refunded = amount
         return {"status": "200", "message": "Refund request successfully"}
 

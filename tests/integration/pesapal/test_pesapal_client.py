@@ -117,6 +117,15 @@ async def test_refund_at_most_once_and_never_above_paid_cancel_only_unpaid(
         )
     assert await client.cancel_order(order_tracking_id=unpaid) is True
     assert await client.cancel_order(order_tracking_id=paid) is False
+    airtel = sim.pay(await _order(client, "KBT-P3"), "airtel")
+    assert airtel is not None
+    with pytest.raises(RailRefused):  # mobile money: in full only
+        await client.refund(
+            confirmation_code=airtel.confirmation_code, amount=Decimal("100"), username="u", remarks="r"
+        )
+    assert await client.refund(
+        confirmation_code=airtel.confirmation_code, amount=Decimal("500"), username="u", remarks="r"
+    )
     await sim.drain()
 
 
