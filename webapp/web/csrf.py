@@ -16,4 +16,7 @@ def token_for(sid: str, *, secret_key: str) -> str:
 
 
 def is_valid(sid: str, given: str | None, *, secret_key: str) -> bool:
-    return bool(given) and hmac.compare_digest(token_for(sid, secret_key=secret_key), str(given))
+    if not given:
+        return False
+    expected = token_for(sid, secret_key=secret_key).encode()
+    return hmac.compare_digest(expected, str(given).encode("utf-8", "surrogatepass"))

@@ -79,8 +79,11 @@ def encode(session: WebSession, *, secret_key: str, policy: CookiePolicy) -> str
 def decode(value: str, *, secret_key: str, policy: CookiePolicy) -> WebSession | None:
     """The cookie's session when its signature is right, else None (never an exception)."""
     payload, _, mac = value.partition(".")
-    expected = hmac.new(_key(secret_key, policy), payload.encode(), hashlib.sha256).hexdigest()
-    if not mac or not hmac.compare_digest(mac, expected):
+    try:
+        expected = hmac.new(_key(secret_key, policy), payload.encode(), hashlib.sha256).hexdigest()
+        if not mac or not hmac.compare_digest(mac.encode(), expected.encode()):
+            return None
+    except UnicodeEncodeError:
         return None
     try:
         sid, language, issued, seen = json.loads(

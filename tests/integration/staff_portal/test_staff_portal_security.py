@@ -153,3 +153,22 @@ async def test_error_pages_have_no_traceback(session_factory: Factory) -> None:
         assert missing.status_code == 404
         assert "text/html" in missing.headers["content-type"]
         assert "There is no such page." in missing.text
+
+
+async def test_the_viewer_chooses_swahili(session_factory: Factory) -> None:
+    clock = FixedClock()
+    staff = await make_staff(session_factory, clock, "compliance")
+    async with portal_client(session_factory, clock) as (_app, client, _rt):
+        await sign_in(client, clock, staff)
+        page = await client.get("/staff")
+        switched = await client.post(
+            "/staff/language",
+            data={"csrf_token": csrf_of(page.text), "language": "sw"},
+            headers={"referer": "http://testserver/staff/kyc"},
+        )
+        assert switched.status_code == 303 and switched.headers["location"] == "/staff/kyc"
+        queue = await client.get("/staff/kyc")
+        assert '<html lang="sw">' in queue.text
+        assert "Foleni ya KYC" in queue.text and "Hakuna kinachosubiri ukaguzi." in queue.text
+        dashboard = await client.get("/staff")
+        assert "Dashibodi" in dashboard.text
