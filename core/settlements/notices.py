@@ -46,22 +46,15 @@ def paid_text(merchant: Merchant, credit: MerchantCredit, now: datetime) -> str:
         where = destination_of(merchant).label()
     except InvalidDestination:
         where = ""
-    payer = credit.payer or "-"
+    payer = credit.payer or credit.paid_asset  # an invoice paid on chain: the network it came by
     if not where:
         return _fit(
             translate("sms.merchant.paid_held", language, amount=gross, payer=payer, ref=credit.reference)
         )
-    return _fit(
-        translate(
-            "sms.merchant.paid",
-            language,
-            amount=gross,
-            payer=payer,
-            ref=credit.reference,
-            where=where,
-            when=translate(_when(merchant, now), language),
-        )
-    )
+    code = "sms.merchant.paid" if credit.payer else "sms.merchant.paid_crypto"
+    when = translate(_when(merchant, now), language)
+    values = {"amount": gross, "payer": payer, "ref": credit.reference, "where": where, "when": when}
+    return _fit(translate(code, language, asset=credit.paid_asset, **values))
 
 
 def settlement_text(merchant: Merchant, settlement: Settlement) -> str:
