@@ -222,7 +222,14 @@ async def _buy_by_link(
         accepted_at=flows.rt.clock.now(),
     )  # fmt: skip
     await session.commit()
-    return Receipt(reference=order.merchant_reference, status="link", amount=pay)
+    # status "link": the payment link goes by SMS; a web channel can send the browser to `pay_at`
+    pay_at = payment_link_path(order.link_code)
+    return Receipt(reference=order.merchant_reference, status="link", amount=pay, details={"pay_at": pay_at})
+
+
+def payment_link_path(code: str) -> str:
+    """Our short payment link's path (webapp/api/pesapal.py serves it; it waits, then redirects)."""
+    return f"/p/{code}"
 
 
 BuyCollector = Callable[

@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 JOB_QUEUES = {"core.rails.jobs.reconcile_rail_orders": service.QUEUE}
 ORDER_TTL = timedelta(hours=1)  # an unpaid link is cancelled after this
 RECHECK_AFTER = timedelta(minutes=2)  # an open order untouched this long is asked about again
-LINK_PATH = "/p/"
 METHOD_NAMES = {"AirtelKE": "Airtel Money", "MpesaKE": "M-Pesa", "TKashKE": "T-Kash"}  # PesaPal's names
 
 
@@ -47,7 +46,7 @@ def _rail(rt: runtime.Runtime, order: RailOrder) -> CollectionRail:
 
 
 def payment_link(rt: runtime.Runtime, order: RailOrder) -> str:
-    return rt.settings.pesapal_public_base_url.rstrip("/") + LINK_PATH + order.link_code
+    return rt.settings.pesapal_public_base_url.rstrip("/") + trading.payment_link_path(order.link_code)
 
 
 async def submit_order(order_id: int) -> str:
