@@ -19,6 +19,7 @@ from core.config import Settings
 from core.webhooks.errors import InvalidWebhookUrl, WebhookDestinationRefused
 
 MAX_URL_LENGTH = 2000
+RESOLVE_TIMEOUT_S = 5
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -121,7 +122,10 @@ async def resolve(target: Target, policy: DestinationPolicy) -> Destination:
         return Destination(target=target, address=literal)
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise WebhookDestinationRefused(f"the host {target.host} did not resolve in time") from None
     except (OSError, UnicodeError) as exc:
         raise WebhookDestinationRefused(f"the host {target.host} does not resolve ({exc})") from None
     addresses: list[IPAddress] = []

@@ -17,8 +17,8 @@ from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.webhooks import flows, service
-from core.webhooks.destinations import DestinationPolicy
+from core.webhooks import service
+from core.webhooks.destinations import DestinationPolicy, check_url
 from core.webhooks.events import SUBSCRIBABLE
 from core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webapp.deps_auth import DbSession, get_keyring, get_runtime
@@ -135,19 +135,29 @@ class Accepted(BaseModel):
 async def create_endpoint(
     body: NewEndpoint, request: Request, session: DbSession, principal: Writer
 ) -> JSONResponse:
-    """Register an endpoint. The answer carries the signing secret once: store it now."""
+    """Register an endpoint. The answer carries the signing secret once: store it now.
+
+    Each delivery is a POST of the event as JSON with `Kibeti-Signature: t=<unix time>,v1=<hex
+    HMAC-SHA256(secret, "<t>.<raw body>")>` (Stripe's scheme: reject a `t` more than 5 minutes
+    old). Answer 2xx quickly. Network errors, timeouts, 408, 429 and 5xx are retried for about three
+    days; any other answer is final. An event may arrive more than once or out of order: use its
+    `id` to ignore repeats and the object's `status` rather than the order of arrival."""
     runtime = get_runtime(request)
+    policy = DestinationPolicy.from_settings(runtime.settings)
+    # Resolved before the request's transaction starts: on SQLite a transaction holds the one
+    # write lock, which a slow DNS answer must not keep from every other request.
+    await check_url(body.url, policy)
     shown: dict[str, str] = {}
 
     async def work() -> tuple[int, dict[str, Any]]:
-        endpoint, secret = await flows.register_endpoint(
+        endpoint, secret = await service.create_endpoint(
             session=session,
             merchant_id=principal.merchant_id,
             url=body.url,
             events=body.events,
             description=body.description,
             keyring=get_keyring(runtime),
-            policy=DestinationPolicy.from_settings(runtime.settings),
+            policy=policy,
             now=runtime.clock.now(),
         )
         shown["secret"] = secret
