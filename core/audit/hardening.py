@@ -27,6 +27,8 @@ def statements(app_role: str) -> list[str]:
     if not _ROLE_NAME.match(app_role):
         raise HardeningRefused(f"{app_role!r} is not a plain PostgreSQL role name")
     return [
+        # money writes queue audit rows here and the sweeper deletes them once chained: no edits
+        f"REVOKE UPDATE, TRUNCATE ON audit_pending FROM {app_role}",
         f"REVOKE ALL ON audit_log FROM {app_role}",
         f"GRANT SELECT, INSERT ON audit_log TO {app_role}",
     ]
