@@ -50,13 +50,15 @@ def payment_link(rt: runtime.Runtime, order: RailOrder) -> str:
 
 
 async def submit_order(order_id: int) -> str:
-    """Returns "submitted", "refused" or "skipped" (already submitted or settled)."""
+    """Returns "submitted", "refused" or "skipped" (already submitted or settled). A refusal of a
+    repeated submit is not a failure (the first may have reached PesaPal): flagged for staff."""
     rt = runtime.get()
     async with rt.session_factory() as session:
-        order = await service.claim_for_submit(session=session, order_id=order_id)
+        claimed = await service.claim_for_submit(session=session, order_id=order_id)
         await session.commit()
-        if order is None:
+        if claimed is None:
             return "skipped"
+        order, repeated = claimed
         rail = _rail(rt, order)
         amount = Money.from_minor(order.amount_minor, Asset.KES)
         reference, phone = order.merchant_reference, order.phone
@@ -66,7 +68,9 @@ async def submit_order(order_id: int) -> str:
         )
     except RailRefused as exc:
         async with rt.session_factory() as session:
-            failed = await service.fail_order(session=session, order_id=order_id, reason=f"refused: {exc}")
+            failed = await service.refuse_submit(
+                session=session, order_id=order_id, reason=f"refused: {exc}", repeated=repeated
+            )
             await session.commit()
         if failed and order.purpose in CUSTOMER_PURPOSES:
             await _tell(rt, order, "sms.link_buy_failed", f"rail:{order_id}:failed")

@@ -33,6 +33,7 @@ CONFIRM_JOB = "core.rails.jobs.confirm_order"
 # The web app (which may import compliance) opens the staff case for a reversal after a credit.
 REVERSAL_CASE_JOB = "webapp.api.pesapal.open_reversal_case"
 QUEUE = "payouts"
+RESUBMIT_REFUSED = "a repeated submit was refused"
 MAX_HINTS = 20  # notifications per order that each trigger a status query
 
 
@@ -111,25 +112,42 @@ async def order_by_link(*, session: AsyncSession, code: str) -> RailOrder | None
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def claim_for_submit(*, session: AsyncSession, order_id: int) -> RailOrder | None:
-    """created -> submitting. A `submitting` order (a crash mid-call) is submitted again with the same
-    merchant reference: the provider answers a repeat with the order it already has."""
+async def claim_for_submit(*, session: AsyncSession, order_id: int) -> tuple[RailOrder, bool] | None:
+    """created -> submitting; returns the order and whether this is a repeated submit. A `submitting`
+    order (a crash mid-call) is submitted again with the same merchant reference."""
     row = await get_order(session=session, order_id=order_id, lock=True)
     if row.status not in (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value) or row.tracking_id:
         return None
+    repeated = row.status == OrderStatus.SUBMITTING.value
     row.status, row.updated_at = OrderStatus.SUBMITTING.value, utcnow()
-    return row
+    return row, repeated
 
 
 async def mark_submitted(
     *, session: AsyncSession, order_id: int, tracking_id: str, redirect_url: str
 ) -> RailOrder:
     row = await get_order(session=session, order_id=order_id, lock=True)
+    unsure = row.status == OrderStatus.FLAGGED.value and row.flag_reason.startswith(RESUBMIT_REFUSED)
     row.tracking_id, row.redirect_url = tracking_id, redirect_url[:500]
-    if row.status in (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value):
-        row.status = OrderStatus.PENDING.value
+    if row.status in (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value) or unsure:
+        row.status, row.flag_reason = OrderStatus.PENDING.value, ""  # the first submit did get through
     row.updated_at = utcnow()
     return row
+
+
+async def refuse_submit(*, session: AsyncSession, order_id: int, reason: str, repeated: bool) -> bool:
+    """The provider refused the order. A first submit: the order failed (True). A repeated one (the
+    first may have reached the provider, which refuses a reused reference): unknown, never failed;
+    flagged for staff, nothing credited, until the first one's answer arrives (`mark_submitted`)."""
+    row = await get_order(session=session, order_id=order_id, lock=True)
+    if row.status not in OPEN_ORDER or row.tracking_id:
+        return False
+    row.updated_at = utcnow()
+    if repeated:
+        row.status, row.flag_reason = OrderStatus.FLAGGED.value, f"{RESUBMIT_REFUSED}: {reason}"[:255]
+        return False
+    row.status, row.flag_reason = OrderStatus.FAILED.value, reason[:255]
+    return True
 
 
 async def fail_order(*, session: AsyncSession, order_id: int, reason: str) -> bool:

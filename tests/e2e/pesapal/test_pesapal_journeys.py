@@ -177,3 +177,64 @@ async def test_reversal_after_credit_takes_it_back_and_opens_a_case(
     await client.post(f"/pesapal-sim/simulator/orders/{tracking}/ipn")  # again: nothing more
     await drain(rt)
     assert await _entries(rt, "pesapal_reversal") == 1
+
+
+async def test_reused_merchant_reference_refused_first_time_fails_repeat_is_flagged(
+    client: httpx.AsyncClient, rt: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    from core.rails import jobs, service
+
+    await _buy_by_link(client, rt, at_fake)
+    order = await only_order(rt)
+    # PesaPal already holds another order under this reference (another amount): it refuses ours
+    taken = dict(sim(rt).orders[order.tracking_id or ""].__dict__)
+    async with rt.session_factory() as session:
+        row = await service.get_order(session=session, order_id=order.id)
+        row.tracking_id, row.status = None, "submitting"  # as if a first submit crashed mid-call
+        await session.commit()
+    sim(rt).orders[taken["order_tracking_id"]].amount = taken["amount"] + 1
+    assert await jobs.submit_order(order.id) == "refused"
+    flagged = await only_order(rt)
+    assert flagged.status == "flagged" and flagged.flag_reason.startswith(service.RESUBMIT_REFUSED)
+    assert not any("was not completed" in m for m in texts(at_fake))  # unknown is never a failure
+    async with rt.session_factory() as session:  # the first submit's answer arrives after all
+        await service.mark_submitted(
+            session=session,
+            order_id=order.id,
+            tracking_id=taken["order_tracking_id"],
+            redirect_url="http://x",
+        )
+        await session.commit()
+    assert (await only_order(rt)).status == "pending"
+    assert await _entries(rt, "pesapal_collection") == 0
+
+
+async def test_first_submit_refused_fails_the_order_and_says_so(
+    client: httpx.AsyncClient, rt: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    from core.flows import accounts
+    from core.identity import service as identity
+    from core.money import Asset, Money
+    from core.rails import jobs, service
+
+    async with rt.session_factory() as session:
+        customer = await identity.register_customer(
+            session=session, phone=AIRTEL, name="Wambui", national_id="34567890", language="en", pin="4826"
+        )
+        wallet = await accounts.wallet_account_id(session, customer.id, Asset.KES)
+        order = await service.create_order(
+            session=session, rail="pesapal", purpose="topup", idempotency_key="refused-1",
+            customer_id=customer.id, account_id=wallet, phone=AIRTEL, amount=Money.of("250", Asset.KES),
+        )  # fmt: skip
+        await session.commit()
+    # PesaPal already holds another order (another amount) under our reference: it refuses ours
+    other = await rt.collection_rails["pesapal"].start_collection(
+        reference=order.merchant_reference, phone=AIRTEL, amount=Money.of("999", Asset.KES), description="x"
+    )
+    assert other.provider_reference
+    assert await jobs.submit_order(order.id) == "refused"
+    async with rt.session_factory() as session:
+        failed = await service.get_order(session=session, order_id=order.id)
+    assert failed.status == "failed" and "refused" in failed.flag_reason
+    await drain(rt)
+    assert any("was not completed" in m for m in texts(at_fake))
