@@ -12,13 +12,14 @@ from webapp.staff_portal import (
     dashboard,
     kyc,
     limits,
+    merchants,
     payouts,
     sign_in,
 )
 from webapp.staff_portal.auth import portal
 
 router = APIRouter(include_in_schema=False)
-for module in (sign_in, dashboard, kyc, cases, payouts, customers, config, limits, audit_log):
+for module in (sign_in, dashboard, kyc, cases, payouts, customers, merchants, config, limits, audit_log):
     router.include_router(module.router)
 
 __all__ = ["portal", "router"]
