@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 async def run_on_session_connection(session: AsyncSession, sql: str, arguments: Sequence[Any]) -> Any:
     """`fetchrow(sql, *arguments)` on the session's connection; the row (or None)."""
     connection = await session.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection  # SQLAlchemy's asyncpg adapter
+    sync = connection.sync_connection
+    # the checked-out connection, without another greenlet hop unless it must be revalidated (I/O)
+    pooled = (
+        sync.connection
+        if sync is not None and not sync.invalidated
+        else await connection.get_raw_connection()
+    )
+    adapted: Any = pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
     async with adapted._execute_mutex:
         if not adapted._started:
             await adapted._start_transaction()
