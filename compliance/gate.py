@@ -82,6 +82,8 @@ class ComplianceGateService:
     _seeded: bool = False
 
     async def check(self, movement: MovementCheck) -> GateResult:
+        if movement.owner_type != "customer":
+            return await self._screen_only(movement)
         now = self.clock.now()
         async with self.session_factory() as session, session.begin():
             profile, row = await self._open_movement(session, movement, now)
@@ -129,6 +131,28 @@ class ComplianceGateService:
         session.add(row)
         await session.flush()
         return profile, row
+
+    async def _screen_only(self, movement: MovementCheck) -> GateResult:
+        """Money a merchant sends back to a payer (a refund to a crypto address): the destination is
+        screened; no customer's profile, tier or limits apply (the merchant is not a customer)."""
+        async with self.session_factory() as session, session.begin():
+            lists = await store.active_list(session=session)
+            if lists is None:
+                if self.fail_closed_without_list:
+                    return GateResult(Decision.REVIEW, reasons.REVIEW)
+                return GateResult(Decision.ALLOW)
+            outcome = await screen_address(
+                session=session,
+                lists=lists,
+                address=movement.counterparty,
+                customer_id=None,
+                now=self.clock.now(),
+            )
+        if outcome is Outcome.BLOCK:
+            return GateResult(Decision.DENY, reasons.DECLINED)
+        if outcome in (Outcome.ALERT, Outcome.REVIEW):
+            return GateResult(Decision.REVIEW, reasons.REVIEW)
+        return GateResult(Decision.ALLOW)
 
     async def reverse(self, *, reference: str) -> int:
         """A refused payout: its movement no longer counts against limits (nor in reports)."""

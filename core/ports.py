@@ -158,6 +158,8 @@ class MovementCheck:
     amount_kes: Money  # the KES value, for limits
     counterparty: str = ""  # phone, address or merchant id
     reference: str = ""  # the movement's own key (a payout's), for `ComplianceGate.reverse`
+    # "customer" (limits, monitoring); "merchant": a merchant's refund to a payer, screened only
+    owner_type: str = "customer"
 
 
 @dataclass(frozen=True)

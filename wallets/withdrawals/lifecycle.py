@@ -139,6 +139,7 @@ async def request_withdrawal(
                 amount=amount,
                 amount_kes=amount_kes or Money.zero(Asset.KES),
                 counterparty=destination,
+                owner_type=owner_type,
             )
         )
         if not decision.allowed:
