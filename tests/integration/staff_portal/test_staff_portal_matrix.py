@@ -16,6 +16,7 @@ from core.auth.permissions import Permission, has_permission
 from core.clock import FixedClock
 from tests.integration.identity.test_authz_matrix import all_api_routes, rule_of
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+from tests.integration.staff_portal.test_staff_portal_merchants import ClearScreening
 from webapp.app import create_app
 
 Factory = async_sessionmaker[AsyncSession]
@@ -46,7 +47,8 @@ def _url(path: str) -> str:
 async def test_portal_matrix_for_role(role: Role, pg_session_factory: Factory) -> None:
     clock = FixedClock()
     staff = await make_staff(pg_session_factory, clock, role.value)
-    async with portal_client(pg_session_factory, clock) as (app, client, _rt):
+    async with portal_client(pg_session_factory, clock) as (app, client, runtime):
+        runtime.compliance = ClearScreening()  # type: ignore[assignment]
         anonymous_failures = []
         for path, route, method in portal_routes(app):
             if rule_of(route) == "public":
