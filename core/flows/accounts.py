@@ -14,6 +14,7 @@ from core.flows.types import BalanceLine, StatementLine
 from core.fx import service as fx
 from core.ledger import service as ledger
 from core.ledger.models import Account, AccountKind, OwnerType
+from core.ledger.service import Movement
 from core.money import Asset, Money
 
 WALLET_ASSETS = (Asset.KES, Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)
@@ -100,3 +101,13 @@ async def mini_statement(session: AsyncSession, customer_id: int, limit: int) ->
             )
     lines.sort(key=lambda line: line.at, reverse=True)
     return lines[:limit]
+
+
+async def statement_page(
+    session: AsyncSession, customer_id: int, asset: Asset, *, before_entry_id: int | None, limit: int
+) -> list[Movement]:
+    """One wallet's movements, newest first, `limit` at a time from before `before_entry_id`."""
+    account_id = await wallet_account_id(session, customer_id, asset)
+    return await ledger.history(
+        session=session, account_id=account_id, limit=limit, before_entry_id=before_entry_id
+    )

@@ -42,6 +42,7 @@ from core.identity import service as identity
 from core.identity.errors import InvalidPhoneNumber, PinIncorrect, PinLocked
 from core.identity.models import Customer
 from core.identity.phone import normalize_phone
+from core.ledger.service import Movement
 from core.money import Asset, Money, format_money
 from core.ports import IdentityClaim
 from core.quotes.maths import Given, Rail
@@ -248,6 +249,16 @@ class CoreFlows:
             lines = await accounts.mini_statement(session, customer_id, limit)
             await session.commit()
             return lines
+
+    async def statement(
+        self, *, customer_id: int, asset: Asset, before_entry_id: int | None = None, limit: int = 20
+    ) -> list[Movement]:
+        """One wallet's movements, newest first, a page at a time (keyset on the entry id)."""
+        async with self._session() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return await accounts.statement_page(
+                session, customer_id, asset, before_entry_id=before_entry_id, limit=limit
+            )
 
     async def deposit_address(
         self, *, customer_id: int, asset: Asset, idempotency_key: str
