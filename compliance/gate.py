@@ -28,7 +28,7 @@ from compliance.seed import ensure_defaults
 from core.clock import Clock
 from core.identity.models import Customer
 from core.ledger import service as ledger
-from core.ledger.models import Account
+from core.ledger.models import OwnerType
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import (
@@ -429,13 +429,11 @@ class ComplianceGateService:
         return None
 
     async def _kes_balance(self, session: AsyncSession, customer_id: int) -> int:
-        statement = select(Account.balance).where(
-            Account.owner_type == "customer",
-            Account.owner_id == customer_id,
-            Account.asset == "KES",
-            Account.kind == "wallet",
+        """What the customer holds in KES now, from the ledger: available, pending holds deducted."""
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer_id, asset=Asset.KES
         )
-        return int((await session.execute(statement)).scalar_one_or_none() or 0)
+        return (await ledger.available(session=session, account_id=wallet.id)).minor
 
     async def _sync_rules(
         self,

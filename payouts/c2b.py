@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.base import utcnow
-from core.identity.errors import InvalidPhoneNumber
+from core.identity import service as identity
+from core.identity.errors import CustomerNotFound, InvalidPhoneNumber
 from core.identity.models import Customer, CustomerStatus
 from core.identity.phone import normalize_phone
 from core.inbound import service as inbound
@@ -109,12 +110,16 @@ async def find_customer(session: AsyncSession, reference: str) -> Customer | Non
     except InvalidPhoneNumber:
         phone = ""
     if phone:
-        query = select(Customer).where(Customer.phone == phone)
-        found = (await session.execute(query)).scalar_one_or_none()
+        found = await identity.get_customer_by_phone(session=session, phone=phone)
         if found is not None:
             return found
     number = customer_number(reference)
-    return None if number is None else await session.get(Customer, number)
+    if number is None:
+        return None
+    try:
+        return await identity.get_customer(session=session, customer_id=number)
+    except CustomerNotFound:
+        return None
 
 
 def customer_number(reference: str) -> int | None:
