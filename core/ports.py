@@ -78,6 +78,13 @@ class ChainGateway(Protocol):
         (an AsyncSession in a transaction) it is written in the caller's transaction."""
         ...
 
+    async def new_owner_addresses(
+        self, *, owner_type: str, owner_id: int, assets: list[Asset], session: Any
+    ) -> list[DepositAddress]:
+        """One fresh address per asset for an owner that has none yet (a new invoice), in the
+        caller's transaction, in few round trips: the index counters stay locked until it commits."""
+        ...
+
     def validate_address(self, *, asset: Asset, address: str) -> str:
         """Return the canonical form or raise core.errors.InvalidAddress with a clear message."""
         ...

@@ -77,6 +77,26 @@ class WalletGateway:
             asset=asset, address=row.address, derivation_index=row.derivation_index, demo=self._deriver.demo
         )
 
+    async def new_owner_addresses(
+        self, *, owner_type: str, owner_id: int, assets: list[Asset], session: Any
+    ) -> list[DepositAddress]:
+        rows = await service.allocate_addresses(
+            session=session,
+            deriver=self._deriver,
+            owner_type=owner_type,
+            owner_id=owner_id,
+            networks=[Network.for_asset(asset) for asset in assets],
+        )
+        return [
+            DepositAddress(
+                asset=asset,
+                address=row.address,
+                derivation_index=row.derivation_index,
+                demo=self._deriver.demo,
+            )
+            for asset, row in zip(assets, rows, strict=True)
+        ]
+
     def validate_address(self, *, asset: Asset, address: str) -> str:
         return addresses.validate(Network.for_asset(asset), address, btc_net=self._btc_net)
 

@@ -114,6 +114,31 @@ async def get_or_create_deposit_address(
     return row
 
 
+async def allocate_addresses(
+    *, session: AsyncSession, deriver: AddressDeriver, owner_type: str, owner_id: int, networks: list[Network]
+) -> list[DepositAddress]:
+    """Fresh addresses on `networks` for an owner that has none yet (a new invoice): one counter
+    UPDATE per network (always in Network order, so concurrent callers never deadlock) and one
+    INSERT. The counters stay locked until the caller commits: call it late in the transaction."""
+    indexes = {
+        network: await next_index(session=session, network=network) for network in sorted(set(networks))
+    }
+    rows = [
+        DepositAddress(
+            network=network.value,
+            address=deriver.address(network, indexes[network]),
+            derivation_index=indexes[network],
+            chain=0,
+            owner_type=owner_type,
+            owner_id=owner_id,
+        )
+        for network in networks
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
 async def house_address(
     *, session: AsyncSession, deriver: AddressDeriver, network: Network, chain: int, index: int
 ) -> DepositAddress:

@@ -2,7 +2,8 @@
 
 - `require_scope("invoices:write")`: a dependency answering a `MerchantPrincipal` for
   `Authorization: Bearer kbt_live_...` (or `X-API-Key`) when the key is live, carries the scope and
-  its merchant is active; limited per key on the shared rate limiter (429 + Retry-After).
+  its merchant is active; limited per key on the shared rate limiter (429 + Retry-After), and
+  missing or invalid keys per client address.
 - `merchant_api_router(...)`: an APIRouter under /api/v1 whose every error (domain, HTTP, validation)
   is answered as `{code, message}` with the error's own status.
 - `idempotent(...)`: runs a POST's work once per Idempotency-Key; a retry gets the stored response.
@@ -34,10 +35,13 @@ from core.merchants import idempotency
 from core.merchants import service as merchants
 from core.merchants.errors import MerchantNotActive, UnknownMerchant
 from core.merchants.models import ApiIdempotencyKey
-from core.ratelimit import API_KEY_REQUESTS, subject_key
-from webapp.deps_auth import RULE_ATTRIBUTE, DbSession, get_rate_limiter, get_runtime
+from core.ratelimit import API_KEY_REQUESTS, Limit, subject_key
+from webapp.deps_auth import RULE_ATTRIBUTE, DbSession, get_rate_limiter, get_runtime, request_ip
 
 API_PREFIX = "/api/v1"
+# The merchant API is limited per key (API_KEY_REQUESTS), not by the web layer's per-IP limit (one
+# merchant server makes all its calls from one address); guessing keys is limited per IP instead.
+FAILED_KEYS_PER_IP = Limit("api_key_failures_ip", 30, 60)
 _bearer = HTTPBearer(auto_error=False, description="A merchant API key: `Bearer kbt_live_...`")
 
 
@@ -72,13 +76,24 @@ async def _authenticate(
     request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None, scope: str
 ) -> MerchantPrincipal:
     plaintext = _plaintext(request, credentials)
+    runtime = get_runtime(request)
+    limiter = get_rate_limiter(runtime)
+    ip_key = f"ip:{request_ip(request)}"
+    blocked = await limiter.peek(FAILED_KEYS_PER_IP, ip_key)
+    if not blocked.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests with invalid API keys from this address; retry after {blocked.retry_after} s",
+            {"Retry-After": str(blocked.retry_after)},
+        )
     unauthorized = {"WWW-Authenticate": "Bearer"}
     if not plaintext:
+        await limiter.hit(FAILED_KEYS_PER_IP, ip_key)
         raise ApiError(
             401, "unauthorized", "an API key is required: Authorization: Bearer <key>", unauthorized
         )
-    runtime = get_runtime(request)
-    decision = await get_rate_limiter(runtime).hit(API_KEY_REQUESTS, subject_key("apikey", plaintext))
+    decision = await limiter.hit(API_KEY_REQUESTS, subject_key("apikey", plaintext))
     if not decision.allowed:
         raise ApiError(
             429,
@@ -91,6 +106,7 @@ async def _authenticate(
             session=session, plaintext=plaintext, scope=scope, clock=runtime.clock
         )
     except ApiKeyInvalid as exc:
+        await limiter.hit(FAILED_KEYS_PER_IP, ip_key)
         raise ApiError(401, "unauthorized", "invalid API key", unauthorized) from exc
     except ApiKeyScopeDenied as exc:
         raise ApiError(403, "insufficient_scope", f"this API key lacks the {scope} scope") from exc

@@ -46,6 +46,8 @@ RATE_LIMIT_EXEMPT = (
     "/pesapal-sim",
     "/simulator/",
 )
+# The merchant API is limited per API key, and invalid keys per IP, by webapp.merchant_auth.
+LIMITED_PER_KEY = ("/api/v1/",)
 # M-Pesa callbacks are /<prefix>/<token>/<kind>: the default and legacy prefixes, plus the configured one
 MPESA_CALLBACK_PREFIXES = ("cb", "mpesa")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -112,7 +114,7 @@ class SecurityMiddleware:
             return _too_large(request_id)
         path: str = scope.get("path", "")
         runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
-        if not isinstance(runtime, Runtime) or path.startswith(RATE_LIMIT_EXEMPT):
+        if not isinstance(runtime, Runtime) or path.startswith(RATE_LIMIT_EXEMPT + LIMITED_PER_KEY):
             return None
         if _callback_prefix_of(path, _mpesa_prefixes(scope)):  # a dropped callback is a lost payment
             return None

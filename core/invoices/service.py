@@ -159,6 +159,22 @@ async def create_invoice(
 ) -> Invoice:
     """Lock the rate for the merchant's expiry, give every network its own address, record
     invoice.created. Validates everything before writing anything."""
+    created = await create_invoice_view(
+        session=session, merchant_id=merchant_id, request=request, clock=clock, chains=chains, key_id=key_id
+    )
+    return created.invoice
+
+
+async def create_invoice_view(
+    *,
+    session: AsyncSession,
+    merchant_id: int,
+    request: NewInvoice,
+    clock: Clock,
+    chains: ChainGateway,
+    key_id: str = "",
+) -> InvoiceView:
+    """`create_invoice`, answering the new invoice's view (built from what was written: no re-read)."""
     merchant = await merchants.require_active(session=session, merchant_id=merchant_id)
     currency = str(request.currency or "").upper()
     if currency not in CURRENCIES:
@@ -228,31 +244,30 @@ async def create_invoice(
     )
     session.add(invoice)
     await session.flush()
-    methods = []
-    for asset in networks:
-        rate, source = rates[asset.currency]
-        address = await chains.deposit_address(
-            owner_type=OWNER_TYPE, owner_id=invoice.id, asset=asset, session=session
+    await _log(session, invoice, "invoice.created", {"amount_minor": amount_minor, "currency": currency}, now)
+    # the HD index counters stay locked from here until the caller commits: the last writes
+    addresses = await chains.new_owner_addresses(
+        owner_type=OWNER_TYPE, owner_id=invoice.id, assets=networks, session=session
+    )
+    methods = [
+        InvoiceMethod(
+            invoice_id=invoice.id,
+            asset=asset.value,
+            address=address.address,
+            rate=str(rates[asset.currency][0]),
+            rate_source=rates[asset.currency][1][:80],
+            due_minor=due_in(kes_minor, rates[asset.currency][0], asset),
+            demo=address.demo,
         )
-        methods.append(
-            InvoiceMethod(
-                invoice_id=invoice.id,
-                asset=asset.value,
-                address=address.address,
-                rate=str(rate),
-                rate_source=source[:80],
-                due_minor=due_in(kes_minor, rate, asset),
-                demo=address.demo,
-            )
-        )
+        for asset, address in zip(networks, addresses, strict=True)
+    ]
     methods.append(  # M-Pesa: the KES amount itself
         InvoiceMethod(invoice_id=invoice.id, asset=Asset.KES.value, address="", rate="1", due_minor=kes_minor)
     )
     session.add_all(methods)
     await session.flush()
-    await _log(session, invoice, "invoice.created", {"amount_minor": amount_minor, "currency": currency}, now)
     await _webhook(session, invoice, "invoice.created", methods)
-    return invoice
+    return _view_of(invoice, merchant.name, methods, [])
 
 
 def _buyer_phone(text: str) -> str:
@@ -379,6 +394,12 @@ async def view(*, session: AsyncSession, invoice: Invoice) -> InvoiceView:
     methods = await _methods(session, invoice.id)
     payments = await _payments(session, invoice.id)
     merchant = await session.get(Merchant, invoice.merchant_id)
+    return _view_of(invoice, merchant.name if merchant is not None else "", methods, payments)
+
+
+def _view_of(
+    invoice: Invoice, merchant_name: str, methods: list[InvoiceMethod], payments: list[InvoicePayment]
+) -> InvoiceView:
     paid_total = states.totals(_facts(methods, payments)).total
     views = []
     for method in methods:
@@ -404,7 +425,7 @@ async def view(*, session: AsyncSession, invoice: Invoice) -> InvoiceView:
         )
     return InvoiceView(
         invoice=invoice,
-        merchant_name=merchant.name if merchant is not None else "",
+        merchant_name=merchant_name,
         amount=Money.from_minor(invoice.amount_minor, Asset.KES)
         if invoice.currency == "KES"
         else _usd(invoice),

@@ -10,8 +10,11 @@ API processes hold only these account xpubs; private keys live in the signer (wa
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 
+from coincurve import PublicKey
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -23,6 +26,7 @@ from wallets.networks import BITCOIN_PARAMS, BitcoinNet, Network
 ACCOUNT_PATHS = {Network.BTC: "m/84'/0'/0'", Network.ERC20: "m/44'/60'/0'", Network.TRC20: "m/44'/195'/0'"}
 TESTNET_ACCOUNT_PATHS = {Network.BTC: "m/84'/1'/0'"}
 RECEIVE_CHAIN = 0
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 TRON_PREFIX = b"\x41"
 MAX_INDEX = 2**31 - 1
 HARDENED = 2**31
@@ -126,6 +130,18 @@ def child_public_key(account_key: str, index: int, *, chain: int = RECEIVE_CHAIN
     return _chain_key(account_key, chain).child_public(index)
 
 
+def _child_point(account_key: str, index: int, chain: int) -> PublicKey:
+    """BIP32 CKDpub with libsecp256k1 (coincurve): the same key as `child_public_key`, ~50x faster
+    (bitcoinlib's pure-Python point maths cost ~5 ms an address, three per merchant invoice)."""
+    if not 0 <= index <= MAX_INDEX:
+        raise ValueError(f"derivation index {index} out of range")
+    parent = _chain_key(account_key, chain)
+    digest = hmac.new(parent.chain, parent.public_byte + index.to_bytes(4, "big"), hashlib.sha512).digest()
+    if int.from_bytes(digest[:32], "big") >= SECP256K1_ORDER:  # probability < 2**-127 (BIP32: skip)
+        raise ValueError(f"derivation index {index} gives an invalid key; use the next one")
+    return PublicKey(parent.public_byte).add(digest[:32])
+
+
 def p2wpkh_address(compressed_pubkey: bytes, net: BitcoinNet) -> str:
     return segwit_encode(BITCOIN_PARAMS[net].hrp, 0, hash160(compressed_pubkey))
 
@@ -140,17 +156,15 @@ def tron_address_from_pubkey(uncompressed_pubkey: bytes) -> str:
 
 
 def btc_address(account_key: str, index: int, *, net: BitcoinNet = BitcoinNet.MAINNET, chain: int = 0) -> str:
-    return p2wpkh_address(child_public_key(account_key, index, chain=chain).public_byte, net)
+    return p2wpkh_address(_child_point(account_key, index, chain).format(compressed=True), net)
 
 
 def evm_address(account_key: str, index: int, *, chain: int = RECEIVE_CHAIN) -> str:
-    return evm_address_from_pubkey(child_public_key(account_key, index, chain=chain).public_uncompressed_byte)
+    return evm_address_from_pubkey(_child_point(account_key, index, chain).format(compressed=False))
 
 
 def tron_address(account_key: str, index: int, *, chain: int = RECEIVE_CHAIN) -> str:
-    return tron_address_from_pubkey(
-        child_public_key(account_key, index, chain=chain).public_uncompressed_byte
-    )
+    return tron_address_from_pubkey(_child_point(account_key, index, chain).format(compressed=False))
 
 
 class AddressDeriver:

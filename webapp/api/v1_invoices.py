@@ -188,7 +188,7 @@ async def create_invoice(
         raise InvalidInvoice("no chain gateway is configured: crypto invoices are unavailable")
 
     async def work() -> tuple[int, InvoiceOut]:
-        invoice = await invoices.create_invoice(
+        view = await invoices.create_invoice_view(
             session=session,
             merchant_id=principal.merchant_id,
             request=invoices.NewInvoice(
@@ -206,7 +206,6 @@ async def create_invoice(
             chains=chains,
             key_id=principal.key_id,
         )
-        view = await invoices.view(session=session, invoice=invoice)
         return 201, InvoiceOut.of(view, str(request.base_url))
 
     return await idempotent(request=request, session=session, principal=principal, work=work)

@@ -62,7 +62,7 @@ def create_command(
         if runtime.chains is None:
             raise click.ClickException("no chain gateway is configured")
         async with runtime.session_factory() as session, session.begin():
-            invoice = await invoices.create_invoice(
+            return await invoices.create_invoice_view(
                 session=session,
                 merchant_id=merchant_id,
                 request=invoices.NewInvoice(
@@ -76,7 +76,6 @@ def create_command(
                 chains=runtime.chains,
                 key_id="cli",
             )
-            return await invoices.view(session=session, invoice=invoice)
 
     _print(run_with_runtime(work))
 
