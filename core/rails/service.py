@@ -258,6 +258,11 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
             order.status, order.updated_at = OrderStatus.FAILED.value, utcnow()
             return Applied("failed", order)
         return Applied("duplicate", order)
+    if order.status == OrderStatus.FAILED.value:  # paid after all (a retry on PesaPal's page): staff
+        order.status, order.updated_at = OrderStatus.FLAGGED.value, utcnow()
+        order.flag_reason = f"PesaPal says COMPLETED after the order failed ({order.flag_reason})"[:255]
+        order.confirmation, order.method = result.confirmation[:64], result.method[:32]
+        return Applied("flagged", order)
     if order.status not in OPEN_ORDER:
         return Applied("duplicate" if order.status in FINAL_ORDER else "ignored", order)
     problem = _disagreement(order, result)
