@@ -189,6 +189,8 @@ MONEY_PATH_CODES = (
     N_("ussd.op.cashout"),
     N_("ussd.op.withdraw"),
     N_("ussd.kind.cashout_fee"),
+    N_("ussd.kind.merchant_payment"),
+    N_("ussd.kind.merchant_refund"),
 )
 
 # Compliance (issue 12): what raises a customer's limits next (CustomerLimits.next_step)

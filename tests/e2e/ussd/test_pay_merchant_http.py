@@ -76,6 +76,8 @@ async def test_pay_the_till_from_the_kes_balance_and_both_get_an_sms(
     assert done.startswith("END Paid KES 300.00 to Mama Mboga Stores. Ref KP")
     assert (await phone.hop()) == done  # Africa's Talking repeats the hop: paid once
     assert await balance_of(rt, phone.number, "KES") == "700.00"
+    await phone.dial()
+    assert "-KES 300.00 merchant" in await phone.send("7")  # the mini statement names it
     await _credited_jobs(rt)
     await deliver_sms(rt)
     merchant_sms = [m.message for m in at_fake.messages_for(MERCHANT_PHONE)]
