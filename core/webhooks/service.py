@@ -345,6 +345,43 @@ def next_attempt_delay(attempts_made: int, schedule: Sequence[float], jitter: fl
     return timedelta(seconds=base * (1 + 0.2 * min(max(jitter, 0.0), 1.0)))
 
 
+@dataclass(frozen=True)
+class Step:
+    """Where a delivery goes after an attempt, and what it says about its endpoint."""
+
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    failing_since: datetime | None  # the endpoint's first failure since its last success
+    disable_endpoint: bool
+
+
+def next_step(
+    *,
+    outcome: AttemptOutcome,
+    attempts_made: int,
+    schedule: Sequence[float],
+    jitter: float,
+    retry_after_s: int | None,
+    failing_since: datetime | None,
+    endpoint_enabled: bool,
+    disable_after: timedelta,
+    now: datetime,
+) -> Step:
+    """The delivery state machine, pure. Delivered and failed are final; a retryable failure waits
+    its step of the schedule (or the receiver's longer Retry-After, up to a day) until the schedule
+    is used up; an endpoint failing for `disable_after` is turned off and the delivery fails."""
+    if outcome is AttemptOutcome.DELIVERED:
+        return Step(DeliveryStatus.DELIVERED, None, None, False)
+    disable = failing_since is not None and endpoint_enabled and now - failing_since >= disable_after
+    failing = failing_since or now
+    delay = next_attempt_delay(attempts_made, schedule, jitter) if outcome is AttemptOutcome.RETRY else None
+    if delay is not None and retry_after_s:  # the receiver asked for longer: honour it, up to a day
+        delay = max(delay, timedelta(seconds=min(retry_after_s, MAX_RETRY_AFTER_S)))
+    if delay is None or disable:
+        return Step(DeliveryStatus.FAILED, None, failing, disable)
+    return Step(DeliveryStatus.PENDING, now + delay, failing, False)
+
+
 async def record_attempt(
     *,
     session: AsyncSession,
@@ -388,38 +425,27 @@ async def record_attempt(
     delivery.dispatched_at = None
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error[:200]
-    disabled = False
-    if result.outcome is AttemptOutcome.DELIVERED:
-        delivery.status, delivery.finished_at, delivery.next_attempt_at = (
-            DeliveryStatus.DELIVERED.value,
-            now,
-            None,
-        )
-        endpoint.failing_since = None
+    if stopped and result.outcome is not AttemptOutcome.DELIVERED:
         await session.flush()
         return False
-    if stopped:
-        await session.flush()
-        return False
-    if endpoint.failing_since is None:
-        endpoint.failing_since = now
-    elif endpoint.enabled and now - endpoint.failing_since >= disable_after:
-        endpoint.enabled, endpoint.disabled_reason = False, "failing"
-        disabled = True
-    delay = (
-        next_attempt_delay(claim.number, schedule, jitter) if result.outcome is AttemptOutcome.RETRY else None
+    step = next_step(
+        outcome=result.outcome,
+        attempts_made=claim.number,
+        schedule=schedule,
+        jitter=jitter,
+        retry_after_s=result.retry_after_s,
+        failing_since=endpoint.failing_since,
+        endpoint_enabled=endpoint.enabled,
+        disable_after=disable_after,
+        now=now,
     )
-    if delay is not None and result.retry_after_s:  # the receiver asked for longer: honour it, up to a day
-        delay = max(delay, timedelta(seconds=min(result.retry_after_s, MAX_RETRY_AFTER_S)))
-    if delay is None or disabled:
-        delivery.status, delivery.finished_at, delivery.next_attempt_at = (
-            DeliveryStatus.FAILED.value,
-            now,
-            None,
-        )
-    else:
-        delivery.next_attempt_at = now + delay
+    delivery.status, delivery.next_attempt_at = step.status.value, step.next_attempt_at
+    if step.status is not DeliveryStatus.PENDING:
+        delivery.finished_at = now
+    endpoint.failing_since = step.failing_since
+    disabled = step.disable_endpoint
     if disabled:
+        endpoint.enabled, endpoint.disabled_reason = False, "failing"
         await _stop_pending(session, endpoint_id=endpoint.id, reason="endpoint_disabled", now=now)
     await session.flush()
     return disabled
