@@ -50,10 +50,13 @@ def public_url(settings: Settings, path: str) -> str:
 
 
 def config(settings: Settings) -> PesapalConfig:
+    simulated = not settings.pesapal_base_url  # the simulator takes any non-empty credentials
     return PesapalConfig(
         base_url=base_url(settings),
-        consumer_key=settings.pesapal_consumer_key.get_secret_value() or "simulator-key",
-        consumer_secret=settings.pesapal_consumer_secret.get_secret_value() or "simulator-secret",
+        consumer_key=settings.pesapal_consumer_key.get_secret_value()
+        or ("simulator-key" if simulated else ""),
+        consumer_secret=settings.pesapal_consumer_secret.get_secret_value()
+        or ("simulator" if simulated else ""),
     )
 
 
@@ -163,5 +166,12 @@ def build(runtime: Runtime) -> dict[str, CollectionRail]:
     settings = runtime.settings
     if settings.is_production and not settings.pesapal_base_url:
         log.warning("PESAPAL_BASE_URL is not set: no card / Airtel Money rail")
+        return {}
+    keys = (
+        settings.pesapal_consumer_key.get_secret_value(),
+        settings.pesapal_consumer_secret.get_secret_value(),
+    )
+    if settings.pesapal_base_url and not all(keys):
+        log.warning("PESAPAL_CONSUMER_KEY / PESAPAL_CONSUMER_SECRET are not set: no card / Airtel Money rail")
         return {}
     return {RAIL: PesapalRail(runtime)}

@@ -18,7 +18,8 @@ def test_register_ipn_once_then_list_orders_and_reconcile(
     monkeypatch.setattr(adapter, "_ipn_ids", {})
     env = {
         "DATABASE_URL": sqlite_url, "REDIS_URL": "", "KIBETI_ENV": "test", "PESAPAL_BASE_URL": "http://sim",
-        "PESAPAL_PUBLIC_BASE_URL": "https://kibeti.example",
+        "PESAPAL_PUBLIC_BASE_URL": "https://kibeti.example", "PESAPAL_CONSUMER_KEY": "key",
+        "PESAPAL_CONSUMER_SECRET": "secret",
     }  # fmt: skip
     first = kibeti("pesapal", "register-ipn", env=env)
     assert first.returncode == 0, first.stderr

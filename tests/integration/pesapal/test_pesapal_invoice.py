@@ -31,7 +31,10 @@ async def rail(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pes
     sim = PesapalSimulator()
     monkeypatch.setattr(adapter, "TRANSPORT", httpx.ASGITransport(app=sim.create_app()))
     monkeypatch.setattr(adapter, "_ipn_ids", {})
-    settings = Settings(kibeti_env="test", pesapal_base_url=SIM, pesapal_public_base_url="http://kibeti.test")
+    settings = Settings(
+        kibeti_env="test", pesapal_base_url=SIM, pesapal_public_base_url="http://kibeti.test",
+        pesapal_consumer_key="key", pesapal_consumer_secret="secret",
+    )  # fmt: skip
     rt = Runtime(settings=settings, session_factory=shop.factory, clock=shop.clock, queue=InProcessJobQueue())
     rt.collection_rails = adapter.build(rt)
     runtime_module.install(rt)

@@ -143,3 +143,33 @@ def test_a_refund_is_never_above_what_was_paid() -> None:
         service.check_refund(_order(OrderStatus.COMPLETED.value, "500", "400"), Money.of("100.01", Asset.KES))
     with pytest.raises(RefundTooLarge):
         service.check_refund(_order(OrderStatus.PENDING.value, "500"), Money.of("1", Asset.KES))
+
+
+@pytest.mark.parametrize(
+    ("values", "rails"),
+    [
+        ({}, {"pesapal"}),  # the embedded default: the simulator
+        (
+            {"pesapal_base_url": "https://pay.pesapal.com/v3"},
+            set(),
+        ),  # no credentials: no rail, not a fake one
+        (
+            {
+                "pesapal_base_url": "https://pay.pesapal.com/v3",
+                "pesapal_consumer_key": "k",
+                "pesapal_consumer_secret": "s",
+            },
+            {"pesapal"},
+        ),
+    ],
+)
+def test_pesapal_is_offered_only_when_it_can_work(values: dict[str, str], rails: set[str]) -> None:
+    from core.clock import SystemClock
+    from core.config import Settings
+    from core.runtime import Runtime
+    from payouts.pesapal.adapter import build
+    from webapp.queues import InProcessJobQueue
+
+    rt = Runtime(settings=Settings(kibeti_env="test", **values), session_factory=None, clock=SystemClock(),  # type: ignore[arg-type]
+                 queue=InProcessJobQueue())  # fmt: skip
+    assert set(build(rt)) == rails
