@@ -13,7 +13,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,7 @@ from core.outbox.models import OutboxJob, OutboxStatus
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
 from tests.e2e.ussd.conftest import TOKEN, AtPhone
+from tests.polling import eventually as eventually  # the one polling helper (tests/polling.py)
 from webapp import scheduler
 from webapp.api import mpesa as mpesa_api
 from webapp.app import create_app
@@ -177,21 +178,6 @@ async def _outbox_pending(rt: Runtime) -> int:
             select(func.count()).select_from(OutboxJob).where(OutboxJob.status == OutboxStatus.PENDING.value)
         )
         return int((await session.execute(query)).scalar_one())
-
-
-async def eventually(
-    check: Callable[[], Awaitable[object]], *, timeout: float = 60, what: str = ""
-) -> object:
-    """Poll until `check()` returns something truthy (the app works by itself in the background).
-    The timeout only bounds the wait: generous, so a busy machine is not a failure."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.1)
 
 
 async def register(phone: AtPhone, language: str, name: str, id_number: str = "12345678") -> str:

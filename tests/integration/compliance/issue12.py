@@ -3,7 +3,6 @@ an SMS recorder, and readers for what the outbox staged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -24,25 +23,18 @@ from core.ledger.models import AccountKind, OwnerType
 from core.money import Asset, Money
 from core.outbox.models import OutboxJob
 from core.runtime import Runtime
+from tests.fakes.notifier import FakeNotifier
 from tests.integration.identity.helpers import KEYRING, SECRET_KEY
 from webapp.queues import InProcessJobQueue
 
 PIN = "4826"
 
 
-@dataclass
-class SmsRecorder:
-    sent: list[dict[str, str]] = field(default_factory=list)
-
-    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
-        self.sent.append({"phone": phone, "text": text, "reference": reference})
-
-
 def build_runtime(factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Runtime:
     settings = Settings(kibeti_env="test", secret_key=SECRET_KEY, trusted_proxies=["127.0.0.1/32"])
     rt = Runtime(settings=settings, session_factory=factory, clock=clock, queue=InProcessJobQueue())
     rt.compliance = ComplianceGateService(factory, clock, verifier=SimulatedIprs(lenient=True))
-    rt.notifier = SmsRecorder()
+    rt.notifier = FakeNotifier()
     rt.keyring = lambda: KEYRING
     runtime_module.install(rt)
     return rt

@@ -5,7 +5,6 @@ language, one GSM-7 segment, with a reference fixed per payout (reruns are idemp
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import select
@@ -25,18 +24,11 @@ from core.outbox import jobs as outbox_jobs
 from core.outbox.models import OutboxJob
 from core.payments import service as payments
 from core.runtime import Runtime
+from tests.fakes.notifier import FakeNotifier
 from webapp.queues import InProcessJobQueue
 
 Factory = async_sessionmaker[AsyncSession]
 KES = Asset.KES
-
-
-@dataclass
-class FakeNotifier:
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-
-    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
-        self.sent.append((phone, text, reference))
 
 
 @pytest.fixture

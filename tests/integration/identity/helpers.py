@@ -1,25 +1,14 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyotp
 
 from core.security.envelope import Keyring
+from tests.fakes.notifier import FakeNotifier as FakeNotifier  # the one fake (tests/fakes)
 
 KEYRING = Keyring.from_passphrases("integration test master passphrase", iterations=1_000)
 SECRET_KEY = "integration-test-secret-key-0123456789abcdef"
-
-
-@dataclass
-class FakeNotifier:
-    sent: list[dict[str, str]] = field(default_factory=list)
-
-    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
-        self.sent.append({"phone": phone, "text": text, "reference": reference})
-
-    def last_code(self) -> str:
-        return "".join(ch for ch in self.sent[-1]["text"] if ch.isdigit())[:6]
 
 
 def totp_code(uri: str, at: float) -> str:

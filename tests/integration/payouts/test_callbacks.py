@@ -21,6 +21,7 @@ from tests.integration.payouts.harness import (
     wait_callbacks,
     wait_final,
 )
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -208,12 +209,14 @@ async def test_low_float_is_flagged_for_staff(stack, relay):
     stack.sim("POST", "/simulator/config", json={"utility_balance": "1000.00"})
     await check_account_balance()
     factory = relay.runtime.session_factory
-    deadline = time.monotonic() + 20
-    row = None
-    while time.monotonic() < deadline and row is None:
+
+    async def processed() -> MpesaCallback | None:
+        """The balance result once processed (the row exists before it is: wait for the outcome)."""
         async with factory() as session:
             row = (
                 await session.execute(select(MpesaCallback).where(MpesaCallback.kind == "balance_result"))
             ).scalar_one_or_none()
-        await asyncio.sleep(0.2)
-    assert row is not None and row.flagged and row.outcome == "low_float"
+        return row if row is not None and row.outcome else None
+
+    row = await eventually(processed, what="the balance result processed")
+    assert row.flagged and row.outcome == "low_float"

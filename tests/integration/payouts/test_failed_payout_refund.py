@@ -4,8 +4,6 @@ do: the USSD cash-out menu (main menu item 5), in English and Swahili, one GSM-7
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 from sqlalchemy import select
 
@@ -26,17 +24,10 @@ from core.payments import service as payments
 from core.ports import MovementCheck
 from core.quotes.models import Quote
 from core.runtime import Runtime
+from tests.fakes.notifier import FakeNotifier
 from webapp.queues import InProcessJobQueue
 
 KES = Asset.KES
-
-
-@dataclass
-class FakeNotifier:
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-
-    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
-        self.sent.append((phone, text, reference))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ customer per Telegram user, unlink, unknown numbers."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -14,19 +13,9 @@ from core.identity.errors import CustomerNotFound, OtpExpired, OtpInvalid
 from core.runtime import Runtime
 from core.telegram.errors import NotLinked
 from core.telegram.flows import TelegramLinks
+from tests.fakes.notifier import FakeNotifier
 from tests.integration.telegram.conftest import close_runtime
 from webapp.bootstrap import build_runtime
-
-
-@dataclass
-class FakeNotifier:
-    sent: list[dict[str, str]] = field(default_factory=list)
-
-    async def send_sms(self, *, phone: str, text: str, reference: str) -> None:
-        self.sent.append({"phone": phone, "text": text, "reference": reference})
-
-    def last_code(self) -> str:
-        return "".join(ch for ch in self.sent[-1]["text"] if ch.isdigit())[:6]
 
 
 @pytest.fixture

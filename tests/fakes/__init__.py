@@ -1,0 +1,1 @@
+"""One fake per core port, for tests that need no real adapter (tests/fakes/<port>.py)."""
