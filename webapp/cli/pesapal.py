@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import click
 from sqlalchemy import select
 
+from core.money import Asset, Money, format_money
 from core.rails import jobs as rail_jobs
 from core.rails.models import RailOrder
 from core.runtime import Runtime
@@ -49,9 +48,9 @@ def orders(limit: int) -> None:
             return list((await session.execute(query)).scalars())
 
     for row in run_with_runtime(work):
-        amount = Decimal(row.amount_minor) / 100
+        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
         click.echo(
-            f"#{row.id} {row.status:<10} {row.currency} {amount:>10} {row.merchant_reference} "
+            f"#{row.id} {row.status:<10} {amount:>14} {row.merchant_reference} "
             f"{row.tracking_id or '-'} {row.flag_reason}"
         )
 
