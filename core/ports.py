@@ -48,18 +48,6 @@ class JobQueue(Protocol):
         ...
 
 
-class MobileMoney(Protocol):
-    """M-Pesa (Daraja). Calls are made from workers, never inside a USSD hop."""
-
-    async def request_payment(self, *, request_id: str, phone: str, amount: Money, reference: str) -> str:
-        """STK push; returns the provider's CheckoutRequestID."""
-        ...
-
-    async def send_payout(self, *, payout_id: str, phone: str, amount: Money, remarks: str) -> str:
-        """B2C; returns the provider's ConversationID. `payout_id` is the OriginatorConversationID."""
-        ...
-
-
 @dataclass(frozen=True)
 class DepositAddress:
     asset: Asset

@@ -21,7 +21,6 @@ from core.ports import (
     CollectionRail,
     ComplianceGate,
     JobQueue,
-    MobileMoney,
     Notifier,
     RateSource,
 )
@@ -39,7 +38,6 @@ class Runtime:
     clock: Clock
     queue: JobQueue
     notifier: Notifier | None = None
-    mobile_money: MobileMoney | None = None
     chains: ChainGateway | None = None
     compliance: ComplianceGate | None = None
     rate_sources: list[RateSource] = field(default_factory=list)
@@ -74,7 +72,6 @@ class Runtime:
             self.keyring = cache(partial(keyring_from_settings, self.settings))
         if self.rate_limiter is None:
             self.rate_limiter = make_rate_limiter(self.redis)
-
 
 
 _current: Runtime | None = None

@@ -6,7 +6,7 @@ closes its own engine, HTTP client and Redis connection. `payouts.worker` runs e
 Redis connection and one Daraja client (credential encrypted once) for the life of the loop (the
 whole process with SimpleWorker, one job in a forked work-horse).
 
-`build(runtime)` is what webapp.bootstrap wires as the MobileMoney port; jobs use `daraja(runtime)`.
+Jobs reach Daraja through `daraja(runtime)` (there is no port: only payouts' own jobs call it).
 With no MPESA_BASE_URL the client talks to the simulator the web app mounts at /daraja-sim (or run
 one with `kibeti mpesa simulator`), and with no certificate it takes the simulator's.
 """
@@ -35,7 +35,6 @@ from core import runtime as runtime_module
 from core.config import Settings
 from core.db.base import utcnow
 from core.db.session import is_sqlite, make_engine, make_session_factory
-from core.money import Money
 from core.outbox.models import OutboxJob
 from core.outbox.service import mark_done
 from core.payments import service as payments
@@ -368,33 +367,3 @@ class ProcessLoop:
             loop.run_until_complete(shared.aclose())
         self._loop = None
         loop.close()
-
-
-class DarajaMobileMoney:
-    """The MobileMoney port over Daraja (used from workers only, never inside a USSD hop)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    async def request_payment(self, *, request_id: str, phone: str, amount: Money, reference: str) -> str:
-        async with daraja(self._runtime) as d:
-            accepted = await d.client.stk_push(
-                phone=phone,
-                amount=int(amount.whole_units().amount),
-                account_reference=reference or request_id,
-            )
-        return accepted.checkout_request_id
-
-    async def send_payout(self, *, payout_id: str, phone: str, amount: Money, remarks: str) -> str:
-        async with daraja(self._runtime) as d:
-            accepted = await d.client.b2c_payment(
-                originator_conversation_id=payout_id,
-                phone=phone,
-                amount=int(amount.whole_units().amount),
-                remarks=remarks,
-            )
-        return accepted.conversation_id
-
-
-def build(runtime: Runtime) -> DarajaMobileMoney:
-    return DarajaMobileMoney(runtime)

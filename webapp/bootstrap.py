@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 # Each package offers `build(runtime) -> adapter` for its ports; wired here, and only here.
 ADAPTER_BUILDERS: dict[str, str] = {
     "notifier": "channels.sms.adapter.build",
-    "mobile_money": "payouts.adapter.build",
     "chains": "wallets.adapter.build",
     "compliance": "compliance.adapter.build",
     "collection_rails": "payouts.rails.build",
