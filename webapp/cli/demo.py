@@ -121,8 +121,11 @@ async def _demo_merchant(runtime: Runtime, session: AsyncSession) -> list[str]:
             registration_number="BN-DEMO-0001",
             directors=["Wanjiku Mwangi"],
             contact_phone="+254700000009",
-            settlement_method="phone",
-            settlement_phone="+254700000009",
+            # settled to an M-Pesa till (B2B Buy Goods) in the daily batch, or by `kibeti settlement run`
+            settlement_method="till",
+            settlement_till="5551234",
+            settlement_schedule="daily",
+            notification_phones=["+254700000009"],
             till_code=DEMO_MERCHANT_TILL_CODE,
         )
     if not merchant.active and runtime.compliance is not None:

@@ -10,8 +10,10 @@ import asyncio
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -125,6 +127,84 @@ async def _merchant_sms(http: httpx.AsyncClient) -> list[str]:
             return [str(m.get("message", m.get("text", ""))) for m in found]
         await asyncio.sleep(0.25)
     return [str(m) for m in found]
+
+
+def _kibeti(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", "from webapp.cli import main; main()", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+    return done.stdout
+
+
+async def test_done_when_with_the_demo_merchant(sqlite_url: str, tmp_path: Path) -> None:
+    """The issue's words: `kibeti demo`; a demo customer dials and pays till 123456 KES 300 from the
+    KES balance; the demo merchant's phone page shows the SMS; a crypto invoice (the merchant API,
+    `kibeti invoice simulate-pay --confirm`) settles; `kibeti settlement run` pays the till by B2B
+    with both payments less fees; the settlement CSV lists them."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "REDIS_URL": "", "MPESA_BASE_URL": "",
+           "MPESA_CALLBACK_BASE_URL": f"http://127.0.0.1:{port}", "AT_BASE_URL": "",
+           "DATA_DIR": str(tmp_path)}  # fmt: skip
+    seeded = _kibeti(env, "demo")
+    key = re.search(r"kbt_live_[\w-]+", seeded)
+    assert key is not None and "till code 123456" in seeded, seeded
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "webapp.main:app", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    engine = make_engine(sqlite_url)
+    factory = make_session_factory(engine)
+    try:
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/health")
+        headers = {"Authorization": f"Bearer {key.group(0)}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            phone = Handset(http, "+254700000001")  # Amina, KES 5,000, PIN 4826
+            await phone.dial()
+            for step in ("4", "3", "123456", "300", "1"):
+                reply = await phone.send(step)
+            assert reply.startswith("CON Pay KES 300.00 to Mama Mboga Groceries, till 123456"), reply
+            assert (await phone.send("4826")).startswith("END Paid KES 300.00 to Mama Mboga Groceries")
+            made = await http.post(
+                "/api/v1/invoices", json={"amount": "2500", "currency": "KES"},
+                headers={**headers, "Idempotency-Key": "dw-1"},
+            )  # fmt: skip
+            assert made.status_code == 201, made.text
+            invoice_id = made.json()["id"]
+            await asyncio.to_thread(
+                _kibeti, env, "invoice", "simulate-pay", invoice_id, "--network", "trc20", "--confirm"
+            )
+            shown = (await http.get(f"/api/v1/invoices/{invoice_id}", headers=headers)).json()
+            assert shown["status"] == "settled", shown
+            texts: list[str] = []
+            for _ in range(120):
+                found = (await http.get("/simulator/phone/sms", params={"phone": "+254700000009"})).json()
+                texts = [str(m.get("message", m.get("text", ""))) for m in found["messages"]]
+                if len(texts) >= 2:
+                    break
+                await asyncio.sleep(0.25)
+            assert any(t.startswith("Kibeti: KES 300.00 paid by 0700***001 for KP") for t in texts), texts
+            assert any(f"KES 2,500.00 paid in USDT-TRC20 for {invoice_id}." in t for t in texts), texts
+
+            out = await asyncio.to_thread(_kibeti, env, "settlement", "run")
+            # 300 - 4.50 + 2,500 - 37.50 = 2,758.00
+            assert "KES 2,758.00 to till 5551234: paid receipt" in out, out
+            number = out.split()[0]
+            response = await http.get(f"/api/v1/settlements/{number}/statement.csv", headers=headers)
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+            rows = list(csv.DictReader(io.StringIO(response.text)))
+            assert {r["reference"] for r in rows[:2]} == {rows[0]["reference"], invoice_id}
+            assert sorted(r["gross_kes"] for r in rows[:2]) == ["2500.00", "300.00"]
+            total = next(r for r in rows if r["line"] == "total")
+            assert (total["fee_kes"], total["net_kes"]) == ("42.00", "2758.00")
+            assert next(r for r in rows if r["line"] == "paid")["payer"]  # the M-Pesa receipt
+        async with factory() as session:
+            assert (await verify(session=session)).problems == []
+    finally:
+        server.terminate()
+        server.wait()
+        await engine.dispose()
 
 
 async def test_done_when_on_the_embedded_default(sqlite_url: str) -> None:
