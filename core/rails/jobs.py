@@ -23,6 +23,7 @@ from core.flows import accounts, trading
 from core.flows.errors import ServiceUnavailable
 from core.flows.service import CoreFlows
 from core.identity import service as identity
+from core.inbound import service as inbound
 from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.ports import CollectionRail
@@ -175,7 +176,14 @@ async def _completed_buy(session: AsyncSession, order: RailOrder) -> Notice:
 
 
 async def _completed_topup(session: AsyncSession, order: RailOrder) -> Notice:
+    """KES a customer added to their wallet: it meets the compliance gate as every top-up does
+    (over a limit it is held, not refused)."""
     customer = await identity.get_customer(session=session, customer_id=order.customer_id)
+    await inbound.credit_arrived(
+        session=session, customer_id=customer.id, account_id=order.account_id,
+        amount=Money.from_minor(order.amount_minor, Asset.KES), kind=inbound.TOPUP, counterparty=order.phone,
+        reference=f"rail:{order.rail}:{order.merchant_reference}",
+    )  # fmt: skip
     amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
     return Notice(
         customer.phone, customer.language, "sms.link_credited", {"amount": amount, **_paid_by(order)}
