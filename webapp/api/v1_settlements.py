@@ -1,24 +1,32 @@
 """Merchant API: settlements (GET /api/v1/settlements, /{id}, /{id}/statement.csv) and the balance
-left to settle (GET /api/v1/settlements/balance). Scope `invoices:read`."""
+left to settle (GET /api/v1/settlements/balance), scope `invoices:read`. Staff (settlements.manage):
+GET /api/staff/settlements (failed first: the funds are back on the merchant's balance, look into
+it), POST /api/staff/settlements/run (the daily batch now, or one merchant), audited."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import case, select
 
+from core.audit import service as audit
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission
+from core.settlements import flows, statement
 from core.settlements import settle as settling
-from core.settlements import statement
 from core.settlements.models import Settlement
 from core.settlements.service import merchant_balance
-from webapp.deps_auth import DbSession
+from webapp.deps_auth import DbSession, get_runtime, require_permission
 from webapp.merchant_auth import MerchantPrincipal, merchant_api_router, require_scope
 
-router = merchant_api_router(prefix="/settlements", tags=("merchant API: settlements",))
+merchant_router = merchant_api_router(prefix="/settlements", tags=("merchant API: settlements",))
+staff_router = APIRouter(prefix="/api/staff/settlements", tags=["staff"])
 Reader = Annotated[MerchantPrincipal, Depends(require_scope("invoices:read"))]
+SettlementsStaff = Annotated[StaffUser, Depends(require_permission(Permission.SETTLEMENTS_MANAGE))]
 
 
 def _kes(minor: int) -> str:
@@ -27,6 +35,7 @@ def _kes(minor: int) -> str:
 
 class SettlementOut(BaseModel):
     id: str
+    merchant_id: int
     status: str
     method: str
     destination: str
@@ -44,7 +53,8 @@ class SettlementOut(BaseModel):
     @classmethod
     def of(cls, row: Settlement) -> SettlementOut:
         return cls(
-            id=f"S{row.id}", status=row.status, method=row.method, destination=row.destination,
+            id=f"S{row.id}", merchant_id=row.merchant_id, status=row.status, method=row.method,
+            destination=row.destination,
             account_reference=row.account_reference, gross=_kes(row.gross_minor), fee=_kes(row.fee_minor),
             refunds=_kes(row.refunds_minor), amount=_kes(row.amount_minor), mpesa_receipt=row.receipt,
             failure=row.failure, created_at=row.created_at, finished_at=row.finished_at,
@@ -66,7 +76,7 @@ def _number(settlement_id: str) -> int:
     return int(text) if text.isdigit() else 0
 
 
-@router.get("", response_model=SettlementPage)
+@merchant_router.get("", response_model=SettlementPage)
 async def list_settlements(
     principal: Reader,
     session: DbSession,
@@ -85,7 +95,7 @@ async def list_settlements(
     )
 
 
-@router.get("/balance", response_model=BalanceOut)
+@merchant_router.get("/balance", response_model=BalanceOut)
 async def balance(principal: Reader, session: DbSession) -> BalanceOut:
     """What the next settlement would pay from (settled payments less fees and refunds, less what is
     on its way to M-Pesa)."""
@@ -94,7 +104,7 @@ async def balance(principal: Reader, session: DbSession) -> BalanceOut:
     return BalanceOut(available=_kes(available.minor))
 
 
-@router.get("/{settlement_id}", response_model=SettlementOut)
+@merchant_router.get("/{settlement_id}", response_model=SettlementOut)
 async def get_settlement(settlement_id: str, principal: Reader, session: DbSession) -> SettlementOut:
     row = await settling.get_settlement(
         session=session, settlement_id=_number(settlement_id), merchant_id=principal.merchant_id
@@ -102,7 +112,7 @@ async def get_settlement(settlement_id: str, principal: Reader, session: DbSessi
     return SettlementOut.of(row)
 
 
-@router.get(
+@merchant_router.get(
     "/{settlement_id}/statement.csv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "the statement as CSV"}},
@@ -116,3 +126,47 @@ async def statement_csv(settlement_id: str, principal: Reader, session: DbSessio
     )
     headers = {"Content-Disposition": f'attachment; filename="kibeti-settlement-S{number}.csv"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merchant_id: int | None = None
+    force: bool = False  # ignore the merchants' minimums (M-Pesa's still applies)
+
+
+@staff_router.get("", response_model=list[SettlementOut])
+async def staff_settlements(
+    _staff: SettlementsStaff,
+    session: DbSession,
+    status: Annotated[str | None, Query(max_length=12)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[SettlementOut]:
+    """Newest first, failed ones before the rest (their funds are back on the merchant's balance)."""
+    query = select(Settlement)
+    if status:
+        query = query.where(Settlement.status == status)
+    failed_first = case((Settlement.status == "failed", 0), else_=1)
+    rows = (await session.execute(query.order_by(failed_first, Settlement.id.desc()).limit(limit))).scalars()
+    return [SettlementOut.of(row) for row in rows]
+
+
+@staff_router.post("/run", response_model=list[SettlementOut])
+async def staff_run(
+    body: RunIn, request: Request, staff: SettlementsStaff, session: DbSession
+) -> list[SettlementOut]:
+    """Open the settlements now (the payouts go through the usual pipeline); returns what opened."""
+    runtime = get_runtime(request)
+    await session.commit()  # each merchant settles in its own transaction (SQLite: one writer)
+    opened = await flows.run_settlements(runtime, merchant_id=body.merchant_id, force=body.force)
+    await audit.record(
+        session=session, actor=f"staff:{staff.id}", action="settlement.run",
+        subject=f"merchant:{body.merchant_id}" if body.merchant_id else "merchants",
+        details={"opened": [row.id for row in opened], "force": body.force}, clock=runtime.clock,
+    )  # fmt: skip
+    await session.commit()
+    return [SettlementOut.of(row) for row in opened]
+
+
+router = APIRouter()
+router.include_router(merchant_router)
+router.include_router(staff_router)
