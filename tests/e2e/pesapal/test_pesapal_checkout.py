@@ -23,6 +23,7 @@ async def _invoice(rt: Runtime) -> str:
             session=session, name="Duka la Mama", actor="test", clock=rt.clock, fee_bps=150
         )
         merchant.status = "active"
+    assert rt.chains is not None
     async with rt.session_factory() as session, session.begin():
         invoice = await invoices.create_invoice(
             session=session, merchant_id=merchant.id, clock=rt.clock, chains=rt.chains,
