@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.outbox import service as outbox
@@ -345,6 +345,11 @@ def next_attempt_delay(attempts_made: int, schedule: Sequence[float], jitter: fl
     return timedelta(seconds=base * (1 + 0.2 * min(max(jitter, 0.0), 1.0)))
 
 
+def quiet_gap(schedule: Sequence[float]) -> timedelta:
+    """Longer than any wait between two attempts of a delivery (its longest step, jittered)."""
+    return timedelta(seconds=max(schedule, default=0) * 1.2) + timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Step:
     """Where a delivery goes after an attempt, and what it says about its endpoint."""
@@ -366,12 +371,17 @@ def next_step(
     endpoint_enabled: bool,
     disable_after: timedelta,
     now: datetime,
+    last_attempt_at: datetime | None = None,
 ) -> Step:
     """The delivery state machine, pure. Delivered and failed are final; a retryable failure waits
     its step of the schedule (or the receiver's longer Retry-After, up to a day) until the schedule
-    is used up; an endpoint failing for `disable_after` is turned off and the delivery fails."""
+    is used up; an endpoint failing for `disable_after` is turned off and the delivery fails (a
+    failing spell ends with a success, or with a pause longer than any retry waits: the endpoint's
+    previous attempt, `last_attempt_at`, was longer ago than `quiet_gap`)."""
     if outcome is AttemptOutcome.DELIVERED:
         return Step(DeliveryStatus.DELIVERED, None, None, False)
+    if last_attempt_at is not None and now - last_attempt_at > quiet_gap(schedule):
+        failing_since = None  # nothing was sent for longer than any retry waits: a new failing spell
     disable = failing_since is not None and endpoint_enabled and now - failing_since >= disable_after
     failing = failing_since or now
     delay = next_attempt_delay(attempts_made, schedule, jitter) if outcome is AttemptOutcome.RETRY else None
@@ -407,6 +417,13 @@ async def record_attempt(
     )
     if already.first() is not None or delivery.status == DeliveryStatus.DELIVERED.value:
         return False  # a slower twin of this attempt already recorded it (lease ran out)
+    last_attempt_at = (
+        await session.execute(
+            select(func.max(WebhookAttempt.started_at))
+            .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+            .where(WebhookDelivery.endpoint_id == endpoint.id)
+        )
+    ).scalar_one_or_none()
     stopped = delivery.status == DeliveryStatus.FAILED.value  # endpoint turned off meanwhile
     session.add(
         WebhookAttempt(
@@ -438,6 +455,7 @@ async def record_attempt(
         endpoint_enabled=endpoint.enabled,
         disable_after=disable_after,
         now=now,
+        last_attempt_at=last_attempt_at,
     )
     delivery.status, delivery.next_attempt_at = step.status.value, step.next_attempt_at
     if step.status is not DeliveryStatus.PENDING:

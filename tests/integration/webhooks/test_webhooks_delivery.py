@@ -317,3 +317,20 @@ async def test_a_receiver_asking_for_time_with_retry_after_gets_it(
     assert timedelta(seconds=60) <= delivery.next_attempt_at - installed.clock.now() <= timedelta(seconds=72)
     await _advance_and_run(installed, session_factory, 73)
     assert [r.status for r in receiver.requests] == [429, 503, 200]
+
+
+async def test_one_old_failure_does_not_switch_an_endpoint_off_days_later(
+    session_factory: Factory, merchant_id: int, receiver: Receiver, installed: Runtime
+) -> None:
+    receiver.script = [400, 400]
+    endpoint_id, _ = await _endpoint(session_factory, merchant_id, receiver.url)
+    await _record(session_factory, merchant_id, "invoice.expired", "inv_old")
+    await run_staged_deliveries(session_factory)
+    installed.clock.advance(days=4)  # type: ignore[attr-defined]
+    await _record(session_factory, merchant_id, "invoice.expired", "inv_new")
+    await run_staged_deliveries(session_factory)
+    async with session_factory() as session:
+        endpoint = await session.get(WebhookEndpoint, endpoint_id)
+        assert endpoint is not None and endpoint.enabled
+        assert endpoint.failing_since == installed.clock.now()  # a new failing spell
+    assert [r.status for r in receiver.requests] == [400, 400]

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.webhooks.models import AttemptOutcome, DeliveryStatus
-from core.webhooks.service import MAX_RETRY_AFTER_S, next_step
+from core.webhooks.service import MAX_RETRY_AFTER_S, next_step, quiet_gap
 
 SCHEDULE = [10.0, 60.0, 600.0, 3600.0, 21600.0, 86400.0, 86400.0, 86400.0]
 DISABLE_AFTER = timedelta(hours=72)
@@ -40,6 +40,7 @@ def test_a_delivery_ends_once_and_waits_its_schedule(
     enabled = True
     status = DeliveryStatus.PENDING
     attempts = 0
+    last_attempt_at = None if failing_since is None else START - timedelta(hours=1)
     for outcome, jitter, retry_after in answers:
         if status is not DeliveryStatus.PENDING:
             break
@@ -47,8 +48,9 @@ def test_a_delivery_ends_once_and_waits_its_schedule(
         step = next_step(
             outcome=outcome, attempts_made=attempts, schedule=SCHEDULE, jitter=jitter,
             retry_after_s=retry_after, failing_since=failing_since, endpoint_enabled=enabled,
-            disable_after=DISABLE_AFTER, now=now,
+            disable_after=DISABLE_AFTER, now=now, last_attempt_at=last_attempt_at,
         )  # fmt: skip
+        last_attempt_at = now
         if outcome is AttemptOutcome.DELIVERED:
             assert step == step.__class__(DeliveryStatus.DELIVERED, None, None, False)
         else:
@@ -91,3 +93,20 @@ def test_a_receiver_that_never_answers_is_tried_for_about_three_days_then_given_
         now, failing_since = step.next_attempt_at, step.failing_since
     assert step is not None and step.status is DeliveryStatus.FAILED and attempts == len(SCHEDULE) + 1
     assert timedelta(days=3) < now - START < timedelta(days=4.2)
+
+
+@given(failing_for_days=st.floats(3, 30), quiet_hours=st.floats(0, 100))
+def test_a_failing_spell_ends_with_a_pause_longer_than_any_retry_waits(
+    failing_for_days: float, quiet_hours: float
+) -> None:
+    """A failure days ago, then nothing sent for longer than a retry ever waits: a new failure
+    starts a new spell instead of switching the endpoint off at once."""
+    now = START
+    step = next_step(
+        outcome=AttemptOutcome.FAILED, attempts_made=1, schedule=SCHEDULE, jitter=0.0, retry_after_s=None,
+        failing_since=now - timedelta(days=failing_for_days), endpoint_enabled=True,
+        disable_after=DISABLE_AFTER, now=now, last_attempt_at=now - timedelta(hours=quiet_hours),
+    )  # fmt: skip
+    quiet = timedelta(hours=quiet_hours) > quiet_gap(SCHEDULE)
+    assert step.disable_endpoint is not quiet
+    assert step.failing_since == (now if quiet else now - timedelta(days=failing_for_days))
