@@ -127,11 +127,10 @@ async def tell_merchant_endpoint_disabled(endpoint_id: int) -> None:
     if row is None or rt.notifier is None:
         return
     endpoint, merchant = row
-    phones = [p for p in getattr(merchant, "notification_phones", None) or [] if p]
-    contact = getattr(merchant, "contact_phone", "")
-    if not phones and contact:
-        phones = [contact]
-    language = getattr(merchant, "language", "en")
+    phones = [p for p in merchant.notification_phones or [] if p] or (
+        [merchant.contact_phone] if merchant.contact_phone else []
+    )
+    language = merchant.language
     text = translate(
         "webhooks.sms.endpoint_disabled",
         language,
