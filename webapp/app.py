@@ -24,16 +24,17 @@ from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
 from webapp.web import mount as web_mount
 
-# Matched first: FastAPI tries routes in order, and a USSD hop (every keypress of every session)
-# would otherwise be tried against every staff route before its own. Its paths all start with
-# /ussd/, which no other router serves, so the order changes no match.
-_FIRST = ("ussd",)
+# Matched first: FastAPI tries routes in order, and a USSD hop (every keypress of every session) or a
+# Telegram update would otherwise be tried against every staff route before its own. Their paths
+# start with /ussd/ and /telegram, which no other router serves, so the order changes no match.
+_FIRST = ("ussd", "telegram")
 
 
 def _routers() -> list[object]:
     found = []
     modules = pkgutil.iter_modules(api.__path__)
-    for info in sorted(modules, key=lambda m: (m.name not in _FIRST, m.name)):
+    first = {name: rank for rank, name in enumerate(_FIRST)}
+    for info in sorted(modules, key=lambda m: (first.get(m.name, len(_FIRST)), m.name)):
         module = importlib.import_module(f"{api.__name__}.{info.name}")
         router = getattr(module, "router", None)
         if router is not None:

@@ -9,6 +9,7 @@ for the next one (a new PIN and its confirmation) stay in this process's memory 
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import secrets
@@ -37,7 +38,11 @@ SCRATCH_KEY = "kibeti.pin_scratch"
 SHORTCODE_KEY = "kibeti.shortcode"
 CLOCK_KEY = "kibeti.clock"
 IDLE = "idle"
-MAX_TEXT = 256  # longer answers are never a step's input: told "not understood", never parsed
+MAX_TEXT = 256
+# How long a chat's customer is remembered in its state (so a tap needs no database read for the link).
+# Linking, unlinking and registering here write it at once; a link another chat made for the same
+# customer, or a language changed on USSD, shows within this time.
+WHO_SECONDS = 30  # longer answers are never a step's input: told "not understood", never parsed
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -58,6 +63,8 @@ class Turn:
     links: TelegramLinks
     now: Callable[[], Any]
     replies: list[Message] = field(default_factory=list)
+    stored: bool = False  # the store held a state for this user when the update came
+    saved: dict[str, Any] = field(default_factory=dict)  # what the store held, when still fresh
 
     def t(self, code: str, **values: Any) -> str:
         return texts.t(code, self.language, **values)
@@ -144,31 +151,66 @@ def deps(context: ContextTypes.DEFAULT_TYPE) -> tuple[CustomerFlows, TelegramLin
     return context.bot_data[FLOWS_KEY], context.bot_data[LINKS_KEY], context.bot_data[STATES_KEY]
 
 
+def _who(record: Any, now: float) -> tuple[bool, LinkedCustomer | None]:
+    """The customer behind the chat as the store remembers it, if it is fresh: (fresh, customer)."""
+    if not isinstance(record, dict) or not isinstance(record.get("at"), int | float):
+        return False, None
+    if not 0 <= now - float(record["at"]) < WHO_SECONDS:
+        return False, None
+    if record.get("c") is None:
+        return True, None
+    try:
+        return True, LinkedCustomer(
+            customer_id=int(record["c"]), phone=str(record["p"]), name=str(record["n"]),
+            language=str(record["l"]), chat_id=int(record["chat"]),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return False, None
+
+
 async def open_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or chat.type != "private":
         return None
     flows, links, store = deps(context)
-    customer = await links.linked(telegram_user_id=user.id)
     saved = await store.load(user.id) or {}
+    fresh, customer = _who(saved.get("who"), time.time())
+    if not fresh:
+        customer = await links.linked(telegram_user_id=user.id)
     state = saved.get("state", IDLE)
     data = saved.get("data", {})
     if not isinstance(state, str) or not isinstance(data, dict):
         state, data = IDLE, {}
     language = customer.language if customer else str(data.get("lang") or language_of(update))
-    return Turn(
+    turn = Turn(
         update=update, context=context, user_id=user.id, chat_id=chat.id, state=state, data=data,
         customer=customer, language=language, flows=flows, links=links,
-        now=context.bot_data[CLOCK_KEY],
+        now=context.bot_data[CLOCK_KEY], stored=bool(saved),
     )  # fmt: skip
+    turn.saved = copy.deepcopy(saved) if fresh else {}  # steps change `data` in place
+    return turn
+
+
+def _who_record(turn: Turn, at: float) -> dict[str, Any]:
+    customer = turn.customer
+    if customer is None:
+        return {"c": None, "at": at}
+    return {
+        "c": customer.customer_id, "p": customer.phone, "n": customer.name, "l": turn.language,
+        "chat": customer.chat_id, "at": at,
+    }  # fmt: skip
 
 
 async def close_turn(turn: Turn) -> None:
+    """Keep the step and, for WHO_SECONDS, who the customer is (a tap then reads no link from the
+    database); written only when something changed."""
     store = deps(turn.context)[2]
-    if turn.state == IDLE and not turn.data:
-        await store.clear(turn.user_id)
-    else:
-        await store.save(turn.user_id, {"state": turn.state, "data": turn.data})
+    old_who = turn.saved.get("who") if turn.saved else None
+    kept = _who_record(turn, old_who["at"]) if isinstance(old_who, dict) else None
+    who = kept if kept is not None and kept == old_who else _who_record(turn, time.time())
+    record = {"state": turn.state, "data": turn.data, "who": who}
+    if record != turn.saved:
+        await store.save(turn.user_id, record)
 
 
 async def delete_message(turn: Turn, message: Message) -> None:

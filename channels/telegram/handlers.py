@@ -95,6 +95,7 @@ async def unlink(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _unlink(turn: Turn) -> None:
     turn.end()
     turn.scratch.forget(turn.user_id)
+    turn.customer = None  # remembered as not linked from now on, whatever the database says
     try:
         await turn.links.unlink(telegram_user_id=turn.user_id)
     except NotLinked:

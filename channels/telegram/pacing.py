@@ -19,8 +19,8 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 MAX_CHATS_TRACKED = 10_000
-# What counts against a chat's one-a-second: new or edited messages. Deleting a PIN message, answering
-# a button and the like never wait behind them.
+# What counts against the 30 a second and a chat's one a second: new or edited messages. Deleting a PIN
+# message, answering a button and the like never wait behind them.
 PACED = ("send", "edit", "copy", "forward")
 CHAT_INTERVAL = 1.0  # seconds per message in one chat, after a burst of CHAT_BURST
 CHAT_BURST = 3
@@ -99,9 +99,10 @@ class ChatPacing(BaseRateLimiter[int]):
             pause = self._paused_until - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
-            await self._overall.take()
-            if chat_id is not None and endpoint.startswith(PACED):
-                await self._chat(str(chat_id)).take()
+            if endpoint.startswith(PACED):  # messages; answering a tap or deleting one is not
+                await self._overall.take()
+                if chat_id is not None:
+                    await self._chat(str(chat_id)).take()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
@@ -50,7 +52,14 @@ def t(code: str, language: str, **values: Any) -> str:
 
 
 def money(amount: Money, language: str) -> str:
-    return format_money(amount, language)
+    # Babel costs tens of microseconds a call and the same amounts come back update after update (as
+    # on USSD); the key is the amount's exact text.
+    return _formatted(str(amount.amount), amount.asset, language)
+
+
+@lru_cache(maxsize=8192)
+def _formatted(amount: str, asset: Asset, language: str) -> str:
+    return format_money(Money(Decimal(amount), asset), language)
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:

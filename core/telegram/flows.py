@@ -42,11 +42,13 @@ class TelegramLinks:
         self.rt = runtime
 
     async def linked(self, *, telegram_user_id: int) -> LinkedCustomer | None:
+        """The customer behind a chat (every update asks: one read, no transaction around it)."""
         async with self.rt.session_factory() as session:
-            link = await service.link_for_user(session=session, telegram_user_id=telegram_user_id)
-            if link is None:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            found = await service.linked_customer(session=session, telegram_user_id=telegram_user_id)
+            if found is None:
                 return None
-            customer = await identity.get_customer(session=session, customer_id=link.customer_id)
+            link, customer = found
             return _linked(customer, link.chat_id)
 
     async def send_code(self, *, phone: str, language: str = "en") -> tuple[str, bool]:

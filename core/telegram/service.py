@@ -55,3 +55,16 @@ async def link_for_phone(*, session: AsyncSession, phone: str) -> TelegramLink |
         .where(Customer.phone == phone)
     )
     return result.scalar_one_or_none()
+
+
+async def linked_customer(
+    *, session: AsyncSession, telegram_user_id: int
+) -> tuple[TelegramLink, Customer] | None:
+    """The link and its customer in one query."""
+    result = await session.execute(
+        select(TelegramLink, Customer)
+        .join(Customer, Customer.id == TelegramLink.customer_id)
+        .where(TelegramLink.telegram_user_id == telegram_user_id)
+    )
+    row = result.one_or_none()
+    return (row[0], row[1]) if row is not None else None

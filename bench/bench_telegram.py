@@ -1,0 +1,342 @@
+"""Telegram update benchmark (issue 14): a webhook update to the bot's reply call at the Bot API
+double, 50 chats at once, beside the USSD hop in the same run and process.
+
+Both are driven in-process (ASGI calls into one app on PostgreSQL + Redis, no HTTP server or client):
+- the USSD hop: the balances screen, as bench_ussd's in-process figure (AT form parsed, session read
+  from and written to Redis, four balances and the KES rates read);
+- the Telegram update: a linked customer taps "Balances" (a callback_query posted as Telegram's JSON
+  to /telegram/<secret>, authenticated, queued; the bot's consumer reads the link, the chat state in
+  Redis, the balances and rates, answers the tap and sends the balances message). The Bot API double
+  is the in-process one (no socket): the latency ends when the double receives the sendMessage.
+
+CPU per update is this process's user+system CPU over the run divided by the updates (the USSD hop's
+likewise); PostgreSQL's and Redis's own CPU is not in either. Run:
+`.venv/bin/python bench/bench_telegram.py [--write]` (PostgreSQL and Redis on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "redis://127.0.0.1:6379/13")
+DB_NAME = "kibeti_bench_telegram"
+CHATS = 50
+AT_TOKEN = "bench-at-callback-token-0123456789abcdef"
+SECRET = "bench-telegram-webhook-secret"
+CHAT_BASE = 880_000_000
+
+
+def db_url() -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{DB_NAME}"
+
+
+async def prepare_database() -> None:
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {DB_NAME}")
+    finally:
+        await admin.close()
+
+
+async def seed(url: str) -> None:
+    """Rates, and CHATS customers with funded wallets, each linked to a Telegram chat."""
+    from core.clock import SystemClock
+    from core.db.session import make_engine, make_session_factory
+    from core.flows import accounts
+    from core.fx import service as fx
+    from core.fx.sources import DemoRateSource
+    from core.identity import service as identity
+    from core.identity.models import Customer
+    from core.ledger import service as ledger
+    from core.ledger.models import AccountKind
+    from core.money import Asset, Money
+    from core.telegram import service as links
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    clock = SystemClock()
+    async with factory() as session:
+        await fx.refresh(session=session, sources=[DemoRateSource()], clock=clock)
+        first = await identity.register_customer(
+            session=session, phone="+254710000001", name="Bench One", national_id="12345678", language="en",
+            pin="4826", clock=clock,
+        )  # fmt: skip
+        for i in range(2, CHATS + 1):
+            session.add(
+                Customer(
+                    phone=f"+2547{10000000 + i:08d}", name=f"Bench {i}", national_id=f"{20000000 + i}",
+                    language="sw" if i % 2 else "en", kyc_tier=0, status="active", pin_hash=first.pin_hash,
+                    pin_failed_count=0, created_at=first.created_at, updated_at=first.updated_at,
+                )
+            )  # fmt: skip
+        await session.flush()
+        custody = await ledger.system_account(
+            session=session, kind=AccountKind.CUSTODY, asset=Asset.USDT_TRC20
+        )
+        for cid in range(1, CHATS + 1):
+            for asset in accounts.WALLET_ASSETS:
+                await accounts.wallet_account_id(session, cid, asset)
+            wallet = await accounts.wallet_account_id(session, cid, Asset.USDT_TRC20)
+            await ledger.transfer(
+                session=session, idempotency_key=f"bench-fund-{cid}", from_account_id=custody.id,
+                to_account_id=wallet, amount=Money.of("100", Asset.USDT_TRC20), kind="deposit",
+            )  # fmt: skip
+            await links.save_link(
+                session=session, telegram_user_id=CHAT_BASE + cid, chat_id=CHAT_BASE + cid, customer_id=cid,
+                now=clock.now(),
+            )  # fmt: skip
+        await session.commit()
+    await engine.dispose()
+
+
+def _asgi_post(
+    path: str, body: bytes, content_type: str, headers: list[tuple[bytes, bytes]]
+) -> dict[str, Any]:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()), *headers],
+        "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+
+
+async def call(app: Any, scope: dict[str, Any], body: bytes) -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    status: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    assert status == [200], status
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+async def measure(updates_per_chat: int, hops: int) -> dict[str, float]:
+    from core import runtime as runtime_module
+    from core.config import Settings
+    from webapp.app import create_app
+    from webapp.bootstrap import build_runtime
+
+    settings = Settings(
+        kibeti_env="test", database_url=db_url(), redis_url=REDIS_URL, at_callback_token=AT_TOKEN,
+        at_base_url="http://127.0.0.1:9", telegram_webhook_secret=SECRET,
+    )  # fmt: skip
+    rt = build_runtime(settings)
+    runtime_module.install(rt)
+    for handler in logging.getLogger().handlers:  # as bench_ussd: the JSON log is written, to nowhere
+        if handler.get_name() == "kibeti-json" and isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - for the process's life
+    app = create_app(rt, run_scheduler_inside=False)
+    double = rt.telegram_double
+    replied: dict[int, asyncio.Event] = {}
+    loop = asyncio.get_running_loop()
+    real_handle = double.handle
+
+    def handle(token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer: tuple[int, dict[str, Any]] = real_handle(token, method, params)
+        if method == "sendMessage":
+            event = replied.get(int(params["chat_id"]))
+            if event is not None:
+                loop.call_soon(event.set)
+        return answer
+
+    double.handle = handle
+    secret_header = [(b"x-telegram-bot-api-secret-token", SECRET.encode())]
+    update_ids = iter(range(1, 10**9))
+    path = f"/telegram/{SECRET}"
+
+    async def tap(chat_id: int) -> float:
+        import json
+
+        body = json.dumps({
+            "update_id": next(update_ids),
+            "callback_query": {
+                "id": f"b{chat_id}-{time.monotonic_ns()}", "chat_instance": "bench", "data": "m:bal",
+                "from": {"id": chat_id, "is_bot": False, "first_name": "Bench", "language_code": "en"},
+                "message": {"message_id": 1, "date": 1, "chat": {"id": chat_id, "type": "private"}, "text": "menu"},
+            },
+        }).encode()  # fmt: skip
+        event = replied[chat_id] = asyncio.Event()
+        started = time.perf_counter()
+        await call(app, _asgi_post(path, body, "application/json", secret_header), body)
+        await event.wait()
+        return (time.perf_counter() - started) * 1000
+
+    async def chat(chat_id: int, count: int, latencies: list[float]) -> None:
+        for _ in range(count):
+            latencies.append(await tap(chat_id))
+
+    counters: dict[int, int] = {}
+
+    async def ussd(worker: int, count: int, tag: str) -> None:
+        for j in range(count):
+            i = (j * 10 + worker) % CHATS + 1
+            k = counters[i] = counters.get(i, -1) + 1
+            step = k % 50
+            text = "" if step == 0 else "1" + "*5" * (step - 1)
+            body = urlencode({"sessionId": f"cpu-{tag}-{i}-{k // 50}", "serviceCode": "*483*1#",
+                              "phoneNumber": f"+2547{10000000 + i:08d}", "networkCode": "63902",
+                              "text": text}).encode()  # fmt: skip
+            await call(
+                app, _asgi_post(f"/ussd/{AT_TOKEN}", body, "application/x-www-form-urlencoded", []), body
+            )
+
+    out: dict[str, float] = {}
+    async with app.router.lifespan_context(app):
+        # warm-up: pools, caches, the bot's Application
+        await asyncio.gather(*(chat(CHAT_BASE + cid, 2, []) for cid in range(1, CHATS + 1)))
+        await asyncio.gather(*(ussd(w, 30, "warm") for w in range(10)))
+        counters.clear()
+
+        started = _cpu()
+        await asyncio.gather(*(ussd(w, hops // 10, "run") for w in range(10)))
+        out["ussd_cpu_ms"] = (_cpu() - started) * 1000 / (hops // 10 * 10)
+
+        latencies: list[float] = []
+        profile = None
+        if os.environ.get("BENCH_PROFILE_TG"):  # where an update's CPU goes (cProfile, CPU clock)
+            import cProfile
+
+            profile = cProfile.Profile(time.process_time)
+            profile.enable()
+        wall = time.perf_counter()
+        started = _cpu()
+        await asyncio.gather(
+            *(chat(CHAT_BASE + cid, updates_per_chat, latencies) for cid in range(1, CHATS + 1))
+        )
+        out["tg_cpu_ms"] = (_cpu() - started) * 1000 / len(latencies)
+        if profile is not None:
+            import pstats
+
+            profile.disable()
+            pstats.Stats(profile).sort_stats(os.environ["BENCH_PROFILE_TG"]).print_stats(45)
+        out["tg_rate"] = len(latencies) / (time.perf_counter() - wall)
+        out["tg_p50"], out["tg_p99"] = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        out["updates"] = len(latencies)
+    await rt.session_factory.kw["bind"].dispose()
+    if rt.redis is not None:
+        await rt.redis.aclose()
+    return out
+
+
+def run_measure(updates_per_chat: int, hops: int) -> dict[str, float]:
+    asyncio.run(prepare_database())
+    import redis
+
+    from webapp.schema import upgrade
+
+    upgrade(db_url())
+    asyncio.run(seed(db_url()))
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    load_start = os.getloadavg()[0]
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile(time.process_time)
+        m = profile.runcall(asyncio.run, measure(updates_per_chat, hops))
+        stats = pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE", "cumulative"))
+        stats.print_stats(70)
+        if os.environ.get("BENCH_CALLERS"):
+            stats.print_callers(os.environ["BENCH_CALLERS"])
+    else:
+        m = asyncio.run(measure(updates_per_chat, hops))
+    m["load_start"], m["load_end"] = load_start, os.getloadavg()[0]
+    return m
+
+
+def rows(m: dict[str, float]) -> list[Any]:
+    from bench.common import Row
+
+    ratio = m["tg_cpu_ms"] / m["ussd_cpu_ms"]
+    return [
+        Row(figure=f"Telegram update CPU per update ({CHATS} chats, balances tap to sendMessage)",
+            value=m["tg_cpu_ms"], unit="ms", anchor="USSD balances hop CPU, same process", anchor_value=m["ussd_cpu_ms"],
+            target="<= 1.5x", met=ratio <= 1.5),
+        Row(figure=f"Telegram update p99, webhook to the reply at the double ({CHATS} chats, closed loop)",
+            value=m["tg_p99"], unit="ms", note=f"p50 {m['tg_p50']:.1f} ms, {m['tg_rate']:.0f} updates/s"),
+    ]  # fmt: skip
+
+
+def run(short: bool) -> list[Any]:
+    """`make bench`: the update's CPU against the USSD hop's, same run."""
+    return rows(run_measure(4 if short else 20, 1000 if short else 5000))
+
+
+def section(m: dict[str, float]) -> str:
+    from bench.common import table
+
+    return (
+        "## Telegram update (issue 14)\n\n"
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs shared, load average "
+        f"{m['load_start']:.2f} at start, {m['load_end']:.2f} at end; `.venv/bin/python bench/bench_telegram.py --write` "
+        f"({m['updates']:.0f} updates).\n\n"
+        + table(rows(m))
+        + "\n\nBoth figures are in-process (ASGI calls into one app on PostgreSQL + Redis; the Bot API double is the "
+        "in-process one, so the bot's HTTPS call to Telegram is not in the figure, as the USSD hop's response write "
+        "is not). The bot's Application consumes updates one at a time per process (`concurrent_updates=False`: a "
+        "chat's updates stay in order), so the p99 at 50 chats is mostly queueing behind the other 49.\n"
+    )
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    heading = "## Telegram update (issue 14)"
+    pattern = re.compile(rf"{re.escape(heading)}\n.*?(?=\n## |\Z)", re.S)
+    current = (
+        pattern.sub(lambda _: text.rstrip("\n") + "\n", current)
+        if heading in current
+        else current.rstrip("\n") + "\n\n" + text
+    )
+    path.write_text(current.rstrip("\n") + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--updates", type=int, default=20, help="updates per chat")
+    parser.add_argument("--hops", type=int, default=5000)
+    parser.add_argument("--write", action="store_true", help="replace the section in BENCHMARKS.md")
+    args = parser.parse_args()
+    m = run_measure(args.updates, args.hops)
+    text = section(m)
+    print(text)
+    if args.write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
