@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import runtime
+from core import runtime, telemetry
 from core.clock import FixedClock
 from core.db.base import utcnow
 from core.flows import accounts, trading
@@ -142,6 +142,8 @@ async def confirm_order(order_id: int) -> str:
             customer = await identity.get_customer(session=session, customer_id=order.customer_id)
         amount = format_money(Money.from_minor(order.amount_minor, Asset.KES), customer.language)
         notice = Notice(customer.phone, customer.language, told, {"amount": amount, **_paid_by(order)})
+    if applied.outcome in ("completed", "failed", "flagged", "reversed"):
+        telemetry.count("rail.order", rail=order.rail, outcome=applied.outcome)
     if notice is not None:
         await CoreFlows(rt).notify(
             phone=notice.phone, code=notice.code, language=notice.language,

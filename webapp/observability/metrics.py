@@ -69,6 +69,12 @@ WEBHOOK_ATTEMPTS = Counter(
     " 408, 429, 5xx) or failed (any other answer).",
     ["outcome"],
 )
+RAIL_ORDERS = Counter(
+    "kibeti_rail_orders",
+    "Collection-rail orders (PesaPal: card, Airtel Money) by rail and what the provider's status query"
+    " did to them: completed, failed, flagged (disagreed with the order), reversed.",
+    ["rail", "outcome"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
@@ -76,6 +82,7 @@ _EVENTS = {
     "sms.inbound": (SMS_INBOUND, ("outcome",)),
     "sms.delivery_report": (SMS_DELIVERY_REPORTS, ("outcome",)),
     "webhook.attempt": (WEBHOOK_ATTEMPTS, ("outcome",)),
+    "rail.order": (RAIL_ORDERS, ("rail", "outcome")),
 }
 
 

@@ -68,10 +68,15 @@ async def _entries(rt: Runtime, kind: str) -> int:
 async def test_airtel_buy_by_link_is_credited_once_with_a_receipt(
     client: httpx.AsyncClient, rt: Runtime, at_fake: FakeAfricasTalking
 ) -> None:
+    from webapp.observability.metrics import RAIL_ORDERS
+
+    completed = RAIL_ORDERS.labels("pesapal", "completed")
+    before = completed._value.get()
     link = await _buy_by_link(client, rt, at_fake)
     sim(rt).behaviour.ipn = "twice"  # PesaPal sometimes notifies more than once
     tracking = await _pay(client, link)
     await drain(rt)
+    assert completed._value.get() == before + 1  # /metrics: kibeti_rail_orders_total
     order = await only_order(rt)
     assert order.status == OrderStatus.COMPLETED.value and order.tracking_id == tracking
     assert order.method == "AirtelKE" and order.confirmation
