@@ -38,6 +38,8 @@ def refusal(exc: KibetiError, language: str, shortcode: str) -> str:
         return i18n.text("app.sign_in.too_many", language, minutes=max(1, -(-exc.retry_after // 60)))
     code = getattr(exc, "code", "generic") or "generic"
     code = ALIASES.get(code, code)
+    if code == "withdrawal_refused":  # the compliance gate's decision on a withdrawal
+        code = "compliance_review" if getattr(exc, "decision", "") == "review" else "compliance_denied"
     if code in ("wrong_network_address", "invalid_address", "address_refused"):
         return i18n.text(f"app.address.{code}", language)
     values: dict[str, Any] = dict(getattr(exc, "values", {}) or {})

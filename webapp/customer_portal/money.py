@@ -5,6 +5,7 @@ tap or a resubmitted form moves money once."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from webapp.deps_auth import get_runtime
 from webapp.web import forms
 from webapp.web.portal import Page, WebError
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 CRYPTO = {asset.value: asset for asset in (Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)}
 ASSET_PATTERN = "^(BTC|USDT-ERC20|USDT-TRC20)$"
@@ -170,6 +172,7 @@ async def move_confirm(name: str, page: CustomerPage) -> Response:
     operation = _operation(name, page)
     result = await forms.parse(ConfirmForm, await page.request.form(), page.language)
     if result.value is None:
+        log.info("portal confirm form refused: %s", sorted(result.errors))
         if set(result.errors) == {"pin"}:
             return render(
                 page, "app/pin_again.html", 422, op=operation.name, values=result.values, errors=result.errors
@@ -180,6 +183,7 @@ async def move_confirm(name: str, page: CustomerPage) -> Response:
     try:
         receipt = await _confirm(page, operation, result.value)
     except KibetiError as exc:
+        log.info("portal confirm refused: %s %s %s", operation.name, getattr(exc, "code", ""), exc)
         message = refusal(exc, page.language, _shortcode(page))
         if getattr(exc, "code", "") == "pin_incorrect":
             return render(

@@ -8,6 +8,7 @@ var FILES = [
   "/static/web/kibeti.css",
   "/static/web/kibeti.js",
   "/static/web/kibeti-app.js",
+  "/static/web/kibeti-app.css",
   "/static/web/kibeti-app-192.png",
   "/static/web/kibeti-app-512.png"
 ];
