@@ -19,8 +19,9 @@ from core.auth import service as staff_service
 from core.payments.models import Payout
 from core.runtime import Runtime
 from tests.e2e.browser.conftest import OpenPerIp, assert_accessible, new_context, screenshot
-from tests.e2e.journeys.conftest import PIN, Stack, eventually, register, settle
+from tests.e2e.journeys.conftest import PIN, Stack, register, settle
 from tests.e2e.ussd.conftest import fund
+from tests.polling import eventually
 from webapp.deps_auth import get_keyring, get_rate_limiter
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -10,8 +10,8 @@ from compliance.seed import ensure_defaults
 from core.audit.models import AuditEntry
 from core.clock import FixedClock
 from core.identity.models import Customer
+from tests.fakes.notifier import FakeNotifier
 from tests.integration.compliance.helpers import add_customer
-from tests.integration.identity.helpers import FakeNotifier
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
 
 Factory = async_sessionmaker[AsyncSession]
