@@ -197,6 +197,8 @@ class Settings(BaseSettings):
     fx_disagreement_percent: Decimal = Decimal(2)  # sources further apart raise a staff alert
     fx_source_timeout_seconds: Decimal = Decimal(5)
     quote_ttl_seconds: int = 60  # USSD quotes expire after this
+    # Merchants on the daily schedule are settled to M-Pesa once a day from this hour, Nairobi time
+    settlement_daily_hour: int = Field(default=17, ge=0, le=23)
 
     # Signed audit checkpoints are appended here (ship the file off the machine); default data_dir.
     audit_checkpoint_path: Path | None = None

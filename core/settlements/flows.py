@@ -14,23 +14,22 @@ from core.merchants.models import Merchant, MerchantStatus, SettlementSchedule
 from core.runtime import Runtime
 from core.settlements import settle as settling
 from core.settlements.models import Settlement, SettlementStatus
-from core.settlements.notices import DAILY_SETTLEMENT_HOUR
 from core.settlements.settle import NAIROBI
 
 log = logging.getLogger(__name__)
 MAX_CHUNKS = 20  # KES 5,000,000 a day per merchant through one run
 
 
-def _batch_start(now: datetime) -> datetime:
+def _batch_start(now: datetime, hour: int) -> datetime:
     """Today's daily batch time (Nairobi), in UTC."""
-    local = (now + NAIROBI).replace(hour=DAILY_SETTLEMENT_HOUR, minute=0, second=0, microsecond=0)
+    local = (now + NAIROBI).replace(hour=hour, minute=0, second=0, microsecond=0)
     return local - NAIROBI
 
 
-async def _settled_today(session: AsyncSession, merchant_id: int, now: datetime) -> bool:
+async def _settled_today(session: AsyncSession, merchant_id: int, now: datetime, hour: int) -> bool:
     query = select(Settlement.id).where(
         Settlement.merchant_id == merchant_id,
-        Settlement.created_at >= _batch_start(now),
+        Settlement.created_at >= _batch_start(now, hour),
         Settlement.status != SettlementStatus.FAILED.value,
     )
     return (await session.execute(query.limit(1))).scalar_one_or_none() is not None
@@ -59,11 +58,14 @@ async def run_settlements(
             if merchant is None or merchant.status != MerchantStatus.ACTIVE.value:
                 continue
             daily = schedule == SettlementSchedule.DAILY.value
-            if daily and await _settled_today(session, mid, rt.clock.now()):
+            hour = rt.settings.settlement_daily_hour
+            if daily and await _settled_today(session, mid, rt.clock.now(), hour):
                 continue
             for _chunk in range(MAX_CHUNKS):  # above M-Pesa's per-payment maximum: several payments
                 try:
-                    row = await settling.settle(session=session, merchant=merchant, force=force)
+                    row = await settling.settle(
+                        session=session, merchant=merchant, force=force, now=rt.clock.now()
+                    )
                     await session.commit()
                 except IntegrityError:  # another run opened the same settlement first: that one stands
                     await session.rollback()

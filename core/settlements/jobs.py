@@ -24,7 +24,7 @@ async def merchant_credited(credit_id: int) -> str:
         merchant = await session.get(Merchant, credit.merchant_id) if credit is not None else None
         if credit is None or merchant is None:
             return "unknown"
-        text = notices.paid_text(merchant, credit, rt.clock.now())
+        text = notices.paid_text(merchant, credit, rt.clock.now(), rt.settings.settlement_daily_hour)
     await notices.send_to_merchant(rt, merchant, text, f"merchant-credit:{credit_id}")
     if merchant.settlement_schedule == SettlementSchedule.INSTANT.value:
         await flows.run_settlements(rt, merchant_id=merchant.id)
@@ -63,7 +63,7 @@ async def daily_settlements() -> int:
     """The daily batch: at or after the set Nairobi hour, settle every daily merchant above their
     minimum (a second run the same day finds their balance held or paid: nothing twice)."""
     rt = runtime.get()
-    if not settling.daily_due(rt.clock.now(), notices.DAILY_SETTLEMENT_HOUR):
+    if not settling.daily_due(rt.clock.now(), rt.settings.settlement_daily_hour):
         return 0
     return len(await flows.run_settlements(rt, schedule=SettlementSchedule.DAILY.value))
 

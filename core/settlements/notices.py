@@ -17,7 +17,7 @@ from core.settlements.settle import NAIROBI, Destination, destination_of
 
 log = logging.getLogger(__name__)
 SMS_SEGMENT = 160
-DAILY_SETTLEMENT_HOUR = 17  # Nairobi time of the daily batch (core.settlements.jobs.daily_settlements)
+DAILY_SETTLEMENT_HOUR = 17  # the default of Settings.settlement_daily_hour (Nairobi)
 
 
 def _phones(merchant: Merchant) -> list[str]:
@@ -27,10 +27,10 @@ def _phones(merchant: Merchant) -> list[str]:
     return list(dict.fromkeys(phones))
 
 
-def _when(merchant: Merchant, now: datetime) -> str:
+def _when(merchant: Merchant, now: datetime, daily_hour: int) -> str:
     """When the payment reaches M-Pesa: today, or tomorrow when today's daily batch has run."""
     daily = merchant.settlement_schedule == SettlementSchedule.DAILY.value
-    if daily and (now + NAIROBI).hour >= DAILY_SETTLEMENT_HOUR:
+    if daily and (now + NAIROBI).hour >= daily_hour:
         return "sms.merchant.when_tomorrow"
     return "sms.merchant.when_today"
 
@@ -39,7 +39,9 @@ def _fit(text: str) -> str:
     return text if len(text) <= SMS_SEGMENT else text[: SMS_SEGMENT - 3] + "..."
 
 
-def paid_text(merchant: Merchant, credit: MerchantCredit, now: datetime) -> str:
+def paid_text(
+    merchant: Merchant, credit: MerchantCredit, now: datetime, daily_hour: int = DAILY_SETTLEMENT_HOUR
+) -> str:
     language = merchant.language or "en"
     gross = format_money(Money.from_minor(credit.gross_minor, Asset.KES), language)
     try:
@@ -52,7 +54,7 @@ def paid_text(merchant: Merchant, credit: MerchantCredit, now: datetime) -> str:
             translate("sms.merchant.paid_held", language, amount=gross, payer=payer, ref=credit.reference)
         )
     code = "sms.merchant.paid" if credit.payer else "sms.merchant.paid_crypto"
-    when = translate(_when(merchant, now), language)
+    when = translate(_when(merchant, now, daily_hour), language)
     values = {"amount": gross, "payer": payer, "ref": credit.reference, "where": where, "when": when}
     return _fit(translate(code, language, asset=credit.paid_asset, **values))
 

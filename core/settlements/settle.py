@@ -96,7 +96,9 @@ async def _opened(session: AsyncSession, merchant_id: int) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def settle(*, session: AsyncSession, merchant: Merchant, force: bool = False) -> Settlement | None:
+async def settle(
+    *, session: AsyncSession, merchant: Merchant, force: bool = False, now: datetime | None = None
+) -> Settlement | None:
     """Open one settlement of the merchant's available balance (whole shillings, at most M-Pesa's
     KES 250,000 per payment: `run_settlements` opens the next for the rest), or None when it is
     below the merchant's minimum (M-Pesa's minimum always applies; `force` ignores the merchant's).
@@ -141,7 +143,7 @@ async def settle(*, session: AsyncSession, merchant: Merchant, force: bool = Fal
         amount_minor=payout.amount_minor,
         payout_id=payout.id,
         failure="",
-        created_at=utcnow(),
+        created_at=now or utcnow(),
     )
     session.add(row)
     await session.flush()
