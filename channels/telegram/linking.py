@@ -3,12 +3,14 @@
 /start asks for the user's own contact (Telegram's request_contact button); a contact that is not
 the sender's is refused. An SMS code to that number must be typed back: it proves the SIM is in
 their hand. A registered number is then linked; an unregistered one registers here (language,
-name, national ID, PIN twice) into the same customer record USSD would create, and is linked.
+name, national ID, date of birth, PIN twice) into the same customer record USSD would create (the
+identity registry check lifts a match to Tier 1, as on USSD), and is linked.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from telegram import ReplyKeyboardRemove
 
@@ -19,6 +21,8 @@ from core.identity.errors import InvalidPhoneNumber, OtpExpired, OtpTooManyReque
 from core.identity.otp import OTP_DIGITS
 
 MAX_CODE_INPUT = 16
+MIN_AGE_YEARS = 18  # as compliance requires (compliance.kyc.MIN_AGE_YEARS)
+EAT = timedelta(hours=3)
 
 
 async def welcome(turn: Turn) -> None:
@@ -98,6 +102,30 @@ async def national_id(turn: Turn, value: str) -> None:
     if not (value.isascii() and value.isdigit() and 6 <= len(value) <= 9):
         raise Refusal("invalid_national_id")
     turn.data["national_id"] = value
+    turn.state = "reg.dob"
+    await turn.say(turn.t("telegram.register.dob"))
+
+
+def parse_dob(value: str, *, today: date) -> date:
+    """ "15/03/1990", "15-03-1990", "15.03.1990" or "15031990": a real date, 1900 or later, 18 or older."""
+    digits = re.sub(r"[\s/.-]", "", value)
+    if not (digits.isascii() and digits.isdigit() and len(digits) == 8):
+        raise Refusal("invalid_dob")
+    try:
+        dob = date(int(digits[4:]), int(digits[2:4]), int(digits[:2]))
+    except ValueError as exc:
+        raise Refusal("invalid_dob") from exc
+    if dob.year < 1900 or dob > today:
+        raise Refusal("invalid_dob")
+    age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    if age < MIN_AGE_YEARS:
+        raise Refusal("dob_too_young")
+    return dob
+
+
+async def date_of_birth(turn: Turn, value: str) -> None:
+    today = (turn.now() + EAT).date()
+    turn.data["dob"] = parse_dob(value, today=today).isoformat()
     turn.state = "reg.pin"
     await turn.say(turn.t("telegram.register.pin"))
 
@@ -124,6 +152,7 @@ async def pin_confirm(turn: Turn, value: str) -> None:
     await turn.flows.register(
         phone=phone, name=str(turn.data["name"]), national_id=str(turn.data["national_id"]), pin=value,
         language=turn.language, idempotency_key=f"tg:{turn.user_id}:register:{phone}",
+        date_of_birth=date.fromisoformat(str(turn.data["dob"])) if turn.data.get("dob") else None,
     )  # fmt: skip
     customer = await turn.links.link_registered(
         telegram_user_id=turn.user_id, chat_id=turn.chat_id, phone=phone
@@ -146,6 +175,7 @@ STEPS = [
     Step("link.code", code, linked=False),
     Step("reg.name", name, linked=False),
     Step("reg.id", national_id, linked=False),
+    Step("reg.dob", date_of_birth, linked=False),
     Step("reg.pin", pin, secret=True, linked=False),
     Step("reg.pin2", pin_confirm, secret=True, linked=False),
 ]

@@ -82,6 +82,8 @@ async def test_a_new_user_registers_and_gets_a_qr_on_the_chat_page(sqlite_url: s
         await chat.act(kind="text", text="Amina Wanjiru")
         await chat.events("national ID")
         await chat.act(kind="text", text="23456777")
+        await chat.events("date of birth")
+        await chat.act(kind="text", text="15.03.1990")
         await chat.events("Choose a 4-digit PIN")
         pin = await chat.act(kind="text", text="4826")
         deleted = await chat.events("deleteMessage")
