@@ -120,6 +120,25 @@ async def seed_merchant(url: str, keys: int) -> list[str]:
     return plaintexts
 
 
+async def fill_pool(url: str, per_network: int) -> None:
+    """Pre-derived addresses, as the scheduler's refill job keeps them (wallets.address_pool)."""
+    from core.db.session import make_engine, make_session_factory
+    from wallets import service as wallet_service
+    from wallets.hd.derivation import AddressDeriver
+    from wallets.hd.keys import Seed, seed_from_mnemonic
+    from wallets.networks import Network
+
+    seed = Seed(seed_from_mnemonic("abandon " * 11 + "about"))  # the test/demo keys the server uses
+    deriver = AddressDeriver({network: seed.account_xpub(network) for network in Network})
+    engine = make_engine(url)
+    async with make_session_factory(engine)() as session, session.begin():
+        for network in Network:
+            await wallet_service.refill_pool(
+                session=session, deriver=deriver, network=network, target=per_network
+            )
+    await engine.dispose()
+
+
 def wait_ready(port: int, key: str) -> None:
     for _ in range(300):
         try:
@@ -137,9 +156,11 @@ def wait_ready(port: int, key: str) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def measure_creation(seconds: int, workers: int = 2) -> dict[str, float]:
+def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[str, float]:
     url = asyncio.run(prepare_database())
     keys = asyncio.run(seed_merchant(url, KEYS))
+    if pool:
+        asyncio.run(fill_pool(url, pool))
     import redis
 
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "KIBETI_ENV": "test",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,34 +51,34 @@ async def find_deposit_address(
     return result.scalar_one_or_none()
 
 
-async def _increment_counter(session: AsyncSession, network: Network) -> int | None:
+async def _increment_counter(session: AsyncSession, network: Network, by: int = 1) -> int | None:
     result = await session.execute(
         update(AddressCounter)
         .where(AddressCounter.network == network.value)
-        .values(next_index=AddressCounter.next_index + 1)
+        .values(next_index=AddressCounter.next_index + by)
         .returning(AddressCounter.next_index)
     )
     value = result.scalar_one_or_none()
     return None if value is None else int(value)
 
 
-async def next_index(*, session: AsyncSession, network: Network) -> int:
+async def next_index(*, session: AsyncSession, network: Network, count: int = 1) -> int:
     """Claim the next derivation index: one atomic UPDATE ... RETURNING on the counter row.
 
     The row lock is held until the caller's transaction ends, so concurrent allocations serialise
     and no index is ever handed out twice (the unique (network, derivation_index) backs this up).
     """
-    claimed = await _increment_counter(session, network)
+    claimed = await _increment_counter(session, network, count)
     if claimed is None:
         try:
             async with session.begin_nested():
                 await session.execute(insert(AddressCounter).values(network=network.value, next_index=0))
         except IntegrityError:
             pass  # another transaction created it first
-        claimed = await _increment_counter(session, network)
+        claimed = await _increment_counter(session, network, count)
         if claimed is None:  # pragma: no cover - the row exists by now
             raise RuntimeError(f"address counter for {network.value} missing")
-    return claimed - 1
+    return claimed - count  # the first of `count` consecutive indexes
 
 
 async def get_or_create_deposit_address(
@@ -117,26 +117,90 @@ async def get_or_create_deposit_address(
 async def allocate_addresses(
     *, session: AsyncSession, deriver: AddressDeriver, owner_type: str, owner_id: int, networks: list[Network]
 ) -> list[DepositAddress]:
-    """Fresh addresses on `networks` for an owner that has none yet (a new invoice): one counter
-    UPDATE per network (always in Network order, so concurrent callers never deadlock) and one
-    INSERT. The counters stay locked until the caller commits: call it late in the transaction."""
-    indexes = {
-        network: await next_index(session=session, network=network) for network in sorted(set(networks))
-    }
-    rows = [
+    """Fresh addresses on `networks` for an owner that has none yet (a new invoice). Each comes
+    from the pool of pre-derived, never-given addresses when it has one (no shared lock: concurrent
+    callers skip each other's rows); otherwise one counter UPDATE per network (always in Network
+    order, so callers never deadlock; the counter stays locked until the caller commits) and one
+    INSERT."""
+    claimed = {}
+    for network in sorted(set(networks)):
+        row = await claim_pooled(session=session, owner_type=owner_type, owner_id=owner_id, network=network)
+        if row is not None:
+            claimed[network] = row
+    missing = [network for network in sorted(set(networks)) if network not in claimed]
+    indexes = {network: await next_index(session=session, network=network) for network in missing}
+    fresh = [
         DepositAddress(
             network=network.value,
-            address=deriver.address(network, indexes[network]),
-            derivation_index=indexes[network],
+            address=deriver.address(network, index),
+            derivation_index=index,
             chain=0,
             owner_type=owner_type,
             owner_id=owner_id,
         )
-        for network in networks
+        for network, index in indexes.items()
     ]
-    session.add_all(rows)
+    session.add_all(fresh)
     await session.flush()
-    return rows
+    claimed.update({Network(row.network): row for row in fresh})
+    return [claimed[network] for network in networks]
+
+
+POOL = "pool"  # owner_type of pre-derived receive addresses nobody has been given yet
+
+
+async def claim_pooled(
+    *, session: AsyncSession, owner_type: str, owner_id: int, network: Network
+) -> DepositAddress | None:
+    """Give the oldest pooled address on `network` to the owner, or None when the pool is empty.
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent claims never wait for each other."""
+    pick = (
+        select(DepositAddress.id)
+        .where(DepositAddress.owner_type == POOL, DepositAddress.network == network.value)
+        .order_by(DepositAddress.id)
+        .limit(1)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(DepositAddress)
+        .where(DepositAddress.id == pick.scalar_subquery())
+        .values(owner_type=owner_type, owner_id=owner_id, created_at=utcnow())
+        .returning(DepositAddress)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def refill_pool(
+    *, session: AsyncSession, deriver: AddressDeriver, network: Network, target: int
+) -> int:
+    """Top the pool on `network` up to `target` addresses (consecutive indexes, one counter UPDATE,
+    one INSERT); returns how many were added. Pooled rows are watched like any other address."""
+    have = (
+        await session.execute(
+            select(func.count())
+            .select_from(DepositAddress)
+            .where(DepositAddress.owner_type == POOL, DepositAddress.network == network.value)
+        )
+    ).scalar_one()
+    need = target - int(have)
+    if need <= 0:
+        return 0
+    first = await next_index(session=session, network=network, count=need)
+    session.add_all(
+        DepositAddress(
+            network=network.value,
+            address=deriver.address(network, index),
+            derivation_index=index,
+            chain=0,
+            owner_type=POOL,
+            owner_id=index,  # unique per network, as (owner_type, owner_id, network) must be
+        )
+        for index in range(first, first + need)
+    )
+    await session.flush()
+    return need
 
 
 async def house_address(

@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -72,28 +72,26 @@ def _plaintext(request: Request, credentials: HTTPAuthorizationCredentials | Non
     return request.headers.get("x-api-key", "").strip()
 
 
-async def _authenticate(
-    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None, scope: str
-) -> MerchantPrincipal:
-    plaintext = _plaintext(request, credentials)
-    runtime = get_runtime(request)
-    limiter = get_rate_limiter(runtime)
-    ip_key = f"ip:{request_ip(request)}"
-    blocked = await limiter.peek(FAILED_KEYS_PER_IP, ip_key)
-    if not blocked.allowed:
+async def _refuse(request: Request, message: str) -> NoReturn:
+    """401, or 429 once this address has sent too many missing or invalid keys this minute."""
+    decision = await get_rate_limiter(get_runtime(request)).hit(
+        FAILED_KEYS_PER_IP, f"ip:{request_ip(request)}"
+    )
+    if not decision.allowed:
         raise ApiError(
             429,
             "rate_limited",
-            f"too many requests with invalid API keys from this address; retry after {blocked.retry_after} s",
-            {"Retry-After": str(blocked.retry_after)},
+            f"too many invalid API keys from this address; retry after {decision.retry_after} s",
+            {"Retry-After": str(decision.retry_after)},
         )
-    unauthorized = {"WWW-Authenticate": "Bearer"}
-    if not plaintext:
-        await limiter.hit(FAILED_KEYS_PER_IP, ip_key)
-        raise ApiError(
-            401, "unauthorized", "an API key is required: Authorization: Bearer <key>", unauthorized
-        )
-    decision = await limiter.hit(API_KEY_REQUESTS, subject_key("apikey", plaintext))
+    raise ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
+
+async def _count_key(request: Request, key_id: str) -> None:
+    """Per real key (made-up keys count against their address instead: `_refuse`)."""
+    decision = await get_rate_limiter(get_runtime(request)).hit(
+        API_KEY_REQUESTS, subject_key("apikey", key_id)
+    )
     if not decision.allowed:
         raise ApiError(
             429,
@@ -101,15 +99,25 @@ async def _authenticate(
             f"too many requests for this API key; retry after {decision.retry_after} s",
             {"Retry-After": str(decision.retry_after)},
         )
+
+
+async def _authenticate(
+    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None, scope: str
+) -> MerchantPrincipal:
+    plaintext = _plaintext(request, credentials)
+    runtime = get_runtime(request)
+    if not plaintext:
+        await _refuse(request, "an API key is required: Authorization: Bearer <key>")
     try:
         key = await api_keys.authenticate_api_key(
             session=session, plaintext=plaintext, scope=scope, clock=runtime.clock
         )
-    except ApiKeyInvalid as exc:
-        await limiter.hit(FAILED_KEYS_PER_IP, ip_key)
-        raise ApiError(401, "unauthorized", "invalid API key", unauthorized) from exc
+    except ApiKeyInvalid:
+        await _refuse(request, "invalid API key")
     except ApiKeyScopeDenied as exc:
+        await _count_key(request, api_keys.key_id_of(plaintext) or "")
         raise ApiError(403, "insufficient_scope", f"this API key lacks the {scope} scope") from exc
+    await _count_key(request, key.key_id)
     try:
         await merchants.require_active(session=session, merchant_id=key.merchant_id)
     except (UnknownMerchant, MerchantNotActive) as exc:
@@ -120,7 +128,7 @@ async def _authenticate(
         scopes=frozenset(key.scopes.split()),
         live=key.prefix == api_keys.LIVE_PREFIX,
     )
-    await session.commit()  # last_used_at
+    await session.commit()  # last_used_at, when it moved (at most once a minute)
     return principal
 
 

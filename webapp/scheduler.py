@@ -37,6 +37,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("core.settlements.jobs.daily_settlements", 300),  # runs once a day, at the set Nairobi hour
     ("channels.webhooks.jobs.sweep_due_deliveries", 5),
     ("core.invoices.jobs.expire_invoices", 15),  # New past expiry -> Expired (and its webhook)
+    ("wallets.address_pool.refill_invoice_address_pool", 10),  # invoices never wait on HD counters
     ("channels.sms.jobs.resend_failed", 60),
 ]
 

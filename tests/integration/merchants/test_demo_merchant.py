@@ -24,7 +24,7 @@ async def test_demo_merchant(sqlite_url: str, tmp_path: Path) -> None:
         for _ in range(2):
             lines = "\n".join(await seed(rt))
             assert "till code 123456" in lines and "active" in lines
-            keys.append(re.search(r"kbt_live_\w+", lines).group(0))  # type: ignore[union-attr]
+            keys.append(re.search(r"kbt_live_[\w-]+", lines).group(0))  # type: ignore[union-attr]
         async with rt.session_factory() as session:
             rows = (await session.execute(select(Merchant))).scalars().all()
             assert [(m.till_code, m.status, m.screening_outcome) for m in rows] == [
