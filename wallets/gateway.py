@@ -97,6 +97,16 @@ class WalletGateway:
             for asset, row in zip(assets, rows, strict=True)
         ]
 
+    async def refill_address_pool(self, *, target: int) -> dict[str, int]:
+        """Top up each network's pool of pre-derived addresses (new invoices claim from it)."""
+        added = {}
+        for network in Network:
+            async with self._session_factory() as session, session.begin():
+                added[network.value] = await service.refill_pool(
+                    session=session, deriver=self._deriver, network=network, target=target
+                )
+        return added
+
     def validate_address(self, *, asset: Asset, address: str) -> str:
         return addresses.validate(Network.for_asset(asset), address, btc_net=self._btc_net)
 

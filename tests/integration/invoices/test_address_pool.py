@@ -85,3 +85,20 @@ async def test_concurrent_creations_get_distinct_addresses(shop: Shop) -> None:
     views = await asyncio.gather(*(_create(shop) for _ in range(8)))
     addresses = [m.address for v in views for m in v.methods if m.address]
     assert len(addresses) == len(set(addresses)) == 24
+
+
+async def test_the_scheduler_job_refills_the_pool(shop: Shop) -> None:
+    from core import runtime as runtime_module
+    from tests.integration.identity.api_helpers import make_runtime
+    from wallets.address_pool import refill_invoice_address_pool
+
+    runtime = make_runtime(shop.factory, shop.clock)
+    runtime.chains = shop.gateway
+    previous = runtime_module._current
+    runtime_module.install(runtime)
+    try:
+        assert await refill_invoice_address_pool(target=3) == {"btc": 3, "erc20": 3, "trc20": 3}
+        assert await refill_invoice_address_pool(target=3) == {"btc": 0, "erc20": 0, "trc20": 0}
+    finally:
+        runtime_module._current = previous
+    assert await _pool(shop) == {"btc": 3, "erc20": 3, "trc20": 3}
