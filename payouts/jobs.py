@@ -360,10 +360,6 @@ async def check_account_balance() -> str:
     return accepted.originator_conversation_id
 
 
-async def process_callback(callback_id: int) -> str:
-    return await callbacks.process(sessions(runtime.get()), callback_id)
-
-
 @marks_row_done
 async def send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""

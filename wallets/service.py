@@ -232,12 +232,6 @@ async def house_address(
     return row
 
 
-async def address_map(*, session: AsyncSession, network: Network) -> dict[str, DepositAddress]:
-    """Every address we watch on `network`, keyed by its match form (lowercase for EVM)."""
-    result = await session.execute(select(DepositAddress).where(DepositAddress.network == network.value))
-    return {match_key(network, row.address): row for row in result.scalars()}
-
-
 def match_key(network: Network, address: str) -> str:
     return address.lower() if network is Network.ERC20 else address
 

@@ -61,11 +61,6 @@ async def save_version(
     return row
 
 
-async def active_version(*, session: AsyncSession) -> SanctionsListVersion | None:
-    statement = select(SanctionsListVersion).where(SanctionsListVersion.active).limit(1)
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
 async def active_list(*, session: AsyncSession) -> SanctionsList | None:
     """The active list, from this process's cache when its version is current."""
     statement = select(SanctionsListVersion.id).where(SanctionsListVersion.active).limit(1)

@@ -65,8 +65,3 @@ async def save_address(
 async def saved_addresses(rt: Runtime, *, customer_id: int) -> list[SavedAddressView]:
     async with rt.session_factory() as session:
         return [view_of(row) for row in await service.list_for(session=session, customer_id=customer_id)]
-
-
-async def saved_address(rt: Runtime, *, customer_id: int, address_id: int) -> SavedAddressView:
-    async with rt.session_factory() as session:
-        return view_of(await service.get(session=session, customer_id=customer_id, address_id=address_id))

@@ -41,9 +41,5 @@ def msisdn(phone: str) -> str:
     return normalize_phone(phone).lstrip("+")
 
 
-def whole_shillings(money: Money) -> int:
-    return int(money.amount.to_integral_value())
-
-
 def minor_to_shillings(minor: int) -> int:
     return int(Decimal(minor) / 100)

@@ -155,11 +155,3 @@ def _validate_tron(address: str, btc_net: BitcoinNet) -> str:
     if address[:1] == "T" and len(address) == 34:
         raise InvalidAddress("not a valid TRON address: the checksum does not match (a typing mistake?)")
     raise InvalidAddress("not a valid TRON address: it starts with T and has 34 characters")
-
-
-def tron_to_hex20(address: str) -> bytes:
-    """The 20-byte account id of a valid T... address (as used in TRC20 event topics)."""
-    payload = _tron_payload(address)
-    if payload is None:
-        raise InvalidAddress("not a valid TRON address")
-    return payload[1:]

@@ -56,14 +56,3 @@ async def balance_of(ctx: Ctx, asset: Asset) -> Money:
         if line.asset is asset:
             return line.amount
     return Money.zero(asset)
-
-
-def describe_amount(ctx: Ctx) -> str:
-    """For the resume question: "KES 500" or "USDT 12.5"."""
-    quote = ctx.data.get("quote")
-    if quote:
-        return str(quote["pay"])
-    if "amount" in ctx.data and "asset" in ctx.data:
-        asset = Asset(ctx.data.get("amount_asset", ctx.data["asset"]))
-        return money(Money.of(ctx.data["amount"], asset), ctx.language)
-    return str(ctx.data.get("asset", ""))
