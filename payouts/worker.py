@@ -5,11 +5,14 @@
 callable named by dotted path (webapp.bootstrap.install), because payouts may not import webapp.
 
 Coroutine jobs run through `LoopJob` on a `payouts.adapter.ProcessLoop` rather than RQ's fresh loop
-per job. With `--simple` (SimpleWorker: jobs run in the worker process, no fork) that one loop, its
+per job. By default (SimpleWorker: jobs run in the worker process, no fork) that one loop, its
 pooled engine, keep-alive HTTP client, Redis connection and Daraja client serve every job of the
-process. The forking Worker's work-horses get a new loop each (they are new processes), closed after
-their job; the main process warms up first (job modules imported, mappers, dialect, statement cache,
-certificate, SecurityCredential) so that each work-horse inherits that work instead of redoing it.
+process: about half the CPU per payout of a fork per job (BENCHMARKS.md), with the same chaos
+guarantees (kill -9, Redis flush, duplicate and lost callbacks: tests/integration/payouts, run with
+this default). With `--fork` (RQ's Worker) the work-horses get a new loop each (they are new
+processes), closed after their job; the main process warms up first (job modules imported,
+mappers, dialect, statement cache, certificate, SecurityCredential) so that each work-horse
+inherits that work instead of redoing it.
 """
 
 from __future__ import annotations
@@ -114,9 +117,10 @@ def _resolve(dotted: str) -> object:
 
 
 def run_one(
-    queues: Sequence[str], *, setup: str = DEFAULT_SETUP, simple: bool = False, burst: bool = False
+    queues: Sequence[str], *, setup: str = DEFAULT_SETUP, simple: bool = True, burst: bool = False
 ) -> None:
-    """Run one RQ worker in this process (forking a work-horse per job unless `simple`)."""
+    """Run one RQ worker in this process (jobs in this process; a work-horse forked per job if not
+    `simple`)."""
     install = _resolve(setup)
     # A pooled engine: every job's sessions share it through the ProcessLoop (for the whole process
     # with SimpleWorker; for one job in a forked work-horse, which opens one connection, not three).
@@ -137,13 +141,13 @@ def run_one(
         _process_loop.close()
 
 
-def command(queues: Sequence[str], *, setup: str = DEFAULT_SETUP, simple: bool = False) -> list[str]:
+def command(queues: Sequence[str], *, setup: str = DEFAULT_SETUP, simple: bool = True) -> list[str]:
     args = [sys.executable, "-m", "payouts.worker", "--queues", ",".join(queues), "--setup", setup]
-    return [*args, "--simple"] if simple else args
+    return args if simple else [*args, "--fork"]
 
 
 def supervise(
-    count: int, queues: Sequence[str] = DEFAULT_QUEUES, *, setup: str = DEFAULT_SETUP, simple: bool = False
+    count: int, queues: Sequence[str] = DEFAULT_QUEUES, *, setup: str = DEFAULT_SETUP, simple: bool = True
 ) -> None:
     """Keep `count` worker processes alive until SIGINT/SIGTERM."""
     stopping = False
@@ -176,11 +180,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="one RQ worker process for the payouts queues")
     parser.add_argument("--queues", default=",".join(DEFAULT_QUEUES))
     parser.add_argument("--setup", default=Settings().kibeti_worker_setup)
-    parser.add_argument("--simple", action="store_true", help="run jobs in this process (no fork per job)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--simple", action="store_true", help="run jobs in this process (the default)")
+    kind.add_argument("--fork", action="store_true", help="fork a work-horse per job (RQ's Worker)")
     parser.add_argument("--burst", action="store_true")
     args = parser.parse_args(argv)
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    run_one(queues, setup=args.setup, simple=args.simple, burst=args.burst)
+    run_one(queues, setup=args.setup, simple=not args.fork, burst=args.burst)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ def worker_group() -> None:
 @click.option("-n", "--count", default=2, show_default=True, help="How many worker processes.")
 @click.option("--queues", default="payouts,default", show_default=True)
 @click.option(
-    "--simple", is_flag=True, help="SimpleWorker: run jobs in the worker process (no fork per job)."
+    "--simple/--fork",
+    default=True,
+    show_default=True,
+    help="SimpleWorker: jobs in the worker process (default); --fork: a work-horse forked per job.",
 )
 def payouts_worker(count: int, queues: str, simple: bool) -> None:
     """Run N RQ worker processes on the payouts queues, restarting any that die."""

@@ -126,9 +126,11 @@ class Stack:
         wait_http(self.sim_url + "/")
         wait_http(self.app_url + "/docs")
 
-    def start_worker(self, *, simple: bool = False, **env: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, *, simple: bool | None = None, **env: str) -> subprocess.Popen[bytes]:
+        """A worker of the production default class (None), SimpleWorker (True) or forking (False)."""
         args = [sys.executable, "-m", "payouts.worker", "--queues", "payouts,default"]
-        worker = self._spawn([*args, "--simple"] if simple else args, env)
+        flag = [] if simple is None else ["--simple"] if simple else ["--fork"]
+        worker = self._spawn([*args, *flag], env)
         self.workers.append(worker)
         return worker
 
