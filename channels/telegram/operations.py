@@ -328,7 +328,9 @@ def _quote_values(turn: Turn, op: str) -> dict[str, str]:
 async def show_quote(turn: Turn, op: str) -> None:
     quote = await _quote(turn, op)
     token = turn.new_token()
-    turn.data.update(quote=quote.id, expires=quote.expires_at.isoformat())
+    turn.data.update(
+        quote=quote.id, expires=quote.expires_at.isoformat(), get=texts.money(quote.receive, turn.language)
+    )
     turn.state = f"{op}.pin"
     text = texts.quote_text(
         f"telegram.{op}.quote", quote, turn.language, turn.now(), **_quote_values(turn, op)
@@ -418,7 +420,8 @@ async def quote_pin(turn: Turn, value: str) -> None:
 
 
 def _receipt_text(turn: Turn, op: str, receipt: Receipt) -> str:
-    get = texts.money(receipt.amount, turn.language)
+    # what the quote said arrives (a buy's receipt carries the KES paid; the customer was told the crypto)
+    get = str(turn.data.get("get") or texts.money(receipt.amount, turn.language))
     if op == "buy":
         return turn.t(
             "telegram.buy.done" if receipt.status != "done" else "telegram.buy.done_wallet",
