@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.numbers import format_currency
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -172,7 +173,8 @@ def _render(
     if invoice.currency == "KES":
         amount_text = i18n.money(view.kes_amount, language)
     else:
-        amount_text = f"USD {i18n.number(Decimal(invoice.amount_minor) / 100, language)}"
+        dollars = Decimal(invoice.amount_minor) / 100
+        amount_text = format_currency(dollars, "USD", locale=i18n.babel_locale(language))
     seconds = _seconds_left(view, now)
     redirect = invoice.redirect_url if urlsplit(invoice.redirect_url).scheme in ("http", "https") else ""
     other = "sw" if language == "en" else "en"

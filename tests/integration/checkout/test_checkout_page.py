@@ -203,3 +203,42 @@ def test_amounts_in_uris_are_exact() -> None:
         eip681_erc20("0xabc", Money.of(Decimal("12.5"), Asset.USDT_ERC20), "0xt")
         == "ethereum:0xt/transfer?address=0xabc&uint256=12500000"
     )
+
+
+async def test_after_half_is_paid_every_tab_asks_for_the_rest(
+    page: tuple[httpx.AsyncClient, Runtime], session_factory: Factory
+) -> None:
+    from core.invoices.models import InvoicePayment
+
+    client, _runtime = page
+    invoice_id = await _invoice(session_factory)
+    async with session_factory() as session:
+        invoice = (await session.execute(select(Invoice).where(Invoice.public_id == invoice_id))).scalar_one()
+        invoice.additional_status = "paid_partial"
+        session.add(
+            InvoicePayment(
+                invoice_id=invoice.id, source="chain", asset="USDT-TRC20", reference="tx:0",
+                amount_minor=9_652_510, status="seen", seen_at=NOW,
+            )
+        )  # fmt: skip
+        await session.commit()
+    html = (await client.get(f"/i/{invoice_id}")).text
+    assert "Part of the amount has arrived. Please pay the rest shown below." in html
+    assert "9.652510 USDT-TRC20" in html  # the other half
+    assert "uint256=9652510" in html and "amount=0.00013889" in html  # the QR codes ask for the rest
+    assert "Ksh1,250.00" in html or "KES 1,250.00" in html  # M-Pesa: the rest in whole shillings
+    status = (await client.get(f"/i/{invoice_id}/status.json")).json()
+    assert status["additional_status"] == "paid_partial" and status["paid_fraction"].startswith("0.5")
+
+
+async def test_a_usd_invoice_shows_dollars_and_shillings(
+    page: tuple[httpx.AsyncClient, Runtime], session_factory: Factory
+) -> None:
+    client, _runtime = page
+    invoice_id = await _invoice(session_factory, public_id="inv_usd")
+    async with session_factory() as session:
+        invoice = (await session.execute(select(Invoice).where(Invoice.public_id == invoice_id))).scalar_one()
+        invoice.currency, invoice.amount_minor = "USD", 1_930
+        await session.commit()
+    html = (await client.get(f"/i/{invoice_id}?lang=sw")).text
+    assert "19.30" in html and "US$" in html and "2,500.00" in html
