@@ -90,13 +90,16 @@ def list_settlements(merchant_id: int) -> None:
 
 
 @settlement_group.command(name="statement")
-@click.argument("settlement_id", type=int)
-def show_statement(settlement_id: int) -> None:
-    """A settlement's statement as CSV (invoices, gross, fee, net, M-Pesa receipt)."""
+@click.argument("settlement_id")
+def show_statement(settlement_id: str) -> None:
+    """A settlement's statement as CSV (invoices, gross, fee, net, M-Pesa receipt): S12 or 12."""
+    digits = settlement_id.removeprefix("S").removeprefix("s")
+    if not digits.isdigit():
+        raise click.BadParameter(f"{settlement_id!r} is not a settlement (e.g. S12)")
 
     async def work(rt: Runtime) -> str:
         async with rt.session_factory() as session:
-            return await statement.statement_csv(session=session, settlement_id=settlement_id)
+            return await statement.statement_csv(session=session, settlement_id=int(digits))
 
     try:
         click.echo(run_with_runtime(work), nl=False)

@@ -199,6 +199,8 @@ async def test_done_when_with_the_demo_merchant(sqlite_url: str, tmp_path: Path)
             total = next(r for r in rows if r["line"] == "total")
             assert (total["fee_kes"], total["net_kes"]) == ("42.00", "2758.00")
             assert next(r for r in rows if r["line"] == "paid")["payer"]  # the M-Pesa receipt
+            printed = await asyncio.to_thread(_kibeti, env, "settlement", "statement", number)
+            assert printed == response.text  # the CLI prints the same statement
         async with factory() as session:
             assert (await verify(session=session)).problems == []
     finally:
