@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def run_on_session_connection(session: AsyncSession, sql: str, arguments: Sequence[Any]) -> Any:
-    """`fetchrow(sql, *arguments)` on the session's connection; the row (or None)."""
+async def run_on_session_connection(
+    session: AsyncSession, sql: str, arguments: Sequence[Any], *, rows: bool = False
+) -> Any:
+    """`fetchrow(sql, *arguments)` on the session's connection: the row (or None); every row
+    (`fetch`) with `rows`. An AUTOCOMMIT session runs it outside a transaction, as SQLAlchemy would."""
     connection = await session.connection()
     sync = connection.sync_connection
     # the checked-out connection, without another greenlet hop unless it must be revalidated (I/O)
@@ -29,6 +32,8 @@ async def run_on_session_connection(session: AsyncSession, sql: str, arguments: 
         if not adapted._started:
             await adapted._start_transaction()
         try:
+            if rows:
+                return await adapted._connection.fetch(sql, *arguments)
             return await adapted._connection.fetchrow(sql, *arguments)
         except Exception as error:  # translated like SQLAlchemy's own cursor does
             adapted._handle_exception(error)

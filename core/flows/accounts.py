@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -13,7 +12,7 @@ from core.errors import KibetiError
 from core.flows.types import BalanceLine, StatementLine
 from core.fx import service as fx
 from core.ledger import service as ledger
-from core.ledger.models import Account, AccountKind, OwnerType
+from core.ledger.models import AccountKind, OwnerType
 from core.ledger.service import Movement
 from core.money import Asset, Money
 
@@ -60,20 +59,10 @@ async def kes_value(session: AsyncSession, amount: Money, clock: Clock) -> Money
     return None if bid is None else Money.round_down(amount.amount * bid, Asset.KES)
 
 
-# Built once (with the customer as a bound parameter): constructing the select costs more CPU than
-# running it, on every USSD balances hop.
-_WALLETS_QUERY = select(Account.asset, Account.balance, Account.pending_out).where(
-    Account.owner_type == OwnerType.CUSTOMER.value,
-    Account.owner_id == bindparam("customer_id"),
-    Account.kind == AccountKind.WALLET.value,
-)
-
-
 async def balances(session: AsyncSession, customer_id: int, clock: Clock) -> list[BalanceLine]:
     """All four wallets in one query (customer wallets are constrained: their row holds the posted
     balance, kept in place by the ledger), less pending holds; each with its KES value."""
-    rows = (await session.execute(_WALLETS_QUERY, {"customer_id": customer_id})).all()
-    found = {asset: balance - pending for asset, balance, pending in rows}
+    found = await ledger.wallet_balances(session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer_id)
     lines = []
     for asset in WALLET_ASSETS:
         amount = Money.from_minor(int(found.get(asset.value, 0)), asset)

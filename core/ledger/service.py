@@ -693,6 +693,30 @@ async def balance(*, session: AsyncSession, account_id: int) -> Money:
     return Money.from_minor(minor, Asset(account.asset))
 
 
+_OWNER_WALLETS = (
+    "SELECT asset, balance - pending_out FROM ledger_accounts"
+    " WHERE owner_type = $1 AND owner_id = $2 AND kind = 'wallet'"
+)
+
+
+async def wallet_balances(
+    *, session: AsyncSession, owner_type: str | OwnerType, owner_id: int
+) -> dict[str, int]:
+    """Asset -> what the owner can spend (posted less pending holds, minor units), every wallet in
+    one query: wallets are constrained, so their rows hold the posted balance. On PostgreSQL it runs
+    on the session's own connection (a USSD balances hop reads this; SQLAlchemy's statement path
+    cost more CPU than the query)."""
+    owner = OwnerType(owner_type).value
+    if _is_postgres(session):
+        await _flush_pending(session)
+        found = await run_on_session_connection(session, _OWNER_WALLETS, (owner, owner_id), rows=True)
+        return {asset: int(minor) for asset, minor in found}
+    statement = select(Account.asset, Account.balance - Account.pending_out).where(
+        Account.owner_type == owner, Account.owner_id == owner_id, Account.kind == AccountKind.WALLET.value
+    )
+    return {asset: int(minor) for asset, minor in (await session.execute(statement)).all()}
+
+
 async def available(*, session: AsyncSession, account_id: int) -> Money:
     """What the owner can spend now: posted balance less pending holds."""
     account = await get_account(session=session, account_id=account_id)

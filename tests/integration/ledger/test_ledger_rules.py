@@ -262,3 +262,18 @@ async def test_closed_accounts_refuse_postings_and_only_empty_ones_close(session
                 session=session, idempotency_key="hold-closed", account_id=bob.id, amount=kes("1")
             )
         assert await ledger.balance(session=session, account_id=alice.id) == kes("10")
+
+
+async def test_wallet_balances_are_what_each_wallet_can_spend(session_factory):
+    async with session_factory() as session:
+        alice = await _funded(session, 1, "100.00")
+        btc = await ledger.get_or_open_account(
+            session=session, owner_type=OwnerType.CUSTOMER, owner_id=1, asset=Asset.BTC
+        )
+        await _funded(session, 2, "5.00")  # someone else's wallet is not counted
+        await ledger.place_hold(session=session, idempotency_key="h-1", account_id=alice.id, amount=kes("30"))
+        await session.commit()
+        found = await ledger.wallet_balances(session=session, owner_type="customer", owner_id=1)
+        assert found == {"KES": 7000, "BTC": 0}
+        assert btc.asset == "BTC"
+        assert await ledger.wallet_balances(session=session, owner_type="customer", owner_id=99) == {}
