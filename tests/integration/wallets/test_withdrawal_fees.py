@@ -21,13 +21,13 @@ from core.config import Settings
 from core.fees.schedule import BLUEPRINT_DEFAULTS
 from core.flows.service import CoreFlows
 from core.flows.withdrawals import withdrawal_quote_text
-from core.identity import service as identity
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.models import AccountKind
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from core.quotes.errors import QuoteNotFound
 from core.runtime import Runtime
+from tests import factories
 from tests.integration.wallets.evm import EvmChain
 from tests.integration.wallets.fake_chains import FakeEsplora, FakeTron
 from wallets.btc.source import EsploraClient
@@ -81,23 +81,9 @@ def _flows(sf: async_sessionmaker[AsyncSession], gateway: WalletGateway) -> Core
 
 async def _customer(sf: async_sessionmaker[AsyncSession], asset: Asset, funds: Money | None) -> int:
     async with sf() as session:
-        customer = await identity.register_customer(
-            session=session,
-            phone="0712345678",
-            name="Wanjiku",
-            national_id="12345678",
-            language="en",
-            pin=PIN,
-        )
+        customer = await factories.customer(session, pin=PIN)
         if funds is not None:  # deposited earlier: custody holds it, the customer owns it
-            wallet = await ledger.get_or_open_account(
-                session=session, owner_type="customer", owner_id=customer.id, asset=asset
-            )
-            custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
-            await ledger.post_entry(
-                session=session, idempotency_key="deposit", kind="deposit",
-                postings=[PostingRequest(custody.id, -funds), PostingRequest(wallet.id, funds)],
-            )  # fmt: skip
+            await factories.deposit(session, customer_id=customer.id, funds=funds)
         await session.commit()
         return customer.id
 
