@@ -46,9 +46,9 @@ def test_the_cli_line_splits_the_fees() -> None:
 
 
 def test_the_estimator_prices_transfers_from_the_senders_hot_wallets() -> None:
-    from wallets import fees
     from wallets.erc20 import sender as erc20
     from wallets.trc20 import sender as trc20
+    from wallets.withdrawals import fees
 
     assert (fees.HOT_WALLET_CHAIN, fees.HOT_WALLET_INDEX) == (erc20.HOT_WALLET_CHAIN, erc20.HOT_WALLET_INDEX)
     assert (fees.HOT_WALLET_CHAIN, fees.HOT_WALLET_INDEX) == (trc20.HOT_WALLET_CHAIN, trc20.HOT_WALLET_INDEX)
