@@ -151,7 +151,7 @@ async def test_a_received_send_over_the_recipients_cap_is_held(pg, clock) -> Non
 
 
 async def test_a_chain_deposit_to_a_frozen_account_is_held_not_lost(pg, clock) -> None:
-    from wallets import crediting
+    from wallets.scanning import crediting
     from wallets.models import ChainDeposit
     from wallets.networks import Network
 
