@@ -25,6 +25,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("core.fx.jobs.refresh_rates", 60),
     ("payouts.jobs.reconcile_stuck_payouts", 60),
     ("core.rails.jobs.reconcile_rail_orders", 60),
+    ("core.rails.jobs.watch_reversals", 3600),
     ("payouts.jobs.check_account_balance", 900),
     ("wallets.jobs.scan_all_networks", 15),
     ("compliance.jobs.check_str_deadlines", 3600),

@@ -33,9 +33,13 @@ from core.rails.errors import RailRefused
 from core.rails.models import OPEN_ORDER, OrderStatus, RailOrder
 
 log = logging.getLogger(__name__)
-JOB_QUEUES = {"core.rails.jobs.reconcile_rail_orders": service.QUEUE}
+JOB_QUEUES = {
+    "core.rails.jobs.reconcile_rail_orders": service.QUEUE,
+    "core.rails.jobs.watch_reversals": service.QUEUE,
+}
 ORDER_TTL = timedelta(hours=1)  # an unpaid link is cancelled after this
 RECHECK_AFTER = timedelta(minutes=2)  # an open order untouched this long is asked about again
+REVERSAL_WATCH = timedelta(days=14)  # completed orders are asked about daily this long (chargebacks)
 METHOD_NAMES = {"AirtelKE": "Airtel Money", "MpesaKE": "M-Pesa", "TKashKE": "T-Kash"}  # PesaPal's names
 
 
@@ -227,3 +231,17 @@ async def reconcile_rail_orders() -> int:
             staged += 1
         await session.commit()
     return staged
+
+
+async def watch_reversals() -> int:
+    """Once a day per order, for REVERSAL_WATCH after its credit: ask again, so a reversal (a card
+    chargeback) whose IPN never came is still taken back. Returns how many were staged."""
+    rt = runtime.get()
+    now = utcnow()
+    day = int(now.timestamp() // 86_400)
+    async with rt.session_factory() as session:
+        orders = await service.recently_completed(session=session, since=now - REVERSAL_WATCH)
+        for order in orders:
+            await service.stage_confirm(session=session, order=order, tag=f"watch{day}")
+        await session.commit()
+    return len(orders)

@@ -335,6 +335,17 @@ async def open_orders(*, session: AsyncSession, older_than: datetime, limit: int
     return list((await session.execute(query)).scalars().all())
 
 
+async def recently_completed(*, session: AsyncSession, since: datetime, limit: int = 1000) -> list[RailOrder]:
+    """Completed orders credited since `since`: a chargeback can still reverse them."""
+    query = (
+        select(RailOrder)
+        .where(RailOrder.status == OrderStatus.COMPLETED.value, RailOrder.updated_at >= since)
+        .order_by(RailOrder.updated_at)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
 async def flagged(*, session: AsyncSession, limit: int = 100) -> tuple[list[RailOrder], list[RailNotice]]:
     """For staff: orders flagged or reversed, and notifications that named no order of ours."""
     orders = await session.execute(

@@ -243,3 +243,22 @@ async def test_first_submit_refused_fails_the_order_and_says_so(
     assert failed.status == "failed" and "refused" in failed.flag_reason
     await drain(rt)
     assert any("was not completed" in m for m in texts(at_fake))
+
+
+async def test_a_reversal_without_its_ipn_is_found_by_the_daily_watch(
+    client: httpx.AsyncClient, rt: Runtime, at_fake: FakeAfricasTalking
+) -> None:
+    from core.rails import jobs
+
+    link = await _buy_by_link(client, rt, at_fake)
+    tracking = await _pay(client, link)
+    await drain(rt)
+    sim(rt).behaviour.ipn = "never"
+    await client.post(f"/pesapal-sim/simulator/orders/{tracking}/reverse")  # a chargeback, and no IPN
+    await drain(rt)
+    assert (await only_order(rt)).status == OrderStatus.COMPLETED.value
+    assert await jobs.watch_reversals() == 1
+    assert await jobs.watch_reversals() == 1  # the same day: staged once (one status query)
+    await drain(rt)
+    assert (await only_order(rt)).status == OrderStatus.REVERSED.value
+    assert await _entries(rt, "pesapal_reversal") == 1
