@@ -16,8 +16,8 @@ from core import runtime as runtime_module
 from core.config import Settings
 from core.i18n import translate
 from tests.e2e.ussd.conftest import TOKEN, AtPhone, fund, refresh_rates
-from tests.e2e.ussd.test_money_paths_http import _verified_with_a_saved_address
 from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.test_money_paths_http import _verified_with_a_saved_address
 from webapp.app import create_app
 from webapp.bootstrap import build_runtime
 

@@ -151,9 +151,9 @@ async def test_a_received_send_over_the_recipients_cap_is_held(pg, clock) -> Non
 
 
 async def test_a_chain_deposit_to_a_frozen_account_is_held_not_lost(pg, clock) -> None:
-    from wallets.scanning import crediting
     from wallets.models import ChainDeposit
     from wallets.networks import Network
+    from wallets.scanning import crediting
 
     rt = issue12.build_runtime(pg, clock)
     customer_id = await issue12.register(CoreFlows(rt), "+254712100006", "46234567")
