@@ -97,7 +97,7 @@ async def get_staff(*, session: AsyncSession, staff_id: int) -> StaffUser | None
     return await session.get(StaffUser, staff_id)
 
 
-def _totp_step(secret: str, code: str, now: datetime) -> int | None:
+def totp_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step the code belongs to (now, or one step either side), or None."""
     totp = pyotp.TOTP(secret)
     base = int(now.timestamp()) // TOTP_STEP
@@ -135,7 +135,7 @@ async def login(
     step = None
     if await asyncio.to_thread(verify_secret, staff.password_hash, password[:MAX_PASSWORD_LENGTH]):
         secret = envelope.open(staff.totp_secret, keyring=keyring, context=_TOTP_CONTEXT).decode()
-        step = _totp_step(secret, totp_code.strip(), now)
+        step = totp_step(secret, totp_code.strip(), now)
     if step is None or step <= staff.last_totp_step:
         await _login_failed(session=session, staff=staff, now=now)
         raise LoginFailed("wrong email, password or code")

@@ -319,3 +319,23 @@ async def list_merchants(
     if status is not None:
         query = query.where(Merchant.status == status)
     return list((await session.execute(query)).scalars())
+
+
+MAX_NOTIFICATION_PHONES = 5
+
+
+async def set_notification_phones(
+    *, session: AsyncSession, merchant_id: int, phones: list[str], actor: str, clock: Clock
+) -> Merchant:
+    """The numbers that get an SMS for every payment and settlement (at most five, normalised)."""
+    merchant = await get_merchant(session=session, merchant_id=merchant_id)
+    clean = list(dict.fromkeys(_phone(p, "notification phone") for p in phones if p.strip()))
+    if not 1 <= len(clean) <= MAX_NOTIFICATION_PHONES:
+        raise InvalidMerchant(f"give 1 to {MAX_NOTIFICATION_PHONES} notification phones")
+    merchant.notification_phones = clean
+    await session.flush()
+    await audit.record(
+        session=session, actor=actor, action="merchant.notification_phones_changed",
+        subject=f"merchant:{merchant_id}", details={"count": len(clean)}, clock=clock,
+    )  # fmt: skip
+    return merchant
