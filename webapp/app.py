@@ -88,14 +88,11 @@ def create_app(runtime: Runtime | None = None, *, run_scheduler_inside: bool | N
 
 
 def _install_middleware(app: FastAPI) -> None:
-    """Request ids, body limits, rate limits and safe errors, when the security module provides them."""
-    try:
-        middleware = importlib.import_module("webapp.middleware")
-    except ModuleNotFoundError:
-        return
-    install = getattr(middleware, "install", None)
-    if install is not None:
-        install(app)
+    """Request ids, body limits, rate limits and safe errors (never skipped: an app without them would
+    answer tracebacks and take unlimited requests)."""
+    from webapp import middleware
+
+    middleware.install(app)
 
 
 _HOME = """<!doctype html><html><head><meta charset="utf-8"><title>Kibeti</title>
