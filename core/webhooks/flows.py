@@ -23,6 +23,7 @@ async def register_endpoint(
     keyring: Keyring,
     policy: DestinationPolicy,
     now: datetime,
+    actor: str = "system",
 ) -> tuple[WebhookEndpoint, str]:
     """Check the URL's form and where its host resolves (SSRF), then record the endpoint. Returns
     the endpoint and its signing secret, which is never shown again."""
@@ -36,4 +37,5 @@ async def register_endpoint(
         keyring=keyring,
         policy=policy,
         now=now,
+        actor=actor,
     )

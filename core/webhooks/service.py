@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import service as audit
 from core.outbox import service as outbox
 from core.security import envelope
 from core.security.envelope import Keyring
@@ -77,6 +78,7 @@ async def create_endpoint(
     keyring: Keyring,
     policy: DestinationPolicy,
     now: datetime,
+    actor: str = "system",
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (returned this once; stored sealed). The URL's form is
     checked here; its resolution (`destinations.resolve`) is the caller's, before this is called.
@@ -106,7 +108,20 @@ async def create_endpoint(
     await session.flush()
     endpoint.secret_envelope = envelope.seal(secret, keyring=keyring, context=secret_context(endpoint.id))
     await session.flush()
+    await _audit(session, actor, "webhook_endpoint.created", endpoint, url=endpoint.url, events=chosen)
     return endpoint, secret
+
+
+async def _audit(
+    session: AsyncSession, actor: str, action: str, endpoint: WebhookEndpoint, **details: Any
+) -> None:
+    await audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        subject=f"merchant:{endpoint.merchant_id}",
+        details={"endpoint_id": endpoint.id, **details},
+    )
 
 
 def endpoint_secret(endpoint: WebhookEndpoint, *, keyring: Keyring) -> str:
@@ -132,20 +147,24 @@ async def get_endpoint(*, session: AsyncSession, merchant_id: int, endpoint_id: 
 
 
 async def delete_endpoint(
-    *, session: AsyncSession, merchant_id: int, endpoint_id: int, now: datetime
+    *, session: AsyncSession, merchant_id: int, endpoint_id: int, now: datetime, actor: str = "system"
 ) -> None:
     """Soft delete (its delivery log stays); its pending deliveries stop."""
     endpoint = await get_endpoint(session=session, merchant_id=merchant_id, endpoint_id=endpoint_id)
     endpoint.deleted_at, endpoint.enabled, endpoint.disabled_reason = now, False, "deleted"
     await _stop_pending(session, endpoint_id=endpoint.id, reason="endpoint_deleted", now=now)
     await session.flush()
+    await _audit(session, actor, "webhook_endpoint.deleted", endpoint)
 
 
-async def enable_endpoint(*, session: AsyncSession, merchant_id: int, endpoint_id: int) -> WebhookEndpoint:
+async def enable_endpoint(
+    *, session: AsyncSession, merchant_id: int, endpoint_id: int, actor: str = "system"
+) -> WebhookEndpoint:
     """Turn a disabled endpoint back on (its failed deliveries can then be redelivered)."""
     endpoint = await get_endpoint(session=session, merchant_id=merchant_id, endpoint_id=endpoint_id)
     endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, "", None
     await session.flush()
+    await _audit(session, actor, "webhook_endpoint.enabled", endpoint)
     return endpoint
 
 

@@ -29,6 +29,10 @@ Writer = Annotated[MerchantPrincipal, Depends(require_scope("webhooks:write"))]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
+def _actor(principal: MerchantPrincipal) -> str:
+    return f"api_key:{principal.key_id}"
+
+
 class NewEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2000, description="https:// URL that receives the events")
@@ -159,6 +163,7 @@ async def create_endpoint(
             keyring=get_keyring(runtime),
             policy=policy,
             now=runtime.clock.now(),
+            actor=_actor(principal),
         )
         shown["secret"] = secret
         return 201, CreatedEndpoint(**EndpointOut.of(endpoint).model_dump(), secret=None).model_dump(
@@ -238,6 +243,7 @@ async def delete_endpoint(
         merchant_id=principal.merchant_id,
         endpoint_id=endpoint_id,
         now=get_runtime(request).clock.now(),
+        actor=_actor(principal),
     )
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -251,7 +257,10 @@ async def enable_endpoint(
 
     async def work() -> tuple[int, dict[str, Any]]:
         row = await service.enable_endpoint(
-            session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id
+            session=session,
+            merchant_id=principal.merchant_id,
+            endpoint_id=endpoint_id,
+            actor=_actor(principal),
         )
         return 200, EndpointOut.of(row).model_dump(mode="json")
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from core.audit.models import AuditEntry
 from core.auth import api_keys
 from core.clock import FixedClock
 from core.merchants import service as merchants
@@ -120,6 +121,20 @@ async def test_register_test_send_log_redeliver_delete(
     assert gone.status_code == 204
     after = await client.get(f"/api/v1/webhooks/{created['id']}", headers=_auth(keys["shop"]))
     assert after.status_code == 404 and after.json()["code"] == "webhook_endpoint_not_found"
+    async with session_factory() as session:
+        trail = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.action)
+                .where(AuditEntry.action.like("webhook_endpoint.%"))
+                .order_by(AuditEntry.seq)
+            )
+        ).all()
+    key_actor = f"api_key:{keys['shop'].split('_')[2]}"
+    assert [tuple(row) for row in trail] == [
+        (key_actor, "webhook_endpoint.created"),
+        (key_actor, "webhook_endpoint.deleted"),
+    ]  # the secret is in no audit row
+    assert secret not in str(trail)
 
 
 @pytest.mark.parametrize(
