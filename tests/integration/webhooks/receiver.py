@@ -56,6 +56,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     host: str = "127.0.0.1"
     retry_after: dict[int, str] = field(default_factory=dict)  # status -> Retry-After header value
+    delay: float = 0.0  # seconds the receiver takes to answer
     tls: ssl.SSLContext | None = None  # serve https (then `url` names the host "localhost")
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,6 +74,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 with receiver.lock:
                     status = receiver.script.pop(0) if receiver.script else 200
                     receiver.requests.append(Received(status, dict(self.headers.items()), body))

@@ -5,6 +5,7 @@ its SMS, and SSRF refusals at send time."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -334,3 +335,18 @@ async def test_one_old_failure_does_not_switch_an_endpoint_off_days_later(
         assert endpoint is not None and endpoint.enabled
         assert endpoint.failing_since == installed.clock.now()  # a new failing spell
     assert [r.status for r in receiver.requests] == [400, 400]
+
+
+async def test_the_same_delivery_dispatched_twice_at_once_is_sent_once(
+    session_factory: Factory, merchant_id: int, receiver: Receiver
+) -> None:
+    """The outbox delivers at least once (a flushed Redis, a relay racing a sweep): two jobs for
+    one delivery at the same moment make one request, the lease keeps the second out."""
+    receiver.delay = 0.5
+    await _endpoint(session_factory, merchant_id, receiver.url)
+    await _record(session_factory, merchant_id, "invoice.settled")
+    [delivery] = await _deliveries(session_factory)
+    await asyncio.gather(*(jobs.deliver(delivery_id=delivery.id) for _ in range(3)))
+    assert len(receiver.requests) == 1
+    [delivery] = await _deliveries(session_factory)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED.value, 1)
