@@ -6,6 +6,7 @@ Never raises for what the receiver or the network does: every outcome is an `Att
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from datetime import datetime
@@ -20,6 +21,9 @@ from core.webhooks.service import SNIPPET_CHARS, AttemptResult, Claim, retryable
 
 USER_AGENT = "Kibeti-Webhooks/1"
 MAX_RESPONSE_BYTES = 4096  # read this much of the answer for the log, no more
+# The whole request, however slowly the receiver drips its answer, within this many timeouts (the
+# job's lease, channels.webhooks.jobs.lease_for, outlasts it).
+TOTAL_TIMEOUT_FACTOR = 1.5
 
 
 def headers_for(claim: Claim, *, secret: str, timestamp: int, host_header: str) -> dict[str, str]:
@@ -72,6 +76,7 @@ async def attempt(
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
         async with (
+            asyncio.timeout(request_timeout_s * TOTAL_TIMEOUT_FACTOR),  # httpx's timeouts are per read
             httpx.AsyncClient(
                 timeout=request_timeout_s,
                 follow_redirects=False,
@@ -88,7 +93,7 @@ async def attempt(
                 raw += chunk
                 if len(raw) >= MAX_RESPONSE_BYTES:
                     break
-    except httpx.TimeoutException as exc:
+    except (httpx.TimeoutException, TimeoutError) as exc:
         return AttemptResult(
             outcome=AttemptOutcome.RETRY,
             started_at=started_at,

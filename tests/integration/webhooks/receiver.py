@@ -39,6 +39,11 @@ def verify(secret: str, body: bytes, header: str, *, now: float, tolerance: int 
     return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a sender that gave up (timeout) closed its end: nothing to report
+
+
 @dataclass
 class Received:
     status: int
@@ -94,7 +99,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        self.server = QuietServer((self.host, 0), Handler)
         if self.tls is not None:
             self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

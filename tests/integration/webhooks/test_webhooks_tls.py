@@ -103,3 +103,15 @@ async def test_a_certificate_for_another_name_is_refused(
     )  # fmt: skip
     assert result.outcome is AttemptOutcome.RETRY and result.error.startswith("network:")
     assert receiver.requests == []
+
+
+async def test_a_receiver_that_answers_too_slowly_is_a_timeout_retried_later() -> None:
+    receiver = Receiver(delay=3).start()
+    try:
+        result = await sender.attempt(
+            _claim(receiver.url), secret=SECRET, policy=ALLOW_LOCAL, request_timeout_s=1,
+            started_at=datetime.now(UTC),
+        )  # fmt: skip
+        assert result.outcome is AttemptOutcome.RETRY and result.error.startswith("timeout:")
+    finally:
+        receiver.stop()
