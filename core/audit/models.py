@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime
@@ -18,6 +18,8 @@ GENESIS_HASH = "0" * 64
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    # the staff portal's audit page filters by object, newest first (keyset on seq)
+    __table_args__ = (Index("ix_audit_log_subject_seq", "subject", "seq"),)
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False

@@ -53,8 +53,10 @@ def _statement(filters: AuditFilters | None) -> Select[tuple[AuditEntry]]:
         statement = statement.where(
             column.startswith(filters.action, autoescape=True) if prefix else column == filters.action
         )
-    if filters.subject:
+    if filters.subject.endswith(":"):  # "merchant:": every object of a kind (a scan)
         statement = statement.where(AuditEntry.subject.startswith(filters.subject, autoescape=True))
+    elif filters.subject:  # "customer:42": one object, through ix_audit_log_subject_seq
+        statement = statement.where(AuditEntry.subject == filters.subject)
     if filters.since:
         statement = statement.where(
             AuditEntry.occurred_at >= datetime.combine(filters.since, time(), NAIROBI)

@@ -52,13 +52,16 @@ def mask_id(number: str | None) -> str:
 
 
 def _search(q: str) -> Any:
+    """One indexed lookup when the text is a phone number, a national ID or a customer number; a name
+    prefix otherwise (the only clause that reads the table)."""
     text = q.strip()
-    clauses = [Customer.national_id == text, Customer.name.ilike(f"{_escape(text)}%", escape="\\")]
-    with contextlib.suppress(ValueError):  # not a phone number: the other clauses still apply
-        clauses.append(Customer.phone == normalize_phone(text))
+    with contextlib.suppress(ValueError):  # not a phone number: try the other kinds
+        return Customer.phone == normalize_phone(text)
     if text.isdigit() and len(text) < 10:
-        clauses.append(Customer.id == int(text))
-    return or_(*clauses)
+        return or_(Customer.national_id == text, Customer.id == int(text))
+    if text.isdigit():
+        return Customer.national_id == text
+    return Customer.name.ilike(f"{_escape(text)}%", escape="\\")
 
 
 def _escape(text: str) -> str:

@@ -4,15 +4,17 @@ The operational figures are the ones /metrics exports (webapp.observability.snap
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from core.auth.permissions import Permission
 from core.money import Asset, Money
+from core.runtime import Runtime
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.observability.snapshot import take_snapshot
 from webapp.staff_portal import queries
@@ -22,6 +24,24 @@ from webapp.web.portal import Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 AnyStaffPage = Annotated[Page, Depends(staff_page())]
+# The volume charts aggregate every posting of the period (a million rows at scale): each figure is
+# recomputed at most once a minute per process, so a room of staff reloading the page costs one query.
+VOLUME_TTL = timedelta(seconds=60)
+_volumes: dict[tuple[int, datetime], tuple[datetime, list[queries.Volume]]] = {}
+
+
+async def cached_volumes(
+    session: AsyncSession, runtime: Runtime, since: datetime, now: datetime
+) -> list[queries.Volume]:
+    key = (id(runtime), since)
+    found = _volumes.get(key)
+    if found is not None and found[0] > now:
+        return found[1]
+    value = await queries.volumes(session, since=since)
+    if len(_volumes) > 64:
+        _volumes.clear()
+    _volumes[key] = (now + VOLUME_TTL, value)
+    return value
 
 
 def _chart(volumes: list[queries.Volume], language: str, label: str) -> object:
@@ -48,8 +68,8 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
     runtime = get_runtime(page.request)
     now = page.now
     today = now.astimezone(i18n.NAIROBI).replace(hour=0, minute=0, second=0, microsecond=0)
-    day = await queries.volumes(session, since=today)
-    month = await queries.volumes(session, since=now - timedelta(days=30))
+    day = await cached_volumes(session, runtime, today, now)
+    month = await cached_volumes(session, runtime, today - timedelta(days=29), now)  # 30 calendar days
     kyc_pending = await queries.kyc_pending_count(session) if may(page, Permission.KYC_REVIEW) else None
     sla = await queries.case_sla(session, now=now) if may(page, Permission.COMPLIANCE_CASES) else None
     mpesa = await queries.mpesa_float(session) if may(page, Permission.LEDGER_READ) else None
