@@ -281,7 +281,7 @@ def replace_section(path: Path, heading: str, body: str) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     pattern = re.compile(rf"{re.escape(heading)}.*?\n.*?(?=\n## |\Z)", re.S)
     text = (
-        pattern.sub(lambda _: body.rstrip("\n"), text)
+        pattern.sub(lambda _: body.rstrip("\n") + "\n", text)
         if pattern.search(text)
         else text.rstrip("\n") + "\n\n" + body
     )
