@@ -148,6 +148,16 @@ async def test_staff_portal_done_when(stack: Stack, browser: Browser) -> None:
     assert download.suggested_filename.endswith(".xml")
     xml = (await download.path()).read_text()
     assert "<report" in xml and "STR" in xml
+    await _visit(page, "/staff/limits", "staff-limits")
+    await _visit(page, "/staff/customers", "staff-customers")
+    await page.get_by_role("link", name=re.compile(r"Customer \d+")).first.click()
+    await assert_accessible(page)
+    await screenshot(page, "staff-customer")
+    await page.get_by_label("Language").select_option("sw")  # the viewer's language, kept in the session
+    await page.get_by_role("button", name="Change").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "sw")
+    await _visit(page, "/staff/kyc", "staff-kyc-queue-sw")
+    await expect(page.get_by_role("heading", name="Foleni ya KYC")).to_be_visible()
     await context.close()
 
     # finance: reconcile the unknown payout, propose a fee change
@@ -174,6 +184,7 @@ async def test_staff_portal_done_when(stack: Stack, browser: Browser) -> None:
     await page.get_by_role("button", name="Propose").click()
     await expect(page.get_by_role("status")).to_contain_text("second person")
     await expect(page.locator("ins").filter(has_text="0.75")).to_be_visible()
+    await _visit(page, "/staff/fx", "staff-fx")
     await context.close()
 
     # admin: approves the change; the audit log shows every step
@@ -192,6 +203,8 @@ async def test_staff_portal_done_when(stack: Stack, browser: Browser) -> None:
         "payouts.reconcile_requested", "config.change_proposed", "config.change_approved",
     ):  # fmt: skip
         assert action in body, action
+    await _visit(page, "/staff/merchants", "staff-merchants")
+    await page.goto("/staff/audit")
     await page.get_by_role("link", name="Verify the chain").click()
     await expect(page.get_by_text("The chain is intact")).to_be_visible()
     await context.close()
