@@ -292,3 +292,35 @@ async def linked_user(
     [linked] = await user.say(await sms_code(rt, at_fake, phone))
     assert "m:bal" in buttons(linked)
     return user
+
+
+async def test_the_sim_swap_cool_down_applies_in_chat_as_on_ussd(
+    tg_runtime: Runtime, client: httpx.AsyncClient, bot_api: DoubleServer, at_fake: FakeAfricasTalking
+) -> None:
+    """A PIN reset in the last 24 h (the SIM-swap defence): money out is refused in chat before the PIN,
+    with USSD's words, and nothing moves; balances still show."""
+    from core.identity.models import Customer
+
+    rt = tg_runtime
+    await refresh_rates(rt)
+    phone = "+254712000331"
+    await register(rt, phone)
+    await verify(rt, phone)
+    await fund(rt, phone, "50", "USDT-TRC20")
+    user = await linked_user(rt, client, bot_api, at_fake, phone, 6660031)
+    async with rt.session_factory() as session:
+        await session.execute(
+            update(Customer).where(Customer.phone == phone).values(pin_reset_at=rt.clock.now())
+        )
+        await session.commit()
+    cooling = translate("error.withdrawals_cooldown", "en")
+    await user.tap("m:wd")
+    [refused] = await user.tap("a:wd:2")
+    assert refused.params["text"] == cooling
+    await user.tap("m:sell")
+    await user.tap("a:sell:2")
+    [refused_sell] = await user.say("10")
+    assert refused_sell.params["text"] == cooling
+    assert await count(rt, Payout) == 0 and await balance_of(rt, phone, "USDT-TRC20") == "50.000000"
+    [balances] = await user.tap("m:bal")
+    assert "USDT 50.00" in balances.params["text"]
