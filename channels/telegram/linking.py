@@ -17,6 +17,7 @@ from telegram import ReplyKeyboardRemove
 from channels.telegram import texts
 from channels.telegram.conversation import SHORTCODE_KEY, Step, Turn, looks_like_pin
 from channels.telegram.operations import Refusal
+from core.flows.errors import AlreadyRegistered, InvalidName, InvalidNationalId, NationalIdTaken
 from core.identity.errors import InvalidPhoneNumber, OtpExpired, OtpTooManyRequests
 from core.identity.otp import OTP_DIGITS
 
@@ -149,11 +150,19 @@ async def pin_confirm(turn: Turn, value: str) -> None:
         turn.state = "reg.pin"
         raise Refusal("pin_mismatch")
     phone = str(turn.data["phone"])
-    await turn.flows.register(
-        phone=phone, name=str(turn.data["name"]), national_id=str(turn.data["national_id"]), pin=value,
-        language=turn.language, idempotency_key=f"tg:{turn.user_id}:register:{phone}",
-        date_of_birth=date.fromisoformat(str(turn.data["dob"])) if turn.data.get("dob") else None,
-    )  # fmt: skip
+    try:
+        await turn.flows.register(
+            phone=phone, name=str(turn.data["name"]), national_id=str(turn.data["national_id"]), pin=value,
+            language=turn.language, idempotency_key=f"tg:{turn.user_id}:register:{phone}",
+            date_of_birth=date.fromisoformat(str(turn.data["dob"])) if turn.data.get("dob") else None,
+        )  # fmt: skip
+    except AlreadyRegistered:  # registered meanwhile (on USSD): the SMS code proved the number, link it
+        pass
+    except (NationalIdTaken, InvalidNationalId, InvalidName) as exc:  # back to the answer to change
+        turn.state = "reg.name" if isinstance(exc, InvalidName) else "reg.id"
+        prompt = "telegram.register.name" if isinstance(exc, InvalidName) else "telegram.register.national_id"
+        await turn.say(texts.error_text(exc, turn.language) + "\n" + turn.t(prompt))
+        return
     customer = await turn.links.link_registered(
         telegram_user_id=turn.user_id, chat_id=turn.chat_id, phone=phone
     )

@@ -324,3 +324,32 @@ async def test_the_sim_swap_cool_down_applies_in_chat_as_on_ussd(
     assert await count(rt, Payout) == 0 and await balance_of(rt, phone, "USDT-TRC20") == "50.000000"
     [balances] = await user.tap("m:bal")
     assert "USDT 50.00" in balances.params["text"]
+
+
+async def test_registering_with_an_id_already_on_another_number_asks_for_the_id_again(
+    tg_runtime: Runtime, client: httpx.AsyncClient, bot_api: DoubleServer, at_fake: FakeAfricasTalking
+) -> None:
+    rt = tg_runtime
+    await register(rt, "+254712000341")  # holds national ID 2 + the number's last 7 digits
+    taken = "2" + "+254712000341"[-7:]
+    phone = "+254712000342"
+    user = TelegramUser(client, bot_api.double, user_id=6660042)
+    await user.command("/start")
+    await user.share_contact(phone)
+    await user.say(await sms_code(rt, at_fake, phone))
+    await user.tap("l:en")
+    await user.say("Amina Wanjiru")
+    await user.say(taken)
+    await user.say("15/03/1990")
+    await type_pin(user, PIN)
+    [again] = await type_pin(user, PIN)
+    assert again.params["text"].startswith(translate("error.national_id_taken", "en"))
+    assert again.params["text"].endswith(translate("telegram.register.national_id", "en"))
+    await user.say("23456799")
+    await user.say("15/03/1990")
+    await type_pin(user, PIN)
+    [done] = await type_pin(user, PIN)
+    assert done.params["text"].startswith("Welcome to Kibeti, Amina Wanjiru")
+    async with rt.session_factory() as session:
+        customer = await identity.get_customer_by_phone(session=session, phone=phone)
+        assert customer is not None and customer.national_id == "23456799"
