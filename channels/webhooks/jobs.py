@@ -59,12 +59,17 @@ async def deliver(delivery_id: int, outbox_id: int | None = None) -> None:
         await session.commit()
     if claim is None:
         return
-    secret = envelope.open(
-        claim.secret_envelope, keyring=_keyring(rt), context=secret_context(claim.endpoint_id)
-    ).decode()
+    context = secret_context(claim.endpoint_id)
+    secret = envelope.open(claim.secret_envelope, keyring=_keyring(rt), context=context).decode()
+    previous = ""
+    if claim.previous_secret_envelope:
+        previous = envelope.open(
+            claim.previous_secret_envelope, keyring=_keyring(rt), context=context
+        ).decode()
     result = await sender.attempt(
         claim,
         secret=secret,
+        previous_secret=previous,
         policy=DestinationPolicy.from_settings(settings),
         request_timeout_s=settings.webhook_timeout_seconds,
         started_at=rt.clock.now(),

@@ -26,12 +26,25 @@ MAX_RESPONSE_BYTES = 4096  # read this much of the answer for the log, no more
 TOTAL_TIMEOUT_FACTOR = 1.5
 
 
-def headers_for(claim: Claim, *, secret: str, timestamp: int, host_header: str) -> dict[str, str]:
+def signature_header(*, secret: str, previous_secret: str, body: bytes, timestamp: int) -> str:
+    """`t=...,v1=...`, with a second v1 by the previous secret while a rolled one overlaps (Stripe's
+    receivers accept the header when any v1 matches)."""
+    header = signing.sign(secret=secret, body=body, timestamp=timestamp)
+    if previous_secret:
+        header += "," + signing.sign(secret=previous_secret, body=body, timestamp=timestamp).split(",", 1)[1]
+    return header
+
+
+def headers_for(
+    claim: Claim, *, secret: str, timestamp: int, host_header: str, previous_secret: str = ""
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Host": host_header,
-        signing.HEADER: signing.sign(secret=secret, body=claim.body, timestamp=timestamp),
+        signing.HEADER: signature_header(
+            secret=secret, previous_secret=previous_secret, body=claim.body, timestamp=timestamp
+        ),
         "Kibeti-Event-Id": claim.event_public_id,
         "Kibeti-Event-Type": claim.event_type,
         "Kibeti-Delivery-Id": str(claim.delivery_id),
@@ -48,6 +61,7 @@ async def attempt(
     started_at: datetime,
     transport: httpx.AsyncBaseTransport | None = None,
     verify: ssl.SSLContext | bool = True,
+    previous_secret: str = "",
 ) -> AttemptResult:
     began = time.monotonic()
 
@@ -71,7 +85,11 @@ async def attempt(
     elif ":" in target.host:
         host_header = f"[{target.host}]"
     headers = headers_for(
-        claim, secret=secret, timestamp=int(started_at.timestamp()), host_header=host_header
+        claim,
+        secret=secret,
+        timestamp=int(started_at.timestamp()),
+        host_header=host_header,
+        previous_secret=previous_secret,
     )
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:

@@ -42,6 +42,9 @@ class WebhookEndpoint(Base):
     description: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     secret_envelope: Mapped[str] = mapped_column(Text, nullable=False)  # core.security.envelope
     secret_hint: Mapped[str] = mapped_column(String(8), nullable=False)  # the secret's last characters
+    # After a roll, the old secret signs too (a second v1) until it expires: receivers switch over.
+    previous_secret_envelope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
     disabled_reason: Mapped[str] = mapped_column(String(40), nullable=False, default="")
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

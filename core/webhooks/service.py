@@ -124,6 +124,38 @@ async def _audit(
     )
 
 
+ROLL_OVERLAP = timedelta(hours=24)
+
+
+async def roll_secret(
+    *,
+    session: AsyncSession,
+    merchant_id: int,
+    endpoint_id: int,
+    keyring: Keyring,
+    now: datetime,
+    overlap: timedelta = ROLL_OVERLAP,
+    actor: str = "system",
+) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret (returned this once). The old one keeps signing beside it for
+    `overlap`, so the merchant's servers can switch over without missing a delivery."""
+    endpoint = await get_endpoint(session=session, merchant_id=merchant_id, endpoint_id=endpoint_id)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    endpoint.previous_secret_envelope = endpoint.secret_envelope
+    endpoint.previous_secret_expires_at = now + overlap
+    endpoint.secret_envelope = envelope.seal(secret, keyring=keyring, context=secret_context(endpoint.id))
+    endpoint.secret_hint = secret[-4:]
+    await session.flush()
+    await _audit(
+        session,
+        actor,
+        "webhook_endpoint.secret_rolled",
+        endpoint,
+        previous_valid_until=(now + overlap).isoformat(),
+    )
+    return endpoint, secret
+
+
 def endpoint_secret(endpoint: WebhookEndpoint, *, keyring: Keyring) -> str:
     return envelope.open(
         endpoint.secret_envelope, keyring=keyring, context=secret_context(endpoint.id)
@@ -299,6 +331,7 @@ class Claim:
     url: str
     secret_envelope: str
     body: bytes
+    previous_secret_envelope: str = ""  # a rolled secret still within its overlap: it signs too
 
 
 async def claim_delivery(
@@ -336,6 +369,11 @@ async def claim_delivery(
         url=endpoint.url,
         secret_envelope=endpoint.secret_envelope,
         body=event_body(event),
+        previous_secret_envelope=(
+            endpoint.previous_secret_envelope or ""
+            if endpoint.previous_secret_expires_at is not None and endpoint.previous_secret_expires_at > now
+            else ""
+        ),
     )
 
 

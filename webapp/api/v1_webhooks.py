@@ -171,7 +171,13 @@ async def create_endpoint(
         )
 
     answer = await idempotent(request=request, session=session, principal=principal, work=work)
-    if "secret" not in shown:  # a replay: the secret was shown the first time only
+    return _with_secret(answer, shown)
+
+
+def _with_secret(answer: JSONResponse, shown: dict[str, str]) -> JSONResponse:
+    """The stored answer carries no secret (it is kept for Idempotency-Key replays): put it in this
+    one answer only. A replay answers without it: the secret was shown the first time only."""
+    if "secret" not in shown:
         return answer
     document = json.loads(bytes(answer.body))
     document["secret"] = shown["secret"]
@@ -265,6 +271,45 @@ async def enable_endpoint(
         return 200, EndpointOut.of(row).model_dump(mode="json")
 
     return await idempotent(request=request, session=session, principal=principal, work=work)
+
+
+class RolledSecret(EndpointOut):
+    secret: str | None = Field(
+        description="The new signing secret: shown in this answer only (null on an Idempotency-Key replay)"
+    )
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until then deliveries carry a second v1 signature made with the old secret"
+    )
+
+
+@router.post("/{endpoint_id}/roll-secret", response_model=RolledSecret)
+async def roll_secret(
+    endpoint_id: RowId, request: Request, session: DbSession, principal: Writer
+) -> JSONResponse:
+    """A new signing secret, shown once. For 24 hours the old one signs too (a second `v1` in
+    Kibeti-Signature), so servers can switch over without missing a delivery."""
+    runtime = get_runtime(request)
+    shown: dict[str, str] = {}
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        row, secret = await service.roll_secret(
+            session=session,
+            merchant_id=principal.merchant_id,
+            endpoint_id=endpoint_id,
+            keyring=get_keyring(runtime),
+            now=runtime.clock.now(),
+            actor=_actor(principal),
+        )
+        shown["secret"] = secret
+        rolled = RolledSecret(
+            **EndpointOut.of(row).model_dump(),
+            secret=None,
+            previous_secret_expires_at=row.previous_secret_expires_at,
+        )
+        return 200, rolled.model_dump(mode="json")
+
+    answer = await idempotent(request=request, session=session, principal=principal, work=work)
+    return _with_secret(answer, shown)
 
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)

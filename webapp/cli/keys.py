@@ -24,7 +24,8 @@ from webapp.cli._common import run_with_runtime
 def _envelope_columns() -> list[tuple[type[Any], str, Callable[[Any], str]]]:
     """Envelopes other packages keep in their own tables: (model, column, context the row was sealed with)."""
     columns: list[tuple[type[Any], str, Callable[[Any], str]]] = [
-        (WebhookEndpoint, "secret_envelope", lambda endpoint: secret_context(endpoint.id))
+        (WebhookEndpoint, "secret_envelope", lambda endpoint: secret_context(endpoint.id)),
+        (WebhookEndpoint, "previous_secret_envelope", lambda endpoint: secret_context(endpoint.id)),
     ]
     try:
         from compliance.models import KycDocument

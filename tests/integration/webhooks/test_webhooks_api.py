@@ -219,3 +219,42 @@ async def test_odd_ids_and_cursors_are_a_4xx_never_a_500(
     client, keys, _runtime = api
     answer = await client.get(path, headers=_auth(keys["shop"]))
     assert 400 <= answer.status_code < 500 and set(answer.json()) == {"code", "message"}, answer.text
+
+
+async def test_rolling_the_secret_signs_with_both_for_a_day_then_only_the_new_one(
+    api: tuple[httpx.AsyncClient, dict[str, str], Runtime], receiver: Receiver, session_factory: Factory
+) -> None:
+    client, keys, runtime = api
+    made = (
+        await client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=_auth(keys["shop"]))
+    ).json()
+    old = made["secret"]
+    rolled = await client.post(
+        f"/api/v1/webhooks/{made['id']}/roll-secret",
+        headers=_auth(keys["shop"], **{"Idempotency-Key": "roll-1"}),
+    )
+    assert rolled.status_code == 200, rolled.text
+    new = rolled.json()["secret"]
+    assert new.startswith("whsec_") and new != old and rolled.json()["secret_hint"] == new[-4:]
+    replay = await client.post(
+        f"/api/v1/webhooks/{made['id']}/roll-secret",
+        headers=_auth(keys["shop"], **{"Idempotency-Key": "roll-1"}),
+    )
+    assert replay.json()["secret"] is None  # not rolled again, and the secret is not stored to replay
+    await client.post(f"/api/v1/webhooks/{made['id']}/test", headers=_auth(keys["shop"]))
+    await run_staged_deliveries(session_factory)
+    [during] = receiver.delivered()
+    header = during.headers["Kibeti-Signature"]
+    assert header.count("v1=") == 2
+    assert verify(new, during.body, header, now=time.time()) and verify(
+        old, during.body, header, now=time.time()
+    )
+
+    runtime.clock.advance(hours=25)  # type: ignore[attr-defined]
+    await client.post(f"/api/v1/webhooks/{made['id']}/test", headers=_auth(keys["shop"]))
+    await run_staged_deliveries(session_factory)
+    after = receiver.delivered()[1]
+    header = after.headers["Kibeti-Signature"]
+    assert header.count("v1=") == 1
+    later = time.time() + 25 * 3600  # the app's clock moved a day on; the receiver's with it
+    assert verify(new, after.body, header, now=later) and not verify(old, after.body, header, now=later)
