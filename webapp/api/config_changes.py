@@ -1,0 +1,130 @@
+"""Configuration changes under maker-checker (core.configchanges), the JSON twin of the staff
+portal's configuration page: POST /api/staff/config/fee-changes proposes a fee rule (config.propose),
+POST /api/staff/config/changes/{id}/approve or /reject decides it (config.change, a different person)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from core.auth.models import StaffUser
+from core.auth.permissions import Permission
+from core.configchanges import service as changes
+from core.configchanges.errors import ChangeNotFound, ChangeNotPending, InvalidChange, SameMakerChecker
+from core.configchanges.models import ConfigChange
+from webapp.deps_auth import DbSession, get_runtime, require_permission
+
+router = APIRouter(prefix="/api/staff/config", tags=["config"])
+
+ProposeStaff = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG_PROPOSE))]
+CheckStaff = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG_CHANGE))]
+ChangeId = Annotated[int, Path(ge=1, le=2**62)]
+_STATUS: dict[type, int] = {
+    ChangeNotFound: 404,
+    ChangeNotPending: 409,
+    SameMakerChecker: 409,
+    InvalidChange: 422,
+}
+Amount = Annotated[str, Field(default="", max_length=24, pattern=r"^(|\d{1,12}(\.\d{1,8})?)$")]
+
+
+class ProposeFeeRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(max_length=16)
+    asset: str = Field(default="*", max_length=16)
+    side: str = Field(default="*", max_length=8)
+    percent: str = Field(max_length=24, description="decimal text, never a float")
+    currency: str = Field(default="KES", max_length=16)
+    fixed: Amount = ""
+    minimum: Amount = ""
+    maximum: Amount = ""
+    effective_from: datetime | None = None
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class ChangeOut(BaseModel):
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    previous: dict[str, Any]
+    reason: str
+    status: str
+    maker_id: int
+    checker_id: int | None
+    effective_from: datetime
+    applied_ref: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: ConfigChange) -> ChangeOut:
+        return cls(
+            id=row.id, kind=row.kind, payload=row.payload, previous=row.previous, reason=row.reason,
+            status=row.status, maker_id=row.maker_id, checker_id=row.checker_id,
+            effective_from=row.effective_from, applied_ref=row.applied_ref, created_at=row.created_at,
+        )  # fmt: skip
+
+
+def _refused(exc: Exception) -> HTTPException:
+    code = getattr(exc, "code", "invalid")
+    return HTTPException(_STATUS.get(type(exc), 422), {"code": code, "message": str(exc)})
+
+
+@router.get("/changes", response_model=list[ChangeOut])
+async def list_changes(
+    session: DbSession,
+    _staff: ProposeStaff,
+    state: Annotated[str, Query(alias="status", pattern="^(|pending|approved|rejected)$")] = "",
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> list[ChangeOut]:
+    statement = select(ConfigChange).order_by(ConfigChange.id.desc()).limit(50)
+    if state:
+        statement = statement.where(ConfigChange.status == state)
+    if before is not None:
+        statement = statement.where(ConfigChange.id < before)
+    return [ChangeOut.of(row) for row in (await session.scalars(statement)).all()]
+
+
+@router.post("/fee-changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
+async def propose_fee_change(
+    body: ProposeFeeRule, request: Request, session: DbSession, staff: ProposeStaff
+) -> ChangeOut:
+    proposal = changes.FeeRuleProposal(
+        kind=body.kind, asset=body.asset, side=body.side, percent=body.percent, currency=body.currency,
+        fixed=body.fixed, minimum=body.minimum, maximum=body.maximum,
+    )  # fmt: skip
+    try:
+        row = await changes.propose_fee_rule(
+            session=session, proposal=proposal, effective_from=body.effective_from, reason=body.reason,
+            maker_id=staff.id, clock=get_runtime(request).clock,
+        )  # fmt: skip
+    except InvalidChange as exc:
+        await session.rollback()
+        raise _refused(exc) from exc
+    await session.commit()
+    return ChangeOut.of(row)
+
+
+async def _decide(decide: Any, change_id: int, request: Request, session: Any, staff: StaffUser) -> ChangeOut:
+    try:
+        row = await decide(
+            session=session, change_id=change_id, checker_id=staff.id, clock=get_runtime(request).clock
+        )
+    except (ChangeNotFound, ChangeNotPending, SameMakerChecker, InvalidChange) as exc:
+        await session.rollback()
+        raise _refused(exc) from exc
+    await session.commit()
+    return ChangeOut.of(row)
+
+
+@router.post("/changes/{change_id}/approve", response_model=ChangeOut)
+async def approve(change_id: ChangeId, request: Request, session: DbSession, staff: CheckStaff) -> ChangeOut:
+    return await _decide(changes.approve, change_id, request, session, staff)
+
+
+@router.post("/changes/{change_id}/reject", response_model=ChangeOut)
+async def reject(change_id: ChangeId, request: Request, session: DbSession, staff: CheckStaff) -> ChangeOut:
+    return await _decide(changes.reject, change_id, request, session, staff)
