@@ -71,7 +71,10 @@ async def test_any_body_is_answered_without_a_5xx(
 
 
 @FUZZ
-@given(segment=st.text(max_size=30), action=st.sampled_from(["", "/deliveries", "/test", "/enable"]))
+@given(
+    segment=st.text(max_size=30),
+    action=st.sampled_from(["", "/deliveries", "/test", "/enable", "/roll-secret"]),
+)
 async def test_any_id_is_answered_without_a_5xx(
     api: tuple[httpx.AsyncClient, dict[str, str], Runtime],  # noqa: F811
     segment: str,
@@ -79,6 +82,6 @@ async def test_any_id_is_answered_without_a_5xx(
 ) -> None:
     client, keys, _runtime = api
     path = "/api/v1/webhooks/" + quote(segment, safe="") + action
-    method = "POST" if action in ("/test", "/enable") else "GET"
+    method = "POST" if action in ("/test", "/enable", "/roll-secret") else "GET"
     answer = await client.request(method, path, headers=_auth(keys["shop"]))
     assert answer.status_code < 500, (path, answer.text)
