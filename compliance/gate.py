@@ -81,30 +81,35 @@ class ComplianceGateService:
     verifier: IdentityRegistry = field(default_factory=UnavailableIprs)
     _seeded: bool = False
 
-    async def check(self, movement: MovementCheck) -> GateResult:
+    async def check(self, movement: MovementCheck, *, session: Any = None) -> GateResult:
+        if session is not None:  # the caller's unit of work: it commits
+            return await self._check_in(session, movement)
+        async with self.session_factory() as own, own.begin():
+            return await self._check_in(own, movement)
+
+    async def _check_in(self, session: AsyncSession, movement: MovementCheck) -> GateResult:
         if movement.owner_type != "customer":
-            return await self._screen_only(movement)
+            return await self._screen_only(session, movement)
         now = self.clock.now()
-        async with self.session_factory() as session, session.begin():
-            profile, row = await self._open_movement(session, movement, now)
-            verdict = await self._decide(session, profile, movement, row, now)
-            if verdict.decision is Decision.REVIEW and await reviews.use_approval(
+        profile, row = await self._open_movement(session, movement, now)
+        verdict = await self._decide(session, profile, movement, row, now)
+        if verdict.decision is Decision.REVIEW and await reviews.use_approval(
+            session=session,
+            customer_id=movement.customer_id,
+            kind=movement.kind,
+            amount_kes=movement.amount_kes.minor,
+            counterparty=movement.counterparty,
+            now=now,
+        ):
+            verdict = Verdict(Decision.ALLOW, reviews.APPROVED_USED)  # staff approved this request
+        row.decision, row.reason_code = verdict.decision.value, verdict.reason_code
+        if verdict.decision is not Decision.DENY:
+            await outbox.enqueue(
                 session=session,
-                customer_id=movement.customer_id,
-                kind=movement.kind,
-                amount_kes=movement.amount_kes.minor,
-                counterparty=movement.counterparty,
-                now=now,
-            ):
-                verdict = Verdict(Decision.ALLOW, reviews.APPROVED_USED)  # staff approved this request
-            row.decision, row.reason_code = verdict.decision.value, verdict.reason_code
-            if verdict.decision is not Decision.DENY:
-                await outbox.enqueue(
-                    session=session,
-                    job=MONITOR_JOB,
-                    kwargs={"movement_id": row.id},
-                    dedupe_key=f"compliance-monitor:{row.id}",
-                )
+                job=MONITOR_JOB,
+                kwargs={"movement_id": row.id},
+                dedupe_key=f"compliance-monitor:{row.id}",
+            )
         details = {"reference": row.id, **(verdict.details or {})}
         return GateResult(verdict.decision, verdict.reason_code, details)
 
@@ -132,22 +137,21 @@ class ComplianceGateService:
         await session.flush()
         return profile, row
 
-    async def _screen_only(self, movement: MovementCheck) -> GateResult:
+    async def _screen_only(self, session: AsyncSession, movement: MovementCheck) -> GateResult:
         """Money a merchant sends back to a payer (a refund to a crypto address): the destination is
         screened; no customer's profile, tier or limits apply (the merchant is not a customer)."""
-        async with self.session_factory() as session, session.begin():
-            lists = await store.active_list(session=session)
-            if lists is None:
-                if self.fail_closed_without_list:
-                    return GateResult(Decision.REVIEW, reasons.REVIEW)
-                return GateResult(Decision.ALLOW)
-            outcome = await screen_address(
-                session=session,
-                lists=lists,
-                address=movement.counterparty,
-                customer_id=None,
-                now=self.clock.now(),
-            )
+        lists = await store.active_list(session=session)
+        if lists is None:
+            if self.fail_closed_without_list:
+                return GateResult(Decision.REVIEW, reasons.REVIEW)
+            return GateResult(Decision.ALLOW)
+        outcome = await screen_address(
+            session=session,
+            lists=lists,
+            address=movement.counterparty,
+            customer_id=None,
+            now=self.clock.now(),
+        )
         if outcome is Outcome.BLOCK:
             return GateResult(Decision.DENY, reasons.DECLINED)
         if outcome in (Outcome.ALERT, Outcome.REVIEW):

@@ -14,6 +14,11 @@ class KibetiError(Exception):
     http_status: ClassVar[int] = 400
 
 
+class RecordedRefusal(KibetiError):
+    """A refusal whose record (a compliance movement, a case) was written in the caller's transaction:
+    the unit of work commits before the error goes on (any other error rolls the transaction back)."""
+
+
 class InvalidAmount(KibetiError, ValueError):
     code = "invalid_amount"
 

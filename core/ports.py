@@ -190,7 +190,11 @@ class IdentityClaim:
 
 
 class ComplianceGate(Protocol):
-    async def check(self, movement: MovementCheck) -> GateResult: ...
+    async def check(self, movement: MovementCheck, *, session: Any = None) -> GateResult:
+        """Decide and record the movement. With `session` (an AsyncSession in a transaction) it is
+        recorded in the caller's transaction, which the caller commits (on a refusal too:
+        core.errors.RecordedRefusal); without, in its own."""
+        ...
 
     async def limits(self, customer_id: int) -> CustomerLimits:
         """The customer's tier and limits (read only: records no movement)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import KibetiError
+from core.errors import KibetiError, RecordedRefusal
 
 
 class WalletError(KibetiError):
@@ -60,7 +60,7 @@ class WithdrawalStateError(WalletError):
     code = "withdrawal_state_error"
 
 
-class WithdrawalRefused(WalletError):
+class WithdrawalRefused(WalletError, RecordedRefusal):
     """The compliance gate did not allow the withdrawal (deny, or review by staff)."""
 
     code = "withdrawal_refused"

@@ -18,6 +18,7 @@ from core.auth import api_keys, sessions, tokens
 from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied, TokenInvalid
 from core.auth.models import ApiKey, StaffUser
 from core.auth.permissions import API_KEY_SCOPES, Permission, has_permission
+from core.errors import RecordedRefusal
 from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiter, limiter_for, subject_key
 from core.runtime import Runtime
 from core.security.callbacks import check_callback, client_ip
@@ -38,7 +39,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     `DbSession`, never `runtime.session_factory()` beside it. On SQLite a second session waits for
     the first one's write lock, which the first holds until the request ends: a deadlock."""
     async with get_runtime(request).session_factory() as session:
-        yield session
+        try:
+            yield session
+        except RecordedRefusal:  # the request's unit of work keeps the refusal's record (core.errors)
+            await session.commit()
+            raise
 
 
 DbSession = Annotated[AsyncSession, Depends(db_session)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from core.errors import RecordedRefusal
 from core.flows import accounts, trading
 from core.flows.errors import ServiceUnavailable
 from core.flows.types import QuoteView, Receipt
@@ -99,18 +100,22 @@ async def confirm_withdraw(
         if available < paid:
             raise InsufficientFunds(f"{format_money(available)} available, {format_money(paid)} needed")
         kes_value = await accounts.kes_value(session, paid, flows.rt.clock) or Money.zero(Asset.KES)
-        ticket = await chains.request_withdrawal(  # screens first; may end the read snapshot on SQLite
-            session=session,
-            request_key=idempotency_key,
-            owner_type="customer",
-            owner_id=customer_id,
-            asset=asset,
-            address=address,
-            amount=Money.from_minor(row.receive_minor, asset),
-            fee=Money.from_minor(row.fee_total_minor, asset),
-            amount_kes=kes_value,
-            network_fee=network_fee,
-        )
+        try:
+            ticket = await chains.request_withdrawal(  # screens first, in this transaction
+                session=session,
+                request_key=idempotency_key,
+                owner_type="customer",
+                owner_id=customer_id,
+                asset=asset,
+                address=address,
+                amount=Money.from_minor(row.receive_minor, asset),
+                fee=Money.from_minor(row.fee_total_minor, asset),
+                amount_kes=kes_value,
+                network_fee=network_fee,
+            )
+        except RecordedRefusal:  # the gate's record of the refusal (movement, case) is kept
+            await session.commit()
+            raise
         await quotes.use_quote(
             session=session, quote_id=row.id, idempotency_key=idempotency_key, clock=flows.rt.clock
         )

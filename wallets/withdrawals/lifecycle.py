@@ -127,11 +127,8 @@ async def request_withdrawal(
         raise AmountBelowDust(
             f"the smallest {network.asset.value} withdrawal is {Money.from_minor(dust_minor, amount.asset)}"
         )
-    if gate is not None:  # the destination and amount are screened before any money is held
-        if session.bind is not None and session.bind.dialect.name == "sqlite":
-            # The gate writes in its own session: on SQLite (the embedded default) it would wait on
-            # this transaction's lock ("database is locked" after busy_timeout). End it first.
-            await session.commit()
+    if gate is not None:  # the destination and amount are screened before any money is held, in the
+        # caller's transaction (its unit of work commits the record, a refusal's too: RecordedRefusal)
         decision = await gate.check(
             MovementCheck(
                 customer_id=owner_id,
@@ -140,7 +137,8 @@ async def request_withdrawal(
                 amount_kes=amount_kes or Money.zero(Asset.KES),
                 counterparty=destination,
                 owner_type=owner_type,
-            )
+            ),
+            session=session,
         )
         if not decision.allowed:
             raise WithdrawalRefused(

@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from core.errors import RecordedRefusal
 from core.identity import service as identity
 from core.money import Asset, Money
 from core.payments.models import MpesaCollection
@@ -60,9 +61,9 @@ async def test_limit_sanctioned_withdrawal_case_and_str(stack: Stack) -> None:
                 fee=Money.of("1", Asset.USDT_ERC20), amount_kes=Money.of("1295", Asset.KES),
             )  # fmt: skip
             await session.commit()
-        except Exception as exc:
+        except RecordedRefusal as exc:  # the caller's unit of work keeps the refusal's record (the case)
             refused = exc
-            await session.rollback()
+            await session.commit()
     assert refused is not None and type(refused).__name__ == "WithdrawalRefused", refused
 
     # a compliance officer signs in and finds the case

@@ -132,7 +132,7 @@ async def test_withdrawal_refusals(
             )
 
     class DenyAddresses:
-        async def check(self, movement: MovementCheck) -> GateResult:
+        async def check(self, movement: MovementCheck, *, session: object = None) -> GateResult:
             assert movement.kind == "withdraw" and movement.counterparty == RECIPIENT
             return GateResult(Decision.DENY, "sanctioned_address")
 
