@@ -12,7 +12,11 @@ from fastapi.responses import FileResponse
 
 from webapp.web import errors
 
-PORTAL_MODULES = ("webapp.staff_portal.routes", "webapp.customer_portal.routes", "webapp.merchant_portal.routes")
+PORTAL_MODULES = (
+    "webapp.staff_portal.routes",
+    "webapp.customer_portal.routes",
+    "webapp.merchant_portal.routes",
+)
 STATIC_PREFIX = "/static/web"  # under /static: exempt from the per-IP request limit
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png"}
