@@ -48,6 +48,7 @@ from core.merchants import service as merchants
 from core.merchants.models import Merchant
 from core.money import Asset, Money
 from core.ports import ChainGateway
+from core.settlements import service as settlements
 from core.webhooks.events import record_event
 
 NETWORK_ASSETS = (Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)
@@ -611,8 +612,6 @@ async def _credit_merchant(
     """A Settled invoice credits the merchant's KES balance less the fee (core.settlements), from
     the invoice's own accounts: what was paid in time and confirmed, at most the invoice's worth;
     any surplus stays on the invoice's account (PaidOver: a refund)."""
-    from core.settlements import service as settlements  # settlements builds on merchants, not on us
-
     merchant = await merchants.get_merchant(session=session, merchant_id=invoice.merchant_id)
     due = {m.asset: m.due_minor for m in methods}
     taken: list[tuple[Asset, int, Fraction]] = []
