@@ -650,6 +650,12 @@ async def _credit_merchant(
         )
 
 
+async def needing_review(*, session: AsyncSession, limit: int = 200) -> list[Invoice]:
+    """Invoices flagged for staff (late money, another token, money after expiry), oldest first."""
+    query = select(Invoice).where(Invoice.needs_review.is_(True)).order_by(Invoice.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
 async def expire_due(*, session: AsyncSession, now: datetime, limit: int = 500) -> int:
     """Expire New invoices past their expiry and invalidate Processing ones past the monitoring
     window; returns how many changed."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.invoices import service as invoices
 from core.merchants import service as merchants
 from core.merchants.errors import (
     InvalidMerchant,
@@ -192,6 +193,42 @@ async def activate_merchant(
         )
         raise HTTPException(held.http_status, {"code": held.code, "message": str(held)})
     return MerchantOut.of(result.merchant)
+
+
+class ReviewInvoiceOut(BaseModel):
+    id: str
+    merchant_id: int
+    status: str
+    additional_status: str
+    kes_amount: str
+    expires_at: datetime
+    payments: list[str]  # "<amount> <asset> <status>[ late][ (reason)]"
+
+
+@router.get("/invoices/needs-review", response_model=list[ReviewInvoiceOut])
+async def invoices_needing_review(session: DbSession, _staff: MerchantsStaff) -> list[ReviewInvoiceOut]:
+    """Invoices with money staff must decide on: paid late (pay at the new rate or refund), paid with
+    another token, or confirmed after they expired or went invalid. Oldest first."""
+    rows = await invoices.needing_review(session=session, limit=200)
+    answer = []
+    for row in rows:
+        view = await invoices.view(session=session, invoice=row)
+        answer.append(
+            ReviewInvoiceOut(
+                id=row.public_id,
+                merchant_id=row.merchant_id,
+                status=row.status,
+                additional_status=row.additional_status,
+                kes_amount=f"{view.kes_amount.amount:.2f}",
+                expires_at=row.expires_at,
+                payments=[
+                    f"{p.amount.amount:f} {p.asset.value} {p.status}{' late' if p.late else ''}"
+                    + (f" ({p.reason})" if p.reason else "")
+                    for p in view.payments
+                ],
+            )
+        )
+    return answer
 
 
 @router.post("/merchants/{merchant_id}/suspend", response_model=MerchantOut)

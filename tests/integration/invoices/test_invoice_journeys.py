@@ -164,6 +164,8 @@ async def test_late_payment_is_flagged_not_credited(shop: Shop) -> None:
         "invoice.expired",
         "invoice.paid_late",
     ]
+    async with shop.factory() as session:
+        assert [i.public_id for i in await invoices.needing_review(session=session)] == [created.public_id]
     await _books_balance(shop)
 
 

@@ -198,3 +198,5 @@ async def test_staff_api(session_factory: Factory, clock: FixedClock) -> None:
             f"/api/staff/merchants/{merchant_id}/suspend", json={"reason": "fraud review"}, headers=admin
         )
         assert stopped.status_code == 200 and stopped.json()["status"] == "suspended"
+        review = await client.get("/api/staff/invoices/needs-review", headers=admin)
+        assert review.status_code == 200 and review.json() == []
