@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -342,6 +343,8 @@ def measure_detection(blocks: int, rounds: int) -> dict[str, float]:
 def run(short: bool) -> list:  # type: ignore[type-arg]
     from bench.common import Row
 
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
     created = measure_creation(5 if short else 15)
     detected = measure_detection(100 if short else 400, 2 if short else 3)
     ratio = detected["large_s"] / detected["small_s"]
