@@ -34,6 +34,9 @@ async def _invoice(rt: Runtime) -> str:
 
 async def test_invoice_paid_by_card_or_airtel_money(client: httpx.AsyncClient, rt: Runtime) -> None:
     public_id = await _invoice(rt)
+    page = await client.get(f"/i/{public_id}?lang=sw")
+    assert page.status_code == 200 and f'action="/i/{public_id}/card"' in page.text
+    assert "Kadi au Airtel Money" in page.text  # beside M-Pesa, in the payer's language
     chosen = await client.post(f"/i/{public_id}/card", data={"phone": "0733000001", "lang": "en"})
     assert chosen.status_code == 303 and chosen.headers["location"].startswith("/p/")
     link = chosen.headers["location"]
