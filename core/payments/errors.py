@@ -33,3 +33,25 @@ class UnknownPayout(PaymentError):
 
 class UnknownCollection(PaymentError):
     code = "unknown_collection"
+
+
+class PayoutNotRetryable(PaymentError):
+    """Only a failed customer M-Pesa payout (B2C) is retried by staff; settlements have their own desk."""
+
+    code = "payout_not_retryable"
+    http_status = 409
+
+
+class PayoutRetryNotFound(PaymentError):
+    code = "payout_retry_not_found"
+    http_status = 404
+
+
+class PayoutRetryNotPending(PaymentError):
+    code = "payout_retry_not_pending"
+    http_status = 409
+
+
+class PayoutRetrySamePerson(PaymentError):
+    code = "payout_retry_same_person"
+    http_status = 409

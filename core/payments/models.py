@@ -159,3 +159,26 @@ class MpesaC2BPayment(Base):
     entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PayoutRetryStatus(StrEnum):
+    PENDING = "pending"  # proposed by one staff member
+    APPROVED = "approved"  # a second one approved: the retry payout exists
+    REJECTED = "rejected"
+
+
+class PayoutRetry(Base):
+    """A staff request to send a failed payout again (maker-checker). One per failed payout: the
+    retry is a new payout whose idempotency key is derived from this row, so it is sent at most once."""
+
+    __tablename__ = "payout_retries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payout_id: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default=PayoutRetryStatus.PENDING.value, index=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    maker_id: Mapped[int] = mapped_column(BigInteger)
+    checker_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    retry_payout_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

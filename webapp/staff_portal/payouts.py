@@ -1,9 +1,11 @@
 """Payouts desk: payouts and collections by state, a payout's Daraja call log, "reconcile now"
-(Transaction Status for everything not final: the job `kibeti payouts reconcile` runs), and paybill
-payments held in suspense released to a customer by two people (payouts.c2b_suspense)."""
+(Transaction Status for everything not final: the job `kibeti payouts reconcile` runs), a failed
+payout sent again once two people agree (core.payments.retries), and paybill payments held in
+suspense released to a customer by two people (payouts.c2b_suspense)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from starlette.responses import Response
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
+from core.payments import retries
 from core.payments.models import (
     C2BStatus,
     CollectionStatus,
@@ -21,6 +24,7 @@ from core.payments.models import (
     MpesaCallback,
     MpesaCollection,
     Payout,
+    PayoutRetry,
     PayoutStatus,
 )
 from payouts import c2b_suspense
@@ -34,8 +38,13 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 ReadPage = Annotated[Page, Depends(staff_page(Permission.PAYOUTS_READ))]
 ApprovePage = Annotated[Page, Depends(staff_page(Permission.PAYOUTS_APPROVE))]
 PayoutId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+RequestId = Annotated[int, Path(ge=1, le=2**62)]
 RECONCILE_JOB = "payouts.jobs.reconcile_stuck_payouts"
 PAGE = 50
+
+
+class RetryForm(BaseModel):
+    reason: str = Field(min_length=3, max_length=300)
 
 
 class ReleaseForm(BaseModel):
@@ -93,6 +102,10 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
 
 @router.get("/payouts/{payout_id}")
 async def payout(payout_id: PayoutId, page: ReadPage, session: DbSession) -> Response:
+    return await _payout(payout_id, page, session)
+
+
+async def _payout(payout_id: str, page: Page, session: DbSession, **extra: object) -> Response:
     found = await session.get(Payout, payout_id)
     if found is None:
         raise WebError(404, "web.error.not_found", page.language)
@@ -112,14 +125,15 @@ async def payout(payout_id: PayoutId, page: ReadPage, session: DbSession) -> Res
             .limit(100)
         )
     ).all()
+    retry = await retries.request_for(session=session, payout_id=found.id)
     await session.commit()
+    context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
+    context.update(extra)
     return render(
-        page,
-        "staff/payout.html",
-        payout=found,
-        calls=calls,
-        may_approve=may(page, Permission.PAYOUTS_APPROVE),
-    )
+        page, "staff/payout.html", status=422 if context["error"] else 200, payout=found, calls=calls,
+        retry=retry, viewer_id=staff_of(page).id, may_approve=may(page, Permission.PAYOUTS_APPROVE),
+        **context,
+    )  # fmt: skip
 
 
 @router.post("/payouts/reconcile")
@@ -137,6 +151,53 @@ async def reconcile(page: ApprovePage, session: DbSession) -> Response:
         RECONCILE_JOB, job_id=f"reconcile-staff-{staff.id}-{stamp}", kwargs={"older_than_s": 0.0}
     )
     return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.reconcile_started")
+
+
+@router.post("/payouts/{payout_id}/retry")
+async def propose_retry(payout_id: PayoutId, page: ApprovePage, session: DbSession) -> Response:
+    """Ask for a failed payout to be sent again; a second person approves it on this page."""
+    result = await forms.parse(RetryForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _payout(payout_id, page, session, errors=result.errors, values=result.values, error=" ")
+    work = retries.propose(
+        session=session, payout_id=payout_id, maker_id=staff_of(page).id, reason=result.value.reason,
+        clock=get_runtime(page.request).clock,
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _payout(payout_id, page, session, error=outcome.error, values=result.values)
+    return page.redirect(f"{PREFIX}/payouts/{payout_id}", notice="staff.notice.retry_proposed")
+
+
+@router.post("/payouts/retries/{request_id}/approve")
+async def approve_retry(request_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
+    """A second person approves: a new payout is staged under a key derived from the request."""
+    return await _decide_retry(retries.approve, request_id, page, session, "staff.notice.retry_approved")
+
+
+@router.post("/payouts/retries/{request_id}/reject")
+async def reject_retry(request_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
+    return await _decide_retry(retries.reject, request_id, page, session, "staff.notice.retry_rejected")
+
+
+async def _decide_retry(
+    decide: Callable[..., Awaitable[PayoutRetry]],
+    request_id: int,
+    page: Page,
+    session: DbSession,
+    notice: str,
+) -> Response:
+    work = decide(
+        session=session, request_id=request_id, checker_id=staff_of(page).id,
+        clock=get_runtime(page.request).clock,
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok or outcome.value is None:
+        found = await session.get(PayoutRetry, request_id)
+        if found is None:
+            raise WebError(404, "web.error.not_found", page.language)
+        return await _payout(found.payout_id, page, session, error=outcome.error)
+    return page.redirect(f"{PREFIX}/payouts/{outcome.value.payout_id}", notice=notice)
 
 
 @router.post("/payouts/suspense/release")
