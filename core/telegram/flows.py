@@ -7,6 +7,8 @@ hand before the chat is linked.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,3 +132,23 @@ class TelegramLinks:
             await session.commit()
         if not removed:
             raise NotLinked("this chat is not linked")
+
+    async def link_of_customer(self, *, customer_id: int) -> datetime | None:
+        """When the customer linked a chat (None when none is linked): what the web portal shows."""
+        async with self.rt.session_factory() as session:
+            link = await service.link_for_customer(session=session, customer_id=customer_id)
+            await session.commit()
+        return link.linked_at if link is not None else None
+
+    async def unlink_customer(self, *, customer_id: int) -> None:
+        """Forget the customer's chat, from the web portal (the bot's cached view of that chat
+        lapses within its 30 s); raises NotLinked if none was linked."""
+        async with self.rt.session_factory() as session:
+            link = await service.link_for_customer(session=session, customer_id=customer_id)
+            removed = link is not None and await service.remove_link(
+                session=session, telegram_user_id=link.telegram_user_id
+            )
+            await session.commit()
+        if not removed:
+            raise NotLinked("no chat is linked")
+        log.info("telegram_unlinked_from_web", customer_id=customer_id)

@@ -11,6 +11,8 @@ from compliance import kyc
 from compliance.errors import InvalidDocument
 from core.devices.flows import PortalSignIn
 from core.flows.service import CoreFlows
+from core.telegram.errors import NotLinked
+from core.telegram.flows import TelegramLinks
 from webapp.customer_portal.auth import PREFIX, CustomerPage, customer_of, render
 from webapp.deps_auth import get_keyring, get_runtime
 from webapp.web import i18n
@@ -28,8 +30,10 @@ async def _account(page: Page, status: int = 200, errors: dict[str, str] | None 
     devices = await PortalSignIn(rt).devices(
         customer_id=customer.customer_id, current_device_id=customer.device_id
     )
+    telegram_since = await TelegramLinks(rt).link_of_customer(customer_id=customer.customer_id)
     return render(
         page, "app/account.html", status, customer=customer, account=account, devices=devices,
+        telegram_since=telegram_since,
         errors=errors or {}, kinds=KINDS, max_mb=MAX_UPLOAD // (1024 * 1024),
         shortcode=rt.settings.at_shortcode,
     )  # fmt: skip
@@ -38,6 +42,18 @@ async def _account(page: Page, status: int = 200, errors: dict[str, str] | None 
 @router.get("/account")
 async def account(page: CustomerPage) -> Response:
     return await _account(page)
+
+
+@router.post("/account/telegram/unlink")
+async def unlink_telegram(page: CustomerPage) -> Response:
+    """Only the signed-in customer's own chat: the form names no chat and no customer."""
+    try:
+        await TelegramLinks(get_runtime(page.request)).unlink_customer(
+            customer_id=customer_of(page).customer_id
+        )
+    except NotLinked:
+        return page.redirect(f"{PREFIX}/account")  # a second tap, or another device unlinked it first
+    return page.redirect(f"{PREFIX}/account", notice="app.notice.telegram_unlinked")
 
 
 async def _read(upload: UploadFile) -> bytes | None:

@@ -47,7 +47,7 @@ class CodeCatcher:
 @pytest.fixture
 async def rt(db_url: str) -> AsyncIterator[Runtime]:
     runtime = build_runtime(Settings(kibeti_env="test", database_url=db_url))
-    runtime.notifier = CodeCatcher()  # type: ignore[assignment]
+    runtime.notifier = CodeCatcher()
     runtime_module.install(runtime)
     for phone, name in ((PHONE, "Akinyi Otieno"), (OTHER, "Baraka Mwangi")):
         await CoreFlows(runtime).register(
