@@ -215,7 +215,9 @@ async def checkout_page(invoice_id: str, request: Request, session: DbSession) -
     notice = ""
     if request.query_params.get("mpesa") == "sent" and _payable(view, get_runtime(request).clock.now()):
         notice = "checkout.mpesa.sent"  # until the payment arrives: then the status says it
-    return _render(request, view, language, notice=notice)
+    card = request.query_params.get("card", "")  # back from "Card or Airtel Money" (webapp/api/pesapal.py)
+    error = f"checkout.card.{card}" if card in ("bad_phone", "not_payable", "unavailable") else ""
+    return _render(request, view, language, notice=notice, error=error)
 
 
 @router.get("/i/{invoice_id}/status.json")

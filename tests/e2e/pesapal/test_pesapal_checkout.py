@@ -58,3 +58,13 @@ async def test_invoice_paid_by_card_or_airtel_money(client: httpx.AsyncClient, r
     assert [(p.source, p.status) for p in payments] == [("pesapal", "confirmed")]
     again = await client.post(f"/i/{public_id}/card", data={"phone": "0733000001", "lang": "en"})
     assert again.status_code == 303 and again.headers["location"].endswith("card=not_payable")
+    shown = await client.get(again.headers["location"])
+    assert "This invoice takes no new payment." in shown.text
+
+
+async def test_a_bad_phone_is_said_on_the_page(client: httpx.AsyncClient, rt: Runtime) -> None:
+    public_id = await _invoice(rt)
+    chosen = await client.post(f"/i/{public_id}/card", data={"phone": "12", "lang": "sw"})
+    assert chosen.status_code == 303 and chosen.headers["location"].endswith("card=bad_phone")
+    page = await client.get(chosen.headers["location"])
+    assert "Weka nambari ya simu ya Kenya" in page.text
