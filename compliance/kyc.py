@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compliance import audit_trail
+from compliance import audit_trail, notices
 from compliance.errors import (
     CustomerNotFound,
     InvalidDateOfBirth,
@@ -264,7 +264,7 @@ async def add_document(
         ).scalars()
     )
     profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
-    if {"id_front", "selfie"} <= kinds and profile.t2_review in ("none", "rejected"):
+    if {"id_front", "selfie"} <= kinds and profile.t2_review in ("none", "rejected", MORE_REQUESTED):
         profile.t2_review = "pending"
         profile.updated_at = now
     return document
@@ -274,6 +274,33 @@ def open_document(document: KycDocument, *, keyring: Keyring) -> bytes:
     return envelope.open(
         document.sealed, keyring=keyring, context=f"kyc:{document.customer_id}:{document.kind}"
     )
+
+
+MORE_REQUESTED = "more_requested"  # t2_review: staff asked for new photos; the next upload is reviewed
+MORE_SMS = "compliance.sms.kyc_more_photos"
+
+
+async def request_more(
+    *, session: AsyncSession, customer_id: int, reviewer: str, reason: str, now: datetime
+) -> KycProfile:
+    """A staff decision asking the customer for new ID photos and a selfie: the profile leaves the
+    queue until a new photo arrives, the reason code is audited, and an SMS in the customer's
+    language is staged in this transaction (compliance.notices, sent through the Notifier port)."""
+    profile = await ensure_profile(session=session, customer_id=customer_id, now=now)
+    if profile.t2_review == "approved" or profile.frozen:
+        raise InvalidDocument("this customer's documents are not waiting for a decision")
+    profile.t2_review = MORE_REQUESTED
+    profile.reviewed_by = reviewer
+    profile.updated_at = now
+    await audit_trail.record(
+        session=session, actor=reviewer, action="kyc.more_requested", subject=f"customer:{customer_id}",
+        now=now, details={"reason": reason},
+    )  # fmt: skip
+    await notices.stage(
+        session=session, customer_id=customer_id, code=MORE_SMS,
+        reference=f"kyc-more:{customer_id}:{int(now.timestamp())}",
+    )  # fmt: skip
+    return profile
 
 
 async def review_t2(

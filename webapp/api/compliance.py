@@ -392,6 +392,29 @@ async def t2_review(
     return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
 
 
+class MorePhotos(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(
+        pattern="^(id_unreadable|name_mismatch|dob_mismatch|document_expired|selfie_mismatch)$"
+    )
+
+
+@router.post("/customers/{customer_id}/kyc-more")
+async def request_more_photos(
+    customer_id: CustomerId, body: MorePhotos, request: Request, session: DbSession, staff: KycStaff
+) -> dict[str, Any]:
+    """Ask the customer for new ID photos and a selfie (an SMS in their language; audited)."""
+    await kyc.require_customer(session=session, customer_id=customer_id)
+    profile = await committed(
+        session,
+        kyc.request_more(
+            session=session, customer_id=customer_id, reviewer=actor(staff), reason=body.reason,
+            now=now(request),
+        ),
+    )  # fmt: skip
+    return {"customer_id": customer_id, "tier": profile.tier, "t2_review": profile.t2_review}
+
+
 class T1Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approve: bool

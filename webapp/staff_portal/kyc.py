@@ -1,6 +1,7 @@
 """KYC queue: identities the registry did not settle and T2 documents, oldest first; the profile
 and documents (decrypted for the viewer only, never cached) beside the sanctions screening; the
-decisions of the staff API (onboarding.approve_t1, kyc.review_t2). Views and decisions audited."""
+decisions of the staff API (onboarding.approve_t1, kyc.review_t2, kyc.request_more: new photos asked
+for by SMS). Views and decisions audited."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ REASONS = (
 
 
 class Decision(BaseModel):
-    decision: str = Field(pattern="^(approve|reject)$")
+    decision: str = Field(pattern="^(approve|reject|more)$")
     reason: str = Field(default="", pattern="^(|" + "|".join(REASONS) + ")$")
 
 
@@ -117,11 +118,19 @@ async def _decide(page: Page, session: DbSession, customer_id: int, *, documents
             page, session, customer_id, errors=result.errors, values=result.values, error=" "
         )
     choice = result.value
-    if choice.decision == "reject" and not choice.reason:
+    if choice.decision in ("reject", "more") and not choice.reason:
         errors = {"reason": forms.message_for("missing", page.language)}
         return await _detail(page, session, customer_id, errors=errors, values=result.values, error=" ")
     reviewer = actor(staff_of(page))
     approve = choice.decision == "approve"
+    if choice.decision == "more":  # new photos: an SMS to the customer, the profile waits for them
+        asked = kyc.request_more(
+            session=session, customer_id=customer_id, reviewer=reviewer, reason=choice.reason, now=page.now
+        )
+        done = await attempt(session, asked, page.language)
+        if not done.ok:
+            return await _detail(page, session, customer_id, error=done.error, values=result.values)
+        return page.redirect(f"{PREFIX}/kyc", notice="staff.notice.kyc_more_requested")
     if documents:
         work = kyc.review_t2(
             session=session, customer_id=customer_id, approve=approve, reviewer=reviewer, now=page.now
