@@ -423,6 +423,8 @@ def _receipt_text(turn: Turn, op: str, receipt: Receipt) -> str:
     # what the quote said arrives (a buy's receipt carries the KES paid; the customer was told the crypto)
     get = str(turn.data.get("get") or texts.money(receipt.amount, turn.language))
     if op == "buy":
+        if receipt.status == "link":  # card / Airtel Money: the payment link went by SMS, no M-Pesa prompt
+            return turn.t("ussd.buy.done_link", pay=texts.money(receipt.amount, turn.language), get=get)
         return turn.t(
             "telegram.buy.done" if receipt.status != "done" else "telegram.buy.done_wallet",
             get=get,
