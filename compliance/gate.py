@@ -26,6 +26,8 @@ from compliance.sanctions.screening import Outcome
 from compliance.screening_service import screen_address, screen_business
 from compliance.seed import ensure_defaults
 from core.clock import Clock
+from core.configchanges import service as configchanges
+from core.db.base import utcnow
 from core.identity.models import Customer
 from core.ledger import service as ledger
 from core.ledger.models import OwnerType
@@ -447,7 +449,7 @@ class ComplianceGateService:
         row: Movement,
         now: datetime,
     ) -> Verdict | None:
-        configs = await enabled_rules(session, SYNC_MODES)
+        configs = await enabled_rules(session, SYNC_MODES, now=now)
         if not configs:
             return None
         history = await load_history(
@@ -488,10 +490,15 @@ def view(row: Movement) -> MovementView:
     return MovementView(row.id, row.customer_id, row.kind, row.amount_kes, row.counterparty, row.created_at)
 
 
-async def enabled_rules(session: AsyncSession, modes: tuple[str, ...]) -> list[RuleConfig]:
+async def enabled_rules(
+    session: AsyncSession, modes: tuple[str, ...], *, now: datetime | None = None
+) -> list[RuleConfig]:
+    """The rules with their parameters as in force at `now`: thresholds changed under maker-checker
+    (core.configchanges) laid over the stored ones from their effective time."""
     statement = select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode.in_(modes))
-    rules = (await session.execute(statement)).scalars()
-    return [RuleConfig(r.code, r.mode, r.score, r.params) for r in rules]
+    rules = (await session.execute(statement)).scalars().all()
+    changed = await configchanges.monitoring_params_in_force(session=session, at=now or utcnow())
+    return [RuleConfig(r.code, r.mode, r.score, {**r.params, **changed.get(r.code, {})}) for r in rules]
 
 
 async def load_history(

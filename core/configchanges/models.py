@@ -23,6 +23,8 @@ class ChangeStatus(StrEnum):
 
 class ChangeKind(StrEnum):
     FEE_RULE = "fee_rule"
+    # one parameter of a compliance monitoring rule (compliance_rules.params), in force from its time
+    MONITORING_THRESHOLD = "monitoring_threshold"
 
 
 class ConfigChange(Base):

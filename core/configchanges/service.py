@@ -1,6 +1,10 @@
 """Propose, approve and reject configuration changes (maker-checker). Keyword-only; the caller
 commits. A fee rule change becomes a new fee rule version (core.fees.service.add_rule) from its
-effective time when a different staff member approves it; nothing changes before that."""
+effective time when a different staff member approves it; nothing changes before that.
+
+A monitoring threshold (one parameter of a compliance rule) is versioned here: the approved changes
+are the versions, and `monitoring_params_in_force` is what compliance's rule engine lays over the
+rule's stored parameters at a given time (core cannot write compliance's table; compliance reads us)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -155,6 +159,10 @@ async def approve(*, session: AsyncSession, change_id: int, checker_id: int, clo
     if checker_id == change.maker_id:
         raise SameMakerChecker("a change is approved by someone other than the person who proposed it")
     now = clock.now()
+    if change.kind == ChangeKind.MONITORING_THRESHOLD.value:
+        change.applied_ref = await _approve_threshold(session, change)
+        change.effective_from = max(change.effective_from, now)
+        return await _approved(session, change, checker_id, now, clock)
     payload = change.payload
     currency = Asset(payload["currency"]) if payload.get("currency") else None
 
@@ -166,8 +174,14 @@ async def approve(*, session: AsyncSession, change_id: int, checker_id: int, clo
         created_by=f"staff:{checker_id}", percent=payload["percent"], asset=payload["asset"],
         side=payload["side"], fixed=money("fixed"), minimum=money("minimum"), maximum=money("maximum"),
     )  # fmt: skip
-    change.status, change.checker_id, change.decided_at = ChangeStatus.APPROVED.value, checker_id, now
     change.applied_ref = f"fee_rule:{row.id}:v{row.version}"
+    return await _approved(session, change, checker_id, now, clock)
+
+
+async def _approved(
+    session: AsyncSession, change: ConfigChange, checker_id: int, now: datetime, clock: Clock
+) -> ConfigChange:
+    change.status, change.checker_id, change.decided_at = ChangeStatus.APPROVED.value, checker_id, now
     await session.flush()
     await audit.record(
         session=session, actor=f"staff:{checker_id}", action="config.change_approved",
@@ -190,9 +204,105 @@ async def reject(*, session: AsyncSession, change_id: int, checker_id: int, cloc
 
 def diff(change: ConfigChange) -> list[tuple[str, str, str]]:
     """(field, in force when proposed, proposed) for every field that differs."""
+    if change.kind == ChangeKind.MONITORING_THRESHOLD.value:
+        name = f"{change.payload['rule']}.{change.payload['param']}"
+        return [(name, str(change.previous.get("value", "")), str(change.payload["value"]))]
     rows = []
     for name in FEE_FIELDS:
         old, new = str(change.previous.get(name, "")), str(change.payload.get(name, ""))
         if old != new:
             rows.append((name, old, new))
     return rows
+
+
+# The numeric parameters of compliance's monitoring rules (compliance/defaults.py) staff may change.
+# *_kes values are typed in shillings and stored in minor units, as the rules read them.
+MONITORING_PARAMS = frozenset(
+    {"threshold_kes", "count_24h", "volume_multiple", "min_history", "window_hours", "ratio", "cycles_7d",
+     "counterparties_7d", "account_age_days", "dormant_days", "window_days", "lookback_days"}
+)  # fmt: skip
+
+
+def _threshold_value(param: str, text: str) -> int | str:
+    value = _decimal(text, param)
+    if value is None:
+        raise InvalidChange(f"{param} needs a value")
+    if param == "ratio":
+        if value > 1:
+            raise InvalidChange("a ratio is between 0 and 1")
+        return str(value)
+    if param.endswith("_kes"):
+        return Money.of(value, Asset.KES).minor
+    if value != value.to_integral_value() or value > 100_000:
+        raise InvalidChange(f"{param} is a whole number")
+    return int(value)
+
+
+async def propose_monitoring_threshold(
+    *,
+    session: AsyncSession,
+    rule: str,
+    param: str,
+    value: str,
+    in_force: dict[str, Any] | None,
+    effective_from: datetime | None,
+    reason: str,
+    maker_id: int,
+    clock: Clock,
+) -> ConfigChange:
+    """`in_force`: the rule's parameters as the rule engine uses them now (the caller reads them from
+    compliance); None when there is no such rule."""
+    now = clock.now()
+    if not reason.strip():
+        raise InvalidChange("say why the change is needed")
+    if in_force is None:
+        raise InvalidChange(f"unknown monitoring rule {rule!r}")
+    if param not in MONITORING_PARAMS or param not in in_force:
+        raise InvalidChange(f"rule {rule} has no parameter {param!r}")
+    when = effective_from or now
+    if when.tzinfo is None:
+        raise InvalidChange("the effective time needs a time zone")
+    payload = {"rule": rule, "param": param, "value": _threshold_value(param, value)}
+    change = ConfigChange(
+        kind=ChangeKind.MONITORING_THRESHOLD.value, payload=payload,
+        previous={"rule": rule, "param": param, "value": in_force[param]}, reason=reason.strip()[:300],
+        status=ChangeStatus.PENDING.value, maker_id=maker_id, effective_from=max(when, now), applied_ref="",
+        created_at=now,
+    )  # fmt: skip
+    session.add(change)
+    await session.flush()
+    await audit.record(
+        session=session, actor=f"staff:{maker_id}", action="config.change_proposed",
+        subject=f"config_change:{change.id}", clock=clock,
+        details={"kind": change.kind, **payload, "effective_from": change.effective_from.isoformat()},
+    )  # fmt: skip
+    return change
+
+
+async def _approve_threshold(session: AsyncSession, change: ConfigChange) -> str:
+    """The approved change is the new version; it is read from its effective time."""
+    earlier = await session.scalar(
+        select(func.count()).select_from(ConfigChange).where(
+            ConfigChange.kind == ChangeKind.MONITORING_THRESHOLD.value,
+            ConfigChange.status == ChangeStatus.APPROVED.value,
+        )
+    )  # fmt: skip
+    payload = change.payload
+    return f"monitoring:{payload['rule']}.{payload['param']}:v{int(earlier or 0) + 1}"[:64]
+
+
+async def monitoring_params_in_force(*, session: AsyncSession, at: datetime) -> dict[str, dict[str, Any]]:
+    """{rule: {param: value}} of the newest approved change per parameter in force at `at`."""
+    statement = (
+        select(ConfigChange)
+        .where(
+            ConfigChange.kind == ChangeKind.MONITORING_THRESHOLD.value,
+            ConfigChange.status == ChangeStatus.APPROVED.value,
+            ConfigChange.effective_from <= at,
+        )
+        .order_by(ConfigChange.effective_from, ConfigChange.id)
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for change in (await session.scalars(statement)).all():
+        found.setdefault(change.payload["rule"], {})[change.payload["param"]] = change.payload["value"]
+    return found

@@ -1,6 +1,7 @@
-"""Configuration with maker-checker: fee schedules and the FX margin (core.configchanges): propose,
-see the diff against what is in force, a second person with config.change approves, the change
-becomes a new rule version from its effective time; the history stays browsable."""
+"""Configuration with maker-checker: fee schedules, the FX margin and compliance monitoring
+thresholds (core.configchanges): propose, see the diff against what is in force, a second person with
+config.change approves, the change becomes a new version from its effective time (the rule engine
+reads it from then: compliance.gate.enabled_rules); the history stays browsable."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.responses import Response
 
+from compliance.gate import enabled_rules
 from core.auth.permissions import Permission
 from core.configchanges import service as changes
 from core.configchanges.models import ChangeStatus, ConfigChange
@@ -47,6 +49,17 @@ class FeeForm(BaseModel):
     reason: str = Field(min_length=3, max_length=300)
 
 
+class ThresholdForm(BaseModel):
+    rule: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    param: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    value: str = Field(pattern=r"^\d{1,12}(\.\d{1,6})?$")
+    effective_from: datetime | None = None
+    reason: str = Field(min_length=3, max_length=300)
+
+
+MONITOR_MODES = ("block", "review", "monitor")
+
+
 async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
     in_force = await fees.rules_in_force(session=session, at=page.now)
     current: dict[tuple[Any, ...], Any] = {}
@@ -70,6 +83,7 @@ async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any)
         ConfigChange.id,
         cursor_value=pagination.cursor(page.request.query_params.get("before")),
     )
+    monitoring = sorted(await enabled_rules(session, MONITOR_MODES, now=page.now), key=lambda r: r.code)
     await session.commit()
     context: dict[str, Any] = {
         "errors": {},
@@ -79,7 +93,7 @@ async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any)
     context.update(extra)
     rules = sorted(current.values(), key=lambda r: (r.kind, r.asset, r.side))
     return render(
-        page, "staff/config.html", status=status, rules=rules,
+        page, "staff/config.html", status=status, rules=rules, monitoring=monitoring,
         pending=pending, history=history, diff=changes.diff, kinds=FeeKind.ALL, assets=ASSETS,
         may_check=may(page, Permission.CONFIG_CHANGE), viewer=staff_of(page).id, **context,
     )  # fmt: skip
@@ -113,6 +127,29 @@ async def propose(page: ProposePage, session: DbSession) -> Response:
     if not outcome.ok:
         return await _page(page, session, 422, error=outcome.error, values=result.values)
     return page.redirect(f"{PREFIX}/config", notice="staff.notice.change_proposed")
+
+
+@router.post("/config/monitoring")
+async def propose_threshold(page: ProposePage, session: DbSession) -> Response:
+    result = await forms.parse(ThresholdForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _page(page, session, 422, errors=result.errors, values=result.values)
+    form = result.value
+    when = _nairobi(form.effective_from)
+    rules = {r.code: r.params for r in await enabled_rules(session, MONITOR_MODES, now=page.now)}
+    work = changes.propose_monitoring_threshold(
+        session=session, rule=form.rule, param=form.param, value=form.value, in_force=rules.get(form.rule),
+        effective_from=when, reason=form.reason, maker_id=staff_of(page).id,
+        clock=get_runtime(page.request).clock,
+    )  # fmt: skip
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _page(page, session, 422, error=outcome.error, values=result.values)
+    return page.redirect(f"{PREFIX}/config", notice="staff.notice.change_proposed")
+
+
+def _nairobi(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=NAIROBI) if when is not None and when.tzinfo is None else when
 
 
 async def _decide(page: Page, session: DbSession, change_id: int, *, approve: bool) -> Response:
