@@ -26,6 +26,10 @@ SIMULATOR_URL_MARKERS = ("/daraja-sim",)
 # Daraja refuses callback URLs containing any of these words (PROTOCOLS.md 1.9), case-insensitive
 # ("exe" also covers "exec").
 DARAJA_FORBIDDEN_URL_WORDS = ("mpesa", "m-pesa", "m_pesa", "safaricom", "exe", "cmd", "sql", "query")
+# python-telegram-bot 22.x reads time periods (RetryAfter.retry_after, ...) as ints with a
+# DeprecationWarning on every 429 unless this opts in to v23's timedelta; channels/telegram reads
+# timedeltas. Set here because this module is the one that touches the environment.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 def daraja_forbidden_words(url: str) -> list[str]:

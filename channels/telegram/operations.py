@@ -148,10 +148,12 @@ async def statement(turn: Turn, page: int) -> None:
 
 
 async def receive(turn: Turn, asset: Asset) -> None:
-    """The deposit address as text (tap to copy) and as a QR image; the network named in bold."""
+    """The deposit address as text (tap to copy) and as a QR image; the network named in bold. No
+    SMS or Telegram notice repeats it: this reply is the address."""
     address = await turn.flows.deposit_address(
-        customer_id=turn.customer_id, asset=asset, idempotency_key=f"tg:{turn.user_id}:recv:{asset.value}"
-    )
+        customer_id=turn.customer_id, asset=asset, idempotency_key=f"tg:{turn.user_id}:recv:{asset.value}",
+        notify=False,
+    )  # fmt: skip
     network = texts.NETWORK_NAMES[asset]
     caption = turn.t(
         "telegram.receive.caption", asset=texts.asset_label(asset), network=texts.bold(network),

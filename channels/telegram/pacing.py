@@ -27,11 +27,11 @@ CHAT_BURST = 3
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    """What the 429 asked to wait (read without PTB's int-or-timedelta deprecation warning)."""
-    period = getattr(exc, "_retry_after", None)
+    """What the 429 asked to wait (a timedelta: core.config opts PTB in with PTB_TIMEDELTA)."""
+    period = exc.retry_after
     if isinstance(period, timedelta):
         return max(0.0, period.total_seconds())
-    return 1.0
+    return max(0.0, float(period))
 
 
 class _Bucket:

@@ -261,15 +261,18 @@ class CoreFlows:
             )
 
     async def deposit_address(
-        self, *, customer_id: int, asset: Asset, idempotency_key: str
+        self, *, customer_id: int, asset: Asset, idempotency_key: str, notify: bool = True
     ) -> DepositAddressText:
-        """The customer's deposit address (SMS'd too); `.demo` when it is a public demo key's, and
+        """The customer's deposit address (SMS'd too unless `notify=False`: a channel that shows
+        it whole, as the Telegram bot's QR reply does); `.demo` when it is a public demo key's, and
         then the SMS says so (channels show `ussd.receive.done_demo`)."""
         if self.rt.chains is None:
             raise ServiceUnavailable("Runtime.chains (ChainGateway) is not wired")
         address = await self.rt.chains.deposit_address(
             owner_type="customer", owner_id=customer_id, asset=asset
         )
+        if not notify:
+            return DepositAddressText(address.address, demo=address.demo)
         async with self._session() as session:
             customer = await identity.get_customer(session=session, customer_id=customer_id)
             phone, language = customer.phone, customer.language

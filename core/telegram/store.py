@@ -3,7 +3,8 @@ or a second API process continues the conversation), process memory on the embed
 
 The state is a small JSON object per Telegram user (the step and what it has gathered: an asset, an
 amount, a quote id). It never holds a PIN or a code. Each write renews the expiry, so an abandoned
-conversation disappears after `TTL_SECONDS`.
+conversation disappears after `TTL_SECONDS`. The same store remembers which update_ids were
+already acted on (a day), so a redelivered update is not acted on twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from typing import Any, Protocol
 
 TTL_SECONDS = 30 * 60
 KEY_PREFIX = "kibeti:tg:chat:"
+# Telegram redelivers an update it got no 2xx for (a timeout, a restart) for up to a day
+UPDATE_SEEN_SECONDS = 24 * 60 * 60
+SEEN_PREFIX = "kibeti:tg:update:"
+MAX_SEEN_IN_MEMORY = 100_000
 
 
 class ChatStateStore(Protocol):
@@ -23,6 +28,10 @@ class ChatStateStore(Protocol):
 
     async def clear(self, user_id: int) -> None: ...
 
+    async def first_delivery(self, update_id: int) -> bool:
+        """True the first time an update_id is seen (within a day), False for a redelivery."""
+        ...
+
 
 class MemoryChatStates:
     """One process's conversations (the embedded default: one process, no Redis)."""
@@ -30,6 +39,7 @@ class MemoryChatStates:
     def __init__(self, ttl: int = TTL_SECONDS) -> None:
         self.ttl = ttl
         self._states: dict[int, tuple[float, str]] = {}
+        self._seen: dict[int, float] = {}
 
     async def load(self, user_id: int) -> dict[str, Any] | None:
         entry = self._states.get(user_id)
@@ -47,6 +57,17 @@ class MemoryChatStates:
 
     async def clear(self, user_id: int) -> None:
         self._states.pop(user_id, None)
+
+    async def first_delivery(self, update_id: int) -> bool:
+        now = time.monotonic()
+        if update_id in self._seen and self._seen[update_id] > now:
+            return False
+        if len(self._seen) >= MAX_SEEN_IN_MEMORY:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+            if len(self._seen) >= MAX_SEEN_IN_MEMORY:  # all live: forget the oldest half
+                self._seen = dict(list(self._seen.items())[MAX_SEEN_IN_MEMORY // 2 :])
+        self._seen[update_id] = now + UPDATE_SEEN_SECONDS
+        return True
 
 
 class RedisChatStates:
@@ -71,6 +92,9 @@ class RedisChatStates:
 
     async def clear(self, user_id: int) -> None:
         await self.redis.delete(f"{KEY_PREFIX}{user_id}")
+
+    async def first_delivery(self, update_id: int) -> bool:
+        return bool(await self.redis.set(f"{SEEN_PREFIX}{update_id}", b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
 
 
 def build_chat_states(redis: Any | None) -> ChatStateStore:

@@ -2,7 +2,8 @@
 
 The update is authenticated twice (the path secret and the X-Telegram-Bot-Api-Secret-Token header
 setWebhook registered), put on the bot's queue and answered 200 at once: the bot replies through
-the Bot API, not in this response. A refused call is logged without its body.
+the Bot API, not in this response. A redelivered update_id is answered 200 and not acted on again.
+A refused call is logged without its body.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ async def telegram_webhook(secret: str, request: Request) -> Response:
     except Exception as exc:  # any shape de_json cannot read is not an update we can act on
         log.warning("telegram webhook: not an Update (%s)", type(exc).__name__)
         return JSONResponse({"ok": False, "description": "not an Update"}, status_code=400)
+    # Telegram redelivers an update it got no 200 for: the bot acts on each update_id once
+    if rt.chat_states is not None and not await rt.chat_states.first_delivery(update.update_id):
+        return JSONResponse({"ok": True})
     await application.update_queue.put(update)
     return JSONResponse({"ok": True})
 

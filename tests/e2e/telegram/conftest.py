@@ -27,7 +27,7 @@ from webapp.bootstrap import build_runtime
 TOKEN = "123456:TEST-token"
 SECRET = "e2e-telegram-webhook-secret_0123456789"
 WAIT_SECONDS = 30  # a deadline for polling, not a timing assertion
-_update_ids = itertools.count(1)
+_update_ids = itertools.count(1_000_000)  # clear of the literal update_ids some tests post
 _message_ids = itertools.count(1)
 _LOCAL = ("127.", "::1", "localhost")
 

@@ -21,6 +21,7 @@ from simulators.africastalking import FakeAfricasTalking
 from simulators.telegram_bot_api import BotCall, DoubleServer
 from tests.e2e.telegram.conftest import TelegramUser, post_update, register, sms_code, wait_for
 from tests.e2e.ussd.conftest import balance_of, fund, refresh_rates
+from tests.polling import eventually
 
 TRON_ADDRESS = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 ETH_ADDRESS = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
@@ -260,7 +261,13 @@ async def test_an_expired_quote_moves_nothing_and_refresh_gives_a_new_one(
     [quote] = await user.say("10")
     token = await quote_token(quote)
     assert rt.chat_states is not None
-    state: Any = await rt.chat_states.load(user.user_id)
+    states = rt.chat_states
+
+    async def quote_saved() -> Any:  # the bot stores the step just after it sends the quote
+        state = await states.load(user.user_id)
+        return state if state and state.get("data", {}).get("token") == token else None
+
+    state: Any = await eventually(quote_saved, what="the quote's step stored", every=0.02)
     state["data"]["expires"] = "2000-01-01T00:00:00+00:00"  # the offer ran out while they looked at it
     await rt.chat_states.save(user.user_id, state)
     [expired] = await type_pin(user, "4826")

@@ -105,3 +105,24 @@ async def test_a_second_api_process_continues_the_conversation(
     [sold] = await type_pin(user, "4826")  # back on process A
     assert sold.params["text"].startswith("Sold.")
     assert await count(rt, Payout) == 1 and await balance_of(rt, phone, "USDT-TRC20") == "40.000000"
+
+
+async def test_the_deposit_address_shows_once_in_a_linked_chat(
+    tg_runtime: Runtime, client: httpx.AsyncClient, bot_api: DoubleServer, at_fake: FakeAfricasTalking
+) -> None:
+    """The QR reply is the address: no deposit-address notice repeats it in the chat or by SMS."""
+    rt = tg_runtime
+    phone = "+254712000431"
+    await register(rt, phone)
+    user = await linked_user(rt, client, bot_api, at_fake, phone, 6660431)
+    sms_before = len(at_fake.messages_for(phone))
+    await user.tap("m:recv")
+    [photo] = await user.tap("a:recv:2")
+    address = photo.params["caption"].split("<code>")[1].split("</code>")[0]
+    assert photo.method == "sendPhoto" and address.startswith("T")
+
+    assert await _pending(rt, JOB) == [], "no Telegram notice with the address"
+    await deliver_sms(rt)
+    assert len(at_fake.messages_for(phone)) == sms_before, "no SMS with the address"
+    [balances] = await user.tap("m:bal")  # the next answer is the next message: nothing came between
+    assert address not in str(balances.params.get("text"))

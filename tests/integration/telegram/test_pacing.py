@@ -5,6 +5,7 @@ never queues behind a chat's messages; messages to one chat keep their order."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from telegram.error import RetryAfter
@@ -14,7 +15,6 @@ from channels.telegram.pacing import PACED, ChatPacing
 from simulators.telegram_bot_api import DoubleServer
 
 TOKEN = "123456:TEST-token"
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter's int
 
 
 def _bot(server: DoubleServer, pacing: ChatPacing) -> ExtBot[int]:
@@ -32,8 +32,9 @@ async def test_a_429_is_waited_out_and_sent_again(bot_api: DoubleServer) -> None
 async def test_past_its_retries_the_429_reaches_the_caller(bot_api: DoubleServer) -> None:
     bot_api.double.fail["sendMessage"] = (429, "Too Many Requests: retry after 1", {"retry_after": 1})
     async with _bot(bot_api, ChatPacing(max_retries=0)) as bot:
-        with pytest.raises(RetryAfter):
+        with pytest.raises(RetryAfter) as refused:
             await bot.send_message(chat_id=42, text="receipt")
+    assert refused.value.retry_after == timedelta(seconds=1)  # no DeprecationWarning (PTB_TIMEDELTA)
 
 
 async def test_one_chats_messages_keep_their_order_and_deletes_are_not_paced(bot_api: DoubleServer) -> None:

@@ -216,7 +216,9 @@ class FakeFlows:
             self.executed[idempotency_key] = Receipt("R3", status, view.pay, {"claim_days": "7"})
         return self.executed[idempotency_key]
 
-    async def deposit_address(self, *, customer_id: int, asset: Asset, idempotency_key: str) -> str:
+    async def deposit_address(
+        self, *, customer_id: int, asset: Asset, idempotency_key: str, notify: bool = True
+    ) -> str:
         self.sms.append(("me", asset.value))
         return {"BTC": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}.get(
             asset.value, "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
