@@ -1,5 +1,6 @@
 """Configuration changes under maker-checker (core.configchanges), the JSON twin of the staff
 portal's configuration page: POST /api/staff/config/fee-changes proposes a fee rule (config.propose),
+POST /api/staff/config/monitoring-changes proposes a monitoring threshold (config.propose),
 POST /api/staff/config/changes/{id}/approve or /reject decides it (config.change, a different person)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from compliance.gate import enabled_rules
 from core.auth.models import StaffUser
 from core.auth.permissions import Permission
 from core.configchanges import service as changes
@@ -42,6 +44,17 @@ class ProposeFeeRule(BaseModel):
     fixed: Amount = ""
     minimum: Amount = ""
     maximum: Amount = ""
+    effective_from: datetime | None = None
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class ProposeThreshold(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str = Field(max_length=40)
+    param: str = Field(max_length=40)
+    value: str = Field(
+        max_length=24, pattern=r"^\d{1,12}(\.\d{1,6})?$", description="decimal text; *_kes in shillings"
+    )
     effective_from: datetime | None = None
     reason: str = Field(min_length=1, max_length=300)
 
@@ -100,6 +113,28 @@ async def propose_fee_change(
         row = await changes.propose_fee_rule(
             session=session, proposal=proposal, effective_from=body.effective_from, reason=body.reason,
             maker_id=staff.id, clock=get_runtime(request).clock,
+        )  # fmt: skip
+    except InvalidChange as exc:
+        await session.rollback()
+        raise _refused(exc) from exc
+    await session.commit()
+    return ChangeOut.of(row)
+
+
+@router.post("/monitoring-changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
+async def propose_threshold_change(
+    body: ProposeThreshold, request: Request, session: DbSession, staff: ProposeStaff
+) -> ChangeOut:
+    clock = get_runtime(request).clock
+    rules = {
+        r.code: r.params
+        for r in await enabled_rules(session, ("block", "review", "monitor"), now=clock.now())
+    }
+    try:
+        row = await changes.propose_monitoring_threshold(
+            session=session, rule=body.rule, param=body.param, value=body.value,
+            in_force=rules.get(body.rule), effective_from=body.effective_from, reason=body.reason,
+            maker_id=staff.id, clock=clock,
         )  # fmt: skip
     except InvalidChange as exc:
         await session.rollback()

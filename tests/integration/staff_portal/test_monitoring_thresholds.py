@@ -16,6 +16,7 @@ from core.clock import FixedClock
 from core.configchanges import service as changes
 from core.configchanges.errors import InvalidChange, SameMakerChecker
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+from tests.integration.staff_portal.test_config_changes_api import _bearer
 
 Factory = async_sessionmaker[AsyncSession]
 MODES = ("block", "review", "monitor")
@@ -102,3 +103,32 @@ async def test_threshold_maker_checker_on_the_config_page(session_factory: Facto
             for r in await enabled_rules(session, MODES, now=clock.now() + timedelta(seconds=1))
         }
         assert rules["velocity"]["count_24h"] == 30
+
+
+async def test_threshold_change_over_the_api(session_factory: Factory) -> None:
+    clock = FixedClock()
+    finance = await make_staff(session_factory, clock, "finance")
+    admin = await make_staff(session_factory, clock, "admin")
+    async with session_factory() as session:
+        await ensure_defaults(session=session, now=clock.now())
+        await session.commit()
+    maker, checker = (
+        await _bearer(session_factory, clock, finance.id),
+        await _bearer(session_factory, clock, admin.id),
+    )
+    async with portal_client(session_factory, clock) as (_app, client, _rt):
+        url = "/api/staff/config/monitoring-changes"
+        unknown = await client.post(
+            url, headers=maker, json={"rule": "nope", "param": "x", "value": "1", "reason": "r"}
+        )
+        assert unknown.status_code == 422 and unknown.json()["code"] == "config_change_invalid"
+        proposed = await client.post(
+            url,
+            headers=maker,
+            json={"rule": "fan_in", "param": "counterparties_7d", "value": "12", "reason": "r"},
+        )
+        assert proposed.status_code == 201, proposed.text
+        change = proposed.json()
+        assert change["previous"]["value"] == 10 and change["payload"]["value"] == 12
+        approved = await client.post(f"/api/staff/config/changes/{change['id']}/approve", headers=checker)
+        assert approved.status_code == 200 and approved.json()["applied_ref"].startswith("monitoring:fan_in.")
