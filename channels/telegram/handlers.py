@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from channels.telegram import linking, operations, texts
+from channels.telegram import linking, operations, pay_merchant, texts
 from channels.telegram.conversation import (
     CLOCK_KEY,
     FLOWS_KEY,
@@ -52,7 +52,9 @@ from core.telegram.store import ChatStateStore, MemoryChatStates
 log = logging.getLogger(__name__)
 
 MENU_ACTIONS = texts.MENU_ACTIONS
-STEPS: dict[str, Step] = {step.name: step for step in [*linking.STEPS, *operations.STEPS]}
+STEPS: dict[str, Step] = {
+    step.name: step for step in [*linking.STEPS, *operations.STEPS, *pay_merchant.STEPS]
+}
 # Every button the bot makes; anything else was tampered with or is from an old bot (fullmatch:
 # "$" would let "m:bal\n" in)
 _MENU = re.compile(r"m:(" + "|".join(MENU_ACTIONS) + r")")
@@ -259,6 +261,8 @@ async def _menu(turn: Turn, action: str) -> None:
         await turn.say(turn.t("telegram.language_set"), texts.menu_keyboard(turn.language))
     elif action == "unlink":
         await _unlink(turn)
+    elif action == "pay":
+        await pay_merchant.begin(turn)
     elif action == "menu":
         await turn.say(turn.t("telegram.menu"), texts.menu_keyboard(turn.language))
     else:

@@ -24,6 +24,7 @@ from core.money import Asset, Money, format_money
 # The menu's actions (callback "m:<action>")
 MENU_ACTIONS = (
     "bal", "buy", "sell", "send", "recv", "wd", "st", "rates", "kyc", "pin", "lang", "unlink", "menu",
+    "pay",
 )  # fmt: skip
 CRYPTO = (Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)
 SENDABLE = (Asset.KES, Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)
@@ -76,6 +77,7 @@ def menu_keyboard(language: str) -> InlineKeyboardMarkup:
             [b("buy"), b("sell")],
             [b("send"), b("recv")],
             [b("wd"), b("st")],
+            [b("pay")],
             [b("kyc"), b("pin")],
             [b("lang"), b("unlink")],
         ]
