@@ -27,7 +27,13 @@ class CustomerStatus(StrEnum):
 class Customer(Base):
     __tablename__ = "customers"
     # One customer per national ID: the registration use case checks first; this holds under races.
-    __table_args__ = (Index("uq_customers_national_id", "national_id", unique=True),)
+    __table_args__ = (
+        Index("uq_customers_national_id", "national_id", unique=True),
+        # the staff portal's name search (core_0106): pg_trgm GIN on PostgreSQL, plain on SQLite
+        Index(
+            "ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     phone: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
