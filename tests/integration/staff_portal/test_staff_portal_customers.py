@@ -28,10 +28,13 @@ async def test_search_mask_reveal_lock_and_reset(session_factory: Factory) -> No
     async with portal_client(session_factory, clock) as (_app, client, runtime):
         runtime.notifier = FakeNotifier()
         await sign_in(client, clock, support)
-        for query in ("0700000601", "Amina", "12345678"):
+        for query in ("0700000601", "Amina", "amina WAN", "12345678"):
             found = await client.get("/staff/customers", params={"q": query})
             assert 'href="/staff/customers/601"' in found.text, query
             assert "Amina Wanjiru" not in found.text and "A*** W***" in found.text
+        for query in ("Amina' OR '1'='1", "A%", "_mina"):  # the prefix is rendered inline: quoted, escaped
+            found = await client.get("/staff/customers", params={"q": query})
+            assert found.status_code == 200 and 'href="/staff/customers/601"' not in found.text, query
         page = await client.get("/staff/customers/601")
         assert "Amina Wanjiru" not in page.text and "12345678" not in page.text
         token = csrf_of(page.text)
