@@ -25,6 +25,7 @@ from core.money import Asset, Money
 from core.ports import DepositWatch
 from core.quotes import service as quotes
 from core.quotes.maths import QuoteKind, QuoteRequest
+from core.rails.models import OPEN_ORDER, RailOrder
 
 if TYPE_CHECKING:
     from core.flows.service import CoreFlows
@@ -73,8 +74,9 @@ def _hold_kind(hold: Hold) -> str:
 
 
 async def pending(flows: CoreFlows, *, customer_id: int) -> list[PendingLine]:
-    """Deposits seen but not confirmed (from the chains adapter, when it can tell), then money held
-    for a withdrawal or an M-Pesa payout until it is final; newest first."""
+    """Deposits seen but not confirmed (from the chains adapter, when it can tell), money held for a
+    withdrawal or an M-Pesa payout until it is final, and card / Airtel Money orders waiting for the
+    customer to pay on the link (kind "payment_link"); newest first."""
     lines: list[PendingLine] = []
     async with flows.rt.session_factory() as session:
         query = (
@@ -93,6 +95,13 @@ async def pending(flows: CoreFlows, *, customer_id: int) -> list[PendingLine]:
             at = hold.created_at if hold.created_at.tzinfo else hold.created_at.replace(tzinfo=UTC)
             amount = Money.from_minor(int(hold.amount), Asset(hold.asset))
             lines.append(PendingLine(kind=_hold_kind(hold), amount=amount, at=at))
+        orders = select(RailOrder).where(
+            RailOrder.customer_id == customer_id, RailOrder.status.in_(OPEN_ORDER)
+        )
+        for order in (await session.execute(orders.order_by(RailOrder.id.desc()).limit(20))).scalars():
+            at = order.created_at if order.created_at.tzinfo else order.created_at.replace(tzinfo=UTC)
+            amount = Money.from_minor(order.amount_minor, Asset(order.currency))
+            lines.append(PendingLine(kind="payment_link", amount=amount, at=at))
     chains = flows.rt.chains
     if isinstance(chains, DepositWatch):
         for deposit in await chains.pending_deposits(owner_type="customer", owner_id=customer_id):

@@ -1,5 +1,5 @@
 """Pending items: deposits seen but not confirmed (with confirmations so far), withdrawals and
-M-Pesa payouts held until they are final."""
+M-Pesa payouts held until they are final, card / Airtel Money payment links not yet paid."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from channels.ussd.screens import money, paginate
 from channels.ussd.states.common import con
 from core.flows.types import PendingLine
 
-KINDS = frozenset({"deposit", "withdrawal", "payout", "hold"})
+KINDS = frozenset({"deposit", "withdrawal", "payout", "hold", "payment_link"})
 
 
 def pending_text(ctx: Ctx, item: PendingLine) -> str:
