@@ -21,6 +21,7 @@ import asyncio
 import os
 import platform
 import re
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ CHATS = 50
 AT_TOKEN = "bench-at-callback-token-0123456789abcdef"
 SECRET = "bench-telegram-webhook-secret"
 CHAT_BASE = 880_000_000
+ROUNDS = 3
 
 
 def db_url() -> str:
@@ -142,6 +144,19 @@ def _cpu() -> float:
     return time.process_time()
 
 
+# The embedded default's start-up tasks that poll for this process's own HTTP listener (up to 15 s;
+# here there is none): their CPU is start-up's, not an update's or a hop's.
+STARTUP_PROBES = ("register_when_listening", "register_ipn_when_listening")
+
+
+async def _startup_probes_done() -> None:
+    while any(
+        getattr(task.get_coro(), "__name__", "") in STARTUP_PROBES and not task.done()
+        for task in asyncio.all_tasks()
+    ):
+        await asyncio.sleep(0.25)
+
+
 async def measure(updates_per_chat: int, hops: int) -> dict[str, float]:
     from core import runtime as runtime_module
     from core.config import Settings
@@ -219,10 +234,7 @@ async def measure(updates_per_chat: int, hops: int) -> dict[str, float]:
         await asyncio.gather(*(chat(CHAT_BASE + cid, 2, []) for cid in range(1, CHATS + 1)))
         await asyncio.gather(*(ussd(w, 30, "warm") for w in range(10)))
         counters.clear()
-
-        started = _cpu()
-        await asyncio.gather(*(ussd(w, hops // 10, "run") for w in range(10)))
-        out["ussd_cpu_ms"] = (_cpu() - started) * 1000 / (hops // 10 * 10)
+        await _startup_probes_done()
 
         latencies: list[float] = []
         profile = None
@@ -230,19 +242,34 @@ async def measure(updates_per_chat: int, hops: int) -> dict[str, float]:
             import cProfile
 
             profile = cProfile.Profile(time.process_time)
-            profile.enable()
-        wall = time.perf_counter()
-        started = _cpu()
-        await asyncio.gather(
-            *(chat(CHAT_BASE + cid, updates_per_chat, latencies) for cid in range(1, CHATS + 1))
-        )
-        out["tg_cpu_ms"] = (_cpu() - started) * 1000 / len(latencies)
+        ussd_ms: list[float] = []
+        tg_ms: list[float] = []
+        tg_wall = 0.0
+        # Alternating rounds, so a burst of load from the machine's other users lands on both sides
+        for r in range(ROUNDS):
+            started = _cpu()
+            await asyncio.gather(*(ussd(w, hops // 10 // ROUNDS, f"run{r}") for w in range(10)))
+            ussd_ms.append((_cpu() - started) * 1000 / (hops // 10 // ROUNDS * 10))
+            before = len(latencies)
+            if profile is not None:
+                profile.enable()
+            wall = time.perf_counter()
+            started = _cpu()
+            await asyncio.gather(
+                *(chat(CHAT_BASE + cid, max(1, updates_per_chat // ROUNDS), latencies) for cid in range(1, CHATS + 1))
+            )  # fmt: skip
+            tg_ms.append((_cpu() - started) * 1000 / (len(latencies) - before))
+            tg_wall += time.perf_counter() - wall
+            if profile is not None:
+                profile.disable()
         if profile is not None:
             import pstats
 
-            profile.disable()
             pstats.Stats(profile).sort_stats(os.environ["BENCH_PROFILE_TG"]).print_stats(45)
-        out["tg_rate"] = len(latencies) / (time.perf_counter() - wall)
+        out["ussd_cpu_ms"], out["tg_cpu_ms"] = statistics.median(ussd_ms), statistics.median(tg_ms)
+        ratios = sorted(t / u for t, u in zip(tg_ms, ussd_ms, strict=True))
+        out["ratio_min"], out["ratio_max"] = ratios[0], ratios[-1]
+        out["tg_rate"] = len(latencies) / tg_wall
         out["tg_p50"], out["tg_p99"] = percentile(latencies, 0.5), percentile(latencies, 0.99)
         out["updates"] = len(latencies)
     await rt.session_factory.kw["bind"].dispose()
@@ -284,7 +311,8 @@ def rows(m: dict[str, float]) -> list[Any]:
     return [
         Row(figure=f"Telegram update CPU per update ({CHATS} chats, balances tap to sendMessage)",
             value=m["tg_cpu_ms"], unit="ms", anchor="USSD balances hop CPU, same process", anchor_value=m["ussd_cpu_ms"],
-            target="<= 1.5x", met=ratio <= 1.5),
+            target="<= 1.5x", met=ratio <= 1.5,
+            note=f"medians of {ROUNDS} alternating rounds; per-round ratios {m['ratio_min']:.2f}x to {m['ratio_max']:.2f}x"),
         Row(figure=f"Telegram update p99, webhook to the reply at the double ({CHATS} chats, closed loop)",
             value=m["tg_p99"], unit="ms", note=f"p50 {m['tg_p50']:.1f} ms, {m['tg_rate']:.0f} updates/s"),
     ]  # fmt: skip
