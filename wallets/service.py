@@ -122,11 +122,9 @@ async def allocate_addresses(
     callers skip each other's rows); otherwise one counter UPDATE per network (always in Network
     order, so callers never deadlock; the counter stays locked until the caller commits) and one
     INSERT."""
-    claimed = {}
-    for network in sorted(set(networks)):
-        row = await claim_pooled(session=session, owner_type=owner_type, owner_id=owner_id, network=network)
-        if row is not None:
-            claimed[network] = row
+    claimed = await _claim_pooled_many(
+        session=session, owner_type=owner_type, owner_id=owner_id, networks=sorted(set(networks))
+    )
     missing = [network for network in sorted(set(networks)) if network not in claimed]
     indexes = {network: await next_index(session=session, network=network) for network in missing}
     fresh = [
@@ -170,6 +168,38 @@ async def claim_pooled(
         .execution_options(synchronize_session=False)
     )
     return result.scalar_one_or_none()
+
+
+async def _claim_pooled_many(
+    *, session: AsyncSession, owner_type: str, owner_id: int, networks: list[Network]
+) -> dict[Network, DepositAddress]:
+    """`claim_pooled` on every network at once; on PostgreSQL in one statement (one round trip)."""
+    if session.bind is None or session.bind.dialect.name != "postgresql" or len(networks) < 2:
+        claimed = {}
+        for network in networks:
+            row = await claim_pooled(
+                session=session, owner_type=owner_type, owner_id=owner_id, network=network
+            )
+            if row is not None:
+                claimed[network] = row
+        return claimed
+    picks = [  # a scalar subquery per network (FOR UPDATE is not allowed with UNION)
+        select(DepositAddress.id)
+        .where(DepositAddress.owner_type == POOL, DepositAddress.network == network.value)
+        .order_by(DepositAddress.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+        for network in networks
+    ]
+    result = await session.execute(
+        update(DepositAddress)
+        .where(DepositAddress.id.in_(picks))
+        .values(owner_type=owner_type, owner_id=owner_id, created_at=utcnow())
+        .returning(DepositAddress)
+        .execution_options(synchronize_session=False)
+    )
+    return {Network(row.network): row for row in result.scalars()}
 
 
 async def refill_pool(

@@ -108,6 +108,10 @@ async def _authenticate(
     runtime = get_runtime(request)
     if not plaintext:
         await _refuse(request, "an API key is required: Authorization: Bearer <key>")
+    cached = api_keys.verified_keys.get(plaintext)
+    if cached is not None and scope in cached.scopes:  # checked seconds ago: no database round trip
+        await _count_key(request, cached.key_id)
+        return _principal(cached)
     try:
         key = await api_keys.authenticate_api_key(
             session=session, plaintext=plaintext, scope=scope, clock=runtime.clock
@@ -122,14 +126,24 @@ async def _authenticate(
         await merchants.require_active(session=session, merchant_id=key.merchant_id)
     except (UnknownMerchant, MerchantNotActive) as exc:
         raise ApiError(403, "merchant_not_active", "this API key's merchant is not active") from exc
-    principal = MerchantPrincipal(
-        merchant_id=key.merchant_id,
+    verified = api_keys.VerifiedKey(
         key_id=key.key_id,
+        merchant_id=key.merchant_id,
         scopes=frozenset(key.scopes.split()),
-        live=key.prefix == api_keys.LIVE_PREFIX,
+        prefix=key.prefix,
     )
     await session.commit()  # last_used_at, when it moved (at most once a minute)
-    return principal
+    api_keys.verified_keys.put(plaintext, verified)
+    return _principal(verified)
+
+
+def _principal(key: api_keys.VerifiedKey) -> MerchantPrincipal:
+    return MerchantPrincipal(
+        merchant_id=key.merchant_id,
+        key_id=key.key_id,
+        scopes=key.scopes,
+        live=key.prefix == api_keys.LIVE_PREFIX,
+    )
 
 
 def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, MerchantPrincipal]]:

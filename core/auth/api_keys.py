@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from core.merchants import service as merchants
 from core.merchants.errors import MerchantNotActive
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+VERIFIED_TTL_SECONDS = 5.0  # how long a process trusts a checked key (revocation elsewhere: this late)
 LIVE_PREFIX = "kbt_live_"
 TEST_PREFIX = "kbt_test_"
 
@@ -36,6 +38,50 @@ class IssuedKey:
 
 def _hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """What the API needs of a key that was checked against the database (and its merchant)."""
+
+    key_id: str
+    merchant_id: int
+    scopes: frozenset[str]
+    prefix: str
+
+
+class VerifiedKeyCache:
+    """Keys checked in the last VERIFIED_TTL_SECONDS, by the SHA-256 of the whole presented key (so
+    a hit proves the secret as the stored hash would): an API call then needs no key, merchant or
+    last_used_at round trip. A revocation in this process takes effect at once (`forget`), in
+    another within the TTL; a new lookup after the TTL keeps last_used_at at most a minute old."""
+
+    def __init__(self, ttl_seconds: float = VERIFIED_TTL_SECONDS, capacity: int = 10_000) -> None:
+        self.ttl_seconds, self.capacity = ttl_seconds, capacity
+        self._entries: dict[str, tuple[float, VerifiedKey]] = {}
+
+    def get(self, plaintext: str) -> VerifiedKey | None:
+        entry = self._entries.get(_hash(plaintext.strip()))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, plaintext: str, key: VerifiedKey) -> None:
+        if len(self._entries) >= self.capacity:
+            now = time.monotonic()
+            self._entries = {h: e for h, e in self._entries.items() if e[0] > now}
+            if len(self._entries) >= self.capacity:
+                self._entries.clear()
+        self._entries[_hash(plaintext.strip())] = (time.monotonic() + self.ttl_seconds, key)
+
+    def forget(self, key_id: str) -> None:
+        self._entries = {h: e for h, e in self._entries.items() if e[1].key_id != key_id}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+verified_keys = VerifiedKeyCache()
 
 
 async def create_api_key(
@@ -116,6 +162,7 @@ async def revoke_api_key(*, session: AsyncSession, key_id: str, clock: Clock, ac
     row = (await session.execute(select(ApiKey).where(ApiKey.key_id == key_id))).scalar_one_or_none()
     if row is None:
         raise ApiKeyInvalid("no such API key")
+    verified_keys.forget(key_id)
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         await session.flush()

@@ -8,6 +8,7 @@ import base64
 import math
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -15,9 +16,9 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from core.clock import Clock
+from core.clock import Clock, SystemClock
 from core.fx import service as fx
 from core.fx.errors import RatesUnavailable
 from core.invoices import states
@@ -127,13 +128,42 @@ def due_in(kes_minor: int, rate: Decimal, asset: Asset) -> int:
     return int(units.scaleb(asset.scale))
 
 
+RATE_MEMO_SECONDS = 1.0
+
+
+class _RateMemo:
+    """The rates invoices lock, read from the database at most once a second per process and
+    database (an override or a refresh shows within a second). Only on the real clock: with a test's
+    or a simulation's clock every invoice reads afresh."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, Decimal, str]] = {}
+
+    async def bid(self, session: AsyncSession, base: str, clock: Clock) -> tuple[Decimal, str]:
+        memo = isinstance(clock, SystemClock)
+        bind = session.bind
+        where = (str(bind.url) if isinstance(bind, AsyncEngine) else str(id(bind)), base)
+        entry = self._entries.get(where) if memo else None
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1], entry[2]
+        rate = await fx.latest_rate(session=session, base=base, quote="KES", clock=clock)
+        if memo:
+            self._entries[where] = (time.monotonic() + RATE_MEMO_SECONDS, rate.bid, rate.source)
+        return rate.bid, rate.source
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+rate_memo = _RateMemo()
+
+
 async def _kes_rate(session: AsyncSession, asset: Asset, clock: Clock) -> tuple[Decimal, str]:
     """KES per unit of `asset` to lock: the bid (what the house can sell it for), house-favouring."""
     try:
-        rate = await fx.latest_rate(session=session, base=asset.currency, quote="KES", clock=clock)
+        return await rate_memo.bid(session, asset.currency, clock)
     except RatesUnavailable as exc:
         raise InvoiceRatesUnavailable(f"no fresh {asset.currency}/KES rate: try again shortly") from exc
-    return rate.bid, rate.source
 
 
 @dataclass(frozen=True)
@@ -262,8 +292,16 @@ async def create_invoice_view(
         )
         for asset, address in zip(networks, addresses, strict=True)
     ]
-    methods.append(  # M-Pesa: the KES amount itself
-        InvoiceMethod(invoice_id=invoice.id, asset=Asset.KES.value, address="", rate="1", due_minor=kes_minor)
+    methods.append(  # M-Pesa: the KES amount itself (every column given, as above: one INSERT of all four)
+        InvoiceMethod(
+            invoice_id=invoice.id,
+            asset=Asset.KES.value,
+            address="",
+            rate="1",
+            rate_source="",
+            due_minor=kes_minor,
+            demo=False,
+        )
     )
     session.add_all(methods)
     await session.flush()
@@ -283,10 +321,9 @@ def _buyer_phone(text: str) -> str:
 
 async def _usd_kes(session: AsyncSession, clock: Clock) -> tuple[Decimal, str]:
     try:
-        rate = await fx.latest_rate(session=session, base="USD", quote="KES", clock=clock)
+        return await rate_memo.bid(session, "USD", clock)
     except RatesUnavailable as exc:
         raise InvoiceRatesUnavailable("no fresh USD/KES rate: try again shortly") from exc
-    return rate.bid, rate.source
 
 
 # --- reading ----------------------------------------------------------------------------------
