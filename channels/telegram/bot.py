@@ -105,7 +105,8 @@ async def notice_bot(rt: Runtime) -> AsyncIterator[Bot]:
     else:
         token = rt.settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN
         base_url = rt.settings.telegram_api_base_url or "https://api.telegram.org/bot"
-        bot = ExtBot(token, base_url=base_url, rate_limiter=ChatPacing())
+        # a worker process: the 30 messages/s are shared with every other worker through Redis
+        bot = ExtBot(token, base_url=base_url, rate_limiter=ChatPacing(shared_redis=rt.redis))
     async with bot:
         yield bot
 

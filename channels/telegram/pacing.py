@@ -55,6 +55,46 @@ class _Bucket:
                 await asyncio.sleep((1 - self.tokens) * self.interval)
 
 
+# A token bucket in Redis, shared by every process that sends for the bot (RQ workers each build a bot
+# per notice job): refilled by elapsed Redis TIME, so no process's clock matters. Returns the seconds
+# to wait before trying again; 0 when a token was taken.
+_SHARED_TAKE = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = math.min(burst, (tonumber(held[1]) or burst) + (t - (tonumber(held[2]) or t)) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(t))
+redis.call('EXPIRE', KEYS[1], 60)
+return tostring(wait)
+"""
+SHARED_KEY = "kibeti:tg:pace:overall"
+
+
+class SharedBucket:
+    """The overall 30 messages/s of one bot, kept in Redis (`redis.asyncio.Redis`) for all processes."""
+
+    def __init__(
+        self, redis: Any, per_second: float, *, burst: int | None = None, key: str = SHARED_KEY
+    ) -> None:
+        self.redis, self.per_second, self.key = redis, per_second, key
+        self.burst = burst if burst is not None else max(1, int(per_second))
+
+    async def try_take(self) -> float:
+        """Take a token if one is there (0.0), else how long until one is."""
+        return float(await self.redis.eval(_SHARED_TAKE, 1, self.key, self.per_second, self.burst))
+
+    async def take(self) -> None:
+        for _ in range(10_000):  # bounded: at worst a few minutes behind other processes' bursts
+            wait = await self.try_take()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+        raise TimeoutError("no Telegram sending slot came free")
+
+
 class ChatPacing(BaseRateLimiter[int]):
     def __init__(
         self,
@@ -63,11 +103,18 @@ class ChatPacing(BaseRateLimiter[int]):
         chat_interval: float | None = None,
         chat_burst: int = CHAT_BURST,
         max_retries: int = 3,
+        shared_redis: Any = None,
     ) -> None:
+        """`shared_redis`: keep the overall limit in Redis (processes that each send a little, as RQ
+        workers do); without it the limit is this process's own."""
         chat_interval = CHAT_INTERVAL if chat_interval is None else chat_interval
         self.per_second, self.chat_interval, self.chat_burst = per_second, chat_interval, chat_burst
         self.max_retries = max_retries
-        self._overall = _Bucket(1.0 / per_second, per_second)
+        self._overall: _Bucket | SharedBucket = (
+            SharedBucket(shared_redis, per_second)
+            if shared_redis is not None
+            else _Bucket(1.0 / per_second, per_second)
+        )
         self._chats: dict[str, _Bucket] = {}
         self._paused_until = 0.0
 

@@ -42,7 +42,7 @@ async def test_link_with_sms_code_then_balances_rates_and_unlink(
     [linked] = await user.say(code)
     assert "Hello Wanjiku Kamau" in linked.params["text"]
     assert _buttons(linked) == [
-        "m:bal", "m:rates", "m:buy", "m:sell", "m:send", "m:recv", "m:wd", "m:st", "m:kyc", "m:pin", "m:lang",
+        "m:bal", "m:rates", "m:buy", "m:sell", "m:send", "m:recv", "m:wd", "m:st", "m:pay", "m:kyc", "m:pin", "m:lang",
         "m:unlink",
     ]  # fmt: skip
 

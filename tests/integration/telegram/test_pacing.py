@@ -11,7 +11,7 @@ import pytest
 from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
-from channels.telegram.pacing import PACED, ChatPacing
+from channels.telegram.pacing import PACED, ChatPacing, SharedBucket
 from simulators.telegram_bot_api import DoubleServer
 
 TOKEN = "123456:TEST-token"
@@ -49,3 +49,20 @@ async def test_one_chats_messages_keep_their_order_and_deletes_are_not_paced(bot
         f"m{n}" for n in range(5)
     ]
     assert len(bot_api.double.calls_to("sendMessage")) == 15
+
+
+async def test_workers_share_one_overall_budget_in_redis(redis_url: str, bot_api: DoubleServer) -> None:
+    """Two processes' pacers (two RQ workers' notice bots) draw on the same 30 a second in Redis: once
+    one took the burst, the other is told to wait, and a message still goes out after the wait."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        # one token every 100 s after a burst of 3: no refill while the test runs, however slow the machine
+        first, second = (SharedBucket(client, 0.01, burst=3, key="test:pace") for _ in range(2))
+        assert [await first.try_take() for _ in range(3)] == [0.0, 0.0, 0.0]
+        assert await second.try_take() > 0, "the other process's burst is spent for this one too"
+        async with _bot(bot_api, ChatPacing(per_second=3, shared_redis=client)) as bot:
+            assert (await bot.send_message(chat_id=9, text="receipt")).text == "receipt"
+    finally:
+        await client.aclose()
