@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
@@ -31,6 +31,14 @@ class DepositAddress(Base):
         UniqueConstraint("network", "chain", "derivation_index"),
         UniqueConstraint("network", "address"),
         UniqueConstraint("owner_type", "owner_id", "network"),
+        # the address pool (wallets.service.claim_pooled: the oldest pooled address per network)
+        Index(
+            "ix_deposit_addresses_pool",
+            "network",
+            "id",
+            postgresql_where=text("owner_type = 'pool'"),
+            sqlite_where=text("owner_type = 'pool'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
