@@ -274,6 +274,7 @@ class CollectionState(StrEnum):
 class CollectionStarted:
     provider_reference: str  # PesaPal's order tracking id; Daraja's CheckoutRequestID
     redirect_url: str = ""  # where the customer pays (a hosted page); "" for a prompt on the phone
+    provider_request_id: str = ""  # Daraja's MerchantRequestID; "" when the provider has none
 
 
 @dataclass(frozen=True)

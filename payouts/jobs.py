@@ -17,6 +17,7 @@ from typing import Any
 
 from core import runtime
 from core.db.base import utcnow
+from core.money import Asset, Money
 from core.outbox.jobs import marks_row_done
 from core.outbox.service import mark_done
 from core.payments import callbacks as callback_log
@@ -24,9 +25,12 @@ from core.payments import collections, service
 from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
 from core.payments.models import CollectionStatus, Payout, PayoutStatus
+from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts import c2b, callbacks
 from payouts.adapter import daraja, job_scope, sessions
 from payouts.mpesa import errors
+from payouts.stk_rail import RAIL as STK_RAIL
+from payouts.stk_rail import DarajaStkRail
 
 log = logging.getLogger(__name__)
 
@@ -161,46 +165,44 @@ async def _request_stk_push(collection_id: int, outbox_id: int | None = None) ->
         await session.commit()
     if row is None:
         return "skipped"
-    async with daraja(current) as d:
-        try:
-            accepted = await d.client.stk_push(
-                phone=row.phone,
-                amount=minor_to_shillings(row.amount_minor),
-                account_reference=row.reference,
-                description="Kibeti",
-            )
-        except (errors.DarajaBusy, errors.DarajaUnavailable, errors.DarajaAuthError) as exc:
-            await _in_session(
-                collections.release_unpushed, collection_id=collection_id, reason=str(exc), result=""
-            )
-            raise RetryLater(str(exc)) from exc
-        except errors.DarajaOutcomeUnknown as exc:
-            # the prompt may have gone out: never pushed again, and not failed here (a callback may
-            # still come); the reconciler settles it
-            log.warning("STK push for collection %s: outcome unknown (%s)", collection_id, exc)
-            async with sessions(current)() as session:
-                await _mark_done(session, outbox_id)
-                await session.commit()
-            return "unknown"
-        except (errors.DarajaError, ValueError) as exc:
-            code = getattr(exc, "error_code", "") or "rejected"
-            async with sessions(current)() as session:
-                await collections.fail_collection(
-                    session=session, collection_id=collection_id, result_code=code, reason=str(exc)
-                )
-                await _mark_done(session, outbox_id)
-                await session.commit()
-            return "failed"
+    rail = current.collection_rails.get(STK_RAIL) or DarajaStkRail(current)  # the collection-rail port
+    try:
+        accepted = await rail.start_collection(
+            reference=row.reference, phone=row.phone, amount=Money.from_minor(row.amount_minor, Asset.KES),
+            description="Kibeti",
+        )  # fmt: skip
+    except RailOutcomeUnknown as exc:
+        # the prompt may have gone out: never pushed again, and not failed here (a callback may
+        # still come); the reconciler settles it
+        log.warning("STK push for collection %s: outcome unknown (%s)", collection_id, exc)
+        async with sessions(current)() as session:
+            await _mark_done(session, outbox_id)
+            await session.commit()
+        return "unknown"
+    except RailUnavailable as exc:
+        await _in_session(
+            collections.release_unpushed, collection_id=collection_id, reason=str(exc), result=""
+        )
+        raise RetryLater(str(exc)) from exc
+    except RailRefused as exc:
+        async with sessions(current)() as session:
+            await collections.fail_collection(
+                session=session, collection_id=collection_id, result_code=exc.provider_code or "rejected",
+                reason=str(exc),
+            )  # fmt: skip
+            await _mark_done(session, outbox_id)
+            await session.commit()
+        return "failed"
     async with sessions(current)() as session:
         await collections.mark_requested(
             session=session,
             collection_id=collection_id,
-            checkout_request_id=accepted.checkout_request_id,
-            merchant_request_id=accepted.merchant_request_id,
+            checkout_request_id=accepted.provider_reference,
+            merchant_request_id=accepted.provider_request_id,
         )
         await _mark_done(session, outbox_id)
         await session.commit()
-    await callbacks.replay_early_stk(sessions(current), accepted.checkout_request_id)
+    await callbacks.replay_early_stk(sessions(current), accepted.provider_reference)
     return "requested"
 
 

@@ -1,9 +1,9 @@
 """The CollectionRail port over Daraja's STK push (Lipa na M-Pesa Online): the second adapter beside
 PesaPal's. A prompt on the customer's Safaricom phone; its outcome from our own STK Query.
 
-The buy use case still runs its M-Pesa collections through core.payments.collections (the STK
-callback, `confirm_stk`, `complete_buy`), chosen per rail in core.flows.trading.BUY_COLLECTORS; this
-adapter is what rail-generic code (core.rails) calls for "mpesa". STK has no refund call (money goes
+Every STK push goes out through this adapter (payouts.jobs.request_stk_push, the job an M-Pesa
+collection row enqueues: buys, invoices); the callback, `confirm_stk` and `complete_buy` stay the
+M-Pesa confirmed-crediting path (core.payments.confirmed). STK has no refund call (money goes
 back by a B2C payout) and no cancel (an unanswered prompt expires on the phone); STK Query does not
 report the amount, so a result's amount is None ("the provider does not say").
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from core.money import Money
 from core.ports import CollectionResult, CollectionStarted, CollectionState
-from core.rails.errors import RailRefused, RailUnavailable
+from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from core.runtime import Runtime
 from payouts.adapter import daraja
 from payouts.mpesa import errors
@@ -40,10 +40,13 @@ class DarajaStkRail:
         except (errors.DarajaBusy, errors.DarajaUnavailable, errors.DarajaAuthError) as exc:
             raise RailUnavailable(f"STK push: {exc}") from exc
         except errors.DarajaOutcomeUnknown as exc:  # may have gone out: never pushed again blindly
-            raise RailUnavailable(f"STK push outcome unknown: {exc}") from exc
+            raise RailOutcomeUnknown(f"STK push outcome unknown: {exc}") from exc
         except (errors.DarajaError, ValueError) as exc:
-            raise RailRefused(f"STK push refused: {exc}") from exc
-        return CollectionStarted(provider_reference=accepted.checkout_request_id)
+            code = getattr(exc, "error_code", "") or "rejected"
+            raise RailRefused(f"STK push refused: {exc}", provider_code=code) from exc
+        return CollectionStarted(
+            provider_reference=accepted.checkout_request_id, provider_request_id=accepted.merchant_request_id
+        )
 
     async def collection_status(self, *, provider_reference: str) -> CollectionResult:
         try:

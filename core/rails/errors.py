@@ -15,10 +15,22 @@ class RailUnavailable(RailError):
     code = "rail_unavailable"
 
 
+class RailOutcomeUnknown(RailUnavailable):
+    """The request may have reached the provider (a timeout after sending): never repeated blindly;
+    the provider's status settles it."""
+
+    code = "rail_outcome_unknown"
+
+
 class RailRefused(RailError):
-    """The provider refused the request (a reused reference, a refund above what was paid, ...)."""
+    """The provider refused the request (a reused reference, a refund above what was paid, ...);
+    `provider_code` is the provider's own error code, when it gave one."""
 
     code = "rail_refused"
+
+    def __init__(self, message: str = "", *, provider_code: str = "") -> None:
+        super().__init__(message)
+        self.provider_code = provider_code
 
 
 class RailOrderConflict(RailError):

@@ -23,7 +23,7 @@ from core.ledger.models import AccountKind, Hold, HoldStatus, PostingRequest
 from core.money import Asset, Money
 from core.payments import collections, service
 from core.payments.models import MpesaCollection
-from payouts import jobs
+from payouts import jobs, stk_rail
 from payouts.adapter import Daraja
 from payouts.mpesa import errors
 from payouts.mpesa.client import DarajaClient, DarajaConfig, error_class
@@ -226,6 +226,7 @@ async def test_each_daraja_answer_leads_to_its_stk_state(rt, monkeypatch, case, 
             return None
 
     monkeypatch.setattr(jobs, "daraja", lambda current: _Scope())
+    monkeypatch.setattr(stk_rail, "daraja", lambda current: _Scope())  # the push goes through the rail port
     try:
         await jobs._request_stk_push(collection_id)
     except jobs.RetryLater:
