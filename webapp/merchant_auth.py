@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -272,6 +273,13 @@ def _replay(stored: ApiIdempotencyKey, digest: str) -> JSONResponse:
     )
 
 
+def _json_ready(body: Any) -> Any:
+    """A response model dumped once by pydantic-core (jsonable_encoder would walk its dump again)."""
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(body)
+
+
 async def idempotent(
     *,
     request: Request,
@@ -285,13 +293,13 @@ async def idempotent(
     if key is None:
         status, body = await work()
         await session.commit()
-        return JSONResponse(jsonable_encoder(body), status_code=status)
+        return JSONResponse(_json_ready(body), status_code=status)
     digest = await _digest(request)
     stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
     if stored is not None:
         return _replay(stored, digest)
     status, body = await work()
-    payload = jsonable_encoder(body)
+    payload = _json_ready(body)
     try:
         await idempotency.remember(
             session=session,
