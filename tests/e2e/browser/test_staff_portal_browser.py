@@ -181,7 +181,7 @@ async def test_staff_portal_done_when(stack: Stack, browser: Browser) -> None:
     await page.get_by_label("Fee", exact=True).select_option("withdrawal")
     await page.get_by_label("Percentage").fill("0.75")
     await page.get_by_label("Why").fill("Match the market")
-    await page.get_by_role("button", name="Propose").click()
+    await page.locator('form[action="/staff/config/fees"]').get_by_role("button", name="Propose").click()
     await expect(page.get_by_role("status")).to_contain_text("second person")
     await expect(page.locator("ins").filter(has_text="0.75")).to_be_visible()
     await _visit(page, "/staff/fx", "staff-fx")
