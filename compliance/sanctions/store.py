@@ -63,12 +63,18 @@ async def save_version(
 
 async def active_list(*, session: AsyncSession) -> SanctionsList | None:
     """The active list, from this process's cache when its version is current."""
-    statement = select(SanctionsListVersion.id).where(SanctionsListVersion.active).limit(1)
-    version_id = (await session.execute(statement)).scalar_one_or_none()
-    if version_id is None:
+    statement = (
+        select(SanctionsListVersion.id, SanctionsListVersion.checksum)
+        .where(SanctionsListVersion.active)
+        .limit(1)
+    )
+    active = (await session.execute(statement)).one_or_none()
+    if active is None:
         return registry.current_or_none()
+    version_id, checksum = active
     cached = registry.current_or_none()
-    if cached is not None and cached.version == version_id:
+    # the id alone is not enough: another database (a second tenant, a test) numbers its versions too
+    if cached is not None and cached.version == version_id and cached.checksum == checksum:
         return cached
     row = await session.get(SanctionsListVersion, version_id)
     assert row is not None
