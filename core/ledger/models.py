@@ -9,51 +9,25 @@ and liquidity accounts never become hot rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
-from core.money import Money
+
+# The ledger's enums and value objects live in types.py (outer packages import them from there);
+# re-exported here so core's own `from core.ledger.models import ...` keeps working.
+from core.ledger.types import SYSTEM_OWNER_ID as SYSTEM_OWNER_ID
+from core.ledger.types import AccountKind as AccountKind
+from core.ledger.types import EntryResult as EntryResult
+from core.ledger.types import HoldResult as HoldResult
+from core.ledger.types import HoldStatus as HoldStatus
+from core.ledger.types import OwnerType as OwnerType
+from core.ledger.types import PostingRequest as PostingRequest
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class OwnerType(StrEnum):
-    CUSTOMER = "customer"
-    MERCHANT = "merchant"
-    SYSTEM = "system"
-    INVOICE = "invoice"  # a merchant invoice's own account per asset: what its payers paid
-
-
-class AccountKind(StrEnum):
-    WALLET = "wallet"  # a customer's or merchant's funds: constrained
-    CUSTODY = "custody"  # what we hold on a chain
-    MPESA_FLOAT = "mpesa_float"
-    FEE_REVENUE = "fee_revenue"
-    FX_REVENUE = "fx_revenue"
-    FX_LIQUIDITY = "fx_liquidity"
-    FX_GAIN_LOSS = "fx_gain_loss"  # merchant invoices: market value at settlement minus the locked rate
-    PAYOUTS_IN_FLIGHT = "payouts_in_flight"
-    SUSPENSE = "suspense"  # unmatched deposits, for staff
-    NETWORK_FEES = "network_fees"
-    NETWORK_FEE_GAIN_LOSS = "network_fee_gain_loss"  # network fees charged minus what the chains took
-    CLAIMS = "claims"  # sends waiting for an unregistered recipient
-    RAIL_CLEARING = "rail_clearing"  # KES a collection rail (PesaPal) confirmed and owes us
-
-
-class HoldStatus(StrEnum):
-    PENDING = "pending"
-    POSTED = "posted"
-    VOIDED = "voided"
-    EXPIRED = "expired"
-
-
-SYSTEM_OWNER_ID = 0
 
 
 class Account(Base):
@@ -112,23 +86,3 @@ class Hold(Base):
     resolution_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-@dataclass(frozen=True)
-class PostingRequest:
-    """One leg of an entry: negative debits the account, positive credits it."""
-
-    account_id: int
-    amount: Money
-
-
-@dataclass(frozen=True)
-class EntryResult:
-    entry_id: int
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class HoldResult:
-    hold_id: int
-    replayed: bool = False

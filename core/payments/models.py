@@ -7,7 +7,6 @@ of 100. A payout's id is its Daraja OriginatorConversationID (a UUID hex: unique
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
@@ -15,37 +14,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
+# The enums and status sets live in types.py (outer packages import them from there);
+# re-exported here so core's own `from core.payments.models import ...` keeps working.
+from core.payments.types import FINAL_COLLECTION as FINAL_COLLECTION
+from core.payments.types import FINAL_PAYOUT as FINAL_PAYOUT
+from core.payments.types import IN_FLIGHT_PAYOUT as IN_FLIGHT_PAYOUT
+from core.payments.types import C2BStatus as C2BStatus
+from core.payments.types import CollectionStatus as CollectionStatus
+from core.payments.types import PayoutRetryStatus as PayoutRetryStatus
+from core.payments.types import PayoutStatus as PayoutStatus
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class PayoutStatus(StrEnum):
-    CREATED = "created"  # hold placed, job staged
-    SUBMITTED = "submitted"  # a worker claimed it and is calling Daraja
-    ACCEPTED = "accepted"  # Daraja accepted (ConversationID); waiting for the result
-    SUCCEEDED = "succeeded"  # paid; hold posted
-    FAILED = "failed"  # not paid; hold voided
-    UNKNOWN = "unknown"  # timeout, crash or duplicate: a Transaction Status query decides
-
-
-FINAL_PAYOUT = frozenset({PayoutStatus.SUCCEEDED.value, PayoutStatus.FAILED.value})
-IN_FLIGHT_PAYOUT = frozenset(
-    {PayoutStatus.SUBMITTED.value, PayoutStatus.ACCEPTED.value, PayoutStatus.UNKNOWN.value}
-)
-
-
-class CollectionStatus(StrEnum):
-    CREATED = "created"
-    REQUESTING = "requesting"  # a worker is calling Daraja
-    REQUESTED = "requested"  # CheckoutRequestID known; waiting for the customer
-    CONFIRMING = "confirming"  # a callback came; our STK Query has not confirmed it yet (pending)
-    SUCCEEDED = "succeeded"  # credited
-    FAILED = "failed"
-    FLAGGED = "flagged"  # paid, but the callback disagrees with the request: staff decide
-
-
-FINAL_COLLECTION = frozenset(
-    {CollectionStatus.SUCCEEDED.value, CollectionStatus.FAILED.value, CollectionStatus.FLAGGED.value}
-)
 
 
 class Payout(Base):
@@ -125,13 +104,6 @@ class MpesaCallback(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class C2BStatus(StrEnum):
-    PENDING = "pending"  # a confirmation arrived; our Transaction Status query has not confirmed it
-    CREDITED = "credited"  # confirmed by Daraja; booked to the customer's wallet
-    SUSPENSE = "suspense"  # confirmed by Daraja, but no wallet to credit: held in suspense for staff
-    NOT_FOUND = "not_found"  # Daraja does not know it (a forged or mistaken confirmation): nothing booked
-
-
 class MpesaC2BPayment(Base):
     """A paybill payment as a confirmation claimed it, and as Daraja's Transaction Status confirmed it.
 
@@ -159,12 +131,6 @@ class MpesaC2BPayment(Base):
     entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-
-
-class PayoutRetryStatus(StrEnum):
-    PENDING = "pending"  # proposed by one staff member
-    APPROVED = "approved"  # a second one approved: the retry payout exists
-    REJECTED = "rejected"
 
 
 class PayoutRetry(Base):
