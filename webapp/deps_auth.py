@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import runtime as runtime_module
 from core.auth import api_keys, sessions, tokens
 from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied, TokenInvalid
-from core.auth.models import ApiKey, StaffUser
 from core.auth.permissions import API_KEY_SCOPES, Permission, has_permission
+from core.auth.views import SignedInStaff
 from core.errors import RecordedRefusal
 from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiter, limiter_for, subject_key
 from core.runtime import Runtime
@@ -71,7 +71,7 @@ async def current_staff(
     request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> StaffUser:
+) -> SignedInStaff:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized()
     runtime = get_runtime(request)
@@ -91,10 +91,10 @@ async def current_staff(
     return staff
 
 
-CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+CurrentStaff = Annotated[SignedInStaff, Depends(current_staff)]
 
 
-async def any_staff(staff: CurrentStaff) -> StaffUser:
+async def any_staff(staff: CurrentStaff) -> SignedInStaff:
     """Rule: any signed-in staff user, whatever the role."""
     return staff
 
@@ -109,10 +109,10 @@ async def public() -> None:
 setattr(public, RULE_ATTRIBUTE, "public")
 
 
-def require_permission(permission: Permission) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
+def require_permission(permission: Permission) -> Callable[..., Coroutine[Any, Any, SignedInStaff]]:
     """Rule: the signed-in staff user's role has `permission` in core.auth.permissions."""
 
-    async def check(staff: CurrentStaff) -> StaffUser:
+    async def check(staff: CurrentStaff) -> SignedInStaff:
         if not has_permission(staff.role, permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -150,7 +150,7 @@ async def enforce_limit(request: Request, limit: Limit, key: str) -> None:
         )
 
 
-async def _merchant_key(request: Request, session: AsyncSession, scope: str) -> ApiKey:
+async def _merchant_key(request: Request, session: AsyncSession, scope: str) -> api_keys.VerifiedKey:
     header = request.headers.get("authorization", "")
     plaintext = (
         header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
@@ -168,19 +168,25 @@ async def _merchant_key(request: Request, session: AsyncSession, scope: str) -> 
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail={"code": exc.code, "message": str(exc)}
         ) from exc
+    verified = api_keys.VerifiedKey(
+        key_id=key.key_id,
+        merchant_id=key.merchant_id,
+        scopes=frozenset(key.scopes.split()),
+        prefix=key.prefix,
+    )
     await session.commit()  # last_used_at
-    return key
+    return verified
 
 
-def require_api_key(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
-    """Merchant API routes: `key: Annotated[ApiKey, Depends(require_api_key("payments:read"))]`.
+def require_api_key(scope: str) -> Callable[..., Coroutine[Any, Any, api_keys.VerifiedKey]]:
+    """`key: Annotated[VerifiedKey, Depends(require_api_key("payments:read"))]` (core.auth.api_keys).
 
     Accepts `Authorization: Bearer kbt_live_...` or `X-API-Key`; limited per key (429 + Retry-After).
     """
     if scope not in API_KEY_SCOPES:
         raise ValueError(f"unknown API key scope {scope}")
 
-    async def check(request: Request, session: DbSession) -> ApiKey:
+    async def check(request: Request, session: DbSession) -> api_keys.VerifiedKey:
         return await _merchant_key(request, session, scope)
 
     setattr(check, RULE_ATTRIBUTE, f"api_key:{scope}")

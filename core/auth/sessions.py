@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select, update
@@ -20,6 +20,7 @@ from core.audit import service as audit
 from core.auth import tokens
 from core.auth.errors import RefreshReused, TokenInvalid
 from core.auth.models import RefreshToken, StaffSession, StaffUser
+from core.auth.views import SignedInStaff
 from core.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -140,7 +141,7 @@ async def revoke_all(*, session: AsyncSession, staff_id: int, clock: Clock, reas
 
 async def authenticate(
     *, session: AsyncSession, access_token: str, secret_key: str, clock: Clock
-) -> StaffUser:
+) -> SignedInStaff:
     """The staff user behind a valid access token whose session is live. Raises TokenInvalid."""
     claims = tokens.decode_access(access_token, secret_key=secret_key, clock=clock)
     family = await session.get(StaffSession, claims.session_id)
@@ -149,4 +150,15 @@ async def authenticate(
     staff = await session.get(StaffUser, claims.staff_id)
     if staff is None or not staff.active:
         raise TokenInvalid("staff user disabled")
-    return staff
+    return SignedInStaff(id=staff.id, email=staff.email, role=staff.role)
+
+
+async def signed_in_staff(*, session: AsyncSession, session_id: str, now: datetime) -> SignedInStaff | None:
+    """The active staff user of a live, unexpired session (a portal's signed-in cookie), else None."""
+    family = await session.get(StaffSession, session_id)
+    if family is None or family.revoked_at is not None or family.expires_at <= now:
+        return None
+    staff = await session.get(StaffUser, family.staff_id)
+    if staff is None or not staff.active:
+        return None
+    return SignedInStaff(id=staff.id, email=staff.email, role=staff.role)

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from core.audit import service as audit
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from webapp.deps_auth import DbSession, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
-AuditStaff = Annotated[StaffUser, Depends(require_permission(Permission.AUDIT_READ))]
+AuditStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.AUDIT_READ))]
 MAX_PAGE = 200
 
 

@@ -15,16 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import audit_trail, cases, kyc, onboarding, reports, reviews
 from compliance.models import KycDocument, Movement, ScreeningResult
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from webapp.deps_auth import DbSession, get_keyring, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/compliance", tags=["compliance"])
 
-CasesStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLIANCE_CASES))]
-ReportsStaff = Annotated[StaffUser, Depends(require_permission(Permission.COMPLIANCE_REPORTS))]
-KycStaff = Annotated[StaffUser, Depends(require_permission(Permission.KYC_REVIEW))]
-LimitsStaff = Annotated[StaffUser, Depends(require_permission(Permission.LIMITS_CHANGE))]
+CasesStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.COMPLIANCE_CASES))]
+ReportsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.COMPLIANCE_REPORTS))]
+KycStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.KYC_REVIEW))]
+LimitsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.LIMITS_CHANGE))]
 StatusQuery = Annotated[str, Query(alias="status", max_length=16)]
 # Ids beyond the columns' range would reach the database driver and fail there (a 500): compliance
 # keeps customer ids (and tiers) in 32-bit columns, its own row ids in 64-bit ones.
@@ -37,7 +37,7 @@ BodyRowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 T = TypeVar("T")
 
 
-def actor(staff: StaffUser) -> str:
+def actor(staff: SignedInStaff) -> str:
     return f"staff:{staff.id}:{staff.email}"
 
 

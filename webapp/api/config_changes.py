@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from compliance.gate import enabled_rules
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.configchanges import service as changes
 from core.configchanges.errors import ChangeNotFound, ChangeNotPending, InvalidChange, SameMakerChecker
 from core.configchanges.models import ConfigChange
@@ -22,8 +22,8 @@ from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/config", tags=["config"])
 
-ProposeStaff = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG_PROPOSE))]
-CheckStaff = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG_CHANGE))]
+ProposeStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.CONFIG_PROPOSE))]
+CheckStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.CONFIG_CHANGE))]
 ChangeId = Annotated[int, Path(ge=1, le=2**62)]
 _STATUS: dict[type, int] = {
     ChangeNotFound: 404,
@@ -143,7 +143,9 @@ async def propose_threshold_change(
     return ChangeOut.of(row)
 
 
-async def _decide(decide: Any, change_id: int, request: Request, session: Any, staff: StaffUser) -> ChangeOut:
+async def _decide(
+    decide: Any, change_id: int, request: Request, session: Any, staff: SignedInStaff
+) -> ChangeOut:
     try:
         row = await decide(
             session=session, change_id=change_id, checker_id=staff.id, clock=get_runtime(request).clock

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.fx import overrides
 from core.fx.errors import OverrideNotAllowed, OverrideNotFound, UnknownPair
 from core.fx.models import FxOverride
@@ -18,7 +18,7 @@ from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/fx", tags=["fx"])
 
-FxStaff = Annotated[StaffUser, Depends(require_permission(Permission.FX_OVERRIDE))]
+FxStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.FX_OVERRIDE))]
 OverrideId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _STATUS: dict[type, int] = {OverrideNotFound: 404, OverrideNotAllowed: 409, UnknownPair: 422}
 
@@ -81,7 +81,7 @@ async def propose(body: ProposeOverride, request: Request, session: DbSession, s
 
 
 async def _checked(
-    decide: Any, override_id: int, request: Request, session: Any, staff: StaffUser
+    decide: Any, override_id: int, request: Request, session: Any, staff: SignedInStaff
 ) -> OverrideOut:
     """The checker's decision (approve or reject), committed, or refused with nothing written."""
     try:

@@ -11,8 +11,8 @@ from typing import Annotated, Literal, NoReturn
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.invoices import service as invoices
 from core.merchants import service as merchants
 from core.merchants.errors import (
@@ -27,7 +27,7 @@ from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
-MerchantsStaff = Annotated[StaffUser, Depends(require_permission(Permission.MERCHANTS_MANAGE))]
+MerchantsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.MERCHANTS_MANAGE))]
 MerchantId = Annotated[int, Path(ge=1, le=2**62)]
 MerchantErrors = (InvalidMerchant, MerchantStateConflict, TillCodeTaken, UnknownMerchant)
 

@@ -34,8 +34,8 @@ from rq.exceptions import NoSuchJobError
 from rq.registry import FailedJobRegistry
 
 from core import runtime
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.config import Settings
 from core.errors import KibetiError
 from core.payments import callbacks as callback_log
@@ -171,8 +171,8 @@ async def phone_paybill(body: PaybillIn) -> JSONResponse:
     )
 
 
-PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]
-PayoutsApprover = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
+PayoutsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.PAYOUTS_READ))]
+PayoutsApprover = Annotated[SignedInStaff, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
 RELEASE_ERRORS = {
     c2b_suspense.NotInSuspense: 404,
     c2b_suspense.AlreadyReleased: 409,

@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.payments import retries
 from core.payments.models import PayoutRetry
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/payouts", tags=["payouts"])
 
-Approver = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
+Approver = Annotated[SignedInStaff, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
 PayoutId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 RequestId = Annotated[int, Path(ge=1, le=2**62)]
 

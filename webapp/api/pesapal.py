@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from core import runtime
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.db.base import utcnow
 from core.errors import KibetiError
 from core.identity.errors import InvalidPhoneNumber
@@ -45,8 +45,8 @@ from webapp.deps_auth import DbSession, require_permission
 
 log = logging.getLogger(__name__)
 SIMULATOR_PREFIX = adapter.EMBEDDED_SIMULATOR_PATH
-PayoutsStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_READ))]
-RefundStaff = Annotated[StaffUser, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
+PayoutsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.PAYOUTS_READ))]
+RefundStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
 
 
 def simulator_mounted() -> bool:

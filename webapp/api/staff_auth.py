@@ -11,8 +11,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from core.auth import service as staff_service
 from core.auth import sessions
 from core.auth.errors import AccountLocked, LoginFailed, RefreshReused, TokenInvalid
-from core.auth.models import StaffUser
 from core.auth.permissions import permissions_for
+from core.auth.views import SignedInStaff
 from core.ratelimit import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, subject_key
 from webapp.deps_auth import (
     DbSession,
@@ -124,7 +124,7 @@ async def refresh(body: RefreshRequest, request: Request, session: DbSession) ->
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    request: Request, session: DbSession, staff: Annotated[StaffUser, Depends(any_staff)]
+    request: Request, session: DbSession, staff: Annotated[SignedInStaff, Depends(any_staff)]
 ) -> None:
     await sessions.logout(
         session=session, session_id=request.state.staff_session_id, clock=get_runtime(request).clock
@@ -133,6 +133,6 @@ async def logout(
 
 
 @router.get("/me")
-async def me(staff: Annotated[StaffUser, Depends(any_staff)]) -> StaffMe:
+async def me(staff: Annotated[SignedInStaff, Depends(any_staff)]) -> StaffMe:
     permissions = sorted(p.value for p in permissions_for(staff.role))
     return StaffMe(id=staff.id, email=staff.email, role=staff.role, permissions=permissions)

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.audit import service as audit
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.devices import service as devices
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound
@@ -21,8 +21,8 @@ from webapp.deps_auth import DbSession, get_keyring, get_runtime, require_permis
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
-MerchantsStaff = Annotated[StaffUser, Depends(require_permission(Permission.MERCHANTS_MANAGE))]
-CustomersStaff = Annotated[StaffUser, Depends(require_permission(Permission.CUSTOMERS_WRITE))]
+MerchantsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.MERCHANTS_MANAGE))]
+CustomersStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.CUSTOMERS_WRITE))]
 RowId = Annotated[int, Path(ge=1, le=2**62)]
 
 

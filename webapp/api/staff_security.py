@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.audit import service as audit
 from core.auth import api_keys
 from core.auth.errors import ApiKeyInvalid
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, OtpTooManyRequests
 from core.merchants.errors import MerchantNotActive, UnknownMerchant
@@ -20,9 +20,9 @@ from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
-ResetPinStaff = Annotated[StaffUser, Depends(require_permission(Permission.CUSTOMERS_RESET_PIN))]
-AuditStaff = Annotated[StaffUser, Depends(require_permission(Permission.AUDIT_READ))]
-KeysStaff = Annotated[StaffUser, Depends(require_permission(Permission.API_KEYS_MANAGE))]
+ResetPinStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.CUSTOMERS_RESET_PIN))]
+AuditStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.AUDIT_READ))]
+KeysStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.API_KEYS_MANAGE))]
 MAX_ROW_ID = 2**63 - 1  # a larger id would fail in the database driver (a 500), not as a 404
 
 

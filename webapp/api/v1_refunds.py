@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.audit import service as audit
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.errors import InvalidAmount, KibetiError
 from core.flows.errors import ServiceUnavailable
 from core.money import Asset, Money, parse_amount
@@ -27,7 +27,7 @@ merchant_router = merchant_api_router(prefix="/refunds", tags=("merchant API: re
 staff_router = APIRouter(prefix="/api/staff", tags=["staff"])
 link_router = APIRouter(tags=["refund link"])
 Writer = Annotated[MerchantPrincipal, Depends(require_scope("refunds:write"))]
-SettlementsStaff = Annotated[StaffUser, Depends(require_permission(Permission.SETTLEMENTS_MANAGE))]
+SettlementsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.SETTLEMENTS_MANAGE))]
 
 
 class NewRefund(BaseModel):

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import case, select
 
 from core.audit import service as audit
-from core.auth.models import StaffUser
 from core.auth.permissions import Permission
+from core.auth.views import SignedInStaff
 from core.settlements import flows, statement
 from core.settlements import settle as settling
 from core.settlements.models import Settlement
@@ -26,7 +26,7 @@ from webapp.merchant_auth import MerchantPrincipal, merchant_api_router, require
 merchant_router = merchant_api_router(prefix="/settlements", tags=("merchant API: settlements",))
 staff_router = APIRouter(prefix="/api/staff/settlements", tags=["staff"])
 Reader = Annotated[MerchantPrincipal, Depends(require_scope("invoices:read"))]
-SettlementsStaff = Annotated[StaffUser, Depends(require_permission(Permission.SETTLEMENTS_MANAGE))]
+SettlementsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.SETTLEMENTS_MANAGE))]
 
 
 def _kes(minor: int) -> str:
