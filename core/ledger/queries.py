@@ -1,0 +1,42 @@
+"""Reads of ledger accounts for pages, the API and operators' metrics (writes: service.py)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.ledger import service
+from core.ledger.models import Account
+from core.ledger.types import AccountKind, OwnerType
+from core.money import Asset
+
+FLOAT_KINDS = (AccountKind.MPESA_FLOAT, AccountKind.CUSTODY)
+
+
+async def float_held_minor(*, session: AsyncSession) -> dict[tuple[str, str], int]:
+    """What Kibeti holds per (kind, asset) on its M-Pesa float and chain custody accounts, in minor
+    units. The ledger is credit-normal: holdings sit as debits, so this is the balance negated."""
+    accounts = await session.scalars(
+        select(Account).where(
+            Account.owner_type == OwnerType.SYSTEM.value,
+            Account.kind.in_([k.value for k in FLOAT_KINDS]),
+        )
+    )
+    held: dict[tuple[str, str], int] = {}
+    for account in accounts.all():
+        amount = await service.balance(session=session, account_id=account.id)
+        held[(account.kind, account.asset)] = -amount.minor
+    return held
+
+
+async def customer_wallets_total_minor(*, session: AsyncSession) -> dict[str, int]:
+    """The sum of every customer wallet's posted balance per asset (what Kibeti owes), every asset present."""
+    rows = await session.execute(
+        select(Account.asset, func.coalesce(func.sum(Account.balance), 0))
+        .where(Account.owner_type == OwnerType.CUSTOMER.value, Account.kind == AccountKind.WALLET.value)
+        .group_by(Account.asset)
+    )
+    totals = {asset: int(total) for asset, total in rows.all()}
+    for asset in Asset:
+        totals.setdefault(asset.value, 0)
+    return totals
