@@ -21,9 +21,10 @@ async def payout_counts_by_status(*, session: AsyncSession) -> dict[str, int]:
 
 async def oldest_unknown_payout_update(*, session: AsyncSession) -> datetime | None:
     """When the longest-waiting payout of unknown outcome last changed (None: there is none)."""
-    return await session.scalar(
+    oldest: datetime | None = await session.scalar(
         select(func.min(Payout.updated_at)).where(Payout.status == PayoutStatus.UNKNOWN.value)
     )
+    return oldest
 
 
 async def collection_counts_by_status(*, session: AsyncSession) -> dict[str, int]:
