@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.addressbook.models import ...` keeps working.
+from core.addressbook.types import NETWORK_ASSETS as NETWORK_ASSETS
+from core.addressbook.types import NETWORK_NAMES as NETWORK_NAMES
+from core.addressbook.types import SavedAddressView as SavedAddressView
 from core.db.base import Base, UTCDateTime, utcnow
 from core.money import Asset
 
@@ -27,28 +31,6 @@ class SavedAddress(Base):
     address: Mapped[str] = mapped_column(String(128))  # canonical form, as the chain adapter returned it
     screened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-@dataclass(frozen=True)
-class SavedAddressView:
-    """What a channel shows of a saved address: "Binance TRC20 (...Q7x9)"."""
-
-    id: int
-    label: str
-    asset: Asset
-    address: str
-
-    @property
-    def network(self) -> str:
-        return NETWORK_NAMES[self.asset]
-
-    @property
-    def tail(self) -> str:
-        return self.address[-4:]
-
-
-NETWORK_NAMES = {Asset.BTC: "BTC", Asset.USDT_ERC20: "ERC20", Asset.USDT_TRC20: "TRC20"}
-NETWORK_ASSETS = {name.lower(): asset for asset, name in NETWORK_NAMES.items()}
 
 
 def view_of(row: SavedAddress) -> SavedAddressView:

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.audit.models import ...` keeps working.
+from core.audit.types import GENESIS_HASH as GENESIS_HASH
 from core.db.base import Base, UTCDateTime
-
-GENESIS_HASH = "0" * 64
 
 
 class AuditEntry(Base):

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.auth.models import ...` keeps working.
+from core.auth.types import Role as Role
 from core.db.base import Base, UTCDateTime, utcnow
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    COMPLIANCE = "compliance"
-    SUPPORT = "support"
-    FINANCE = "finance"
 
 
 class StaffUser(Base):

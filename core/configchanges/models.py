@@ -4,27 +4,18 @@ left side), the maker, the checker and the version it became."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.configchanges.models import ...` keeps working.
+from core.configchanges.types import ChangeKind as ChangeKind
+from core.configchanges.types import ChangeStatus as ChangeStatus
 from core.db.base import Base, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class ChangeStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-class ChangeKind(StrEnum):
-    FEE_RULE = "fee_rule"
-    # one parameter of a compliance monitoring rule (compliance_rules.params), in force from its time
-    MONITORING_THRESHOLD = "monitoring_threshold"
 
 
 class ConfigChange(Base):

@@ -15,8 +15,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.fees.models import ...` keeps working.
+from core.fees.types import ANY as ANY
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-ANY = "*"
 
 
 class FeeRuleRow(Base):

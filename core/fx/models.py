@@ -7,7 +7,6 @@ Rates are stored as exact decimal strings (never float, and no Numeric round tri
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, String
@@ -15,19 +14,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.fx.models import ...` keeps working.
+from core.fx.types import OverrideStatus as OverrideStatus
+from core.fx.types import RateKind as RateKind
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class RateKind(StrEnum):
-    FETCHED = "fetched"  # exactly what one source said
-    EFFECTIVE = "effective"  # the rate used for a base pair (primary, or conservative on disagreement)
-    CROSS = "cross"  # BTC/KES, USDT/KES computed from effective inputs (listed in `inputs`)
-
-
-class OverrideStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class FxRate(Base):

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.identity.models import ...` keeps working.
+from core.identity.types import CustomerStatus as CustomerStatus
+from core.identity.types import Language as Language
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Language(StrEnum):
-    EN = "en"
-    SW = "sw"
-
-
-class CustomerStatus(StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    CLOSED = "closed"
 
 
 class Customer(Base):

@@ -6,7 +6,6 @@ with the additional status PaidPartial, PaidOver or PaidLate.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -24,36 +23,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.invoices.models import ...` keeps working.
+from core.invoices.types import OWNER_TYPE as OWNER_TYPE
+from core.invoices.types import AdditionalStatus as AdditionalStatus
+from core.invoices.types import InvoiceStatus as InvoiceStatus
+from core.invoices.types import PaymentSource as PaymentSource
+from core.invoices.types import PaymentStatus as PaymentStatus
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
-OWNER_TYPE = "invoice"  # deposit addresses and ledger accounts of an invoice carry this owner type
-
-
-class InvoiceStatus(enum.StrEnum):
-    NEW = "new"
-    PROCESSING = "processing"  # paid in full, not all confirmed yet
-    SETTLED = "settled"
-    EXPIRED = "expired"
-    INVALID = "invalid"
-
-
-class AdditionalStatus(enum.StrEnum):
-    NONE = "none"
-    PAID_PARTIAL = "paid_partial"
-    PAID_OVER = "paid_over"
-    PAID_LATE = "paid_late"
-
-
-class PaymentStatus(enum.StrEnum):
-    SEEN = "seen"  # on chain, fewer confirmations than needed (or M-Pesa: never; it is confirmed)
-    CONFIRMED = "confirmed"  # booked to the invoice's account in the ledger
-    ORPHANED = "orphaned"  # its block left the chain before it was confirmed
-    FLAGGED = "flagged"  # another asset or token on the invoice's address: recorded, never credited
-
-
-class PaymentSource(enum.StrEnum):
-    CHAIN = "chain"
-    MPESA = "mpesa"
-    PESAPAL = "pesapal"  # card or Airtel Money on PesaPal's hosted page (core.rails.invoices)
 
 
 class Invoice(Base):

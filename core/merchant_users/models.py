@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.merchant_users.models import ...` keeps working.
+from core.merchant_users.types import MerchantRole as MerchantRole
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class MerchantRole(StrEnum):
-    OWNER = "owner"
-    VIEWER = "viewer"
 
 
 class MerchantUser(Base):

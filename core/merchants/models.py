@@ -6,7 +6,6 @@ fields say where M-Pesa settlements go (a Buy Goods till, a paybill + account, o
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -15,32 +14,21 @@ from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from core.db.base import Base, MinorUnits, UTCDateTime
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.merchants.models import ...` keeps working.
+from core.merchants.types import DEFAULT_FEE_BPS as DEFAULT_FEE_BPS
+from core.merchants.types import DEFAULT_INVOICE_EXPIRY_MINUTES as DEFAULT_INVOICE_EXPIRY_MINUTES
+from core.merchants.types import DEFAULT_INVOICE_LIMIT_MINOR as DEFAULT_INVOICE_LIMIT_MINOR
+from core.merchants.types import DEFAULT_SETTLEMENT_MINIMUM_MINOR as DEFAULT_SETTLEMENT_MINIMUM_MINOR
+from core.merchants.types import MAX_TOLERANCE_BPS as MAX_TOLERANCE_BPS
+from core.merchants.types import MerchantStatus as MerchantStatus
+from core.merchants.types import SettlementMethod as SettlementMethod
+from core.merchants.types import SettlementSchedule as SettlementSchedule
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class MerchantStatus(enum.StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-
-
-class SettlementMethod(enum.StrEnum):
-    TILL = "till"  # M-Pesa Buy Goods till
-    PAYBILL = "paybill"  # paybill number + account reference
-    PHONE = "phone"  # an M-Pesa phone number (B2C)
-
-
-class SettlementSchedule(enum.StrEnum):
-    INSTANT = "instant"
-    DAILY = "daily"
-
-
-DEFAULT_FEE_BPS = 150
 MIN_FEE_BPS, MAX_FEE_BPS = 100, 200
-DEFAULT_INVOICE_EXPIRY_MINUTES = 15
-DEFAULT_SETTLEMENT_MINIMUM_MINOR = 1_000  # KES 10.00, M-Pesa's B2C minimum
-DEFAULT_INVOICE_LIMIT_MINOR = 100_000_000  # KES 1,000,000.00 per invoice
-MAX_TOLERANCE_BPS = 1_000  # 10 %
 
 
 class Merchant(Base):

@@ -7,7 +7,6 @@ the row stays `dispatched` until the consumer marks it done, so the relay dispat
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String
@@ -15,13 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.outbox.models import ...` keeps working.
+from core.outbox.types import OutboxStatus as OutboxStatus
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    DISPATCHED = "dispatched"
-    DONE = "done"
 
 
 class OutboxJob(Base):

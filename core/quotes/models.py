@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String
@@ -11,12 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.quotes.models import ...` keeps working.
+from core.quotes.types import QuoteStatus as QuoteStatus
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class QuoteStatus(StrEnum):
-    OPEN = "open"
-    EXECUTED = "executed"
 
 
 class Quote(Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String
@@ -11,21 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.rails.models import ...` keeps working.
+from core.rails.types import FINAL_ORDER as FINAL_ORDER
+from core.rails.types import OPEN_ORDER as OPEN_ORDER
+from core.rails.types import OrderStatus as OrderStatus
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class OrderStatus(StrEnum):
-    CREATED = "created"  # written with the buy; the submit job has not run
-    SUBMITTING = "submitting"  # the submit job claimed it (a crash here is re-checked, never re-sent blind)
-    PENDING = "pending"  # the provider has the order; the customer has a link and has not paid
-    COMPLETED = "completed"  # the provider's status query said COMPLETED; credited once
-    FAILED = "failed"  # FAILED, or never paid and cancelled
-    REVERSED = "reversed"  # COMPLETED, credited, then REVERSED: taken back and a staff case opened
-    FLAGGED = "flagged"  # the provider's answer disagrees with our order: nothing credited, staff look
-
-
-FINAL_ORDER = (OrderStatus.COMPLETED.value, OrderStatus.FAILED.value, OrderStatus.FLAGGED.value)
-OPEN_ORDER = (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value, OrderStatus.PENDING.value)
 
 
 class RailOrder(Base):

@@ -7,27 +7,22 @@ and lists the credits it covers (`settlement_id`). A failed settlement releases 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.settlements.models import ...` keeps working.
+from core.settlements.types import CreditSource as CreditSource
+from core.settlements.types import MerchantView as MerchantView
+from core.settlements.types import RefundMethod as RefundMethod
+from core.settlements.types import RefundStatus as RefundStatus
+from core.settlements.types import SettlementStatus as SettlementStatus
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class CreditSource(StrEnum):
-    INVOICE = "invoice"  # a merchant invoice paid in crypto (or M-Pesa) reached Settled
-    KIBETI = "kibeti"  # a Kibeti customer paid from their wallet (USSD, Telegram)
-
-
-class SettlementStatus(StrEnum):
-    PAYING = "paying"  # the payout is on its way (held on the merchant's account)
-    PAID = "paid"
-    FAILED = "failed"  # M-Pesa refused it: the funds are back on the merchant's balance
 
 
 class MerchantCredit(Base):
@@ -71,27 +66,6 @@ class Settlement(Base):
     failure: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-@dataclass(frozen=True)
-class MerchantView:
-    """A merchant as a paying customer sees it: the registered name behind a till code."""
-
-    id: int
-    name: str
-    till_code: str
-
-
-class RefundStatus(StrEnum):
-    AWAITING_ADDRESS = "awaiting_address"  # a crypto refund: the payer's one-time link is open
-    SENDING = "sending"  # the withdrawal is staged
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-class RefundMethod(StrEnum):
-    WALLET = "wallet"  # back to the payer's Kibeti wallet (paid from Kibeti)
-    CRYPTO = "crypto"  # to an address the payer enters on a one-time link
 
 
 class Refund(Base):

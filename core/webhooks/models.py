@@ -9,7 +9,6 @@ Redis flush.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -17,19 +16,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, UTCDateTime
 
+# The enums, value objects and constants live in types.py (outer packages import them from
+# there); re-exported here so core's own `from core.webhooks.models import ...` keeps working.
+from core.webhooks.types import AttemptOutcome as AttemptOutcome
+from core.webhooks.types import DeliveryStatus as DeliveryStatus
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # an attempt is due at next_attempt_at (None: at once)
-    DELIVERED = "delivered"  # the endpoint answered 2xx
-    FAILED = "failed"  # a final answer (4xx other than 408/429), retries used up, or endpoint off
-
-
-class AttemptOutcome(StrEnum):
-    DELIVERED = "delivered"
-    RETRY = "retry"  # network error, timeout, 408, 429 or 5xx: tried again later
-    FAILED = "failed"
 
 
 class WebhookEndpoint(Base):
