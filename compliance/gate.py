@@ -30,7 +30,7 @@ from core.configchanges import service as configchanges
 from core.db.base import utcnow
 from core.identity.models import Customer
 from core.ledger import service as ledger
-from core.ledger.models import OwnerType
+from core.ledger.types import OwnerType
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import (

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
-from core.ledger.models import AccountKind
+from core.ledger.types import AccountKind
 from core.money import Money
 from simulators.chain import SimulatedChain
 from wallets.errors import WithdrawalStateError

@@ -16,8 +16,8 @@ import httpx
 from core.security import webhooks as signing
 from core.webhooks.destinations import DestinationPolicy, check_url
 from core.webhooks.errors import InvalidWebhookUrl, WebhookDestinationRefused
-from core.webhooks.models import AttemptOutcome
 from core.webhooks.service import SNIPPET_CHARS, AttemptResult, Claim, retryable_status
+from core.webhooks.types import AttemptOutcome
 
 USER_AGENT = "Kibeti-Webhooks/1"
 MAX_RESPONSE_BYTES = 4096  # read this much of the answer for the log, no more

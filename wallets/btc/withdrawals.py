@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
-from core.ledger.models import AccountKind
+from core.ledger.types import AccountKind
 from core.money import Asset, Money
 from wallets import service
 from wallets.btc.fees import fee_rate, fee_sats

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.types import AccountKind, PostingRequest
 from wallets.erc20.sender import Erc20Sender, GasQuote
 from wallets.errors import HotWalletInsufficient, WithdrawalStateError
 from wallets.models import Withdrawal

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.inbound import service as inbound
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, OwnerType, PostingRequest
+from core.ledger.types import AccountKind, OwnerType, PostingRequest
 from core.money import Money
 from wallets.models import ChainDeposit
 from wallets.networks import Network

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.invoices import service as invoices
-from core.invoices.models import OWNER_TYPE, PaymentSource, PaymentStatus
+from core.invoices.types import OWNER_TYPE, PaymentSource, PaymentStatus
 from wallets.models import ChainDeposit, DepositAddress
 from wallets.networks import Network
 from wallets.scanning.chain import Transfer

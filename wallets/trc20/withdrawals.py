@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.base import utcnow
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind
+from core.ledger.types import AccountKind
 from wallets.models import Withdrawal
 from wallets.networks import Network
 from wallets.trc20.sender import Trc20Sender, TronReceipt

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind
+from core.ledger.types import AccountKind
 from core.money import Money
 from wallets.models import Withdrawal
 from wallets.networks import Network

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db.base import utcnow
 from core.errors import CurrencyMismatch
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.types import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import ComplianceGate, MovementCheck

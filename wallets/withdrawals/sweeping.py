@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
+from core.ledger.types import AccountKind, PostingRequest
 from core.money import Money
 from wallets.errors import NodeError
 from wallets.models import DepositAddress
