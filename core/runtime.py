@@ -65,9 +65,12 @@ class Runtime:
     telegram_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
+        from core.db.session import with_clock
         from core.ratelimit import make_rate_limiter
         from core.security.keyring import keyring_from_settings
 
+        if self.session_factory is not None:  # one clock: the sessions carry the runtime's
+            self.session_factory = with_clock(self.session_factory, self.clock)
         if self.keyring is None:
             self.keyring = cache(partial(keyring_from_settings, self.settings))
         if self.rate_limiter is None:

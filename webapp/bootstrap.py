@@ -113,10 +113,11 @@ def build_runtime(
         async_redis = redis.asyncio.Redis.from_url(settings.redis_url)
     else:
         queue = InProcessJobQueue()
+    clock = SystemClock()
     runtime = Runtime(
         settings=settings,
-        session_factory=make_session_factory(engine),
-        clock=SystemClock(),
+        session_factory=make_session_factory(engine, clock=clock),
+        clock=clock,
         queue=queue,
         redis=async_redis,
         chat_states=build_chat_states(async_redis),

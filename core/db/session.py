@@ -7,6 +7,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from core.clock import CLOCK_KEY, Clock, SystemClock
+
 # SQLite lets one writer at a time; a transaction lasts milliseconds, so a wait longer than this is a
 # bug holding the lock (a request that opened a second session inside its first waited 30 s and froze
 # every USSD hop meanwhile). Fail fast instead: the unit of work fails with "database is locked".
@@ -72,5 +74,22 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(
+    engine: AsyncEngine, *, clock: Clock | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry `clock` (the system clock when not given): in `session.info` for
+    `core.clock.clock_of`, and in their connections' execution options for column defaults
+    (`core.db.base.utcnow`)."""
+    clock = clock or SystemClock()
+    return async_sessionmaker(
+        engine.execution_options(**{CLOCK_KEY: clock}), expire_on_commit=False, info={CLOCK_KEY: clock}
+    )
+
+
+def with_clock(factory: async_sessionmaker[AsyncSession], clock: Clock) -> async_sessionmaker[AsyncSession]:
+    """The same database's sessions, carrying `clock` instead (a no-op when they already do)."""
+    if factory.kw.get("info", {}).get(CLOCK_KEY) is clock:
+        return factory
+    engine = factory.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    return make_session_factory(engine, clock=clock)
