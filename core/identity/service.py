@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -292,3 +292,9 @@ def assert_withdrawals_allowed(customer: Customer, *, clock: Clock) -> None:
     allowed_at = withdrawals_allowed_at(customer)
     if allowed_at is not None and clock.now() < allowed_at:
         raise WithdrawalsCoolingDown(allowed_at=allowed_at)
+
+
+async def set_kyc_tier(*, session: AsyncSession, customer_id: int, tier: int) -> None:
+    """The tier on the customer row (read by fee overrides and quotes); compliance's KYC profile holds
+    the same tier for its gate and audits the change."""
+    await session.execute(update(Customer).where(Customer.id == customer_id).values(kyc_tier=tier))
