@@ -11,11 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
 from starlette.responses import Response
 
+from core.audit import queries as audit_queries
 from core.audit import service as audit
-from core.audit.models import AuditEntry
+from core.audit.queries import AuditFilter
 from core.auth.permissions import Permission
 from webapp.deps_auth import DbSession
 from webapp.staff_portal.auth import PREFIX, render, staff_page
@@ -41,40 +41,24 @@ def _filters(page: Page) -> forms.FormResult[AuditFilters]:
     return forms.validate(AuditFilters, wanted, page.language)
 
 
-def _statement(filters: AuditFilters | None) -> Select[tuple[AuditEntry]]:
-    statement = select(AuditEntry)
+def _audit_filter(filters: AuditFilters | None) -> AuditFilter | None:
+    """The form's Nairobi calendar days as the instants the audit query takes."""
     if filters is None:
-        return statement
-    if filters.actor:
-        statement = statement.where(AuditEntry.actor.startswith(filters.actor, autoescape=True))
-    if filters.action:
-        column = AuditEntry.action
-        prefix = filters.action.endswith(".")
-        statement = statement.where(
-            column.startswith(filters.action, autoescape=True) if prefix else column == filters.action
-        )
-    if filters.subject.endswith(":"):  # "merchant:": every object of a kind (a scan)
-        statement = statement.where(AuditEntry.subject.startswith(filters.subject, autoescape=True))
-    elif filters.subject:  # "customer:42": one object, through ix_audit_log_subject_seq
-        statement = statement.where(AuditEntry.subject == filters.subject)
-    if filters.since:
-        statement = statement.where(
-            AuditEntry.occurred_at >= datetime.combine(filters.since, time(), NAIROBI)
-        )
-    if filters.until:
-        end = datetime.combine(filters.until + timedelta(days=1), time(), NAIROBI)
-        statement = statement.where(AuditEntry.occurred_at < end)
-    return statement
+        return None
+    since = datetime.combine(filters.since, time(), NAIROBI) if filters.since else None
+    until = datetime.combine(filters.until + timedelta(days=1), time(), NAIROBI) if filters.until else None
+    return AuditFilter(
+        actor=filters.actor, action=filters.action, subject=filters.subject, since=since, until=until
+    )
 
 
 @router.get("/audit")
 async def audit_log(page: AuditPage, session: DbSession) -> Response:
     result = _filters(page)
-    found = await pagination.fetch(
-        session,
-        _statement(result.value),
-        AuditEntry.seq,
-        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    found = await audit_queries.audit_page(
+        session=session,
+        filters=_audit_filter(result.value),
+        before=pagination.cursor(page.request.query_params.get("before")),
     )
     await session.commit()
     query = "&".join(f"{k}={v}" for k, v in result.values.items())
@@ -93,8 +77,9 @@ async def verify_chain(page: AuditPage, session: DbSession) -> Response:
 @router.get("/audit.csv")
 async def audit_csv(page: AuditPage, session: DbSession) -> Response:
     result = _filters(page)
-    statement = _statement(result.value).order_by(AuditEntry.seq.desc()).limit(CSV_LIMIT)
-    rows = (await session.scalars(statement)).all()
+    rows = await audit_queries.newest_entries(
+        session=session, filters=_audit_filter(result.value), limit=CSV_LIMIT
+    )
     await session.commit()
     out = io.StringIO()
     writer = csv.writer(out)
