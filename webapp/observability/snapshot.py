@@ -15,19 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.models import Alert, AlertStatus, Case, CaseStatus
-from core.fx.models import FxRate
-from core.ledger import service as ledger_service
-from core.ledger.models import Account, AccountKind, OwnerType
-from core.money import Asset
-from core.outbox.models import OutboxJob, OutboxStatus
-from core.payments.models import CollectionStatus, MpesaCollection, Payout, PayoutStatus
+from core.fx import queries as fx_queries
+from core.ledger import queries as ledger_queries
+from core.outbox import queries as outbox_queries
+from core.payments import queries as payments_queries
 from core.runtime import Runtime
 from wallets.models import ChainCursor
 from webapp.observability.metrics import Snapshot, age_seconds
 
 log = structlog.get_logger("kibeti.metrics")
 
-_FLOAT_KINDS = (AccountKind.MPESA_FLOAT, AccountKind.CUSTODY)
 _OPEN_CASES = tuple(s.value for s in CaseStatus if s is not CaseStatus.CLOSED)
 
 
@@ -58,54 +55,28 @@ async def _part(snapshot: Snapshot, dependency: str) -> AsyncIterator[None]:
 
 
 async def _payments(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
-    rows = await session.execute(select(Payout.status, func.count()).group_by(Payout.status))
-    snapshot.payouts_by_state = dict.fromkeys((s.value for s in PayoutStatus), 0)  # every state, even 0
-    snapshot.payouts_by_state.update({status: int(n) for status, n in rows.all()})
-    oldest = await session.scalar(
-        select(func.min(Payout.updated_at)).where(Payout.status == PayoutStatus.UNKNOWN.value)
+    snapshot.payouts_by_state = await payments_queries.payout_counts_by_status(session=session)
+    snapshot.oldest_unknown_payout_age = age_seconds(
+        await payments_queries.oldest_unknown_payout_update(session=session), now
     )
-    snapshot.oldest_unknown_payout_age = age_seconds(oldest, now)
-    rows = await session.execute(
-        select(MpesaCollection.status, func.count()).group_by(MpesaCollection.status)
-    )
-    snapshot.collections_by_state = dict.fromkeys((s.value for s in CollectionStatus), 0)
-    snapshot.collections_by_state.update({status: int(n) for status, n in rows.all()})
+    snapshot.collections_by_state = await payments_queries.collection_counts_by_status(session=session)
 
 
 async def _outbox(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
-    waiting = OutboxJob.status != OutboxStatus.DONE.value
-    snapshot.outbox_pending = int(await session.scalar(select(func.count()).where(waiting)) or 0)
-    snapshot.oldest_outbox_pending_age = age_seconds(
-        await session.scalar(select(func.min(OutboxJob.created_at)).where(waiting)), now
-    )
+    backlog = await outbox_queries.backlog(session=session)
+    snapshot.outbox_pending = backlog.pending
+    snapshot.oldest_outbox_pending_age = age_seconds(backlog.oldest_created_at, now)
 
 
 async def _ledger(session: AsyncSession, snapshot: Snapshot) -> None:
-    system = await session.scalars(
-        select(Account).where(
-            Account.owner_type == OwnerType.SYSTEM.value,
-            Account.kind.in_([k.value for k in _FLOAT_KINDS]),
-        )
-    )
-    for account in system.all():
-        amount = await ledger_service.balance(session=session, account_id=account.id)
-        # the ledger is credit-normal: what Kibeti holds (on chain, on the shortcode) sits as a debit
-        snapshot.float_minor[(account.kind, account.asset)] = -amount.minor
-    rows = await session.execute(
-        select(Account.asset, func.coalesce(func.sum(Account.balance), 0))
-        .where(Account.owner_type == OwnerType.CUSTOMER.value, Account.kind == AccountKind.WALLET.value)
-        .group_by(Account.asset)
-    )
-    snapshot.owed_minor = {asset: int(total) for asset, total in rows.all()}
-    for asset in Asset:
-        snapshot.owed_minor.setdefault(asset.value, 0)
+    held = await ledger_queries.float_held_minor(session=session)
+    snapshot.float_minor = {(kind, asset): minor for (kind, asset), minor in held.items()}
+    snapshot.owed_minor = await ledger_queries.customer_wallets_total_minor(session=session)
 
 
 async def _fx(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
-    rows = await session.execute(
-        select(FxRate.base, FxRate.quote, func.max(FxRate.fetched_at)).group_by(FxRate.base, FxRate.quote)
-    )
-    snapshot.fx_rate_age = {f"{base}/{quote}": age_seconds(at, now) for base, quote, at in rows.all()}
+    fetched = await fx_queries.last_fetch_per_pair(session=session)
+    snapshot.fx_rate_age = {f"{base}/{quote}": age_seconds(at, now) for (base, quote), at in fetched.items()}
 
 
 async def _compliance(session: AsyncSession, snapshot: Snapshot) -> None:
