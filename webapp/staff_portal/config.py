@@ -10,16 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.responses import Response
 
 from compliance.gate import enabled_rules
 from core.auth.permissions import Permission
+from core.configchanges import queries as change_queries
 from core.configchanges import service as changes
-from core.configchanges.models import ChangeStatus, ConfigChange
 from core.fees import service as fees
-from core.fees.models import ANY
 from core.fees.schedule import FeeKind
+from core.fees.types import ANY
 from core.money import Asset
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
@@ -70,18 +69,9 @@ async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any)
             current[key].version,
         ):
             current[key] = row
-    pending = (
-        await session.scalars(
-            select(ConfigChange)
-            .where(ConfigChange.status == ChangeStatus.PENDING.value)
-            .order_by(ConfigChange.id)
-        )
-    ).all()
-    history = await pagination.fetch(
-        session,
-        select(ConfigChange).where(ConfigChange.status != ChangeStatus.PENDING.value),
-        ConfigChange.id,
-        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    pending = await change_queries.pending_changes(session=session)
+    history = await change_queries.decided_changes(
+        session=session, before=pagination.cursor(page.request.query_params.get("before"))
     )
     monitoring = sorted(await enabled_rules(session, MONITOR_MODES, now=page.now), key=lambda r: r.code)
     await session.commit()
