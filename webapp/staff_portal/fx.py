@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from starlette.responses import Response
 
 from core.auth.permissions import Permission
 from core.fx import overrides
-from core.fx.models import FxOverride, FxRate
+from core.fx import queries as fx_queries
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
 from webapp.staff_portal.auth import PREFIX, render, staff_of, staff_page
@@ -33,24 +32,10 @@ class OverrideForm(BaseModel):
 
 
 async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
-    newest = (
-        select(FxRate.base, FxRate.quote, FxRate.source, func.max(FxRate.id).label("id"))
-        .group_by(FxRate.base, FxRate.quote, FxRate.source)
-        .subquery()
-    )
-    rates = (
-        await session.scalars(select(FxRate).join(newest, FxRate.id == newest.c.id).order_by(FxRate.base))
-    ).all()
-    pending = (
-        await session.scalars(
-            select(FxOverride).where(FxOverride.status == "pending").order_by(FxOverride.id)
-        )
-    ).all()
-    history = await pagination.fetch(
-        session,
-        select(FxOverride).where(FxOverride.status != "pending"),
-        FxOverride.id,
-        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    rates = await fx_queries.newest_rate_per_source(session=session)
+    pending = await fx_queries.pending_overrides(session=session)
+    history = await fx_queries.decided_overrides(
+        session=session, before=pagination.cursor(page.request.query_params.get("before"))
     )
     await session.commit()
     context: dict[str, Any] = {"errors": {}, "values": {"minutes": "60"}, "error": ""}
