@@ -1,7 +1,8 @@
-"""Staff roles, shared with outer packages (the tables are in models.py)."""
+"""Staff roles and the staff member view, shared with outer packages (the tables are in models.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -10,3 +11,13 @@ class Role(StrEnum):
     COMPLIANCE = "compliance"
     SUPPORT = "support"
     FINANCE = "finance"
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff user as another package names one (an assignee, a maker or checker): no secrets."""
+
+    id: int
+    email: str
+    role: str
+    active: bool
