@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import service
-from core.ledger.models import Account
+from core.ledger.models import Account, JournalEntry, Posting
 from core.ledger.types import AccountKind, OwnerType
 from core.money import Asset
 
@@ -40,3 +44,42 @@ async def customer_wallets_total_minor(*, session: AsyncSession) -> dict[str, in
     for asset in Asset:
         totals.setdefault(asset.value, 0)
     return totals
+
+
+async def customer_wallets(*, session: AsyncSession, customer_id: int) -> Sequence[Account]:
+    """A customer's wallet accounts, by asset."""
+    statement = (
+        select(Account)
+        .where(
+            Account.owner_type == OwnerType.CUSTOMER.value,
+            Account.owner_id == customer_id,
+            Account.kind == AccountKind.WALLET.value,
+        )
+        .order_by(Account.asset)
+    )
+    return (await session.scalars(statement)).all()
+
+
+@dataclass(frozen=True)
+class Volume:
+    kind: str
+    asset: str
+    minor: int
+    entries: int
+
+
+async def volumes(*, session: AsyncSession, since: datetime) -> list[Volume]:
+    """Money moved per entry kind and asset since `since`: each entry's credits (= its debits)."""
+    rows = await session.execute(
+        select(
+            JournalEntry.kind,
+            Posting.asset,
+            func.sum(Posting.amount),
+            func.count(func.distinct(JournalEntry.id)),
+        )
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .where(JournalEntry.created_at >= since, Posting.amount > 0)
+        .group_by(JournalEntry.kind, Posting.asset)
+        .order_by(JournalEntry.kind, Posting.asset)
+    )
+    return [Volume(kind, asset, int(total or 0), int(n)) for kind, asset, total, n in rows.all()]
