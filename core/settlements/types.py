@@ -1,8 +1,9 @@
-"""Settlement, credit and refund enums and the merchant view, for outer packages (tables: models.py)."""
+"""Settlement, credit and refund enums and views, shared with outer packages (tables: models.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -36,3 +37,21 @@ class RefundStatus(StrEnum):
 class RefundMethod(StrEnum):
     WALLET = "wallet"  # back to the payer's Kibeti wallet (paid from Kibeti)
     CRYPTO = "crypto"  # to an address the payer enters on a one-time link
+
+
+@dataclass(frozen=True)
+class CreditSummary:
+    """A payment a merchant was credited for, as monitoring reads it."""
+
+    id: int
+    payer_customer_id: int | None  # a Kibeti customer who paid from their wallet
+    payer: str  # else the masked phone, or ""
+    gross_minor: int  # KES
+    created_at: datetime
+    settlement_id: int | None
+
+
+@dataclass(frozen=True)
+class SettlementSummary:
+    id: int
+    created_at: datetime
