@@ -5,22 +5,22 @@ core.identity.service) as the staff API does them."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import String, bindparam, or_, select
 from starlette.responses import Response
 
 from compliance import kyc
 from core.audit import service as audit
 from core.auth.permissions import Permission
+from core.identity import queries as identity_queries
 from core.identity import service as identity
-from core.identity.models import Customer, CustomerStatus
-from core.identity.phone import mask_phone, normalize_phone
+from core.identity.errors import CustomerNotFound
+from core.identity.phone import mask_phone
+from core.identity.types import CustomerStatus
+from core.ledger import queries as ledger_queries
 from core.ledger import service as ledger
-from core.ledger.models import Account, AccountKind, OwnerType
 from core.telegram import service as telegram
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
@@ -51,35 +51,11 @@ def mask_id(number: str | None) -> str:
     return "****" + number[-3:] if number else "–"
 
 
-def _search(q: str) -> Any:
-    """One indexed lookup when the text is a phone number, a national ID or a customer number; a name
-    prefix otherwise (the only clause that reads the table)."""
-    text = q.strip()
-    with contextlib.suppress(ValueError):  # not a phone number: try the other kinds
-        return Customer.phone == normalize_phone(text)
-    if text.isdigit() and len(text) < 10:
-        return or_(Customer.national_id == text, Customer.id == int(text))
-    if text.isdigit():
-        return Customer.national_id == text
-    # rendered inline: under a prepared statement's generic plan PostgreSQL cannot see the prefix and
-    # walks the primary key past every customer instead of using ix_customers_name_trgm (core_0106)
-    prefix = bindparam("name_prefix", f"{_escape(text)}%", type_=String(), literal_execute=True)
-    return Customer.name.ilike(prefix, escape="\\")
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 @router.get("/customers")
 async def search(page: ReadPage, session: DbSession) -> Response:
     q = page.request.query_params.get("q", "")[:100]
-    statement = select(Customer).where(_search(q)) if q.strip() else select(Customer)
-    found = await pagination.fetch(
-        session,
-        statement,
-        Customer.id,
-        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    found = await identity_queries.search_customers(
+        session=session, text=q, before=pagination.cursor(page.request.query_params.get("before"))
     )
     await session.commit()
     return render(
@@ -90,17 +66,11 @@ async def search(page: ReadPage, session: DbSession) -> Response:
 async def _customer_page(
     page: Page, session: DbSession, customer_id: int, *, reveal: bool = False, **extra: Any
 ) -> Response:
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise WebError(404, "web.error.not_found", page.language)
-    wallets = (
-        await session.scalars(
-            select(Account)
-            .where(Account.owner_type == OwnerType.CUSTOMER.value, Account.owner_id == customer_id,
-                   Account.kind == AccountKind.WALLET.value)
-            .order_by(Account.asset)
-        )
-    ).all()  # fmt: skip
+    try:
+        customer = await identity.get_customer(session=session, customer_id=customer_id)
+    except CustomerNotFound:
+        raise WebError(404, "web.error.not_found", page.language) from None
+    wallets = await ledger_queries.customer_wallets(session=session, customer_id=customer_id)
     balances = [(a.asset, await ledger.balance(session=session, account_id=a.id)) for a in wallets]
     movements = []
     for account in wallets:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from compliance import audit_trail, kyc, onboarding
 from compliance.models import KycDocument, KycProfile, ScreeningResult
 from core.auth.permissions import Permission
-from core.identity.models import Customer
+from core.identity import queries as identity_queries
 from webapp.deps_auth import DbSession, get_keyring, get_runtime
 from webapp.staff_portal import queries
 from webapp.staff_portal.actions import attempt
@@ -61,7 +61,7 @@ async def queue(page: KycPage, session: DbSession) -> Response:
 
 async def _detail(page: Page, session: DbSession, customer_id: int, **extra: object) -> Response:
     profile = await kyc.get_profile(session=session, customer_id=customer_id)
-    customer = await session.get(Customer, customer_id)
+    customer = await identity_queries.customer_view(session=session, customer_id=customer_id)
     if profile is None or customer is None:
         raise WebError(404, "web.error.not_found", page.language)
     documents = (
