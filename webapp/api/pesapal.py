@@ -30,14 +30,13 @@ from pydantic import BaseModel
 from core import runtime
 from core.auth.permissions import Permission
 from core.auth.views import SignedInStaff
-from core.db.base import utcnow
 from core.errors import KibetiError
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.phone import normalize_phone
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.rails import invoices as rail_invoices
+from core.rails import refunds as rail_refunds
 from core.rails import service as rail_orders
 from core.rails.errors import RailError
 from payouts.pesapal import adapter, wire
@@ -257,17 +256,9 @@ async def refund(order_id: int, body: RefundBody, staff: RefundStaff, session: D
         raise HTTPException(409, str(exc)) from exc
     if not accepted:
         raise HTTPException(409, "PesaPal did not accept the refund")
-    clearing = await ledger.system_account(session=session, kind=AccountKind.RAIL_CLEARING, asset=Asset.KES)
-    await ledger.post_entry(
-        session=session,
-        idempotency_key=f"rail:{order.rail}:{order.merchant_reference}:refund",
-        kind=f"{order.rail}_refund",
-        postings=[PostingRequest(order.account_id, -amount), PostingRequest(clearing.id, amount)],
-        memo=f"{order.rail} refund {order.confirmation}",
-        details={"rail_order_id": order.id, "staff": staff.email},
+    await rail_refunds.book_refund(
+        session=session, order=order, amount=amount, staff_email=staff.email, clock=runtime.get().clock
     )
-    order.refunded_minor += amount.minor
-    order.updated_at = utcnow()
     await session.commit()
     return _order_view(order)
 
