@@ -22,3 +22,15 @@ async def decided_changes(*, session: AsyncSession, before: int | None) -> Keyse
     """Approved and rejected changes, newest first, keyset-paged on the id."""
     statement = select(ConfigChange).where(ConfigChange.status != ChangeStatus.PENDING.value)
     return await fetch(session, statement, ConfigChange.id, cursor_value=before)
+
+
+async def recent_changes(
+    *, session: AsyncSession, status: str = "", before: int | None = None, limit: int = 50
+) -> Sequence[ConfigChange]:
+    """The newest changes, newest first: of one status ("" any), with an id below `before` (None: any)."""
+    statement = select(ConfigChange).order_by(ConfigChange.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(ConfigChange.status == status)
+    if before is not None:
+        statement = statement.where(ConfigChange.id < before)
+    return (await session.scalars(statement)).all()
