@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from core.auth.permissions import Permission
+from core.ledger import queries as ledger_queries
+from core.ledger.queries import Volume
 from core.money import Asset, Money
+from core.payments import queries as payment_queries
 from core.runtime import Runtime
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.observability.snapshot import take_snapshot
@@ -27,24 +30,24 @@ AnyStaffPage = Annotated[Page, Depends(staff_page())]
 # The volume charts aggregate every posting of the period (a million rows at scale): each figure is
 # recomputed at most once a minute per process, so a room of staff reloading the page costs one query.
 VOLUME_TTL = timedelta(seconds=60)
-_volumes: dict[tuple[int, datetime], tuple[datetime, list[queries.Volume]]] = {}
+_volumes: dict[tuple[int, datetime], tuple[datetime, list[Volume]]] = {}
 
 
 async def cached_volumes(
     session: AsyncSession, runtime: Runtime, since: datetime, now: datetime
-) -> list[queries.Volume]:
+) -> list[Volume]:
     key = (id(runtime), since)
     found = _volumes.get(key)
     if found is not None and found[0] > now:
         return found[1]
-    value = await queries.volumes(session, since=since)
+    value = await ledger_queries.volumes(session=session, since=since)
     if len(_volumes) > 64:
         _volumes.clear()
     _volumes[key] = (now + VOLUME_TTL, value)
     return value
 
 
-def _chart(volumes: list[queries.Volume], language: str, label: str) -> object:
+def _chart(volumes: list[Volume], language: str, label: str) -> object:
     bars = [
         (
             f"{v.kind} · {v.asset}",
@@ -72,7 +75,7 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
     month = await cached_volumes(session, runtime, today - timedelta(days=29), now)  # 30 calendar days
     kyc_pending = await queries.kyc_pending_count(session) if may(page, Permission.KYC_REVIEW) else None
     sla = await queries.case_sla(session, now=now) if may(page, Permission.COMPLIANCE_CASES) else None
-    mpesa = await queries.mpesa_float(session) if may(page, Permission.LEDGER_READ) else None
+    mpesa = await payment_queries.mpesa_float(session=session) if may(page, Permission.LEDGER_READ) else None
     await session.commit()
     snapshot = await take_snapshot(runtime)
     t = page.language

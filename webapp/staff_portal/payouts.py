@@ -5,28 +5,18 @@ suspense released to a customer by two people (payouts.c2b_suspense)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
 from starlette.responses import Response
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
+from core.payments import queries as payment_queries
 from core.payments import retries
-from core.payments.models import (
-    C2BStatus,
-    CollectionStatus,
-    MpesaC2BPayment,
-    MpesaCallback,
-    MpesaCollection,
-    Payout,
-    PayoutRetry,
-    PayoutStatus,
-)
+from core.payments.types import PayoutStatus
 from payouts import c2b_suspense
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
@@ -69,27 +59,16 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
     states = [s.value for s in PayoutStatus]
     state = page.request.query_params.get("state", PayoutStatus.UNKNOWN.value)
     state = state if state in states else PayoutStatus.UNKNOWN.value
-    statement = select(Payout).where(Payout.status == state)
     before = _before(page)
-    if before is not None and before.tzinfo is not None:
-        statement = statement.where(Payout.created_at < before)
-    rows = list((await session.scalars(statement.order_by(Payout.created_at.desc()).limit(PAGE + 1))).all())
+    rows = await payment_queries.payouts_in_state(
+        session=session, status=state, limit=PAGE + 1,
+        created_before=before if before is not None and before.tzinfo is not None else None,
+    )  # fmt: skip
     next_before = rows[PAGE - 1].created_at.isoformat() if len(rows) > PAGE else ""
-    collections = await pagination.fetch(
-        session,
-        select(MpesaCollection).where(MpesaCollection.status != CollectionStatus.SUCCEEDED.value),
-        MpesaCollection.id,
-        cursor_value=pagination.cursor(page.request.query_params.get("cbefore")),
-        limit=20,
+    collections = await payment_queries.unfinished_collections(
+        session=session, before=pagination.cursor(page.request.query_params.get("cbefore")), limit=20
     )
-    suspense = (
-        await session.scalars(
-            select(MpesaC2BPayment)
-            .where(MpesaC2BPayment.status == C2BStatus.SUSPENSE.value)
-            .order_by(MpesaC2BPayment.id.desc())
-            .limit(PAGE)
-        )
-    ).all()
+    suspense = await payment_queries.c2b_in_suspense(session=session, limit=PAGE)
     await session.commit()
     context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
     context.update(extra)
@@ -106,25 +85,10 @@ async def payout(payout_id: PayoutId, page: ReadPage, session: DbSession) -> Res
 
 
 async def _payout(payout_id: str, page: Page, session: DbSession, **extra: object) -> Response:
-    found = await session.get(Payout, payout_id)
+    found = await payment_queries.find_payout(session=session, payout_id=payout_id)
     if found is None:
         raise WebError(404, "web.error.not_found", page.language)
-    references = [
-        r for r in (found.originator_conversation_id, found.conversation_id, found.status_query_id) if r
-    ]
-    calls = (
-        await session.scalars(
-            select(MpesaCallback)
-            .where(
-                or_(
-                    MpesaCallback.reference.in_(references),
-                    MpesaCallback.raw.contains(found.originator_conversation_id),
-                )
-            )
-            .order_by(MpesaCallback.id)
-            .limit(100)
-        )
-    ).all()
+    calls = await payment_queries.callbacks_of_payout(session=session, payout=found)
     retry = await retries.request_for(session=session, payout_id=found.id)
     await session.commit()
     context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
@@ -172,28 +136,25 @@ async def propose_retry(payout_id: PayoutId, page: ApprovePage, session: DbSessi
 @router.post("/payouts/retries/{request_id}/approve")
 async def approve_retry(request_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
     """A second person approves: a new payout is staged under a key derived from the request."""
-    return await _decide_retry(retries.approve, request_id, page, session, "staff.notice.retry_approved")
+    return await _decide_retry(True, request_id, page, session, "staff.notice.retry_approved")
 
 
 @router.post("/payouts/retries/{request_id}/reject")
 async def reject_retry(request_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
-    return await _decide_retry(retries.reject, request_id, page, session, "staff.notice.retry_rejected")
+    return await _decide_retry(False, request_id, page, session, "staff.notice.retry_rejected")
 
 
 async def _decide_retry(
-    decide: Callable[..., Awaitable[PayoutRetry]],
-    request_id: int,
-    page: Page,
-    session: DbSession,
-    notice: str,
+    approve: bool, request_id: int, page: Page, session: DbSession, notice: str
 ) -> Response:
+    decide = retries.approve if approve else retries.reject
     work = decide(
         session=session, request_id=request_id, checker_id=staff_of(page).id,
         clock=get_runtime(page.request).clock,
     )  # fmt: skip
     outcome = await attempt(session, work, page.language)
     if not outcome.ok or outcome.value is None:
-        found = await session.get(PayoutRetry, request_id)
+        found = await payment_queries.find_retry_request(session=session, request_id=request_id)
         if found is None:
             raise WebError(404, "web.error.not_found", page.language)
         return await _payout(found.payout_id, page, session, error=outcome.error)

@@ -1,5 +1,6 @@
-"""Read-only queries behind the portal's pages (what the staff API lists, plus the counts the
-dashboard shows). Writes always go through the domain services."""
+"""Read-only queries of compliance's tables behind the portal's pages (the KYC queue's filter and the
+counts the dashboard shows; core's reads are in core.<domain>.queries). Writes always go through the
+domain services."""
 
 from __future__ import annotations
 
@@ -11,33 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance.gate import IDENTITY_WAITING
 from compliance.models import Case, CaseStatus, KycProfile
-from core.ledger.models import JournalEntry, Posting
-from core.payments.models import MpesaCallback
-
-
-@dataclass(frozen=True)
-class Volume:
-    kind: str
-    asset: str
-    minor: int
-    entries: int
-
-
-async def volumes(session: AsyncSession, *, since: datetime) -> list[Volume]:
-    """Money moved per entry kind and asset since `since`: each entry's credits (= its debits)."""
-    rows = await session.execute(
-        select(
-            JournalEntry.kind,
-            Posting.asset,
-            func.sum(Posting.amount),
-            func.count(func.distinct(JournalEntry.id)),
-        )
-        .join(Posting, Posting.entry_id == JournalEntry.id)
-        .where(JournalEntry.created_at >= since, Posting.amount > 0)
-        .group_by(JournalEntry.kind, Posting.asset)
-        .order_by(JournalEntry.kind, Posting.asset)
-    )
-    return [Volume(kind, asset, int(total or 0), int(n)) for kind, asset, total, n in rows.all()]
 
 
 def kyc_waiting() -> ColumnElement[bool]:
@@ -71,28 +45,3 @@ async def case_sla(session: AsyncSession, *, now: datetime) -> CaseSla:
     )
     overdue = await session.scalar(select(func.count()).select_from(Case).where(due, Case.str_due_at <= now))
     return CaseSla(int(opened or 0), int(soon or 0), int(overdue or 0))
-
-
-@dataclass(frozen=True)
-class MpesaFloat:
-    """The B2C utility float from the last Account Balance answer (the scheduler asks periodically)."""
-
-    available: str  # as M-Pesa reported it, or "" when the answer carried no utility line
-    outcome: str
-    received_at: datetime
-
-
-async def mpesa_float(session: AsyncSession) -> MpesaFloat | None:
-    row = (
-        await session.execute(
-            select(MpesaCallback)
-            .where(MpesaCallback.kind == "balance_result", MpesaCallback.processed.is_(True))
-            .order_by(MpesaCallback.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    outcome = row.outcome or ""
-    available = outcome.removeprefix("utility=") if outcome.startswith("utility=") else ""
-    return MpesaFloat(available=available, outcome=row.flag_reason or outcome, received_at=row.received_at)
