@@ -7,16 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.responses import Response
 
 from core.auth import api_keys
-from core.auth.models import ApiKey
+from core.auth import queries as auth_queries
 from core.auth.permissions import API_KEY_SCOPES, Permission
+from core.merchants import queries as merchant_queries
 from core.merchants import service as merchants
-from core.merchants.models import Merchant, MerchantStatus, SettlementMethod
-from core.settlements.models import Settlement
-from core.webhooks.models import WebhookEndpoint
+from core.merchants.types import MerchantStatus, SettlementMethod
+from core.settlements import settle as settling
+from core.webhooks import service as webhooks
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
 from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
@@ -58,14 +58,10 @@ def _actor(page: Page) -> str:
 
 async def _list(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
     wanted = page.request.query_params.get("status", "")
-    statement = select(Merchant)
-    if wanted in {s.value for s in MerchantStatus}:
-        statement = statement.where(Merchant.status == wanted)
-    found = await pagination.fetch(
-        session,
-        statement,
-        Merchant.id,
-        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    found = await merchant_queries.merchants_page(
+        session=session,
+        status=wanted if wanted in {s.value for s in MerchantStatus} else None,
+        before=pagination.cursor(page.request.query_params.get("before")),
     )
     await session.commit()
     context: dict[str, Any] = {
@@ -106,27 +102,12 @@ async def create(page: MerchantsPage, session: DbSession) -> Response:
 
 
 async def _detail(page: Page, session: DbSession, merchant_id: int, **extra: Any) -> Response:
-    merchant = await session.get(Merchant, merchant_id)
+    merchant = await merchant_queries.find_merchant(session=session, merchant_id=merchant_id)
     if merchant is None:
         raise WebError(404, "web.error.not_found", page.language)
-    keys = (
-        await session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant_id).order_by(ApiKey.id))
-    ).all()
-    hooks = (
-        await session.scalars(
-            select(WebhookEndpoint)
-            .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.deleted_at.is_(None))
-            .order_by(WebhookEndpoint.id)
-        )
-    ).all()
-    settlements = (
-        await session.scalars(
-            select(Settlement)
-            .where(Settlement.merchant_id == merchant_id)
-            .order_by(Settlement.id.desc())
-            .limit(20)
-        )
-    ).all()
+    keys = await api_keys.list_api_keys(session=session, merchant_id=merchant_id)
+    hooks = await webhooks.list_endpoints(session=session, merchant_id=merchant_id)
+    settlements = await settling.list_settlements(session=session, merchant_id=merchant_id, limit=20)
     await session.commit()
     context: dict[str, Any] = {"errors": {}, "values": {}, "error": "", "issued": None}
     context.update(extra)
@@ -200,8 +181,7 @@ async def create_key(merchant_id: MerchantId, page: KeysPage, session: DbSession
 
 @router.post("/merchants/{merchant_id}/keys/{key_id}/revoke")
 async def revoke_key(merchant_id: MerchantId, key_id: KeyId, page: KeysPage, session: DbSession) -> Response:
-    found = (await session.scalars(select(ApiKey).where(ApiKey.key_id == key_id))).first()
-    if found is None or found.merchant_id != merchant_id:
+    if await auth_queries.api_key_owner(session=session, key_id=key_id) != merchant_id:
         raise WebError(404, "web.error.not_found", page.language)
     work = api_keys.revoke_api_key(
         session=session, key_id=key_id, clock=get_runtime(page.request).clock, actor=_actor(page)
