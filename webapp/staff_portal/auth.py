@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from core.audit import service as audit
-from core.auth.models import StaffSession, StaffUser
 from core.auth.permissions import Permission, has_permission
-from core.auth.sessions import SESSION_MAX_AGE
+from core.auth.sessions import SESSION_MAX_AGE, signed_in_staff
+from core.auth.views import SignedInStaff
 from core.config import Settings
 from webapp.deps_auth import RULE_ATTRIBUTE, DbSession
 from webapp.web.portal import Page, Portal, SignInRequired, WebError
@@ -70,27 +70,22 @@ def nav_for(role: str) -> list[NavItem]:
     return [item for item in NAV if item.permission is None or has_permission(role, item.permission)]
 
 
-def actor(staff: StaffUser) -> str:
+def actor(staff: SignedInStaff) -> str:
     """The actor string the staff API writes (`staff:<id>:<email>`), so both read the same."""
     return f"staff:{staff.id}:{staff.email}"
 
 
-async def _signed_in(page: Page, session: AsyncSession) -> StaffUser:
-    sid = page.require_signed_in()
-    family = await session.get(StaffSession, sid)
-    staff = await session.get(StaffUser, family.staff_id) if family is not None else None
+async def _signed_in(page: Page, session: AsyncSession) -> SignedInStaff:
+    staff = await signed_in_staff(session=session, session_id=page.require_signed_in(), now=page.now)
     # End the read transaction: on SQLite every transaction holds the one write lock.
     await session.commit()
-    if family is None or family.revoked_at is not None or family.expires_at <= page.now:
+    if staff is None:  # revoked, expired, or the user disabled
         raise SignInRequired(portal, reason="ended")
-    if staff is None or not staff.active:
-        raise SignInRequired(portal, reason="ended")
-    session.expunge(staff)  # the viewer outlives a rolled-back write of the route (no lazy reload)
     page.principal = staff
     return staff
 
 
-async def refuse(page: Page, session: AsyncSession, staff: StaffUser, permission: Permission) -> WebError:
+async def refuse(page: Page, session: AsyncSession, staff: SignedInStaff, permission: Permission) -> WebError:
     await audit.record(
         session=session,
         actor=f"staff:{staff.id}",
@@ -126,13 +121,13 @@ def staff_page(permission: Permission | None = None) -> Callable[..., Coroutine[
     return check
 
 
-def staff_of(page: Page) -> StaffUser:
-    assert isinstance(page.principal, StaffUser)
+def staff_of(page: Page) -> SignedInStaff:
+    assert isinstance(page.principal, SignedInStaff)
     return page.principal
 
 
 def may(page: Page, permission: Permission) -> bool:
-    return isinstance(page.principal, StaffUser) and has_permission(page.principal.role, permission)
+    return isinstance(page.principal, SignedInStaff) and has_permission(page.principal.role, permission)
 
 
 def public_page() -> Callable[..., Coroutine[Any, Any, Page]]:
@@ -145,5 +140,5 @@ def public_page() -> Callable[..., Coroutine[Any, Any, Page]]:
 
 def render(page: Page, template: str, status: int = 200, **context: Any) -> Response:
     """A staff page: the layout's navigation holds only what the viewer's role may open."""
-    role = page.principal.role if isinstance(page.principal, StaffUser) else ""
+    role = page.principal.role if isinstance(page.principal, SignedInStaff) else ""
     return page.render(template, status=status, nav=nav_for(role) if role else [], **context)
