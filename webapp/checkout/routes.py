@@ -33,8 +33,8 @@ from core.identity.phone import normalize_phone
 from core.invoices import flows as invoice_flows
 from core.invoices import service as invoices
 from core.invoices.errors import InvoiceNotPayable, UnknownInvoice
-from core.invoices.models import InvoiceStatus
 from core.invoices.service import InvoiceView, MethodView
+from core.invoices.types import InvoiceStatus
 from core.money import Asset, Money
 from core.ratelimit import Limit
 from webapp.checkout.qr import qr_svg

@@ -13,10 +13,10 @@ from fastapi import Depends
 from starlette.responses import Response
 
 from core.config import Settings
-from core.merchant_users import service as users
-from core.merchant_users.models import MerchantRole, MerchantUser
+from core.merchant_users import queries as user_queries
+from core.merchant_users.queries import DashboardMerchant, DashboardUser
 from core.merchant_users.service import SESSION_LIFETIME
-from core.merchants.models import Merchant
+from core.merchant_users.types import MerchantRole
 from webapp.deps_auth import RULE_ATTRIBUTE, DbSession
 from webapp.web.portal import Page, Portal, SignInRequired, WebError
 from webapp.web.sessions import CookiePolicy
@@ -46,8 +46,8 @@ PortalPage = Annotated[Page, Depends(portal.page)]
 
 @dataclass(frozen=True)
 class Viewer:
-    user: MerchantUser
-    merchant: Merchant
+    user: DashboardUser
+    merchant: DashboardMerchant
 
     @property
     def is_owner(self) -> bool:
@@ -59,12 +59,10 @@ def merchant_page(role: MerchantRole = MerchantRole.VIEWER) -> Callable[..., Cor
 
     async def check(page: PortalPage, session: DbSession) -> Page:
         sid = page.require_signed_in()
-        found = await users.current(session=session, session_id=sid, now=page.now)
+        found = await user_queries.signed_in(session=session, session_id=sid, now=page.now)
         await session.commit()  # end the read: on SQLite every transaction holds the write lock
         if found is None:
             raise SignInRequired(portal, reason="ended")
-        for row in found:  # read-only from here: a route's rollback must not expire what the layout shows
-            session.expunge(row)
         viewer = Viewer(*found)
         page.principal = viewer
         if role is MerchantRole.OWNER and not viewer.is_owner:

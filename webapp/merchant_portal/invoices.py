@@ -10,7 +10,7 @@ from starlette.responses import Response
 from core.errors import KibetiError
 from core.invoices import service as invoices
 from core.invoices.errors import UnknownInvoice
-from core.invoices.models import InvoiceStatus
+from core.invoices.types import InvoiceStatus
 from core.money import Asset
 from core.settlements import settle
 from core.settlements.errors import UnknownSettlement
