@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from core.addressbook import flows as addressbook
-from core.addressbook.models import NETWORK_ASSETS, SavedAddressView
+from core.addressbook.types import NETWORK_ASSETS, SavedAddressView
 from core.errors import KibetiError
 from core.flows.service import CoreFlows
 from core.identity.errors import InvalidPhoneNumber

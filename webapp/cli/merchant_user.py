@@ -7,7 +7,7 @@ import click
 
 from core.errors import KibetiError
 from core.merchant_users import service as users
-from core.merchant_users.models import MerchantRole
+from core.merchant_users.types import MerchantRole
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 from webapp.deps_auth import get_keyring

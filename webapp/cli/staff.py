@@ -7,7 +7,7 @@ import sys
 import click
 
 from core.auth import service as staff_service
-from core.auth.models import Role
+from core.auth.types import Role
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 from webapp.deps_auth import get_keyring
