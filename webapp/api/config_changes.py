@@ -10,14 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from compliance.gate import enabled_rules
 from core.auth.permissions import Permission
 from core.auth.views import SignedInStaff
+from core.configchanges import queries as change_queries
 from core.configchanges import service as changes
 from core.configchanges.errors import ChangeNotFound, ChangeNotPending, InvalidChange, SameMakerChecker
-from core.configchanges.models import ConfigChange
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/config", tags=["config"])
@@ -60,6 +59,9 @@ class ProposeThreshold(BaseModel):
 
 
 class ChangeOut(BaseModel):
+    """A change as core.configchanges returns it (its attributes, read by name)."""
+
+    model_config = ConfigDict(from_attributes=True)
     id: int
     kind: str
     payload: dict[str, Any]
@@ -71,14 +73,6 @@ class ChangeOut(BaseModel):
     effective_from: datetime
     applied_ref: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, row: ConfigChange) -> ChangeOut:
-        return cls(
-            id=row.id, kind=row.kind, payload=row.payload, previous=row.previous, reason=row.reason,
-            status=row.status, maker_id=row.maker_id, checker_id=row.checker_id,
-            effective_from=row.effective_from, applied_ref=row.applied_ref, created_at=row.created_at,
-        )  # fmt: skip
 
 
 def _refused(exc: Exception) -> HTTPException:
@@ -93,12 +87,8 @@ async def list_changes(
     state: Annotated[str, Query(alias="status", pattern="^(|pending|approved|rejected)$")] = "",
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> list[ChangeOut]:
-    statement = select(ConfigChange).order_by(ConfigChange.id.desc()).limit(50)
-    if state:
-        statement = statement.where(ConfigChange.status == state)
-    if before is not None:
-        statement = statement.where(ConfigChange.id < before)
-    return [ChangeOut.of(row) for row in (await session.scalars(statement)).all()]
+    rows = await change_queries.recent_changes(session=session, status=state, before=before)
+    return [ChangeOut.model_validate(row) for row in rows]
 
 
 @router.post("/fee-changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
@@ -118,7 +108,7 @@ async def propose_fee_change(
         await session.rollback()
         raise _refused(exc) from exc
     await session.commit()
-    return ChangeOut.of(row)
+    return ChangeOut.model_validate(row)
 
 
 @router.post("/monitoring-changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
@@ -140,7 +130,7 @@ async def propose_threshold_change(
         await session.rollback()
         raise _refused(exc) from exc
     await session.commit()
-    return ChangeOut.of(row)
+    return ChangeOut.model_validate(row)
 
 
 async def _decide(
@@ -154,7 +144,7 @@ async def _decide(
         await session.rollback()
         raise _refused(exc) from exc
     await session.commit()
-    return ChangeOut.of(row)
+    return ChangeOut.model_validate(row)
 
 
 @router.post("/changes/{change_id}/approve", response_model=ChangeOut)
