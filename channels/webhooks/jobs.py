@@ -12,20 +12,16 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from channels.webhooks import sender
 from core import runtime, telemetry
 from core.config import Settings
 from core.i18n.catalog import translate
-from core.merchants.models import Merchant
 from core.outbox import service as outbox
 from core.outbox.jobs import marks_row_done
 from core.runtime import Runtime
 from core.security import envelope
-from core.webhooks import service
+from core.webhooks import queries, service
 from core.webhooks.destinations import DestinationPolicy
-from core.webhooks.models import WebhookEndpoint
 from core.webhooks.service import secret_context
 
 log = logging.getLogger(__name__)
@@ -122,29 +118,18 @@ async def tell_merchant_endpoint_disabled(endpoint_id: int) -> None:
     """SMS the merchant's notification phones that an endpoint failed for days and was turned off."""
     rt = runtime.get()
     async with rt.session_factory() as session:
-        row = (
-            await session.execute(
-                select(WebhookEndpoint, Merchant)
-                .join(Merchant, Merchant.id == WebhookEndpoint.merchant_id)
-                .where(WebhookEndpoint.id == endpoint_id)
-            )
-        ).one_or_none()
-    if row is None or rt.notifier is None:
+        notice = await queries.disabled_endpoint_notice(session=session, endpoint_id=endpoint_id)
+    if notice is None or rt.notifier is None:
         return
-    endpoint, merchant = row
-    phones = [p for p in merchant.notification_phones or [] if p] or (
-        [merchant.contact_phone] if merchant.contact_phone else []
-    )
-    language = merchant.language
     text = translate(
         "webhooks.sms.endpoint_disabled",
-        language,
-        url=_short(endpoint.url),
+        notice.language,
+        url=_short(notice.url),
         hours=int(rt.settings.webhook_disable_after_hours),
     )
-    for index, phone in enumerate(phones):
+    for index, phone in enumerate(notice.phones):
         await rt.notifier.send_sms(
-            phone=phone, text=text, reference=f"webhook-disabled-{endpoint.id}-{index}"
+            phone=phone, text=text, reference=f"webhook-disabled-{notice.endpoint_id}-{index}"
         )
 
 

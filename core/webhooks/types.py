@@ -1,7 +1,8 @@
-"""Webhook delivery statuses and attempt outcomes, shared with outer packages (tables: models.py)."""
+"""Webhook delivery statuses, attempt outcomes and notices, shared with outer packages (tables: models.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -15,3 +16,13 @@ class AttemptOutcome(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"  # network error, timeout, 408, 429 or 5xx: tried again later
     FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DisabledEndpointNotice:
+    """Whom to tell, in which language, that an endpoint was turned off."""
+
+    endpoint_id: int
+    url: str
+    phones: tuple[str, ...]  # the merchant's notification phones, else its contact phone
+    language: str
