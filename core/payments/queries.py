@@ -138,3 +138,9 @@ async def mpesa_float(*, session: AsyncSession) -> MpesaFloat | None:
     outcome = row.outcome or ""
     available = outcome.removeprefix("utility=") if outcome.startswith("utility=") else ""
     return MpesaFloat(available=available, outcome=row.flag_reason or outcome, received_at=row.received_at)
+
+
+async def c2b_status(*, session: AsyncSession, trans_id: str) -> str | None:
+    """What was made of a paybill payment (a C2BStatus value), or None when no confirmation came."""
+    statement = select(MpesaC2BPayment.status).where(MpesaC2BPayment.trans_id == trans_id)
+    return (await session.execute(statement)).scalar_one_or_none()
