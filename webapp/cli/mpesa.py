@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
 
-from core.payments.models import MpesaCallback
+from core.payments import queries as payment_queries
 from core.runtime import Runtime
 from payouts import c2b_urls
 from webapp.cli._common import run_with_runtime
@@ -77,10 +76,5 @@ def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_v
 
 async def _outcomes(rt: Runtime, trans_id: str) -> list[str]:
     """What the app made of each confirmation delivery (pending, duplicate, ...)."""
-    query = (
-        select(MpesaCallback.outcome)
-        .where(MpesaCallback.kind == "c2b_confirmation", MpesaCallback.reference == trans_id)
-        .order_by(MpesaCallback.id)
-    )
     async with rt.session_factory() as session:
-        return [str(o or "unprocessed") for o in (await session.execute(query)).scalars()]
+        return await payment_queries.c2b_confirmation_outcomes(session=session, trans_id=trans_id)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
-from core.db.base import utcnow
 from core.money import Asset, Money, format_money
-from core.payments.models import Payout, PayoutStatus
+from core.payments import queries as payment_queries
+from core.payments.types import PayoutStatus
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
@@ -25,23 +24,24 @@ def cli() -> None:
 def list_payouts(status: str | None, limit: int) -> None:
     """Newest first: id, state, amount, age, what Daraja last said."""
 
-    async def work(runtime: Runtime) -> list[Payout]:
-        query = select(Payout).order_by(Payout.updated_at.desc()).limit(limit)
-        if status is not None:
-            query = query.where(Payout.status == status)
+    async def work(runtime: Runtime) -> list[str]:
         async with runtime.session_factory() as session:
-            return list((await session.scalars(query)).all())
+            rows = await payment_queries.recent_payouts(session=session, status=status, limit=limit)
+        now = runtime.clock.now()
+        lines = []
+        for row in rows:
+            amount = format_money(Money.from_minor(row.amount_minor, Asset.KES), "en")
+            minutes = int((now - row.updated_at).total_seconds() // 60)
+            said = f"{row.result_code or ''} {row.result_desc or ''}".strip() or "-"
+            lines.append(f"{row.id}  {row.status:<9}  {amount:>14}  {minutes:>5} min  {said[:60]}")
+        return lines
 
-    rows = run_with_runtime(work)
-    if not rows:
+    lines = run_with_runtime(work)
+    if not lines:
         click.echo(f"No payouts{f' in state {status}' if status else ''}.")
         return
-    now = utcnow()
-    for row in rows:
-        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES), "en")
-        minutes = int((now - row.updated_at).total_seconds() // 60)
-        said = f"{row.result_code or ''} {row.result_desc or ''}".strip() or "-"
-        click.echo(f"{row.id}  {row.status:<9}  {amount:>14}  {minutes:>5} min  {said[:60]}")
+    for line in lines:
+        click.echo(line)
 
 
 @cli.command(name="reconcile")

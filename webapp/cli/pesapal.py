@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from core.money import Asset, Money, format_money
 from core.rails import jobs as rail_jobs
-from core.rails.models import RailOrder
+from core.rails import queries as rail_queries
 from core.runtime import Runtime
 from payouts.pesapal import adapter
 from webapp.cli._common import run_with_runtime
@@ -42,17 +41,17 @@ def register_ipn() -> None:
 def orders(limit: int) -> None:
     """The newest PesaPal orders: status, amount, reference and tracking id."""
 
-    async def work(rt: Runtime) -> list[RailOrder]:
+    async def work(rt: Runtime) -> list[str]:
         async with rt.session_factory() as session:
-            query = select(RailOrder).order_by(RailOrder.id.desc()).limit(limit)
-            return list((await session.execute(query)).scalars())
+            rows = await rail_queries.newest_orders(session=session, limit=limit)
+        return [
+            f"#{row.id} {row.status:<10} {format_money(Money.from_minor(row.amount_minor, Asset.KES)):>14} "
+            f"{row.merchant_reference} {row.tracking_id or '-'} {row.flag_reason}"
+            for row in rows
+        ]
 
-    for row in run_with_runtime(work):
-        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
-        click.echo(
-            f"#{row.id} {row.status:<10} {amount:>14} {row.merchant_reference} "
-            f"{row.tracking_id or '-'} {row.flag_reason}"
-        )
+    for line in run_with_runtime(work):
+        click.echo(line)
 
 
 @pesapal_group.command(name="confirm")
