@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import service as staff_service
 from core.auth.errors import AccountLocked, LoginFailed
-from core.auth.models import StaffUser
 from core.errors import KibetiError
 from core.fees import service as fees_service
 from core.fx import jobs as fx_jobs
@@ -133,10 +132,9 @@ STAFF_TOTP = click.option(
 )
 
 
-async def _signed_in(
-    session: AsyncSession, runtime: Runtime, email: str, password: str, totp: str
-) -> StaffUser:
-    """The staff member these credentials prove; a failed try is committed (lockout) and refused."""
+async def _signed_in(session: AsyncSession, runtime: Runtime, email: str, password: str, totp: str) -> int:
+    """The id of the staff member these credentials prove; a failed try is committed (lockout) and
+    refused."""
     try:
         await staff_service.login(
             session=session, email=email, password=password, totp_code=totp, clock=runtime.clock,
@@ -147,7 +145,7 @@ async def _signed_in(
         raise click.ClickException(str(exc)) from exc
     staff = await staff_service.get_staff_by_email(session=session, email=email)
     assert staff is not None
-    return staff
+    return staff.id
 
 
 def _run_override(work: Callable[[Runtime], Awaitable[str]]) -> None:
@@ -173,9 +171,9 @@ def propose_command(
 
     async def work(runtime: Runtime) -> str:
         async with runtime.session_factory() as session:
-            staff = await _signed_in(session, runtime, email, password, totp)
+            staff_id = await _signed_in(session, runtime, email, password, totp)
             row = await overrides.propose_override(
-                session=session, base=base, quote=quote, rate=rate, reason=reason, maker_id=staff.id,
+                session=session, base=base, quote=quote, rate=rate, reason=reason, maker_id=staff_id,
                 clock=runtime.clock, valid_for=timedelta(minutes=minutes),
             )  # fmt: skip
             await session.commit()
@@ -194,9 +192,9 @@ def approve_command(override_id: int, email: str, password: str, totp: str) -> N
 
     async def work(runtime: Runtime) -> str:
         async with runtime.session_factory() as session:
-            staff = await _signed_in(session, runtime, email, password, totp)
+            staff_id = await _signed_in(session, runtime, email, password, totp)
             row = await overrides.approve_override(
-                session=session, override_id=override_id, checker_id=staff.id, clock=runtime.clock
+                session=session, override_id=override_id, checker_id=staff_id, clock=runtime.clock
             )
             await session.commit()
         assert row.valid_until is not None
