@@ -17,7 +17,6 @@ from core.fx.policy import FxPolicy
 from core.money import Asset, parse_amount
 from core.quotes import service as quotes
 from core.quotes.maths import Given, QuoteKind, QuoteRequest, Rail
-from core.quotes.models import Quote
 from core.quotes.text import compact_text, describe
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
@@ -53,21 +52,19 @@ def _run(kind: QuoteKind, amount: str, unit: str, asset: str | None, rail: str, 
 
     async def work(runtime: Runtime) -> None:
         policy = FxPolicy.from_settings(runtime.settings)
-
-        async def create() -> Quote:
-            async with runtime.session_factory() as session:
-                row = await quotes.create_quote(
-                    session=session, request=request, clock=runtime.clock, policy=policy
-                )
-                await session.commit()
-                return row
-
-        try:
-            row = await create()
-        except RatesUnavailable:
-            click.echo("No fresh rates: refreshing from the configured sources first.", err=True)
-            await fx_jobs.refresh_with_runtime()
-            row = await create()
+        for refreshed in (False, True):  # once more after a refresh when no fresh rate is stored
+            try:
+                async with runtime.session_factory() as session:
+                    row = await quotes.create_quote(
+                        session=session, request=request, clock=runtime.clock, policy=policy
+                    )
+                    await session.commit()
+                break
+            except RatesUnavailable:
+                if refreshed:
+                    raise
+                click.echo("No fresh rates: refreshing from the configured sources first.", err=True)
+                await fx_jobs.refresh_with_runtime()
         terms = quotes.terms_of(row)
         demo = "demo" in row.rate_source.split("+")
         valid = int((row.expires_at - row.created_at).total_seconds())
