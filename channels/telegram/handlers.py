@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import (
@@ -292,10 +292,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.warning("telegram error reply failed")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def install_handlers(
     application: Application,  # type: ignore[type-arg]
     *,
@@ -303,7 +299,7 @@ def install_handlers(
     links: TelegramLinks,
     shortcode: str,
     states: ChatStateStore | None = None,
-    now: Callable[[], datetime] = _utcnow,
+    now: Callable[[], datetime],
 ) -> None:
     application.bot_data[FLOWS_KEY] = flows
     application.bot_data[LINKS_KEY] = links

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.keys import AuditKeys, current_keys
 from core.audit.models import GENESIS_HASH, AuditEntry, AuditPending
-from core.clock import Clock
+from core.clock import Clock, clock_of
 from core.errors import KibetiError
 
 _LOCK_ID = 0x4B49_4254  # "KIBT": serialises appends on PostgreSQL
@@ -122,7 +122,7 @@ async def record(
         )
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    moment = (clock.now() if clock else datetime.now(UTC)).astimezone(UTC)
+    moment = (clock or clock_of(session)).now().astimezone(UTC)
     entry = AuditEntry(
         seq=seq,
         occurred_at=moment,
@@ -159,7 +159,7 @@ async def record_deferred(
         return
     session.add(
         AuditPending(
-            occurred_at=datetime.now(UTC), actor=actor, action=action, subject=subject,
+            occurred_at=clock_of(session).now(), actor=actor, action=action, subject=subject,
             details=_clean(details or {}),
         )
     )  # fmt: skip

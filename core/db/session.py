@@ -86,6 +86,12 @@ def make_session_factory(
     )
 
 
+def clock_of_factory(factory: async_sessionmaker[AsyncSession]) -> Clock:
+    """The clock `factory`'s sessions carry (`core.clock.clock_of` of each of them)."""
+    clock: Clock = factory.kw.get("info", {})[CLOCK_KEY]
+    return clock
+
+
 def with_clock(factory: async_sessionmaker[AsyncSession], clock: Clock) -> async_sessionmaker[AsyncSession]:
     """The same database's sessions, carrying `clock` instead (a no-op when they already do)."""
     if factory.kw.get("info", {}).get(CLOCK_KEY) is clock:

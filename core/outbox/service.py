@@ -12,7 +12,8 @@ from sqlalchemy import Update, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.db.base import utcnow
+from core.clock import clock_of
+from core.db.session import clock_of_factory
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.ports import JobQueue
 
@@ -65,7 +66,7 @@ async def enqueue(
             kwargs=kwargs,
             status=OutboxStatus.PENDING.value,
             attempts=0,
-            created_at=utcnow(),
+            created_at=clock_of(session).now(),
         )
         .on_conflict_do_nothing()
         .returning(OutboxJob.id)
@@ -81,7 +82,7 @@ async def enqueue(
 async def mark_done(*, session: AsyncSession, outbox_id: int) -> None:
     """Mark the row done in the caller's transaction (a plain statement: no ORM bookkeeping)."""
     connection = await session.connection()
-    await connection.execute(_done_statement(outbox_id))
+    await connection.execute(_done_statement(outbox_id, clock_of(session).now()))
 
 
 @asynccontextmanager
@@ -112,15 +113,14 @@ async def pending_job(
 
 async def finish(*, session_factory: async_sessionmaker[AsyncSession], outbox_id: int) -> None:
     """Mark the row done on its own (`mark_done` does it inside the caller's transaction)."""
+    now = clock_of_factory(session_factory).now()
     async with _one_statement(session_factory) as connection:
-        await connection.execute(_done_statement(outbox_id))
+        await connection.execute(_done_statement(outbox_id, now))
 
 
-def _done_statement(outbox_id: int) -> Update:
+def _done_statement(outbox_id: int, now: datetime) -> Update:
     return (
-        update(OutboxJob)
-        .where(OutboxJob.id == outbox_id)
-        .values(status=OutboxStatus.DONE.value, done_at=utcnow())
+        update(OutboxJob).where(OutboxJob.id == outbox_id).values(status=OutboxStatus.DONE.value, done_at=now)
     )
 
 
@@ -128,14 +128,16 @@ async def relay(
     *,
     session_factory: async_sessionmaker[AsyncSession],
     queue: JobQueue,
-    now: Callable[[], datetime] = utcnow,
+    now: Callable[[], datetime] | None = None,
     batch: int = 200,
 ) -> int:
-    """Dispatch pending rows, and re-dispatch rows whose job vanished from the queue.
+    """Dispatch pending rows, and re-dispatch rows whose job vanished from the queue. `now`: the
+    sessions' clock unless given.
 
     At-least-once: a crash between enqueue and the status update dispatches again, so every job
     must be idempotent. Returns how many jobs were (re-)dispatched.
     """
+    now = now or clock_of_factory(session_factory).now
     stale_before = now() - REDISPATCH_AFTER
     async with session_factory() as session:
         query = (

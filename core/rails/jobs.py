@@ -17,8 +17,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import runtime, telemetry
-from core.clock import FixedClock
-from core.db.base import utcnow
+from core.clock import FixedClock, clock_of
 from core.flows import accounts, trading
 from core.flows.errors import ServiceUnavailable
 from core.flows.service import CoreFlows
@@ -133,7 +132,7 @@ async def confirm_order(order_id: int) -> str:
         order = applied.order
         if applied.outcome == "completed":  # in the crediting transaction: the purpose's own step
             notice = await COMPLETERS[order.purpose](session, order)
-        expired = applied.outcome == "pending" and utcnow() - order.created_at > ORDER_TTL
+        expired = applied.outcome == "pending" and clock_of(session).now() - order.created_at > ORDER_TTL
         await session.commit()
     if expired and await rail.cancel_collection(provider_reference=tracking_id):
         async with rt.session_factory() as session:
@@ -199,7 +198,7 @@ async def _completed_topup(session: AsyncSession, order: RailOrder) -> Notice:
 async def _completed_invoice(session: AsyncSession, order: RailOrder) -> None:
     """A merchant invoice paid by card or Airtel Money: the invoice records the payment (its payer
     need not be a customer; the merchant hears through the invoice's own notices)."""
-    await invoices.order_paid(session=session, order=order, now=utcnow())
+    await invoices.order_paid(session=session, order=order, now=clock_of(session).now())
 
 
 Completer = Callable[[AsyncSession, RailOrder], Awaitable[Notice | None]]
@@ -214,7 +213,7 @@ CUSTOMER_PURPOSES = ("buy", "topup")  # told by SMS when the payment fails
 async def reconcile_rail_orders() -> int:
     """Orders left open: submit again (never submitted) or ask the rail again. Returns how many."""
     rt = runtime.get()
-    now = utcnow()
+    now = rt.clock.now()
     slot = int(now.timestamp() // RECHECK_AFTER.total_seconds())
     staged = 0
     async with rt.session_factory() as session:
@@ -237,7 +236,7 @@ async def watch_reversals() -> int:
     """Once a day per order, for REVERSAL_WATCH after its credit: ask again, so a reversal (a card
     chargeback) whose IPN never came is still taken back. Returns how many were staged."""
     rt = runtime.get()
-    now = utcnow()
+    now = rt.clock.now()
     day = int(now.timestamp() // 86_400)
     async with rt.session_factory() as session:
         orders = await service.recently_completed(session=session, since=now - REVERSAL_WATCH)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, EntryResult, PostingRequest
 from core.money import Asset, Money
@@ -65,7 +65,7 @@ async def create_order(
         if (existing.account_id, existing.amount_minor, existing.rail) != (account_id, amount.minor, rail):
             raise RailOrderConflict(f"idempotency key {idempotency_key!r} was used for another order")
         return existing
-    now = utcnow()
+    now = clock_of(session).now()
     row = RailOrder(
         rail=rail,
         merchant_reference=f"KBT-{secrets.token_hex(8).upper()}",
@@ -119,7 +119,7 @@ async def claim_for_submit(*, session: AsyncSession, order_id: int) -> tuple[Rai
     if row.status not in (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value) or row.tracking_id:
         return None
     repeated = row.status == OrderStatus.SUBMITTING.value
-    row.status, row.updated_at = OrderStatus.SUBMITTING.value, utcnow()
+    row.status, row.updated_at = OrderStatus.SUBMITTING.value, clock_of(session).now()
     return row, repeated
 
 
@@ -131,7 +131,7 @@ async def mark_submitted(
     row.tracking_id, row.redirect_url = tracking_id, redirect_url[:500]
     if row.status in (OrderStatus.CREATED.value, OrderStatus.SUBMITTING.value) or unsure:
         row.status, row.flag_reason = OrderStatus.PENDING.value, ""  # the first submit did get through
-    row.updated_at = utcnow()
+    row.updated_at = clock_of(session).now()
     return row
 
 
@@ -142,7 +142,7 @@ async def refuse_submit(*, session: AsyncSession, order_id: int, reason: str, re
     row = await get_order(session=session, order_id=order_id, lock=True)
     if row.status not in OPEN_ORDER or row.tracking_id:
         return False
-    row.updated_at = utcnow()
+    row.updated_at = clock_of(session).now()
     if repeated:
         row.status, row.flag_reason = OrderStatus.FLAGGED.value, f"{RESUBMIT_REFUSED}: {reason}"[:255]
         return False
@@ -155,7 +155,11 @@ async def fail_order(*, session: AsyncSession, order_id: int, reason: str) -> bo
     row = await get_order(session=session, order_id=order_id, lock=True)
     if row.status not in OPEN_ORDER:
         return False
-    row.status, row.flag_reason, row.updated_at = OrderStatus.FAILED.value, reason[:255], utcnow()
+    row.status, row.flag_reason, row.updated_at = (
+        OrderStatus.FAILED.value,
+        reason[:255],
+        clock_of(session).now(),
+    )
     return True
 
 
@@ -179,7 +183,7 @@ async def note_notice(
         RailNotice(
             rail=rail, kind=kind[:24], tracking_id=tracking_id[:64],
             merchant_reference=merchant_reference[:64], order_id=order.id if order is not None else None,
-            raw=raw, created_at=utcnow(),
+            raw=raw, created_at=clock_of(session).now(),
         )
     )  # fmt: skip
     if order is None:
@@ -247,7 +251,7 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
         return Applied("pending" if order.status in OPEN_ORDER else "ignored", order)
     if state is CollectionState.FAILED:
         if order.status in OPEN_ORDER:
-            order.status, order.updated_at = OrderStatus.FAILED.value, utcnow()
+            order.status, order.updated_at = OrderStatus.FAILED.value, clock_of(session).now()
             return Applied("failed", order)
         return Applied("ignored", order)
     if state is CollectionState.REVERSED:
@@ -255,11 +259,11 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
             await _reverse(session, order, result)
             return Applied("reversed", order)
         if order.status in OPEN_ORDER:  # taken back before we ever credited it
-            order.status, order.updated_at = OrderStatus.FAILED.value, utcnow()
+            order.status, order.updated_at = OrderStatus.FAILED.value, clock_of(session).now()
             return Applied("failed", order)
         return Applied("duplicate", order)
     if order.status == OrderStatus.FAILED.value:  # paid after all (a retry on PesaPal's page): staff
-        order.status, order.updated_at = OrderStatus.FLAGGED.value, utcnow()
+        order.status, order.updated_at = OrderStatus.FLAGGED.value, clock_of(session).now()
         order.flag_reason = f"PesaPal says COMPLETED after the order failed ({order.flag_reason})"[:255]
         order.confirmation, order.method = result.confirmation[:64], result.method[:32]
         return Applied("flagged", order)
@@ -267,7 +271,7 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
         return Applied("duplicate" if order.status in FINAL_ORDER else "ignored", order)
     problem = _disagreement(order, result)
     order.confirmation, order.method = result.confirmation[:64], result.method[:32]
-    order.updated_at = utcnow()
+    order.updated_at = clock_of(session).now()
     if problem:
         order.status, order.flag_reason = OrderStatus.FLAGGED.value, problem[:255]
         return Applied("flagged", order)
@@ -308,7 +312,7 @@ async def _reverse(session: AsyncSession, order: RailOrder, result: CollectionRe
     )
     order.reversal_entry_id, order.status = entry.entry_id, OrderStatus.REVERSED.value
     order.flag_reason = f"reversed by the provider after credit; KES {owed.amount} owed"[:255]
-    order.updated_at = utcnow()
+    order.updated_at = clock_of(session).now()
     await outbox.enqueue(
         session=session, job=REVERSAL_CASE_JOB, kwargs={"order_id": order.id},
         dedupe_key=f"rail-reversal-case:{order.id}", queue="default",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.security import envelope
 from core.security.envelope import Keyring
 from core.security.errors import EnvelopeError
@@ -17,11 +17,11 @@ from core.security.models import StoredSecret
 
 async def put_secret(*, session: AsyncSession, name: str, value: bytes | str, keyring: Keyring) -> None:
     sealed = envelope.seal(value, keyring=keyring, context=f"secret:{name}")
-    row = await session.get(StoredSecret, name)
+    row, now = await session.get(StoredSecret, name), clock_of(session).now()
     if row is None:
-        session.add(StoredSecret(name=name, envelope=sealed, key_id=keyring.current, updated_at=utcnow()))
+        session.add(StoredSecret(name=name, envelope=sealed, key_id=keyring.current, updated_at=now))
     else:
-        row.envelope, row.key_id, row.updated_at = sealed, keyring.current, utcnow()
+        row.envelope, row.key_id, row.updated_at = sealed, keyring.current, now
     await session.flush()
 
 
@@ -39,7 +39,7 @@ async def rotate_all(*, session: AsyncSession, keyring: Keyring) -> int:
     for row in rows:
         if envelope.needs_rotation(row.envelope, keyring=keyring):
             row.envelope = envelope.rotate(row.envelope, keyring=keyring, context=f"secret:{row.name}")
-            row.key_id, row.updated_at = keyring.current, utcnow()
+            row.key_id, row.updated_at = keyring.current, clock_of(session).now()
             changed += 1
     await session.flush()
     return changed

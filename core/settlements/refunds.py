@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.errors import KibetiError
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
@@ -186,7 +186,7 @@ async def create_refund(
         status=RefundStatus.AWAITING_ADDRESS.value, amount_minor=wanted,
         asset=Asset.KES.value if crypto is None else crypto.asset.value, payout_minor=0, network_fee_minor=0,
         address="", token_hash="", reason=reason[:200], failure="", created_by=actor[:100],
-        created_at=utcnow(),
+        created_at=clock_of(session).now(),
     )  # fmt: skip
     session.add(row)
     await session.flush()
@@ -206,7 +206,11 @@ async def create_refund(
             memo=f"refund {row.public_id} of {credit.reference}",
             details={"refund_id": row.public_id, "merchant_id": merchant_id, "credit_id": credit.id},
         )  # fmt: skip
-        row.entry_id, row.status, row.finished_at = entry.entry_id, RefundStatus.COMPLETED.value, utcnow()
+        row.entry_id, row.status, row.finished_at = (
+            entry.entry_id,
+            RefundStatus.COMPLETED.value,
+            clock_of(session).now(),
+        )
         row.payout_minor = wanted
     elif crypto is not None:  # the payer's share of the crypto leaves FX liquidity now
         row.entry_id = await _to_refund_wallet(session, row, money, crypto, account)
@@ -251,7 +255,7 @@ async def _refund_excess(
         idempotency_key=key, method=RefundMethod.CRYPTO.value, status=RefundStatus.AWAITING_ADDRESS.value,
         amount_minor=0, asset=left.asset.value, payout_minor=left.minor, network_fee_minor=0, address="",
         source_account_id=account_id, reason=reason[:200] or "excess", failure="", created_by=actor[:100],
-        created_at=utcnow(),
+        created_at=clock_of(session).now(),
     )  # fmt: skip
     session.add(row)
     await session.flush()
@@ -332,7 +336,7 @@ async def withdrawal_final(
     ).scalar_one_or_none()
     if row is None or row.status != RefundStatus.SENDING.value:
         return row
-    row.finished_at = utcnow()
+    row.finished_at = clock_of(session).now()
     if outcome == "confirmed":
         row.status = RefundStatus.COMPLETED.value
         await _announce(session, row, "refund.completed")

@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.merchants.models import Merchant, MerchantStatus, SettlementMethod, SettlementSchedule
 from core.money import Asset, Money
 from core.payments import limits as mpesa
@@ -143,7 +143,7 @@ async def settle(
         amount_minor=payout.amount_minor,
         payout_id=payout.id,
         failure="",
-        created_at=now or utcnow(),
+        created_at=now or clock_of(session).now(),
     )
     session.add(row)
     await session.flush()
@@ -191,7 +191,7 @@ async def finish(*, session: AsyncSession, payout_id: str) -> Finished:
         payout.flag_reason = f"merchant {row.merchant_id} settlement failed: funds returned"[:255]
     else:
         return Finished(row, changed=False)
-    row.finished_at = utcnow()
+    row.finished_at = clock_of(session).now()
     await _announce(session, row, f"settlement.{row.status}")
     return Finished(row, changed=True)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.outbox import service as outbox
 from core.webhooks.errors import UnknownEventType
 from core.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -79,7 +79,7 @@ async def record_event(
 
     Idempotent: a second call with the same (merchant, idempotency_key) writes nothing."""
     kind = parse_event_type(event_type)
-    now = utcnow()
+    now = clock_of(session).now()
     event_id = await _insert_event(
         session,
         merchant_id=merchant_id,
@@ -120,7 +120,7 @@ async def _insert_event(
             object_id=object_id[:80],
             payload=payload,
             idempotency_key=idempotency_key,
-            created_at=utcnow(),
+            created_at=clock_of(session).now(),
         )
         .on_conflict_do_nothing(index_elements=["merchant_id", "idempotency_key"])
         .returning(WebhookEvent.id)
