@@ -4,7 +4,7 @@ POST /api/staff/fx/overrides/{id}/approve (a different person) puts it in force,
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,6 @@ from core.auth.permissions import Permission
 from core.auth.views import SignedInStaff
 from core.fx import overrides
 from core.fx.errors import OverrideNotAllowed, OverrideNotFound, UnknownPair
-from core.fx.models import FxOverride
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/fx", tags=["fx"])
@@ -31,6 +30,21 @@ class ProposeOverride(BaseModel):
     minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
+class OverrideRow(Protocol):
+    """What this API reads of an override core.fx.overrides returns."""
+
+    id: int
+    base: str
+    quote: str
+    rate: str
+    reason: str
+    status: str
+    maker_id: int
+    checker_id: int | None
+    created_at: datetime
+    valid_until: datetime | None
+
+
 class OverrideOut(BaseModel):
     id: int
     pair: str
@@ -43,7 +57,7 @@ class OverrideOut(BaseModel):
     valid_until: datetime | None
 
     @classmethod
-    def of(cls, row: FxOverride) -> OverrideOut:
+    def of(cls, row: OverrideRow) -> OverrideOut:
         return cls(
             id=row.id, pair=f"{row.base}/{row.quote}", rate=row.rate, reason=row.reason, status=row.status,
             maker_id=row.maker_id, checker_id=row.checker_id, created_at=row.created_at,

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.auth.permissions import Permission
 from core.auth.views import SignedInStaff
 from core.payments import retries
-from core.payments.models import PayoutRetry
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/payouts", tags=["payouts"])
@@ -29,19 +28,15 @@ class RetryIn(BaseModel):
 
 
 class RetryOut(BaseModel):
+    """A retry request as core.payments.retries returns it (its attributes, read by name)."""
+
+    model_config = ConfigDict(from_attributes=True)
     id: int
     payout_id: str
     status: str
     maker_id: int
     checker_id: int | None
     retry_payout_id: str | None
-
-    @classmethod
-    def of(cls, row: PayoutRetry) -> RetryOut:
-        return cls(
-            id=row.id, payout_id=row.payout_id, status=row.status, maker_id=row.maker_id,
-            checker_id=row.checker_id, retry_payout_id=row.retry_payout_id,
-        )  # fmt: skip
 
 
 @router.post("/{payout_id}/retry", response_model=RetryOut, status_code=status.HTTP_201_CREATED)
@@ -53,7 +48,7 @@ async def propose_retry(
         clock=get_runtime(request).clock,
     )  # fmt: skip
     await session.commit()
-    return RetryOut.of(row)
+    return RetryOut.model_validate(row)
 
 
 @router.post("/retries/{request_id}/approve", response_model=RetryOut)
@@ -64,7 +59,7 @@ async def approve_retry(
         session=session, request_id=request_id, checker_id=staff.id, clock=get_runtime(request).clock
     )
     await session.commit()
-    return RetryOut.of(row)
+    return RetryOut.model_validate(row)
 
 
 @router.post("/retries/{request_id}/reject", response_model=RetryOut)
@@ -75,4 +70,4 @@ async def reject_retry(
         session=session, request_id=request_id, checker_id=staff.id, clock=get_runtime(request).clock
     )
     await session.commit()
-    return RetryOut.of(row)
+    return RetryOut.model_validate(row)
