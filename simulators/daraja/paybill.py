@@ -8,11 +8,11 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from core.errors import KibetiError
 from core.identity.phone import normalize_phone
-from core.payments.models import C2BStatus, MpesaC2BPayment
+from core.payments import queries as payments
+from core.payments.types import C2BStatus
 from core.runtime import Runtime
 from payouts import adapter, c2b, c2b_urls
 
@@ -76,10 +76,8 @@ async def decision(runtime: Runtime, trans_id: str) -> str:
     """What Kibeti made of a paybill payment once M-Pesa's Transaction Status answered:
     "credited", "suspense", "not_found", "pending" (not yet), or "" (no confirmation came)."""
     async with runtime.session_factory() as session:
-        row = (
-            await session.execute(select(MpesaC2BPayment).where(MpesaC2BPayment.trans_id == trans_id))
-        ).scalar_one_or_none()
-    return "" if row is None else row.status
+        status = await payments.c2b_status(session=session, trans_id=trans_id)
+    return status or ""
 
 
 async def wait_for_decision(runtime: Runtime, trans_id: str, wait_s: float = 15.0) -> str:
