@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import click
 
 from core.auth import api_keys
 from core.auth.permissions import API_KEY_SCOPES
 from core.merchants import service as merchants
 from core.merchants.errors import MerchantScreeningHeld
-from core.merchants.models import Merchant
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
@@ -21,7 +23,23 @@ def cli() -> None:
     """Merchants: created pending, screened and activated by staff, then given API keys."""
 
 
-def _line(row: Merchant) -> str:
+class MerchantRow(Protocol):
+    """What a merchant's line shows (core.merchants' rows have these)."""
+
+    id: int
+    name: str
+    status: str
+    till_code: str | None
+    fee_bps: int
+    settlement_method: str
+    settlement_till: str
+    settlement_paybill: str
+    settlement_account: str
+    settlement_phone: str
+    settlement_schedule: str
+
+
+def _line(row: MerchantRow) -> str:
     settle = {
         "till": f"till {row.settlement_till}",
         "paybill": f"paybill {row.settlement_paybill} account {row.settlement_account}",
@@ -80,7 +98,7 @@ def create_command(
 ) -> None:
     """Create a merchant (pending until `kibeti merchant activate`)."""
 
-    async def work(runtime: Runtime) -> Merchant:
+    async def work(runtime: Runtime) -> MerchantRow:
         async with runtime.session_factory() as session, session.begin():
             return await merchants.create_merchant(
                 session=session,
@@ -174,7 +192,7 @@ def api_key_command(merchant_id: int, scopes: tuple[str, ...], name: str, test_k
 def list_command(status: str | None) -> None:
     """List merchants."""
 
-    async def work(runtime: Runtime) -> list[Merchant]:
+    async def work(runtime: Runtime) -> Sequence[MerchantRow]:
         async with runtime.session_factory() as session:
             return await merchants.list_merchants(session=session, status=status, limit=1000)
 

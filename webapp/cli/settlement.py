@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from typing import Protocol
 
 import click
 
@@ -13,7 +15,7 @@ from core.runtime import Runtime
 from core.settlements import flows, statement
 from core.settlements import settle as settling
 from core.settlements.errors import UnknownSettlement
-from core.settlements.models import Settlement, SettlementStatus
+from core.settlements.types import SettlementStatus
 from webapp.cli._common import run_with_runtime
 
 
@@ -27,7 +29,21 @@ def settlement_group() -> None:
     """Merchant settlements to M-Pesa (till, paybill, phone)."""
 
 
-def _line(row: Settlement) -> str:
+class SettlementRow(Protocol):
+    """What a settlement's line shows (core.settlements' rows have these)."""
+
+    id: int
+    merchant_id: int
+    amount_minor: int
+    method: str
+    destination: str
+    account_reference: str
+    status: str
+    receipt: str | None
+    failure: str
+
+
+def _line(row: SettlementRow) -> str:
     amount = format_money(Money.from_minor(row.amount_minor, Asset.KES), "en")
     where = settling.Destination(row.method, row.destination, row.account_reference).label()
     receipt = f" receipt {row.receipt}" if row.receipt else ""
@@ -35,7 +51,7 @@ def _line(row: Settlement) -> str:
     return f"S{row.id} merchant {row.merchant_id}: {amount} to {where}: {row.status}{receipt}{failure}"
 
 
-async def _wait(rt: Runtime, ids: list[int], seconds: float) -> list[Settlement]:
+async def _wait(rt: Runtime, ids: list[int], seconds: float) -> Sequence[SettlementRow]:
     """Until every settlement is final (or `seconds` pass), relaying the outbox so the payout jobs
     run here too when no scheduler is running (the embedded default's in-process queue)."""
     deadline = time.monotonic() + seconds
@@ -61,7 +77,7 @@ async def _wait(rt: Runtime, ids: list[int], seconds: float) -> list[Settlement]
 def run(merchant_id: int | None, daily: bool, force: bool, wait_s: float) -> None:
     """Settle every active merchant's balance above its minimum to its till, paybill or phone."""
 
-    async def work(rt: Runtime) -> list[Settlement]:
+    async def work(rt: Runtime) -> Sequence[SettlementRow]:
         opened = await flows.run_settlements(
             rt, merchant_id=merchant_id, schedule="daily" if daily else None, force=force
         )
@@ -81,7 +97,7 @@ def run(merchant_id: int | None, daily: bool, force: bool, wait_s: float) -> Non
 def list_settlements(merchant_id: int) -> None:
     """A merchant's settlements, newest first."""
 
-    async def work(rt: Runtime) -> list[Settlement]:
+    async def work(rt: Runtime) -> Sequence[SettlementRow]:
         async with rt.session_factory() as session:
             return await settling.list_settlements(session=session, merchant_id=merchant_id)
 
