@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settlements.models import MerchantCredit, Settlement
@@ -34,3 +34,16 @@ async def settlements_since(
     return [
         SettlementSummary(row_id, created_at) for row_id, created_at in (await session.execute(query)).all()
     ]
+
+
+async def settlements_failed_first(
+    *, session: AsyncSession, status: str | None, limit: int
+) -> list[Settlement]:
+    """For staff: failed settlements first (their funds are back on the merchant's balance), then the
+    rest, newest first within each; of one status when `status` is given."""
+    query = select(Settlement)
+    if status:
+        query = query.where(Settlement.status == status)
+    failed_first = case((Settlement.status == "failed", 0), else_=1)
+    rows = await session.execute(query.order_by(failed_first, Settlement.id.desc()).limit(limit))
+    return list(rows.scalars())
