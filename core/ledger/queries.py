@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import service
-from core.ledger.models import Account, JournalEntry, Posting
-from core.ledger.types import AccountKind, OwnerType
+from core.ledger.models import Account, Hold, JournalEntry, Posting
+from core.ledger.types import AccountKind, HoldStatus, OwnerType
 from core.money import Asset
 
 FLOAT_KINDS = (AccountKind.MPESA_FLOAT, AccountKind.CUSTODY)
@@ -83,3 +83,11 @@ async def volumes(*, session: AsyncSession, since: datetime) -> list[Volume]:
         .order_by(JournalEntry.kind, Posting.asset)
     )
     return [Volume(kind, asset, int(total or 0), int(n)) for kind, asset, total, n in rows.all()]
+
+
+async def pending_hold_id(*, session: AsyncSession, idempotency_key: str) -> int | None:
+    """The hold placed under this key if it is still pending (neither posted, voided nor expired)."""
+    statement = select(Hold.id).where(
+        Hold.idempotency_key == idempotency_key, Hold.status == HoldStatus.PENDING.value
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
