@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ from compliance.models import (
     RegulatoryReport,
 )
 from compliance.rules import RuleHit
-from core.auth.models import StaffUser
+from core.auth import queries as staff
 
 STR_DEADLINE = timedelta(days=2)  # POCAMLA s.44(2) as amended: within 2 days of suspicion
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.INVESTIGATING)
@@ -237,10 +237,7 @@ async def open_case(
 
 async def active_staff_email(*, session: AsyncSession, email: str) -> str:
     """The assignee must be an active staff user (named by e-mail, as they sign in)."""
-    wanted = email.strip().lower()
-    found = (
-        await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == wanted))
-    ).scalar_one_or_none()
+    found = await staff.staff_member_by_email(session=session, email=email)
     if found is None:
         raise InvalidAssignee(f"{email!r} is not a staff user; assign to a staff e-mail address")
     if not found.active:

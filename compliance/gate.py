@@ -28,7 +28,7 @@ from compliance.seed import ensure_defaults
 from core.clock import Clock
 from core.configchanges import service as configchanges
 from core.db.base import utcnow
-from core.identity.models import Customer
+from core.identity import queries as customers
 from core.ledger import service as ledger
 from core.ledger.types import OwnerType
 from core.money import Asset, Money
@@ -520,7 +520,7 @@ async def load_history(
 async def rule_context(
     session: AsyncSession, profile: KycProfile, row: Movement, now: datetime
 ) -> RuleContext:
-    customer = await session.get(Customer, profile.customer_id)
+    customer = await customers.customer_view(session=session, customer_id=profile.customer_id)
     opened = customer.created_at if customer is not None else profile.created_at
     others: set[int] = set()
     if row.kind in MPESA_KINDS and row.counterparty and is_msisdn(row.counterparty):
@@ -531,6 +531,7 @@ async def rule_context(
             Movement.created_at >= now - timedelta(days=365),
         )
         others |= set((await session.execute(statement.distinct())).scalars())
-        owners = select(Customer.id).where(Customer.phone == row.counterparty, Customer.id != row.customer_id)
-        others |= set((await session.execute(owners)).scalars())
+        others |= await customers.customer_ids_with_phone(
+            session=session, phone=row.counterparty, excluding=row.customer_id
+        )
     return RuleContext(account_opened_at=opened, other_customers_on_counterparty=frozenset(others))

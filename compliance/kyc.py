@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,9 @@ from compliance.errors import (
 from compliance.iprs import IdentityVerifier, VerificationResult
 from compliance.models import KycDocument, KycProfile, KycTier, LimitChange
 from core.errors import InvalidAmount
-from core.identity.models import Customer
+from core.identity import queries as customers
+from core.identity import service as identity
+from core.identity.types import CustomerView
 from core.money import Asset, parse_amount
 from core.security import envelope
 from core.security.envelope import Keyring
@@ -129,9 +131,9 @@ def check_limit_order(limits_kes: dict[str, Decimal]) -> None:
             raise InvalidLimit(f"{smaller} (KES {low:,}) cannot be above {larger} (KES {high:,})")
 
 
-async def require_customer(*, session: AsyncSession, customer_id: int) -> Customer:
+async def require_customer(*, session: AsyncSession, customer_id: int) -> CustomerView:
     """The customer, or CustomerNotFound: staff actions never create records for unknown ids."""
-    found = await session.get(Customer, customer_id)
+    found = await customers.customer_view(session=session, customer_id=customer_id)
     if found is None:
         raise CustomerNotFound(f"no customer {customer_id}")
     return found
@@ -145,7 +147,7 @@ async def set_customer_tier(
     previous = profile.tier
     profile.tier = tier
     profile.updated_at = now
-    await session.execute(update(Customer).where(Customer.id == profile.customer_id).values(kyc_tier=tier))
+    await identity.set_kyc_tier(session=session, customer_id=profile.customer_id, tier=tier)
     if previous != tier:
         await audit_trail.record(
             session=session,

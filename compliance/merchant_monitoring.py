@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import cases
 from compliance.rules import RuleHit, kes
 from core import runtime
-from core.settlements.models import MerchantCredit, Settlement
+from core.settlements import queries as settlements
+from core.settlements.types import CreditSummary
 
 KES = 100  # minor units per shilling
 WINDOW = timedelta(days=2)  # history a scan loads
@@ -128,22 +128,15 @@ def merchant_settle_after_pay(
     )
 
 
-def _payer(credit: MerchantCredit) -> str:
+def _payer(credit: CreditSummary) -> str:
     if credit.payer_customer_id is not None:
         return f"c:{credit.payer_customer_id}"
     return credit.payer or ""
 
 
 async def _views(session: AsyncSession, merchant_id: int, since: datetime) -> list[CreditView]:
-    query = (
-        select(MerchantCredit)
-        .where(MerchantCredit.merchant_id == merchant_id, MerchantCredit.created_at >= since)
-        .order_by(MerchantCredit.id)
-    )
-    return [
-        CreditView(c.id, _payer(c), c.gross_minor, c.created_at, c.settlement_id)
-        for c in (await session.execute(query)).scalars()
-    ]
+    credits = await settlements.credits_since(session=session, merchant_id=merchant_id, since=since)
+    return [CreditView(c.id, _payer(c), c.gross_minor, c.created_at, c.settlement_id) for c in credits]
 
 
 async def monitor_session(
@@ -159,13 +152,9 @@ async def monitor_session(
         hit = rule(credits, now, p)
         if hit is not None:
             hits.append((hit, f"merchant:{merchant_id}:{hit.code}:{day}"))
-    recent_settlements = (
-        await session.execute(
-            select(Settlement).where(
-                Settlement.merchant_id == merchant_id, Settlement.created_at >= now - timedelta(days=1)
-            )
-        )
-    ).scalars()
+    recent_settlements = await settlements.settlements_since(
+        session=session, merchant_id=merchant_id, since=now - timedelta(days=1)
+    )
     for row in recent_settlements:
         covered = tuple(c.id for c in credits if c.settlement_id == row.id)
         hit = merchant_settle_after_pay(credits, SettlementView(row.id, row.created_at, covered), p)

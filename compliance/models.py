@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db.base import Base, MinorUnits, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-CustomerId = BigInteger  # customers.id is 64-bit (core.identity.models.Id)
+CustomerId = BigInteger  # customers.id is 64-bit, as core.identity's table has it
 
 
 class MovementKind(StrEnum):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compliance import reasons
 from core import runtime
 from core.i18n import translate
-from core.identity.models import Customer
+from core.identity import queries as customers
 from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 
@@ -59,7 +59,7 @@ def render(code: str, language: str, values: dict[str, Any], *, shortcode: str) 
 async def send_notice(customer_id: int, code: str, reference: str, values: dict[str, Any]) -> None:
     rt = runtime.get()
     async with rt.session_factory() as session:
-        customer = await session.get(Customer, customer_id)
+        customer = await customers.customer_view(session=session, customer_id=customer_id)
     if customer is None:
         log.warning("compliance.notice.no_customer", customer_id=customer_id, code=code)
         return

@@ -18,7 +18,7 @@ from compliance.errors import ReportNotFound, ReportNotPossible
 from compliance.gate import COUNTED, EAT
 from compliance.models import CaseStatus, KycProfile, Movement, RegulatoryReport
 from core.config import ComplianceSettings
-from core.identity.models import Customer
+from core.identity import queries as customers
 from core.money import Asset, Money
 
 
@@ -41,7 +41,11 @@ def txn(m: Movement) -> goaml.Txn:
 
 async def client_person(*, session: AsyncSession, customer_id: int | None) -> goaml.Person:
     profile = await session.get(KycProfile, customer_id) if customer_id is not None else None
-    customer = await session.get(Customer, customer_id) if customer_id is not None else None
+    customer = (
+        await customers.customer_view(session=session, customer_id=customer_id)
+        if customer_id is not None
+        else None
+    )
     full_name = (profile.full_name if profile else "") or (customer.name if customer else "")
     first, middle, last = goaml.split_name(full_name)
     return goaml.Person(

@@ -19,8 +19,9 @@ from compliance import audit_trail, notices
 from compliance.errors import MovementNotFound, MovementNotHeld
 from compliance.models import Movement
 from compliance.rules import ARRIVING_KINDS
+from core.ledger import queries as ledger_queries
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, Hold, HoldStatus, PostingRequest
+from core.ledger.types import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.ports import Decision
 
@@ -139,18 +140,16 @@ async def _resolve(
 async def _settle_hold(
     session: AsyncSession, movement: Movement, amount: Money, *, release: bool, now: datetime
 ) -> None:
-    hold = (
-        await session.execute(select(Hold).where(Hold.idempotency_key == hold_key(movement.id)))
-    ).scalar_one_or_none()
-    if hold is None or hold.status != HoldStatus.PENDING.value:
+    hold_id = await ledger_queries.pending_hold_id(session=session, idempotency_key=hold_key(movement.id))
+    if hold_id is None:
         return  # nothing held (a gate from before holds existed) or already settled
     if release:
-        await ledger.void_hold(session=session, hold_id=hold.id, reason="compliance review released", now=now)
+        await ledger.void_hold(session=session, hold_id=hold_id, reason="compliance review released", now=now)
         return
     suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=amount.asset)
     await ledger.post_hold(
         session=session,
-        hold_id=hold.id,
+        hold_id=hold_id,
         postings=[PostingRequest(suspense.id, amount)],
         idempotency_key=f"compliance-refused:{movement.id}",
         kind=REFUSED_ENTRY_KIND,
