@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import service as audit
 from core.outbox import service as outbox
 from core.security import envelope
+from core.security import service as secret_store
 from core.security.envelope import Keyring
 from core.webhooks.destinations import DestinationPolicy, parse_target
 from core.webhooks.errors import (
@@ -557,3 +558,18 @@ async def dispatch_due(
         )
     await session.flush()
     return len(rows)
+
+
+async def rotate_secret_envelopes(*, session: AsyncSession, keyring: Keyring) -> dict[str, int]:
+    """Re-seal every endpoint's signing secret (current and previous) under the current key; how many
+    changed per column ("webhook_endpoints.secret_envelope": n, ...)."""
+    changed: dict[str, int] = {}
+    for attribute in ("secret_envelope", "previous_secret_envelope"):
+        changed[f"{WebhookEndpoint.__tablename__}.{attribute}"] = await secret_store.rotate_envelopes(
+            session=session,
+            model=WebhookEndpoint,
+            attribute=attribute,
+            context_of=lambda endpoint: secret_context(endpoint.id),
+            keyring=keyring,
+        )
+    return changed
