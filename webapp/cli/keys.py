@@ -16,17 +16,13 @@ from core.security import envelope
 from core.security import service as secrets_service
 from core.security.errors import EnvelopeError
 from core.security.keyring import keyring_from_settings
-from core.webhooks.models import WebhookEndpoint
-from core.webhooks.service import secret_context
+from core.webhooks import service as webhooks
 from webapp.cli._common import run_with_runtime
 
 
-def _envelope_columns() -> list[tuple[type[Any], str, Callable[[Any], str]]]:
-    """Envelopes other packages keep in their own tables: (model, column, context the row was sealed with)."""
-    columns: list[tuple[type[Any], str, Callable[[Any], str]]] = [
-        (WebhookEndpoint, "secret_envelope", lambda endpoint: secret_context(endpoint.id)),
-        (WebhookEndpoint, "previous_secret_envelope", lambda endpoint: secret_context(endpoint.id)),
-    ]
+def _compliance_envelope_columns() -> list[tuple[type[Any], str, Callable[[Any], str]]]:
+    """Envelopes compliance keeps in its own tables: (model, column, context the row was sealed with)."""
+    columns: list[tuple[type[Any], str, Callable[[Any], str]]] = []
     try:
         from compliance.models import KycDocument
     except ImportError:  # pragma: no cover - package absent
@@ -56,7 +52,10 @@ def rotate_command(old_passphrases: tuple[str, ...]) -> None:
         async with runtime.session_factory() as session:
             secrets = await secrets_service.rotate_all(session=session, keyring=keyring)
             totp = await staff_service.rotate_totp_secrets(session=session, keyring=keyring)
-            for model, attribute, context_of in _envelope_columns():
+            hooks = await webhooks.rotate_secret_envelopes(session=session, keyring=keyring)
+            for column, count in hooks.items():
+                click.echo(f"Re-sealed {count} {column} envelope(s).")
+            for model, attribute, context_of in _compliance_envelope_columns():
                 others = await secrets_service.rotate_envelopes(
                     session=session, model=model, attribute=attribute, context_of=context_of, keyring=keyring
                 )
