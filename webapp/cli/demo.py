@@ -18,10 +18,11 @@ from compliance.iprs import SimulatedIprs
 from compliance.sanctions import store
 from compliance.sanctions.loader import load_path
 from core.auth import api_keys
+from core.identity import queries as identity_queries
 from core.identity import service as identity
-from core.identity.models import Customer
+from core.identity.types import CustomerView
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, OwnerType, PostingRequest
+from core.ledger.types import AccountKind, OwnerType, PostingRequest
 from core.merchants import service as merchants
 from core.merchants.errors import UnknownMerchant
 from core.money import Asset, Money, format_money
@@ -50,7 +51,7 @@ async def _ensure_sanctions_list(session: AsyncSession) -> str:
 
 
 async def _verify_to_tier_1(
-    runtime: Runtime, session: AsyncSession, customer: Customer, national_id: str
+    runtime: Runtime, session: AsyncSession, customer: CustomerView, national_id: str
 ) -> None:
     if customer.kyc_tier >= 1:
         return
@@ -86,7 +87,7 @@ async def seed(runtime: Runtime) -> list[str]:
                     language=language,
                     pin=DEMO_PIN,
                 )
-            await _verify_to_tier_1(runtime, session, customer, national_id)
+            await _verify_to_tier_1(runtime, session, identity_queries.view_of(customer), national_id)
             wallet = await ledger.get_or_open_account(
                 session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer.id, asset=Asset.KES
             )
