@@ -101,6 +101,41 @@ def test_each_planted_leak_breaks_lint_imports(tree: Path, plant: dict[str, str]
     assert "BROKEN" in result.stdout
 
 
+TABLES_CONTRACT = "outer packages never touch core's tables"
+# One planted table import per package the contract covers: each must break that contract by name.
+TABLE_LEAKS = {
+    "wallets": ("wallets/planted.py", "from core.ledger.models import Account\n"),
+    "compliance": ("compliance/planted.py", "from core.identity import models\n"),
+    "channels": ("channels/webhooks/planted.py", "from core.webhooks.models import WebhookEndpoint\n"),
+    "simulators": ("simulators/planted.py", "import core.payments.models\n"),
+}
+
+
+def _contract_line(stdout: str, name: str) -> str:
+    """The contract's line of the report (a long name may wrap: the status word ends the entry)."""
+    flat = " ".join(stdout.split())
+    start = flat.index(name)
+    ends = [flat.find(word, start) for word in ("KEPT", "BROKEN")]
+    return flat[start : min(e for e in ends if e >= 0) + len("BROKEN")]
+
+
+@pytest.mark.parametrize("package", sorted(TABLE_LEAKS))
+def test_an_outer_package_importing_a_core_table_breaks_lint_imports(
+    tree: Path, plant: dict[str, str], package: str
+) -> None:
+    relative, source = TABLE_LEAKS[package]
+    _write(tree, plant, relative, source)
+    result = _lint(tree)
+    assert result.returncode != 0, f"{package} importing a table passed:\n{result.stdout[-2000:]}"
+    assert "BROKEN" in _contract_line(result.stdout, TABLES_CONTRACT), result.stdout[-2000:]
+
+
+def test_main_keeps_the_tables_contract() -> None:
+    """Same tree, the contract itself named: it is there and kept (a renamed or dropped contract fails)."""
+    result = _lint(ROOT)
+    assert "KEPT" in _contract_line(result.stdout, TABLES_CONTRACT), result.stdout[-2000:]
+
+
 def test_a_new_channel_importing_another_channel_breaks_lint_imports(
     tree: Path, plant: dict[str, str]
 ) -> None:
