@@ -6,19 +6,17 @@ it), POST /api/staff/settlements/run (the daily batch now, or one merchant), aud
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import case, select
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
 from core.auth.views import SignedInStaff
-from core.settlements import flows, statement
+from core.settlements import flows, queries, statement
 from core.settlements import settle as settling
-from core.settlements.models import Settlement
 from core.settlements.service import merchant_balance
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 from webapp.merchant_auth import MerchantPrincipal, merchant_api_router, require_scope
@@ -31,6 +29,25 @@ SettlementsStaff = Annotated[SignedInStaff, Depends(require_permission(Permissio
 
 def _kes(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
+
+
+class SettlementRow(Protocol):
+    """What this API reads of a settlement core.settlements returns."""
+
+    id: int
+    merchant_id: int
+    status: str
+    method: str
+    destination: str
+    account_reference: str
+    gross_minor: int
+    fee_minor: int
+    refunds_minor: int
+    amount_minor: int
+    receipt: str | None
+    failure: str
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class SettlementOut(BaseModel):
@@ -51,7 +68,7 @@ class SettlementOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, row: Settlement) -> SettlementOut:
+    def of(cls, row: SettlementRow) -> SettlementOut:
         return cls(
             id=f"S{row.id}", merchant_id=row.merchant_id, status=row.status, method=row.method,
             destination=row.destination,
@@ -142,11 +159,7 @@ async def staff_settlements(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[SettlementOut]:
     """Newest first, failed ones before the rest (their funds are back on the merchant's balance)."""
-    query = select(Settlement)
-    if status:
-        query = query.where(Settlement.status == status)
-    failed_first = case((Settlement.status == "failed", 0), else_=1)
-    rows = (await session.execute(query.order_by(failed_first, Settlement.id.desc()).limit(limit))).scalars()
+    rows = await queries.settlements_failed_first(session=session, status=status, limit=limit)
     return [SettlementOut.of(row) for row in rows]
 
 
