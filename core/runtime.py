@@ -59,8 +59,8 @@ class Runtime:
     keyring: Callable[[], Keyring] | None = None
     rate_limiter: RateLimiter | None = None
     ussd_engine: Any = None  # channels.ussd.engine.Engine: web processes (webapp.bootstrap.wire_web)
-    # The web process's running python-telegram-bot Application (channels.telegram.bot), and the lock
-    # that starts it once.
+    # The web process's python-telegram-bot Application (channels.telegram.bot), built by
+    # webapp.bootstrap (None elsewhere, and in production with no bot), and the lock that starts it once.
     telegram_application: Any = None
     telegram_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

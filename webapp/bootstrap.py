@@ -63,10 +63,16 @@ def _builder(dotted: str) -> Callable[..., Any]:
 
 
 def wire_web(runtime: Runtime) -> None:
-    """What only web processes serve: the USSD engine (its session store: Redis, or memory)."""
+    """What only web processes serve: the USSD engine (its session store: Redis, or memory) and the
+    Telegram bot's Application (fed by the webhook; a misconfigured bot refuses to start here)."""
+    from channels.telegram.bot import NoBotConfigured, build
     from channels.ussd.router import build_engine
 
     runtime.ussd_engine = build_engine(runtime)
+    try:
+        runtime.telegram_application = build(runtime)
+    except NoBotConfigured as exc:
+        raise BootstrapError(f"{exc}; this process cannot start") from exc
 
 
 def wire_simulators(runtime: Runtime) -> None:

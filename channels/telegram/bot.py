@@ -1,4 +1,5 @@
-"""The bot's python-telegram-bot Application: built once per process, webhook-fed (no updater).
+"""The bot's python-telegram-bot Application: built once per web process at start-up (webapp.bootstrap
+calls `build`), started on the first update (starting asks the Bot API: getMe), webhook-fed (no updater).
 
 Where it sends: TELEGRAM_API_BASE_URL when set (a self-hosted Bot API server, or the double in
 tests); Telegram when only a token is set; with neither, the in-process Bot API double, which the
@@ -8,6 +9,7 @@ web app exposes on the embedded default.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +23,7 @@ from core.runtime import Runtime
 from core.telegram.flows import TelegramLinks
 
 SIMULATED_TOKEN = "100000:SIMULATED-no-real-bot"  # noqa: S105 - not a secret: the token the embedded default's double sees
+_TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")  # what @BotFather hands out: <bot id>:<secret>
 
 
 def simulated(rt: Runtime) -> bool:
@@ -36,6 +39,27 @@ def embedded_double(rt: Runtime) -> Any:
             "no Bot API double in this process: set TELEGRAM_BOT_TOKEN or TELEGRAM_API_BASE_URL"
         )
     return rt.telegram_double
+
+
+def build(rt: Runtime) -> Application | None:  # type: ignore[type-arg]
+    """The web process's Application, built (not started) at start-up; a misconfigured bot fails
+    here, naming the setting. None in production with no bot configured: the webhook refuses every
+    update there, so there is nothing to build."""
+    if rt.settings.is_production and simulated(rt):
+        return None
+    check_settings(rt)
+    return build_application(rt)
+
+
+def check_settings(rt: Runtime) -> None:
+    token = rt.settings.telegram_bot_token.get_secret_value()
+    if token and not _TOKEN_SHAPE.fullmatch(token):
+        raise NoBotConfigured("TELEGRAM_BOT_TOKEN is not a bot token (<bot id>:<secret>, from @BotFather)")
+    base_url = rt.settings.telegram_api_base_url
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise NoBotConfigured(
+            "TELEGRAM_API_BASE_URL must be an http(s) URL (e.g. https://api.telegram.org/bot)"
+        )
 
 
 def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
@@ -59,15 +83,17 @@ def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
 
 
 async def running_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
-    """The process's Application, initialised (getMe) and consuming its update queue."""
+    """The process's Application (built at start-up), initialised (getMe) and consuming its update
+    queue."""
     application = rt.telegram_application
-    if isinstance(application, Application) and application.running:
+    if not isinstance(application, Application):
+        raise NoBotConfigured(
+            "this process has no bot: webapp.bootstrap builds it for web processes "
+            "(set TELEGRAM_BOT_TOKEN or TELEGRAM_API_BASE_URL in production)"
+        )
+    if application.running:
         return application
     async with rt.telegram_lock:
-        application = rt.telegram_application
-        if not isinstance(application, Application):
-            application = build_application(rt)
-            rt.telegram_application = application
         if not application.running:
             await application.initialize()
             await application.start()
@@ -77,8 +103,9 @@ async def running_application(rt: Runtime) -> Application:  # type: ignore[type-
 async def stop_application(rt: Runtime) -> None:
     """Stop consuming updates and close the Bot API client (the web app's shutdown, tests' teardown).
     Updates still queued are dropped: Telegram redelivers nothing we answered 200, so a busy
-    shutdown loses them (production wants Redis persistence and a drained queue: next step)."""
-    application, rt.telegram_application = rt.telegram_application, None
+    shutdown loses them (production wants Redis persistence and a drained queue: next step). The
+    Application stays built: a later update starts it again."""
+    application = rt.telegram_application
     if isinstance(application, Application):
         if application.running:
             await application.stop()

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
+import pytest
+from telegram.ext import Application
 
 from channels.telegram.bot import embedded_double
+from channels.telegram.conversation import CLOCK_KEY
 from core import runtime as runtime_module
 from core.config import Settings
 from simulators.telegram_bot_api import SIMULATOR_NAME
 from tests.integration.telegram.conftest import close_runtime
 from webapp.app import create_app
-from webapp.bootstrap import build_runtime
+from webapp.bootstrap import BootstrapError, build_runtime
 
 SECRET = "dev-telegram-webhook-secret"  # the embedded default's
 
@@ -87,5 +91,44 @@ async def test_production_without_a_bot_refuses_the_public_dev_secret(sqlite_url
             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
         assert response.status_code == 403
-    assert rt.telegram_application is None, "no bot was started"
+    assert not rt.telegram_application.running, "no bot was started"
     await close_runtime(rt)
+
+
+async def test_the_web_process_builds_its_bot_at_start_up(sqlite_url: str) -> None:
+    """Built by bootstrap, before any update arrived (starting it, getMe, waits for the first one);
+    other process kinds build none."""
+    settings = Settings(
+        kibeti_env="test", database_url=sqlite_url, redis_url="",
+        telegram_bot_token="123:REAL", telegram_api_base_url="http://127.0.0.1:9/bot",
+    )  # fmt: skip
+    rt = build_runtime(settings)
+    application = rt.telegram_application
+    assert isinstance(application, Application)
+    assert application.bot.token == "123:REAL" and not application.running
+    assert application.bot_data[CLOCK_KEY] == rt.clock.now, "the bot reads the runtime's clock"
+    await close_runtime(rt)
+    worker = build_runtime(settings, kind="worker")
+    assert worker.telegram_application is None
+    await close_runtime(worker)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("telegram_bot_token", "not-a-token", "TELEGRAM_BOT_TOKEN"),
+        ("telegram_api_base_url", "api.telegram.org/bot", "TELEGRAM_API_BASE_URL"),
+    ],
+)
+def test_a_misconfigured_bot_stops_the_web_process_at_start_up(
+    sqlite_url: str, setting: str, value: str, named: str
+) -> None:
+    values: dict[str, Any] = {
+        "kibeti_env": "test",
+        "database_url": sqlite_url,
+        "redis_url": "",
+        setting: value,
+    }
+    settings = Settings(**values)
+    with pytest.raises(BootstrapError, match=named):
+        build_runtime(settings)
