@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Literal, NoReturn, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +22,6 @@ from core.merchants.errors import (
     TillCodeTaken,
     UnknownMerchant,
 )
-from core.merchants.models import Merchant
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
@@ -63,6 +62,37 @@ class Suspension(BaseModel):
     reason: str = Field(min_length=3, max_length=200)
 
 
+class MerchantRow(Protocol):
+    """What this API reads of a merchant core.merchants returns."""
+
+    id: int
+    name: str
+    status: str
+    active: bool
+    till_code: str | None
+    kra_pin: str
+    registration_number: str
+    directors: list[str]
+    contact_phone: str
+    notification_phones: list[str]
+    language: str
+    settlement_method: str
+    settlement_till: str
+    settlement_paybill: str
+    settlement_account: str
+    settlement_phone: str
+    settlement_schedule: str
+    settlement_minimum_minor: int
+    fee_bps: int
+    invoice_expiry_minutes: int
+    payment_tolerance_bps: int
+    screening_outcome: str
+    created_at: datetime
+    activated_at: datetime | None
+    suspended_at: datetime | None
+    suspension_reason: str
+
+
 class MerchantOut(BaseModel):
     id: int
     name: str
@@ -92,7 +122,7 @@ class MerchantOut(BaseModel):
     suspension_reason: str
 
     @classmethod
-    def of(cls, row: Merchant) -> MerchantOut:
+    def of(cls, row: MerchantRow) -> MerchantOut:
         return cls(
             id=row.id,
             name=row.name,
