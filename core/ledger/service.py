@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.db.raw import run_on_session_connection
 from core.ledger import errors
 from core.ledger.models import (
@@ -95,7 +95,7 @@ async def get_or_open_account(
         balance=0,
         pending_out=0,
         rolled_up_to=0,
-        created_at=utcnow(),
+        created_at=clock_of(session).now(),
     )
     await session.execute(statement.on_conflict_do_nothing())
     return (await session.execute(select(Account).filter_by(**key))).scalar_one()
@@ -168,7 +168,12 @@ async def _claim_key(
     """Insert the entry row; None means the key exists already (checked by the caller)."""
     statement = (
         _insert_for(session, JournalEntry)
-        .values(idempotency_key=idempotency_key, request_hash=request_hash, created_at=utcnow(), **values)
+        .values(
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            created_at=clock_of(session).now(),
+            **values,
+        )
         .on_conflict_do_nothing()
         .returning(JournalEntry.id)
     )
@@ -295,9 +300,8 @@ async def _post_entry_pg(
     """One round trip on the session's own connection and transaction (asyncpg directly: the
     SQLAlchemy statement machinery cost more CPU than the rest of a posting)."""
     await _flush_pending(session)
-    arguments = (
-        idempotency_key, request_hash, kind, memo, json.dumps(details), *_columns(legs), utcnow(),
-    )  # fmt: skip
+    now = clock_of(session).now()
+    arguments = (idempotency_key, request_hash, kind, memo, json.dumps(details), *_columns(legs), now)
     row = await run_on_session_connection(session, _POST_ENTRY, arguments)
     entry_id, outcome, account_id = row
     if outcome == "posted":
@@ -418,7 +422,7 @@ async def place_hold(
                 expires_at=expires_at,
                 memo=memo[:200],
                 details=details,
-                created_at=utcnow(),
+                created_at=clock_of(session).now(),
             )
             .on_conflict_do_nothing()
             .returning(Hold.id)
@@ -471,7 +475,7 @@ async def _place_hold_pg(
     await _flush_pending(session)
     arguments = (
         idempotency_key, request_hash, account_id, amount.asset.value, amount.minor, expires_at, memo,
-        json.dumps(details), utcnow(),
+        json.dumps(details), clock_of(session).now(),
     )  # fmt: skip
     hold_id, outcome, held = await run_on_session_connection(session, _PLACE_HOLD, arguments)
     if outcome == "placed":
@@ -541,7 +545,7 @@ async def post_hold(
     At most once: posting again with the same key returns the first entry; posting a voided,
     expired or differently-posted hold raises.
     """
-    now = now or utcnow()
+    now = now or clock_of(session).now()
     if _is_postgres(session):
         return await _post_hold_pg(
             session, hold_id=hold_id, postings=postings, idempotency_key=idempotency_key, kind=kind,
@@ -630,7 +634,7 @@ async def void_hold(
     expired: bool = False,
 ) -> bool:
     """Release a pending hold. True if this call voided it; False if it was already voided/expired."""
-    now = now or utcnow()
+    now = now or clock_of(session).now()
     if _is_postgres(session):
         await _flush_pending(session)
         status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
