@@ -10,6 +10,7 @@ delivery's attempts; POST /deliveries/{id}/redeliver sends an event again.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.webhooks import service
 from core.webhooks.destinations import DestinationPolicy, check_url
 from core.webhooks.events import SUBSCRIBABLE
-from core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webapp.deps_auth import DbSession, get_keyring, get_runtime
 from webapp.merchant_auth import MerchantPrincipal, idempotent, merchant_api_router, require_scope
 
@@ -45,6 +45,9 @@ class NewEndpoint(BaseModel):
 
 
 class EndpointOut(BaseModel):
+    """An endpoint as core.webhooks.service returns it (its attributes, read by name)."""
+
+    model_config = ConfigDict(from_attributes=True)
     id: int
     url: str
     events: list[str]
@@ -54,14 +57,6 @@ class EndpointOut(BaseModel):
     secret_hint: str = Field(description="The last characters of the signing secret")
     failing_since: datetime | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, row: WebhookEndpoint) -> EndpointOut:
-        return cls(
-            id=row.id, url=row.url, events=list(row.events), description=row.description,
-            enabled=row.enabled, disabled_reason=row.disabled_reason, secret_hint=row.secret_hint,
-            failing_since=row.failing_since, created_at=row.created_at,
-        )  # fmt: skip
 
 
 class CreatedEndpoint(EndpointOut):
@@ -75,6 +70,9 @@ class EndpointList(BaseModel):
 
 
 class AttemptOut(BaseModel):
+    """A delivery attempt as core.webhooks.service returns it (its attributes, read by name)."""
+
+    model_config = ConfigDict(from_attributes=True)
     number: int
     started_at: datetime
     outcome: str
@@ -82,13 +80,6 @@ class AttemptOut(BaseModel):
     latency_ms: int
     error: str
     response_snippet: str
-
-    @classmethod
-    def of(cls, row: WebhookAttempt) -> AttemptOut:
-        return cls(
-            number=row.number, started_at=row.started_at, outcome=row.outcome, status_code=row.status_code,
-            latency_ms=row.latency_ms, error=row.error, response_snippet=row.response_snippet,
-        )  # fmt: skip
 
 
 class DeliveryOut(BaseModel):
@@ -108,15 +99,15 @@ class DeliveryOut(BaseModel):
     attempt_log: list[AttemptOut] | None = None
 
     @classmethod
-    def of(cls, view: service.DeliveryView, log: list[WebhookAttempt] | None = None) -> DeliveryOut:
-        row: WebhookDelivery = view.delivery
+    def of(cls, view: service.DeliveryView, log: Sequence[object] | None = None) -> DeliveryOut:
+        row = view.delivery
         return cls(
             id=row.id, endpoint_id=row.endpoint_id, event_id=view.event.public_id, event_type=view.event.type,
             object_id=view.event.object_id, status=row.status, attempts=row.attempts,
             next_attempt_at=row.next_attempt_at, last_status_code=row.last_status_code,
             last_error=row.last_error, redelivery_of=row.redelivery_of, created_at=row.created_at,
             finished_at=row.finished_at,
-            attempt_log=None if log is None else [AttemptOut.of(a) for a in log],
+            attempt_log=None if log is None else [AttemptOut.model_validate(a) for a in log],
         )  # fmt: skip
 
 
@@ -166,9 +157,9 @@ async def create_endpoint(
             actor=_actor(principal),
         )
         shown["secret"] = secret
-        return 201, CreatedEndpoint(**EndpointOut.of(endpoint).model_dump(), secret=None).model_dump(
-            mode="json"
-        )
+        return 201, CreatedEndpoint(
+            **EndpointOut.model_validate(endpoint).model_dump(), secret=None
+        ).model_dump(mode="json")
 
     answer = await idempotent(request=request, session=session, principal=principal, work=work)
     return _with_secret(answer, shown)
@@ -187,7 +178,7 @@ def _with_secret(answer: JSONResponse, shown: dict[str, str]) -> JSONResponse:
 @router.get("", response_model=EndpointList)
 async def list_endpoints(principal: Writer, session: DbSession) -> EndpointList:
     rows = await service.list_endpoints(session=session, merchant_id=principal.merchant_id)
-    return EndpointList(data=[EndpointOut.of(row) for row in rows])
+    return EndpointList(data=[EndpointOut.model_validate(row) for row in rows])
 
 
 @router.get("/deliveries", response_model=DeliveryPage)
@@ -236,7 +227,7 @@ async def get_endpoint(endpoint_id: RowId, principal: Writer, session: DbSession
     row = await service.get_endpoint(
         session=session, merchant_id=principal.merchant_id, endpoint_id=endpoint_id
     )
-    return EndpointOut.of(row)
+    return EndpointOut.model_validate(row)
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
@@ -268,7 +259,7 @@ async def enable_endpoint(
             endpoint_id=endpoint_id,
             actor=_actor(principal),
         )
-        return 200, EndpointOut.of(row).model_dump(mode="json")
+        return 200, EndpointOut.model_validate(row).model_dump(mode="json")
 
     return await idempotent(request=request, session=session, principal=principal, work=work)
 
@@ -302,7 +293,7 @@ async def roll_secret(
         )
         shown["secret"] = secret
         rolled = RolledSecret(
-            **EndpointOut.of(row).model_dump(),
+            **EndpointOut.model_validate(row).model_dump(),
             secret=None,
             previous_secret_expires_at=row.previous_secret_expires_at,
         )
