@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import Settings
+from core.db.session import with_clock
 from core.ports import (
     ChainGateway,
     CollectionRail,
@@ -65,16 +66,21 @@ class Runtime:
     telegram_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        from core.db.session import with_clock
         from core.ratelimit import make_rate_limiter
         from core.security.keyring import keyring_from_settings
 
-        if self.session_factory is not None:  # one clock: the sessions carry the runtime's
-            self.session_factory = with_clock(self.session_factory, self.clock)
         if self.keyring is None:
             self.keyring = cache(partial(keyring_from_settings, self.settings))
         if self.rate_limiter is None:
             self.rate_limiter = make_rate_limiter(self.redis)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """One clock: the sessions carry the runtime's, whichever of the two is set (or set again)."""
+        if name == "session_factory" and value is not None and "clock" in self.__dict__:
+            value = with_clock(value, self.clock)
+        super().__setattr__(name, value)
+        if name == "clock" and self.__dict__.get("session_factory") is not None:
+            super().__setattr__("session_factory", with_clock(self.session_factory, value))
 
 
 _current: Runtime | None = None

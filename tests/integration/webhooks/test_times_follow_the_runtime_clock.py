@@ -65,3 +65,19 @@ async def test_sessions_outside_a_runtime_read_the_system_clock(session_factory:
         await session.commit()
         stamped = (await session.execute(select(StoredSecret.updated_at))).scalar_one()
     assert stamped >= before.replace(microsecond=0)
+
+
+async def test_a_clock_set_on_the_runtime_later_is_the_sessions_clock_too(session_factory: Factory) -> None:
+    rt = Runtime(
+        settings=settings_for(),
+        session_factory=session_factory,
+        clock=FixedClock(FIXED),
+        queue=RecordingQueue(),
+    )
+    later = FixedClock(FIXED.replace(year=2022))
+    rt.clock = later
+    async with rt.session_factory() as session:
+        assert clock_of(session) is later
+    rt.session_factory = session_factory
+    async with rt.session_factory() as session:
+        assert clock_of(session) is later
