@@ -25,9 +25,8 @@ from compliance.sanctions import store
 from compliance.sanctions.screening import Outcome
 from compliance.screening_service import screen_address, screen_business
 from compliance.seed import ensure_defaults
-from core.clock import Clock
+from core.clock import Clock, clock_of
 from core.configchanges import service as configchanges
-from core.db.base import utcnow
 from core.identity import queries as customers
 from core.ledger import service as ledger
 from core.ledger.types import OwnerType
@@ -497,7 +496,9 @@ async def enabled_rules(
     (core.configchanges) laid over the stored ones from their effective time."""
     statement = select(MonitoringRule).where(MonitoringRule.enabled, MonitoringRule.mode.in_(modes))
     rules = (await session.execute(statement)).scalars().all()
-    changed = await configchanges.monitoring_params_in_force(session=session, at=now or utcnow())
+    changed = await configchanges.monitoring_params_in_force(
+        session=session, at=now or clock_of(session).now()
+    )
     return [RuleConfig(r.code, r.mode, r.score, {**r.params, **changed.get(r.code, {})}) for r in rules]
 
 

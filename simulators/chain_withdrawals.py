@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.ledger.types import AccountKind
 from core.money import Money
 from simulators.chain import SimulatedChain
@@ -72,7 +72,7 @@ class SimulatedWithdrawals:
                 fee = SIMULATED_NETWORK_FEE[self.network]
                 row.txid, row.network_fee_native = self._txid(row.request_key), str(fee)
                 row.raw_tx = json.dumps({"simulated": True, "to": row.address, "amount": row.amount_minor})
-                row.status, row.updated_at = SIGNED, utcnow()
+                row.status, row.updated_at = SIGNED, clock_of(session).now()
             txid, status = row.txid, row.status
             to, amount, fee_native = row.address, row.amount_minor, int(row.network_fee_native)
         if status != SIGNED:
@@ -101,7 +101,7 @@ class SimulatedWithdrawals:
                 return row.status
             row.block_height = height
             row.entry_id = str(await self._post(session, row))
-            row.status, row.updated_at = CONFIRMED, utcnow()
+            row.status, row.updated_at = CONFIRMED, clock_of(session).now()
             return row.status
 
     async def _post(self, session: AsyncSession, row: Withdrawal) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from wallets.hd.derivation import AddressDeriver
 from wallets.models import AddressCounter, ChainBlock, ChainCursor, ChainDeposit, DepositAddress
 from wallets.networks import Network
@@ -163,7 +163,7 @@ async def claim_pooled(
     result = await session.execute(
         update(DepositAddress)
         .where(DepositAddress.id == pick.scalar_subquery())
-        .values(owner_type=owner_type, owner_id=owner_id, created_at=utcnow())
+        .values(owner_type=owner_type, owner_id=owner_id, created_at=clock_of(session).now())
         .returning(DepositAddress)
         .execution_options(synchronize_session=False)
     )
@@ -195,7 +195,7 @@ async def _claim_pooled_many(
     result = await session.execute(
         update(DepositAddress)
         .where(DepositAddress.id.in_(picks))
-        .values(owner_type=owner_type, owner_id=owner_id, created_at=utcnow())
+        .values(owner_type=owner_type, owner_id=owner_id, created_at=clock_of(session).now())
         .returning(DepositAddress)
         .execution_options(synchronize_session=False)
     )
@@ -297,12 +297,11 @@ async def record_tip(*, session: AsyncSession, network: Network, tip: int) -> No
 
 async def set_cursor(*, session: AsyncSession, network: Network, height: int, block_hash: str) -> None:
     cursor = await get_cursor(session=session, network=network)
+    now = clock_of(session).now()
     if cursor is None:
-        session.add(
-            ChainCursor(network=network.value, height=height, block_hash=block_hash, updated_at=utcnow())
-        )
+        session.add(ChainCursor(network=network.value, height=height, block_hash=block_hash, updated_at=now))
     else:
-        cursor.height, cursor.block_hash, cursor.updated_at = height, block_hash, utcnow()
+        cursor.height, cursor.block_hash, cursor.updated_at = height, block_hash, now
     existing = await session.get(ChainBlock, (network.value, height))
     if existing is None:
         session.add(ChainBlock(network=network.value, height=height, block_hash=block_hash))
@@ -397,7 +396,7 @@ async def record_detection(
                         deposit_address_id=deposit_address_id,
                         status=DepositStatus.DETECTED,
                         reason=reason,
-                        detected_at=utcnow(),
+                        detected_at=clock_of(session).now(),
                     )
                 )
                 await session.flush()

@@ -19,7 +19,6 @@ from compliance.sanctions.entities import LineError, ListedEntity
 from compliance.sanctions.index import SanctionsIndex
 from compliance.sanctions.ofac import load_ofac
 from compliance.sanctions.un import load_un
-from core.db.base import utcnow
 
 Progress = Callable[[str], None]
 
@@ -30,16 +29,16 @@ class SanctionsList:
 
     entities: list[ListedEntity]
     index: SanctionsIndex
-    loaded_at: datetime
     checksum: str
     files: list[str] = field(default_factory=list)
     version: int = 0
+    loaded_at: datetime | None = None  # when it was stored (store.save_version), on the session's clock
 
     @classmethod
     def from_entities(
         cls, entities: list[ListedEntity], *, checksum: str = "", files: list[str] | None = None
     ) -> SanctionsList:
-        return cls(entities, SanctionsIndex.build(entities), utcnow(), checksum, files or [])
+        return cls(entities, SanctionsIndex.build(entities), checksum, files or [])
 
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -19,6 +19,7 @@ from compliance.models import SanctionsListVersion
 from compliance.sanctions import registry
 from compliance.sanctions.entities import ListedEntity
 from compliance.sanctions.loader import SanctionsList
+from core.clock import clock_of
 
 
 def _pack(lists: SanctionsList) -> bytes:
@@ -33,6 +34,7 @@ def _unpack(blob: bytes) -> list[ListedEntity]:
 async def save_version(
     *, session: AsyncSession, lists: SanctionsList, loaded_by: str
 ) -> SanctionsListVersion:
+    now = lists.loaded_at = clock_of(session).now()
     row = SanctionsListVersion(
         checksum=lists.checksum,
         active=False,
@@ -40,7 +42,7 @@ async def save_version(
         files=lists.files,
         payload=_pack(lists),
         loaded_by=loaded_by,
-        loaded_at=lists.loaded_at,
+        loaded_at=now,
     )
     session.add(row)
     await session.flush()
@@ -55,7 +57,7 @@ async def save_version(
         actor=loaded_by,
         action="sanctions.list_loaded",
         subject=f"sanctions_list:{row.id}",
-        now=lists.loaded_at,
+        now=now,
         details={"checksum": lists.checksum, "entries": lists.summary()},
     )
     return row

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.ledger.types import AccountKind
 from core.money import Asset, Money
 from wallets import service
@@ -141,7 +141,8 @@ class BtcWithdrawals:
         for coin, _ in chosen:
             coin.spent_by = str(signed.txid)
         row.raw_tx, row.txid, row.status = tx.raw_hex(), str(signed.txid), SIGNED
-        row.network_fee_native, row.gas_price_wei, row.updated_at = str(fee), str(rate), utcnow()
+        row.network_fee_native, row.gas_price_wei = str(fee), str(rate)
+        row.updated_at = clock_of(session).now()
 
     async def track(self, withdrawal_id: int) -> str:
         async with self._sessions() as session:
@@ -157,7 +158,7 @@ class BtcWithdrawals:
             if row.status != BROADCAST:
                 return row.status
             row.block_height, row.entry_id = height, str(await self._post(session, row))
-            row.status, row.updated_at = CONFIRMED, utcnow()
+            row.status, row.updated_at = CONFIRMED, clock_of(session).now()
             return row.status
 
     async def _post(self, session: AsyncSession, row: Withdrawal) -> int:

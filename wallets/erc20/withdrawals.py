@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.ledger import service as ledger
 from core.ledger.types import AccountKind, PostingRequest
 from wallets.erc20.sender import Erc20Sender, GasQuote
@@ -73,7 +73,7 @@ class EvmWithdrawals:
                     to=row.address, amount=row.amount_minor, nonce=await self._sender.next_nonce(), gas=gas
                 )
                 row.raw_tx, row.txid, row.nonce, row.status = signed.raw, signed.txid, signed.nonce, SIGNED
-                row.gas_price_wei, row.updated_at = str(gas.gas_price_wei), utcnow()
+                row.gas_price_wei, row.updated_at = str(gas.gas_price_wei), clock_of(session).now()
             raw, txid, status = row.raw_tx, row.txid, row.status
         if status != SIGNED:
             return status
@@ -125,7 +125,7 @@ class EvmWithdrawals:
             else:
                 row.entry_id = str(await self._post(session, row, receipt.fee_wei))
                 row.status = CONFIRMED
-            row.updated_at = utcnow()
+            row.updated_at = clock_of(session).now()
             return row.status
 
     async def replace_stuck(self, withdrawal_id: int, *, bump_percent: int = 25) -> str:
@@ -151,7 +151,7 @@ class EvmWithdrawals:
             )
             row.replaced_txids = " ".join([*row.replaced_txids.split(), row.txid])
             row.raw_tx, row.txid, row.status = signed.raw, signed.txid, SIGNED
-            row.gas_price_wei, row.updated_at = str(gas.gas_price_wei), utcnow()
+            row.gas_price_wei, row.updated_at = str(gas.gas_price_wei), clock_of(session).now()
             raw, txid = row.raw_tx, row.txid
         log.warning(
             "withdrawal re-priced", extra={"withdrawal_id": withdrawal_id, "gas_price_wei": gas.gas_price_wei}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.db.base import utcnow
+from core.db.session import clock_of_factory
 from core.outbox import service as outbox
 from wallets import service
 from wallets.errors import NodeError, ReorgTooDeep, WalletNotConfigured
@@ -84,7 +84,7 @@ class DepositMonitor:
         self._sessions = session_factory
         self.config = config
         self._on_progress = on_progress
-        self._now = clock.now if clock is not None else utcnow
+        self._now = (clock or clock_of_factory(session_factory)).now
         # match key -> deposit address id. Plain str -> int: not tracked by the garbage collector,
         # so 100,000s of watched addresses add no GC cost to every scan.
         self._watched: dict[str, int] = {}
@@ -302,7 +302,7 @@ class DepositMonitor:
                 await invoice_payments.credited(
                     session=session, network=self.network, owner=owner, deposit=deposit, now=self._now()
                 )
-            deposit.settled_at = utcnow()
+            deposit.settled_at = self._now()
             return deposit.status
 
     async def _stage_seen_notice(self, session: AsyncSession, address_id: int, transfer: Transfer) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.ledger import service as ledger
 from core.ledger.types import AccountKind
 from wallets.models import Withdrawal
@@ -57,18 +58,18 @@ class TronWithdrawals:
     async def _load(self, session: AsyncSession, withdrawal_id: int) -> Withdrawal:
         return await lock_withdrawal(session, withdrawal_id, self.network)
 
-    async def _sign_into(self, row: Withdrawal) -> None:
+    async def _sign_into(self, row: Withdrawal, now: datetime) -> None:
         signed = await self.sender.sign_transfer(to=row.address, amount=row.amount_minor)
         if row.txid:
             row.replaced_txids = " ".join([*row.replaced_txids.split(), row.txid])
         row.raw_tx, row.txid, row.nonce = json.dumps(signed.payload), signed.txid, signed.expiration_ms
-        row.status, row.updated_at = SIGNED, utcnow()
+        row.status, row.updated_at = SIGNED, now
 
     async def send(self, withdrawal_id: int) -> str:
         async with self._sessions() as session, session.begin():
             row = await self._load(session, withdrawal_id)
             if row.status == HELD:
-                await self._sign_into(row)
+                await self._sign_into(row, clock_of(session).now())
             payload, txid, status = row.raw_tx, row.txid, row.status
         if status != SIGNED:
             return status
@@ -109,7 +110,7 @@ class TronWithdrawals:
                 )
                 row.status, row.error = FAILED, "transaction failed on chain (energy or balance)"
                 await stage_final_notice(session, row, FAILED)
-            row.updated_at = utcnow()
+            row.updated_at = clock_of(session).now()
             return row.status
 
     async def _rebuild(self, withdrawal_id: int) -> str:
@@ -117,7 +118,7 @@ class TronWithdrawals:
             row = await self._load(session, withdrawal_id)
             if row.status != BROADCAST:
                 return row.status
-            await self._sign_into(row)
+            await self._sign_into(row, clock_of(session).now())
         log.warning("TRON withdrawal expired unmined; rebuilt", extra={"withdrawal_id": withdrawal_id})
         return await self.send(withdrawal_id)
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.errors import CurrencyMismatch
 from core.ledger import service as ledger
 from core.ledger.types import AccountKind, PostingRequest
@@ -213,7 +213,7 @@ async def broadcast_signed(
     async with sessions() as session, session.begin():
         row = await lock_withdrawal(session, withdrawal_id, network)
         if row.status == SIGNED and row.txid == txid:
-            row.status, row.updated_at = BROADCAST, utcnow()
+            row.status, row.updated_at = BROADCAST, clock_of(session).now()
         return row.status
 
 
