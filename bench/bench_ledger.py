@@ -3,9 +3,15 @@
 Each transfer is the unit of work a USSD send runs (core/flows/trading.py confirm_send): a session
 from the factory, `core.ledger.service.transfer` (customer -> customer + a fee posting), commit;
 durable when it returns. The client runs as many processes as pgbench runs threads (2), the clients
-split between them. `--chain-lock` adds the figure with the audit chain's advisory lock taken per
-write (how money writes serialised before audit rows were queued for the sweeper).
-Run: .venv/bin/python bench/bench_ledger.py [--seconds 15] [--clients 1,8,32] [--chain-lock] [--write BENCHMARKS.md]
+split between them. pgbench and the flows' path alternate for `--rounds` rounds (medians: the
+machine is shared and noisy), and each flows' round reports its client CPU per transfer (the client
+processes' user + system time). Beside them, once per run: the same posting function under
+pgbench's C client (the server side alone) and under asyncpg alone (BEGIN, the call, COMMIT on a
+connection per client: no ORM session), which is what the flows' unit of work costs without
+SQLAlchemy's session around it. `--chain-lock` adds the figure with the audit chain's advisory lock
+taken per write (how money writes serialised before audit rows were queued for the sweeper).
+Run: .venv/bin/python bench/bench_ledger.py [--seconds 15] [--clients 1,8,32] [--rounds 3] [--chain-lock]
+     [--write BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ import multiprocessing
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -146,26 +155,75 @@ async def _clients(
     return done
 
 
-def _process(args: tuple[list[int], int, int, float, str, bool]) -> int:
+async def _asyncpg_clients(
+    wallets: list[int], fee: int, clients: int, seconds: float, tag: str, chain_lock: bool
+) -> int:
+    """The same posting (legs, content hash, function) through asyncpg alone: BEGIN, the call,
+    COMMIT on a connection per client. A diagnostic ceiling, not a path any flow takes."""
+    connections = [await asyncpg.connect(URL.replace("+asyncpg", ""), ssl=False) for _ in range(clients)]
+    done = 0
+    deadline = time.perf_counter() + seconds
+    postings_of = ledger._validate  # the Python the flows' path runs per posting, kept in
+
+    async def client(number: int) -> None:
+        nonlocal done
+        rng = random.Random(f"{tag}-{number}")
+        connection = connections[number]
+        step = 0
+        while time.perf_counter() < deadline:
+            source, target = rng.sample(wallets, 2)
+            postings = [PostingRequest(source, -(AMOUNT + FEE)), PostingRequest(target, AMOUNT),
+                        PostingRequest(fee, FEE)]  # fmt: skip
+            legs = postings_of(postings)
+            arguments = (f"{tag}-{number}-{step}", ledger._legs_hash("send", legs, {}), "send", "", "{}",
+                         *ledger._columns(legs), datetime.now(UTC))  # fmt: skip
+            async with connection.transaction():
+                await connection.fetchrow(ledger._POST_ENTRY, *arguments)
+            step += 1
+            done += 1
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    for connection in connections:
+        await connection.close()
+    return done
+
+
+def _process(args: tuple[str, list[int], int, int, float, str, bool]) -> tuple[int, float]:
+    """(transfers done, client CPU seconds) of one client process."""
     import uvloop  # the event loop uvicorn serves the flows with
 
-    return uvloop.run(_clients(*args))
+    runner, *rest = args
+    started = time.process_time()
+    done = uvloop.run((_asyncpg_clients if runner == "asyncpg" else _clients)(*rest))  # type: ignore[arg-type]
+    return done, time.process_time() - started
 
 
 def run_flows(
-    wallets: list[int], fee: int, clients: int, seconds: float, tag: str, chain_lock: bool
-) -> float:
-    """Transfers/s of the flows' unit of work, `clients` split over PROCESSES processes."""
+    wallets: list[int],
+    fee: int,
+    clients: int,
+    seconds: float,
+    tag: str,
+    chain_lock: bool,
+    runner: str = "flows",
+) -> tuple[float, float]:
+    """(transfers/s, client CPU microseconds per transfer) of the flows' unit of work (or with
+    `runner="asyncpg"` the asyncpg-alone ceiling), `clients` split over PROCESSES processes."""
     processes = min(clients, PROCESSES)
     shares = [clients // processes + (1 if n < clients % processes else 0) for n in range(processes)]
     context = multiprocessing.get_context("fork")
     started = time.perf_counter()
     with context.Pool(processes) as pool:
-        counts = pool.map(
+        results = pool.map(
             _process,
-            [(wallets, fee, share, seconds, f"{tag}p{n}", chain_lock) for n, share in enumerate(shares)],
+            [
+                (runner, wallets, fee, share, seconds, f"{tag}p{n}", chain_lock)
+                for n, share in enumerate(shares)
+            ],
         )
-    return sum(counts) / (time.perf_counter() - started)
+    done = sum(count for count, _ in results)
+    cpu = sum(seconds_of_cpu for _, seconds_of_cpu in results)
+    return done / (time.perf_counter() - started), cpu / max(done, 1) * 1e6
 
 
 async def chain_and_check(url: str) -> tuple[bool, int]:
@@ -193,49 +251,97 @@ def prepare() -> tuple[list[int], int]:
     return asyncio.run(seed(URL))
 
 
-def measure(
-    counts: list[int], seconds: int, chain_lock: bool
-) -> tuple[list[tuple[int, float, float]], float | None, bool, int]:
+@dataclass(frozen=True)
+class Measured:
+    clients: int
+    pgbench: list[float]  # tpcb-like TPS per round
+    flows: list[float]  # the flows' transfers/s per round (alternating with pgbench)
+    flows_cpu: list[float]  # client CPU us per transfer per round
+
+    @property
+    def base(self) -> float:
+        return statistics.median(self.pgbench)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.flows)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.flows_cpu)
+
+    def ratios(self) -> list[float]:
+        return [flows / base for base, flows in zip(self.pgbench, self.flows, strict=True)]
+
+
+@dataclass(frozen=True)
+class Run:
+    rows: list[Measured]
+    server_side: float  # the posting function under pgbench's C client, top clients
+    raw: tuple[float, float]  # asyncpg alone: transfers/s, client CPU us per transfer
+    locked: float | None
+    ok: bool
+    chained: int
+
+
+def measure(counts: list[int], seconds: int, rounds: int, chain_lock: bool) -> Run:
     wallets, fee = prepare()
     rows = []
     for clients in counts:
-        base = pgbench(clients, seconds)
-        flows = run_flows(wallets, fee, clients, seconds, f"c{clients}", chain_lock=False)
-        rows.append((clients, base, flows))
-        print(f"clients={clients:>3}  pgbench tpcb-like {base:7.0f} tps   flows' ledger path {flows:7.0f}/s"
-              f"   ratio {flows / base:5.2f}x", flush=True)  # fmt: skip
+        bases, rates, cpus = [], [], []
+        for round_ in range(rounds):
+            bases.append(pgbench(clients, seconds))
+            rate, cpu = run_flows(wallets, fee, clients, seconds, f"c{clients}r{round_}", chain_lock=False)
+            rates.append(rate)
+            cpus.append(cpu)
+            print(f"clients={clients:>3} round {round_ + 1}: pgbench tpcb-like {bases[-1]:7.0f} tps   flows' "
+                  f"ledger path {rate:7.0f}/s ({cpu:4.0f} us client CPU each)   ratio {rate / bases[-1]:5.2f}x   "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+        rows.append(Measured(clients, bases, rates, cpus))
     top = counts[-1]
     script = FUNCTION_SCRIPT.format(low=min(wallets), high=max(wallets), fee=fee)
     server_side = pgbench(top, seconds, script, LEDGER_DB)
     print(
         f"ledger_post_entry driven by pgbench (C client) at {top} clients: {server_side:.0f} tps", flush=True
     )
+    raw = run_flows(wallets, fee, top, seconds, "raw", chain_lock=False, runner="asyncpg")
+    print(f"the same posting through asyncpg alone (BEGIN, call, COMMIT) at {top} clients: {raw[0]:.0f}/s "
+          f"({raw[1]:.0f} us client CPU each)", flush=True)  # fmt: skip
     locked = None
     if chain_lock:
-        locked = run_flows(wallets, fee, counts[-1], seconds, "locked", chain_lock=True)
-        print(f"with the audit chain lock per write at {counts[-1]} clients: {locked:.0f}/s", flush=True)
+        locked = run_flows(wallets, fee, top, seconds, "locked", chain_lock=True)[0]
+        print(f"with the audit chain lock per write at {top} clients: {locked:.0f}/s", flush=True)
     ok, chained = asyncio.run(chain_and_check(URL))
     print(f"audit rows chained by the sweeper afterwards: {chained}; ledger + audit verify: {ok}", flush=True)
-    return rows, locked, ok, chained, server_side
+    return Run(rows, server_side, raw, locked, ok, chained)
 
 
 def run(short: bool) -> list[Row]:
-    """`make bench`: the flows' path at 32 clients against pgbench, same run."""
+    """`make bench`: the flows' path at 32 clients against pgbench, alternating rounds, same run."""
     seconds = 8 if short else 15
-    rows, locked, ok, _, server_side = measure([32], seconds, chain_lock=not short)
-    clients, base, flows = rows[-1]
+    measured = measure([32], seconds, rounds=2 if short else 3, chain_lock=not short)
+    top = measured.rows[-1]
+    clients, base, flows = top.clients, top.base, top.rate
+    spread = ", ".join(f"{ratio:.2f}x" for ratio in top.ratios())
     out = [
         Row(figure=f"ledger: flows' transfer (session, ledger.transfer, commit) /s, {clients} clients",
             value=flows, unit="/s", anchor=f"pgbench tpcb-like TPS, {clients} clients", anchor_value=base,
-            target=">= 1.0x", met=flows >= base and ok,
-            note="" if ok else "ledger verify FAILED"),
+            target=">= 1.0x", met=flows >= base and measured.ok,
+            note=(f"medians of {len(top.flows)} alternating rounds, per round {spread}; "
+                  f"{top.cpu:.0f} us client CPU per transfer")
+            + ("" if measured.ok else "; ledger verify FAILED")),
+        Row(figure=f"ledger: the same posting function driven by pgbench's C client, {clients} clients",
+            value=measured.server_side, unit="tps", anchor=f"pgbench tpcb-like TPS, {clients} clients",
+            anchor_value=base, note="server side only: no Python client"),
+        Row(figure=f"ledger: the same posting through asyncpg alone (BEGIN, call, COMMIT), {clients} clients",
+            value=measured.raw[0], unit="/s", anchor=f"pgbench tpcb-like TPS, {clients} clients",
+            anchor_value=base,
+            note=f"no ORM session: {measured.raw[1]:.0f} us client CPU per transfer; not a flows' path"),
     ]  # fmt: skip
-    out.append(Row(figure=f"ledger: the same posting function driven by pgbench's C client, {clients} clients",
-                   value=server_side, unit="tps", anchor=f"pgbench tpcb-like TPS, {clients} clients",
-                   anchor_value=base, note="server side only: no Python client"))  # fmt: skip
-    if locked is not None:
-        out.append(Row(figure="ledger: same, audit chain lock taken per write (the old path)", value=locked,
-                       unit="/s", anchor="flows' transfer /s", anchor_value=flows))  # fmt: skip
+    if measured.locked is not None:
+        out.append(Row(figure="ledger: same, audit chain lock taken per write (the old path)",
+                       value=measured.locked, unit="/s", anchor="flows' transfer /s",
+                       anchor_value=flows))  # fmt: skip
     return out
 
 
@@ -243,37 +349,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating pgbench / flows rounds")
     parser.add_argument("--chain-lock", action="store_true")
     parser.add_argument("--write", type=Path, help="update the Ledger section of this markdown file")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     load_at_start = os.getloadavg()[0]
-    rows, locked, ok, chained, server_side = measure(counts, args.seconds, args.chain_lock)
+    measured = measure(counts, args.seconds, args.rounds, args.chain_lock)
     load_at_end = os.getloadavg()[0]
     if args.write:
-        top = counts[-1]
+        top = measured.rows[-1]
         lines = [
             "## Ledger (issue 2, issue 20)",
             "",
             f"Command: `.venv/bin/python bench/bench_ledger.py --seconds {args.seconds} --clients {args.clients}"
-            f"{' --chain-lock' if args.chain_lock else ''} --write BENCHMARKS.md`",
+            f" --rounds {args.rounds}{' --chain-lock' if args.chain_lock else ''} --write BENCHMARKS.md`",
             f"Machine: {os.cpu_count()} cores, PostgreSQL local (fsync on, synchronous_commit on), shared "
             f"(load average {load_at_start:.2f} at start, {load_at_end:.2f} at end).",
             "Each transfer is the unit of work a USSD send runs: a session, `core.ledger.service.transfer`"
-            " (customer -> customer + fee), commit; the client is 2 processes, as pgbench -j 2.",
+            " (customer -> customer + fee), commit; the client is 2 processes, as pgbench -j 2. pgbench and"
+            " the flows' path alternate; medians of the rounds, per-round ratios beside them.",
             "",
-            "| clients | pgbench tpcb-like TPS | flows' ledger transfers/s | ratio |",
-            "|---:|---:|---:|---:|",
-            *[f"| {c} | {b:,.0f} | {s:,.0f} | {s / b:.2f}x |" for c, b, s in rows],
+            "| clients | pgbench tpcb-like TPS | flows' ledger transfers/s | ratio | per round | client CPU per transfer |",
+            "|---:|---:|---:|---:|---|---:|",
+            *[f"| {m.clients} | {m.base:,.0f} | {m.rate:,.0f} | {m.rate / m.base:.2f}x | "
+              f"{', '.join(f'{r:.2f}x' for r in m.ratios())} | {m.cpu:.0f} us |" for m in measured.rows],
             "",
-        ]
+        ]  # fmt: skip
         lines.append(f"- `ledger_post_entry` driven by pgbench's C client (a custom script, the same 3-leg "
-                     f"transfer) at {top} clients: {server_side:,.0f} TPS, {server_side / rows[-1][1]:.2f}x tpcb-like.")  # fmt: skip
-        if locked is not None:
-            lines.append(f"- With the audit chain's advisory lock taken per write (as before) at {top} clients: "
-                         f"{locked:,.0f}/s.")  # fmt: skip
-        lines.append(f"- Audit rows the sweeper chained after the run: {chained:,}; `ledger verify` and the "
-                     f"audit chain verify: {'ok' if ok else 'PROBLEMS'}.")  # fmt: skip
+                     f"transfer) at {top.clients} clients: {measured.server_side:,.0f} TPS, "
+                     f"{measured.server_side / top.base:.2f}x tpcb-like.")  # fmt: skip
+        lines.append(f"- The same posting through asyncpg alone (BEGIN, the call, COMMIT; no ORM session) at "
+                     f"{top.clients} clients: {measured.raw[0]:,.0f}/s, {measured.raw[0] / top.base:.2f}x "
+                     f"tpcb-like, {measured.raw[1]:.0f} us client CPU per transfer.")  # fmt: skip
+        if measured.locked is not None:
+            lines.append(f"- With the audit chain's advisory lock taken per write (as before) at {top.clients} "
+                         f"clients: {measured.locked:,.0f}/s.")  # fmt: skip
+        lines.append(f"- Audit rows the sweeper chained after the run: {measured.chained:,}; `ledger verify` "
+                     f"and the audit chain verify: {'ok' if measured.ok else 'PROBLEMS'}.")  # fmt: skip
         replace_section(args.write, "## Ledger (issue 2", "\n".join(lines))
 
 
