@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from core.db.base import utcnow
 from core.ledger import errors
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, JournalEntry, OwnerType, PostingRequest
@@ -202,7 +201,7 @@ async def test_void_releases_and_expired_hold_cannot_post(session_factory):
                 idempotency_key="p",
                 postings=[PostingRequest(sink.id, kes("30"))],
             )
-        soon = utcnow() + timedelta(seconds=30)
+        soon = datetime.now(UTC) + timedelta(seconds=30)
         short = await ledger.place_hold(
             session=session, idempotency_key="short", account_id=alice.id, amount=kes("10"), expires_at=soon
         )

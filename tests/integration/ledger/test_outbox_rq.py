@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import select
 
-from core.db.base import utcnow
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.ledger.verify import verify
@@ -60,7 +59,7 @@ async def test_flushed_redis_loses_no_job_and_nothing_runs_twice(pg_session_fact
 
     # not yet stale: nothing is dispatched twice while a job may still be running somewhere
     assert await outbox.relay(session_factory=pg_session_factory, queue=queue) == 0
-    later = utcnow() + outbox.REDISPATCH_AFTER + timedelta(seconds=1)
+    later = datetime.now(UTC) + outbox.REDISPATCH_AFTER + timedelta(seconds=1)
     assert await outbox.relay(session_factory=pg_session_factory, queue=queue, now=lambda: later) == 5
 
     # a duplicate delivery on top: the relay dispatches row 1 again as if its job had vanished

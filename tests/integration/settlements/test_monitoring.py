@@ -3,12 +3,13 @@ databases), once per rule and window however often the job runs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from compliance.merchant_monitoring import monitor_session
 from compliance.models import Alert
 from core.clock import FixedClock
-from core.db.base import utcnow
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.merchants import service as merchants
@@ -42,8 +43,8 @@ async def test_structuring_and_settle_after_pay_alert_once(session_factory) -> N
             )  # fmt: skip
         settlement = await settling.settle(session=session, merchant=merchant)
         assert settlement is not None
-        hits = await monitor_session(session, merchant.id, utcnow())
-        again = await monitor_session(session, merchant.id, utcnow())
+        hits = await monitor_session(session, merchant.id, datetime.now(UTC))
+        again = await monitor_session(session, merchant.id, datetime.now(UTC))
         await session.commit()
         assert {h.code for h in hits} == {"merchant_structuring", "merchant_settle_after_pay"}
         assert {h.code for h in again} == {h.code for h in hits}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from core.db.base import utcnow
 from core.db.session import make_engine, make_session_factory
 from core.payments.models import Payout, PayoutStatus
 from tests.cli import kibeti
@@ -21,7 +20,7 @@ async def _payouts(url: str) -> None:
                         id=pid, idempotency_key=pid, phone="254700000001", account_id=1, amount_minor=150_000,
                         hold_id=1, status=status.value, originator_conversation_id=pid,
                         result_code="500.003.1001" if status is PayoutStatus.UNKNOWN else "0",
-                        result_desc="gateway timeout", updated_at=utcnow() - timedelta(minutes=42),
+                        result_desc="gateway timeout", updated_at=datetime.now(UTC) - timedelta(minutes=42),
                     )
                 )  # fmt: skip
             await session.commit()

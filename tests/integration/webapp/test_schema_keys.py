@@ -4,13 +4,15 @@ the use case's check."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import BigInteger, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from compliance.models import KycDocument, KycProfile, Movement
-from core.db.base import Base, utcnow
+from core.db.base import Base
 from core.identity.models import Customer
 from webapp.schema import import_all_models
 
@@ -42,7 +44,7 @@ async def test_compliance_stores_a_customer_id_beyond_32_bits(pg_session_factory
         session.add(
             KycDocument(
                 customer_id=BEYOND_32_BITS, kind="selfie", content_type="image/jpeg", size=1,
-                sha256="0" * 64, sealed="x", retain_until=utcnow(),
+                sha256="0" * 64, sealed="x", retain_until=datetime.now(UTC),
             )
         )  # fmt: skip
         session.add(
