@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -35,7 +35,6 @@ from core.errors import KibetiError
 from core.merchants import idempotency
 from core.merchants import service as merchants
 from core.merchants.errors import MerchantNotActive, UnknownMerchant
-from core.merchants.models import ApiIdempotencyKey
 from core.ratelimit import API_KEY_REQUESTS, Limit, subject_key
 from webapp.deps_auth import RULE_ATTRIBUTE, DbSession, get_rate_limiter, get_runtime, request_ip
 
@@ -261,7 +260,15 @@ async def _digest(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + canonical).hexdigest()
 
 
-def _replay(stored: ApiIdempotencyKey, digest: str) -> JSONResponse:
+class StoredResponse(Protocol):
+    """What a replay reads of the response core.merchants.idempotency stored for a key."""
+
+    request_digest: str
+    status_code: int
+    response: dict[str, Any]
+
+
+def _replay(stored: StoredResponse, digest: str) -> JSONResponse:
     if stored.request_digest != digest:
         raise ApiError(
             409,
