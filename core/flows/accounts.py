@@ -32,21 +32,27 @@ async def wallet_account_id(session: AsyncSession, customer_id: int, asset: Asse
 
 RATE_CACHE_SECONDS = 5.0
 _rates: dict[tuple[object, str], tuple[float, Decimal | None]] = {}
+_refreshing: set[tuple[object, str]] = set()
 
 
 async def _bid(session: AsyncSession, currency: str, clock: Clock) -> Decimal | None:
-    """The KES bid for `currency`, cached a few seconds per process (display only, never for pricing)."""
+    """The KES bid for `currency`, cached a few seconds per process (display only, never for pricing).
+    One caller at a time refreshes an expired bid; the others show the one it replaces meanwhile
+    (when it expired, every balances screen in flight read the rates again, at once)."""
     now = time.monotonic()
     key = (getattr(session.bind, "url", ""), currency)  # the URL object: rendering it costs more
     cached = _rates.get(key)
-    if cached is not None and now - cached[0] < RATE_CACHE_SECONDS:
+    if cached is not None and (now - cached[0] < RATE_CACHE_SECONDS or key in _refreshing):
         return cached[1]
+    _refreshing.add(key)
     try:
         bid: Decimal | None = Decimal(
             (await fx.latest_rate(session=session, base=currency, quote="KES", clock=clock)).bid
         )
     except KibetiError:
         bid = None
+    finally:
+        _refreshing.discard(key)
     _rates[key] = (now, bid)
     return bid
 
