@@ -78,7 +78,18 @@ ERROR_ALIASES = {
     "payout_daily_limit": "limit_exceeded",
     "payment_idempotency_conflict": "generic",
     "idempotency_conflict": "generic",
+    "withdrawal_held_for_review": "compliance_review",  # held, waiting for staff: "under review, SMS"
 }
+
+
+def _code_of(exc: KibetiError) -> str:
+    """The `error.<code>` an exception is shown with: ours, another package's alias, or, for a
+    withdrawal the compliance gate refused, its decision's own message (as the web portal shows)."""
+    code = getattr(exc, "code", "generic") or "generic"
+    code = ERROR_ALIASES.get(code, code)
+    if code == "withdrawal_refused":  # wallets' WithdrawalRefused: deny, or review by staff
+        code = "compliance_review" if getattr(exc, "decision", "") == "review" else "compliance_denied"
+    return code
 
 
 def _explained(exc: KibetiError, code: str, *, at_pin: bool) -> tuple[str, dict[str, Any]]:
@@ -302,7 +313,7 @@ class Engine:
         return await self._render(ctx)
 
     def _on_error(self, ctx: Ctx, exc: KibetiError) -> str | Screen:
-        code = ERROR_ALIASES.get(getattr(exc, "code", "generic"), getattr(exc, "code", "generic"))
+        code = _code_of(exc)
         if not has(f"error.{code}"):
             log.info("ussd: untranslated error code %s", code)
             code = "generic"
@@ -352,7 +363,7 @@ class Engine:
         try:
             screen = await self.table[ctx.session.state].render(ctx)
         except KibetiError as exc:
-            code = ERROR_ALIASES.get(getattr(exc, "code", "generic"), getattr(exc, "code", "generic"))
+            code = _code_of(exc)
             if code == "service_unavailable":
                 log.warning("ussd: service unavailable: %s", getattr(exc, "missing", exc))
             if code not in TERMINAL_ERRORS and retry and ctx.session.history and has(f"error.{code}"):
