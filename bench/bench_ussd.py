@@ -19,7 +19,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,12 +36,24 @@ from fastapi.responses import PlainTextResponse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# the served-benchmark scaffold (bench_invoices imports it from here too)
+from bench.common import group_cpu_seconds, leased_redis_db, percentile, run_wrk, serve, stop
+
+
+def redis_db() -> contextlib.AbstractContextManager[str]:
+    """The Redis the servers use: KIBETI_BENCH_REDIS when set, else a leased test database."""
+    return contextlib.nullcontext(REDIS_URL) if REDIS_URL else leased_redis_db()
+
+
 PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "redis://127.0.0.1:6379/14")
-DB_NAME = "kibeti_bench_ussd"
+# KIBETI_BENCH_REDIS, else a Redis database leased as the tests lease theirs (each server starts from a FLUSHDB)
+REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "")
+DB_NAME = os.environ.get("KIBETI_BENCH_USSD_DB", "kibeti_bench_ussd")
 TOKEN = "bench-at-callback-token-0123456789abcdef"
 SESSIONS = 100
 HOPS_PER_SESSION = 50
+# the servers listen on PORT_BASE .. PORT_BASE + 3 (set KIBETI_BENCH_PORT on a machine shared with other runs)
+PORT_BASE = int(os.environ.get("KIBETI_BENCH_PORT", "8731"))
 
 NOTES = """\
 Server CPU per request is the uvicorn processes' user+system CPU during the wrk run (from /proc) over
@@ -175,8 +186,7 @@ IN_PROCESS = """
 import asyncio, logging, os, sys, time
 from urllib.parse import urlencode
 sys.path.insert(0, os.getcwd())
-from webapp.app import create_app
-app = create_app()
+from webapp.main import app  # the served app, as uvicorn imports it
 for handler in logging.getLogger().handlers:
     if handler.get_name() == "kibeti-json":
         handler.setStream(open(os.devnull, "w"))
@@ -314,24 +324,6 @@ def checkout(commit: str) -> Path:
     return folder
 
 
-def serve(
-    target: str, port: int, workers: int, env: dict[str, str], cwd: Path = ROOT
-) -> subprocess.Popen[bytes]:
-    command = [
-        str(ROOT / ".venv/bin/uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    # logs go to /dev/null (in production to a collector): the run measures the hop, not a terminal pipe
-    return subprocess.Popen(
-        command,
-        cwd=cwd,  # uvicorn imports the app from its working directory first
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def wait_ready(port: int) -> None:
     for _ in range(200):
         try:
@@ -342,41 +334,6 @@ def wait_ready(port: int) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"server on {port} did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=20)
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) used so far by the live processes of one process group (the uvicorn
-    master and its workers): a per-request cost that, unlike requests/s, hardly moves with the load
-    the other processes on this shared machine put on the CPUs."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after "pid (comm)": state ppid pgrp ... utime(11) stime(12)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, str, int]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-               f"http://127.0.0.1:{port}"]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99_text = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
-    assert p99_text is not None, out
-    value, unit = float(p99_text.group(1)), p99_text.group(2)
-    p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    if "Non-2xx" in out:
-        raise RuntimeError(f"errors during the run:\n{out}")
-    return rps, p99_ms, " ".join(command), requests
 
 
 def _hop_body(index: int, counters: dict[int, int], tag: str) -> bytes:
@@ -432,14 +389,14 @@ async def _open_loop(port: int, rate: float, seconds: float, connections: int) -
     return latencies, errors
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def measure_floor_and_hop(seconds: int, workers: int = 2, rounds: int = 1) -> dict[str, float]:
+def measure_floor_and_hop(
+    seconds: int, workers: int = 2, rounds: int = 1, redis_url: str = ""
+) -> dict[str, float]:
     """Floor and hop in the same run: wrk (closed loop, 100 connections) for requests/s and server CPU
     per request, then open-loop load at half the floor's requests/s against the hop for its p99."""
+    if not redis_url:
+        with redis_db() as leased:
+            return measure_floor_and_hop(seconds, workers, rounds, leased)
     url = db_url()
     asyncio.run(prepare_database())
     from webapp.schema import upgrade
@@ -448,17 +405,17 @@ def measure_floor_and_hop(seconds: int, workers: int = 2, rounds: int = 1) -> di
     asyncio.run(seed(url))
     import redis
 
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "AT_CALLBACK_TOKEN": TOKEN,
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "AT_CALLBACK_TOKEN": TOKEN,
            "KIBETI_ENV": "test", "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(WRK_SCRIPT % {"token": TOKEN, "sessions": SESSIONS, "per": HOPS_PER_SESSION})
         script = Path(handle.name)
     out: dict[str, float] = {"load_start": os.getloadavg()[0]}
     seen: dict[str, list[tuple[float, float]]] = {"floor": [], "hop": []}
-    servers = (("floor", "bench.bench_ussd:floor", 8734), ("hop", "webapp.main:app", 8732))
+    servers = (("floor", "bench.bench_ussd:floor", PORT_BASE + 3), ("hop", "webapp.main:app", PORT_BASE + 1))
     try:
         for name, target, port in [server for _ in range(rounds) for server in servers]:  # alternating
-            redis.Redis.from_url(REDIS_URL).flushdb()
+            redis.Redis.from_url(redis_url).flushdb()
             process = serve(target, port, workers, env)
             try:
                 wait_ready(port)
@@ -531,6 +488,11 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
         return 2
+    with redis_db() as redis_url:
+        return _main(args, redis_url)
+
+
+def _main(args: argparse.Namespace, redis_url: str) -> int:
     url = db_url()
     asyncio.run(prepare_database())
     from webapp.schema import upgrade
@@ -539,8 +501,8 @@ def main() -> int:
     asyncio.run(seed(url))
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "AT_CALLBACK_TOKEN": TOKEN,
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "AT_CALLBACK_TOKEN": TOKEN,
            "KIBETI_ENV": "test", "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(WRK_SCRIPT % {"token": TOKEN, "sessions": SESSIONS, "per": HOPS_PER_SESSION})
@@ -549,19 +511,19 @@ def main() -> int:
     runs: dict[str, list[tuple[float, float, str, float]]] = {}
     opened: dict[str, list[float]] = {}  # PostgreSQL connections opened per 1,000 requests
     cpu: dict[str, list[float]] = {"USSD hop (full app)": []}
-    servers = [("bare FastAPI endpoint", "bench.bench_ussd:bare", 8731, ROOT)]
+    servers = [("bare FastAPI endpoint", "bench.bench_ussd:bare", PORT_BASE, ROOT)]
     baseline = None
     if args.compare_with:
         short = subprocess.run(["git", "rev-parse", "--short", args.compare_with], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
         baseline = f"USSD hop, before (commit {short})"
-        servers.append((baseline, "webapp.main:app", 8733, checkout(args.compare_with)))
+        servers.append((baseline, "webapp.main:app", PORT_BASE + 2, checkout(args.compare_with)))
         cpu[baseline] = []
-    servers.append(("USSD hop (full app)", "webapp.main:app", 8732, ROOT))
+    servers.append(("USSD hop (full app)", "webapp.main:app", PORT_BASE + 1, ROOT))
     try:
         for _round in range(args.rounds):  # rounds alternate the servers, so all meet the same load
             for name, target, port, cwd in servers:
-                redis.Redis.from_url(REDIS_URL).flushdb()  # every server starts from no sessions
+                redis.Redis.from_url(redis_url).flushdb()  # every server starts from no sessions
                 process = serve(target, port, args.workers, env, cwd)
                 try:
                     wait_ready(port)
@@ -577,7 +539,7 @@ def main() -> int:
                     stop(process)
             for name, target, _port, cwd in servers:
                 if args.in_process_hops and target == "webapp.main:app":
-                    redis.Redis.from_url(REDIS_URL).flushdb()
+                    redis.Redis.from_url(redis_url).flushdb()
                     cpu[name].append(in_process_cpu_ms(cwd, args.in_process_hops, env))
     finally:
         for _name, _target, _port, cwd in servers:

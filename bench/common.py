@@ -1,4 +1,5 @@
-"""What every benchmark module hands `bench/run_all.py`: rows of one table.
+"""What every benchmark module hands `bench/run_all.py`: rows of one table; and the scaffold the
+served benchmarks share (uvicorn servers, wrk, CPU from /proc, a leased Redis database).
 
 A module `bench/bench_<name>.py` plugs in by exposing `run(short: bool) -> list[Row]`; `short` is
 `make bench`'s default (seconds per figure, not minutes). Each row is one figure of this run beside
@@ -8,8 +9,19 @@ target it is judged against.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -112,3 +124,87 @@ class CpuSampler:
     def seconds(self) -> float:
         ticks = sum(value - self._first.get(pid, 0) for pid, value in self._last.items())
         return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+@contextlib.contextmanager
+def leased_redis_db(admin_url: str = "redis://127.0.0.1:6379/0", *, wait: float = 300) -> Iterator[str]:
+    """The URL of a Redis database index (1-15) no one else uses meanwhile: the lease tests/conftest.py
+    takes (`kibeti:test:db-lease:<index>`), so a benchmark's FLUSHDB never empties a test run's data."""
+    import redis
+
+    admin = redis.Redis.from_url(admin_url, socket_timeout=5)
+    owner = f"bench:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    give_up_at = time.monotonic() + wait
+    index = 0
+    while not index:
+        index = next(
+            (i for i in range(1, 16) if admin.set(f"kibeti:test:db-lease:{i}", owner, nx=True, ex=3600)), 0
+        )
+        if not index:
+            if time.monotonic() > give_up_at:
+                raise TimeoutError(f"every Redis test database stayed leased for {wait:.0f} s")
+            time.sleep(1)
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{index}"
+    finally:
+        if admin.get(f"kibeti:test:db-lease:{index}") == owner.encode():  # only our own lease
+            admin.delete(f"kibeti:test:db-lease:{index}")
+        admin.close()
+
+
+def serve(
+    target: str, port: int, workers: int, env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    command = [
+        str(ROOT / ".venv/bin/uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    # logs go to /dev/null (in production to a collector): the run measures the hop, not a terminal pipe
+    return subprocess.Popen(
+        command,
+        cwd=cwd,  # uvicorn imports the app from its working directory first
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the live processes of one process group (the uvicorn
+    master and its workers): a per-request cost that, unlike requests/s, hardly moves with the load
+    the other processes on this shared machine put on the CPUs."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "pid (comm)": state ppid pgrp ... utime(11) stime(12)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, str, int]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+               f"http://127.0.0.1:{port}"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99_text = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99_text is not None, out
+    value, unit = float(p99_text.group(1)), p99_text.group(2)
+    p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors during the run:\n{out}")
+    return rps, p99_ms, " ".join(command), requests
