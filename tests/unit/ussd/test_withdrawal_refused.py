@@ -7,6 +7,7 @@ import pytest
 
 from channels.ussd.engine import Engine
 from core.addressbook.models import SavedAddressView
+from core.errors import KibetiError
 from core.money import Asset
 from tests.unit.ussd.conftest import Phone
 from tests.unit.ussd.fakes import FakeFlows
@@ -48,3 +49,21 @@ async def test_a_refused_withdrawal_shows_the_refusal(
     assert answer.startswith(expected), answer
     assert "went wrong" not in answer and "hitilafu" not in answer.lower()
     assert [kind for kind, _ in flows.movements] == []
+
+
+class _HeldForReview(KibetiError):
+    code = "withdrawal_held_for_review"  # wallets' withdrawal held for staff review
+
+
+async def test_a_withdrawal_held_for_review_says_so(engine: Engine, flows: FakeFlows) -> None:
+    flows.add_customer("+254712345678", language="sw")
+    flows.book = [SavedAddressView(7, "Binance", Asset.USDT_TRC20, TRON)]
+
+    async def hold(**_: object) -> None:
+        raise _HeldForReview("held for review")
+
+    flows.confirm_withdraw = hold  # type: ignore[method-assign, assignment]
+    phone = Phone(engine, "+254712345678")
+    for value in ("", "4", "2", "1", "10"):
+        await (phone.send(value) if value else phone.dial())
+    assert (await phone.send("4826")).startswith("END Ombi lako linakaguliwa. Tutakutumia SMS.")
