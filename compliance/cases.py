@@ -39,6 +39,8 @@ from core.auth import queries as staff
 
 STR_DEADLINE = timedelta(days=2)  # POCAMLA s.44(2) as amended: within 2 days of suspicion
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.INVESTIGATING)
+STR_STATES = (CaseStatus.ESCALATED, CaseStatus.STR_DRAFTED, CaseStatus.REPORTED)  # an STR may be built
+UNFILED_STATES = (CaseStatus.ESCALATED.value, CaseStatus.STR_DRAFTED.value)  # the 2-day clock runs
 
 
 async def raise_alert(
@@ -328,20 +330,65 @@ async def escalate(
     return case
 
 
-async def mark_reported(
+async def mark_drafted(
     *, session: AsyncSession, case: Case, report: RegulatoryReport, actor: str, now: datetime
 ) -> None:
-    _require(case, (CaseStatus.ESCALATED, CaseStatus.REPORTED), "report")
+    """The STR's XML is built: drafted, not filed (nothing reached the FRC yet; the clock runs on).
+    A case already reported keeps its status (a corrected STR is drafted for it)."""
+    _require(case, STR_STATES, "draft an STR for")
+    if case.status != CaseStatus.REPORTED.value:
+        case.status = CaseStatus.STR_DRAFTED.value
+    case.updated_at = now
+    session.add(_event(case, "report", actor, now, f"STR {report.reference} drafted", report_id=report.id))
+    await audit_trail.record(
+        session=session,
+        actor=actor,
+        action="case.str_drafted",
+        subject=f"case:{case.id}",
+        now=now,
+        details={"report_id": report.id, "reference": report.reference, "customer_id": case.customer_id},
+    )
+
+
+async def mark_filed(
+    *,
+    session: AsyncSession,
+    case: Case,
+    report: RegulatoryReport,
+    frc_reference: str,
+    filed_at: datetime,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Staff filed the drafted STR with the FRC (goAML): its reference and date make the case reported."""
+    _require(case, (CaseStatus.STR_DRAFTED, CaseStatus.REPORTED), "record the STR filing of")
+    if report.case_id != case.id or report.report_code != "STR":
+        raise InvalidCaseTransition(f"report {report.id} is not an STR of case {case.id}")
+    if report.frc_reference:
+        raise InvalidCaseTransition(f"STR {report.reference} was filed already ({report.frc_reference})")
+    if not frc_reference.strip() or filed_at.tzinfo is None or filed_at > now:
+        raise InvalidCaseTransition("record the FRC's reference and a past filing time with a time zone")
+    report.frc_reference, report.submitted_at = frc_reference.strip()[:64], filed_at
     case.status = CaseStatus.REPORTED.value
     case.updated_at = now
-    session.add(_event(case, "report", actor, now, f"STR {report.reference} generated", report_id=report.id))
+    text = f"STR {report.reference} filed with the FRC as {report.frc_reference}"
+    session.add(
+        _event(case, "report", actor, now, text, report_id=report.id, frc_reference=report.frc_reference,
+               filed_at=filed_at.isoformat())
+    )  # fmt: skip
     await audit_trail.record(
         session=session,
         actor=actor,
         action="case.str_filed",
         subject=f"case:{case.id}",
         now=now,
-        details={"report_id": report.id, "reference": report.reference, "customer_id": case.customer_id},
+        details={
+            "report_id": report.id,
+            "reference": report.reference,
+            "frc_reference": report.frc_reference,
+            "filed_at": filed_at.isoformat(),
+            "customer_id": case.customer_id,
+        },
     )
 
 
@@ -352,7 +399,7 @@ async def close(
     value = parse_disposition(disposition)
     if value is Disposition.STR_FILED:
         _require(case, (CaseStatus.REPORTED,), "close as STR filed")
-    elif case.status == CaseStatus.ESCALATED.value:
+    elif case.status in UNFILED_STATES:
         raise InvalidCaseTransition("an escalated case is closed by filing its STR")
     else:
         _require(case, OPEN_STATES, "close")
@@ -409,7 +456,7 @@ def _require(case: Case, states: tuple[CaseStatus, ...], action: str) -> None:
 
 
 async def overdue_strs(*, session: AsyncSession, now: datetime) -> list[Case]:
-    statement = select(Case).where(Case.status == CaseStatus.ESCALATED.value, Case.str_due_at < now)
+    statement = select(Case).where(Case.status.in_(UNFILED_STATES), Case.str_due_at < now)
     return list((await session.execute(statement.order_by(Case.str_due_at))).scalars())
 
 

@@ -55,7 +55,8 @@ class CaseStatus(StrEnum):
     OPEN = "open"
     INVESTIGATING = "investigating"
     ESCALATED = "escalated"  # STR being prepared: the 2-day clock runs
-    REPORTED = "reported"  # STR filed
+    STR_DRAFTED = "str_drafted"  # the goAML XML is built, not yet filed with the FRC: the clock still runs
+    REPORTED = "reported"  # STR filed: staff recorded the FRC's reference and the filing date
     CLOSED = "closed"
 
 
@@ -260,7 +261,8 @@ class RegulatoryReport(Base):
     xml: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # filed with the FRC
+    frc_reference: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class LimitChange(Base):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compliance import cases, goaml
 from compliance.errors import ReportNotFound, ReportNotPossible
 from compliance.gate import COUNTED, EAT
-from compliance.models import CaseStatus, KycProfile, Movement, RegulatoryReport
+from compliance.models import KycProfile, Movement, RegulatoryReport
 from core.config import ComplianceSettings
 from core.identity import queries as customers
 from core.money import Asset, Money
@@ -62,10 +62,11 @@ async def export_str(
     *, session: AsyncSession, case_id: int, actor: str, now: datetime, settings: ComplianceSettings
 ) -> RegulatoryReport:
     """Build the STR for an escalated case (its evidence movements become transactions; with none,
-    an activity report), store it, and mark the case reported."""
+    an activity report), store it, and mark the case "STR drafted": it is reported only when staff
+    record the FRC's filing (`record_str_filing`)."""
     detail = await cases.case_detail(session=session, case_id=case_id)
     case = detail.case
-    if case.status not in (CaseStatus.ESCALATED.value, CaseStatus.REPORTED.value):
+    if case.status not in {s.value for s in cases.STR_STATES}:
         raise ReportNotPossible(f"case {case_id} is {case.status}: escalate it with grounds before an STR")
     indicators = sorted({a.rule_code for a in detail.alerts})
     data = goaml.ReportInput(
@@ -91,7 +92,32 @@ async def export_str(
     )
     session.add(report)
     await session.flush()
-    await cases.mark_reported(session=session, case=case, report=report, actor=actor, now=now)
+    await cases.mark_drafted(session=session, case=case, report=report, actor=actor, now=now)
+    return report
+
+
+async def record_str_filing(
+    *,
+    session: AsyncSession,
+    report_id: int,
+    frc_reference: str,
+    filed_at: datetime,
+    actor: str,
+    now: datetime,
+) -> RegulatoryReport:
+    """Staff filed this STR with the FRC: its goAML reference and when. The case becomes reported
+    (audited)."""
+    locked = select(RegulatoryReport).where(RegulatoryReport.id == report_id).with_for_update()
+    report = (await session.execute(locked)).scalar_one_or_none()
+    if report is None:
+        raise ReportNotFound(f"no report {report_id}")
+    if report.case_id is None:
+        raise ReportNotPossible(f"report {report_id} is not a case's STR")
+    case = await cases.get_case(session=session, case_id=report.case_id)
+    await cases.mark_filed(
+        session=session, case=case, report=report, frc_reference=frc_reference, filed_at=filed_at,
+        actor=actor, now=now,
+    )  # fmt: skip
     return report
 
 

@@ -180,6 +180,13 @@ class ReportOut(RowOut):
     reference: str
     report_code: str
     case_id: int | None
+    frc_reference: str  # "" until staff record the FRC filing (a drafted STR)
+    submitted_at: datetime | None  # when it was filed with the FRC
+
+
+class StrFiling(BaseModel):
+    frc_reference: str = Field(min_length=1, max_length=64)
+    filed_at: datetime  # with a time zone, e.g. 2026-03-10T14:00:00+03:00
 
 
 def now(request: Request) -> datetime:
@@ -338,6 +345,25 @@ async def export_str(case_id: RowId, request: Request, session: DbSession, staff
             actor=actor(staff),
             now=now(request),
             settings=get_runtime(request).settings.compliance,
+        ),
+    )
+    return ReportOut.of(written)
+
+
+@router.post("/reports/{report_id}/filing", response_model=ReportOut)
+async def record_str_filing(
+    report_id: RowId, body: StrFiling, request: Request, session: DbSession, staff: ReportsStaff
+) -> ReportOut:
+    """The drafted STR was filed with the FRC (goAML): its reference and date; the case is reported."""
+    written = await committed(
+        session,
+        reports.record_str_filing(
+            session=session,
+            report_id=report_id,
+            frc_reference=body.frc_reference,
+            filed_at=body.filed_at,
+            actor=actor(staff),
+            now=now(request),
         ),
     )
     return ReportOut.of(written)

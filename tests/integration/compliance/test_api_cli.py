@@ -88,6 +88,21 @@ async def test_officer_works_a_case_to_an_str_over_http(factory, clock, crypto_l
         assert xml.headers["content-type"].startswith("application/xml")
         assert goaml.missing_elements(xml.content) == []
         assert etree.fromstring(xml.content).findtext("report_code") == "STR"
+        assert report.json()["frc_reference"] == "" and report.json()["submitted_at"] is None
+        shown = (await client.get(f"{base}/cases/{case_id}", headers=officer)).json()
+        assert shown["case"]["status"] == "str_drafted"  # built, not yet filed with the FRC
+        filing = {"frc_reference": "FRC-STR-2026-0042", "filed_at": "2026-03-10T11:30:00+03:00"}
+        filed = await client.post(
+            f"{base}/reports/{report.json()['id']}/filing", json=filing, headers=officer
+        )
+        assert filed.status_code == 200, filed.text
+        assert filed.json()["frc_reference"] == "FRC-STR-2026-0042"
+        again = await client.post(
+            f"{base}/reports/{report.json()['id']}/filing", json=filing, headers=officer
+        )
+        assert again.status_code == 409, again.text
+        shown = (await client.get(f"{base}/cases/{case_id}", headers=officer)).json()
+        assert shown["case"]["status"] == "reported"
         closed = await client.post(
             f"{base}/cases/{case_id}/close",
             json={"disposition": "str_filed", "note": "filed"},
@@ -217,8 +232,8 @@ def test_cli_reports(sqlite_url: str, tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert goaml.missing_elements(out.read_bytes()) == []
     listed = run_cli(sqlite_url, "compliance", "cases")
-    assert "#1 reported" in listed.stdout
-    assert "0 overdue" in run_cli(sqlite_url, "compliance", "overdue").stdout
+    assert "#1 str_drafted" in listed.stdout  # drafted: not filed with the FRC, still due
+    assert "1 overdue" in run_cli(sqlite_url, "compliance", "overdue").stdout
     ctr = run_cli(sqlite_url, "compliance", "report", "ctr", "--day", "2026-01-01")
     assert "No CTR candidates" in ctr.stdout
     flows = run_cli(

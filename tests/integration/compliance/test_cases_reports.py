@@ -15,6 +15,7 @@ from compliance.iprs import IdentityRecord, SimulatedIprs
 from compliance.models import Alert, CaseStatus
 from compliance.sanctions import store
 from compliance.sanctions.loader import SanctionsList
+from core.audit.models import AuditEntry
 from core.config import ComplianceSettings
 from core.money import Asset, Money
 from core.ports import Decision, MovementCheck
@@ -90,8 +91,41 @@ async def test_sanctioned_withdrawal_to_str_export(factory, clock, crypto_lists:
             session=session, case_id=case.id, actor="officer", now=clock.now(), settings=SETTINGS
         )
         assert report.reference.startswith("KBT-STR-")
+        # built, not filed: nothing reached the FRC, so the case is not reported and still overdue
+        assert (await cases.get_case(session=session, case_id=case.id)).status == CaseStatus.STR_DRAFTED.value
+        assert [c.id for c in await cases.overdue_strs(session=session, now=clock.now())] == [case.id]
+        with pytest.raises(InvalidCaseTransition):  # an STR not filed cannot close the case as filed
+            await cases.close(
+                session=session,
+                case_id=case.id,
+                disposition="str_filed",
+                note="",
+                actor="mlro",
+                now=clock.now(),
+            )
+        with pytest.raises(InvalidCaseTransition):  # the filing needs the FRC's reference
+            await reports.record_str_filing(
+                session=session, report_id=report.id, frc_reference=" ", filed_at=clock.now(), actor="mlro",
+                now=clock.now(),
+            )  # fmt: skip
+        await reports.record_str_filing(
+            session=session, report_id=report.id, frc_reference="FRC/STR/2026/0042", filed_at=clock.now(),
+            actor="mlro", now=clock.now(),
+        )  # fmt: skip
+        assert (report.frc_reference, report.submitted_at) == ("FRC/STR/2026/0042", clock.now())
         assert (await cases.get_case(session=session, case_id=case.id)).status == CaseStatus.REPORTED.value
         assert await cases.overdue_strs(session=session, now=clock.now()) == []
+        with pytest.raises(InvalidCaseTransition):  # filed once
+            await reports.record_str_filing(
+                session=session, report_id=report.id, frc_reference="FRC/2", filed_at=clock.now(), actor="mlro",
+                now=clock.now(),
+            )  # fmt: skip
+        actions = [
+            (e.action, e.details.get("frc_reference"))
+            for e in (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars()
+            if e.action.startswith("case.str_")
+        ]
+        assert actions == [("case.str_drafted", None), ("case.str_filed", "FRC/STR/2026/0042")]
         await cases.close(
             session=session,
             case_id=case.id,
@@ -121,6 +155,7 @@ async def test_sanctioned_withdrawal_to_str_export(factory, clock, crypto_lists:
         "note",
         "evidence",
         "status",
+        "report",
         "report",
         "status",
     ]

@@ -60,6 +60,10 @@ async def test_every_staff_action_is_audited_with_the_staff_id(factory, clock) -
             await client.post(f"{BASE}/cases/1/assign", json={"assignee": "Analyst@kibeti.test"}, headers=maker),
             await client.post(f"{BASE}/cases/1/escalate", json={"grounds": "Layering."}, headers=maker),
             await client.post(f"{BASE}/cases/1/str", headers=maker),
+            await client.post(
+                f"{BASE}/reports/1/filing",
+                json={"frc_reference": "FRC-1", "filed_at": "2026-03-10T08:00:00+00:00"}, headers=maker,
+            ),
             await client.post(f"{BASE}/cases/1/close", json={"disposition": "str_filed"}, headers=maker),
             change := await client.post(
                 f"{BASE}/tiers/0/limit-changes",
@@ -68,19 +72,20 @@ async def test_every_staff_action_is_audited_with_the_staff_id(factory, clock) -
             ),
             await client.post(f"{BASE}/limit-changes/1/decide", json={"approve": True}, headers=checker),
         ]  # fmt: skip
-        assert [r.status_code for r in ok] == [200, 200, 200, 201, 200, 200, 201, 200, 201, 200], [
+        assert [r.status_code for r in ok] == [200, 200, 200, 201, 200, 200, 201, 200, 200, 201, 200], [
             r.text for r in ok
         ]
         assert case.json()["customer_id"] == 50 and change.json()["changes_kes"]["monthly_kes"] == "60000.00"
     maker_id = "staff:" + maker_staff_id(await audit_rows(factory))
     rows = [(r.actor, r.action, r.subject) for r in await audit_rows(factory)]
-    assert rows[-10:] == [
+    assert rows[-11:] == [
         (maker_id, "customer.frozen", "customer:50"),
         (maker_id, "customer.unfrozen", "customer:50"),
         (maker_id, "alert.dismissed", "alert:2"),
         (maker_id, "case.opened", "case:1"),
         (maker_id, "case.assigned", "case:1"),
         (maker_id, "case.escalated", "case:1"),
+        (maker_id, "case.str_drafted", "case:1"),
         (maker_id, "case.str_filed", "case:1"),
         (maker_id, "case.closed", "case:1"),
         (maker_id, "limits.change_proposed", "limit_change:1"),
