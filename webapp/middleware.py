@@ -159,9 +159,11 @@ class SecurityMiddleware:
 # USSD hops (every keypress of every session) are counted and timed by route family and status in
 # kibeti_http_request_duration_seconds; an access line for each answered one cost ~10% of a hop's CPU
 # (the masked JSON chain, ~65-125 us) and said nothing the histogram does not. A hop that did not
-# answer 200, or took QUIET_UNDER_SECONDS or longer, is still logged.
+# answer 200, or took QUIET_UNDER_SECONDS or longer (a third of Africa's Talking's 15 s deadline:
+# the session is at risk), is still logged. Not lower: on an overloaded worker every hop queues past
+# a second, and a line per hop then adds load exactly when there is none to spare.
 QUIET_PREFIXES = ("/ussd/",)
-QUIET_UNDER_SECONDS = 1.0
+QUIET_UNDER_SECONDS = 5.0
 
 
 def _quiet(path: str, status: int, elapsed: float) -> bool:
