@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from core.invoices import service as invoices
 from core.invoices.errors import InvalidInvoice, UnknownInvoice
-from core.invoices.models import InvoiceStatus
+from core.invoices.types import InvoiceStatus
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.merchant_auth import MerchantPrincipal, idempotent, merchant_api_router, require_scope
 
