@@ -1,0 +1,71 @@
+"""The balances read as its own unit of work (`accounts.read_balances`, what a USSD balances hop
+reads): the same lines as `accounts.balances` in a session, on PostgreSQL (a pooled asyncpg
+connection, no ORM session) and SQLite; pending holds are left out, a missing wallet is zero,
+and the KES values are right whether the rates come from the database or the process's cache."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import SystemClock
+from core.flows import accounts
+from core.fx import service as fx
+from core.fx.sources import DemoRateSource
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind
+from core.money import Asset, Money
+
+CUSTOMER = 7
+
+
+async def _seed(factory: async_sessionmaker[AsyncSession]) -> None:
+    clock = SystemClock()
+    async with factory() as session:
+        await fx.refresh(session=session, sources=[DemoRateSource()], clock=clock)
+        for asset, amount in ((Asset.USDT_TRC20, "100"), (Asset.BTC, "0.015"), (Asset.KES, "2500.50")):
+            custody = await ledger.system_account(session=session, kind=AccountKind.CUSTODY, asset=asset)
+            wallet = await accounts.wallet_account_id(session, CUSTOMER, asset)
+            await ledger.transfer(
+                session=session, idempotency_key=f"fund-{asset.value}", from_account_id=custody.id,
+                to_account_id=wallet, amount=Money.of(amount, asset), kind="deposit",
+            )  # fmt: skip
+        usdt = await accounts.wallet_account_id(session, CUSTOMER, Asset.USDT_TRC20)
+        await ledger.place_hold(
+            session=session,
+            idempotency_key="hold-1",
+            account_id=usdt,
+            amount=Money.of("30", Asset.USDT_TRC20),
+        )
+        await session.commit()
+
+
+async def test_read_balances_matches_the_session_read(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _seed(session_factory)
+    clock = SystemClock()
+    async with session_factory() as session:
+        expected = await accounts.balances(session, CUSTOMER, clock)
+    accounts._rates.clear()  # the rates from the database this time
+    from_database = await accounts.read_balances(session_factory, CUSTOMER, clock)
+    from_cache = await accounts.read_balances(session_factory, CUSTOMER, clock)
+    assert from_database == expected == from_cache
+    by_asset = {line.asset: line for line in from_cache}
+    assert by_asset[Asset.USDT_TRC20].amount == Money.of("70", Asset.USDT_TRC20)  # less the hold
+    assert by_asset[Asset.USDT_ERC20].amount == Money.of("0", Asset.USDT_ERC20)  # never opened
+    assert by_asset[Asset.KES].kes_value == Money.of("2500.50", Asset.KES)
+    assert by_asset[Asset.BTC].kes_value is not None and by_asset[Asset.BTC].kes_value.is_positive()
+
+
+async def test_no_wallets_reads_zeros(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    accounts._rates.clear()
+    lines = await accounts.read_balances(session_factory, 99, SystemClock())
+    assert [line.asset for line in lines] == list(accounts.WALLET_ASSETS)
+    assert all(line.amount.amount == 0 for line in lines)
+    assert all(line.kes_value is None for line in lines if line.asset is not Asset.KES)  # no rates yet
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_cache() -> None:
+    accounts._rates.clear()
