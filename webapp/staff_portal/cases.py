@@ -47,6 +47,11 @@ class CloseForm(BaseModel):
     note: str = Field(default="", max_length=5000)
 
 
+class FilingForm(BaseModel):
+    frc_reference: str = Field(min_length=1, max_length=64)
+    filed_on: date
+
+
 class MonthForm(BaseModel):
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -225,6 +230,26 @@ async def export_str(case_id: RowId, page: ReportsPage, session: DbSession) -> R
         settings=get_runtime(page.request).settings.compliance,
     )
     return await _write(page, session, case_id, "str", work, "staff.notice.str_ready")
+
+
+@router.post("/reports/{report_id}/filing")
+async def record_filing(report_id: RowId, page: ReportsPage, session: DbSession) -> Response:
+    """The drafted STR was filed with the FRC: its reference and the filing day (Nairobi)."""
+    report = await session.get(RegulatoryReport, report_id)
+    if report is None or report.case_id is None:
+        raise WebError(404, "web.error.not_found", page.language)
+    case_id = report.case_id
+    result = await forms.parse(FilingForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _case_page(
+            page, session, case_id, errors=result.errors, values=result.values, form="filing"
+        )
+    filed_at = datetime.combine(result.value.filed_on, time(0), tzinfo=NAIROBI)  # the day began in Nairobi
+    work = reports.record_str_filing(
+        session=session, report_id=report_id, frc_reference=result.value.frc_reference, filed_at=filed_at,
+        actor=actor(staff_of(page)), now=page.now,
+    )  # fmt: skip
+    return await _write(page, session, case_id, "filing", work, "staff.notice.str_filed")
 
 
 @router.get("/reports/{report_id}/xml")

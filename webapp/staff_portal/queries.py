@@ -37,7 +37,8 @@ class CaseSla:
 async def case_sla(session: AsyncSession, *, now: datetime) -> CaseSla:
     open_states = [s.value for s in CaseStatus if s is not CaseStatus.CLOSED]
     opened = await session.scalar(select(func.count()).select_from(Case).where(Case.status.in_(open_states)))
-    due = Case.str_due_at.is_not(None) & (Case.status == CaseStatus.ESCALATED.value)
+    unfiled = (CaseStatus.ESCALATED.value, CaseStatus.STR_DRAFTED.value)  # an STR built is not filed
+    due = Case.str_due_at.is_not(None) & Case.status.in_(unfiled)
     soon = await session.scalar(
         select(func.count())
         .select_from(Case)

@@ -96,14 +96,38 @@ async def test_alert_worked_to_an_str_download(session_factory: Factory) -> None
             response = await client.post(f"{case_url}/{step}", data={"csrf_token": token, **data})
             assert response.status_code == 303, (step, response.text[:500])
         case_page = await client.get(case_url)
-        assert "data-countdown" not in case_page.text or "reported" in case_page.text
+        # built, not filed: the page says so, the STR clock still counts down, the filing form is offered
+        assert "str_drafted" in case_page.text and "data-countdown" in case_page.text
+        assert "drafted: not filed with the FRC yet" in case_page.text
+        filing = re.search(r'action="(/staff/reports/\d+/filing)"', case_page.text)
+        assert filing, case_page.text
+        filed = await client.post(
+            filing.group(1),
+            data={
+                "csrf_token": token,
+                "frc_reference": "FRC-STR-2026-7",
+                "filed_on": clock.now().date().isoformat(),
+            },
+        )
+        assert filed.status_code == 303, filed.text[:500]
+        case_page = await client.get(case_url)
+        assert (
+            "data-countdown" not in case_page.text
+            and "filed with the FRC as FRC-STR-2026-7" in case_page.text
+        )
         link = re.search(r'href="(/staff/reports/\d+/xml)"', case_page.text)
         assert link, case_page.text
         xml = await client.get(link.group(1))
         assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
         assert "<report" in xml.text and "STR" in xml.text
         audit = await client.get("/staff/audit?action=case.")
-        for action in ("case.opened", "case.assigned", "case.escalated"):
+        for action in (
+            "case.opened",
+            "case.assigned",
+            "case.escalated",
+            "case.str_drafted",
+            "case.str_filed",
+        ):
             assert action in audit.text
         assert "report.downloaded" in (await client.get("/staff/audit?action=report.downloaded")).text
 
