@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import greenlet_spawn
+
+
+def _open_connection(session: AsyncSession) -> Connection | None:
+    """The connection the session's active transaction already holds, found without a greenlet
+    hop (what `Session.connection()` would answer); None when the session must begin or connect."""
+    sync_session = session.sync_session
+    transaction = sync_session._transaction
+    if transaction is None or not transaction.is_active:
+        return None
+    held = transaction._connections.get(sync_session.get_bind())
+    return held[0] if held is not None else None
 
 
 async def run_on_session_connection(
@@ -19,14 +32,12 @@ async def run_on_session_connection(
 ) -> Any:
     """`fetchrow(sql, *arguments)` on the session's connection: the row (or None); every row
     (`fetch`) with `rows`. An AUTOCOMMIT session runs it outside a transaction, as SQLAlchemy would."""
-    connection = await session.connection()
-    sync = connection.sync_connection
+    # the sync Connection, not AsyncSession.connection()'s AsyncConnection proxy (unused here)
+    sync = _open_connection(session)
+    if sync is None:
+        sync = await greenlet_spawn(session.sync_session.connection)
     # the checked-out connection, without another greenlet hop unless it must be revalidated (I/O)
-    pooled = (
-        sync.connection
-        if sync is not None and not sync.invalidated
-        else await connection.get_raw_connection()
-    )
+    pooled = sync.connection if not sync.invalidated else await greenlet_spawn(getattr, sync, "connection")
     adapted: Any = pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
     async with adapted._execute_mutex:
         if not adapted._started:
