@@ -6,6 +6,11 @@ hold (`gate.hold_key`): release voids the hold (spendable), refusal posts it to 
 finance refunds it (never lost). An outbound request (a large buy on a new account) never moved
 money: approval lets the same request through once when the customer tries again (within a day),
 refusal and expiry end it. Dismissing an alert releases what it held (`cases.dismiss_alert`).
+
+A crypto withdrawal under review is held like any withdrawal (its reference, `withdrawal:<key>`,
+is its ledger hold's key) and waits in the wallets package: approval sends it (the
+`WITHDRAWAL_DECIDED_JOB`, staged here), refusal and expiry void the hold in the same transaction
+as the decision and its SMS, then the job marks the withdrawal failed.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import audit_trail, notices
 from compliance.errors import MovementNotFound, MovementNotHeld
-from compliance.models import Movement
+from compliance.models import Movement, MovementKind
 from compliance.rules import ARRIVING_KINDS
 from core.ledger import queries as ledger_queries
 from core.ledger import service as ledger
 from core.ledger.types import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.outbox import service as outbox
 from core.ports import Decision
 
 APPROVED = "review_approved"
@@ -31,6 +37,9 @@ REFUSED = "review_refused"
 EXPIRED = "review_expired"
 RETRY_WINDOW = timedelta(days=1)
 REFUSED_ENTRY_KIND = "compliance_refused"
+# wallets.withdrawals.lifecycle: a withdrawal under review is held; its reference is its hold's key
+HELD_WITHDRAWAL_PREFIX = "withdrawal:"
+WITHDRAWAL_DECIDED_JOB = "wallets.withdrawals.review.review_decided"
 
 
 def hold_key(movement_id: int) -> str:
@@ -111,11 +120,16 @@ async def _resolve(
     session: AsyncSession, movement: Movement, outcome: str, actor: str, now: datetime, note: str
 ) -> None:
     inbound = movement.kind in ARRIVING_KINDS
+    held_withdrawal = is_held_withdrawal(movement)
     amount = Money.from_minor(movement.amount_minor, Asset(movement.asset))
     if inbound:
         await _settle_hold(session, movement, amount, release=outcome == APPROVED, now=now)
+    if held_withdrawal:
+        await _decide_withdrawal(session, movement, approved=outcome == APPROVED, now=now)
     movement.decision = Decision.ALLOW.value if outcome == APPROVED else Decision.DENY.value
     movement.reason_code = outcome
+    if held_withdrawal and outcome == APPROVED:  # spent on this withdrawal: no retry rides on it
+        movement.reason_code = APPROVED_USED
     await audit_trail.record(
         session=session,
         actor=actor,
@@ -124,7 +138,7 @@ async def _resolve(
         now=now,
         details={"customer_id": movement.customer_id, "kind": movement.kind, "has_note": bool(note)},
     )
-    direction = "inbound" if inbound else "request"
+    direction = "inbound" if inbound else "withdrawal" if held_withdrawal else "request"
     short = outcome.removeprefix("review_")
     if movement.kind == "buy":  # the customer asked to pay this many shillings
         amount = Money.from_minor(movement.amount_kes, Asset.KES)
@@ -156,4 +170,30 @@ async def _settle_hold(
         memo=f"refused by compliance review: movement {movement.id}; refund from suspense",
         details={"movement_id": movement.id, "customer_id": movement.customer_id},
         now=now,
+    )
+
+
+def is_held_withdrawal(movement: Movement) -> bool:
+    """A crypto withdrawal whose money is held while it waits for review (not refused outright)."""
+    return movement.kind == MovementKind.WITHDRAW.value and movement.reference.startswith(
+        HELD_WITHDRAWAL_PREFIX
+    )
+
+
+async def _decide_withdrawal(
+    session: AsyncSession, movement: Movement, *, approved: bool, now: datetime
+) -> None:
+    """Refused: the hold is voided here, with the decision and its SMS (the money is back when the
+    customer reads it). Either way the wallets package is told, once, to send or to close it."""
+    if not approved:
+        hold_id = await ledger_queries.pending_hold_id(session=session, idempotency_key=movement.reference)
+        if hold_id is not None:
+            await ledger.void_hold(
+                session=session, hold_id=hold_id, reason=f"compliance review: movement {movement.id}", now=now
+            )
+    await outbox.enqueue(
+        session=session,
+        job=WITHDRAWAL_DECIDED_JOB,
+        kwargs={"request_key": movement.reference.removeprefix(HELD_WITHDRAWAL_PREFIX), "approved": approved},
+        dedupe_key=f"withdrawal-review:{movement.id}",
     )

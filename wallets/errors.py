@@ -60,8 +60,20 @@ class WithdrawalStateError(WalletError):
     code = "withdrawal_state_error"
 
 
+class WithdrawalHeldForReview(WalletError, RecordedRefusal):
+    """The compliance gate sent the withdrawal to review: its amount and fee are held and it waits
+    (status `review`) for staff, who send it or release the money (wallets.withdrawals.review).
+    A refusal only to the caller's flow, which commits the hold and tells the customer."""
+
+    code = "withdrawal_held_for_review"
+
+    def __init__(self, withdrawal_id: int) -> None:
+        super().__init__(f"withdrawal {withdrawal_id} is held for compliance review")
+        self.withdrawal_id = withdrawal_id
+
+
 class WithdrawalRefused(WalletError, RecordedRefusal):
-    """The compliance gate did not allow the withdrawal (deny, or review by staff)."""
+    """The compliance gate did not allow the withdrawal (deny; review where nothing can be held)."""
 
     code = "withdrawal_refused"
 

@@ -14,6 +14,10 @@ transaction voids the hold.
 
 A signed transaction is stored before it is broadcast, so a crash between the two re-broadcasts
 the same bytes (same nonce, same txid) instead of paying twice.
+
+A customer's withdrawal the compliance gate sends to review is held all the same and waits in status
+`review` (the caller commits it and tells the customer: WithdrawalHeldForReview); staff approval
+sends it, refusal or expiry gives the money back (wallets.withdrawals.review).
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from core.ledger import service as ledger
 from core.ledger.types import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.ports import ComplianceGate, MovementCheck
+from core.ports import ComplianceGate, Decision, GateResult, MovementCheck
 from wallets.errors import (
     AmountBelowDust,
     NodeError,
     WalletNotConfigured,
+    WithdrawalHeldForReview,
     WithdrawalRefused,
     WithdrawalStateError,
 )
@@ -46,6 +51,7 @@ from wallets.networks import BitcoinNet, Network
 log = logging.getLogger(__name__)
 
 HELD, SIGNED, BROADCAST, CONFIRMED, FAILED = "held", "signed", "broadcast", "confirmed", "failed"
+REVIEW = "review"  # held, waiting for a compliance decision before it goes to the signer
 FINAL_NOTICE_JOB = "core.flows.notices.withdrawal_final"  # issue 19: the customer hears the outcome
 REFUND_FINAL_JOB = "core.settlements.jobs.refund_withdrawal_final"  # issue 16: a merchant's refund
 
@@ -107,10 +113,13 @@ async def request_withdrawal(
     `network_fee` is the part of `fee` charged for the network fee (the quote's estimate).
 
     `sendable` False (no node for the network here) refuses after screening, before any hold:
-    a sanctioned destination still opens its case."""
+    a sanctioned destination still opens its case. A customer's withdrawal sent to review is held
+    and raises WithdrawalHeldForReview (again on a retry of the same request)."""
     existing = (
         await session.execute(select(Withdrawal).where(Withdrawal.request_key == request_key))
     ).scalar_one_or_none()
+    if existing is not None and existing.status == REVIEW:
+        raise WithdrawalHeldForReview(existing.id)
     if existing is not None:
         return existing
     destination = validate(network, address, btc_net=btc_net)
@@ -127,6 +136,7 @@ async def request_withdrawal(
         raise AmountBelowDust(
             f"the smallest {network.asset.value} withdrawal is {Money.from_minor(dust_minor, amount.asset)}"
         )
+    decision: GateResult | None = None
     if gate is not None:  # the destination and amount are screened before any money is held, in the
         # caller's transaction (its unit of work commits the record, a refusal's too: RecordedRefusal)
         decision = await gate.check(
@@ -136,11 +146,15 @@ async def request_withdrawal(
                 amount=amount,
                 amount_kes=amount_kes or Money.zero(Asset.KES),
                 counterparty=destination,
+                # the hold's key: compliance.reviews voids it when staff refuse
+                reference=hold_key(request_key),
                 owner_type=owner_type,
             ),
             session=session,
         )
-        if not decision.allowed:
+        # a customer's review is held and waits; a merchant's refund has no staff review to wait for
+        held_for_review = decision.decision is Decision.REVIEW and owner_type == "customer"
+        if not decision.allowed and not held_for_review:
             raise WithdrawalRefused(
                 decision.reason_code or "compliance_refused", decision=decision.decision.value
             )
@@ -158,7 +172,7 @@ async def request_withdrawal(
     )
     hold = await ledger.place_hold(
         session=session,
-        idempotency_key=f"withdrawal:{request_key}",
+        idempotency_key=hold_key(request_key),
         account_id=wallet.id,
         amount=amount + fee,
         memo=f"{network.asset.value} withdrawal",
@@ -181,9 +195,18 @@ async def request_withdrawal(
         hold_id=str(hold.hold_id),
         status=HELD,
     )
+    if decision is not None and decision.decision is Decision.REVIEW:
+        row.status = REVIEW
     session.add(row)
     await session.flush()
+    if row.status == REVIEW:
+        raise WithdrawalHeldForReview(row.id)
     return row
+
+
+def hold_key(request_key: str) -> str:
+    """The ledger hold of a withdrawal; also its compliance movement's reference."""
+    return f"withdrawal:{request_key}"
 
 
 async def lock_withdrawal(session: AsyncSession, withdrawal_id: int, network: Network) -> Withdrawal:
