@@ -187,7 +187,7 @@ async def open_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn 
         return None
     flows, links, store = deps(context)
     saved = await store.load(user.id) or {}
-    fresh, customer = _who(saved.get("who"), time.time())
+    fresh, customer = _who(saved.get("who"), context.bot_data[CLOCK_KEY]().timestamp())
     if not fresh:
         customer = await links.linked(telegram_user_id=user.id)
     state = saved.get("state", IDLE)
@@ -220,7 +220,7 @@ async def close_turn(turn: Turn) -> None:
     store = deps(turn.context)[2]
     old_who = turn.saved.get("who") if turn.saved else None
     kept = _who_record(turn, old_who["at"]) if isinstance(old_who, dict) else None
-    who = kept if kept is not None and kept == old_who else _who_record(turn, time.time())
+    who = kept if kept is not None and kept == old_who else _who_record(turn, turn.now().timestamp())
     record = {"state": turn.state, "data": turn.data, "who": who}
     if record != turn.saved:
         await store.save(turn.user_id, record)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
-from core.clock import Clock, SystemClock
+from core.clock import Clock, clock_of
 from core.identity import notices
 from core.identity import otp as otps
 from core.identity import pin as pins
@@ -63,7 +63,7 @@ async def register_customer(
     pins.check_new_pin(pin, phone=e164)
     if await get_customer_by_phone(session=session, phone=e164) is not None:
         raise PhoneAlreadyRegistered("this number already has a Kibeti account")
-    now = (clock or SystemClock()).now()
+    now = (clock or clock_of(session)).now()
     customer = Customer(
         phone=e164,
         name=name.strip(),

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import SystemClock
+from core.clock import clock_of
 from core.flows import accounts
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
@@ -113,7 +113,7 @@ async def credit_settled_invoice(
         postings.append(PostingRequest(paid_from_account_id, -paid))
     else:
         if market_value is None:  # its value now, at the bid; unpriced, it is booked at the locked rate
-            market_value = await accounts.kes_value(session, paid, SystemClock())
+            market_value = await accounts.kes_value(session, paid, clock_of(session))
         value = market_value if market_value is not None else gross
         crypto_side = await ledger.system_account(
             session=session, kind=AccountKind.FX_LIQUIDITY, asset=paid.asset
