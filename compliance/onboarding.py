@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compliance import audit_trail, cases, kyc, notices
 from compliance.errors import IdentityReviewNotPossible, InvalidIdNumber
-from compliance.models import KycProfile
+from compliance.models import Alert, AlertStatus, KycProfile
 from compliance.sanctions import store
 from compliance.sanctions.screening import Outcome
 from compliance.screening_service import screen_customer
@@ -207,4 +207,24 @@ async def approve_t1(
             code="compliance.sms.identity_rejected",
             reference=f"kyc-rejected:{customer_id}:{now.isoformat()}",
         )
+    await _close_identity_alerts(session, customer_id, approve=approve, reviewer=reviewer, now=now)
     return profile
+
+
+async def _close_identity_alerts(
+    session: AsyncSession, customer_id: int, *, approve: bool, reviewer: str, now: datetime
+) -> None:
+    """The open identity-registry alerts ("approve T1 by hand after checking the ID") this decision
+    answers are closed with a note saying so. Alerts already in a case stay with their case."""
+    statement = select(Alert).where(
+        Alert.customer_id == customer_id,
+        Alert.source == "kyc",
+        Alert.rule_code.startswith("identity_"),
+        Alert.status == AlertStatus.OPEN.value,
+    )
+    decision = "approved" if approve else "rejected"
+    for alert in (await session.execute(statement.order_by(Alert.id))).scalars().all():
+        await cases.dismiss_alert(
+            session=session, alert_id=alert.id, actor=reviewer, now=now,
+            note=f"answered by the identity review: T1 {decision} by {reviewer}",
+        )  # fmt: skip
