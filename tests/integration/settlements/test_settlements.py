@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import given
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from core.clock import FixedClock
+from core.config import Settings
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, OwnerType, PostingRequest
+from core.ledger.models import AccountKind, JournalEntry, OwnerType, PostingRequest
 from core.ledger.verify import verify
 from core.merchants import service as merchants
 from core.merchants.models import Merchant
@@ -23,6 +25,7 @@ from core.money import Asset, Money
 from core.outbox.models import OutboxJob
 from core.payments import service as payments
 from core.payments.models import Payout
+from core.runtime import Runtime
 from core.settlements import settle as settling
 from core.settlements import statement
 from core.settlements.service import (
@@ -32,6 +35,7 @@ from core.settlements.service import (
     merchant_fee,
 )
 from core.webhooks.models import WebhookEvent
+from webapp.queues import InProcessJobQueue
 
 KES = Asset.KES
 
@@ -169,3 +173,26 @@ def test_fee_is_between_rounded_bounds_and_never_above_gross(gross: Decimal, bps
     exact = gross * bps / Decimal(10_000)
     assert abs(fee.amount - exact) <= Decimal("0.005")
     assert Money.zero(KES) <= fee <= Money.of(gross, KES)
+
+
+async def test_a_fixed_clock_on_the_runtime_dates_the_settlement_its_payout_and_entries(
+    session_factory,
+) -> None:
+    fixed = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)  # long before this test runs
+    rt = Runtime(
+        settings=Settings(kibeti_env="test"),
+        session_factory=session_factory,
+        clock=FixedClock(fixed),
+        queue=InProcessJobQueue(),
+    )
+    async with rt.session_factory() as session:
+        merchant = await _merchant(session)
+        await _pay_and_invoice(session, merchant)
+        row = await settling.settle(session=session, merchant=merchant)
+        await session.commit()
+        payout = await session.get(Payout, row.payout_id) if row is not None else None
+        assert row is not None and payout is not None
+        entries = (await session.execute(select(JournalEntry.created_at))).scalars().all()
+        events = (await session.execute(select(WebhookEvent.created_at))).scalars().all()
+    assert (row.created_at, payout.created_at, payout.updated_at) == (fixed, fixed, fixed)
+    assert set(entries) == set(events) == {fixed}
