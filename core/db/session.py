@@ -88,7 +88,9 @@ def make_session_factory(
 
 def clock_of_factory(factory: async_sessionmaker[AsyncSession]) -> Clock:
     """The clock `factory`'s sessions carry (`core.clock.clock_of` of each of them)."""
-    clock: Clock = factory.kw.get("info", {})[CLOCK_KEY]
+    clock: Clock | None = factory.kw.get("info", {}).get(CLOCK_KEY)
+    if clock is None:
+        raise RuntimeError("sessions without a clock: build the factory with make_session_factory")
     return clock
 
 
