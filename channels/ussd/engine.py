@@ -9,6 +9,7 @@ exception become a 5xx.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ FORGOT_PIN = "pin.forgot"
 FORGOT_INPUT = "99"  # at a PIN prompt (never a PIN: PINs have four digits)
 WRONG_PIN = frozenset({"pin_incorrect", "pin_incorrect_left", "pin_incorrect_last"})
 PIN_LOCKED = frozenset({"pin_locked", "pin_locked_minutes", "pin_locked_hours"})
+# A dropped operation is offered again on a redial within this long of its last screen (the point
+# itself lives RESUME_TTL_SECONDS in the store): a redial after a drop comes within a minute or two,
+# and an older operation (a merchant payment abandoned minutes ago) is not what the caller dialled for.
+RESUME_OFFER_SECONDS = 120
 
 # Errors after which the session cannot usefully continue: shown as END.
 TERMINAL_ERRORS = frozenset(
@@ -208,6 +213,7 @@ class Engine:
     secret: bytes = b"dev-only-ussd-secret"
     default_service_code: str = "*483*1#"
     contacts: Contacts = Contacts()
+    now: Callable[[], float] = time.time  # epoch seconds: when a resume point was saved
 
     def _ctx(self, session: UssdSession, code: str) -> Ctx:
         return Ctx(
@@ -275,13 +281,27 @@ class Engine:
             if customer.pin_reset_pending and PIN_RESET_CODE in self.table:
                 session.state = PIN_RESET_CODE  # staff reset the PIN: the code from the SMS, then a new PIN
                 session.data = {"kind": "pin_reset", "staff_reset": True}
-            elif point is not None and point.state in self.table and point.data.get("describe"):
+            elif point is not None and self._offerable(point):
                 session.state = RESUME
                 session.data = {
                     "resume": {"state": point.state, "data": point.data, "history": point.history}
                 }
         screen = await self._render(ctx)
         return await self._finish(ctx, screen)
+
+    def _offerable(self, point: ResumePoint) -> bool:
+        """A resume point worth the question: recent, at a resumable screen of its own operation
+        (a payment's point at a payment screen), with an amount to name."""
+        state = self.table.get(point.state)
+        kind = str(point.data.get("kind", ""))
+        return (
+            state is not None
+            and state.resumable
+            and bool(kind)
+            and point.state.split(".", 1)[0] == kind
+            and bool(point.data.get("describe"))
+            and 0 <= self.now() - point.saved_at < RESUME_OFFER_SECONDS
+        )
 
     async def _advance(self, ctx: Ctx, value: str) -> Screen:
         session = ctx.session
@@ -406,7 +426,8 @@ class Engine:
                 writes.resume_delete(session.phone)
             elif state is not None and state.resumable:
                 history = list(session.history)
-                writes.resume_save(session.phone, ResumePoint(session.state, dict(session.data), history))
+                point = ResumePoint(session.state, dict(session.data), history, saved_at=self.now())
+                writes.resume_save(session.phone, point)
             elif session.state == MAIN_MENU:
                 writes.resume_delete(session.phone)
         await self.store.write(writes)

@@ -101,18 +101,24 @@ _SESSION_FIELDS = frozenset(UssdSession.__dataclass_fields__)
 
 @dataclass
 class ResumePoint:
-    """Where a dropped operation stood: its state, its data and the history to go back through."""
+    """Where a dropped operation stood: its state, its data and the history to go back through, and
+    when it was saved (epoch seconds; 0 in a point saved before this field existed)."""
 
     state: str
     data: dict[str, Any]
     history: list[str]
+    saved_at: float = 0.0
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def loads(cls, raw: str | bytes) -> ResumePoint:
-        return cls(**json.loads(raw))
+        fields = json.loads(raw)
+        return cls(**{k: v for k, v in fields.items() if k in _POINT_FIELDS})
+
+
+_POINT_FIELDS = frozenset(ResumePoint.__dataclass_fields__)
 
 
 class SessionStore(Protocol):

@@ -151,7 +151,7 @@ async def render_resume(ctx: Ctx) -> Screen:
 
 
 async def handle_resume(ctx: Ctx, value: str) -> str:
-    if value == "2":
+    if value == "2" or "*" in value:  # no; or a key path typed at once: where the caller meant to go
         ctx.data.clear()
         return "main"
     if value != "1":
