@@ -17,7 +17,7 @@ from core import runtime as runtime_module
 from core.auth import api_keys, sessions, tokens
 from core.auth.errors import ApiKeyInvalid, ApiKeyScopeDenied, TokenInvalid
 from core.auth.permissions import API_KEY_SCOPES, Permission, has_permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.errors import RecordedRefusal
 from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiter, limiter_for, subject_key
 from core.runtime import Runtime

@@ -20,7 +20,7 @@ from core.audit import service as audit
 from core.auth import tokens
 from core.auth.errors import RefreshReused, TokenInvalid
 from core.auth.models import RefreshToken, StaffSession, StaffUser
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.clock import Clock
 
 log = structlog.get_logger(__name__)

@@ -1,4 +1,5 @@
-"""Staff roles and the staff member view, shared with outer packages (the tables are in models.py)."""
+"""Staff roles, the staff member view and the signed-in staff user, shared with outer packages (the
+tables are in models.py)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,12 @@ class StaffMember:
     email: str
     role: str
     active: bool
+
+
+@dataclass(frozen=True)
+class SignedInStaff:
+    """The staff user behind a live session, as routes and pages name and read them."""
+
+    id: int
+    email: str
+    role: str

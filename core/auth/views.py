@@ -1,14 +1,4 @@
-"""What outer packages see of auth's rows: plain frozen values, no table behind them."""
+"""Kept only for webapp/api's imports, which are not this change's files: SignedInStaff lives in
+core.auth.types. Delete this module once webapp/api imports it from there."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class SignedInStaff:
-    """The staff user behind a live session, as routes and pages name and read them."""
-
-    id: int
-    email: str
-    role: str
+from core.auth.types import SignedInStaff as SignedInStaff

@@ -1,35 +1,14 @@
-"""Who is signed in to a merchant's dashboard, as plain values for pages (sessions and writes:
+"""Who is signed in to a merchant's dashboard, read for pages as types.py values (sessions and writes:
 service.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.merchant_users import service
-
-
-@dataclass(frozen=True)
-class DashboardUser:
-    id: int
-    email: str
-    role: str  # MerchantRole
-    merchant_id: int
-
-
-@dataclass(frozen=True)
-class DashboardMerchant:
-    """The merchant's terms a dashboard page shows (read-only there: staff change them)."""
-
-    id: int
-    name: str
-    till_code: str | None
-    fee_bps: int
-    settlement_method: str
-    settlement_schedule: str
-    notification_phones: tuple[str, ...]
+from core.merchant_users.types import DashboardMerchant, DashboardUser
 
 
 async def signed_in(

@@ -14,9 +14,8 @@ from starlette.responses import Response
 
 from core.config import Settings
 from core.merchant_users import queries as user_queries
-from core.merchant_users.queries import DashboardMerchant, DashboardUser
 from core.merchant_users.service import SESSION_LIFETIME
-from core.merchant_users.types import MerchantRole
+from core.merchant_users.types import DashboardMerchant, DashboardUser, MerchantRole
 from webapp.deps_auth import RULE_ATTRIBUTE, DbSession
 from webapp.web.portal import Page, Portal, SignInRequired, WebError
 from webapp.web.sessions import CookiePolicy

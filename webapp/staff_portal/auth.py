@@ -17,7 +17,7 @@ from starlette.responses import Response
 from core.audit import service as audit
 from core.auth.permissions import Permission, has_permission
 from core.auth.sessions import SESSION_MAX_AGE, signed_in_staff
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.config import Settings
 from webapp.deps_auth import RULE_ATTRIBUTE, DbSession
 from webapp.web.portal import Page, Portal, SignInRequired, WebError

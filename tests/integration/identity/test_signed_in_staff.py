@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.auth import service, sessions
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.clock import FixedClock
 from tests.integration.identity.helpers import KEYRING, SECRET_KEY, totp_code
 
