@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from webapp.deps_auth import DbSession, require_permission
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compliance import audit_trail, cases, kyc, onboarding, reports, reviews
 from compliance.models import KycDocument, Movement, ScreeningResult
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from webapp.deps_auth import DbSession, get_keyring, get_runtime, require_permission
 
 router = APIRouter(prefix="/api/staff/compliance", tags=["compliance"])

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.gate import enabled_rules
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.configchanges import queries as change_queries
 from core.configchanges import service as changes
 from core.configchanges.errors import ChangeNotFound, ChangeNotPending, InvalidChange, SameMakerChecker

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.fx import overrides
 from core.fx.errors import OverrideNotAllowed, OverrideNotFound, UnknownPair
 from webapp.deps_auth import DbSession, get_runtime, require_permission

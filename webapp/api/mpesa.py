@@ -35,7 +35,7 @@ from rq.registry import FailedJobRegistry
 
 from core import runtime
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.config import Settings
 from core.errors import KibetiError
 from core.payments import callbacks as callback_log

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.payments import retries
 from webapp.deps_auth import DbSession, get_runtime, require_permission
 

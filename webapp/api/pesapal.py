@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from core import runtime
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.errors import KibetiError
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.phone import normalize_phone

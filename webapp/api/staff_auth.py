@@ -12,7 +12,7 @@ from core.auth import service as staff_service
 from core.auth import sessions
 from core.auth.errors import AccountLocked, LoginFailed, RefreshReused, TokenInvalid
 from core.auth.permissions import permissions_for
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.ratelimit import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, subject_key
 from webapp.deps_auth import (
     DbSession,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.devices import service as devices
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound

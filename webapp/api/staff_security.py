@@ -12,7 +12,7 @@ from core.audit import service as audit
 from core.auth import api_keys
 from core.auth.errors import ApiKeyInvalid
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, OtpTooManyRequests
 from core.merchants.errors import MerchantNotActive, UnknownMerchant

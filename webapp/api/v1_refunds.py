@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.errors import InvalidAmount, KibetiError
 from core.flows.errors import ServiceUnavailable
 from core.money import Asset, Money, parse_amount

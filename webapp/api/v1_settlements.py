@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.audit import service as audit
 from core.auth.permissions import Permission
-from core.auth.views import SignedInStaff
+from core.auth.types import SignedInStaff
 from core.settlements import flows, queries, statement
 from core.settlements import settle as settling
 from core.settlements.service import merchant_balance
