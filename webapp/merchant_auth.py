@@ -109,7 +109,7 @@ async def _authenticate(
     if not plaintext:
         await _refuse(request, "an API key is required: Authorization: Bearer <key>")
     cached = api_keys.verified_keys.get(plaintext)
-    if cached is not None and scope in cached.scopes:  # checked seconds ago: no database round trip
+    if cached is not None and scope in cached.scopes and await _still_in_force(session, cached):
         await _count_key(request, cached.key_id)
         return _principal(cached)
     try:
@@ -135,6 +135,23 @@ async def _authenticate(
     await session.commit()  # last_used_at, when it moved (at most once a minute)
     api_keys.verified_keys.put(plaintext, verified)
     return _principal(verified)
+
+
+async def _still_in_force(session: AsyncSession, cached: api_keys.VerifiedKey) -> bool:
+    """A cached key proved its secret seconds ago, but whether it is still unrevoked and its merchant
+    still active is read on every call: a suspension or revocation made by any process is honoured
+    on the next request everywhere (the cache spares the hash check, last_used_at and the commit).
+    When not, the key leaves the cache and the full check answers with its own error."""
+    try:
+        await merchants.require_active(session=session, merchant_id=cached.merchant_id)
+    except (UnknownMerchant, MerchantNotActive):
+        api_keys.verified_keys.forget(cached.key_id)
+        return False
+    keys = await api_keys.list_api_keys(session=session, merchant_id=cached.merchant_id)
+    if any(key.key_id == cached.key_id and key.revoked_at is None for key in keys):
+        return True
+    api_keys.verified_keys.forget(cached.key_id)
+    return False
 
 
 def _principal(key: api_keys.VerifiedKey) -> MerchantPrincipal:
