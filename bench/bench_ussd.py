@@ -130,7 +130,9 @@ async def _floor_lifespan(app: FastAPI) -> AsyncIterator[None]:
     import redis.asyncio
 
     dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    app.state.pg = await asyncpg.create_pool(dsn, min_size=20, max_size=20)
+    app.state.pg = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=20
+    )  # as the app: opened as needed, 20 at most
     app.state.redis = redis.asyncio.Redis.from_url(os.environ["REDIS_URL"])
     yield
     await app.state.pg.close()
@@ -444,11 +446,15 @@ def measure_floor_and_hop(
                 # the median round by requests/s (rounds alternate the servers, so both meet the same load)
                 out[f"{name}_rps"], out[f"{name}_cpu_ms"] = sorted(seen[name])[(len(seen[name]) - 1) // 2]
                 out[f"{name}_wrk_p99"] = p99
-                if name == "hop" and len(seen["hop"]) == rounds:
+                if len(seen[name]) == rounds:  # the same arrivals at both: what the machine adds to a tail
                     rate = out["floor_rps"] / 2
                     latencies, errors = asyncio.run(_open_loop(port, rate, seconds, SESSIONS))
-                    out["open_rate"], out["open_errors"] = rate, errors
-                    out["open_p50"], out["open_p99"] = percentile(latencies, 0.5), percentile(latencies, 0.99)
+                    key = "open" if name == "hop" else "floor_open"
+                    out[f"{key}_rate"], out[f"{key}_errors"] = rate, errors
+                    out[f"{key}_p50"], out[f"{key}_p99"] = (
+                        percentile(latencies, 0.5),
+                        percentile(latencies, 0.99),
+                    )
             finally:
                 stop(process)
     finally:
@@ -472,8 +478,9 @@ def run(short: bool) -> list:
             anchor="I/O floor server CPU per request", anchor_value=m["floor_cpu_ms"], target="<= 1.5x",
             met=m["hop_cpu_ms"] <= 1.5 * m["floor_cpu_ms"]),
         Row(figure=f"USSD hop p99, open loop at half the floor's rate ({m['open_rate']:.0f}/s)",
-            value=m["open_p99"], unit="ms", target="<= 50 ms", met=m["open_p99"] <= 50 and not m["open_errors"],
-            note=f"p50 {m['open_p50']:.1f} ms, {m['open_errors']:.0f} errors"),
+            value=m["open_p99"], unit="ms", anchor="I/O floor p99, same arrivals", anchor_value=m["floor_open_p99"],
+            target="<= 50 ms", met=m["open_p99"] <= 50 and not m["open_errors"],
+            note=f"p50 {m['open_p50']:.1f} ms vs {m['floor_open_p50']:.1f} ms, {m['open_errors']:.0f} errors"),
     ]  # fmt: skip
 
 
