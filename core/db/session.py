@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 from core.clock import CLOCK_KEY, Clock, SystemClock
+from core.errors import KibetiError
 
 # SQLite lets one writer at a time; a transaction lasts milliseconds, so a wait longer than this is a
 # bug holding the lock (a request that opened a second session inside its first waited 30 s and froze
 # every USSD hop meanwhile). Fail fast instead: the unit of work fails with "database is locked".
 SQLITE_BUSY_TIMEOUT_SECONDS = 5
+# SQLite's busy handler is not a queue: under many concurrent writers (the embedded app's scheduler,
+# jobs, callbacks and requests) a waiter can keep losing the write lock to newcomers past the busy
+# timeout, and the unit of work failed with "database is locked" though nothing was wrong. The lock is
+# taken by BEGIN IMMEDIATE, the transaction's first statement: nothing is done yet, so it is safe to
+# take it again, after these pauses (the event loop runs meanwhile), before failing with DatabaseBusy.
+SQLITE_LOCK_RETRY_DELAYS = (0.1, 0.5, 2.0)
+
+
+class DatabaseBusy(KibetiError):
+    """The embedded SQLite database stayed locked by other writers through every retry."""
+
+    code = "service_unavailable"
+    http_status = 503
 
 
 def is_sqlite(url: str) -> bool:
@@ -71,7 +89,20 @@ def _sqlite_begin(connection: Connection) -> None:
     # answers "database is locked" at once, busy_timeout does not apply. In the embedded app the
     # scheduler, jobs and callbacks commit all the time, so USSD hops and jobs failed at random.
     # A transaction must therefore not wait on a second session's write while it is open.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    for attempt, pause in enumerate((*SQLITE_LOCK_RETRY_DELAYS, None), start=1):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            if pause is None:
+                raise DatabaseBusy(
+                    f"the SQLite database stayed locked by other writers ({attempt} tries, each waiting "
+                    f"{SQLITE_BUSY_TIMEOUT_SECONDS} s): nothing was written; try again, and for this "
+                    "much concurrent writing run on PostgreSQL (DATABASE_URL)"
+                ) from exc
+        await_only(asyncio.sleep(pause))  # the begin event runs in SQLAlchemy's greenlet: this yields
 
 
 def make_session_factory(
