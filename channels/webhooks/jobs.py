@@ -22,11 +22,14 @@ from core.runtime import Runtime
 from core.security import envelope
 from core.webhooks import queries, service
 from core.webhooks.destinations import DestinationPolicy
+from core.webhooks.events import WEBHOOK_QUEUE
 from core.webhooks.service import secret_context
 
 log = logging.getLogger(__name__)
 
 TELL_DISABLED_JOB = "channels.webhooks.jobs.tell_merchant_endpoint_disabled"
+# the scheduler's sweep runs beside the deliveries it stages (webapp.scheduler.queue_of reads this)
+JOB_QUEUES = {"channels.webhooks.jobs.sweep_due_deliveries": WEBHOOK_QUEUE}
 # A dispatched delivery not leased within this long is dispatched again (its job was lost).
 REDISPATCH_AFTER = timedelta(seconds=120)
 

@@ -20,6 +20,9 @@ from core.webhooks.errors import UnknownEventType
 from core.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 DELIVER_JOB = "channels.webhooks.jobs.deliver"
+# Deliveries wait on merchants' servers (up to the webhook timeout each): their own queue and workers,
+# so a slow or dead endpoint never delays payouts, SMS or the default queue's jobs.
+WEBHOOK_QUEUE = "webhooks"
 
 
 class EventType(StrEnum):
@@ -157,6 +160,7 @@ async def stage_delivery(
         job=DELIVER_JOB,
         kwargs={"delivery_id": delivery.id},
         dedupe_key=dispatch_key(delivery.id, 1),
+        queue=WEBHOOK_QUEUE,
     )
     return delivery
 

@@ -30,6 +30,7 @@ from core.webhooks.errors import (
 )
 from core.webhooks.events import (
     DELIVER_JOB,
+    WEBHOOK_QUEUE,
     EventType,
     dispatch_key,
     new_public_id,
@@ -555,6 +556,7 @@ async def dispatch_due(
             job=DELIVER_JOB,
             kwargs={"delivery_id": delivery.id},
             dedupe_key=dispatch_key(delivery.id, delivery.dispatches),
+            queue=WEBHOOK_QUEUE,
         )
     await session.flush()
     return len(rows)

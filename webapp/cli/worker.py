@@ -20,7 +20,12 @@ def cli() -> None:
 
 
 @cli.command(name="rq")
-@click.option("--queues", default="default", show_default=True, help="Comma-separated RQ queues.")
+@click.option(
+    "--queues",
+    default="default,webhooks",
+    show_default=True,
+    help="Comma-separated RQ queues (production: one worker service per queue, as docker-compose.yml).",
+)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option(
     "--metrics-port",

@@ -75,7 +75,7 @@ class Workers:
         if logs:
             out = (Path(logs) / f"webhook-worker-{len(self.processes)}.log").open("ab")
         process = subprocess.Popen(
-            [*KIBETI, "worker", "rq", "--queues", "default"],
+            [*KIBETI, "worker", "rq", "--queues", "webhooks"],  # deliveries' own queue
             cwd=ROOT,
             env=self.env,
             stdout=out,
