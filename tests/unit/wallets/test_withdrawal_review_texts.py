@@ -15,9 +15,9 @@ from webapp.customer_portal.errors import refusal
     [
         (
             "en",
-            "Your withdrawal needs a review. The amount and fee are held in your wallet and nothing has been sent yet.",
+            "Your withdrawal needs a review. The amount is held in your wallet; nothing is sent yet.",
         ),
-        ("sw", "Utoaji wako unahitaji ukaguzi. Kiasi na ada vimezuiliwa kwenye pochi yako"),
+        ("sw", "Utoaji wako unahitaji ukaguzi. Kiasi kimezuiliwa kwenye pochi yako; hakuna kilichotumwa."),
     ],
 )
 def test_portal_and_telegram_say_the_withdrawal_is_held_for_review(language: str, says: str) -> None:
