@@ -333,6 +333,11 @@ FORM = """<form method="post" action="{action}/pay">
 <button type="submit" id="abandon">Abandon (close the page)</button></form>"""
 
 
+def shown_amount(amount: Decimal) -> str:
+    """An order's amount as a payer reads it: grouped, two decimals ("5,000.00", not "5000.0")."""
+    return f"{amount.quantize(Decimal('0.01')):,.2f}"
+
+
 def _page(order: SimOrder, action: str) -> str:
     state = (
         FORM.format(action=html.escape(action))
@@ -341,7 +346,7 @@ def _page(order: SimOrder, action: str) -> str:
     )
     return PAGE.format(
         currency=html.escape(order.currency),
-        amount=order.amount,
+        amount=shown_amount(order.amount),
         description=html.escape(order.description),
         reference=html.escape(order.merchant_reference),
         state=state,

@@ -12,10 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 
 from core.i18n.catalog import LANGUAGES, lookup, normalize_language
-from core.money import Asset, Money
+from core.money import Asset, Money, format_money
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 BABEL_LOCALES = {"en": "en_KE", "sw": "sw_KE"}
@@ -42,10 +42,11 @@ def babel_locale(language: str) -> str:
 
 
 def money(amount: Money, language: str) -> str:
-    """KES as currency (KES 1,234.50 / Ksh 1,234.50), crypto with its full scale and symbol."""
+    """KES as SMS and USSD write it ("KES 1,234.50", both languages: Babel's en_KE currency format
+    is "Ksh1,234.50", with no space), crypto with its full scale and symbol."""
     locale = babel_locale(language)
     if amount.asset is Asset.KES:
-        return format_currency(amount.amount, "KES", locale=locale)
+        return format_money(amount, language)
     digits = "#,##0." + "0" * amount.asset.scale
     return f"{format_decimal(amount.amount, format=digits, locale=locale)} {amount.asset.value}"
 

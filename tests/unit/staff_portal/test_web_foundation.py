@@ -81,7 +81,7 @@ def test_chart_escapes_labels() -> None:
 
 
 def test_money_and_time_in_nairobi() -> None:
-    assert i18n.money(Money.of("1234.5", Asset.KES), "en") == "Ksh1,234.50"
+    assert i18n.money(Money.of("1234.5", Asset.KES), "en") == "KES 1,234.50"  # as SMS and USSD write it
     assert i18n.money(Money.of("0.0005", Asset.BTC), "sw") == "0.00050000 BTC"
     assert i18n.when(NOW, "en").endswith("12:00:00")  # 09:00 UTC is noon in Nairobi
     assert i18n.number(Decimal("1234567"), "en") == "1,234,567"
