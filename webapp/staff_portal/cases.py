@@ -10,11 +10,11 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.responses import Response
 
 from compliance import audit_trail, cases, reports
-from compliance.models import Alert, AlertStatus, Case, CaseStatus, Disposition, RegulatoryReport
+from compliance import queries as compliance_queries
+from compliance.models import AlertStatus, CaseStatus, Disposition
 from core.auth.permissions import Permission
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
@@ -67,14 +67,12 @@ async def overview(page: CasesPage, session: DbSession) -> Response:
     case_states = [s.value for s in CaseStatus]
     alert_status = _status_filter(page, "alert_status", alert_states) or AlertStatus.OPEN.value
     case_status = _status_filter(page, "case_status", case_states)
-    alert_query = select(Alert).where(Alert.status == alert_status)
-    case_query = select(Case).where(Case.status == case_status) if case_status else select(Case)
     params = page.request.query_params
-    alerts = await pagination.fetch(
-        session, alert_query, Alert.id, cursor_value=pagination.cursor(params.get("abefore"))
+    alerts = await compliance_queries.alerts_page(
+        session=session, status=alert_status, before=pagination.cursor(params.get("abefore"))
     )
-    found = await pagination.fetch(
-        session, case_query, Case.id, cursor_value=pagination.cursor(params.get("before"))
+    found = await compliance_queries.cases_page(
+        session=session, status=case_status, before=pagination.cursor(params.get("before"))
     )
     await session.commit()
     return render(
@@ -88,11 +86,7 @@ async def _case_page(page: Page, session: DbSession, case_id: int, **extra: Any)
         detail = await cases.case_detail(session=session, case_id=case_id)
     except LookupError as exc:
         raise WebError(404, "web.error.not_found", page.language) from exc
-    found = (
-        await session.scalars(
-            select(RegulatoryReport).where(RegulatoryReport.case_id == case_id).order_by(RegulatoryReport.id)
-        )
-    ).all()
+    found = await compliance_queries.case_reports(session=session, case_id=case_id)
     await session.commit()
     context: dict[str, Any] = {"errors": {}, "values": {}, "error": "", "form": ""}
     context.update(extra)
@@ -119,7 +113,7 @@ async def _write(
 
 @router.post("/alerts/{alert_id}/open-case")
 async def open_case(alert_id: RowId, page: CasesPage, session: DbSession) -> Response:
-    alert = await session.get(Alert, alert_id)
+    alert = await compliance_queries.find_alert(session=session, alert_id=alert_id)
     if alert is None:
         raise WebError(404, "web.error.not_found", page.language)
     outcome = await attempt(
@@ -235,7 +229,7 @@ async def export_str(case_id: RowId, page: ReportsPage, session: DbSession) -> R
 @router.post("/reports/{report_id}/filing")
 async def record_filing(report_id: RowId, page: ReportsPage, session: DbSession) -> Response:
     """The drafted STR was filed with the FRC: its reference and the filing day (Nairobi)."""
-    report = await session.get(RegulatoryReport, report_id)
+    report = await compliance_queries.find_report(session=session, report_id=report_id)
     if report is None or report.case_id is None:
         raise WebError(404, "web.error.not_found", page.language)
     case_id = report.case_id

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from compliance import queries as compliance_queries
 from core.auth.permissions import Permission
 from core.ledger import queries as ledger_queries
 from core.ledger.queries import Volume
@@ -20,7 +21,6 @@ from core.payments import queries as payment_queries
 from core.runtime import Runtime
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.observability.snapshot import take_snapshot
-from webapp.staff_portal import queries
 from webapp.staff_portal.auth import PREFIX, may, render, staff_page
 from webapp.web import charts, i18n
 from webapp.web.portal import Page
@@ -73,8 +73,16 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
     today = now.astimezone(i18n.NAIROBI).replace(hour=0, minute=0, second=0, microsecond=0)
     day = await cached_volumes(session, runtime, today, now)
     month = await cached_volumes(session, runtime, today - timedelta(days=29), now)  # 30 calendar days
-    kyc_pending = await queries.kyc_pending_count(session) if may(page, Permission.KYC_REVIEW) else None
-    sla = await queries.case_sla(session, now=now) if may(page, Permission.COMPLIANCE_CASES) else None
+    kyc_pending = (
+        await compliance_queries.kyc_pending_count(session=session)
+        if may(page, Permission.KYC_REVIEW)
+        else None
+    )
+    sla = (
+        await compliance_queries.case_sla(session=session, now=now)
+        if may(page, Permission.COMPLIANCE_CASES)
+        else None
+    )
     mpesa = await payment_queries.mpesa_float(session=session) if may(page, Permission.LEDGER_READ) else None
     await session.commit()
     snapshot = await take_snapshot(runtime)

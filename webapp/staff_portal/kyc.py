@@ -10,15 +10,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.responses import Response
 
 from compliance import audit_trail, kyc, onboarding
-from compliance.models import KycDocument, KycProfile, ScreeningResult
+from compliance import queries as compliance_queries
+from compliance.models import KycProfile
 from core.auth.permissions import Permission
 from core.identity import queries as identity_queries
 from webapp.deps_auth import DbSession, get_keyring, get_runtime
-from webapp.staff_portal import queries
 from webapp.staff_portal.actions import attempt
 from webapp.staff_portal.auth import PREFIX, actor, render, staff_of, staff_page
 from webapp.web import forms, pagination
@@ -48,12 +47,8 @@ class Decision(BaseModel):
 
 @router.get("/kyc")
 async def queue(page: KycPage, session: DbSession) -> Response:
-    found = await pagination.fetch(
-        session,
-        select(KycProfile).where(queries.kyc_waiting()),
-        KycProfile.customer_id,
-        cursor_value=pagination.cursor(page.request.query_params.get("after")),
-        newest_first=False,
+    found = await compliance_queries.kyc_queue(
+        session=session, after=pagination.cursor(page.request.query_params.get("after"))
     )
     await session.commit()
     return render(page, "staff/kyc_queue.html", profiles=found)
@@ -64,19 +59,8 @@ async def _detail(page: Page, session: DbSession, customer_id: int, **extra: obj
     customer = await identity_queries.customer_view(session=session, customer_id=customer_id)
     if profile is None or customer is None:
         raise WebError(404, "web.error.not_found", page.language)
-    documents = (
-        await session.scalars(
-            select(KycDocument).where(KycDocument.customer_id == customer_id).order_by(KycDocument.id)
-        )
-    ).all()
-    screenings = (
-        await session.scalars(
-            select(ScreeningResult)
-            .where(ScreeningResult.customer_id == customer_id)
-            .order_by(ScreeningResult.id.desc())
-            .limit(20)
-        )
-    ).all()
+    documents = await compliance_queries.kyc_documents(session=session, customer_id=customer_id)
+    screenings = await compliance_queries.recent_screenings(session=session, customer_id=customer_id)
     # who saw whose data, committed before it is shown (compliance.audit_trail.record_read)
     await audit_trail.record_read(
         session=session, actor=actor(staff_of(page)), action="kyc.profile_read",
@@ -98,7 +82,7 @@ async def detail(customer_id: CustomerId, page: KycPage, session: DbSession) -> 
 @router.get("/kyc/documents/{document_id}")
 async def document(document_id: RowId, page: KycPage, session: DbSession) -> Response:
     """The decrypted image, streamed to this viewer only (no-store), its viewing audited first."""
-    found = await session.get(KycDocument, document_id)
+    found = await compliance_queries.find_kyc_document(session=session, document_id=document_id)
     if found is None:
         raise WebError(404, "web.error.not_found", page.language)
     await audit_trail.record_read(

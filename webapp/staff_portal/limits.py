@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.responses import Response
 
 from compliance import kyc
-from compliance.models import LimitChange
+from compliance import queries as compliance_queries
 from core.auth.permissions import Permission
 from webapp.deps_auth import DbSession
 from webapp.staff_portal.actions import attempt
@@ -39,16 +38,9 @@ class LimitsForm(BaseModel):
 async def _page(page: Page, session: DbSession, status: int = 200, **extra: Any) -> Response:
     tiers = await kyc.list_tiers(session=session)
     current = {t.tier: kyc.tier_limits_kes(t) for t in tiers}
-    pending = (
-        await session.scalars(
-            select(LimitChange).where(LimitChange.status == "pending").order_by(LimitChange.id)
-        )
-    ).all()
-    history = await pagination.fetch(
-        session,
-        select(LimitChange).where(LimitChange.status != "pending"),
-        LimitChange.id,
-        cursor_value=pagination.cursor(page.request.query_params.get("before")),
+    pending = await compliance_queries.pending_limit_changes(session=session)
+    history = await compliance_queries.decided_limit_changes(
+        session=session, before=pagination.cursor(page.request.query_params.get("before"))
     )
     await session.commit()
     context: dict[str, Any] = {"errors": {}, "values": {}, "error": ""}
