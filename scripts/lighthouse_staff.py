@@ -13,20 +13,14 @@ practices >= 90."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import pyotp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lighthouse_portals import ROOT, THRESHOLDS, _csrf, _free_port, _kibeti
+from lighthouse_runner import arguments, category_scores, csrf, demo_server, kibeti, misses, run_lighthouse
 
 PASSWORD = "Lighthouse-staff-2026!"  # noqa: S105 - a throwaway demo database's user
 PAGES = {
@@ -38,7 +32,7 @@ PAGES = {
 
 def _staff_cookie(base: str, env: dict[str, str], role: str) -> str:
     email = f"lighthouse-{role}@kibeti.test"
-    out = _kibeti(
+    out = kibeti(
         {**env, "KIBETI_STAFF_PASSWORD": PASSWORD}, "staff", "create", "--email", email, "--role", role
     )
     totp = pyotp.parse_uri(out.strip().splitlines()[-1])
@@ -47,7 +41,7 @@ def _staff_cookie(base: str, env: dict[str, str], role: str) -> str:
         form = http.get("/staff/sign-in")
         done = http.post(
             "/staff/sign-in",
-            data={"csrf_token": _csrf(form.text), "email": email, "password": PASSWORD, "totp": totp.now()},
+            data={"csrf_token": csrf(form.text), "email": email, "password": PASSWORD, "totp": totp.now()},
         )
         if done.status_code != 303:
             raise SystemExit(f"{role} sign-in failed: {done.status_code}")
@@ -55,63 +49,29 @@ def _staff_cookie(base: str, env: dict[str, str], role: str) -> str:
 
 
 def _lighthouse(binary: str, url: str, cookie: str, out: Path) -> dict[str, float | None]:
-    subprocess.run(  # noqa: S603 - the lighthouse binary the operator named
-        [binary, url, "--quiet", "--preset=desktop", "--output=json", f"--output-path={out}",
-         "--only-categories=performance,accessibility,best-practices",
-         "--chrome-flags=--headless=new --no-sandbox", f"--extra-headers={json.dumps({'Cookie': cookie})}"],
-        env={**os.environ, "CHROME_PATH": "/usr/bin/chromium"}, check=True, timeout=300,
-    )  # fmt: skip
-    report = json.loads(out.read_text())
-    return {
-        name: (None if c["score"] is None else round(c["score"] * 100))
-        for name, c in report["categories"].items()
-    }
+    categories = "--only-categories=performance,accessibility,best-practices"
+    return category_scores(run_lighthouse(binary, url, cookie, out, "--preset=desktop", categories))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lighthouse", default="lighthouse", help="the lighthouse binary (npm)")
-    parser.add_argument("--keep", type=Path, default=None, help="a folder for the JSON reports")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="kibeti-lighthouse-staff-"))
-    reports = args.keep or work
-    reports.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{work}/kibeti.db", "REDIS_URL": "",
-           "MPESA_BASE_URL": "", "MPESA_CALLBACK_BASE_URL": base, "AT_BASE_URL": "",
-           "DATA_DIR": str(work)}  # fmt: skip
-    _kibeti(env, "db", "upgrade")
-    _kibeti(env, "demo")
-    server = subprocess.Popen(  # noqa: S603 - our own app
-        [sys.executable, "-m", "uvicorn", "webapp.main:app", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    args = arguments(__doc__.split("\n")[0])
     failed = False
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+    with demo_server("kibeti-lighthouse-staff-") as server:
+        reports = args.keep or server.work
+        reports.mkdir(parents=True, exist_ok=True)
         print(f"{'page':<18} {'role':<11} {'perf':>5} {'a11y':>5} {'best':>5}")
         for role, paths in PAGES.items():
-            cookie = _staff_cookie(base, env, role)
+            cookie = _staff_cookie(server.base, server.env, role)
             for path in paths:
                 name = path.strip("/").replace("/", "-")
-                scores = _lighthouse(args.lighthouse, base + path, cookie, reports / f"{name}.json")
-                misses = [k for k, floor in THRESHOLDS.items() if (scores.get(k) or 0) < floor]
-                failed = failed or bool(misses)
+                scores = _lighthouse(args.lighthouse, server.base + path, cookie, reports / f"{name}.json")
+                missed = misses(scores)
+                failed = failed or bool(missed)
                 print(
                     f"{path:<18} {role:<11} {scores.get('performance')!s:>5} "
                     f"{scores.get('accessibility')!s:>5} {scores.get('best-practices')!s:>5}"
-                    + (f"  MISSED: {', '.join(misses)}" if misses else "")
+                    + (f"  MISSED: {', '.join(missed)}" if missed else "")
                 )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return 1 if failed else 0
 
 
