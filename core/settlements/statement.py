@@ -1,5 +1,9 @@
 """A settlement's statement as CSV: one line per payment it covers (reference, payer, what was paid,
-gross, fee, refunds, net), then the totals and what M-Pesa paid with its receipt."""
+gross, fee, refunds, net), then the totals, then what the settlement did not pay of that net (M-Pesa
+pays whole shillings: the cents stay in the balance and go with the next settlement, line
+`kept_for_next_settlement`) or paid from earlier settlements' kept cents (`from_earlier_settlements`),
+then what M-Pesa paid: the line is the settlement's status (`paid`, `paying`, `failed`), its
+reference the M-Pesa receipt and its source where it went."""
 
 from __future__ import annotations
 
@@ -9,11 +13,16 @@ import io
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settlements import settle as settling
+from core.settlements.types import SettlementStatus
 
 HEADER = [
     "settlement", "line", "reference", "source", "paid_at", "payer", "paid", "paid_asset", "gross_kes",
     "fee_kes", "refunded_kes", "net_kes",
 ]  # fmt: skip
+
+
+KEPT = "kept_for_next_settlement"  # the cents M-Pesa cannot pay (and what is over its per-payment cap)
+FROM_EARLIER = "from_earlier_settlements"  # earlier settlements' kept cents, paid with this one
 
 
 def _kes(minor: int) -> str:
@@ -45,9 +54,14 @@ async def statement_csv(*, session: AsyncSession, settlement_id: int, merchant_i
     gross = sum(c.gross_minor for c in lines)
     fees = sum(c.fee_minor for c in lines)
     refunds = sum(c.refunded_minor for c in lines)
+    net = gross - fees - refunds
     writer.writerow([ref, "total", "", "", "", "", "", "", _kes(gross), _kes(fees), _kes(refunds),
-                     _kes(gross - fees - refunds)])  # fmt: skip
+                     _kes(net)])  # fmt: skip
+    if net != row.amount_minor and row.status != SettlementStatus.FAILED.value:  # failed: all of it is back
+        line = KEPT if net > row.amount_minor else FROM_EARLIER
+        writer.writerow([ref, line, "", "", "", "", "", "", "", "", "", _kes(abs(net - row.amount_minor))])
     where = settling.Destination(row.method, row.destination, row.account_reference).label()
-    writer.writerow([ref, "paid", row.status, where, (row.finished_at or row.created_at).isoformat(),
-                     row.receipt or "", "", "", "", "", "", _kes(row.amount_minor)])  # fmt: skip
+    at = (row.finished_at or row.created_at).isoformat()
+    writer.writerow([ref, row.status, row.receipt or "", where, at, "", "", "", "", "", "",
+                     _kes(row.amount_minor)])  # fmt: skip
     return out.getvalue()

@@ -198,7 +198,7 @@ async def test_done_when_with_the_demo_merchant(sqlite_url: str, tmp_path: Path)
             assert sorted(r["gross_kes"] for r in rows[:2]) == ["2500.00", "300.00"]
             total = next(r for r in rows if r["line"] == "total")
             assert (total["fee_kes"], total["net_kes"]) == ("42.00", "2758.00")
-            assert next(r for r in rows if r["line"] == "paid")["payer"]  # the M-Pesa receipt
+            assert next(r for r in rows if r["line"] == "paid")["reference"]  # the M-Pesa receipt
             printed = await asyncio.to_thread(_kibeti, env, "settlement", "statement", number)
             assert printed == response.text  # the CLI prints the same statement
         async with factory() as session:

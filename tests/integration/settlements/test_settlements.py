@@ -135,7 +135,8 @@ async def test_settlement_pays_the_till_by_b2b_and_lists_both_payments(session_f
         total = next(line for line in lines if line["line"] == "total")
         assert (total["gross_kes"], total["fee_kes"], total["net_kes"]) == ("2800.00", "42.00", "2758.00")
         paid = next(line for line in lines if line["line"] == "paid")
-        assert paid["payer"] == "SKL1234XYZ" and paid["net_kes"] == "2758.00"
+        assert (paid["reference"], paid["payer"], paid["net_kes"]) == ("SKL1234XYZ", "", "2758.00")  # receipt
+        assert not [line for line in lines if line["line"].startswith(("kept", "from_earlier"))]  # none kept
         events = (await session.execute(select(WebhookEvent.type).where(
             WebhookEvent.object_id == f"S{row.id}"))).scalars().all()  # fmt: skip
         assert sorted(events) == ["settlement.created", "settlement.paid"]
