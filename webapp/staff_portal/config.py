@@ -5,6 +5,7 @@ reads it from then: compliance.gate.enabled_rules); the history stays browsable.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,9 +22,9 @@ from core.fees.schedule import FeeKind
 from core.fees.types import ANY
 from core.money import Asset
 from webapp.deps_auth import DbSession, get_runtime
-from webapp.staff_portal.actions import attempt
+from webapp.staff_portal import maker_checker
 from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
-from webapp.web import forms, pagination
+from webapp.web import pagination
 from webapp.web.i18n import NAIROBI
 from webapp.web.portal import Page
 
@@ -96,46 +97,32 @@ async def config(page: ProposePage, session: DbSession) -> Response:
 
 @router.post("/config/fees")
 async def propose(page: ProposePage, session: DbSession) -> Response:
-    result = await forms.parse(FeeForm, await page.request.form(), page.language)
-    if result.value is None:
-        return await _page(page, session, 422, errors=result.errors, values=result.values)
-    form = result.value
-    when = (
-        form.effective_from.replace(tzinfo=NAIROBI)
-        if form.effective_from and form.effective_from.tzinfo is None
-        else form.effective_from
-    )
-    proposal = changes.FeeRuleProposal(
-        kind=form.kind, asset=form.asset, side=form.side, percent=form.percent, currency=form.currency,
-        fixed=form.fixed, minimum=form.minimum, maximum=form.maximum,
-    )  # fmt: skip
-    work = changes.propose_fee_rule(
-        session=session, proposal=proposal, effective_from=when, reason=form.reason,
-        maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
-    )  # fmt: skip
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 422, error=outcome.error, values=result.values)
-    return page.redirect(f"{PREFIX}/config", notice="staff.notice.change_proposed")
+    def work(form: FeeForm) -> Awaitable[object]:
+        proposal = changes.FeeRuleProposal(
+            kind=form.kind, asset=form.asset, side=form.side, percent=form.percent, currency=form.currency,
+            fixed=form.fixed, minimum=form.minimum, maximum=form.maximum,
+        )  # fmt: skip
+        return changes.propose_fee_rule(
+            session=session, proposal=proposal, effective_from=_nairobi(form.effective_from),
+            reason=form.reason, maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
+        )  # fmt: skip
+
+    return await maker_checker.propose(page, session, FeeForm, work, again=_page, back_to=f"{PREFIX}/config")
 
 
 @router.post("/config/monitoring")
 async def propose_threshold(page: ProposePage, session: DbSession) -> Response:
-    result = await forms.parse(ThresholdForm, await page.request.form(), page.language)
-    if result.value is None:
-        return await _page(page, session, 422, errors=result.errors, values=result.values)
-    form = result.value
-    when = _nairobi(form.effective_from)
-    rules = {r.code: r.params for r in await enabled_rules(session, MONITOR_MODES, now=page.now)}
-    work = changes.propose_monitoring_threshold(
-        session=session, rule=form.rule, param=form.param, value=form.value, in_force=rules.get(form.rule),
-        effective_from=when, reason=form.reason, maker_id=staff_of(page).id,
-        clock=get_runtime(page.request).clock,
-    )  # fmt: skip
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 422, error=outcome.error, values=result.values)
-    return page.redirect(f"{PREFIX}/config", notice="staff.notice.change_proposed")
+    async def work(form: ThresholdForm) -> object:
+        rules = {r.code: r.params for r in await enabled_rules(session, MONITOR_MODES, now=page.now)}
+        return await changes.propose_monitoring_threshold(
+            session=session, rule=form.rule, param=form.param, value=form.value,
+            in_force=rules.get(form.rule), effective_from=_nairobi(form.effective_from), reason=form.reason,
+            maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
+        )  # fmt: skip
+
+    return await maker_checker.propose(
+        page, session, ThresholdForm, work, again=_page, back_to=f"{PREFIX}/config"
+    )
 
 
 def _nairobi(when: datetime | None) -> datetime | None:
@@ -150,12 +137,8 @@ async def _decide(page: Page, session: DbSession, change_id: int, *, approve: bo
         checker_id=staff_of(page).id,
         clock=get_runtime(page.request).clock,
     )
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 409, error=outcome.error)
-    return page.redirect(
-        f"{PREFIX}/config",
-        notice="staff.notice.change_approved" if approve else "staff.notice.change_rejected",
+    return await maker_checker.decide(
+        page, session, work, approve=approve, again=_page, back_to=f"{PREFIX}/config"
     )
 
 

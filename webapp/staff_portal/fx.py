@@ -3,6 +3,7 @@ as /api/staff/fx/overrides): a finance user proposes, a different finance user a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,9 +15,9 @@ from core.auth.permissions import Permission
 from core.fx import overrides
 from core.fx import queries as fx_queries
 from webapp.deps_auth import DbSession, get_runtime
-from webapp.staff_portal.actions import attempt
+from webapp.staff_portal import maker_checker
 from webapp.staff_portal.auth import PREFIX, render, staff_of, staff_page
-from webapp.web import forms, pagination
+from webapp.web import pagination
 from webapp.web.portal import Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -53,20 +54,15 @@ async def fx(page: FxPage, session: DbSession) -> Response:
 
 @router.post("/fx/overrides")
 async def propose(page: FxPage, session: DbSession) -> Response:
-    result = await forms.parse(OverrideForm, await page.request.form(), page.language)
-    if result.value is None:
-        return await _page(page, session, 422, errors=result.errors, values=result.values)
-    form = result.value
-    base, _, quote = form.pair.upper().partition("/")
-    work = overrides.propose_override(
-        session=session, base=base, quote=quote, rate=form.rate, reason=form.reason,
-        maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
-        valid_for=timedelta(minutes=form.minutes),
-    )  # fmt: skip
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 422, error=outcome.error, values=result.values)
-    return page.redirect(f"{PREFIX}/fx", notice="staff.notice.change_proposed")
+    def work(form: OverrideForm) -> Awaitable[object]:
+        base, _, quote = form.pair.upper().partition("/")
+        return overrides.propose_override(
+            session=session, base=base, quote=quote, rate=form.rate, reason=form.reason,
+            maker_id=staff_of(page).id, clock=get_runtime(page.request).clock,
+            valid_for=timedelta(minutes=form.minutes),
+        )  # fmt: skip
+
+    return await maker_checker.propose(page, session, OverrideForm, work, again=_page, back_to=f"{PREFIX}/fx")
 
 
 async def _decide(page: Page, session: DbSession, override_id: int, approve: bool) -> Response:
@@ -77,11 +73,8 @@ async def _decide(page: Page, session: DbSession, override_id: int, approve: boo
         checker_id=staff_of(page).id,
         clock=get_runtime(page.request).clock,
     )
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 409, error=outcome.error)
-    return page.redirect(
-        f"{PREFIX}/fx", notice="staff.notice.change_approved" if approve else "staff.notice.change_rejected"
+    return await maker_checker.decide(
+        page, session, work, approve=approve, again=_page, back_to=f"{PREFIX}/fx"
     )
 
 

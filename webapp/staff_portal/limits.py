@@ -4,6 +4,7 @@ person decides, the history stays browsable."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
@@ -14,7 +15,7 @@ from compliance import kyc
 from compliance import queries as compliance_queries
 from core.auth.permissions import Permission
 from webapp.deps_auth import DbSession
-from webapp.staff_portal.actions import attempt
+from webapp.staff_portal import maker_checker
 from webapp.staff_portal.auth import PREFIX, actor, render, staff_of, staff_page
 from webapp.web import forms, pagination
 from webapp.web.portal import Page
@@ -56,35 +57,33 @@ async def limits(page: LimitsPage, session: DbSession) -> Response:
     return await _page(page, session)
 
 
+def _wanted(form: LimitsForm) -> dict[str, str]:
+    return {name: getattr(form, name) for name in kyc.LIMIT_FIELDS if getattr(form, name)}
+
+
 @router.post("/limits")
 async def propose(page: LimitsPage, session: DbSession) -> Response:
-    result = await forms.parse(LimitsForm, await page.request.form(), page.language)
-    if result.value is None:
-        return await _page(page, session, 422, errors=result.errors, values=result.values)
-    form = result.value
-    wanted = {name: getattr(form, name) for name in kyc.LIMIT_FIELDS if getattr(form, name)}
-    if not wanted:
-        errors = {kyc.LIMIT_FIELDS[0]: forms.message_for("missing", page.language)}
-        return await _page(page, session, 422, errors=errors, values=result.values)
-    work = kyc.propose_limit_change(
-        session=session, tier=form.tier, limits_kes=wanted, reason=form.reason, actor=actor(staff_of(page)),
-        now=page.now,
-    )  # fmt: skip
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 422, error=outcome.error, values=result.values)
-    return page.redirect(f"{PREFIX}/limits", notice="staff.notice.change_proposed")
+    def nothing_asked(form: LimitsForm) -> dict[str, str]:
+        return {} if _wanted(form) else {kyc.LIMIT_FIELDS[0]: forms.message_for("missing", page.language)}
+
+    def work(form: LimitsForm) -> Awaitable[object]:
+        return kyc.propose_limit_change(
+            session=session, tier=form.tier, limits_kes=_wanted(form), reason=form.reason,
+            actor=actor(staff_of(page)), now=page.now,
+        )  # fmt: skip
+
+    return await maker_checker.propose(
+        page, session, LimitsForm, work, again=_page, back_to=f"{PREFIX}/limits", refuse=nothing_asked
+    )
 
 
 async def _decide(page: Page, session: DbSession, change_id: int, approve: bool) -> Response:
     work = kyc.decide_limit_change(
         session=session, change_id=change_id, approve=approve, actor=actor(staff_of(page)), now=page.now
     )
-    outcome = await attempt(session, work, page.language)
-    if not outcome.ok:
-        return await _page(page, session, 409, error=outcome.error)
-    notice = "staff.notice.change_approved" if approve else "staff.notice.change_rejected"
-    return page.redirect(f"{PREFIX}/limits", notice=notice)
+    return await maker_checker.decide(
+        page, session, work, approve=approve, again=_page, back_to=f"{PREFIX}/limits"
+    )
 
 
 @router.post("/limits/{change_id}/approve")
