@@ -1,12 +1,8 @@
 """Keyset pagination for list pages: `?before=<id>` (newest first) or `?after=<id>` (oldest first),
-never OFFSET. The query side is core.db.keyset (re-exported here for the pages that still page a
-query themselves); this module reads the cursor from the query string."""
+never OFFSET. The pages' queries page themselves through core.db.keyset; this reads the cursor a
+page was given from the query string."""
 
 from __future__ import annotations
-
-from core.db.keyset import PAGE_SIZE as PAGE_SIZE
-from core.db.keyset import KeysetPage as KeysetPage
-from core.db.keyset import fetch as fetch
 
 MAX_CURSOR = 2**62
 
