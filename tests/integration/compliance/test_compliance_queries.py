@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from compliance import queries
 from compliance.models import Case, CaseStatus, KycProfile
+from core.clock import FixedClock
+
+Factory = async_sessionmaker[AsyncSession]
 
 
-async def test_kyc_queue_holds_who_waits_for_a_person_oldest_first(factory) -> None:
+async def test_kyc_queue_holds_who_waits_for_a_person_oldest_first(factory: Factory) -> None:
     async with factory() as session, session.begin():
         session.add_all(
             [
@@ -31,7 +36,7 @@ async def test_kyc_queue_holds_who_waits_for_a_person_oldest_first(factory) -> N
     assert count == 3
 
 
-async def test_cases_by_status_newest_first(factory) -> None:
+async def test_cases_by_status_newest_first(factory: Factory) -> None:
     async with factory() as session, session.begin():
         for status in (CaseStatus.OPEN, CaseStatus.CLOSED, CaseStatus.OPEN):
             session.add(Case(title=f"{status.value} case", status=status.value))
@@ -43,7 +48,9 @@ async def test_cases_by_status_newest_first(factory) -> None:
     assert [c.status for c in opened.rows] == [CaseStatus.OPEN.value] * 2
 
 
-async def test_case_sla_counts_open_cases_and_unfiled_str_deadlines(factory, clock) -> None:
+async def test_case_sla_counts_open_cases_and_unfiled_str_deadlines(
+    factory: Factory, clock: FixedClock
+) -> None:
     now = clock.now()
     async with factory() as session, session.begin():
         session.add_all(
