@@ -6,7 +6,10 @@ Keys are caller-chosen, e.g. ``ip:203.0.113.9``, ``phone:+2547...`` (hash it fir
 
 Per-phone limits (PIN tries, OTP requests and checks, registrations) are keyed by the phone number,
 never by a channel session: a number limited on USSD is limited on Telegram and the web too. Use
-`phone_blocked` (does not count) before the attempt and `count_phone` for each attempt that counts.
+`phone_blocked` (does not count) before the attempt and `count_phone` for each attempt that counts,
+with the runtime's limiter (`limiter_for`), which the caller passes down. A caller with no limiter
+(a script, a fixture) passes None: only the database's own limits then apply (the PIN lockout on the
+customer row, the attempts per code and codes per hour in core.identity.otp).
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from limits.aio.strategies import (
     RateLimiter as RateLimiterStrategy,
 )
 
-from core import runtime as runtime_module
 from core.errors import KibetiError
 from core.runtime import Runtime
 
@@ -189,25 +191,18 @@ def limiter_for(runtime: Runtime) -> RateLimiter:
     return runtime.rate_limiter
 
 
-def _installed_limiter() -> RateLimiter | None:
-    try:
-        return limiter_for(runtime_module.get())
-    except RuntimeError:  # no Runtime (a unit test, a script): the database's own limits still apply
-        return None
-
-
-async def phone_blocked(limit: Limit, phone: str) -> int:
-    """Seconds until `phone` may try again under `limit` (0: it may now). Counts nothing."""
-    limiter = _installed_limiter()
+async def phone_blocked(limiter: RateLimiter | None, limit: Limit, phone: str) -> int:
+    """Seconds until `phone` may try again under `limit` (0: it may now). Counts nothing.
+    No limiter: 0 (the database's own limits are the caller's only ones)."""
     if limiter is None:
         return 0
     decision = await limiter.peek(limit, subject_key("phone", phone))
     return 0 if decision.allowed else decision.retry_after
 
 
-async def count_phone(limit: Limit, phone: str) -> int:
-    """Count one attempt for `phone`; seconds to wait when it went over (0: within the limit)."""
-    limiter = _installed_limiter()
+async def count_phone(limiter: RateLimiter | None, limit: Limit, phone: str) -> int:
+    """Count one attempt for `phone`; seconds to wait when it went over (0: within the limit).
+    No limiter: counts nothing and returns 0."""
     if limiter is None:
         return 0
     decision = await limiter.hit(limit, subject_key("phone", phone))

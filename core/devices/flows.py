@@ -57,7 +57,8 @@ class PortalSignIn:
             if customer.status != CustomerStatus.ACTIVE.value:
                 raise CustomerBlocked("this account is not active")
             await otps.issue_otp(
-                session=session, notifier=self.rt.notifier, phone=phone, purpose=OTP_PURPOSE,
+                session=session, notifier=self.rt.notifier, limiter=self.rt.rate_limiter,
+                phone=phone, purpose=OTP_PURPOSE,
                 clock=self.rt.clock, language=customer.language,
             )  # fmt: skip
             await session.commit()
@@ -70,8 +71,9 @@ class PortalSignIn:
         async with self.rt.session_factory() as session:
             try:
                 await otps.verify_otp(
-                    session=session, phone=phone, purpose=OTP_PURPOSE, code=code, clock=self.rt.clock
-                )
+                    session=session, limiter=self.rt.rate_limiter,
+                    phone=phone, purpose=OTP_PURPOSE, code=code, clock=self.rt.clock,
+                )  # fmt: skip
             except Exception:
                 await session.commit()
                 raise

@@ -117,8 +117,9 @@ async def pending(flows: CoreFlows, *, customer_id: int) -> list[PendingLine]:
 
 async def check_pin(flows: CoreFlows, *, customer_id: int, pin: str) -> None:
     await identity_flows.check_pin(
-        session_factory=flows.rt.session_factory, customer_id=customer_id, pin=pin, clock=flows.rt.clock
-    )
+        session_factory=flows.rt.session_factory, limiter=flows.rt.rate_limiter,
+        customer_id=customer_id, pin=pin, clock=flows.rt.clock,
+    )  # fmt: skip
 
 
 async def start_pin_reset(flows: CoreFlows, *, phone: str) -> None:
@@ -130,7 +131,8 @@ async def start_pin_reset(flows: CoreFlows, *, phone: str) -> None:
         if customer is None:
             raise CustomerNotFound("no Kibeti account for this number")
         await otps.issue_otp(
-            session=session, notifier=flows.rt.notifier, phone=e164, purpose="pin_reset",
+            session=session, notifier=flows.rt.notifier, limiter=flows.rt.rate_limiter,
+            phone=e164, purpose="pin_reset",
             clock=flows.rt.clock, language=customer.language,
         )  # fmt: skip
         await session.commit()
@@ -144,8 +146,8 @@ async def finish_pin_reset(
     async with flows.rt.session_factory() as session:
         try:
             await identity_flows.reset_pin_with_otp(
-                session=session, phone=e164, otp=otp, national_id=national_id, new_pin=new_pin,
-                clock=flows.rt.clock,
+                session=session, limiter=flows.rt.rate_limiter, phone=e164, otp=otp,
+                national_id=national_id, new_pin=new_pin, clock=flows.rt.clock,
             )  # fmt: skip
         except (OtpInvalid, OtpExpired, NationalIdMismatch):
             await session.commit()  # the failed try counts; a code used with a wrong ID is spent

@@ -143,6 +143,7 @@ class CoreFlows:
                     language=language,
                     pin=pin,
                     clock=self.rt.clock,
+                    limiter=self.rt.rate_limiter,
                 )
             except IntegrityError as exc:  # a registration of this number or ID committed after the checks
                 await session.rollback()
@@ -182,7 +183,11 @@ class CoreFlows:
         """Check a PIN inside `session`; failures are committed in their own transaction."""
         try:
             return await identity.verify_pin(
-                session=session, customer_id=customer_id, pin=pin, clock=self.rt.clock
+                session=session,
+                limiter=self.rt.rate_limiter,
+                customer_id=customer_id,
+                pin=pin,
+                clock=self.rt.clock,
             )
         except (PinIncorrect, PinLocked):
             await session.commit()
@@ -193,6 +198,7 @@ class CoreFlows:
             try:
                 await identity.change_pin(
                     session=session,
+                    limiter=self.rt.rate_limiter,
                     customer_id=customer_id,
                     old_pin=old_pin,
                     new_pin=new_pin,

@@ -9,16 +9,24 @@ from core.identity import otp as otps
 from core.identity import service
 from core.identity.errors import CustomerNotFound, NationalIdMismatch, PinIncorrect, PinLocked
 from core.identity.models import Customer
+from core.ratelimit import RateLimiter
 from core.security.compare import equals
 
 
 async def check_pin(
-    *, session_factory: async_sessionmaker[AsyncSession], customer_id: int, pin: str, clock: Clock
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    limiter: RateLimiter | None,
+    customer_id: int,
+    pin: str,
+    clock: Clock,
 ) -> None:
     """Verify a PIN in its own transaction, so failure counters are committed even when it raises."""
     async with session_factory() as session:
         try:
-            await service.verify_pin(session=session, customer_id=customer_id, pin=pin, clock=clock)
+            await service.verify_pin(
+                session=session, limiter=limiter, customer_id=customer_id, pin=pin, clock=clock
+            )
         except (PinIncorrect, PinLocked):
             await session.commit()
             raise
@@ -36,7 +44,14 @@ def pin_reset_required(customer: Customer) -> bool:
 
 
 async def reset_pin_with_otp(
-    *, session: AsyncSession, phone: str, otp: str, national_id: str | None, new_pin: str, clock: Clock
+    *,
+    session: AsyncSession,
+    limiter: RateLimiter | None,
+    phone: str,
+    otp: str,
+    national_id: str | None,
+    new_pin: str,
+    clock: Clock,
 ) -> Customer:
     """Self-service reset: a valid OTP sent to the number plus the national ID on file. Without a
     national ID only after a staff reset (`pin_reset_required`: staff checked the ID already).
@@ -49,7 +64,9 @@ async def reset_pin_with_otp(
         raise CustomerNotFound("no Kibeti account for this number")
     if national_id is None and not pin_reset_required(customer):
         raise NationalIdMismatch("the ID number is needed to reset the PIN")
-    await otps.verify_otp(session=session, phone=customer.phone, purpose="pin_reset", code=otp, clock=clock)
+    await otps.verify_otp(
+        session=session, limiter=limiter, phone=customer.phone, purpose="pin_reset", code=otp, clock=clock
+    )
     if national_id is not None and (
         not customer.national_id or not equals(national_id.strip().upper(), customer.national_id.upper())
     ):

@@ -1,19 +1,20 @@
 """SMS that tell a customer about their PIN (reset, changed, locked), staged through the outbox
-in the transaction that changed it and sent by `core.identity.notices.send_pin_notice` in the
-customer's language. Someone who did not do it learns at once and can call customer care."""
+in the transaction that changed it and sent by the outbox job `core.identity.jobs.send_pin_notice`
+(through `send`) in the customer's language. Someone who did not do it learns at once and can call
+customer care."""
 
 from __future__ import annotations
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import runtime
 from core.i18n import translate
 from core.identity.models import Customer
 from core.outbox import service as outbox
+from core.ports import Notifier
 
 log = structlog.get_logger(__name__)
-JOB = "core.identity.notices.send_pin_notice"
+JOB = "core.identity.jobs.send_pin_notice"
 PIN_RESET = "sms.pin_reset"  # a new PIN set without the old one (OTP, or after a staff reset)
 PIN_RESET_STARTED = "sms.pin_reset_started"  # staff reset it: a code follows in its own SMS
 PIN_CHANGED = "sms.pin_changed"
@@ -29,12 +30,20 @@ async def stage(*, session: AsyncSession, customer: Customer, code: str, referen
     )
 
 
-async def send_pin_notice(customer_id: int, code: str, reference: str) -> None:
-    rt = runtime.get()
-    async with rt.session_factory() as session:
+async def send(
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    notifier: Notifier | None,
+    shortcode: str,
+    customer_id: int,
+    code: str,
+    reference: str,
+) -> None:
+    """Text the customer the notice `code` in their language (`shortcode`: the USSD code to dial)."""
+    async with session_factory() as session:
         customer = await session.get(Customer, customer_id)
-    if customer is None or rt.notifier is None:
+    if customer is None or notifier is None:
         log.warning("pin_notice_not_sent", customer_id=customer_id, notice=code)
         return
-    text = translate(code, customer.language, code=rt.settings.at_shortcode)
-    await rt.notifier.send_sms(phone=customer.phone, text=text, reference=f"pin:{reference}")
+    text = translate(code, customer.language, code=shortcode)
+    await notifier.send_sms(phone=customer.phone, text=text, reference=f"pin:{reference}")

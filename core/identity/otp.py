@@ -19,7 +19,7 @@ from core.identity.errors import OtpExpired, OtpInvalid, OtpTooManyRequests
 from core.identity.models import CustomerOtp
 from core.identity.phone import normalize_phone
 from core.ports import SECRET_PLACEHOLDER, Notifier, SecretSmsNotifier
-from core.ratelimit import OTP_SEND_PER_PHONE, OTP_VERIFY_PER_PHONE, count_phone, phone_blocked
+from core.ratelimit import OTP_SEND_PER_PHONE, OTP_VERIFY_PER_PHONE, RateLimiter, count_phone, phone_blocked
 from core.security.hashing import hash_secret, verify_secret
 
 OTP_DIGITS = 6
@@ -43,9 +43,19 @@ def _new_code() -> str:
 
 
 async def issue_otp(
-    *, session: AsyncSession, notifier: Notifier, phone: str, purpose: str, clock: Clock, language: str = "en"
+    *,
+    session: AsyncSession,
+    notifier: Notifier,
+    limiter: RateLimiter | None,
+    phone: str,
+    purpose: str,
+    clock: Clock,
+    language: str = "en",
 ) -> CustomerOtp:
-    """Create a code, send it by SMS and return the (hashed) row. Earlier codes for the purpose die."""
+    """Create a code, send it by SMS and return the (hashed) row. Earlier codes for the purpose die.
+
+    `limiter` (the runtime's) counts the request against the number's limit on every channel; None
+    leaves only the codes-per-hour cap read from this database."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown OTP purpose {purpose}")
     e164 = normalize_phone(phone)
@@ -60,7 +70,7 @@ async def issue_otp(
     if recent[0] >= MAX_ISSUED_PER_HOUR:
         retry_after = max(1, int((recent[1] + timedelta(hours=1) - now).total_seconds()))
         raise OtpTooManyRequests(retry_after=retry_after)
-    retry = await count_phone(OTP_SEND_PER_PHONE, e164)  # shared by every channel, not per session
+    retry = await count_phone(limiter, OTP_SEND_PER_PHONE, e164)  # shared by every channel, not per session
     if retry:
         raise OtpTooManyRequests(retry_after=retry)
     for old in await _live(session=session, phone=e164, purpose=purpose, clock=clock):
@@ -102,8 +112,13 @@ async def _live(*, session: AsyncSession, phone: str, purpose: str, clock: Clock
     return list(rows.scalars().all())
 
 
-async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: str, clock: Clock) -> None:
+async def verify_otp(
+    *, session: AsyncSession, limiter: RateLimiter | None, phone: str, purpose: str, code: str, clock: Clock
+) -> None:
     """Consume the newest live code for (phone, purpose) if `code` matches.
+
+    `limiter` (the runtime's) holds the number's wrong codes across codes and channels; None leaves
+    only the attempts counted on the code's row.
 
     Raises OtpExpired (none live, expired, used or out of attempts) or OtpInvalid (attempts_left).
     A wrong or malformed code counts as an attempt; the caller commits in its error path too.
@@ -118,7 +133,9 @@ async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: s
         row.consumed_at = now
         await session.flush()
         raise OtpExpired("the code has expired: request a new one")
-    blocked = await phone_blocked(OTP_VERIFY_PER_PHONE, e164)  # wrong codes across codes and channels
+    blocked = await phone_blocked(
+        limiter, OTP_VERIFY_PER_PHONE, e164
+    )  # wrong codes across codes and channels
     if blocked:
         raise OtpTooManyRequests(retry_after=blocked)
     well_formed = len(code) == OTP_DIGITS and code.isascii() and code.isdigit()
@@ -127,7 +144,7 @@ async def verify_otp(*, session: AsyncSession, phone: str, purpose: str, code: s
         await session.flush()
         return
     row.attempts += 1
-    await count_phone(OTP_VERIFY_PER_PHONE, e164)
+    await count_phone(limiter, OTP_VERIFY_PER_PHONE, e164)
     log.warning("otp_failed", phone=e164, purpose=purpose, attempts=row.attempts)
     if row.attempts >= MAX_ATTEMPTS:
         row.consumed_at = now

@@ -30,7 +30,14 @@ from core.identity.errors import (
 from core.identity.models import Customer, CustomerStatus, Language
 from core.identity.phone import normalize_phone
 from core.ports import Notifier
-from core.ratelimit import PIN_PER_ACCOUNT, REGISTER_PER_PHONE, RateLimited, count_phone, phone_blocked
+from core.ratelimit import (
+    PIN_PER_ACCOUNT,
+    REGISTER_PER_PHONE,
+    RateLimited,
+    RateLimiter,
+    count_phone,
+    phone_blocked,
+)
 
 log = structlog.get_logger(__name__)
 LANGUAGES = frozenset(language.value for language in Language)
@@ -55,9 +62,13 @@ async def register_customer(
     language: str,
     pin: str,
     clock: Clock | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Customer:
+    """`limiter`: the runtime's, counting the attempt against the number on every channel (channels
+    register through CoreFlows, which passes it); None for fixtures and scripts that create customers
+    outright, which only the unique phone number limits."""
     e164 = normalize_phone(phone)
-    retry = await count_phone(REGISTER_PER_PHONE, e164)  # every channel's attempts for the number
+    retry = await count_phone(limiter, REGISTER_PER_PHONE, e164)  # every channel's attempts for the number
     if retry:
         raise RateLimited(retry_after=retry)
     pins.check_new_pin(pin, phone=e164)
@@ -123,10 +134,13 @@ def _retry_after(until: datetime, now: datetime) -> int:
     return max(1, int((until - now).total_seconds() + 0.999))
 
 
-async def verify_pin(*, session: AsyncSession, customer_id: int, pin: str, clock: Clock) -> Customer:
+async def verify_pin(
+    *, session: AsyncSession, limiter: RateLimiter | None, customer_id: int, pin: str, clock: Clock
+) -> Customer:
     """Check a PIN. Raises PinLocked (with retry_after) or PinIncorrect (with attempts_left).
 
-    A malformed PIN (letters, wrong length) counts as a wrong try.
+    A malformed PIN (letters, wrong length) counts as a wrong try. `limiter` (the runtime's) holds
+    the number's wrong PINs across channels; None leaves only the lockout on the customer row.
     """
     customer = await get_customer(session=session, customer_id=customer_id)
     if customer.status != CustomerStatus.ACTIVE.value:
@@ -138,7 +152,7 @@ async def verify_pin(*, session: AsyncSession, customer_id: int, pin: str, clock
         raise PinLocked(
             retry_after=_retry_after(customer.pin_locked_until, now), locked_until=customer.pin_locked_until
         )
-    blocked = await phone_blocked(PIN_PER_ACCOUNT, customer.phone)  # wrong PINs on any channel
+    blocked = await phone_blocked(limiter, PIN_PER_ACCOUNT, customer.phone)  # wrong PINs on any channel
     if blocked:
         raise PinLocked(retry_after=blocked, locked_until=now + timedelta(seconds=blocked))
     well_formed = len(pin) == pins.PIN_LENGTH and pin.isascii() and pin.isdigit()
@@ -146,14 +160,14 @@ async def verify_pin(*, session: AsyncSession, customer_id: int, pin: str, clock
         customer.pin_failed_count, customer.pin_locked_until = 0, None
         await session.flush()
         return customer
-    raise await _pin_failed(session=session, customer=customer, now=now)
+    raise await _pin_failed(session=session, limiter=limiter, customer=customer, now=now)
 
 
 async def _pin_failed(
-    *, session: AsyncSession, customer: Customer, now: datetime
+    *, session: AsyncSession, limiter: RateLimiter | None, customer: Customer, now: datetime
 ) -> PinIncorrect | PinLocked:
     customer.pin_failed_count += 1
-    await count_phone(PIN_PER_ACCOUNT, customer.phone)
+    await count_phone(limiter, PIN_PER_ACCOUNT, customer.phone)
     customer.updated_at = now
     lock = pins.lockout_for(customer.pin_failed_count)
     log.warning(
@@ -190,10 +204,18 @@ async def _pin_failed(
 
 
 async def change_pin(
-    *, session: AsyncSession, customer_id: int, old_pin: str, new_pin: str, clock: Clock
+    *,
+    session: AsyncSession,
+    limiter: RateLimiter | None,
+    customer_id: int,
+    old_pin: str,
+    new_pin: str,
+    clock: Clock,
 ) -> Customer:
     """Change needs the old PIN (counted toward lockout like any other try)."""
-    customer = await verify_pin(session=session, customer_id=customer_id, pin=old_pin, clock=clock)
+    customer = await verify_pin(
+        session=session, limiter=limiter, customer_id=customer_id, pin=old_pin, clock=clock
+    )
     pins.check_new_pin(new_pin, phone=customer.phone)
     customer.pin_hash = await pins.hash_pin_in_thread(new_pin)
     customer.pin_changed_at = customer.updated_at = clock.now()
@@ -243,12 +265,19 @@ async def reset_pin(
 
 
 async def start_staff_pin_reset(
-    *, session: AsyncSession, customer_id: int, notifier: Notifier, clock: Clock, actor: str
+    *,
+    session: AsyncSession,
+    customer_id: int,
+    notifier: Notifier,
+    clock: Clock,
+    actor: str,
+    limiter: RateLimiter | None = None,
 ) -> Customer:
     """Staff re-checked the customer's ID and reset their PIN: staff never choose it. The old PIN
     stops working, a one-time code goes to the customer by SMS (with a notice in their language),
     and the next dial asks for the code and a new PIN. Money out waits the 24-hour cool-down from
-    now, and again from when the new PIN is set. The caller commits."""
+    now, and again from when the new PIN is set. The caller commits. `limiter`: the runtime's, to
+    count the code against the number's OTP limit; None leaves the database's codes-per-hour cap."""
     customer = await get_customer(session=session, customer_id=customer_id)
     now = clock.now()
     customer.pin_reset_pending = True
@@ -258,6 +287,7 @@ async def start_staff_pin_reset(
     await otps.issue_otp(
         session=session,
         notifier=notifier,
+        limiter=limiter,
         phone=customer.phone,
         purpose="pin_reset",
         clock=clock,

@@ -64,7 +64,8 @@ class TelegramLinks:
         async with self.rt.session_factory() as session:
             customer = await identity.get_customer_by_phone(session=session, phone=e164)
             await otps.issue_otp(
-                session=session, notifier=self.rt.notifier, phone=e164, purpose=OTP_PURPOSE,
+                session=session, notifier=self.rt.notifier, limiter=self.rt.rate_limiter,
+                phone=e164, purpose=OTP_PURPOSE,
                 clock=self.rt.clock, language=customer.language if customer is not None else language,
             )  # fmt: skip
             await session.commit()
@@ -80,8 +81,9 @@ class TelegramLinks:
         async with self.rt.session_factory() as session:
             try:
                 await otps.verify_otp(
-                    session=session, phone=e164, purpose=OTP_PURPOSE, code=code, clock=self.rt.clock
-                )
+                    session=session, limiter=self.rt.rate_limiter,
+                    phone=e164, purpose=OTP_PURPOSE, code=code, clock=self.rt.clock,
+                )  # fmt: skip
             except (OtpInvalid, OtpExpired):
                 await session.commit()  # the failed try counts
                 raise

@@ -239,7 +239,11 @@ async def test_new_user_registers_in_chat_and_does_everything(
     assert changed.params["text"] == t("telegram.pin.changed")
     async with rt.session_factory() as session:
         await identity.verify_pin(
-            session=session, customer_id=await _customer_id(rt, phone), pin=NEW_PIN, clock=rt.clock
+            limiter=rt.rate_limiter,
+            session=session,
+            customer_id=await _customer_id(rt, phone),
+            pin=NEW_PIN,
+            clock=rt.clock,
         )
 
     # --- no PIN ever reached a message the bot sent

@@ -188,6 +188,7 @@ async def test_issue_12_done_when(
     code = code_sms.removeprefix("Your Kibeti code is ")[:6]
     async with rt.session_factory() as session:
         await identity_flows.reset_pin_with_otp(
+            limiter=rt.rate_limiter,
             session=session,
             phone=amina.number,
             otp=code,

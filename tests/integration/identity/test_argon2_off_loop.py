@@ -48,18 +48,30 @@ async def test_pins_and_otps_are_hashed_and_checked_off_the_loop(
         customer = await service.register_customer(
             session=session, phone="0712345678", name="Wanjiku", national_id="23456789", language="sw", pin="4821"
         )  # fmt: skip
-        await service.verify_pin(session=session, customer_id=customer.id, pin="4821", clock=clock)
+        await service.verify_pin(
+            limiter=None, session=session, customer_id=customer.id, pin="4821", clock=clock
+        )
         await service.change_pin(
-            session=session, customer_id=customer.id, old_pin="4821", new_pin="7395", clock=clock
+            limiter=None,
+            session=session,
+            customer_id=customer.id,
+            old_pin="4821",
+            new_pin="7395",
+            clock=clock,
         )
         await service.reset_pin(
             session=session, customer_id=customer.id, new_pin="5820", clock=clock, actor="test"
         )
         await otps.issue_otp(
-            session=session, notifier=notifier, phone="0712345678", purpose="pin_reset", clock=clock
+            limiter=None,
+            session=session,
+            notifier=notifier,
+            phone="0712345678",
+            purpose="pin_reset",
+            clock=clock,
         )
         await otps.verify_otp(
-            session=session, phone="0712345678", purpose="pin_reset", code=notifier.last_code(), clock=clock
+            limiter=None, session=session, phone="0712345678", purpose="pin_reset", code=notifier.last_code(), clock=clock
         )  # fmt: skip
         await session.commit()
     assert len(argon2_threads["hash_secret"]) == 4  # registration, change, reset, OTP

@@ -54,16 +54,28 @@ async def test_no_personal_data_or_secret_in_logs(pg_session_factory: Factory, c
         )
         for wrong in ("1357", "2468", "9753"):
             with pytest.raises((PinIncorrect, PinLocked)):
-                await identity.verify_pin(session=session, customer_id=customer.id, pin=wrong, clock=clock)
+                await identity.verify_pin(
+                    limiter=None, session=session, customer_id=customer.id, pin=wrong, clock=clock
+                )
             secrets_seen.append(wrong)
         await otps.issue_otp(
-            session=session, notifier=notifier, phone=PHONE_LOCAL, purpose="pin_reset", clock=clock
+            limiter=None,
+            session=session,
+            notifier=notifier,
+            phone=PHONE_LOCAL,
+            purpose="pin_reset",
+            clock=clock,
         )
         code = notifier.last_code()
         wrong_code = "000000" if code != "000000" else "111111"
         with pytest.raises(OtpInvalid):
             await otps.verify_otp(
-                session=session, phone=PHONE_LOCAL, purpose="pin_reset", code=wrong_code, clock=clock
+                limiter=None,
+                session=session,
+                phone=PHONE_LOCAL,
+                purpose="pin_reset",
+                code=wrong_code,
+                clock=clock,
             )
         secrets_seen += [code, wrong_code]
         new = await staff_service.create_staff(

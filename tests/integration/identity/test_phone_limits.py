@@ -10,7 +10,6 @@ import pytest
 import redis.asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import runtime as runtime_module
 from core.clock import FixedClock
 from core.config import Settings
 from core.identity import otp as otps
@@ -30,6 +29,7 @@ from core.ratelimit import (
     PIN_PER_ACCOUNT,
     REGISTER_PER_PHONE,
     RateLimited,
+    RateLimiter,
     RedisRateLimiter,
 )
 from core.runtime import Runtime
@@ -54,15 +54,13 @@ async def channels(
         runtime.rate_limiter = RedisRateLimiter(client)
         clients.append(client)
         runtimes.append(runtime)
-    previous = runtime_module._current
     yield runtimes[0], runtimes[1], clock
-    runtime_module._current = previous
     for client in clients:
         await client.aclose()
 
 
-async def _register(factory: Factory, clock: FixedClock, pin: str = "4821") -> Customer:
-    async with factory() as session:
+async def _register(runtime: Runtime, clock: FixedClock, pin: str = "4821") -> Customer:
+    async with runtime.session_factory() as session:
         customer = await service.register_customer(
             session=session,
             phone=PHONE,
@@ -71,55 +69,55 @@ async def _register(factory: Factory, clock: FixedClock, pin: str = "4821") -> C
             language="en",
             pin=pin,
             clock=clock,
+            limiter=runtime.rate_limiter,
         )
         await session.commit()
     return customer
 
 
-async def _try_pin(factory: Factory, clock: FixedClock, customer_id: int, pin: str) -> None:
-    async with factory() as session:
+async def _try_pin(runtime: Runtime, clock: FixedClock, customer_id: int, pin: str) -> None:
+    async with runtime.session_factory() as session:
         try:
-            await service.verify_pin(session=session, customer_id=customer_id, pin=pin, clock=clock)
+            await service.verify_pin(
+                session=session, limiter=runtime.rate_limiter, customer_id=customer_id, pin=pin, clock=clock
+            )
         finally:
             await session.commit()
 
 
 async def test_wrong_pins_on_one_channel_lock_the_number_on_another(channels) -> None:
     ussd, telegram, clock = channels
-    runtime_module.install(ussd)
-    customer = await _register(ussd.session_factory, clock)
+    customer = await _register(ussd, clock)
     for _ in range(PIN_PER_ACCOUNT.limit):
         with pytest.raises((PinIncorrect, PinLocked)):
-            await _try_pin(ussd.session_factory, clock, customer.id, "0000")
+            await _try_pin(ussd, clock, customer.id, "0000")
         clock.advance(days=2)  # each database lockout long over: only the hourly per-phone count remains
-    runtime_module.install(telegram)
     with pytest.raises(PinLocked) as locked:
-        await _try_pin(telegram.session_factory, clock, customer.id, "4821")  # the right PIN, too late
+        await _try_pin(telegram, clock, customer.id, "4821")  # the right PIN, too late
     assert 0 < locked.value.retry_after <= PIN_PER_ACCOUNT.window
 
 
 async def test_otp_requests_and_wrong_codes_are_limited_per_number(channels) -> None:
     ussd, telegram, clock = channels
     notifier = FakeNotifier()
-    runtime_module.install(ussd)
-    await _register(ussd.session_factory, clock)
+    await _register(ussd, clock)
 
     async def issue(runtime: Runtime) -> str:
-        runtime_module.install(runtime)
         async with runtime.session_factory() as session:
             await otps.issue_otp(
-                session=session, notifier=notifier, phone=PHONE, purpose="pin_reset", clock=clock
-            )
+                session=session, notifier=notifier, limiter=runtime.rate_limiter,
+                phone=PHONE, purpose="pin_reset", clock=clock,
+            )  # fmt: skip
             await session.commit()
         return notifier.last_code()
 
     async def check(runtime: Runtime, code: str) -> None:
-        runtime_module.install(runtime)
         async with runtime.session_factory() as session:
             try:
                 await otps.verify_otp(
-                    session=session, phone=PHONE, purpose="pin_reset", code=code, clock=clock
-                )
+                    session=session, limiter=runtime.rate_limiter,
+                    phone=PHONE, purpose="pin_reset", code=code, clock=clock,
+                )  # fmt: skip
             finally:
                 await session.commit()
 
@@ -146,10 +144,41 @@ async def test_otp_requests_and_wrong_codes_are_limited_per_number(channels) -> 
 async def test_registration_attempts_are_limited_per_number(channels) -> None:
     ussd, telegram, clock = channels
     for index in range(REGISTER_PER_PHONE.limit):
-        runtime_module.install((ussd, telegram)[index % 2])
         with pytest.raises((InvalidPin, TrivialPin)):
-            await _register(ussd.session_factory, clock, pin="1234")
-    runtime_module.install(telegram)
+            await _register((ussd, telegram)[index % 2], clock, pin="1234")
     with pytest.raises(RateLimited) as limited:
-        await _register(telegram.session_factory, clock)
+        await _register(telegram, clock)
     assert limited.value.code == "rate_limited" and limited.value.values["minutes"] >= 1
+
+
+async def test_without_a_limiter_the_database_limits_still_hold(session_factory: Factory) -> None:
+    """No limiter passed (a script, a fixture): nothing is counted per number, and the lockout on
+    the customer row and the codes-per-hour cap read from the database still refuse."""
+    clock = FixedClock()
+    limiter: RateLimiter | None = None
+    async with session_factory() as session:
+        customer = await service.register_customer(
+            session=session, phone=PHONE, name="Amina", national_id="12345678", language="en",
+            pin="4821", clock=clock, limiter=limiter,
+        )  # fmt: skip
+        await session.commit()
+    with pytest.raises(PinLocked):
+        for _ in range(PIN_PER_ACCOUNT.limit):
+            async with session_factory() as session:
+                try:
+                    await service.verify_pin(
+                        session=session, limiter=limiter, customer_id=customer.id, pin="0000", clock=clock
+                    )
+                except PinIncorrect:
+                    pass
+                finally:
+                    await session.commit()
+    notifier = FakeNotifier()
+    with pytest.raises(OtpTooManyRequests):
+        for _ in range(otps.MAX_ISSUED_PER_HOUR + 1):
+            async with session_factory() as session:
+                await otps.issue_otp(
+                    session=session, notifier=notifier, limiter=limiter,
+                    phone=PHONE, purpose="pin_reset", clock=clock,
+                )  # fmt: skip
+                await session.commit()
