@@ -39,8 +39,9 @@ from core.rails import invoices as rail_invoices
 from core.rails import refunds as rail_refunds
 from core.rails import service as rail_orders
 from core.rails.errors import RailError
+from core.runtime import Runtime
 from payouts.pesapal import adapter, wire
-from webapp.deps_auth import DbSession, require_permission
+from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 log = logging.getLogger(__name__)
 SIMULATOR_PREFIX = adapter.EMBEDDED_SIMULATOR_PATH
@@ -48,20 +49,16 @@ PayoutsStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.PA
 RefundStaff = Annotated[SignedInStaff, Depends(require_permission(Permission.PAYOUTS_APPROVE))]
 
 
-def simulator_mounted() -> bool:
-    with contextlib.suppress(RuntimeError):
-        current = runtime.get()
-        return current.pesapal_simulator is not None and not current.settings.is_production
-    return False
+def simulator_mounted(current: Runtime) -> bool:
+    return current.pesapal_simulator is not None and not current.settings.is_production
 
 
-async def register_ipn_when_listening(attempts: int = 60, pause_s: float = 0.25) -> bool:
+async def register_ipn_when_listening(current: Runtime, attempts: int = 60, pause_s: float = 0.25) -> bool:
     """At start-up: GetIpnList, and RegisterIPN if our URL is missing, once PesaPal (or the simulator
     this process serves) answers. Never raises: `kibeti pesapal register-ipn` does it too."""
-    current = runtime.get()
     if adapter.RAIL not in current.collection_rails:
         return False
-    if simulator_mounted():
+    if simulator_mounted(current):
         url = adapter.base_url(current.settings)
         async with httpx.AsyncClient(transport=adapter.TRANSPORT) as http:
             for _ in range(attempts):
@@ -81,9 +78,9 @@ async def register_ipn_when_listening(attempts: int = 60, pause_s: float = 0.25)
 @contextlib.asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
     task = None
-    with contextlib.suppress(RuntimeError):  # no Runtime installed: an app without the lifespan
-        runtime.get()
-        task = asyncio.create_task(register_ipn_when_listening())
+    current = getattr(getattr(app, "state", None), "runtime", None)  # set by the app's own lifespan
+    if current is not None:  # None: an app without the lifespan
+        task = asyncio.create_task(register_ipn_when_listening(current))
     try:
         yield
     finally:
@@ -179,7 +176,7 @@ async def payment_link(code: str, session: DbSession) -> Response:
 async def pay_invoice_by_card(invoice_id: str, request: Request, session: DbSession) -> Response:
     """The hosted checkout's "Card or Airtel Money": an order for the invoice's remaining KES, then
     the payer's browser goes to its short link, which leads on to PesaPal's page."""
-    current = runtime.get()
+    current = get_runtime(request)
     form = await request.form()
     language = "sw" if str(form.get("lang", "")) == "sw" else "en"
     back = f"/i/{html.escape(invoice_id[:64])}?lang={language}"
@@ -234,19 +231,23 @@ class RefundBody(BaseModel):
 
 
 @router.post("/api/staff/pesapal/orders/{order_id}/refund")
-async def refund(order_id: int, body: RefundBody, staff: RefundStaff, session: DbSession) -> dict[str, Any]:
+async def refund(
+    order_id: int, body: RefundBody, staff: RefundStaff, session: DbSession, request: Request
+) -> dict[str, Any]:
     """Give a completed payment back to the card or Airtel Money wallet it came from: at most what
     was paid, out of what the customer still holds; the wallet is debited only if PesaPal accepts."""
     try:
         amount = Money.of(body.amount, Asset.KES)
     except (InvalidOperation, ValueError, KibetiError) as exc:
         raise HTTPException(422, "amount: a KES amount such as 100.00") from exc
+    current = get_runtime(request)
     try:
         order = await rail_orders.get_order(session=session, order_id=order_id, lock=True)
         rail_orders.check_refund(order, amount)
+        refunded_before = order.refunded_minor  # names this refund (the row stays locked until commit)
         if await ledger.available(session=session, account_id=order.account_id) < amount:
             raise HTTPException(409, "the customer's KES wallet holds less than the refund")
-        rail = runtime.get().collection_rails.get(order.rail)
+        rail = current.collection_rails.get(order.rail)
         if rail is None:
             raise HTTPException(503, f"rail {order.rail} is not wired")
         accepted = await rail.refund_collection(
@@ -257,8 +258,9 @@ async def refund(order_id: int, body: RefundBody, staff: RefundStaff, session: D
     if not accepted:
         raise HTTPException(409, "PesaPal did not accept the refund")
     await rail_refunds.book_refund(
-        session=session, order=order, amount=amount, staff_email=staff.email, clock=runtime.get().clock
-    )
+        session=session, order=order, amount=amount, refunded_before_minor=refunded_before,
+        staff_email=staff.email, clock=current.clock,
+    )  # fmt: skip
     await session.commit()
     return _order_view(order)
 
@@ -299,8 +301,9 @@ class EmbeddedSimulator:
         self._apps: dict[int, Any] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        simulator = runtime.get().pesapal_simulator if simulator_mounted() else None
-        if scope["type"] != "http" or simulator is None:
+        current = get_runtime(Request(scope)) if scope["type"] == "http" else None  # the app's own
+        simulator = current.pesapal_simulator if current is not None and simulator_mounted(current) else None
+        if simulator is None:
             await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
             return
         app = self._apps.get(id(simulator))

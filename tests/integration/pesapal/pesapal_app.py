@@ -17,7 +17,8 @@ def create_app() -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current = build_runtime()
-        runtime_module.install(current)
+        runtime_module.install(current)  # for the jobs this process runs
+        app.state.runtime = current  # for the routes, and the router's start-up (IPN registration)
         yield
         await current.session_factory.kw["bind"].dispose()
 
