@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import ssl
@@ -32,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
 
 from core import runtime as runtime_module
+from core.clock import clock_of
 from core.config import Settings
-from core.db.base import utcnow
+from core.db.raw import run_on_session_connection
 from core.db.session import is_sqlite, make_engine, make_session_factory
-from core.outbox.models import OutboxJob
 from core.outbox.service import mark_done
 from core.payments import service as payments
 from core.payments.errors import UnknownPayout
@@ -124,11 +125,10 @@ async def warm_up(runtime: Runtime) -> None:
         return
     try:
         async with runtime.session_factory() as session:
-            await session.get(OutboxJob, -1)
             await mark_done(session=session, outbox_id=-1)  # matches no row
             with contextlib.suppress(UnknownPayout):
                 await payments.get_payout(session=session, payout_id="", lock=True)
-            await payments.shortcode_sent_today(session=session, now=utcnow())
+            await payments.shortcode_sent_today(session=session, now=clock_of(session).now())
             await session.rollback()
     except (OSError, SQLAlchemyError) as exc:  # not fatal: the jobs connect themselves
         log.warning("worker warm-up could not reach the database: %s", exc)
@@ -189,21 +189,68 @@ async def job_scope(runtime: Runtime) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+_deferred_calls: ContextVar[list[ApiCall] | None] = ContextVar("payouts_deferred_calls", default=None)
+_INSERT_CALL_SQL = """
+INSERT INTO mpesa_api_calls
+  (api, path, reference, request, http_status, response, error, duration_ms, created_at)
+VALUES ($1, $2, $3, $4::text::json, $5, $6::text::json, $7, $8, $9)
+"""
+
+
+@asynccontextmanager
+async def deferred_audit(runtime: Runtime) -> AsyncIterator[list[ApiCall]]:
+    """Audit rows of the API calls made inside, kept for the transaction that records their outcome
+    (`write_api_calls`) instead of a transaction each; any left unwritten get their own on exit."""
+    calls: list[ApiCall] = []
+    token = _deferred_calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _deferred_calls.reset(token)
+        if calls:
+            async with sessions(runtime)() as session:
+                await write_api_calls(session, calls)
+                await session.commit()
+
+
+async def write_api_calls(session: AsyncSession, calls: list[ApiCall]) -> None:
+    """The calls' audit rows in the caller's transaction (the list is emptied: written once)."""
+    pending, calls[:] = list(calls), []
+    if pending and session.bind is not None and session.bind.dialect.name == "postgresql":
+        now = clock_of(session).now()
+        for call in pending:
+            await run_on_session_connection(
+                session,
+                _INSERT_CALL_SQL,
+                [call.api, call.path[:120], call.reference[:64], json.dumps(call.request), call.http_status,
+                 json.dumps(call.response), call.error, call.duration_ms,
+                 now],
+            )  # fmt: skip
+        return
+    for call in pending:
+        session.add(
+            MpesaApiCall(
+                api=call.api,
+                path=call.path[:120],
+                reference=call.reference[:64],
+                request=call.request,
+                http_status=call.http_status,
+                response=call.response,
+                error=call.error,
+                duration_ms=call.duration_ms,
+            )
+        )
+    await session.flush()
+
+
 def audit_sink(runtime: Runtime) -> Any:
     async def record(call: ApiCall) -> None:
+        deferred = _deferred_calls.get()
+        if deferred is not None:
+            deferred.append(call)
+            return
         async with sessions(runtime)() as session:
-            session.add(
-                MpesaApiCall(
-                    api=call.api,
-                    path=call.path[:120],
-                    reference=call.reference[:64],
-                    request=call.request,
-                    http_status=call.http_status,
-                    response=call.response,
-                    error=call.error,
-                    duration_ms=call.duration_ms,
-                )
-            )
+            await write_api_calls(session, [call])
             await session.commit()
 
     return record

@@ -22,18 +22,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, InvalidPhoneNumber
-from core.identity.models import Customer, CustomerStatus
+from core.identity.models import Customer
 from core.identity.phone import normalize_phone
+from core.identity.types import CustomerStatus
 from core.inbound import service as inbound
 from core.ledger import service as ledger
-from core.ledger.models import Account, AccountKind, JournalEntry, OwnerType
+from core.ledger.models import Account, JournalEntry
+from core.ledger.types import AccountKind, OwnerType
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.payments import confirmed, limits
-from core.payments.models import C2BStatus, MpesaC2BPayment
+from core.payments.models import MpesaC2BPayment
+from core.payments.types import C2BStatus
 from payouts.mpesa import wire
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -169,7 +172,7 @@ async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
             )
         return "duplicate", ""
     customer = await find_customer(session, payment.reference)
-    now = utcnow()
+    now = clock_of(session).now()
     row = MpesaC2BPayment(
         trans_id=payment.trans_id,
         claimed_minor=Money.of(payment.amount, Asset.KES).minor,
@@ -218,7 +221,7 @@ async def record_query(
         return
     row.query_originator_id, row.query_conversation_id = originator_id[:64], conversation_id[:64]
     row.queries += 1
-    row.updated_at = utcnow()
+    row.updated_at = clock_of(session).now()
 
 
 async def stale_payments(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[str]:
@@ -263,7 +266,11 @@ async def apply_status_result(session: AsyncSession, result: wire.B2CResult) -> 
     usable = amount is not None and amount.is_finite() and 0 < amount <= _ABSURD_KES
     if not (result.succeeded and completed and receipt == row.trans_id and usable):
         why = f"{result.result_code} {result.result_desc}".strip()
-        row.status, row.reason, row.updated_at = C2BStatus.NOT_FOUND.value, f"Daraja: {why}"[:255], utcnow()
+        row.status, row.reason, row.updated_at = (
+            C2BStatus.NOT_FOUND.value,
+            f"Daraja: {why}"[:255],
+            clock_of(session).now(),
+        )
         claimed = Money.from_minor(row.claimed_minor, Asset.KES).amount
         return (
             "c2b_not_confirmed",
@@ -302,7 +309,7 @@ async def credit_confirmed_payment(
     )
     row.amount_minor, row.receipt, row.entry_id = amount.minor, receipt[:32] or None, result.entry_id
     row.status = C2BStatus.SUSPENSE.value if why_suspense else C2BStatus.CREDITED.value
-    row.updated_at = utcnow()
+    row.updated_at = clock_of(session).now()
     differs = ""
     if amount.minor != row.claimed_minor:
         claimed = Money.from_minor(row.claimed_minor, Asset.KES).amount

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import service as audit
 from core.audit.models import AuditEntry
 from core.errors import KibetiError
-from core.identity.models import CustomerStatus
+from core.identity.types import CustomerStatus
 from core.ledger import service as ledger
 from core.ledger.errors import IdempotencyConflict
-from core.ledger.models import AccountKind, JournalEntry, OwnerType, Posting
+from core.ledger.models import JournalEntry, Posting
+from core.ledger.types import AccountKind, OwnerType
 from core.money import Asset, Money
 from payouts import c2b
 

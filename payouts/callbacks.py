@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import runtime
 from core.ledger.errors import IdempotencyConflict
 from core.payments import callbacks as log
 from core.payments import collections, service
-from core.payments.models import MpesaCallback
 from payouts import c2b
-from payouts.mpesa import wire
+from payouts.mpesa import results, wire
 
 KINDS = {
     "stk": "stk",
@@ -76,12 +74,11 @@ async def _stk(session: AsyncSession, body: Any) -> Outcome:
 
 async def _b2c(session: AsyncSession, body: Any) -> Outcome:
     result = wire.parse_result(body)
-    outcome = await service.apply_b2c_result(
+    outcome = await service.apply_payout_result(
         session=session,
         originator_conversation_id=result.originator_conversation_id,
         conversation_id=result.conversation_id,
-        result_code=result.result_code,
-        result_desc=result.result_desc,
+        result=results.b2c_result(result.result_code, result.result_desc),
         receipt=str(result.parameters.get("TransactionReceipt") or result.transaction_id),
         amount=result.amount,
     )
@@ -103,16 +100,19 @@ async def _status(session: AsyncSession, body: Any) -> Outcome:
         return paybill
     params = result.parameters
     found = result.succeeded and bool(params)
-    outcome = await service.apply_status_result(
-        session=session,
-        originator_conversation_id=str(params.get("OriginatorConversationID") or ""),
-        status_query_id=result.originator_conversation_id,
+    answer = results.status_result(
         found=found,
         completed=str(params.get("TransactionStatus", "")).lower() == "completed",
         transaction_result_code=str(params.get("TransactionResultCode") or ""),
+        desc=str(params.get("ReasonType") or result.result_desc),
+    )
+    outcome = await service.apply_status_answer(
+        session=session,
+        originator_conversation_id=str(params.get("OriginatorConversationID") or ""),
+        status_query_id=result.originator_conversation_id,
+        result=answer,
         receipt=str(params.get("ReceiptNo") or result.transaction_id),
         amount=wire.to_decimal(params.get("Amount")),
-        desc=str(params.get("ReasonType") or result.result_desc),
     )
     return outcome, ""
 
@@ -157,10 +157,10 @@ HANDLERS: dict[str, Callable[[AsyncSession, Any], Awaitable[Outcome]]] = {
 async def process(session_factory: async_sessionmaker[AsyncSession], callback_id: int) -> str:
     """Apply one callback in its own transaction; malformed bodies are flagged, never raised."""
     async with session_factory() as session:
-        row = await session.get(MpesaCallback, callback_id)
-        if row is None or row.processed:
+        found = await log.pending(session=session, callback_id=callback_id)
+        if found is None:
             return "already_processed"
-        kind, body = row.kind, row.body
+        kind, body = found
         try:
             outcome, flag = await HANDLERS[kind](session, body)
         except (wire.MalformedCallback, AttributeError, TypeError, KeyError) as exc:
@@ -185,6 +185,8 @@ async def _overtaken(
 ) -> bool:
     """Whether a callback that found nothing to apply to now would: an STK callback whose
     CheckoutRequestID, or a status result whose query ConversationID, has since been recorded."""
+    if (kind, outcome) not in (("status_result", "unknown_payout"), ("stk", "unknown_checkout")):
+        return False  # the usual case: no session opened
     try:
         async with session_factory() as session:
             if kind == "status_result" and outcome == "unknown_payout":
@@ -205,13 +207,7 @@ async def _reopen(
     reopened = []
     async with session_factory() as session:
         for callback_id in ids:
-            done = await session.execute(
-                update(MpesaCallback)
-                .where(MpesaCallback.id == callback_id, MpesaCallback.outcome == outcome)
-                .values(processed=False, outcome=None, flagged=False, flag_reason=None)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(done, "rowcount", 0) == 1:
+            if await log.reopen(session=session, callback_id=callback_id, outcome=outcome):
                 reopened.append(callback_id)
         await session.commit()
     return reopened
@@ -223,20 +219,9 @@ async def replay_early_stk(
     """Apply STK callbacks that overtook the push's own bookkeeping (stored as unknown_checkout,
     because the CheckoutRequestID was not recorded yet), now that it is; returns their outcomes."""
     async with session_factory() as session:
-        early = (
-            (
-                await session.execute(
-                    select(MpesaCallback).where(
-                        MpesaCallback.kind == "stk",
-                        MpesaCallback.reference == checkout_request_id[:64],
-                        MpesaCallback.outcome == "unknown_checkout",
-                    )
-                )
-            )
-            .scalars()
-            .all()
+        ids = await log.ids_with_outcome(
+            session=session, kind="stk", reference=checkout_request_id, outcome="unknown_checkout"
         )
-        ids = [row.id for row in early]
     reopened = await _reopen(session_factory, ids, outcome="unknown_checkout")
     return [await process(session_factory, callback_id) for callback_id in reopened]
 
@@ -249,20 +234,9 @@ async def replay_early_status(
     if not query_originator_id:
         return []
     async with session_factory() as session:
-        early = (
-            (
-                await session.execute(
-                    select(MpesaCallback).where(
-                        MpesaCallback.kind == "status_result",
-                        MpesaCallback.reference == query_originator_id[:64],
-                        MpesaCallback.outcome == "unknown_payout",
-                    )
-                )
-            )
-            .scalars()
-            .all()
+        ids = await log.ids_with_outcome(
+            session=session, kind="status_result", reference=query_originator_id, outcome="unknown_payout"
         )
-        ids = [row.id for row in early]
     return [
         await process(session_factory, callback_id) for callback_id in await _reopen(session_factory, ids)
     ]

@@ -13,10 +13,9 @@ import contextlib
 import logging
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from core import runtime
-from core.db.base import utcnow
 from core.money import Asset, Money
 from core.outbox.jobs import marks_row_done
 from core.outbox.service import mark_done
@@ -24,11 +23,12 @@ from core.payments import callbacks as callback_log
 from core.payments import collections, service
 from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
-from core.payments.models import CollectionStatus, Payout, PayoutStatus
+from core.payments.types import CollectionStatus, PayoutStatus
 from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts import c2b, callbacks
-from payouts.adapter import daraja, job_scope, sessions
+from payouts.adapter import daraja, deferred_audit, job_scope, sessions, write_api_calls
 from payouts.mpesa import errors
+from payouts.mpesa.client import ApiCall
 from payouts.stk_rail import RAIL as STK_RAIL
 from payouts.stk_rail import DarajaStkRail
 
@@ -36,6 +36,19 @@ log = logging.getLogger(__name__)
 
 RATE_WAIT_S = 20.0
 BUSY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # spike arrest / system busy: back off, then let RQ retry
+
+
+class PayoutToSend(Protocol):
+    """What a send reads of the payout its claim returned (core.payments.service.Claim.payout)."""
+
+    id: str
+    kind: str
+    phone: str
+    receiver_kind: str
+    account_reference: str
+    amount_minor: int
+    originator_conversation_id: str
+    remarks: str
 
 
 class RetryLater(Exception):
@@ -77,7 +90,7 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     raise RetryLater(f"Daraja busy or unreachable for payout {payout_id}")
 
 
-async def _call(d: Any, payout: Payout) -> Any:
+async def _call(d: Any, payout: PayoutToSend) -> Any:
     """One B2C/B2B request; spike arrest and busy answers back off here, a few times, before giving up."""
     amount = minor_to_shillings(payout.amount_minor)
     for attempt in range(len(BUSY_BACKOFF_S) + 1):
@@ -104,7 +117,15 @@ async def _call(d: Any, payout: Payout) -> Any:
     raise AssertionError("unreachable")
 
 
-async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
+async def _send(d: Any, payout: PayoutToSend, outbox_id: int | None) -> str:
+    """Call Daraja once; what it answered is recorded in one transaction with the call's audit row
+    and the outbox row's done."""
+    current = runtime.get()
+    async with deferred_audit(current) as calls:
+        return await _send_recorded(d, payout, outbox_id, calls)
+
+
+async def _send_recorded(d: Any, payout: PayoutToSend, outbox_id: int | None, calls: list[ApiCall]) -> str:
     current = runtime.get()
     payout_id = payout.id
     try:
@@ -115,18 +136,21 @@ async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
             if not await d.bucket.take(max_wait_s=RATE_WAIT_S):
                 reason = f"no shortcode rate token within {RATE_WAIT_S}s"
                 return await _in_session(
-                    service.release_unsent, payout_id=payout_id, reason=reason, result="retry"
+                    service.release_unsent, payout_id=payout_id, reason=reason, result="retry", calls=calls
                 )
         accepted = await _call(d, payout)
     except (errors.DarajaBusy, errors.DarajaUnavailable, errors.DarajaAuthError) as exc:
         # not processed, and nothing wrong with the payout itself: it waits, held, and is sent again
-        return await _in_session(service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry")
+        return await _in_session(
+            service.release_unsent, payout_id=payout_id, reason=str(exc), result="retry", calls=calls
+        )
     except (errors.DarajaRejected, errors.InvalidMsisdn, ValueError) as exc:
         # a documented "not processed" (or never sent: refused here): the only release of the funds
         code = getattr(exc, "error_code", "") or "rejected"
         async with sessions(current)() as session:
             await service.fail_payout(session=session, payout_id=payout_id, result_code=code, reason=str(exc))
             await _mark_done(session, outbox_id)
+            await write_api_calls(session, calls)
             await session.commit()
         return "failed"
     except errors.DarajaError as exc:
@@ -135,6 +159,7 @@ async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
         async with sessions(current)() as session:
             await service.mark_unknown(session=session, payout_id=payout_id, reason=str(exc))
             await _mark_done(session, outbox_id)  # the reconciler owns it now
+            await write_api_calls(session, calls)
             await session.commit()
         return "unknown"
     if current.payout_sent_probe is not None:  # tests inject a fault here (a crash before we record it)
@@ -144,13 +169,18 @@ async def _send(d: Any, payout: Payout, outbox_id: int | None) -> str:
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id
         )
         await _mark_done(session, outbox_id)
+        await write_api_calls(session, calls)
         await session.commit()
     return "accepted"
 
 
-async def _in_session(function: Any, *, result: str, **kwargs: Any) -> str:
+async def _in_session(
+    function: Any, *, result: str, calls: list[ApiCall] | None = None, **kwargs: Any
+) -> str:
     async with sessions(runtime.get())() as session:
         await function(session=session, **kwargs)
+        if calls:
+            await write_api_calls(session, calls)
         await session.commit()
     return result
 
@@ -303,7 +333,7 @@ async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[st
     """
     current = runtime.get()
     age = current.settings.mpesa_reconcile_after_s if older_than_s is None else older_than_s
-    cutoff = utcnow() - timedelta(seconds=age)
+    cutoff = current.clock.now() - timedelta(seconds=age)
     counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0, "paybill": 0}
     async with sessions(current)() as session:
         stuck = await service.stuck_payouts(session=session, older_than=cutoff)
@@ -317,7 +347,7 @@ async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[st
         if payout.status == PayoutStatus.CREATED.value:
             current.queue.enqueue(
                 service.SEND_JOB,
-                job_id=f"payout-{payout.id}-sweep-{int(utcnow().timestamp())}",
+                job_id=f"payout-{payout.id}-sweep-{int(current.clock.now().timestamp())}",
                 kwargs={"payout_id": payout.id},
                 queue=service.PAYOUT_QUEUE,
             )

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
 from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.payments import confirmed, limits
@@ -49,7 +49,7 @@ async def create_collection(
         if (existing.account_id, existing.phone, existing.amount_minor) != (account_id, msisdn, amount.minor):
             raise PaymentConflict(f"idempotency key {idempotency_key!r} was used for another payment request")
         return existing
-    now = utcnow()
+    now = clock_of(session).now()
     row = MpesaCollection(
         idempotency_key=idempotency_key,
         customer_id=customer_id,
@@ -88,7 +88,7 @@ async def claim_for_push(*, session: AsyncSession, collection_id: int) -> MpesaC
     row = await get_collection(session=session, collection_id=collection_id, lock=True)
     if row.status != CollectionStatus.CREATED.value:
         return None
-    row.status, row.updated_at = CollectionStatus.REQUESTING.value, utcnow()
+    row.status, row.updated_at = CollectionStatus.REQUESTING.value, clock_of(session).now()
     return row
 
 
@@ -98,7 +98,11 @@ async def release_unpushed(*, session: AsyncSession, collection_id: int, reason:
         .where(
             MpesaCollection.id == collection_id, MpesaCollection.status == CollectionStatus.REQUESTING.value
         )
-        .values(status=CollectionStatus.CREATED.value, result_desc=reason[:255], updated_at=utcnow())
+        .values(
+            status=CollectionStatus.CREATED.value,
+            result_desc=reason[:255],
+            updated_at=clock_of(session).now(),
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -110,7 +114,7 @@ async def mark_requested(
     row.checkout_request_id = checkout_request_id
     row.merchant_request_id = merchant_request_id
     if row.status == CollectionStatus.REQUESTING.value:
-        row.status, row.updated_at = CollectionStatus.REQUESTED.value, utcnow()
+        row.status, row.updated_at = CollectionStatus.REQUESTED.value, clock_of(session).now()
 
 
 async def fail_collection(
@@ -123,7 +127,7 @@ async def fail_collection(
             result_code,
             reason[:255],
         )
-        row.updated_at = utcnow()
+        row.updated_at = clock_of(session).now()
 
 
 async def knows_checkout(*, session: AsyncSession, checkout_request_id: str) -> bool:
@@ -156,7 +160,7 @@ async def note_stk_callback(
     if row.status in FINAL_COLLECTION or row.status == CollectionStatus.CONFIRMING.value:
         return "duplicate"
     row.raw_callback = raw if isinstance(raw, dict) else {"raw": raw}
-    row.updated_at = utcnow()
+    row.updated_at = clock_of(session).now()
     if result_code == "0":
         problem = _mismatch(row, amount, phone)
         if problem:
@@ -199,7 +203,7 @@ async def apply_stk_callback(
         return "duplicate"
     if row.raw_callback is None:
         row.raw_callback = raw if isinstance(raw, dict) else {"raw": raw}
-    row.result_code, row.result_desc, row.updated_at = result_code, result_desc[:255], utcnow()
+    row.result_code, row.result_desc, row.updated_at = result_code, result_desc[:255], clock_of(session).now()
     if result_code != "0":
         row.status = CollectionStatus.FAILED.value
         return "failed"
@@ -222,7 +226,9 @@ async def apply_stk_callback(
     row.entry_id, row.status = entry.entry_id, CollectionStatus.SUCCEEDED.value
     from core.invoices.flows import collection_paid  # invoices use collections: imported late
 
-    await collection_paid(session=session, collection=row, now=utcnow())  # an invoice's M-Pesa payment
+    await collection_paid(
+        session=session, collection=row, now=clock_of(session).now()
+    )  # an invoice's M-Pesa payment
     return "succeeded"
 
 

@@ -15,14 +15,16 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.clock import clock_of
+from core.db.raw import run_on_session_connection
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.payments import limits
+from core.payments import limits, outcomes
 from core.payments.errors import PaymentConflict, PayoutDailyLimit, UnknownPayout
 from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutStatus
+from core.payments.outcomes import RailOutcome, RailResult
 
 SEND_JOB = "payouts.jobs.send_payout"
 # Staged when a payout reaches a final status, if the use-case layer defines it (receipt SMS).
@@ -30,16 +32,7 @@ FINISHED_JOB = "core.flows.jobs.payout_finished"
 # The same for a merchant's settlement payout (statement, merchant SMS, staff alert on failure).
 SETTLEMENT_FINISHED_JOB = "core.settlements.jobs.settlement_finished"
 PAYOUT_QUEUE = "payouts"
-# Result codes that mean "try again later" rather than "this payout failed" (PROTOCOLS.md 1.4)
 NAIROBI_OFFSET = timedelta(hours=3)
-RETRYABLE_RESULT_CODES = frozenset({"26", "17", "100000001", "100000002"})
-# Result codes documented as "not paid" (PROTOCOLS.md 1.4: the B2C table and the core codes): the
-# only results that fail a payout and release its funds. Any other non-zero code (15 Duplicate
-# Detected, an undocumented one) leaves the outcome unknown: Transaction Status decides.
-REJECTED_RESULT_CODES = frozenset(
-    {"1", "2", "3", "4", "8", "11", "18", "20", "21", "22", "24", "25", "29", "2001", "2006", "2028", "2040",
-     "8006", "SFC_IC0003"}
-)  # fmt: skip
 
 
 async def create_payout(
@@ -81,7 +74,7 @@ async def create_payout(
     if customer_id is not None:
         await _check_daily(session, customer_id, send)
     payout_id = uuid.uuid4().hex
-    now = utcnow()
+    now = clock_of(session).now()
     payout = Payout(
         id=payout_id,
         idempotency_key=idempotency_key,
@@ -132,7 +125,7 @@ async def stage_send(*, session: AsyncSession, payout: Payout) -> None:
 
 
 async def _check_daily(session: AsyncSession, customer_id: int, amount: Money) -> None:
-    since = utcnow() - timedelta(days=1)
+    since = clock_of(session).now() - timedelta(days=1)
     sent = (
         await session.execute(
             select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
@@ -146,9 +139,13 @@ async def _check_daily(session: AsyncSession, customer_id: int, amount: Money) -
         raise PayoutDailyLimit("this payout would pass the M-Pesa daily limit of KES 500,000")
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 async def get_payout(*, session: AsyncSession, payout_id: str, lock: bool = False) -> Payout:
     query = select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True)
-    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+    if lock and _is_postgres(session):
         query = query.with_for_update()
     payout = (await session.execute(query)).scalar_one_or_none()
     if payout is None:
@@ -158,7 +155,7 @@ async def get_payout(*, session: AsyncSession, payout_id: str, lock: bool = Fals
 
 async def find_payout(*, session: AsyncSession, originator_conversation_id: str) -> Payout | None:
     query = select(Payout).where(Payout.originator_conversation_id == originator_conversation_id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if _is_postgres(session):
         query = query.with_for_update()
     return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
 
@@ -178,7 +175,7 @@ class Claim:
 
 async def shortcode_sent_today(*, session: AsyncSession, now: datetime) -> int:
     """KES minor units sent or in flight since midnight, Nairobi time (the shortcode's daily value)."""
-    midnight = (now + NAIROBI_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0) - NAIROBI_OFFSET
+    midnight = _midnight_nairobi(now)
     query = select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
         Payout.submitted_at >= midnight,
         Payout.status.in_([*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value]),
@@ -186,12 +183,41 @@ async def shortcode_sent_today(*, session: AsyncSession, now: datetime) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
+# created -> submitted in one conditional statement (the common case: within M-Pesa's limits and
+# the shortcode's daily value); it returns what the send needs. No row: the full check below decides.
+_CLAIM_SQL = """
+UPDATE payouts SET status = 'submitted', attempts = attempts + 1, submitted_at = $2, updated_at = $2
+WHERE id = $1 AND status = 'created' AND amount_minor BETWEEN $3 AND $4
+  AND ($5::bigint IS NULL OR amount_minor + (
+        SELECT coalesce(sum(amount_minor), 0) FROM payouts
+        WHERE submitted_at >= $6 AND status = ANY($7::text[])) <= $5)
+RETURNING id, kind, phone, receiver_kind, account_reference, amount_minor, status,
+          originator_conversation_id, remarks, attempts, hold_id, customer_id, merchant_id
+"""
+
+
+def _midnight_nairobi(now: datetime) -> datetime:
+    return (now + NAIROBI_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0) - NAIROBI_OFFSET
+
+
 async def claim_for_send(
     *, session: AsyncSession, payout_id: str, shortcode_daily_limit_minor: int | None = None
 ) -> Claim:
-    """created -> submitted (send it); submitted from an earlier crashed run -> unknown (query first)."""
+    """created -> submitted (send it); submitted from an earlier crashed run -> unknown (query first).
+
+    On PostgreSQL the usual claim is one conditional UPDATE ... RETURNING; whatever it does not
+    match (another status, M-Pesa's limits, the daily value, no such payout) goes the full way."""
+    now = clock_of(session).now()
+    if _is_postgres(session):
+        row = await run_on_session_connection(
+            session,
+            _CLAIM_SQL,
+            [payout_id, now, limits.B2C_MIN.minor, limits.TXN_MAX.minor, shortcode_daily_limit_minor,
+             _midnight_nairobi(now), [*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value]],
+        )  # fmt: skip
+        if row is not None:
+            return Claim(send=True, payout=Payout(**dict(row)))
     payout = await get_payout(session=session, payout_id=payout_id, lock=True)
-    now = utcnow()
     if payout.status == PayoutStatus.CREATED.value:
         money = Money.from_minor(payout.amount_minor, Asset.KES)
         if money < limits.B2C_MIN or money > limits.TXN_MAX:  # re-checked: limits may have changed
@@ -218,16 +244,33 @@ async def release_unsent(*, session: AsyncSession, payout_id: str, reason: str) 
     await session.execute(
         update(Payout)
         .where(Payout.id == payout_id, Payout.status == PayoutStatus.SUBMITTED.value)
-        .values(status=PayoutStatus.CREATED.value, result_desc=reason[:255], updated_at=utcnow())
+        .values(
+            status=PayoutStatus.CREATED.value, result_desc=reason[:255], updated_at=clock_of(session).now()
+        )
         .execution_options(synchronize_session=False)
     )
 
 
+# Daraja accepted the request: submitted/unknown -> accepted, its ConversationID kept (first one wins).
+_ACCEPT_SQL = """
+UPDATE payouts SET conversation_id = coalesce(conversation_id, $2),
+  status = CASE WHEN status IN ('submitted', 'unknown') THEN 'accepted' ELSE status END,
+  accepted_at = CASE WHEN status IN ('submitted', 'unknown') THEN $3 ELSE accepted_at END,
+  updated_at = CASE WHEN status IN ('submitted', 'unknown') THEN $3 ELSE updated_at END
+WHERE id = $1 RETURNING id
+"""
+
+
 async def mark_accepted(*, session: AsyncSession, payout_id: str, conversation_id: str) -> None:
+    if _is_postgres(session):
+        now = clock_of(session).now()
+        if await run_on_session_connection(session, _ACCEPT_SQL, [payout_id, conversation_id, now]) is None:
+            raise UnknownPayout(f"no payout {payout_id}")
+        return
     payout = await get_payout(session=session, payout_id=payout_id, lock=True)
     payout.conversation_id = payout.conversation_id or conversation_id
     if payout.status in (PayoutStatus.SUBMITTED.value, PayoutStatus.UNKNOWN.value):
-        now = utcnow()
+        now = clock_of(session).now()
         _touch(payout, PayoutStatus.ACCEPTED, now)
         payout.accepted_at = now
 
@@ -236,7 +279,9 @@ async def mark_unknown(*, session: AsyncSession, payout_id: str, reason: str) ->
     await session.execute(
         update(Payout)
         .where(Payout.id == payout_id, Payout.status.in_(IN_FLIGHT_PAYOUT))
-        .values(status=PayoutStatus.UNKNOWN.value, result_desc=reason[:255], updated_at=utcnow())
+        .values(
+            status=PayoutStatus.UNKNOWN.value, result_desc=reason[:255], updated_at=clock_of(session).now()
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -252,7 +297,7 @@ async def _fail(session: AsyncSession, payout: Payout, result_code: str, reason:
     released and the payout fee refunded (`refund_failed_payout`)."""
     if payout.status in FINAL_PAYOUT:
         return False
-    now = utcnow()
+    now = clock_of(session).now()
     await ledger.void_hold(session=session, hold_id=payout.hold_id, reason=f"payout failed: {reason}"[:200])
     await refund_failed_payout(session=session, payout=payout)
     _touch(payout, PayoutStatus.FAILED, now)
@@ -290,7 +335,21 @@ def returned_on_failure(payout: Payout) -> Money:
 async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_code: str, desc: str) -> bool:
     if payout.status in FINAL_PAYOUT:
         return False
-    now = utcnow()
+    now = clock_of(session).now()
+    await _post_payout_hold(session, payout, receipt)
+    _touch(payout, PayoutStatus.SUCCEEDED, now)
+    payout.receipt, payout.result_code, payout.result_desc, payout.finished_at = (
+        receipt,
+        result_code,
+        desc,
+        now,
+    )
+    await _stage_finished(session, payout)
+    return True
+
+
+async def _post_payout_hold(session: AsyncSession, payout: Payout, receipt: str) -> None:
+    """Paid: the held amount goes to the M-Pesa float account (at most once: the key)."""
     float_account = await ledger.system_account(
         session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
     )
@@ -303,15 +362,6 @@ async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_c
         memo=f"M-Pesa payout {payout.id} {receipt}"[:200],
         details={"payout_id": payout.id, "receipt": receipt},
     )
-    _touch(payout, PayoutStatus.SUCCEEDED, now)
-    payout.receipt, payout.result_code, payout.result_desc, payout.finished_at = (
-        receipt,
-        result_code,
-        desc,
-        now,
-    )
-    await _stage_finished(session, payout)
-    return True
 
 
 async def _stage_finished(session: AsyncSession, payout: Payout) -> None:
@@ -339,6 +389,97 @@ def _flag(payout: Payout, reason: str) -> None:
     payout.flag_reason = reason[:255]
 
 
+# The usual success: one conditional UPDATE takes the row lock and records the result; anything
+# it does not match (unknown id, final, another conversation, another amount) goes the full way.
+_SUCCEED_SQL = """
+UPDATE payouts SET status = 'succeeded', conversation_id = coalesce(conversation_id, nullif($2, '')),
+  receipt = $3, result_code = $4, result_desc = $5, finished_at = $6, updated_at = $6
+WHERE originator_conversation_id = $1 AND status NOT IN ('succeeded', 'failed')
+  AND ($2 = '' OR conversation_id IS NULL OR conversation_id = $2)
+  AND ($7::bigint IS NULL OR amount_minor = $7)
+RETURNING id, hold_id, amount_minor, customer_id, merchant_id, account_id, fee_minor
+"""
+
+
+async def _succeed_at_once(
+    session: AsyncSession,
+    originator_conversation_id: str,
+    conversation_id: str,
+    result: RailResult,
+    receipt: str,
+    amount: Decimal | None,
+) -> bool:
+    expected = None if amount is None else amount * 100
+    if expected is not None and expected != expected.to_integral_value():
+        return False
+    now = clock_of(session).now()
+    row = await run_on_session_connection(
+        session,
+        _SUCCEED_SQL,
+        [originator_conversation_id, conversation_id or "", receipt, result.code, result.reason[:255], now,
+         None if expected is None else int(expected)],
+    )  # fmt: skip
+    if row is None:
+        return False
+    payout = Payout(**dict(row))
+    await _post_payout_hold(session, payout, receipt)
+    await _stage_finished(session, payout)
+    return True
+
+
+async def apply_payout_result(
+    *,
+    session: AsyncSession,
+    originator_conversation_id: str,
+    conversation_id: str,
+    result: RailResult,
+    receipt: str,
+    amount: Decimal | None,
+) -> str:
+    """Apply a payout's result from its rail exactly once; returns the outcome for the callback row."""
+    if (
+        result.outcome == RailOutcome.SUCCEEDED
+        and _is_postgres(session)
+        and await _succeed_at_once(
+            session, originator_conversation_id, conversation_id, result, receipt, amount
+        )
+    ):
+        return "succeeded"
+    payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
+    if payout is None:
+        return "unknown_payout"
+    if conversation_id and payout.conversation_id and conversation_id != payout.conversation_id:
+        _flag(payout, f"result for conversation {conversation_id}, expected {payout.conversation_id}")
+        return "conversation_mismatch"
+    payout.conversation_id = payout.conversation_id or conversation_id or None
+    succeeded = result.outcome == RailOutcome.SUCCEEDED
+    if payout.status in FINAL_PAYOUT:
+        agrees = (payout.status == PayoutStatus.SUCCEEDED.value) == succeeded
+        if not agrees:
+            _flag(payout, f"late result {result.code} disagrees with {payout.status}")
+        return "duplicate" if agrees else "conflicting_duplicate"
+    if succeeded:
+        if amount is not None and amount * 100 != payout.amount_minor:
+            _flag(payout, f"paid amount {amount} differs from the payout")
+            _touch(payout, PayoutStatus.UNKNOWN, clock_of(session).now())
+            payout.result_desc = "amount mismatch: staff review"
+            return "amount_mismatch"
+        await _succeed(session, payout, receipt, result.code, result.reason)
+        return "succeeded"
+    if result.outcome == RailOutcome.RETRY:
+        await _retry_with_new_id(session, payout, result.code, result.reason)
+        return "retry"
+    if result.outcome == RailOutcome.UNKNOWN:  # the rail may have paid: never released on this
+        _touch(payout, PayoutStatus.UNKNOWN, clock_of(session).now())
+        payout.result_code, payout.result_desc = (
+            result.code[:32],
+            f"result {result.code}: {result.reason}"[:255],
+        )
+        return "unknown"
+    await _fail(session, payout, result.code, result.reason)
+    return "failed"
+
+
 async def apply_b2c_result(
     *,
     session: AsyncSession,
@@ -349,39 +490,16 @@ async def apply_b2c_result(
     receipt: str,
     amount: Decimal | None,
 ) -> str:
-    """Apply a B2C result callback exactly once. Returns the outcome recorded on the callback row."""
-    payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
-    if payout is None:
-        return "unknown_payout"
-    if conversation_id and payout.conversation_id and conversation_id != payout.conversation_id:
-        _flag(payout, f"result for conversation {conversation_id}, expected {payout.conversation_id}")
-        return "conversation_mismatch"
-    payout.conversation_id = payout.conversation_id or conversation_id or None
-    if payout.status in FINAL_PAYOUT:
-        agrees = (payout.status == PayoutStatus.SUCCEEDED.value) == (result_code == "0")
-        if not agrees:
-            _flag(payout, f"late result {result_code} disagrees with {payout.status}")
-        return "duplicate" if agrees else "conflicting_duplicate"
-    if result_code == "0":
-        if amount is not None and amount * 100 != payout.amount_minor:
-            _flag(payout, f"paid amount {amount} differs from the payout")
-            _touch(payout, PayoutStatus.UNKNOWN, utcnow())
-            payout.result_desc = "amount mismatch: staff review"
-            return "amount_mismatch"
-        await _succeed(session, payout, receipt, result_code, result_desc)
-        return "succeeded"
-    if result_code in RETRYABLE_RESULT_CODES:
-        await _retry_with_new_id(session, payout, result_code, result_desc)
-        return "retry"
-    if result_code not in REJECTED_RESULT_CODES:  # M-Pesa may have paid: never released on this
-        _touch(payout, PayoutStatus.UNKNOWN, utcnow())
-        payout.result_code, payout.result_desc = (
-            result_code[:32],
-            f"result {result_code}: {result_desc}"[:255],
-        )
-        return "unknown"
-    await _fail(session, payout, result_code, result_desc)
-    return "failed"
+    """`apply_payout_result` for a caller holding the rail's own result code: the rail adapter's
+    registered translation (core.payments.outcomes) turns it into an outcome first."""
+    return await apply_payout_result(
+        session=session,
+        originator_conversation_id=originator_conversation_id,
+        conversation_id=conversation_id,
+        result=outcomes.translated(result_code, result_desc),
+        receipt=receipt,
+        amount=amount,
+    )
 
 
 async def _retry_with_new_id(session: AsyncSession, payout: Payout, result_code: str, desc: str) -> None:
@@ -389,7 +507,7 @@ async def _retry_with_new_id(session: AsyncSession, payout: Payout, result_code:
     payout.originator_conversation_id = f"{payout.id}-r{payout.attempts}"
     payout.conversation_id = None
     payout.result_code, payout.result_desc = result_code, desc[:255]
-    _touch(payout, PayoutStatus.CREATED, utcnow())
+    _touch(payout, PayoutStatus.CREATED, clock_of(session).now())
     await stage_send(session=session, payout=payout)
 
 
@@ -408,9 +526,56 @@ async def record_status_query(*, session: AsyncSession, payout_id: str, query_id
     await session.execute(
         update(Payout)
         .where(Payout.id == payout_id)
-        .values(status_query_id=query_id, updated_at=utcnow())
+        .values(status_query_id=query_id, updated_at=clock_of(session).now())
         .execution_options(synchronize_session=False)
     )
+
+
+async def apply_status_answer(
+    *,
+    session: AsyncSession,
+    originator_conversation_id: str,
+    status_query_id: str,
+    result: RailResult | None,
+    receipt: str,
+    amount: Decimal | None,
+) -> str:
+    """A status query answered (`result` None: the rail does not know the payout): succeeded or
+    failed as it says; not found and never accepted -> sent again under the same id."""
+    payout = None
+    if originator_conversation_id:
+        payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
+    if payout is None and status_query_id:
+        query = select(Payout).where(Payout.status_query_id == status_query_id)
+        payout = (await session.execute(query)).scalar_one_or_none()
+    if payout is None:
+        return "unknown_payout"
+    if payout.status in FINAL_PAYOUT:
+        return "already_final"
+    if result is not None and result.outcome == RailOutcome.SUCCEEDED:
+        return await apply_payout_result(
+            session=session,
+            originator_conversation_id=payout.originator_conversation_id,
+            conversation_id="",
+            result=result,
+            receipt=receipt,
+            amount=amount,
+        )
+    if result is not None and result.outcome == RailOutcome.RETRY:
+        await _retry_with_new_id(session, payout, result.code, result.reason)
+        return "retry"
+    if result is not None:  # found, not completed: the rail says it did not pay
+        await _fail(session, payout, result.code, result.reason or "the rail reports the payout failed")
+        return "failed"
+    if (
+        payout.status in (PayoutStatus.UNKNOWN.value, PayoutStatus.SUBMITTED.value)
+        and not payout.conversation_id
+    ):
+        _touch(payout, PayoutStatus.CREATED, clock_of(session).now())
+        payout.result_desc = "not found at M-Pesa: sending again"
+        await stage_send(session=session, payout=payout)
+        return "resend"
+    return "not_found"
 
 
 async def apply_status_result(
@@ -425,44 +590,18 @@ async def apply_status_result(
     amount: Decimal | None,
     desc: str,
 ) -> str:
-    """Transaction Status answered: completed -> succeeded; found but not completed -> failed;
-    not found and never accepted -> sent again under the same OriginatorConversationID."""
-    payout = None
-    if originator_conversation_id:
-        payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
-    if payout is None and status_query_id:
-        query = select(Payout).where(Payout.status_query_id == status_query_id)
-        payout = (await session.execute(query)).scalar_one_or_none()
-    if payout is None:
-        return "unknown_payout"
-    if payout.status in FINAL_PAYOUT:
-        return "already_final"
-    if found and completed:
-        return await apply_b2c_result(
-            session=session,
-            originator_conversation_id=payout.originator_conversation_id,
-            conversation_id="",
-            result_code="0",
-            result_desc=desc,
-            receipt=receipt,
-            amount=amount,
-        )
-    if found:
-        code = transaction_result_code or "status_failed"
-        if code in RETRYABLE_RESULT_CODES:
-            await _retry_with_new_id(session, payout, code, desc)
-            return "retry"
-        await _fail(session, payout, code, desc or "M-Pesa reports the payout failed")
-        return "failed"
-    if (
-        payout.status in (PayoutStatus.UNKNOWN.value, PayoutStatus.SUBMITTED.value)
-        and not payout.conversation_id
-    ):
-        _touch(payout, PayoutStatus.CREATED, utcnow())
-        payout.result_desc = "not found at M-Pesa: sending again"
-        await stage_send(session=session, payout=payout)
-        return "resend"
-    return "not_found"
+    """`apply_status_answer` for a caller holding the rail's own answer (translated as above)."""
+    result = outcomes.translated_status(
+        found=found, completed=completed, transaction_result_code=transaction_result_code, desc=desc
+    )
+    return await apply_status_answer(
+        session=session,
+        originator_conversation_id=originator_conversation_id,
+        status_query_id=status_query_id,
+        result=result,
+        receipt=receipt,
+        amount=amount,
+    )
 
 
 async def stuck_payouts(*, session: AsyncSession, older_than: datetime, limit: int = 200) -> list[Payout]:
@@ -482,6 +621,6 @@ async def touch(*, session: AsyncSession, payout_id: str) -> None:
     await session.execute(
         update(Payout)
         .where(Payout.id == payout_id)
-        .values(updated_at=utcnow())
+        .values(updated_at=clock_of(session).now())
         .execution_options(synchronize_session=False)
     )
