@@ -17,25 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import clock_of
 from core.identity import service as identity
 from core.identity.errors import CustomerNotFound, InvalidPhoneNumber
-from core.identity.models import Customer
 from core.identity.phone import normalize_phone
 from core.identity.types import CustomerStatus
 from core.inbound import service as inbound
+from core.ledger import queries as ledger_queries
 from core.ledger import service as ledger
-from core.ledger.models import Account, JournalEntry
 from core.ledger.types import AccountKind, OwnerType
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.payments import confirmed, limits
-from core.payments.models import MpesaC2BPayment
+from core.payments import confirmed, limits, paybill
 from core.payments.types import C2BStatus
 from payouts.mpesa import wire
 
@@ -106,7 +103,7 @@ def amount_problem(amount: Decimal) -> str:
     return ""
 
 
-async def find_customer(session: AsyncSession, reference: str) -> Customer | None:
+async def find_customer(session: AsyncSession, reference: str) -> Any:
     """The customer an account reference names: their phone number in any form, else their number."""
     try:
         phone = normalize_phone(reference)
@@ -162,8 +159,10 @@ async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
     stage our own Transaction Status query. Only its answer books anything (`apply_status_result`).
     Returns (outcome, flag reason or "")."""
     payment = parse(body)
-    existing = await _payment(session, payment.trans_id)
-    if existing is not None or await _already_booked(session, f"c2b:{payment.trans_id}"):
+    existing = await paybill.find_payment(session=session, trans_id=payment.trans_id)
+    if existing is not None or await paybill.is_booked(
+        session=session, idempotency_key=f"c2b:{payment.trans_id}"
+    ):
         if existing is not None and existing.claimed_minor != Money.of(payment.amount, Asset.KES).minor:
             claimed = Money.from_minor(existing.claimed_minor, Asset.KES).amount
             return (
@@ -172,24 +171,16 @@ async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
             )
         return "duplicate", ""
     customer = await find_customer(session, payment.reference)
-    now = clock_of(session).now()
-    row = MpesaC2BPayment(
+    recorded = await paybill.record_claim(  # a concurrent delivery of the same TransID may win
+        session=session,
         trans_id=payment.trans_id,
         claimed_minor=Money.of(payment.amount, Asset.KES).minor,
         bill_ref=payment.reference,
         payer=payment.payer,
         shortcode=payment.shortcode,
         customer_id=customer.id if customer is not None else None,
-        status=C2BStatus.PENDING.value,
-        queries=0,
-        created_at=now,
-        updated_at=now,
     )
-    try:
-        async with session.begin_nested():  # a concurrent delivery of the same TransID may win
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
+    if not recorded:
         return "duplicate", ""
     await stage_query(session, payment.trans_id, attempt=0)
     return "pending", ""
@@ -206,9 +197,9 @@ async def stage_query(session: AsyncSession, trans_id: str, *, attempt: int) -> 
     )
 
 
-async def pending_payment(session: AsyncSession, trans_id: str) -> MpesaC2BPayment | None:
-    """The payment, if it is still waiting for Daraja's word."""
-    row = await _payment(session, trans_id)
+async def pending_payment(session: AsyncSession, trans_id: str) -> Any:
+    """The payment (core.payments.paybill), if it is still waiting for Daraja's word."""
+    row = await paybill.find_payment(session=session, trans_id=trans_id)
     return row if row is not None and row.status == C2BStatus.PENDING.value else None
 
 
@@ -216,7 +207,7 @@ async def record_query(
     session: AsyncSession, *, trans_id: str, originator_id: str, conversation_id: str
 ) -> None:
     """Our query went out: its result will be matched on this ConversationID, and nothing else."""
-    row = await _payment(session, trans_id, lock=True)
+    row = await paybill.find_payment(session=session, trans_id=trans_id, lock=True)
     if row is None or row.status != C2BStatus.PENDING.value:
         return
     row.query_originator_id, row.query_conversation_id = originator_id[:64], conversation_id[:64]
@@ -226,21 +217,14 @@ async def record_query(
 
 async def stale_payments(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[str]:
     """TransIDs still pending since `older_than` (the reconciler queries them again)."""
-    query = (
-        select(MpesaC2BPayment.trans_id)
-        .where(MpesaC2BPayment.status == C2BStatus.PENDING.value, MpesaC2BPayment.updated_at < older_than)
-        .order_by(MpesaC2BPayment.updated_at)
-        .limit(limit)
-    )
-    return list((await session.execute(query)).scalars().all())
+    return await paybill.stale_payments(session=session, older_than=older_than, limit=limit)
 
 
 async def is_our_query(session: AsyncSession, conversation_id: str) -> bool:
     """Whether `conversation_id` is the one Daraja gave one of our paybill queries."""
     if not conversation_id:
         return False
-    query = select(MpesaC2BPayment.id).where(MpesaC2BPayment.query_conversation_id == conversation_id[:64])
-    return (await session.execute(query)).first() is not None
+    return await paybill.is_query(session=session, conversation_id=conversation_id)
 
 
 async def apply_status_result(session: AsyncSession, result: wire.B2CResult) -> tuple[str, str] | None:
@@ -249,12 +233,7 @@ async def apply_status_result(session: AsyncSession, result: wire.B2CResult) -> 
     one of ours. Completed -> the amount Daraja reports is booked; anything else books nothing."""
     if not result.conversation_id:
         return None
-    query = select(MpesaC2BPayment).where(
-        MpesaC2BPayment.query_conversation_id == result.conversation_id[:64]
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    row = await paybill.payment_for_query(session=session, conversation_id=result.conversation_id)
     if row is None:
         return None
     if row.status != C2BStatus.PENDING.value:
@@ -281,7 +260,7 @@ async def apply_status_result(session: AsyncSession, result: wire.B2CResult) -> 
 
 
 async def credit_confirmed_payment(
-    session: AsyncSession, row: MpesaC2BPayment, amount: Money, receipt: str
+    session: AsyncSession, row: Any, amount: Money, receipt: str
 ) -> tuple[str, str]:
     """Book a paybill payment Daraja confirmed, with Daraja's amount: to the wallet its account names,
     or to suspense (flagged for staff) when it cannot be matched. Once per TransID."""
@@ -340,14 +319,7 @@ async def credit_confirmed_payment(
     return "credited", differs
 
 
-async def _payment(session: AsyncSession, trans_id: str, *, lock: bool = False) -> MpesaC2BPayment | None:
-    query = select(MpesaC2BPayment).where(MpesaC2BPayment.trans_id == trans_id[:40])
-    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
-
-
-async def _target(session: AsyncSession, payment: Payment) -> tuple[Account | None, str]:
+async def _target(session: AsyncSession, payment: Payment) -> tuple[Any, str]:
     """The wallet to credit, or (None, why it goes to suspense)."""
     problem = amount_problem(payment.amount)
     if problem:
@@ -370,20 +342,10 @@ async def _target(session: AsyncSession, payment: Payment) -> tuple[Account | No
     return wallet, ""
 
 
-async def _legacy_wallet(session: AsyncSession, reference: str) -> Account | None:
+async def _legacy_wallet(session: AsyncSession, reference: str) -> Any:
     """A KES wallet opened for a customer number (accounts can predate their customer row)."""
     number = customer_number(reference)
     if number is None:
         return None
-    query = select(Account).where(
-        Account.owner_type == OwnerType.CUSTOMER.value,
-        Account.owner_id == number,
-        Account.asset == Asset.KES.value,
-        Account.kind == AccountKind.WALLET.value,
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def _already_booked(session: AsyncSession, key: str) -> bool:
-    query = select(JournalEntry.id).where(JournalEntry.idempotency_key == key)
-    return (await session.execute(query)).first() is not None
+    wallets = await ledger_queries.customer_wallets(session=session, customer_id=number)
+    return next((wallet for wallet in wallets if wallet.asset == Asset.KES.value), None)

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
-from core.audit.models import AuditEntry
 from core.errors import KibetiError
 from core.identity.types import CustomerStatus
 from core.ledger import service as ledger
 from core.ledger.errors import IdempotencyConflict
-from core.ledger.models import JournalEntry, Posting
 from core.ledger.types import AccountKind, OwnerType
 from core.money import Asset, Money
+from core.payments import paybill
 from payouts import c2b
 
 
@@ -56,22 +54,8 @@ class Pending:
 PROPOSED = "c2b.release_proposed"
 
 
-async def _proposal(session: AsyncSession, trans_id: str) -> AuditEntry | None:
-    statement = (
-        select(AuditEntry)
-        .where(AuditEntry.action == PROPOSED, AuditEntry.subject == f"c2b:{trans_id}")
-        .order_by(AuditEntry.seq.desc())
-        .limit(1)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
 async def _released_to(session: AsyncSession, trans_id: str) -> int | None:
-    done = (
-        await session.execute(
-            select(JournalEntry).where(JournalEntry.idempotency_key == f"c2b-release:{trans_id}")
-        )
-    ).scalar_one_or_none()
+    done = await paybill.booking(session=session, idempotency_key=f"c2b-release:{trans_id}")
     return int(done.details["customer_id"]) if done is not None else None
 
 
@@ -79,24 +63,19 @@ async def release(session: AsyncSession, *, trans_id: str, account: str, actor: 
     """Propose, or (by a second staff member, same customer) carry out, moving the suspense booking
     of `trans_id` to the KES wallet `account` names (a phone number in any form, or a customer
     number). The caller commits."""
-    entry = (
-        await session.execute(select(JournalEntry).where(JournalEntry.idempotency_key == f"c2b:{trans_id}"))
-    ).scalar_one_or_none()
+    entry = await paybill.booking(session=session, idempotency_key=f"c2b:{trans_id}")
     if entry is None or entry.kind != c2b.SUSPENSE_KIND:
         raise NotInSuspense(f"no paybill payment {trans_id} is held in suspense")
     customer = await c2b.find_customer(session, account.strip())
     if customer is None or customer.status != CustomerStatus.ACTIVE.value:
         raise NoSuchCustomer(f"{account!r} names no active customer")
-    credited = (
-        await session.execute(select(Posting.amount).where(Posting.entry_id == entry.id, Posting.amount > 0))
-    ).scalar_one()
-    amount = Money.from_minor(int(credited), Asset.KES)
+    amount = Money.from_minor(entry.credited_minor, Asset.KES)
     already = await _released_to(session, trans_id)
     if already is not None and already != customer.id:
         raise AlreadyReleased(f"paybill payment {trans_id} was already released to another customer")
     maker = ""
     if already is None:
-        proposal = await _proposal(session, trans_id)
+        proposal = await paybill.latest_proposal(session=session, action=PROPOSED, subject=f"c2b:{trans_id}")
         if proposal is None or proposal.details.get("customer_id") != customer.id:
             await audit.record(
                 session=session, actor=actor, action=PROPOSED, subject=f"c2b:{trans_id}",
