@@ -42,6 +42,7 @@ def build_engine(rt: Runtime) -> Engine:
         secret=secret,
         default_service_code=rt.settings.at_shortcode,
         contacts=Contacts(care_phone=rt.settings.customer_care_phone, paybill=rt.settings.mpesa_shortcode),
+        now=lambda: rt.clock.now().timestamp(),  # the Runtime's clock (a test's fixed clock too)
     )
 
 
