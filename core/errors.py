@@ -16,7 +16,12 @@ class KibetiError(Exception):
 
 class RecordedRefusal(KibetiError):
     """A refusal whose record (a compliance movement, a case) was written in the caller's transaction:
-    the unit of work commits before the error goes on (any other error rolls the transaction back)."""
+    the unit of work commits before the error goes on (any other error rolls the transaction back).
+
+    `acted_on`: the request was carried out as far as it may go (money held for a review), so the
+    quote or request it used is spent: a second confirm must not hold the money again."""
+
+    acted_on = False
 
 
 class InvalidAmount(KibetiError, ValueError):

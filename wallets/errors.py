@@ -66,6 +66,7 @@ class WithdrawalHeldForReview(WalletError, RecordedRefusal):
     A refusal only to the caller's flow, which commits the hold and tells the customer."""
 
     code = "withdrawal_held_for_review"
+    acted_on = True
 
     def __init__(self, withdrawal_id: int) -> None:
         super().__init__(f"withdrawal {withdrawal_id} is held for compliance review")

@@ -113,7 +113,11 @@ async def confirm_withdraw(
                 amount_kes=kes_value,
                 network_fee=network_fee,
             )
-        except RecordedRefusal:  # the gate's record of the refusal (movement, case) is kept
+        except RecordedRefusal as refusal:  # the gate's record of the refusal (movement, case) is kept
+            if refusal.acted_on:  # held for review: the quote is spent, a second confirm holds nothing
+                await quotes.use_quote(
+                    session=session, quote_id=row.id, idempotency_key=idempotency_key, clock=flows.rt.clock
+                )
             await session.commit()
             raise
         await quotes.use_quote(
