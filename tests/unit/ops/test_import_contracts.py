@@ -109,6 +109,7 @@ TABLE_LEAKS = {
     "compliance": ("compliance/planted.py", "from core.identity import models\n"),
     "channels": ("channels/webhooks/planted.py", "from core.webhooks.models import WebhookEndpoint\n"),
     "simulators": ("simulators/planted.py", "import core.payments.models\n"),
+    "webapp": ("webapp/staff_portal/planted.py", "from core.auth.models import StaffUser\n"),
 }
 
 
