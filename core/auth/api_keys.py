@@ -25,7 +25,7 @@ from core.merchants import service as merchants
 from core.merchants.errors import MerchantNotActive
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-VERIFIED_TTL_SECONDS = 5.0  # how long a process trusts a checked key (revocation elsewhere: this late)
+VERIFIED_TTL_SECONDS = 5.0  # how long a process trusts a checked key's hash (never its status)
 LIVE_PREFIX = "kbt_live_"
 TEST_PREFIX = "kbt_test_"
 
@@ -52,9 +52,10 @@ class VerifiedKey:
 
 class VerifiedKeyCache:
     """Keys checked in the last VERIFIED_TTL_SECONDS, by the SHA-256 of the whole presented key (so
-    a hit proves the secret as the stored hash would): an API call then needs no key, merchant or
-    last_used_at round trip. A revocation in this process takes effect at once (`forget`), in
-    another within the TTL; a new lookup after the TTL keeps last_used_at at most a minute old."""
+    a hit proves the secret as the stored hash would): an API call then skips the hash check, the
+    last_used_at write and its commit. The key's revocation and its merchant's status are still read on
+    every call, so a revocation or suspension made by any process is refused on the next request; a new
+    lookup after the TTL keeps last_used_at at most a minute old."""
 
     def __init__(self, ttl_seconds: float = VERIFIED_TTL_SECONDS, capacity: int = 10_000) -> None:
         self.ttl_seconds, self.capacity = ttl_seconds, capacity
