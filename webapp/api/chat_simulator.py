@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from channels.telegram.bot import simulated
-from core import runtime as runtime_module
 from core.runtime import Runtime
+from webapp.deps_auth import get_runtime
 
 router = APIRouter(tags=["simulator"])
 PREFIX = "/simulator/chat"
@@ -42,8 +42,8 @@ class UserAction(BaseModel):
     message_id: int = Field(default=1, ge=1)  # the bot message whose button was tapped
 
 
-def _runtime() -> Runtime:
-    rt = runtime_module.get()
+def _runtime(request: Request) -> Runtime:
+    rt = get_runtime(request)
     if rt.settings.is_production or not simulated(rt) or rt.telegram_double is None:
         raise HTTPException(status_code=404)
     return rt
@@ -88,15 +88,15 @@ def _update(action: UserAction) -> tuple[dict[str, Any], int | None]:
 
 
 @router.get("/chat", response_class=HTMLResponse)
-async def page() -> HTMLResponse:
-    _runtime()
+async def page(request: Request) -> HTMLResponse:
+    _runtime(request)
     return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
 
 @router.post(f"{PREFIX}/update")
 async def send_update(action: UserAction, request: Request) -> dict[str, Any]:
     """Post the user's action to the real webhook, exactly as Telegram would."""
-    rt = _runtime()
+    rt = _runtime(request)
     update, message_id = _update(action)
     secret = rt.settings.telegram_webhook_secret.get_secret_value()
     transport = httpx.ASGITransport(app=request.app)
@@ -131,9 +131,9 @@ def _int(value: Any) -> int | None:
 
 
 @router.get(f"{PREFIX}/events")
-async def events(chat_id: int, since: int = 0) -> dict[str, Any]:
+async def events(request: Request, chat_id: int, since: int = 0) -> dict[str, Any]:
     """What the bot did in this chat since call number `since` (sent, edited, deleted messages)."""
-    rt = _runtime()
+    rt = _runtime(request)
     double = rt.telegram_double
     calls = list(double.calls)
     shown = []
@@ -155,8 +155,8 @@ async def events(chat_id: int, since: int = 0) -> dict[str, Any]:
 
 
 @router.get(f"{PREFIX}/photo/{{file_id}}")
-async def photo(file_id: str) -> Response:
-    rt = _runtime()
+async def photo(file_id: str, request: Request) -> Response:
+    rt = _runtime(request)
     content = rt.telegram_double.files.get(file_id)
     if not content:
         raise HTTPException(status_code=404)

@@ -33,7 +33,6 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.registry import FailedJobRegistry
 
-from core import runtime
 from core.auth.permissions import Permission
 from core.auth.types import SignedInStaff
 from core.config import Settings
@@ -43,7 +42,7 @@ from core.payments import confirmed
 from core.security.callbacks import check_callback
 from core.security.errors import CallbackRejected
 from payouts import adapter, c2b_suspense, c2b_urls, callbacks
-from webapp.deps_auth import DbSession, require_permission
+from webapp.deps_auth import DbSession, get_runtime, require_permission
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,8 @@ async def _register_c2b_urls(app: Any) -> AsyncIterator[None]:
     """Embedded default: register the paybill's C2B URLs with the mounted simulator, in the
     background (it answers only once this process listens, after start-up)."""
     task = None
-    with contextlib.suppress(RuntimeError):  # no Runtime installed: an app without the lifespan
-        current = runtime.get()
+    current = getattr(getattr(app, "state", None), "runtime", None)  # set by the app's own lifespan
+    if current is not None:  # None: an app without the lifespan
         _serve_configured_prefix(app, adapter.callback_prefix(current.settings))
         if simulator_mounted(current.settings):
             task = asyncio.create_task(c2b_urls.register_when_listening(current))
@@ -94,7 +93,7 @@ REDIS_TIMEOUT_SECONDS = 5
 @router.post("/mpesa/{token}/{kind:path}", include_in_schema=False)
 @router.post("/cb/{token}/{kind:path}", include_in_schema=False)  # Daraja refuses URLs containing "mpesa"
 async def daraja_callback(token: str, kind: str, request: Request) -> JSONResponse:
-    current = runtime.get()
+    current = get_runtime(request)
     settings = current.settings
     if settings.is_production and request.url.path.startswith("/mpesa/"):
         return JSONResponse({"detail": "not found"}, status_code=404)
@@ -151,10 +150,10 @@ class PaybillIn(BaseModel):
 
 
 @router.post("/simulator/phone/paybill", include_in_schema=False)
-async def phone_paybill(body: PaybillIn) -> JSONResponse:
+async def phone_paybill(body: PaybillIn, request: Request) -> JSONResponse:
     """The phone page's M-Pesa "Pay Bill" (embedded default only): the mounted simulator sends this
     app the validation, then the confirmation; the answer says what happened."""
-    current = runtime.get()
+    current = get_runtime(request)
     if not simulator_mounted(current.settings):
         return JSONResponse({"detail": "not found"}, status_code=404)
     from simulators.daraja import paybill as c2b_sim  # the embedded default only
@@ -217,9 +216,9 @@ async def release_c2b(
 
 
 @router.get("/api/staff/payouts/failed-jobs")
-async def failed_jobs(staff: PayoutsStaff) -> dict[str, Any]:
+async def failed_jobs(staff: PayoutsStaff, request: Request) -> dict[str, Any]:
     """RQ's failed-job registry of the payouts and default queues (staff with payouts.read)."""
-    settings = runtime.get().settings
+    settings = get_runtime(request).settings
     if not settings.redis_url:
         return {"queues": {}, "note": "embedded mode: jobs run in-process; failures are in the log"}
     # RQ's registry is synchronous: off the event loop, with timeouts (a slow or unreachable Redis
@@ -305,7 +304,7 @@ class EmbeddedSimulator:
         self._app: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not simulator_mounted(runtime.get().settings):
+        if scope["type"] != "http" or not simulator_mounted(get_runtime(Request(scope)).settings):
             await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
             return
         if self._app is None:

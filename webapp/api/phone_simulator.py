@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from channels.sms.adapter import at_base_url
-from core import runtime as runtime_module
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.phone import normalize_phone
 from core.runtime import Runtime
+from webapp.deps_auth import get_runtime
 
 router = APIRouter(tags=["simulator"])
 PREFIX = "/simulator/phone"
@@ -37,8 +37,8 @@ class HopReply(BaseModel):
     screen: str
 
 
-def _runtime() -> Runtime:
-    rt = runtime_module.get()
+def _runtime(request: Request) -> Runtime:
+    rt = get_runtime(request)
     if rt.settings.is_production:
         raise HTTPException(status_code=404)
     return rt
@@ -46,8 +46,8 @@ def _runtime() -> Runtime:
 
 @router.get("/phone", response_class=HTMLResponse)
 @router.get(PREFIX, response_class=HTMLResponse)
-async def page() -> HTMLResponse:
-    rt = _runtime()
+async def page(request: Request) -> HTMLResponse:
+    rt = _runtime(request)
     html = PAGE.read_text(encoding="utf-8").replace("{{SHORTCODE}}", rt.settings.at_shortcode)
     return HTMLResponse(html)
 
@@ -55,7 +55,7 @@ async def page() -> HTMLResponse:
 @router.post(f"{PREFIX}/hop", response_model=HopReply)
 async def hop(body: Hop, request: Request) -> HopReply:
     """One hop, posted form-encoded to the real /ussd/{secret} callback exactly as AT would."""
-    rt = _runtime()
+    rt = _runtime(request)
     try:
         phone = normalize_phone(body.phone)
     except InvalidPhoneNumber as exc:
@@ -80,9 +80,9 @@ async def hop(body: Hop, request: Request) -> HopReply:
 
 
 @router.get(f"{PREFIX}/sms")
-async def inbox(phone: str) -> dict[str, object]:
+async def inbox(phone: str, request: Request) -> dict[str, object]:
     """The SMS this number received, from the Africa's Talking fake's outbox (newest last)."""
-    rt = _runtime()
+    rt = _runtime(request)
     try:
         e164 = normalize_phone(phone)
     except InvalidPhoneNumber as exc:

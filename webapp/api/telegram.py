@@ -21,8 +21,8 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from channels.telegram.bot import embedded_double, running_application, simulated, stop_application
-from core import runtime as runtime_module
 from core.runtime import Runtime
+from webapp.deps_auth import get_runtime
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -33,8 +33,9 @@ DOUBLE_PATH = "/telegram-sim"
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    with contextlib.suppress(RuntimeError):  # no runtime installed: the bot never started
-        await stop_application(runtime_module.get())
+    current = getattr(app.state, "runtime", None)  # set by the app's own lifespan
+    if current is not None:  # None: an app without the lifespan, whose bot never started
+        await stop_application(current)
 
 
 router = APIRouter(tags=["telegram"], lifespan=_lifespan)
@@ -55,7 +56,7 @@ def _authorised(rt: Runtime, secret: str, request: Request) -> bool:
 
 @router.post("/telegram/{secret}", include_in_schema=False)
 async def telegram_webhook(secret: str, request: Request) -> Response:
-    rt = runtime_module.get()
+    rt = get_runtime(request)
     if not _authorised(rt, secret, request):
         log.warning("telegram webhook refused: wrong or missing secret")
         return JSONResponse({"ok": False}, status_code=403)
@@ -88,7 +89,7 @@ async def telegram_webhook(secret: str, request: Request) -> Response:
 @router.api_route(DOUBLE_PATH + "/bot{token}/{method}", methods=["GET", "POST"], include_in_schema=False)
 async def bot_api_double(token: str, method: str, request: Request) -> Response:
     """The embedded default's Bot API double (a simulator, not Telegram); 404 when a real bot is set."""
-    rt = runtime_module.get()
+    rt = get_runtime(request)
     if not rt.settings.embedded or not simulated(rt) or rt.telegram_double is None:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
     params: dict[str, Any] = dict(request.query_params)

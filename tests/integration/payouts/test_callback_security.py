@@ -176,8 +176,8 @@ async def test_a_configured_callback_prefix_is_served(sqlite_url):
         mpesa_callback_path_prefix="hooks",
     )  # type: ignore[call-arg]
     rt = build_runtime(settings)
-    runtime_module.install(rt)
     app = FastAPI()
+    app.state.runtime = rt  # what webapp.app's lifespan sets before the routers' start up
     app.include_router(router)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
