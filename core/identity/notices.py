@@ -47,3 +47,10 @@ async def send(
         return
     text = translate(code, customer.language, code=shortcode)
     await notifier.send_sms(phone=customer.phone, text=text, reference=f"pin:{reference}")
+
+
+async def send_pin_notice(customer_id: int, code: str, reference: str) -> None:
+    """The job's path before it moved to core.identity.jobs: outbox rows staged under it still run."""
+    from core.identity import jobs  # jobs imports this module
+
+    await jobs.send_pin_notice(customer_id, code, reference)
