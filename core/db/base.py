@@ -27,29 +27,13 @@ NAMING_CONVENTION = {
 _SYSTEM_CLOCK = SystemClock()
 
 
-def _now_of(context: ExecutionContext) -> datetime:
+def utcnow(context: ExecutionContext) -> datetime:
+    """Column default (`default=utcnow`, `onupdate=utcnow`; SQLAlchemy passes the execution context
+    to a default that takes one argument): the time of the clock the statement's unit of work
+    carries (core.db.session), the system clock for a statement run outside one. Not for calling:
+    code with a session asks `core.clock.clock_of(session).now()`."""
     clock: Clock = context.execution_options.get(CLOCK_KEY, _SYSTEM_CLOCK)
     return clock.now()
-
-
-class _ColumnNow:
-    """Column default (`default=utcnow`, `onupdate=utcnow`): the time of the clock the statement's
-    unit of work carries (core.db.session); the system clock for a statement run outside one. Code
-    with a session asks `core.clock.clock_of(session).now()` instead.
-
-    SQLAlchemy passes the execution context to a default that takes one positional argument, which
-    it reads from `__code__`. Transitional (issue 13): a call with no argument still answers the
-    system clock until the last such call is converted; then this becomes `def utcnow(context)`."""
-
-    __code__ = _now_of.__code__
-    __defaults__ = None
-    __kwdefaults__ = None
-
-    def __call__(self, context: ExecutionContext | None = None) -> datetime:
-        return _SYSTEM_CLOCK.now() if context is None else _now_of(context)
-
-
-utcnow = _ColumnNow()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
