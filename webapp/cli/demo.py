@@ -67,7 +67,9 @@ async def _verify_to_tier_1(
     assert result.tier >= 1, result  # the lenient simulated register matches every demo identity
 
 
-async def seed(runtime: Runtime) -> list[str]:
+async def seed(runtime: Runtime, *, base_url: str = "") -> list[str]:
+    """Seed the demo data; `base_url` (default MPESA_CALLBACK_BASE_URL) is where the printed curl
+    example sends its request."""
     lines = []
     async with runtime.session_factory() as session:
         notice = await _ensure_sanctions_list(session)
@@ -103,12 +105,12 @@ async def seed(runtime: Runtime) -> list[str]:
                 f"  {phone}  {name:<14} PIN {DEMO_PIN}  {format_money(amount, language)}  "
                 f"({language}, KYC tier 1)"
             )
-        lines += await _demo_merchant(runtime, session)
+        lines += await _demo_merchant(runtime, session, base_url or runtime.settings.mpesa_callback_base_url)
         await session.commit()
     return lines
 
 
-async def _demo_merchant(runtime: Runtime, session: AsyncSession) -> list[str]:
+async def _demo_merchant(runtime: Runtime, session: AsyncSession, base_url: str) -> list[str]:
     """The demo merchant (till code 123456, screened and active) and a fresh API key for it."""
     try:
         merchant = await merchants.get_by_till_code(session=session, till_code=DEMO_MERCHANT_TILL_CODE)
@@ -149,15 +151,25 @@ async def _demo_merchant(runtime: Runtime, session: AsyncSession) -> list[str]:
         f"Demo merchant {merchant.name} (id {merchant.id}, {merchant.status}), "
         f"till code {merchant.till_code}.",
         f"  Its API key (shown once): {issued.plaintext}",
-        "  curl -s -X POST http://127.0.0.1:8000/api/v1/invoices -H 'Authorization: Bearer <key>' "
+        f"  curl -s -X POST {base_url.rstrip('/')}/api/v1/invoices -H 'Authorization: Bearer <key>' "
         '-H \'Content-Type: application/json\' -d \'{"amount": "2500", "currency": "KES"}\'',
     ]
 
 
 @click.command(name="demo")
-def cli() -> None:
+@click.option(
+    "--base-url",
+    default="",
+    help="Where the app is served, for the printed curl example "
+    "(default: MPESA_CALLBACK_BASE_URL, which `kibeti serve --port` tells you to export).",
+)
+def cli(base_url: str) -> None:
     """Seed demo customers (PIN 4826) with KES balances. Demo data only: never in production."""
-    lines = run_with_runtime(seed)
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"give an http(s) URL such as http://127.0.0.1:8000, not {base_url!r}", param_hint="--base-url"
+        )
+    lines = run_with_runtime(lambda runtime: seed(runtime, base_url=base_url))
     click.echo("Demo customers and merchant ready (all amounts are demo money; rates are fixed demo rates):")
     for line in lines:
         click.echo(line)

@@ -14,6 +14,7 @@ from compliance.sanctions import store
 from core.config import Settings
 from core.identity.models import Customer
 from core.ledger.models import JournalEntry
+from tests.cli import kibeti
 from webapp.bootstrap import build_runtime
 from webapp.cli.demo import DEMO_CUSTOMERS, seed
 
@@ -37,3 +38,19 @@ async def test_demo_seed_is_idempotent_and_ready_for_withdrawals(sqlite_url: str
             assert entries == len(DEMO_CUSTOMERS)  # one opening balance each, not two
     finally:
         await rt.session_factory.kw["bind"].dispose()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_demo_curl_example_points_where_the_app_is_served(sqlite_url: str, tmp_path: Path) -> None:
+    env = {"KIBETI_ENV": "test", "DATABASE_URL": sqlite_url, "REDIS_URL": "", "DATA_DIR": str(tmp_path)}
+    served = kibeti("demo", env={**env, "MPESA_CALLBACK_BASE_URL": "http://127.0.0.1:19201"})
+    assert served.returncode == 0, served.stderr
+    assert "curl -s -X POST http://127.0.0.1:19201/api/v1/invoices" in served.stdout
+    assert ":8000" not in served.stdout
+
+    told = kibeti("demo", "--base-url", "https://kibeti.example.com/", env=env)
+    assert told.returncode == 0, told.stderr
+    assert "curl -s -X POST https://kibeti.example.com/api/v1/invoices" in told.stdout
+
+    wrong = kibeti("demo", "--base-url", "kibeti.example.com", env=env)
+    assert wrong.returncode == 2 and "--base-url" in wrong.stderr and "http(s) URL" in wrong.stderr
