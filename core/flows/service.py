@@ -5,7 +5,7 @@ transaction through the Runtime's session factory and commits it; money operatio
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +51,7 @@ from core.settlements import pay as merchant_pay
 from core.settlements.models import MerchantView
 
 log = logging.getLogger(__name__)
+EAT_OFFSET = timedelta(hours=3)  # Kenya keeps East Africa Time (UTC+3) all year
 
 
 def _view(customer: Customer) -> CustomerView:
@@ -95,6 +96,9 @@ class CoreFlows:
         await self.rt.notifier.send_sms(phone=phone, text=text, reference=reference)
 
     # --- identity ------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return (self.rt.clock.now() + EAT_OFFSET).date()
 
     async def find_customer(self, *, phone: str) -> CustomerView | None:
         try:
@@ -245,10 +249,7 @@ class CoreFlows:
     # --- wallet reads --------------------------------------------------------------------
 
     async def balances(self, *, customer_id: int) -> list[BalanceLine]:
-        async with self._session() as session:
-            # a read: autocommit spares the BEGIN/ROLLBACK round trips inside a USSD hop
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            return await accounts.balances(session, customer_id, self.rt.clock)
+        return await accounts.read_balances(self.rt.session_factory, customer_id, self.rt.clock)
 
     async def mini_statement(self, *, customer_id: int, limit: int = 5) -> list[StatementLine]:
         async with self._session() as session:

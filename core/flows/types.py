@@ -118,6 +118,10 @@ class AccountStatus:
 class CustomerFlows(Protocol):
     """Every customer operation a channel offers. Money operations take an idempotency key."""
 
+    def today(self) -> date:
+        """Today's date in Kenya on the runtime's clock (a date of birth cannot be after it)."""
+        ...
+
     async def find_customer(self, *, phone: str) -> CustomerView | None: ...
 
     async def register(

@@ -5,7 +5,7 @@ the identity registry check lifts a match to Tier 1 (compliance), with an SMS ei
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 from channels.ussd import pins
 from channels.ussd.engine import Ctx, Screen, State
@@ -15,7 +15,6 @@ from channels.ussd.states.common import con
 LANGUAGE_CHOICES = {"1": "en", "2": "sw"}
 NAME_MAX = 40
 MIN_AGE_YEARS = 18  # as compliance requires (compliance.kyc.MIN_AGE_YEARS)
-NAIROBI = timezone(timedelta(hours=3))
 
 
 def parse_dob(value: str, *, today: date) -> date | str:
@@ -73,7 +72,7 @@ async def render_dob(ctx: Ctx) -> Screen:
 
 
 async def handle_dob(ctx: Ctx, value: str) -> str:
-    parsed = parse_dob(value, today=datetime.now(NAIROBI).date())
+    parsed = parse_dob(value, today=ctx.flows.today())
     if isinstance(parsed, str):
         return ctx.fail(parsed)
     ctx.data["dob"] = parsed.isoformat()

@@ -66,6 +66,9 @@ class FakeFlows:
     otp_tries: dict[str, int] = field(default_factory=dict)
     reset_at: dict[int, datetime] = field(default_factory=dict)  # PIN reset by code (cool-down starts)
 
+    def today(self) -> date:
+        return (self.now + timedelta(hours=3)).date()
+
     def add_customer(
         self, phone: str, name: str = "Amina Wanjiru", pin: str = "4826", language: str = "en"
     ) -> int:
