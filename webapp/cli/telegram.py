@@ -6,10 +6,12 @@ import re
 import sys
 
 import click
-from telegram.error import InvalidToken, TelegramError
+from telegram import Bot
+from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from channels.telegram.bot import NoBotConfigured, standalone_bot
+from channels.telegram.bot import SIMULATED_TOKEN, NoBotConfigured, simulated, standalone_bot
 from core.runtime import Runtime
+from webapp.api.telegram import DOUBLE_PATH
 from webapp.cli._common import run_with_runtime
 
 # setWebhook's secret_token: 1-256 characters from A-Z a-z 0-9 _ - (PROTOCOLS.md 3.1)
@@ -24,6 +26,54 @@ def _masked(url: str, secret: str) -> str:
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
+
+
+def _api_base_url(runtime: Runtime) -> str:
+    """Where the Bot API calls go: TELEGRAM_API_BASE_URL, Telegram's own with only a token, and on the
+    embedded default (neither set) the Bot API double the running app serves at /telegram-sim, at the
+    address MPESA_CALLBACK_BASE_URL gives (`kibeti serve --port` prints it)."""
+    settings = runtime.settings
+    if settings.telegram_api_base_url:
+        return settings.telegram_api_base_url
+    if simulated(runtime):
+        return f"{settings.mpesa_callback_base_url.rstrip('/')}{DOUBLE_PATH}/bot"
+    return "https://api.telegram.org/bot"
+
+
+def _cli_bot(runtime: Runtime) -> Bot:
+    if simulated(runtime):
+        return Bot(SIMULATED_TOKEN, base_url=_api_base_url(runtime))
+    return standalone_bot(runtime)
+
+
+def _messages(exc: BaseException) -> list[str]:
+    """The messages of `exc` and its causes (Bot.initialize re-raises the answer as "token rejected")."""
+    messages: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(messages) < 5:
+        messages.append(cause.message if isinstance(cause, TelegramError) else str(cause))
+        cause = cause.__cause__
+    return messages
+
+
+def _explain(exc: TelegramError, base_url: str) -> str:
+    """One line saying what to change. PTB raises InvalidToken for both 401 and 404: Telegram answers
+    404 for a path that names no bot (a wrong base URL or a malformed token), 401 for a refused one."""
+    if isinstance(exc, InvalidToken):
+        if any("not found" in message.lower() for message in _messages(exc)):
+            return (
+                f"the Bot API at {base_url} answered 404 Not Found: check TELEGRAM_API_BASE_URL "
+                "(it ends in /bot, e.g. https://api.telegram.org/bot) and the shape of TELEGRAM_BOT_TOKEN"
+            )
+        return (
+            "the Bot API refused TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token again from @BotFather"
+        )
+    if isinstance(exc, NetworkError):
+        return (
+            f"cannot reach the Bot API at {base_url} ({exc.message}): is the app running there "
+            "(`kibeti serve`)? Set MPESA_CALLBACK_BASE_URL to where it is served, or TELEGRAM_API_BASE_URL"
+        )
+    return f"the Bot API answered an error: {exc.message}"
 
 
 @click.group(name="telegram")
@@ -50,21 +100,21 @@ def set_webhook_command(public_url: str, drop_pending: bool) -> None:
         if not _SECRET.match(secret):
             raise NoBotConfigured("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters from A-Z a-z 0-9 _ -")
         url = f"{public_url.rstrip('/')}/telegram/{secret}"
-        async with standalone_bot(runtime) as bot:
+        base_url.append(_api_base_url(runtime))
+        async with _cli_bot(runtime) as bot:
             await bot.set_webhook(
                 url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=drop_pending
             )
             info = await bot.get_webhook_info()
         return _masked(info.url, secret)
 
+    base_url: list[str] = []
     try:
         registered = run_with_runtime(work)
     except NoBotConfigured as exc:
         _fail(str(exc))
-    except InvalidToken:
-        _fail("the Bot API refused TELEGRAM_BOT_TOKEN")
     except TelegramError as exc:
-        _fail(f"the Bot API refused the webhook: {exc.message}")
+        _fail(_explain(exc, base_url[0] if base_url else "TELEGRAM_API_BASE_URL"))
     click.echo(f"webhook set: {registered} (secret token set)")
 
 
@@ -74,7 +124,8 @@ def info_command() -> None:
 
     async def work(runtime: Runtime) -> list[str]:
         secret = runtime.settings.telegram_webhook_secret.get_secret_value()
-        async with standalone_bot(runtime) as bot:
+        base_url.append(_api_base_url(runtime))
+        async with _cli_bot(runtime) as bot:
             me = await bot.get_me()
             info = await bot.get_webhook_info()
         lines = [
@@ -88,13 +139,12 @@ def info_command() -> None:
             lines.append("allowed updates: " + ", ".join(info.allowed_updates))
         return lines
 
+    base_url: list[str] = []
     try:
         lines = run_with_runtime(work)
     except NoBotConfigured as exc:
         _fail(str(exc))
-    except InvalidToken:
-        _fail("the Bot API refused TELEGRAM_BOT_TOKEN")
     except TelegramError as exc:
-        _fail(f"the Bot API answered an error: {exc.message}")
+        _fail(_explain(exc, base_url[0] if base_url else "TELEGRAM_API_BASE_URL"))
     for line in lines:
         click.echo(line)
