@@ -91,6 +91,7 @@ async def reset_pin(
             notifier=rt.notifier,
             clock=rt.clock,
             actor=f"staff:{staff.id}",
+            limiter=rt.rate_limiter,
         )
     except CustomerNotFound as exc:
         raise HTTPException(

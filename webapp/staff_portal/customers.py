@@ -142,7 +142,7 @@ async def reset_pin(customer_id: CustomerId, page: ResetPage, session: DbSession
         raise WebError(503, "web.error.internal", page.language)
     work = identity.start_staff_pin_reset(
         session=session, customer_id=customer_id, notifier=runtime.notifier, clock=runtime.clock,
-        actor=f"staff:{staff_of(page).id}",
+        actor=f"staff:{staff_of(page).id}", limiter=runtime.rate_limiter,
     )  # fmt: skip
     outcome = await attempt(session, work, page.language)
     if not outcome.ok:
