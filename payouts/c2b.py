@@ -156,7 +156,7 @@ def validation_reply(outcome: str) -> dict[str, str]:
 
 async def confirm(session: AsyncSession, body: object) -> tuple[str, str]:
     """A confirmation is a claim, not money: record the payment as pending (once per TransID) and
-    stage our own Transaction Status query. Only its answer books anything (`apply_status_result`).
+    stage our own Transaction Status query. Only its answer books anything (`apply_paybill_status`).
     Returns (outcome, flag reason or "")."""
     payment = parse(body)
     existing = await paybill.find_payment(session=session, trans_id=payment.trans_id)
@@ -227,7 +227,7 @@ async def is_our_query(session: AsyncSession, conversation_id: str) -> bool:
     return await paybill.is_query(session=session, conversation_id=conversation_id)
 
 
-async def apply_status_result(session: AsyncSession, result: wire.B2CResult) -> tuple[str, str] | None:
+async def apply_paybill_status(session: AsyncSession, result: wire.B2CResult) -> tuple[str, str] | None:
     """Daraja's Transaction Status answer to OUR query for a paybill payment, matched on the
     ConversationID our query was given (never on anything else in the body); None when it is not
     one of ours. Completed -> the amount Daraja reports is booked; anything else books nothing."""

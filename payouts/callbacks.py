@@ -95,7 +95,7 @@ async def _timeout(session: AsyncSession, body: Any) -> Outcome:
 
 async def _status(session: AsyncSession, body: Any) -> Outcome:
     result = wire.parse_result(body)
-    paybill = await c2b.apply_status_result(session, result)  # our query for a paybill payment?
+    paybill = await c2b.apply_paybill_status(session, result)  # our query for a paybill payment?
     if paybill is not None:
         return paybill
     params = result.parameters

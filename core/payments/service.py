@@ -21,7 +21,7 @@ from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import service as outbox
-from core.payments import limits, outcomes
+from core.payments import limits
 from core.payments.errors import PaymentConflict, PayoutDailyLimit, UnknownPayout
 from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutStatus
 from core.payments.outcomes import RailOutcome, RailResult
@@ -480,28 +480,6 @@ async def apply_payout_result(
     return "failed"
 
 
-async def apply_b2c_result(
-    *,
-    session: AsyncSession,
-    originator_conversation_id: str,
-    conversation_id: str,
-    result_code: str,
-    result_desc: str,
-    receipt: str,
-    amount: Decimal | None,
-) -> str:
-    """`apply_payout_result` for a caller holding the rail's own result code: the rail adapter's
-    registered translation (core.payments.outcomes) turns it into an outcome first."""
-    return await apply_payout_result(
-        session=session,
-        originator_conversation_id=originator_conversation_id,
-        conversation_id=conversation_id,
-        result=outcomes.translated(result_code, result_desc),
-        receipt=receipt,
-        amount=amount,
-    )
-
-
 async def _retry_with_new_id(session: AsyncSession, payout: Payout, result_code: str, desc: str) -> None:
     """Daraja refused it without paying (system busy): send again under a fresh OriginatorConversationID."""
     payout.originator_conversation_id = f"{payout.id}-r{payout.attempts}"
@@ -576,32 +554,6 @@ async def apply_status_answer(
         await stage_send(session=session, payout=payout)
         return "resend"
     return "not_found"
-
-
-async def apply_status_result(
-    *,
-    session: AsyncSession,
-    originator_conversation_id: str,
-    status_query_id: str,
-    found: bool,
-    completed: bool,
-    transaction_result_code: str,
-    receipt: str,
-    amount: Decimal | None,
-    desc: str,
-) -> str:
-    """`apply_status_answer` for a caller holding the rail's own answer (translated as above)."""
-    result = outcomes.translated_status(
-        found=found, completed=completed, transaction_result_code=transaction_result_code, desc=desc
-    )
-    return await apply_status_answer(
-        session=session,
-        originator_conversation_id=originator_conversation_id,
-        status_query_id=status_query_id,
-        result=result,
-        receipt=receipt,
-        amount=amount,
-    )
 
 
 async def stuck_payouts(*, session: AsyncSession, older_than: datetime, limit: int = 200) -> list[Payout]:

@@ -6,7 +6,6 @@ a `core.payments.outcomes.RailResult` here (the code itself rides along for staf
 
 from __future__ import annotations
 
-from core.payments import outcomes
 from core.payments.outcomes import RailOutcome, RailResult
 
 SUCCESS_CODE = "0"
@@ -47,6 +46,3 @@ def status_result(
     if code in RETRYABLE_RESULT_CODES:
         return RailResult(RailOutcome.RETRY, code, desc)
     return RailResult(RailOutcome.FAILED, code, desc or "M-Pesa reports the payout failed")
-
-
-outcomes.register_translation(b2c=b2c_result, status=status_result)

@@ -24,6 +24,7 @@ from core.outbox import jobs as outbox_jobs
 from core.outbox.models import OutboxJob
 from core.payments import service as payments
 from core.runtime import Runtime
+from payouts.mpesa import results
 from tests.fakes.notifier import FakeNotifier
 from webapp.queues import InProcessJobQueue
 
@@ -71,9 +72,9 @@ async def _sell_payout(factory: Factory, language: str, amount: str = "1500") ->
 
 async def _finish(factory: Factory, payout_id: str, code: str, receipt: str = "SKL7ABC123") -> None:
     async with factory() as session:
-        await payments.apply_b2c_result(
+        await payments.apply_payout_result(
             session=session, originator_conversation_id=payout_id, conversation_id="AG_1",
-            result_code=code, result_desc="done", receipt=receipt, amount=None,
+            result=results.b2c_result(code, "done"), receipt=receipt, amount=None,
         )  # fmt: skip
         await session.commit()
 

@@ -25,7 +25,7 @@ from core.payments import collections, service
 from core.payments.models import MpesaCollection
 from payouts import jobs, stk_rail
 from payouts.adapter import Daraja
-from payouts.mpesa import errors
+from payouts.mpesa import errors, results
 from payouts.mpesa.client import DarajaClient, DarajaConfig, error_class
 from payouts.mpesa.credentials import generate_test_certificate
 from webapp.bootstrap import build_runtime
@@ -280,9 +280,9 @@ async def test_each_b2c_result_code_leads_to_its_payout_state(rt, code, state, f
     payout_id, wallet_id = await _claimed_payout(rt, "b2c")
     async with rt.session_factory() as session:
         await service.mark_accepted(session=session, payout_id=payout_id, conversation_id="AG_1")
-        await service.apply_b2c_result(
+        await service.apply_payout_result(
             session=session, originator_conversation_id=payout_id, conversation_id="AG_1",
-            result_code=code, result_desc="desc", receipt="SABC123", amount=None,
+            result=results.b2c_result(code, "desc"), receipt="SABC123", amount=None,
         )  # fmt: skip
         await session.commit()
     async with rt.session_factory() as session:

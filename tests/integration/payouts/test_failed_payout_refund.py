@@ -24,6 +24,7 @@ from core.payments import service as payments
 from core.ports import MovementCheck
 from core.quotes.models import Quote
 from core.runtime import Runtime
+from payouts.mpesa import results
 from tests.fakes.notifier import FakeNotifier
 from webapp.queues import InProcessJobQueue
 
@@ -89,9 +90,9 @@ async def test_a_refused_payout_returns_principal_and_fee_and_says_how_to_retry(
     payout_id, wallet_id = await _sold(session_factory, language)
     async with session_factory() as session:
         assert await ledger.available(session=session, account_id=wallet_id) == Money.of("30.40", KES)
-        outcome = await payments.apply_b2c_result(
+        outcome = await payments.apply_payout_result(
             session=session, originator_conversation_id=payout_id, conversation_id="AG_1",
-            result_code="2001", result_desc="The initiator information is invalid.", receipt="", amount=None,
+            result=results.b2c_result("2001", "The initiator information is invalid."), receipt="", amount=None,
         )  # fmt: skip
         await session.commit()
     assert outcome == "failed"
@@ -150,9 +151,9 @@ async def test_a_refused_payout_stops_counting_against_the_daily_limit(session_f
     assert other.allowed
     assert (await gate.limits(customer_id)).used_today == Money.of(1600, KES)
     async with session_factory() as session:
-        await payments.apply_b2c_result(
+        await payments.apply_payout_result(
             session=session, originator_conversation_id=payout_id, conversation_id="AG_2",
-            result_code="2001", result_desc="refused", receipt="", amount=None,
+            result=results.b2c_result("2001", "refused"), receipt="", amount=None,
         )  # fmt: skip
         await session.commit()
     assert await flow_jobs.payout_finished(payout_id) == "failed"

@@ -16,6 +16,7 @@ from core.money import Asset, Money
 from core.outbox.models import OutboxJob
 from core.payments import collections, errors, service
 from core.payments.models import Payout
+from payouts.mpesa import results
 
 KES = Asset.KES
 
@@ -108,12 +109,11 @@ async def test_daily_limit(session_factory):
 
 async def _apply(factory, payout, code: str, amount: Decimal | None = None, conv: str = "AG_1") -> str:
     async with factory() as session:
-        outcome = await service.apply_b2c_result(
+        outcome = await service.apply_payout_result(
             session=session,
             originator_conversation_id=payout.id,
             conversation_id=conv,
-            result_code=code,
-            result_desc="desc",
+            result=results.b2c_result(code, "desc"),
             receipt="SABC",
             amount=amount,
         )
@@ -170,16 +170,13 @@ async def test_status_not_found_resends_only_if_never_accepted(session_factory):
         await service.claim_for_send(session=session, payout_id=payout.id)
         claim = await service.claim_for_send(session=session, payout_id=payout.id)  # the crashed re-run
         assert not claim.send and claim.payout.status == "unknown"
-        outcome = await service.apply_status_result(
+        outcome = await service.apply_status_answer(
             session=session,
             originator_conversation_id=payout.id,
             status_query_id="q1",
-            found=False,
-            completed=False,
-            transaction_result_code="",
+            result=results.status_result(found=False, completed=False, transaction_result_code="", desc=""),
             receipt="",
             amount=None,
-            desc="",
         )
         await session.commit()
     assert outcome == "resend"

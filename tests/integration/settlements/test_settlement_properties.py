@@ -22,6 +22,7 @@ from core.payments import service as payments
 from core.settlements import refunds
 from core.settlements import settle as settling
 from core.settlements.service import credit_kibeti_payment, merchant_balance
+from payouts.mpesa import results
 
 KES = Asset.KES
 Op = tuple[str, int]
@@ -92,9 +93,9 @@ async def _run(url: str, steps: list[Op], fee_bps: int) -> None:
                     assert row.amount_minor <= available.minor
                     if kind == "settle_ok":
                         payout = await payments.get_payout(session=session, payout_id=row.payout_id)
-                        await payments.apply_b2c_result(
+                        await payments.apply_payout_result(
                             session=session, originator_conversation_id=payout.originator_conversation_id,
-                            conversation_id="", result_code="0", result_desc="ok", receipt=f"R{row.id}",
+                            conversation_id="", result=results.b2c_result("0", "ok"), receipt=f"R{row.id}",
                             amount=Decimal(row.amount_minor) / 100,
                         )  # fmt: skip
                         paid_out += row.amount_minor

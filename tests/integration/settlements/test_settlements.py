@@ -35,6 +35,7 @@ from core.settlements.service import (
     merchant_fee,
 )
 from core.webhooks.models import WebhookEvent
+from payouts.mpesa import results
 from webapp.queues import InProcessJobQueue
 
 KES = Asset.KES
@@ -114,9 +115,9 @@ async def test_settlement_pays_the_till_by_b2b_and_lists_both_payments(session_f
         assert payout.amount_minor == 275_800 and payout.merchant_id == merchant.id
         assert await merchant_balance(session, merchant.id) == Money.zero(KES)  # held for the payout
         await payments.mark_accepted(session=session, payout_id=payout.id, conversation_id="AG_1")
-        outcome = await payments.apply_b2c_result(
+        outcome = await payments.apply_payout_result(
             session=session, originator_conversation_id=payout.originator_conversation_id,
-            conversation_id="AG_1", result_code="0", result_desc="ok", receipt="SKL1234XYZ",
+            conversation_id="AG_1", result=results.b2c_result("0", "ok"), receipt="SKL1234XYZ",
             amount=Decimal(2758),
         )  # fmt: skip
         assert outcome == "succeeded"

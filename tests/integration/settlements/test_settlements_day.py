@@ -23,6 +23,7 @@ from core.settlements import refunds
 from core.settlements import settle as settling
 from core.settlements.models import MerchantCredit
 from core.settlements.service import credit_kibeti_payment, merchant_balance
+from payouts.mpesa import results
 from tests.integration.invoices.conftest import Shop
 from wallets.networks import Network
 
@@ -177,9 +178,9 @@ async def test_a_day_of_merchant_traffic_settles_to_the_shilling(shop: Shop) -> 
             payout = await payments.get_payout(session=session, payout_id=row.payout_id)
             assert payout.kind == "b2b"
             await payments.mark_accepted(session=session, payout_id=payout.id, conversation_id=f"AG_{row.id}")
-            await payments.apply_b2c_result(
+            await payments.apply_payout_result(
                 session=session, originator_conversation_id=payout.originator_conversation_id,
-                conversation_id=f"AG_{row.id}", result_code="0", result_desc="ok", receipt=f"SKD{row.id}X",
+                conversation_id=f"AG_{row.id}", result=results.b2c_result("0", "ok"), receipt=f"SKD{row.id}X",
                 amount=Decimal(payout.amount_minor) / 100,
             )  # fmt: skip
             assert (await settling.finish(session=session, payout_id=payout.id)).settlement.status == "paid"
