@@ -9,7 +9,7 @@ import pkgutil
 import sys
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.config import get_settings
 from core.errors import KibetiError
@@ -75,8 +75,15 @@ def _explain(exc: Exception) -> str:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     if "database is locked" in str(exc):
         return "the database is busy (another kibeti process is writing to it); try again in a moment"
+    if isinstance(exc, DBAPIError) and _missing_table(str(exc.orig)):
+        return "the database has no Kibeti tables yet (or misses newer ones): run `kibeti db upgrade`"
     if isinstance(exc, OperationalError):
         return f"cannot use the database ({exc.orig}); check DATABASE_URL and that the database is up"
     if isinstance(exc, ArithmeticError):
         return "that number is not one Kibeti can use; check the amounts you typed"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _missing_table(message: str) -> bool:
+    """SQLite's and PostgreSQL's words for a table the migrations have not created."""
+    return "no such table" in message or ("relation" in message and "does not exist" in message)

@@ -12,6 +12,7 @@ import click
 from core.errors import KibetiError
 from core.flows.service import CoreFlows
 from core.flows.withdrawals import withdrawal_quote_text
+from core.identity import service as identity
 from core.identity.phone import normalize_phone
 from core.money import Money, format_money, parse_amount
 from core.runtime import Runtime
@@ -82,6 +83,8 @@ def address(customer: int, network: str) -> None:
     async def work(runtime: Runtime) -> str:
         from wallets.adapter import deriver_for
 
+        async with runtime.session_factory() as session:  # no address for a customer who does not exist
+            await identity.get_customer(session=session, customer_id=customer)
         settings = runtime.settings.wallets
         gateway = WalletGateway(
             session_factory=runtime.session_factory,

@@ -103,6 +103,11 @@ def ctr_command(day: datetime, customer_id: int | None, output: Path | None) -> 
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def crypto_flows_command(start: datetime, end: datetime, output: Path | None) -> None:
     """CSV of every crypto movement in [FROM, TO) (UTC days)."""
+    if end <= start:
+        raise click.BadParameter(
+            f"--to ({end:%Y-%m-%d}) must be after --from ({start:%Y-%m-%d}): it is exclusive",
+            param_hint="--to",
+        )
 
     def utc(moment: datetime) -> datetime:
         return datetime.combine(moment.date(), time(0), tzinfo=UTC)

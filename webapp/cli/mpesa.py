@@ -50,6 +50,11 @@ def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_v
     """Pay the paybill from a simulated phone: the Daraja simulator sends Kibeti the validation, then
     the confirmation. Needs the running app (`make run`) or `kibeti mpesa simulator`."""
 
+    if not amount.isdigit() or not 1 <= int(amount) <= 250_000:  # what an M-Pesa phone lets a payer type
+        raise click.BadParameter(
+            f"{amount!r} is not a payment M-Pesa takes: whole shillings from 1 to 250000, e.g. 500",
+            param_hint="--amount",
+        )
     from simulators.daraja import paybill as c2b_sim  # a simulator command: never a production path
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], list[str]]:

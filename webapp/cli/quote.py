@@ -82,7 +82,12 @@ def _run(kind: QuoteKind, amount: str, unit: str, asset: str | None, rail: str, 
 
 
 def _command(kind: QuoteKind) -> click.Command:
-    @click.command(name=kind.value, help=f"Quote a {kind.value}: AMOUNT UNIT [ASSET].")
+    # ignore_unknown_options: a negative AMOUNT ("-5") reaches the amount check, not "no such option"
+    @click.command(
+        name=kind.value,
+        help=f"Quote a {kind.value}: AMOUNT UNIT [ASSET].",
+        context_settings={"ignore_unknown_options": True},
+    )
     @click.argument("amount")
     @click.argument("unit")
     @click.argument("asset", required=False)

@@ -89,6 +89,14 @@ def status_command() -> None:
 )
 def screen_command(name: str, dob: str, id_number: str, address: str, nationality: str) -> None:
     """Screen one name / ID / address against the active list and explain the result."""
+    if not (name.strip() or id_number.strip() or address.strip()):
+        raise click.UsageError("give a NAME, --id-number or --address to screen")
+    try:
+        born = date.fromisoformat(dob) if dob else None
+    except ValueError:
+        raise click.BadParameter(
+            f"{dob!r} is not a date: write it as YYYY-MM-DD", param_hint="--dob"
+        ) from None
 
     async def work(runtime: Runtime) -> None:
         async with runtime.session_factory() as session:
@@ -97,7 +105,7 @@ def screen_command(name: str, dob: str, id_number: str, address: str, nationalit
             raise click.ClickException("no sanctions list loaded: run `kibeti sanctions load PATH`")
         subject = Subject(
             name=name,
-            date_of_birth=date.fromisoformat(dob) if dob else None,
+            date_of_birth=born,
             id_number=id_number,
             address=address,
             nationality=nationality,

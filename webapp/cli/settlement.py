@@ -9,6 +9,7 @@ from typing import Protocol
 
 import click
 
+from core.merchants import service as merchants
 from core.money import Asset, Money, format_money
 from core.outbox.service import relay
 from core.runtime import Runtime
@@ -67,6 +68,12 @@ async def _wait(rt: Runtime, ids: list[int], seconds: float) -> Sequence[Settlem
         await asyncio.sleep(0.5)
 
 
+async def _existing_merchant(rt: Runtime, merchant_id: int) -> None:
+    """Refuse an unknown merchant id by name (it would otherwise read as "nothing to settle")."""
+    async with rt.session_factory() as session:
+        await merchants.get_merchant(session=session, merchant_id=merchant_id)
+
+
 @settlement_group.command(name="run")
 @click.option("--merchant", "merchant_id", type=int, default=None, help="Only this merchant.")
 @click.option("--daily", is_flag=True, help="Only merchants on the daily schedule (the batch).")
@@ -78,6 +85,8 @@ def run(merchant_id: int | None, daily: bool, force: bool, wait_s: float) -> Non
     """Settle every active merchant's balance above its minimum to its till, paybill or phone."""
 
     async def work(rt: Runtime) -> Sequence[SettlementRow]:
+        if merchant_id is not None:
+            await _existing_merchant(rt, merchant_id)
         opened = await flows.run_settlements(
             rt, merchant_id=merchant_id, schedule="daily" if daily else None, force=force
         )
@@ -98,6 +107,7 @@ def list_settlements(merchant_id: int) -> None:
     """A merchant's settlements, newest first."""
 
     async def work(rt: Runtime) -> Sequence[SettlementRow]:
+        await _existing_merchant(rt, merchant_id)
         async with rt.session_factory() as session:
             return await settling.list_settlements(session=session, merchant_id=merchant_id)
 
@@ -111,7 +121,10 @@ def show_statement(settlement_id: str) -> None:
     """A settlement's statement as CSV (invoices, gross, fee, net, M-Pesa receipt): S12 or 12."""
     digits = settlement_id.removeprefix("S").removeprefix("s")
     if not digits.isdigit():
-        raise click.BadParameter(f"{settlement_id!r} is not a settlement (e.g. S12)")
+        raise click.BadParameter(
+            f"{settlement_id!r} is not a settlement id: give one such as S12 (see `kibeti settlement list`)",
+            param_hint="SETTLEMENT_ID",
+        )
 
     async def work(rt: Runtime) -> str:
         async with rt.session_factory() as session:

@@ -1,0 +1,80 @@
+"""`kibeti` with the wrong arguments a new operator types: each answer is one `Error:` line saying
+what to do, exit status 2 for a usage mistake and 1 for a refusal, never a traceback and never a
+silent success."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli import kibeti
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # web3 imports websockets.legacy
+
+
+@pytest.fixture
+def env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
+    return {"KIBETI_ENV": "test", "DATABASE_URL": sqlite_url, "REDIS_URL": "", "DATA_DIR": str(tmp_path)}
+
+
+def _error(done: subprocess.CompletedProcess[str], status: int) -> str:
+    """The command's one `Error:` line, after checking the exit status and that nothing else went wrong."""
+    assert done.returncode == status, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and "KIBETI_DEBUG" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+    return errors[0]
+
+
+def test_an_unknown_customer_gets_no_deposit_address(env: dict[str, str]) -> None:
+    done = kibeti("chain", "address", "--customer", "9999", "--network", "erc20", env=env)
+    assert _error(done, 1) == "Error: no customer 9999"
+    assert done.stdout == ""
+
+
+def test_a_negative_quote_amount_is_an_amount_error_not_an_unknown_option(env: dict[str, str]) -> None:
+    line = _error(kibeti("quote", "buy", "-5", "KES", "BTC", env=env), 1)
+    assert "No such option" not in line and "amount" in line.lower()
+
+
+def test_screening_needs_something_to_screen_and_a_real_date(env: dict[str, str]) -> None:
+    assert "give a NAME, --id-number or --address" in _error(kibeti("sanctions", "screen", env=env), 2)
+    bad_dob = kibeti("sanctions", "screen", "John Doe", "--dob", "17/05/1990", env=env)
+    assert "--dob" in (line := _error(bad_dob, 2)) and "YYYY-MM-DD" in line
+
+
+def test_settlements_of_an_unknown_merchant_are_refused_by_name(env: dict[str, str]) -> None:
+    assert _error(kibeti("settlement", "list", "9999", env=env), 1) == "Error: no merchant 9999"
+    run = kibeti("settlement", "run", "--merchant", "9999", "--wait", "0", env=env)
+    assert _error(run, 1) == "Error: no merchant 9999" and "Nothing to settle" not in run.stdout
+    assert "SETTLEMENT_ID" in _error(kibeti("settlement", "statement", "last", env=env), 2)
+
+
+@pytest.mark.parametrize("amount", ["-10", "abc", "0", "12.50", "250001"])
+def test_a_paybill_amount_is_checked_before_the_simulator_is_called(env: dict[str, str], amount: str) -> None:
+    done = kibeti(
+        "mpesa", "simulate-c2b", "--phone", "+254700000001", "--amount", amount,
+        env={**env, "MPESA_CALLBACK_BASE_URL": "http://127.0.0.1:19299"},  # nothing listens there
+    )  # fmt: skip
+    line = _error(done, 2)
+    assert "--amount" in line and "whole shillings from 1 to 250000" in line and "simulator" not in line
+
+
+def test_a_crypto_flows_period_must_end_after_it_starts(env: dict[str, str]) -> None:
+    done = kibeti(
+        "compliance", "report", "crypto-flows", "--from", "2026-01-02", "--to", "2026-01-01", env=env
+    )
+    assert "--to" in _error(done, 2) and done.stdout == ""
+
+
+def test_a_database_without_the_schema_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    empty = {
+        "KIBETI_ENV": "test",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/empty.db",
+        "REDIS_URL": "",
+    }
+    done = kibeti("settlement", "list", "1", env=empty)
+    assert done.returncode == 1 and "run `kibeti db upgrade`" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
