@@ -57,8 +57,10 @@ def main() -> None:
     except Exception as exc:  # a person at a terminal gets one line and what to do, not a traceback
         if _debugging():
             raise
-        click.echo(f"Error: {_explain(exc)}", err=True)
-        click.echo("(set KIBETI_DEBUG=1 to see the full traceback)", err=True)
+        explained = _explain(exc)
+        click.echo(f"Error: {explained or f'{type(exc).__name__}: {exc}'}", err=True)
+        if explained is None:  # a failure nobody foresaw: the traceback is for whoever fixes it
+            click.echo("(set KIBETI_DEBUG=1 to see the full traceback)", err=True)
         sys.exit(1)
 
 
@@ -70,9 +72,12 @@ def _debugging() -> bool:
         return False
 
 
-def _explain(exc: Exception) -> str:
+def _explain(exc: Exception) -> str | None:
+    """One line for a failure the operator can fix; None for one that needs the traceback."""
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+        if exc.filename:
+            return f"{exc.strerror}: {exc.filename} (check the path and that its directory exists)"
+        return exc.strerror
     if "database is locked" in str(exc):
         return "the database is busy (another kibeti process is writing to it); try again in a moment"
     if isinstance(exc, DBAPIError) and _missing_table(str(exc.orig)):
@@ -81,7 +86,7 @@ def _explain(exc: Exception) -> str:
         return f"cannot use the database ({exc.orig}); check DATABASE_URL and that the database is up"
     if isinstance(exc, ArithmeticError):
         return "that number is not one Kibeti can use; check the amounts you typed"
-    return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _missing_table(message: str) -> bool:

@@ -18,6 +18,7 @@ from core.fx import overrides
 from core.fx import service as fx_service
 from core.fx.errors import RatesUnavailable
 from core.fx.policy import FxPolicy
+from core.merchants import service as merchants
 from core.money import Asset
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
@@ -87,7 +88,9 @@ def alerts_command() -> None:
 
 @cli.command(name="fees")
 @click.option("--asset", default="USDT-TRC20", show_default=True, help="the crypto asset quoted")
-@click.option("--tier", "kyc_tier", type=int, default=None, help="KYC tier (for tier overrides)")
+@click.option(
+    "--tier", "kyc_tier", type=click.IntRange(0, 2), default=None, help="KYC tier 0-2 (for tier overrides)"
+)
 @click.option(
     "--merchant", "merchant_id", type=int, default=None, help="merchant id (for merchant overrides)"
 )
@@ -96,6 +99,8 @@ def fees_command(asset: str, kyc_tier: int | None, merchant_id: int | None) -> N
 
     async def work(runtime: Runtime) -> None:
         async with runtime.session_factory() as session:
+            if merchant_id is not None:  # an unknown id would show the default schedule as if it were its own
+                await merchants.get_merchant(session=session, merchant_id=merchant_id)
             schedule = await fees_service.resolve_schedule(
                 session=session, asset=Asset.parse(asset), at=runtime.clock.now(), kyc_tier=kyc_tier,
                 merchant_id=merchant_id,

@@ -18,7 +18,14 @@ def worker_group() -> None:
 
 
 @worker_group.command(name="payouts")
-@click.option("-n", "--count", default=2, show_default=True, help="How many worker processes.")
+@click.option(
+    "-n",
+    "--count",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="How many worker processes.",
+)
 @click.option("--queues", default="payouts,default", show_default=True)
 @click.option(
     "--simple/--fork",
@@ -42,7 +49,7 @@ def mpesa_group() -> None:
 
 @mpesa_group.command(name="simulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8090, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True)
 def simulator(host: str, port: int) -> None:
     """Run the Daraja simulator (OAuth, STK, B2C, status, balance, C2B; control API under /simulator)."""
     from simulators.daraja.simulator import main

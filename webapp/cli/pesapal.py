@@ -37,7 +37,7 @@ def register_ipn() -> None:
 
 
 @pesapal_group.command(name="orders")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 def orders(limit: int) -> None:
     """The newest PesaPal orders: status, amount, reference and tracking id."""
 

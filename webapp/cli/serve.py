@@ -12,8 +12,14 @@ from core.config import Settings, override_for_this_process
 
 @click.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="Processes (production: with Redis).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes (production: with Redis).",
+)
 def cli(host: str, port: int, workers: int) -> None:
     """Serve Kibeti over HTTP."""
     click.echo(f"Kibeti on http://{host}:{port}  (phone simulator: http://{host}:{port}/phone)", err=True)

@@ -46,7 +46,10 @@ def create_command(email: str, role: str, password: str) -> None:
             await session.commit()
             return new.provisioning_uri
 
-    uri = run_with_runtime(work)
+    try:
+        uri = run_with_runtime(work)
+    except ValueError as exc:  # the service's word on a malformed email address
+        raise click.ClickException(f"{exc} (e.g. --email jane@example.com); nothing was created") from exc
     click.echo(f"Created {email.strip().lower()} ({role}).")
     click.echo("Add this to an authenticator app now; it is not shown again:")
     click.echo(uri)

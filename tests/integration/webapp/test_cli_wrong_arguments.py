@@ -78,3 +78,45 @@ def test_a_database_without_the_schema_says_to_run_db_upgrade(tmp_path: Path) ->
     done = kibeti("settlement", "list", "1", env=empty)
     assert done.returncode == 1 and "run `kibeti db upgrade`" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fee_schedule_of_an_unknown_tier_or_merchant_is_refused(env: dict[str, str]) -> None:
+    assert "--tier" in _error(kibeti("fx", "fees", "--tier", "-1", env=env), 2)
+    assert "--tier" in _error(kibeti("fx", "fees", "--tier", "9", env=env), 2)
+    unknown = kibeti("fx", "fees", "--merchant", "9999", env=env)
+    assert _error(unknown, 1) == "Error: no merchant 9999" and unknown.stdout == ""
+
+
+def test_a_malformed_staff_email_is_one_line_not_a_value_error(env: dict[str, str]) -> None:
+    done = kibeti(
+        "staff", "create", "--email", "not-an-email", "--role", "admin", "--password", "Very-long-passw0rd!",
+        env=env,
+    )  # fmt: skip
+    line = _error(done, 1)
+    assert "email" in line and "ValueError" not in line and "nothing was created" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pesapal", "orders", "--limit", "-1"),
+        ("mpesa", "simulator", "--port", "-1"),
+        ("serve", "--port", "70000"),
+        ("serve", "--workers", "0"),
+        ("worker", "payouts", "-n", "0"),
+    ],
+)
+def test_counts_and_ports_out_of_range_are_usage_errors(env: dict[str, str], args: tuple[str, ...]) -> None:
+    assert "is not in the range" in _error(kibeti(*args, env=env), 2)
+
+
+def test_a_report_written_into_a_missing_directory_names_the_path(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-dir" / "flows.csv"
+    done = kibeti(
+        "compliance", "report", "crypto-flows", "--from", "2026-01-01", "--to", "2026-01-02", "-o", str(target),
+        env=env,
+    )  # fmt: skip
+    line = _error(done, 1)
+    assert str(target) in line and "directory exists" in line
