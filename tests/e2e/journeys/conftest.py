@@ -23,11 +23,12 @@ from sqlalchemy import func, select
 
 from core import runtime as runtime_module
 from core.config import Settings
-from core.identity import service as identity
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import TOKEN, AtPhone
+from tests.e2e.ussd.conftest import PIN as PIN  # the PIN every journey registers with
+from tests.e2e.ussd.conftest import TOKEN, AtPhone, customer_id_of
+from tests.e2e.ussd.conftest import register as ussd_register
 from tests.polling import eventually as eventually  # the one polling helper (tests/polling.py)
 from webapp import scheduler
 from webapp.api import mpesa as mpesa_api
@@ -35,7 +36,6 @@ from webapp.app import create_app
 from webapp.bootstrap import build_runtime
 
 ROOT = Path(__file__).resolve().parents[3]
-PIN = "4826"
 
 
 def bound_socket() -> socket.socket:
@@ -182,22 +182,13 @@ async def _outbox_pending(rt: Runtime) -> int:
 
 async def register(phone: AtPhone, language: str, name: str, id_number: str = "12345678") -> str:
     """Dial, choose the language, give name and ID, accept the terms, choose and confirm the PIN."""
-    await phone.dial()
-    await phone.send(language)
-    await phone.send(name)
-    await phone.send(id_number)
-    await phone.send("15031990")  # date of birth
-    await phone.send("1")
-    await phone.send(PIN)
-    return await phone.send(PIN)
+    return await ussd_register(phone, language, name, national_id=id_number)
 
 
 async def paybill(stack: Stack, phone: str, amount: str) -> None:
     """The customer pays the paybill from M-Pesa: C2B URLs registered (nothing in the app does it,
     see the report), then the simulator's C2B with the customer number as the account."""
-    async with stack.rt.session_factory() as session:
-        customer = await identity.get_customer_by_phone(session=session, phone=phone)
-        assert customer is not None
+    customer_id = await customer_id_of(stack.rt, phone)
     sim = f"{stack.url}/daraja-sim"
     token = (
         await stack.http.get(
@@ -218,7 +209,7 @@ async def paybill(stack: Stack, phone: str, amount: str) -> None:
         f"{sim}/mpesa/c2b/v1/simulate",
         headers=headers,
         json={"ShortCode": "600000", "CommandID": "CustomerPayBillOnline", "Amount": amount,
-              "Msisdn": phone.lstrip("+"), "BillRefNumber": str(customer.id)},
+              "Msisdn": phone.lstrip("+"), "BillRefNumber": str(customer_id)},
     )  # fmt: skip
     assert paid.status_code == 200, paid.text
 

@@ -3,8 +3,11 @@ the form fields exactly as Africa's Talking posts them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -54,6 +57,71 @@ class AtPhone:
         return body
 
 
+PIN = "4826"
+
+
+async def register(
+    phone: AtPhone, language: str, name: str = "Amina Wanjiru", national_id: str | None = None
+) -> str:
+    """Dial, choose the language, give name and ID, date of birth, accept the terms, choose and confirm
+    the PIN; the national ID is the number's last 8 digits unless given (one ID, one number)."""
+    await phone.dial()
+    await phone.send(language)
+    await phone.send(name)
+    await phone.send(national_id or phone.number[-8:])
+    await phone.send("15031990")  # date of birth
+    await phone.send("1")
+    await phone.send(PIN)
+    return await phone.send(PIN)
+
+
+async def registered(
+    client: httpx.AsyncClient,
+    number: str,
+    language: str,
+    name: str = "Amina Wanjiru",
+    *,
+    national_id: str | None = None,
+) -> AtPhone:
+    """A handset whose customer has just registered over USSD."""
+    phone = AtPhone(client, number)
+    await register(phone, language, name, national_id)
+    return phone
+
+
+async def funded(
+    client: httpx.AsyncClient,
+    rt: Runtime,
+    number: str,
+    language: str,
+    amount: str,
+    asset_value: str,
+    name: str = "Amina Wanjiru",
+    *,
+    national_id: str | None = None,
+) -> AtPhone:
+    """A handset whose customer registered over USSD and then had `amount` of the asset deposited."""
+    phone = await registered(client, number, language, name, national_id=national_id)
+    await fund(rt, phone.number, amount, asset_value)
+    return phone
+
+
+async def customer_id_of(rt: Runtime, phone: str) -> int:
+    from core.identity import service as identity
+
+    async with rt.session_factory() as session:
+        customer = await identity.get_customer_by_phone(session=session, phone=phone)
+        assert customer is not None
+        return int(customer.id)
+
+
+async def count_rows(rt: Runtime, model: type) -> int:
+    from sqlalchemy import func, select
+
+    async with rt.session_factory() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
 @pytest.fixture
 def at_fake() -> Iterator[FakeAfricasTalking]:
     server = FakeAfricasTalking().start()
@@ -83,6 +151,52 @@ async def client(ussd_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(ussd_runtime, run_scheduler_inside=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         yield c
+
+
+@contextlib.contextmanager
+def app_on_own_loop(
+    pg_url: str, redis_url: str
+) -> Iterator[tuple[asyncio.AbstractEventLoop, Runtime, httpx.AsyncClient]]:
+    """The whole app on an event loop of its own, for Hypothesis tests (whose @given runs synchronously):
+    the loop, the Runtime and an HTTP client on the app; all closed afterwards."""
+    loop = asyncio.new_event_loop()
+    rt = build_runtime(
+        Settings(kibeti_env="test", database_url=pg_url, redis_url=redis_url, at_callback_token=TOKEN)
+    )
+    runtime_module.install(rt)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://t")
+    try:
+        yield loop, rt, client
+    finally:
+        loop.run_until_complete(client.aclose())
+        if rt.redis is not None:
+            loop.run_until_complete(rt.redis.aclose())
+        rt.queue.connection.close()  # type: ignore[attr-defined]
+        loop.run_until_complete(rt.session_factory.kw["bind"].dispose())
+        loop.close()
+
+
+async def fuzz_walk(
+    client: httpx.AsyncClient, phone: str, inputs: list[str], *, crash_replies: Collection[str]
+) -> None:
+    """One fuzzed session: dial, then type `inputs` one hop at a time until an END. Every reply is a
+    200, CON/END within 182 characters, and none of `crash_replies` (the engine's last resort)."""
+    session_id, typed = f"fuzz-{next(_ids)}", []
+
+    async def post(text: str) -> str:
+        form = {"sessionId": session_id, "serviceCode": "*483*1#", "phoneNumber": phone, "networkCode": "63902",
+                "text": text}  # fmt: skip
+        response = await client.post(f"/ussd/{TOKEN}", data=form)
+        assert response.status_code == 200, response.text
+        assert response.text.startswith(("CON ", "END ")) and len(response.text) - 4 <= 182, response.text
+        assert response.text not in crash_replies, text  # a state raised
+        return response.text
+
+    await post("")
+    for value in inputs:
+        typed.append(value)
+        if (await post("*".join(typed))).startswith("END "):
+            return
 
 
 async def deliver_sms(rt: Runtime) -> None:
@@ -133,6 +247,35 @@ async def fund(rt: Runtime, phone: str, amount: str, asset_value: str) -> None:
             from_account_id=custody.id, to_account_id=wallet, amount=Money.of(amount, asset), kind="deposit",
         )  # fmt: skip
         await session.commit()
+
+
+async def stk_paid(rt: Runtime, *, checkout_request_id: str, receipt: str) -> dict[str, Any]:
+    """M-Pesa confirms the one STK push in full (its callback); returns the arguments of the buy's
+    completion job that the callback staged."""
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from core.flows import trading
+    from core.outbox.models import OutboxJob
+    from core.payments import collections
+    from core.payments.models import MpesaCollection
+
+    async with rt.session_factory() as session:
+        row = (await session.execute(select(MpesaCollection))).scalar_one()
+        await collections.mark_requested(
+            session=session, collection_id=row.id, checkout_request_id=checkout_request_id,
+            merchant_request_id=f"m-{checkout_request_id}",
+        )  # fmt: skip
+        await collections.apply_stk_callback(
+            session=session, checkout_request_id=checkout_request_id, result_code="0", result_desc="ok",
+            amount=Decimal(row.amount_minor) / 100, receipt=receipt, phone=row.phone, raw={},
+        )  # fmt: skip
+        await session.commit()
+        job = (
+            await session.execute(select(OutboxJob).where(OutboxJob.job == trading.COMPLETE_BUY_JOB))
+        ).scalar_one()
+        return dict(job.kwargs)
 
 
 async def balance_of(rt: Runtime, phone: str, asset_value: str) -> str:

@@ -7,11 +7,9 @@ import httpx
 import pytest
 
 from compliance import jobs
-from core.identity import service as identity
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import AtPhone, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, customer_id_of, fund, refresh_rates, registered
 
 
 async def _limits_screen(phone: AtPhone) -> str:
@@ -42,8 +40,7 @@ async def test_a_new_customer_sees_the_tier_0_limits(
     language: str,
     expected: str,
 ) -> None:
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, language)
+    phone = await registered(client, "+254712345678", language)
     screen = await _limits_screen(phone)
     assert screen == expected
     assert len(screen) - 4 <= 160
@@ -54,12 +51,10 @@ async def test_a_verified_customer_sees_their_tier_and_what_they_used_today(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    async with rt.session_factory() as session:
-        customer = await identity.get_customer_by_phone(session=session, phone=phone.number)
-        assert customer is not None
-    await jobs.verify_identity(customer.id)  # the identity simulator matched them: Tier 1
+    phone = await registered(client, "+254712345678", "1")
+    await jobs.verify_identity(
+        await customer_id_of(rt, phone.number)
+    )  # the identity simulator matched them: Tier 1
     await fund(rt, phone.number, "50", "USDT-TRC20")
     await phone.dial()
     await phone.send("3")

@@ -19,8 +19,16 @@ from core.ledger import service as ledger
 from core.money import Asset, Money
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import (
+    TOKEN,
+    AtPhone,
+    customer_id_of,
+    deliver_sms,
+    funded,
+    refresh_rates,
+    register,
+    registered,
+)
 from webapp.schema import import_all_models
 
 NUMBER = "+254712345678"
@@ -56,8 +64,7 @@ async def test_menu_top_up_rates_and_help(
     client: httpx.AsyncClient, ussd_runtime: Runtime, language: str, words: list[str]
 ) -> None:
     await refresh_rates(ussd_runtime)
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, language, national_id=NATIONAL_ID)
+    phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
     menu = await phone.dial()
     assert words[0] in menu and "9 " in menu, menu
     await phone.send("6")
@@ -75,19 +82,10 @@ async def test_menu_top_up_rates_and_help(
 
 async def test_pending_payout_in_the_statement(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     rt = ussd_runtime
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, "2", national_id=NATIONAL_ID)
+    phone = await funded(client, rt, NUMBER, "2", "2000", "KES", national_id=NATIONAL_ID)
+    customer_id = await customer_id_of(rt, NUMBER)
     async with rt.session_factory() as session:  # money held for an M-Pesa payout in flight
-        customer = await identity.get_customer_by_phone(session=session, phone=NUMBER)
-        assert customer is not None
-        wallet = await accounts.wallet_account_id(session, customer.id, Asset.KES)
-        custody = await ledger.system_account(
-            session=session, kind=accounts.AccountKind.CUSTODY, asset=Asset.KES
-        )
-        await ledger.transfer(
-            session=session, idempotency_key="e2e-fund-kes", from_account_id=custody.id, to_account_id=wallet,
-            amount=Money.of("2000", Asset.KES), kind="deposit",
-        )  # fmt: skip
+        wallet = await accounts.wallet_account_id(session, customer_id, Asset.KES)
         await ledger.place_hold(
             session=session, idempotency_key="e2e-payout-hold", account_id=wallet,
             amount=Money.of("1500", Asset.KES), memo="M-Pesa payout", details={"payout_id": "e2e-1"},
@@ -101,7 +99,7 @@ async def test_pending_payout_in_the_statement(client: httpx.AsyncClient, ussd_r
 
 async def test_retried_end_hop_replays_its_answer(client: httpx.AsyncClient) -> None:
     phone = AtPhone(client, NUMBER)
-    done = await _register(phone, "1", national_id=NATIONAL_ID)
+    done = await register(phone, "1", national_id=NATIONAL_ID)
     assert done.startswith("END Welcome to Kibeti")
     assert await phone.hop() == done  # Africa's Talking retried the final hop: the same answer
     event = {"sessionId": phone.session_id, "status": "Success", "hopsCount": "7"}
@@ -113,8 +111,7 @@ async def test_retried_end_hop_replays_its_answer(client: httpx.AsyncClient) -> 
 async def test_change_pin_wrong_current_pin_told_at_once(
     client: httpx.AsyncClient, language: str, expected: str
 ) -> None:
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, language, national_id=NATIONAL_ID)
+    phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
     await phone.dial()
     await phone.send("9")
     await phone.send("1")
@@ -183,8 +180,7 @@ async def test_forgot_pin_by_sms_code_and_nothing_secret_at_rest(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking, language: str
 ) -> None:
     rt = ussd_runtime
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, language, national_id=NATIONAL_ID)
+    phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
     # locked out by wrong PINs, the customer reaches the reset from the PIN prompt itself
     await phone.dial()
     await phone.send("9")
@@ -229,8 +225,7 @@ async def test_staff_reset_lands_on_the_code_then_a_new_pin(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking, language: str, asked: str
 ) -> None:
     rt = ussd_runtime
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, language, national_id=NATIONAL_ID)
+    phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
     assert rt.notifier is not None
     async with rt.session_factory() as session:  # staff re-checked the ID: the customer gets a code
         customer = await identity.get_customer_by_phone(session=session, phone=NUMBER)
@@ -260,8 +255,7 @@ async def test_a_staff_reset_code_that_expired_is_sent_again(
 ) -> None:
     """After a staff reset every dial asks for the code, so an expired one cannot be a dead end."""
     rt = ussd_runtime
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, language, national_id=NATIONAL_ID)
+    phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
     assert rt.notifier is not None
     async with rt.session_factory() as session:
         customer = await identity.get_customer_by_phone(session=session, phone=NUMBER)

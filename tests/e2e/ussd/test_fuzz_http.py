@@ -2,66 +2,49 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import runtime as runtime_module
-from core.config import Settings
-from tests.e2e.ussd.conftest import TOKEN
+from tests.e2e.ussd.conftest import TOKEN, app_on_own_loop
 from tests.unit.ussd.test_fuzz import USSD_TEXT
-from webapp.app import create_app
-from webapp.bootstrap import build_runtime
 
 _ids = itertools.count(1)
 
 
 def test_callback_survives_random_text(clean_pg_url: str, redis_url: str) -> None:
-    loop = asyncio.new_event_loop()
-    rt = build_runtime(
-        Settings(kibeti_env="test", database_url=clean_pg_url, redis_url=redis_url, at_callback_token=TOKEN)
-    )
-    runtime_module.install(rt)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://t")
+    with app_on_own_loop(clean_pg_url, redis_url) as (loop, _rt, client):
 
-    async def session(phone: str, hops: list[str]) -> None:
-        session_id = f"fuzz-{next(_ids)}"
-        for text in ["", *hops]:
-            form = {"sessionId": session_id, "serviceCode": "*483*1#", "phoneNumber": phone, "networkCode": "99999",
-                    "text": text}  # fmt: skip
-            response = await client.post(f"/ussd/{TOKEN}", data=form)
-            assert response.status_code == 200, response.text
-            assert response.text.startswith(("CON ", "END ")) and len(response.text) - 4 <= 182, response.text
+        async def session(phone: str, hops: list[str]) -> None:
+            session_id = f"fuzz-{next(_ids)}"
+            for text in ["", *hops]:
+                form = {"sessionId": session_id, "serviceCode": "*483*1#", "phoneNumber": phone, "networkCode": "99999",
+                        "text": text}  # fmt: skip
+                response = await client.post(f"/ussd/{TOKEN}", data=form)
+                assert response.status_code == 200, response.text
+                assert response.text.startswith(("CON ", "END ")) and len(response.text) - 4 <= 182, (
+                    response.text
+                )
 
-    async def register() -> None:
-        for text in ["", "1", "1*Fuzz Tester", "1*Fuzz Tester*12345678", "1*Fuzz Tester*12345678*1",
-                     "1*Fuzz Tester*12345678*1*4826", "1*Fuzz Tester*12345678*1*4826*4826"]:  # fmt: skip
-            form = {
-                "sessionId": "reg",
-                "serviceCode": "*483*1#",
-                "phoneNumber": "+254712345678",
-                "text": text,
-            }
-            await client.post(f"/ussd/{TOKEN}", data=form)
+        async def register() -> None:
+            for text in ["", "1", "1*Fuzz Tester", "1*Fuzz Tester*12345678", "1*Fuzz Tester*12345678*1",
+                         "1*Fuzz Tester*12345678*1*4826", "1*Fuzz Tester*12345678*1*4826*4826"]:  # fmt: skip
+                form = {
+                    "sessionId": "reg",
+                    "serviceCode": "*483*1#",
+                    "phoneNumber": "+254712345678",
+                    "text": text,
+                }
+                await client.post(f"/ussd/{TOKEN}", data=form)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(hops=st.lists(USSD_TEXT, min_size=1, max_size=5), registered=st.booleans())
-    def run(hops: list[str], registered: bool) -> None:
-        loop.run_until_complete(session("+254712345678" if registered else "+254722999888", hops))
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(hops=st.lists(USSD_TEXT, min_size=1, max_size=5), registered=st.booleans())
+        def run(hops: list[str], registered: bool) -> None:
+            loop.run_until_complete(session("+254712345678" if registered else "+254722999888", hops))
 
-    try:
         loop.run_until_complete(register())
         run()
         odd = {"sessionId": "x", "phoneNumber": "not-a-phone", "text": "1"}
         assert loop.run_until_complete(client.post(f"/ussd/{TOKEN}", data=odd)).status_code == 200
         assert loop.run_until_complete(client.post(f"/ussd/{TOKEN}", content=b"\xff\x00")).status_code == 200
-    finally:
-        loop.run_until_complete(client.aclose())
-        if rt.redis is not None:
-            loop.run_until_complete(rt.redis.aclose())
-        rt.queue.connection.close()  # type: ignore[attr-defined]
-        loop.run_until_complete(rt.session_factory.kw["bind"].dispose())
-        loop.close()

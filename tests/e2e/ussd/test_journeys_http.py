@@ -6,21 +6,9 @@ import httpx
 
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms
+from tests.e2e.ussd.conftest import TOKEN, AtPhone, deliver_sms, register
 
-
-async def _register(
-    phone: AtPhone, language: str, name: str = "Amina Wanjiru", national_id: str | None = None
-) -> str:
-    """Registers `phone`; its national ID is its last 8 digits unless given (one ID, one number)."""
-    await phone.dial()
-    await phone.send(language)
-    await phone.send(name)
-    await phone.send(national_id or phone.number[-8:])
-    await phone.send("15031990")  # date of birth
-    await phone.send("1")
-    await phone.send("4826")
-    return await phone.send("4826")
+_register = register  # the name tests/e2e/pesapal/test_pesapal_journeys.py still imports from here
 
 
 async def test_wrong_secret_is_refused(client: httpx.AsyncClient) -> None:
@@ -34,7 +22,7 @@ async def test_register_in_english_then_balances_and_navigation(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
 ) -> None:
     phone = AtPhone(client, "+254712345678")
-    assert (await _register(phone, "1")).startswith("END Welcome to Kibeti, Amina!")
+    assert (await register(phone, "1")).startswith("END Welcome to Kibeti, Amina!")
     assert "1 Balances" in await phone.dial()
     balances = await phone.send("1")
     assert "KES 0.00" in balances and "USDT-TRC20" in balances
@@ -48,7 +36,7 @@ async def test_register_in_english_then_balances_and_navigation(
 
 async def test_register_in_swahili_and_change_language(client: httpx.AsyncClient) -> None:
     phone = AtPhone(client, "+254722000111")
-    assert (await _register(phone, "2", "Otieno Odhiambo")).startswith("END Karibu Kibeti, Otieno!")
+    assert (await register(phone, "2", "Otieno Odhiambo")).startswith("END Karibu Kibeti, Otieno!")
     assert "1 Salio" in await phone.dial()
     await phone.send("9")
     await phone.send("2")
@@ -58,10 +46,10 @@ async def test_register_in_swahili_and_change_language(client: httpx.AsyncClient
 
 async def test_a_national_id_registers_one_number(client: httpx.AsyncClient) -> None:
     first = AtPhone(client, "+254712345678")
-    assert (await _register(first, "1", national_id="29876543")).startswith("END Welcome to Kibeti")
-    second = await _register(AtPhone(client, "+254722000111"), "1", "Amina W", national_id="29876543")
+    assert (await register(first, "1", national_id="29876543")).startswith("END Welcome to Kibeti")
+    second = await register(AtPhone(client, "+254722000111"), "1", "Amina W", national_id="29876543")
     assert second.startswith("END This ID number is already registered") and "customer care" in second
-    third = await _register(AtPhone(client, "+254733000222"), "2", national_id="29876543")
+    third = await register(AtPhone(client, "+254733000222"), "2", national_id="29876543")
     assert third.startswith("END Kitambulisho hiki kimeshasajiliwa") and "huduma kwa wateja" in third
     assert "1 Balances" not in await AtPhone(client, "+254722000111").dial()  # still not registered
     assert "1 Balances" in await AtPhone(client, first.number).dial()
@@ -69,7 +57,7 @@ async def test_a_national_id_registers_one_number(client: httpx.AsyncClient) -> 
 
 async def test_repeated_registration_hop_registers_once(client: httpx.AsyncClient) -> None:
     phone = AtPhone(client, "+254733000222")
-    await _register(phone, "1")
+    await register(phone, "1")
     again = await phone.hop()  # AT re-sent the last hop
     assert again.startswith(("END", "CON"))
     assert "1 Balances" in await phone.dial()
@@ -77,7 +65,7 @@ async def test_repeated_registration_hop_registers_once(client: httpx.AsyncClien
 
 async def test_change_pin_wrong_old_pin_then_lockout(client: httpx.AsyncClient) -> None:
     phone = AtPhone(client, "+254711222333")
-    await _register(phone, "1")
+    await register(phone, "1")
     await phone.dial()
     await phone.send("9")
     await phone.send("1")

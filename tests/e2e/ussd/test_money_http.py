@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import func, select
 
-from core.flows import jobs, trading
+from core.flows import jobs
 from core.flows.models import SendClaim
-from core.outbox.models import OutboxJob
-from core.payments import collections
 from core.payments.models import MpesaCollection, Payout
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
-
-
-async def _count(rt: Runtime, model: type) -> int:
-    async with rt.session_factory() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+from tests.e2e.ussd.conftest import (
+    balance_of,
+    count_rows,
+    deliver_sms,
+    fund,
+    funded,
+    refresh_rates,
+    registered,
+    stk_paid,
+)
 
 
 async def test_buy_usdt_trc20_with_stk_push(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
+    phone = await registered(client, "+254712345678", "1")
     await phone.dial()
     await phone.send("2")
     await phone.send("3")
@@ -34,21 +33,8 @@ async def test_buy_usdt_trc20_with_stk_push(client: httpx.AsyncClient, ussd_runt
     done = await phone.send("4826")
     assert done.startswith("END Approve the M-Pesa prompt on your phone to pay KES 1,000.00")
     assert (await phone.hop()).startswith(("END", "CON"))  # AT repeats the hop
-    assert await _count(rt, MpesaCollection) == 1
-    async with rt.session_factory() as session:
-        row = (await session.execute(select(MpesaCollection))).scalar_one()
-        await collections.mark_requested(
-            session=session, collection_id=row.id, checkout_request_id="ws_CO_1", merchant_request_id="m1"
-        )
-        await collections.apply_stk_callback(
-            session=session, checkout_request_id="ws_CO_1", result_code="0", result_desc="ok",
-            amount=row.amount_minor / 100, receipt="SKT123ABC", phone=row.phone, raw={},
-        )  # fmt: skip
-        await session.commit()
-        job = (
-            await session.execute(select(OutboxJob).where(OutboxJob.job == trading.COMPLETE_BUY_JOB))
-        ).scalar_one()
-        kwargs = dict(job.kwargs)
+    assert await count_rows(rt, MpesaCollection) == 1
+    kwargs = await stk_paid(rt, checkout_request_id="ws_CO_1", receipt="SKT123ABC")
     assert await jobs.complete_buy(**kwargs) == "bought"
     assert await jobs.complete_buy(**kwargs) == "already"
     assert await balance_of(rt, phone.number, "KES") == "0.00"
@@ -60,9 +46,7 @@ async def test_sell_to_mpesa_in_swahili(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "2")
-    await fund(rt, phone.number, "50", "USDT-TRC20")
+    phone = await funded(client, rt, "+254712345678", "2", "50", "USDT-TRC20")
     await phone.dial()
     await phone.send("3")
     assert "Una USDT 50.00" in await phone.send("3")
@@ -73,7 +57,7 @@ async def test_sell_to_mpesa_in_swahili(
     assert "PIN si sahihi" in await phone.send("1111")
     assert (await phone.send("4826")).startswith("END Imekamilika.")
     assert (await phone.hop()).startswith(("END", "CON"))
-    assert await _count(rt, Payout) == 1
+    assert await count_rows(rt, Payout) == 1
     assert await balance_of(rt, phone.number, "USDT-TRC20") == "30.000000"
 
 
@@ -81,10 +65,8 @@ async def test_send_kes_to_registered_and_unregistered(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
 ) -> None:
     rt = ussd_runtime
-    alice, bob = AtPhone(client, "+254712345678"), AtPhone(client, "+254722000111")
-    await _register(alice, "1", "Alice Njeri")
-    await _register(bob, "2", "Bob Otieno")
-    await fund(rt, alice.number, "0.001", "BTC")
+    alice = await funded(client, rt, "+254712345678", "1", "0.001", "BTC", "Alice Njeri")
+    bob = await registered(client, "+254722000111", "2", "Bob Otieno")
     await alice.dial()
     await alice.send("4")
     await alice.send("1")  # send menu: to a phone number
@@ -115,12 +97,11 @@ async def test_send_kes_to_registered_and_unregistered(
     confirm = await alice.send("100")
     assert "is not on Kibeti" in confirm and "\nFee KES " in confirm, confirm
     assert (await alice.send("4826")).startswith("END KES 100.00 is waiting for 0733444555 for 7 days")
-    assert await _count(rt, SendClaim) == 1
+    assert await count_rows(rt, SendClaim) == 1
     await deliver_sms(rt)
     [invite] = at_fake.messages_for("+254733444555")
     assert "Alice sent you KES 100.00" in invite.message
-    carol = AtPhone(client, "+254733444555")
-    await _register(carol, "1", "Carol Akinyi")
+    carol = await registered(client, "+254733444555", "1", "Carol Akinyi")
     assert await balance_of(rt, carol.number, "KES") == "100.00"
     await deliver_sms(rt)
     assert any("umepokea KES 250.00 kutoka kwa Alice" in m.message for m in at_fake.messages_for(bob.number))

@@ -5,23 +5,13 @@ always CON/END <= 182 characters."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import runtime as runtime_module
-from core.config import Settings
 from core.i18n import translate
-from tests.e2e.ussd.conftest import TOKEN, AtPhone, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, app_on_own_loop, fund, fuzz_walk, refresh_rates, register
 from tests.e2e.ussd.test_money_paths_http import _verified_with_a_saved_address
-from webapp.app import create_app
-from webapp.bootstrap import build_runtime
 
-_ids = itertools.count(1)
 CRASHED = translate("error.generic", "en")
 PHONE = "+254712345678"
 # main menu paths into the new states: cash out, buy from the balance, sell all / by KES / by amount,
@@ -34,57 +24,28 @@ AMOUNTS = st.sampled_from(
 INPUT = st.one_of(
     AMOUNTS, st.sampled_from(["4826", "1111", "0", "00", "98", "1", "2", "3"]), st.text(max_size=40)
 )
+CRASH_REPLIES = {"END " + CRASHED}  # the engine's last resort: a state raised
 
 
 def test_new_money_states_survive_random_input(clean_pg_url: str, redis_url: str) -> None:
-    loop = asyncio.new_event_loop()
-    rt = build_runtime(
-        Settings(kibeti_env="test", database_url=clean_pg_url, redis_url=redis_url, at_callback_token=TOKEN)
-    )
-    runtime_module.install(rt)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://t")
+    with app_on_own_loop(clean_pg_url, redis_url) as (loop, rt, client):
 
-    async def post(session_id: str, text: str) -> str:
-        form = {"sessionId": session_id, "serviceCode": "*483*1#", "phoneNumber": PHONE, "networkCode": "63902",
-                "text": text}  # fmt: skip
-        response = await client.post(f"/ussd/{TOKEN}", data=form)
-        assert response.status_code == 200, response.text
-        assert response.text.startswith(("CON ", "END ")) and len(response.text) - 4 <= 182, response.text
-        assert response.text != "END " + CRASHED, text  # the engine's last resort: a state raised
-        return response.text
+        async def setup() -> None:
+            await refresh_rates(rt)
+            await register(AtPhone(client, PHONE), "1", "Fuzz Tester")
+            for amount, asset in (
+                ("100000", "KES"),
+                ("0.01", "BTC"),
+                ("1000", "USDT-TRC20"),
+                ("1000", "USDT-ERC20"),
+            ):
+                await fund(rt, PHONE, amount, asset)
+            await _verified_with_a_saved_address(rt, PHONE)
 
-    async def session(path: list[str], hops: list[str]) -> None:
-        session_id, typed = f"fuzz19-{next(_ids)}", []
-        await post(session_id, "")
-        for value in [*path, *hops]:
-            typed.append(value)
-            if (await post(session_id, "*".join(typed))).startswith("END "):
-                return
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(path=st.sampled_from(PATHS), hops=st.lists(INPUT, min_size=1, max_size=4))
+        def run(path: list[str], hops: list[str]) -> None:
+            loop.run_until_complete(fuzz_walk(client, PHONE, [*path, *hops], crash_replies=CRASH_REPLIES))
 
-    async def setup() -> None:
-        await refresh_rates(rt)
-        await _register(AtPhone(client, PHONE), "1", "Fuzz Tester")
-        for amount, asset in (
-            ("100000", "KES"),
-            ("0.01", "BTC"),
-            ("1000", "USDT-TRC20"),
-            ("1000", "USDT-ERC20"),
-        ):
-            await fund(rt, PHONE, amount, asset)
-        await _verified_with_a_saved_address(rt, PHONE)
-
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(path=st.sampled_from(PATHS), hops=st.lists(INPUT, min_size=1, max_size=4))
-    def run(path: list[str], hops: list[str]) -> None:
-        loop.run_until_complete(session(path, hops))
-
-    try:
         loop.run_until_complete(setup())
         run()
-    finally:
-        loop.run_until_complete(client.aclose())
-        if rt.redis is not None:
-            loop.run_until_complete(rt.redis.aclose())
-        rt.queue.connection.close()  # type: ignore[attr-defined]
-        loop.run_until_complete(rt.session_factory.kw["bind"].dispose())
-        loop.close()

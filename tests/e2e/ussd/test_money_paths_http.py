@@ -7,31 +7,25 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from core.money import Asset
 from core.payments import service as payments
 from core.payments.models import MpesaCollection, Payout
 from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import (
+    balance_of,
+    count_rows,
+    customer_id_of,
+    deliver_sms,
+    fund,
+    funded,
+    refresh_rates,
+    registered,
+)
 
 TRON_ADDRESS = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
-
-
-async def _count(rt: Runtime, model: type) -> int:
-    async with rt.session_factory() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
-
-
-async def _customer_id(rt: Runtime, phone: str) -> int:
-    from core.identity import service as identity
-
-    async with rt.session_factory() as session:
-        customer = await identity.get_customer_by_phone(session=session, phone=phone)
-        assert customer is not None
-        return int(customer.id)
 
 
 # 1. cash out ---------------------------------------------------------------------------------
@@ -41,9 +35,7 @@ async def test_cash_out_to_mpesa_with_the_fee_before_the_pin(
     client: httpx.AsyncClient, ussd_runtime: Runtime
 ) -> None:
     rt = ussd_runtime
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "600", "KES")
+    phone = await funded(client, rt, "+254712345678", "1", "600", "KES")
     await phone.dial()
     screen = await phone.send("5")
     assert screen == "CON Cash out to M-Pesa\nMax KES 570.00 (+fee)\nEnter KES amount", screen
@@ -58,7 +50,7 @@ async def test_cash_out_to_mpesa_with_the_fee_before_the_pin(
     done = await phone.send("4826")
     assert done == "END Done. KES 500.00 is on its way to your M-Pesa. You will get an SMS.", done
     assert (await phone.hop()).startswith("END")  # AT repeats the last hop: nothing moves twice
-    assert await _count(rt, Payout) == 1
+    assert await count_rows(rt, Payout) == 1
     assert await balance_of(rt, phone.number, "KES") == "70.00"
     await phone.dial()
     statement = await phone.send("7")
@@ -73,9 +65,7 @@ async def test_cash_out_to_mpesa_with_the_fee_before_the_pin(
 
 async def test_cash_out_in_swahili_keeps_the_cents(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     rt = ussd_runtime
-    phone = AtPhone(client, "+254722000111")
-    await _register(phone, "2", "Otieno Odhiambo")
-    await fund(rt, phone.number, "523.47", "KES")
+    phone = await funded(client, rt, "+254722000111", "2", "523.47", "KES", "Otieno Odhiambo")
     await phone.dial()
     assert "Toa pesa kwa M-Pesa\nHadi KES 493.00 (+ada)" in await phone.send("5")
     assert "M-Pesa hulipa angalau KES 10.00" in await phone.send("5")
@@ -97,9 +87,7 @@ async def test_limits_are_told_at_the_amount_step_and_the_session_stays_open(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "20000", "KES")
+    phone = await funded(client, rt, "+254712345678", "1", "20000", "KES")
     await phone.dial()
     await phone.send("5")
     refused = await phone.send("6000")  # tier 0: KES 5,000 per transaction
@@ -117,7 +105,7 @@ async def test_limits_are_told_at_the_amount_step_and_the_session_stays_open(
     await phone.send("2")  # pay from the KES balance
     locked = await phone.send("100")
     assert locked.startswith("END PIN locked") and "min" in locked, locked
-    assert await _count(rt, Payout) == 0
+    assert await count_rows(rt, Payout) == 0
 
 
 async def test_limits_in_swahili_name_the_maximum_in_the_asset_typed(
@@ -125,9 +113,7 @@ async def test_limits_in_swahili_name_the_maximum_in_the_asset_typed(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254722000111")
-    await _register(phone, "2", "Otieno Odhiambo")
-    await fund(rt, phone.number, "100", "USDT-TRC20")
+    phone = await funded(client, rt, "+254722000111", "2", "100", "USDT-TRC20", "Otieno Odhiambo")
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
@@ -146,9 +132,7 @@ async def test_buy_usdt_trc20_from_the_kes_balance(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "1000", "KES")
+    phone = await funded(client, rt, "+254712345678", "1", "1000", "KES")
     await phone.dial()
     await phone.send("2")
     assert "Pay for USDT-TRC20 from\n1 M-Pesa\n2 Kibeti KES balance" in await phone.send("3")
@@ -161,7 +145,7 @@ async def test_buy_usdt_trc20_from_the_kes_balance(
     assert (await phone.hop()).startswith("END")
     assert await balance_of(rt, phone.number, "KES") == "500.00"
     assert Decimal(await balance_of(rt, phone.number, "USDT-TRC20")) > 3
-    assert await _count(rt, MpesaCollection) == 0  # no STK push
+    assert await count_rows(rt, MpesaCollection) == 0  # no STK push
     await deliver_sms(rt)
     receipts = [m.message for m in at_fake.messages_for(phone.number) if "bought" in m.message]
     assert len(receipts) == 1 and " on TRON for KES 500.00" in receipts[0], receipts
@@ -172,9 +156,7 @@ async def test_buy_from_the_kes_balance_in_swahili(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254722000111")
-    await _register(phone, "2", "Otieno Odhiambo")
-    await fund(rt, phone.number, "300", "KES")
+    phone = await funded(client, rt, "+254722000111", "2", "300", "KES", "Otieno Odhiambo")
     await phone.dial()
     await phone.send("2")
     assert "2 Salio la KES la Kibeti" in await phone.send("2")
@@ -194,9 +176,7 @@ async def test_sell_all_btc_shows_what_stays_in_the_wallet(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "0.0003", "BTC")
+    phone = await funded(client, rt, "+254712345678", "1", "0.0003", "BTC")
     await phone.dial()
     await phone.send("3")
     how = await phone.send("1")
@@ -228,9 +208,7 @@ async def _kept(quote: str) -> str:
 async def test_sell_by_kes_value_in_swahili(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254722000111")
-    await _register(phone, "2", "Otieno Odhiambo")
-    await fund(rt, phone.number, "20", "USDT-TRC20")
+    phone = await funded(client, rt, "+254722000111", "2", "20", "USDT-TRC20", "Otieno Odhiambo")
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
@@ -253,10 +231,8 @@ async def test_crypto_send_shows_what_they_get_and_the_sms_names_the_network(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
 ) -> None:
     rt = ussd_runtime
-    alice, bob = AtPhone(client, "+254712345678"), AtPhone(client, "+254722000111")
-    await _register(alice, "1", "Alice Njeri")
-    await _register(bob, "2", "Bob Otieno")
-    await fund(rt, alice.number, "50", "USDT-TRC20")
+    alice = await funded(client, rt, "+254712345678", "1", "50", "USDT-TRC20", "Alice Njeri")
+    bob = await registered(client, "+254722000111", "2", "Bob Otieno")
     await alice.dial()
     await alice.send("4")
     await alice.send("1")
@@ -283,7 +259,7 @@ async def _verified_with_a_saved_address(rt: Runtime, phone: str, tier: int = 1)
     from core.addressbook import flows as addressbook
     from core.identity.models import Customer
 
-    customer_id = await _customer_id(rt, phone)
+    customer_id = await customer_id_of(rt, phone)
     async with rt.session_factory() as session:
         await kyc.ensure_profile(session=session, customer_id=customer_id, now=rt.clock.now())
         await session.execute(update(Customer).where(Customer.id == customer_id).values(kyc_tier=tier))
@@ -302,9 +278,7 @@ async def test_withdraw_usdt_to_a_saved_address(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "50", "USDT-TRC20")
+    phone = await funded(client, rt, "+254712345678", "1", "50", "USDT-TRC20")
     await _verified_with_a_saved_address(rt, phone.number)
     await phone.dial()
     await phone.send("4")
@@ -333,9 +307,7 @@ async def test_withdraw_in_swahili_and_the_tier_told_at_the_menu(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254722000111")
-    await _register(phone, "2", "Otieno Odhiambo")
-    await fund(rt, phone.number, "50", "USDT-TRC20")
+    phone = await funded(client, rt, "+254722000111", "2", "50", "USDT-TRC20", "Otieno Odhiambo")
     await phone.dial()
     await phone.send("4")
     assert (await phone.send("2")).startswith("END Huna anwani zilizohifadhiwa.")
@@ -362,10 +334,8 @@ async def test_an_account_hold_is_told_at_the_amount_step(
     from compliance.models import KycProfile
 
     rt = ussd_runtime
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "2")
-    await fund(rt, phone.number, "600", "KES")
-    customer_id = await _customer_id(rt, phone.number)
+    phone = await funded(client, rt, "+254712345678", "2", "600", "KES")
+    customer_id = await customer_id_of(rt, phone.number)
     async with rt.session_factory() as session:
         await kyc.ensure_profile(session=session, customer_id=customer_id, now=rt.clock.now())
         await session.execute(
@@ -376,7 +346,7 @@ async def test_an_account_hold_is_told_at_the_amount_step(
     await phone.send("5")
     held = await phone.send("100")
     assert held.startswith("END Akaunti yako imesimamishwa kwa muda."), held
-    assert await _count(rt, Payout) == 0
+    assert await count_rows(rt, Payout) == 0
 
 
 async def test_at_the_top_tier_the_maximum_is_named_without_a_way_to_raise_it(
@@ -384,8 +354,7 @@ async def test_at_the_top_tier_the_maximum_is_named_without_a_way_to_raise_it(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
+    phone = await registered(client, "+254712345678", "1")
     await fund(rt, phone.number, "0.1", "BTC")  # ~KES 1.2 million
     await _verified_with_a_saved_address(rt, phone.number, tier=2)  # KES 1,000,000 per transaction
     await phone.dial()

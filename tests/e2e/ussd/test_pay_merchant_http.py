@@ -16,8 +16,7 @@ from core.runtime import Runtime
 from core.settlements import jobs as settlement_jobs
 from core.settlements.models import MerchantCredit
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, balance_of, deliver_sms, funded, refresh_rates
 
 MERCHANT_PHONE = "+254711222333"
 
@@ -65,9 +64,7 @@ async def test_pay_the_till_from_the_kes_balance_and_both_get_an_sms(
 ) -> None:
     rt = ussd_runtime
     await _merchant(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "1000", "KES")
+    phone = await funded(client, rt, "+254712345678", "1", "1000", "KES")
     asked, named, confirm = await _pay(phone, "246810", "300", "1")
     assert "till number" in asked
     assert named.startswith("CON Pay Mama Mboga Stores\nTill 246810")
@@ -97,9 +94,7 @@ async def test_swahili_customer_and_merchant(
 ) -> None:
     rt = ussd_runtime
     await _merchant(rt, language="sw", schedule="instant")
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "2")
-    await fund(rt, phone.number, "1000", "KES")
+    phone = await funded(client, rt, "+254712345678", "2", "1000", "KES")
     asked, named, confirm = await _pay(phone, "246810", "250", "1")
     assert "nambari ya till" in asked and named.startswith("CON Lipa Mama Mboga Stores")
     assert "Weka PIN" in confirm
@@ -120,9 +115,7 @@ async def test_pay_from_usdt_at_a_locked_quote(
     rt = ussd_runtime
     await refresh_rates(rt)
     await _merchant(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "50", "USDT-TRC20")
+    phone = await funded(client, rt, "+254712345678", "1", "50", "USDT-TRC20")
     _, _, confirm = await _pay(phone, "246810", "300", "4")
     assert "With USDT" in confirm and "Rate 1 USDT=KES" in confirm and "Enter PIN" in confirm
     assert (await phone.send("4826")).startswith("END Paid KES 300.00 to Mama Mboga Stores.")
@@ -138,9 +131,7 @@ async def test_no_merchant_with_that_till_moves_nothing(
 ) -> None:
     rt = ussd_runtime
     await _merchant(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(rt, phone.number, "1000", "KES")
+    phone = await funded(client, rt, "+254712345678", "1", "1000", "KES")
     await phone.dial()
     await phone.send("4")
     await phone.send("3")

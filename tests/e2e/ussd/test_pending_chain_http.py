@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from core.config import WalletSettings
 from core.flows import notices
-from core.identity import service as identity
 from core.money import Asset
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.outbox.service import resolve_job
@@ -20,8 +19,7 @@ from core.runtime import Runtime
 from simulators.africastalking import FakeAfricasTalking
 from simulators.chain import SimulatedChain, sim_path
 from simulators.chain_embedded import simulated_monitor
-from tests.e2e.ussd.conftest import AtPhone, deliver_sms
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, customer_id_of, deliver_sms, register, registered
 from wallets.networks import Network
 
 NUMBER = "+254712345678"
@@ -37,13 +35,6 @@ async def _run_jobs(rt: Runtime, job: str) -> list[dict[str, object]]:
     return [kwargs for _, kwargs in rows]
 
 
-async def _customer_id(rt: Runtime) -> int:
-    async with rt.session_factory() as session:
-        customer = await identity.get_customer_by_phone(session=session, phone=NUMBER)
-        assert customer is not None
-        return customer.id
-
-
 @pytest.mark.parametrize(
     ("language", "pending", "sms"),
     [("1", "In USDT 25.00 1/3 conf", "we see USDT 25.00 (USDT on Ethereum)"),
@@ -54,12 +45,11 @@ async def test_deposit_seen_is_pending_with_confirmations_and_an_sms(
     language: str, pending: str, sms: str,
 ) -> None:  # fmt: skip
     rt = ussd_runtime
-    phone = AtPhone(client, NUMBER)
-    await _register(phone, language)
+    phone = await registered(client, NUMBER, language)
     assert rt.chains is not None
     address = (
         await rt.chains.deposit_address(
-            owner_type="customer", owner_id=await _customer_id(rt), asset=Asset.USDT_ERC20
+            owner_type="customer", owner_id=await customer_id_of(rt, NUMBER), asset=Asset.USDT_ERC20
         )
     ).address
     chain, monitor = simulated_monitor(
@@ -104,8 +94,8 @@ async def test_withdrawal_final_sms(
     language: str, outcome: str, expected: str, network: str,
 ) -> None:  # fmt: skip
     rt = ussd_runtime
-    await _register(AtPhone(client, NUMBER), language)
-    customer_id = await _customer_id(rt)
+    await register(AtPhone(client, NUMBER), language)
+    customer_id = await customer_id_of(rt, NUMBER)
     assert (
         await notices.withdrawal_final(customer_id, 7, "USDT-TRC20", 10_000_000, outcome, "ab" * 32)
         == outcome

@@ -3,22 +3,19 @@ after the STK push, and a sell once M-Pesa's B2C result arrives; one GSM-7 segme
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import httpx
 from sqlalchemy import select
 
-from core.flows import jobs, trading
+from core.flows import jobs
 from core.i18n.gsm import is_gsm7
 from core.outbox import jobs as outbox_jobs
 from core.outbox.models import OutboxJob
-from core.payments import collections
 from core.payments import service as payments
-from core.payments.models import MpesaCollection, Payout
+from core.payments.models import Payout
 from core.runtime import Runtime
+from payouts.mpesa import results
 from simulators.africastalking import FakeAfricasTalking
-from tests.e2e.ussd.conftest import AtPhone, deliver_sms, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import deliver_sms, funded, refresh_rates, registered, stk_paid
 
 
 def _one_segment(text: str) -> None:
@@ -30,27 +27,13 @@ async def test_a_completed_buy_sends_the_receipt(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
+    phone = await registered(client, "+254712345678", "1")
     await phone.dial()
     await phone.send("2")
     await phone.send("3")
     await phone.send("1000")
     assert (await phone.send("4826")).startswith("END Approve the M-Pesa prompt")
-    async with rt.session_factory() as session:
-        row = (await session.execute(select(MpesaCollection))).scalar_one()
-        await collections.mark_requested(
-            session=session, collection_id=row.id, checkout_request_id="ws_CO_9", merchant_request_id="m9"
-        )
-        await collections.apply_stk_callback(
-            session=session, checkout_request_id="ws_CO_9", result_code="0", result_desc="ok",
-            amount=Decimal(row.amount_minor) / 100, receipt="SKT9RCPT01", phone=row.phone, raw={},
-        )  # fmt: skip
-        await session.commit()
-        job = (
-            await session.execute(select(OutboxJob).where(OutboxJob.job == trading.COMPLETE_BUY_JOB))
-        ).scalar_one()
-        kwargs = dict(job.kwargs)
+    kwargs = await stk_paid(rt, checkout_request_id="ws_CO_9", receipt="SKT9RCPT01")
     assert await jobs.complete_buy(**kwargs) == "bought"
     await deliver_sms(rt)
     [receipt] = [m.message for m in at_fake.messages_for(phone.number) if "bought" in m.message]
@@ -64,9 +47,7 @@ async def test_a_paid_sell_sends_the_receipt_in_swahili(
 ) -> None:
     rt = ussd_runtime
     await refresh_rates(rt)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "2")
-    await fund(rt, phone.number, "50", "USDT-TRC20")
+    phone = await funded(client, rt, "+254712345678", "2", "50", "USDT-TRC20")
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
@@ -75,9 +56,9 @@ async def test_a_paid_sell_sends_the_receipt_in_swahili(
     assert (await phone.send("4826")).startswith("END Imekamilika.")
     async with rt.session_factory() as session:
         payout = (await session.execute(select(Payout))).scalar_one()
-        await payments.apply_b2c_result(
+        await payments.apply_payout_result(
             session=session, originator_conversation_id=payout.id, conversation_id="AG_9",
-            result_code="0", result_desc="ok", receipt="SKL9PAID01", amount=None,
+            result=results.b2c_result("0", "ok"), receipt="SKL9PAID01", amount=None,
         )  # fmt: skip
         await session.commit()
         job = (

@@ -10,8 +10,7 @@ import httpx
 from channels.ussd.engine import RESUME_OFFER_SECONDS
 from core.clock import FixedClock
 from core.runtime import Runtime
-from tests.e2e.ussd.conftest import AtPhone, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, refresh_rates, registered
 
 
 async def _drop_a_purchase(phone: AtPhone) -> None:
@@ -28,8 +27,7 @@ async def test_a_dropped_purchase_is_offered_only_soon_after(
     clock = FixedClock(datetime.now(UTC))
     ussd_runtime.clock = clock
     await refresh_rates(ussd_runtime)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
+    phone = await registered(client, "+254712345678", "1")
     await _drop_a_purchase(phone)
     clock.advance(seconds=RESUME_OFFER_SECONDS - 10)
     assert "Continue your purchase of KES 500.00?" in await AtPhone(client, phone.number).dial()

@@ -5,16 +5,14 @@ from __future__ import annotations
 import httpx
 
 from core.runtime import Runtime
-from tests.e2e.ussd.conftest import AtPhone, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, funded, refresh_rates, registered
 
 
 async def test_buy_minimum_demo_label_tries_left_and_lock(
     client: httpx.AsyncClient, ussd_runtime: Runtime
 ) -> None:
     await refresh_rates(ussd_runtime)  # the demo rate source, as the embedded default uses
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
+    phone = await registered(client, "+254712345678", "1")
     await phone.dial()
     await phone.send("2")
     await phone.send("3")
@@ -32,9 +30,7 @@ async def test_sell_under_the_payout_minimum_and_swahili_quote(
     client: httpx.AsyncClient, ussd_runtime: Runtime
 ) -> None:
     await refresh_rates(ussd_runtime)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "2")
-    await fund(ussd_runtime, phone.number, "10", "USDT-TRC20")
+    phone = await funded(client, ussd_runtime, "+254712345678", "2", "10", "USDT-TRC20")
     await phone.dial()
     await phone.send("3")
     await phone.send("3")

@@ -9,17 +9,14 @@ import httpx
 from core.clock import FixedClock
 from core.flows import jobs
 from core.runtime import Runtime
-from tests.e2e.ussd.conftest import AtPhone, balance_of, fund, refresh_rates
-from tests.e2e.ussd.test_journeys_http import _register
+from tests.e2e.ussd.conftest import AtPhone, balance_of, funded, refresh_rates, registered
 
 
 async def test_expired_quote_is_refused(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     clock = FixedClock(datetime.now(UTC))
     ussd_runtime.clock = clock
     await refresh_rates(ussd_runtime)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(ussd_runtime, phone.number, "10", "USDT-TRC20")
+    phone = await funded(client, ussd_runtime, "+254712345678", "1", "10", "USDT-TRC20")
     await phone.dial()
     await phone.send("3")
     await phone.send("3")
@@ -32,8 +29,7 @@ async def test_expired_quote_is_refused(client: httpx.AsyncClient, ussd_runtime:
 
 async def test_session_timeout_then_resume(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     await refresh_rates(ussd_runtime)
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "2")
+    phone = await registered(client, "+254712345678", "2")
     await phone.dial()
     await phone.send("2")
     await phone.send("1")
@@ -50,9 +46,7 @@ async def test_session_timeout_then_resume(client: httpx.AsyncClient, ussd_runti
 async def test_unclaimed_send_returns_to_sender(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     clock = FixedClock(datetime.now(UTC))
     ussd_runtime.clock = clock
-    phone = AtPhone(client, "+254712345678")
-    await _register(phone, "1")
-    await fund(ussd_runtime, phone.number, "300", "KES")
+    phone = await funded(client, ussd_runtime, "+254712345678", "1", "300", "KES")
     await phone.dial()
     for value in ["4", "1", "0733444555", "1", "120"]:  # Send > to a phone number
         await phone.send(value)
