@@ -31,7 +31,7 @@ async def _customer_id(runtime: Runtime, phone: str) -> int:
         raise click.BadParameter(str(exc), param_hint="--phone") from exc
     customer = await CoreFlows(runtime).find_customer(phone=e164)
     if customer is None:
-        raise click.UsageError(f"no customer with phone {phone}: they register by dialling the USSD code")
+        raise click.ClickException(f"no customer with phone {phone}: they register by dialling the USSD code")
     return customer.id
 
 

@@ -192,13 +192,17 @@ def withdraw(phone: str, network: str, to_address: str, amount: str, pin: str, y
     it and the ledger posts it (fees booked) after the network's confirmations."""
     chosen = Network(network)
     paid = _amount(amount, chosen)
+    try:
+        e164 = normalize_phone(phone)
+    except KibetiError as exc:
+        raise click.BadParameter(str(exc), param_hint="--phone") from exc
 
     async def work(runtime: Runtime) -> str:
         flows = CoreFlows(runtime)
         try:
-            customer = await flows.find_customer(phone=normalize_phone(phone))
+            customer = await flows.find_customer(phone=e164)
             if customer is None:
-                raise click.UsageError(
+                raise click.ClickException(
                     f"no customer with phone {phone}: they register by dialling the USSD code"
                 )
             quote = await flows.quote_withdraw(customer_id=customer.id, amount=paid, address=to_address)

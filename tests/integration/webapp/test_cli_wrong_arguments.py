@@ -120,3 +120,25 @@ def test_a_report_written_into_a_missing_directory_names_the_path(
     )  # fmt: skip
     line = _error(done, 1)
     assert str(target) in line and "directory exists" in line
+
+
+def test_an_unknown_phone_is_refused_and_a_malformed_one_is_a_usage_error(env: dict[str, str]) -> None:
+    to = "0x0000000000000000000000000000000000000001"
+    withdraw = (
+        "chain",
+        "withdraw",
+        "--network",
+        "erc20",
+        "--to",
+        to,
+        "--amount",
+        "1",
+        "--pin",
+        "4826",
+        "--yes",
+    )
+    unknown = kibeti(*withdraw, "--phone", "0799999999", env=env)
+    assert "no customer with phone 0799999999" in _error(unknown, 1)
+    assert "--phone" in _error(kibeti(*withdraw, "--phone", "0712", env=env), 2)
+    listed = kibeti("address", "list", "--phone", "0799999999", env=env)
+    assert "no customer with phone 0799999999" in _error(listed, 1)
