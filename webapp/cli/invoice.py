@@ -103,6 +103,8 @@ def _pay_amount(view: invoices.InvoiceView, asset: Asset, amount: str | None, fr
             raise click.BadParameter(
                 f"{amount!r} is not an amount of {asset.value}", param_hint="--amount"
             ) from exc
+        if value.minor <= 0:
+            raise click.BadParameter(f"pay more than zero {asset.value}, e.g. 0.5", param_hint="--amount")
     elif fraction is not None:
         try:
             part = Decimal(fraction)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from core.auth import service as staff_service
@@ -72,6 +70,5 @@ def disable_command(email: str) -> None:
             return True
 
     if not run_with_runtime(work):
-        click.echo("No such staff user.", err=True)
-        sys.exit(1)
+        raise click.ClickException(f"no staff user {email!r}: check the address they sign in with")
     click.echo("Disabled; all sessions revoked.")

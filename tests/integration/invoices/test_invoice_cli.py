@@ -61,6 +61,9 @@ def test_done_when_from_the_terminal(cli_env: str) -> None:
     created = _run("invoice", "create", "--merchant", merchant_id, "--amount", "2500")
     assert created.exit_code == 0, created.output
     invoice_id = re.search(r"Invoice (inv_\w+)", created.output).group(1)  # type: ignore[union-attr]
+    negative = _run("invoice", "simulate-pay", invoice_id, "--network", "trc20", "--amount", "-1")
+    assert negative.exit_code == 2 and "--amount" in negative.output, negative.output  # not "nothing left"
+    assert "nothing left to pay" not in negative.output
     half = _run("invoice", "simulate-pay", invoice_id, "--network", "trc20", "--fraction", "0.5")
     assert half.exit_code == 0 and "- new (paid_partial)" in half.output, half.output
     rest = _run("invoice", "simulate-pay", invoice_id, "--network", "trc20")

@@ -142,3 +142,8 @@ def test_an_unknown_phone_is_refused_and_a_malformed_one_is_a_usage_error(env: d
     assert "--phone" in _error(kibeti(*withdraw, "--phone", "0712", env=env), 2)
     listed = kibeti("address", "list", "--phone", "0799999999", env=env)
     assert "no customer with phone 0799999999" in _error(listed, 1)
+
+
+def test_disabling_an_unknown_staff_user_names_the_address(env: dict[str, str]) -> None:
+    done = kibeti("staff", "disable", "--email", "nobody@example.com", env=env)
+    assert "no staff user 'nobody@example.com'" in _error(done, 1)
