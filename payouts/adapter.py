@@ -181,7 +181,7 @@ async def job_scope(runtime: Runtime) -> AsyncIterator[None]:
         yield
         return
     engine = make_engine(url, pool_size=2)
-    token = _job_factory.set(make_session_factory(engine))
+    token = _job_factory.set(make_session_factory(engine, clock=runtime.clock))
     try:
         yield
     finally:
@@ -286,7 +286,9 @@ async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
                 bucket: Any = (
                     RedisTokenBucket(connection, shortcode=cfg.shortcode, rate=rate) if rate else None
                 )
-                yield Daraja(DarajaClient(cfg, http=http, tokens=tokens, audit=audit), bucket)
+                yield Daraja(
+                    DarajaClient(cfg, http=http, tokens=tokens, audit=audit, clock=runtime.clock), bucket
+                )
             finally:
                 await connection.aclose()
             return
@@ -298,7 +300,7 @@ async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
         bucket = None
         if rate:
             bucket = _memory_buckets.setdefault(cfg.shortcode, MemoryTokenBucket(rate=rate))
-        yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit), bucket)
+        yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit, clock=runtime.clock), bucket)
 
 
 class _Shared:
@@ -331,7 +333,9 @@ class _Shared:
                 namespace=f"{cfg.base_url}|{cfg.consumer_key}",
             )
             bucket = RedisTokenBucket(connection, shortcode=cfg.shortcode, rate=rate) if rate else None
-            self._daraja = Daraja(DarajaClient(cfg, http=http, tokens=tokens, audit=audit), bucket)
+            self._daraja = Daraja(
+                DarajaClient(cfg, http=http, tokens=tokens, audit=audit, clock=runtime.clock), bucket
+            )
         return self._daraja
 
     def _check(self, runtime: Runtime) -> None:

@@ -14,11 +14,11 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
 
+from core.clock import Clock, SystemClock
 from payouts.mpesa import errors, wire
 from payouts.mpesa.credentials import security_credential
 
@@ -127,13 +127,13 @@ class DarajaClient:
         http: httpx.AsyncClient,
         tokens: TokenCache,
         audit: AuditSink | None = None,
-        now: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
         self._http = http
         self._tokens = tokens
         self._audit = audit
-        self._now = now or (lambda: datetime.now(UTC))
+        self._clock = clock or SystemClock()  # the runtime's (payouts.adapter); the system's standalone
 
     @property
     def credential(self) -> str:
@@ -224,7 +224,7 @@ class DarajaClient:
     async def stk_push(
         self, *, phone: str, amount: int, account_reference: str, description: str = "Payment"
     ) -> StkAccepted:
-        timestamp = wire.stk_timestamp(self._now())
+        timestamp = wire.stk_timestamp(self._clock.now())
         msisdn = wire.to_msisdn(phone)
         body = {
             "BusinessShortCode": self.config.shortcode,
@@ -250,7 +250,7 @@ class DarajaClient:
         )
 
     async def stk_query(self, *, checkout_request_id: str) -> StkStatus:
-        timestamp = wire.stk_timestamp(self._now())
+        timestamp = wire.stk_timestamp(self._clock.now())
         body = {
             "BusinessShortCode": self.config.shortcode,
             "Password": wire.stk_password(self.config.shortcode, self.config.passkey, timestamp),

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import base64
 import functools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import NameOID
+
+from core.clock import Clock, SystemClock
 
 
 def security_credential(initiator_password: str, cert_pem: bytes) -> str:
@@ -40,11 +42,14 @@ def decrypt_credential(credential: str, private_key_pem: bytes) -> str:
     return _private_key(private_key_pem).decrypt(base64.b64decode(credential), PKCS1v15()).decode()
 
 
-def generate_test_certificate(common_name: str = "Kibeti Daraja simulator") -> tuple[bytes, bytes]:
-    """A self-signed certificate and its private key (PEM), for the simulator and tests."""
+def generate_test_certificate(
+    common_name: str = "Kibeti Daraja simulator", *, clock: Clock | None = None
+) -> tuple[bytes, bytes]:
+    """A self-signed certificate and its private key (PEM), for the simulator and tests, valid from a
+    day before `clock`'s now (the system's when not given)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
+    now = (clock or SystemClock()).now()
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -71,7 +71,7 @@ async def pesapal(runtime: Runtime) -> AsyncIterator[PesapalClient]:
             try:
                 tokens: Any = RedisTokenCache(
                     connection,
-                    lambda: fetch_token(http, cfg, audit),
+                    lambda: fetch_token(http, cfg, audit, clock=runtime.clock),
                     namespace=f"pesapal|{cfg.base_url}|{cfg.consumer_key}",
                 )
                 tokens.key = tokens.key.replace("mpesa:oauth:", "pesapal:token:")
@@ -81,8 +81,10 @@ async def pesapal(runtime: Runtime) -> AsyncIterator[PesapalClient]:
                 await connection.aclose()
             return
         key = f"{cfg.base_url}|{cfg.consumer_key}"
-        memory = _memory_tokens.setdefault(key, MemoryTokenCache(lambda: fetch_token(http, cfg, audit)))
-        memory.rebind(lambda: fetch_token(http, cfg, audit))
+        memory = _memory_tokens.setdefault(
+            key, MemoryTokenCache(lambda: fetch_token(http, cfg, audit, clock=runtime.clock))
+        )
+        memory.rebind(lambda: fetch_token(http, cfg, audit, clock=runtime.clock))
         yield PesapalClient(cfg, http=http, tokens=memory, audit=audit)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from core.clock import Clock, SystemClock
 from core.rails.errors import RailRefused, RailUnavailable
 from payouts.mpesa.client import ApiCall, AuditSink, TokenCache
 from payouts.pesapal import wire
@@ -93,8 +94,14 @@ async def _record(audit: AuditSink | None, api: str, path: str, request: Any, st
 
 
 async def fetch_token(
-    http: httpx.AsyncClient, config: PesapalConfig, audit: AuditSink | None = None
+    http: httpx.AsyncClient,
+    config: PesapalConfig,
+    audit: AuditSink | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> tuple[str, int]:
+    """A token and its lifetime in seconds, counted from `clock`'s now (the runtime's, from the
+    adapter; the system's when not given)."""
     body = {"consumer_key": config.consumer_key, "consumer_secret": config.consumer_secret}
     started, status, payload, error = time.perf_counter(), 0, None, ""
     try:
@@ -110,17 +117,17 @@ async def fetch_token(
         await _record(audit, "token", wire.REQUEST_TOKEN, body, status, payload, error, started, "")
     if status != 200 or not isinstance(payload, dict) or not payload.get("token"):
         raise RailUnavailable(f"PesaPal refused the credentials: HTTP {status} {_error_of(payload)}")
-    return str(payload["token"]), _expires_in(payload.get("expiryDate"))
+    return str(payload["token"]), _expires_in(payload.get("expiryDate"), (clock or SystemClock()).now())
 
 
-def _expires_in(expiry: Any) -> int:
+def _expires_in(expiry: Any, now: datetime) -> int:
     try:
         when = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
     except ValueError:
         return TOKEN_SECONDS
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(1, min(TOKEN_SECONDS, int((when - datetime.now(UTC)).total_seconds())))
+    return max(1, min(TOKEN_SECONDS, int((when - now).total_seconds())))
 
 
 class PesapalClient:
