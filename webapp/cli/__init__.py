@@ -9,7 +9,7 @@ import pkgutil
 import sys
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from core.config import get_settings
 from core.errors import KibetiError
@@ -74,6 +74,16 @@ def _debugging() -> bool:
 
 def _explain(exc: Exception) -> str | None:
     """One line for a failure the operator can fix; None for one that needs the traceback."""
+    if isinstance(exc, (ArgumentError, NoSuchModuleError)):  # SQLAlchemy's words for a malformed URL
+        return (
+            f"DATABASE_URL is not a database URL Kibeti can use ({exc}): e.g. "
+            "sqlite+aiosqlite:///var/kibeti.db or postgresql+asyncpg://user@host/kibeti"
+        )
+    if isinstance(exc, ConnectionError):
+        return (
+            f"cannot connect ({exc.strerror or exc}): check that the database (DATABASE_URL) "
+            "and Redis (REDIS_URL, when set) are up and reachable"
+        )
     if isinstance(exc, OSError) and exc.strerror:
         if exc.filename:
             return f"{exc.strerror}: {exc.filename} (check the path and that its directory exists)"

@@ -147,3 +147,16 @@ def test_an_unknown_phone_is_refused_and_a_malformed_one_is_a_usage_error(env: d
 def test_disabling_an_unknown_staff_user_names_the_address(env: dict[str, str]) -> None:
     done = kibeti("staff", "disable", "--email", "nobody@example.com", env=env)
     assert "no staff user 'nobody@example.com'" in _error(done, 1)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("bogus://x", "DATABASE_URL is not a database URL Kibeti can use"),
+        ("not a url", "DATABASE_URL is not a database URL Kibeti can use"),
+        ("postgresql+asyncpg://nobody@127.0.0.1:19299/x", "cannot connect"),  # nothing listens there
+    ],
+)
+def test_a_wrong_database_url_is_named(url: str, says: str) -> None:
+    done = kibeti("ledger", "verify", env={"KIBETI_ENV": "test", "DATABASE_URL": url, "REDIS_URL": ""})
+    assert says in _error(done, 1)
