@@ -41,6 +41,13 @@ class AtPhone:
         self.inputs.append(value)
         return await self.hop()
 
+    async def menu(self, *choices: str) -> str:
+        """Dial, then press `choices` in turn; the last screen."""
+        screen = await self.dial()
+        for choice in choices:
+            screen = await self.send(choice)
+        return screen
+
     async def hop(self, text: str | None = None) -> str:
         form = {
             "sessionId": self.session_id,

@@ -56,10 +56,7 @@ async def test_a_verified_customer_sees_their_tier_and_what_they_used_today(
         await customer_id_of(rt, phone.number)
     )  # the identity simulator matched them: Tier 1
     await fund(rt, phone.number, "50", "USDT-TRC20")
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("3")
-    await phone.send("3")  # issue 19: sell an amount in the crypto
+    await phone.menu("3", "3", "3")  # issue 19: sell an amount in the crypto
     await phone.send("20")
     assert (await phone.send("4826")).startswith("END ")  # a sell of USDT 20: counted against the limits
     screen = await _limits_screen(phone)

@@ -112,9 +112,7 @@ async def test_change_pin_wrong_current_pin_told_at_once(
     client: httpx.AsyncClient, language: str, expected: str
 ) -> None:
     phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
-    await phone.dial()
-    await phone.send("9")
-    await phone.send("1")
+    await phone.menu("9", "1")
     reply = await phone.send("1111")
     assert expected in reply and "99" in reply and reply.startswith("CON"), reply
     await phone.send(FIRST_PIN)
@@ -182,9 +180,7 @@ async def test_forgot_pin_by_sms_code_and_nothing_secret_at_rest(
     rt = ussd_runtime
     phone = await registered(client, NUMBER, language, national_id=NATIONAL_ID)
     # locked out by wrong PINs, the customer reaches the reset from the PIN prompt itself
-    await phone.dial()
-    await phone.send("9")
-    await phone.send("1")
+    await phone.menu("9", "1")
     assert "99" in await phone.send("1111")
     forgot = await phone.send("99")
     assert "0712345678" in forgot, forgot
@@ -206,9 +202,7 @@ async def test_forgot_pin_by_sms_code_and_nothing_secret_at_rest(
         allowed_at = identity.withdrawals_allowed_at(customer)
         assert allowed_at is not None and allowed_at > datetime.now(UTC)  # money out waits 24 h
     # the new PIN works (Change PIN asks the current one first)
-    await phone.dial()
-    await phone.send("9")
-    await phone.send("1")
+    await phone.menu("9", "1")
     assert "Wrong" not in await phone.send(NEW_PIN)
 
     secrets = [FIRST_PIN, NEW_PIN, code, NATIONAL_ID, "1111"]

@@ -66,9 +66,7 @@ async def test_repeated_registration_hop_registers_once(client: httpx.AsyncClien
 async def test_change_pin_wrong_old_pin_then_lockout(client: httpx.AsyncClient) -> None:
     phone = AtPhone(client, "+254711222333")
     await register(phone, "1")
-    await phone.dial()
-    await phone.send("9")
-    await phone.send("1")
+    await phone.menu("9", "1")
     # a wrong current PIN is told at once, with the tries left (issue 11.6), never asking a new PIN first
     assert "Wrong PIN. 2 tries left." in await phone.send("1357")
     assert "Wrong PIN" in await phone.send("9753")

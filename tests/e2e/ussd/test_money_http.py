@@ -25,9 +25,7 @@ async def test_buy_usdt_trc20_with_stk_push(client: httpx.AsyncClient, ussd_runt
     rt = ussd_runtime
     await refresh_rates(rt)
     phone = await registered(client, "+254712345678", "1")
-    await phone.dial()
-    await phone.send("2")
-    await phone.send("3")
+    await phone.menu("2", "3")
     quote = await phone.send("1000")
     assert quote.startswith("CON Pay KES 1,000.00\nGet USDT") and "Enter PIN" in quote
     done = await phone.send("4826")
@@ -67,9 +65,7 @@ async def test_send_kes_to_registered_and_unregistered(
     rt = ussd_runtime
     alice = await funded(client, rt, "+254712345678", "1", "0.001", "BTC", "Alice Njeri")
     bob = await registered(client, "+254722000111", "2", "Bob Otieno")
-    await alice.dial()
-    await alice.send("4")
-    await alice.send("1")  # send menu: to a phone number
+    await alice.menu("4", "1")  # send menu: to a phone number
     await alice.send("0722000111")
     await alice.send("2")
     confirm = await alice.send("0.0004")
@@ -79,9 +75,7 @@ async def test_send_kes_to_registered_and_unregistered(
     )  # network fee 0.000002
     assert await balance_of(rt, bob.number, "BTC") == "0.00039800"
     await fund(rt, alice.number, "1000", "KES")
-    await alice.dial()
-    await alice.send("4")
-    await alice.send("1")  # send menu: to a phone number
+    await alice.menu("4", "1")  # send menu: to a phone number
     await alice.send("+254 722 000 111")
     await alice.send("1")
     assert "Send KES 250.00 to Bob Otieno" in await alice.send("250")
@@ -89,9 +83,7 @@ async def test_send_kes_to_registered_and_unregistered(
     assert await balance_of(rt, bob.number, "KES") == "250.00"
     assert await balance_of(rt, alice.number, "KES") == "750.00"
     # to a number without an account: the claim waits, the number gets an SMS invitation
-    await alice.dial()
-    await alice.send("4")
-    await alice.send("1")  # send menu: to a phone number
+    await alice.menu("4", "1")  # send menu: to a phone number
     await alice.send("0733444555")
     await alice.send("1")
     confirm = await alice.send("100")

@@ -114,10 +114,7 @@ async def test_limits_in_swahili_name_the_maximum_in_the_asset_typed(
     rt = ussd_runtime
     await refresh_rates(rt)
     phone = await funded(client, rt, "+254722000111", "2", "100", "USDT-TRC20", "Otieno Odhiambo")
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("3")
-    await phone.send("3")  # an amount in USDT
+    await phone.menu("3", "3", "3")  # an amount in USDT
     assert "Weka mfano 25.5 au 0.0005" in await phone.send("ten")
     refused = await phone.send("60")  # ~KES 7,700 > KES 5,000
     assert refused.startswith("CON Kiasi kikubwa mno: hadi USDT 38."), refused  # 5,000 / the bid
@@ -209,9 +206,7 @@ async def test_sell_by_kes_value_in_swahili(client: httpx.AsyncClient, ussd_runt
     rt = ussd_runtime
     await refresh_rates(rt)
     phone = await funded(client, rt, "+254722000111", "2", "20", "USDT-TRC20", "Otieno Odhiambo")
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("3")
+    await phone.menu("3", "3")
     assert "Weka KES unazotaka kupata kwa M-Pesa" in await phone.send("2")
     assert "Weka tarakimu tu" in await phone.send("elfu")
     over = await phone.send("4000")  # USDT 20 fetches ~KES 2,500
@@ -233,11 +228,7 @@ async def test_crypto_send_shows_what_they_get_and_the_sms_names_the_network(
     rt = ussd_runtime
     alice = await funded(client, rt, "+254712345678", "1", "50", "USDT-TRC20", "Alice Njeri")
     bob = await registered(client, "+254722000111", "2", "Bob Otieno")
-    await alice.dial()
-    await alice.send("4")
-    await alice.send("1")
-    await alice.send("0722000111")
-    await alice.send("4")
+    await alice.menu("4", "1", "0722000111", "4")
     confirm = await alice.send("10")
     assert confirm.startswith(
         "CON You send USDT 10.00\nBob Otieno 0722000111 gets USDT 9.95\nFee USDT 0.05"
@@ -317,9 +308,7 @@ async def test_withdraw_in_swahili_and_the_tier_told_at_the_menu(
     assert "Tuma kwa\n1 Binance TRC20" in await phone.send("2")
     assert (await phone.send("1")).startswith("END Kutoa crypto kunahitaji akaunti iliyothibitishwa")
     await _verified_with_a_saved_address(rt, phone.number, tier=1)
-    await phone.dial()
-    await phone.send("4")
-    await phone.send("2")
+    await phone.menu("4", "2")
     assert "Una USDT 50.00" in await phone.send("1")
     confirm = await phone.send("5")
     assert confirm.startswith("CON Unatuma USDT 5.00\nInafika USDT "), confirm
@@ -357,10 +346,7 @@ async def test_at_the_top_tier_the_maximum_is_named_without_a_way_to_raise_it(
     phone = await registered(client, "+254712345678", "1")
     await fund(rt, phone.number, "0.1", "BTC")  # ~KES 1.2 million
     await _verified_with_a_saved_address(rt, phone.number, tier=2)  # KES 1,000,000 per transaction
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("1")
-    await phone.send("3")  # an amount in BTC
+    await phone.menu("3", "1", "3")  # an amount in BTC
     refused = await phone.send("0.1")
     assert refused.startswith("CON Amount too large: the most per transaction is BTC 0.08"), refused
     assert "verify" not in refused and refused.endswith("Enter the amount to sell"), refused

@@ -132,9 +132,7 @@ async def test_no_merchant_with_that_till_moves_nothing(
     rt = ussd_runtime
     await _merchant(rt)
     phone = await funded(client, rt, "+254712345678", "1", "1000", "KES")
-    await phone.dial()
-    await phone.send("4")
-    await phone.send("3")
+    await phone.menu("4", "3")
     reply = await phone.send("12345")
     assert reply.startswith("CON No merchant with till 12345")
     assert await balance_of(rt, phone.number, "KES") == "1000.00"

@@ -28,10 +28,7 @@ async def test_a_completed_buy_sends_the_receipt(
     rt = ussd_runtime
     await refresh_rates(rt)
     phone = await registered(client, "+254712345678", "1")
-    await phone.dial()
-    await phone.send("2")
-    await phone.send("3")
-    await phone.send("1000")
+    await phone.menu("2", "3", "1000")
     assert (await phone.send("4826")).startswith("END Approve the M-Pesa prompt")
     kwargs = await stk_paid(rt, checkout_request_id="ws_CO_9", receipt="SKT9RCPT01")
     assert await jobs.complete_buy(**kwargs) == "bought"
@@ -48,10 +45,7 @@ async def test_a_paid_sell_sends_the_receipt_in_swahili(
     rt = ussd_runtime
     await refresh_rates(rt)
     phone = await funded(client, rt, "+254712345678", "2", "50", "USDT-TRC20")
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("3")
-    await phone.send("3")  # issue 19: sell an amount in the crypto
+    await phone.menu("3", "3", "3")  # issue 19: sell an amount in the crypto
     await phone.send("20")
     assert (await phone.send("4826")).startswith("END Imekamilika.")
     async with rt.session_factory() as session:

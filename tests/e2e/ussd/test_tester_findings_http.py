@@ -13,9 +13,7 @@ async def test_buy_minimum_demo_label_tries_left_and_lock(
 ) -> None:
     await refresh_rates(ussd_runtime)  # the demo rate source, as the embedded default uses
     phone = await registered(client, "+254712345678", "1")
-    await phone.dial()
-    await phone.send("2")
-    await phone.send("3")
+    await phone.menu("2", "3")
     assert "The minimum is KES 10.00" in await phone.send("5")
     quote = await phone.send("500")
     assert "(DEMO)" in quote and "Enter PIN" in quote, quote
@@ -31,10 +29,7 @@ async def test_sell_under_the_payout_minimum_and_swahili_quote(
 ) -> None:
     await refresh_rates(ussd_runtime)
     phone = await funded(client, ussd_runtime, "+254712345678", "2", "10", "USDT-TRC20")
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("3")
-    await phone.send("3")  # issue 19: sell an amount in the crypto
+    await phone.menu("3", "3", "3")  # issue 19: sell an amount in the crypto
     assert "M-Pesa hulipa angalau KES 10.00" in await phone.send("0.01")
     quote = await phone.send("5")
     assert "(MAJARIBIO)" in quote and "\nMuda sek " in quote, quote

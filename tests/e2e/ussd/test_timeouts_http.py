@@ -17,10 +17,7 @@ async def test_expired_quote_is_refused(client: httpx.AsyncClient, ussd_runtime:
     ussd_runtime.clock = clock
     await refresh_rates(ussd_runtime)
     phone = await funded(client, ussd_runtime, "+254712345678", "1", "10", "USDT-TRC20")
-    await phone.dial()
-    await phone.send("3")
-    await phone.send("3")
-    await phone.send("3")  # issue 19: sell an amount in the crypto
+    await phone.menu("3", "3", "3")  # issue 19: sell an amount in the crypto
     assert "Valid 60s" in await phone.send("5")
     clock.advance(seconds=61)
     assert (await phone.send("4826")).startswith("END The price expired")
@@ -30,9 +27,7 @@ async def test_expired_quote_is_refused(client: httpx.AsyncClient, ussd_runtime:
 async def test_session_timeout_then_resume(client: httpx.AsyncClient, ussd_runtime: Runtime) -> None:
     await refresh_rates(ussd_runtime)
     phone = await registered(client, "+254712345678", "2")
-    await phone.dial()
-    await phone.send("2")
-    await phone.send("1")
+    await phone.menu("2", "1")
     assert "Lipa KES 500.00" in await phone.send("500")
     await ussd_runtime.redis.delete(f"ussd:session:{phone.session_id}")  # what the 180 s TTL does
     assert (await phone.send("4826")).startswith("END Muda wa kikao umeisha")
