@@ -9,6 +9,8 @@ kibeti quote send 10 USDT-ERC20 --network-fee 1.5
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from core.fx import jobs as fx_jobs
@@ -81,13 +83,24 @@ def _run(kind: QuoteKind, amount: str, unit: str, asset: str | None, rail: str, 
     run_with_runtime(work)
 
 
+class _AmountCommand(click.Command):
+    """Click reads a negative AMOUNT ("-5") as an unknown option: say what is wrong with the amount."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            if re.fullmatch(r"-\d[\d.,]*", exc.option_name):
+                raise click.BadParameter(
+                    f"{exc.option_name} is not an amount: it must be more than zero",
+                    ctx=ctx,
+                    param_hint="AMOUNT",
+                ) from exc
+            raise
+
+
 def _command(kind: QuoteKind) -> click.Command:
-    # ignore_unknown_options: a negative AMOUNT ("-5") reaches the amount check, not "no such option"
-    @click.command(
-        name=kind.value,
-        help=f"Quote a {kind.value}: AMOUNT UNIT [ASSET].",
-        context_settings={"ignore_unknown_options": True},
-    )
+    @click.command(name=kind.value, help=f"Quote a {kind.value}: AMOUNT UNIT [ASSET].", cls=_AmountCommand)
     @click.argument("amount")
     @click.argument("unit")
     @click.argument("asset", required=False)

@@ -35,8 +35,10 @@ def test_an_unknown_customer_gets_no_deposit_address(env: dict[str, str]) -> Non
 
 
 def test_a_negative_quote_amount_is_an_amount_error_not_an_unknown_option(env: dict[str, str]) -> None:
-    line = _error(kibeti("quote", "buy", "-5", "KES", "BTC", env=env), 1)
-    assert "No such option" not in line and "amount" in line.lower()
+    line = _error(kibeti("quote", "buy", "-5", "KES", "BTC", env=env), 2)
+    assert "No such option" not in line and "AMOUNT" in line and "more than zero" in line
+    typo = _error(kibeti("quote", "buy", "100", "KES", "BTC", "--rial", "mpesa", env=env), 2)
+    assert "No such option '--rial'" in typo  # a misspelt option is still named as one
 
 
 def test_screening_needs_something_to_screen_and_a_real_date(env: dict[str, str]) -> None:
