@@ -91,7 +91,10 @@ def cli() -> None:
     "--drop-pending", is_flag=True, help="Discard updates Telegram queued while no webhook was set."
 )
 def set_webhook_command(public_url: str, drop_pending: bool) -> None:
-    """Register <public-url>/telegram/<TELEGRAM_WEBHOOK_SECRET> with the secret as secret_token."""
+    """Register <public-url>/telegram/<TELEGRAM_WEBHOOK_SECRET> with the secret as secret_token.
+
+    With no TELEGRAM_BOT_TOKEN and no TELEGRAM_API_BASE_URL (the embedded default) it registers with
+    the running app's Bot API double, at MPESA_CALLBACK_BASE_URL/telegram-sim/bot."""
     if not re.match(r"^https?://[^\s/]+", public_url):
         _fail(f"--public-url must be an http(s) URL such as https://kibeti.example.com, not {public_url!r}")
 
