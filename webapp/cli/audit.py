@@ -34,7 +34,10 @@ def _head(value: str | None) -> tuple[int, str] | None:
         return None
     seq, _, digest = value.partition(":")
     if not seq.isdigit() or len(digest) != 64:
-        raise click.BadParameter("expected SEQ:HASH as printed by an earlier `kibeti audit verify`")
+        raise click.BadParameter(
+            f"{value!r}: give SEQ:HASH as printed by an earlier `kibeti audit verify`",
+            param_hint="--expect-head",
+        )
     return int(seq), digest
 
 

@@ -14,6 +14,7 @@ from compliance.errors import ComplianceError
 from compliance.models import CaseStatus
 from compliance.seed import ensure_defaults
 from core.config import get_settings
+from core.identity import service as identity
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
@@ -84,6 +85,8 @@ def ctr_command(day: datetime, customer_id: int | None, output: Path | None) -> 
                 found = await reports.ctr_candidates(session=session, day=day.date(), settings=settings)
                 lines = [f"{c.customer_id}\tKES {c.total_kes:,.2f}\t{c.movements} movements" for c in found]
                 return "\n".join(lines) if lines else f"No CTR candidates on {day.date()}."
+            # an unknown id would read as "under the CTR threshold"
+            await identity.get_customer(session=session, customer_id=customer_id)
             report = await reports.export_ctr(
                 session=session,
                 customer_id=customer_id,

@@ -162,3 +162,13 @@ def test_disabling_an_unknown_staff_user_names_the_address(env: dict[str, str]) 
 def test_a_wrong_database_url_is_named(url: str, says: str) -> None:
     done = kibeti("ledger", "verify", env={"KIBETI_ENV": "test", "DATABASE_URL": url, "REDIS_URL": ""})
     assert says in _error(done, 1)
+
+
+def test_a_ctr_for_an_unknown_customer_is_refused_by_name(env: dict[str, str]) -> None:
+    done = kibeti("compliance", "report", "ctr", "--day", "2026-01-01", "--customer", "9999", env=env)
+    assert _error(done, 1) == "Error: no customer 9999"
+
+
+def test_a_malformed_expected_audit_head_names_the_option(env: dict[str, str]) -> None:
+    line = _error(kibeti("audit", "verify", "--expect-head", "zzz", env=env), 2)
+    assert "--expect-head" in line and "SEQ:HASH" in line
