@@ -49,7 +49,13 @@ def _progress(result: StepResult) -> None:
 
 @worker_group.command(name="chain")
 @click.option("--network", type=NETWORKS, required=True, help="Which chain to watch.")
-@click.option("--idle", default=5.0, show_default=True, help="Seconds between polls at the chain tip.")
+@click.option(
+    "--idle",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between polls at the chain tip.",
+)
 def chain_worker(network: str, idle: float) -> None:
     """Watch a chain for deposits: scan, follow reorgs, credit after N confirmations."""
     chosen = Network(network)

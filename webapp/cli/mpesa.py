@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from core.errors import KibetiError
+from core.identity.phone import normalize_phone
 from core.payments import queries as payment_queries
 from core.runtime import Runtime
 from payouts import c2b_urls
@@ -50,6 +52,10 @@ def simulate_c2b(phone: str, amount: str, account: str | None, twice: bool, no_v
     """Pay the paybill from a simulated phone: the Daraja simulator sends Kibeti the validation, then
     the confirmation. Needs the running app (`make run`) or `kibeti mpesa simulator`."""
 
+    try:
+        normalize_phone(phone)
+    except KibetiError as exc:
+        raise click.BadParameter(str(exc), param_hint="--phone") from exc
     if not amount.isdigit() or not 1 <= int(amount) <= 250_000:  # what an M-Pesa phone lets a payer type
         raise click.BadParameter(
             f"{amount!r} is not a payment M-Pesa takes: whole shillings from 1 to 250000, e.g. 500",

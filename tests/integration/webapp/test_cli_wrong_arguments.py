@@ -64,6 +64,16 @@ def test_a_paybill_amount_is_checked_before_the_simulator_is_called(env: dict[st
     assert "--amount" in line and "whole shillings from 1 to 250000" in line and "simulator" not in line
 
 
+def test_a_malformed_payer_phone_is_a_usage_error(env: dict[str, str]) -> None:
+    done = kibeti("mpesa", "simulate-c2b", "--phone", "0712", "--amount", "10", env=env)
+    assert "--phone" in _error(done, 2)
+
+
+def test_a_chain_worker_needs_a_positive_idle_time(env: dict[str, str]) -> None:
+    done = kibeti("worker", "chain", "--network", "erc20", "--idle", "-1", env=env)
+    assert "--idle" in _error(done, 2)
+
+
 def test_a_crypto_flows_period_must_end_after_it_starts(env: dict[str, str]) -> None:
     done = kibeti(
         "compliance", "report", "crypto-flows", "--from", "2026-01-02", "--to", "2026-01-01", env=env
