@@ -118,8 +118,8 @@ async def test_a_customer_on_a_small_phone(stack: Stack, browser: Browser) -> No
     await expect(page.get_by_text(TRON_ADDRESS)).to_be_visible()
     await page.get_by_label("Your Kibeti PIN").fill("4826")
     await page.get_by_role("button", name="Withdraw").click()
-    # a first withdrawal to a new address right after a buy goes to the compliance team
-    await expect(page.get_by_text("Your request is under review")).to_be_visible()
+    # a first withdrawal to a new address right after a buy goes to the compliance team: held, not sent
+    await expect(page.get_by_text("Your withdrawal needs a review")).to_be_visible()
     await assert_accessible(page)
     await screenshot(page, "app-withdraw-review-en")
 
