@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -20,6 +21,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 ASSETS = {asset.value: asset for asset in (Asset.KES, Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)}
 CRYPTO = (Asset.BTC, Asset.USDT_ERC20, Asset.USDT_TRC20)
 PAGE_SIZE = 20
+TRANSFER_KINDS = frozenset({"send", "quote_send", "claim_collect"})  # customer to customer
 NETWORKS = {Asset.BTC: "Bitcoin", Asset.USDT_ERC20: "Ethereum (ERC20)", Asset.USDT_TRC20: "TRON (TRC20)"}
 
 
@@ -103,6 +105,13 @@ async def history(page: CustomerPage) -> Response:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = rows[-1].entry_id if more and rows else None
+    # A transfer between customers reads by its direction, as on the USSD statement
+    rows = [
+        replace(row, kind="received" if row.amount.minor >= 0 else "sent")
+        if row.kind in TRANSFER_KINDS
+        else row
+        for row in rows
+    ]
 
     def kind_label(kind: str) -> str:
         label = i18n.text(f"ussd.kind.{kind}", page.language)

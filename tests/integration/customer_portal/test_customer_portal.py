@@ -256,6 +256,34 @@ async def test_the_history_pages_and_downloads_as_csv(rt: Runtime) -> None:
         assert csv_file.status_code == 200 and csv_file.text.startswith("time_utc,kind,amount,asset,memo")
 
 
+async def test_the_history_names_a_transfer_by_its_direction_in_the_customers_language(rt: Runtime) -> None:
+    from core.flows import accounts
+    from core.identity import service as identity
+    from core.ledger import service as ledger
+    from core.money import Asset, Money
+
+    await fund(rt, PHONE, "80", "KES")
+    async with rt.session_factory() as session:
+        sender = await identity.get_customer_by_phone(session=session, phone=PHONE)
+        receiver = await identity.get_customer_by_phone(session=session, phone=OTHER)
+        assert sender is not None and receiver is not None
+        await ledger.transfer(
+            session=session, idempotency_key="test-send-50", kind="send", amount=Money.of("50", Asset.KES),
+            from_account_id=await accounts.wallet_account_id(session, sender.id, Asset.KES),
+            to_account_id=await accounts.wallet_account_id(session, receiver.id, Asset.KES),
+        )  # fmt: skip
+        await session.commit()
+    for phone, english, swahili in ((OTHER, "received", "umepokea"), (PHONE, "sent", "umetuma")):
+        async with _client(rt) as client:
+            await _sign_in(client, rt, phone)
+            page = await client.get("/app/history?asset=KES")
+            assert f"<td>{english}</td>" in page.text and "<td>send</td>" not in page.text
+            form = await client.get("/app/history?asset=KES")
+            await client.post("/app/language", data={"csrf_token": _csrf(form.text), "language": "sw"})
+            page = await client.get("/app/history?asset=KES")
+            assert 'lang="sw"' in page.text and f"<td>{swahili}</td>" in page.text
+
+
 async def test_the_portal_is_installable(rt: Runtime) -> None:
     async with _client(rt) as client:
         manifest = (await client.get("/app/manifest.webmanifest")).json()
