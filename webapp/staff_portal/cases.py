@@ -81,6 +81,16 @@ async def overview(page: CasesPage, session: DbSession) -> Response:
     )  # fmt: skip
 
 
+def closing_dispositions(status: str) -> list[str]:
+    """The dispositions cases.close accepts from `status`: a reported case closes only as STR filed,
+    an open one as anything else, an escalated or drafted one not at all (its STR must be filed)."""
+    if status == CaseStatus.REPORTED.value:
+        return [Disposition.STR_FILED.value]
+    if status in {s.value for s in cases.OPEN_STATES}:
+        return [d.value for d in Disposition if d is not Disposition.STR_FILED]
+    return []
+
+
 async def _case_page(page: Page, session: DbSession, case_id: int, **extra: Any) -> Response:
     try:
         detail = await cases.case_detail(session=session, case_id=case_id)
@@ -92,7 +102,7 @@ async def _case_page(page: Page, session: DbSession, case_id: int, **extra: Any)
     context.update(extra)
     return render(
         page, "staff/case.html", status=422 if context["error"] or context["errors"] else 200,
-        detail=detail, reports=found, dispositions=[d.value for d in Disposition],
+        detail=detail, reports=found, dispositions=closing_dispositions(detail.case.status),
         may_report=may(page, Permission.COMPLIANCE_REPORTS), **context,
     )  # fmt: skip
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from compliance import queries as compliance_queries
 from core.auth.permissions import Permission
+from core.errors import InvalidAmount
 from core.ledger import queries as ledger_queries
 from core.ledger.queries import Volume
 from core.money import Asset, Money
@@ -99,4 +100,13 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
         sla=sla,
         show_money=may(page, Permission.LEDGER_READ),
         mpesa=mpesa,
+        mpesa_available=_kes_text(mpesa.available, t) if mpesa else "",
     )
+
+
+def _kes_text(available: str, language: str) -> str:
+    """M-Pesa's float figure ("1000000.00") as the portal writes money, or as reported if it is not one."""
+    try:
+        return i18n.money(Money.of(available, Asset.KES), language)
+    except InvalidAmount:
+        return f"KES {available}"

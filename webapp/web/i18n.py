@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from core.i18n.catalog import LANGUAGES, lookup, normalize_language
@@ -66,8 +66,15 @@ def when(moment: datetime | None, language: str, style: str = "medium") -> str:
     return format_datetime(moment.astimezone(NAIROBI), format=style, locale=babel_locale(language))
 
 
+def day(moment: datetime | None, language: str, style: str = "medium") -> str:
+    """The Nairobi calendar date of a moment, in the viewer's language ("" for none)."""
+    if moment is None:
+        return ""
+    return format_date(moment.astimezone(NAIROBI).date(), format=style, locale=babel_locale(language))
+
+
 def iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
-__all__ = ["LANGUAGES", "NAIROBI", "iso", "money", "money_minor", "number", "text", "when"]
+__all__ = ["LANGUAGES", "NAIROBI", "day", "iso", "money", "money_minor", "number", "text", "when"]

@@ -46,6 +46,9 @@ class Formatter:
     def when(self, moment: datetime | None, style: str = "medium") -> str:
         return i18n.when(moment, self.language, style)
 
+    def day(self, moment: datetime | None, style: str = "medium") -> str:
+        return i18n.day(moment, self.language, style)
+
     def number(self, value: int | Decimal) -> str:
         return i18n.number(value, self.language)
 

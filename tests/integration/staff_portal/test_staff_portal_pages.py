@@ -15,6 +15,7 @@ from compliance.seed import ensure_defaults
 from core.clock import FixedClock
 from core.fees import service as fees
 from core.fees.models import FeeRuleRow
+from core.payments.models import MpesaCallback
 from tests.integration.compliance.helpers import add_customer, rule_alert
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
 
@@ -99,6 +100,9 @@ async def test_alert_worked_to_an_str_download(session_factory: Factory) -> None
         # built, not filed: the page says so, the STR clock still counts down, the filing form is offered
         assert "str_drafted" in case_page.text and "data-countdown" in case_page.text
         assert "drafted: not filed with the FRC yet" in case_page.text
+        # an STR exists: it is not offered again, and a drafted case cannot be closed before filing
+        assert f'action="{case_url}/str"' not in case_page.text
+        assert f'action="{case_url}/close"' not in case_page.text
         filing = re.search(r'action="(/staff/reports/\d+/filing)"', case_page.text)
         assert filing, case_page.text
         filed = await client.post(
@@ -115,6 +119,13 @@ async def test_alert_worked_to_an_str_download(session_factory: Factory) -> None
             "data-countdown" not in case_page.text
             and "filed with the FRC as FRC-STR-2026-7" in case_page.text
         )
+        filed_on = re.search(r"filed with the FRC as FRC-STR-2026-7 on ([^<]*)<", case_page.text)
+        assert filed_on and ":" not in filed_on.group(1), case_page.text  # a date, not midnight
+        # reported: closing as STR filed is the only way out, and no second STR is offered
+        select = re.search(r'<select id="f-disposition".*?</select>', case_page.text, re.S)
+        assert select, case_page.text
+        options = re.findall(r'<option value="([a-z_]+)">', select.group(0))
+        assert options == ["str_filed"] and f'action="{case_url}/str"' not in case_page.text
         link = re.search(r'href="(/staff/reports/\d+/xml)"', case_page.text)
         assert link, case_page.text
         xml = await client.get(link.group(1))
@@ -257,3 +268,20 @@ async def test_manual_fx_rate_needs_a_second_finance_user(session_factory: Facto
         assert (
             await checker.post(found.group(0), data={"csrf_token": csrf_of(page.text)})
         ).status_code == 303
+
+
+async def test_dashboard_writes_the_mpesa_float_as_money(session_factory: Factory) -> None:
+    clock = FixedClock()
+    finance = await make_staff(session_factory, clock, "finance")
+    async with session_factory() as session:
+        session.add(
+            MpesaCallback(
+                kind="balance_result", processed=True, outcome="utility=1000000.00", received_at=clock.now()
+            )
+        )
+        await session.commit()
+    async with portal_client(session_factory, clock) as (_app, client, _rt):
+        await sign_in(client, clock, finance)
+        page = await client.get("/staff")
+        assert page.status_code == 200, page.text[:500]
+        assert "<strong>KES 1,000,000.00</strong>" in page.text, page.text
