@@ -27,6 +27,10 @@ class StaffExists(KibetiError):
     code = "staff_exists"
 
 
+class InvalidEmail(KibetiError):
+    code = "invalid_email"
+
+
 class InvalidRole(KibetiError, ValueError):
     code = "invalid_role"
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.auth import sessions
-from core.auth.errors import AccountLocked, InvalidRole, LoginFailed, StaffExists, WeakPassword
+from core.auth.errors import AccountLocked, InvalidEmail, InvalidRole, LoginFailed, StaffExists, WeakPassword
 from core.auth.models import Role, StaffUser
 from core.auth.sessions import TokenPair
 from core.clock import Clock
@@ -51,12 +51,19 @@ def _check_password(password: str, email: str) -> None:
         raise WeakPassword("that password is too easy to guess")
 
 
+def check_email(email: str) -> str:
+    """The address as stored (trimmed, lower case); InvalidEmail if it is not one."""
+    email = email.strip().lower()
+    local, _, domain = email.rpartition("@")
+    if not local or not domain:
+        raise InvalidEmail("a staff email address is required")
+    return email
+
+
 async def create_staff(
     *, session: AsyncSession, email: str, role: str, password: str, keyring: Keyring, clock: Clock, actor: str
 ) -> NewStaff:
-    email = email.strip().lower()
-    if "@" not in email:
-        raise ValueError("a staff email address is required")
+    email = check_email(email)
     try:
         role = Role(role).value
     except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core.auth import service as staff_service
+from core.auth.errors import InvalidEmail
 from core.auth.types import Role
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
@@ -16,8 +17,16 @@ def cli() -> None:
     """Staff users: password + TOTP, one role each."""
 
 
+def _email(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Checked before the password is asked for (twice), not after."""
+    try:
+        return staff_service.check_email(value)
+    except InvalidEmail as exc:
+        raise click.BadParameter(f"{exc} (e.g. --email jane@example.com)") from exc
+
+
 @cli.command(name="create")
-@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--email", required=True, callback=_email, help="Sign-in email address.")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="The staff role.")
 @click.option(
     "--password",
@@ -44,11 +53,8 @@ def create_command(email: str, role: str, password: str) -> None:
             await session.commit()
             return new.provisioning_uri
 
-    try:
-        uri = run_with_runtime(work)
-    except ValueError as exc:  # the service's word on a malformed email address
-        raise click.ClickException(f"{exc} (e.g. --email jane@example.com); nothing was created") from exc
-    click.echo(f"Created {email.strip().lower()} ({role}).")
+    uri = run_with_runtime(work)
+    click.echo(f"Created {email} ({role}).")
     click.echo("Add this to an authenticator app now; it is not shown again:")
     click.echo(uri)
 

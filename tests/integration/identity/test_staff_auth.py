@@ -8,6 +8,7 @@ from core.auth.errors import (
     AccountLocked,
     ApiKeyInvalid,
     ApiKeyScopeDenied,
+    InvalidEmail,
     LoginFailed,
     RefreshReused,
     TokenInvalid,
@@ -63,6 +64,17 @@ async def test_password_policy(session_factory: Factory) -> None:
                 clock=FixedClock(),
                 actor="cli",
             )
+
+
+@pytest.mark.parametrize("email", ["notanemail", "@kibeti.test", "amina@", "  "])
+async def test_a_malformed_email_is_a_named_refusal(session_factory: Factory, email: str) -> None:
+    async with session_factory() as session:
+        with pytest.raises(InvalidEmail) as refused:
+            await service.create_staff(
+                session=session, email=email, role="admin", password=PASSWORD, keyring=KEYRING,
+                clock=FixedClock(), actor="cli",
+            )  # fmt: skip
+    assert refused.value.code == "invalid_email" and not isinstance(refused.value, ValueError)
 
 
 async def test_login_refresh_rotation_and_reuse_revokes_family(session_factory: Factory) -> None:

@@ -104,8 +104,13 @@ def test_a_malformed_staff_email_is_one_line_not_a_value_error(env: dict[str, st
         "staff", "create", "--email", "not-an-email", "--role", "admin", "--password", "Very-long-passw0rd!",
         env=env,
     )  # fmt: skip
-    line = _error(done, 1)
-    assert "email" in line and "ValueError" not in line and "nothing was created" in line
+    line = _error(done, 2)
+    assert "--email" in line and "ValueError" not in line and "jane@example.com" in line
+
+
+def test_a_malformed_staff_email_is_refused_before_the_password_is_asked_for(env: dict[str, str]) -> None:
+    done = kibeti("staff", "create", "--email", "notanemail", "--role", "admin", env=env)
+    assert "--email" in _error(done, 2) and "Password" not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
