@@ -30,7 +30,7 @@ from core.configchanges import service as configchanges
 from core.identity import queries as customers
 from core.ledger import service as ledger
 from core.ledger.types import OwnerType
-from core.money import Asset, Money
+from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.ports import (
     CustomerLimits,
@@ -298,7 +298,8 @@ class ComplianceGateService:
             source="gate",
             rule_code="inbound_held",
             score=50,
-            summary=f"{row.kind} of KES {kes_text(row.amount_kes)} held ({verdict.reason_code}); "
+            summary=f"{row.kind} of {format_money(Money.from_minor(row.amount_kes, Asset.KES))} held "
+            f"({verdict.reason_code}); "
             "release or refuse it",
             details={
                 "reason_code": verdict.reason_code,

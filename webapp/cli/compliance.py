@@ -52,7 +52,8 @@ def _write(text: str, output: Path | None) -> None:
 @click.option("--case", "case_id", type=int, required=True, help="An escalated case.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def str_command(case_id: int, output: Path | None) -> None:
-    """goAML STR XML for an escalated case; marks the case reported."""
+    """goAML STR XML for an escalated case; the case is drafted (status str_drafted) until staff
+    record the FRC filing."""
 
     async def work(runtime: Runtime) -> str:
         async with runtime.session_factory() as session, session.begin():

@@ -233,6 +233,8 @@ def test_cli_reports(sqlite_url: str, tmp_path: Path) -> None:
     assert goaml.missing_elements(out.read_bytes()) == []
     listed = run_cli(sqlite_url, "compliance", "cases")
     assert "#1 str_drafted" in listed.stdout  # drafted: not filed with the FRC, still due
+    helped = run_cli(sqlite_url, "compliance", "report", "str", "--help").stdout
+    assert "str_drafted" in helped and "marks the case reported" not in helped, helped
     assert "1 overdue" in run_cli(sqlite_url, "compliance", "overdue").stdout
     ctr = run_cli(sqlite_url, "compliance", "report", "ctr", "--day", "2026-01-01")
     assert "No CTR candidates" in ctr.stdout

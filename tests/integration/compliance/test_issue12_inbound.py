@@ -77,6 +77,7 @@ async def test_a_tier_0_paybill_over_the_limit_lands_held_with_an_sms_and_an_ale
     async with pg() as session:
         alert = (await session.execute(select(Alert).where(Alert.customer_id == customer_id))).scalar_one()
     assert alert.rule_code == "inbound_held" and alert.movement_ids == [movement.id]
+    assert alert.summary.startswith("topup of KES 25,000.00 held"), alert.summary
     [held] = await issue12.notices_for(pg, customer_id)
     text = issue12.notice_text(held, language)
     assert text.startswith("KES 25,000.00") and says in text, text
