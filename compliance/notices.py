@@ -44,7 +44,7 @@ def money_value(amount: Money) -> str:
     return f"{MONEY_PREFIX}{amount.asset.value}:{amount.minor}"
 
 
-def render(code: str, language: str, values: dict[str, Any], *, shortcode: str) -> str:
+def render(code: str, language: str, values: dict[str, Any], *, shortcode: str, kyc_tier: int = 0) -> str:
     shown: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, str) and value.startswith(MONEY_PREFIX):
@@ -52,7 +52,8 @@ def render(code: str, language: str, values: dict[str, Any], *, shortcode: str) 
             value = format_money(Money.from_minor(int(minor), Asset(asset)), language)
         shown[key] = value
     if "reason_code" in values:
-        shown["reason"] = reasons.message(str(values["reason_code"]), language, values.get("details"))
+        shown["reason"] = reasons.held_message(str(values["reason_code"]), language, values.get("details"))
+        shown["verify"] = reasons.verify_hint(language, kyc_tier, shortcode)
     return translate(code, language, code=shortcode, **shown)
 
 
@@ -66,5 +67,7 @@ async def send_notice(customer_id: int, code: str, reference: str, values: dict[
     if rt.notifier is None:
         log.warning("compliance.notice.no_notifier", customer_id=customer_id, code=code)
         return
-    text = render(code, customer.language, values, shortcode=rt.settings.at_shortcode)
+    text = render(
+        code, customer.language, values, shortcode=rt.settings.at_shortcode, kyc_tier=customer.kyc_tier
+    )
     await rt.notifier.send_sms(phone=customer.phone, text=text, reference=f"compliance:{reference}")

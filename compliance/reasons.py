@@ -64,6 +64,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 LANGUAGES = ("en", "sw")
 
+# A held payment's SMS already says it is under review and promises the outcome by SMS: the
+# generic review text (which promises an SMS too) is replaced by one that does not.
+HELD_REVIEW = {"en": "We are checking this payment.", "sw": "Tunakagua malipo haya."}
+# Only an unverified (tier 0) customer is told to verify their ID; `{code}` is the USSD shortcode.
+VERIFY_HINT = {
+    "en": " Verify your ID to raise your limits (dial {code}).",
+    "sw": " Thibitisha kitambulisho ili kuongeza vikomo (piga {code}).",
+}
+
 
 def _kes(value: Any, language: str) -> str:
     return format_money(Money.of(Decimal(str(value)), Asset.KES), language)
@@ -78,3 +87,17 @@ def message(reason_code: str, language: str = "en", details: dict[str, Any] | No
         limit=_kes(values.get("limit_kes", "0"), lang),
         remaining=_kes(values.get("remaining_kes", "0"), lang),
     )
+
+
+def held_message(reason_code: str, language: str = "en", details: dict[str, Any] | None = None) -> str:
+    """The reason in a held payment's SMS: as `message`, without a second promise of an SMS."""
+    if reason_code == REVIEW:
+        return HELD_REVIEW[language if language in LANGUAGES else "en"]
+    return message(reason_code, language, details)
+
+
+def verify_hint(language: str, kyc_tier: int, shortcode: str) -> str:
+    """The "verify your ID" hint for a tier-0 customer; nothing for one already verified."""
+    if kyc_tier >= 1:
+        return ""
+    return VERIFY_HINT[language if language in LANGUAGES else "en"].format(code=shortcode)

@@ -51,3 +51,24 @@ def test_sdn_loader_returns_entities_or_line_errors(tmp_path_factory, rows: list
     entities = load_ofac(directory, errors)
     assert all(e.line >= 1 for e in errors)
     assert all(e.source == "ofac" for e in entities)
+
+
+def test_held_sms_promises_the_outcome_once_and_suggests_id_only_at_tier_0() -> None:
+    from compliance import notices
+    from core.money import Asset, Money
+
+    amount = notices.money_value(Money.of("150000", Asset.KES))
+    details = {"limit_kes": "100000.00", "remaining_kes": "1.50", "used_kes": "0.00"}
+    for code in CODES:
+        for lang, promise, verify in (("en", "SMS", "Verify"), ("sw", "SMS", "Thibitisha")):
+            values = {"amount": amount, "reason_code": code, "details": details}
+            shown = {
+                tier: notices.render(
+                    "compliance.sms.inbound_held", lang, values, shortcode="*483*1#", kyc_tier=tier
+                )
+                for tier in (0, 1, 2)
+            }
+            assert shown[0].count(promise) == 1 and verify in shown[0] and "*483*1#" in shown[0], shown[0]
+            for tier in (1, 2):
+                assert shown[tier].count(promise) == 1 and verify not in shown[tier], shown[tier]
+            assert all("{" not in text and len(text) <= 306 for text in shown.values()), shown  # 2 SMS
