@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settlements import settle as settling
+from core.settlements.models import MerchantCredit, Settlement
 from core.settlements.types import SettlementStatus
 
 HEADER = [
@@ -23,6 +26,40 @@ HEADER = [
 
 KEPT = "kept_for_next_settlement"  # the cents M-Pesa cannot pay (and what is over its per-payment cap)
 FROM_EARLIER = "from_earlier_settlements"  # earlier settlements' kept cents, paid with this one
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a settlement paid of earlier settlements' kept cents, and what it kept for the next."""
+
+    from_earlier: int
+    kept: int
+
+
+async def carried(*, session: AsyncSession, settlement: Settlement) -> Carried:
+    """Both from the merchant's earlier settlements (a failed one paid nothing and covers nothing:
+    its credits went back): what their payments' net had beyond what they sent is still there."""
+    if settlement.status == SettlementStatus.FAILED.value:  # all of it is back on the balance
+        return Carried(0, 0)
+    earlier = select(Settlement.id).where(
+        Settlement.merchant_id == settlement.merchant_id,
+        Settlement.id < settlement.id,
+        Settlement.status != SettlementStatus.FAILED.value,
+    )
+    net = func.coalesce(func.sum(MerchantCredit.net_minor - MerchantCredit.refunded_minor), 0)
+    credited = (
+        await session.execute(select(net).where(MerchantCredit.settlement_id.in_(earlier)))
+    ).scalar_one()
+    sent = (
+        await session.execute(
+            select(func.coalesce(func.sum(Settlement.amount_minor), 0)).where(Settlement.id.in_(earlier))
+        )
+    ).scalar_one()
+    own = (
+        await session.execute(select(net).where(MerchantCredit.settlement_id == settlement.id))
+    ).scalar_one()
+    from_earlier = int(credited) - int(sent)
+    return Carried(from_earlier, from_earlier + int(own) - settlement.amount_minor)
 
 
 def _kes(minor: int) -> str:
@@ -57,9 +94,10 @@ async def statement_csv(*, session: AsyncSession, settlement_id: int, merchant_i
     net = gross - fees - refunds
     writer.writerow([ref, "total", "", "", "", "", "", "", _kes(gross), _kes(fees), _kes(refunds),
                      _kes(net)])  # fmt: skip
-    if net != row.amount_minor and row.status != SettlementStatus.FAILED.value:  # failed: all of it is back
-        line = KEPT if net > row.amount_minor else FROM_EARLIER
-        writer.writerow([ref, line, "", "", "", "", "", "", "", "", "", _kes(abs(net - row.amount_minor))])
+    carry = await carried(session=session, settlement=row)
+    for line, minor in ((FROM_EARLIER, carry.from_earlier), (KEPT, carry.kept)):
+        if minor:  # net + from_earlier - kept == what M-Pesa was sent
+            writer.writerow([ref, line, "", "", "", "", "", "", "", "", "", _kes(minor)])
     where = settling.Destination(row.method, row.destination, row.account_reference).label()
     at = (row.finished_at or row.created_at).isoformat()
     writer.writerow([ref, row.status, row.receipt or "", where, at, "", "", "", "", "", "",

@@ -14,7 +14,7 @@ from core.invoices.types import InvoiceStatus
 from core.money import Asset
 from core.settlements import settle
 from core.settlements.errors import UnknownSettlement
-from core.settlements.statement import statement_csv
+from core.settlements.statement import carried, statement_csv
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.merchant_portal.auth import PREFIX, OwnerPage, ViewerPage, render, viewer_of
 from webapp.web import forms, i18n
@@ -119,12 +119,14 @@ async def settlement_list(page: ViewerPage, session: DbSession) -> Response:
         session=session, merchant_id=viewer_of(page).merchant.id,
         before_id=int(before) if before.isdigit() and len(before) < 18 else None, limit=26,
     )  # fmt: skip
-    await session.commit()
     more = len(rows) > 25
     rows = rows[:25]
+    carry = {row.id: await carried(session=session, settlement=row) for row in rows}
+    await session.commit()
     return render(
-        page, "merchant/settlements.html", rows=rows, next_before=rows[-1].id if more and rows else None
-    )
+        page, "merchant/settlements.html", rows=rows, carry=carry,
+        next_before=rows[-1].id if more and rows else None,
+    )  # fmt: skip
 
 
 @router.get("/settlements/{settlement_id}/statement.csv")

@@ -1,13 +1,16 @@
 """The merchant's settlements page explains the cents M-Pesa did not pay (whole shillings only): a
-"Kept for next settlement" column and a note, and a settlement that paid earlier kept cents says so.
+"Kept for next settlement" column and a note, and a settlement that paid earlier kept cents says so
+(and what it kept in turn).
 SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import func, select
+
 from core.runtime import Runtime
-from core.settlements.models import Settlement
+from core.settlements.models import MerchantCredit, Settlement
 from tests.integration.merchant_portal.test_merchant_dashboard import _client, _invite, _merchant, _sign_in
 from tests.integration.merchant_portal.test_merchant_dashboard import rt as rt
 
@@ -37,10 +40,19 @@ async def test_the_settlements_page_shows_what_was_kept_for_next_time(rt: Runtim
                     created_at=AT,
                 )
             )
+            await session.flush()
+            session.add(
+                MerchantCredit(
+                    merchant_id=merchant_id, source="invoice", source_ref=f"{number}", reference=f"INV-{number}",
+                    payer="", gross_minor=net, fee_minor=0, net_minor=net, entry_id=1, created_at=AT,
+                    settlement_id=(await session.execute(select(func.max(Settlement.id)))).scalar_one(),
+                )
+            )  # fmt: skip
     async with _client(rt) as client:
         await _sign_in(client, viewer)
         page = await client.get("/merchant/settlements")
     assert page.status_code == 200
     assert "Kept for next settlement" in page.text and "M-Pesa pays whole shillings" in page.text
     assert '<td class="num">KES 0.75</td>' in page.text
-    assert "includes KES 0.50 kept earlier" in page.text
+    # the second paid 100.00 of 99.50 + the 0.75 kept before, and keeps 0.25 in turn
+    assert '<td class="num">KES 0.25; includes KES 0.75 kept earlier</td>' in page.text

@@ -61,6 +61,7 @@ async def test_the_cents_m_pesa_did_not_pay_are_kept_for_the_next_settlement(
     assert (total["net_kes"], paid["net_kes"]) == ("2800.75", "2800.00")
     assert (paid["reference"], paid["payer"], paid["source"]) == ("SKL1XYZ", "", "till 5551234")
 
-    second = await _statement(session_factory, 2, [9_950], paid=10_000)  # 99.50 + the 0.75 kept -> 100
-    assert [line["line"] for line in second] == ["1", "total", "from_earlier_settlements", "paid"]
-    assert second[2]["net_kes"] == "0.50"
+    second = await _statement(session_factory, 2, [9_950], paid=10_000)  # 99.50 + the 0.75 kept -> 100.25
+    names = ["1", "total", "from_earlier_settlements", "kept_for_next_settlement", "paid"]
+    assert [line["line"] for line in second] == names
+    assert (second[2]["net_kes"], second[3]["net_kes"]) == ("0.75", "0.25")
