@@ -20,7 +20,10 @@ from wallets.gateway import WalletGateway
 from wallets.hd.derivation import AddressDeriver
 from webapp.queues import InProcessJobQueue
 
-LABEL = {"en": "DEMO address - do not send real funds", "sw": "Anwani ya DEMO - usitume pesa halisi"}
+LABEL = {
+    "en": "DEMO address - do not send real funds",
+    "sw": "Anwani ya MAJARIBIO - usitume pesa halisi",
+}  # one demo word per language
 LONGEST_ASSET = "USDT-ERC20"
 LONGEST_ADDRESS = "bc1q" + "q" * 38  # 42 characters, as long as an Ethereum address
 
