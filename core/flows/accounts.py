@@ -41,7 +41,7 @@ async def _bid(session: AsyncSession, currency: str, clock: Clock) -> Decimal | 
     One caller at a time refreshes an expired bid; the others show the one it replaces meanwhile
     (when it expired, every balances screen in flight read the rates again, at once)."""
     now = time.monotonic()
-    key = (getattr(session.bind, "url", ""), currency)  # the URL object: rendering it costs more
+    key = (session.bind, currency)  # per engine: another database (a test's) never sees these rates
     cached = _rates.get(key)
     if cached is not None and (now - cached[0] < RATE_CACHE_SECONDS or key in _refreshing):
         return cached[1]
@@ -102,8 +102,8 @@ async def read_balances(
     amounts = [Money.from_minor(found.get(asset.value, 0), asset) for asset in WALLET_ASSETS]
     now = time.monotonic()
     fresh = all(
-        (cached := _rates.get((engine.url, amount.asset.currency))) is not None
-        and (now - cached[0] < RATE_CACHE_SECONDS or (engine.url, amount.asset.currency) in _refreshing)
+        (cached := _rates.get((engine, amount.asset.currency))) is not None
+        and (now - cached[0] < RATE_CACHE_SECONDS or (engine, amount.asset.currency) in _refreshing)
         for amount in amounts
         if amount.asset is not Asset.KES
     )
@@ -119,7 +119,7 @@ async def read_balances(
 def _cached_value(engine: AsyncEngine, amount: Money) -> Money | None:
     if amount.asset is Asset.KES:
         return amount
-    bid = _rates[(engine.url, amount.asset.currency)][1]
+    bid = _rates[(engine, amount.asset.currency)][1]
     return None if bid is None else Money.round_down(amount.amount * bid, Asset.KES)
 
 
