@@ -1,11 +1,17 @@
-"""Process a persisted Daraja callback: parse defensively, apply through core.payments, flag what cannot be.
+"""Apply a Daraja callback: parse defensively, apply through core.payments, flag what cannot be.
 
-The raw row is committed before this runs, so a crash here loses nothing: the reconciler picks up
-unprocessed rows. Every outcome is written on the callback row; problems are flagged for staff.
+`receive` stores the raw callback and applies it in one transaction (the row is written processed,
+with its outcome). If applying fails unexpectedly, that transaction is rolled back and the raw row is
+committed on its own, unprocessed, then processed again by `process` (and, failing that, by the
+reconciler): nothing is lost. A crash before the commit loses nothing either: the callback was not
+answered yet (Daraja sends it again), and a payout whose result never arrives is resolved by the
+reconciler's Transaction Status query. Every outcome is written on the callback row; problems are
+flagged for staff.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +23,8 @@ from core.payments import callbacks as log
 from core.payments import collections, service
 from payouts import c2b
 from payouts.mpesa import results, wire
+
+_log = logging.getLogger(__name__)
 
 KINDS = {
     "stk": "stk",
@@ -154,23 +162,70 @@ HANDLERS: dict[str, Callable[[AsyncSession, Any], Awaitable[Outcome]]] = {
 }
 
 
+async def _apply(session: AsyncSession, kind: str, body: Any) -> Outcome:
+    """Apply one callback in the session's transaction; a malformed or conflicting one is rolled
+    back and flagged, never raised."""
+    try:
+        return await HANDLERS[kind](session, body)
+    except (wire.MalformedCallback, AttributeError, TypeError, KeyError) as exc:
+        await session.rollback()
+        return "malformed", f"malformed {kind} callback: {exc!r}"
+    except IdempotencyConflict as exc:  # the same receipt booked before with other content
+        await session.rollback()
+        return "conflicting_duplicate", f"{kind}: {exc}"
+
+
+async def receive(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    kind: str,
+    body: Any,
+    raw: str,
+    remote_addr: str = "",
+    reference: str | None = None,
+) -> str:
+    """Store a callback and apply it in one transaction; returns the outcome ("" when it is left for
+    the reconciler). If applying raises, the raw row is committed alone (unprocessed) and processed
+    as `process` does. Raises only if the callback could not be stored at all."""
+    try:
+        async with session_factory() as session:
+            outcome, flag = await _apply(session, kind, body)
+            row = await log.record(
+                session=session, kind=kind, body=body, raw=raw, remote_addr=remote_addr,
+                reference=reference, outcome=outcome, flag=flag,
+            )  # fmt: skip
+            await session.commit()
+    except Exception:
+        _log.exception("applying an M-Pesa %s callback failed; storing it unprocessed", kind)
+        async with session_factory() as session:
+            row = await log.record(
+                session=session, kind=kind, body=body, raw=raw, remote_addr=remote_addr, reference=reference
+            )
+            await session.commit()
+        try:
+            return await process(session_factory, row.id)
+        except Exception:  # stored: the reconciler processes it again
+            _log.exception("processing M-Pesa callback %s failed; left for the reconciler", row.id)
+            return ""
+    return await _replay_if_overtaken(session_factory, row.id, kind, outcome, body)
+
+
 async def process(session_factory: async_sessionmaker[AsyncSession], callback_id: int) -> str:
-    """Apply one callback in its own transaction; malformed bodies are flagged, never raised."""
+    """Apply one stored callback in its own transaction; malformed bodies are flagged, never raised."""
     async with session_factory() as session:
         found = await log.pending(session=session, callback_id=callback_id)
         if found is None:
             return "already_processed"
         kind, body = found
-        try:
-            outcome, flag = await HANDLERS[kind](session, body)
-        except (wire.MalformedCallback, AttributeError, TypeError, KeyError) as exc:
-            await session.rollback()
-            outcome, flag = "malformed", f"malformed {kind} callback: {exc!r}"
-        except IdempotencyConflict as exc:  # the same receipt booked before with other content
-            await session.rollback()
-            outcome, flag = "conflicting_duplicate", f"{kind}: {exc}"
+        outcome, flag = await _apply(session, kind, body)
         await log.finish(session=session, callback_id=callback_id, outcome=outcome, flag=flag)
         await session.commit()
+    return await _replay_if_overtaken(session_factory, callback_id, kind, outcome, body)
+
+
+async def _replay_if_overtaken(
+    session_factory: async_sessionmaker[AsyncSession], callback_id: int, kind: str, outcome: str, body: Any
+) -> str:
     # the id this callback answers may have been recorded while it ran (the push's or the query's
     # job replays early callbacks the other way round; whichever reopens the row first applies it)
     if await _overtaken(session_factory, kind, outcome, body) and await _reopen(

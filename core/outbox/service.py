@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import clock_of
+from core.db.raw import run_on_session_connection
 from core.db.session import clock_of_factory
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.ports import JobQueue
@@ -21,6 +23,10 @@ REDISPATCH_AFTER = timedelta(seconds=60)
 RUNNER = "core.outbox.jobs.run"
 Target = TypeVar("Target", bound=Callable[..., Awaitable[Any]])
 _MARKS_ROW_DONE = "__outbox_marks_row_done__"
+_ENQUEUE_SQL = """
+INSERT INTO outbox (dedupe_key, job, queue, kwargs, status, attempts, created_at)
+VALUES ($1, $2, $3, $4::text::json, $5, 0, $6) ON CONFLICT DO NOTHING RETURNING id
+"""
 
 
 def marks_row_done(target: Target) -> Target:
@@ -57,6 +63,15 @@ async def enqueue(
     `job` is a dotted path to a module-level async function called with `kwargs` (JSON-safe).
     """
     dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    if dialect == "postgresql":  # a plain statement: SQLAlchemy compiled this insert anew each time
+        staged = await run_on_session_connection(
+            session,
+            _ENQUEUE_SQL,
+            [dedupe_key, job, queue, json.dumps(kwargs), OutboxStatus.PENDING.value, clock_of(session).now()],
+        )
+        if staged is not None:
+            return int(staged["id"])
+        return int(await session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == dedupe_key)))
     insert = (sqlite if dialect == "sqlite" else postgresql).insert(OutboxJob)
     statement = (
         insert.values(

@@ -1,4 +1,5 @@
-"""The raw callback log: persisted first (own commit), then processed, flagged when it cannot be."""
+"""The raw callback log: every callback stored with its outcome (or unprocessed, for the reconciler),
+flagged when it cannot be applied."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from core.payments.models import MpesaCallback
 # On PostgreSQL the log's own writes are plain statements on the session's connection (they run for
 # every callback: the ORM's unit of work cost more CPU than the statements).
 _RECORD_SQL = """
-INSERT INTO mpesa_callbacks (kind, reference, body, raw, remote_addr, processed, flagged, received_at)
-VALUES ($1, $2, $3::text::json, $4, $5, false, false, $6) RETURNING id
+INSERT INTO mpesa_callbacks (kind, reference, body, raw, remote_addr, processed, outcome, flagged,
+  flag_reason, received_at, processed_at)
+VALUES ($1, $2, $3::text::json, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
 """
 _FINISH_SQL = """
 UPDATE mpesa_callbacks SET processed = true, outcome = $2, processed_at = $3,
@@ -39,23 +41,32 @@ async def record(
     raw: str,
     remote_addr: str = "",
     reference: str | None = None,
+    outcome: str | None = None,
+    flag: str = "",
 ) -> MpesaCallback:
+    """Store a callback: unprocessed, or (`outcome` given) processed in the caller's transaction,
+    flagged with `flag` when it is not empty."""
+    now = clock_of(session).now()
     row = MpesaCallback(
         kind=kind,
         reference=(reference or None) and reference[:64],
         body=body,
         raw=raw[:100_000],
         remote_addr=remote_addr[:64],
-        processed=False,
-        flagged=False,
-        received_at=clock_of(session).now(),
+        processed=outcome is not None,
+        outcome=None if outcome is None else outcome[:64],
+        flagged=bool(flag),
+        flag_reason=flag[:255] or None,
+        received_at=now,
+        processed_at=None if outcome is None else now,
     )
     if _is_postgres(session):  # the row is not added to the session: returned with its id
         inserted = await run_on_session_connection(
             session,
             _RECORD_SQL,
-            [row.kind, row.reference, json.dumps(body), row.raw, row.remote_addr, row.received_at],
-        )
+            [row.kind, row.reference, json.dumps(body), row.raw, row.remote_addr, row.processed, row.outcome,
+             row.flagged, row.flag_reason, row.received_at, row.processed_at],
+        )  # fmt: skip
         row.id = inserted["id"]
         return row
     session.add(row)

@@ -8,6 +8,7 @@ or voided exactly once, inside the same transaction as the status change.
 from __future__ import annotations
 
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -348,20 +349,40 @@ async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_c
     return True
 
 
+# The M-Pesa float account's id per database engine: a system account never changes once open, so
+# it is looked up once per process instead of once per payout.
+_float_accounts: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+
+
+async def _float_account_id(session: AsyncSession) -> int:
+    engine = getattr(session.bind, "sync_engine", None)
+    if engine is not None and engine in _float_accounts:
+        return _float_accounts[engine]
+    account = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES)
+    if engine is not None:
+        _float_accounts[engine] = account.id
+    return account.id
+
+
 async def _post_payout_hold(session: AsyncSession, payout: Payout, receipt: str) -> None:
     """Paid: the held amount goes to the M-Pesa float account (at most once: the key)."""
-    float_account = await ledger.system_account(
-        session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
-    )
-    await ledger.post_hold(
-        session=session,
-        hold_id=payout.hold_id,
-        postings=[PostingRequest(float_account.id, Money.from_minor(payout.amount_minor, Asset.KES))],
-        idempotency_key=f"payout:{payout.id}:post",
-        kind="mpesa_payout",
-        memo=f"M-Pesa payout {payout.id} {receipt}"[:200],
-        details={"payout_id": payout.id, "receipt": receipt},
-    )
+    float_account_id = await _float_account_id(session)
+    try:
+        await ledger.post_hold(
+            session=session,
+            hold_id=payout.hold_id,
+            postings=[PostingRequest(float_account_id, Money.from_minor(payout.amount_minor, Asset.KES))],
+            idempotency_key=f"payout:{payout.id}:post",
+            kind="mpesa_payout",
+            memo=f"M-Pesa payout {payout.id} {receipt}"[:200],
+            details={"payout_id": payout.id, "receipt": receipt},
+        )
+    except Exception:
+        # the id may be one a rolled-back transaction opened: the next payout looks it up again
+        engine = getattr(session.bind, "sync_engine", None)
+        if engine is not None:
+            _float_accounts.pop(engine, None)
+        raise
 
 
 async def _stage_finished(session: AsyncSession, payout: Payout) -> None:

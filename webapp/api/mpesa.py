@@ -3,8 +3,9 @@
 POST /cb/<token>/{stk, b2c/result, b2c/timeout, status/result, balance/result, c2b/validation,
 c2b/confirmation, ...} (prefix MPESA_CALLBACK_PATH_PREFIX, "cb"; the old "/mpesa/" outside production
 only): wrong token -> 403 and nothing is stored; otherwise the raw body is
-committed first, answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}` (a C2B validation gets
-its accept/reject reply), and processed idempotently. Malformed bodies are recorded, answered 200
+stored and applied idempotently in one transaction (stored alone, unprocessed, if applying fails),
+then answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}` (a C2B validation gets its
+accept/reject reply). Malformed bodies are recorded, answered 200
 and flagged for staff. A C2B confirmation or an STK callback credits nothing by itself: the payment
 is pending (GET /api/staff/payouts/pending-mpesa) until our own Daraja query confirms it.
 
@@ -122,22 +123,12 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
         body = json.loads(raw)
     except ValueError:
         body = None
-    async with current.session_factory() as session:
-        row = await callback_log.record(
-            session=session,
-            kind=name,
-            body=body,
-            raw=raw,
-            remote_addr=ip,
-            reference=callbacks.reference_of(name, body),
-        )
-        await session.commit()
-        callback_id = row.id
-    outcome = ""
-    try:
-        outcome = await callbacks.process(current.session_factory, callback_id)
-    except Exception:  # the raw row is safe; the reconciler retries unprocessed callbacks
-        log.exception("processing M-Pesa callback %s failed; left for the reconciler", callback_id)
+    # stored and applied in one transaction (or stored alone, unprocessed, for the reconciler, if
+    # applying fails); raises, so Daraja is not answered "Accepted", only if nothing could be stored
+    outcome = await callbacks.receive(
+        current.session_factory, kind=name, body=body, raw=raw, remote_addr=ip,
+        reference=callbacks.reference_of(name, body),
+    )  # fmt: skip
     if name == "c2b_validation":
         return JSONResponse(callbacks.validation_reply(outcome))
     return JSONResponse(ACCEPTED)
