@@ -83,7 +83,8 @@ BEGIN
             INSERT INTO audit_pending (occurred_at, actor, action, subject, details)
             SELECT p_now, 'system', left('money.' || p_kind, 100), 'ledger_entry:' || entry.id,
                    json_build_object('entry_id', entry.id, 'idempotency_key', p_key,
-                                     'legs', (SELECT json_agg(json_build_array(x.id, x.asset, x.amount) ORDER BY x.n)
+                                     'legs', (SELECT json_agg(json_build_array(x.id, x.asset, x.amount)
+                                                              ORDER BY x.n)
                                               FROM unnest(p_accounts, p_assets, p_amounts)
                                                    WITH ORDINALITY AS x(id, asset, amount, n)))
             FROM entry
