@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Row
+from bench.common import CpuSampler, Row
 from core.audit import service as audit
 from core.db.session import make_engine, make_session_factory
 from core.ledger import errors
@@ -73,25 +74,59 @@ END;
 """
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU per transaction of one side of a round: the client processes', the database backends'."""
+
+    client_us: float
+    server_us: float
+
+    @property
+    def total_us(self) -> float:
+        return self.client_us + self.server_us
+
+
+def backends(database: str) -> CpuSampler:
+    """The PostgreSQL backends serving `database` (titles like "postgres: 15/main: postgres <db> ...")."""
+    return CpuSampler(f": postgres {database} ")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def pgbench(clients: int, seconds: int, script: str = "", database: str = PGBENCH_DB) -> float:
     """pgbench's TPS: tpcb-like on its own database, or `script` (a custom transaction) on `database`."""
+    return pgbench_measured(clients, seconds, script, database)[0]
+
+
+def pgbench_measured(
+    clients: int, seconds: int, script: str = "", database: str = PGBENCH_DB
+) -> tuple[float, Cpu]:
+    """pgbench's TPS and its CPU per transaction: pgbench's own (user + system) and its backends'."""
     workload = ["-b", "tpcb-like"]
     if script:
         handle = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)  # noqa: SIM115
         handle.write(script)
         handle.close()
         workload = ["-f", handle.name]
-    output = subprocess.run(
-        ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-n", *workload, "-c", str(clients),
-         "-j", str(min(clients, PROCESSES)), "-T", str(seconds), database],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    client_before = children_cpu()
+    with backends(database) as server:
+        output = subprocess.run(
+            ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-n", *workload, "-c", str(clients),
+             "-j", str(min(clients, PROCESSES)), "-T", str(seconds), database],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    client = children_cpu() - client_before
     if script:
         os.unlink(handle.name)
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
-    if match is None:
+    done = re.search(r"number of transactions actually processed: (\d+)", output)
+    if match is None or done is None:
         raise RuntimeError(f"could not read pgbench output:\n{output}")
-    return float(match.group(1))
+    count = max(int(done.group(1)), 1)
+    return float(match.group(1)), Cpu(client / count * 1e6, server.seconds / count * 1e6)
 
 
 async def seed(url: str) -> tuple[list[int], int]:
@@ -206,14 +241,15 @@ def run_flows(
     tag: str,
     chain_lock: bool,
     runner: str = "flows",
-) -> tuple[float, float]:
-    """(transfers/s, client CPU microseconds per transfer) of the flows' unit of work (or with
-    `runner="asyncpg"` the asyncpg-alone ceiling), `clients` split over PROCESSES processes."""
+) -> tuple[float, Cpu]:
+    """Transfers/s and CPU per transfer (the client processes', the ledger database's backends') of
+    the flows' unit of work (or with `runner="asyncpg"` the asyncpg-alone ceiling), `clients` split
+    over PROCESSES processes."""
     processes = min(clients, PROCESSES)
     shares = [clients // processes + (1 if n < clients % processes else 0) for n in range(processes)]
     context = multiprocessing.get_context("fork")
     started = time.perf_counter()
-    with context.Pool(processes) as pool:
+    with backends(LEDGER_DB) as server, context.Pool(processes) as pool:
         results = pool.map(
             _process,
             [
@@ -223,7 +259,8 @@ def run_flows(
         )
     done = sum(count for count, _ in results)
     cpu = sum(seconds_of_cpu for _, seconds_of_cpu in results)
-    return done / (time.perf_counter() - started), cpu / max(done, 1) * 1e6
+    rate = done / (time.perf_counter() - started)
+    return rate, Cpu(cpu / max(done, 1) * 1e6, server.seconds / max(done, 1) * 1e6)
 
 
 async def chain_and_check(url: str) -> tuple[bool, int]:
@@ -256,7 +293,8 @@ class Measured:
     clients: int
     pgbench: list[float]  # tpcb-like TPS per round
     flows: list[float]  # the flows' transfers/s per round (alternating with pgbench)
-    flows_cpu: list[float]  # client CPU us per transfer per round
+    pgbench_cpu: list[Cpu]  # per round, per transaction
+    flows_cpu: list[Cpu]  # per round, per transfer
 
     @property
     def base(self) -> float:
@@ -267,18 +305,33 @@ class Measured:
         return statistics.median(self.flows)
 
     @property
-    def cpu(self) -> float:
-        return statistics.median(self.flows_cpu)
+    def cpu(self) -> Cpu:
+        return _median(self.flows_cpu)
+
+    @property
+    def base_cpu(self) -> Cpu:
+        return _median(self.pgbench_cpu)
 
     def ratios(self) -> list[float]:
         return [flows / base for base, flows in zip(self.pgbench, self.flows, strict=True)]
+
+
+def _median(measured: list[Cpu]) -> Cpu:
+    return Cpu(
+        statistics.median(cpu.client_us for cpu in measured),
+        statistics.median(cpu.server_us for cpu in measured),
+    )
+
+
+def _cpu_text(cpu: Cpu) -> str:
+    return f"{cpu.total_us:.0f} us CPU each ({cpu.client_us:.0f} client + {cpu.server_us:.0f} server)"
 
 
 @dataclass(frozen=True)
 class Run:
     rows: list[Measured]
     server_side: float  # the posting function under pgbench's C client, top clients
-    raw: tuple[float, float]  # asyncpg alone: transfers/s, client CPU us per transfer
+    raw: tuple[float, Cpu]  # asyncpg alone: transfers/s, CPU per transfer
     locked: float | None
     ok: bool
     chained: int
@@ -288,16 +341,18 @@ def measure(counts: list[int], seconds: int, rounds: int, chain_lock: bool) -> R
     wallets, fee = prepare()
     rows = []
     for clients in counts:
-        bases, rates, cpus = [], [], []
+        bases, rates, base_cpus, cpus = [], [], [], []
         for round_ in range(rounds):
-            bases.append(pgbench(clients, seconds))
+            base, base_cpu = pgbench_measured(clients, seconds)
             rate, cpu = run_flows(wallets, fee, clients, seconds, f"c{clients}r{round_}", chain_lock=False)
+            bases.append(base)
+            base_cpus.append(base_cpu)
             rates.append(rate)
             cpus.append(cpu)
-            print(f"clients={clients:>3} round {round_ + 1}: pgbench tpcb-like {bases[-1]:7.0f} tps   flows' "
-                  f"ledger path {rate:7.0f}/s ({cpu:4.0f} us client CPU each)   ratio {rate / bases[-1]:5.2f}x   "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
-        rows.append(Measured(clients, bases, rates, cpus))
+            print(f"clients={clients:>3} round {round_ + 1}: pgbench tpcb-like {base:7.0f} tps, "
+                  f"{_cpu_text(base_cpu)}; flows' ledger path {rate:7.0f}/s, {_cpu_text(cpu)}; "
+                  f"ratio {rate / base:5.2f}x; load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+        rows.append(Measured(clients, bases, rates, base_cpus, cpus))
     top = counts[-1]
     script = FUNCTION_SCRIPT.format(low=min(wallets), high=max(wallets), fee=fee)
     server_side = pgbench(top, seconds, script, LEDGER_DB)
@@ -305,8 +360,8 @@ def measure(counts: list[int], seconds: int, rounds: int, chain_lock: bool) -> R
         f"ledger_post_entry driven by pgbench (C client) at {top} clients: {server_side:.0f} tps", flush=True
     )
     raw = run_flows(wallets, fee, top, seconds, "raw", chain_lock=False, runner="asyncpg")
-    print(f"the same posting through asyncpg alone (BEGIN, call, COMMIT) at {top} clients: {raw[0]:.0f}/s "
-          f"({raw[1]:.0f} us client CPU each)", flush=True)  # fmt: skip
+    print(f"the same posting through asyncpg alone (BEGIN, call, COMMIT) at {top} clients: {raw[0]:.0f}/s, "
+          f"{_cpu_text(raw[1])}", flush=True)  # fmt: skip
     locked = None
     if chain_lock:
         locked = run_flows(wallets, fee, top, seconds, "locked", chain_lock=True)[0]
@@ -328,7 +383,7 @@ def run(short: bool) -> list[Row]:
             value=flows, unit="/s", anchor=f"pgbench tpcb-like TPS, {clients} clients", anchor_value=base,
             target=">= 1.0x", met=flows >= base and measured.ok,
             note=(f"medians of {len(top.flows)} alternating rounds, per round {spread}; "
-                  f"{top.cpu:.0f} us client CPU per transfer")
+                  f"{_cpu_text(top.cpu)} vs pgbench's {_cpu_text(top.base_cpu)}")
             + ("" if measured.ok else "; ledger verify FAILED")),
         Row(figure=f"ledger: the same posting function driven by pgbench's C client, {clients} clients",
             value=measured.server_side, unit="tps", anchor=f"pgbench tpcb-like TPS, {clients} clients",
@@ -336,7 +391,7 @@ def run(short: bool) -> list[Row]:
         Row(figure=f"ledger: the same posting through asyncpg alone (BEGIN, call, COMMIT), {clients} clients",
             value=measured.raw[0], unit="/s", anchor=f"pgbench tpcb-like TPS, {clients} clients",
             anchor_value=base,
-            note=f"no ORM session: {measured.raw[1]:.0f} us client CPU per transfer; not a flows' path"),
+            note=f"no ORM session: {_cpu_text(measured.raw[1])}; not a flows' path"),
     ]  # fmt: skip
     if measured.locked is not None:
         out.append(Row(figure="ledger: same, audit chain lock taken per write (the old path)",
@@ -370,10 +425,13 @@ def main() -> None:
             " (customer -> customer + fee), commit; the client is 2 processes, as pgbench -j 2. pgbench and"
             " the flows' path alternate; medians of the rounds, per-round ratios beside them.",
             "",
-            "| clients | pgbench tpcb-like TPS | flows' ledger transfers/s | ratio | per round | client CPU per transfer |",
-            "|---:|---:|---:|---:|---|---:|",
+            "| clients | pgbench tpcb-like TPS | flows' ledger transfers/s | ratio | per round "
+            "| CPU per transaction, pgbench: client + server | CPU per transfer, flows: client + server |",
+            "|---:|---:|---:|---:|---|---:|---:|",
             *[f"| {m.clients} | {m.base:,.0f} | {m.rate:,.0f} | {m.rate / m.base:.2f}x | "
-              f"{', '.join(f'{r:.2f}x' for r in m.ratios())} | {m.cpu:.0f} us |" for m in measured.rows],
+              f"{', '.join(f'{r:.2f}x' for r in m.ratios())} | "
+              f"{m.base_cpu.client_us:.0f} + {m.base_cpu.server_us:.0f} us | "
+              f"{m.cpu.client_us:.0f} + {m.cpu.server_us:.0f} us |" for m in measured.rows],
             "",
         ]  # fmt: skip
         lines.append(f"- `ledger_post_entry` driven by pgbench's C client (a custom script, the same 3-leg "
@@ -381,7 +439,7 @@ def main() -> None:
                      f"{measured.server_side / top.base:.2f}x tpcb-like.")  # fmt: skip
         lines.append(f"- The same posting through asyncpg alone (BEGIN, the call, COMMIT; no ORM session) at "
                      f"{top.clients} clients: {measured.raw[0]:,.0f}/s, {measured.raw[0] / top.base:.2f}x "
-                     f"tpcb-like, {measured.raw[1]:.0f} us client CPU per transfer.")  # fmt: skip
+                     f"tpcb-like, {_cpu_text(measured.raw[1])}.")  # fmt: skip
         if measured.locked is not None:
             lines.append(f"- With the audit chain's advisory lock taken per write (as before) at {top.clients} "
                          f"clients: {measured.locked:,.0f}/s.")  # fmt: skip
