@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 
-from core.errors import KibetiError
+from core.errors import InvalidAmount, KibetiError
 from core.identity.phone import normalize_phone
+from core.money import Asset, Money, format_money
 from core.payments import queries as payments
 from core.payments.types import C2BStatus
 from core.runtime import Runtime
@@ -98,13 +99,21 @@ DECISIONS = {
 }
 
 
+def _kes(amount: Any) -> str:
+    """The house money format (KES 500.00), or the simulator's own text if it is not an amount."""
+    try:
+        return format_money(Money.of(str(amount), Asset.KES))
+    except (InvalidAmount, TypeError):
+        return f"KES {amount}"
+
+
 def describe(payment: dict[str, Any], decided: str = "") -> str:
     """One line for a person: paid (and where the money is, once M-Pesa confirmed it), or refused and why."""
     if payment["status"] == "completed":
         where = f" ({DECISIONS[decided]})" if decided in DECISIONS else ""
         return (
-            f"Paid KES {payment['amount']} to paybill {payment['shortcode']}, account {payment['bill_ref']}: "
-            f"M-Pesa {payment['trans_id']}{where}"
+            f"Paid {_kes(payment['amount'])} to paybill {payment['shortcode']}, "
+            f"account {payment['bill_ref']}: M-Pesa {payment['trans_id']}{where}"
         )
     code = str(payment["validation"])
     why = f"{code} {c2b.REJECT_REASONS[code]}" if code in c2b.REJECT_REASONS else f"validation {code}"

@@ -15,6 +15,7 @@ from compliance.models import CaseStatus
 from compliance.seed import ensure_defaults
 from core.config import get_settings
 from core.identity import service as identity
+from core.money import Asset, Money, format_money
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 
@@ -84,7 +85,10 @@ def ctr_command(day: datetime, customer_id: int | None, output: Path | None) -> 
         async with runtime.session_factory() as session, session.begin():
             if customer_id is None:
                 found = await reports.ctr_candidates(session=session, day=day.date(), settings=settings)
-                lines = [f"{c.customer_id}\tKES {c.total_kes:,.2f}\t{c.movements} movements" for c in found]
+                lines = [
+                    f"{c.customer_id}\t{format_money(Money(c.total_kes, Asset.KES))}\t{c.movements} movements"
+                    for c in found
+                ]
                 return "\n".join(lines) if lines else f"No CTR candidates on {day.date()}."
             # an unknown id would read as "under the CTR threshold"
             await identity.get_customer(session=session, customer_id=customer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from core.fx import service as fx_service
 from core.fx.errors import RatesUnavailable
 from core.fx.policy import FxPolicy
 from core.merchants import service as merchants
-from core.money import Asset
+from core.money import Asset, Money, format_money
 from core.runtime import Runtime
 from webapp.cli._common import run_with_runtime
 from webapp.deps_auth import get_keyring
@@ -86,6 +87,10 @@ def alerts_command() -> None:
     run_with_runtime(work)
 
 
+def _money(amount: Decimal, asset: Asset) -> str:
+    return format_money(Money(amount, asset))
+
+
 @cli.command(name="fees")
 @click.option("--asset", default="USDT-TRC20", show_default=True, help="the crypto asset quoted")
 @click.option(
@@ -106,11 +111,13 @@ def fees_command(asset: str, kyc_tier: int | None, merchant_id: int | None) -> N
                 merchant_id=merchant_id,
             )  # fmt: skip
         click.echo(f"  FX margin       buy {schedule.fx_margin_buy}%  sell {schedule.fx_margin_sell}%")
-        for name in ("withdrawal", "mpesa", "merchant"):
+        # a rule's fixed amount and caps are in the currency of what it applies to
+        charged_in = {"withdrawal": Asset.parse(asset), "mpesa": Asset.KES, "merchant": Asset.KES}
+        for name, on in charged_in.items():
             rule = getattr(schedule, name)
-            caps = f"  min {rule.minimum}" if rule.minimum is not None else ""
-            caps += f"  max {rule.maximum}" if rule.maximum is not None else ""
-            click.echo(f"  {name:<15} {rule.percent}% + {rule.fixed}{caps}")
+            caps = f"  min {_money(rule.minimum, on)}" if rule.minimum is not None else ""
+            caps += f"  max {_money(rule.maximum, on)}" if rule.maximum is not None else ""
+            click.echo(f"  {name:<15} {rule.percent}% + {_money(rule.fixed, on)}{caps}")
         click.echo(
             f"  network fee     {schedule.network_percent}% of the chain's estimated fee, charged on each "
             "withdrawal quote (see `kibeti chain fees`)"

@@ -60,6 +60,7 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
         "0711 000 222",
         "--twice",
     )
+    assert paid.stdout.startswith("Paid KES 500.00 to paybill"), paid.stdout  # the house money format
     assert (
         "confirmation delivered 2 time(s)" in paid.stdout
         and "pending, duplicate, confirmed by M-Pesa: credited" in paid.stdout
@@ -79,7 +80,9 @@ async def test_paybill_with_the_phone_number_as_account_credits_once(stack: Stac
     assert "Pay Bill" in (await stack.http.get("/phone")).text
     button = await stack.http.post("/simulator/phone/paybill", json={"phone": "0711000222", "amount": "75"})
     assert button.json() == {"ok": True, "message": button.json()["message"]}
-    assert button.json()["message"].startswith("Paid KES 75 to paybill 600000, account 0711000222: M-Pesa ")
+    assert button.json()["message"].startswith(
+        "Paid KES 75.00 to paybill 600000, account 0711000222: M-Pesa "
+    )
     typo = await stack.http.post("/simulator/phone/paybill", json={"phone": "07110", "amount": "75"})
     assert typo.status_code == 422 and "Kenyan mobile number" in typo.json()["message"]
     wrong = await stack.http.post(
