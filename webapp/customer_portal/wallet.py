@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from core.flows.service import CoreFlows
+from core.i18n.catalog import has
+from core.ledger.service import Movement
 from core.money import Asset
 from webapp.checkout.qr import qr_svg
 from webapp.customer_portal.auth import PREFIX, CustomerPage, customer_of, render
@@ -88,6 +89,22 @@ async def receive_qr(asset_text: str, page: CustomerPage) -> Response:
     return page.respond(Response(svg, media_type="image/svg+xml", headers=headers))
 
 
+def history_label(row: Movement, language: str) -> str:
+    """What a movement reads as in the history (page and CSV): a transfer between customers by its
+    direction, as on the USSD statement; an entry kind with no label, the kind in words."""
+    kind = row.kind
+    if kind in TRANSFER_KINDS:
+        kind = "received" if row.amount.minor >= 0 else "sent"
+    code = f"ussd.kind.{kind}"
+    return i18n.text(code, language) if has(code) else kind.replace("_", " ")
+
+
+def _cell(text: str | None) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote."""
+    text = text or ""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
 def _cursor(text: str | None) -> int | None:
     if text is None or not text.isdigit() or len(text) > 18:
         return None
@@ -105,17 +122,9 @@ async def history(page: CustomerPage) -> Response:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = rows[-1].entry_id if more and rows else None
-    # A transfer between customers reads by its direction, as on the USSD statement
-    rows = [
-        replace(row, kind="received" if row.amount.minor >= 0 else "sent")
-        if row.kind in TRANSFER_KINDS
-        else row
-        for row in rows
-    ]
 
-    def kind_label(kind: str) -> str:
-        label = i18n.text(f"ussd.kind.{kind}", page.language)
-        return kind.replace("_", " ") if label == f"ussd.kind.{kind}" else label
+    def kind_label(row: Movement) -> str:
+        return history_label(row, page.language)
 
     return render(
         page, "app/history.html", rows=rows, asset=asset.value, assets=list(ASSETS), next_cursor=next_cursor,
@@ -129,7 +138,8 @@ async def history_csv(page: CustomerPage) -> Response:
     customer = customer_of(page)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["time_utc", "kind", "amount", "asset", "memo"])
+    # `kind` stays the machine code; `description` is what the history page shows, in their language
+    writer.writerow(["time_utc", "kind", "amount", "asset", "memo", "description"])
     before: int | None = None
     while True:  # every movement, a page at a time
         rows = await _flows(page).statement(
@@ -137,8 +147,11 @@ async def history_csv(page: CustomerPage) -> Response:
         )
         for row in rows:
             writer.writerow(
-                [row.created_at.isoformat(), row.kind, str(row.amount.amount), asset.value, row.memo]
-            )
+                [
+                    row.created_at.isoformat(), row.kind, str(row.amount.amount), asset.value,
+                    _cell(row.memo), _cell(history_label(row, page.language)),
+                ]
+            )  # fmt: skip
         if len(rows) < 500:
             break
         before = rows[-1].entry_id

@@ -284,6 +284,52 @@ async def test_the_history_names_a_transfer_by_its_direction_in_the_customers_la
             assert 'lang="sw"' in page.text and f"<td>{swahili}</td>" in page.text
 
 
+async def test_the_history_csv_reads_as_the_page_does_in_the_customers_language(rt: Runtime) -> None:
+    """The CSV keeps the machine `kind` column and adds the label the page shows (en and sw)."""
+    import csv
+    import io
+
+    from core.flows import accounts
+    from core.identity import service as identity
+    from core.ledger import service as ledger
+    from core.money import Asset, Money
+
+    await fund(rt, PHONE, "80", "KES")
+    async with rt.session_factory() as session:
+        sender = await identity.get_customer_by_phone(session=session, phone=PHONE)
+        receiver = await identity.get_customer_by_phone(session=session, phone=OTHER)
+        assert sender is not None and receiver is not None
+        await ledger.transfer(
+            session=session, idempotency_key="test-csv-send-50", kind="send",
+            amount=Money.of("50", Asset.KES), memo="=HYPERLINK(\"http://x\")",
+            from_account_id=await accounts.wallet_account_id(session, sender.id, Asset.KES),
+            to_account_id=await accounts.wallet_account_id(session, receiver.id, Asset.KES),
+        )  # fmt: skip
+        await session.commit()
+    for phone, english, swahili in ((OTHER, "received", "umepokea"), (PHONE, "sent", "umetuma")):
+        async with _client(rt) as client:
+            await _sign_in(client, rt, phone)
+            page = await client.get("/app/history?asset=KES")
+            shown = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", page.text)
+            rows = list(csv.DictReader(io.StringIO((await client.get("/app/history.csv?asset=KES")).text)))
+            assert [row["description"] for row in rows] == shown and english in shown
+            assert {row["kind"] for row in rows if row["description"] == english} == {"send"}  # machine code
+            assert all(not row["memo"].startswith("=") for row in rows)  # no formula runs in a spreadsheet
+            form = await client.get("/app/history?asset=KES")
+            await client.post("/app/language", data={"csrf_token": _csrf(form.text), "language": "sw"})
+            page = await client.get("/app/history?asset=KES")
+            shown = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", page.text)
+            done = await client.get("/app/history.csv?asset=KES")
+            assert done.status_code == 200 and done.text.startswith(
+                "time_utc,kind,amount,asset,memo,description"
+            )
+            rows = list(csv.DictReader(io.StringIO(done.text)))
+            assert [row["description"] for row in rows] == shown and swahili in shown
+            assert {row["kind"] for row in rows if row["description"] == swahili} == {"send"}
+            odd = await client.get("/app/history.csv?asset=NOPE&before=x")
+            assert odd.status_code == 200 and odd.text.startswith("time_utc,kind")
+
+
 async def test_the_portal_is_installable(rt: Runtime) -> None:
     async with _client(rt) as client:
         manifest = (await client.get("/app/manifest.webmanifest")).json()
