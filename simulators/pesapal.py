@@ -196,10 +196,18 @@ class PesapalSimulator:
         )
         if order is None or order.status_code != 1:
             return _error("refund_failed", "only a COMPLETED payment can be refunded")
-        if amount is None or amount <= 0 or order.refunded > 0 or amount > order.amount:
-            return _error("refund_failed", "a refund is one request of at most the amount paid")
+        # PesaPal's rules (developer.pesapal.com, API 3.0 Refund Request): one refund per payment, at
+        # most what was collected; card payments in part or in full, mobile money in full only.
+        paid = f"{order.currency} {shown_amount(order.amount)}"
+        if order.refunded > 0:
+            refunded = f"{order.currency} {shown_amount(order.refunded)}"
+            return _error(
+                "refund_failed", f"already refunded {refunded}: PesaPal takes one refund per payment"
+            )
+        if amount is None or amount <= 0 or amount > order.amount:
+            return _error("refund_failed", f"a refund is more than zero and at most the {paid} paid")
         if order.payment_method in MOBILE_METHODS and amount != order.amount:
-            return _error("refund_failed", "a mobile-money payment is refunded in full only")
+            return _error("refund_failed", f"a mobile-money payment is refunded in full only: {paid}")
         order.refunded = amount
         return {"status": "200", "message": "Refund request successfully"}
 

@@ -34,7 +34,7 @@ from core.errors import KibetiError
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.phone import normalize_phone
 from core.ledger import service as ledger
-from core.money import Asset, Money
+from core.money import Asset, Money, format_money
 from core.rails import invoices as rail_invoices
 from core.rails import refunds as rail_refunds
 from core.rails import service as rail_orders
@@ -225,6 +225,17 @@ async def flagged(staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _one_refund_only(order: Any) -> str:
+    """PesaPal takes one refund per payment (its Refund Request rules): what staff do instead."""
+    refunded = format_money(Money.from_minor(order.refunded_minor, Asset.KES))
+    left = format_money(Money.from_minor(order.amount_minor - order.refunded_minor, Asset.KES))
+    return (
+        f"PesaPal takes one refund per payment and this one was already refunded {refunded}; nothing "
+        f"was sent or debited. The other {left} stays in the customer's Kibeti wallet: they can cash "
+        "it out to M-Pesa (sell or withdraw on USSD, Telegram or the app)."
+    )
+
+
 class RefundBody(BaseModel):
     amount: str
     remarks: str = "refund"
@@ -243,6 +254,8 @@ async def refund(
     current = get_runtime(request)
     try:
         order = await rail_orders.get_order(session=session, order_id=order_id, lock=True)
+        if order.rail == adapter.RAIL and order.refunded_minor > 0:
+            raise HTTPException(409, {"code": "refund_once_only", "message": _one_refund_only(order)})
         rail_orders.check_refund(order, amount)
         refunded_before = order.refunded_minor  # names this refund (the row stays locked until commit)
         if await ledger.available(session=session, account_id=order.account_id) < amount:

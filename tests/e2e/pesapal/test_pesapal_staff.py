@@ -75,6 +75,10 @@ async def test_refunds_are_bounded_and_once(client: httpx.AsyncClient, rt: Runti
     assert sim(rt).orders[order.tracking_id or ""].refunded == Decimal("100.00")
     again = await client.post(url, json={"amount": "50"}, headers=finance)  # PesaPal: one refund per payment
     assert again.status_code == 409
+    said = again.json()["message"]
+    assert "one refund per payment" in said and "already refunded KES 100.00" in said, said
+    assert "KES 200.00 stays in the customer's Kibeti wallet" in said and "M-Pesa" in said, said
+    assert sim(rt).orders[order.tracking_id or ""].refunded == Decimal("100.00")
     async with rt.session_factory() as session:
         assert await ledger.balance(session=session, account_id=order.account_id) == Money.of(
             "200", Asset.KES

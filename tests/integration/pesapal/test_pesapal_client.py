@@ -104,14 +104,18 @@ async def test_refund_at_most_once_and_never_above_paid_cancel_only_unpaid(
     paid, unpaid = await _order(client, "KBT-P1"), await _order(client, "KBT-P2")
     order = sim.pay(paid, "card")
     assert order is not None
-    with pytest.raises(RailRefused):
+    with pytest.raises(RailRefused, match=r"at most the KES 500\.00 paid"):
         await client.refund(
             confirmation_code=order.confirmation_code, amount=Decimal("500.01"), username="u", remarks="r"
         )
     assert await client.refund(
         confirmation_code=order.confirmation_code, amount=Decimal("200.00"), username="u", remarks="r"
     )
-    with pytest.raises(RailRefused):  # one refund per payment
+    # PesaPal's RefundRequest: "Multiple refunds are not allowed. You can only request one refund
+    # against a payment." The simulator refuses a second one, partial or not, and says why.
+    with pytest.raises(
+        RailRefused, match=r"already refunded KES 200\.00: PesaPal takes one refund per payment"
+    ):
         await client.refund(
             confirmation_code=order.confirmation_code, amount=Decimal("1.00"), username="u", remarks="r"
         )
@@ -119,7 +123,7 @@ async def test_refund_at_most_once_and_never_above_paid_cancel_only_unpaid(
     assert await client.cancel_order(order_tracking_id=paid) is False
     airtel = sim.pay(await _order(client, "KBT-P3"), "airtel")
     assert airtel is not None
-    with pytest.raises(RailRefused):  # mobile money: in full only
+    with pytest.raises(RailRefused, match=r"refunded in full only: KES 500\.00"):
         await client.refund(
             confirmation_code=airtel.confirmation_code, amount=Decimal("100"), username="u", remarks="r"
         )
