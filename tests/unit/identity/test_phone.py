@@ -85,3 +85,42 @@ def test_all_spellings_agree(national: str) -> None:
 
 def test_mask_phone_hides_the_middle() -> None:
     assert mask_phone("+254712345678") == "+254712***678"
+
+
+def _outcome(parse: object, text: str) -> str:
+    try:
+        return "ok " + parse(text)  # type: ignore[operator]
+    except InvalidPhoneNumber as exc:
+        return "refused " + str(exc)
+
+
+_DIGITS = st.text(alphabet="0123456789", max_size=12)
+_NEAR_AT_FORM = st.builds(
+    lambda plus, prefix, digits, pad: pad + plus + prefix + digits + pad,
+    st.sampled_from(["", "+", "00", "++"]),
+    st.sampled_from(["2547", "2541", "254", "25407", "2557", "07", "7", "254 7"]),
+    _DIGITS,
+    st.sampled_from(["", " ", "\t", "\n"]),
+)
+_AT_FORM = st.builds(lambda plus, digits: plus + "2547" + digits, st.sampled_from(["", "+"]),
+                     st.text(alphabet="0123456789", min_size=8, max_size=8))  # fmt: skip
+
+
+@given(
+    st.one_of(
+        _AT_FORM, _NEAR_AT_FORM, st.text(max_size=20), st.text(alphabet="+0123456789٠١٢٧ ", max_size=16)
+    )
+)
+def test_the_fast_path_answers_as_phonenumbers_does(text: str) -> None:
+    """normalize_phone skips phonenumbers for +2547XXXXXXXX / 2547XXXXXXXX (what Africa's Talking
+    sends): the same answer, or the same refusal, for every input."""
+    from core.identity.phone import _parsed
+
+    assert _outcome(normalize_phone, text) == _outcome(_parsed, text)
+
+
+@given(_AT_FORM)
+def test_every_at_form_07xx_number_is_a_kenyan_mobile(text: str) -> None:
+    from core.identity.phone import _parsed
+
+    assert normalize_phone(text) == _parsed(text) == "+" + text.lstrip("+")
