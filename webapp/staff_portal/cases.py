@@ -17,6 +17,7 @@ from compliance import queries as compliance_queries
 from compliance.models import AlertStatus, CaseStatus, Disposition
 from core.auth.permissions import Permission
 from webapp.deps_auth import DbSession, get_runtime
+from webapp.staff_portal import labels
 from webapp.staff_portal.actions import attempt
 from webapp.staff_portal.auth import PREFIX, actor, may, render, staff_of, staff_page
 from webapp.web import forms, pagination
@@ -78,6 +79,7 @@ async def overview(page: CasesPage, session: DbSession) -> Response:
     return render(
         page, "staff/cases.html", alerts=alerts, cases=found, alert_states=alert_states,
         case_states=case_states, alert_status=alert_status, case_status=case_status, errors={}, values={},
+        **labels.helpers(page.language),
     )  # fmt: skip
 
 
@@ -103,7 +105,7 @@ async def _case_page(page: Page, session: DbSession, case_id: int, **extra: Any)
     return render(
         page, "staff/case.html", status=422 if context["error"] or context["errors"] else 200,
         detail=detail, reports=found, dispositions=closing_dispositions(detail.case.status),
-        may_report=may(page, Permission.COMPLIANCE_REPORTS), **context,
+        may_report=may(page, Permission.COMPLIANCE_REPORTS), **labels.helpers(page.language), **context,
     )  # fmt: skip
 
 

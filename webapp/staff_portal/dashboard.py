@@ -22,6 +22,7 @@ from core.payments import queries as payment_queries
 from core.runtime import Runtime
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.observability.snapshot import take_snapshot
+from webapp.staff_portal import labels
 from webapp.staff_portal.auth import PREFIX, may, render, staff_page
 from webapp.web import charts, i18n
 from webapp.web.portal import Page
@@ -51,7 +52,7 @@ async def cached_volumes(
 def _chart(volumes: list[Volume], language: str, label: str) -> object:
     bars = [
         (
-            f"{v.kind} · {v.asset}",
+            f"{labels.label_text('entry', v.kind, language)} · {v.asset}",
             Money.from_minor(v.minor, Asset(v.asset)).amount / _scale(v.asset),
             i18n.money_minor(v.minor, v.asset, language),
         )
@@ -101,6 +102,7 @@ async def dashboard(page: AnyStaffPage, session: DbSession) -> Response:
         show_money=may(page, Permission.LEDGER_READ),
         mpesa=mpesa,
         mpesa_available=_kes_text(mpesa.available, t) if mpesa else "",
+        **labels.helpers(t),
     )
 
 
