@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 import redis.asyncio
 from sqlalchemy.exc import SQLAlchemyError
@@ -303,6 +304,30 @@ async def daraja(runtime: Runtime) -> AsyncIterator[Daraja]:
         yield Daraja(DarajaClient(cfg, http=http, tokens=memory, audit=audit, clock=runtime.clock), bucket)
 
 
+async def direct_connection(runtime: Runtime) -> asyncpg.Connection | None:
+    """On a `ProcessLoop` with PostgreSQL: the loop's own asyncpg connection, in autocommit, for a
+    job's one-statement writes (a claim, a recorded outcome: each statement its own transaction, one
+    round trip, none of SQLAlchemy's unit of work). None elsewhere: use `sessions(runtime)`."""
+    shared = _shared_for_running_loop()
+    if shared is None or is_sqlite(runtime.settings.database_url):
+        return None
+    return await shared.direct(runtime)
+
+
+def _connect_kwargs(engine: AsyncEngine) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the engine's database (no TLS to a local one unless asked,
+    as core.db.session does for the engine)."""
+    url = engine.url
+    kwargs: dict[str, Any] = {"host": url.host, "port": url.port, "user": url.username}
+    kwargs.update(password=url.password, database=url.database)
+    ssl_mode = url.query.get("ssl") or url.query.get("sslmode")
+    if ssl_mode:
+        kwargs["ssl"] = ssl_mode if isinstance(ssl_mode, str) else ssl_mode[0]
+    elif (url.host or "localhost") in ("localhost", "127.0.0.1", "::1"):
+        kwargs["ssl"] = False
+    return kwargs
+
+
 class _Shared:
     """What one `ProcessLoop` keeps between jobs (everything here is bound to that loop)."""
 
@@ -311,6 +336,14 @@ class _Shared:
         self._http: httpx.AsyncClient | None = None
         self._redis: redis.asyncio.Redis | None = None
         self._daraja: Daraja | None = None
+        self._direct: asyncpg.Connection | None = None
+
+    async def direct(self, runtime: Runtime) -> asyncpg.Connection:
+        """The loop's autocommit connection, (re)opened when missing or closed."""
+        self._check(runtime)
+        if self._direct is None or self._direct.is_closed():
+            self._direct = await asyncpg.connect(**_connect_kwargs(_engine_of(runtime)))
+        return self._direct
 
     def factory(self, runtime: Runtime) -> async_sessionmaker[AsyncSession]:
         """The runtime's own: a worker running a ProcessLoop installs a pooled engine (see payouts.worker)."""
@@ -347,11 +380,14 @@ class _Shared:
             await self._http.aclose()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._direct is not None:
+            await self._direct.close()
         await _engine_of(self._runtime).dispose()
 
     def forget(self) -> None:
         """Drop the runtime engine's pooled connections without closing them (their loop is gone)."""
         _engine_of(self._runtime).sync_engine.dispose(close=False)
+        self._direct = None  # its socket closes with the abandoned loop's transports
 
 
 def _engine_of(runtime: Runtime) -> AsyncEngine:

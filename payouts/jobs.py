@@ -25,8 +25,8 @@ from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
 from core.payments.types import CollectionStatus, PayoutStatus
 from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
-from payouts import c2b, callbacks
-from payouts.adapter import daraja, deferred_audit, job_scope, sessions, write_api_calls
+from payouts import c2b, callbacks, recorded
+from payouts.adapter import daraja, deferred_audit, direct_connection, job_scope, sessions, write_api_calls
 from payouts.mpesa import errors
 from payouts.mpesa.client import ApiCall
 from payouts.stk_rail import RAIL as STK_RAIL
@@ -65,6 +65,14 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""
     current = runtime.get()
     async with daraja(current) as d:
+        direct = await direct_connection(current)
+        if direct is not None:  # the usual claim, committed in one round trip
+            claimed = await service.claim_at_once(
+                direct, payout_id=payout_id, now=current.clock.now(),
+                shortcode_daily_limit_minor=current.settings.mpesa_shortcode_daily_limit_kes * 100,
+            )  # fmt: skip
+            if claimed is not None:
+                return await _sent(d, claimed, outbox_id)
         async with sessions(current)() as session:
             try:
                 claim = await service.claim_for_send(
@@ -84,10 +92,14 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                 return claim.payout.status
             await session.commit()
             payout = claim.payout
-        outcome = await _send(d, payout, outbox_id)
+        return await _sent(d, payout, outbox_id)
+
+
+async def _sent(d: Any, payout: PayoutToSend, outbox_id: int | None) -> str:
+    outcome = await _send(d, payout, outbox_id)
     if outcome != "retry":
         return outcome
-    raise RetryLater(f"Daraja busy or unreachable for payout {payout_id}")
+    raise RetryLater(f"Daraja busy or unreachable for payout {payout.id}")
 
 
 async def _call(d: Any, payout: PayoutToSend) -> Any:
@@ -164,6 +176,12 @@ async def _send_recorded(d: Any, payout: PayoutToSend, outbox_id: int | None, ca
         return "unknown"
     if current.payout_sent_probe is not None:  # tests inject a fault here (a crash before we record it)
         current.payout_sent_probe()
+    direct = await direct_connection(current)
+    if direct is not None and await recorded.record_accepted(
+        direct, payout_id=payout_id, conversation_id=accepted.conversation_id, now=current.clock.now(),
+        outbox_id=outbox_id, calls=calls,
+    ):  # fmt: skip
+        return "accepted"
     async with sessions(current)() as session:
         await service.mark_accepted(
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id

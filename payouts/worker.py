@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 from redis import Redis
@@ -75,6 +76,51 @@ class LoopJob(Job):
         finally:
             if os.getpid() != _MAIN_PID:
                 _process_loop.close()
+
+
+SUSPENSION_CHECK_S = 1.0
+
+
+class _FewerRoundTrips:
+    """RQ's per-job Redis bookkeeping without its repeats (measured: ~2.1 ms of CPU per no-op job
+    with RQ's own loop, two jobs per payout). RQ sends the worker's heartbeat (HSET + EXPIRE, not
+    pipelined) three times a job: before it blocks on the queue, when a job arrives and after the
+    job, besides the one pipelined with the job's start; it sets the state "idle" twice in a row and
+    reads the `rq suspend` flag before every job. Here a heartbeat is skipped while the worker's key
+    still outlives RQ's longest blocking wait (the dequeue timeout) by a minute, so the key never
+    expires under a live worker, as with RQ's own loop; a state already stored is not stored again;
+    the suspend flag is read at most once a second. The job's own heartbeats, executions and
+    registries are untouched (what abandoned-job detection and retries rely on)."""
+
+    worker_ttl: int
+    _ttl_until = 0.0  # monotonic time when the worker's key expires, as last set
+    _suspension_checked_at = -SUSPENSION_CHECK_S
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is None and timeout is None and self._ttl_until - time.monotonic() > self.worker_ttl:
+            return  # the key outlives the longest blocking dequeue (worker_ttl - 15 s) by a minute
+        super().heartbeat(timeout, pipeline)  # type: ignore[misc]
+        self._ttl_until = time.monotonic() + (timeout or self.worker_ttl + 60)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        # `rq suspend` is honoured within a second, not asked of Redis before every job
+        if time.monotonic() - self._suspension_checked_at < SUSPENSION_CHECK_S:
+            return
+        super().check_for_suspension(burst)  # type: ignore[misc]
+        self._suspension_checked_at = time.monotonic()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        if pipeline is None and state == getattr(self, "_state", None):
+            return  # already stored (RQ sets "idle" after a job and again before the next dequeue)
+        super().set_state(state, pipeline)  # type: ignore[misc]
+
+
+class PayoutsWorker(_FewerRoundTrips, SimpleWorker):
+    """The production default: RQ's SimpleWorker (jobs in this process), fewer Redis round trips."""
+
+
+class PayoutsForkingWorker(_FewerRoundTrips, Worker):
+    """`--fork`: RQ's Worker (a work-horse forked per job), fewer Redis round trips."""
 
 
 async def _warm_credential(current: Runtime) -> None:
@@ -132,7 +178,7 @@ def run_one(
         importlib.import_module(module)
     asyncio.run(_warm_up(runtime.get()))
     connection = Redis.from_url(settings.redis_url)
-    worker_class = SimpleWorker if simple else Worker
+    worker_class = PayoutsWorker if simple else PayoutsForkingWorker
     try:
         worker_class(list(queues), connection=connection, job_class=LoopJob).work(
             burst=burst, with_scheduler=True, logging_level="WARNING"

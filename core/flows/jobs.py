@@ -84,11 +84,13 @@ async def complete_buy(
     return outcome
 
 
+@outbox.marks_row_done
 async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
     """A customer's M-Pesa payout (a sell) reached its final status: text them the receipt or the refund.
 
     Staged by core.payments once per payout; the SMS reference is fixed per payout, so a rerun sends
-    nothing new. Returns "paid", "failed" or "skipped" (no customer to tell, or not final).
+    nothing new (the outbox runner calls it without reading its row first: every run is safe).
+    Returns "paid", "failed" or "skipped" (no customer to tell, or not final).
     """
     rt = runtime.get()
     flows = CoreFlows(rt)
@@ -117,10 +119,8 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
         # nothing left the wallet: the movement stops counting against the customer's limits
         # (the gate writes in its own session: this job's read session is closed first, for SQLite)
         await rt.compliance.reverse(reference=reference)
-    if outbox_id is not None:
-        async with rt.session_factory() as session:
-            await outbox.mark_done(session=session, outbox_id=outbox_id)
-            await session.commit()
+    if outbox_id is not None:  # one autocommitted statement
+        await outbox.finish(session_factory=rt.session_factory, outbox_id=outbox_id)
     if customer is not None:
         code = "sms.sell_receipt" if outcome == "paid" else "sms.payout_failed_refunded"
         await flows.notify(

@@ -12,6 +12,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -201,6 +202,29 @@ def _midnight_nairobi(now: datetime) -> datetime:
     return (now + NAIROBI_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0) - NAIROBI_OFFSET
 
 
+class Statements(Protocol):
+    """An asyncpg connection in autocommit (each statement its own transaction)."""
+
+    async def fetchrow(self, query: str, *args: Any) -> Any: ...
+
+
+def _claim_arguments(payout_id: str, now: datetime, shortcode_daily_limit_minor: int | None) -> list[Any]:
+    return [payout_id, now, limits.B2C_MIN.minor, limits.TXN_MAX.minor, shortcode_daily_limit_minor,
+            _midnight_nairobi(now), [*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value]]  # fmt: skip
+
+
+async def claim_at_once(
+    connection: Statements, *, payout_id: str, now: datetime, shortcode_daily_limit_minor: int | None = None
+) -> Payout | None:
+    """The usual claim (created -> submitted, within M-Pesa's limits and the shortcode's daily value)
+    as one autocommitted statement on PostgreSQL: the payout to send, committed as `submitted`, or
+    None, and then `claim_for_send` decides."""
+    row = await connection.fetchrow(
+        _CLAIM_SQL, *_claim_arguments(payout_id, now, shortcode_daily_limit_minor)
+    )
+    return None if row is None else Payout(**dict(row))
+
+
 async def claim_for_send(
     *, session: AsyncSession, payout_id: str, shortcode_daily_limit_minor: int | None = None
 ) -> Claim:
@@ -211,11 +235,8 @@ async def claim_for_send(
     now = clock_of(session).now()
     if _is_postgres(session):
         row = await run_on_session_connection(
-            session,
-            _CLAIM_SQL,
-            [payout_id, now, limits.B2C_MIN.minor, limits.TXN_MAX.minor, shortcode_daily_limit_minor,
-             _midnight_nairobi(now), [*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value]],
-        )  # fmt: skip
+            session, _CLAIM_SQL, _claim_arguments(payout_id, now, shortcode_daily_limit_minor)
+        )
         if row is not None:
             return Claim(send=True, payout=Payout(**dict(row)))
     payout = await get_payout(session=session, payout_id=payout_id, lock=True)
@@ -253,7 +274,9 @@ async def release_unsent(*, session: AsyncSession, payout_id: str, reason: str) 
 
 
 # Daraja accepted the request: submitted/unknown -> accepted, its ConversationID kept (first one wins).
-_ACCEPT_SQL = """
+# ($1 payout id, $2 ConversationID, $3 now; payouts.recorded runs it in one statement with the outbox
+# row's done and the call's audit row.)
+ACCEPT_SQL = """
 UPDATE payouts SET conversation_id = coalesce(conversation_id, $2),
   status = CASE WHEN status IN ('submitted', 'unknown') THEN 'accepted' ELSE status END,
   accepted_at = CASE WHEN status IN ('submitted', 'unknown') THEN $3 ELSE accepted_at END,
@@ -265,7 +288,7 @@ WHERE id = $1 RETURNING id
 async def mark_accepted(*, session: AsyncSession, payout_id: str, conversation_id: str) -> None:
     if _is_postgres(session):
         now = clock_of(session).now()
-        if await run_on_session_connection(session, _ACCEPT_SQL, [payout_id, conversation_id, now]) is None:
+        if await run_on_session_connection(session, ACCEPT_SQL, [payout_id, conversation_id, now]) is None:
             raise UnknownPayout(f"no payout {payout_id}")
         return
     payout = await get_payout(session=session, payout_id=payout_id, lock=True)
