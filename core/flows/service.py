@@ -105,9 +105,7 @@ class CoreFlows:
             e164 = normalize_phone(phone)
         except InvalidPhoneNumber:
             return None
-        async with self._session() as session:
-            customer = await identity.get_customer_by_phone(session=session, phone=e164)
-            return _view(customer) if customer is not None else None
+        return await accounts.read_customer(self.rt.session_factory, e164)
 
     async def check_new_pin(self, *, phone: str, pin: str) -> None:
         identity_pin.check_new_pin(pin, phone=normalize_phone(phone))
