@@ -31,6 +31,7 @@ from core.telegram.flows import LinkedCustomer
 QUOTED_OPS = ("buy", "sell", "send", "wd")
 STATEMENT_SIZE = 50
 PAGE = 5
+TRANSFER_KINDS = frozenset({"send", "quote_send", "claim_collect"})  # customer to customer, as on USSD
 
 
 class Refusal(KibetiError):
@@ -130,6 +131,15 @@ async def kyc_text(turn: Turn) -> str:
     return "\n".join(lines)
 
 
+def _kind_label(turn: Turn, kind: str, amount: Money) -> str:
+    """A movement's label as on the USSD statement and the app's history: a transfer between
+    customers by its direction (sent / received), else the kind's own label (the kind if none)."""
+    if kind in TRANSFER_KINDS:
+        kind = "received" if amount.amount >= 0 else "sent"
+    code = f"ussd.kind.{kind}"
+    return turn.t(code) if has(code) else kind
+
+
 async def statement(turn: Turn, page: int) -> None:
     lines = await turn.flows.mini_statement(customer_id=turn.customer_id, limit=STATEMENT_SIZE)
     if not lines:
@@ -139,8 +149,7 @@ async def statement(turn: Turn, page: int) -> None:
     page = min(max(page, 0), pages - 1)
     body = [turn.t("telegram.statement.title", page=page + 1, pages=pages)]
     for line in lines[page * PAGE : (page + 1) * PAGE]:
-        kind = f"ussd.kind.{line.kind}"
-        label = turn.t(kind) if has(kind) else line.kind
+        label = _kind_label(turn, line.kind, line.amount)
         sign = "+" if line.amount.is_positive() else "-"
         amount = texts.money(line.amount if line.amount.is_positive() else -line.amount, turn.language)
         body.append(f"{texts.local_time(line.at)}  {sign}{amount}  {label}")
