@@ -39,7 +39,7 @@ class Row:
     def ratio(self) -> float | None:
         if self.anchor_value in (None, 0):
             return None
-        return self.value / float(self.anchor_value)  # type: ignore[arg-type]
+        return self.value / float(self.anchor_value)
 
 
 def load_average() -> float:
