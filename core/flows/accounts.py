@@ -238,9 +238,7 @@ async def _fetch(engine: AsyncEngine, sql: str, *arguments: object) -> list[Any]
     except Exception as error:
         if engine.dialect.is_disconnect(cast(Any, error), adapted, None):
             pooled.invalidate(error)
-        else:
-            reusable = True  # e.g. a statement error: the connection itself is fine
-        raise
+        raise  # and the connection goes back through the pool (its reset), never straight to another read
     finally:
         lane.release(pooled, reusable=reusable)
 

@@ -46,6 +46,11 @@ async def test_failed_and_cancelled_reads_give_their_connections_back(
     with pytest.raises(Exception, match="division by zero"):
         await accounts._fetch(engine, "SELECT 1 / $1::int", 0)
     _assert_all_returned(engine)
+    mixed = await asyncio.gather(
+        *(accounts._fetch(engine, "SELECT 1 / $1::int", i % 3) for i in range(60)), return_exceptions=True
+    )  # reads waiting in the lane behind failed ones check a connection out themselves
+    assert [isinstance(outcome, Exception) for outcome in mixed] == [i % 3 == 0 for i in range(60)]
+    _assert_all_returned(engine)
     reads = [
         asyncio.create_task(accounts._fetch(engine, "SELECT pg_sleep(0.05), $1::int", i)) for i in range(40)
     ]
