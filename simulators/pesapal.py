@@ -7,13 +7,18 @@ It says it is a simulator (the `X-Pesapal-Simulator` header, the page's banner, 
     POST /api/Transactions/SubmitOrderRequest, GET /api/Transactions/GetTransactionStatus,
     POST /api/Transactions/RefundRequest, POST /api/Transactions/CancelOrder   (PesaPal's wire format)
     GET  /pay/<order_tracking_id>            the hosted page: pay (card or Airtel Money), fail, abandon
-    POST /simulator/behaviour                {"ipn": "normal"|"late"|"twice"|"never", "late_s": 3}
+    POST /simulator/behaviour                {"ipn": "normal"|"late"|"twice"|"never", "late_s": 3,
+                                              "refund": "normal"|"answer_lost"|"request_lost",
+                                              "refund_lost_as": "gateway_timeout"|"garbled"|"hang"}
     POST /simulator/orders/<id>/reverse      a chargeback: REVERSED, and an IPN
     POST /simulator/orders/<id>/ipn          an IPN now, whatever the status (a hint that says nothing)
     POST /simulator/orders/<id>/disagree     {"amount": "1.00", "currency": "USD"}: what the status reports
     GET  /simulator/orders                   every order, as the simulator holds it
 
-Status codes as PesaPal's: 0 INVALID (not paid), 1 COMPLETED, 2 FAILED, 3 REVERSED. A repeated
+Status codes as PesaPal's: 0 INVALID (not paid), 1 COMPLETED, 2 FAILED, 3 REVERSED; a refunded payment
+is REVERSED ("Reversed", its description naming the refund). A RefundRequest whose answer is lost
+(`refund`: answer_lost, the refund made; request_lost, not made) is answered 504 with no body, an
+unreadable 200, or nothing until `hang_s` (`refund_lost_as`), as a timeout on the real one. A repeated
 SubmitOrderRequest with the same merchant reference and the same order gets the same order back; a
 reused reference for a different order is refused.
 """
@@ -67,6 +72,9 @@ class Behaviour:
     ipn: str = "normal"  # normal | late | twice | never
     delay_s: float = 0.05
     late_s: float = 3.0
+    refund: str = "normal"  # normal | answer_lost (made, no answer) | request_lost (not made, no answer)
+    refund_lost_as: str = "gateway_timeout"  # gateway_timeout | garbled | hang
+    hang_s: float = 35.0  # longer than the client's 30 s timeout
 
 
 @dataclass
@@ -170,13 +178,14 @@ class PesapalSimulator:
         if order is None:
             return _error("invalid_order_tracking_id", "order tracking id is not known")
         amount = order.reported_amount if order.reported_amount is not None else order.amount
+        refunded = f"Refunded {order.currency} {shown_amount(order.refunded)}" if order.refunded else ""
         return {
             "payment_method": order.payment_method,
             "amount": amount,
             "created_date": order.created.isoformat(),
             "confirmation_code": order.confirmation_code,
             "payment_status_description": STATUS_TEXT[order.status_code].title(),
-            "description": "",
+            "description": refunded,
             "message": "Request processed successfully",
             "payment_account": order.payment_account,
             "call_back_url": order.callback_url,
@@ -194,21 +203,22 @@ class PesapalSimulator:
         order = next(
             (o for o in self.orders.values() if o.confirmation_code and o.confirmation_code == code), None
         )
-        if order is None or order.status_code != 1:
-            return _error("refund_failed", "only a COMPLETED payment can be refunded")
         # PesaPal's rules (developer.pesapal.com, API 3.0 Refund Request): one refund per payment, at
         # most what was collected; card payments in part or in full, mobile money in full only.
-        paid = f"{order.currency} {shown_amount(order.amount)}"
-        if order.refunded > 0:
+        if order is not None and order.refunded > 0:
             refunded = f"{order.currency} {shown_amount(order.refunded)}"
             return _error(
                 "refund_failed", f"already refunded {refunded}: PesaPal takes one refund per payment"
             )
+        if order is None or order.status_code != 1:
+            return _error("refund_failed", "only a COMPLETED payment can be refunded")
+        paid = f"{order.currency} {shown_amount(order.amount)}"
         if amount is None or amount <= 0 or amount > order.amount:
             return _error("refund_failed", f"a refund is more than zero and at most the {paid} paid")
         if order.payment_method in MOBILE_METHODS and amount != order.amount:
             return _error("refund_failed", f"a mobile-money payment is refunded in full only: {paid}")
         order.refunded = amount
+        order.status_code = 3  # the status query reports the payment given back: REVERSED
         return {"status": "200", "message": "Refund request successfully"}
 
     def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -305,6 +315,15 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+async def _lost_answer(behaviour: Behaviour) -> Response:
+    """What the caller sees when a RefundRequest's answer is lost on the way."""
+    if behaviour.refund_lost_as == "garbled":
+        return Response(b'{"status": "20', media_type="application/json")
+    if behaviour.refund_lost_as == "hang":
+        await asyncio.sleep(behaviour.hang_s)
+    return Response(b"", status_code=504)  # a gateway's timeout: no PesaPal body
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -425,7 +444,12 @@ def _app(sim: PesapalSimulator) -> FastAPI:
     @app.post("/api/Transactions/RefundRequest")
     async def refund(request: Request) -> Response:
         body = await _body(request)
-        return await guarded(request, lambda: sim.refund(body))
+        fault = sim.behaviour.refund
+        if fault == "normal" or not sim.authorised(request):
+            return await guarded(request, lambda: sim.refund(body))
+        if fault == "answer_lost":
+            sim.refund(body)  # made (or refused) at PesaPal; the answer never reaches the caller
+        return await _lost_answer(sim.behaviour)
 
     @app.post("/api/Transactions/CancelOrder")
     async def cancel(request: Request) -> Response:
@@ -458,7 +482,14 @@ def _app(sim: PesapalSimulator) -> FastAPI:
             sim.behaviour.ipn = str(body["ipn"])
         if isinstance(body.get("late_s"), int | float):
             sim.behaviour.late_s = float(body["late_s"])
-        return _json({"ipn": sim.behaviour.ipn, "late_s": sim.behaviour.late_s})
+        if body.get("refund") in ("normal", "answer_lost", "request_lost"):
+            sim.behaviour.refund = str(body["refund"])
+        if body.get("refund_lost_as") in ("gateway_timeout", "garbled", "hang"):
+            sim.behaviour.refund_lost_as = str(body["refund_lost_as"])
+        return _json(
+            {"ipn": sim.behaviour.ipn, "late_s": sim.behaviour.late_s, "refund": sim.behaviour.refund,
+             "refund_lost_as": sim.behaviour.refund_lost_as}
+        )  # fmt: skip
 
     @app.post("/simulator/orders/{tracking_id}/{fault}")
     async def fault(request: Request, tracking_id: str, fault: str) -> Response:

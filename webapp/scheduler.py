@@ -26,6 +26,7 @@ PERIODIC_JOBS: list[tuple[str, float]] = [
     ("payouts.jobs.reconcile_stuck_payouts", 60),
     ("core.rails.jobs.reconcile_rail_orders", 60),
     ("core.rails.jobs.watch_reversals", 3600),
+    ("core.rails.jobs.reconcile_refunds", 60),  # refunds whose outcome is unknown: PesaPal's status
     ("payouts.jobs.check_account_balance", 900),
     ("wallets.jobs.scan_all_networks", 15),
     ("compliance.jobs.check_str_deadlines", 3600),

@@ -28,9 +28,10 @@ class RailRefused(RailError):
 
     code = "rail_refused"
 
-    def __init__(self, message: str = "", *, provider_code: str = "") -> None:
+    def __init__(self, message: str = "", *, provider_code: str = "", provider_http_status: int = 0) -> None:
         super().__init__(message)
         self.provider_code = provider_code
+        self.provider_http_status = provider_http_status  # the HTTP status it came with (0: none)
 
 
 class RailOrderConflict(RailError):
@@ -45,3 +46,15 @@ class UnknownRailOrder(RailError):
 
 class RefundTooLarge(RailError):
     code = "refund_too_large"
+
+
+class RefundInProgress(RailError):
+    """A refund of this order is open (being sent, or its outcome unknown): one at a time."""
+
+    code = "refund_in_progress"
+
+
+class RefundOnceOnly(RailError):
+    """The rail takes one refund per payment and this payment was refunded already."""
+
+    code = "refund_once_only"

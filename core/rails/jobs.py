@@ -5,6 +5,8 @@ confirm_order: ask the rail for the order's status (never trusting a notificatio
     completed buy executes the quote locked when the customer accepted it and texts the receipt.
 reconcile_rail_orders (periodic): orders left open are submitted or queried again; an order
     nobody paid within ORDER_TTL is cancelled with the provider.
+reconcile_refunds (periodic): each refund whose outcome is unknown (or whose sender died) gets
+    check_refund, the provider's status settling it (core.rails.refund_requests.check_status).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from core.money import Asset, Money, format_money
 from core.outbox import service as outbox
 from core.ports import CollectionRail
 from core.quotes import service as quotes
-from core.rails import invoices, service
+from core.rails import invoices, refund_requests, refunds, service
 from core.rails.errors import RailRefused
 from core.rails.models import OPEN_ORDER, OrderStatus, RailOrder
 
@@ -35,7 +37,9 @@ log = logging.getLogger(__name__)
 JOB_QUEUES = {
     "core.rails.jobs.reconcile_rail_orders": service.QUEUE,
     "core.rails.jobs.watch_reversals": service.QUEUE,
+    "core.rails.jobs.reconcile_refunds": service.QUEUE,
 }
+CHECK_REFUND_JOB = "core.rails.jobs.check_refund"
 ORDER_TTL = timedelta(hours=1)  # an unpaid link is cancelled after this
 RECHECK_AFTER = timedelta(minutes=2)  # an open order untouched this long is asked about again
 REVERSAL_WATCH = timedelta(days=14)  # completed orders are asked about daily this long (chargebacks)
@@ -244,3 +248,37 @@ async def watch_reversals() -> int:
             await service.stage_confirm(session=session, order=order, tag=f"watch{day}")
         await session.commit()
     return len(orders)
+
+
+async def reconcile_refunds() -> int:
+    """Stage a status check for every open refund not on the wire (unknown, or pending past
+    refunds.IN_FLIGHT), once per RECHECK_AFTER slot. Returns how many were staged."""
+    rt = runtime.get()
+    now = rt.clock.now()
+    slot = int(now.timestamp() // RECHECK_AFTER.total_seconds())
+    staged = 0
+    async with rt.session_factory() as session:
+        for row in await refunds.open_refunds(session=session):
+            if row.status == refunds.RefundStatus.PENDING.value and now - row.updated_at < refunds.IN_FLIGHT:
+                continue
+            await outbox.enqueue(
+                session=session, job=CHECK_REFUND_JOB, kwargs={"refund_id": row.id},
+                dedupe_key=f"rail-refund-check:{row.id}:r{slot}", queue=service.QUEUE,
+            )  # fmt: skip
+            staged += 1
+        await session.commit()
+    return staged
+
+
+async def check_refund(refund_id: int) -> str:
+    """Ask the rail's status about one open refund; returns the refund's status after."""
+    rt = runtime.get()
+    async with rt.session_factory() as session:
+        row = await refunds.get_refund(session=session, refund_id=refund_id)
+        rail = rt.collection_rails.get(row.rail)
+    if rail is None:
+        raise ServiceUnavailable(f"collection rail {row.rail!r} is not wired")
+    outcome = await refund_requests.check_status(factory=rt.session_factory, rail=rail, refund_id=refund_id)
+    if outcome.status != refunds.RefundStatus.UNKNOWN.value:
+        telemetry.count("rail.refund", rail=row.rail, outcome=outcome.status)
+    return outcome.status

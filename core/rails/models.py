@@ -63,3 +63,28 @@ class RailNotice(Base):
     order_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: flagged, unknown order
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RailRefund(Base):
+    """A refund of a rail payment, written (with a hold on the customer's wallet) before the provider
+    is asked: pending, then refunded (booked), refused or not_refunded (the hold released), or
+    unknown (no answer: the hold stays until the provider's status settles it)."""
+
+    __tablename__ = "rail_refunds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    rail: Mapped[str] = mapped_column(String(16))
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    refunded_before_minor: Mapped[int] = mapped_column(MinorUnits)  # the order's refunded total then
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    open_order_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
+    hold_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    staff_email: Mapped[str] = mapped_column(String(254), default="")
+    remarks: Mapped[str] = mapped_column(String(100), default="")
+    outcome: Mapped[str] = mapped_column(String(255), default="")  # the provider's words, or ours
+    checks: Mapped[int] = mapped_column(Integer, default=0)  # status queries made about it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,5 +1,10 @@
-"""Booking a refund the rail accepted: a completed card / Airtel Money payment given back to where it
-came from (the caller checks it with service.check_refund and asks the rail first).
+"""Refunds of a completed card / Airtel Money payment, given back to where it came from.
+
+A staff refund is recorded (pending) with its amount held on the customer's wallet before the rail
+is asked (record_refund); the answer settles it: made (settle_made: the hold posted, booked once),
+refused or shown not made by the provider's status (release: the hold voided), or no answer
+(mark_unknown: still held until the provider's status settles it). core.rails.refund_requests runs
+the sequence. `book_refund` books a refund the rail accepted without a hold (kept for its callers).
 
 Each refund of an order is its own ledger entry, named by the order's refunded total after it: an
 order refunded in parts has one entry per part, and booking the same refund again (a retry) finds
@@ -7,14 +12,21 @@ its entry and changes nothing, the order's refunded total included."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import Clock
+from core.audit import service as audit
+from core.clock import Clock, clock_of
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
-from core.rails.errors import RailOrderConflict, RefundTooLarge
-from core.rails.models import RailOrder
+from core.rails.errors import RailOrderConflict, RefundInProgress, RefundTooLarge, UnknownRailOrder
+from core.rails.models import RailOrder, RailRefund
+from core.rails.service import check_refund
 
 
 def refund_key(order: RailOrder, refunded_through_minor: int) -> str:
@@ -58,3 +70,166 @@ async def book_refund(
     order.refunded_minor = through
     order.updated_at = clock.now()
     return True
+
+
+# --- a refund recorded, held and sent; its outcome applied exactly once -------------------------
+
+IN_FLIGHT = timedelta(minutes=2)  # a pending refund younger than this may still be on the wire
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # recorded and held; the request is being sent (or the sender died)
+    UNKNOWN = "unknown"  # sent, no readable answer: held until PesaPal's status settles it
+    REFUNDED = "refunded"  # the provider made it: the hold posted (booked once)
+    REFUSED = "refused"  # the provider refused it in so many words: the hold released
+    NOT_REFUNDED = "not_refunded"  # unknown, then the provider's status showed no refund: released
+
+
+OPEN_REFUND = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
+
+
+def _lock(session: AsyncSession, query: Select[tuple[RailRefund]]) -> Select[tuple[RailRefund]]:
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return query.execution_options(populate_existing=True)
+
+
+async def get_refund(*, session: AsyncSession, refund_id: int, lock: bool = False) -> RailRefund:
+    query = select(RailRefund).where(RailRefund.id == refund_id)
+    row = (await session.execute(_lock(session, query) if lock else query)).scalar_one_or_none()
+    if row is None:
+        raise UnknownRailOrder(f"no rail refund {refund_id}")
+    return row
+
+
+async def open_refund(*, session: AsyncSession, order_id: int) -> RailRefund | None:
+    query = select(RailRefund).where(RailRefund.open_order_id == order_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def refunds_of(*, session: AsyncSession, order_id: int) -> list[RailRefund]:
+    query = select(RailRefund).where(RailRefund.order_id == order_id).order_by(RailRefund.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def open_refunds(*, session: AsyncSession, limit: int = 200) -> list[RailRefund]:
+    query = select(RailRefund).where(RailRefund.status.in_(OPEN_REFUND)).order_by(RailRefund.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def _audit(session: AsyncSession, actor: str, row: RailRefund, action: str, why: str = "") -> None:
+    await audit.record_deferred(
+        session=session, actor=actor, action=f"rail.refund_{action}", subject=f"rail_refund:{row.id}",
+        details={"rail_refund_id": row.id, "rail_order_id": row.order_id, "rail": row.rail,
+                 "minor": row.amount_minor, "status": row.status, "hold_id": row.hold_id,
+                 "entry_id": row.entry_id, "why": why[:200]},
+    )  # fmt: skip
+
+
+async def record_refund(
+    *, session: AsyncSession, order: RailOrder, amount: Money, staff_email: str, remarks: str, actor: str
+) -> RailRefund:
+    """Before the provider is asked, in the caller's transaction (the caller holds the order's row
+    lock and commits): the refund as pending, and its amount held on the customer's wallet (one hold
+    per refund, never expiring) so it cannot be spent while the outcome is open. Raises RefundTooLarge,
+    RefundInProgress (another refund of the order is open) or the ledger's InsufficientFunds."""
+    check_refund(order, amount)
+    if await open_refund(session=session, order_id=order.id) is not None:
+        raise RefundInProgress(f"a refund of order {order.id} is open")
+    now = clock_of(session).now()
+    row = RailRefund(
+        order_id=order.id, rail=order.rail, amount_minor=amount.minor,
+        refunded_before_minor=order.refunded_minor, status=RefundStatus.PENDING.value,
+        open_order_id=order.id, staff_email=staff_email[:254], remarks=remarks[:100], outcome="",
+        checks=0, created_at=now, updated_at=now,
+    )  # fmt: skip
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError as exc:  # another refund of the order opened meanwhile
+        raise RefundInProgress(f"a refund of order {order.id} is open") from exc
+    hold = await ledger.place_hold(
+        session=session, idempotency_key=f"rail:{order.rail}:refund-hold:{row.id}",
+        account_id=order.account_id, amount=amount, memo=f"{order.rail} refund {order.confirmation}",
+        details={"rail_refund_id": row.id, "rail_order_id": order.id},
+    )  # fmt: skip
+    row.hold_id = hold.hold_id
+    await _audit(session, actor, row, "pending")
+    return row
+
+
+def _close(row: RailRefund, status: RefundStatus, outcome: str, now: datetime) -> None:
+    row.status, row.open_order_id, row.outcome = status.value, None, outcome[:255]
+    row.updated_at = row.resolved_at = now
+
+
+async def settle_made(*, session: AsyncSession, refund_id: int, outcome: str, actor: str) -> bool:
+    """The provider made the refund: the hold posted to the rail's clearing account under the
+    order's refund key, the order's refunded total moved, in the caller's transaction. True when
+    booked now; False when the refund was no longer open (settled before: nothing changes)."""
+    order = await _order(session, (await get_refund(session=session, refund_id=refund_id)).order_id)
+    row = await get_refund(session=session, refund_id=refund_id, lock=True)  # the order's lock first
+    if row.status not in OPEN_REFUND:
+        return False
+    through = row.refunded_before_minor + row.amount_minor
+    if order.refunded_minor != row.refunded_before_minor:  # booked past a refund this one never saw
+        raise RailOrderConflict(
+            f"order {order.id} holds {order.refunded_minor} minor units refunded, refund {row.id} saw "
+            f"{row.refunded_before_minor}"
+        )
+    assert row.hold_id is not None
+    amount = Money.from_minor(row.amount_minor, Asset.KES)
+    clearing = await ledger.system_account(session=session, kind=AccountKind.RAIL_CLEARING, asset=Asset.KES)
+    entry = await ledger.post_hold(
+        session=session, hold_id=row.hold_id, postings=[PostingRequest(clearing.id, amount)],
+        idempotency_key=refund_key(order, through), kind=f"{order.rail}_refund",
+        memo=f"{order.rail} refund {order.confirmation}",
+        details={"rail_order_id": order.id, "staff": row.staff_email, "refunded_through_minor": through,
+                 "rail_refund_id": row.id},
+    )  # fmt: skip
+    now = clock_of(session).now()
+    order.refunded_minor, order.updated_at = through, now
+    row.entry_id = entry.entry_id
+    _close(row, RefundStatus.REFUNDED, outcome, now)
+    await _audit(session, actor, row, "refunded", outcome)
+    return True
+
+
+async def release(
+    *, session: AsyncSession, refund_id: int, status: RefundStatus, outcome: str, actor: str
+) -> bool:
+    """The provider refused it, or its status shows it was never made: the hold voided (the money
+    spendable again), in the caller's transaction. False when it was no longer open."""
+    await _order(session, (await get_refund(session=session, refund_id=refund_id)).order_id)
+    row = await get_refund(session=session, refund_id=refund_id, lock=True)
+    if row.status not in OPEN_REFUND:
+        return False
+    if row.hold_id is not None:
+        await ledger.void_hold(session=session, hold_id=row.hold_id, reason=f"rail refund {status.value}")
+    _close(row, status, outcome, clock_of(session).now())
+    await _audit(session, actor, row, status.value, outcome)
+    return True
+
+
+async def mark_unknown(*, session: AsyncSession, refund_id: int, outcome: str, actor: str) -> bool:
+    """No readable answer: the refund stays open and held; a status query settles it."""
+    row = await get_refund(session=session, refund_id=refund_id, lock=True)
+    if row.status not in OPEN_REFUND:
+        return False
+    changed = row.status != RefundStatus.UNKNOWN.value
+    row.status, row.outcome = RefundStatus.UNKNOWN.value, outcome[:255]
+    row.updated_at = clock_of(session).now()
+    if changed:
+        await _audit(session, actor, row, "unknown", outcome)
+    return True
+
+
+async def _order(session: AsyncSession, order_id: int) -> RailOrder:
+    query = select(RailOrder).where(RailOrder.id == order_id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    order = (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    if order is None:
+        raise UnknownRailOrder(f"no rail order {order_id}")
+    return order

@@ -26,7 +26,7 @@ from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.ports import CollectionResult, CollectionState
 from core.rails.errors import RailOrderConflict, RefundTooLarge, UnknownRailOrder
-from core.rails.models import FINAL_ORDER, OPEN_ORDER, OrderStatus, RailNotice, RailOrder
+from core.rails.models import FINAL_ORDER, OPEN_ORDER, OrderStatus, RailNotice, RailOrder, RailRefund
 
 SUBMIT_JOB = "core.rails.jobs.submit_order"
 CONFIRM_JOB = "core.rails.jobs.confirm_order"
@@ -227,7 +227,7 @@ async def credit_confirmed_collection(
 
 @dataclass(frozen=True)
 class Applied:
-    outcome: str  # pending | completed | failed | flagged | reversed | duplicate | ignored
+    outcome: str  # pending | completed | failed | flagged | reversed | refunded | duplicate | ignored
     order: RailOrder
 
 
@@ -255,6 +255,8 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
             return Applied("failed", order)
         return Applied("ignored", order)
     if state is CollectionState.REVERSED:
+        if order.status == OrderStatus.COMPLETED.value and await _refunded_by_us(session, order):
+            return Applied("refunded", order)  # our refund, booked (or settled) by core.rails.refunds
         if order.status == OrderStatus.COMPLETED.value:
             await _reverse(session, order, result)
             return Applied("reversed", order)
@@ -286,6 +288,15 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
     )
     order.entry_id, order.status = entry.entry_id, OrderStatus.COMPLETED.value
     return Applied("completed", order)
+
+
+async def _refunded_by_us(session: AsyncSession, order: RailOrder) -> bool:
+    """PesaPal reports a refunded payment REVERSED: a refund booked or open is ours, not a
+    chargeback (taking the payment back again would debit the customer twice)."""
+    if order.refunded_minor > 0:
+        return True
+    query = select(RailRefund.id).where(RailRefund.open_order_id == order.id)
+    return (await session.execute(query)).first() is not None
 
 
 async def _reverse(session: AsyncSession, order: RailOrder, result: CollectionResult) -> None:

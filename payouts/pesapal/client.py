@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from core.clock import Clock, SystemClock
-from core.rails.errors import RailRefused, RailUnavailable
+from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts.mpesa.client import ApiCall, AuditSink, TokenCache
 from payouts.pesapal import wire
 
@@ -179,7 +179,9 @@ class PesapalClient:
                 or problem
                 or (isinstance(payload, dict) and str(payload.get("status", "200")) != "200")
             ):
-                raise RailRefused(f"PesaPal {api} refused: HTTP {status} {problem}".strip())
+                raise RailRefused(
+                    f"PesaPal {api} refused: HTTP {status} {problem}".strip(), provider_http_status=status
+                )
             return payload
         raise RailUnavailable(f"PesaPal {api}: the token was refused twice")
 
@@ -233,14 +235,27 @@ class PesapalClient:
         return dict(payload)
 
     async def refund(self, *, confirmation_code: str, amount: Decimal, username: str, remarks: str) -> bool:
+        """True when PesaPal accepted the refund; RailRefused when it refused it in so many words (an
+        error answer below HTTP 500); RailOutcomeUnknown when the refund may or may not have been
+        made (no answer, a timeout, a 5xx, an unreadable body): never repeated blindly, the
+        transaction's status settles it."""
         body = {
             "confirmation_code": confirmation_code,
             "amount": amount,
             "username": username,
             "remarks": remarks,
         }
-        payload = await self._call("refund", "POST", wire.REFUND, body=body, reference=confirmation_code)
-        return str(payload.get("status")) == "200"
+        try:
+            payload = await self._call("refund", "POST", wire.REFUND, body=body, reference=confirmation_code)
+        except RailRefused as exc:
+            if exc.provider_http_status >= 500:
+                raise RailOutcomeUnknown(f"PesaPal refund: {exc}") from exc
+            raise
+        except RailUnavailable as exc:
+            raise RailOutcomeUnknown(f"PesaPal refund: {exc}") from exc
+        if not isinstance(payload, dict) or str(payload.get("status")) != "200":  # e.g. an empty 200
+            raise RailOutcomeUnknown(f"PesaPal refund: unreadable answer {payload!r:.200}")
+        return True
 
     async def cancel_order(self, *, order_tracking_id: str) -> bool:
         body = {"order_tracking_id": order_tracking_id}

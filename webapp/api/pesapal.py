@@ -7,8 +7,10 @@ hint. It is recorded; for an order of ours it stages our own GetTransactionStatu
 (`status` 200 for an order we know, 500 for one we never made, which stays flagged for staff).
 GET /pesapal/return: where PesaPal sends the customer back (a hint too). GET /p/<code>: the short
 link the payment SMS carries, redirecting to PesaPal's page. Staff: flagged and reversed orders,
-unmatched notifications, and a refund (never above what was paid). `open_reversal_case` is the job
-core stages when PesaPal reverses a payment we had credited: an alert and a compliance case.
+unmatched notifications, and a refund (never above what was paid; recorded and held before
+PesaPal is asked, an unknown outcome settled by PesaPal's status: core.rails.refund_requests).
+`open_reversal_case` is the job core stages when PesaPal reverses a payment we had credited: an
+alert and a compliance case.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -33,12 +36,13 @@ from core.auth.types import SignedInStaff
 from core.errors import KibetiError
 from core.identity.errors import InvalidPhoneNumber
 from core.identity.phone import normalize_phone
-from core.ledger import service as ledger
+from core.ledger.errors import InsufficientFunds
 from core.money import Asset, Money, format_money
 from core.rails import invoices as rail_invoices
+from core.rails import refund_requests
 from core.rails import refunds as rail_refunds
 from core.rails import service as rail_orders
-from core.rails.errors import RailError
+from core.rails.errors import RailError, RefundInProgress, RefundOnceOnly
 from core.runtime import Runtime
 from payouts.pesapal import adapter, wire
 from webapp.deps_auth import DbSession, get_runtime, require_permission
@@ -244,38 +248,66 @@ class RefundBody(BaseModel):
 @router.post("/api/staff/pesapal/orders/{order_id}/refund")
 async def refund(
     order_id: int, body: RefundBody, staff: RefundStaff, session: DbSession, request: Request
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Give a completed payment back to the card or Airtel Money wallet it came from: at most what
-    was paid, out of what the customer still holds; the wallet is debited only if PesaPal accepts."""
+    was paid, out of what the customer still holds. The refund is recorded and its amount held on the
+    wallet before PesaPal is asked: 200 when PesaPal made it (booked), 409 when it refused (released,
+    and what to do next), 202 when its outcome is unknown (still held; PesaPal's status settles it,
+    and asking again checks that status first, never sending it twice)."""
     try:
         amount = Money.of(body.amount, Asset.KES)
     except (InvalidOperation, ValueError, KibetiError) as exc:
         raise HTTPException(422, "amount: a KES amount such as 100.00") from exc
     current = get_runtime(request)
+    rail_name = (await rail_orders.get_order(session=session, order_id=order_id)).rail
+    await session.rollback()  # the refund runs in its own transactions
+    rail = current.collection_rails.get(rail_name)
+    if rail is None:
+        raise HTTPException(503, f"rail {rail_name} is not wired")
     try:
-        order = await rail_orders.get_order(session=session, order_id=order_id, lock=True)
-        if order.rail == adapter.RAIL and order.refunded_minor > 0:
-            raise HTTPException(409, {"code": "refund_once_only", "message": _one_refund_only(order)})
-        rail_orders.check_refund(order, amount)
-        refunded_before = order.refunded_minor  # names this refund (the row stays locked until commit)
-        if await ledger.available(session=session, account_id=order.account_id) < amount:
-            raise HTTPException(409, "the customer's KES wallet holds less than the refund")
-        rail = current.collection_rails.get(order.rail)
-        if rail is None:
-            raise HTTPException(503, f"rail {order.rail} is not wired")
-        accepted = await rail.refund_collection(
-            confirmation=order.confirmation, amount=amount, remarks=body.remarks[:100]
-        )
+        outcome = await refund_requests.request_refund(
+            factory=current.session_factory, rail=rail, order_id=order_id, amount=amount,
+            staff_email=staff.email, remarks=body.remarks[:100], actor=f"staff:{staff.id}",
+            one_per_payment=rail_name == adapter.RAIL,
+        )  # fmt: skip
+    except RefundOnceOnly as exc:
+        order = await rail_orders.get_order(session=session, order_id=order_id)
+        raise HTTPException(409, {"code": exc.code, "message": _one_refund_only(order)}) from exc
+    except InsufficientFunds as exc:
+        raise HTTPException(409, "the customer's KES wallet holds less than the refund") from exc
+    except RefundInProgress as exc:
+        raise HTTPException(
+            409, {"code": exc.code, "message": "another refund of this payment is open"}
+        ) from exc
     except RailError as exc:
         raise HTTPException(409, str(exc)) from exc
-    if not accepted:
-        raise HTTPException(409, "PesaPal did not accept the refund")
-    await rail_refunds.book_refund(
-        session=session, order=order, amount=amount, refunded_before_minor=refunded_before,
-        staff_email=staff.email, clock=current.clock,
-    )  # fmt: skip
-    await session.commit()
-    return _order_view(order)
+    async with current.session_factory() as fresh:
+        order = await rail_orders.get_order(session=fresh, order_id=order_id)
+        row = await rail_refunds.get_refund(session=fresh, refund_id=outcome.refund_id)
+        answer = {**_order_view(order), "refund": refund_requests.view(row), "message": outcome.message}
+    if outcome.status == rail_refunds.RefundStatus.REFUNDED.value:
+        return JSONResponse(jsonable_encoder(answer))
+    if outcome.status == rail_refunds.RefundStatus.REFUSED.value:
+        return JSONResponse(
+            jsonable_encoder({"detail": {"code": "refund_refused", **answer}}), status_code=409
+        )
+    return JSONResponse(jsonable_encoder(answer), status_code=202)  # unknown, or on the wire
+
+
+@router.get("/api/staff/pesapal/orders/{order_id}/refunds")
+async def refunds_of_order(order_id: int, staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
+    """The payment and every refund asked of it, each with its state and what it means."""
+    order = await rail_orders.get_order(session=session, order_id=order_id)
+    rows = await rail_refunds.refunds_of(session=session, order_id=order_id)
+    return {**_order_view(order), "refunds": [refund_requests.view(row) for row in rows]}
+
+
+@router.get("/api/staff/pesapal/refunds")
+async def open_refunds(staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
+    """Refunds not settled yet: being sent, or their outcome unknown (held; PesaPal's status is asked
+    every minute)."""
+    rows = await rail_refunds.open_refunds(session=session)
+    return {"refunds": [refund_requests.view(row) for row in rows]}
 
 
 async def open_reversal_case(order_id: int) -> int:

@@ -1,0 +1,187 @@
+"""A staff refund of a rail payment, start to end, and the status check that settles one whose
+outcome is unknown (from the staff retry and from the scheduled reconciler).
+
+request_refund: an open refund of the order is checked with the provider first (never re-sent
+blindly); then the refund is recorded and held (one transaction, committed), the rail is asked
+(outside any transaction), and its answer applied: accepted -> booked; refused in so many words ->
+released; anything else (no answer, timeout, 5xx, unreadable, a crash) -> unknown, still held.
+check_status: the provider's transaction status settles an unknown (or stale pending) refund:
+REVERSED -> the refund was made, booked once; COMPLETED -> not made, released; else still unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import clock_of
+from core.money import Asset, Money, format_money
+from core.ports import CollectionRail, CollectionState
+from core.rails import refunds, service
+from core.rails.errors import RailError, RailRefused, RefundOnceOnly
+from core.rails.models import RailRefund
+from core.rails.refunds import IN_FLIGHT, OPEN_REFUND, RefundStatus
+
+log = logging.getLogger(__name__)
+Factory = async_sessionmaker[AsyncSession]
+SYSTEM = "system:rail-refunds"
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    refund_id: int
+    status: str  # a RefundStatus value
+    message: str  # for staff: what happened and what to do next
+
+
+def _kes(minor: int) -> str:
+    return format_money(Money.from_minor(minor, Asset.KES))
+
+
+def message_of(row: RailRefund) -> str:
+    amount = _kes(row.amount_minor)
+    if row.status == RefundStatus.REFUNDED.value:
+        return f"PesaPal made the refund of {amount}; the customer's wallet was debited {amount} once."
+    if row.status == RefundStatus.REFUSED.value:
+        return (
+            f"PesaPal refused the refund ({row.outcome}). Nothing was debited and the {amount} held on the "
+            "customer's wallet is spendable again. Next: check the amount (a mobile-money payment is "
+            "refunded in full only) and try again, or let the customer cash out to M-Pesa from the wallet."
+        )
+    if row.status == RefundStatus.NOT_REFUNDED.value:
+        return (
+            f"PesaPal's status shows no refund of this payment: the {amount} held on the customer's wallet "
+            "was released and nothing was debited. You may request the refund again."
+        )
+    if row.status == RefundStatus.PENDING.value:
+        return f"The refund of {amount} is being sent to PesaPal right now; look again in a minute."
+    return (
+        f"Outcome unknown: we are checking with PesaPal. The {amount} stays held on the customer's wallet "
+        "until PesaPal's status settles it (checked every minute); do not refund by other means. "
+        "Asking for this refund again checks the status first; it is never sent twice."
+    )
+
+
+def outcome_of(row: RailRefund) -> RefundOutcome:
+    return RefundOutcome(row.id, row.status, message_of(row))
+
+
+def view(row: RailRefund) -> dict[str, Any]:
+    """A refund as staff see it."""
+    return {
+        "id": row.id, "order_id": row.order_id, "status": row.status,
+        "amount": str(Money.from_minor(row.amount_minor, Asset.KES).amount), "staff": row.staff_email,
+        "outcome": row.outcome, "checks": row.checks, "message": message_of(row),
+        "created_at": row.created_at, "resolved_at": row.resolved_at,
+    }  # fmt: skip
+
+
+async def _reload(factory: Factory, refund_id: int) -> RefundOutcome:
+    async with factory() as session:
+        return outcome_of(await refunds.get_refund(session=session, refund_id=refund_id))
+
+
+async def check_status(
+    *, factory: Factory, rail: CollectionRail, refund_id: int, actor: str = SYSTEM
+) -> RefundOutcome:
+    """Ask the provider's transaction status about an open refund and settle it when it says."""
+    async with factory() as session:
+        row = await refunds.get_refund(session=session, refund_id=refund_id, lock=True)
+        if row.status not in OPEN_REFUND:
+            return outcome_of(row)
+        now = clock_of(session).now()
+        if row.status == RefundStatus.PENDING.value and now - row.updated_at < IN_FLIGHT:
+            return outcome_of(row)  # its sender may still be waiting for the answer
+        order = await service.get_order(session=session, order_id=row.order_id)
+        tracking = order.tracking_id or ""
+        row.checks += 1
+        await session.commit()
+    try:
+        result = await rail.collection_status(provider_reference=tracking)
+    except RailError as exc:
+        async with factory() as session:
+            await refunds.mark_unknown(
+                session=session, refund_id=refund_id, outcome=f"status query: {exc}", actor=actor
+            )
+            await session.commit()
+        return await _reload(factory, refund_id)
+    async with factory() as session:
+        said = f"PesaPal's status: {result.description or result.state.value}"
+        if result.state is CollectionState.REVERSED:
+            await refunds.settle_made(
+                session=session, refund_id=refund_id, outcome=f"{said} (refunded)", actor=actor
+            )
+        elif result.state is CollectionState.COMPLETED:
+            await refunds.release(
+                session=session, refund_id=refund_id, status=RefundStatus.NOT_REFUNDED,
+                outcome=f"{said}, not refunded", actor=actor,
+            )  # fmt: skip
+        else:
+            await refunds.mark_unknown(
+                session=session, refund_id=refund_id, outcome=f"{said}: asked again later", actor=actor
+            )
+        await session.commit()
+    return await _reload(factory, refund_id)
+
+
+async def request_refund(
+    *,
+    factory: Factory,
+    rail: CollectionRail,
+    order_id: int,
+    amount: Money,
+    staff_email: str,
+    remarks: str,
+    actor: str,
+    one_per_payment: bool,
+) -> RefundOutcome:
+    """Raises RefundTooLarge, RefundInProgress, RefundOnceOnly (`one_per_payment`: the rail takes one
+    refund per payment and this one has one) or the ledger's InsufficientFunds, before anything is
+    sent. Otherwise the refund's outcome: refunded, refused, unknown or pending (someone else's
+    request for it is on the wire)."""
+    async with factory() as session:
+        earlier = await refunds.open_refund(session=session, order_id=order_id)
+    if earlier is not None:
+        settled = await check_status(factory=factory, rail=rail, refund_id=earlier.id, actor=actor)
+        if settled.status != RefundStatus.NOT_REFUNDED.value:
+            return settled  # made (booked now or before), still unknown, or on the wire
+    async with factory() as session:
+        order = await service.get_order(session=session, order_id=order_id, lock=True)
+        if one_per_payment and order.refunded_minor > 0:
+            raise RefundOnceOnly(f"order {order.id} was refunded already")
+        row = await refunds.record_refund(
+            session=session, order=order, amount=amount, staff_email=staff_email, remarks=remarks, actor=actor
+        )
+        refund_id, confirmation = row.id, order.confirmation
+        await session.commit()
+    try:
+        await rail.refund_collection(confirmation=confirmation, amount=amount, remarks=remarks)
+    except RailRefused as exc:
+        async with factory() as session:
+            await refunds.release(
+                session=session,
+                refund_id=refund_id,
+                status=RefundStatus.REFUSED,
+                outcome=str(exc),
+                actor=actor,
+            )
+            await session.commit()
+        return await _reload(factory, refund_id)
+    except Exception as exc:  # no answer, a timeout, a 5xx, unreadable, or a bug: not a failure
+        log.warning("rail refund %s: outcome unknown (%r); held until the status settles it", refund_id, exc)
+        async with factory() as session:
+            await refunds.mark_unknown(
+                session=session, refund_id=refund_id, outcome=str(exc) or repr(exc), actor=actor
+            )
+            await session.commit()
+        return await _reload(factory, refund_id)
+    async with factory() as session:
+        if not await refunds.settle_made(
+            session=session, refund_id=refund_id, outcome="accepted by PesaPal", actor=actor
+        ):
+            log.error("rail refund %s accepted after it was settled otherwise: staff must look", refund_id)
+        await session.commit()
+    return await _reload(factory, refund_id)

@@ -1,0 +1,316 @@
+"""A staff refund of a PesaPal payment is recorded and held before PesaPal is asked, and its outcome
+applied once: accepted -> booked; refused -> released; no answer -> unknown and still held, until
+PesaPal's transaction status (REVERSED: made; COMPLETED: not made) settles it, from the scheduled
+check or from a staff retry (which asks the status first and never sends the refund twice).
+SQLite and PostgreSQL, with a rail that answers as told (the simulator's own faults: e2e)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.audit.models import AuditEntry, AuditPending
+from core.audit.service import chain_pending
+from core.clock import FixedClock
+from core.db.session import make_session_factory
+from core.ledger import service as ledger
+from core.ledger.errors import InsufficientFunds
+from core.ledger.models import JournalEntry, OwnerType, PostingRequest
+from core.ledger.verify import verify
+from core.money import Asset, Money
+from core.ports import CollectionResult, CollectionStarted, CollectionState
+from core.rails import refund_requests, refunds, service
+from core.rails.errors import (
+    RailOutcomeUnknown,
+    RailRefused,
+    RailUnavailable,
+    RefundInProgress,
+    RefundOnceOnly,
+)
+from core.rails.refunds import RefundStatus
+
+Factory = async_sessionmaker[AsyncSession]
+PAID = Decimal("300.00")
+_owners = itertools.count(1)
+
+
+@dataclass
+class Rail:
+    """PesaPal as a test needs it. `answer`: accept | refuse | lost_made (made, the answer lost) |
+    lost (not made, no answer). The status says REVERSED once a refund was made."""
+
+    answer: str = "accept"
+    status_fails: bool = False
+    made: list[Money] = field(default_factory=list)
+    sent: int = 0
+    asked: int = 0
+    name: str = "pesapal"
+
+    async def start_collection(self, **_: object) -> CollectionStarted:
+        raise NotImplementedError
+
+    async def cancel_collection(self, *, provider_reference: str) -> bool:
+        return False
+
+    async def refund_collection(self, *, confirmation: str, amount: Money, remarks: str) -> bool:
+        self.sent += 1
+        if self.made:
+            raise RailRefused("PesaPal refund refused: HTTP 200 refund_failed: already refunded")
+        if self.answer == "refuse":
+            raise RailRefused(
+                "PesaPal refund refused: HTTP 200 refund_failed: a mobile-money payment is refunded in full only"
+            )
+        if self.answer in ("accept", "lost_made"):
+            self.made.append(amount)
+        if self.answer.startswith("lost"):
+            raise RailOutcomeUnknown("PesaPal refund: no answer (ReadTimeout)")
+        return True
+
+    async def collection_status(self, *, provider_reference: str) -> CollectionResult:
+        self.asked += 1
+        if self.status_fails:
+            raise RailUnavailable("PesaPal status: HTTP 503")
+        state = CollectionState.REVERSED if self.made else CollectionState.COMPLETED
+        return CollectionResult(state, "", PAID, "KES", "CONF1", "Visa", state.value.title())
+
+
+@dataclass(frozen=True)
+class Paid:
+    order_id: int
+    wallet_id: int
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
+    engine = session_factory.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    return make_session_factory(engine, clock=clock)
+
+
+async def _paid(factory: Factory) -> Paid:
+    owner = next(_owners)
+    async with factory() as session:
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type=OwnerType.CUSTOMER, owner_id=owner, asset=Asset.KES
+        )
+        order = await service.create_order(
+            session=session, rail="pesapal", purpose="topup", idempotency_key=f"outcomes-{owner}",
+            customer_id=owner, account_id=wallet.id, phone="+254733000001", amount=Money.of(PAID, Asset.KES),
+        )  # fmt: skip
+        await session.commit()
+    async with factory() as session:
+        paid = CollectionResult(CollectionState.COMPLETED, "", PAID, "KES", "CONF1", "Visa")
+        await service.apply_result(session=session, order_id=order.id, result=paid)
+        await session.commit()
+    return Paid(order.id, wallet.id)
+
+
+async def _refund(
+    factory: Factory, rail: Rail, paid: Paid, amount: str = "100"
+) -> refund_requests.RefundOutcome:
+    return await refund_requests.request_refund(
+        factory=factory, rail=rail, order_id=paid.order_id, amount=Money.of(amount, Asset.KES),
+        staff_email="finance@kibeti.test", remarks="customer asked", actor="staff:1", one_per_payment=True,
+    )  # fmt: skip
+
+
+async def _money(factory: Factory, paid: Paid) -> tuple[Decimal, Decimal, Decimal, int]:
+    """(balance, available, the order's refunded total, refund entries booked)."""
+    async with factory() as session:
+        balance = await ledger.balance(session=session, account_id=paid.wallet_id)
+        available = await ledger.available(session=session, account_id=paid.wallet_id)
+        order = await service.get_order(session=session, order_id=paid.order_id)
+        entries = await session.scalars(select(JournalEntry.id).where(JournalEntry.kind == "pesapal_refund"))
+        booked = len(list(entries))
+    return balance.amount, available.amount, Money.from_minor(order.refunded_minor, Asset.KES).amount, booked
+
+
+async def _audited(factory: Factory, refund_id: int) -> list[str]:
+    async with factory() as session:
+        await chain_pending(session=session)
+        await session.commit()
+        rows = await session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.subject == f"rail_refund:{refund_id}")
+            .order_by(AuditEntry.seq)
+        )
+        assert not list(await session.scalars(select(AuditPending.id)))
+        return list(rows)
+
+
+async def _verified(factory: Factory) -> None:
+    async with factory() as session:
+        assert (await verify(session=session)).ok
+
+
+async def test_accepted_is_booked(factory: Factory) -> None:
+    paid, rail = await _paid(factory), Rail()
+    done = await _refund(factory, rail, paid)
+    assert done.status == "refunded" and "made the refund of KES 100.00" in done.message
+    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    assert await _audited(factory, done.refund_id) == ["rail.refund_pending", "rail.refund_refunded"]
+    with pytest.raises(RefundOnceOnly):
+        await _refund(factory, rail, paid, "50")
+    assert rail.sent == 1
+    await _verified(factory)
+
+
+async def test_refused_is_released_and_says_what_next(factory: Factory) -> None:
+    paid, rail = await _paid(factory), Rail(answer="refuse")
+    done = await _refund(factory, rail, paid)
+    assert done.status == "refused"
+    assert "refunded in full only" in done.message and "spendable again" in done.message, done.message
+    assert await _money(factory, paid) == (PAID, PAID, Decimal("0.00"), 0)
+    assert await _audited(factory, done.refund_id) == ["rail.refund_pending", "rail.refund_refused"]
+    rail.answer = "accept"  # staff correct the amount: a new refund
+    assert (await _refund(factory, rail, paid, "300")).status == "refunded"
+    assert await _money(factory, paid) == (Decimal("0.00"), Decimal("0.00"), PAID, 1)
+    await _verified(factory)
+
+
+async def test_lost_answer_after_the_refund_stays_held_then_the_check_books_it_once(
+    factory: Factory, clock: FixedClock
+) -> None:
+    paid, rail = await _paid(factory), Rail(answer="lost_made")
+    unknown = await _refund(factory, rail, paid)
+    assert unknown.status == "unknown" and unknown.message.startswith(
+        "Outcome unknown: we are checking with PesaPal"
+    )
+    assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)  # held, not booked
+    async with factory() as session:  # the customer cannot spend what is held
+        with pytest.raises(InsufficientFunds):
+            await ledger.place_hold(
+                session=session, idempotency_key=f"spend-{paid.wallet_id}", account_id=paid.wallet_id,
+                amount=Money.of("250", Asset.KES),
+            )  # fmt: skip
+        clearing = await ledger.system_account(session=session, kind="rail_clearing", asset=Asset.KES)
+        with pytest.raises(InsufficientFunds):
+            await ledger.post_entry(
+                session=session, idempotency_key=f"spend2-{paid.wallet_id}", kind="test_spend",
+                postings=[PostingRequest(paid.wallet_id, -Money.of("250", Asset.KES)),
+                          PostingRequest(clearing.id, Money.of("250", Asset.KES))],
+            )  # fmt: skip
+        await session.rollback()
+    first = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    again = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    assert first.status == again.status == "refunded"
+    assert rail.asked == 1 and rail.sent == 1  # settled: never asked nor sent again
+    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    assert await _audited(factory, unknown.refund_id) == [
+        "rail.refund_pending",
+        "rail.refund_unknown",
+        "rail.refund_refunded",
+    ]
+    async with factory() as session:  # PesaPal's REVERSED for our refund is not a chargeback
+        reversed_ = CollectionResult(CollectionState.REVERSED, "", PAID, "KES", "CONF1", "Visa")
+        assert (
+            await service.apply_result(session=session, order_id=paid.order_id, result=reversed_)
+        ).outcome == "refunded"
+        await session.commit()
+    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    await _verified(factory)
+
+
+async def test_lost_request_without_refund_the_check_releases_the_hold(factory: Factory) -> None:
+    paid, rail = await _paid(factory), Rail(answer="lost")
+    unknown = await _refund(factory, rail, paid)
+    assert unknown.status == "unknown"
+    rail.status_fails = True  # the status query gets no answer either: still unknown, still held
+    assert (
+        await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    ).status == "unknown"
+    assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
+    rail.status_fails = False
+    released = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    assert released.status == "not_refunded" and "released" in released.message
+    assert await _money(factory, paid) == (PAID, PAID, Decimal("0.00"), 0)
+    assert rail.sent == 1
+    assert await _audited(factory, unknown.refund_id) == [
+        "rail.refund_pending",
+        "rail.refund_unknown",
+        "rail.refund_not_refunded",
+    ]
+    await _verified(factory)
+
+
+async def test_retry_while_unknown_asks_the_status_first_and_never_refunds_twice(factory: Factory) -> None:
+    paid, rail = await _paid(factory), Rail(answer="lost_made")
+    assert (await _refund(factory, rail, paid)).status == "unknown"
+    rail.status_fails = True
+    still = await _refund(factory, rail, paid)  # the status query fails too: nothing sent
+    assert still.status == "unknown" and rail.sent == 1 and rail.asked == 1
+    rail.status_fails = False
+    retried = await _refund(factory, rail, paid)
+    assert retried.status == "refunded" and retried.refund_id == still.refund_id
+    assert rail.sent == 1 and len(rail.made) == 1
+    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    with pytest.raises(RefundOnceOnly):  # and a further retry is PesaPal's one-refund rule
+        await _refund(factory, rail, paid)
+    assert rail.sent == 1
+    await _verified(factory)
+
+
+async def test_retry_after_a_lost_request_sends_a_new_refund_once_the_status_shows_none(
+    factory: Factory,
+) -> None:
+    paid, rail = await _paid(factory), Rail(answer="lost")
+    first = await _refund(factory, rail, paid)
+    rail.answer = "accept"
+    second = await _refund(factory, rail, paid)
+    assert second.status == "refunded" and second.refund_id != first.refund_id
+    assert rail.asked == 1 and rail.sent == 2 and len(rail.made) == 1
+    async with factory() as session:
+        states = [row.status for row in await refunds.refunds_of(session=session, order_id=paid.order_id)]
+    assert states == ["not_refunded", "refunded"]
+    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    await _verified(factory)
+
+
+async def test_a_refund_on_the_wire_is_left_to_its_sender(factory: Factory, clock: FixedClock) -> None:
+    """A pending refund (its sender waiting, or dead) is asked about only after IN_FLIGHT."""
+    paid, rail = await _paid(factory), Rail()
+    async with factory() as session:
+        order = await service.get_order(session=session, order_id=paid.order_id, lock=True)
+        row = await refunds.record_refund(
+            session=session, order=order, amount=Money.of("100", Asset.KES), staff_email="f@kibeti.test",
+            remarks="", actor="staff:1",
+        )  # fmt: skip
+        await session.commit()
+    on_wire = await _refund(factory, rail, paid)
+    assert on_wire.status == "pending" and on_wire.refund_id == row.id and rail.asked == rail.sent == 0
+    clock.advance(seconds=refunds.IN_FLIGHT.total_seconds() + 1)  # the sender died before sending
+    assert (await _refund(factory, rail, paid)).status == "refunded"
+    assert rail.asked == 1 and rail.sent == 1
+    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    await _verified(factory)
+
+
+async def test_a_hold_per_refund_and_one_open_refund_per_order(factory: Factory) -> None:
+    paid = await _paid(factory)
+    async with factory() as session:
+        order = await service.get_order(session=session, order_id=paid.order_id, lock=True)
+        await refunds.record_refund(
+            session=session, order=order, amount=Money.of("100", Asset.KES), staff_email="f@kibeti.test",
+            remarks="", actor="staff:1",
+        )  # fmt: skip
+        await session.commit()
+    async with factory() as session:
+        order = await service.get_order(session=session, order_id=paid.order_id, lock=True)
+        with pytest.raises(RefundInProgress):
+            await refunds.record_refund(
+                session=session, order=order, amount=Money.of("50", Asset.KES), staff_email="f@kibeti.test",
+                remarks="", actor="staff:1",
+            )  # fmt: skip
+        await session.rollback()
+    assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
+    assert RefundStatus.PENDING.value in refunds.OPEN_REFUND
