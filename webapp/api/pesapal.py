@@ -288,9 +288,7 @@ async def refund(
     if outcome.status == rail_refunds.RefundStatus.REFUNDED.value:
         return JSONResponse(jsonable_encoder(answer))
     if outcome.status == rail_refunds.RefundStatus.REFUSED.value:
-        return JSONResponse(
-            jsonable_encoder({"detail": {"code": "refund_refused", **answer}}), status_code=409
-        )
+        return JSONResponse(jsonable_encoder({"code": "refund_refused", **answer}), status_code=409)
     return JSONResponse(jsonable_encoder(answer), status_code=202)  # unknown, or on the wire
 
 

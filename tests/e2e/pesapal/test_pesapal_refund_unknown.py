@@ -1,0 +1,100 @@
+"""Staff over HTTP, PesaPal's simulator in-process: a RefundRequest whose answer is lost (a gateway
+timeout, an unreadable body) leaves the refund unknown (202) with its amount held; the simulator's
+GetTransactionStatus tells the truth (Reversed once refunded) and settles it: a staff retry books a
+refund that was made exactly once, the scheduled check releases one that was not."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+
+from core.ledger import service as ledger
+from core.money import Asset, Money
+from core.rails import jobs as rail_jobs
+from core.runtime import Runtime
+from tests.e2e.pesapal.conftest import drain, only_order, sim
+from tests.e2e.pesapal.test_pesapal_staff import _paid_topup, _staff
+
+
+async def _wallet(rt: Runtime) -> tuple[Money, Money]:
+    order = await only_order(rt)
+    async with rt.session_factory() as session:
+        balance = await ledger.balance(session=session, account_id=order.account_id)
+        return balance, await ledger.available(session=session, account_id=order.account_id)
+
+
+async def test_answer_lost_after_the_refund_then_a_retry_books_it_once(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    order_id = await _paid_topup(client, rt)
+    finance = await _staff(rt, "finance")
+    url = f"/api/staff/pesapal/orders/{order_id}/refund"
+    sim(rt).behaviour.refund = "answer_lost"  # made at PesaPal, answered 504 with no body
+    lost = await client.post(url, json={"amount": "100"}, headers=finance)
+    assert lost.status_code == 202, lost.text
+    assert lost.json()["refund"]["status"] == "unknown" and lost.json()["refunded"] == "0.00"
+    assert lost.json()["message"].startswith("Outcome unknown: we are checking with PesaPal")
+    tracking = (await only_order(rt)).tracking_id or ""
+    assert sim(rt).orders[tracking].refunded == Decimal("100.00")
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("200", Asset.KES))  # held
+    status = await client.get("/pesapal-sim/simulator/orders")
+    said = next(o for o in status.json() if o["order_tracking_id"] == tracking)
+    assert said["status_code"] == 3 and said["payment_status_description"] == "Reversed"
+    assert said["description"] == "Refunded KES 100.00"
+    listed = await client.get("/api/staff/pesapal/refunds", headers=finance)
+    assert [r["status"] for r in listed.json()["refunds"]] == ["unknown"]
+
+    sim(rt).behaviour.refund = "normal"
+    retried = await client.post(url, json={"amount": "100"}, headers=finance)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["refunded"] == "100.00" and retried.json()["refund"]["status"] == "refunded"
+    assert retried.json()["refund"]["id"] == lost.json()["refund"]["id"]
+    assert sim(rt).orders[tracking].refunded == Decimal("100.00")  # sent once
+    assert await _wallet(rt) == (Money.of("200", Asset.KES), Money.of("200", Asset.KES))
+    again = await client.post(url, json={"amount": "100"}, headers=finance)
+    assert again.status_code == 409 and again.json()["code"] == "refund_once_only"
+    assert await rail_jobs.watch_reversals() == 1  # PesaPal's Reversed for our refund: no chargeback
+    await drain(rt)
+    assert (await only_order(rt)).status == "completed"
+    assert await _wallet(rt) == (Money.of("200", Asset.KES), Money.of("200", Asset.KES))
+    shown = await client.get(f"/api/staff/pesapal/orders/{order_id}/refunds", headers=finance)
+    assert [r["status"] for r in shown.json()["refunds"]] == ["refunded"]
+
+
+async def test_request_lost_then_the_scheduled_check_releases_the_hold(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    order_id = await _paid_topup(client, rt)
+    finance = await _staff(rt, "finance")
+    url = f"/api/staff/pesapal/orders/{order_id}/refund"
+    sim(rt).behaviour.refund, sim(rt).behaviour.refund_lost_as = "request_lost", "garbled"
+    lost = await client.post(url, json={"amount": "300"}, headers=finance)
+    assert lost.status_code == 202 and lost.json()["refund"]["status"] == "unknown", lost.text
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("0", Asset.KES))
+    assert await rail_jobs.reconcile_refunds() == 1
+    await drain(rt)
+    shown = await client.get(f"/api/staff/pesapal/orders/{order_id}/refunds", headers=finance)
+    (refund,) = shown.json()["refunds"]
+    assert refund["status"] == "not_refunded" and "released" in refund["message"], refund
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("300", Asset.KES))
+    assert await rail_jobs.reconcile_refunds() == 0
+    sim(rt).behaviour.refund = "normal"  # staff ask again: a new refund, made once
+    done = await client.post(url, json={"amount": "300"}, headers=finance)
+    assert done.status_code == 200 and done.json()["refunded"] == "300.00", done.text
+    assert await _wallet(rt) == (Money.of("0", Asset.KES), Money.of("0", Asset.KES))
+
+
+async def test_a_refusal_is_a_409_that_says_what_next(client: httpx.AsyncClient, rt: Runtime) -> None:
+    order_id = await _paid_topup(client, rt)
+    finance = await _staff(rt, "finance")
+    tracking = (await only_order(rt)).tracking_id or ""
+    sim(rt).orders[tracking].payment_method = "AirtelKE"  # mobile money: refunded in full only
+    refused = await client.post(
+        f"/api/staff/pesapal/orders/{order_id}/refund", json={"amount": "100"}, headers=finance
+    )
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()  # as every staff refusal here: {code, message, ...}
+    assert detail["code"] == "refund_refused" and detail["refund"]["status"] == "refused"
+    assert "refunded in full only" in detail["message"] and "spendable again" in detail["message"]
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("300", Asset.KES))
