@@ -12,7 +12,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from core.rails.errors import RailRefused
+from core.rails.errors import RailOutcomeUnknown, RailRefused
 from payouts.mpesa.client import ApiCall
 from payouts.mpesa.token import MemoryTokenCache, RedisTokenCache
 from payouts.pesapal.client import PesapalClient, PesapalConfig, fetch_token
@@ -152,3 +152,49 @@ async def test_workers_share_one_token_through_redis(
         assert len(sim.tokens) == 1
     finally:
         await connection.aclose()
+
+
+@pytest.mark.parametrize("lost_as", ["gateway_timeout", "garbled"])
+@pytest.mark.parametrize("fault", ["answer_lost", "request_lost"])
+async def test_a_lost_refund_answer_is_an_unknown_outcome_and_the_status_tells_the_truth(
+    http: tuple[httpx.AsyncClient, PesapalSimulator], fault: str, lost_as: str
+) -> None:
+    """No readable answer (a gateway's 504, an unreadable body) is RailOutcomeUnknown, never a
+    refusal; GetTransactionStatus says Reversed (and names the refund) only if it was made."""
+    transport, sim = http
+    client = _client(transport, [])
+    tracking = await _order(client, "KBT-L1")
+    order = sim.pay(tracking, "card")
+    assert order is not None
+    sim.behaviour.refund, sim.behaviour.refund_lost_as = fault, lost_as
+    with pytest.raises(RailOutcomeUnknown):
+        await client.refund(
+            confirmation_code=order.confirmation_code, amount=Decimal("200.00"), username="u", remarks="r"
+        )
+    status = await client.transaction_status(order_tracking_id=tracking)
+    if fault == "answer_lost":
+        assert (status["status_code"], status["payment_status_description"]) == (3, "Reversed")
+        assert status["description"] == "Refunded KES 200.00"
+    else:
+        assert (status["status_code"], status["payment_status_description"]) == (1, "Completed")
+        assert status["description"] == ""
+    await sim.drain()
+
+
+async def test_a_5xx_with_an_error_body_from_refund_is_unknown_not_refused() -> None:
+    """A 5xx may come after PesaPal made the refund: unknown, whatever its body says."""
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("RequestToken"):
+            return httpx.Response(
+                200, json={"token": "t", "expiryDate": "2099-01-01T00:00:00Z", "status": "200"}
+            )
+        return httpx.Response(
+            502, json={"error": {"code": "bad_gateway", "message": "upstream"}, "status": "500"}
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(broken), base_url=BASE) as mocked:
+        with pytest.raises(RailOutcomeUnknown):
+            await _client(mocked, []).refund(
+                confirmation_code="X", amount=Decimal("1.00"), username="u", remarks="r"
+            )
