@@ -21,7 +21,7 @@ from core.clock import clock_of
 from core.money import Asset, Money, format_money
 from core.ports import CollectionRail, CollectionState
 from core.rails import refunds, service
-from core.rails.errors import RailError, RailRefused, RefundOnceOnly
+from core.rails.errors import RailError, RailOutcomeUnknown, RailRefused, RefundOnceOnly
 from core.rails.models import RailRefund
 from core.rails.refunds import IN_FLIGHT, OPEN_REFUND, RefundStatus
 
@@ -45,6 +45,13 @@ def message_of(row: RailRefund) -> str:
     amount = _kes(row.amount_minor)
     if row.status == RefundStatus.REFUNDED.value:
         return f"PesaPal made the refund of {amount}; the customer's wallet was debited {amount} once."
+    if row.status == RefundStatus.REFUSED.value and "already refunded" in row.outcome:
+        return (
+            f"PesaPal refused the refund: it says this payment was already refunded ({row.outcome}), and "
+            f"we hold no record of that refund. Nothing was debited and the {amount} held was released. "
+            "Next: raise it with finance (a refund made outside Kibeti, e.g. on PesaPal's dashboard); "
+            "do not refund this payment again."
+        )
     if row.status == RefundStatus.REFUSED.value:
         return (
             f"PesaPal refused the refund ({row.outcome}). Nothing was debited and the {amount} held on the "
@@ -60,7 +67,7 @@ def message_of(row: RailRefund) -> str:
         return f"The refund of {amount} is being sent to PesaPal right now; look again in a minute."
     return (
         f"Outcome unknown: we are checking with PesaPal. The {amount} stays held on the customer's wallet "
-        "until PesaPal's status settles it (checked every minute); do not refund by other means. "
+        "until PesaPal's status settles it (asked every few minutes); do not refund by other means. "
         "Asking for this refund again checks the status first; it is never sent twice."
     )
 
@@ -158,7 +165,9 @@ async def request_refund(
         refund_id, confirmation = row.id, order.confirmation
         await session.commit()
     try:
-        await rail.refund_collection(confirmation=confirmation, amount=amount, remarks=remarks)
+        accepted = await rail.refund_collection(confirmation=confirmation, amount=amount, remarks=remarks)
+        if not accepted:  # the port's "not accepted" without a refusal: nothing is known
+            raise RailOutcomeUnknown("the rail did not say it accepted the refund")
     except RailRefused as exc:
         async with factory() as session:
             await refunds.release(

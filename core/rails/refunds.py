@@ -74,7 +74,9 @@ async def book_refund(
 
 # --- a refund recorded, held and sent; its outcome applied exactly once -------------------------
 
-IN_FLIGHT = timedelta(minutes=2)  # a pending refund younger than this may still be on the wire
+# A pending refund younger than this may still be on the wire (the client's 30 s timeout, a token
+# fetch and a refused token's retry included): its status is not asked before.
+IN_FLIGHT = timedelta(minutes=5)
 
 
 class RefundStatus(StrEnum):

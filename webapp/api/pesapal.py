@@ -303,7 +303,7 @@ async def refunds_of_order(order_id: int, staff: PayoutsStaff, session: DbSessio
 @router.get("/api/staff/pesapal/refunds")
 async def open_refunds(staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
     """Refunds not settled yet: being sent, or their outcome unknown (held; PesaPal's status is asked
-    every minute)."""
+    every few minutes)."""
     rows = await rail_refunds.open_refunds(session=session)
     return {"refunds": [refund_requests.view(row) for row in rows]}
 

@@ -42,7 +42,8 @@ _owners = itertools.count(1)
 @dataclass
 class Rail:
     """PesaPal as a test needs it. `answer`: accept | refuse | lost_made (made, the answer lost) |
-    lost (not made, no answer). The status says REVERSED once a refund was made."""
+    lost (not made, no answer) | false (the port's bare "not accepted"). The status says REVERSED
+    once a refund was made."""
 
     answer: str = "accept"
     status_fails: bool = False
@@ -65,6 +66,8 @@ class Rail:
             raise RailRefused(
                 "PesaPal refund refused: HTTP 200 refund_failed: a mobile-money payment is refunded in full only"
             )
+        if self.answer == "false":
+            return False
         if self.answer in ("accept", "lost_made"):
             self.made.append(amount)
         if self.answer.startswith("lost"):
@@ -276,8 +279,12 @@ async def test_retry_after_a_lost_request_sends_a_new_refund_once_the_status_sho
     await _verified(factory)
 
 
-async def test_a_refund_on_the_wire_is_left_to_its_sender(factory: Factory, clock: FixedClock) -> None:
-    """A pending refund (its sender waiting, or dead) is asked about only after IN_FLIGHT."""
+@pytest.mark.parametrize("made", [False, True])
+async def test_a_refund_on_the_wire_is_left_to_its_sender(
+    factory: Factory, clock: FixedClock, made: bool
+) -> None:
+    """A pending refund (its sender waiting, or dead before or after PesaPal made it) is asked about
+    only after IN_FLIGHT; then its status settles it."""
     paid, rail = await _paid(factory), Rail()
     async with factory() as session:
         order = await service.get_order(session=session, order_id=paid.order_id, lock=True)
@@ -286,13 +293,25 @@ async def test_a_refund_on_the_wire_is_left_to_its_sender(factory: Factory, cloc
             remarks="", actor="staff:1",
         )  # fmt: skip
         await session.commit()
+    if made:  # the sender died after PesaPal made it, before booking it
+        rail.made.append(Money.of("100", Asset.KES))
     on_wire = await _refund(factory, rail, paid)
     assert on_wire.status == "pending" and on_wire.refund_id == row.id and rail.asked == rail.sent == 0
-    clock.advance(seconds=refunds.IN_FLIGHT.total_seconds() + 1)  # the sender died before sending
+    clock.advance(seconds=refunds.IN_FLIGHT.total_seconds() + 1)
     assert (await _refund(factory, rail, paid)).status == "refunded"
-    assert rail.asked == 1 and rail.sent == 1
+    assert rail.asked == 1 and rail.sent == (0 if made else 1) and len(rail.made) == 1
     assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
     await _verified(factory)
+
+
+async def test_a_bare_not_accepted_is_unknown_and_an_unrecorded_refund_is_named(factory: Factory) -> None:
+    paid, rail = await _paid(factory), Rail(answer="false")
+    assert (await _refund(factory, rail, paid)).status == "unknown"
+    assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
+    other, rail = await _paid(factory), Rail(made=[Money.of("300", Asset.KES)])  # refunded outside Kibeti
+    refused = await _refund(factory, rail, other)
+    assert refused.status == "refused" and "we hold no record of that refund" in refused.message
+    assert await _money(factory, other) == (PAID, PAID, Decimal("0.00"), 0)
 
 
 async def test_a_hold_per_refund_and_one_open_refund_per_order(factory: Factory) -> None:
