@@ -333,3 +333,21 @@ async def test_a_hold_per_refund_and_one_open_refund_per_order(factory: Factory)
         await session.rollback()
     assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
     assert RefundStatus.PENDING.value in refunds.OPEN_REFUND
+
+
+async def test_a_refund_above_what_the_wallet_holds_is_refused_before_anything_is_sent(
+    factory: Factory,
+) -> None:
+    paid, rail = await _paid(factory), Rail()
+    async with factory() as session:  # the customer spent 250 of the 300
+        await ledger.place_hold(
+            session=session, idempotency_key=f"spent-{paid.wallet_id}", account_id=paid.wallet_id,
+            amount=Money.of("250", Asset.KES),
+        )  # fmt: skip
+        await session.commit()
+    with pytest.raises(InsufficientFunds):
+        await _refund(factory, rail, paid)
+    assert rail.sent == 0
+    async with factory() as session:
+        assert await refunds.refunds_of(session=session, order_id=paid.order_id) == []
+    assert (await _refund(factory, rail, paid, "50")).status == "refunded"
