@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import runtime
 from core.ledger.errors import IdempotencyConflict
+from core.outbox import jobs as outbox_jobs
+from core.outbox import service as outbox
 from core.payments import callbacks as log
 from core.payments import collections, service
 from payouts import c2b
@@ -169,9 +171,11 @@ async def _apply(session: AsyncSession, kind: str, body: Any) -> Outcome:
         return await HANDLERS[kind](session, body)
     except (wire.MalformedCallback, AttributeError, TypeError, KeyError) as exc:
         await session.rollback()
+        outbox.discard_staged(session)
         return "malformed", f"malformed {kind} callback: {exc!r}"
     except IdempotencyConflict as exc:  # the same receipt booked before with other content
         await session.rollback()
+        outbox.discard_staged(session)
         return "conflicting_duplicate", f"{kind}: {exc}"
 
 
@@ -189,6 +193,7 @@ async def receive(
     as `process` does. Raises only if the callback could not be stored at all."""
     try:
         async with session_factory() as session:
+            staged = outbox.run_after_commit(session)  # e.g. the payout's receipt job: run here, below
             outcome, flag = await _apply(session, kind, body)
             row = await log.record(
                 session=session, kind=kind, body=body, raw=raw, remote_addr=remote_addr,
@@ -207,7 +212,21 @@ async def receive(
         except Exception:  # stored: the reconciler processes it again
             _log.exception("processing M-Pesa callback %s failed; left for the reconciler", row.id)
             return ""
+    await _run_staged(staged)
     return await _replay_if_overtaken(session_factory, row.id, kind, outcome, body)
+
+
+async def _run_staged(staged: list[outbox.Staged]) -> None:
+    """Run the jobs the callback's transaction staged to run here (a payout's receipt job: one RQ
+    job fewer per payout). One that fails, or never runs because this process died, stays
+    `dispatched`: the relay sends it to the queue once it is overdue (core.outbox.service)."""
+    for row in staged:
+        try:
+            await outbox_jobs.run(row.outbox_id, job=row.job, kwargs=row.kwargs)
+        except Exception:
+            _log.exception(
+                "outbox job %s (row %s) failed here; the relay dispatches it again", row.job, row.outbox_id
+            )
 
 
 async def process(session_factory: async_sessionmaker[AsyncSession], callback_id: int) -> str:

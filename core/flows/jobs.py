@@ -115,12 +115,16 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
                 values["ref"] = payout.receipt or payout.id[:12]  # else the Kibeti reference the sell showed
         refused = payout.status == PayoutStatus.FAILED.value
         reference = payout.idempotency_key
-    if refused and rt.compliance is not None:
+        compliance = rt.compliance if refused else None
+        if outbox_id is not None and compliance is None:  # done in the read's own transaction
+            await outbox.mark_done(session=session, outbox_id=outbox_id)
+            await session.commit()
+    if compliance is not None:
         # nothing left the wallet: the movement stops counting against the customer's limits
         # (the gate writes in its own session: this job's read session is closed first, for SQLite)
-        await rt.compliance.reverse(reference=reference)
-    if outbox_id is not None:  # one autocommitted statement
-        await outbox.finish(session_factory=rt.session_factory, outbox_id=outbox_id)
+        await compliance.reverse(reference=reference)
+        if outbox_id is not None:  # after the reversal: a rerun reverses (idempotently) first
+            await outbox.finish(session_factory=rt.session_factory, outbox_id=outbox_id)
     if customer is not None:
         code = "sms.sell_receipt" if outcome == "paid" else "sms.payout_failed_refunded"
         await flows.notify(

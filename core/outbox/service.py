@@ -6,6 +6,7 @@ import importlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,10 +24,12 @@ REDISPATCH_AFTER = timedelta(seconds=60)
 RUNNER = "core.outbox.jobs.run"
 Target = TypeVar("Target", bound=Callable[..., Awaitable[Any]])
 _MARKS_ROW_DONE = "__outbox_marks_row_done__"
+_DONE_SQL = "UPDATE outbox SET status = 'done', done_at = $2 WHERE id = $1"
 _ENQUEUE_SQL = """
-INSERT INTO outbox (dedupe_key, job, queue, kwargs, status, attempts, created_at)
-VALUES ($1, $2, $3, $4::text::json, $5, 0, $6) ON CONFLICT DO NOTHING RETURNING id
+INSERT INTO outbox (dedupe_key, job, queue, kwargs, status, attempts, created_at, dispatched_at)
+VALUES ($1, $2, $3, $4::text::json, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id
 """
+_RUN_AFTER_COMMIT = "outbox_run_after_commit"
 
 
 def marks_row_done(target: Target) -> Target:
@@ -50,6 +53,32 @@ def marks_own_row_done(job: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A row staged to run in the staging process after its transaction commits (`run_after_commit`)."""
+
+    outbox_id: int
+    job: str
+    kwargs: dict[str, Any]
+
+
+def run_after_commit(session: AsyncSession) -> list[Staged]:
+    """Opt this session in: rows staged in it with `here=True` are written already `dispatched` (no
+    relay, no queue) and listed here; the session's owner runs them once the transaction commits
+    (core.outbox.jobs.run), and must `discard_staged` if it rolls back. If the owner dies before it
+    has, the relay dispatches them like any job that vanished from the queue, REDISPATCH_AFTER later:
+    nothing is lost, a job may run twice (jobs are idempotent)."""
+    staged: list[Staged] = session.info.setdefault(_RUN_AFTER_COMMIT, [])
+    return staged
+
+
+def discard_staged(session: AsyncSession) -> None:
+    """The session's transaction rolled back: its rows to run after commit were never written."""
+    staged = session.info.get(_RUN_AFTER_COMMIT)
+    if staged is not None:
+        staged.clear()
+
+
 async def enqueue(
     *,
     session: AsyncSession,
@@ -57,45 +86,56 @@ async def enqueue(
     kwargs: dict[str, Any],
     dedupe_key: str,
     queue: str = "default",
+    here: bool = False,
 ) -> int:
     """Stage a job in the caller's transaction. The same dedupe_key stages it once; returns the row id.
 
-    `job` is a dotted path to a module-level async function called with `kwargs` (JSON-safe).
+    `job` is a dotted path to a module-level async function called with `kwargs` (JSON-safe). With
+    `here`, in a session that opted in (`run_after_commit`), the staging process runs it itself.
     """
+    staged = session.info.get(_RUN_AFTER_COMMIT) if here else None
+    now = clock_of(session).now()
+    status, attempts, dispatched_at = OutboxStatus.PENDING.value, 0, None
+    if staged is not None:
+        status, attempts, dispatched_at = OutboxStatus.DISPATCHED.value, 1, now
     dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
     if dialect == "postgresql":  # a plain statement: SQLAlchemy compiled this insert anew each time
-        staged = await run_on_session_connection(
+        inserted = await run_on_session_connection(
             session,
             _ENQUEUE_SQL,
-            [dedupe_key, job, queue, json.dumps(kwargs), OutboxStatus.PENDING.value, clock_of(session).now()],
+            [dedupe_key, job, queue, json.dumps(kwargs), status, attempts, now, dispatched_at],
         )
-        if staged is not None:
-            return int(staged["id"])
-        return int(await session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == dedupe_key)))
-    insert = (sqlite if dialect == "sqlite" else postgresql).insert(OutboxJob)
-    statement = (
-        insert.values(
-            dedupe_key=dedupe_key,
-            job=job,
-            queue=queue,
-            kwargs=kwargs,
-            status=OutboxStatus.PENDING.value,
-            attempts=0,
-            created_at=clock_of(session).now(),
+        row_id = None if inserted is None else inserted["id"]
+    else:
+        insert = (sqlite if dialect == "sqlite" else postgresql).insert(OutboxJob)
+        statement = (
+            insert.values(
+                dedupe_key=dedupe_key,
+                job=job,
+                queue=queue,
+                kwargs=kwargs,
+                status=status,
+                attempts=attempts,
+                created_at=now,
+                dispatched_at=dispatched_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(OutboxJob.id)
         )
-        .on_conflict_do_nothing()
-        .returning(OutboxJob.id)
-    )
-    row_id = (await session.execute(statement)).scalar_one_or_none()
-    if row_id is None:
-        row_id = (
-            await session.execute(select(OutboxJob.id).where(OutboxJob.dedupe_key == dedupe_key))
-        ).scalar_one()
+        row_id = (await session.execute(statement)).scalar_one_or_none()
+    if row_id is None:  # staged before (that row runs the way it was staged)
+        query = select(OutboxJob.id).where(OutboxJob.dedupe_key == dedupe_key)
+        return int((await session.execute(query)).scalar_one())
+    if staged is not None:
+        staged.append(Staged(outbox_id=int(row_id), job=job, kwargs=dict(kwargs)))
     return int(row_id)
 
 
 async def mark_done(*, session: AsyncSession, outbox_id: int) -> None:
     """Mark the row done in the caller's transaction (a plain statement: no ORM bookkeeping)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await run_on_session_connection(session, _DONE_SQL, [outbox_id, clock_of(session).now()])
+        return
     connection = await session.connection()
     await connection.execute(_done_statement(outbox_id, clock_of(session).now()))
 

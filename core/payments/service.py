@@ -425,6 +425,7 @@ async def _stage_finished(session: AsyncSession, payout: Payout) -> None:
         job=FINISHED_JOB,
         kwargs={"payout_id": payout.id},
         dedupe_key=f"payout:{payout.id}:finished",
+        here=True,  # a callback's own process runs it after its commit (payouts.callbacks.receive)
     )
 
 

@@ -4,15 +4,28 @@ all, receive raises (so Daraja is not answered "Accepted")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import runtime as runtime_module
+from core.clock import FixedClock
+from core.config import Settings
+from core.identity import service as identity
+from core.ledger import service as ledger
+from core.ledger.models import AccountKind, PostingRequest
+from core.money import Asset, Money
+from core.outbox.models import OutboxJob, OutboxStatus
 from core.payments import callbacks as callback_log
+from core.payments import service as payments
 from core.payments.models import MpesaCallback
+from core.runtime import Runtime
 from payouts import callbacks
+from tests.fakes.notifier import FakeNotifier
+from webapp.queues import InProcessJobQueue
 
 Factory = async_sessionmaker[AsyncSession]
 BODY = {"Result": {"ResultCode": 1, "OriginatorConversationID": "q-1"}}  # a status query timed out
@@ -64,3 +77,71 @@ async def test_nothing_stored_means_receive_raises(
     monkeypatch.setattr(callback_log, "record", no_database)
     with pytest.raises(OSError):
         await callbacks.receive(session_factory, kind="status_timeout", body=BODY, raw="{}")
+
+
+@pytest.fixture
+def installed(session_factory: Factory) -> Iterator[FakeNotifier]:
+    fake = FakeNotifier()
+    current = Runtime(
+        settings=Settings(kibeti_env="test"), session_factory=session_factory, clock=FixedClock(),
+        queue=InProcessJobQueue(),
+    )  # fmt: skip
+    current.notifier = fake
+    previous = runtime_module._current
+    runtime_module.install(current)
+    yield fake
+    runtime_module._current = previous
+
+
+def _b2c_success(payout_id: str) -> dict[str, object]:
+    parameters = [
+        {"Key": "TransactionReceipt", "Value": "SKL7ABC123"},
+        {"Key": "TransactionAmount", "Value": 100},
+    ]
+    return {
+        "Result": {
+            "ResultType": 0, "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": payout_id, "ConversationID": "AG_1", "TransactionID": "SKL7ABC123",
+            "ResultParameters": {"ResultParameter": parameters},
+        }
+    }  # fmt: skip
+
+
+async def test_a_payout_result_runs_the_customers_receipt_job_here(
+    session_factory: Factory, installed: FakeNotifier
+) -> None:
+    """The receipt job is staged `dispatched` in the result's transaction and run by the callback's
+    own process after the commit: its row is done, the SMS staged, no queue involved."""
+    async with session_factory() as session:
+        customer = await identity.register_customer(
+            session=session, phone="0712345678", name="Wanjiku", national_id="12345678", language="en",
+            pin="4826",
+        )  # fmt: skip
+        wallet = await ledger.get_or_open_account(
+            session=session, owner_type="customer", owner_id=customer.id, asset=Asset.KES
+        )
+        float_account = await ledger.system_account(
+            session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES
+        )
+        money = Money.of(500, Asset.KES)
+        await ledger.post_entry(
+            session=session, idempotency_key="seed", kind="deposit",
+            postings=[PostingRequest(float_account.id, -money), PostingRequest(wallet.id, money)],
+        )  # fmt: skip
+        payout = await payments.create_payout(
+            session=session, idempotency_key="sell-1", account_id=wallet.id, phone=customer.phone,
+            amount=Money.of(100, Asset.KES), customer_id=customer.id,
+        )  # fmt: skip
+        await session.commit()
+    body = _b2c_success(payout.id)
+    assert await callbacks.receive(session_factory, kind="b2c_result", body=body, raw="{}") == "succeeded"
+    async with session_factory() as session:
+        query = select(OutboxJob).where(OutboxJob.job == payments.FINISHED_JOB)
+        [finished] = (await session.execute(query)).scalars().all()
+        paid = await payments.get_payout(session=session, payout_id=payout.id)
+    assert paid.status == "succeeded"
+    assert finished.status == OutboxStatus.DONE.value and finished.attempts == 1
+    assert [reference for _, _, reference in installed.sent] == [f"payout-finished-{payout.id}"]
+    # a duplicate result changes nothing and runs nothing again
+    assert await callbacks.receive(session_factory, kind="b2c_result", body=body, raw="{}") == "duplicate"
+    assert len(installed.sent) == 1
