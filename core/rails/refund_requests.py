@@ -63,6 +63,17 @@ def message_of(row: RailRefund) -> str:
             f"PesaPal's status shows no refund of this payment: the {amount} held on the customer's wallet "
             "was released and nothing was debited. You may request the refund again."
         )
+    if row.status == RefundStatus.REFUNDED_LATE.value:
+        return (
+            f"PesaPal made the refund of {amount} after we had released the hold ({row.outcome}): the "
+            f"customer's wallet was debited {amount} once. Nothing more to do."
+        )
+    if row.status == RefundStatus.REFUNDED_SHORT.value:
+        return (
+            f"PesaPal made the refund of {amount} after we had released the hold and the customer had "
+            f"spent part of it ({row.outcome}): the wallet was debited what it held and the rest is owed. "
+            "A compliance case was opened: recover the rest with the customer; do not refund again."
+        )
     if row.status == RefundStatus.PENDING.value:
         return f"The refund of {amount} is being sent to PesaPal right now; look again in a minute."
     return (
@@ -188,9 +199,16 @@ async def request_refund(
             await session.commit()
         return await _reload(factory, refund_id)
     async with factory() as session:
-        if not await refunds.settle_made(
-            session=session, refund_id=refund_id, outcome="accepted by PesaPal", actor=actor
-        ):
-            log.error("rail refund %s accepted after it was settled otherwise: staff must look", refund_id)
+        said = "accepted by PesaPal"
+        if not await refunds.settle_made(session=session, refund_id=refund_id, outcome=said, actor=actor):
+            # slower than IN_FLIGHT: the status check saw no refund yet and released the hold
+            late = await refunds.settle_made_late(
+                session=session,
+                refund_id=refund_id,
+                outcome=f"{said} after the hold was released",
+                actor=actor,
+            )
+            if late:
+                log.warning("rail refund %s accepted after its hold was released: booked now", refund_id)
         await session.commit()
     return await _reload(factory, refund_id)

@@ -24,6 +24,7 @@ from core.clock import Clock, clock_of
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.outbox import service as outbox
 from core.rails.errors import RailOrderConflict, RefundInProgress, RefundTooLarge, UnknownRailOrder
 from core.rails.models import RailOrder, RailRefund
 from core.rails.service import check_refund
@@ -74,6 +75,12 @@ async def book_refund(
 
 # --- a refund recorded, held and sent; its outcome applied exactly once -------------------------
 
+# The web app (which may import compliance) raises the staff alert / opens the case (kinds below).
+CASE_JOB = "webapp.api.pesapal.open_refund_case"
+CASE_SHORT = "refund_short"  # made after its hold was released; the wallet no longer covered it
+CASE_LONG_UNKNOWN = "refund_long_unknown"  # outcome unknown too long (core.rails.jobs)
+CASE_REVERSED_AFTER_PARTIAL = "reversed_after_partial_refund"  # REVERSED, less than paid refunded
+
 # A pending refund younger than this may still be on the wire (the client's 30 s timeout, a token
 # fetch and a refused token's retry included): its status is not asked before.
 IN_FLIGHT = timedelta(minutes=5)
@@ -85,6 +92,9 @@ class RefundStatus(StrEnum):
     REFUNDED = "refunded"  # the provider made it: the hold posted (booked once)
     REFUSED = "refused"  # the provider refused it in so many words: the hold released
     NOT_REFUNDED = "not_refunded"  # unknown, then the provider's status showed no refund: released
+    # made after all, once released (an acceptance slower than IN_FLIGHT, or a later REVERSED): booked
+    REFUNDED_LATE = "refunded_late"  # the wallet covered it
+    REFUNDED_SHORT = "refunded_short"  # the wallet did not: the rest owed (suspense), a staff case
 
 
 OPEN_REFUND = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
@@ -212,6 +222,72 @@ async def release(
     _close(row, status, outcome, clock_of(session).now())
     await _audit(session, actor, row, status.value, outcome)
     return True
+
+
+async def stage_case(*, session: AsyncSession, kind: str, order_id: int, refund_id: int = 0) -> None:
+    """A staff alert (and, but for a long unknown, a case) once per kind and subject, after commit."""
+    subject = f"refund:{refund_id}" if refund_id else f"order:{order_id}"
+    await outbox.enqueue(
+        session=session, job=CASE_JOB, kwargs={"kind": kind, "order_id": order_id, "refund_id": refund_id},
+        dedupe_key=f"rail-refund-case:{kind}:{subject}", queue="default",
+    )  # fmt: skip
+
+
+def late_key(order: RailOrder, row: RailRefund) -> str:
+    """The ledger key of a refund booked after its hold was released (one per refund: the order's
+    refunded total may have moved since, so refund_key's total does not name it)."""
+    return f"rail:{order.rail}:{order.merchant_reference}:refund-late:{row.id}"
+
+
+async def settle_made_late(*, session: AsyncSession, refund_id: int, outcome: str, actor: str) -> bool:
+    """The provider made a refund we had released (not_refunded): it is booked now, once, in the
+    caller's transaction. The hold is gone and the customer may have spent the money: the wallet is
+    debited as far as its available balance goes and the rest is owed (suspense), with a staff case.
+    True when booked now; False when the refund was not a released one (open, booked or refused)."""
+    order = await _order(session, (await get_refund(session=session, refund_id=refund_id)).order_id)
+    row = await get_refund(session=session, refund_id=refund_id, lock=True)
+    if row.status != RefundStatus.NOT_REFUNDED.value:
+        return False
+    amount = Money.from_minor(row.amount_minor, Asset.KES)
+    available = await ledger.available(session=session, account_id=order.account_id)
+    taken = min(max(available, Money.zero(Asset.KES)), amount)
+    owed = amount - taken
+    clearing = await ledger.system_account(session=session, kind=AccountKind.RAIL_CLEARING, asset=Asset.KES)
+    postings = [PostingRequest(clearing.id, amount)]
+    if taken.is_positive():
+        postings.append(PostingRequest(order.account_id, -taken))
+    if owed.is_positive():
+        suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
+        postings.append(PostingRequest(suspense.id, -owed))
+    entry = await ledger.post_entry(
+        session=session, idempotency_key=late_key(order, row), kind=f"{order.rail}_refund", postings=postings,
+        memo=f"{order.rail} refund {order.confirmation} (made after release)"[:200],
+        details={"rail_order_id": order.id, "rail_refund_id": row.id, "staff": row.staff_email,
+                 "taken_minor": taken.minor, "owed_minor": owed.minor},
+    )  # fmt: skip
+    now = clock_of(session).now()
+    # what the provider gave back counts against what may still be refunded (never above what was paid)
+    order.refunded_minor = min(order.amount_minor, order.refunded_minor + row.amount_minor)
+    order.updated_at = now
+    row.entry_id = entry.entry_id
+    status = RefundStatus.REFUNDED_SHORT if owed.is_positive() else RefundStatus.REFUNDED_LATE
+    said = f"{outcome}; KES {owed.amount} not covered by the wallet (owed)" if owed.is_positive() else outcome
+    _close(row, status, said, now)
+    await _audit(session, actor, row, status.value, said)
+    if owed.is_positive():
+        await stage_case(session=session, kind=CASE_SHORT, order_id=order.id, refund_id=row.id)
+    return True
+
+
+async def released_refund(*, session: AsyncSession, order_id: int) -> RailRefund | None:
+    """The order's latest refund released as not made (not_refunded), if any."""
+    query = (
+        select(RailRefund)
+        .where(RailRefund.order_id == order_id, RailRefund.status == RefundStatus.NOT_REFUNDED.value)
+        .order_by(RailRefund.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def mark_unknown(*, session: AsyncSession, refund_id: int, outcome: str, actor: str) -> bool:

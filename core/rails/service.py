@@ -256,6 +256,7 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
         return Applied("ignored", order)
     if state is CollectionState.REVERSED:
         if order.status == OrderStatus.COMPLETED.value and await _refunded_by_us(session, order):
+            await _check_remainder(session, order)
             return Applied("refunded", order)  # our refund, booked (or settled) by core.rails.refunds
         if order.status == OrderStatus.COMPLETED.value:
             await _reverse(session, order, result)
@@ -292,11 +293,35 @@ async def apply_result(*, session: AsyncSession, order_id: int, result: Collecti
 
 async def _refunded_by_us(session: AsyncSession, order: RailOrder) -> bool:
     """PesaPal reports a refunded payment REVERSED: a refund booked or open is ours, not a
-    chargeback (taking the payment back again would debit the customer twice)."""
+    chargeback (taking the payment back again would debit the customer twice); so is one we released
+    as not made (its acceptance came late): it is booked now, once (core.rails.refunds)."""
+    from core.rails import refunds  # refunds imports this module
+
     if order.refunded_minor > 0:
         return True
     query = select(RailRefund.id).where(RailRefund.open_order_id == order.id)
-    return (await session.execute(query)).first() is not None
+    if (await session.execute(query)).first() is not None:
+        return True
+    released = await refunds.released_refund(session=session, order_id=order.id)
+    if released is None:
+        return False
+    await refunds.settle_made_late(
+        session=session, refund_id=released.id, outcome="PesaPal's status: Reversed (made after release)",
+        actor="system:rail-refunds",
+    )  # fmt: skip
+    return True
+
+
+async def _check_remainder(session: AsyncSession, order: RailOrder) -> None:
+    """REVERSED while less than was paid is refunded (and no refund open): our partial refund, or a
+    chargeback of the remainder too; the status cannot say which, so staff are told (once)."""
+    from core.rails import refunds
+
+    if order.refunded_minor <= 0 or order.refunded_minor >= order.amount_minor:
+        return
+    if await refunds.open_refund(session=session, order_id=order.id) is not None:
+        return
+    await refunds.stage_case(session=session, kind=refunds.CASE_REVERSED_AFTER_PARTIAL, order_id=order.id)
 
 
 async def _reverse(session: AsyncSession, order: RailOrder, result: CollectionResult) -> None:

@@ -336,6 +336,64 @@ async def open_reversal_case(order_id: int) -> int:
         return alert.case_id
 
 
+def _refund_alert_text(kind: str, order: Any, row: Any) -> tuple[str, int, str]:
+    """(summary, score, case title or "" for an alert without a case)."""
+    paid = format_money(Money.from_minor(order.amount_minor, Asset.KES))
+    refunded = format_money(Money.from_minor(order.refunded_minor, Asset.KES))
+    ref = order.merchant_reference
+    if kind == rail_refunds.CASE_SHORT and row is not None:
+        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
+        return (
+            f"PesaPal made refund {row.id} of {amount} ({ref}) after its hold was released; the wallet no "
+            f"longer covered it: {row.outcome}",
+            80,
+            f"Refund made after release, wallet short: {ref}",
+        )
+    if kind == rail_refunds.CASE_LONG_UNKNOWN and row is not None:
+        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
+        return (
+            f"PesaPal refund {row.id} of {amount} ({ref}) has had no known outcome for {row.checks} status "
+            f"checks (still held, still checked): {row.outcome}",
+            50,
+            "",
+        )
+    return (
+        f"PesaPal reports {ref} Reversed but we refunded {refunded} of the {paid} paid: check with PesaPal "
+        "whether the rest was charged back",
+        70,
+        f"Reversed after a partial refund: {ref}",
+    )
+
+
+async def open_refund_case(kind: str, order_id: int, refund_id: int = 0) -> int:
+    """Job core.rails.refunds stages: a staff alert about a refund (`kind`: refunds.CASE_*), and a
+    case unless it only asks staff to watch (a long unknown). Idempotent per kind and subject.
+    Returns the alert's id."""
+    from compliance import cases
+
+    current = runtime.get()
+    now = current.clock.now()
+    async with current.session_factory() as session:
+        order = await rail_orders.get_order(session=session, order_id=order_id)
+        row = await rail_refunds.get_refund(session=session, refund_id=refund_id) if refund_id else None
+        summary, score, title = _refund_alert_text(kind, order, row)
+        subject = f"refund:{refund_id}" if refund_id else f"order:{order_id}"
+        alert = await cases.raise_alert(
+            session=session, dedupe_key=f"rail-{kind}:{subject}", customer_id=order.customer_id,
+            source="rail", rule_code=kind, score=score, summary=summary,
+            details={"rail_order_id": order.id, "rail_refund_id": refund_id,
+                     "confirmation": order.confirmation},
+            movement_ids=[], now=now,
+        )  # fmt: skip
+        if title and alert.case_id is None:
+            await cases.open_case(
+                session=session, title=title[:200], actor="system:pesapal", now=now, alert_ids=[alert.id],
+                priority="high",
+            )  # fmt: skip
+        await session.commit()
+        return alert.id
+
+
 class EmbeddedSimulator:
     """The PesaPal simulator mounted in-process at /pesapal-sim, only when the Runtime has one (the
     embedded default and tests, never production); otherwise 404."""

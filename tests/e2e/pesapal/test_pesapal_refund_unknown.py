@@ -8,7 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
+from sqlalchemy import select
 
+from compliance.models import Alert
 from core.ledger import service as ledger
 from core.money import Asset, Money
 from core.rails import jobs as rail_jobs
@@ -22,6 +24,15 @@ async def _wallet(rt: Runtime) -> tuple[Money, Money]:
     async with rt.session_factory() as session:
         balance = await ledger.balance(session=session, account_id=order.account_id)
         return balance, await ledger.available(session=session, account_id=order.account_id)
+
+
+async def _alerts(rt: Runtime) -> list[tuple[str, bool]]:
+    """(rule, in a case) of every staff alert the rail raised."""
+    async with rt.session_factory() as session:
+        rows = await session.execute(
+            select(Alert.rule_code, Alert.case_id).where(Alert.source == "rail").order_by(Alert.id)
+        )
+        return [(rule, case_id is not None) for rule, case_id in rows.all()]
 
 
 async def test_answer_lost_after_the_refund_then_a_retry_books_it_once(
@@ -58,6 +69,10 @@ async def test_answer_lost_after_the_refund_then_a_retry_books_it_once(
     await drain(rt)
     assert (await only_order(rt)).status == "completed"
     assert await _wallet(rt) == (Money.of("200", Asset.KES), Money.of("200", Asset.KES))
+    # but Reversed with 100 of 300 refunded may hide a chargeback of the rest: staff told, once
+    assert await rail_jobs.watch_reversals() == 1
+    await drain(rt)
+    assert await _alerts(rt) == [("reversed_after_partial_refund", True)]
     shown = await client.get(f"/api/staff/pesapal/orders/{order_id}/refunds", headers=finance)
     assert [r["status"] for r in shown.json()["refunds"]] == ["refunded"]
 
