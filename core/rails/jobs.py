@@ -42,6 +42,9 @@ JOB_QUEUES = {
 CHECK_REFUND_JOB = "core.rails.jobs.check_refund"
 ORDER_TTL = timedelta(hours=1)  # an unpaid link is cancelled after this
 RECHECK_AFTER = timedelta(minutes=2)  # an open order untouched this long is asked about again
+# An open refund this old, or asked about this many times, is raised to staff once (still checked).
+LONG_UNKNOWN_AGE = timedelta(minutes=30)
+LONG_UNKNOWN_CHECKS = 10
 REVERSAL_WATCH = timedelta(days=14)  # completed orders are asked about daily this long (chargebacks)
 METHOD_NAMES = {"AirtelKE": "Airtel Money", "MpesaKE": "M-Pesa", "TKashKE": "T-Kash"}  # PesaPal's names
 
@@ -252,7 +255,9 @@ async def watch_reversals() -> int:
 
 async def reconcile_refunds() -> int:
     """Stage a status check for every open refund not on the wire (unknown, or pending past
-    refunds.IN_FLIGHT), once per RECHECK_AFTER slot. Returns how many were staged."""
+    refunds.IN_FLIGHT), once per RECHECK_AFTER slot; one open past LONG_UNKNOWN_AGE or
+    LONG_UNKNOWN_CHECKS also raises one staff alert (staged once per refund). Returns how many
+    checks were staged."""
     rt = runtime.get()
     now = rt.clock.now()
     slot = int(now.timestamp() // RECHECK_AFTER.total_seconds())
@@ -261,6 +266,10 @@ async def reconcile_refunds() -> int:
         for row in await refunds.open_refunds(session=session):
             if row.status == refunds.RefundStatus.PENDING.value and now - row.updated_at < refunds.IN_FLIGHT:
                 continue
+            if now - row.created_at >= LONG_UNKNOWN_AGE or row.checks >= LONG_UNKNOWN_CHECKS:
+                await refunds.stage_case(
+                    session=session, kind=refunds.CASE_LONG_UNKNOWN, order_id=row.order_id, refund_id=row.id
+                )
             await outbox.enqueue(
                 session=session, job=CHECK_REFUND_JOB, kwargs={"refund_id": row.id},
                 dedupe_key=f"rail-refund-check:{row.id}:r{slot}", queue=service.QUEUE,

@@ -167,6 +167,8 @@ class Snapshot:
     payouts_by_state: dict[str, int] = field(default_factory=dict)
     oldest_unknown_payout_age: float = 0.0
     collections_by_state: dict[str, int] = field(default_factory=dict)
+    rail_refunds_open: dict[str, int] = field(default_factory=dict)  # pending / unknown -> count
+    oldest_open_rail_refund_age: float = 0.0
     outbox_pending: int = 0
     oldest_outbox_pending_age: float = 0.0
     scanner_height: dict[str, int] = field(default_factory=dict)
@@ -214,6 +216,18 @@ class SnapshotCollector(Collector):
             "M-Pesa STK collections by state.",
             ["state"],
             {(k,): v for k, v in s.collections_by_state.items()},
+        )
+        yield _gauge(
+            "kibeti_rail_refunds_open",
+            "PesaPal refunds not settled (amount held), by state: pending (on the wire) or unknown.",
+            ["state"],
+            {(k,): v for k, v in s.rail_refunds_open.items()},
+        )
+        yield _gauge(
+            "kibeti_rail_refund_oldest_open_age_seconds",
+            "Age of the oldest PesaPal refund not settled (0 when none).",
+            [],
+            {(): s.oldest_open_rail_refund_age},
         )
         yield _gauge("kibeti_outbox_backlog", "Outbox rows not yet done.", [], {(): s.outbox_pending})
         yield _gauge(

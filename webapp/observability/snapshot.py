@@ -19,6 +19,7 @@ from core.fx import queries as fx_queries
 from core.ledger import queries as ledger_queries
 from core.outbox import queries as outbox_queries
 from core.payments import queries as payments_queries
+from core.rails import queries as rails_queries
 from core.runtime import Runtime
 from wallets.models import ChainCursor
 from webapp.observability.metrics import Snapshot, age_seconds
@@ -33,6 +34,7 @@ async def take_snapshot(runtime: Runtime) -> Snapshot:
     now = runtime.clock.now()
     async with _part(snapshot, "database"), runtime.session_factory() as session:
         await _payments(session, snapshot, now)
+        await _rail_refunds(session, snapshot, now)
         await _outbox(session, snapshot, now)
         await _ledger(session, snapshot)
         await _fx(session, snapshot, now)
@@ -60,6 +62,12 @@ async def _payments(session: AsyncSession, snapshot: Snapshot, now: datetime) ->
         await payments_queries.oldest_unknown_payout_update(session=session), now
     )
     snapshot.collections_by_state = await payments_queries.collection_counts_by_status(session=session)
+
+
+async def _rail_refunds(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
+    counts, oldest = await rails_queries.open_refund_counts(session=session)
+    snapshot.rail_refunds_open = counts
+    snapshot.oldest_open_rail_refund_age = age_seconds(oldest, now)
 
 
 async def _outbox(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
