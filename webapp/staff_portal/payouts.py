@@ -1,12 +1,15 @@
 """Payouts desk: payouts and collections by state, a payout's Daraja call log, "reconcile now"
 (Transaction Status for everything not final: the job `kibeti payouts reconcile` runs), a failed
 payout sent again once two people agree (core.payments.retries), and paybill payments held in
-suspense released to a customer by two people (payouts.c2b_suspense)."""
+suspense released to a customer by two people (payouts.c2b_suspense). PesaPal refunds not settled
+(being sent, or their outcome unknown with the amount held) with their age, and "check with PesaPal
+now": its transaction status settles the refund (core.rails.refund_requests.check_status), never a
+second refund."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
@@ -17,11 +20,15 @@ from core.auth.permissions import Permission
 from core.payments import queries as payment_queries
 from core.payments import retries
 from core.payments.types import PayoutStatus
+from core.rails import refund_requests
+from core.rails import refunds as rail_refunds
+from core.rails.errors import RailError
 from payouts import c2b_suspense
 from webapp.deps_auth import DbSession, get_runtime
+from webapp.staff_portal import labels
 from webapp.staff_portal.actions import attempt
 from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
-from webapp.web import forms, pagination
+from webapp.web import forms, i18n, pagination
 from webapp.web.portal import Page, WebError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -69,14 +76,43 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
         session=session, before=pagination.cursor(page.request.query_params.get("cbefore")), limit=20
     )
     suspense = await payment_queries.c2b_in_suspense(session=session, limit=PAGE)
+    refunds = [
+        _refund_row(row, page.now) for row in await rail_refunds.open_refunds(session=session, limit=PAGE)
+    ]
     await session.commit()
     context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
     context.update(extra)
     return render(
         page, "staff/payouts.html", status=422 if context["error"] else 200, payouts=rows[:PAGE],
         next_before=next_before, states=states, state=state, collections=collections, suspense=suspense,
-        may_approve=may(page, Permission.PAYOUTS_APPROVE), **context,
+        refunds=refunds, may_approve=may(page, Permission.PAYOUTS_APPROVE), **labels.helpers(page.language),
+        **context,
     )  # fmt: skip
+
+
+def _refund_row(row: Any, now: datetime) -> dict[str, object]:
+    minutes = max(0, int((now - row.created_at).total_seconds() // 60))
+    return {"id": row.id, "order_id": row.order_id, "status": row.status, "amount_minor": row.amount_minor,
+            "minutes": minutes, "checks": row.checks}  # fmt: skip
+
+
+@router.post("/payouts/refunds/{refund_id}/check")
+async def check_refund(refund_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
+    """Ask PesaPal's transaction status about an open refund now (what a staff retry does first):
+    made -> booked once, not made -> released; it is never sent again from here. Audited per state."""
+    runtime = get_runtime(page.request)
+    try:
+        row = await rail_refunds.get_refund(session=session, refund_id=refund_id)
+    except RailError as exc:
+        raise WebError(404, "web.error.not_found", page.language) from exc
+    await session.commit()
+    rail = runtime.collection_rails.get(row.rail)
+    if rail is None:
+        return await _desk(page, session, error=i18n.text("staff.payouts.refund_rail_missing", page.language))
+    await refund_requests.check_status(
+        factory=runtime.session_factory, rail=rail, refund_id=refund_id, actor=f"staff:{staff_of(page).id}"
+    )
+    return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.refund_checked")
 
 
 @router.get("/payouts/{payout_id}")
