@@ -4,7 +4,10 @@ A staff refund is recorded (pending) with its amount held on the customer's wall
 is asked (record_refund); the answer settles it: made (settle_made: the hold posted, booked once),
 refused or shown not made by the provider's status (release: the hold voided), or no answer
 (mark_unknown: still held until the provider's status settles it). core.rails.refund_requests runs
-the sequence. `book_refund` books a refund the rail accepted without a hold (kept for its callers).
+the sequence. A refund released as not made that the provider made after all (an acceptance slower
+than IN_FLIGHT, a later REVERSED) is booked once (settle_made_late): the wallet as far as it goes,
+the rest owed with a staff case (stage_case). `book_refund` books a refund the rail accepted
+without a hold (kept for its callers).
 
 Each refund of an order is its own ledger entry, named by the order's refunded total after it: an
 order refunded in parts has one entry per part, and booking the same refund again (a retry) finds

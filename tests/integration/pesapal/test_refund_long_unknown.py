@@ -1,7 +1,8 @@
 """A PesaPal refund whose outcome stays unknown is still asked about every RECHECK_AFTER, and once it
 is older than LONG_UNKNOWN_AGE (or asked LONG_UNKNOWN_CHECKS times) staff get one alert, not one per
 check; /metrics shows the open refunds and the oldest one's age. The staff alert / case job itself
-(webapp.api.pesapal.open_refund_case) is idempotent. SQLite and PostgreSQL."""
+(webapp.api.pesapal.open_refund_case) is idempotent, for a refund made after release with the
+wallet short and for a Reversed status after a partial refund too. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from core import runtime
 from core.clock import FixedClock
 from core.db.session import make_session_factory
 from core.outbox.models import OutboxJob
-from core.rails import jobs, refunds
+from core.ports import CollectionResult, CollectionState
+from core.rails import jobs, refunds, service
 from tests.integration.pesapal.test_refund_late import SlowRail
 from tests.integration.pesapal.test_refund_outcomes import Factory, Rail, _paid, _refund
 from webapp.api import pesapal as pesapal_api
@@ -125,3 +127,28 @@ async def test_metrics_show_open_refunds(
         x for x in text.decode().splitlines() if x.startswith("kibeti_rail_refund_oldest_open_age_seconds ")
     )
     assert Decimal(line.split()[1]) == Decimal(600)
+
+
+async def test_reversed_after_a_partial_refund_is_flagged_once_with_a_case(
+    factory: Factory, rt: SimpleNamespace
+) -> None:
+    """A partial refund booked, then PesaPal's status says Reversed: taken as our refund (no second
+    debit), but the rest may have been charged back, so staff get one alert and a case."""
+    paid, accepting = await _paid(factory), Rail()
+    assert (await _refund(factory, accepting, paid, "120")).status == "refunded"
+    reversed_ = CollectionResult(CollectionState.REVERSED, "", Decimal("300.00"), "KES", "CONF1", "Visa")
+    for _ in range(3):  # the daily watch, again and again
+        async with factory() as session:
+            applied = await service.apply_result(session=session, order_id=paid.order_id, result=reversed_)
+            assert applied.outcome == "refunded"
+            await session.commit()
+    (staged,) = await _staged(factory, refunds.CASE_JOB)
+    assert staged == {"kind": refunds.CASE_REVERSED_AFTER_PARTIAL, "order_id": paid.order_id, "refund_id": 0}
+    first = await pesapal_api.open_refund_case(**staged)  # type: ignore[arg-type]
+    assert await pesapal_api.open_refund_case(**staged) == first  # type: ignore[arg-type]
+    async with factory() as session:
+        alert = await session.get(Alert, first)
+        assert alert is not None and alert.case_id is not None
+        assert "refunded KES 120.00 of the KES 300.00 paid" in alert.summary, alert.summary
+        case = await session.get(Case, alert.case_id)
+        assert case is not None and case.title.startswith("Reversed after a partial refund")
