@@ -106,20 +106,38 @@ async def read_balances(
             return await balances(session, customer_id, clock)
     found = {asset: int(minor) for asset, minor in await _fetch(engine, _CUSTOMER_WALLETS, customer_id)}
     amounts = [Money.from_minor(found.get(asset.value, 0), asset) for asset in WALLET_ASSETS]
-    now = time.monotonic()
-    fresh = all(
-        (cached := _rates.get((engine, amount.asset.currency))) is not None
-        and (now - cached[0] < RATE_CACHE_SECONDS or (engine, amount.asset.currency) in _refreshing)
-        for amount in amounts
-        if amount.asset is not Asset.KES
-    )
-    if fresh:  # every bid is cached: no session at all
+    keys: set[tuple[object, str]] = {(engine, a.asset.currency) for a in amounts if a.asset is not Asset.KES}
+    if all(key in _rates for key in keys):  # every bid cached: no session, unless one is due
+        now = time.monotonic()
+        due = {key for key in keys if now - _rates[key][0] >= RATE_CACHE_SECONDS and key not in _refreshing}
+        if due:  # this caller reads them again; every other meanwhile shows the bids they replace
+            await _refresh_bids(factory, due, clock)
         return [BalanceLine(asset=a.asset, amount=a, kes_value=_cached_value(engine, a)) for a in amounts]
-    async with factory() as session:
+    async with factory() as session:  # none cached yet (a process's first balances)
         return [
             BalanceLine(asset=a.asset, amount=a, kes_value=await kes_value(session, a, clock))
             for a in amounts
         ]
+
+
+async def _refresh_bids(
+    factory: async_sessionmaker[AsyncSession], keys: set[tuple[object, str]], clock: Clock
+) -> None:
+    """Read these cached bids again, in one session. They are marked before the first await: a
+    balances read arriving meanwhile neither opens a session nor reads them too (when every caller
+    that found a bid expired opened its own session, each expiry set off a burst of sessions)."""
+    _refreshing.update(keys)
+    try:
+        async with factory() as session:
+            for key in keys:
+                try:
+                    rate = await fx.latest_rate(session=session, base=key[1], quote="KES", clock=clock)
+                    bid: Decimal | None = Decimal(rate.bid)
+                except KibetiError:
+                    bid = None
+                _rates[key] = (time.monotonic(), bid)
+    finally:
+        _refreshing.difference_update(keys)
 
 
 _CUSTOMER_BY_PHONE = "SELECT id, phone, name, language, pin_reset_pending FROM customers WHERE phone = $1"

@@ -5,6 +5,10 @@ and the KES values are right whether the rates come from the database or the pro
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+from typing import Any
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -64,6 +68,36 @@ async def test_no_wallets_reads_zeros(session_factory: async_sessionmaker[AsyncS
     assert [line.asset for line in lines] == list(accounts.WALLET_ASSETS)
     assert all(line.amount.amount == 0 for line in lines)
     assert all(line.kes_value is None for line in lines if line.asset is not Asset.KES)  # no rates yet
+
+
+async def test_expired_bids_are_read_again_once(
+    session_factory: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty balances reads finding the cached bids expired: one reads them again (each currency
+    once), the others show the bids being replaced meanwhile; then every read has the new ones."""
+    await _seed(session_factory)
+    clock = SystemClock()
+    current = await accounts.read_balances(session_factory, CUSTOMER, clock)
+    for key, (at, _bid) in list(accounts._rates.items()):
+        accounts._rates[key] = (
+            at - accounts.RATE_CACHE_SECONDS - 1,
+            Decimal("1"),
+        )  # expired, not the database's
+    reads: list[str] = []
+    latest_rate = accounts.fx.latest_rate
+
+    async def counted(**kwargs: Any) -> Any:
+        reads.append(kwargs["base"])
+        return await latest_rate(**kwargs)
+
+    monkeypatch.setattr(accounts.fx, "latest_rate", counted)
+    meanwhile = await asyncio.gather(
+        *(accounts.read_balances(session_factory, CUSTOMER, clock) for _ in range(20))
+    )
+    assert sorted(reads) == ["BTC", "USDT"]
+    assert all([line.amount for line in lines] == [line.amount for line in current] for lines in meanwhile)
+    assert await accounts.read_balances(session_factory, CUSTOMER, clock) == current
+    assert not accounts._refreshing
 
 
 @pytest.fixture(autouse=True)
