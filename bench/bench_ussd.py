@@ -163,6 +163,10 @@ async def floor_hop(secret: str, request: Request) -> PlainTextResponse:
     return PlainTextResponse(text)
 
 
+# What a session's 50 hops are (each wrk thread runs its own 100 sessions, phones shared): hop 1 dials
+# (text "": the resume point read with the session, the customer looked up by phone, the main menu),
+# hop 2 chooses 1 (the balances screen), hops 3-50 press 5 there, an invalid choice: the balances
+# read and rendered again under the "invalid choice" line. So 1 hop in 50 is a session's first hop.
 WRK_SCRIPT = """
 local token = "%(token)s"
 local sessions = %(sessions)d
