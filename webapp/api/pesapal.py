@@ -10,7 +10,9 @@ link the payment SMS carries, redirecting to PesaPal's page. Staff: flagged and 
 unmatched notifications, and a refund (never above what was paid; recorded and held before
 PesaPal is asked, an unknown outcome settled by PesaPal's status: core.rails.refund_requests).
 `open_reversal_case` is the job core stages when PesaPal reverses a payment we had credited: an
-alert and a compliance case.
+alert and a compliance case. `open_refund_case` is the one core.rails.refunds stages about a refund:
+made after its hold was released with the wallet short (alert and case), unknown too long (alert),
+or a Reversed status after a partial refund (alert and case).
 """
 
 from __future__ import annotations

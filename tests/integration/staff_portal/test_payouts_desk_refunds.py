@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+from babel.messages.pofile import read_po
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,8 +16,20 @@ from core.audit.models import AuditEntry
 from core.audit.service import chain_pending
 from core.clock import FixedClock
 from core.db.session import make_session_factory
+from core.i18n.catalog import LOCALE_DIR
+from core.rails.refunds import RefundStatus
 from tests.integration.pesapal.test_refund_outcomes import Factory, Rail, _money, _paid, _refund
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+def test_every_refund_state_has_a_label(language: str) -> None:
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        found = {m.id: m.string for m in read_po(handle) if m.id}
+    for status in RefundStatus:
+        assert found.get(f"staff.code.refund.{status.value}"), (language, status)
+    for status in ("pending", "unknown"):  # what next, for the open ones the desk lists
+        assert found.get(f"staff.payouts.refund_next.{status}"), (language, status)
 
 
 async def test_open_refunds_on_the_desk_in_both_languages_and_checked_from_there(
