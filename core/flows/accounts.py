@@ -195,7 +195,11 @@ class _Lane:
                 pooled = await handed
             except asyncio.CancelledError:
                 if handed.done() and not handed.cancelled():  # handed over as this read was cancelled
-                    self.release(handed.result(), reusable=True)
+                    given = handed.result()
+                    if given is None:  # a slot a failed read gave up: to the next waiter, or back
+                        self._give_up_slot()
+                    else:
+                        self.release(given, reusable=True)
                 raise
             if pooled is not None:
                 return pooled
