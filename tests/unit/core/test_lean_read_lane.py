@@ -9,7 +9,7 @@ import pytest
 from core.flows.accounts import _Lane
 
 
-async def test_a_waiting_read_cancelled_after_a_slot_was_handed_to_it_gives_the_slot_back():
+async def test_a_waiting_read_cancelled_after_a_slot_was_handed_to_it_gives_the_slot_back() -> None:
     lane = _Lane(2)  # one lean read at a time
     lane.out = 1  # held by a read in flight
     waiter = asyncio.create_task(lane.acquire(engine=None))  # type: ignore[arg-type]
@@ -22,7 +22,7 @@ async def test_a_waiting_read_cancelled_after_a_slot_was_handed_to_it_gives_the_
     assert lane.out == 0 and not lane.waiting
 
 
-async def test_a_slot_handed_to_a_cancelled_waiter_goes_on_to_the_next_one():
+async def test_a_slot_handed_to_a_cancelled_waiter_goes_on_to_the_next_one() -> None:
     lane = _Lane(2)
     lane.out = 1
     first = asyncio.create_task(lane.acquire(engine=None))  # type: ignore[arg-type]
