@@ -372,13 +372,18 @@ async def _succeed(session: AsyncSession, payout: Payout, receipt: str, result_c
     return True
 
 
-# The M-Pesa float account's id per database engine: a system account never changes once open, so
-# it is looked up once per process instead of once per payout.
+# The M-Pesa float account's id per PostgreSQL engine: a system account never changes once open, so
+# it is looked up once per process instead of once per payout. PostgreSQL only: the lookup may open
+# the account in a transaction that later rolls back, and SQLite hands a rolled-back id to the next
+# account opened (a customer's wallet would then take every payout's credit); PostgreSQL's ids are
+# never reused, so a rolled-back one fails the next posting (unknown account) and is looked up again.
 _float_accounts: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
 
 
 async def _float_account_id(session: AsyncSession) -> int:
     engine = getattr(session.bind, "sync_engine", None)
+    if engine is not None and engine.dialect.name != "postgresql":
+        engine = None
     if engine is not None and engine in _float_accounts:
         return _float_accounts[engine]
     account = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=Asset.KES)
