@@ -58,3 +58,32 @@ class RefundOnceOnly(RailError):
     """The rail takes one refund per payment and this payment was refunded already."""
 
     code = "refund_once_only"
+
+
+class RefundAwaitingOutcome(RailError):
+    """An earlier refund of this payment is with the provider and has no definite outcome (pending or
+    unknown): nothing is sent again until it is settled or two staff release it."""
+
+    code = "refund_awaiting_outcome"
+
+    def __init__(self, message: str = "", *, refund_id: int = 0) -> None:
+        super().__init__(message)
+        self.refund_id = refund_id
+
+
+class RefundNotOpen(RailError):
+    """The refund is settled already (booked, refused or released): nothing to release."""
+
+    code = "refund_not_open"
+
+
+class RefundReleaseNotProposed(RailError):
+    """A release is confirmed by a second staff member only after a first one proposed it."""
+
+    code = "refund_release_not_proposed"
+
+
+class RefundReleaseSamePerson(RailError):
+    """Maker-checker: the staff member who proposed the release cannot confirm it."""
+
+    code = "refund_release_same_person"

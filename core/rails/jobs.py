@@ -6,7 +6,9 @@ confirm_order: ask the rail for the order's status (never trusting a notificatio
 reconcile_rail_orders (periodic): orders left open are submitted or queried again; an order
     nobody paid within ORDER_TTL is cancelled with the provider.
 reconcile_refunds (periodic): each refund whose outcome is unknown (or whose sender died) gets
-    check_refund, the provider's status settling it (core.rails.refund_requests.check_status).
+    check_refund: the provider's status books it when it shows it made (REVERSED); a COMPLETED
+    status leaves it unknown and held (it may await the merchant's approval), escalated once to
+    staff when long unknown (core.rails.refund_requests.check_status).
 """
 
 from __future__ import annotations

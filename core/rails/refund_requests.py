@@ -1,12 +1,17 @@
 """A staff refund of a rail payment, start to end, and the status check that settles one whose
 outcome is unknown (from the staff retry and from the scheduled reconciler).
 
-request_refund: an open refund of the order is checked with the provider first (never re-sent
-blindly); then the refund is recorded and held (one transaction, committed), the rail is asked
-(outside any transaction), and its answer applied: accepted -> booked; refused in so many words ->
-released; anything else (no answer, timeout, 5xx, unreadable, a crash) -> unknown, still held.
-check_status: the provider's transaction status settles an unknown (or stale pending) refund:
-REVERSED -> the refund was made, booked once; COMPLETED -> not made, released; else still unknown.
+request_refund: an open refund of the order (pending or unknown) is checked with the provider first
+and never sent again: made -> booked; otherwise RefundAwaitingOutcome (staff wait, check PesaPal's
+dashboard, or release it through two people: core.rails.refund_release). Else the refund is recorded
+and held (one transaction, committed), the rail is asked (outside any transaction), and its answer
+applied: accepted -> booked; refused in so many words -> released; anything else (no answer,
+timeout, 5xx, unreadable, a crash) -> unknown, still held.
+check_status: the provider's transaction status settles an unknown (or stale pending) refund only
+when it shows the refund made (REVERSED: booked once). COMPLETED does not say "not made": PesaPal
+has a refund request waiting for the merchant's approval while the payment still shows COMPLETED
+(its Refund Request: "A refund has to be approved by the merchant"), so the refund stays unknown and
+held, and escalates (core.rails.jobs: the long-unknown alert) until it is made or two staff release it.
 """
 
 from __future__ import annotations
@@ -21,13 +26,21 @@ from core.clock import clock_of
 from core.money import Asset, Money, format_money
 from core.ports import CollectionRail, CollectionState
 from core.rails import refunds, service
-from core.rails.errors import RailError, RailOutcomeUnknown, RailRefused, RefundOnceOnly
+from core.rails.errors import (
+    RailError,
+    RailOutcomeUnknown,
+    RailRefused,
+    RefundAwaitingOutcome,
+    RefundOnceOnly,
+)
 from core.rails.models import RailRefund
 from core.rails.refunds import IN_FLIGHT, OPEN_REFUND, RefundStatus
 
 log = logging.getLogger(__name__)
 Factory = async_sessionmaker[AsyncSession]
 SYSTEM = "system:rail-refunds"
+# In a refusal's outcome: we hold an earlier refund of the payment that was released as not made.
+HELD_RECORD = "our refund {id} of this payment was released as not made"
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,14 @@ def message_of(row: RailRefund) -> str:
     if row.status == RefundStatus.REFUNDED.value:
         return f"PesaPal made the refund of {amount}; the customer's wallet was debited {amount} once."
     if row.status == RefundStatus.REFUSED.value and "already refunded" in row.outcome:
+        if _held_record_in(row.outcome):
+            return (
+                f"PesaPal refused the refund: it says this payment was already refunded ({row.outcome}). "
+                "We do hold an earlier refund of it, released as not made: PesaPal may have made it after "
+                f"all. Nothing was debited now and the {amount} held for this request was released. Next: "
+                "do not refund again; the earlier refund is booked once when PesaPal's status shows the "
+                "payment Reversed (asked daily); check PesaPal's dashboard and raise it with finance."
+            )
         return (
             f"PesaPal refused the refund: it says this payment was already refunded ({row.outcome}), and "
             f"we hold no record of that refund. Nothing was debited and the {amount} held was released. "
@@ -60,8 +81,9 @@ def message_of(row: RailRefund) -> str:
         )
     if row.status == RefundStatus.NOT_REFUNDED.value:
         return (
-            f"PesaPal's status shows no refund of this payment: the {amount} held on the customer's wallet "
-            "was released and nothing was debited. You may request the refund again."
+            f"Released as not made ({row.outcome}): the {amount} held on the customer's wallet was "
+            "released and nothing was debited. If PesaPal makes it after all, it is booked then (the "
+            "wallet as far as it goes, a case for the rest). You may request the refund again."
         )
     if row.status == RefundStatus.REFUNDED_LATE.value:
         return (
@@ -78,8 +100,28 @@ def message_of(row: RailRefund) -> str:
         return f"The refund of {amount} is being sent to PesaPal right now; look again in a minute."
     return (
         f"Outcome unknown: we are checking with PesaPal. The {amount} stays held on the customer's wallet "
-        "until PesaPal's status settles it (asked every few minutes); do not refund by other means. "
-        "Asking for this refund again checks the status first; it is never sent twice."
+        "until PesaPal's status shows the refund made (asked every few minutes; a refund waiting for the "
+        "merchant's approval on PesaPal shows the payment Completed); do not refund by other means. "
+        "Asking for this refund again checks the status first; it is never sent twice. If PesaPal's "
+        "dashboard has no such refund, two staff members release the hold (propose, then confirm)."
+    )
+
+
+def _held_record_in(outcome: str) -> bool:
+    head, _, tail = HELD_RECORD.partition("{id}")
+    return head in outcome and tail in outcome
+
+
+def awaiting_message(row: RailRefund) -> str:
+    """Why a new refund of the payment is not sent while this one has no definite outcome."""
+    return (
+        f"A refund of this payment is already with PesaPal awaiting an outcome (refund {row.id}, "
+        f"{_kes(row.amount_minor)}, {row.status}); nothing was sent again and nothing more was held. "
+        "Next: wait, we ask PesaPal's status every few minutes and book it once when PesaPal shows it "
+        "made (a refund may be waiting for the merchant's approval on PesaPal's dashboard: approve it "
+        "there). If PesaPal's dashboard has no such refund, release the hold through the two-person "
+        f"release (POST /api/staff/pesapal/refunds/{row.id}/release, then a second staff member "
+        "confirms), then ask for the refund again."
     )
 
 
@@ -132,10 +174,10 @@ async def check_status(
             await refunds.settle_made(
                 session=session, refund_id=refund_id, outcome=f"{said} (refunded)", actor=actor
             )
-        elif result.state is CollectionState.COMPLETED:
-            await refunds.release(
-                session=session, refund_id=refund_id, status=RefundStatus.NOT_REFUNDED,
-                outcome=f"{said}, not refunded", actor=actor,
+        elif result.state is CollectionState.COMPLETED:  # not "not made": it may await approval
+            await refunds.mark_unknown(
+                session=session, refund_id=refund_id, actor=actor,
+                outcome=f"{said}, no refund shown yet (it may await the merchant's approval): held",
             )  # fmt: skip
         else:
             await refunds.mark_unknown(
@@ -156,16 +198,21 @@ async def request_refund(
     actor: str,
     one_per_payment: bool,
 ) -> RefundOutcome:
-    """Raises RefundTooLarge, RefundInProgress, RefundOnceOnly (`one_per_payment`: the rail takes one
-    refund per payment and this one has one) or the ledger's InsufficientFunds, before anything is
-    sent. Otherwise the refund's outcome: refunded, refused, unknown or pending (someone else's
-    request for it is on the wire)."""
+    """Raises RefundAwaitingOutcome (an earlier refund of the order is pending or unknown: its status
+    was asked, it is never sent again), RefundTooLarge, RefundInProgress, RefundOnceOnly
+    (`one_per_payment`: the rail takes one refund per payment and this one has one) or the ledger's
+    InsufficientFunds, before anything is sent. Otherwise the refund's outcome: refunded, refused or
+    unknown (an earlier open one PesaPal's status shows made: refunded)."""
     async with factory() as session:
         earlier = await refunds.open_refund(session=session, order_id=order_id)
     if earlier is not None:
         settled = await check_status(factory=factory, rail=rail, refund_id=earlier.id, actor=actor)
+        if settled.status in OPEN_REFUND:
+            async with factory() as session:
+                row = await refunds.get_refund(session=session, refund_id=earlier.id)
+            raise RefundAwaitingOutcome(awaiting_message(row), refund_id=earlier.id)
         if settled.status != RefundStatus.NOT_REFUNDED.value:
-            return settled  # made (booked now or before), still unknown, or on the wire
+            return settled  # made (booked now or before)
     async with factory() as session:
         order = await service.get_order(session=session, order_id=order_id, lock=True)
         if one_per_payment and order.refunded_minor > 0:
@@ -181,12 +228,12 @@ async def request_refund(
             raise RailOutcomeUnknown("the rail did not say it accepted the refund")
     except RailRefused as exc:
         async with factory() as session:
+            said = str(exc)
+            earlier_released = await refunds.released_refund(session=session, order_id=order_id)
+            if earlier_released is not None:
+                said = f"{HELD_RECORD.format(id=earlier_released.id)}: {said}"
             await refunds.release(
-                session=session,
-                refund_id=refund_id,
-                status=RefundStatus.REFUSED,
-                outcome=str(exc),
-                actor=actor,
+                session=session, refund_id=refund_id, status=RefundStatus.REFUSED, outcome=said, actor=actor
             )
             await session.commit()
         return await _reload(factory, refund_id)

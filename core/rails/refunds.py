@@ -2,12 +2,13 @@
 
 A staff refund is recorded (pending) with its amount held on the customer's wallet before the rail
 is asked (record_refund); the answer settles it: made (settle_made: the hold posted, booked once),
-refused or shown not made by the provider's status (release: the hold voided), or no answer
-(mark_unknown: still held until the provider's status settles it). core.rails.refund_requests runs
-the sequence. A refund released as not made that the provider made after all (an acceptance slower
-than IN_FLIGHT, a later REVERSED) is booked once (settle_made_late): the wallet as far as it goes,
-the rest owed with a staff case (stage_case). `book_refund` books a refund the rail accepted
-without a hold (kept for its callers).
+refused in so many words (release: the hold voided), or no answer (mark_unknown: still held until
+the provider's status shows it made). A status that shows no refund (PesaPal: COMPLETED) is not "not
+made": the refund may await the merchant's approval; only two staff members release such a hold
+(core.rails.refund_release, status not_refunded). core.rails.refund_requests runs the sequence. A
+refund released as not made that the provider made after all (a later REVERSED) is booked once
+(settle_made_late): the wallet as far as it goes, the rest owed with a staff case (stage_case).
+`book_refund` books a refund the rail accepted without a hold (kept for its callers).
 
 Each refund of an order is its own ledger entry, named by the order's refunded total after it: an
 order refunded in parts has one entry per part, and booking the same refund again (a retry) finds
@@ -94,8 +95,9 @@ class RefundStatus(StrEnum):
     UNKNOWN = "unknown"  # sent, no readable answer: held until PesaPal's status settles it
     REFUNDED = "refunded"  # the provider made it: the hold posted (booked once)
     REFUSED = "refused"  # the provider refused it in so many words: the hold released
-    NOT_REFUNDED = "not_refunded"  # unknown, then the provider's status showed no refund: released
-    # made after all, once released (an acceptance slower than IN_FLIGHT, or a later REVERSED): booked
+    # unknown, then two staff found no such refund on the provider's dashboard: released
+    NOT_REFUNDED = "not_refunded"
+    # made after all, once released (a later REVERSED): booked
     REFUNDED_LATE = "refunded_late"  # the wallet covered it
     REFUNDED_SHORT = "refunded_short"  # the wallet did not: the rest owed (suspense), a staff case
 
@@ -214,8 +216,8 @@ async def settle_made(*, session: AsyncSession, refund_id: int, outcome: str, ac
 async def release(
     *, session: AsyncSession, refund_id: int, status: RefundStatus, outcome: str, actor: str
 ) -> bool:
-    """The provider refused it, or its status shows it was never made: the hold voided (the money
-    spendable again), in the caller's transaction. False when it was no longer open."""
+    """The provider refused it, or two staff found it was never made (refund_release): the hold voided
+    (the money spendable again), in the caller's transaction. False when it was no longer open."""
     await _order(session, (await get_refund(session=session, refund_id=refund_id)).order_id)
     row = await get_refund(session=session, refund_id=refund_id, lock=True)
     if row.status not in OPEN_REFUND:

@@ -44,7 +44,7 @@ from core.rails import invoices as rail_invoices
 from core.rails import refund_requests
 from core.rails import refunds as rail_refunds
 from core.rails import service as rail_orders
-from core.rails.errors import RailError, RefundInProgress, RefundOnceOnly
+from core.rails.errors import RailError, RefundAwaitingOutcome, RefundInProgress, RefundOnceOnly
 from core.runtime import Runtime
 from payouts.pesapal import adapter, wire
 from webapp.deps_auth import DbSession, get_runtime, require_permission
@@ -254,8 +254,10 @@ async def refund(
     """Give a completed payment back to the card or Airtel Money wallet it came from: at most what
     was paid, out of what the customer still holds. The refund is recorded and its amount held on the
     wallet before PesaPal is asked: 200 when PesaPal made it (booked), 409 when it refused (released,
-    and what to do next), 202 when its outcome is unknown (still held; PesaPal's status settles it,
-    and asking again checks that status first, never sending it twice)."""
+    and what to do next), 202 when its outcome is unknown (still held until PesaPal's status shows it
+    made, or two staff release it). Asking again while a refund of the payment has no outcome checks
+    that status first and never sends a second one: 200 when it shows it made, else 409
+    refund_awaiting_outcome saying what staff do next."""
     try:
         amount = Money.of(body.amount, Asset.KES)
     except (InvalidOperation, ValueError, KibetiError) as exc:
@@ -277,6 +279,8 @@ async def refund(
         raise HTTPException(409, {"code": exc.code, "message": _one_refund_only(order)}) from exc
     except InsufficientFunds as exc:
         raise HTTPException(409, "the customer's KES wallet holds less than the refund") from exc
+    except RefundAwaitingOutcome as exc:  # never a second RefundRequest while one has no outcome
+        raise HTTPException(409, {"code": exc.code, "message": str(exc), "refund_id": exc.refund_id}) from exc
     except RefundInProgress as exc:
         raise HTTPException(
             409, {"code": exc.code, "message": "another refund of this payment is open"}

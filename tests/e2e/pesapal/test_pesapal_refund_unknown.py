@@ -1,7 +1,8 @@
 """Staff over HTTP, PesaPal's simulator in-process: a RefundRequest whose answer is lost (a gateway
 timeout, an unreadable body) leaves the refund unknown (202) with its amount held; the simulator's
 GetTransactionStatus tells the truth (Reversed once refunded) and settles it: a staff retry books a
-refund that was made exactly once, the scheduled check releases one that was not."""
+refund that was made exactly once. A status that shows no refund (Completed) is not "not made": the
+refund stays unknown and held, a staff retry sends nothing (409 refund_awaiting_outcome)."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ async def test_answer_lost_after_the_refund_then_a_retry_books_it_once(
     assert [r["status"] for r in shown.json()["refunds"]] == ["refunded"]
 
 
-async def test_request_lost_then_the_scheduled_check_releases_the_hold(
+async def test_request_lost_then_the_scheduled_check_keeps_it_unknown_and_held(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     order_id = await _paid_topup(client, rt)
@@ -91,13 +92,18 @@ async def test_request_lost_then_the_scheduled_check_releases_the_hold(
     await drain(rt)
     shown = await client.get(f"/api/staff/pesapal/orders/{order_id}/refunds", headers=finance)
     (refund,) = shown.json()["refunds"]
-    assert refund["status"] == "not_refunded" and "released" in refund["message"], refund
-    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("300", Asset.KES))
-    assert await rail_jobs.reconcile_refunds() == 0
-    sim(rt).behaviour.refund = "normal"  # staff ask again: a new refund, made once
-    done = await client.post(url, json={"amount": "300"}, headers=finance)
-    assert done.status_code == 200 and done.json()["refunded"] == "300.00", done.text
-    assert await _wallet(rt) == (Money.of("0", Asset.KES), Money.of("0", Asset.KES))
+    assert refund["status"] == "unknown" and "Completed" in refund["outcome"], refund  # not "not made"
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("0", Asset.KES))  # still held
+    listed = await client.get("/api/staff/pesapal/refunds", headers=finance)
+    assert [r["id"] for r in listed.json()["refunds"]] == [refund["id"]]
+    sim(rt).behaviour.refund = "normal"  # staff press refund again: nothing is sent
+    again = await client.post(url, json={"amount": "300"}, headers=finance)
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "refund_awaiting_outcome" and again.json()["refund_id"] == refund["id"]
+    assert "already with PesaPal awaiting an outcome" in again.json()["message"]
+    tracking = (await only_order(rt)).tracking_id or ""
+    assert sim(rt).orders[tracking].refunded == Decimal(0)
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("0", Asset.KES))
 
 
 async def test_a_refusal_is_a_409_that_says_what_next(client: httpx.AsyncClient, rt: Runtime) -> None:

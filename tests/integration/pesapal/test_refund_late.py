@@ -1,6 +1,5 @@
-"""A refund PesaPal makes after we released its hold (its acceptance slower than IN_FLIGHT, the status
-check having seen no refund yet; or a later status Reversed for a refund we marked not_refunded) is
-booked once: the wallet as far as its available balance goes, the rest owed (suspense) with a staff
+"""A refund PesaPal makes after two staff released its hold as not made (its acceptance slower than
+the release; or a later status Reversed for a refund released as not_refunded) is booked once: the wallet as far as its available balance goes, the rest owed (suspense) with a staff
 case, the refund row saying so (refunded_late / refunded_short), audited. And a Reversed status for a
 payment refunded only in part is flagged for staff (the rest may be a chargeback). SQLite and
 PostgreSQL."""
@@ -49,8 +48,9 @@ async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
 
 @dataclass
 class SlowRail(Rail):
-    """Accepts the refund only after the scheduled status check (which saw none yet) released it;
-    `spend`: what the customer spends from the released money meanwhile."""
+    """Accepts the refund only after the scheduled status check (which saw none yet: still unknown,
+    still held) and a staff release of it; `spend`: what the customer spends from the released money
+    meanwhile."""
 
     factory: Factory | None = None
     clock_: FixedClock | None = None
@@ -65,11 +65,22 @@ class SlowRail(Rail):
         async with self.factory() as session:
             (row,) = await refunds.open_refunds(session=session)
         checked = await refund_requests.check_status(factory=self.factory, rail=self, refund_id=row.id)
-        assert checked.status == "not_refunded"
+        assert checked.status == "unknown"  # COMPLETED is not "not made"
+        await _staff_release(self.factory, row.id)
         if Decimal(self.spend):
             await _spend(self.factory, self.wallet_id, self.spend)
         self.made.append(amount)
         return True
+
+
+async def _staff_release(factory: Factory, refund_id: int) -> None:
+    """Two staff found no such refund on PesaPal's dashboard and released the hold."""
+    async with factory() as session:
+        assert await refunds.release(
+            session=session, refund_id=refund_id, status=RefundStatus.NOT_REFUNDED,
+            outcome="released by two staff: no such refund on PesaPal's dashboard", actor="staff:2",
+        )  # fmt: skip
+        await session.commit()
 
 
 async def _spend(factory: Factory, wallet_id: int, amount: str) -> None:
@@ -105,6 +116,7 @@ async def test_accepted_after_release_is_booked_once(factory: Factory, clock: Fi
     assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
     assert await _audited(factory, done.refund_id) == [
         "rail.refund_pending",
+        "rail.refund_unknown",
         "rail.refund_not_refunded",
         "rail.refund_refunded_late",
     ]
@@ -147,8 +159,9 @@ async def test_accepted_after_release_and_spent_debits_what_is_left_and_opens_a_
 async def test_a_later_reversed_for_a_released_refund_books_it_not_a_chargeback(factory: Factory) -> None:
     paid, rail = await _paid(factory), Rail(answer="lost")
     unknown = await _refund(factory, rail, paid)
-    released = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
-    assert released.status == "not_refunded"
+    still = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    assert still.status == "unknown"
+    await _staff_release(factory, unknown.refund_id)
     reversed_ = CollectionResult(CollectionState.REVERSED, "", PAID, "KES", "CONF1", "Visa")
     for _ in range(2):  # the daily watch asks again: booked once
         async with factory() as session:

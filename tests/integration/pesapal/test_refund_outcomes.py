@@ -1,8 +1,9 @@
 """A staff refund of a PesaPal payment is recorded and held before PesaPal is asked, and its outcome
 applied once: accepted -> booked; refused -> released; no answer -> unknown and still held, until
-PesaPal's transaction status (REVERSED: made; COMPLETED: not made) settles it, from the scheduled
-check or from a staff retry (which asks the status first and never sends the refund twice).
-SQLite and PostgreSQL, with a rail that answers as told (the simulator's own faults: e2e)."""
+PesaPal's transaction status shows it made (REVERSED: booked once), from the scheduled check or from
+a staff retry (which asks the status first and never sends a second refund while one has no
+outcome). COMPLETED is not "not made" (a refund may await the merchant's approval): it stays unknown
+and held. SQLite and PostgreSQL, with a rail that answers as told (the simulator's own faults: e2e)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from core.rails.errors import (
     RailOutcomeUnknown,
     RailRefused,
     RailUnavailable,
+    RefundAwaitingOutcome,
     RefundInProgress,
     RefundOnceOnly,
 )
@@ -43,10 +45,11 @@ _owners = itertools.count(1)
 class Rail:
     """PesaPal as a test needs it. `answer`: accept | refuse | lost_made (made, the answer lost) |
     lost (not made, no answer) | false (the port's bare "not accepted"). The status says REVERSED
-    once a refund was made."""
+    once a refund was made and `approved` (PesaPal: the merchant approved it; until then COMPLETED)."""
 
     answer: str = "accept"
     status_fails: bool = False
+    approved: bool = True
     made: list[Money] = field(default_factory=list)
     sent: int = 0
     asked: int = 0
@@ -78,7 +81,7 @@ class Rail:
         self.asked += 1
         if self.status_fails:
             raise RailUnavailable("PesaPal status: HTTP 503")
-        state = CollectionState.REVERSED if self.made else CollectionState.COMPLETED
+        state = CollectionState.REVERSED if self.made and self.approved else CollectionState.COMPLETED
         return CollectionResult(state, "", PAID, "KES", "CONF1", "Visa", state.value.title())
 
 
@@ -224,7 +227,7 @@ async def test_lost_answer_after_the_refund_stays_held_then_the_check_books_it_o
     await _verified(factory)
 
 
-async def test_lost_request_without_refund_the_check_releases_the_hold(factory: Factory) -> None:
+async def test_lost_request_a_completed_status_keeps_it_unknown_and_held(factory: Factory) -> None:
     paid, rail = await _paid(factory), Rail(answer="lost")
     unknown = await _refund(factory, rail, paid)
     assert unknown.status == "unknown"
@@ -234,27 +237,68 @@ async def test_lost_request_without_refund_the_check_releases_the_hold(factory: 
     ).status == "unknown"
     assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
     rail.status_fails = False
-    released = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
-    assert released.status == "not_refunded" and "released" in released.message
-    assert await _money(factory, paid) == (PAID, PAID, Decimal("0.00"), 0)
+    for _ in range(3):  # COMPLETED: no refund shown yet, which is not "not made"
+        still = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+        assert still.status == "unknown" and "two staff members release the hold" in still.message
+    assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)  # still held
+    async with factory() as session:
+        row = await refunds.get_refund(session=session, refund_id=unknown.refund_id)
+        assert row.open_order_id == paid.order_id and row.checks == 4 and "Completed" in row.outcome
     assert rail.sent == 1
+    assert await _audited(factory, unknown.refund_id) == ["rail.refund_pending", "rail.refund_unknown"]
+    await _verified(factory)
+
+
+async def test_a_refund_awaiting_approval_is_booked_once_when_approved_never_short(
+    factory: Factory,
+) -> None:
+    """PesaPal took the refund (its answer lost) but the merchant has not approved it: the status says
+    COMPLETED; the hold stays, so when it is approved (REVERSED) it is booked once in full."""
+    paid, rail = await _paid(factory), Rail(answer="lost_made", approved=False)
+    unknown = await _refund(factory, rail, paid, "300")
+    for _ in range(2):
+        assert (
+            await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+        ).status == "unknown"
+    async with factory() as session:  # the customer cannot spend what awaits approval
+        with pytest.raises(InsufficientFunds):
+            await ledger.place_hold(
+                session=session, idempotency_key=f"spend-{paid.wallet_id}", account_id=paid.wallet_id,
+                amount=Money.of("1", Asset.KES),
+            )  # fmt: skip
+        await session.rollback()
+    async with factory() as session:
+        suspense = await ledger.system_account(session=session, kind="suspense", asset=Asset.KES)
+        owed_before = await ledger.balance(session=session, account_id=suspense.id)
+        await session.commit()
+    rail.approved = True  # approved on PesaPal's dashboard: Reversed
+    done = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    again = await refund_requests.check_status(factory=factory, rail=rail, refund_id=unknown.refund_id)
+    assert done.status == again.status == "refunded"
+    assert await _money(factory, paid) == (Decimal("0.00"), Decimal("0.00"), PAID, 1)
+    async with factory() as session:
+        assert await ledger.balance(session=session, account_id=suspense.id) == owed_before  # no shortfall
+    assert rail.sent == 1 and len(rail.made) == 1
     assert await _audited(factory, unknown.refund_id) == [
         "rail.refund_pending",
         "rail.refund_unknown",
-        "rail.refund_not_refunded",
+        "rail.refund_refunded",
     ]
     await _verified(factory)
 
 
 async def test_retry_while_unknown_asks_the_status_first_and_never_refunds_twice(factory: Factory) -> None:
     paid, rail = await _paid(factory), Rail(answer="lost_made")
-    assert (await _refund(factory, rail, paid)).status == "unknown"
+    first = await _refund(factory, rail, paid)
+    assert first.status == "unknown"
     rail.status_fails = True
-    still = await _refund(factory, rail, paid)  # the status query fails too: nothing sent
-    assert still.status == "unknown" and rail.sent == 1 and rail.asked == 1
+    with pytest.raises(RefundAwaitingOutcome) as still:  # the status query fails too: nothing sent
+        await _refund(factory, rail, paid)
+    assert still.value.refund_id == first.refund_id and rail.sent == 1 and rail.asked == 1
+    assert "already with PesaPal awaiting an outcome" in str(still.value)
     rail.status_fails = False
     retried = await _refund(factory, rail, paid)
-    assert retried.status == "refunded" and retried.refund_id == still.refund_id
+    assert retried.status == "refunded" and retried.refund_id == first.refund_id
     assert rail.sent == 1 and len(rail.made) == 1
     assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
     with pytest.raises(RefundOnceOnly):  # and a further retry is PesaPal's one-refund rule
@@ -263,19 +307,26 @@ async def test_retry_while_unknown_asks_the_status_first_and_never_refunds_twice
     await _verified(factory)
 
 
-async def test_retry_after_a_lost_request_sends_a_new_refund_once_the_status_shows_none(
-    factory: Factory,
-) -> None:
-    paid, rail = await _paid(factory), Rail(answer="lost")
+@pytest.mark.parametrize("answer", ["lost", "lost_made"])
+async def test_a_staff_retry_while_completed_sends_nothing(factory: Factory, answer: str) -> None:
+    """The retry right after the 202: PesaPal's status shows no refund yet (lost before PesaPal, or
+    awaiting the merchant's approval): 409-style refusal saying what next, no second RefundRequest,
+    the first refund still open and held."""
+    paid, rail = await _paid(factory), Rail(answer=answer, approved=False)
     first = await _refund(factory, rail, paid)
     rail.answer = "accept"
-    second = await _refund(factory, rail, paid)
-    assert second.status == "refunded" and second.refund_id != first.refund_id
-    assert rail.asked == 1 and rail.sent == 2 and len(rail.made) == 1
+    for _ in range(2):
+        with pytest.raises(RefundAwaitingOutcome) as refused:
+            await _refund(factory, rail, paid)
+        said = str(refused.value)
+        assert refused.value.code == "refund_awaiting_outcome" and refused.value.refund_id == first.refund_id
+        assert "already with PesaPal awaiting an outcome" in said and "dashboard" in said
+        assert "second staff member confirms" in said
+    assert rail.sent == 1 and rail.asked == 2
     async with factory() as session:
         states = [row.status for row in await refunds.refunds_of(session=session, order_id=paid.order_id)]
-    assert states == ["not_refunded", "refunded"]
-    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    assert states == ["unknown"]
+    assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
     await _verified(factory)
 
 
@@ -283,8 +334,8 @@ async def test_retry_after_a_lost_request_sends_a_new_refund_once_the_status_sho
 async def test_a_refund_on_the_wire_is_left_to_its_sender(
     factory: Factory, clock: FixedClock, made: bool
 ) -> None:
-    """A pending refund (its sender waiting, or dead before or after PesaPal made it) is asked about
-    only after IN_FLIGHT; then its status settles it."""
+    """A pending refund (its sender waiting, or dead before or after PesaPal got it) is never sent
+    again; its status is asked only after IN_FLIGHT: made -> booked; COMPLETED -> unknown, held."""
     paid, rail = await _paid(factory), Rail()
     async with factory() as session:
         order = await service.get_order(session=session, order_id=paid.order_id, lock=True)
@@ -295,12 +346,21 @@ async def test_a_refund_on_the_wire_is_left_to_its_sender(
         await session.commit()
     if made:  # the sender died after PesaPal made it, before booking it
         rail.made.append(Money.of("100", Asset.KES))
-    on_wire = await _refund(factory, rail, paid)
-    assert on_wire.status == "pending" and on_wire.refund_id == row.id and rail.asked == rail.sent == 0
+    with pytest.raises(RefundAwaitingOutcome) as on_wire:
+        await _refund(factory, rail, paid)
+    assert on_wire.value.refund_id == row.id and rail.asked == rail.sent == 0
+    assert "(refund " in str(on_wire.value) and "pending" in str(on_wire.value)
     clock.advance(seconds=refunds.IN_FLIGHT.total_seconds() + 1)
-    assert (await _refund(factory, rail, paid)).status == "refunded"
-    assert rail.asked == 1 and rail.sent == (0 if made else 1) and len(rail.made) == 1
-    assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    if made:
+        assert (await _refund(factory, rail, paid)).status == "refunded"
+        assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
+    else:  # died before or after the POST: PesaPal's COMPLETED cannot tell which
+        with pytest.raises(RefundAwaitingOutcome):
+            await _refund(factory, rail, paid)
+        async with factory() as session:
+            assert (await refunds.get_refund(session=session, refund_id=row.id)).status == "unknown"
+        assert await _money(factory, paid) == (PAID, Decimal("200.00"), Decimal("0.00"), 0)
+    assert rail.asked == 1 and rail.sent == 0 and len(rail.made) == (1 if made else 0)
     await _verified(factory)
 
 
