@@ -1,7 +1,8 @@
 """Payouts per second through the whole pipeline vs no-op RQ jobs (same worker class and count).
 
 Pipeline: outbox relay -> RQ worker process -> Daraja simulator over HTTP (B2C v3, rate limiter off)
--> result callback over HTTP -> callback app -> ledger post. The no-op run is the queue's own ceiling.
+-> result callback over HTTP -> callback app (ledger post, then the receipt job in the same process).
+The no-op run is the queue's own ceiling.
 Also CPU time per payout (worker process trees; and everything: workers, simulator, callback app, relay).
 
     .venv/bin/python bench/bench_payouts.py --payouts 200 --noop 1000 --workers 4 [--simple] [--write]
