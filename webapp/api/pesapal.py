@@ -41,10 +41,16 @@ from core.identity.phone import normalize_phone
 from core.ledger.errors import InsufficientFunds
 from core.money import Asset, Money, format_money
 from core.rails import invoices as rail_invoices
-from core.rails import refund_requests
+from core.rails import refund_release, refund_requests
 from core.rails import refunds as rail_refunds
 from core.rails import service as rail_orders
-from core.rails.errors import RailError, RefundAwaitingOutcome, RefundInProgress, RefundOnceOnly
+from core.rails.errors import (
+    RailError,
+    RefundAwaitingOutcome,
+    RefundInProgress,
+    RefundOnceOnly,
+    UnknownRailOrder,
+)
 from core.runtime import Runtime
 from payouts.pesapal import adapter, wire
 from webapp.deps_auth import DbSession, get_runtime, require_permission
@@ -312,6 +318,65 @@ async def open_refunds(staff: PayoutsStaff, session: DbSession) -> dict[str, Any
     every few minutes)."""
     rows = await rail_refunds.open_refunds(session=session)
     return {"refunds": [refund_requests.view(row) for row in rows]}
+
+
+class ReleaseBody(BaseModel):
+    reason: str  # what PesaPal's dashboard showed
+
+
+@router.post("/api/staff/pesapal/refunds/{refund_id}/release")
+async def propose_refund_release(
+    refund_id: int, body: ReleaseBody, staff: RefundStaff, session: DbSession
+) -> JSONResponse:
+    """ "PesaPal has no such refund: release the hold", proposed by a staff member who checked
+    PesaPal's dashboard (a refund waiting for the merchant's approval shows there too). Nothing is
+    released until a different staff member confirms: 202 proposed."""
+    reason = " ".join(body.reason.split())
+    if len(reason) < 10:
+        raise HTTPException(422, "reason: what PesaPal's dashboard showed (at least 10 characters)")
+    try:
+        await refund_release.propose_release(
+            session=session, refund_id=refund_id, maker=f"staff:{staff.id}", reason=reason
+        )
+    except UnknownRailOrder as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except RailError as exc:
+        raise HTTPException(409, {"code": exc.code, "message": str(exc)}) from exc
+    await session.commit()
+    message = (
+        f"Release of refund {refund_id} proposed: nothing is released yet. A different staff member "
+        f"checks PesaPal's dashboard and confirms (POST /api/staff/pesapal/refunds/{refund_id}/release/"
+        "confirm); PesaPal's status is asked once more then."
+    )
+    return JSONResponse({"refund_id": refund_id, "status": "release_proposed", "message": message}, 202)
+
+
+@router.post("/api/staff/pesapal/refunds/{refund_id}/release/confirm")
+async def confirm_refund_release(
+    refund_id: int, staff: RefundStaff, session: DbSession, request: Request
+) -> JSONResponse:
+    """The second staff member confirms the proposed release (never the one who proposed it): the
+    hold is voided once and the refund is not_refunded; if PesaPal's status shows it made meanwhile,
+    it is booked instead and nothing is released."""
+    current = get_runtime(request)
+    try:
+        rail_name = (await rail_refunds.get_refund(session=session, refund_id=refund_id)).rail
+    except UnknownRailOrder as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await session.rollback()  # the release runs in its own transactions
+    rail = current.collection_rails.get(rail_name)
+    if rail is None:
+        raise HTTPException(503, f"rail {rail_name} is not wired")
+    try:
+        outcome = await refund_release.confirm_release(
+            factory=current.session_factory, rail=rail, refund_id=refund_id, checker=f"staff:{staff.id}"
+        )
+    except RailError as exc:
+        raise HTTPException(409, {"code": exc.code, "message": str(exc)}) from exc
+    async with current.session_factory() as fresh:
+        row = await rail_refunds.get_refund(session=fresh, refund_id=refund_id)
+        answer = {"refund": refund_requests.view(row), "message": outcome.message}
+    return JSONResponse(jsonable_encoder(answer))
 
 
 async def open_reversal_case(order_id: int) -> int:

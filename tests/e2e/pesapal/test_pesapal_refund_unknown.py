@@ -2,7 +2,8 @@
 timeout, an unreadable body) leaves the refund unknown (202) with its amount held; the simulator's
 GetTransactionStatus tells the truth (Reversed once refunded) and settles it: a staff retry books a
 refund that was made exactly once. A status that shows no refund (Completed) is not "not made": the
-refund stays unknown and held, a staff retry sends nothing (409 refund_awaiting_outcome)."""
+refund stays unknown and held, a staff retry sends nothing (409 refund_awaiting_outcome), and only
+two staff members release the hold (maker-checker), after which a new refund may be sent."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import httpx
 from sqlalchemy import select
 
 from compliance.models import Alert
+from core.auth import sessions
+from core.auth.models import StaffUser
 from core.ledger import service as ledger
 from core.money import Asset, Money
 from core.rails import jobs as rail_jobs
@@ -104,6 +107,41 @@ async def test_request_lost_then_the_scheduled_check_keeps_it_unknown_and_held(
     tracking = (await only_order(rt)).tracking_id or ""
     assert sim(rt).orders[tracking].refunded == Decimal(0)
     assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("0", Asset.KES))
+
+    # PesaPal's dashboard shows no such refund: two staff release the hold (maker-checker)
+    release = f"/api/staff/pesapal/refunds/{refund['id']}/release"
+    proposed = await client.post(
+        release, json={"reason": "no refund on PesaPal's dashboard"}, headers=finance
+    )
+    assert proposed.status_code == 202 and proposed.json()["status"] == "release_proposed", proposed.text
+    own = await client.post(f"{release}/confirm", headers=finance)
+    assert own.status_code == 409 and own.json()["code"] == "refund_release_same_person", own.text
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("0", Asset.KES))
+    checker = await _another_finance(rt)
+    confirmed = await client.post(f"{release}/confirm", headers=checker)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["refund"]["status"] == "not_refunded"
+    assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("300", Asset.KES))
+    twice = await client.post(f"{release}/confirm", headers=checker)
+    assert twice.status_code == 409 and twice.json()["code"] == "refund_not_open"
+    done = await client.post(url, json={"amount": "300"}, headers=finance)  # a new refund, made once
+    assert done.status_code == 200 and done.json()["refunded"] == "300.00", done.text
+    assert sim(rt).orders[tracking].refunded == Decimal("300.00")
+    assert await _wallet(rt) == (Money.of("0", Asset.KES), Money.of("0", Asset.KES))
+
+
+async def _another_finance(rt: Runtime) -> dict[str, str]:
+    async with rt.session_factory() as session:
+        staff = StaffUser(
+            email="finance2@kibeti.test", role="finance", password_hash="x", totp_secret="x",
+            last_totp_step=0, active=True, failed_logins=0, created_at=rt.clock.now(),
+        )  # fmt: skip
+        session.add(staff)
+        await session.flush()
+        secret = rt.settings.secret_key.get_secret_value()
+        pair = await sessions.start(session=session, staff=staff, clock=rt.clock, secret_key=secret)
+        await session.commit()
+    return {"Authorization": f"Bearer {pair.access_token}"}
 
 
 async def test_a_refusal_is_a_409_that_says_what_next(client: httpx.AsyncClient, rt: Runtime) -> None:
