@@ -9,8 +9,12 @@ It says it is a simulator (the `X-Pesapal-Simulator` header, the page's banner, 
     GET  /pay/<order_tracking_id>            the hosted page: pay (card or Airtel Money), fail, abandon
     POST /simulator/behaviour                {"ipn": "normal"|"late"|"twice"|"never", "late_s": 3,
                                               "refund": "normal"|"answer_lost"|"request_lost",
-                                              "refund_lost_as": "gateway_timeout"|"garbled"|"hang"}
+                                              "refund_lost_as": "gateway_timeout"|"garbled"|"hang",
+                                              "refund_approval": "instant"|"merchant"}
     POST /simulator/orders/<id>/reverse      a chargeback: REVERSED, and an IPN
+    POST /simulator/orders/<id>/approve_refund   the merchant approves the refund awaiting approval:
+                                              REVERSED, and an IPN
+    POST /simulator/orders/<id>/decline_refund   the merchant declines it: still COMPLETED, no refund
     POST /simulator/orders/<id>/ipn          an IPN now, whatever the status (a hint that says nothing)
     POST /simulator/orders/<id>/disagree     {"amount": "1.00", "currency": "USD"}: what the status reports
     GET  /simulator/orders                   every order, as the simulator holds it
@@ -21,6 +25,13 @@ is REVERSED ("Reversed", its description naming the refund). A RefundRequest who
 unreadable 200, or nothing until `hang_s` (`refund_lost_as`), as a timeout on the real one. A repeated
 SubmitOrderRequest with the same merchant reference and the same order gets the same order back; a
 reused reference for a different order is refused.
+
+Refund approval: PesaPal's Refund Request says "A refund has to be approved by the merchant". With
+`refund_approval` "merchant" (what the real PesaPal does) an accepted RefundRequest waits for that
+approval and GetTransactionStatus keeps saying COMPLETED, with nothing in the status naming the
+request, until approve_refund (REVERSED) or decline_refund; a second RefundRequest meanwhile is
+refused (one refund per payment). "instant" (the default here) makes the refund at once, as if
+approved the moment it arrived.
 """
 
 from __future__ import annotations
@@ -63,6 +74,8 @@ class SimOrder:
     confirmation_code: str = ""
     cancelled: bool = False
     refunded: Decimal = Decimal(0)
+    awaiting_approval: Decimal = Decimal(0)  # a refund accepted, not yet approved by the merchant
+    refund_requests: int = 0  # RefundRequests received for this payment (made, refused or waiting)
     reported_amount: Decimal | None = None  # a status that disagrees with the order
     reported_currency: str = ""
 
@@ -75,6 +88,7 @@ class Behaviour:
     refund: str = "normal"  # normal | answer_lost (made, no answer) | request_lost (not made, no answer)
     refund_lost_as: str = "gateway_timeout"  # gateway_timeout | garbled | hang
     hang_s: float = 35.0  # longer than the client's 30 s timeout
+    refund_approval: str = "instant"  # instant | merchant (accepted, awaiting the merchant's approval)
 
 
 @dataclass
@@ -204,7 +218,16 @@ class PesapalSimulator:
             (o for o in self.orders.values() if o.confirmation_code and o.confirmation_code == code), None
         )
         # PesaPal's rules (developer.pesapal.com, API 3.0 Refund Request): one refund per payment, at
-        # most what was collected; card payments in part or in full, mobile money in full only.
+        # most what was collected; card payments in part or in full, mobile money in full only; a
+        # refund has to be approved by the merchant.
+        if order is not None:
+            order.refund_requests += 1
+        if order is not None and order.awaiting_approval > 0:
+            waiting = f"{order.currency} {shown_amount(order.awaiting_approval)}"
+            return _error(
+                "refund_failed",
+                f"a refund of {waiting} awaits the merchant's approval: PesaPal takes one refund per payment",
+            )
         if order is not None and order.refunded > 0:
             refunded = f"{order.currency} {shown_amount(order.refunded)}"
             return _error(
@@ -217,9 +240,28 @@ class PesapalSimulator:
             return _error("refund_failed", f"a refund is more than zero and at most the {paid} paid")
         if order.payment_method in MOBILE_METHODS and amount != order.amount:
             return _error("refund_failed", f"a mobile-money payment is refunded in full only: {paid}")
-        order.refunded = amount
-        order.status_code = 3  # the status query reports the payment given back: REVERSED
+        if self.behaviour.refund_approval == "merchant":  # the status stays COMPLETED until approved
+            order.awaiting_approval = amount
+        else:
+            order.refunded = amount
+            order.status_code = 3  # the status query reports the payment given back: REVERSED
         return {"status": "200", "message": "Refund request successfully"}
+
+    def approve_refund(self, tracking_id: str) -> SimOrder | None:
+        """The merchant approves the refund awaiting approval: made, REVERSED, and an IPN."""
+        order = self.orders.get(tracking_id)
+        if order is not None and order.awaiting_approval > 0:
+            order.refunded, order.awaiting_approval = order.awaiting_approval, Decimal(0)
+            order.status_code = 3
+            self.notify(order)
+        return order
+
+    def decline_refund(self, tracking_id: str) -> SimOrder | None:
+        """The merchant declines it: no refund, the payment stays COMPLETED."""
+        order = self.orders.get(tracking_id)
+        if order is not None:
+            order.awaiting_approval = Decimal(0)
+        return order
 
     def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
         order = self.orders.get(str(body.get("order_tracking_id") or ""))
@@ -324,6 +366,14 @@ async def _lost_answer(behaviour: Behaviour) -> Response:
     if behaviour.refund_lost_as == "hang":
         await asyncio.sleep(behaviour.hang_s)
     return Response(b"", status_code=504)  # a gateway's timeout: no PesaPal body
+
+
+def _refund_state(order: SimOrder) -> dict[str, Any]:
+    """What only the simulator's own views show (PesaPal's status does not name a waiting refund)."""
+    return {
+        "refund_awaiting_approval": shown_amount(order.awaiting_approval) if order.awaiting_approval else "",
+        "refund_requests": order.refund_requests,
+    }
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -486,9 +536,11 @@ def _app(sim: PesapalSimulator) -> FastAPI:
             sim.behaviour.refund = str(body["refund"])
         if body.get("refund_lost_as") in ("gateway_timeout", "garbled", "hang"):
             sim.behaviour.refund_lost_as = str(body["refund_lost_as"])
+        if body.get("refund_approval") in ("instant", "merchant"):
+            sim.behaviour.refund_approval = str(body["refund_approval"])
         return _json(
             {"ipn": sim.behaviour.ipn, "late_s": sim.behaviour.late_s, "refund": sim.behaviour.refund,
-             "refund_lost_as": sim.behaviour.refund_lost_as}
+             "refund_lost_as": sim.behaviour.refund_lost_as, "refund_approval": sim.behaviour.refund_approval}
         )  # fmt: skip
 
     @app.post("/simulator/orders/{tracking_id}/{fault}")
@@ -498,6 +550,10 @@ def _app(sim: PesapalSimulator) -> FastAPI:
             return JSONResponse({"detail": "no such order"}, status_code=404)
         if fault == "reverse":
             sim.reverse(tracking_id)
+        elif fault == "approve_refund":
+            sim.approve_refund(tracking_id)
+        elif fault == "decline_refund":
+            sim.decline_refund(tracking_id)
         elif fault == "ipn":
             sim.notify(order, force=True)
         elif fault == "disagree":
@@ -505,11 +561,15 @@ def _app(sim: PesapalSimulator) -> FastAPI:
             order.reported_amount = _decimal(body.get("amount"))
             order.reported_currency = str(body.get("currency") or "")
         else:
-            return JSONResponse({"detail": "faults: reverse, ipn, disagree"}, status_code=404)
-        return _json(sim.status(tracking_id))
+            return JSONResponse(
+                {"detail": "faults: reverse, approve_refund, decline_refund, ipn, disagree"}, status_code=404
+            )
+        return _json(sim.status(tracking_id) | _refund_state(order))
 
     @app.get("/simulator/orders")
     async def orders() -> Response:
-        return _json([sim.status(tid) | {"order_tracking_id": tid} for tid in sim.orders])
+        return _json(
+            [sim.status(tid) | {"order_tracking_id": tid} | _refund_state(o) for tid, o in sim.orders.items()]
+        )
 
     return app

@@ -198,3 +198,41 @@ async def test_a_5xx_with_an_error_body_from_refund_is_unknown_not_refused() -> 
             await _client(mocked, []).refund(
                 confirmation_code="X", amount=Decimal("1.00"), username="u", remarks="r"
             )
+
+
+@pytest.mark.parametrize("merchant", ["approves", "declines"])
+async def test_a_refund_awaiting_the_merchants_approval_leaves_the_status_completed(
+    http: tuple[httpx.AsyncClient, PesapalSimulator], merchant: str
+) -> None:
+    """PesaPal's Refund Request: "A refund has to be approved by the merchant". Accepted, the status
+    still says Completed and names no refund; a second request meanwhile is refused; approved, it is
+    Reversed; declined, no refund was made and a new request may be taken."""
+    transport, sim = http
+    client = _client(transport, [])
+    tracking = await _order(client, "KBT-A1")
+    order = sim.pay(tracking, "card")
+    assert order is not None
+    sim.behaviour.refund_approval = "merchant"
+    code = order.confirmation_code
+    assert await client.refund(confirmation_code=code, amount=Decimal("200.00"), username="u", remarks="r")
+    status = await client.transaction_status(order_tracking_id=tracking)
+    assert (status["status_code"], status["payment_status_description"], status["description"]) == (
+        1,
+        "Completed",
+        "",
+    )
+    with pytest.raises(RailRefused, match="awaits the merchant's approval"):
+        await client.refund(confirmation_code=code, amount=Decimal("200.00"), username="u", remarks="r")
+    if merchant == "approves":
+        sim.approve_refund(tracking)
+        status = await client.transaction_status(order_tracking_id=tracking)
+        assert (status["status_code"], status["description"]) == (3, "Refunded KES 200.00")
+    else:
+        sim.decline_refund(tracking)
+        status = await client.transaction_status(order_tracking_id=tracking)
+        assert (status["status_code"], status["description"]) == (1, "")
+        assert await client.refund(
+            confirmation_code=code, amount=Decimal("200.00"), username="u", remarks="r"
+        )
+    assert order.refund_requests == 3 if merchant == "declines" else 2
+    await sim.drain()
