@@ -1,12 +1,13 @@
 """Apply a Daraja callback: parse defensively, apply through core.payments, flag what cannot be.
 
-`receive` stores the raw callback and applies it in one transaction (the row is written processed,
-with its outcome). If applying fails unexpectedly, that transaction is rolled back and the raw row is
-committed on its own, unprocessed, then processed again by `process` (and, failing that, by the
-reconciler): nothing is lost. A crash before the commit loses nothing either: the callback was not
-answered yet (Daraja sends it again), and a payout whose result never arrives is resolved by the
-reconciler's Transaction Status query. Every outcome is written on the callback row; problems are
-flagged for staff.
+Daraja does not retry a callback (PROTOCOLS.md), so a callback is stored before anything else can
+fail, then applied: `receive` commits the raw row on its own and applies it in a second transaction
+that marks it processed; if applying fails the row stays unprocessed for the reconciler. Only the
+answers a Transaction Status query recovers (B2C results and timeouts, status results) are stored and
+applied in one transaction, the payout path's hot one: a process that dies before that commit leaves
+the payout `accepted`, and the reconciler's status query resolves it. A C2B or STK callback, which
+no query of ours would find again, is always stored first. Every outcome is written on the callback
+row; problems are flagged for staff.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from payouts import c2b
 from payouts.mpesa import results, wire
 
 _log = logging.getLogger(__name__)
+
+# Callbacks whose loss a Transaction Status query recovers (the payout or query they answer stays
+# open until its result is recorded): stored and applied in one transaction.
+RECOVERED_BY_STATUS_QUERY = frozenset({"b2c_result", "b2c_timeout", "status_result", "status_timeout"})
 
 KINDS = {
     "stk": "stk",
@@ -188,9 +193,19 @@ async def receive(
     remote_addr: str = "",
     reference: str | None = None,
 ) -> str:
-    """Store a callback and apply it in one transaction; returns the outcome ("" when it is left for
-    the reconciler). If applying raises, the raw row is committed alone (unprocessed) and processed
-    as `process` does. Raises only if the callback could not be stored at all."""
+    """Store a callback and apply it; returns the outcome ("" when it is left for the reconciler).
+    Raises only if the callback could not be stored at all (Daraja is then not answered "Accepted")."""
+    if kind not in RECOVERED_BY_STATUS_QUERY:
+        async with session_factory() as session:
+            row = await log.record(
+                session=session, kind=kind, body=body, raw=raw, remote_addr=remote_addr, reference=reference
+            )
+            await session.commit()
+        try:
+            return await process(session_factory, row.id)
+        except Exception:  # stored: the reconciler processes it again
+            _log.exception("processing M-Pesa callback %s failed; left for the reconciler", row.id)
+            return ""
     try:
         async with session_factory() as session:
             staged = outbox.run_after_commit(session)  # e.g. the payout's receipt job: run here, below

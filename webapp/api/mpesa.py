@@ -3,8 +3,9 @@
 POST /cb/<token>/{stk, b2c/result, b2c/timeout, status/result, balance/result, c2b/validation,
 c2b/confirmation, ...} (prefix MPESA_CALLBACK_PATH_PREFIX, "cb"; the old "/mpesa/" outside production
 only): wrong token -> 403 and nothing is stored; otherwise the raw body is
-stored and applied idempotently in one transaction (stored alone, unprocessed, if applying fails),
-then answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}` (a C2B validation gets its
+stored before anything else can fail (Daraja does not retry callbacks; a B2C or status answer,
+which our Transaction Status query recovers, is stored and applied in one transaction) and applied
+idempotently, then answered 200 `{"ResultCode":0,"ResultDesc":"Accepted"}` (a C2B validation gets its
 accept/reject reply). Malformed bodies are recorded, answered 200
 and flagged for staff. A C2B confirmation or an STK callback credits nothing by itself: the payment
 is pending (GET /api/staff/payouts/pending-mpesa) until our own Daraja query confirms it.
@@ -123,8 +124,8 @@ async def daraja_callback(token: str, kind: str, request: Request) -> JSONRespon
         body = json.loads(raw)
     except ValueError:
         body = None
-    # stored and applied in one transaction (or stored alone, unprocessed, for the reconciler, if
-    # applying fails); raises, so Daraja is not answered "Accepted", only if nothing could be stored
+    # stored, then applied (payouts.callbacks.receive); raises, so Daraja is not answered "Accepted",
+    # only if nothing could be stored
     outcome = await callbacks.receive(
         current.session_factory, kind=name, body=body, raw=raw, remote_addr=ip,
         reference=callbacks.reference_of(name, body),

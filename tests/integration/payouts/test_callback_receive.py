@@ -1,4 +1,5 @@
-"""A callback is stored and applied in one transaction (`payouts.callbacks.receive`); when applying
+"""A B2C or status answer is stored and applied in one transaction (`payouts.callbacks.receive`); a C2B or
+STK callback is stored first, on its own (Daraja does not retry callbacks); when applying
 fails, the raw row is still stored, unprocessed, for the reconciler; when it cannot be stored at
 all, receive raises (so Daraja is not answered "Accepted")."""
 
@@ -145,3 +146,37 @@ async def test_a_payout_result_runs_the_customers_receipt_job_here(
     # a duplicate result changes nothing and runs nothing again
     assert await callbacks.receive(session_factory, kind="b2c_result", body=body, raw="{}") == "duplicate"
     assert len(installed.sent) == 1
+
+
+class _ProcessDied(BaseException):
+    """Stands for a kill -9 or an out-of-memory kill mid-apply: nothing after it runs."""
+
+
+@pytest.mark.parametrize("kind", ["c2b_confirmation", "c2b_validation", "stk"])
+async def test_a_callback_no_query_would_find_again_is_stored_before_it_is_applied(
+    session_factory: Factory, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Daraja does not retry callbacks: a paybill payment whose process dies while applying it must
+    still be on record (unprocessed, for the reconciler), or nothing of ours would ever find it."""
+
+    async def dies(session: AsyncSession, body: Any) -> tuple[str, str]:
+        await session.execute(select(1))
+        raise _ProcessDied
+
+    monkeypatch.setitem(callbacks.HANDLERS, kind, dies)
+    with pytest.raises(_ProcessDied):
+        await callbacks.receive(
+            session_factory, kind=kind, body={"TransID": "RKT1"}, raw='{"TransID": "RKT1"}'
+        )
+    [row] = await _rows(session_factory)
+    assert (row.kind, row.processed, row.raw) == (kind, False, '{"TransID": "RKT1"}')
+
+
+def test_no_callback_a_status_query_cannot_recover_is_applied_in_the_storing_transaction() -> None:
+    unrecoverable = set(callbacks.KINDS.values()) - {
+        "b2c_result",
+        "b2c_timeout",
+        "status_result",
+        "status_timeout",
+    }
+    assert not unrecoverable & callbacks.RECOVERED_BY_STATUS_QUERY
