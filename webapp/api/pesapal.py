@@ -424,7 +424,9 @@ def _refund_alert_text(kind: str, order: Any, row: Any) -> tuple[str, int, str]:
         amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
         return (
             f"PesaPal refund {row.id} of {amount} ({ref}) has had no known outcome for {row.checks} status "
-            f"checks (still held, still checked): {row.outcome}",
+            "checks (still held, still checked). Next: check PesaPal's dashboard (a refund awaiting the "
+            "merchant's approval leaves the payment Completed: approve it there); if PesaPal has no such "
+            f"refund, two staff release the hold. Last: {row.outcome}",
             50,
             "",
         )

@@ -90,6 +90,29 @@ async def test_a_long_unknown_refund_raises_one_alert_and_is_still_checked(
     assert await jobs.reconcile_refunds() == 0
 
 
+async def test_a_refund_pesapal_shows_completed_escalates_held_and_is_booked_when_approved(
+    factory: Factory, clock: FixedClock, rail: Rail, rt: SimpleNamespace
+) -> None:
+    """PesaPal answers every check with Completed (the refund awaits the merchant's approval): never
+    released, one long-unknown alert saying what next, booked once when approved."""
+    rail.status_fails, rail.approved = False, False
+    paid = await _paid(factory)
+    unknown = await _refund(factory, rail, paid)
+    for _ in range(jobs.LONG_UNKNOWN_CHECKS + 1):
+        clock.advance(seconds=jobs.RECHECK_AFTER.total_seconds())
+        assert await jobs.reconcile_refunds() == 1
+        assert await jobs.check_refund(unknown.refund_id) == "unknown"
+    (staged,) = await _staged(factory, refunds.CASE_JOB)
+    alert_id = await pesapal_api.open_refund_case(**staged)  # type: ignore[arg-type]
+    async with factory() as session:
+        alert = await session.get(Alert, alert_id)
+        assert alert is not None and alert.rule_code == "refund_long_unknown"
+        assert "Completed" in alert.summary and "dashboard" in alert.summary, alert.summary
+    rail.approved = True
+    assert await jobs.check_refund(unknown.refund_id) == "refunded"
+    assert await jobs.reconcile_refunds() == 0
+
+
 async def test_a_young_unknown_refund_raises_none(factory: Factory, rail: Rail, rt: SimpleNamespace) -> None:
     paid = await _paid(factory)
     assert (await _refund(factory, rail, paid)).status == "unknown"
