@@ -142,8 +142,14 @@ class Stack:
     def stop(self) -> None:
         """Stop every process this stack started, with its process group (idempotent).
 
-        Groups are signalled only while their leader is alive and unreaped, so a recycled pid is
-        never hit."""
+        A worker that died (a chaos test's kill -9) leaves its RQ scheduler child running in its
+        group, consuming the test's Redis database after the test: those groups get SIGKILL too.
+        Linux keeps a pid from reuse while a process group of that id has members, so only our own
+        stragglers are hit."""
+        ended = [p for p in [*self.workers, *self.processes] if p.poll() is not None]
+        for process in ended:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
         running = [p for p in [*self.workers, *self.processes] if p.poll() is None]
         for process in running:
             with contextlib.suppress(ProcessLookupError):
