@@ -3,8 +3,10 @@
 payout sent again once two people agree (core.payments.retries), and paybill payments held in
 suspense released to a customer by two people (payouts.c2b_suspense). PesaPal refunds not settled
 (being sent, or their outcome unknown with the amount held) with their age, and "check with PesaPal
-now": its transaction status settles the refund (core.rails.refund_requests.check_status), never a
-second refund."""
+now": its transaction status books a refund it shows made (core.rails.refund_requests.check_status),
+never a second refund; a Completed status leaves it held (it may await the merchant's approval).
+"PesaPal has no such refund: release the hold" is proposed by one staff member after checking
+PesaPal's dashboard and confirmed by a different one (core.rails.refund_release)."""
 
 from __future__ import annotations
 
@@ -20,13 +22,13 @@ from core.auth.permissions import Permission
 from core.payments import queries as payment_queries
 from core.payments import retries
 from core.payments.types import PayoutStatus
-from core.rails import refund_requests
+from core.rails import refund_release, refund_requests
 from core.rails import refunds as rail_refunds
 from core.rails.errors import RailError
 from payouts import c2b_suspense
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal import labels
-from webapp.staff_portal.actions import attempt
+from webapp.staff_portal.actions import attempt, message
 from webapp.staff_portal.auth import PREFIX, may, render, staff_of, staff_page
 from webapp.web import forms, i18n, pagination
 from webapp.web.portal import Page, WebError
@@ -42,6 +44,10 @@ PAGE = 50
 
 class RetryForm(BaseModel):
     reason: str = Field(min_length=3, max_length=300)
+
+
+class RefundReleaseForm(BaseModel):
+    reason: str = Field(min_length=10, max_length=200)  # what PesaPal's dashboard shows
 
 
 class ReleaseForm(BaseModel):
@@ -76,8 +82,12 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
         session=session, before=pagination.cursor(page.request.query_params.get("cbefore")), limit=20
     )
     suspense = await payment_queries.c2b_in_suspense(session=session, limit=PAGE)
+    viewer = f"staff:{staff_of(page).id}"
     refunds = [
-        _refund_row(row, page.now) for row in await rail_refunds.open_refunds(session=session, limit=PAGE)
+        _refund_row(
+            row, page.now, await refund_release.proposal_of(session=session, refund_id=row.id), viewer
+        )
+        for row in await rail_refunds.open_refunds(session=session, limit=PAGE)
     ]
     await session.commit()
     context: dict[str, object] = {"errors": {}, "values": {}, "error": ""}
@@ -90,10 +100,13 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
     )  # fmt: skip
 
 
-def _refund_row(row: Any, now: datetime) -> dict[str, object]:
+def _refund_row(
+    row: Any, now: datetime, proposal: refund_release.Proposal | None, viewer: str
+) -> dict[str, object]:
     minutes = max(0, int((now - row.created_at).total_seconds() // 60))
     return {"id": row.id, "order_id": row.order_id, "status": row.status, "amount_minor": row.amount_minor,
-            "minutes": minutes, "checks": row.checks}  # fmt: skip
+            "minutes": minutes, "checks": row.checks, "proposal": proposal,
+            "proposed_by_me": proposal is not None and proposal.maker == viewer}  # fmt: skip
 
 
 @router.post("/payouts/refunds/{refund_id}/check")
@@ -113,6 +126,45 @@ async def check_refund(refund_id: RequestId, page: ApprovePage, session: DbSessi
         factory=runtime.session_factory, rail=rail, refund_id=refund_id, actor=f"staff:{staff_of(page).id}"
     )
     return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.refund_checked")
+
+
+@router.post("/payouts/refunds/{refund_id}/release")
+async def propose_refund_release(refund_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
+    """ "PesaPal has no such refund: release the hold", proposed after checking PesaPal's dashboard;
+    nothing is released until a different staff member confirms. Audited."""
+    result = await forms.parse(RefundReleaseForm, await page.request.form(), page.language)
+    if result.value is None:
+        return await _desk(page, session, errors=result.errors, values=result.values, error=" ")
+    work = refund_release.propose_release(
+        session=session, refund_id=refund_id, maker=f"staff:{staff_of(page).id}", reason=result.value.reason
+    )
+    outcome = await attempt(session, work, page.language)
+    if not outcome.ok:
+        return await _desk(page, session, error=outcome.error)
+    return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.refund_release_proposed")
+
+
+@router.post("/payouts/refunds/{refund_id}/release/confirm")
+async def confirm_refund_release(refund_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
+    """A second staff member confirms: PesaPal's status is asked once more (made -> booked), else
+    the hold is voided once; never the staff member who proposed it."""
+    runtime = get_runtime(page.request)
+    try:
+        row = await rail_refunds.get_refund(session=session, refund_id=refund_id)
+    except RailError as exc:
+        raise WebError(404, "web.error.not_found", page.language) from exc
+    await session.commit()
+    rail = runtime.collection_rails.get(row.rail)
+    if rail is None:
+        return await _desk(page, session, error=i18n.text("staff.payouts.refund_rail_missing", page.language))
+    try:
+        await refund_release.confirm_release(
+            factory=runtime.session_factory, rail=rail, refund_id=refund_id,
+            checker=f"staff:{staff_of(page).id}",
+        )  # fmt: skip
+    except RailError as exc:
+        return await _desk(page, session, error=message(exc, page.language))
+    return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.refund_released")
 
 
 @router.get("/payouts/{payout_id}")

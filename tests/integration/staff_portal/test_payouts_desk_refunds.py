@@ -28,8 +28,8 @@ def test_every_refund_state_has_a_label(language: str) -> None:
         found = {m.id: m.string for m in read_po(handle) if m.id}
     for status in RefundStatus:
         assert found.get(f"staff.code.refund.{status.value}"), (language, status)
-    for status in ("pending", "unknown"):  # what next, for the open ones the desk lists
-        assert found.get(f"staff.payouts.refund_next.{status}"), (language, status)
+    for open_status in ("pending", "unknown"):  # what next, for the open ones the desk lists
+        assert found.get(f"staff.payouts.refund_next.{open_status}"), (language, open_status)
 
 
 async def test_open_refunds_on_the_desk_in_both_languages_and_checked_from_there(
@@ -113,3 +113,64 @@ async def test_a_support_user_sees_refunds_without_the_check_button(session_fact
         )
         assert denied.status_code == 403
     assert rail.asked == 0
+
+
+async def test_two_staff_release_an_unknown_refund_from_the_desk(session_factory: Factory) -> None:
+    """ "PesaPal has no such refund: release the hold": proposed by one finance member (nothing released),
+    who cannot confirm it; a second one confirms; the hold is voided once; audited as each."""
+    clock = FixedClock()
+    engine = session_factory.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    factory = make_session_factory(engine, clock=clock)
+    maker = await make_staff(factory, clock, "finance")
+    clock.advance(seconds=5)
+    checker = await make_staff(factory, clock, "finance")
+    paid, rail = await _paid(factory), Rail(answer="lost")
+    unknown = await _refund(factory, rail, paid)
+    release = f"/staff/payouts/refunds/{unknown.refund_id}/release"
+    async with portal_client(factory, clock) as (_app, client, runtime):
+        runtime.collection_rails = {"pesapal": rail}
+        await sign_in(client, clock, maker)
+        page = await client.get("/staff/payouts")
+        assert (
+            f'action="{release}"' in page.text and "PesaPal has no such refund: release the hold" in page.text
+        )
+        token = csrf_of(page.text)
+        short = await client.post(release, data={"csrf_token": token, "reason": "none"})
+        assert short.status_code == 422
+        proposed = await client.post(
+            release, data={"csrf_token": token, "reason": "no refund on PesaPal's dashboard"}
+        )
+        assert proposed.status_code == 303, proposed.text
+        assert "notice=staff.notice.refund_release_proposed" in proposed.headers["location"]
+        mine = await client.get("/staff/payouts")
+        assert f"Release proposed by staff:{maker.id}: no refund on PesaPal&#39;s dashboard" in mine.text
+        assert "Waiting for a second staff member to confirm." in mine.text
+        assert f'action="{release}/confirm"' not in mine.text
+        own = await client.post(f"{release}/confirm", data={"csrf_token": token})
+        assert own.status_code == 422 and "A different staff member must confirm" in own.text
+        assert await _money(factory, paid) == (Decimal("300.00"), Decimal("200.00"), Decimal("0.00"), 0)
+
+        client.cookies.clear()
+        await sign_in(client, clock, checker)
+        theirs = await client.get("/staff/payouts")
+        assert f'action="{release}/confirm"' in theirs.text
+        done = await client.post(f"{release}/confirm", data={"csrf_token": csrf_of(theirs.text)})
+        assert done.status_code == 303 and "notice=staff.notice.refund_released" in done.headers["location"]
+        after = await client.get("/staff/payouts")
+        assert f'action="{release}' not in after.text  # settled: off the list
+        again = await client.post(f"{release}/confirm", data={"csrf_token": csrf_of(after.text)})
+        assert again.status_code == 422 and "no hold to release" in again.text
+    assert await _money(factory, paid) == (Decimal("300.00"), Decimal("300.00"), Decimal("0.00"), 0)
+    assert rail.sent == 1
+    async with factory() as session:
+        await chain_pending(session=session)
+        await session.commit()
+        rows = await session.execute(
+            select(AuditEntry.action, AuditEntry.actor).where(
+                AuditEntry.subject == f"rail_refund:{unknown.refund_id}"
+            )
+        )
+        found = set(rows.all())
+    assert ("rail.refund_release_proposed", f"staff:{maker.id}") in found
+    assert ("rail.refund_not_refunded", f"staff:{checker.id}") in found
