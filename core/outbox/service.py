@@ -25,6 +25,14 @@ RUNNER = "core.outbox.jobs.run"
 Target = TypeVar("Target", bound=Callable[..., Awaitable[Any]])
 _MARKS_ROW_DONE = "__outbox_marks_row_done__"
 _DONE_SQL = "UPDATE outbox SET status = 'done', done_at = $2 WHERE id = $1"
+
+
+def done_if_sql(*, row: str, at: str, when: str) -> str:
+    """The statement marking outbox row `row` done at `at` if `when` holds, as SQL text for a
+    data-modifying CTE of another core module's one-statement write (their placeholders, e.g. "$4")."""
+    return f"UPDATE outbox SET status = 'done', done_at = {at} WHERE id = {row} AND {when} RETURNING id"  # noqa: S608 (constant fragments, no input)
+
+
 _ENQUEUE_SQL = """
 INSERT INTO outbox (dedupe_key, job, queue, kwargs, status, attempts, created_at, dispatched_at)
 VALUES ($1, $2, $3, $4::text::json, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -283,6 +284,33 @@ UPDATE payouts SET conversation_id = coalesce(conversation_id, $2),
   updated_at = CASE WHEN status IN ('submitted', 'unknown') THEN $3 ELSE updated_at END
 WHERE id = $1 RETURNING id
 """
+
+
+_ACCEPTED_THEN_OUTBOX_DONE = (  # constant fragments, no input
+    "WITH accepted AS (" + ACCEPT_SQL.strip() + "),\n"  # noqa: S608
+    "done AS (" + outbox.done_if_sql(row="$4", at="$3", when="EXISTS (SELECT 1 FROM accepted)") + ")"
+)
+
+
+async def accept_at_once(
+    connection: Statements,
+    *,
+    payout_id: str,
+    conversation_id: str,
+    now: datetime,
+    outbox_id: int | None,
+    also: str = "",
+    also_arguments: Sequence[Any] = (),
+) -> bool:
+    """Daraja accepted the request: the payout `accepted` and the send's outbox row done, in one
+    autocommitted statement on PostgreSQL (data-modifying CTEs: all or nothing). `also` adds the
+    caller's own CTEs (",\nname AS (...)", parameters from $5 in `also_arguments`), to be written
+    only `WHERE EXISTS (SELECT 1 FROM accepted)`. False, nothing written, when there is no such payout."""
+    row = await connection.fetchrow(
+        _ACCEPTED_THEN_OUTBOX_DONE + also + "\nSELECT (SELECT count(*) FROM accepted) AS accepted",  # noqa: S608
+        payout_id, conversation_id, now, outbox_id, *also_arguments,
+    )  # fmt: skip
+    return row is not None and row["accepted"] > 0
 
 
 async def mark_accepted(*, session: AsyncSession, payout_id: str, conversation_id: str) -> None:
