@@ -8,7 +8,8 @@ hint. It is recorded; for an order of ours it stages our own GetTransactionStatu
 GET /pesapal/return: where PesaPal sends the customer back (a hint too). GET /p/<code>: the short
 link the payment SMS carries, redirecting to PesaPal's page. Staff: flagged and reversed orders,
 unmatched notifications, and a refund (never above what was paid; recorded and held before
-PesaPal is asked, an unknown outcome settled by PesaPal's status: core.rails.refund_requests).
+PesaPal is asked, an unknown outcome booked when PesaPal's status shows it made, never re-sent:
+core.rails.refund_requests; its hold released only by two staff: core.rails.refund_release).
 `open_reversal_case` is the job core stages when PesaPal reverses a payment we had credited: an
 alert and a compliance case. `open_refund_case` is the one core.rails.refunds stages about a refund:
 made after its hold was released with the wallet short (alert and case), unknown too long (alert),
@@ -315,9 +316,14 @@ async def refunds_of_order(order_id: int, staff: PayoutsStaff, session: DbSessio
 @router.get("/api/staff/pesapal/refunds")
 async def open_refunds(staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
     """Refunds not settled yet: being sent, or their outcome unknown (held; PesaPal's status is asked
-    every few minutes)."""
+    every few minutes), each with the release two staff may have begun (`release_proposed`)."""
     rows = await rail_refunds.open_refunds(session=session)
-    return {"refunds": [refund_requests.view(row) for row in rows]}
+    shown = []
+    for row in rows:
+        proposal = await refund_release.proposal_of(session=session, refund_id=row.id)
+        release = {"proposed_by": proposal.maker, "reason": proposal.reason} if proposal else None
+        shown.append({**refund_requests.view(row), "release_proposed": release})
+    return {"refunds": shown}
 
 
 class ReleaseBody(BaseModel):

@@ -112,7 +112,8 @@ def _refund_row(
 @router.post("/payouts/refunds/{refund_id}/check")
 async def check_refund(refund_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
     """Ask PesaPal's transaction status about an open refund now (what a staff retry does first):
-    made -> booked once, not made -> released; it is never sent again from here. Audited per state."""
+    made -> booked once; Completed -> still held (it may await the merchant's approval); it is never
+    sent again from here. Audited per state."""
     runtime = get_runtime(page.request)
     try:
         row = await rail_refunds.get_refund(session=session, refund_id=refund_id)

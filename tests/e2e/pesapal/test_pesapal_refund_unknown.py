@@ -114,6 +114,8 @@ async def test_request_lost_then_the_scheduled_check_keeps_it_unknown_and_held(
         release, json={"reason": "no refund on PesaPal's dashboard"}, headers=finance
     )
     assert proposed.status_code == 202 and proposed.json()["status"] == "release_proposed", proposed.text
+    (waiting,) = (await client.get("/api/staff/pesapal/refunds", headers=finance)).json()["refunds"]
+    assert waiting["release_proposed"]["reason"] == "no refund on PesaPal's dashboard"
     own = await client.post(f"{release}/confirm", headers=finance)
     assert own.status_code == 409 and own.json()["code"] == "refund_release_same_person", own.text
     assert await _wallet(rt) == (Money.of("300", Asset.KES), Money.of("0", Asset.KES))
