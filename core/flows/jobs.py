@@ -116,21 +116,24 @@ async def payout_finished(payout_id: str, outbox_id: int | None = None) -> str:
         refused = payout.status == PayoutStatus.FAILED.value
         reference = payout.idempotency_key
         compliance = rt.compliance if refused else None
-        if outbox_id is not None and compliance is None:  # done in the read's own transaction
+        done_in_read = outbox_id is not None and compliance is None and customer is None
+        if done_in_read and outbox_id is not None:  # nothing else to do: done in the read's transaction
             await outbox.mark_done(session=session, outbox_id=outbox_id)
             await session.commit()
     if compliance is not None:
         # nothing left the wallet: the movement stops counting against the customer's limits
         # (the gate writes in its own session: this job's read session is closed first, for SQLite)
         await compliance.reverse(reference=reference)
-        if outbox_id is not None:  # after the reversal: a rerun reverses (idempotently) first
-            await outbox.finish(session_factory=rt.session_factory, outbox_id=outbox_id)
     if customer is not None:
         code = "sms.sell_receipt" if outcome == "paid" else "sms.payout_failed_refunded"
         await flows.notify(
             phone=customer.phone, code=code, language=customer.language,
             reference=f"payout-finished-{payout_id}", **values,
         )  # fmt: skip
+    if outbox_id is not None and not done_in_read:
+        # last: a process that dies before this leaves the row for a rerun, which repeats the steps
+        # above idempotently (the reversal by its reference, the SMS by its fixed reference)
+        await outbox.finish(session_factory=rt.session_factory, outbox_id=outbox_id)
     return outcome
 
 

@@ -162,3 +162,32 @@ async def test_a_payout_without_a_known_customer_sends_nothing(
     await _finish(session_factory, payout_id, "0")
     assert await jobs.payout_finished(payout_id) == "skipped"
     assert notifier.sent == []
+
+
+class _ProcessDied(BaseException):
+    """Stands for a kill -9 while the SMS is being handed over: nothing after it runs."""
+
+
+async def test_a_receipt_job_that_dies_before_the_sms_leaves_its_row_to_run_again(
+    session_factory: Factory, notifier: FakeNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payout_id, _phone = await _sell_payout(session_factory, "en")
+    await _finish(session_factory, payout_id, "0")
+    async with session_factory() as session:
+        [row] = (
+            await session.execute(select(OutboxJob).where(OutboxJob.job == payments.FINISHED_JOB))
+        ).scalars()
+
+    async def dies(**_: object) -> None:
+        raise _ProcessDied
+
+    monkeypatch.setattr(notifier, "send_sms", dies)
+    with pytest.raises(_ProcessDied):
+        await outbox_jobs.run(row.id)
+    async with session_factory() as session:
+        assert (await session.get(OutboxJob, row.id)).status != "done"  # type: ignore[union-attr]
+    monkeypatch.undo()
+    await outbox_jobs.run(row.id)  # the rerun (the relay's redispatch) sends it
+    assert [reference for _, _, reference in notifier.sent] == [f"payout-finished-{payout_id}"]
+    async with session_factory() as session:
+        assert (await session.get(OutboxJob, row.id)).status == "done"  # type: ignore[union-attr]
