@@ -13,6 +13,7 @@ import shutil
 import socket
 import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +29,24 @@ from core import runtime as runtime_module
 from core.config import get_settings
 from core.db.session import make_engine, make_session_factory
 from webapp.schema import upgrade
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Close the event loop pytest-asyncio leaves set after an async test. Left open, it was
+    collected unclosed in whichever later test dropped it (a sync test's `asyncio.run`), and the
+    ResourceWarning failed that innocent test, depending on the order the tests ran in."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # not the main thread, or no loop to be had
+            return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+    asyncio.set_event_loop(None)
+
 
 PG_ADMIN_DSN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_ADMIN_URL = os.environ.get("KIBETI_TEST_REDIS", "redis://127.0.0.1:6379/0")
