@@ -47,4 +47,16 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] || ! command -
     exit 1
   fi
 fi
-echo "PostgreSQL and Redis are up; nginx and promtool are installed."
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Chromium for the browser tests ..."
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || { echo "apt-get could not install chromium" >&2; exit 1; }
+  else
+    echo "Chromium is missing. Install it with:" >&2
+    echo "  sudo apt-get install -y chromium   (Debian/Ubuntu)" >&2
+    exit 1
+  fi
+fi
+echo "PostgreSQL and Redis are up; nginx, promtool and Chromium are installed."
