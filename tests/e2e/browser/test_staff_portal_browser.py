@@ -119,7 +119,7 @@ async def test_staff_portal_done_when(stack: Stack, browser: Browser) -> None:
     await expect(page.locator("svg.chart").first).to_be_visible()  # the day's traffic
     await screenshot(page, "staff-dashboard", for_docs=True)
     await _visit(page, "/staff/cases", "staff-cases")
-    row = page.get_by_role("row").filter(has_text="identity_not_found")
+    row = page.get_by_role("row").filter(has_text="ID not found in the register")
     await row.get_by_role("button", name="Open a case").click()
     await expect(page.get_by_role("status")).to_contain_text("Case opened")
     await page.get_by_label("Staff email").fill(officer)
