@@ -31,7 +31,7 @@ from core.money import Asset, Money
 from core.outbox import service as outbox
 from core.rails.errors import RailOrderConflict, RefundInProgress, RefundTooLarge, UnknownRailOrder
 from core.rails.models import RailOrder, RailRefund
-from core.rails.service import check_refund
+from core.rails.service import check_refund, take_back_postings
 
 
 def refund_key(order: RailOrder, refunded_through_minor: int) -> str:
@@ -254,21 +254,12 @@ async def settle_made_late(*, session: AsyncSession, refund_id: int, outcome: st
     if row.status != RefundStatus.NOT_REFUNDED.value:
         return False
     amount = Money.from_minor(row.amount_minor, Asset.KES)
-    available = await ledger.available(session=session, account_id=order.account_id)
-    taken = min(max(available, Money.zero(Asset.KES)), amount)
-    owed = amount - taken
-    clearing = await ledger.system_account(session=session, kind=AccountKind.RAIL_CLEARING, asset=Asset.KES)
-    postings = [PostingRequest(clearing.id, amount)]
-    if taken.is_positive():
-        postings.append(PostingRequest(order.account_id, -taken))
-    if owed.is_positive():
-        suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
-        postings.append(PostingRequest(suspense.id, -owed))
+    postings, owed = await take_back_postings(session, order.account_id, amount)
     entry = await ledger.post_entry(
         session=session, idempotency_key=late_key(order, row), kind=f"{order.rail}_refund", postings=postings,
         memo=f"{order.rail} refund {order.confirmation} (made after release)"[:200],
         details={"rail_order_id": order.id, "rail_refund_id": row.id, "staff": row.staff_email,
-                 "taken_minor": taken.minor, "owed_minor": owed.minor},
+                 "taken_minor": (amount - owed).minor, "owed_minor": owed.minor},
     )  # fmt: skip
     now = clock_of(session).now()
     # what the provider gave back counts against what may still be refunded (never above what was paid)

@@ -324,27 +324,36 @@ async def _check_remainder(session: AsyncSession, order: RailOrder) -> None:
     await refunds.stage_case(session=session, kind=refunds.CASE_REVERSED_AFTER_PARTIAL, order_id=order.id)
 
 
-async def _reverse(session: AsyncSession, order: RailOrder, result: CollectionResult) -> None:
-    """The provider took a credited payment back: a new entry takes it from the wallet as far as it
-    goes; the rest is owed (suspense) until staff recover it through the case."""
-    amount = Money.from_minor(order.amount_minor, Asset.KES)
-    available = await ledger.available(session=session, account_id=order.account_id)
+async def take_back_postings(
+    session: AsyncSession, account_id: int, amount: Money
+) -> tuple[list[PostingRequest], Money]:
+    """Legs taking `amount` back into rail clearing from a wallet as far as its available balance goes,
+    the rest owed in suspense; and what is owed."""
+    available = await ledger.available(session=session, account_id=account_id)
     taken = min(max(available, Money.zero(Asset.KES)), amount)
     owed = amount - taken
     clearing = await ledger.system_account(session=session, kind=AccountKind.RAIL_CLEARING, asset=Asset.KES)
     postings = [PostingRequest(clearing.id, amount)]
     if taken.is_positive():
-        postings.append(PostingRequest(order.account_id, -taken))
+        postings.append(PostingRequest(account_id, -taken))
     if owed.is_positive():
         suspense = await ledger.system_account(session=session, kind=AccountKind.SUSPENSE, asset=Asset.KES)
         postings.append(PostingRequest(suspense.id, -owed))
+    return postings, owed
+
+
+async def _reverse(session: AsyncSession, order: RailOrder, result: CollectionResult) -> None:
+    """The provider took a credited payment back: a new entry takes it from the wallet as far as it
+    goes; the rest is owed (suspense) until staff recover it through the case."""
+    amount = Money.from_minor(order.amount_minor, Asset.KES)
+    postings, owed = await take_back_postings(session, order.account_id, amount)
     entry = await ledger.post_entry(
         session=session,
         idempotency_key=f"rail:{order.rail}:{order.merchant_reference}:reversed",
         kind=f"{order.rail}_reversal",
         postings=postings,
         memo=f"{order.rail} reversed {order.confirmation}"[:200],
-        details={"rail_order_id": order.id, "taken_minor": taken.minor, "owed_minor": owed.minor},
+        details={"rail_order_id": order.id, "taken_minor": (amount - owed).minor, "owed_minor": owed.minor},
     )
     order.reversal_entry_id, order.status = entry.entry_id, OrderStatus.REVERSED.value
     order.flag_reason = f"reversed by the provider after credit; KES {owed.amount} owed"[:255]
