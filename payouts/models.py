@@ -17,6 +17,8 @@ class MpesaApiCall(Base):
     __tablename__ = "mpesa_api_calls"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # the call's own key (ApiCall.call_id): a retried write of the same call adds no second row
+    call_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True, index=True)
     api: Mapped[str] = mapped_column(String(32), index=True)
     path: Mapped[str] = mapped_column(String(120))
     reference: Mapped[str] = mapped_column(String(64), default="", index=True)

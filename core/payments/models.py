@@ -57,7 +57,8 @@ class Payout(Base):
     flag_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # indexed: every claim sums the payouts submitted since midnight (the shortcode's daily value)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
