@@ -93,5 +93,5 @@ def install(runtime: Runtime) -> None:
 
 def get() -> Runtime:
     if _current is None:
-        raise RuntimeError("no Runtime installed: start processes through webapp.bootstrap")
+        raise RuntimeError("no Runtime installed: start processes through the composition root (bootstrap)")
     return _current

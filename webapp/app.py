@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from core import runtime as runtime_module
 from core.runtime import Runtime
 from webapp import api, docs
-from webapp.bootstrap import build_runtime, wire_web
+from webapp.bootstrap import build_runtime, wire_job_handlers, wire_web
 from webapp.observability.metrics import MetricsMiddleware
 from webapp.queues import InProcessJobQueue
 from webapp.scheduler import run_scheduler
@@ -54,6 +54,7 @@ def create_app(
         current = runtime or build_runtime()
         if current.ussd_engine is None:  # a Runtime built for another process kind, or by hand in a test
             wire_web(current)
+        wire_job_handlers()  # (again: a Runtime built by hand did not)
         runtime_module.install(current)
         app.state.runtime = current
         if isinstance(current.queue, InProcessJobQueue):

@@ -22,6 +22,7 @@ from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db.session import make_engine, make_session_factory
 from core.logging import configure_logging
+from core.outbox import handlers
 from core.runtime import Runtime
 from core.telegram.store import build_chat_states
 from webapp.http_get import httpx_get
@@ -39,6 +40,18 @@ ADAPTER_BUILDERS: dict[str, str] = {
     "collection_rails": "payouts.rails.build",
 }
 RATE_SOURCES_BUILDER = "core.fx.sources.build_sources"
+# The jobs core names (core.outbox.handlers) -> what does them; the aliases are the dotted paths
+# core staged them under before it named them (rows still in the outbox run through these).
+JOB_HANDLERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    handlers.OPEN_REVERSAL_CASE: (
+        "webapp.api.pesapal.open_reversal_case",
+        ("webapp.api.pesapal.open_reversal_case",),
+    ),
+    handlers.OPEN_REFUND_CASE: (
+        "webapp.api.pesapal.open_refund_case",
+        ("webapp.api.pesapal.open_refund_case",),
+    ),
+}
 NOTIFIER_BY_CHANNEL = "channels.telegram.notifier.build"
 
 
@@ -60,6 +73,12 @@ def _builder(dotted: str) -> Callable[..., Any]:
     if not callable(builder):
         raise BootstrapError(f"{dotted} does not exist; this process cannot start")
     return builder  # type: ignore[no-any-return]
+
+
+def wire_job_handlers() -> None:
+    """Register what does each job core names (every process: any of them may run an outbox job)."""
+    for name, (dotted, aliases) in JOB_HANDLERS.items():
+        handlers.register(name, _builder(dotted), aliases=aliases)
 
 
 def wire_web(runtime: Runtime) -> None:
@@ -134,6 +153,7 @@ def build_runtime(
     if runtime.notifier is not None:  # a linked Telegram chat, else SMS
         runtime.notifier = _builder(NOTIFIER_BY_CHANNEL)(runtime, runtime.notifier)
     runtime.rate_sources = list(_builder(RATE_SOURCES_BUILDER)(settings, get=httpx_get))
+    wire_job_handlers()
     if kind == "web":
         wire_web(runtime)
     return runtime

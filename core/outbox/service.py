@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from core.clock import clock_of
 from core.db.raw import run_on_session_connection
 from core.db.session import clock_of_factory
+from core.outbox import handlers
 from core.outbox.models import OutboxJob, OutboxStatus
 from core.ports import JobQueue
 
@@ -49,6 +50,15 @@ def marks_row_done(target: Target) -> Target:
 
 
 def resolve_job(dotted: str) -> Callable[..., Awaitable[Any]]:
+    """The function an outbox row names: a handler registered by name (core.outbox.handlers; an old
+    name's alias included), else a module-level function by dotted path."""
+    named = handlers.lookup(dotted)
+    if named is not None:
+        return named
+    if dotted.startswith(handlers.PREFIX):
+        raise handlers.UnknownHandler(
+            f"no handler registered for {dotted}: start processes through bootstrap"
+        )
     module_name, _, attribute = dotted.rpartition(".")
     target: Callable[..., Awaitable[Any]] = getattr(importlib.import_module(module_name), attribute)
     return target
@@ -57,7 +67,7 @@ def resolve_job(dotted: str) -> Callable[..., Awaitable[Any]]:
 def marks_own_row_done(job: str) -> bool:
     try:
         return bool(getattr(resolve_job(job), _MARKS_ROW_DONE, False))
-    except (ImportError, AttributeError, ValueError):
+    except (ImportError, AttributeError, ValueError, LookupError):
         return False
 
 

@@ -23,6 +23,7 @@ from core.clock import clock_of
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, EntryResult, PostingRequest
 from core.money import Asset, Money
+from core.outbox import handlers
 from core.outbox import service as outbox
 from core.ports import CollectionResult, CollectionState
 from core.rails.errors import RailOrderConflict, RefundTooLarge, UnknownRailOrder
@@ -30,8 +31,9 @@ from core.rails.models import FINAL_ORDER, OPEN_ORDER, OrderStatus, RailNotice, 
 
 SUBMIT_JOB = "core.rails.jobs.submit_order"
 CONFIRM_JOB = "core.rails.jobs.confirm_order"
-# The web app (which may import compliance) opens the staff case for a reversal after a credit.
-REVERSAL_CASE_JOB = "webapp.api.pesapal.open_reversal_case"
+# The staff alert and case for a reversal after a credit: a job core names (core.outbox.handlers),
+# done by whatever the composition root registers (the web app's, which may import compliance).
+REVERSAL_CASE_JOB = handlers.OPEN_REVERSAL_CASE
 QUEUE = "payouts"
 RESUBMIT_REFUSED = "a repeated submit was refused"
 MAX_HINTS = 20  # notifications per order that each trigger a status query
