@@ -210,4 +210,5 @@ TELEGRAM_CODES = (
     N_("telegram.button.lang"),
     N_("telegram.button.unlink"),
     N_("telegram.button.menu"),
+    N_("error.limit_rate_unavailable"),
 )
