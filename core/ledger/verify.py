@@ -35,10 +35,12 @@ async def verify(
     - each account's stored balance equals the sum of its postings (up to its rollup point);
     - no constrained account is negative, or below its pending holds;
     - each account's pending_out equals the sum of its pending holds;
-    - every entry has its money audit row, in the chain or still queued for it (audit_pending).
+    - every entry has its money audit row, in the chain or still queued for it (audit_pending);
+    - every posting names an existing account of its own asset.
     """
     report = VerifyReport()
     await _check_entries(session, report)
+    await _check_posting_accounts(session, report)
     await _check_audited(session, report)
     accounts = (
         (
@@ -88,6 +90,24 @@ async def _check_entries(session: AsyncSession, report: VerifyReport) -> None:
             report.problems.append(f"{currency} does not net to zero across the ledger: {net}")
     report.currency_totals = dict(totals)
     report.entries_checked = int((await session.execute(select(func.count(JournalEntry.id)))).scalar_one())
+
+
+async def _check_posting_accounts(session: AsyncSession, report: VerifyReport) -> None:
+    """Postings carry no foreign key to their account (ledger_0005): the posting paths check it."""
+    rows = (
+        await session.execute(
+            select(Posting.id, Posting.account_id, Posting.asset, Account.asset)
+            .outerjoin(Account, Account.id == Posting.account_id)
+            .where((Account.id.is_(None)) | (Account.asset != Posting.asset))
+            .order_by(Posting.id)
+            .limit(11)
+        )
+    ).all()
+    for posting_id, account_id, asset, held in rows[:10]:
+        what = "a missing account" if held is None else f"an account holding {held}"
+        report.problems.append(f"posting {posting_id} ({asset}) names {what}: {account_id}")
+    if len(rows) > 10:
+        report.problems.append("more postings name a missing account or another asset")
 
 
 async def _check_audited(session: AsyncSession, report: VerifyReport) -> None:
