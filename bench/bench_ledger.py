@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import random
@@ -227,6 +228,8 @@ def _process(args: tuple[str, list[int], int, int, float, str, bool]) -> tuple[i
     """(transfers done, client CPU seconds) of one client process."""
     import uvloop  # the event loop uvicorn serves the flows with
 
+    gc.collect()
+    gc.freeze()  # as the served app does after start-up (webapp/app.py): long-lived objects not rescanned
     runner, *rest = args
     started = time.process_time()
     done = uvloop.run((_asyncpg_clients if runner == "asyncpg" else _clients)(*rest))  # type: ignore[arg-type]
