@@ -5,10 +5,11 @@ confirm_order: ask the rail for the order's status (never trusting a notificatio
     completed buy executes the quote locked when the customer accepted it and texts the receipt.
 reconcile_rail_orders (periodic): orders left open are submitted or queried again; an order
     nobody paid within ORDER_TTL is cancelled with the provider.
-reconcile_refunds (periodic): each refund whose outcome is unknown (or whose sender died) gets
-    check_refund: the provider's status books it when it shows it made (REVERSED); a COMPLETED
-    status leaves it unknown and held (it may await the merchant's approval), escalated once to
-    staff when long unknown (core.rails.refund_requests.check_status).
+reconcile_refunds (periodic): each open refund (unknown, accepted by PesaPal and awaiting the
+    merchant's approval on its dashboard, or whose sender died) gets check_refund: the provider's
+    status books it when it shows it made (REVERSED); a COMPLETED status leaves it open and held
+    (it may await the merchant's approval), escalated once to staff when open too long: long
+    unknown, or accepted and still not approved (core.rails.refund_requests.check_status).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from core.ports import CollectionRail
 from core.quotes import service as quotes
 from core.rails import invoices, refund_requests, refunds, service
 from core.rails.errors import RailRefused
-from core.rails.models import OPEN_ORDER, OrderStatus, RailOrder
+from core.rails.models import OPEN_ORDER, OrderStatus, RailOrder, RailRefund
 
 log = logging.getLogger(__name__)
 JOB_QUEUES = {
@@ -47,6 +48,9 @@ RECHECK_AFTER = timedelta(minutes=2)  # an open order untouched this long is ask
 # An open refund this old, or asked about this many times, is raised to staff once (still checked).
 LONG_UNKNOWN_AGE = timedelta(minutes=30)
 LONG_UNKNOWN_CHECKS = 10
+# A refund PesaPal accepted and the merchant has not approved on PesaPal's dashboard this long (not
+# made, the amount held) is raised to staff once: approve it there, or release it by two people.
+AWAITING_APPROVAL_AGE = timedelta(minutes=30)
 REVERSAL_WATCH = timedelta(days=14)  # completed orders are asked about daily this long (chargebacks)
 METHOD_NAMES = {"AirtelKE": "Airtel Money", "MpesaKE": "M-Pesa", "TKashKE": "T-Kash"}  # PesaPal's names
 
@@ -256,10 +260,10 @@ async def watch_reversals() -> int:
 
 
 async def reconcile_refunds() -> int:
-    """Stage a status check for every open refund not on the wire (unknown, or pending past
-    refunds.IN_FLIGHT), once per RECHECK_AFTER slot; one open past LONG_UNKNOWN_AGE or
-    LONG_UNKNOWN_CHECKS also raises one staff alert (staged once per refund). Returns how many
-    checks were staged."""
+    """Stage a status check for every open refund not on the wire (unknown, accepted, or pending
+    past refunds.IN_FLIGHT), once per RECHECK_AFTER slot; one unknown past LONG_UNKNOWN_AGE or
+    LONG_UNKNOWN_CHECKS, or accepted and not approved past AWAITING_APPROVAL_AGE, also raises one
+    staff alert (staged once per refund and kind). Returns how many checks were staged."""
     rt = runtime.get()
     now = rt.clock.now()
     slot = int(now.timestamp() // RECHECK_AFTER.total_seconds())
@@ -268,10 +272,9 @@ async def reconcile_refunds() -> int:
         for row in await refunds.open_refunds(session=session):
             if row.status == refunds.RefundStatus.PENDING.value and now - row.updated_at < refunds.IN_FLIGHT:
                 continue
-            if now - row.created_at >= LONG_UNKNOWN_AGE or row.checks >= LONG_UNKNOWN_CHECKS:
-                await refunds.stage_case(
-                    session=session, kind=refunds.CASE_LONG_UNKNOWN, order_id=row.order_id, refund_id=row.id
-                )
+            kind = _escalation(row, now - row.created_at)
+            if kind:
+                await refunds.stage_case(session=session, kind=kind, order_id=row.order_id, refund_id=row.id)
             await outbox.enqueue(
                 session=session, job=CHECK_REFUND_JOB, kwargs={"refund_id": row.id},
                 dedupe_key=f"rail-refund-check:{row.id}:r{slot}", queue=service.QUEUE,
@@ -279,6 +282,15 @@ async def reconcile_refunds() -> int:
             staged += 1
         await session.commit()
     return staged
+
+
+def _escalation(row: RailRefund, age: timedelta) -> str:
+    """The staff alert an open refund is due ("" for none yet)."""
+    if row.status == refunds.RefundStatus.ACCEPTED.value:
+        return refunds.CASE_AWAITING_APPROVAL if age >= AWAITING_APPROVAL_AGE else ""
+    if age >= LONG_UNKNOWN_AGE or row.checks >= LONG_UNKNOWN_CHECKS:
+        return refunds.CASE_LONG_UNKNOWN
+    return ""
 
 
 async def check_refund(refund_id: int) -> str:
@@ -290,6 +302,6 @@ async def check_refund(refund_id: int) -> str:
     if rail is None:
         raise ServiceUnavailable(f"collection rail {row.rail!r} is not wired")
     outcome = await refund_requests.check_status(factory=rt.session_factory, rail=rail, refund_id=refund_id)
-    if outcome.status != refunds.RefundStatus.UNKNOWN.value:
+    if outcome.status not in refunds.OPEN_REFUND:  # settled: booked, released, ...
         telemetry.count("rail.refund", rail=row.rail, outcome=outcome.status)
     return outcome.status

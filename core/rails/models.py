@@ -67,8 +67,9 @@ class RailNotice(Base):
 
 class RailRefund(Base):
     """A refund of a rail payment, written (with a hold on the customer's wallet) before the provider
-    is asked: pending, then refunded (booked), refused or not_refunded (the hold released), or
-    unknown (no answer: the hold stays until the provider's status settles it)."""
+    is asked: pending, then unknown (no answer) or accepted (PesaPal took it; it awaits the merchant's
+    approval on PesaPal's dashboard), the hold staying until the provider's status shows it made
+    (refunded: booked); or refused / not_refunded (the hold released)."""
 
     __tablename__ = "rail_refunds"
 

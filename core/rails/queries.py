@@ -18,8 +18,8 @@ async def newest_orders(*, session: AsyncSession, limit: int) -> list[RailOrder]
 
 
 async def open_refund_counts(*, session: AsyncSession) -> tuple[dict[str, int], datetime | None]:
-    """Open rail refunds (pending, unknown: their amounts held) per state, zeros included, and when
-    the oldest of them was recorded (None: none open)."""
+    """Open rail refunds (pending, unknown, accepted: their amounts held) per state, zeros included,
+    and when the oldest of them was recorded (None: none open)."""
     rows = await session.execute(
         select(RailRefund.status, func.count(), func.min(RailRefund.created_at))
         .where(RailRefund.status.in_(OPEN_REFUND))
@@ -30,3 +30,18 @@ async def open_refund_counts(*, session: AsyncSession) -> tuple[dict[str, int], 
         counts[status] = int(n)
         oldest = first if oldest is None or (first is not None and first < oldest) else oldest
     return counts, oldest
+
+
+async def oldest_open_refund_by_state(*, session: AsyncSession) -> dict[str, datetime | None]:
+    """When the oldest open rail refund of each state was recorded (None: none in that state), so
+    that one accepted by PesaPal and waiting for the merchant's approval on its dashboard is told
+    apart from one whose outcome is unknown."""
+    rows = await session.execute(
+        select(RailRefund.status, func.min(RailRefund.created_at))
+        .where(RailRefund.status.in_(OPEN_REFUND))
+        .group_by(RailRefund.status)
+    )
+    oldest: dict[str, datetime | None] = dict.fromkeys(OPEN_REFUND, None)
+    for status, first in rows.all():
+        oldest[status] = first
+    return oldest

@@ -1,6 +1,8 @@
-"""Two staff members release the hold of a refund whose outcome is unknown, after checking the
-provider's dashboard: "PesaPal has no such refund: release the hold" (maker-checker). Nothing else
-releases it: a status that shows no refund may be one waiting for the merchant's approval.
+"""Two staff members release the hold of an open refund (its outcome unknown, or accepted by PesaPal
+and never approved on its dashboard), after checking the provider's dashboard: "PesaPal has no such
+refund: release the hold", or for an accepted one "declined or never approved there" (maker-checker).
+Nothing else releases it: a status that shows no refund may be one waiting for the merchant's
+approval.
 
 propose_release: the maker says what the dashboard showed; an audit row (PROPOSED) on the refund,
 chained at once. confirm_release: a different staff member confirms; PesaPal's status is asked one
@@ -98,10 +100,15 @@ async def confirm_release(
     )
     if checked.status not in OPEN_REFUND:
         return checked  # made after all (booked once), or settled meanwhile: nothing to release
+    shown = (
+        "the accepted refund declined or never approved"
+        if checked.status == RefundStatus.ACCEPTED.value
+        else "no such refund"
+    )
     async with factory() as session:
         released = await refunds.release(
             session=session, refund_id=refund_id, status=RefundStatus.NOT_REFUNDED, actor=checker,
-            outcome=f"released by two staff, PesaPal's dashboard showing no such refund: proposed by "
+            outcome=f"released by two staff, PesaPal's dashboard showing {shown}: proposed by "
             f"{proposal.maker} ({proposal.reason}), confirmed by {checker}",
         )  # fmt: skip
         if not released:

@@ -1,17 +1,21 @@
-"""A staff refund of a rail payment, start to end, and the status check that settles one whose
-outcome is unknown (from the staff retry and from the scheduled reconciler).
+"""A staff refund of a rail payment, start to end, and the status check that settles one that is
+open (from the staff retry and from the scheduled reconciler).
 
-request_refund: an open refund of the order (pending or unknown) is checked with the provider first
-and never sent again: made -> booked; otherwise RefundAwaitingOutcome (staff wait, check PesaPal's
-dashboard, or release it through two people: core.rails.refund_release). Else the refund is recorded
-and held (one transaction, committed), the rail is asked (outside any transaction), and its answer
-applied: accepted -> booked; refused in so many words -> released; anything else (no answer,
-timeout, 5xx, unreadable, a crash) -> unknown, still held.
-check_status: the provider's transaction status settles an unknown (or stale pending) refund only
-when it shows the refund made (REVERSED: booked once). COMPLETED does not say "not made": PesaPal
-has a refund request waiting for the merchant's approval while the payment still shows COMPLETED
-(its Refund Request: "A refund has to be approved by the merchant"), so the refund stays unknown and
-held, and escalates (core.rails.jobs: the long-unknown alert) until it is made or two staff release it.
+request_refund: an open refund of the order (pending, unknown or accepted) is checked with the
+provider first and never sent again: made -> booked; otherwise RefundAwaitingOutcome (staff wait,
+approve it on PesaPal's dashboard, or release it through two people: core.rails.refund_release).
+Else the refund is recorded and held (one transaction, committed), the rail is asked (outside any
+transaction), and its answer applied: accepted -> `accepted`, still held (PesaPal makes a refund
+only once the merchant approves it on its dashboard), then the status is asked at once (an
+approval may be instant); refused in so many words -> released; anything else (no answer,
+timeout, 5xx, an error PesaPal's code does not name as a refusal, unreadable, a crash) -> unknown,
+still held.
+check_status: the one path that books a refund. The provider's transaction status settles an open
+refund only when it shows the refund made (REVERSED: booked once, settle_made). COMPLETED does not
+say "not made": PesaPal has a refund request waiting for the merchant's approval while the payment
+still shows COMPLETED (its Refund Request: "A refund has to be approved by the merchant"), so the
+refund stays open (unknown or accepted) and held, and escalates (core.rails.jobs: the long-unknown
+and awaiting-approval alerts) until it is made or two staff release it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ Factory = async_sessionmaker[AsyncSession]
 SYSTEM = "system:rail-refunds"
 # In a refusal's outcome: we hold an earlier refund of the payment that was released as not made.
 HELD_RECORD = "our refund {id} of this payment was released as not made"
+# A refund PesaPal accepted: its outcome text starts so while it awaits the merchant's approval.
+ACCEPTED_SAID = "accepted by PesaPal, waiting for approval on PesaPal's dashboard"
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,15 @@ def message_of(row: RailRefund) -> str:
         )
     if row.status == RefundStatus.PENDING.value:
         return f"The refund of {amount} is being sent to PesaPal right now; look again in a minute."
+    if row.status == RefundStatus.ACCEPTED.value:
+        return (
+            f"Accepted by PesaPal, waiting for approval on PesaPal's dashboard: PesaPal makes the refund "
+            f"only once the merchant approves it there. The {amount} stays held on the customer's wallet "
+            "and nothing is debited until PesaPal's status shows the refund made (Reversed; asked every "
+            "few minutes), then it is booked once. Next: approve it on PesaPal's dashboard. If it was "
+            "declined there, two staff members release the hold (propose, then confirm); never refund "
+            "by other means."
+        )
     return (
         f"Outcome unknown: we are checking with PesaPal. The {amount} stays held on the customer's wallet "
         "until PesaPal's status shows the refund made (asked every few minutes; a refund waiting for the "
@@ -116,13 +131,17 @@ def awaiting_message(row: RailRefund) -> str:
     """Why a new refund of the payment is not sent while this one has no definite outcome."""
     return (
         f"A refund of this payment is already with PesaPal awaiting an outcome (refund {row.id}, "
-        f"{_kes(row.amount_minor)}, {row.status}); nothing was sent again and nothing more was held. "
+        f"{_kes(row.amount_minor)}, {_state_said(row)}); nothing was sent again and nothing more was held. "
         "Next: wait, we ask PesaPal's status every few minutes and book it once when PesaPal shows it "
         "made (a refund may be waiting for the merchant's approval on PesaPal's dashboard: approve it "
         "there). If PesaPal's dashboard has no such refund, release the hold through the two-person "
         f"release (POST /api/staff/pesapal/refunds/{row.id}/release, then a second staff member "
         "confirms), then ask for the refund again."
     )
+
+
+def _state_said(row: RailRefund) -> str:
+    return ACCEPTED_SAID if row.status == RefundStatus.ACCEPTED.value else row.status
 
 
 def outcome_of(row: RailRefund) -> RefundOutcome:
@@ -147,7 +166,9 @@ async def _reload(factory: Factory, refund_id: int) -> RefundOutcome:
 async def check_status(
     *, factory: Factory, rail: CollectionRail, refund_id: int, actor: str = SYSTEM
 ) -> RefundOutcome:
-    """Ask the provider's transaction status about an open refund and settle it when it says."""
+    """Ask the provider's transaction status about an open refund and settle it when it says: the
+    one path that books a refund (REVERSED: settle_made, once). Anything else leaves it open and
+    held: an accepted one stays accepted, a pending or unknown one is unknown."""
     async with factory() as session:
         row = await refunds.get_refund(session=session, refund_id=refund_id, lock=True)
         if row.status not in OPEN_REFUND:
@@ -157,14 +178,16 @@ async def check_status(
             return outcome_of(row)  # its sender may still be waiting for the answer
         order = await service.get_order(session=session, order_id=row.order_id)
         tracking = order.tracking_id or ""
+        accepted = row.status == RefundStatus.ACCEPTED.value
         row.checks += 1
         await session.commit()
+    head = f"{ACCEPTED_SAID}; " if accepted else ""
     try:
         result = await rail.collection_status(provider_reference=tracking)
     except RailError as exc:
         async with factory() as session:
             await refunds.mark_unknown(
-                session=session, refund_id=refund_id, outcome=f"status query: {exc}", actor=actor
+                session=session, refund_id=refund_id, outcome=f"{head}status query: {exc}", actor=actor
             )
             await session.commit()
         return await _reload(factory, refund_id)
@@ -177,11 +200,11 @@ async def check_status(
         elif result.state is CollectionState.COMPLETED:  # not "not made": it may await approval
             await refunds.mark_unknown(
                 session=session, refund_id=refund_id, actor=actor,
-                outcome=f"{said}, no refund shown yet (it may await the merchant's approval): held",
+                outcome=f"{head}{said}, no refund shown yet (it may await the merchant's approval): held",
             )  # fmt: skip
         else:
             await refunds.mark_unknown(
-                session=session, refund_id=refund_id, outcome=f"{said}: asked again later", actor=actor
+                session=session, refund_id=refund_id, outcome=f"{head}{said}: asked again later", actor=actor
             )
         await session.commit()
     return await _reload(factory, refund_id)
@@ -245,17 +268,43 @@ async def request_refund(
             )
             await session.commit()
         return await _reload(factory, refund_id)
+    async with factory() as session:  # accepted is not made: held until the status shows it made
+        accepted = await refunds.mark_accepted(
+            session=session, refund_id=refund_id, outcome=ACCEPTED_SAID, actor=actor
+        )
+        await session.commit()
+    if accepted:  # an approval may be instant: the status books it now if it shows it made
+        return await check_status(factory=factory, rail=rail, refund_id=refund_id, actor=actor)
+    return await _accepted_after_release(factory, rail, refund_id, actor)
+
+
+async def _accepted_after_release(
+    factory: Factory, rail: CollectionRail, refund_id: int, actor: str
+) -> RefundOutcome:
+    """PesaPal accepted a refund whose hold two staff had released meanwhile (the answer slower than
+    IN_FLIGHT). Accepted is not made: it is booked only when PesaPal's status shows it made
+    (settle_made_late, as for any released refund made after all); until then staff are told at once,
+    since PesaPal may still make it when the merchant approves it (decline it on the dashboard)."""
+    log.warning("rail refund %s accepted by PesaPal after its hold was released", refund_id)
     async with factory() as session:
-        said = "accepted by PesaPal"
-        if not await refunds.settle_made(session=session, refund_id=refund_id, outcome=said, actor=actor):
-            # slower than IN_FLIGHT: the status check saw no refund yet and released the hold
-            late = await refunds.settle_made_late(
-                session=session,
+        row = await refunds.get_refund(session=session, refund_id=refund_id)
+        order = await service.get_order(session=session, order_id=row.order_id)
+        tracking, order_id = order.tracking_id or "", order.id
+    try:
+        result = await rail.collection_status(provider_reference=tracking)
+        made = result.state is CollectionState.REVERSED
+    except RailError:
+        made = False
+    async with factory() as session:
+        if made:
+            await refunds.settle_made_late(
+                session=session, refund_id=refund_id, actor=actor,
+                outcome="accepted by PesaPal after the hold was released; PesaPal's status: Reversed",
+            )  # fmt: skip
+        elif row.status == RefundStatus.NOT_REFUNDED.value:
+            await refunds.stage_case(
+                session=session, kind=refunds.CASE_ACCEPTED_AFTER_RELEASE, order_id=order_id,
                 refund_id=refund_id,
-                outcome=f"{said} after the hold was released",
-                actor=actor,
-            )
-            if late:
-                log.warning("rail refund %s accepted after its hold was released: booked now", refund_id)
+            )  # fmt: skip
         await session.commit()
     return await _reload(factory, refund_id)

@@ -1,14 +1,17 @@
 """Refunds of a completed card / Airtel Money payment, given back to where it came from.
 
 A staff refund is recorded (pending) with its amount held on the customer's wallet before the rail
-is asked (record_refund); the answer settles it: made (settle_made: the hold posted, booked once),
-refused in so many words (release: the hold voided), or no answer (mark_unknown: still held until
-the provider's status shows it made). A status that shows no refund (PesaPal: COMPLETED) is not "not
-made": the refund may await the merchant's approval; only two staff members release such a hold
-(core.rails.refund_release, status not_refunded). core.rails.refund_requests runs the sequence. A
-refund released as not made that the provider made after all (a later REVERSED) is booked once
-(settle_made_late): the wallet as far as it goes, the rest owed with a staff case (stage_case).
-`book_refund` books a refund the rail accepted without a hold (kept for its callers).
+is asked (record_refund). Its answer never books it: PesaPal makes a refund only once the merchant
+approves it on PesaPal's dashboard ("A refund has to be approved by the merchant"), so an accepted
+RefundRequest is `accepted` (mark_accepted: still held), no answer is `unknown` (mark_unknown: still
+held), and a refusal in so many words is `refused` (release: the hold voided). One path books a
+refund: the provider's status showing it made (PesaPal: REVERSED; core.rails.refund_requests.
+check_status -> settle_made: the hold posted, once). A status that shows no refund (PesaPal:
+COMPLETED) is not "not made": the refund may await the merchant's approval; only two staff members
+release such a hold (core.rails.refund_release, status not_refunded). A refund released as not made
+that the provider made after all (a later REVERSED) is booked once (settle_made_late): the wallet as
+far as it goes, the rest owed with a staff case (stage_case). `book_refund` books a refund made
+without a hold (kept for its callers).
 
 Each refund of an order is its own ledger entry, named by the order's refunded total after it: an
 order refunded in parts has one entry per part, and booking the same refund again (a retry) finds
@@ -49,10 +52,11 @@ async def book_refund(
     staff_email: str,
     clock: Clock,
 ) -> bool:
-    """The customer's KES wallet to the rail's clearing account, and the order's refunded total, in the
-    caller's transaction (the caller commits). `refunded_before_minor`: the order's refunded total
-    when this refund was checked and sent to the rail (under the order's row lock); a retry passes
-    the same. Returns True when booked now, False when this refund was booked already."""
+    """A refund the rail made, booked without a hold: the customer's KES wallet to the rail's clearing
+    account, and the order's refunded total, in the caller's transaction (the caller commits).
+    `refunded_before_minor`: the order's refunded total when this refund was checked and sent to the
+    rail (under the order's row lock); a retry passes the same. Returns True when booked now, False
+    when this refund was booked already."""
     through = refunded_before_minor + amount.minor
     if amount.minor <= 0 or through > order.amount_minor:
         raise RefundTooLarge(f"a refund of {amount.amount} would take order {order.id} above what was paid")
@@ -83,6 +87,10 @@ async def book_refund(
 CASE_JOB = "webapp.api.pesapal.open_refund_case"
 CASE_SHORT = "refund_short"  # made after its hold was released; the wallet no longer covered it
 CASE_LONG_UNKNOWN = "refund_long_unknown"  # outcome unknown too long (core.rails.jobs)
+# accepted by PesaPal, not approved on its dashboard (not made) too long (core.rails.jobs)
+CASE_AWAITING_APPROVAL = "refund_awaiting_approval"
+# accepted by PesaPal after two staff had released its hold: it may still be approved and made
+CASE_ACCEPTED_AFTER_RELEASE = "refund_accepted_after_release"
 CASE_REVERSED_AFTER_PARTIAL = "reversed_after_partial_refund"  # REVERSED, less than paid refunded
 
 # A pending refund younger than this may still be on the wire (the client's 30 s timeout, a token
@@ -93,6 +101,9 @@ IN_FLIGHT = timedelta(minutes=5)
 class RefundStatus(StrEnum):
     PENDING = "pending"  # recorded and held; the request is being sent (or the sender died)
     UNKNOWN = "unknown"  # sent, no readable answer: held until PesaPal's status settles it
+    # PesaPal accepted the request; it is made only when the merchant approves it on PesaPal's
+    # dashboard (the status then shows REVERSED): held until then, booked only from that status
+    ACCEPTED = "accepted"
     REFUNDED = "refunded"  # the provider made it: the hold posted (booked once)
     REFUSED = "refused"  # the provider refused it in so many words: the hold released
     # unknown, then two staff found no such refund on the provider's dashboard: released
@@ -102,7 +113,7 @@ class RefundStatus(StrEnum):
     REFUNDED_SHORT = "refunded_short"  # the wallet did not: the rest owed (suspense), a staff case
 
 
-OPEN_REFUND = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
+OPEN_REFUND = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value, RefundStatus.ACCEPTED.value)
 
 
 def _lock(session: AsyncSession, query: Select[tuple[RailRefund]]) -> Select[tuple[RailRefund]]:
@@ -287,15 +298,36 @@ async def released_refund(*, session: AsyncSession, order_id: int) -> RailRefund
 
 
 async def mark_unknown(*, session: AsyncSession, refund_id: int, outcome: str, actor: str) -> bool:
-    """No readable answer: the refund stays open and held; a status query settles it."""
+    """No readable answer (to the request or to a status query): the refund stays open and held; a
+    status query settles it. One PesaPal accepted stays accepted (only its outcome text changes)."""
     row = await get_refund(session=session, refund_id=refund_id, lock=True)
     if row.status not in OPEN_REFUND:
         return False
+    if row.status == RefundStatus.ACCEPTED.value:
+        row.outcome = outcome[:255]
+        row.updated_at = clock_of(session).now()
+        return True
     changed = row.status != RefundStatus.UNKNOWN.value
     row.status, row.outcome = RefundStatus.UNKNOWN.value, outcome[:255]
     row.updated_at = clock_of(session).now()
     if changed:
         await _audit(session, actor, row, "unknown", outcome)
+    return True
+
+
+async def mark_accepted(*, session: AsyncSession, refund_id: int, outcome: str, actor: str) -> bool:
+    """The provider accepted the request (PesaPal: HTTP 200, status "200"): not made yet, it awaits
+    the merchant's approval on PesaPal's dashboard. The refund stays open and held, nothing is
+    booked (settle_made does, once the status shows it made). False when it was no longer open
+    (released by two staff meanwhile: the caller says so to staff)."""
+    row = await get_refund(session=session, refund_id=refund_id, lock=True)
+    if row.status not in OPEN_REFUND:
+        return False
+    changed = row.status != RefundStatus.ACCEPTED.value
+    row.status, row.outcome = RefundStatus.ACCEPTED.value, outcome[:255]
+    row.updated_at = clock_of(session).now()
+    if changed:
+        await _audit(session, actor, row, "accepted", outcome)
     return True
 
 

@@ -8,12 +8,14 @@ hint. It is recorded; for an order of ours it stages our own GetTransactionStatu
 GET /pesapal/return: where PesaPal sends the customer back (a hint too). GET /p/<code>: the short
 link the payment SMS carries, redirecting to PesaPal's page. Staff: flagged and reversed orders,
 unmatched notifications, and a refund (never above what was paid; recorded and held before
-PesaPal is asked, an unknown outcome booked when PesaPal's status shows it made, never re-sent:
-core.rails.refund_requests; its hold released only by two staff: core.rails.refund_release).
+PesaPal is asked; accepted by PesaPal it waits, still held, for approval on PesaPal's dashboard;
+booked only when PesaPal's status shows it made, never re-sent: core.rails.refund_requests; its
+hold released only by two staff: core.rails.refund_release).
 `open_reversal_case` is the job core stages when PesaPal reverses a payment we had credited: an
 alert and a compliance case. `open_refund_case` is the one core.rails.refunds stages about a refund:
 made after its hold was released with the wallet short (alert and case), unknown too long (alert),
-or a Reversed status after a partial refund (alert and case).
+accepted and not approved on PesaPal's dashboard too long (alert), accepted after two staff released
+its hold (alert and case), or a Reversed status after a partial refund (alert and case).
 """
 
 from __future__ import annotations
@@ -260,11 +262,13 @@ async def refund(
 ) -> JSONResponse:
     """Give a completed payment back to the card or Airtel Money wallet it came from: at most what
     was paid, out of what the customer still holds. The refund is recorded and its amount held on the
-    wallet before PesaPal is asked: 200 when PesaPal made it (booked), 409 when it refused (released,
-    and what to do next), 202 when its outcome is unknown (still held until PesaPal's status shows it
-    made, or two staff release it). Asking again while a refund of the payment has no outcome checks
-    that status first and never sends a second one: 200 when it shows it made, else 409
-    refund_awaiting_outcome saying what staff do next."""
+    wallet before PesaPal is asked: 200 when PesaPal's status shows it made (booked), 409 when PesaPal
+    refused it (released, and what to do next), 202 `refund_awaiting_approval` when PesaPal accepted
+    it (PesaPal makes it only once the merchant approves it on PesaPal's dashboard: still held,
+    nothing debited, booked once its status shows it made), 202 when its outcome is unknown (still
+    held until PesaPal's status shows it made, or two staff release it). Asking again while a refund
+    of the payment has no outcome checks that status first and never sends a second one: 200 when
+    it shows it made, else 409 refund_awaiting_outcome saying what staff do next."""
     try:
         amount = Money.of(body.amount, Asset.KES)
     except (InvalidOperation, ValueError, KibetiError) as exc:
@@ -302,6 +306,8 @@ async def refund(
         return JSONResponse(jsonable_encoder(answer))
     if outcome.status == rail_refunds.RefundStatus.REFUSED.value:
         return JSONResponse(jsonable_encoder({"code": "refund_refused", **answer}), status_code=409)
+    if outcome.status == rail_refunds.RefundStatus.ACCEPTED.value:  # not made: awaits the merchant
+        return JSONResponse(jsonable_encoder({"code": "refund_awaiting_approval", **answer}), status_code=202)
     return JSONResponse(jsonable_encoder(answer), status_code=202)  # unknown, or on the wire
 
 
@@ -315,8 +321,9 @@ async def refunds_of_order(order_id: int, staff: PayoutsStaff, session: DbSessio
 
 @router.get("/api/staff/pesapal/refunds")
 async def open_refunds(staff: PayoutsStaff, session: DbSession) -> dict[str, Any]:
-    """Refunds not settled yet: being sent, or their outcome unknown (held; PesaPal's status is asked
-    every few minutes), each with the release two staff may have begun (`release_proposed`)."""
+    """Refunds not settled yet, each held: being sent, their outcome unknown, or accepted by PesaPal
+    and waiting for approval on PesaPal's dashboard (PesaPal's status is asked every few minutes),
+    each with the release two staff may have begun (`release_proposed`)."""
     rows = await rail_refunds.open_refunds(session=session)
     shown = []
     for row in rows:
@@ -334,9 +341,10 @@ class ReleaseBody(BaseModel):
 async def propose_refund_release(
     refund_id: int, body: ReleaseBody, staff: RefundStaff, session: DbSession
 ) -> JSONResponse:
-    """ "PesaPal has no such refund: release the hold", proposed by a staff member who checked
-    PesaPal's dashboard (a refund waiting for the merchant's approval shows there too). Nothing is
-    released until a different staff member confirms: 202 proposed."""
+    """ "PesaPal has no such refund: release the hold" (for one PesaPal accepted: declined or never
+    approved there), proposed by a staff member who checked PesaPal's dashboard (a refund waiting for
+    the merchant's approval shows there too). Nothing is released until a different staff member
+    confirms: 202 proposed."""
     reason = " ".join(body.reason.split())
     if len(reason) < 10:
         raise HTTPException(422, "reason: what PesaPal's dashboard showed (at least 10 characters)")
@@ -435,6 +443,24 @@ def _refund_alert_text(kind: str, order: Any, row: Any) -> tuple[str, int, str]:
             f"refund, two staff release the hold. Last: {row.outcome}",
             50,
             "",
+        )
+    if kind == rail_refunds.CASE_AWAITING_APPROVAL and row is not None:
+        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
+        return (  # at most 300 characters are kept: what next comes first
+            f"PesaPal refund {row.id} of {amount} ({ref}): accepted by PesaPal, waiting for approval on "
+            "PesaPal's dashboard (not made; held, nothing debited). Next: approve it there (booked once "
+            "PesaPal shows it made); if declined there, two staff release the hold.",
+            50,
+            "",
+        )
+    if kind == rail_refunds.CASE_ACCEPTED_AFTER_RELEASE and row is not None:
+        amount = format_money(Money.from_minor(row.amount_minor, Asset.KES))
+        return (  # at most 300 characters are kept
+            f"PesaPal accepted refund {row.id} of {amount} ({ref}) after two staff released its hold: "
+            "PesaPal makes it if the merchant approves it on its dashboard. Next: decline it there unless "
+            "wanted; if made, it is booked once (the wallet as far as it goes, the rest owed).",
+            70,
+            f"Refund accepted after its hold was released: {ref}",
         )
     return (
         f"PesaPal reports {ref} Reversed but we refunded {refunded} of the {paid} paid: check with PesaPal "

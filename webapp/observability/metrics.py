@@ -167,8 +167,9 @@ class Snapshot:
     payouts_by_state: dict[str, int] = field(default_factory=dict)
     oldest_unknown_payout_age: float = 0.0
     collections_by_state: dict[str, int] = field(default_factory=dict)
-    rail_refunds_open: dict[str, int] = field(default_factory=dict)  # pending / unknown -> count
+    rail_refunds_open: dict[str, int] = field(default_factory=dict)  # pending / unknown / accepted -> count
     oldest_open_rail_refund_age: float = 0.0
+    oldest_rail_refund_age_by_state: dict[str, float] = field(default_factory=dict)  # 0 when none
     outbox_pending: int = 0
     oldest_outbox_pending_age: float = 0.0
     scanner_height: dict[str, int] = field(default_factory=dict)
@@ -219,7 +220,8 @@ class SnapshotCollector(Collector):
         )
         yield _gauge(
             "kibeti_rail_refunds_open",
-            "PesaPal refunds not settled (amount held), by state: pending (on the wire) or unknown.",
+            "PesaPal refunds not settled (amount held), by state: pending (on the wire), unknown, or "
+            "accepted (waiting for approval on PesaPal's dashboard).",
             ["state"],
             {(k,): v for k, v in s.rail_refunds_open.items()},
         )
@@ -228,6 +230,13 @@ class SnapshotCollector(Collector):
             "Age of the oldest PesaPal refund not settled (0 when none).",
             [],
             {(): s.oldest_open_rail_refund_age},
+        )
+        yield _gauge(
+            "kibeti_rail_refund_oldest_age_seconds",
+            "Age of the oldest PesaPal refund not settled, by state: pending, unknown, or accepted "
+            "(waiting for approval on PesaPal's dashboard); 0 when none.",
+            ["state"],
+            {(k,): v for k, v in s.oldest_rail_refund_age_by_state.items()},
         )
         yield _gauge("kibeti_outbox_backlog", "Outbox rows not yet done.", [], {(): s.outbox_pending})
         yield _gauge(

@@ -68,6 +68,8 @@ async def _rail_refunds(session: AsyncSession, snapshot: Snapshot, now: datetime
     counts, oldest = await rails_queries.open_refund_counts(session=session)
     snapshot.rail_refunds_open = counts
     snapshot.oldest_open_rail_refund_age = age_seconds(oldest, now)
+    by_state = await rails_queries.oldest_open_refund_by_state(session=session)
+    snapshot.oldest_rail_refund_age_by_state = {k: age_seconds(v, now) for k, v in by_state.items()}
 
 
 async def _outbox(session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:

@@ -2,11 +2,13 @@
 (Transaction Status for everything not final: the job `kibeti payouts reconcile` runs), a failed
 payout sent again once two people agree (core.payments.retries), and paybill payments held in
 suspense released to a customer by two people (payouts.c2b_suspense). PesaPal refunds not settled
-(being sent, or their outcome unknown with the amount held) with their age, and "check with PesaPal
-now": its transaction status books a refund it shows made (core.rails.refund_requests.check_status),
+(being sent; their outcome unknown; or accepted by PesaPal, waiting for approval on PesaPal's
+dashboard: each with the amount held, nothing debited) with their age, and "check with PesaPal now":
+its transaction status books a refund it shows made (core.rails.refund_requests.check_status),
 never a second refund; a Completed status leaves it held (it may await the merchant's approval).
-"PesaPal has no such refund: release the hold" is proposed by one staff member after checking
-PesaPal's dashboard and confirmed by a different one (core.rails.refund_release)."""
+"PesaPal has no such refund: release the hold" (for an accepted one: declined or never approved
+there) is proposed by one staff member after checking PesaPal's dashboard and confirmed by a
+different one (core.rails.refund_release)."""
 
 from __future__ import annotations
 

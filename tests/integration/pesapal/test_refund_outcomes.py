@@ -1,9 +1,9 @@
 """A staff refund of a PesaPal payment is recorded and held before PesaPal is asked, and its outcome
-applied once: accepted -> booked; refused -> released; no answer -> unknown and still held, until
-PesaPal's transaction status shows it made (REVERSED: booked once), from the scheduled check or from
-a staff retry (which asks the status first and never sends a second refund while one has no
-outcome). COMPLETED is not "not made" (a refund may await the merchant's approval): it stays unknown
-and held. SQLite and PostgreSQL, with a rail that answers as told (the simulator's own faults: e2e)."""
+applied once: accepted -> still held until the status shows it made; refused -> released; no answer
+-> unknown and still held, until PesaPal's transaction status shows it made (REVERSED: booked once),
+from the scheduled check or from a staff retry (which asks the status first and never sends a
+second refund while one has no outcome). COMPLETED is not "not made" (a refund may await the
+merchant's approval): it stays open and held. SQLite and PostgreSQL, with a rail that answers as told (the simulator's own faults: e2e)."""
 
 from __future__ import annotations
 
@@ -159,12 +159,19 @@ async def _verified(factory: Factory) -> None:
         assert (await verify(session=session)).ok
 
 
-async def test_accepted_is_booked(factory: Factory) -> None:
+async def test_accepted_and_shown_made_at_once_is_booked_from_the_status(factory: Factory) -> None:
+    """Accepted is not made: the status asked right after the acceptance shows it made (an approval
+    at once), and that status books it (core.rails.refund_requests.check_status)."""
     paid, rail = await _paid(factory), Rail()
     done = await _refund(factory, rail, paid)
     assert done.status == "refunded" and "made the refund of KES 100.00" in done.message
     assert await _money(factory, paid) == (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
-    assert await _audited(factory, done.refund_id) == ["rail.refund_pending", "rail.refund_refunded"]
+    assert rail.asked == 1
+    assert await _audited(factory, done.refund_id) == [
+        "rail.refund_pending",
+        "rail.refund_accepted",
+        "rail.refund_refunded",
+    ]
     with pytest.raises(RefundOnceOnly):
         await _refund(factory, rail, paid, "50")
     assert rail.sent == 1
