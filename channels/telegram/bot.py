@@ -17,6 +17,7 @@ from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from channels.telegram.handlers import install_handlers
+from channels.telegram.ordering import PerChatOrder
 from channels.telegram.pacing import ChatPacing
 from core.flows.service import CoreFlows
 from core.runtime import Runtime
@@ -74,7 +75,8 @@ def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
         builder = builder.token(settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN)
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
-    application = builder.rate_limiter(ChatPacing()).build()
+    # many chats at once, each chat's updates in order (PTB's default is one update at a time)
+    application = builder.rate_limiter(ChatPacing()).concurrent_updates(PerChatOrder()).build()
     install_handlers(
         application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode,
         states=rt.chat_states, now=rt.clock.now,

@@ -1,0 +1,76 @@
+"""How the bot's Application works through its update queue: many chats at once, each chat's updates
+one at a time and in the order they came (a PTB update processor).
+
+PTB's default (`concurrent_updates=False`) handles one update at a time for the whole process, so
+every update waited for every other chat's: its database reads, its Bot API round trips and its
+flood-control wait (a chat over its one message a second held up all the others for that second).
+Here an update waits only for the earlier updates of its own user (the conversation's state is kept
+per user, and in a private chat the user is the chat), and at most `concurrency` are handled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+# Updates started by PTB's own (FIFO) semaphore: large, so its queue is never where order is decided
+STARTED_AT_MOST = 100_000
+CONCURRENCY = 32  # updates being handled at once (database reads, Bot API calls); the rest wait in order
+
+
+def order_key(update: object) -> object:
+    """Whose updates must not overtake each other: the user's (their state is per user), else the
+    chat's; anything else (not a user's update) is kept in one line of its own."""
+    if isinstance(update, Update):
+        user = update.effective_user
+        if user is not None:
+            return ("user", user.id)
+        chat = update.effective_chat
+        if chat is not None:
+            return ("chat", chat.id)
+    return ("other",)
+
+
+class PerChatOrder(BaseUpdateProcessor):
+    """Each user's updates in arrival order; different users' at the same time (up to `concurrency`).
+
+    PTB starts one task per update in queue order, and each task reaches `do_process_update` in that
+    order (its semaphore is FIFO and sized never to hold one back); the task registers itself as its
+    user's last update before its first await, so the next update of that user waits for it."""
+
+    def __init__(self, concurrency: int = CONCURRENCY) -> None:
+        super().__init__(max_concurrent_updates=STARTED_AT_MOST)
+        self.concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None
+        self._last: dict[object, asyncio.Event] = {}  # each user's latest update's "done"
+
+    async def initialize(self) -> None:
+        self._slots = asyncio.Semaphore(self.concurrency)
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = order_key(update)
+        before = self._last.get(key)
+        done = self._last[key] = asyncio.Event()
+        started = False
+        try:
+            if before is not None:
+                await before.wait()
+            if self._slots is None:  # pragma: no cover - PTB initialises the processor on start
+                self._slots = asyncio.Semaphore(self.concurrency)
+            async with self._slots:
+                started = True
+                await coroutine
+        finally:
+            if not started and inspect.iscoroutine(coroutine):  # cancelled while waiting its turn
+                coroutine.close()
+            done.set()
+            if self._last.get(key) is done:
+                del self._last[key]
