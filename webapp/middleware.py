@@ -162,12 +162,14 @@ class SecurityMiddleware:
 # answer 200, or took QUIET_UNDER_SECONDS or longer (a third of Africa's Talking's 15 s deadline:
 # the session is at risk), is still logged. Not lower: on an overloaded worker every hop queues past
 # a second, and a line per hop then adds load exactly when there is none to spare.
-QUIET_PREFIXES = ("/ussd/",)
+# A Telegram update likewise (every message and tap of every chat): its webhook answers 200 as soon as
+# the update is queued, so the line said only that it arrived.
+QUIET_PREFIXES = ("/ussd/", "/telegram/")
 QUIET_UNDER_SECONDS = 5.0
 
 
 def _quiet(path: str, status: int, elapsed: float) -> bool:
-    """Whether this request's access line is left out (a routine USSD hop)."""
+    """Whether this request's access line is left out (a routine USSD hop or Telegram update)."""
     return status == 200 and elapsed < QUIET_UNDER_SECONDS and path.startswith(QUIET_PREFIXES)
 
 
