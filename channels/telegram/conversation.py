@@ -10,6 +10,7 @@ for the next one (a new PIN and its confirmation) stay in this process's memory 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import secrets
@@ -85,7 +86,7 @@ class Turn:
     async def say(self, text: str, markup: Markup = None, *, html: bool = False) -> Sent:
         data: dict[str, Any] = {"chat_id": self.chat_id, "text": text}
         if markup is not None:
-            data["reply_markup"] = markup
+            data["reply_markup"] = markup_json(markup)
         if html:
             data["parse_mode"] = ParseMode.HTML
         # Bot.send_message would parse Telegram's answer into a Message (a third of the send's CPU)
@@ -154,6 +155,25 @@ class PinScratch:
             self._pins.pop(key, None)
 
 
+_MARKUP_JSON: dict[int, tuple[Markup, str]] = {}
+MARKUP_JSON_KEPT = 256
+
+
+def markup_json(markup: Markup) -> str:
+    """A keyboard as the Bot API's reply_markup field carries it (what PTB would send: the JSON of its
+    to_dict()), encoded once per keyboard object: the fixed keyboards are shared (texts), so a reply
+    with Back or the menu encodes nothing. The entry holds the object, so its id is not reused."""
+    assert markup is not None
+    kept = _MARKUP_JSON.get(id(markup))
+    if kept is not None and kept[0] is markup:
+        return kept[1]
+    encoded = json.dumps(markup.to_dict())
+    if len(_MARKUP_JSON) >= MARKUP_JSON_KEPT:  # per-reply keyboards (a quote's token) come and go
+        _MARKUP_JSON.clear()
+    _MARKUP_JSON[id(markup)] = (markup, encoded)
+    return encoded
+
+
 def language_of(update: Update) -> str:
     user = update.effective_user
     code = (user.language_code or "") if user else ""
@@ -194,13 +214,14 @@ async def open_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn 
     data = saved.get("data", {})
     if not isinstance(state, str) or not isinstance(data, dict):
         state, data = IDLE, {}
+    data = copy.deepcopy(data) if data else {}  # steps change `data` in place; `saved` stays as read
     language = customer.language if customer else str(data.get("lang") or language_of(update))
     turn = Turn(
         update=update, context=context, user_id=user.id, chat_id=chat.id, state=state, data=data,
         customer=customer, language=language, flows=flows, links=links,
         now=context.bot_data[CLOCK_KEY], stored=bool(saved),
     )  # fmt: skip
-    turn.saved = copy.deepcopy(saved) if fresh else {}  # steps change `data` in place
+    turn.saved = saved if fresh else {}
     return turn
 
 

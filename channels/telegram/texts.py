@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
@@ -63,10 +63,16 @@ def _formatted(amount: str, asset: Asset, language: str) -> str:
     return format_money(Money(Decimal(amount), asset), language)
 
 
+# The fixed keyboards (a language's menu, Back, the contact button, an operation's assets) are built once
+# each: PTB's objects are frozen, so one is shared by every reply, and Turn.say then sends the JSON it
+# encoded the first time. Keyboards tagged with a quote's token or a page are built per reply.
+
+
 def _button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 
 
+@cache
 def menu_keyboard(language: str) -> InlineKeyboardMarkup:
     def b(action: str) -> InlineKeyboardButton:
         return _button(t(f"telegram.button.{action}", language), f"m:{action}")
@@ -84,10 +90,12 @@ def menu_keyboard(language: str) -> InlineKeyboardMarkup:
     )
 
 
+@cache
 def back_keyboard(language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(t("telegram.button.menu", language), "m:menu")]])
 
 
+@cache
 def contact_keyboard(language: str) -> ReplyKeyboardMarkup:
     button = KeyboardButton(t("telegram.button.share_contact", language), request_contact=True)
     return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
@@ -97,12 +105,14 @@ def asset_label(asset: Asset) -> str:
     return {Asset.USDT_ERC20: "USDT (ERC20)", Asset.USDT_TRC20: "USDT (TRC20)"}.get(asset, asset.value)
 
 
+@cache
 def asset_keyboard(op: str, language: str) -> InlineKeyboardMarkup:
     rows = [[_button(asset_label(asset), f"a:{op}:{n}")] for n, asset in enumerate(ASSETS_FOR[op])]
     rows.append([_button(t("telegram.button.menu", language), "m:menu")])
     return InlineKeyboardMarkup(rows)
 
 
+@cache
 def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button("English", "l:en"), _button("Kiswahili", "l:sw")]])
 
