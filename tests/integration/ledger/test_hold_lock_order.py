@@ -10,31 +10,18 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
-
 from core.db.session import make_engine, make_session_factory
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.ledger.verify import verify
 from core.money import Asset, Money
+from tests.integration.ledger.pg_locks import until_a_backend_waits_on_a_lock
 
 KES = Asset.KES
 
 
 def kes(value: str) -> Money:
     return Money.of(value, KES)
-
-
-async def _until_a_backend_waits_on_a_lock(factory) -> None:
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _ in range(600):
-        async with factory() as session:
-            if (await session.execute(waiting)).scalar_one() > 0:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the hold's posting never waited on the transfer's row lock")
 
 
 async def test_posting_a_hold_into_a_lower_wallet_does_not_deadlock_with_a_transfer(clean_pg_url):
@@ -74,7 +61,7 @@ async def test_posting_a_hold_into_a_lower_wallet_does_not_deadlock_with_a_trans
             await session.commit()
 
     posting = asyncio.create_task(post_the_hold())
-    await _until_a_backend_waits_on_a_lock(factory)
+    await until_a_backend_waits_on_a_lock(factory, "the hold's posting")
     await ledger.transfer(  # now the higher wallet's row: free, since the posting waits first
         session=transfer, idempotency_key="into-higher", from_account_id=float_account.id,
         to_account_id=higher.id, amount=kes("7.00"), kind="deposit",

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from core.ledger import errors
 from core.ledger import service as ledger
 from core.ledger.models import Account, AccountKind, JournalEntry, OwnerType, Posting, PostingRequest
 from core.money import Asset, Money
+from tests.integration.ledger.pg_locks import until_a_backend_waits_on_a_lock
 
 KES = Asset.KES
 
@@ -135,7 +136,9 @@ async def test_two_units_racing_on_one_key_move_money_once(pg_session_factory):
     async with pg_session_factory() as first, pg_session_factory() as second:
         won = await send(first)  # holds both rows until it commits
         racing = asyncio.create_task(send(second))
-        await _until_a_backend_waits_on_a_lock(pg_session_factory)  # the second, on the first's rows
+        await until_a_backend_waits_on_a_lock(
+            pg_session_factory, "the racing unit of work"
+        )  # the second, on the first's rows
         assert not racing.done()
         await first.commit()
         lost = await racing
@@ -148,17 +151,3 @@ async def test_two_units_racing_on_one_key_move_money_once(pg_session_factory):
             select(func.count(JournalEntry.id)).where(JournalEntry.idempotency_key == "raced")
         )
         assert entries.scalar_one() == 1
-
-
-async def _until_a_backend_waits_on_a_lock(session_factory) -> None:
-    """Synchronise on PostgreSQL's own view, not on time: return once a backend of this database
-    waits on a lock (fails the test if none does within a minute)."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _ in range(600):
-        async with session_factory() as session:
-            if (await session.execute(waiting)).scalar_one() > 0:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the racing unit of work never waited on the first one's row locks")
