@@ -9,7 +9,11 @@ It says it is a simulator (the `X-Pesapal-Simulator` header, the page's banner, 
     GET  /pay/<order_tracking_id>            the hosted page: pay (card or Airtel Money), fail, abandon
     POST /simulator/behaviour                {"ipn": "normal"|"late"|"twice"|"never", "late_s": 3,
                                               "refund": "normal"|"answer_lost"|"request_lost",
-                                              "refund_lost_as": "gateway_timeout"|"garbled"|"hang",
+                                              "refund_lost_as": "gateway_timeout"|"garbled"|"hang"
+                                                                |"error_body",
+                                              "refund_error_body": a preset (ERROR_BODIES) or a JSON
+                                                                   value sent as it is,
+                                              "refund_error_http": 200,
                                               "refund_approval": "instant"|"merchant"}
     POST /simulator/orders/<id>/reverse      a chargeback: REVERSED, and an IPN
     POST /simulator/orders/<id>/approve_refund   the merchant approves the refund awaiting approval:
@@ -22,9 +26,13 @@ It says it is a simulator (the `X-Pesapal-Simulator` header, the page's banner, 
 Status codes as PesaPal's: 0 INVALID (not paid), 1 COMPLETED, 2 FAILED, 3 REVERSED; a refunded payment
 is REVERSED ("Reversed", its description naming the refund). A RefundRequest whose answer is lost
 (`refund`: answer_lost, the refund made; request_lost, not made) is answered 504 with no body, an
-unreadable 200, or nothing until `hang_s` (`refund_lost_as`), as a timeout on the real one. A repeated
-SubmitOrderRequest with the same merchant reference and the same order gets the same order back; a
-reused reference for a different order is refused.
+unreadable 200, nothing until `hang_s`, or PesaPal's error body (`refund_lost_as` error_body: the
+body `refund_error_body`, a preset of ERROR_BODIES or any JSON value, with HTTP `refund_error_http`,
+200 by default, as PesaPal puts errors in the body), as a timeout or a failure on the real one. A
+refusal is answered with PesaPal's error body and a code per rule (invalid_confirmation_code,
+payment_not_completed, invalid_refund_amount, partial_refund_not_allowed, refund_already_requested;
+the client's wire.REFUND_REFUSALS). A repeated SubmitOrderRequest with the same merchant reference
+and the same order gets the same order back; a reused reference for a different order is refused.
 
 Refund approval: PesaPal's Refund Request says "A refund has to be approved by the merchant". With
 `refund_approval` "merchant" (what the real PesaPal does) an accepted RefundRequest waits for that
@@ -86,7 +94,9 @@ class Behaviour:
     delay_s: float = 0.05
     late_s: float = 3.0
     refund: str = "normal"  # normal | answer_lost (made, no answer) | request_lost (not made, no answer)
-    refund_lost_as: str = "gateway_timeout"  # gateway_timeout | garbled | hang
+    refund_lost_as: str = "gateway_timeout"  # gateway_timeout | garbled | hang | error_body
+    refund_error_body: Any = "server_error"  # a preset of ERROR_BODIES, or a JSON value sent as it is
+    refund_error_http: int = 200  # PesaPal answers its errors with HTTP 200
     hang_s: float = 35.0  # longer than the client's 30 s timeout
     refund_approval: str = "instant"  # instant | merchant (accepted, awaiting the merchant's approval)
 
@@ -225,21 +235,26 @@ class PesapalSimulator:
         if order is not None and order.awaiting_approval > 0:
             waiting = f"{order.currency} {shown_amount(order.awaiting_approval)}"
             return _error(
-                "refund_failed",
+                "refund_already_requested",
                 f"a refund of {waiting} awaits the merchant's approval: PesaPal takes one refund per payment",
             )
         if order is not None and order.refunded > 0:
             refunded = f"{order.currency} {shown_amount(order.refunded)}"
             return _error(
-                "refund_failed", f"already refunded {refunded}: PesaPal takes one refund per payment"
+                "refund_already_requested",
+                f"already refunded {refunded}: PesaPal takes one refund per payment",
             )
-        if order is None or order.status_code != 1:
-            return _error("refund_failed", "only a COMPLETED payment can be refunded")
+        if order is None:
+            return _error("invalid_confirmation_code", "no payment has this confirmation code")
+        if order.status_code != 1:
+            return _error("payment_not_completed", "only a COMPLETED payment can be refunded")
         paid = f"{order.currency} {shown_amount(order.amount)}"
         if amount is None or amount <= 0 or amount > order.amount:
-            return _error("refund_failed", f"a refund is more than zero and at most the {paid} paid")
+            return _error("invalid_refund_amount", f"a refund is more than zero and at most the {paid} paid")
         if order.payment_method in MOBILE_METHODS and amount != order.amount:
-            return _error("refund_failed", f"a mobile-money payment is refunded in full only: {paid}")
+            return _error(
+                "partial_refund_not_allowed", f"a mobile-money payment is refunded in full only: {paid}"
+            )
         if self.behaviour.refund_approval == "merchant":  # the status stays COMPLETED until approved
             order.awaiting_approval = amount
         else:
@@ -359,8 +374,38 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+# PesaPal's error bodies a RefundRequest may be answered with that do not say it was not done (the
+# refund may have been taken): an internal error, a code the client does not know, PesaPal's documented
+# {"status": "500", "message"} without any code, an error that is only text, and a body that is not an
+# object; and one that does say so (a refusal whose code the client knows).
+ERROR_BODIES: dict[str, Any] = {
+    "server_error": {
+        "error": {"error_type": "api_error", "code": "internal_server_error",
+                  "message": "An error occurred while processing the request"},
+        "status": "500",
+    },
+    "unknown_code": {
+        "error": {"error_type": "api_error", "code": "refund_processing_delayed", "message": "Retry later"},
+        "status": "500",
+    },
+    "no_code": {"status": "500", "message": "Refund rejected"},
+    "text_error": {"error": "Refund could not be processed", "status": "500"},
+    "not_an_object": ["status", "500"],
+    "refused": {
+        "error": {"error_type": "api_error", "code": "invalid_refund_amount",
+                  "message": "a refund is more than zero and at most what was paid"},
+        "status": "500",
+    },
+}  # fmt: skip
+
+
 async def _lost_answer(behaviour: Behaviour) -> Response:
-    """What the caller sees when a RefundRequest's answer is lost on the way."""
+    """What the caller sees when a RefundRequest's answer is lost on the way (or is an error body)."""
+    if behaviour.refund_lost_as == "error_body":
+        body = behaviour.refund_error_body
+        if isinstance(body, str) and body in ERROR_BODIES:
+            body = ERROR_BODIES[body]
+        return _json(body, behaviour.refund_error_http)
     if behaviour.refund_lost_as == "garbled":
         return Response(b'{"status": "20', media_type="application/json")
     if behaviour.refund_lost_as == "hang":
@@ -534,13 +579,19 @@ def _app(sim: PesapalSimulator) -> FastAPI:
             sim.behaviour.late_s = float(body["late_s"])
         if body.get("refund") in ("normal", "answer_lost", "request_lost"):
             sim.behaviour.refund = str(body["refund"])
-        if body.get("refund_lost_as") in ("gateway_timeout", "garbled", "hang"):
+        if body.get("refund_lost_as") in ("gateway_timeout", "garbled", "hang", "error_body"):
             sim.behaviour.refund_lost_as = str(body["refund_lost_as"])
+        if "refund_error_body" in body:  # a preset's name, or any JSON value to answer with
+            sim.behaviour.refund_error_body = body["refund_error_body"]
+        if isinstance(body.get("refund_error_http"), int) and 200 <= body["refund_error_http"] <= 599:
+            sim.behaviour.refund_error_http = int(body["refund_error_http"])
         if body.get("refund_approval") in ("instant", "merchant"):
             sim.behaviour.refund_approval = str(body["refund_approval"])
         return _json(
             {"ipn": sim.behaviour.ipn, "late_s": sim.behaviour.late_s, "refund": sim.behaviour.refund,
-             "refund_lost_as": sim.behaviour.refund_lost_as, "refund_approval": sim.behaviour.refund_approval}
+             "refund_lost_as": sim.behaviour.refund_lost_as, "refund_approval": sim.behaviour.refund_approval,
+             "refund_error_body": sim.behaviour.refund_error_body,
+             "refund_error_http": sim.behaviour.refund_error_http}
         )  # fmt: skip
 
     @app.post("/simulator/orders/{tracking_id}/{fault}")

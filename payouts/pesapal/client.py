@@ -4,8 +4,10 @@ sink, as Daraja calls are.
 The bearer token lives 5 minutes: it is cached (shared by workers through Redis, payouts.mpesa.token)
 and a refused one is dropped and fetched again once. A connect failure, a timeout or a 5xx without
 PesaPal's error body is RailUnavailable (the job runs again; every call here is safe to repeat: a
-repeated SubmitOrderRequest carries the same merchant reference); an error body is RailRefused.
-Amounts are read as Decimal, never float.
+repeated SubmitOrderRequest carries the same merchant reference); an error body is RailRefused. A
+RefundRequest moves money and is never repeated blindly: its answer is classified by PesaPal's error
+code (wire.refund_answer): a refusal only for a code that says nothing was done, anything else
+RailOutcomeUnknown. Amounts are read as Decimal, never float.
 """
 
 from __future__ import annotations
@@ -144,10 +146,12 @@ class PesapalClient:
         self._tokens = tokens
         self._audit = audit
 
-    async def _call(
+    async def _exchange(
         self, api: str, method: str, path: str, *, body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None, reference: str = "",
-    ) -> Any:  # fmt: skip
+    ) -> tuple[int, Any]:  # fmt: skip
+        """One call (a refused token fetched again once): PesaPal's HTTP status and decoded body,
+        stored through the audit sink. RailUnavailable when there was no readable answer."""
         for attempt in (1, 2):
             token = await self._tokens.get()
             started, status, payload, error = time.perf_counter(), 0, None, ""
@@ -171,19 +175,28 @@ class PesapalClient:
             if status == 401 and attempt == 1:  # the token expired early or was revoked: once more
                 await self._tokens.invalidate(token)
                 continue
-            problem = _error_of(payload)
-            if status >= 500 and not problem:
-                raise RailUnavailable(f"PesaPal {api}: HTTP {status}")
-            if (
-                status >= 400
-                or problem
-                or (isinstance(payload, dict) and str(payload.get("status", "200")) != "200")
-            ):
-                raise RailRefused(
-                    f"PesaPal {api} refused: HTTP {status} {problem}".strip(), provider_http_status=status
-                )
-            return payload
+            return status, payload
         raise RailUnavailable(f"PesaPal {api}: the token was refused twice")
+
+    async def _call(
+        self, api: str, method: str, path: str, *, body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None, reference: str = "",
+    ) -> Any:  # fmt: skip
+        status, payload = await self._exchange(
+            api, method, path, body=body, params=params, reference=reference
+        )
+        problem = _error_of(payload)
+        if status >= 500 and not problem:
+            raise RailUnavailable(f"PesaPal {api}: HTTP {status}")
+        if (
+            status >= 400
+            or problem
+            or (isinstance(payload, dict) and str(payload.get("status", "200")) != "200")
+        ):
+            raise RailRefused(
+                f"PesaPal {api} refused: HTTP {status} {problem}".strip(), provider_http_status=status
+            )
+        return payload
 
     async def register_ipn(self, *, url: str, notification_type: str = "GET") -> str:
         body = {"url": url, "ipn_notification_type": notification_type}
@@ -235,10 +248,11 @@ class PesapalClient:
         return dict(payload)
 
     async def refund(self, *, confirmation_code: str, amount: Decimal, username: str, remarks: str) -> bool:
-        """True when PesaPal accepted the refund; RailRefused when it refused it in so many words (an
-        error answer below HTTP 500); RailOutcomeUnknown when the refund may or may not have been
-        made (no answer, a timeout, a 5xx, an unreadable body): never repeated blindly, the
-        transaction's status settles it."""
+        """True when PesaPal accepted the refund request (not made yet: PesaPal makes it once the
+        merchant approves it on its dashboard); RailRefused when PesaPal's error code says it did not
+        act on it (wire.REFUND_REFUSALS); RailOutcomeUnknown when it may or may not have been taken
+        (no answer, a timeout, a 5xx, an error code that does not say "not done", none, an unreadable
+        body): never repeated blindly, the transaction's status settles it."""
         body = {
             "confirmation_code": confirmation_code,
             "amount": amount,
@@ -246,15 +260,20 @@ class PesapalClient:
             "remarks": remarks,
         }
         try:
-            payload = await self._call("refund", "POST", wire.REFUND, body=body, reference=confirmation_code)
-        except RailRefused as exc:
-            if exc.provider_http_status >= 500:
-                raise RailOutcomeUnknown(f"PesaPal refund: {exc}") from exc
-            raise
+            status, payload = await self._exchange(
+                "refund", "POST", wire.REFUND, body=body, reference=confirmation_code
+            )
         except RailUnavailable as exc:
             raise RailOutcomeUnknown(f"PesaPal refund: {exc}") from exc
-        if not isinstance(payload, dict) or str(payload.get("status")) != "200":  # e.g. an empty 200
-            raise RailOutcomeUnknown(f"PesaPal refund: unreadable answer {payload!r:.200}")
+        answer = wire.refund_answer(status, payload)
+        if answer.outcome == wire.REFUSED:
+            raise RailRefused(
+                f"PesaPal refund refused: {answer.said}",
+                provider_code=answer.code,
+                provider_http_status=status,
+            )
+        if answer.outcome != wire.ACCEPTED:
+            raise RailOutcomeUnknown(f"PesaPal refund: outcome unknown ({answer.said})"[:250])
         return True
 
     async def cancel_order(self, *, order_tracking_id: str) -> bool:

@@ -16,10 +16,20 @@
 
 `status` in bodies is a string ("200"); `status_code` of a transaction: 0 INVALID, 1 COMPLETED,
 2 FAILED, 3 REVERSED.
+
+Errors come in the body, often with HTTP 200: {"error": {"error_type", "code", "message"}, "status":
+"500"}. PesaPal publishes no list of codes, and its Refund Request documents status "500" only as
+"Refund rejected ... refer to the error message", which a failure inside PesaPal wears too. So a
+RefundRequest's answer is read by `refund_answer`: a refusal (nothing was done) only when the error's
+code (or error_type) is one in REFUND_REFUSALS, each naming a request PesaPal could not act on; any
+other code, no code, a 5xx, a status "200" with an error, or a body we cannot read is unknown (the
+money stays held; the transaction's status decides). A code seen from the real PesaPal that surely
+means "not done" is added here, with where it was seen.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from core.ports import CollectionState
@@ -81,3 +91,68 @@ def ipn_answer(
 
 def valid_merchant_reference(reference: str) -> bool:
     return 0 < len(reference) <= MERCHANT_REFERENCE_MAX and set(reference) <= MERCHANT_REFERENCE_CHARS
+
+
+# error_type values that say the request was never acted on (PesaPal's authentication failures)
+REFUSAL_ERROR_TYPES = frozenset({"authentication_error"})
+# Codes that say PesaPal did not act on a RefundRequest, one per reason (the simulator answers with
+# these; PesaPal's Refund Request rules in brackets). Anything else is an unknown outcome.
+REFUND_REFUSALS: dict[str, str] = {
+    "invalid_api_credentials_provided": "our credentials were refused: nothing was looked at",
+    "invalid_consumer_key_or_secret_provided": "our credentials were refused: nothing was looked at",
+    "invalid_access_token": "our token was refused: nothing was looked at",
+    "invalid_token": "our token was refused: nothing was looked at",
+    "invalid_confirmation_code": "no payment has this confirmation code",
+    "payment_not_completed": "only a COMPLETED payment can be refunded",
+    "invalid_refund_amount": "zero, or more than was collected",
+    "partial_refund_not_allowed": "a mobile-money payment is refunded in full only",
+    "refund_already_requested": "one refund per payment: one was requested or made already",
+}
+ACCEPTED, REFUSED, UNKNOWN = "accepted", "refused", "unknown"
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    outcome: str  # ACCEPTED | REFUSED | UNKNOWN
+    said: str  # for the refund's outcome and staff: the code and PesaPal's message, or why unknown
+    code: str = ""  # PesaPal's error code, when it gave one
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def refund_answer(http_status: int, body: Any) -> RefundAnswer:
+    """What a RefundRequest's HTTP status and (decoded) body say: accepted (HTTP 2xx, status "200",
+    no error), refused (a code or error_type that names a request PesaPal did not act on, with a
+    status other than "200", below HTTP 500), or unknown (everything else)."""
+    if http_status >= 500:
+        return RefundAnswer(UNKNOWN, f"HTTP {http_status}: PesaPal may have acted before failing")
+    if not isinstance(body, dict):
+        return RefundAnswer(UNKNOWN, f"HTTP {http_status}: unreadable answer {body!r:.120}")
+    status = str(body.get("status", "")).strip()
+    error = body.get("error")
+    if error is not None and not isinstance(error, dict):
+        shown = error if isinstance(error, str) else repr(error)
+        return RefundAnswer(
+            UNKNOWN, f"HTTP {http_status} status {status!r}: error without a code: {shown:.120}"
+        )
+    error = error or {}
+    code, kind, message = (
+        _text(error.get("code")),
+        _text(error.get("error_type")),
+        _text(error.get("message")),
+    )
+    said = ": ".join(x for x in (code, message) if x) or _text(body.get("message"))
+    if not code and not message and status == "200" and 200 <= http_status < 300:
+        return RefundAnswer(ACCEPTED, _text(body.get("message")) or "accepted")
+    if (
+        status != "200"
+        and 200 <= http_status < 500
+        and (code in REFUND_REFUSALS or kind in REFUSAL_ERROR_TYPES)
+    ):
+        return RefundAnswer(REFUSED, f"HTTP {http_status} {said}".strip(), code)
+    why = f"code {code!r} does not say it was not done" if code else "no error code"
+    return RefundAnswer(
+        UNKNOWN, f"HTTP {http_status} status {status!r}, {why}: {said:.160}".rstrip(": "), code
+    )

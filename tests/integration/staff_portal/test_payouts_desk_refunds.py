@@ -17,7 +17,7 @@ from core.audit.service import chain_pending
 from core.clock import FixedClock
 from core.db.session import make_session_factory
 from core.i18n.catalog import LOCALE_DIR
-from core.rails.refunds import RefundStatus
+from core.rails.refunds import OPEN_REFUND, RefundStatus
 from tests.integration.pesapal.test_refund_outcomes import Factory, Rail, _money, _paid, _refund
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
 
@@ -28,7 +28,7 @@ def test_every_refund_state_has_a_label(language: str) -> None:
         found = {m.id: m.string for m in read_po(handle) if m.id}
     for status in RefundStatus:
         assert found.get(f"staff.code.refund.{status.value}"), (language, status)
-    for open_status in ("pending", "unknown"):  # what next, for the open ones the desk lists
+    for open_status in OPEN_REFUND:  # what next, for the open ones the desk lists
         assert found.get(f"staff.payouts.refund_next.{open_status}"), (language, open_status)
 
 
