@@ -52,6 +52,7 @@ TERMINAL_ERRORS = frozenset(
         "quote_expired",
         "quote_used",
         "rates_unavailable",
+        "limit_rate_unavailable",
         "compliance_review",
         "compliance_denied",
         "limit_transaction_exceeded",

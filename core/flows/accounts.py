@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 import weakref
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_UP, Decimal
 from typing import Any, cast
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core import telemetry
 from core.clock import Clock
 from core.errors import KibetiError
+from core.flows.errors import LimitRateUnavailable
 from core.flows.types import BalanceLine, CustomerView, StatementLine
 from core.fx import service as fx
+from core.fx.errors import RatesUnavailable
+from core.fx.policy import FxPolicy
 from core.identity import flows as identity_flows
 from core.identity import service as identity
 from core.ledger import service as ledger
@@ -40,12 +47,61 @@ async def wallet_account_id(session: AsyncSession, customer_id: int, asset: Asse
 RATE_CACHE_SECONDS = 5.0
 _rates: dict[tuple[object, str], tuple[float, Decimal | None]] = {}
 _refreshing: set[tuple[object, str]] = set()
+# When each cached bid's rate goes stale (quotes' age rule): after a failed refresh the cached bid is
+# shown until then, never later (an hour-old bid is not "the rate a few seconds ago").
+_usable_until: dict[tuple[object, str], datetime] = {}
+# A read of the bids that failed on the database (not "no rate": that is RatesUnavailable): the
+# balances screen still shows the balances, with the bid read before (or no KES value).
+_READ_FAILURES = (SQLAlchemyError, OSError, TimeoutError)
+log = logging.getLogger(__name__)
 
 
-async def _bid(session: AsyncSession, currency: str, clock: Clock) -> Decimal | None:
-    """The KES bid for `currency`, cached a few seconds per process (display only, never for pricing).
-    One caller at a time refreshes an expired bid; the others show the one it replaces meanwhile
-    (when it expired, every balances screen in flight read the rates again, at once)."""
+async def _read_bid(
+    session: AsyncSession, key: tuple[object, str], clock: Clock, *, tolerate_failure: bool
+) -> Decimal | None:
+    """Read `key`'s bid from the database into the cache: None when there is no fresh rate. A
+    database error raises, unless `tolerate_failure` (a balances screen): then the cached bid stays."""
+    try:
+        rate = await fx.latest_rate(session=session, base=key[1], quote="KES", clock=clock)
+    except KibetiError:
+        bid: Decimal | None = None
+    except _READ_FAILURES as error:
+        if not tolerate_failure:
+            raise
+        return _read_failed(key, clock, error)
+    else:
+        bid = Decimal(rate.bid)
+        _usable_until[key] = rate.valid_until or rate.as_of + FxPolicy().max_age
+    _rates[key] = (time.monotonic(), bid)
+    return bid
+
+
+def _read_failed(key: tuple[object, str], clock: Clock, error: BaseException) -> Decimal | None:
+    """Reading `key`'s bid failed on the database: keep showing the bid read before while its rate
+    is not stale (never a rate from anywhere else: none is made up), tried again RATE_CACHE_SECONDS
+    later; counted and logged."""
+    cached = _rates.get(key)
+    until = _usable_until.get(key)
+    usable = cached is not None and cached[1] is not None and until is not None and clock.now() <= until
+    bid = cached[1] if usable and cached is not None else None
+    _rates[key] = (time.monotonic(), bid)
+    shown = "cached" if bid is not None else "none"
+    telemetry.count("fx.display_refresh_failed", shown=shown)
+    log.warning(
+        "KES bid for balances not read (%s: %s); showing %s",
+        type(error).__name__, str(error).splitlines()[0][:200] if str(error) else "", shown,
+        extra={"currency": key[1], "shown": shown},
+    )  # fmt: skip
+    return bid
+
+
+async def _bid(
+    session: AsyncSession, currency: str, clock: Clock, *, tolerate_failure: bool = False
+) -> Decimal | None:
+    """The KES bid for `currency`, cached a few seconds per process (display only, never for pricing
+    or limits: `limit_value` is theirs). One caller at a time refreshes an expired bid; the others
+    show the one it replaces meanwhile (when it expired, every balances screen in flight read the
+    rates again, at once)."""
     now = time.monotonic()
     key = (session.bind, currency)  # per engine: another database (a test's) never sees these rates
     cached = _rates.get(key)
@@ -53,23 +109,43 @@ async def _bid(session: AsyncSession, currency: str, clock: Clock) -> Decimal | 
         return cached[1]
     _refreshing.add(key)
     try:
-        bid: Decimal | None = Decimal(
-            (await fx.latest_rate(session=session, base=currency, quote="KES", clock=clock)).bid
-        )
-    except KibetiError:
-        bid = None
+        return await _read_bid(session, key, clock, tolerate_failure=tolerate_failure)
     finally:
         _refreshing.discard(key)
-    _rates[key] = (now, bid)
-    return bid
 
 
 async def kes_value(session: AsyncSession, amount: Money, clock: Clock) -> Money | None:
-    """What `amount` is worth in KES at the current bid; None when rates are unavailable."""
+    """What `amount` is worth in KES at the current bid, for display; None when rates are unavailable.
+    Never for limits or the compliance gate (`limit_value`)."""
+    return await _display_value(session, amount, clock, tolerate_failure=False)
+
+
+async def _display_value(
+    session: AsyncSession, amount: Money, clock: Clock, *, tolerate_failure: bool
+) -> Money | None:
     if amount.asset is Asset.KES:
         return amount
-    bid = await _bid(session, amount.asset.currency, clock)
+    bid = await _bid(session, amount.asset.currency, clock, tolerate_failure=tolerate_failure)
     return None if bid is None else Money.round_down(amount.amount * bid, Asset.KES)
+
+
+async def limit_value(session: AsyncSession, amount: Money, clock: Clock) -> Money:
+    """What `amount` is worth in KES for the limits and the compliance gate: at the rate quotes price
+    with (an approved override, else the newest stored rate no older than FxPolicy's max_age), read
+    now in `session` (never the display cache), at its ask (the higher side when sources disagree: a
+    limit is never passed by valuing low), rounded up. Raises LimitRateUnavailable when there is no
+    fresh rate: the movement is refused (try again shortly), never checked against a stale value."""
+    if amount.asset is Asset.KES:
+        return amount
+    try:
+        rate = await fx.latest_rate(
+            session=session, base=amount.asset.currency, quote="KES", clock=clock, max_age=FxPolicy().max_age
+        )
+    except RatesUnavailable as exc:
+        raise LimitRateUnavailable(
+            f"no fresh {amount.asset.currency}/KES rate to check the limits: try again shortly"
+        ) from exc
+    return Money.quantize(amount.amount * rate.ask, Asset.KES, rounding=ROUND_UP)
 
 
 async def balances(session: AsyncSession, customer_id: int, clock: Clock) -> list[BalanceLine]:
@@ -80,7 +156,11 @@ async def balances(session: AsyncSession, customer_id: int, clock: Clock) -> lis
     for asset in WALLET_ASSETS:
         amount = Money.from_minor(int(found.get(asset.value, 0)), asset)
         lines.append(
-            BalanceLine(asset=asset, amount=amount, kes_value=await kes_value(session, amount, clock))
+            BalanceLine(
+                asset=asset,
+                amount=amount,
+                kes_value=await _display_value(session, amount, clock, tolerate_failure=True),
+            )
         )
     return lines
 
@@ -115,7 +195,11 @@ async def read_balances(
         return [BalanceLine(asset=a.asset, amount=a, kes_value=_cached_value(engine, a)) for a in amounts]
     async with factory() as session:  # none cached yet (a process's first balances)
         return [
-            BalanceLine(asset=a.asset, amount=a, kes_value=await kes_value(session, a, clock))
+            BalanceLine(
+                asset=a.asset,
+                amount=a,
+                kes_value=await _display_value(session, a, clock, tolerate_failure=True),
+            )
             for a in amounts
         ]
 
@@ -125,17 +209,18 @@ async def _refresh_bids(
 ) -> None:
     """Read these cached bids again, in one session. They are marked before the first await: a
     balances read arriving meanwhile neither opens a session nor reads them too (when every caller
-    that found a bid expired opened its own session, each expiry set off a burst of sessions)."""
+    that found a bid expired opened its own session, each expiry set off a burst of sessions). A
+    database error keeps the cached bids (`_read_failed`): the balances screen never fails for it."""
     _refreshing.update(keys)
+    left = set(keys)
     try:
         async with factory() as session:
             for key in keys:
-                try:
-                    rate = await fx.latest_rate(session=session, base=key[1], quote="KES", clock=clock)
-                    bid: Decimal | None = Decimal(rate.bid)
-                except KibetiError:
-                    bid = None
-                _rates[key] = (time.monotonic(), bid)
+                await _read_bid(session, key, clock, tolerate_failure=True)
+                left.discard(key)
+    except _READ_FAILURES as error:  # no connection to be had: the cached bids stay, as above
+        for key in left:
+            _read_failed(key, clock, error)
     finally:
         _refreshing.difference_update(keys)
 

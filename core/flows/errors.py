@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from core.errors import KibetiError
+from core.fx.errors import RatesUnavailable
 from core.money import Asset, Money, format_money
 
 
@@ -108,3 +109,11 @@ class AccountOnHold(KibetiError):
     """Compliance froze the account: told before the PIN (the gate refuses it at the PIN anyway)."""
 
     code = "account_frozen"
+
+
+class LimitRateUnavailable(RatesUnavailable):
+    """No fresh rate to value a crypto movement in KES for the limits and the compliance gate: the
+    movement is refused (try again shortly), never checked against an old or a display-cache value."""
+
+    code = "limit_rate_unavailable"
+    http_status: ClassVar[int] = 503

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.flows import accounts
-from core.flows.errors import AccountOnHold, AmountOverLimit, CryptoWithdrawalsNotAllowed
+from core.flows.errors import (
+    AccountOnHold,
+    AmountOverLimit,
+    CryptoWithdrawalsNotAllowed,
+    LimitRateUnavailable,
+)
 from core.identity import service as identity
 from core.identity.errors import PinLocked
 from core.money import Asset, Money
@@ -32,17 +37,21 @@ async def check_amount(flows: CoreFlows, *, customer_id: int, kind: str, amount:
             raise PinLocked(retry_after=seconds, locked_until=customer.pin_locked_until)
         if kind in MONEY_OUT:
             identity.assert_withdrawals_allowed(customer, clock=rt.clock)
-        value = await accounts.kes_value(session, amount, rt.clock)
-        rate = None if value is None or amount.asset is Asset.KES else await accounts.kes_value(
-            session, Money.of(1, amount.asset), rt.clock
-        )  # fmt: skip
-    if rt.compliance is None:
-        return  # no gate wired (development): nothing more to tell before the PIN
+        if rt.compliance is None:
+            return  # no gate wired (development): nothing more to tell before the PIN
+        unvalued: LimitRateUnavailable | None = None
+        try:  # at the rate quotes use, read now (never the balances screen's cache)
+            value = await accounts.limit_value(session, amount, rt.clock)
+            rate = None if amount.asset is Asset.KES else await accounts.limit_value(
+                session, Money.of(1, amount.asset), rt.clock
+            )  # fmt: skip
+        except LimitRateUnavailable as exc:  # told after a frozen account's own message
+            unvalued = exc
     limits = await rt.compliance.limits(customer_id)
     if limits.frozen:
         raise AccountOnHold("the account is on hold")
-    if value is None:
-        return  # no rate to value the amount: the gate at the PIN decides
+    if unvalued is not None:
+        raise unvalued  # no fresh rate to value the amount: try again shortly, never a stale value
     # at the top tier nothing raises a limit: the message names the maximum and stops there
     top = "" if limits.next_step else "_top"
     caps: list[tuple[str, Money]] = []

@@ -330,7 +330,7 @@ async def confirm_send(
             raise SelfSend("cannot send to yourself")
         recipient = await identity.get_customer_by_phone(session=session, phone=to_phone)
         amount, row = await _send_amount(flows, session, customer_id, quote_id)
-        kes_value = await accounts.kes_value(session, amount, flows.rt.clock) or Money.zero(Asset.KES)
+        kes_value = await accounts.limit_value(session, amount, flows.rt.clock)  # none fresh: refused
         await gate(
             flows, session, MovementCheck(customer_id, "send", amount, kes_value, counterparty=to_phone)
         )

@@ -99,7 +99,7 @@ async def confirm_withdraw(
         available = await accounts.available(session, customer_id, asset)
         if available < paid:
             raise InsufficientFunds(f"{format_money(available)} available, {format_money(paid)} needed")
-        kes_value = await accounts.kes_value(session, paid, flows.rt.clock) or Money.zero(Asset.KES)
+        kes_value = await accounts.limit_value(session, paid, flows.rt.clock)  # none fresh: refused
         try:
             ticket = await chains.request_withdrawal(  # screens first, in this transaction
                 session=session,

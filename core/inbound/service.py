@@ -30,13 +30,21 @@ def _gate() -> tuple[ComplianceGate | None, Clock | None, bool]:
 
 
 async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -> Money:
-    """The KES value the limits are in; zero when no rate is known (the balance cap is KES-only)."""
+    """The KES value the limits are in, at the rate the customer flows' limits use (never the balances
+    screen's cache); zero when no fresh rate is known: money that arrived is never refused (the
+    balance cap is KES-only), and the missing value is logged."""
     if amount.asset is Asset.KES:
         return amount
     from core.flows import accounts  # the rate lookup the customer flows use
+    from core.flows.errors import LimitRateUnavailable
 
-    value = None if clock is None else await accounts.kes_value(session, amount, clock)
-    return value if value is not None else Money.zero(Asset.KES)
+    if clock is None:
+        return Money.zero(Asset.KES)
+    try:
+        return await accounts.limit_value(session, amount, clock)
+    except LimitRateUnavailable:
+        log.warning("inbound_unvalued", asset=amount.asset.value, reason="no fresh rate")
+        return Money.zero(Asset.KES)
 
 
 async def credit_arrived(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from core.flows import jobs
 from core.flows.models import SendClaim
@@ -63,6 +64,7 @@ async def test_send_kes_to_registered_and_unregistered(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
 ) -> None:
     rt = ussd_runtime
+    await refresh_rates(rt)  # a crypto send is valued in KES for the limits: no fresh rate, no send
     alice = await funded(client, rt, "+254712345678", "1", "0.001", "BTC", "Alice Njeri")
     bob = await registered(client, "+254722000111", "2", "Bob Otieno")
     await alice.menu("4", "1")  # send menu: to a phone number
@@ -97,3 +99,26 @@ async def test_send_kes_to_registered_and_unregistered(
     assert await balance_of(rt, carol.number, "KES") == "100.00"
     await deliver_sms(rt)
     assert any("umepokea KES 250.00 kutoka kwa Alice" in m.message for m in at_fake.messages_for(bob.number))
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("1", "END We cannot check your limits right now (no current rate). Nothing was sent. Try again shortly."),
+        ("2", "END Hatuwezi kukagua vikomo vyako sasa hivi (hakuna bei ya sasa). Hakuna kilichotumwa. Jaribu "
+              "tena baada ya muda mfupi."),
+    ],
+)  # fmt: skip
+async def test_a_crypto_send_with_no_fresh_rate_is_refused_try_again_shortly(
+    client: httpx.AsyncClient, ussd_runtime: Runtime, language: str, expected: str
+) -> None:
+    """Its KES value for the limits needs the rate quotes use: without one the send is refused at the
+    amount step, never checked against a zero or a stale value."""
+    rt = ussd_runtime
+    alice = await funded(client, rt, "+254712345678", language, "0.001", "BTC", "Alice Njeri")
+    await registered(client, "+254722000111", "2", "Bob Otieno")
+    await alice.menu("4", "1")  # send menu: to a phone number
+    await alice.send("0722000111")
+    await alice.send("2")
+    assert await alice.send("0.0004") == expected
+    assert await balance_of(rt, alice.number, "BTC") == "0.00100000"

@@ -226,6 +226,7 @@ async def test_crypto_send_shows_what_they_get_and_the_sms_names_the_network(
     client: httpx.AsyncClient, ussd_runtime: Runtime, at_fake: FakeAfricasTalking
 ) -> None:
     rt = ussd_runtime
+    await refresh_rates(rt)  # a crypto send is valued in KES for the limits: no fresh rate, no send
     alice = await funded(client, rt, "+254712345678", "1", "50", "USDT-TRC20", "Alice Njeri")
     bob = await registered(client, "+254722000111", "2", "Bob Otieno")
     await alice.menu("4", "1", "0722000111", "4")

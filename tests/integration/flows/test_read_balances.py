@@ -1,20 +1,26 @@
 """The balances read as its own unit of work (`accounts.read_balances`, what a USSD balances hop
 reads): the same lines as `accounts.balances` in a session, on PostgreSQL (a pooled asyncpg
 connection, no ORM session) and SQLite; pending holds are left out, a missing wallet is zero,
-and the KES values are right whether the rates come from the database or the process's cache."""
+and the KES values are right whether the rates come from the database or the process's cache; a
+database error reading the bids shows the cached ones (while their rate is fresh), never fails."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import SystemClock
+from core import telemetry
+from core.clock import FixedClock, SystemClock
 from core.flows import accounts
 from core.fx import service as fx
+from core.fx.policy import FxPolicy
 from core.fx.sources import DemoRateSource
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
@@ -100,6 +106,86 @@ async def test_expired_bids_are_read_again_once(
     assert not accounts._refreshing
 
 
+@contextlib.asynccontextmanager
+async def _rates_table_gone(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+    """Really break the bids' read on the database (no mock): the rates table is renamed away for the
+    block (a query on it fails on the server), and put back after."""
+    async with factory() as session:
+        await session.execute(text("ALTER TABLE fx_rates RENAME TO fx_rates_away"))
+        await session.commit()
+    try:
+        yield
+    finally:
+        async with factory() as session:
+            await session.execute(text("ALTER TABLE fx_rates_away RENAME TO fx_rates"))
+            await session.commit()
+
+
+@pytest.fixture
+def counted() -> Iterator[list[tuple[str, dict[str, str]]]]:
+    events: list[tuple[str, dict[str, str]]] = []
+    telemetry.install(lambda event, labels: events.append((event, labels)))
+    yield events
+    telemetry.install(None)
+
+
+def _expire_cache() -> None:
+    """Every cached bid due to be read again (the bids themselves kept)."""
+    for key, (at, bid) in list(accounts._rates.items()):
+        accounts._rates[key] = (at - accounts.RATE_CACHE_SECONDS - 1, bid)
+
+
+async def test_a_database_error_refreshing_the_bids_shows_the_cached_ones(
+    session_factory: async_sessionmaker[AsyncSession], counted: list[tuple[str, dict[str, str]]]
+) -> None:
+    """The balances screen does not fail for it: the bids read before are shown (none made up), the
+    failure is counted and logged, and the bids are read again once the database answers."""
+    await _seed(session_factory)
+    clock = SystemClock()
+    before = await accounts.read_balances(session_factory, CUSTOMER, clock)
+    _expire_cache()
+    async with _rates_table_gone(session_factory):
+        during = await accounts.read_balances(session_factory, CUSTOMER, clock)
+        assert during == before
+        assert (
+            await accounts.read_balances(session_factory, CUSTOMER, clock) == before
+        )  # not read again at once
+    assert counted == [("fx.display_refresh_failed", {"shown": "cached"})] * 2  # BTC and USDT, once each
+    assert not accounts._refreshing
+    _expire_cache()
+    assert await accounts.read_balances(session_factory, CUSTOMER, clock) == before  # read again, fine
+    assert len(counted) == 2
+
+
+async def test_a_database_error_on_the_first_bids_shows_the_balances_without_kes_values(
+    session_factory: async_sessionmaker[AsyncSession], counted: list[tuple[str, dict[str, str]]]
+) -> None:
+    await _seed(session_factory)
+    async with _rates_table_gone(session_factory):
+        lines = await accounts.read_balances(session_factory, CUSTOMER, SystemClock())
+    by_asset = {line.asset: line for line in lines}
+    assert by_asset[Asset.BTC].amount == Money.of("0.015", Asset.BTC)
+    assert by_asset[Asset.KES].kes_value == Money.of("2500.50", Asset.KES)
+    assert by_asset[Asset.BTC].kes_value is None and by_asset[Asset.USDT_TRC20].kes_value is None
+    assert {labels["shown"] for _, labels in counted} == {"none"}
+
+
+async def test_after_a_failed_refresh_a_cached_bid_is_shown_only_while_its_rate_is_fresh(
+    session_factory: async_sessionmaker[AsyncSession], counted: list[tuple[str, dict[str, str]]]
+) -> None:
+    """The same age limit quotes apply (FxPolicy.max_age): an older bid is not shown, none instead."""
+    await _seed(session_factory)
+    clock = FixedClock(SystemClock().now())
+    await accounts.read_balances(session_factory, CUSTOMER, clock)
+    _expire_cache()
+    clock.advance(seconds=FxPolicy().max_age.total_seconds() + 1)
+    async with _rates_table_gone(session_factory):
+        lines = await accounts.read_balances(session_factory, CUSTOMER, clock)
+    assert all(line.kes_value is None for line in lines if line.asset is not Asset.KES)
+    assert {labels["shown"] for _, labels in counted} == {"none"}
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_cache() -> None:
     accounts._rates.clear()
+    accounts._usable_until.clear()

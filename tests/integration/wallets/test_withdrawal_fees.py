@@ -21,6 +21,8 @@ from core.config import Settings
 from core.fees.schedule import BLUEPRINT_DEFAULTS
 from core.flows.service import CoreFlows
 from core.flows.withdrawals import withdrawal_quote_text
+from core.fx import service as fx
+from core.fx.sources import DemoRateSource
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.ledger.verify import verify
@@ -80,7 +82,8 @@ def _flows(sf: async_sessionmaker[AsyncSession], gateway: WalletGateway) -> Core
 
 
 async def _customer(sf: async_sessionmaker[AsyncSession], asset: Asset, funds: Money | None) -> int:
-    async with sf() as session:
+    async with sf() as session:  # fresh rates: a withdrawal is valued in KES for the limits
+        await fx.refresh(session=session, sources=[DemoRateSource()], clock=SystemClock())
         customer = await factories.customer(session, pin=PIN)
         if funds is not None:  # deposited earlier: custody holds it, the customer owns it
             await factories.deposit(session, customer_id=customer.id, funds=funds)
