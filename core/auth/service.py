@@ -23,7 +23,8 @@ from core.auth.sessions import TokenPair
 from core.clock import Clock
 from core.security import envelope
 from core.security.envelope import Keyring
-from core.security.hashing import hash_secret, verify_secret
+from core.security.hashing import hash_secret, verify_dummy, verify_secret
+from core.security.rehash import upgrade_hash
 
 log = structlog.get_logger(__name__)
 MIN_PASSWORD_LENGTH = 12
@@ -34,8 +35,6 @@ MAX_LOCKOUT = timedelta(hours=24)
 TOTP_ISSUER = "Kibeti"
 TOTP_STEP = 30
 _TOTP_CONTEXT = "staff-totp"
-# Compared against when the email is unknown, so timing does not reveal which emails exist.
-_DUMMY_HASH = hash_secret("kibeti-dummy-password-for-timing")
 
 
 @dataclass(frozen=True)
@@ -129,14 +128,15 @@ async def login(
     now = clock.now()
     staff = await get_staff_by_email(session=session, email=email)
     if staff is None or not staff.active:
-        await asyncio.to_thread(verify_secret, _DUMMY_HASH, password)  # same time as a real check
+        # The time of a real check, so timing does not reveal which emails exist.
+        await asyncio.to_thread(verify_dummy, password)
         await audit.record(
             session=session, actor="anonymous", action="staff.login_failed", subject="staff:unknown"
         )
         raise LoginFailed("wrong email, password or code")
     if staff.locked_until is not None and staff.locked_until > now:
         # Same time as a real check: a locked account must not answer faster than a wrong password.
-        await asyncio.to_thread(verify_secret, _DUMMY_HASH, password)
+        await asyncio.to_thread(verify_dummy, password)
         retry = max(1, int((staff.locked_until - now).total_seconds()))
         raise AccountLocked(retry_after=retry)
     step = None
@@ -150,6 +150,9 @@ async def login(
     staff.last_totp_step, staff.last_login_at = step, now
     log.info("staff_login", staff_id=staff.id, role=staff.role)
     await session.flush()
+    await upgrade_hash(  # older Argon2 parameters: rehashed in this login's transaction
+        session=session, row=staff, column=StaffUser.password_hash, secret=password[:MAX_PASSWORD_LENGTH]
+    )
     await audit.record(
         session=session, actor=f"staff:{staff.id}", action="staff.login", subject=f"staff:{staff.id}"
     )

@@ -38,6 +38,7 @@ from core.ratelimit import (
     count_phone,
     phone_blocked,
 )
+from core.security.rehash import upgrade_hash
 
 log = structlog.get_logger(__name__)
 LANGUAGES = frozenset(language.value for language in Language)
@@ -159,6 +160,8 @@ async def verify_pin(
     if well_formed and await pins.pin_matches_in_thread(customer.pin_hash, pin):
         customer.pin_failed_count, customer.pin_locked_until = 0, None
         await session.flush()
+        # A hash made with older Argon2 parameters is replaced in this transaction (rehash on login).
+        await upgrade_hash(session=session, row=customer, column=Customer.pin_hash, secret=pin)
         return customer
     raise await _pin_failed(session=session, limiter=limiter, customer=customer, now=now)
 

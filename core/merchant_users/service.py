@@ -26,11 +26,11 @@ from core.merchants import service as merchants
 from core.merchants.models import Merchant
 from core.security import envelope
 from core.security.envelope import Keyring
-from core.security.hashing import hash_secret, verify_secret
+from core.security.hashing import hash_secret, verify_dummy, verify_secret
+from core.security.rehash import upgrade_hash
 
 TOTP_CONTEXT = "merchant-user-totp"
 SESSION_LIFETIME = timedelta(hours=12)
-_DUMMY_HASH = hash_secret("kibeti-dummy-merchant-password")
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ async def sign_in(
 ) -> MerchantSession:
     user = await by_email(session=session, email=email)
     if user is None or not user.active:
-        await asyncio.to_thread(verify_secret, _DUMMY_HASH, password)  # the same time as a real check
+        await asyncio.to_thread(verify_dummy, password)  # the same time as a real check
         raise MerchantSignInFailed("wrong email, password or code")
     if user.locked_until is not None and user.locked_until > now:
-        await asyncio.to_thread(verify_secret, _DUMMY_HASH, password)
+        await asyncio.to_thread(verify_dummy, password)
         raise MerchantUserLocked(retry_after=max(1, int((user.locked_until - now).total_seconds())))
     step = None
     if await asyncio.to_thread(verify_secret, user.password_hash, password[:256]):
@@ -109,6 +109,9 @@ async def sign_in(
     )
     session.add(row)
     await session.flush()
+    await upgrade_hash(  # older Argon2 parameters: rehashed in this sign-in's transaction
+        session=session, row=user, column=MerchantUser.password_hash, secret=password[:256]
+    )
     await audit.record(
         session=session, actor=f"merchant_user:{user.id}", action="merchant_user.signed_in",
         subject=f"merchant:{user.merchant_id}",
