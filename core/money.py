@@ -178,12 +178,25 @@ def parse_amount(text: str, asset: Asset) -> Money:
 _LOCALES = {"en": "en_KE", "sw": "sw_KE"}
 
 
-def format_money(money: Money, language: str = "en", *, with_code: bool = True) -> str:
-    """Format with Babel for en_KE / sw_KE, keeping every significant minor unit.
+def format_money(
+    money: Money, language: str = "en", *, with_code: bool = True, exact: bool = False, network: bool = False
+) -> str:
+    """The house format for an amount on every channel (USSD, SMS, Telegram, the web portals): the
+    code first, then the number in Babel's en_KE / sw_KE grouping: "KES 1,500.50", "BTC 0.0003".
 
-    KES always shows 2 decimals; crypto shows its amount without trailing zeros (at least 2 places).
+    KES always shows 2 decimals; crypto drops trailing zeros (keeping at least 2 places). `exact`
+    shows every decimal of the asset's scale ("BTC 0.00030000": an amount to pay, as on a checkout
+    page). `network` names the asset with its network ("USDT-TRC20 25.00") where nothing else on the
+    page does; else the currency ("USDT 25.00"). No form rounds: every digit of the amount is kept.
     """
     locale = _LOCALES.get(language, language)
-    pattern = "#,##0.00" if money.asset is Asset.KES else "#,##0.00" + "#" * (money.asset.scale - 2)
+    if money.asset is Asset.KES:
+        pattern = "#,##0.00"
+    elif exact:
+        pattern = "#,##0." + "0" * money.asset.scale
+    else:
+        pattern = "#,##0.00" + "#" * (money.asset.scale - 2)
     number = format_decimal(money.amount, format=pattern, locale=locale, decimal_quantization=False)
-    return f"{money.asset.currency} {number}" if with_code else number
+    if not with_code:
+        return number
+    return f"{money.asset.value if network else money.asset.currency} {number}"

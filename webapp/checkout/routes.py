@@ -196,7 +196,8 @@ def _render(
         "phone": phone,
         "redirect_url": redirect,
         "other_language": other,
-        "money": lambda amount: i18n.money(amount, language),
+        # an amount to send: every decimal of the asset's scale (what the wallet must send exactly)
+        "money": lambda amount: i18n.money(amount, language, exact=True),
         "kes_rate": lambda rate: i18n.money(
             Money.of(Decimal(rate).quantize(Decimal("0.01")), Asset.KES), language
         ),

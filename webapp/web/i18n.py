@@ -41,18 +41,16 @@ def babel_locale(language: str) -> str:
     return BABEL_LOCALES[normalize_language(language)]
 
 
-def money(amount: Money, language: str) -> str:
-    """KES as SMS and USSD write it ("KES 1,234.50", both languages: Babel's en_KE currency format
-    is "Ksh1,234.50", with no space), crypto with its full scale and symbol."""
-    locale = babel_locale(language)
-    if amount.asset is Asset.KES:
-        return format_money(amount, language)
-    digits = "#,##0." + "0" * amount.asset.scale
-    return f"{format_decimal(amount.amount, format=digits, locale=locale)} {amount.asset.value}"
+def money(amount: Money, language: str, *, exact: bool = False) -> str:
+    """The house format SMS, USSD and Telegram write (core.money.format_money): the code first,
+    trailing zeros dropped ("KES 1,234.50", "BTC 0.0003"; Babel's own en_KE currency format is
+    "Ksh1,234.50"). USDT is named with its network ("USDT-TRC20 10.00"): a page may list both.
+    `exact`: every decimal of the asset's scale ("BTC 0.00030000"), for an amount to pay."""
+    return format_money(amount, normalize_language(language), exact=exact, network=True)
 
 
-def money_minor(minor: int, asset: str | Asset, language: str) -> str:
-    return money(Money.from_minor(minor, Asset(asset)), language)
+def money_minor(minor: int, asset: str | Asset, language: str, *, exact: bool = False) -> str:
+    return money(Money.from_minor(minor, Asset(asset)), language, exact=exact)
 
 
 def number(value: int | Decimal, language: str) -> str:

@@ -88,7 +88,9 @@ async def test_three_qr_codes_warnings_countdown_in_english(
     assert "Send only USDT on TRON (TRC20) to this address." in html
     assert "Send only USDT on Ethereum (ERC20) to this address." in html
     assert "Send only Bitcoin (BTC)" in html
-    assert "Duka la Amani" in html and "2,500.00" in html and "19.305020 USDT-TRC20" in html
+    assert "Duka la Amani" in html and "2,500.00" in html and "USDT-TRC20 19.305020" in html
+    # an amount to send: the house layout (code first), every decimal of the scale kept
+    assert "BTC 0.00027778" in html and "USDT-ERC20 19.305020" in html and "19.305020 USDT" not in html
     assert re.search(
         r'<time id="countdown" datetime="2026-12-05T09:15:00\+00:00" data-seconds="900"[^>]*>15:00</time>',
         html,
@@ -224,7 +226,7 @@ async def test_after_half_is_paid_every_tab_asks_for_the_rest(
         await session.commit()
     html = (await client.get(f"/i/{invoice_id}")).text
     assert "Part of the amount has arrived. Please pay the rest shown below." in html
-    assert "9.652510 USDT-TRC20" in html  # the other half
+    assert "USDT-TRC20 9.652510" in html  # the other half
     assert "uint256=9652510" in html and "amount=0.00013889" in html  # the QR codes ask for the rest
     assert "Ksh1,250.00" in html or "KES 1,250.00" in html  # M-Pesa: the rest in whole shillings
     status = (await client.get(f"/i/{invoice_id}/status.json")).json()

@@ -85,6 +85,8 @@ async def test_no_url_shows_another_customers_addresses_or_history(rt: Runtime) 
         their_page = (await theirs.get("/app/receive")).text
         their_addresses = set(re.findall(r'<code[^>]*class="address"[^>]*>([^<]+)</code>', their_page))
         assert len(their_addresses) == 3, their_page[-1500:]
+        their_balance = "USDT-TRC20 10.00"  # the house format, as their own home page shows it
+        assert their_balance in (await theirs.get("/app/")).text
         probes = [
             "/app/receive", f"/app/receive?customer_id={other_id}", f"/app/receive?customer={OTHER}",
             "/app/receive/USDT-TRC20/qr.svg", f"/app/receive/USDT-TRC20/qr.svg?customer_id={other_id}",
@@ -98,6 +100,7 @@ async def test_no_url_shows_another_customers_addresses_or_history(rt: Runtime) 
             assert not any(address in response.text for address in their_addresses), path
             assert "Baraka Mwangi" not in response.text, path
             assert "test-fund" not in response.text and "10.000000" not in response.text, path
+            assert their_balance not in response.text, path
 
 
 async def test_the_account_page_shows_the_linked_chat_and_unlinks_only_its_own(rt: Runtime) -> None:

@@ -82,7 +82,8 @@ def test_chart_escapes_labels() -> None:
 
 def test_money_and_time_in_nairobi() -> None:
     assert i18n.money(Money.of("1234.5", Asset.KES), "en") == "KES 1,234.50"  # as SMS and USSD write it
-    assert i18n.money(Money.of("0.0005", Asset.BTC), "sw") == "0.00050000 BTC"
+    assert i18n.money(Money.of("0.0005", Asset.BTC), "sw") == "BTC 0.0005"  # the house format, as SMS
+    assert i18n.money(Money.of("0.0005", Asset.BTC), "sw", exact=True) == "BTC 0.00050000"  # to pay
     assert i18n.when(NOW, "en").endswith("12:00:00")  # 09:00 UTC is noon in Nairobi
     assert i18n.number(Decimal("1234567"), "en") == "1,234,567"
 
