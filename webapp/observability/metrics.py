@@ -75,6 +75,12 @@ RAIL_ORDERS = Counter(
     " did to them: completed, failed, flagged (disagreed with the order), reversed.",
     ["rail", "outcome"],
 )
+FX_DISPLAY_REFRESH_FAILED = Counter(
+    "kibeti_fx_display_refresh_failed",
+    "Reads of the KES bids for a balances screen that failed on the database, by what the screen"
+    " showed instead: cached (the bid read before, its rate not stale yet) or none (no KES value).",
+    ["shown"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
@@ -83,6 +89,7 @@ _EVENTS = {
     "sms.delivery_report": (SMS_DELIVERY_REPORTS, ("outcome",)),
     "webhook.attempt": (WEBHOOK_ATTEMPTS, ("outcome",)),
     "rail.order": (RAIL_ORDERS, ("rail", "outcome")),
+    "fx.display_refresh_failed": (FX_DISPLAY_REFRESH_FAILED, ("shown",)),
 }
 
 

@@ -185,6 +185,30 @@ async def test_after_a_failed_refresh_a_cached_bid_is_shown_only_while_its_rate_
     assert {labels["shown"] for _, labels in counted} == {"none"}
 
 
+async def test_the_failure_reaches_prometheus(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """Through the sink webapp.bootstrap installs: kibeti_fx_display_refresh_failed_total{shown}."""
+    from prometheus_client import REGISTRY
+
+    from webapp.observability.metrics import count_event
+
+    def failures() -> float:
+        found = REGISTRY.get_sample_value("kibeti_fx_display_refresh_failed_total", {"shown": "cached"})
+        return found or 0.0
+
+    await _seed(session_factory)
+    clock = SystemClock()
+    await accounts.read_balances(session_factory, CUSTOMER, clock)
+    _expire_cache()
+    before = failures()
+    telemetry.install(count_event)
+    try:
+        async with _rates_table_gone(session_factory):
+            await accounts.read_balances(session_factory, CUSTOMER, clock)
+    finally:
+        telemetry.install(None)
+    assert failures() == before + 2
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_cache() -> None:
     accounts._rates.clear()
