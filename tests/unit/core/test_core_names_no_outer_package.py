@@ -1,59 +1,62 @@
 """Core never names an outer package by string (a job's dotted path, an import by name): it imports
 none of them (import-linter), and a string naming one would hide the same dependency from the
 linter. Core declares what it needs (a port, a job name in core.outbox.handlers) and the composition
-root wires the outer package's implementation. Docstrings and comments may mention the packages."""
+root wires the outer package's implementation. Docstrings and comments may mention the packages.
+
+The check is an import-linter contract (scripts/lint_strings.py, registered in pyproject.toml, run
+by `lint-imports`); these tests run the same check and prove it can fail."""
 
 from __future__ import annotations
 
-import ast
+import tomllib
 from pathlib import Path
+from typing import Any
 
-CORE = Path(__file__).resolve().parents[3] / "core"
-OUTER = ("webapp.",)
-# (file, string) pairs allowed for now, each with why. Remove an entry once its string is gone.
-ALLOWED = {
-    # a deployment setting (KIBETI_WORKER_SETUP) naming the composition root's entry point: config
-    ("core/config.py", "webapp.bootstrap.install"),
-    # owned by another change under way: to become core.outbox.handlers.OPEN_REFUND_CASE
-    ("core/rails/refunds.py", "webapp.api.pesapal.open_refund_case"),
-}
+import pytest
+
+from scripts.lint_strings import ForbiddenStringsContract, strings_naming, violations
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    found: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                found.add(id(body[0].value))
-    return found
+def _contract() -> dict[str, Any]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    assert "forbidden_strings: scripts.lint_strings.ForbiddenStringsContract" in config["contract_types"]
+    [contract] = [c for c in config["contracts"] if c["type"] == "forbidden_strings"]
+    return dict(contract)
 
 
-def outer_names(path: Path) -> list[tuple[int, str]]:
-    """(line, string) of every string literal in `path` naming an outer package, docstrings aside."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    docstrings = _docstrings(tree)
-    return [
-        (node.lineno, node.value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-        if any(outer in node.value for outer in OUTER)
-    ]
-
-
-def test_core_names_no_outer_package_in_a_string() -> None:
-    found = [
-        f"{path.relative_to(CORE.parent)}:{line}: {text!r}"
-        for path in sorted(CORE.rglob("*.py"))
-        for line, text in outer_names(path)
-        if (str(path.relative_to(CORE.parent)), text) not in ALLOWED
-    ]
+def test_core_names_no_webapp_module_in_a_string() -> None:
+    contract = _contract()
+    assert contract["source_modules"] == ["core"] and contract["forbidden_strings"] == ["webapp."]
+    found = violations(["core"], ("webapp.",), set(contract["ignore_strings"]))
     assert found == [], "core names an outer package; declare a port or a job name instead:\n" + "\n".join(
         found
     )
 
 
-def test_the_check_sees_a_job_path_and_skips_docstrings(tmp_path: Path) -> None:
-    sample = tmp_path / "sample.py"
-    sample.write_text('"""Built by webapp.bootstrap."""\nJOB = "webapp.api.pesapal.open_reversal_case"\n')
-    assert outer_names(sample) == [(2, "webapp.api.pesapal.open_reversal_case")]
+def test_the_check_sees_a_job_path_and_skips_docstrings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "fakecore"
+    (package / "rails").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""Built by webapp.bootstrap."""\n')
+    (package / "rails" / "__init__.py").write_text("")
+    (package / "rails" / "service.py").write_text(
+        '"""Staged for webapp.api."""\n\n# webapp.api in a comment\nJOB = "webapp.api.pesapal.open_reversal_case"\n'
+    )
+    assert strings_naming(package / "rails" / "service.py", ("webapp.",)) == [
+        (4, "webapp.api.pesapal.open_reversal_case")
+    ]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert violations(["fakecore"], ("webapp.",), set()) == [
+        "fakecore.rails.service:4: 'webapp.api.pesapal.open_reversal_case'"
+    ]
+    ignored = {"fakecore.rails.service:webapp.api.pesapal.open_reversal_case"}
+    assert violations(["fakecore"], ("webapp.",), ignored) == []
+    contract = ForbiddenStringsContract(
+        name="t",
+        session_options={},
+        contract_options={"source_modules": ["fakecore"], "forbidden_strings": ["webapp."]},
+    )
+    assert not contract.check(graph=None, verbose=False).kept  # type: ignore[arg-type]
