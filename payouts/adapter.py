@@ -25,12 +25,13 @@ import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
 import httpx
 import redis.asyncio
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
@@ -197,65 +198,104 @@ async def job_scope(runtime: Runtime) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-_deferred_calls: ContextVar[list[ApiCall] | None] = ContextVar("payouts_deferred_calls", default=None)
+@dataclass
+class _Deferred:
+    """The API calls made inside a `deferred_audit`: those not written yet, and all of them."""
+
+    pending: list[ApiCall] = field(default_factory=list)
+    made: list[ApiCall] = field(default_factory=list)
+
+
+_deferred_calls: ContextVar[_Deferred | None] = ContextVar("payouts_deferred_calls", default=None)
+# a retried write of a call already written adds nothing (its call_id is unique)
 _INSERT_CALL_SQL = """
 INSERT INTO mpesa_api_calls
-  (api, path, reference, request, http_status, response, error, duration_ms, created_at)
-VALUES ($1, $2, $3, $4::text::json, $5, $6::text::json, $7, $8, $9)
+  (call_id, api, path, reference, request, http_status, response, error, duration_ms, created_at)
+VALUES ($1, $2, $3, $4, $5::text::json, $6, $7::text::json, $8, $9, $10)
+ON CONFLICT (call_id) DO NOTHING
 """
+# What a lost connection to PostgreSQL looks like on asyncpg (the server may or may not have committed
+# the statement it was running): reset or refused sockets, "connection was closed in the middle of
+# operation", the server terminating the backend (pg_terminate_backend, a shutdown).
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
 @asynccontextmanager
 async def deferred_audit(runtime: Runtime) -> AsyncIterator[list[ApiCall]]:
     """Audit rows of the API calls made inside, kept for the transaction that records their outcome
-    (`write_api_calls`) instead of a transaction each; any left unwritten get their own on exit."""
-    calls: list[ApiCall] = []
-    token = _deferred_calls.set(calls)
+    (`write_api_calls`) instead of a transaction each; any left unwritten get their own on exit.
+
+    Leaving by an exception, every call made inside is written again in its own transaction: a
+    transaction that wrote some of them may have been lost (a dropped connection, a failed commit),
+    and the rows of those that did commit are not written twice (their call_id is taken)."""
+    deferred = _Deferred()
+    token = _deferred_calls.set(deferred)
+    failed = False
     try:
-        yield calls
+        yield deferred.pending
+    except Exception:
+        failed = True
+        raise
     finally:
         _deferred_calls.reset(token)
-        if calls:
-            async with sessions(runtime)() as session:
-                await write_api_calls(session, calls)
-                await session.commit()
+        unwritten = deferred.made if failed else deferred.pending
+        if unwritten:
+            try:
+                async with sessions(runtime)() as session:
+                    await write_api_calls(session, list(unwritten))
+                    await session.commit()
+            except Exception as exc:
+                if not failed:
+                    raise
+                # the job's own error is on its way out; this one must not replace it
+                log.warning("audit rows of %d Daraja calls not written: %s", len(unwritten), exc)
 
 
 async def write_api_calls(session: AsyncSession, calls: list[ApiCall]) -> None:
-    """The calls' audit rows in the caller's transaction (the list is emptied: written once)."""
+    """The calls' audit rows in the caller's transaction (the list is emptied); a call whose row
+    exists already is skipped (a retry after a lost commit, or after a lost answer to one)."""
     pending, calls[:] = list(calls), []
-    if pending and session.bind is not None and session.bind.dialect.name == "postgresql":
-        now = clock_of(session).now()
+    if not pending:
+        return
+    now = clock_of(session).now()
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
         for call in pending:
             await run_on_session_connection(
                 session,
                 _INSERT_CALL_SQL,
-                [call.api, call.path[:120], call.reference[:64], json.dumps(call.request), call.http_status,
-                 json.dumps(call.response), call.error, call.duration_ms,
-                 now],
+                [call.call_id, call.api, call.path[:120], call.reference[:64], json.dumps(call.request),
+                 call.http_status, json.dumps(call.response), call.error, call.duration_ms, now],
             )  # fmt: skip
         return
-    for call in pending:
-        session.add(
-            MpesaApiCall(
-                api=call.api,
-                path=call.path[:120],
-                reference=call.reference[:64],
-                request=call.request,
-                http_status=call.http_status,
-                response=call.response,
-                error=call.error,
-                duration_ms=call.duration_ms,
-            )
-        )
-    await session.flush()
+    rows = [
+        {
+            "call_id": call.call_id,
+            "api": call.api,
+            "path": call.path[:120],
+            "reference": call.reference[:64],
+            "request": call.request,
+            "http_status": call.http_status,
+            "response": call.response,
+            "error": call.error,
+            "duration_ms": call.duration_ms,
+            "created_at": now,
+        }
+        for call in pending
+    ]
+    await session.execute(sqlite_insert(MpesaApiCall).values(rows).on_conflict_do_nothing())
 
 
 def audit_sink(runtime: Runtime) -> Any:
     async def record(call: ApiCall) -> None:
         deferred = _deferred_calls.get()
         if deferred is not None:
-            deferred.append(call)
+            deferred.pending.append(call)
+            deferred.made.append(call)
             return
         async with sessions(runtime)() as session:
             await write_api_calls(session, [call])

@@ -26,7 +26,15 @@ from core.payments.limits import minor_to_shillings
 from core.payments.types import CollectionStatus, PayoutStatus
 from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts import c2b, callbacks, recorded
-from payouts.adapter import daraja, deferred_audit, direct_connection, job_scope, sessions, write_api_calls
+from payouts.adapter import (
+    CONNECTION_LOST,
+    daraja,
+    deferred_audit,
+    direct_connection,
+    job_scope,
+    sessions,
+    write_api_calls,
+)
 from payouts.mpesa import errors
 from payouts.mpesa.client import ApiCall
 from payouts.stk_rail import RAIL as STK_RAIL
@@ -176,12 +184,16 @@ async def _send_recorded(d: Any, payout: PayoutToSend, outbox_id: int | None, ca
         return "unknown"
     if current.payout_sent_probe is not None:  # tests inject a fault here (a crash before we record it)
         current.payout_sent_probe()
-    direct = await direct_connection(current)
-    if direct is not None and await recorded.record_accepted(
-        direct, payout_id=payout_id, conversation_id=accepted.conversation_id, now=current.clock.now(),
-        outbox_id=outbox_id, calls=calls,
-    ):  # fmt: skip
-        return "accepted"
+    try:
+        direct = await direct_connection(current)
+        if direct is not None and await recorded.record_accepted(
+            direct, payout_id=payout_id, conversation_id=accepted.conversation_id, now=current.clock.now(),
+            outbox_id=outbox_id, calls=calls,
+        ):  # fmt: skip
+            return "accepted"
+    except CONNECTION_LOST as exc:
+        # committed or not, nobody can tell: recorded again below (each write in it is idempotent)
+        log.warning("payout %s: recording its acceptance lost the connection (%s); again", payout_id, exc)
     async with sessions(current)() as session:
         await service.mark_accepted(
             session=session, payout_id=payout_id, conversation_id=accepted.conversation_id

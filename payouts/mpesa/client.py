@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import functools
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -45,7 +46,8 @@ class DarajaConfig:
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One request/response, already redacted, for the audit table."""
+    """One request/response, already redacted, for the audit table. `call_id` names this call: its
+    audit row is written at most once however often the write is retried (payouts.adapter)."""
 
     api: str
     path: str
@@ -55,6 +57,7 @@ class ApiCall:
     error: str
     duration_ms: int
     reference: str
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 AuditSink = Callable[[ApiCall], Awaitable[None]]
