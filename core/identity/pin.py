@@ -52,7 +52,7 @@ def pin_matches(pin_hash: str, pin: str) -> bool:
     return verify_secret(pin_hash, pin)
 
 
-# Argon2id (64 MiB, tens of milliseconds of CPU, far more on a busy machine) in a worker thread:
+# Argon2id (19 MiB, t=2: 21-27 ms of CPU, far more wall time on a busy machine) in a worker thread:
 # on the event loop it would stall every request the process is serving, USSD hops included.
 # argon2-cffi releases the GIL while it hashes.
 
