@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import clock_of
+from core.db.raw import run_on_session_connection
 from wallets.hd.derivation import AddressDeriver
 from wallets.models import AddressCounter, ChainBlock, ChainCursor, ChainDeposit, DepositAddress
 from wallets.networks import Network
@@ -114,9 +115,18 @@ async def get_or_create_deposit_address(
     return row
 
 
+@dataclass(frozen=True)
+class AllocatedAddress:
+    """An address just given to an owner (what a new invoice shows of it)."""
+
+    network: Network
+    address: str
+    derivation_index: int
+
+
 async def allocate_addresses(
     *, session: AsyncSession, deriver: AddressDeriver, owner_type: str, owner_id: int, networks: list[Network]
-) -> list[DepositAddress]:
+) -> list[AllocatedAddress]:
     """Fresh addresses on `networks` for an owner that has none yet (a new invoice). Each comes
     from the pool of pre-derived, never-given addresses when it has one (no shared lock: concurrent
     callers skip each other's rows); otherwise one counter UPDATE per network (always in Network
@@ -138,10 +148,15 @@ async def allocate_addresses(
         )
         for network, index in indexes.items()
     ]
-    session.add_all(fresh)
-    await session.flush()
-    claimed.update({Network(row.network): row for row in fresh})
+    if fresh:
+        session.add_all(fresh)
+        await session.flush()
+    claimed.update({Network(row.network): _allocated(row) for row in fresh})
     return [claimed[network] for network in networks]
+
+
+def _allocated(row: DepositAddress) -> AllocatedAddress:
+    return AllocatedAddress(Network(row.network), row.address, row.derivation_index)
 
 
 POOL = "pool"  # owner_type of pre-derived receive addresses nobody has been given yet
@@ -170,36 +185,53 @@ async def claim_pooled(
     return result.scalar_one_or_none()
 
 
+def _claim_sql(count: int) -> str:
+    """The PostgreSQL claim of the oldest pooled address on each of `count` networks, one statement:
+    $1 owner_type, $2 owner_id, $3 claimed at, $4.. the networks. A scalar subquery per network (FOR
+    UPDATE is not allowed under UNION); 'pool' is written out, not bound, so even a generic plan of
+    the prepared statement reads the partial index ix_deposit_addresses_pool."""
+    picks = ", ".join(
+        f"(SELECT id FROM deposit_addresses WHERE owner_type = '{POOL}' AND network = ${4 + n}"  # noqa: S608 (constant fragments, no input)
+        " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        for n in range(count)
+    )
+    return (
+        f"UPDATE deposit_addresses SET owner_type = $1, owner_id = $2, created_at = $3 WHERE id IN ({picks})"  # noqa: S608 (constant fragments, no input)
+        " RETURNING network, address, derivation_index"
+    )
+
+
+_CLAIM_SQL = {count: _claim_sql(count) for count in range(1, len(Network) + 1)}
+
+
 async def _claim_pooled_many(
     *, session: AsyncSession, owner_type: str, owner_id: int, networks: list[Network]
-) -> dict[Network, DepositAddress]:
-    """`claim_pooled` on every network at once; on PostgreSQL in one statement (one round trip)."""
-    if session.bind is None or session.bind.dialect.name != "postgresql" or len(networks) < 2:
+) -> dict[Network, AllocatedAddress]:
+    """`claim_pooled` on every network at once; on PostgreSQL in one plain statement (one round
+    trip, no ORM statement building: this runs for every new invoice)."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
         claimed = {}
         for network in networks:
             row = await claim_pooled(
                 session=session, owner_type=owner_type, owner_id=owner_id, network=network
             )
             if row is not None:
-                claimed[network] = row
+                claimed[network] = _allocated(row)
         return claimed
-    picks = [  # a scalar subquery per network (FOR UPDATE is not allowed with UNION)
-        select(DepositAddress.id)
-        .where(DepositAddress.owner_type == POOL, DepositAddress.network == network.value)
-        .order_by(DepositAddress.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-        for network in networks
-    ]
-    result = await session.execute(
-        update(DepositAddress)
-        .where(DepositAddress.id.in_(picks))
-        .values(owner_type=owner_type, owner_id=owner_id, created_at=clock_of(session).now())
-        .returning(DepositAddress)
-        .execution_options(synchronize_session=False)
+    if not networks:
+        return {}
+    rows = await run_on_session_connection(
+        session,
+        _CLAIM_SQL[len(networks)],
+        [owner_type, owner_id, clock_of(session).now(), *(network.value for network in networks)],
+        rows=True,
     )
-    return {Network(row.network): row for row in result.scalars()}
+    return {
+        Network(row["network"]): AllocatedAddress(
+            Network(row["network"]), row["address"], row["derivation_index"]
+        )
+        for row in rows
+    }
 
 
 async def refill_pool(

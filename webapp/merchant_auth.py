@@ -113,7 +113,7 @@ async def _authenticate(
         await _count_key(request, cached.key_id)
         return _principal(cached)
     try:
-        key = await api_keys.authenticate_api_key(
+        checked = await api_keys.check_api_key(
             session=session, plaintext=plaintext, scope=scope, clock=runtime.clock
         )
     except ApiKeyInvalid:
@@ -121,6 +121,7 @@ async def _authenticate(
     except ApiKeyScopeDenied as exc:
         await _count_key(request, api_keys.key_id_of(plaintext) or "")
         raise ApiError(403, "insufficient_scope", f"this API key lacks the {scope} scope") from exc
+    key = checked.row
     await _count_key(request, key.key_id)
     try:
         await merchants.require_active(session=session, merchant_id=key.merchant_id)
@@ -132,23 +133,19 @@ async def _authenticate(
         scopes=frozenset(key.scopes.split()),
         prefix=key.prefix,
     )
-    await session.commit()  # last_used_at, when it moved (at most once a minute)
+    if checked.stamped:  # last_used_at moved (at most once a minute): kept even if the work fails
+        await session.commit()
     api_keys.verified_keys.put(plaintext, verified)
     return _principal(verified)
 
 
 async def _still_in_force(session: AsyncSession, cached: api_keys.VerifiedKey) -> bool:
     """A cached key proved its secret seconds ago, but whether it is still unrevoked and its merchant
-    still active is read on every call: a suspension or revocation made by any process is honoured
-    on the next request everywhere (the cache spares the hash check, last_used_at and the commit).
-    When not, the key leaves the cache and the full check answers with its own error."""
-    try:
-        await merchants.require_active(session=session, merchant_id=cached.merchant_id)
-    except (UnknownMerchant, MerchantNotActive):
-        api_keys.verified_keys.forget(cached.key_id)
-        return False
-    keys = await api_keys.list_api_keys(session=session, merchant_id=cached.merchant_id)
-    if any(key.key_id == cached.key_id and key.revoked_at is None for key in keys):
+    still active is read on every call (one read, however many keys the merchant has): a suspension
+    or revocation made by any process is honoured on the next request everywhere (the cache spares
+    the hash check, last_used_at and the commit). When not, the key leaves the cache and the full
+    check answers with its own error."""
+    if await api_keys.key_in_force(session=session, key_id=cached.key_id, merchant_id=cached.merchant_id):
         return True
     api_keys.verified_keys.forget(cached.key_id)
     return False

@@ -23,6 +23,7 @@ from core.auth.permissions import API_KEY_SCOPES
 from core.clock import Clock
 from core.merchants import service as merchants
 from core.merchants.errors import MerchantNotActive
+from core.merchants.models import Merchant, MerchantStatus
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 VERIFIED_TTL_SECONDS = 5.0  # how long a process trusts a checked key's hash (never its status)
@@ -140,8 +141,15 @@ def key_id_of(plaintext: str) -> str | None:
     return _key_id(plaintext.strip())
 
 
-async def authenticate_api_key(*, session: AsyncSession, plaintext: str, scope: str, clock: Clock) -> ApiKey:
-    """The live key for `plaintext`, if it carries `scope`. Raises ApiKeyInvalid/ApiKeyScopeDenied."""
+@dataclass(frozen=True)
+class CheckedKey:
+    row: ApiKey
+    stamped: bool  # last_used_at moved: a write the caller commits (at most once a minute a key)
+
+
+async def check_api_key(*, session: AsyncSession, plaintext: str, scope: str, clock: Clock) -> CheckedKey:
+    """`authenticate_api_key`, saying whether it wrote last_used_at (a caller with nothing written
+    need not commit before its own work)."""
     key_id = _key_id(plaintext.strip())
     row = None
     if key_id is not None:
@@ -156,7 +164,28 @@ async def authenticate_api_key(*, session: AsyncSession, plaintext: str, scope: 
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now  # at most once a minute: not a write (and a commit) on every call
         await session.flush()
-    return row
+        return CheckedKey(row, stamped=True)
+    return CheckedKey(row, stamped=False)
+
+
+async def authenticate_api_key(*, session: AsyncSession, plaintext: str, scope: str, clock: Clock) -> ApiKey:
+    """The live key for `plaintext`, if it carries `scope`. Raises ApiKeyInvalid/ApiKeyScopeDenied."""
+    return (await check_api_key(session=session, plaintext=plaintext, scope=scope, clock=clock)).row
+
+
+async def key_in_force(*, session: AsyncSession, key_id: str, merchant_id: int) -> bool:
+    """Is the key unrevoked and its merchant (`merchant_id`) active? One read of the key joined to
+    its merchant, whatever the number of the merchant's keys; the merchant row lands in the
+    session, so the request's own read of it (merchants.require_active) costs no round trip."""
+    query = (
+        select(Merchant)
+        .join(ApiKey, ApiKey.merchant_id == Merchant.id)
+        .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
+    )
+    merchant = (await session.execute(query)).scalar_one_or_none()
+    return (
+        merchant is not None and merchant.id == merchant_id and merchant.status == MerchantStatus.ACTIVE.value
+    )
 
 
 async def revoke_api_key(*, session: AsyncSession, key_id: str, clock: Clock, actor: str) -> None:

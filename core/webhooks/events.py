@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import clock_of
+from core.db.raw import run_on_session_connection
 from core.outbox import service as outbox
 from core.webhooks.errors import UnknownEventType
 from core.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -52,6 +53,15 @@ def parse_event_type(text: str) -> EventType:
         raise UnknownEventType(
             f"unknown event type {text[:40]!r}; known: {', '.join(SUBSCRIBABLE)}"
         ) from None
+
+
+# $1 public_id, $2 merchant_id, $3 type, $4 object_id, $5 payload (JSON text), $6 idempotency_key,
+# $7 created_at (aware): the new event's id, or no row when this (merchant, key) was recorded before
+_INSERT_EVENT_SQL = """
+INSERT INTO webhook_events (public_id, merchant_id, type, object_id, payload, idempotency_key, created_at)
+VALUES ($1, $2, $3, $4, $5::text::json, $6, $7)
+ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING id
+"""
 
 
 def new_public_id() -> str:
@@ -114,6 +124,24 @@ async def _insert_event(
 ) -> int | None:
     """The new event's id, or None when this key was recorded before (nothing written)."""
     dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    now = clock_of(session).now()
+    if (
+        dialect == "postgresql"
+    ):  # a plain statement: SQLAlchemy compiled its ON CONFLICT insert anew each time
+        row = await run_on_session_connection(
+            session,
+            _INSERT_EVENT_SQL,
+            [
+                new_public_id(),
+                merchant_id,
+                event_type,
+                object_id[:80],
+                json.dumps(payload),
+                idempotency_key,
+                now,
+            ],
+        )
+        return None if row is None else int(row["id"])
     insert = (sqlite if dialect == "sqlite" else postgresql).insert(WebhookEvent)
     statement = (
         insert.values(
@@ -123,7 +151,7 @@ async def _insert_event(
             object_id=object_id[:80],
             payload=payload,
             idempotency_key=idempotency_key,
-            created_at=clock_of(session).now(),
+            created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["merchant_id", "idempotency_key"])
         .returning(WebhookEvent.id)

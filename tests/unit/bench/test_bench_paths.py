@@ -68,3 +68,30 @@ def test_row_ratio_and_table() -> None:
     table = common.table([row])
     assert "| x | 3.00 | y | 2.00 | 1.50x | >= 1.0x | met |" in table
     assert sys.modules["bench.common"] is common
+
+
+def test_the_invoice_benchmark_posts_to_the_route_merchants_call() -> None:
+    """bench_invoices serves webapp.main:app and POSTs /api/v1/invoices with a key and an
+    Idempotency-Key: the route the app mounts, which creates through core.invoices.service; its address
+    pool is filled by the function the scheduler's refill job runs."""
+    from wallets.address_pool import refill_invoice_address_pool
+    from wallets.gateway import WalletGateway
+    from webapp import app as app_module
+    from webapp.api import v1_invoices
+
+    bench_invoices = importlib.import_module("bench.bench_invoices")
+    assert '"webapp.main:app"' in inspect.getsource(bench_invoices.measure_creation)
+    script = bench_invoices.WRK_SCRIPT
+    assert 'wrk.format("POST", "/api/v1/invoices"' in script
+    assert '["Authorization"] = "Bearer "' in script and '["Idempotency-Key"]' in script
+    assert v1_invoices.router in app_module._routers()
+    (route,) = [
+        r
+        for r in v1_invoices.router.routes
+        if getattr(r, "path", "") == "/api/v1/invoices" and "POST" in getattr(r, "methods", ())
+    ]
+    assert getattr(route, "endpoint", None) is v1_invoices.create_invoice
+    assert "invoices.create_invoice_view(" in inspect.getsource(v1_invoices.create_invoice)
+    assert "wallet_service.refill_pool(" in inspect.getsource(bench_invoices.fill_pool)
+    assert "service.refill_pool(" in inspect.getsource(WalletGateway.refill_address_pool)
+    assert "refill_address_pool(" in inspect.getsource(refill_invoice_address_pool)
