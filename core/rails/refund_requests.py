@@ -224,8 +224,10 @@ async def request_refund(
     """Raises RefundAwaitingOutcome (an earlier refund of the order is pending or unknown: its status
     was asked, it is never sent again), RefundTooLarge, RefundInProgress, RefundOnceOnly
     (`one_per_payment`: the rail takes one refund per payment and this one has one) or the ledger's
-    InsufficientFunds, before anything is sent. Otherwise the refund's outcome: refunded, refused or
-    unknown (an earlier open one PesaPal's status shows made: refunded)."""
+    InsufficientFunds, before anything is sent. Otherwise the refund's outcome: accepted (PesaPal took
+    it; held until the merchant approves it on PesaPal's dashboard and the status shows it made),
+    refunded (the status shows it made), refused or unknown (an earlier open one PesaPal's status
+    shows made: refunded)."""
     async with factory() as session:
         earlier = await refunds.open_refund(session=session, order_id=order_id)
     if earlier is not None:
