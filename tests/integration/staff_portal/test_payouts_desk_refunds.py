@@ -17,6 +17,7 @@ from core.audit.service import chain_pending
 from core.clock import FixedClock
 from core.db.session import make_session_factory
 from core.i18n.catalog import LOCALE_DIR
+from core.rails import refunds
 from core.rails.refunds import OPEN_REFUND, RefundStatus
 from tests.integration.pesapal.test_refund_outcomes import Factory, Rail, _money, _paid, _refund
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
@@ -30,6 +31,9 @@ def test_every_refund_state_has_a_label(language: str) -> None:
         assert found.get(f"staff.code.refund.{status.value}"), (language, status)
     for open_status in OPEN_REFUND:  # what next, for the open ones the desk lists
         assert found.get(f"staff.payouts.refund_next.{open_status}"), (language, open_status)
+    for kind in (refunds.CASE_SHORT, refunds.CASE_LONG_UNKNOWN, refunds.CASE_AWAITING_APPROVAL,
+                 refunds.CASE_ACCEPTED_AFTER_RELEASE, refunds.CASE_REVERSED_AFTER_PARTIAL):  # fmt: skip
+        assert found.get(f"staff.code.rule.{kind}"), (language, kind)  # the alerts table's label
 
 
 async def test_open_refunds_on_the_desk_in_both_languages_and_checked_from_there(
