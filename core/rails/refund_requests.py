@@ -275,9 +275,13 @@ async def request_refund(
             session=session, refund_id=refund_id, outcome=ACCEPTED_SAID, actor=actor
         )
         await session.commit()
-    if accepted:  # an approval may be instant: the status books it now if it shows it made
+    if not accepted:
+        return await _accepted_after_release(factory, rail, refund_id, actor)
+    try:  # an approval may be instant: the status books it now if it shows it made
         return await check_status(factory=factory, rail=rail, refund_id=refund_id, actor=actor)
-    return await _accepted_after_release(factory, rail, refund_id, actor)
+    except Exception as exc:  # the acceptance is recorded and held: the scheduled check asks again
+        log.warning("rail refund %s accepted; its first status check failed (%r)", refund_id, exc)
+        return await _reload(factory, refund_id)
 
 
 async def _accepted_after_release(

@@ -215,3 +215,18 @@ async def test_accepted_after_release_books_nothing_until_made_and_tells_staff(
     assert (await _row(factory, late.refund_id)).status == RefundStatus.REFUNDED_LATE.value
     assert await _money(factory, paid) == BOOKED
     await _verified(factory)
+
+
+class BrokenStatusRail(Rail):
+    """Accepts the refund; its status query then fails in a way no adapter foresaw."""
+
+    async def collection_status(self, *, provider_reference: str) -> CollectionResult:
+        self.asked += 1
+        raise RuntimeError("status parser bug")
+
+
+async def test_a_failing_first_status_check_leaves_the_acceptance_held(factory: Factory) -> None:
+    paid, rail = await _paid(factory), BrokenStatusRail(answer="accept")
+    accepted = await _refund(factory, rail, paid)
+    assert accepted.status == "accepted" and rail.asked == 1, accepted
+    assert await _money(factory, paid) == HELD
