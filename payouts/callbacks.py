@@ -117,7 +117,7 @@ async def _status(session: AsyncSession, body: Any) -> Outcome:
     found = result.succeeded and bool(params)
     answer = results.status_result(
         found=found,
-        completed=str(params.get("TransactionStatus", "")).lower() == "completed",
+        transaction_status=str(params.get("TransactionStatus") or ""),
         transaction_result_code=str(params.get("TransactionResultCode") or ""),
         desc=str(params.get("ReasonType") or result.result_desc),
     )

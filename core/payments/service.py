@@ -597,7 +597,8 @@ async def apply_status_answer(
     amount: Decimal | None,
 ) -> str:
     """A status query answered (`result` None: the rail does not know the payout): succeeded or
-    failed as it says; not found and never accepted -> sent again under the same id."""
+    failed as it says; an unknown answer leaves it unknown and held (asked again later, never
+    released on it); not found and never accepted -> sent again under the same id."""
     payout = None
     if originator_conversation_id:
         payout = await find_payout(session=session, originator_conversation_id=originator_conversation_id)
@@ -620,6 +621,10 @@ async def apply_status_answer(
     if result is not None and result.outcome == RailOutcome.RETRY:
         await _retry_with_new_id(session, payout, result.code, result.reason)
         return "retry"
+    if result is not None and result.outcome == RailOutcome.UNKNOWN:  # may yet be paid: never released
+        _touch(payout, PayoutStatus.UNKNOWN, clock_of(session).now())
+        payout.result_code, payout.result_desc = result.code[:32], result.reason[:255]
+        return "unknown"
     if result is not None:  # found, not completed: the rail says it did not pay
         await _fail(session, payout, result.code, result.reason or "the rail reports the payout failed")
         return "failed"

@@ -34,15 +34,21 @@ def b2c_result(result_code: str, result_desc: str) -> RailResult:
 
 
 def status_result(
-    *, found: bool, completed: bool, transaction_result_code: str, desc: str
+    *, found: bool, transaction_status: str, transaction_result_code: str, desc: str
 ) -> RailResult | None:
-    """A Transaction Status answer: None when Daraja does not know the transaction; completed is paid;
-    found but not completed failed, unless its code says busy (sent again under a new id)."""
+    """A Transaction Status answer: None when Daraja does not know the transaction. Completed is paid;
+    Failed failed, unless its code says busy (sent again under a new id). Any other status (Pending,
+    none, a word Daraja's documentation does not give) leaves the outcome unknown: the payout stays
+    held and is asked about again, never released on it (it may yet be paid)."""
     if not found:
         return None
-    if completed:
+    status = transaction_status.strip().lower()
+    if status == "completed":
         return RailResult(RailOutcome.SUCCEEDED, SUCCESS_CODE, desc)
     code = transaction_result_code or "status_failed"
+    if status != "failed":
+        reason = f"Transaction Status says {transaction_status.strip() or 'nothing'}: {desc}"
+        return RailResult(RailOutcome.UNKNOWN, transaction_result_code or "status_unknown", reason)
     if code in RETRYABLE_RESULT_CODES:
         return RailResult(RailOutcome.RETRY, code, desc)
     return RailResult(RailOutcome.FAILED, code, desc or "M-Pesa reports the payout failed")
