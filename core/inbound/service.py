@@ -9,16 +9,22 @@ review alert and tells the customer by SMS. Money that has arrived is never refu
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import ROUND_UP
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import runtime
 from core.clock import Clock
+from core.fx import service as fx
+from core.fx.errors import RatesUnavailable
 from core.money import Asset, Money
 from core.ports import ComplianceGate, GateResult, MovementCheck
 
 log = structlog.get_logger(__name__)
 DEPOSIT, TOPUP, RECEIVE = "deposit", "topup", "receive"
+ANY_AGE = timedelta(days=36_500)
 
 
 def _gate() -> tuple[ComplianceGate | None, Clock | None, bool]:
@@ -31,8 +37,9 @@ def _gate() -> tuple[ComplianceGate | None, Clock | None, bool]:
 
 async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -> Money:
     """The KES value the limits are in, at the rate the customer flows' limits use (never the balances
-    screen's cache); zero when no fresh rate is known: money that arrived is never refused (the
-    balance cap is KES-only), and the missing value is logged."""
+    screen's cache). Money that arrived is never refused, so with no fresh rate it is valued at the
+    newest stored rate however old (a stale value still trips a limit; zero would pass every one), and
+    at zero only when no rate was ever stored; both are logged."""
     if amount.asset is Asset.KES:
         return amount
     from core.flows import accounts  # the rate lookup the customer flows use
@@ -43,8 +50,16 @@ async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -
     try:
         return await accounts.limit_value(session, amount, clock)
     except LimitRateUnavailable:
-        log.warning("inbound_unvalued", asset=amount.asset.value, reason="no fresh rate")
+        pass
+    try:
+        rate = await fx.latest_rate(
+            session=session, base=amount.asset.currency, quote="KES", clock=clock, max_age=ANY_AGE
+        )
+    except RatesUnavailable:
+        log.error("inbound_unvalued", asset=amount.asset.value, reason="no rate ever stored")
         return Money.zero(Asset.KES)
+    log.warning("inbound_valued_at_stale_rate", asset=amount.asset.value, as_of=rate.as_of.isoformat())
+    return Money.quantize(amount.amount * rate.ask, Asset.KES, rounding=ROUND_UP)
 
 
 async def credit_arrived(

@@ -129,3 +129,25 @@ async def test_with_no_rate_at_all_a_crypto_send_is_refused_not_valued_at_zero(
 def test_the_refusal_says_try_again_shortly_in_the_customers_language(language: str, words: str) -> None:
     text = translate("error.limit_rate_unavailable", language)
     assert words in text and text != "error.limit_rate_unavailable"
+
+
+async def test_money_arriving_with_only_a_stale_rate_is_valued_at_it_not_at_zero(
+    pg: Factory, clock: FixedClock
+) -> None:
+    """Money that arrived is never refused, so an incoming credit cannot wait for a fresh rate; but a
+    zero value would let it pass every limit. It is valued at the newest rate however old."""
+    from core.inbound import service as inbound
+
+    async with pg() as session:
+        assert await inbound.kes_value(session, AMOUNT, clock) == Money.zero(Asset.KES)  # no rate ever
+    await _refresh(pg, clock)
+    async with pg() as session:
+        rate = await fx.latest_rate(session=session, base="BTC", quote="KES", clock=clock)
+        fresh = await inbound.kes_value(session, AMOUNT, clock)
+    clock.advance(seconds=FxPolicy().max_age.total_seconds() + 3600)
+    async with pg() as session:
+        with pytest.raises(LimitRateUnavailable):  # what the outgoing flows would do
+            await accounts.limit_value(session, AMOUNT, clock)
+        stale = await inbound.kes_value(session, AMOUNT, clock)
+    expected = Money.of((AMOUNT.amount * rate.ask).quantize(Decimal("0.01"), rounding=ROUND_UP), Asset.KES)
+    assert fresh == stale == expected and stale.is_positive()
