@@ -277,9 +277,12 @@ async def _digest(request: Request) -> str:
 class StoredResponse(Protocol):
     """What a replay reads of the response core.merchants.idempotency stored for a key."""
 
-    request_digest: str
-    status_code: int
-    response: dict[str, Any]
+    @property
+    def request_digest(self) -> str: ...
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def response(self) -> dict[str, Any]: ...
 
 
 def _replay(stored: StoredResponse, digest: str) -> JSONResponse:
@@ -322,7 +325,7 @@ async def idempotent(
     status, body = await work()
     payload = _json_ready(body)
     try:
-        await idempotency.remember(
+        kept = await idempotency.remember(
             session=session,
             merchant_id=principal.merchant_id,
             key=key,
@@ -331,11 +334,18 @@ async def idempotent(
             response=payload,
             clock=get_runtime(request).clock,
         )
-        await session.commit()
+        if kept:
+            await session.commit()
     except IntegrityError:  # the same key, at the same moment, from a concurrent retry: it won
+        kept = False
+    if not kept:  # that retry's work stands; this one's is undone and its response answered
         await session.rollback()
         stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
         if stored is None:
-            raise
+            raise ApiError(
+                409,
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is in progress; retry shortly",
+            )
         return _replay(stored, digest)
     return JSONResponse(payload, status_code=status)

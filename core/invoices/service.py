@@ -275,7 +275,9 @@ async def create_invoice_view(
     )
     session.add(invoice)
     await session.flush()
-    await _log(session, invoice, "invoice.created", {"amount_minor": amount_minor, "currency": currency}, now)
+    # flushed with the methods below (one flush, not two)
+    created = {"amount_minor": amount_minor, "currency": currency}
+    await _log(session, invoice, "invoice.created", created, now, flush=False)
     # the HD index counters stay locked from here until the caller commits: the last writes
     addresses = await chains.new_owner_addresses(
         owner_type=OWNER_TYPE, owner_id=invoice.id, assets=networks, session=session
@@ -718,7 +720,13 @@ async def expire_due(*, session: AsyncSession, now: datetime, limit: int = 500) 
 
 
 async def _log(
-    session: AsyncSession, invoice: Invoice, kind: str, details: dict[str, Any], now: datetime
+    session: AsyncSession,
+    invoice: Invoice,
+    kind: str,
+    details: dict[str, Any],
+    now: datetime,
+    *,
+    flush: bool = True,
 ) -> None:
     session.add(
         InvoiceEvent(
@@ -730,7 +738,8 @@ async def _log(
             at=now,
         )
     )
-    await session.flush()
+    if flush:
+        await session.flush()
 
 
 def webhook_payload(invoice: Invoice, methods: list[InvoiceMethod]) -> dict[str, Any]:
