@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -38,8 +39,23 @@ def _free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+@dataclass(frozen=True)
+class Served:
+    """The simulator and its URL; shown by its URL (hypothesis shows the arguments of a failing
+    example, and the simulator's repr grows with every order)."""
+
+    base: str
+    sim: PesapalSimulator
+
+    def __repr__(self) -> str:
+        return f"Served({self.base})"
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.base, self.sim))
+
+
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[str, PesapalSimulator]]:
+def served() -> Iterator[Served]:
     """The simulator behind uvicorn in a thread of its own: every call crosses a TCP socket."""
     sim = PesapalSimulator()
     sim.behaviour.ipn = "never"  # no IPN to deliver: the status is asked
@@ -53,7 +69,7 @@ def served() -> Iterator[tuple[str, PesapalSimulator]]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the simulator did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", sim
+    yield Served(f"http://127.0.0.1:{port}", sim)
     server.should_exit = True
     thread.join(15)
 
@@ -93,7 +109,7 @@ def _mode(sim: PesapalSimulator, fault: str, body: Any, http_status: int = 200) 
 @pytest.mark.parametrize("fault", ["answer_lost", "request_lost"])
 @pytest.mark.parametrize("preset", sorted(set(ERROR_BODIES) - {"refused"}))
 def test_an_error_body_that_does_not_say_not_done_is_unknown(
-    served: tuple[str, PesapalSimulator], preset: str, fault: str, http_status: int
+    served: Served, preset: str, fault: str, http_status: int
 ) -> None:
     base, sim = served
     _mode(sim, fault, preset, http_status)
@@ -105,7 +121,7 @@ def test_an_error_body_that_does_not_say_not_done_is_unknown(
         assert (status["status_code"], status["description"]) == (1, "")
 
 
-def test_an_error_body_with_a_refusal_code_is_a_refusal(served: tuple[str, PesapalSimulator]) -> None:
+def test_an_error_body_with_a_refusal_code_is_a_refusal(served: Served) -> None:
     base, sim = served
     _mode(sim, "request_lost", "refused")
     said, status = asyncio.run(_refund(base, sim))
@@ -155,7 +171,7 @@ BODIES = st.one_of(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=BODIES, http_status=st.sampled_from([200, 201, 400, 401, 404, 422, 500, 502, 503]))
 def test_any_error_body_is_a_refusal_only_when_its_code_says_not_done(
-    served: tuple[str, PesapalSimulator], body: Any, http_status: int
+    served: Served, body: Any, http_status: int
 ) -> None:
     """Whatever PesaPal (or a proxy before it) answers, after a RefundRequest PesaPal did not act on:
     refused only for a known refusal code (or an authentication error) below HTTP 500; accepted only
