@@ -24,6 +24,7 @@ MAX_CHATS_TRACKED = 10_000
 PACED = ("send", "edit", "copy", "forward")
 CHAT_INTERVAL = 1.0  # seconds per message in one chat, after a burst of CHAT_BURST
 CHAT_BURST = 3
+PER_SECOND = 30  # messages a second overall
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -99,7 +100,7 @@ class ChatPacing(BaseRateLimiter[int]):
     def __init__(
         self,
         *,
-        per_second: int = 30,
+        per_second: int | None = None,
         chat_interval: float | None = None,
         chat_burst: int = CHAT_BURST,
         max_retries: int = 3,
@@ -108,6 +109,7 @@ class ChatPacing(BaseRateLimiter[int]):
         """`shared_redis`: keep the overall limit in Redis (processes that each send a little, as RQ
         workers do); without it the limit is this process's own."""
         chat_interval = CHAT_INTERVAL if chat_interval is None else chat_interval
+        per_second = PER_SECOND if per_second is None else per_second
         self.per_second, self.chat_interval, self.chat_burst = per_second, chat_interval, chat_burst
         self.max_retries = max_retries
         self._overall: _Bucket | SharedBucket = (
