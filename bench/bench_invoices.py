@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_ussd import group_cpu_seconds, run_wrk, serve, stop
+from bench.common import group_cpu_seconds, run_wrk, serve, stop
 
 PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "redis://127.0.0.1:6379/13")
@@ -51,8 +51,11 @@ async def bare_post(request: Request) -> JSONResponse:
     return JSONResponse({"id": "inv_bare", "amount": body.get("amount"), "status": "new"}, status_code=201)
 
 
+# `run` is new for every wrk invocation: the measured run's Idempotency-Keys are never the warm-up's
+# (a reused key is answered from the stored response, a replay, not a creation)
 WRK_SCRIPT = """
 local keys = {%(keys)s}
+local run = "%(run)s"
 local n = 0
 local tid = 0
 function setup(thread) tid = tid + 1; thread:set("tid", tid) end
@@ -61,7 +64,7 @@ request = function()
   local key = keys[(n %% #keys) + 1]
   local body = '{"amount": "' .. (1000 + n %% 5000) .. '.50", "currency": "KES", "order_id": "bench-' .. n .. '"}'
   return wrk.format("POST", "/api/v1/invoices", {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. key, ["Idempotency-Key"] = "bench-" .. tostring(tid) .. "-" .. n}, body)
+    ["Authorization"] = "Bearer " .. key, ["Idempotency-Key"] = "bench-" .. run .. "-" .. tostring(tid) .. "-" .. n}, body)
 end
 """
 
@@ -166,9 +169,12 @@ def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[s
 
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "KIBETI_ENV": "test",
            "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(WRK_SCRIPT % {"keys": ", ".join(f'"{k}"' for k in keys)})
-        script = Path(handle.name)
+    scripts = []
+    for run in ("warmup", "measured"):
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+            handle.write(WRK_SCRIPT % {"keys": ", ".join(f'"{k}"' for k in keys), "run": run})
+            scripts.append(Path(handle.name))
+    warmup, measured = scripts
     out: dict[str, float] = {}
     try:
         for name, target, port in (
@@ -179,9 +185,9 @@ def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[s
             process = serve(target, port, workers, env)
             try:
                 wait_ready(port, keys[0])
-                run_wrk(port, script, 2, CONNECTIONS)  # warm-up: pools, caches
+                run_wrk(port, warmup, 2, CONNECTIONS)  # warm-up: pools, caches
                 cpu_before = group_cpu_seconds(process.pid)
-                rps, p99, _command, requests = run_wrk(port, script, seconds, CONNECTIONS)
+                rps, p99, _command, requests = run_wrk(port, measured, seconds, CONNECTIONS)
                 out[f"{name}_rps"], out[f"{name}_p99"] = rps, p99
                 out[f"{name}_cpu_ms"] = (
                     (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(requests, 1)
@@ -189,7 +195,8 @@ def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[s
             finally:
                 stop(process)
     finally:
-        script.unlink()
+        for script in scripts:
+            script.unlink()
         asyncio.run(drop_database(DB_NAME))
     return out
 
@@ -205,7 +212,9 @@ class Chain:
 
         self.network = Network.TRC20
         self.token = token
-        self.blocks = [("genesis", [])] + [(f"h{i}", transfers) for i, transfers in enumerate(blocks, 1)]
+        self.blocks: list[tuple[str, list[tuple[str, int]]]] = [("genesis", [])] + [
+            (f"h{i}", transfers) for i, transfers in enumerate(blocks, 1)
+        ]
         self.height = 0
 
     async def tip(self) -> int:
