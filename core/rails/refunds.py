@@ -31,6 +31,7 @@ from core.clock import Clock, clock_of
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.outbox import handlers
 from core.outbox import service as outbox
 from core.rails.errors import RailOrderConflict, RefundInProgress, RefundTooLarge, UnknownRailOrder
 from core.rails.models import RailOrder, RailRefund
@@ -84,7 +85,7 @@ async def book_refund(
 # --- a refund recorded, held and sent; its outcome applied exactly once -------------------------
 
 # The web app (which may import compliance) raises the staff alert / opens the case (kinds below).
-CASE_JOB = "webapp.api.pesapal.open_refund_case"
+CASE_JOB = handlers.OPEN_REFUND_CASE
 CASE_SHORT = "refund_short"  # made after its hold was released; the wallet no longer covered it
 CASE_LONG_UNKNOWN = "refund_long_unknown"  # outcome unknown too long (core.rails.jobs)
 # accepted by PesaPal, not approved on its dashboard (not made) too long (core.rails.jobs)
