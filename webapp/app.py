@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.routing import BaseRoute
 
 from core import runtime as runtime_module
 from core.runtime import Runtime
@@ -40,6 +41,15 @@ def _routers() -> list[object]:
         router = getattr(module, "router", None)
         if router is not None:
             found.append(router)
+    return found
+
+
+def _first_routes() -> list[BaseRoute]:
+    """The routes an api module asks to be tried before all others (`first_routes`: the USSD hop,
+    reached there without the docs routes and an included router's matching before it)."""
+    found: list[BaseRoute] = []
+    for info in pkgutil.iter_modules(api.__path__):
+        found.extend(getattr(importlib.import_module(f"{api.__name__}.{info.name}"), "first_routes", ()))
     return found
 
 
@@ -85,6 +95,7 @@ def create_app(
     docs.install(app)  # Swagger UI and ReDoc with their assets served here (offline), not from a CDN
     for router in _routers():
         app.include_router(router)  # type: ignore[arg-type]
+    app.router.routes[:0] = _first_routes()
     _install_middleware(app)
     web_mount.install(app)  # the server-rendered portals (/staff ...), their static files and error pages
     app.add_middleware(MetricsMiddleware)  # outermost: times what the client waits for

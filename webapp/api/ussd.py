@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from channels.ussd.router import router
+from channels.ussd.router import hop_route, router
 
-__all__ = ["router"]
+# tried before every other route of the app (webapp.app): every keypress of every session is a hop
+first_routes = [hop_route]
+
+__all__ = ["first_routes", "router"]
