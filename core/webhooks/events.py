@@ -56,11 +56,19 @@ def parse_event_type(text: str) -> EventType:
 
 
 # $1 public_id, $2 merchant_id, $3 type, $4 object_id, $5 payload (JSON text), $6 idempotency_key,
-# $7 created_at (aware): the new event's id, or no row when this (merchant, key) was recorded before
-_INSERT_EVENT_SQL = """
-INSERT INTO webhook_events (public_id, merchant_id, type, object_id, payload, idempotency_key, created_at)
-VALUES ($1, $2, $3, $4, $5::text::json, $6, $7)
-ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING id
+# $7 created_at (aware): the new event's id beside each of the merchant's live endpoints (its id and
+# events, JSON text; one row of nulls when it has none), or no row when this (merchant, key) was
+# recorded before. One round trip for what was an INSERT and a SELECT of whole endpoint rows.
+_RECORD_EVENT_SQL = """
+WITH event AS (
+    INSERT INTO webhook_events (public_id, merchant_id, type, object_id, payload, idempotency_key, created_at)
+    VALUES ($1, $2, $3, $4, $5::text::json, $6, $7)
+    ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING id
+)
+SELECT event.id AS event_id, endpoint.id AS endpoint_id, endpoint.events::text AS events
+FROM event LEFT JOIN webhook_endpoints AS endpoint
+    ON endpoint.merchant_id = $2 AND endpoint.enabled IS true AND endpoint.deleted_at IS NULL
+ORDER BY endpoint.id
 """
 
 
@@ -75,7 +83,11 @@ def json_safe(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
-    return not endpoint.events or event_type in endpoint.events
+    return _subscribed(endpoint.events, event_type)
+
+
+def _subscribed(events: list[str], event_type: str) -> bool:
+    return not events or event_type in events
 
 
 async def record_event(
@@ -93,6 +105,24 @@ async def record_event(
     Idempotent: a second call with the same (merchant, idempotency_key) writes nothing."""
     kind = parse_event_type(event_type)
     now = clock_of(session).now()
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        rows = await run_on_session_connection(
+            session,
+            _RECORD_EVENT_SQL,
+            [new_public_id(), merchant_id, kind.value, object_id[:80], json.dumps(payload, default=str),
+             idempotency_key, now],  # the JSON json_safe(payload) would store
+            rows=True,
+        )  # fmt: skip
+        for row in rows:  # none: recorded before
+            if (
+                row["endpoint_id"] is not None
+                and kind is not EventType.TEST
+                and _subscribed(json.loads(row["events"]), kind.value)
+            ):
+                await stage_delivery(
+                    session, event_id=row["event_id"], endpoint_id=row["endpoint_id"], now=now
+                )
+        return
     event_id = await _insert_event(
         session,
         merchant_id=merchant_id,
@@ -122,26 +152,9 @@ async def _insert_event(
     payload: dict[str, Any],
     idempotency_key: str,
 ) -> int | None:
-    """The new event's id, or None when this key was recorded before (nothing written)."""
+    """The new event's id, or None when this key was recorded before (nothing written). SQLite (and
+    any other dialect); PostgreSQL records the event in `_RECORD_EVENT_SQL`."""
     dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-    now = clock_of(session).now()
-    if (
-        dialect == "postgresql"
-    ):  # a plain statement: SQLAlchemy compiled its ON CONFLICT insert anew each time
-        row = await run_on_session_connection(
-            session,
-            _INSERT_EVENT_SQL,
-            [
-                new_public_id(),
-                merchant_id,
-                event_type,
-                object_id[:80],
-                json.dumps(payload),
-                idempotency_key,
-                now,
-            ],
-        )
-        return None if row is None else int(row["id"])
     insert = (sqlite if dialect == "sqlite" else postgresql).insert(WebhookEvent)
     statement = (
         insert.values(
@@ -151,7 +164,7 @@ async def _insert_event(
             object_id=object_id[:80],
             payload=payload,
             idempotency_key=idempotency_key,
-            created_at=now,
+            created_at=clock_of(session).now(),
         )
         .on_conflict_do_nothing(index_elements=["merchant_id", "idempotency_key"])
         .returning(WebhookEvent.id)
