@@ -664,11 +664,16 @@ async def void_hold(
 
 
 async def expire_holds(*, session: AsyncSession, now: datetime) -> int:
-    """Void every pending hold whose expiry has passed. Returns how many expired."""
+    """Void every pending hold whose expiry has passed. Returns how many expired.
+
+    In account id order (each void locks its account's row): the ledger's lock order, so expiring
+    holds on two wallets cannot deadlock with a transfer between them."""
     due = (
         (
             await session.execute(
-                select(Hold.id).where(Hold.status == HoldStatus.PENDING.value, Hold.expires_at <= now)
+                select(Hold.id)
+                .where(Hold.status == HoldStatus.PENDING.value, Hold.expires_at <= now)
+                .order_by(Hold.account_id, Hold.id)
             )
         )
         .scalars()
