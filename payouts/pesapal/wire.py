@@ -20,11 +20,13 @@
 Errors come in the body, often with HTTP 200: {"error": {"error_type", "code", "message"}, "status":
 "500"}. PesaPal publishes no list of codes, and its Refund Request documents status "500" only as
 "Refund rejected ... refer to the error message", which a failure inside PesaPal wears too. So a
-RefundRequest's answer is read by `refund_answer`: a refusal (nothing was done) only when the error's
-code (or error_type) is one in REFUND_REFUSALS, each naming a request PesaPal could not act on; any
-other code, no code, a 5xx, a status "200" with an error, or a body we cannot read is unknown (the
-money stays held; the transaction's status decides). A code seen from the real PesaPal that surely
-means "not done" is added here, with where it was seen.
+RefundRequest's answer is read by `refund_answer`: accepted only with status "200", no error at all
+and no word of rejection in its message; a refusal (nothing was done) only when the error's code is
+one in REFUND_REFUSALS, each naming a request PesaPal could not act on, or its error_type is an
+authentication error with no code or an auth code; any other code (refund_failed whatever its
+error_type), no code, a 5xx, a status "200" with an error or saying rejected, or a body we cannot
+read is unknown (the money stays held; the transaction's status decides). A code seen from the real
+PesaPal that surely means "not done" is added here, with where it was seen.
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ def valid_merchant_reference(reference: str) -> bool:
     return 0 < len(reference) <= MERCHANT_REFERENCE_MAX and set(reference) <= MERCHANT_REFERENCE_CHARS
 
 
-# error_type values that say the request was never acted on (PesaPal's authentication failures)
+# error_type values that say the request was never acted on (PesaPal's authentication failures):
+# counted only when the error's code is empty or itself an auth code (AUTH_REFUSALS); any other code
+# under them (e.g. refund_failed) is read by its code, not by its type
 REFUSAL_ERROR_TYPES = frozenset({"authentication_error"})
 # Codes that say PesaPal did not act on a RefundRequest, one per reason (the simulator answers with
 # these; PesaPal's Refund Request rules in brackets). Anything else is an unknown outcome.
@@ -108,6 +112,17 @@ REFUND_REFUSALS: dict[str, str] = {
     "partial_refund_not_allowed": "a mobile-money payment is refunded in full only",
     "refund_already_requested": "one refund per payment: one was requested or made already",
 }
+# the codes above that refuse our credentials or token (nothing was looked at)
+AUTH_REFUSALS = frozenset(
+    {
+        "invalid_api_credentials_provided",
+        "invalid_consumer_key_or_secret_provided",
+        "invalid_access_token",
+        "invalid_token",
+    }
+)
+# words in an answer's text that say the request was not taken: never read as accepted
+REJECTION_WORDS = ("reject", "declin", "fail", "refus", "denied", "not allowed", "unsuccessful")
 ACCEPTED, REFUSED, UNKNOWN = "accepted", "refused", "unknown"
 
 
@@ -122,16 +137,36 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _empty(error: Any) -> bool:
+    """No error at all: absent, null, "", {} or an object whose fields are all empty."""
+    if isinstance(error, dict):
+        return not any(
+            v not in (None, "") and not (isinstance(v, str) and not v.strip()) for v in error.values()
+        )
+    return error is None or (isinstance(error, (str, list)) and not error)
+
+
+def _says_rejected(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in REJECTION_WORDS)
+
+
 def refund_answer(http_status: int, body: Any) -> RefundAnswer:
     """What a RefundRequest's HTTP status and (decoded) body say: accepted (HTTP 2xx, status "200",
-    no error), refused (a code or error_type that names a request PesaPal did not act on, with a
-    status other than "200", below HTTP 500), or unknown (everything else)."""
+    no error at all and no word of rejection in its message), refused (a code in REFUND_REFUSALS, or
+    an authentication_error whose code is empty or an auth code, with a status other than "200",
+    below HTTP 500), or unknown (everything else: the money stays held, the status decides)."""
     if http_status >= 500:
         return RefundAnswer(UNKNOWN, f"HTTP {http_status}: PesaPal may have acted before failing")
     if not isinstance(body, dict):
         return RefundAnswer(UNKNOWN, f"HTTP {http_status}: unreadable answer {body!r:.120}")
     status = str(body.get("status", "")).strip()
     error = body.get("error")
+    said_text = _text(body.get("message"))
+    if _empty(error) and status == "200" and 200 <= http_status < 300:
+        if not _says_rejected(said_text):
+            return RefundAnswer(ACCEPTED, said_text or "accepted")
+        return RefundAnswer(UNKNOWN, f"HTTP {http_status} status '200' but it says: {said_text:.160}")
     if error is not None and not isinstance(error, dict):
         shown = error if isinstance(error, str) else repr(error)
         return RefundAnswer(
@@ -143,16 +178,16 @@ def refund_answer(http_status: int, body: Any) -> RefundAnswer:
         _text(error.get("error_type")),
         _text(error.get("message")),
     )
-    said = ": ".join(x for x in (code, message) if x) or _text(body.get("message"))
-    if not code and not message and status == "200" and 200 <= http_status < 300:
-        return RefundAnswer(ACCEPTED, _text(body.get("message")) or "accepted")
-    if (
-        status != "200"
-        and 200 <= http_status < 500
-        and (code in REFUND_REFUSALS or kind in REFUSAL_ERROR_TYPES)
-    ):
+    said = ": ".join(x for x in (code, message) if x) or said_text
+    refusing = code in REFUND_REFUSALS or (
+        kind in REFUSAL_ERROR_TYPES and (not code or code in AUTH_REFUSALS)
+    )
+    if status != "200" and 200 <= http_status < 500 and refusing:
         return RefundAnswer(REFUSED, f"HTTP {http_status} {said}".strip(), code)
-    why = f"code {code!r} does not say it was not done" if code else "no error code"
+    if code:
+        why = f"code {code!r} does not say it was not done"
+    else:
+        why = "an error with no code" if status == "200" else "no error code"
     return RefundAnswer(
         UNKNOWN, f"HTTP {http_status} status {status!r}, {why}: {said:.160}".rstrip(": "), code
     )
