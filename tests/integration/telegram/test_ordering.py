@@ -4,11 +4,20 @@ handled at the same time, one user's in the order they came, and at most `concur
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import httpx
 from telegram import Update
+from telegram.ext import Application
 
+from channels.telegram.bot import embedded_double
 from channels.telegram.ordering import PerChatOrder, order_key
+from core import runtime as runtime_module
+from core.config import Settings
+from tests.integration.telegram.conftest import close_runtime
+from webapp.app import create_app
+from webapp.bootstrap import build_runtime
 
 
 def _update(update_id: int, user_id: int) -> Update:
@@ -115,3 +124,65 @@ def test_the_key_is_the_user_then_the_chat() -> None:
     )
     assert order_key(channel_post) == ("chat", -100)
     assert order_key(object()) == ("other",)
+
+
+SECRET = "dev-telegram-webhook-secret"  # the embedded default's
+
+
+def _start(update_id: int, user_id: int) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1, "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "A", "language_code": "en"},
+            "text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }  # fmt: skip
+
+
+async def _until(what: str, predicate: Any, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_web_process_bot_answers_one_chat_while_another_waits_on_telegram(sqlite_url: str) -> None:
+    """The embedded app's bot, webhook to the in-process double: chat A's reply is stuck in its Bot API
+    call; chat B, which wrote after A, is answered meanwhile; A's next update waits for A's first."""
+    rt = build_runtime(Settings(kibeti_env="test", database_url=sqlite_url, redis_url=""))
+    runtime_module.install(rt)
+    app = create_app(rt, run_scheduler_inside=False)
+    application = rt.telegram_application
+    assert isinstance(application, Application)
+    assert isinstance(application.update_processor, PerChatOrder)
+    double = embedded_double(rt)
+    request = application.bot.request
+    real_do_request = request.do_request
+    release = asyncio.Event()
+    held: list[str] = []  # the slow chat's messages waiting on Telegram
+    slow_chat, other_chat = 9001, 9002
+
+    async def do_request(url: str, method: str, request_data: Any = None, **kwargs: Any) -> Any:
+        params = request_data.json_parameters if request_data is not None else {}
+        if url.endswith("/sendMessage") and params.get("chat_id") == str(slow_chat):
+            held.append(str(params.get("text")))
+            await release.wait()  # Telegram is slow to answer this chat's message
+        return await real_do_request(url, method, request_data, **kwargs)
+
+    request.do_request = do_request
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+    ):
+        for update in (_start(1, slow_chat), _start(2, other_chat), _start(3, slow_chat)):
+            assert (await client.post(f"/telegram/{SECRET}", json=update, headers=headers)).status_code == 200
+        await _until("the other chat's reply", lambda: double.sent_to(other_chat))
+        await asyncio.sleep(0.2)
+        assert not double.sent_to(slow_chat)
+        assert len(held) == 1, "the slow chat's second update started before its first was answered"
+        release.set()
+        await _until("both of the slow chat's replies", lambda: len(double.sent_to(slow_chat)) == 2)
+        assert len(held) == 2
+    await close_runtime(rt)
