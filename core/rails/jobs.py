@@ -52,6 +52,8 @@ LONG_UNKNOWN_CHECKS = 10
 # made, the amount held) is raised to staff once: approve it there, or release it by two people.
 AWAITING_APPROVAL_AGE = timedelta(minutes=30)
 REVERSAL_WATCH = timedelta(days=14)  # completed orders are asked about daily this long (chargebacks)
+RELEASED_WATCH = refunds.RELEASED_WATCH  # released refunds' orders are asked about daily this long
+WATCH_PAGE = 500  # orders read per page by the watch (keyset by id: every one is reached)
 METHOD_NAMES = {"AirtelKE": "Airtel Money", "MpesaKE": "M-Pesa", "TKashKE": "T-Kash"}  # PesaPal's names
 
 
@@ -246,17 +248,37 @@ async def reconcile_rail_orders() -> int:
 
 
 async def watch_reversals() -> int:
-    """Once a day per order, for REVERSAL_WATCH after its credit: ask again, so a reversal (a card
-    chargeback) whose IPN never came is still taken back. Returns how many were staged."""
+    """Once a day per order, ask PesaPal's status again (the IPN may never come): every completed
+    order changed within REVERSAL_WATCH, so a reversal (a card chargeback) is still taken back; and
+    every completed order with a refund two staff released within RELEASED_WATCH, so one PesaPal
+    makes after all (Reversed) is booked once. Pages through the orders by id (every one is reached,
+    however many). Returns how many orders were asked about (a status query staged once per day)."""
     rt = runtime.get()
     now = rt.clock.now()
     day = int(now.timestamp() // 86_400)
-    async with rt.session_factory() as session:
-        orders = await service.recently_completed(session=session, since=now - REVERSAL_WATCH)
-        for order in orders:
-            await service.stage_confirm(session=session, order=order, tag=f"watch{day}")
-        await session.commit()
-    return len(orders)
+    asked: set[int] = set()
+    pages: list[Callable[[AsyncSession, int], Awaitable[list[RailOrder]]]] = [
+        lambda session, after: service.recently_completed(
+            session=session, since=now - REVERSAL_WATCH, after_id=after, limit=WATCH_PAGE
+        ),
+        lambda session, after: refunds.released_orders(
+            session=session, since=now - RELEASED_WATCH, after_order_id=after, limit=WATCH_PAGE
+        ),
+    ]
+    for page in pages:
+        after = 0
+        while True:
+            async with rt.session_factory() as session:
+                orders = await page(session, after)
+                for order in orders:
+                    if order.id not in asked:
+                        await service.stage_confirm(session=session, order=order, tag=f"watch{day}")
+                        asked.add(order.id)
+                await session.commit()
+            if len(orders) < WATCH_PAGE:
+                break
+            after = orders[-1].id
+    return len(asked)
 
 
 async def reconcile_refunds() -> int:

@@ -34,7 +34,7 @@ from core.money import Asset, Money
 from core.outbox import handlers
 from core.outbox import service as outbox
 from core.rails.errors import RailOrderConflict, RefundInProgress, RefundTooLarge, UnknownRailOrder
-from core.rails.models import RailOrder, RailRefund
+from core.rails.models import OrderStatus, RailOrder, RailRefund
 from core.rails.service import check_refund, take_back_postings
 
 
@@ -93,6 +93,13 @@ CASE_AWAITING_APPROVAL = "refund_awaiting_approval"
 # accepted by PesaPal after two staff had released its hold: it may still be approved and made
 CASE_ACCEPTED_AFTER_RELEASE = "refund_accepted_after_release"
 CASE_REVERSED_AFTER_PARTIAL = "reversed_after_partial_refund"  # REVERSED, less than paid refunded
+
+# A refund two staff released as not made (declined or never approved on PesaPal's dashboard, or
+# unknown and not there) may still be made by PesaPal (the merchant approving it late): its order is
+# asked about daily this long after the release (core.rails.jobs.watch_reversals), whenever the order
+# itself last changed, and a Reversed status books it once (settle_made_late). docs/OPERATIONS.md
+# (the PesaPal refund runbook) states this window.
+RELEASED_WATCH = timedelta(days=60)
 
 # A pending refund younger than this may still be on the wire (the client's 30 s timeout, a token
 # fetch and a refused token's retry included): its status is not asked before.
@@ -285,6 +292,28 @@ async def settle_made_late(*, session: AsyncSession, refund_id: int, outcome: st
     if owed.is_positive():
         await stage_case(session=session, kind=CASE_SHORT, order_id=order.id, refund_id=row.id)
     return True
+
+
+async def released_orders(
+    *, session: AsyncSession, since: datetime, after_order_id: int = 0, limit: int = 500
+) -> list[RailOrder]:
+    """Completed orders with a refund released as not made (not_refunded) since `since`, by id after
+    `after_order_id` (one page; the caller pages on): PesaPal may still make such a refund (a merchant
+    approving it late), and only its status says so (core.rails.jobs.watch_reversals)."""
+    released = select(RailRefund.order_id).where(
+        RailRefund.status == RefundStatus.NOT_REFUNDED.value, RailRefund.resolved_at >= since
+    )
+    query = (
+        select(RailOrder)
+        .where(
+            RailOrder.id.in_(released),
+            RailOrder.id > after_order_id,
+            RailOrder.status == OrderStatus.COMPLETED.value,
+        )
+        .order_by(RailOrder.id)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def released_refund(*, session: AsyncSession, order_id: int) -> RailRefund | None:

@@ -386,12 +386,19 @@ async def open_orders(*, session: AsyncSession, older_than: datetime, limit: int
     return list((await session.execute(query)).scalars().all())
 
 
-async def recently_completed(*, session: AsyncSession, since: datetime, limit: int = 1000) -> list[RailOrder]:
-    """Completed orders credited since `since`: a chargeback can still reverse them."""
+async def recently_completed(
+    *, session: AsyncSession, since: datetime, after_id: int = 0, limit: int = 500
+) -> list[RailOrder]:
+    """Completed orders changed since `since` (a chargeback can still reverse them): one page by id,
+    those after `after_id`; the caller pages on (keyset) until a page comes back short."""
     query = (
         select(RailOrder)
-        .where(RailOrder.status == OrderStatus.COMPLETED.value, RailOrder.updated_at >= since)
-        .order_by(RailOrder.updated_at)
+        .where(
+            RailOrder.status == OrderStatus.COMPLETED.value,
+            RailOrder.updated_at >= since,
+            RailOrder.id > after_id,
+        )
+        .order_by(RailOrder.id)
         .limit(limit)
     )
     return list((await session.execute(query)).scalars().all())
