@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,11 @@ MAX_TEXT = 256
 WHO_SECONDS = 30  # longer answers are never a step's input: told "not understood", never parsed
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+# The state the update processor read for this update's user with its update_id check (one Redis round
+# trip, after the user's earlier updates were done): (user id, state). Taken once, by open_turn.
+PREFETCHED: ContextVar[tuple[int, dict[str, Any] | None] | None] = ContextVar(
+    "kibeti_telegram_prefetched_state", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,12 @@ async def open_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn 
     if user is None or chat is None or chat.type != "private":
         return None
     flows, links, store = deps(context)
-    saved = await store.load(user.id) or {}
+    prefetched = PREFETCHED.get()
+    if prefetched is not None and prefetched[0] == user.id:
+        PREFETCHED.set(None)
+        saved = prefetched[1] or {}
+    else:
+        saved = await store.load(user.id) or {}
     fresh, customer = _who(saved.get("who"), context.bot_data[CLOCK_KEY]().timestamp())
     if not fresh:
         customer = await links.linked(telegram_user_id=user.id)

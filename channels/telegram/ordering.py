@@ -6,6 +6,10 @@ every update waited for every other chat's: its database reads, its Bot API roun
 flood-control wait (a chat over its one message a second held up all the others for that second).
 Here an update waits only for the earlier updates of its own user (the conversation's state is kept
 per user, and in a private chat the user is the chat), and at most `concurrency` are handled at once.
+
+A redelivered update_id (Telegram retries what got no 200) is dropped here, before any handler runs:
+the check (Redis SET NX) and the read of the user's state are one round trip, made once the user's
+earlier updates are done, so the state read is the one they left (`conversation.PREFETCHED`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from channels.telegram.conversation import PREFETCHED
+from core.telegram.store import ChatStateStore
 
 # Updates started by PTB's own (FIFO) semaphore: large, so its queue is never where order is decided
 STARTED_AT_MOST = 100_000
@@ -43,9 +50,11 @@ class PerChatOrder(BaseUpdateProcessor):
     order (its semaphore is FIFO and sized never to hold one back); the task registers itself as its
     user's last update before its first await, so the next update of that user waits for it."""
 
-    def __init__(self, concurrency: int = CONCURRENCY) -> None:
+    def __init__(self, concurrency: int = CONCURRENCY, *, states: ChatStateStore | None = None) -> None:
+        """`states`: where update_ids seen and users' states are kept (None: no redelivery check)."""
         super().__init__(max_concurrent_updates=STARTED_AT_MOST)
         self.concurrency = concurrency
+        self.states = states
         self._slots: asyncio.Semaphore | None = None
         self._last: dict[object, asyncio.Event] = {}  # each user's latest update's "done"
 
@@ -66,11 +75,23 @@ class PerChatOrder(BaseUpdateProcessor):
             if self._slots is None:  # pragma: no cover - PTB initialises the processor on start
                 self._slots = asyncio.Semaphore(self.concurrency)
             async with self._slots:
-                started = True
-                await coroutine
+                if await self._first_delivery(update, key):
+                    started = True
+                    await coroutine
         finally:
-            if not started and inspect.iscoroutine(coroutine):  # cancelled while waiting its turn
+            if not started and inspect.iscoroutine(coroutine):  # a redelivery, or cancelled waiting
                 coroutine.close()
             done.set()
             if self._last.get(key) is done:
                 del self._last[key]
+
+    async def _first_delivery(self, update: object, key: object) -> bool:
+        """False for an update_id already acted on; the first time, the user's state comes with it."""
+        if self.states is None or not isinstance(update, Update):
+            return True
+        if isinstance(key, tuple) and key[0] == "user":
+            first, state = await self.states.first_delivery_and_load(update.update_id, key[1])
+            if first:
+                PREFETCHED.set((key[1], state))
+            return first
+        return await self.states.first_delivery(update.update_id)

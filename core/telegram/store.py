@@ -32,6 +32,12 @@ class ChatStateStore(Protocol):
         """True the first time an update_id is seen (within a day), False for a redelivery."""
         ...
 
+    async def first_delivery_and_load(
+        self, update_id: int, user_id: int
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """`first_delivery` and, the first time, `load(user_id)` (one round trip in Redis)."""
+        ...
+
 
 class MemoryChatStates:
     """One process's conversations (the embedded default: one process, no Redis)."""
@@ -69,6 +75,31 @@ class MemoryChatStates:
         self._seen[update_id] = now + UPDATE_SEEN_SECONDS
         return True
 
+    async def first_delivery_and_load(
+        self, update_id: int, user_id: int
+    ) -> tuple[bool, dict[str, Any] | None]:
+        if not await self.first_delivery(update_id):
+            return False, None
+        return True, await self.load(user_id)
+
+
+# Mark the update_id seen (SET NX EX) and, when it was not, read the user's state: one round trip.
+# Returns {1, state} / {1} (no state) / {0}.
+_FIRST_AND_LOAD = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0} end
+return {1, redis.call('GET', KEYS[2])}
+"""
+
+
+def _parsed(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
 
 class RedisChatStates:
     """Conversations in Redis (`redis.asyncio.Redis`), shared by every API process."""
@@ -76,16 +107,10 @@ class RedisChatStates:
     def __init__(self, redis: Any, ttl: int = TTL_SECONDS) -> None:
         self.redis = redis
         self.ttl = ttl
+        self._first_and_load = redis.register_script(_FIRST_AND_LOAD)
 
     async def load(self, user_id: int) -> dict[str, Any] | None:
-        raw = await self.redis.get(f"{KEY_PREFIX}{user_id}")
-        if raw is None:
-            return None
-        try:
-            loaded = json.loads(raw)
-        except ValueError:
-            return None
-        return loaded if isinstance(loaded, dict) else None
+        return _parsed(await self.redis.get(f"{KEY_PREFIX}{user_id}"))
 
     async def save(self, user_id: int, state: dict[str, Any]) -> None:
         await self.redis.set(f"{KEY_PREFIX}{user_id}", json.dumps(state), ex=self.ttl)
@@ -95,6 +120,15 @@ class RedisChatStates:
 
     async def first_delivery(self, update_id: int) -> bool:
         return bool(await self.redis.set(f"{SEEN_PREFIX}{update_id}", b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
+
+    async def first_delivery_and_load(
+        self, update_id: int, user_id: int
+    ) -> tuple[bool, dict[str, Any] | None]:
+        keys = [f"{SEEN_PREFIX}{update_id}", f"{KEY_PREFIX}{user_id}"]
+        answer = await self._first_and_load(keys=keys, args=[UPDATE_SEEN_SECONDS])
+        if not answer or not int(answer[0]):
+            return False, None
+        return True, _parsed(answer[1]) if len(answer) > 1 else None
 
 
 def build_chat_states(redis: Any | None) -> ChatStateStore:

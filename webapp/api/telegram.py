@@ -97,9 +97,8 @@ async def telegram_webhook(request: Request) -> Response:
     except Exception as exc:  # any shape de_json cannot read is not an update we can act on
         log.warning("telegram webhook: not an Update (%s)", type(exc).__name__)
         return JSONResponse({"ok": False, "description": "not an Update"}, status_code=400)
-    # Telegram redelivers an update it got no 200 for: the bot acts on each update_id once
-    if rt.chat_states is not None and not await rt.chat_states.first_delivery(update.update_id):
-        return JSONResponse({"ok": True})
+    # Telegram redelivers an update it got no 200 for: the bot acts on each update_id once, checked as
+    # the update's turn comes (channels.telegram.ordering, with the read of the user's state)
     await application.update_queue.put(update)
     return JSONResponse({"ok": True})
 

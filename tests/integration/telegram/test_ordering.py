@@ -4,6 +4,7 @@ handled at the same time, one user's in the order they came, and at most `concur
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from typing import Any
 
@@ -12,9 +13,11 @@ from telegram import Update
 from telegram.ext import Application
 
 from channels.telegram.bot import embedded_double
+from channels.telegram.conversation import PREFETCHED
 from channels.telegram.ordering import PerChatOrder, order_key
 from core import runtime as runtime_module
 from core.config import Settings
+from core.telegram.store import MemoryChatStates
 from tests.integration.telegram.conftest import close_runtime
 from webapp.app import create_app
 from webapp.bootstrap import build_runtime
@@ -186,3 +189,19 @@ async def test_the_web_process_bot_answers_one_chat_while_another_waits_on_teleg
         await _until("both of the slow chat's replies", lambda: len(double.sent_to(slow_chat)) == 2)
         assert len(held) == 2
     await close_runtime(rt)
+
+
+async def test_a_redelivered_update_is_dropped_and_the_first_gets_its_users_state() -> None:
+    states = MemoryChatStates()
+    await states.save(31, {"state": "idle", "data": {}})
+    processor = PerChatOrder(states=states)
+    await processor.initialize()
+    seen: list[object] = []
+
+    async def handle() -> None:
+        seen.append(PREFETCHED.get())
+
+    copy = handle()
+    await asyncio.gather(*await _feed(processor, [(_update(70, 31), handle()), (_update(70, 31), copy)]))
+    assert seen == [(31, {"state": "idle", "data": {}})], "handled once, with the state read for it"
+    assert inspect.getcoroutinestate(copy) == inspect.CORO_CLOSED, "the redelivery's handler was closed"
