@@ -384,8 +384,8 @@ def section(m: dict[str, float]) -> str:
         "function slower), which the hop at full speed never pays; and their latency is the flood limit's queue "
         "(p50 = 50 chats / 30 per s = 1.67 s, Little's law). The latency row is therefore open loop at "
         f"{LATENCY_RATE:.0f} updates/s, under the limit, flood control on. Per update the bot does what the hop "
-        "does (one webhook request, a Redis read, the balances read) plus: a Redis SET NX on the update_id (a "
-        "redelivered update is acted on once), python-telegram-bot parsing the update into objects and its "
+        "does (one webhook request, a Redis read, the balances read) plus: the update_id marked seen in Redis (a "
+        "redelivered update is acted on once; in the same round trip as the state read), python-telegram-bot parsing the update into objects and its "
         "handler dispatch, a task per update, and two Bot API calls (answerCallbackQuery, sendMessage), each a "
         "request built, JSON-encoded and answered. Cut so far: the webhook is a plain Starlette route matched "
         "right after USSD's and writes no access line when it answers 200 (as a hop); a tapped button's message "
@@ -395,7 +395,7 @@ def section(m: dict[str, float]) -> str:
         "at once, each user's updates in order (`channels/telegram/ordering.py`): before, one update at a time "
         "for the whole process, so with Telegram's real round trips (50 ms each, simulated) 50 chats got 9 "
         "replies a second (p50 5.3 s); now the 30/s flood limit. Next: answer the tap in the webhook's response "
-        "body (one Bot API request fewer), one Redis round trip for the update_id check and the chat's state.\n"
+        "body (one Bot API request fewer); parse only what the handlers read instead of PTB's whole Update.\n"
     )
 
 
