@@ -21,6 +21,9 @@ It says it is a simulator (the `X-Pesapal-Simulator` header, the page's banner, 
     POST /simulator/orders/<id>/decline_refund   the merchant declines it: still COMPLETED, no refund
     POST /simulator/orders/<id>/ipn          an IPN now, whatever the status (a hint that says nothing)
     POST /simulator/orders/<id>/disagree     {"amount": "1.00", "currency": "USD"}: what the status reports
+    POST /simulator/orders/<id>/status_body  {"body": any JSON}: GetTransactionStatus answers exactly
+                                              that (HTTP 200) for the order, e.g. a malformed answer;
+                                              {} (no "body") answers as before again
     GET  /simulator/orders                   every order, as the simulator holds it
 
 Status codes as PesaPal's: 0 INVALID (not paid), 1 COMPLETED, 2 FAILED, 3 REVERSED; a refunded payment
@@ -86,6 +89,8 @@ class SimOrder:
     refund_requests: int = 0  # RefundRequests received for this payment (made, refused or waiting)
     reported_amount: Decimal | None = None  # a status that disagrees with the order
     reported_currency: str = ""
+    status_body: Any = None  # with status_body_set: what GetTransactionStatus answers, as it is
+    status_body_set: bool = False
 
 
 @dataclass
@@ -534,6 +539,9 @@ def _app(sim: PesapalSimulator) -> FastAPI:
 
     @app.get("/api/Transactions/GetTransactionStatus")
     async def status(request: Request, orderTrackingId: str = "") -> Response:
+        order = sim.orders.get(orderTrackingId)
+        if order is not None and order.status_body_set and sim.authorised(request):
+            return _json(order.status_body)  # a malformed answer, as told
         return await guarded(request, lambda: sim.status(orderTrackingId))
 
     @app.post("/api/Transactions/RefundRequest")
@@ -611,9 +619,13 @@ def _app(sim: PesapalSimulator) -> FastAPI:
             body = await _body(request)
             order.reported_amount = _decimal(body.get("amount"))
             order.reported_currency = str(body.get("currency") or "")
+        elif fault == "status_body":
+            body = await _body(request)
+            order.status_body, order.status_body_set = body.get("body"), "body" in body
         else:
             return JSONResponse(
-                {"detail": "faults: reverse, approve_refund, decline_refund, ipn, disagree"}, status_code=404
+                {"detail": "faults: reverse, approve_refund, decline_refund, ipn, disagree, status_body"},
+                status_code=404,
             )
         return _json(sim.status(tracking_id) | _refund_state(order))
 

@@ -15,6 +15,13 @@ class RailUnavailable(RailError):
     code = "rail_unavailable"
 
 
+class RailAnswerUnreadable(RailUnavailable):
+    """The provider answered, but not in the shape its API documents (a status answer that is not an
+    object, ...): nothing is learnt from it; ask again later."""
+
+    code = "rail_answer_unreadable"
+
+
 class RailOutcomeUnknown(RailUnavailable):
     """The request may have reached the provider (a timeout after sending): never repeated blindly;
     the provider's status settles it."""
@@ -87,3 +94,10 @@ class RefundReleaseSamePerson(RailError):
     """Maker-checker: the staff member who proposed the release cannot confirm it."""
 
     code = "refund_release_same_person"
+
+
+class RefundStatusUnreadable(RailError):
+    """The provider's status answer about an open refund could not be read: nothing was booked or
+    released (the amount stays held); ask again later or check the provider's dashboard."""
+
+    code = "refund_status_unreadable"

@@ -27,6 +27,7 @@ from core.rails.errors import (
     RefundNotOpen,
     RefundReleaseNotProposed,
     RefundReleaseSamePerson,
+    RefundStatusUnreadable,
 )
 from core.rails.models import RailRefund
 from core.rails.refunds import IN_FLIGHT, OPEN_REFUND, RefundStatus
@@ -84,9 +85,10 @@ async def confirm_release(
     *, factory: refund_requests.Factory, rail: CollectionRail, refund_id: int, checker: str
 ) -> refund_requests.RefundOutcome:
     """A second staff member confirms the release. Raises UnknownRailOrder, RefundReleaseNotProposed,
-    RefundReleaseSamePerson, RefundNotOpen or RefundInProgress. Returns the refund's outcome:
-    not_refunded (released now), or refunded (PesaPal's status showed it made: booked, nothing
-    released)."""
+    RefundReleaseSamePerson, RefundNotOpen, RefundInProgress or RefundStatusUnreadable (PesaPal's
+    status answer could not be read: nothing released, the amount stays held; confirm again later).
+    Returns the refund's outcome: not_refunded (released now), or refunded (PesaPal's status showed
+    it made: booked, nothing released)."""
     async with factory() as session:
         row = await refunds.get_refund(session=session, refund_id=refund_id)
         _releasable(row, session)
@@ -98,6 +100,8 @@ async def confirm_release(
     checked = await refund_requests.check_status(
         factory=factory, rail=rail, refund_id=refund_id, actor=checker
     )
+    if checked.unreadable and checked.status in OPEN_REFUND:  # the last look said nothing: held
+        raise RefundStatusUnreadable(checked.message)
     if checked.status not in OPEN_REFUND:
         return checked  # made after all (booked once), or settled meanwhile: nothing to release
     shown = (

@@ -15,13 +15,16 @@ refund only when it shows the refund made (REVERSED: booked once, settle_made). 
 say "not made": PesaPal has a refund request waiting for the merchant's approval while the payment
 still shows COMPLETED (its Refund Request: "A refund has to be approved by the merchant"), so the
 refund stays open (unknown or accepted) and held, and escalates (core.rails.jobs: the long-unknown
-and awaiting-approval alerts) until it is made or two staff release it.
+and awaiting-approval alerts) until it is made or two staff release it. A status answer that cannot
+be read (not PesaPal's documented object, or anything the adapter did not foresee) settles nothing:
+the refund stays open and held, and the outcome says so (`unreadable`: staff are told to try again
+later or check PesaPal's dashboard; the two-person release refuses to release on it).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +34,7 @@ from core.money import Asset, Money, format_money
 from core.ports import CollectionRail, CollectionState
 from core.rails import refunds, service
 from core.rails.errors import (
+    RailAnswerUnreadable,
     RailError,
     RailOutcomeUnknown,
     RailRefused,
@@ -49,11 +53,24 @@ HELD_RECORD = "our refund {id} of this payment was released as not made"
 ACCEPTED_SAID = "accepted by PesaPal, waiting for approval on PesaPal's dashboard"
 
 
+# In an open refund's outcome: PesaPal's status answer about it could not be read.
+UNREADABLE_SAID = "PesaPal's status answer could not be read"
+
+
 @dataclass(frozen=True)
 class RefundOutcome:
     refund_id: int
     status: str  # a RefundStatus value
     message: str  # for staff: what happened and what to do next
+    unreadable: bool = False  # PesaPal's status answer could not be read just now (nothing settled)
+
+
+def unreadable_message(amount_minor: int) -> str:
+    """For staff, ahead of the refund's own message: the status asked just now said nothing."""
+    return (
+        f"{UNREADABLE_SAID}, so nothing was booked or released: the {_kes(amount_minor)} stays held on "
+        "the customer's wallet. Try again in a few minutes, or check the refund on PesaPal's dashboard."
+    )
 
 
 def _kes(minor: int) -> str:
@@ -71,7 +88,8 @@ def message_of(row: RailRefund) -> str:
                 "We do hold an earlier refund of it, released as not made: PesaPal may have made it after "
                 f"all. Nothing was debited now and the {amount} held for this request was released. Next: "
                 "do not refund again; the earlier refund is booked once when PesaPal's status shows the "
-                "payment Reversed (asked daily); check PesaPal's dashboard and raise it with finance."
+                f"payment Reversed (asked daily for {_released_days()} days after its release); check "
+                "PesaPal's dashboard and raise it with finance."
             )
         return (
             f"PesaPal refused the refund: it says this payment was already refunded ({row.outcome}), and "
@@ -89,7 +107,8 @@ def message_of(row: RailRefund) -> str:
         return (
             f"Released as not made ({row.outcome}): the {amount} held on the customer's wallet was "
             "released and nothing was debited. If PesaPal makes it after all, it is booked then (the "
-            "wallet as far as it goes, a case for the rest). You may request the refund again."
+            "wallet as far as it goes, a case for the rest; PesaPal's status is asked daily for "
+            f"{_released_days()} days after the release). You may request the refund again."
         )
     if row.status == RefundStatus.REFUNDED_LATE.value:
         return (
@@ -120,6 +139,11 @@ def message_of(row: RailRefund) -> str:
         "Asking for this refund again checks the status first; it is never sent twice. If PesaPal's "
         "dashboard has no such refund, two staff members release the hold (propose, then confirm)."
     )
+
+
+def _released_days() -> int:
+    """How long a released refund's order is still asked about (core.rails.jobs.RELEASED_WATCH)."""
+    return refunds.RELEASED_WATCH.days
 
 
 def _held_record_in(outcome: str) -> bool:
@@ -184,6 +208,8 @@ async def check_status(
     head = f"{ACCEPTED_SAID}; " if accepted else ""
     try:
         result = await rail.collection_status(provider_reference=tracking)
+    except RailAnswerUnreadable as exc:
+        return await _unreadable(factory, refund_id, f"{head}{UNREADABLE_SAID}: {exc}", actor)
     except RailError as exc:
         async with factory() as session:
             await refunds.mark_unknown(
@@ -191,6 +217,9 @@ async def check_status(
             )
             await session.commit()
         return await _reload(factory, refund_id)
+    except Exception as exc:  # an answer no adapter foresaw: unknown, never an error to staff
+        log.warning("rail refund %s: status answer unreadable (%r); still held", refund_id, exc)
+        return await _unreadable(factory, refund_id, f"{head}{UNREADABLE_SAID} ({exc!r})", actor)
     async with factory() as session:
         said = f"PesaPal's status: {result.description or result.state.value}"
         if result.state is CollectionState.REVERSED:
@@ -208,6 +237,20 @@ async def check_status(
             )
         await session.commit()
     return await _reload(factory, refund_id)
+
+
+async def _unreadable(factory: Factory, refund_id: int, outcome: str, actor: str) -> RefundOutcome:
+    """The status answer could not be read: the refund stays open and held (an accepted one stays
+    accepted), its outcome says so, and staff are told to try again later."""
+    async with factory() as session:
+        await refunds.mark_unknown(session=session, refund_id=refund_id, outcome=outcome, actor=actor)
+        await session.commit()
+    said = await _reload(factory, refund_id)
+    if said.status not in OPEN_REFUND:  # settled meanwhile by another path: that is the answer
+        return said
+    async with factory() as session:
+        row = await refunds.get_refund(session=session, refund_id=refund_id)
+    return replace(said, message=f"{unreadable_message(row.amount_minor)} {said.message}", unreadable=True)
 
 
 async def request_refund(
@@ -235,7 +278,10 @@ async def request_refund(
         if settled.status in OPEN_REFUND:
             async with factory() as session:
                 row = await refunds.get_refund(session=session, refund_id=earlier.id)
-            raise RefundAwaitingOutcome(awaiting_message(row), refund_id=earlier.id)
+            said = awaiting_message(row)
+            if settled.unreadable:
+                said = f"{unreadable_message(row.amount_minor)} {said}"
+            raise RefundAwaitingOutcome(said, refund_id=earlier.id)
         if settled.status != RefundStatus.NOT_REFUNDED.value:
             return settled  # made (booked now or before)
     async with factory() as session:
@@ -299,7 +345,8 @@ async def _accepted_after_release(
     try:
         result = await rail.collection_status(provider_reference=tracking)
         made = result.state is CollectionState.REVERSED
-    except RailError:
+    except Exception as exc:  # no answer, or one that could not be read: not shown made (yet)
+        log.warning("rail refund %s: status after a late acceptance not read (%r)", refund_id, exc)
         made = False
     async with factory() as session:
         if made:

@@ -102,12 +102,15 @@ async def register_ipn(runtime: Runtime, client: PesapalClient | None = None) ->
 
 
 def _decimal(value: Any) -> Decimal | None:
+    """An amount as PesaPal sent it, or None when it is not a finite number (NaN, sNaN and Infinity
+    included: a signalling NaN raised on the first comparison with the order's amount)."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
         return None
+    return amount if amount.is_finite() else None
 
 
 def result_of(body: dict[str, Any]) -> CollectionResult:

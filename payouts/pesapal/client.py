@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from core.clock import Clock, SystemClock
-from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
+from core.rails.errors import RailAnswerUnreadable, RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts.mpesa.client import ApiCall, AuditSink, TokenCache
 from payouts.pesapal import wire
 
@@ -245,6 +245,8 @@ class PesapalClient:
             "status", "GET", wire.TRANSACTION_STATUS, params={"orderTrackingId": order_tracking_id},
             reference=order_tracking_id,
         )  # fmt: skip
+        if not isinstance(payload, dict):  # PesaPal documents an object: nothing can be read from it
+            raise RailAnswerUnreadable(f"PesaPal status: the answer could not be read ({payload!r:.120})")
         return dict(payload)
 
     async def refund(self, *, confirmation_code: str, amount: Decimal, username: str, remarks: str) -> bool:
