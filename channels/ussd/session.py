@@ -23,6 +23,7 @@ _RESUME_KEY = "ussd:resume:{}"
 _DUMPS = json.JSONEncoder(
     separators=(",", ":")
 ).encode  # what json.dumps(..., separators=...) builds per call
+_DECODE = json.JSONDecoder().decode  # what json.loads calls, without its per-call checks
 
 
 @dataclass
@@ -87,7 +88,11 @@ class UssdSession:
 
     @classmethod
     def loads(cls, raw: str | bytes) -> UssdSession:
-        fields = json.loads(raw)
+        # Redis answers bytes: decoded here (json.loads would first sniff them for UTF-16 and -32);
+        # the fields this version writes go straight in, only an older record's are filtered
+        fields = _DECODE(raw.decode() if isinstance(raw, bytes) else raw)
+        if fields.keys() <= _SESSION_FIELDS:
+            return cls(**fields)
         return cls(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS})  # e.g. an older last_text
 
 
