@@ -40,6 +40,10 @@ class _Piped:
         with contextlib.suppress(OSError):
             while data := self.client.recv(65536):
                 if not self.triggered and self._executes_trigger(data) and self.proxy.claim():
+                    if self.proxy.before_commit:  # the statement never reaches the server
+                        self.proxy.cut_done()
+                        self.close()
+                        return
                     self.triggered = True
                     self.buffer = b""  # the server has answered everything before: a message boundary
                 self.server.sendall(data)
@@ -112,10 +116,13 @@ class LosingProxy:
     127.0.0.1:port; the first statement whose text holds `trigger` has its answer lost (`cuts` is 1
     once that happened); every other byte is forwarded unchanged."""
 
-    def __init__(self, port: int, upstream: tuple[str, int], *, trigger: bytes) -> None:
+    def __init__(
+        self, port: int, upstream: tuple[str, int], *, trigger: bytes, before_commit: bool = False
+    ) -> None:
         self.port = port
         self.upstream = upstream
         self.trigger = trigger
+        self.before_commit = before_commit  # cut when the client sends the Bind instead: never run
         self.cuts = 0
         self.kinds: list[str] = []  # the server's messages in the answer cut
         self.ready_status = ""  # its ReadyForQuery's transaction status
@@ -156,6 +163,8 @@ class LosingProxy:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread, frees the port
         self._listener.close()
         for piped in self._pipes:
             piped.close()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from core.money import Asset, Money
 from core.outbox.models import OutboxJob
 from core.payments import service
+from core.payments.models import Payout
 from core.payments.service import SEND_JOB
 from payouts.adapter import audit_sink, deferred_audit, sessions, write_api_calls
 from payouts.models import MpesaApiCall
@@ -26,7 +27,7 @@ from tests.integration.payouts.pgproxy import LosingProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-PROXY_PORT = 8120  # this helper's range: 8120-8129
+PROXY_PORT = 8120  # 8120 and 8121 (8120-8129 are the payouts tests' range)
 
 
 def _through(url: str, port: int) -> str:
@@ -50,6 +51,35 @@ async def _audit_counts(factory, reference: str) -> dict[str, int]:
         return {str(api): int(count) for api, count in (await session.execute(query)).all()}
 
 
+async def _send_through(stack, relay, proxy: LosingProxy, customer: int) -> tuple[Payout, str]:
+    """A worker whose database connections go through `proxy` sends one payout to its end."""
+    stack.start_worker(simple=True, DATABASE_URL=_through(stack.pg_url, proxy.port))
+    factory = relay.runtime.session_factory
+    wallet = await funded_wallet(factory, customer, 5000)
+    async with factory() as session:
+        payout = await service.create_payout(
+            session=session, idempotency_key=f"lost-{customer}", account_id=wallet,
+            phone=f"0712000{customer}", amount=Money.of(150, Asset.KES), customer_id=customer,
+        )  # fmt: skip
+        await session.commit()
+    assert await asyncio.to_thread(proxy.wait_cut, 60), "the acceptance's statement never ran"
+    [row] = await wait_final(factory, [payout.id], timeout=60)
+    return row, payout.originator_conversation_id
+
+
+async def _recorded_once(stack, relay, row: Payout, ocid: str) -> None:
+    """Paid, the acceptance's audit rows there once, the send's outbox row done, no failed job."""
+    factory = relay.runtime.session_factory
+    assert row.status == "succeeded" and row.conversation_id
+    counts = await _audit_counts(factory, ocid)
+    assert counts.get("b2c") == 1, counts
+    assert counts.get("oauth", 0) <= 1, counts
+    async with factory() as session:
+        sends = (await session.execute(select(OutboxJob.status).where(OutboxJob.job == SEND_JOB))).scalars()
+        assert list(sends) == ["done"]
+    assert FailedJobRegistry("payouts", connection=Redis.from_url(stack.redis_url)).count == 0
+
+
 async def test_acceptance_answer_lost_after_commit_writes_each_audit_row_once(stack, relay):
     """The worker's one-statement record of Daraja's acceptance commits, and its answer never comes
     back: recorded again through a session, the acceptance, the outbox row's done and the audit rows
@@ -58,28 +88,26 @@ async def test_acceptance_answer_lost_after_commit_writes_each_audit_row_once(st
     with LosingProxy(
         PROXY_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=b"audited AS"
     ) as proxy:
-        stack.start_worker(simple=True, DATABASE_URL=_through(stack.pg_url, PROXY_PORT))
-        factory = relay.runtime.session_factory
-        wallet = await funded_wallet(factory, 910, 5000)
-        async with factory() as session:
-            payout = await service.create_payout(
-                session=session, idempotency_key="lost-answer", account_id=wallet, phone="0712000910",
-                amount=Money.of(150, Asset.KES), customer_id=910,
-            )  # fmt: skip
-            await session.commit()
-        assert await asyncio.to_thread(proxy.wait_cut, 60), "the acceptance's statement never ran"
-        [row] = await wait_final(factory, [payout.id], timeout=60)
+        row, ocid = await _send_through(stack, relay, proxy, 910)
     assert proxy.cuts == 1
     # the cut answer held the statement's row and ended with no transaction open: it had committed
     assert "D" in proxy.kinds and proxy.ready_status == "I", (proxy.kinds, proxy.ready_status)
-    assert row.status == "succeeded"
-    counts = await _audit_counts(factory, payout.originator_conversation_id)
-    assert counts.get("b2c") == 1, counts
-    assert counts.get("oauth", 0) <= 1, counts
-    async with factory() as session:
-        sends = (await session.execute(select(OutboxJob.status).where(OutboxJob.job == SEND_JOB))).scalars()
-        assert list(sends) == ["done"]
-    assert FailedJobRegistry("payouts", connection=Redis.from_url(stack.redis_url)).count == 0
+    await _recorded_once(stack, relay, row, ocid)
+
+
+async def test_acceptance_statement_lost_before_it_ran_is_recorded_through_a_session(stack, relay):
+    """The connection drops as the acceptance's statement is sent: nothing committed, the job cannot
+    tell. Recorded through a session, never a failed job nor a payout left `submitted`."""
+    upstream = urlsplit(stack.pg_url)
+    with LosingProxy(
+        PROXY_PORT + 1,
+        (upstream.hostname or "", upstream.port or 5432),
+        trigger=b"audited AS",
+        before_commit=True,
+    ) as proxy:
+        row, ocid = await _send_through(stack, relay, proxy, 911)
+    assert proxy.cuts == 1 and proxy.kinds == []  # the server never answered the statement
+    await _recorded_once(stack, relay, row, ocid)
 
 
 async def test_audit_rows_of_a_transaction_lost_before_its_commit_are_written_again(relay):
