@@ -61,6 +61,9 @@ class Payout(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # when it entered `unknown` (None otherwise): the stuck-unknown age and staff alert; a status
+    # query or a repeated unknown answer moves updated_at, never this
+    unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class MpesaCollection(Base):
