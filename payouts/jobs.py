@@ -359,13 +359,19 @@ async def _reconcile_stuck_payouts(older_than_s: float | None = None) -> dict[st
     """Resolve every payout (and STK request, and callback) that has not moved for a while.
 
     created -> sent again (the outbox job was lost); submitted -> unknown (the worker died mid-call);
-    accepted/unknown -> Transaction Status query, answered on the status callback.
+    accepted/unknown -> Transaction Status query, answered on the status callback; unknown for 30
+    minutes -> one staff alert per payout.
     """
     current = runtime.get()
     age = current.settings.mpesa_reconcile_after_s if older_than_s is None else older_than_s
     cutoff = current.clock.now() - timedelta(seconds=age)
-    counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0, "paybill": 0}
+    counts = {"resent": 0, "queried": 0, "stk": 0, "callbacks": 0, "paybill": 0, "long_unknown": 0}
     async with sessions(current)() as session:
+        # one staff alert per payout unknown for 30 minutes (staged once: the outbox's dedupe key)
+        counts["long_unknown"] = await service.stage_long_unknown_alerts(
+            session=session, now=current.clock.now()
+        )
+        await session.commit()
         stuck = await service.stuck_payouts(session=session, older_than=cutoff)
         pending_stk = await collections.pending_collections(session=session, older_than=cutoff)
         leftovers = await callback_log.unprocessed(session=session, older_than=cutoff)

@@ -51,6 +51,7 @@ JOB_HANDLERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "webapp.api.pesapal.open_refund_case",
         ("webapp.api.pesapal.open_refund_case",),
     ),
+    handlers.PAYOUT_LONG_UNKNOWN: ("webapp.api.payout_alerts.payout_long_unknown", ()),
 }
 NOTIFIER_BY_CHANNEL = "channels.telegram.notifier.build"
 

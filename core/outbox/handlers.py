@@ -19,7 +19,9 @@ PREFIX = "hook:"  # never a module path: an unregistered name fails as such, not
 OPEN_REVERSAL_CASE = "hook:rails.open_reversal_case"
 # A refund staff must look at (kwargs: kind, order_id, refund_id): an alert, and a case unless a watch
 OPEN_REFUND_CASE = "hook:rails.open_refund_case"
-NAMES = frozenset({OPEN_REVERSAL_CASE, OPEN_REFUND_CASE})
+# A payout unknown for 30 minutes (kwargs: payout_id): one staff alert
+PAYOUT_LONG_UNKNOWN = "hook:payments.payout_long_unknown"
+NAMES = frozenset({OPEN_REVERSAL_CASE, OPEN_REFUND_CASE, PAYOUT_LONG_UNKNOWN})
 
 _handlers: dict[str, Handler] = {}
 

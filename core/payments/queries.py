@@ -23,9 +23,10 @@ async def payout_counts_by_status(*, session: AsyncSession) -> dict[str, int]:
 
 
 async def oldest_unknown_payout_update(*, session: AsyncSession) -> datetime | None:
-    """When the longest-waiting payout of unknown outcome last changed (None: there is none)."""
+    """When the longest-waiting payout of unknown outcome entered unknown (None: there is none);
+    status queries and repeated unknown answers do not move it."""
     oldest: datetime | None = await session.scalar(
-        select(func.min(Payout.updated_at)).where(Payout.status == PayoutStatus.UNKNOWN.value)
+        select(func.min(Payout.unknown_since)).where(Payout.status == PayoutStatus.UNKNOWN.value)
     )
     return oldest
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import clock_of
@@ -23,6 +23,7 @@ from core.db.raw import run_on_session_connection
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
+from core.outbox import handlers
 from core.outbox import service as outbox
 from core.payments import limits
 from core.payments.errors import PaymentConflict, PayoutDailyLimit, UnknownPayout
@@ -35,6 +36,9 @@ FINISHED_JOB = "core.flows.jobs.payout_finished"
 # The same for a merchant's settlement payout (statement, merchant SMS, staff alert on failure).
 SETTLEMENT_FINISHED_JOB = "core.settlements.jobs.settlement_finished"
 PAYOUT_QUEUE = "payouts"
+# A payout unknown this long gets one staff alert (docs/OPERATIONS.md: "still unknown after 30 minutes").
+LONG_UNKNOWN_AGE = timedelta(minutes=30)
+LONG_UNKNOWN_JOB = handlers.PAYOUT_LONG_UNKNOWN
 NAIROBI_OFFSET = timedelta(hours=3)
 
 
@@ -164,6 +168,12 @@ async def find_payout(*, session: AsyncSession, originator_conversation_id: str)
 
 
 def _touch(payout: Payout, status: PayoutStatus, now: datetime) -> None:
+    """The status change; `unknown_since` set on entering unknown (kept while it stays unknown),
+    cleared on leaving it."""
+    if status != PayoutStatus.UNKNOWN:
+        payout.unknown_since = None
+    elif payout.status != PayoutStatus.UNKNOWN.value or payout.unknown_since is None:
+        payout.unknown_since = now
     payout.status = status.value
     payout.updated_at = now
 
@@ -281,6 +291,7 @@ ACCEPT_SQL = """
 UPDATE payouts SET conversation_id = coalesce(conversation_id, $2),
   status = CASE WHEN status IN ('submitted', 'unknown') THEN 'accepted' ELSE status END,
   accepted_at = CASE WHEN status IN ('submitted', 'unknown') THEN $3 ELSE accepted_at END,
+  unknown_since = CASE WHEN status IN ('submitted', 'unknown') THEN NULL ELSE unknown_since END,
   updated_at = CASE WHEN status IN ('submitted', 'unknown') THEN $3 ELSE updated_at END
 WHERE id = $1 RETURNING id
 """
@@ -328,11 +339,15 @@ async def mark_accepted(*, session: AsyncSession, payout_id: str, conversation_i
 
 
 async def mark_unknown(*, session: AsyncSession, payout_id: str, reason: str) -> None:
+    now = clock_of(session).now()
+    since = case(
+        (Payout.status == PayoutStatus.UNKNOWN.value, func.coalesce(Payout.unknown_since, now)), else_=now
+    )
     await session.execute(
         update(Payout)
         .where(Payout.id == payout_id, Payout.status.in_(IN_FLIGHT_PAYOUT))
         .values(
-            status=PayoutStatus.UNKNOWN.value, result_desc=reason[:255], updated_at=clock_of(session).now()
+            status=PayoutStatus.UNKNOWN.value, result_desc=reason[:255], updated_at=now, unknown_since=since
         )
         .execution_options(synchronize_session=False)
     )
@@ -471,7 +486,7 @@ def _flag(payout: Payout, reason: str) -> None:
 # it does not match (unknown id, final, another conversation, another amount) goes the full way.
 _SUCCEED_SQL = """
 UPDATE payouts SET status = 'succeeded', conversation_id = coalesce(conversation_id, nullif($2, '')),
-  receipt = $3, result_code = $4, result_desc = $5, finished_at = $6, updated_at = $6
+  receipt = $3, result_code = $4, result_desc = $5, finished_at = $6, updated_at = $6, unknown_since = NULL
 WHERE originator_conversation_id = $1 AND status NOT IN ('succeeded', 'failed')
   AND ($2 = '' OR conversation_id IS NULL OR conversation_id = $2)
   AND ($7::bigint IS NULL OR amount_minor = $7)
@@ -579,6 +594,8 @@ async def apply_timeout(*, session: AsyncSession, originator_conversation_id: st
 
 
 async def record_status_query(*, session: AsyncSession, payout_id: str, query_id: str) -> None:
+    """A Transaction Status query was sent: updated_at is when it was last asked (stuck_payouts'
+    cadence); unknown_since is left alone."""
     await session.execute(
         update(Payout)
         .where(Payout.id == payout_id)
@@ -650,6 +667,28 @@ async def stuck_payouts(*, session: AsyncSession, older_than: datetime, limit: i
         .limit(limit)
     )
     return list((await session.execute(query)).scalars().all())
+
+
+async def stage_long_unknown_alerts(*, session: AsyncSession, now: datetime, limit: int = 200) -> int:
+    """One staff alert per payout unknown for LONG_UNKNOWN_AGE or more, staged by name in the outbox
+    (the composition root's handler raises it; the dedupe key makes it once per payout across runs
+    and restarts). Returns how many payouts are due (staged now or before)."""
+    due = (
+        await session.scalars(
+            select(Payout.id)
+            .where(
+                Payout.status == PayoutStatus.UNKNOWN.value, Payout.unknown_since <= now - LONG_UNKNOWN_AGE
+            )
+            .order_by(Payout.unknown_since)
+            .limit(limit)
+        )
+    ).all()
+    for payout_id in due:
+        await outbox.enqueue(
+            session=session, job=LONG_UNKNOWN_JOB, kwargs={"payout_id": payout_id},
+            dedupe_key=f"payout:{payout_id}:long-unknown",
+        )  # fmt: skip
+    return len(due)
 
 
 async def touch(*, session: AsyncSession, payout_id: str) -> None:

@@ -31,7 +31,8 @@ def list_payouts(status: str | None, limit: int) -> None:
         lines = []
         for row in rows:
             amount = format_money(Money.from_minor(row.amount_minor, Asset.KES), "en")
-            minutes = int((now - row.updated_at).total_seconds() // 60)
+            # an unknown payout's age is from when it became unknown (status queries move updated_at)
+            minutes = int((now - (row.unknown_since or row.updated_at)).total_seconds() // 60)
             said = f"{row.result_code or ''} {row.result_desc or ''}".strip() or "-"
             lines.append(f"{row.id}  {row.status:<9}  {amount:>14}  {minutes:>5} min  {said[:60]}")
         return lines

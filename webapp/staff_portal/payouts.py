@@ -80,6 +80,12 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
         created_before=before if before is not None and before.tzinfo is not None else None,
     )  # fmt: skip
     next_before = rows[PAGE - 1].created_at.isoformat() if len(rows) > PAGE else ""
+    # how long each unknown payout has been unknown (status queries move updated_at, not this)
+    unknown_minutes = {
+        p.id: max(0, int((page.now - p.unknown_since).total_seconds() // 60))
+        for p in rows
+        if p.unknown_since is not None
+    }
     collections = await payment_queries.unfinished_collections(
         session=session, before=pagination.cursor(page.request.query_params.get("cbefore")), limit=20
     )
@@ -96,6 +102,7 @@ async def _desk(page: Page, session: DbSession, **extra: object) -> Response:
     context.update(extra)
     return render(
         page, "staff/payouts.html", status=422 if context["error"] else 200, payouts=rows[:PAGE],
+        unknown_minutes=unknown_minutes,
         next_before=next_before, states=states, state=state, collections=collections, suspense=suspense,
         refunds=refunds, may_approve=may(page, Permission.PAYOUTS_APPROVE), **labels.helpers(page.language),
         **context,
