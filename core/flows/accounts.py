@@ -114,12 +114,6 @@ async def _bid(
         _refreshing.discard(key)
 
 
-async def kes_value(session: AsyncSession, amount: Money, clock: Clock) -> Money | None:
-    """What `amount` is worth in KES at the current bid, for display; None when rates are unavailable.
-    Never for limits or the compliance gate (`limit_value`)."""
-    return await _display_value(session, amount, clock, tolerate_failure=False)
-
-
 async def _display_value(
     session: AsyncSession, amount: Money, clock: Clock, *, tolerate_failure: bool
 ) -> Money | None:

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import clock_of
-from core.flows import accounts
+from core.fx import service as fx
+from core.fx.errors import RatesUnavailable
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, OwnerType, PostingRequest
 from core.merchants.models import DEFAULT_FEE_BPS, Merchant
@@ -113,7 +114,7 @@ async def credit_settled_invoice(
         postings.append(PostingRequest(paid_from_account_id, -paid))
     else:
         if market_value is None:  # its value now, at the bid; unpriced, it is booked at the locked rate
-            market_value = await accounts.kes_value(session, paid, clock_of(session))
+            market_value = await _market_value(session, paid)
         value = market_value if market_value is not None else gross
         crypto_side = await ledger.system_account(
             session=session, kind=AccountKind.FX_LIQUIDITY, asset=paid.asset
@@ -144,6 +145,18 @@ async def credit_settled_invoice(
         entry.entry_id,
     )  # fmt: skip
     return Credited(credit, replayed=False)
+
+
+async def _market_value(session: AsyncSession, paid: Money) -> Money | None:
+    """`paid`'s KES value now, at the stored bid read in `session` (never the balances screens'
+    few-seconds display cache: this is booked); None when no fresh rate is known."""
+    try:
+        rate = await fx.latest_rate(
+            session=session, base=paid.asset.currency, quote="KES", clock=clock_of(session)
+        )
+    except RatesUnavailable:
+        return None
+    return Money.round_down(paid.amount * rate.bid, Asset.KES)
 
 
 async def credit_kibeti_payment(

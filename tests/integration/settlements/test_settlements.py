@@ -198,3 +198,39 @@ async def test_a_fixed_clock_on_the_runtime_dates_the_settlement_its_payout_and_
         events = (await session.execute(select(WebhookEvent.created_at))).scalars().all()
     assert (row.created_at, payout.created_at, payout.updated_at) == (fixed, fixed, fixed)
     assert set(entries) == set(events) == {fixed}
+
+
+async def test_an_invoice_paid_in_crypto_is_booked_at_the_stored_bid_read_then_not_a_cached_one(
+    session_factory,
+) -> None:
+    """The FX leg is booked at the bid stored when the invoice settles, read in its transaction: the
+    balances screens' few-seconds display cache may still hold an older bid."""
+    from core.clock import SystemClock
+    from core.flows import accounts
+    from core.fx import service as fx
+    from core.fx.sources import DEMO_RATES, DemoRateSource
+
+    clock = SystemClock()
+    usdt = Money.of("19.305019", Asset.USDT_TRC20)
+    async with session_factory() as session:
+        merchant = await _merchant(session)
+        await fx.refresh(session=session, sources=[DemoRateSource()], clock=clock)
+        await session.commit()
+        cached = await accounts._bid(session, "USDT", clock)  # a balances screen read it just now
+        moved = {**DEMO_RATES, ("USD", "KES"): "131.00"}
+        await fx.refresh(session=session, sources=[DemoRateSource(moved)], clock=clock)
+        await session.commit()
+        rate = await fx.latest_rate(session=session, base="USDT", quote="KES", clock=clock)
+        assert cached is not None and rate.bid != cached
+        invoice_account = await _funded(session, OwnerType.SYSTEM, 9001, usdt)
+        await credit_settled_invoice(
+            session=session, merchant=merchant, invoice_id="inv_fx", reference="INV-FX01",
+            gross=Money.of(2500, KES), paid=usdt, paid_from_account_id=invoice_account, payer="",
+        )  # fmt: skip
+        await session.commit()
+        liquidity = await ledger.system_account(session=session, kind=AccountKind.FX_LIQUIDITY, asset=KES)
+        gain = await ledger.system_account(session=session, kind=AccountKind.FX_GAIN_LOSS, asset=KES)
+        value = Money.round_down(usdt.amount * rate.bid, KES)
+        assert await ledger.balance(session=session, account_id=liquidity.id) == -value
+        assert await ledger.balance(session=session, account_id=gain.id) == value - Money.of(2500, KES)
+        await _books_balance(session)
