@@ -113,8 +113,9 @@ class _Piped:
 
 class LosingProxy:
     """`with LosingProxy(port, ("127.0.0.1", 5432), trigger=b"...") as proxy:` clients connect to
-    127.0.0.1:port; the first statement whose text holds `trigger` has its answer lost (`cuts` is 1
-    once that happened); every other byte is forwarded unchanged."""
+    127.0.0.1:proxy.port (port 0: a free one the system picks, read back once bound); the first
+    statement whose text holds `trigger` has its answer lost (`cuts` is 1 once that happened); every
+    other byte is forwarded unchanged."""
 
     def __init__(
         self, port: int, upstream: tuple[str, int], *, trigger: bytes, before_commit: bool = False
@@ -156,6 +157,7 @@ class LosingProxy:
 
     def __enter__(self) -> LosingProxy:
         self._listener.bind(("127.0.0.1", self.port))
+        self.port = self._listener.getsockname()[1]  # the one the system picked for port 0
         self._listener.listen(64)
         threading.Thread(target=self._accept, daemon=True).start()
         return self

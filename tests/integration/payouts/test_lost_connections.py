@@ -27,7 +27,7 @@ from tests.integration.payouts.pgproxy import LosingProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-PROXY_PORT = 8120  # 8120 and 8121 (8120-8129 are the payouts tests' range)
+FREE_PORT = 0  # the proxy binds a port the system picks and reads it back (proxy.port): no clash
 
 
 def _through(url: str, port: int) -> str:
@@ -86,7 +86,7 @@ async def test_acceptance_answer_lost_after_commit_writes_each_audit_row_once(st
     are each there once, and the job does not fail."""
     upstream = urlsplit(stack.pg_url)
     with LosingProxy(
-        PROXY_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=b"audited AS"
+        FREE_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=b"audited AS"
     ) as proxy:
         row, ocid = await _send_through(stack, relay, proxy, 910)
     assert proxy.cuts == 1
@@ -100,7 +100,7 @@ async def test_acceptance_statement_lost_before_it_ran_is_recorded_through_a_ses
     tell. Recorded through a session, never a failed job nor a payout left `submitted`."""
     upstream = urlsplit(stack.pg_url)
     with LosingProxy(
-        PROXY_PORT + 1,
+        FREE_PORT,
         (upstream.hostname or "", upstream.port or 5432),
         trigger=b"audited AS",
         before_commit=True,
