@@ -53,6 +53,40 @@ def test_promtool_accepts_the_rules_and_the_config(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def _payout_stuck_unknown_test(values: str, expect_firing_at: str) -> dict[str, object]:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    rule = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "PayoutStuckUnknown")
+    firing = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    return {
+        "interval": "1m",
+        "input_series": [{"series": 'kibeti_payout_oldest_unknown_age_seconds{instance="web:8000"}',
+                          "values": values}],
+        "alert_rule_test": [
+            {"eval_time": "12m", "alertname": "PayoutStuckUnknown", "exp_alerts": []},
+            {"eval_time": expect_firing_at, "alertname": "PayoutStuckUnknown",
+             "exp_alerts": firing if expect_firing_at == "14m" else []},
+        ],
+    }  # fmt: skip
+
+
+def test_payout_stuck_unknown_fires_on_an_age_that_grows_and_never_on_one_reset_by_status_queries(
+    tmp_path: Path,
+) -> None:
+    """The metric's age runs from when the payout became unknown (core.payments' unknown_since): an
+    hour-long unknown pages after 10 minutes + `for: 2m`. An age reset by every status query (the
+    scheduler's 60 s pass with its 120 s cutoff: 0..180 s, as when it was measured from updated_at)
+    never does: the rule alone cannot catch that, the metric must not reset."""
+    sawtooth = " ".join(["0 60 120 180"] * 15)
+    tests = {
+        "rule_files": [str(DEPLOY / "prometheus" / "alerts.yml")],
+        "evaluation_interval": "1m",
+        "tests": [_payout_stuck_unknown_test("0+60x60", "14m"), _payout_stuck_unknown_test(sawtooth, "59m")],
+    }
+    (tmp_path / "payout_stuck_unknown_test.yml").write_text(yaml.safe_dump(tests))
+    ran = _promtool("test", "rules", str(tmp_path / "payout_stuck_unknown_test.yml"))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
 def _named_in_rules_and_dashboards() -> set[str]:
     names = set(METRIC.findall((DEPLOY / "prometheus" / "alerts.yml").read_text()))
     for board in (DEPLOY / "grafana" / "dashboards").glob("*.json"):
