@@ -24,9 +24,11 @@ async def payout_counts_by_status(*, session: AsyncSession) -> dict[str, int]:
 
 async def oldest_unknown_payout_update(*, session: AsyncSession) -> datetime | None:
     """When the longest-waiting payout of unknown outcome entered unknown (None: there is none);
-    status queries and repeated unknown answers do not move it."""
+    status queries and repeated unknown answers do not move it (a row without it: its updated_at)."""
     oldest: datetime | None = await session.scalar(
-        select(func.min(Payout.unknown_since)).where(Payout.status == PayoutStatus.UNKNOWN.value)
+        select(func.min(func.coalesce(Payout.unknown_since, Payout.updated_at))).where(
+            Payout.status == PayoutStatus.UNKNOWN.value
+        )
     )
     return oldest
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import clock_of
@@ -25,6 +25,7 @@ from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
 from core.outbox import handlers
 from core.outbox import service as outbox
+from core.outbox.models import OutboxJob
 from core.payments import limits
 from core.payments.errors import PaymentConflict, PayoutDailyLimit, UnknownPayout
 from core.payments.models import FINAL_PAYOUT, IN_FLIGHT_PAYOUT, Payout, PayoutStatus
@@ -671,15 +672,22 @@ async def stuck_payouts(*, session: AsyncSession, older_than: datetime, limit: i
 
 async def stage_long_unknown_alerts(*, session: AsyncSession, now: datetime, limit: int = 200) -> int:
     """One staff alert per payout unknown for LONG_UNKNOWN_AGE or more, staged by name in the outbox
-    (the composition root's handler raises it; the dedupe key makes it once per payout across runs
-    and restarts). Returns how many payouts are due (staged now or before)."""
+    (the composition root's handler raises it, once per payout: its own dedupe key). A payout whose
+    alert is already staged is skipped (and the outbox's dedupe key stages it once anyway), so every
+    scheduler run, and a restart, stages only the newly due. Returns how many it staged."""
+    since = func.coalesce(Payout.unknown_since, Payout.updated_at)  # a row without it: its updated_at
+    staged_already = select(OutboxJob.id).where(
+        OutboxJob.dedupe_key == literal("payout:") + Payout.id + literal(":long-unknown")
+    )
     due = (
         await session.scalars(
             select(Payout.id)
             .where(
-                Payout.status == PayoutStatus.UNKNOWN.value, Payout.unknown_since <= now - LONG_UNKNOWN_AGE
+                Payout.status == PayoutStatus.UNKNOWN.value,
+                since <= now - LONG_UNKNOWN_AGE,
+                ~staged_already.exists(),
             )
-            .order_by(Payout.unknown_since)
+            .order_by(since)
             .limit(limit)
         )
     ).all()

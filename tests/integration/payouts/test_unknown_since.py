@@ -108,11 +108,11 @@ async def test_pending_every_3_minutes_for_an_hour_ages_the_metric_and_raises_on
     for minute in range(3, 61, 3):
         clock.advance(minutes=3)
         assert await _ask(factory, payout_id, f"q-{minute}", "Pending") == "unknown"
-        await _stage(factory, clock)
+        assert await _stage(factory, clock) == (1 if minute == 30 else 0), minute
         staged = await _alert_jobs(factory)
         assert staged == ([] if minute < 30 else [{"payout_id": payout_id}]), minute
-        # the scheduler also runs between answers: staging again stages nothing more
-        assert await _stage(factory, clock) == (1 if minute >= 30 else 0)
+        # the scheduler also runs between answers (and after a restart): nothing staged again
+        assert await _stage(factory, clock) == 0
     async with factory() as session:
         row = await service.get_payout(session=session, payout_id=payout_id)
     assert (row.status, row.unknown_since) == ("unknown", became_unknown)
@@ -163,3 +163,23 @@ async def test_a_timeout_notice_keeps_unknown_since_and_an_acceptance_clears_it(
         await session.commit()
         row = await service.get_payout(session=session, payout_id=payout_id)
         assert (row.status, row.unknown_since) == ("unknown", clock.now())
+
+
+async def test_every_long_unknown_payout_is_alerted_even_past_one_runs_limit(
+    factory: Factory, clock: FixedClock
+) -> None:
+    wallet = await _wallet(factory, 1)
+    for n in range(3):
+        payout = await _create(factory, wallet, amount="100", key=f"k-{n}")
+        async with factory() as session:
+            await service.claim_for_send(session=session, payout_id=payout.id)
+            await service.claim_for_send(session=session, payout_id=payout.id)
+            await session.commit()
+    clock.advance(minutes=31)
+    staged = []
+    for _ in range(3):
+        async with factory() as session:
+            staged.append(await service.stage_long_unknown_alerts(session=session, now=clock.now(), limit=2))
+            await session.commit()
+    assert staged == [2, 1, 0]
+    assert len({str(job["payout_id"]) for job in await _alert_jobs(factory)}) == 3

@@ -24,11 +24,14 @@ Factory = async_sessionmaker[AsyncSession]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def _payout(number: int, status: PayoutStatus, updated_at: datetime) -> Payout:
+def _payout(
+    number: int, status: PayoutStatus, updated_at: datetime, unknown_since: datetime | None = None
+) -> Payout:
     name = f"p-reads-{number}"
     return Payout(
         id=name, idempotency_key=name, originator_conversation_id=name, phone="254700000001", account_id=1,
         amount_minor=50_000, hold_id=number, status=status.value, created_at=T0, updated_at=updated_at,
+        unknown_since=unknown_since,
     )  # fmt: skip
 
 
@@ -68,6 +71,11 @@ async def test_payouts_and_collections_per_state_and_the_oldest_unknown(session_
         assert collections[CollectionStatus.CREATED.value] == 1 and sum(collections.values()) == 1
         oldest = await payments_queries.oldest_unknown_payout_update(session=session)
         assert oldest == T0 + timedelta(minutes=1)
+        # unknown since before both, asked about since (updated_at moved): its unknown_since counts
+        session.add(_payout(4, PayoutStatus.UNKNOWN, T0 + timedelta(minutes=9), T0 - timedelta(minutes=30)))
+        await session.commit()
+        oldest = await payments_queries.oldest_unknown_payout_update(session=session)
+        assert oldest == T0 - timedelta(minutes=30)
 
 
 async def test_float_held_is_the_negated_float_balance_and_owed_sums_customer_wallets(
