@@ -20,7 +20,7 @@ from core.clock import FixedClock
 from core.db.session import make_session_factory
 from core.outbox.models import OutboxJob
 from core.payments import service
-from payouts import callbacks
+from payouts import callbacks, jobs
 from tests.integration.payouts.test_payments_service import _create, _wallet
 from webapp.api import payout_alerts
 from webapp.observability.snapshot import take_snapshot
@@ -183,3 +183,17 @@ async def test_every_long_unknown_payout_is_alerted_even_past_one_runs_limit(
             await session.commit()
     assert staged == [2, 1, 0]
     assert len({str(job["payout_id"]) for job in await _alert_jobs(factory)}) == 3
+
+
+async def test_the_reconcilers_pass_stages_the_alert(
+    factory: Factory, clock: FixedClock, rt: SimpleNamespace
+) -> None:
+    """payouts.jobs' reconciler (the scheduler's 60 s job) stages it; nothing else is due here (a
+    cutoff far in the past: no status query, no Daraja)."""
+    payout_id = await _unknown_payout(factory)
+    clock.advance(minutes=29)
+    assert (await jobs._reconcile_stuck_payouts(older_than_s=10**7))["long_unknown"] == 0
+    clock.advance(minutes=1)
+    assert (await jobs._reconcile_stuck_payouts(older_than_s=10**7))["long_unknown"] == 1
+    assert (await jobs._reconcile_stuck_payouts(older_than_s=10**7))["long_unknown"] == 0
+    assert await _alert_jobs(factory) == [{"payout_id": payout_id}]
