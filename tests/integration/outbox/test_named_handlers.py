@@ -20,7 +20,7 @@ from core.rails import service as rails
 from core.runtime import Runtime
 from tests.integration.outbox import targets
 from webapp import bootstrap
-from webapp.api import pesapal
+from webapp.api import payout_alerts, pesapal
 from webapp.queues import InProcessJobQueue
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -94,6 +94,8 @@ def test_core_stages_its_own_names_and_bootstrap_wires_the_web_apps_jobs_under_t
         ):
             assert service.resolve_job(name) is target
             assert service.resolve_job(old_path) is target  # rows queued before the names run too
+        assert service.resolve_job(handlers.PAYOUT_LONG_UNKNOWN) is payout_alerts.payout_long_unknown
+        assert set(bootstrap.JOB_HANDLERS) == handlers.NAMES  # every name core stages is wired
     finally:
         handlers._handlers.clear()
         handlers._handlers.update(saved)
