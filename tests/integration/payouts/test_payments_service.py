@@ -174,7 +174,9 @@ async def test_status_not_found_resends_only_if_never_accepted(session_factory):
             session=session,
             originator_conversation_id=payout.id,
             status_query_id="q1",
-            result=results.status_result(found=False, transaction_status="", transaction_result_code="", desc=""),
+            result=results.status_result(
+                found=False, transaction_status="", transaction_result_code="", desc=""
+            ),
             receipt="",
             amount=None,
         )
