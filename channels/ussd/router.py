@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -66,6 +66,9 @@ def _authorised(rt: Runtime, secret: str, request: Request) -> bool:
     )
 
 
+_PLAIN_ESCAPES = (("%2A", "*"), ("%2a", "*"), ("%2B", "+"), ("%2b", "+"), ("%23", "#"))
+
+
 class FormRefused(ValueError):
     """A body that is not a form a hop can be read from (too many fields, an unreadable one)."""
 
@@ -74,10 +77,10 @@ def decode_form(body: bytes) -> dict[str, str]:
     """An urlencoded body's fields as Starlette's form parser gives them (latin-1, then each name and
     value unquoted with '+' as a space and percent-escapes as UTF-8, invalid ones replaced; the last
     of repeated fields), at a fraction of the CPU on every hop. An ASCII body (all Africa's Talking
-    sends) is unquoted only where it holds an escape, and its '*' (%2A, every input's separator) by a
-    plain replace: escapes are three characters each wherever they stand, so replacing one kind
-    leaves the others for `unquote_plus` to decode exactly as before. Raises FormRefused past
-    MAX_FORM_FIELDS fields."""
+    sends) is unquoted only where it holds an escape, and the escapes AT sends ('*', '+', '#') by
+    plain replaces: an escape is '%' and two hex digits wherever it stands, and none of these gives
+    a '%', so replacing them leaves every other escape for `unquote` to decode exactly as before.
+    Raises FormRefused past MAX_FORM_FIELDS fields."""
     if body.count(b"&") >= MAX_FORM_FIELDS:
         raise FormRefused("too many form fields")
     form: dict[str, str] = {}
@@ -90,10 +93,13 @@ def decode_form(body: bytes) -> dict[str, str]:
     for pair in body.decode("ascii").split("&"):
         if pair:
             name, _, value = pair.partition("=")
-            if "%" in value:
-                value = value.replace("%2A", "*").replace("%2a", "*")
-            if "%" in value or "+" in value:
-                value = unquote_plus(value)
+            if "+" in value:  # unquote_plus(v) is unquote(v with '+' as ' '): the '+' first
+                value = value.replace("+", " ")
+            if "%" in value:  # what AT escapes: '*' (every separator), '+' and '#' (phone, code)
+                for escape, char in _PLAIN_ESCAPES:
+                    value = value.replace(escape, char)
+                if "%" in value:
+                    value = unquote(value)
             if "%" in name or "+" in name:
                 name = unquote_plus(name)
             form[name] = value

@@ -36,14 +36,19 @@ def _urllib(body: bytes) -> dict[str, str]:
 
 
 _PIECES = st.sampled_from(
-    ["sessionId", "text", "=", "&", "+", "%2A", "%2a", "%2B254", "%23", "%25", "%%", "%", "%4", "%C3%A9",
+    ["sessionId", "text", "=", "&", "+", "%2A", "%2a", "%2B254", "%2b", "%23", "%25", "%%", "%", "%4", "%C3%A9",
      "%FF", "%E2%2A%82", ";", "*", "1", "é", "\x00", "\x7f"]
 )  # fmt: skip
 _BODIES = st.lists(_PIECES | st.text(max_size=4), max_size=12).map(lambda parts: "".join(parts).encode())
+_VALUES = st.lists(_PIECES | st.text(max_size=3), max_size=6).map("".join)
+_PAIRS = st.lists(
+    st.tuples(st.sampled_from(["sessionId", "text", "phoneNumber", "a+b", "%74ext"]), _VALUES), max_size=6
+)
+_FORMS = _PAIRS.map(lambda pairs: "&".join(f"{name}={value}" for name, value in pairs).encode())
 
 
 @settings(max_examples=400, deadline=None)
-@given(_BODIES | st.binary(max_size=64))
+@given(_FORMS | _BODIES | st.binary(max_size=64))
 def test_the_same_fields_as_starlette_and_urllib(body: bytes) -> None:
     ours = decode_form(body)
     assert ours == _starlette(body)
