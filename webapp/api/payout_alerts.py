@@ -13,13 +13,14 @@ RULE = "payout_long_unknown"
 
 async def payout_long_unknown(payout_id: str) -> int:
     """Raise the staff alert about a payout unknown for 30 minutes (idempotent: one per payout,
-    however often it is staged or run); returns the alert's id, 0 when there is no such payout."""
+    however often it is staged or run); returns the alert's id, 0 when there is no such payout or it
+    left unknown before this ran (paid or failed meanwhile: nothing is held any more)."""
     from compliance import cases
 
     current = runtime.get()
     async with current.session_factory() as session:
         payout = await payment_queries.find_payout(session=session, payout_id=payout_id)
-        if payout is None:
+        if payout is None or payout.status != "unknown":
             return 0
         amount = format_money(Money.from_minor(payout.amount_minor, Asset.KES), "en")
         since = payout.unknown_since.isoformat() if payout.unknown_since is not None else "?"

@@ -197,3 +197,17 @@ async def test_the_reconcilers_pass_stages_the_alert(
     assert (await jobs._reconcile_stuck_payouts(older_than_s=10**7))["long_unknown"] == 1
     assert (await jobs._reconcile_stuck_payouts(older_than_s=10**7))["long_unknown"] == 0
     assert await _alert_jobs(factory) == [{"payout_id": payout_id}]
+
+
+async def test_no_alert_for_a_payout_that_left_unknown_before_the_alert_job_ran(
+    factory: Factory, clock: FixedClock, rt: SimpleNamespace
+) -> None:
+    """Staged at 31 minutes, paid before the relay ran the job: nothing is held, so no 'still held'."""
+    payout_id = await _unknown_payout(factory)
+    clock.advance(minutes=31)
+    assert await _stage(factory, clock) == 1
+    assert await _ask(factory, payout_id, "q-paid", "Completed", receipt="RCP123") == "succeeded"
+    assert await payout_alerts.payout_long_unknown(payout_id) == 0
+    async with factory() as session:
+        alerts = (await session.scalars(select(Alert).where(Alert.rule_code == "payout_long_unknown"))).all()
+    assert alerts == []
