@@ -81,6 +81,12 @@ FX_DISPLAY_REFRESH_FAILED = Counter(
     " showed instead: cached (the bid read before, its rate not stale yet) or none (no KES value).",
     ["shown"],
 )
+TELEGRAM_UPDATES_UNCHECKED = Counter(
+    "kibeti_telegram_updates_unchecked",
+    "Telegram updates not handled because Redis could not be reached for their update_id check (after"
+    " retries; the user is asked to send it again), by the error.",
+    ["reason"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
@@ -90,6 +96,7 @@ _EVENTS = {
     "webhook.attempt": (WEBHOOK_ATTEMPTS, ("outcome",)),
     "rail.order": (RAIL_ORDERS, ("rail", "outcome")),
     "fx.display_refresh_failed": (FX_DISPLAY_REFRESH_FAILED, ("shown",)),
+    "telegram.update_unchecked": (TELEGRAM_UPDATES_UNCHECKED, ("reason",)),
 }
 
 
