@@ -6,7 +6,8 @@
   missing or invalid keys per client address.
 - `merchant_api_router(...)`: an APIRouter under /api/v1 whose every error (domain, HTTP, validation)
   is answered as `{code, message}` with the error's own status.
-- `idempotent(...)`: runs a POST's work once per Idempotency-Key; a retry gets the stored response.
+- `idempotent(...)`: runs a POST's work once per Idempotency-Key; a retry gets the stored response
+  (`idempotent_outcome(...)` also says whether this request's own work was committed).
 """
 
 from __future__ import annotations
@@ -313,39 +314,67 @@ async def idempotent(
 ) -> JSONResponse:
     """Run `work` (which writes in `session` and answers (status, body)) and commit; with an
     Idempotency-Key, the response is stored in the same transaction and a retry gets it back."""
+    answer, _committed = await idempotent_outcome(
+        request=request, session=session, principal=principal, work=work
+    )
+    return answer
+
+
+async def idempotent_outcome(
+    *,
+    request: Request,
+    session: AsyncSession,
+    principal: MerchantPrincipal,
+    work: Callable[[], Awaitable[tuple[int, Any]]],
+) -> tuple[JSONResponse, bool]:
+    """`idempotent`, and whether this request's own work was committed (False: the answer is a
+    replay of a concurrent request's stored response, and this one's work was rolled back)."""
     key = _idempotency_key(request)
     if key is None:
         status, body = await work()
         await session.commit()
-        return JSONResponse(_json_ready(body), status_code=status)
+        return JSONResponse(_json_ready(body), status_code=status), True
     digest = await _digest(request)
     stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
     if stored is not None:
-        return _replay(stored, digest)
-    status, body = await work()
-    payload = _json_ready(body)
+        return _replay(stored, digest), False
+    work_conflict: IntegrityError | None = None
     try:
-        kept = await idempotency.remember(
-            session=session,
-            merchant_id=principal.merchant_id,
-            key=key,
-            request_digest=digest,
-            status_code=status,
-            response=payload,
-            clock=get_runtime(request).clock,
-        )
+        status, body = await work()
+    except IntegrityError as exc:  # e.g. a concurrent retry with this key committed the same row
+        work_conflict, kept = exc, False
+    else:
+        payload = _json_ready(body)
+        try:
+            kept = await idempotency.remember(
+                session=session,
+                merchant_id=principal.merchant_id,
+                key=key,
+                request_digest=digest,
+                status_code=status,
+                response=payload,
+                clock=get_runtime(request).clock,
+            )
+        except IntegrityError:  # the key row itself: a concurrent retry stored it first (SQLite)
+            kept = False
         if kept:
-            await session.commit()
-    except IntegrityError:  # the same key, at the same moment, from a concurrent retry: it won
-        kept = False
-    if not kept:  # that retry's work stands; this one's is undone and its response answered
+            try:
+                await session.commit()
+            except IntegrityError as exc:  # the work's own rows, flushed at commit
+                work_conflict, kept = exc, False
+    if not kept:  # a concurrent retry's work stands; this one's is undone and its response answered
         await session.rollback()
         stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
-        if stored is None:
-            raise ApiError(
-                409,
-                "idempotency_key_in_use",
-                "a request with this Idempotency-Key is in progress; retry shortly",
-            )
-        return _replay(stored, digest)
-    return JSONResponse(payload, status_code=status)
+        if stored is not None:
+            return _replay(stored, digest), False
+        if work_conflict is not None:
+            # Not this key: a request with it still in progress would have held this request's
+            # insert until it committed (and stored the key) or rolled back (and let it through).
+            # Another unique violation, answered by the app's error handler, never "key in use".
+            raise work_conflict
+        raise ApiError(
+            409,
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is in progress; retry shortly",
+        )
+    return JSONResponse(payload, status_code=status), True

@@ -22,7 +22,13 @@ from core.webhooks import service
 from core.webhooks.destinations import DestinationPolicy, check_url
 from core.webhooks.events import SUBSCRIBABLE
 from webapp.deps_auth import DbSession, get_keyring, get_runtime
-from webapp.merchant_auth import MerchantPrincipal, idempotent, merchant_api_router, require_scope
+from webapp.merchant_auth import (
+    MerchantPrincipal,
+    idempotent,
+    idempotent_outcome,
+    merchant_api_router,
+    require_scope,
+)
 
 router = merchant_api_router(prefix="/webhooks", tags=("merchant API: webhooks",))
 Writer = Annotated[MerchantPrincipal, Depends(require_scope("webhooks:write"))]
@@ -161,13 +167,16 @@ async def create_endpoint(
             **EndpointOut.model_validate(endpoint).model_dump(), secret=None
         ).model_dump(mode="json")
 
-    answer = await idempotent(request=request, session=session, principal=principal, work=work)
-    return _with_secret(answer, shown)
+    answer, committed = await idempotent_outcome(
+        request=request, session=session, principal=principal, work=work
+    )
+    return _with_secret(answer, shown) if committed else answer
 
 
 def _with_secret(answer: JSONResponse, shown: dict[str, str]) -> JSONResponse:
     """The stored answer carries no secret (it is kept for Idempotency-Key replays): put it in this
-    one answer only. A replay answers without it: the secret was shown the first time only."""
+    one answer only, and only when this request's work (and so its secret) was committed. A replay,
+    even of a concurrent request that won the key, answers unchanged: the secret was shown once."""
     if "secret" not in shown:
         return answer
     document = json.loads(bytes(answer.body))
@@ -299,8 +308,10 @@ async def roll_secret(
         )
         return 200, rolled.model_dump(mode="json")
 
-    answer = await idempotent(request=request, session=session, principal=principal, work=work)
-    return _with_secret(answer, shown)
+    answer, committed = await idempotent_outcome(
+        request=request, session=session, principal=principal, work=work
+    )
+    return _with_secret(answer, shown) if committed else answer
 
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
