@@ -11,8 +11,10 @@ import asyncio
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.merchants.models import ApiIdempotencyKey, Merchant
 from core.settlements import refunds as refunds_module
 from core.settlements.models import Refund
 from tests.integration.identity.api_helpers import api_client, make_runtime
@@ -61,3 +63,49 @@ async def test_a_concurrent_retry_of_a_refund_is_replayed_not_a_500(
         again = await client.post("/api/v1/refunds", json=body, headers=headers)
         assert again.status_code == 201 and again.json()["id"] == a.json()["id"]
         assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+async def test_another_unique_violation_in_the_work_is_not_the_key_in_use_forever(
+    session_factory: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both databases: the work's own insert conflicts with a row that has nothing to do with this
+    Idempotency-Key. With the key not stored after the rollback, the app's error handler answers
+    ({code, message}, nothing written), not idempotency_key_in_use; a retry with the key, once the
+    conflict is gone, is done once."""
+    shop = await _shop(session_factory)
+    runtime = make_runtime(session_factory, shop["clock"])
+    runtime.chains = FakeChains()  # type: ignore[assignment]
+    real_announce = refunds_module._announce
+    clash = {"on": True}
+
+    async def announce_and_clash(session: AsyncSession, row: Refund, event_type: str) -> None:
+        await real_announce(session, row, event_type)
+        if clash["on"]:  # a row that is already there, under another key
+            session.add(
+                ApiIdempotencyKey(
+                    merchant_id=row.merchant_id, key="taken", request_digest="x", status_code=201,
+                    response={}, created_at=shop["clock"].now(),
+                )
+            )  # fmt: skip
+            await session.flush()
+
+    async with session_factory() as session, session.begin():
+        session.add(
+            ApiIdempotencyKey(
+                merchant_id=(await session.execute(select(Merchant.id))).scalar_one(),
+                key="taken", request_digest="x", status_code=201, response={}, created_at=shop["clock"].now(),
+            )
+        )  # fmt: skip
+    monkeypatch.setattr(refunds_module, "_announce", announce_and_clash)
+    body = {"payment": shop["kp"], "amount": "500", "reason": "returned goods"}
+    headers = {**shop["writer"], "Idempotency-Key": "ref-clash"}
+    async with api_client(runtime) as (_app, client):
+        failed = await client.post("/api/v1/refunds", json=body, headers=headers)
+        assert failed.status_code == 500, failed.text
+        assert failed.json()["code"] == "internal_error"  # the error handler's answer, no traceback
+        assert await _refunds(session_factory) == 0
+        clash["on"] = False
+        done = await client.post("/api/v1/refunds", json=body, headers=headers)
+        assert done.status_code == 201, done.text
+        assert "Idempotent-Replayed" not in done.headers
+        assert await _refunds(session_factory) == 1
