@@ -38,6 +38,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for package in PACKAGES:
         shutil.copytree(ROOT / package, copy / package, ignore=ignore)
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    (copy / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "lint_strings.py", copy / "scripts" / "lint_strings.py")  # a contract type
     return copy
 
 
