@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.session import make_engine, make_session_factory
 from core.ledger import service as ledger
-from core.ledger.models import AccountKind, OwnerType, PostingRequest
+from core.ledger.models import Account, AccountKind, OwnerType, PostingRequest
 from core.ledger.verify import verify
 from core.money import Asset, Money
 from tests.integration.ledger.pg_locks import until_a_backend_waits_on_a_lock
@@ -30,33 +31,44 @@ def kes(value: str) -> Money:
     return Money.of(value, KES)
 
 
+async def _funded_wallets(session) -> tuple[Account, Account, Account]:
+    """The float account and two customer wallets (the lower id first), KES 100 each."""
+    float_account = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=KES)
+    lower, higher = [
+        await ledger.get_or_open_account(
+            session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer, asset=KES
+        )
+        for customer in (1, 2)
+    ]
+    assert lower.id < higher.id
+    for wallet in (lower, higher):
+        await ledger.transfer(
+            session=session, idempotency_key=f"fund-{wallet.id}", from_account_id=float_account.id,
+            to_account_id=wallet.id, amount=kes("100.00"), kind="deposit",
+        )  # fmt: skip
+    return float_account, lower, higher
+
+
+async def _holding_the_lower_wallet(factory, lower: Account, float_account: Account) -> AsyncSession:
+    """A unit of work left open holding the lower wallet's row (until it commits)."""
+    transfer = factory()
+    await ledger.transfer(
+        session=transfer, idempotency_key="out-of-lower", from_account_id=lower.id,
+        to_account_id=float_account.id, amount=kes("5.00"), kind="withdrawal",
+    )  # fmt: skip
+    return transfer
+
+
 async def test_posting_a_hold_into_a_lower_wallet_does_not_deadlock_with_a_transfer(clean_pg_url):
     engine = make_engine(clean_pg_url)
     factory = make_session_factory(engine)
     async with factory() as session:
-        float_account = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=KES)
-        lower, higher = [
-            await ledger.get_or_open_account(
-                session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer, asset=KES
-            )
-            for customer in (1, 2)
-        ]
-        assert lower.id < higher.id
-        for wallet in (lower, higher):
-            await ledger.transfer(
-                session=session, idempotency_key=f"fund-{wallet.id}", from_account_id=float_account.id,
-                to_account_id=wallet.id, amount=kes("100.00"), kind="deposit",
-            )  # fmt: skip
+        float_account, lower, higher = await _funded_wallets(session)
         hold = await ledger.place_hold(
             session=session, idempotency_key="escrow", account_id=higher.id, amount=kes("30.00")
         )
         await session.commit()
-
-    transfer = factory()
-    await ledger.transfer(  # holds the lower wallet's row until it commits
-        session=transfer, idempotency_key="out-of-lower", from_account_id=lower.id,
-        to_account_id=float_account.id, amount=kes("5.00"), kind="withdrawal",
-    )  # fmt: skip
+    transfer = await _holding_the_lower_wallet(factory, lower, float_account)
 
     async def post_the_hold() -> None:
         async with factory() as session:
@@ -89,29 +101,14 @@ async def test_expiring_holds_on_two_wallets_does_not_deadlock_with_a_transfer(c
     factory = make_session_factory(engine)
     placed = datetime(2026, 1, 1, tzinfo=UTC)
     async with factory() as session:
-        float_account = await ledger.system_account(session=session, kind=AccountKind.MPESA_FLOAT, asset=KES)
-        lower, higher = [
-            await ledger.get_or_open_account(
-                session=session, owner_type=OwnerType.CUSTOMER, owner_id=customer, asset=KES
-            )
-            for customer in (1, 2)
-        ]
+        float_account, lower, higher = await _funded_wallets(session)
         for wallet in (higher, lower):  # the higher wallet's hold first
-            await ledger.transfer(
-                session=session, idempotency_key=f"fund-{wallet.id}", from_account_id=float_account.id,
-                to_account_id=wallet.id, amount=kes("100.00"), kind="deposit",
-            )  # fmt: skip
             await ledger.place_hold(
                 session=session, idempotency_key=f"hold-{wallet.id}", account_id=wallet.id,
                 amount=kes("20.00"), expires_at=placed + timedelta(minutes=5),
             )  # fmt: skip
         await session.commit()
-
-    transfer = factory()
-    await ledger.transfer(  # holds the lower wallet's row until it commits
-        session=transfer, idempotency_key="out-of-lower", from_account_id=lower.id,
-        to_account_id=float_account.id, amount=kes("5.00"), kind="withdrawal",
-    )  # fmt: skip
+    transfer = await _holding_the_lower_wallet(factory, lower, float_account)
 
     async def expire() -> int:
         async with factory() as session:
