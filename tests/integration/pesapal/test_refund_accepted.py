@@ -14,12 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from compliance.models import Alert
 from core import runtime
 from core.clock import FixedClock
-from core.db.session import make_session_factory
 from core.outbox.models import OutboxJob
 from core.ports import CollectionResult, CollectionState
 from core.rails import jobs, refund_release, refund_requests, refunds, service
@@ -43,18 +41,6 @@ from webapp.observability.snapshot import take_snapshot
 
 HELD = (PAID, Decimal("200.00"), Decimal("0.00"), 0)  # balance, available, refunded, entries: 100 held
 BOOKED = (Decimal("200.00"), Decimal("200.00"), Decimal("100.00"), 1)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 @pytest.fixture

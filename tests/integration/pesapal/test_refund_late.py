@@ -9,12 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import FixedClock
-from core.db.session import make_session_factory
 from core.ledger import service as ledger
 from core.ledger.models import AccountKind, PostingRequest
 from core.money import Asset, Money
@@ -32,18 +29,6 @@ from tests.integration.pesapal.test_refund_outcomes import (
     _refund,
     _verified,
 )
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 @dataclass

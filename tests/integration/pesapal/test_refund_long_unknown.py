@@ -12,12 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from compliance.models import Alert, Case
 from core import runtime
 from core.clock import FixedClock
-from core.db.session import make_session_factory
 from core.outbox.models import OutboxJob
 from core.ports import CollectionResult, CollectionState
 from core.rails import jobs, refunds, service
@@ -26,18 +24,6 @@ from tests.integration.pesapal.test_refund_outcomes import Factory, Rail, _paid,
 from webapp.api import pesapal as pesapal_api
 from webapp.observability.metrics import render
 from webapp.observability.snapshot import take_snapshot
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit.models import AuditEntry, AuditPending
 from core.audit.service import chain_pending
 from core.clock import FixedClock
-from core.db.session import make_session_factory
 from core.ledger import service as ledger
 from core.ledger.errors import InsufficientFunds
 from core.ledger.models import JournalEntry, OwnerType, PostingRequest
@@ -89,18 +88,6 @@ class Rail:
 class Paid:
     order_id: int
     wallet_id: int
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 async def _paid(factory: Factory) -> Paid:

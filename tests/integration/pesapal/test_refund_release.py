@@ -10,12 +10,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.models import AuditEntry
 from core.audit.service import chain_pending
 from core.clock import FixedClock
-from core.db.session import make_session_factory
 from core.ledger.models import Hold, HoldStatus
 from core.money import Asset, Money
 from core.ports import CollectionResult, CollectionState
@@ -40,18 +38,6 @@ from tests.integration.pesapal.test_refund_outcomes import (
 
 MAKER, CHECKER = "staff:11", "staff:12"
 SAW = "PesaPal dashboard: no refund request for this payment"
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 async def _propose(factory: Factory, refund_id: int, maker: str = MAKER) -> None:

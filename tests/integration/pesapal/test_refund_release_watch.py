@@ -14,29 +14,15 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import runtime
 from core.clock import FixedClock
-from core.db.session import make_session_factory
 from core.outbox.models import OutboxJob
 from core.rails import jobs, refunds, service
 from core.rails.models import OrderStatus, RailOrder
 from core.rails.refunds import RefundStatus
 from tests.integration.pesapal.test_refund_late import _staff_release
 from tests.integration.pesapal.test_refund_outcomes import PAID, Factory, Paid, Rail, _money, _paid, _refund
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 @pytest.fixture

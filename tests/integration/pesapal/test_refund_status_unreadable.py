@@ -19,11 +19,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import FixedClock
 from core.config import Settings
-from core.db.session import make_session_factory
 from core.money import Asset, Money
 from core.rails import refund_release, refund_requests, refunds, service
 from core.rails.errors import RailAnswerUnreadable, RefundAwaitingOutcome, RefundStatusUnreadable
@@ -62,18 +60,6 @@ def served() -> Iterator[tuple[str, PesapalSimulator]]:
     yield f"http://127.0.0.1:{port}", sim
     server.should_exit = True
     thread.join(15)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def factory(session_factory: Factory, clock: FixedClock) -> Factory:
-    engine = session_factory.kw["bind"]
-    assert isinstance(engine, AsyncEngine)
-    return make_session_factory(engine, clock=clock)
 
 
 @pytest.fixture
