@@ -121,8 +121,9 @@ def _refund_row(
 @router.post("/payouts/refunds/{refund_id}/check")
 async def check_refund(refund_id: RequestId, page: ApprovePage, session: DbSession) -> Response:
     """Ask PesaPal's transaction status about an open refund now (what a staff retry does first):
-    made -> booked once; Completed -> still held (it may await the merchant's approval); it is never
-    sent again from here. Audited per state."""
+    made -> booked once; Completed -> still held (it may await the merchant's approval); an answer
+    that could not be read settles nothing and gets its own notice. It is never sent again from here.
+    Audited per state."""
     runtime = get_runtime(page.request)
     try:
         row = await rail_refunds.get_refund(session=session, refund_id=refund_id)
@@ -132,10 +133,12 @@ async def check_refund(refund_id: RequestId, page: ApprovePage, session: DbSessi
     rail = runtime.collection_rails.get(row.rail)
     if rail is None:
         return await _desk(page, session, error=i18n.text("staff.payouts.refund_rail_missing", page.language))
-    await refund_requests.check_status(
+    checked = await refund_requests.check_status(
         factory=runtime.session_factory, rail=rail, refund_id=refund_id, actor=f"staff:{staff_of(page).id}"
     )
-    return page.redirect(f"{PREFIX}/payouts", notice="staff.notice.refund_checked")
+    # an answer that could not be read settled nothing: say so, and what to do next
+    notice = "staff.notice.refund_status_unreadable" if checked.unreadable else "staff.notice.refund_checked"
+    return page.redirect(f"{PREFIX}/payouts", notice=notice)
 
 
 @router.post("/payouts/refunds/{refund_id}/release")
