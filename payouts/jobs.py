@@ -78,6 +78,7 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
             claimed = await service.claim_at_once(
                 direct, payout_id=payout_id, now=current.clock.now(),
                 shortcode_daily_limit_minor=current.settings.mpesa_shortcode_daily_limit_kes * 100,
+                shortcode=current.settings.mpesa_shortcode,
             )  # fmt: skip
             if claimed is not None:
                 return await _sent(d, claimed, outbox_id)
@@ -88,6 +89,7 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                     payout_id=payout_id,
                     # per-shortcode daily value; over it, payouts wait as `created`
                     shortcode_daily_limit_minor=current.settings.mpesa_shortcode_daily_limit_kes * 100,
+                    shortcode=current.settings.mpesa_shortcode,
                 )
             except UnknownPayout:
                 log.error("send_payout: no payout %s in this database; dropping the job", payout_id)

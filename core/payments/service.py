@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -214,10 +215,30 @@ def _midnight_nairobi(now: datetime) -> datetime:
     return (now + NAIROBI_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0) - NAIROBI_OFFSET
 
 
+# The shortcode's daily value is a sum over today's payouts, not a running-total row every claim would
+# queue on: claims under a daily value limit take this transaction-scoped lock on (shortcode, Nairobi
+# day) before the sum, so two claims never both pass it (Safaricom caps a shortcode at about 200
+# requests an hour: serialising its claims costs nothing). The lock must be its own statement, before
+# the claim: a statement reads the rows committed when it started, so a lock taken inside the claim
+# would still sum without the claim it waited for. SQLite's BEGIN IMMEDIATE serialises claims already.
+# ($1 the shortcode's key, $2 the day's; pg_advisory_xact_lock(int, int))
+_DAILY_LOCK_SQL = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
+
+
+def _daily_lock_keys(shortcode: str, now: datetime) -> list[int]:
+    """The lock's two int4 keys: the shortcode's CRC-32 (signed) and the Nairobi day's ordinal."""
+    crc = zlib.crc32(f"kibeti:payouts:daily-value:{shortcode}".encode())
+    return [crc - (1 << 32) if crc >= 1 << 31 else crc, (now + NAIROBI_OFFSET).date().toordinal()]
+
+
 class Statements(Protocol):
-    """An asyncpg connection in autocommit (each statement its own transaction)."""
+    """An asyncpg connection in autocommit (each statement its own transaction, unless in `transaction()`)."""
 
     async def fetchrow(self, query: str, *args: Any) -> Any: ...
+
+    async def execute(self, query: str, *args: Any) -> Any: ...
+
+    def transaction(self) -> Any: ...
 
 
 def _claim_arguments(payout_id: str, now: datetime, shortcode_daily_limit_minor: int | None) -> list[Any]:
@@ -226,26 +247,44 @@ def _claim_arguments(payout_id: str, now: datetime, shortcode_daily_limit_minor:
 
 
 async def claim_at_once(
-    connection: Statements, *, payout_id: str, now: datetime, shortcode_daily_limit_minor: int | None = None
+    connection: Statements,
+    *,
+    payout_id: str,
+    now: datetime,
+    shortcode_daily_limit_minor: int | None = None,
+    shortcode: str = "",
 ) -> Payout | None:
     """The usual claim (created -> submitted, within M-Pesa's limits and the shortcode's daily value)
-    as one autocommitted statement on PostgreSQL: the payout to send, committed as `submitted`, or
-    None, and then `claim_for_send` decides."""
-    row = await connection.fetchrow(
-        _CLAIM_SQL, *_claim_arguments(payout_id, now, shortcode_daily_limit_minor)
-    )
+    on PostgreSQL: the payout to send, committed as `submitted` (`submitted_at` = `now`), or None, and
+    then `claim_for_send` decides. One autocommitted statement; under a daily value limit, that
+    statement after the (shortcode, day) lock in one transaction (BEGIN, lock, claim, COMMIT)."""
+    arguments = _claim_arguments(payout_id, now, shortcode_daily_limit_minor)
+    if shortcode_daily_limit_minor is None:
+        row = await connection.fetchrow(_CLAIM_SQL, *arguments)
+    else:
+        async with connection.transaction():
+            await connection.execute(_DAILY_LOCK_SQL, *_daily_lock_keys(shortcode, now))
+            row = await connection.fetchrow(_CLAIM_SQL, *arguments)
     return None if row is None else Payout(**dict(row))
 
 
 async def claim_for_send(
-    *, session: AsyncSession, payout_id: str, shortcode_daily_limit_minor: int | None = None
+    *,
+    session: AsyncSession,
+    payout_id: str,
+    shortcode_daily_limit_minor: int | None = None,
+    shortcode: str = "",
 ) -> Claim:
     """created -> submitted (send it); submitted from an earlier crashed run -> unknown (query first).
 
     On PostgreSQL the usual claim is one conditional UPDATE ... RETURNING; whatever it does not
-    match (another status, M-Pesa's limits, the daily value, no such payout) goes the full way."""
+    match (another status, M-Pesa's limits, the daily value, no such payout) goes the full way.
+    Under a daily value limit the (shortcode, day) lock is taken first, held until the caller's
+    commit or rollback."""
     now = clock_of(session).now()
     if _is_postgres(session):
+        if shortcode_daily_limit_minor is not None:
+            await run_on_session_connection(session, _DAILY_LOCK_SQL, _daily_lock_keys(shortcode, now))
         row = await run_on_session_connection(
             session, _CLAIM_SQL, _claim_arguments(payout_id, now, shortcode_daily_limit_minor)
         )
