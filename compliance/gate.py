@@ -248,9 +248,12 @@ class ComplianceGateService:
         now: datetime,
     ) -> Verdict:
         """Money already here is never refused outright: anything but ALLOW holds it for review.
-        Frozen or listed customers get the generic review reason (no tipping off)."""
+        Frozen or listed customers get the generic review reason (no tipping off). Money with no KES
+        value (no rate was ever stored) is held as unvalued: at KES 0 it would pass every limit."""
         if profile.frozen or profile.sanctions_outcome in (Outcome.BLOCK.value, Outcome.ALERT.value):
             return Verdict(Decision.REVIEW, reasons.REVIEW)
+        if not movement.valued:
+            return Verdict(Decision.REVIEW, reasons.INBOUND_UNVALUED)
         tier = await kyc.get_tier(session=session, tier=profile.tier)
         base = {"tier": tier.tier}
         if movement.amount_kes.minor > tier.per_transaction_kes:
@@ -291,6 +294,12 @@ class ComplianceGateService:
             details={"movement_id": row.id, "reason_code": verdict.reason_code, "reference": reference},
         )
         details = verdict.details or {}
+        if movement.valued:
+            amount = format_money(Money.from_minor(row.amount_kes, Asset.KES))
+        else:  # its KES 0 is no value: say what arrived, and why no limit was checked
+            amount = (
+                f"{format_money(movement.amount)} (no KES rate was ever stored: not valued, no limit checked)"
+            )
         await cases.raise_alert(
             session=session,
             dedupe_key=f"inbound-held:{row.id}",
@@ -298,9 +307,7 @@ class ComplianceGateService:
             source="gate",
             rule_code="inbound_held",
             score=50,
-            summary=f"{row.kind} of {format_money(Money.from_minor(row.amount_kes, Asset.KES))} held "
-            f"({verdict.reason_code}); "
-            "release or refuse it",
+            summary=f"{row.kind} of {amount} held ({verdict.reason_code}); release or refuse it",
             details={
                 "reason_code": verdict.reason_code,
                 "hold_id": hold.hold_id,

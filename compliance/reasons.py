@@ -21,6 +21,8 @@ TIER_CRYPTO_WITHDRAWAL = "tier_crypto_withdrawal_not_allowed"
 ACCOUNT_FROZEN = "account_frozen"
 DECLINED = "compliance_declined"
 REVIEW = "compliance_review"
+# Money that arrived when no KES rate was ever stored: no limit could be checked, so it is held
+INBOUND_UNVALUED = "inbound_unvalued"
 
 MESSAGES: dict[str, dict[str, str]] = {
     LIMIT_TRANSACTION: {
@@ -60,12 +62,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your transaction is being reviewed. We will send you an SMS when it is done.",
         "sw": "Muamala wako unakaguliwa. Tutakutumia SMS ukikamilika.",
     },
+    INBOUND_UNVALUED: {
+        "en": "Your transaction is being reviewed. We will send you an SMS when it is done.",
+        "sw": "Muamala wako unakaguliwa. Tutakutumia SMS ukikamilika.",
+    },
 }
 
 LANGUAGES = ("en", "sw")
 
 # A held payment's SMS already says it is under review and promises the outcome by SMS: the
 # generic review text (which promises an SMS too) is replaced by one that does not.
+HELD_AS_REVIEW = frozenset({REVIEW, INBOUND_UNVALUED})
 HELD_REVIEW = {"en": "We are checking this payment.", "sw": "Tunakagua malipo haya."}
 # Only an unverified (tier 0) customer is told to verify their ID; `{code}` is the USSD shortcode.
 VERIFY_HINT = {
@@ -91,7 +98,7 @@ def message(reason_code: str, language: str = "en", details: dict[str, Any] | No
 
 def held_message(reason_code: str, language: str = "en", details: dict[str, Any] | None = None) -> str:
     """The reason in a held payment's SMS: as `message`, without a second promise of an SMS."""
-    if reason_code == REVIEW:
+    if reason_code in HELD_AS_REVIEW:
         return HELD_REVIEW[language if language in LANGUAGES else "en"]
     return message(reason_code, language, details)
 

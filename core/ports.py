@@ -155,6 +155,9 @@ class MovementCheck:
     reference: str = ""  # the movement's own key (a payout's), for `ComplianceGate.reverse`
     # "customer" (limits, monitoring); "merchant": a merchant's refund to a payer, screened only
     owner_type: str = "customer"
+    # False: money that arrived with no KES rate ever stored, so amount_kes (zero) is no value and no
+    # limit can be checked; check_inbound holds it for review (compliance reason inbound_unvalued)
+    valued: bool = True
 
 
 @dataclass(frozen=True)
@@ -216,9 +219,10 @@ class ComplianceGate(Protocol):
         self, *, session: Any, movement: MovementCheck, account_id: int, reference: str
     ) -> GateResult:
         """Money that has already arrived and was just credited to `account_id` in `session`: record
-        it as a movement and check it (per-transaction and balance limits, freeze, sanctions). Not
-        ALLOW means the credit is held (not spendable), a review alert is raised and the customer
-        is told by SMS, all in the caller's transaction. Idempotent per `reference`."""
+        it as a movement and check it (per-transaction and balance limits, freeze, sanctions; one
+        that could not be valued, `movement.valued` False, is held). Not ALLOW means the credit is
+        held (not spendable), a review alert is raised and the customer is told by SMS, all in the
+        caller's transaction. Idempotent per `reference`."""
         ...
 
     async def screen_business(self, *, session: Any, subject_ref: str, names: list[str]) -> str:

@@ -5,6 +5,8 @@ right after it posts the credit, in the same transaction: the gate records the m
 and the monitoring typologies see money coming in as well as going out) and, when the amount is
 over a limit, holds it in the wallet (a ledger hold: double entry intact, not spendable), raises a
 review alert and tells the customer by SMS. Money that has arrived is never refused or lost here.
+A crypto credit that cannot be valued in KES at all (no rate was ever stored: a fresh install) is
+held for review too (reason `inbound_unvalued`): a zero value would pass every limit.
 """
 
 from __future__ import annotations
@@ -35,18 +37,18 @@ def _gate() -> tuple[ComplianceGate | None, Clock | None, bool]:
     return rt.compliance, rt.clock, rt.settings.is_production
 
 
-async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -> Money:
+async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -> Money | None:
     """The KES value the limits are in, at the rate the customer flows' limits use (never the balances
     screen's cache). Money that arrived is never refused, so with no fresh rate it is valued at the
     newest stored rate however old (a stale value still trips a limit; zero would pass every one), and
-    at zero only when no rate was ever stored; both are logged."""
+    is None (no value: the gate holds it) only when no rate was ever stored; both are logged."""
     if amount.asset is Asset.KES:
         return amount
     from core.flows import accounts  # the rate lookup the customer flows use
     from core.flows.errors import LimitRateUnavailable
 
     if clock is None:
-        return Money.zero(Asset.KES)
+        return None
     try:
         return await accounts.limit_value(session, amount, clock)
     except LimitRateUnavailable:
@@ -56,8 +58,8 @@ async def kes_value(session: AsyncSession, amount: Money, clock: Clock | None) -
             session=session, base=amount.asset.currency, quote="KES", clock=clock, max_age=ANY_AGE
         )
     except RatesUnavailable:
-        log.error("inbound_unvalued", asset=amount.asset.value, reason="no rate ever stored")
-        return Money.zero(Asset.KES)
+        log.error("inbound_unvalued", asset=amount.asset.value, reason="no rate ever stored: held")
+        return None
     log.warning("inbound_valued_at_stale_rate", asset=amount.asset.value, as_of=rate.as_of.isoformat())
     return Money.quantize(amount.amount * rate.ask, Asset.KES, rounding=ROUND_UP)
 
@@ -78,12 +80,14 @@ async def credit_arrived(
     if gate is None:  # the credit stands (money that arrived is never refused): say so loudly
         (log.error if production else log.warning)("inbound_unchecked", kind=kind, reference=reference)
         return None
+    value = await kes_value(session, amount, clock)
     check = MovementCheck(
         customer_id=customer_id,
         kind=kind,
         amount=amount,
-        amount_kes=await kes_value(session, amount, clock),
+        amount_kes=value if value is not None else Money.zero(Asset.KES),
         counterparty=counterparty,
+        valued=value is not None,  # no value at all: held for review, never passed as KES 0
     )
     result = await gate.check_inbound(
         session=session, movement=check, account_id=account_id, reference=reference
