@@ -1,6 +1,7 @@
-"""Rate limiting: sliding (moving) or fixed windows, on Redis through the `limits` library (the one
-slowapi is built on) so every process shares them, with an in-memory limiter for the embedded
-default (no Redis). Every check returns whether it is allowed and, if not, `retry_after`.
+"""Rate limiting: sliding (moving) or fixed windows, on Redis (one script, one round trip a check) so
+every process shares them, with an in-memory limiter for the embedded default (no Redis). Every check
+returns whether it is allowed and, if not, `retry_after`. A limit says what happens when Redis is down
+(`when_redis_down`): its error is raised, or this process's own limiter decides.
 
 Keys are caller-chosen, e.g. ``ip:203.0.113.9``, ``phone:+2547...`` (hash it first), ``apikey:<id>``.
 
@@ -17,29 +18,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import (
-    FixedWindowRateLimiter,
-    MovingWindowRateLimiter,
-)
-from limits.aio.strategies import (
-    RateLimiter as RateLimiterStrategy,
-)
+from redis.exceptions import RedisError
 
+from core import telemetry
 from core.errors import KibetiError
+from core.logging import get_logger
 from core.runtime import Runtime
 
 Strategy = Literal["fixed", "sliding"]
+WhenRedisDown = Literal["raise", "local"]
 KEY_PREFIX = "kibeti:rl:"
 _MAX_BUCKETS = 50_000
 _MAX_WINDOW = 86_400
+log = get_logger("kibeti.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,9 @@ class Limit:
     limit: int
     window: int
     strategy: Strategy = "sliding"
+    # Redis unreachable or slow: "raise" its error, or "local": this process's own limiter decides
+    # (per-process limits, not an outage; RedisRateLimiter)
+    when_redis_down: WhenRedisDown = "raise"
 
     def __post_init__(self) -> None:
         if self.limit < 1 or self.window < 1:
@@ -83,52 +84,115 @@ class RateLimiter(Protocol):
 
 
 # Common policies (channels and the web layer pick from these).
-PUBLIC_PER_IP = Limit("public_ip", 120, 60)
+# The web layer's per-IP limit and the merchant API's per-key one are overload protection: with Redis
+# down they hold per process rather than turn every page, checkout and invoice into an error.
+PUBLIC_PER_IP = Limit("public_ip", 120, 60, when_redis_down="local")
 LOGIN_PER_IP = Limit("login_ip", 10, 60)
 LOGIN_PER_ACCOUNT = Limit("login_account", 20, 3600)
 PIN_PER_ACCOUNT = Limit("pin_account", 10, 3600)  # wrong PINs per phone, every channel together
 OTP_SEND_PER_PHONE = Limit("otp_send_phone", 5, 3600)
 OTP_VERIFY_PER_PHONE = Limit("otp_verify_phone", 10, 900)  # wrong codes per phone
 REGISTER_PER_PHONE = Limit("register_phone", 5, 86_400)  # registration attempts per phone
-API_KEY_REQUESTS = Limit("api_key", 600, 60)
+API_KEY_REQUESTS = Limit("api_key", 600, 60, when_redis_down="local")
+
+
+# One round trip a check: the bucket is read, trimmed and (when counting and allowed) written in one
+# script, which answers (allowed, remaining, milliseconds to wait). Sliding: a sorted set of the hits'
+# times (ms) in the window, scored by time; fixed: a counter that expires a window after its first hit.
+_CHECK = """
+local key, strategy = KEYS[1], ARGV[1]
+local limit, window, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local count = ARGV[6] == '1'
+if strategy == 'f' then
+  local used = tonumber(redis.call('GET', key) or '0')
+  if used < limit then
+    if count then
+      used = redis.call('INCR', key)
+      if used == 1 then redis.call('PEXPIRE', key, window) end
+    end
+    return {1, limit - used, 0}
+  end
+  return {0, 0, redis.call('PTTL', key)}
+end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local used = redis.call('ZCARD', key)
+if used < limit then
+  if count then
+    redis.call('ZADD', key, now, ARGV[5])
+    redis.call('PEXPIRE', key, window)
+    used = used + 1
+  end
+  return {1, limit - used, 0}
+end
+local freed = redis.call('ZRANGE', key, used - limit, used - limit, 'WITHSCORES')
+return {0, 0, tonumber(freed[2]) + window - now}
+"""
+# A limit whose `when_redis_down` is "local" gives Redis this long to answer before the process's own
+# limiter decides; after a failure Redis is left alone (local limits) this long before it is tried again,
+# so an outage costs one wait per process every few seconds, not one per request.
+REDIS_ANSWER_SECONDS = 0.25
+REDIS_RETRY_AFTER_DOWN_SECONDS = 5.0
+_REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
 class RedisRateLimiter:
-    """Shared by every process: the `limits` library (the one under slowapi) on Redis, its moving
-    window for "sliding" limits and its fixed window for "fixed" ones, on the runtime's Redis pool."""
+    """Shared by every process: each check is one script on the runtime's Redis (EVALSHA; redis-py
+    loads it again on NOSCRIPT), a sorted set of hit times for "sliding" limits (a moving window, as
+    the `limits` library's) and an expiring counter for "fixed" ones (the window starts at its first hit).
 
-    def __init__(self, redis: Any) -> None:
-        storage = RedisStorage(
-            "async+redis://",
-            implementation="redispy",
-            connection_pool=redis.connection_pool,
-            key_prefix=KEY_PREFIX.rstrip(":"),
-        )
-        self._strategies: dict[str, RateLimiterStrategy] = {
-            "sliding": MovingWindowRateLimiter(storage),
-            "fixed": FixedWindowRateLimiter(storage),
-        }
+    When Redis cannot be reached or does not answer in time, a limit marked `when_redis_down="local"`
+    is checked by this process's own MemoryRateLimiter instead (the same limit, per process: a caller
+    gets at most N per window from each process rather than an error), the outage logged and counted
+    (`ratelimit.redis_down`); other limits raise the Redis error, as they always did."""
+
+    def __init__(self, redis: Any, *, now: Callable[[], float] | None = None) -> None:
+        self._now = now or time.time
+        self._script = redis.register_script(_CHECK)
+        self._local = MemoryRateLimiter(now=self._now)
+        self._down_until = 0.0  # time.monotonic(): Redis is not tried for local-fallback limits before
 
     async def hit(self, limit: Limit, key: str) -> Decision:
-        strategy, item = self._strategies[limit.strategy], _item(limit)
-        return await self._decision(strategy, item, limit, key, await strategy.hit(item, limit.name, key))
+        return await self._check(limit, key, count=True)
 
     async def peek(self, limit: Limit, key: str) -> Decision:
-        strategy, item = self._strategies[limit.strategy], _item(limit)
-        return await self._decision(strategy, item, limit, key, await strategy.test(item, limit.name, key))
+        return await self._check(limit, key, count=False)
 
-    @staticmethod
-    async def _decision(
-        strategy: RateLimiterStrategy, item: RateLimitItem, limit: Limit, key: str, allowed: bool
-    ) -> Decision:
-        stats = await strategy.get_window_stats(item, limit.name, key)
+    async def _check(self, limit: Limit, key: str, *, count: bool) -> Decision:
+        if limit.when_redis_down == "raise":
+            return await self._ask_redis(limit, key, count=count)
+        if time.monotonic() < self._down_until:
+            return await self._local.decide(limit, key, count=count)
+        try:
+            async with asyncio.timeout(REDIS_ANSWER_SECONDS):
+                return await self._ask_redis(limit, key, count=count)
+        except _REDIS_DOWN as exc:
+            self._down_until = time.monotonic() + REDIS_RETRY_AFTER_DOWN_SECONDS
+            log.warning("rate_limiter_redis_down", limit=limit.name, error=type(exc).__name__)
+            telemetry.count("ratelimit.redis_down", limit=limit.name)
+            return await self._local.decide(limit, key, count=count)
+
+    async def _ask_redis(self, limit: Limit, key: str, *, count: bool) -> Decision:
+        now_ms = int(self._now() * 1000)
+        allowed, remaining, wait_ms = await self._script(
+            keys=[_bucket(limit, key)],
+            args=[
+                "f" if limit.strategy == "fixed" else "s",
+                limit.limit,
+                limit.window * 1000,
+                now_ms,
+                f"{now_ms}:{secrets.token_hex(6)}",  # the sorted set's member: unique per hit
+                1 if count else 0,
+            ],
+        )
         if allowed:
-            return Decision(True, stats.remaining, 0)
-        return Decision(False, 0, max(1, math.ceil(stats.reset_time - time.time())))
+            return Decision(True, int(remaining), 0)
+        if wait_ms < 0:  # no expiry on the counter (it cannot happen): a whole window
+            wait_ms = limit.window * 1000
+        return Decision(False, 0, max(1, math.ceil(int(wait_ms) / 1000)))
 
 
-def _item(limit: Limit) -> RateLimitItem:
-    return RateLimitItemPerSecond(limit.limit, limit.window)
+def _bucket(limit: Limit, key: str) -> str:
+    return f"{KEY_PREFIX}{limit.strategy[0]}:{limit.name}:{key}"
 
 
 class MemoryRateLimiter:
@@ -147,6 +211,10 @@ class MemoryRateLimiter:
     async def hit(self, limit: Limit, key: str) -> Decision:
         async with self._lock:
             return self._decide(limit, key, count=True)
+
+    async def decide(self, limit: Limit, key: str, *, count: bool) -> Decision:
+        async with self._lock:
+            return self._decide(limit, key, count=count)
 
     def _decide(self, limit: Limit, key: str, *, count: bool) -> Decision:
         now = self._now()

@@ -87,6 +87,12 @@ TELEGRAM_UPDATES_UNCHECKED = Counter(
     " retries; the user is asked to send it again), by the error.",
     ["reason"],
 )
+RATE_LIMITER_REDIS_DOWN = Counter(
+    "kibeti_ratelimit_redis_down",
+    "Times a rate-limit check found Redis down (unreachable, an error, or no answer in 0.25 s): the"
+    " process's own limiter then decides such limits for 5 s (held per process), by limit name.",
+    ["limit"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
@@ -97,6 +103,7 @@ _EVENTS = {
     "rail.order": (RAIL_ORDERS, ("rail", "outcome")),
     "fx.display_refresh_failed": (FX_DISPLAY_REFRESH_FAILED, ("shown",)),
     "telegram.update_unchecked": (TELEGRAM_UPDATES_UNCHECKED, ("reason",)),
+    "ratelimit.redis_down": (RATE_LIMITER_REDIS_DOWN, ("limit",)),
 }
 
 
