@@ -52,8 +52,9 @@ def render(code: str, language: str, values: dict[str, Any], *, shortcode: str, 
             value = format_money(Money.from_minor(int(minor), Asset(asset)), language)
         shown[key] = value
     if "reason_code" in values:
-        shown["reason"] = reasons.held_message(str(values["reason_code"]), language, values.get("details"))
-        shown["verify"] = reasons.verify_hint(language, kyc_tier, shortcode)
+        reason_code = str(values["reason_code"])
+        shown["reason"] = reasons.held_message(reason_code, language, values.get("details"))
+        shown["verify"] = reasons.verify_hint(reason_code, language, kyc_tier, shortcode)
     return translate(code, language, code=shortcode, **shown)
 
 

@@ -74,7 +74,14 @@ LANGUAGES = ("en", "sw")
 # generic review text (which promises an SMS too) is replaced by one that does not.
 HELD_AS_REVIEW = frozenset({REVIEW, INBOUND_UNVALUED})
 HELD_REVIEW = {"en": "We are checking this payment.", "sw": "Tunakagua malipo haya."}
-# Only an unverified (tier 0) customer is told to verify their ID; `{code}` is the USSD shortcode.
+# The limits verifying an ID raises. Only a hold for one of these tells an unverified (tier 0)
+# customer to verify: for any other reason (a review, an unvalued credit, the generic reason a frozen
+# or listed customer gets) limits were not the cause and the hint would mislead; the generic stays generic.
+# TIER_CRYPTO_WITHDRAWAL is not here: its own text already says how to upgrade.
+LIMIT_CODES = frozenset(
+    {LIMIT_TRANSACTION, LIMIT_DAILY, LIMIT_MONTHLY, LIMIT_BALANCE, LIMIT_CRYPTO_WITHDRAWAL}
+)
+# `{code}` is the USSD shortcode.
 VERIFY_HINT = {
     "en": " Verify your ID to raise your limits (dial {code}).",
     "sw": " Thibitisha kitambulisho ili kuongeza vikomo (piga {code}).",
@@ -103,8 +110,9 @@ def held_message(reason_code: str, language: str = "en", details: dict[str, Any]
     return message(reason_code, language, details)
 
 
-def verify_hint(language: str, kyc_tier: int, shortcode: str) -> str:
-    """The "verify your ID" hint for a tier-0 customer; nothing for one already verified."""
-    if kyc_tier >= 1:
+def verify_hint(reason_code: str, language: str, kyc_tier: int, shortcode: str) -> str:
+    """The "verify your ID" hint for a tier-0 customer held by a limit; nothing for one already
+    verified, nor for a hold that limits did not cause."""
+    if kyc_tier >= 1 or reason_code not in LIMIT_CODES:
         return ""
     return VERIFY_HINT[language if language in LANGUAGES else "en"].format(code=shortcode)
