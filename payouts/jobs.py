@@ -3,7 +3,9 @@
 Every job is idempotent: it may run twice (outbox re-dispatch, RQ retry after a crash, a flushed
 Redis). Money moves once because (1) the payout row is claimed under a row lock before the call,
 (2) Daraja refuses a reused OriginatorConversationID, and (3) a crash or timeout after the call
-leaves the payout `unknown`, which only a Transaction Status answer resolves.
+leaves the payout `unknown`, which only a Transaction Status answer resolves. A claim whose answer
+was lost with the database connection is looked up by its own `submitted_at`: this run's claim is
+sent at once (nothing went out yet), anything else is not this run's to send.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError
 
 from core import runtime
 from core.money import Asset, Money
@@ -23,6 +27,7 @@ from core.payments import callbacks as callback_log
 from core.payments import collections, service
 from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
+from core.payments.models import Payout
 from core.payments.types import CollectionStatus, PayoutStatus
 from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts import c2b, callbacks, recorded
@@ -44,6 +49,9 @@ log = logging.getLogger(__name__)
 
 RATE_WAIT_S = 20.0
 BUSY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # spike arrest / system busy: back off, then let RQ retry
+CLAIM_CHECK_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)  # a lost claim answer: the database asked again after these
+# A statement's or a commit's answer lost with the connection (asyncpg's own, or as SQLAlchemy wraps it)
+LOST: tuple[type[BaseException], ...] = (DBAPIError, *CONNECTION_LOST)
 
 
 class PayoutToSend(Protocol):
@@ -72,25 +80,17 @@ async def _mark_done(session: Any, outbox_id: int | None) -> None:
 async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
     """Claim the payout, take a shortcode rate token, send B2C once, record what Daraja said."""
     current = runtime.get()
+    limit_minor = current.settings.mpesa_shortcode_daily_limit_kes * 100  # per-shortcode daily value
     async with daraja(current) as d:
-        direct = await direct_connection(current)
-        if direct is not None:  # the usual claim, committed in one round trip
-            claimed = await service.claim_at_once(
-                direct, payout_id=payout_id, now=current.clock.now(),
-                shortcode_daily_limit_minor=current.settings.mpesa_shortcode_daily_limit_kes * 100,
-                shortcode=current.settings.mpesa_shortcode,
-            )  # fmt: skip
-            if claimed is not None:
-                return await _sent(d, claimed, outbox_id)
+        claimed = await _claim_at_once(current, payout_id, limit_minor)
+        if claimed is not None:
+            return await _sent(d, claimed, outbox_id)
         async with sessions(current)() as session:
             try:
                 claim = await service.claim_for_send(
-                    session=session,
-                    payout_id=payout_id,
-                    # per-shortcode daily value; over it, payouts wait as `created`
-                    shortcode_daily_limit_minor=current.settings.mpesa_shortcode_daily_limit_kes * 100,
+                    session=session, payout_id=payout_id, shortcode_daily_limit_minor=limit_minor,
                     shortcode=current.settings.mpesa_shortcode,
-                )
+                )  # fmt: skip
             except UnknownPayout:
                 log.error("send_payout: no payout %s in this database; dropping the job", payout_id)
                 await _mark_done(session, outbox_id)
@@ -100,9 +100,67 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
                 await _mark_done(session, outbox_id)
                 await session.commit()
                 return claim.payout.status
-            await session.commit()
-            payout = claim.payout
+            payout: PayoutToSend | None = claim.payout
+            claimed_at = claim.payout.submitted_at  # this claim's mark, read before the commit expires it
+            try:
+                await session.commit()
+            except LOST as exc:
+                log.warning(
+                    "payout %s: the claim's commit was lost (%s); asking the database", payout_id, exc
+                )
+                payout = None
+        if payout is None:
+            payout = await _own_claim(current, payout_id, claimed_at)
+            if payout is None:  # not committed: still `created`, claimed again by RQ's retry
+                raise RetryLater(f"the claim of payout {payout_id} was not committed")
         return await _sent(d, payout, outbox_id)
+
+
+async def _claim_at_once(current: Any, payout_id: str, limit_minor: int) -> Payout | None:
+    """The usual claim, committed in one round trip (or one transaction: the daily value's lock), on
+    a `ProcessLoop` with PostgreSQL; None: not claimed there, the session way decides."""
+    direct = await direct_connection(current)
+    if direct is None:
+        return None
+    now = current.clock.now()
+    try:
+        return await service.claim_at_once(
+            direct, payout_id=payout_id, now=now, shortcode_daily_limit_minor=limit_minor,
+            shortcode=current.settings.mpesa_shortcode,
+        )  # fmt: skip
+    except CONNECTION_LOST as exc:
+        log.warning("payout %s: the claim's answer was lost (%s); asking the database", payout_id, exc)
+        return await _own_claim(current, payout_id, now)
+
+
+async def _own_claim(current: Any, payout_id: str, claimed_at: datetime | None) -> Payout | None:
+    """This run's claim committed, or not: nobody can tell but the database. The payout `submitted`
+    at this claim's own `submitted_at` is this run's claim, and its request never went out (only the
+    claimant sends, after learning of its claim): the caller sends it now, under its own
+    OriginatorConversationID (Daraja refuses a reused one: a send is never made twice). Anything
+    else (still `created`, another run's claim, moved on) is not this run's: None. Waits out a short
+    outage of the database; past that, RQ's retry finds the payout `submitted` and it goes the
+    unknown -> Transaction Status way (the run that claimed it cannot be told apart from one that
+    died after sending)."""
+    for wait in (*CLAIM_CHECK_BACKOFF_S, None):
+        try:
+            async with sessions(current)() as session:
+                payout = await service.get_payout(session=session, payout_id=payout_id)
+            break
+        except LOST as exc:
+            if wait is None:
+                raise RetryLater(
+                    f"payout {payout_id}: whether its claim committed is unknown ({exc})"
+                ) from exc
+            await asyncio.sleep(wait)
+    if (
+        payout.status == PayoutStatus.SUBMITTED.value
+        and claimed_at is not None
+        and payout.submitted_at == claimed_at
+    ):
+        log.warning("payout %s: the claim had committed; sending it now", payout_id)
+        return payout
+    return None
 
 
 async def _sent(d: Any, payout: PayoutToSend, outbox_id: int | None) -> str:

@@ -207,7 +207,7 @@ WHERE id = $1 AND status = 'created' AND amount_minor BETWEEN $3 AND $4
         SELECT coalesce(sum(amount_minor), 0) FROM payouts
         WHERE submitted_at >= $6 AND status = ANY($7::text[])) <= $5)
 RETURNING id, kind, phone, receiver_kind, account_reference, amount_minor, status,
-          originator_conversation_id, remarks, attempts, hold_id, customer_id, merchant_id
+          originator_conversation_id, remarks, attempts, hold_id, customer_id, merchant_id, submitted_at
 """
 
 

@@ -98,6 +98,8 @@ class _Piped:
             self.proxy.kinds.append(kind.decode())
             if kind == b"Z":
                 self.proxy.ready_status = body.decode()  # "I": no transaction open, it committed
+                if self.proxy.until_idle and self.proxy.ready_status != "I":
+                    continue  # the transaction goes on: this answer is delivered
                 return True
         return False
 
@@ -118,12 +120,21 @@ class LosingProxy:
     other byte is forwarded unchanged."""
 
     def __init__(
-        self, port: int, upstream: tuple[str, int], *, trigger: bytes, before_commit: bool = False
+        self,
+        port: int,
+        upstream: tuple[str, int],
+        *,
+        trigger: bytes,
+        before_commit: bool = False,
+        until_idle: bool = False,
     ) -> None:
         self.port = port
         self.upstream = upstream
         self.trigger = trigger
         self.before_commit = before_commit  # cut when the client sends the Bind instead: never run
+        # the statement runs in an explicit transaction: cut the answer that ends it (its COMMIT's,
+        # ReadyForQuery "I") instead of the statement's own (ReadyForQuery "T")
+        self.until_idle = until_idle
         self.cuts = 0
         self.kinds: list[str] = []  # the server's messages in the answer cut
         self.ready_status = ""  # its ReadyForQuery's transaction status
