@@ -27,7 +27,6 @@ from core.payments import callbacks as callback_log
 from core.payments import collections, service
 from core.payments.errors import UnknownPayout
 from core.payments.limits import minor_to_shillings
-from core.payments.models import Payout
 from core.payments.types import CollectionStatus, PayoutStatus
 from core.rails.errors import RailOutcomeUnknown, RailRefused, RailUnavailable
 from payouts import c2b, callbacks, recorded
@@ -116,7 +115,7 @@ async def _send_payout(payout_id: str, outbox_id: int | None = None) -> str:
         return await _sent(d, payout, outbox_id)
 
 
-async def _claim_at_once(current: Any, payout_id: str, limit_minor: int) -> Payout | None:
+async def _claim_at_once(current: Any, payout_id: str, limit_minor: int) -> PayoutToSend | None:
     """The usual claim, committed in one round trip (or one transaction: the daily value's lock), on
     a `ProcessLoop` with PostgreSQL; None: not claimed there, the session way decides."""
     direct = await direct_connection(current)
@@ -133,7 +132,7 @@ async def _claim_at_once(current: Any, payout_id: str, limit_minor: int) -> Payo
         return await _own_claim(current, payout_id, now)
 
 
-async def _own_claim(current: Any, payout_id: str, claimed_at: datetime | None) -> Payout | None:
+async def _own_claim(current: Any, payout_id: str, claimed_at: datetime | None) -> PayoutToSend | None:
     """This run's claim committed, or not: nobody can tell but the database. The payout `submitted`
     at this claim's own `submitted_at` is this run's claim, and its request never went out (only the
     claimant sends, after learning of its claim): the caller sends it now, under its own
