@@ -15,14 +15,17 @@ from redis import Redis
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
+from core import runtime as runtime_module
 from core.money import Asset, Money
 from core.outbox.models import OutboxJob
 from core.payments import service
 from core.payments.models import Payout
 from core.payments.service import SEND_JOB
+from payouts import jobs
 from payouts.models import MpesaApiCall
 from tests.integration.payouts.harness import Relay, Stack, funded_wallet, wait_final
 from tests.integration.payouts.pgproxy import LosingProxy
+from webapp.bootstrap import build_runtime
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -88,4 +91,34 @@ async def test_claim_lost_before_its_commit_is_claimed_again(stack: Stack, relay
     with LosingProxy(FREE_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=CLAIM) as proxy:
         row = await _claim_answer_lost(stack, relay, proxy, 921)
     assert proxy.cuts == 1 and proxy.ready_status == "T", (proxy.kinds, proxy.ready_status)
+    await _sent_once(stack, relay, row)
+
+
+async def test_session_claims_commit_answer_lost_is_sent_at_once(stack: Stack, relay: Relay) -> None:
+    """Outside a worker's process loop there is no direct connection: the claim runs in a session,
+    and the answer to its COMMIT is lost. The job finds its own claim and sends it, in this run."""
+    factory = relay.runtime.session_factory
+    wallet = await funded_wallet(factory, 922, 5000)
+    async with factory() as session:
+        payout = await service.create_payout(
+            session=session, idempotency_key="lost-claim-922", account_id=wallet, phone="0712000922",
+            amount=Money.of(150, Asset.KES), customer_id=922,
+        )  # fmt: skip
+        await session.commit()
+        send = (await session.execute(select(OutboxJob.id).where(OutboxJob.job == SEND_JOB))).scalar_one()
+    upstream = urlsplit(stack.pg_url)
+    with LosingProxy(
+        FREE_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=CLAIM, until_idle=True
+    ) as proxy:
+        through = stack.settings().model_copy(update={"database_url": _through(stack.pg_url, proxy.port)})
+        runtime = build_runtime(through)
+        runtime_module.install(runtime)
+        try:
+            outcome = await jobs.send_payout(payout.id, outbox_id=send)
+        finally:
+            runtime_module.install(relay.runtime)
+            await runtime.session_factory.kw["bind"].dispose()
+    assert outcome == "accepted"
+    assert proxy.cuts == 1 and proxy.ready_status == "I", (proxy.kinds, proxy.ready_status)
+    [row] = await wait_final(factory, [payout.id], timeout=60)
     await _sent_once(stack, relay, row)
