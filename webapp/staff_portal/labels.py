@@ -1,8 +1,10 @@
 """Internal codes (case states, alert rules, case history kinds, entry and account kinds, payout
-states) as staff read them, in the viewer's language: `staff.code.<group>.<code>` in the catalogs.
+states, a movement's decision and compliance reason) as staff read them, in the viewer's language:
+`staff.code.<group>.<code>` in the catalogs.
 
-The raw code stays on the page in the label's title attribute (staff search and talk by it); a code
-with no label yet is shown as it is."""
+The raw code stays on the page in the label's title attribute (staff search and talk by it); a
+compliance reason code is shown beside its label (staff quote it in reports). A code with no label
+yet is shown as it is."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from webapp.web import i18n
 
 GROUPS = (
     "case_status", "alert_status", "disposition", "priority", "event", "rule", "movement", "entry", "account",
-    "payout",
+    "payout", "decision", "reason",
 )  # fmt: skip
 
 
@@ -30,6 +32,17 @@ def label_html(group: str, code: str | None, language: str) -> Markup:
     if not code:
         return Markup("–")
     return Markup('<span title="{}">{}</span>').format(code, label_text(group, code, language))
+
+
+def label_with_code(group: str, code: object, language: str) -> Markup:
+    """`label <code>code</code>`: the label to read beside the code to quote; an unknown code alone."""
+    if code is None or code == "":
+        return Markup("–")
+    raw = str(code)
+    label = label_text(group, raw, language)
+    if label == raw:
+        return Markup("<code>{}</code>").format(raw)
+    return Markup("{} <code>{}</code>").format(label, raw)
 
 
 def event_text(kind: str, text: str, data: dict[str, Any] | None, language: str) -> str:
@@ -50,10 +63,14 @@ def event_text(kind: str, text: str, data: dict[str, Any] | None, language: str)
 
 def helpers(language: str) -> dict[str, Any]:
     """What a staff template uses: `code(group, value)` (HTML with the title), `code_text(group,
-    value)` (plain, for an <option>) and `event_text(event)`."""
+    value)` (plain, for an <option>), `reason_label(value)` (a compliance reason code: label beside the
+    code) and `event_text(event)`."""
 
     def code(group: str, value: str | None) -> Markup:
         return label_html(group, value, language)
+
+    def reason(value: object) -> Markup:
+        return label_with_code("reason", value, language)
 
     def code_text(group: str, value: str) -> str:
         return label_text(group, value, language)
@@ -61,4 +78,4 @@ def helpers(language: str) -> dict[str, Any]:
     def event(e: Any) -> str:
         return event_text(e.kind, e.text, getattr(e, "data", None), language)
 
-    return {"code": code, "code_text": code_text, "event_text": event}
+    return {"code": code, "code_text": code_text, "reason_label": reason, "event_text": event}
