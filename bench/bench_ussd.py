@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
@@ -37,7 +37,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # the served-benchmark scaffold (bench_invoices imports it from here too)
-from bench.common import Row, group_cpu_seconds, leased_redis_db, percentile, run_wrk, serve, stop
+from bench.common import (
+    OpenLoop,
+    Row,
+    group_cpu_seconds,
+    leased_redis_db,
+    percentile,
+    run_wrk,
+    run_wrk_open_loop,
+    serve,
+    stop,
+)
 
 
 def redis_db() -> contextlib.AbstractContextManager[str]:
@@ -364,57 +374,33 @@ def wait_settled(pgid: int, *, below: float = 0.01, longest: float = 40) -> None
         before = now
 
 
-def _hop_body(index: int, counters: dict[int, int], tag: str) -> bytes:
-    """The wrk script's hops: session `index` of SESSIONS, rotated every HOPS_PER_SESSION hops."""
-    k = counters[index] = counters.get(index, -1) + 1
-    step = k % HOPS_PER_SESSION
-    text = "" if step == 0 else "1" + "*5" * (step - 1)
-    return urlencode({"sessionId": f"open-{tag}-{index}-{k // HOPS_PER_SESSION}", "serviceCode": "*483*1#",
-                      "phoneNumber": f"+2547{10000000 + index:08d}", "networkCode": "63902",
-                      "text": text}).encode()  # fmt: skip
+# The open loop's requests (bench.common.run_wrk_open_loop: wrk's Lua, one connection per session):
+# connection `tid` is session `tid` of SESSIONS, phone +2547(10000000 + tid), its k-th hop the wrk
+# script's (the dial, "1", then "1*5", "1*5*5"...; a new session every HOPS_PER_SESSION hops). A
+# session's hops follow each other on its connection, as a phone's do; they are due at fixed times.
+OPEN_LOOP_REQUEST = """
+local TOKEN, PER, TAG = "@token@", @per@, "@tag@"
+function make_request(tid, k)
+  local step = k % PER
+  local text = ""
+  if step == 1 then text = "1" elseif step > 1 then text = "1" .. string.rep("%2A5", step - 1) end
+  local body = "sessionId=open-" .. TAG .. "-" .. tid .. "-" .. math.floor(k / PER)
+    .. "&serviceCode=%2A483%2A1%23&phoneNumber=" .. string.format("%%2B2547%08d", 10000000 + tid)
+    .. "&networkCode=63902&text=" .. text
+  return wrk.format("POST", "/ussd/" .. TOKEN, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+"""
 
 
-async def _open_loop(port: int, rate: float, seconds: float, connections: int) -> tuple[list[float], int]:
-    """Open-loop load (Debian has no wrk2): request i is due at start + i / rate whether or not the
-    earlier ones were answered; its latency runs from when it was due (no coordinated omission).
-    Keep-alive connections from a pool; a request waiting for a free connection is waiting."""
-    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    latencies: list[float] = []
-    errors = 0
-    counters: dict[int, int] = {}
-    tag = str(time.time_ns())
-
-    async def one(due: float, body: bytes) -> None:
-        nonlocal errors
-        reader, writer = await pool.get()
-        try:
-            writer.write(b"POST /ussd/" + TOKEN.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "
-                         + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-            await reader.readexactly(length)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors += 1
-            latencies.append((time.perf_counter() - due) * 1000)
-        finally:
-            pool.put_nowait((reader, writer))
-
-    tasks = []
-    start = time.perf_counter() + 0.05
-    total = int(rate * seconds)
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, _hop_body(i % SESSIONS + 1, counters, tag))))
-    await asyncio.gather(*tasks)
-    while not pool.empty():
-        pool.get_nowait()[1].close()
-    return latencies, errors
+def open_loop(port: int, rate: float, seconds: float, connections: int = SESSIONS) -> OpenLoop:
+    """`rate` hops a second for `seconds`, open loop, one session at a time on each of `connections`
+    connections (see OPEN_LOOP_REQUEST; the phones are the seeded customers': at most SESSIONS)."""
+    lua = (
+        OPEN_LOOP_REQUEST.replace("@token@", TOKEN)
+        .replace("@per@", str(HOPS_PER_SESSION))
+        .replace("@tag@", str(time.time_ns()))
+    )
+    return run_wrk_open_loop(port, lua, rate, seconds, connections)
 
 
 def measure_floor_and_hop(
@@ -460,13 +446,15 @@ def measure_floor_and_hop(
                 out[f"{name}_wrk_p99"] = p99
                 if len(seen[name]) == rounds:  # the same arrivals at both: what the machine adds to a tail
                     rate = out["floor_rps"] / 2
-                    latencies, errors = asyncio.run(_open_loop(port, rate, seconds, SESSIONS))
+                    run = open_loop(port, rate, seconds)
                     key = "open" if name == "hop" else "floor_open"
-                    out[f"{key}_rate"], out[f"{key}_errors"] = rate, errors
+                    out[f"{key}_rate"], out[f"{key}_errors"] = rate, run.errors + run.unfinished
                     out[f"{key}_p50"], out[f"{key}_p99"] = (
-                        percentile(latencies, 0.5),
-                        percentile(latencies, 0.99),
+                        percentile(run.latencies, 0.5),
+                        percentile(run.latencies, 0.99),
                     )
+                    out[f"{key}_max"], out[f"{key}_lag_p99"] = max(run.latencies), run.lag_p99
+                    out[f"{key}_generator_cpu"] = run.generator_cpu_seconds / seconds  # cores
             finally:
                 stop(process)
     finally:
@@ -490,7 +478,15 @@ def run(short: bool) -> list[Row]:
     """`make bench`: the hop against its I/O floor, same run."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
-    m = measure_floor_and_hop(5 if short else 15, rounds=1 if short else 3)
+    return floor_rows(measure_floor_and_hop(5 if short else 15, rounds=1 if short else 3))
+
+
+def floor_rows(m: dict[str, float]) -> list[Row]:
+    open_note = (
+        f"p50 {m['open_p50']:.1f} ms vs {m['floor_open_p50']:.1f} ms, max {m['open_max']:.0f} vs "
+        f"{m['floor_open_max']:.0f} ms, {m['open_errors']:.0f} errors or unanswered; wrk open loop, 100 "
+        f"connections: sent p99 {m['open_lag_p99']:.1f} ms after due, {m['open_generator_cpu']:.2f} of a core"
+    )
     return [
         Row(figure="USSD balances hop requests/s (wrk, 100 connections)", value=m["hop_rps"], unit="/s",
             anchor="I/O floor server requests/s", anchor_value=m["floor_rps"], target=">= 0.9x",
@@ -500,8 +496,7 @@ def run(short: bool) -> list[Row]:
             met=m["hop_cpu_ms"] <= 1.5 * m["floor_cpu_ms"], note=_rounds(m)),
         Row(figure=f"USSD hop p99, open loop at half the floor's rate ({m['open_rate']:.0f}/s)",
             value=m["open_p99"], unit="ms", anchor="I/O floor p99, same arrivals", anchor_value=m["floor_open_p99"],
-            target="<= 50 ms", met=m["open_p99"] <= 50 and not m["open_errors"],
-            note=f"p50 {m['open_p50']:.1f} ms vs {m['floor_open_p50']:.1f} ms, {m['open_errors']:.0f} errors"),
+            target="<= 50 ms", met=m["open_p99"] <= 50 and not m["open_errors"], note=open_note),
     ]  # fmt: skip
 
 
@@ -528,10 +523,23 @@ def main() -> int:
     parser.add_argument(
         "--in-process-hops", type=int, default=0, help="also CPU per hop in-process, per round"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="issue 20's rows instead: the hop against its I/O floor, closed loop, then open loop at half "
+        "the floor's requests/s (what `make bench` runs; --seconds, --rounds and --workers apply)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
         return 2
+    if args.floor:
+        from bench.common import table
+
+        m = measure_floor_and_hop(args.seconds, args.workers, args.rounds)
+        print(f"load average {m['load_start']:.2f} at start, {m['load_end']:.2f} at the end")
+        print(table(floor_rows(m)))
+        return 0
     with redis_db() as redis_url:
         return _main(args, redis_url)
 

@@ -208,3 +208,124 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[fl
     if "Non-2xx" in out:
         raise RuntimeError(f"errors during the run:\n{out}")
     return rps, p99_ms, " ".join(command), requests
+
+
+# Open-loop load with wrk's Lua (Debian has no wrk2; h2load's --rps submits a request that falls due
+# while its connection is busy only once the connection is free, and times it from then, and posts one
+# fixed body): what wrk2 does. One connection per wrk thread (-tN -cN), so each thread's Lua state is one
+# connection's: connection t sends its k-th request at START + (k * N + t - 1) / rate (the run's requests
+# evenly spaced at `rate` whatever the answers' latency) and each latency runs from when its request was
+# due. An answer that stalls delays its connection's next request without hiding that request's wait (no
+# coordinated omission); a request due before the end and not answered when wrk stops counts with the
+# time it had waited by then (a lower bound). The caller's Lua defines `make_request(tid, k)`: the k-th
+# request (from 0) of connection `tid` (from 1), a `wrk.format(...)` string.
+_OPEN_LOOP_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *tp);
+]]
+local timespec = ffi.new("bench_timespec")
+local function now_us()  -- CLOCK_MONOTONIC: Python's time.monotonic()
+  ffi.C.clock_gettime(1, timespec)
+  return tonumber(timespec.tv_sec) * 1000000 + tonumber(timespec.tv_nsec) / 1000
+end
+local START, STOP, GAP, N, OUT = %(start_us).0f, %(stop_us).0f, %(gap_us).6f, %(connections)d, "%(out)s"
+local function due_at(tid, k) return START + (k * N + tid - 1) * GAP end
+local threads = {}
+function setup(thread) table.insert(threads, thread); thread:set("tid", #threads) end
+-- per thread (connection): wrk calls delay() before every request it sends, then request(), then
+-- response() when the answer is in; request() once more at start-up to build a default (k is -1 then)
+k, due, answered, errors = -1, 0, -1, 0
+latencies, lags = {}, {}
+function delay()
+  k = k + 1
+  due = due_at(tid, k)
+  if due >= STOP then return 3600000 end  -- the schedule is over: wait for wrk to stop
+  local wait = due - now_us()
+  return wait > 0 and math.ceil(wait / 1000) or 0  -- wrk's timers count milliseconds
+end
+function request()
+  if k >= 0 then lags[#lags + 1] = (now_us() - due) / 1000 end
+  return make_request(tid, math.max(k, 0))
+end
+function response(status, headers, body)
+  if k < 0 then return end
+  latencies[#latencies + 1] = (now_us() - due) / 1000
+  answered = k
+  if status ~= 200 then errors = errors + 1 end
+end
+function done(summary, latency, requests)
+  local stopped = now_us()
+  local out = io.open(OUT, "w")
+  for _, thread in ipairs(threads) do
+    local tid = thread:get("tid")
+    for _, value in ipairs(thread:get("latencies")) do out:write(string.format("A %%.3f\\n", value)) end
+    for _, value in ipairs(thread:get("lags")) do out:write(string.format("L %%.3f\\n", value)) end
+    local j = thread:get("answered") + 1
+    while due_at(tid, j) < STOP do  -- due, not answered when wrk stopped
+      out:write(string.format("U %%.3f\\n", (stopped - due_at(tid, j)) / 1000))
+      j = j + 1
+    end
+    out:write(string.format("E %%d\\n", thread:get("errors")))
+  end
+  out:close()
+end
+"""
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    latencies: list[float]  # ms from due to answer; unanswered requests with their wait so far
+    errors: int  # answers other than 200
+    unfinished: int  # due and not answered when wrk stopped (in `latencies` as lower bounds)
+    lag_p99: float  # ms the generator sent a request after it was due (timer granularity, its CPU share)
+    generator_cpu_seconds: float  # wrk's user+system CPU: what the generator took from the shared cores
+    command: str
+
+
+def run_wrk_open_loop(
+    port: int, request_lua: str, rate: float, seconds: float, connections: int, path: str = "/"
+) -> OpenLoop:
+    """`rate` requests a second for `seconds`, open loop, over `connections` keep-alive connections
+    (one wrk thread each): see _OPEN_LOOP_LUA. `request_lua` defines make_request(tid, k)."""
+    import resource
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-open-loop-") as folder:
+        out, script = Path(folder) / "latencies.txt", Path(folder) / "open_loop.lua"
+        start = time.monotonic() + 0.5  # wrk's threads started and connected by then
+        script.write_text(
+            _OPEN_LOOP_LUA
+            % {
+                "start_us": start * 1e6,
+                "stop_us": (start + seconds) * 1e6,
+                "gap_us": 1e6 / rate,
+                "connections": connections,
+                "out": out,
+            }
+            + request_lua
+        )
+        duration = int(seconds + 3)  # the lead, the schedule, then 2 s for the last answers
+        command = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "-s", str(script),
+                   f"http://127.0.0.1:{port}{path}"]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, capture_output=True, text=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        lines = out.read_text().split()
+    latencies: list[float] = []
+    lags: list[float] = []
+    errors = unfinished = 0
+    for kind, value in zip(lines[::2], lines[1::2], strict=True):
+        if kind == "A":
+            latencies.append(float(value))
+        elif kind == "U":
+            latencies.append(float(value))
+            unfinished += 1
+        elif kind == "L":
+            lags.append(float(value))
+        else:
+            errors += int(value)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    shown = " ".join(command).replace(str(script), "open_loop.lua")
+    return OpenLoop(latencies, errors, unfinished, percentile(lags, 0.99) if lags else 0.0, cpu, shown)
