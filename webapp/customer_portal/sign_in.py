@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from core.devices.flows import PortalSignIn
 from core.errors import KibetiError
 from core.flows.service import CoreFlows
-from core.identity.errors import InvalidPhoneNumber
+from core.identity.errors import InvalidPhoneNumber, OtpExpired, OtpInvalid
 from core.identity.phone import normalize_phone
 from webapp.customer_portal.auth import HOME, PREFIX, CustomerPage, PublicPage, customer_of, render
 from webapp.customer_portal.errors import refusal
 from webapp.deps_auth import get_runtime
-from webapp.web import forms
+from webapp.web import forms, i18n
 from webapp.web.portal import Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -43,6 +44,27 @@ def _label(page: Page) -> str:
     return " / ".join(part for part in parts if part) or "browser"
 
 
+def _field_errors(errors: dict[str, str], form: FormData, language: str) -> dict[str, str]:
+    """What is wrong with a typed phone number or code, said for that field: the generic "Fill in
+    this field" or "This is not valid" helps no one who typed "abc" or five digits. A field left
+    empty keeps "Fill in this field"."""
+    specific = {"phone": "app.sign_in.bad_phone", "otp": "app.sign_in.bad_code"}
+    typed = {name for name in specific if str(form.get(name) or "").strip()}
+    return {
+        name: i18n.text(specific[name], language) if name in typed else text for name, text in errors.items()
+    }
+
+
+def _code_refusal(exc: KibetiError, language: str, shortcode: str) -> str:
+    """A wrong or dead sign-in code, in the portal's words: the last try is singular, and a code that
+    no longer works says to ask for a new one here (not the USSD PIN reset's 9 > 4 > 1)."""
+    if isinstance(exc, OtpInvalid) and exc.attempts_left == 1:
+        return i18n.text("app.sign_in.code_wrong_last", language)
+    if isinstance(exc, OtpExpired) or (isinstance(exc, OtpInvalid) and exc.attempts_left <= 0):
+        return i18n.text("app.sign_in.code_expired", language)
+    return refusal(exc, language, shortcode)
+
+
 def _shortcode(page: Page) -> str:
     return get_runtime(page.request).settings.at_shortcode
 
@@ -56,21 +78,22 @@ async def sign_in_form(page: PublicPage) -> Response:
 
 @router.post("/sign-in")
 async def request_code(page: PublicPage) -> Response:
-    result = await forms.parse(PhoneForm, await page.request.form(), page.language)
+    form = await page.request.form()
+    result = await forms.parse(PhoneForm, form, page.language)
     if result.value is None:
         return render(
             page,
             "app/sign_in.html",
             422,
             step="phone",
-            errors=result.errors,
+            errors=_field_errors(result.errors, form, page.language),
             values=result.values,
             message="",
         )
     try:
         phone = await PortalSignIn(get_runtime(page.request)).request_code(phone_text=result.value.phone)
     except InvalidPhoneNumber:
-        errors = {"phone": forms.message_for("string_pattern_mismatch", page.language)}
+        errors = {"phone": i18n.text("app.sign_in.bad_phone", page.language)}
         return render(
             page, "app/sign_in.html", 422, step="phone", errors=errors, values=result.values, message=""
         )
@@ -91,10 +114,12 @@ async def request_code(page: PublicPage) -> Response:
 
 @router.post("/sign-in/code")
 async def check_code(page: PublicPage) -> Response:
-    result = await forms.parse(CodeForm, await page.request.form(), page.language)
+    form = await page.request.form()
+    result = await forms.parse(CodeForm, form, page.language)
     if result.value is None:
+        errors = _field_errors(result.errors, form, page.language)
         return render(
-            page, "app/sign_in.html", 422, step="code", errors=result.errors, values=result.values, message=""
+            page, "app/sign_in.html", 422, step="code", errors=errors, values=result.values, message=""
         )
     try:
         phone = normalize_phone(result.value.phone)
@@ -102,7 +127,7 @@ async def check_code(page: PublicPage) -> Response:
             phone_text=phone, code=result.value.otp, label=_label(page)
         )
     except KibetiError as exc:
-        errors = {"otp": refusal(exc, page.language, _shortcode(page))}
+        errors = {"otp": _code_refusal(exc, page.language, _shortcode(page))}
         return render(
             page, "app/sign_in.html", 422, step="code", errors=errors, values=result.values, message=""
         )
