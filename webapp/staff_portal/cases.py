@@ -105,6 +105,7 @@ async def _case_page(page: Page, session: DbSession, case_id: int, **extra: Any)
     return render(
         page, "staff/case.html", status=422 if context["error"] or context["errors"] else 200,
         detail=detail, reports=found, dispositions=closing_dispositions(detail.case.status),
+        alert_states=[s.value for s in AlertStatus],
         may_report=may(page, Permission.COMPLIANCE_REPORTS), **labels.helpers(page.language), **context,
     )  # fmt: skip
 

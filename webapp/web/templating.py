@@ -4,18 +4,21 @@ each portal's own folder, the viewer's language and formatting handed to every r
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from core.money import Asset
 from webapp.web import i18n
 
 WEB_TEMPLATES = Path(__file__).resolve().parent / "templates"
+log = structlog.get_logger("kibeti.web")
 
 
 @cache
@@ -36,12 +39,31 @@ def make_environment(folders: Iterable[Path]) -> Environment:
 
 @dataclass(frozen=True)
 class Formatter:
-    """What templates call to show values: `fmt.money(minor, "KES")`, `fmt.when(moment)`."""
+    """What templates call to show values: `fmt.money(minor, "KES")`, `fmt.when(moment)`. One per
+    render (base_context), so what it remembers lasts one page."""
 
     language: str
+    _unshown: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def money(self, minor: int, asset: str) -> str:
-        return i18n.money_minor(minor, asset, self.language)
+        """The house format, or, for a stored amount it cannot format (an asset code no Asset has,
+        such as a legacy "USDT_TRC20"; a minor amount that is not a number), the raw minor amount and
+        code as stored with a marker, logged once per page: one odd row never makes the page a 500.
+        Display only: nothing is converted or guessed."""
+        try:
+            known = Asset(asset)
+        except (ValueError, TypeError):
+            return self._as_stored("web.money.unknown_asset", minor, asset)
+        try:
+            return i18n.money_minor(minor, known, self.language)
+        except (TypeError, ValueError, ArithmeticError):
+            return self._as_stored("web.money.unreadable", minor, asset)
+
+    def _as_stored(self, code: str, minor: object, asset: object) -> str:
+        if not self._unshown:
+            log.warning("money_shown_as_stored", problem=code, asset=str(asset)[:40])
+        self._unshown.add(code)
+        return i18n.text(code, self.language, minor=minor, asset=asset)
 
     def when(self, moment: datetime | None, style: str = "medium") -> str:
         return i18n.when(moment, self.language, style)

@@ -19,6 +19,7 @@ from core.money import Asset
 from core.ports import Decision
 from tests.integration.compliance.helpers import add_customer
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+from webapp.web import i18n
 
 Factory = async_sessionmaker[AsyncSession]
 CUSTOMER = 611
@@ -113,7 +114,8 @@ async def test_alerts_and_a_cases_movements_show_reason_labels_beside_their_code
         assert opened.status_code == 303
         case = await client.get(opened.headers["location"].split("?")[0])
         assert case.status_code == 200, case.text
-        movements = case.text.split(f"<tr><td>{known.id}</td>", 1)[1].split("</tbody>", 1)[0]
+        evidence = case.text.split(f"<h2>{i18n.text('staff.cases.movements', language)}</h2>", 1)[1]
+        movements = evidence.split(f"<tr><td>{known.id}</td>", 1)[1].split("</tbody>", 1)[0]
         assert f"<td>{labels['decision']}</td><td>{labels['reason']}</td>" in movements
         assert f"<tr><td>{unknown.id}</td>" in movements
         assert f"<td>{labels['decision']}</td><td><code>&lt;new_reason&gt;</code></td>" in movements
