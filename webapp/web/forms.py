@@ -15,7 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 # pydantic error types -> catalog codes (web.form.*); anything else is "invalid"
 _MESSAGES = {
     "missing": "web.form.required",
-    "string_too_short": "web.form.required",
+    "string_too_short": "web.form.too_short",  # typed, but too short (a blank field is "missing")
     "string_too_long": "web.form.too_long",
     "string_pattern_mismatch": "web.form.invalid",
     "int_parsing": "web.form.number",

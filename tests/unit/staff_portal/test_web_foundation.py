@@ -68,7 +68,7 @@ def test_form_errors_per_field_in_the_viewers_language() -> None:
     assert result.value is None
     assert result.errors == {
         "name": "Hii ni ndefu mno.",
-        "password": "Jaza sehemu hii.",
+        "password": "Hii ni fupi mno.",  # typed, too short: not "Fill in this field"
         "count": "Weka nambari.",
     }
     assert "password" not in result.values  # secrets are never echoed back
