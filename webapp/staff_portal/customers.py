@@ -21,6 +21,7 @@ from core.identity.phone import mask_phone
 from core.identity.types import CustomerStatus
 from core.ledger import queries as ledger_queries
 from core.ledger import service as ledger
+from core.money import Asset
 from core.telegram import service as telegram
 from webapp.deps_auth import DbSession, get_runtime
 from webapp.staff_portal.actions import attempt
@@ -33,6 +34,7 @@ ReadPage = Annotated[Page, Depends(staff_page(Permission.CUSTOMERS_READ))]
 WritePage = Annotated[Page, Depends(staff_page(Permission.CUSTOMERS_WRITE))]
 ResetPage = Annotated[Page, Depends(staff_page(Permission.CUSTOMERS_RESET_PIN))]
 CustomerId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ASSET_CODES = frozenset(a.value for a in Asset)
 
 
 class StatusForm(BaseModel):
@@ -71,9 +73,14 @@ async def _customer_page(
     except CustomerNotFound:
         raise WebError(404, "web.error.not_found", page.language) from None
     wallets = await ledger_queries.customer_wallets(session=session, customer_id=customer_id)
-    balances = [(a.asset, await ledger.balance(session=session, account_id=a.id)) for a in wallets]
+    balances: list[tuple[str, int]] = []
     movements = []
     for account in wallets:
+        if account.asset not in ASSET_CODES:
+            # bad or legacy data the ledger cannot read as money: its stored balance, shown as stored
+            balances.append((account.asset, account.balance))
+            continue
+        balances.append((account.asset, (await ledger.balance(session=session, account_id=account.id)).minor))
         movements.extend(await ledger.history(session=session, account_id=account.id, limit=10))
     movements.sort(key=lambda m: m.entry_id, reverse=True)
     profile = await kyc.get_profile(session=session, customer_id=customer_id)

@@ -3,6 +3,7 @@ reveal, lock/unlock by support, and the PIN reset only after the ID is re-checke
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,6 +11,8 @@ from compliance.seed import ensure_defaults
 from core.audit.models import AuditEntry
 from core.clock import FixedClock
 from core.identity.models import Customer
+from core.ledger.models import Account
+from core.ledger.types import AccountKind, OwnerType
 from tests.fakes.notifier import FakeNotifier
 from tests.integration.compliance.helpers import add_customer
 from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
@@ -56,3 +59,37 @@ async def test_search_mask_reveal_lock_and_reset(session_factory: Factory) -> No
         assert row is not None and row.status == "suspended" and row.pin_reset_pending
         actions = set((await session.scalars(select(AuditEntry.action))).all())
         assert {"customer.pii_revealed", "customer.status", "pin.reset_started"} <= actions
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+async def test_a_wallet_in_an_unknown_asset_shows_as_stored_never_a_500(
+    session_factory: Factory, language: str
+) -> None:
+    """A wallet row whose asset code no Asset has (a legacy "USDT_TRC20": bad data the ledger cannot
+    read as money) shows its stored balance with a marker; the other wallets read as before."""
+    clock = FixedClock()
+    support = await make_staff(session_factory, clock, "support")
+    async with session_factory() as session:
+        await ensure_defaults(session=session, now=clock.now())
+        await add_customer(session, 602, clock.now(), kyc_tier=1)
+        for asset, minor in (("KES", 15000), ("USDT_TRC20", 2_500_000)):
+            session.add(
+                Account(
+                    owner_type=OwnerType.CUSTOMER.value, owner_id=602, asset=asset,
+                    kind=AccountKind.WALLET.value, constrained=True, balance=minor,
+                )
+            )  # fmt: skip
+        await session.commit()
+    marker = {
+        "en": "(unknown asset: the amount as stored, in minor units)",
+        "sw": "(rasilimali isiyojulikana: kiasi kama kilivyohifadhiwa, kwa vipimo vidogo)",
+    }[language]
+    async with portal_client(session_factory, clock) as (_app, client, _rt):
+        await sign_in(client, clock, support)
+        start = await client.get("/staff")
+        await client.post("/staff/language", data={"csrf_token": csrf_of(start.text), "language": language})
+        page = await client.get("/staff/customers/602")
+        assert page.status_code == 200, page.text
+        assert f'<html lang="{language}">' in page.text
+        assert '<th scope="row">KES</th><td class="num">KES 150.00</td>' in page.text
+        assert f'<th scope="row">USDT_TRC20</th><td class="num">USDT_TRC20 2500000 {marker}</td>' in page.text
