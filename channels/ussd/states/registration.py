@@ -37,8 +37,8 @@ async def render_welcome(ctx: Ctx) -> Screen:
 
 async def handle_welcome(ctx: Ctx, value: str) -> str:
     language = LANGUAGE_CHOICES.get(value)
-    if language is None:
-        return ctx.fail("invalid_choice")
+    if language is None:  # no language chosen yet: said in both, as the welcome screen is
+        return ctx.fail("invalid_choice_bilingual")
     ctx.session.language = language
     ctx.data["language"] = language
     return "reg.name"

@@ -1,0 +1,24 @@
+"""Findings from dialling as a new user, over HTTP with the real flows: the welcome screen (before a
+language is chosen, in English and Swahili) answers a wrong key in both languages, as it asks; it
+said "Invalid choice." in English only, above the bilingual question."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.ussd.conftest import AtPhone
+
+
+async def test_a_wrong_key_on_the_welcome_screen_is_answered_in_both_languages(
+    client: httpx.AsyncClient,
+) -> None:
+    phone = AtPhone(client, "+254712300600")
+    welcome = await phone.dial()
+    assert welcome.startswith("CON ") and "Chagua lugha" in welcome
+    for wrong in ("3", "0", "abc", "12", "99"):
+        phone.inputs = []  # each wrong key answered on the welcome screen itself
+        screen = await phone.hop(wrong)
+        assert screen.startswith("CON Invalid choice / Chaguo si sahihi.\n"), (wrong, screen)
+        assert screen.endswith(welcome.removeprefix("CON ")), (wrong, screen)
+    swahili = await phone.hop("99*2")  # then a language: registration goes on in it
+    assert "Weka jina lako kamili" in swahili, swahili
