@@ -87,12 +87,15 @@ class _AmountCommand(click.Command):
     """Click reads a negative AMOUNT ("-5") as an unknown option: say what is wrong with the amount."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        typed_args = list(args)  # click's parser consumes the list it is given
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
-            if re.fullmatch(r"-\d[\d.,]*", exc.option_name):
+            # click names only the first "option" of "-1000" ("-1"): say the amount as it was typed
+            typed = next((arg for arg in typed_args if re.fullmatch(r"-\d[\d.,]*", arg)), None)
+            if typed is not None and typed.startswith(exc.option_name):
                 raise click.BadParameter(
-                    f"{exc.option_name} is not an amount: it must be more than zero",
+                    f"{typed} is not an amount: it must be more than zero",
                     ctx=ctx,
                     param_hint="AMOUNT",
                 ) from exc
