@@ -112,9 +112,20 @@ async def _authenticate(
     if not plaintext:
         await _refuse(request, "an API key is required: Authorization: Bearer <key>")
     cached = api_keys.verified_keys.get(plaintext)
-    if cached is not None and scope in cached.scopes and await _still_in_force(session, cached):
-        await _count_key(request, cached.key_id)
-        return _principal(cached)
+    if cached is not None and scope in cached.scopes:
+        key = _prefetchable_key(request)
+        found = await api_keys.key_in_force_for(
+            session=session, key_id=cached.key_id, merchant_id=cached.merchant_id, idempotency_key=key
+        )
+        if found is not None:
+            _keep(request, _Prefetched(cached.merchant_id, found.merchant, key, found.stored))
+            await _count_key(request, cached.key_id)
+            return _principal(cached)
+        # A cached key proved its secret seconds ago, but whether it is still unrevoked and its
+        # merchant still active is read on every call: a suspension or revocation made by any process
+        # is honoured on the next request everywhere (the cache spares the hash check, last_used_at
+        # and the commit). When not, the key leaves the cache and the full check answers its error.
+        api_keys.verified_keys.forget(cached.key_id)
     try:
         checked = await api_keys.check_api_key(
             session=session, plaintext=plaintext, scope=scope, clock=runtime.clock
@@ -124,34 +135,60 @@ async def _authenticate(
     except ApiKeyScopeDenied as exc:
         await _count_key(request, api_keys.key_id_of(plaintext) or "")
         raise ApiError(403, "insufficient_scope", f"this API key lacks the {scope} scope") from exc
-    key = checked.row
-    await _count_key(request, key.key_id)
+    key_row = checked.row
+    await _count_key(request, key_row.key_id)
     try:
-        await merchants.require_active(session=session, merchant_id=key.merchant_id)
+        merchant = await merchants.require_active(session=session, merchant_id=key_row.merchant_id)
     except (UnknownMerchant, MerchantNotActive) as exc:
         raise ApiError(403, "merchant_not_active", "this API key's merchant is not active") from exc
     verified = api_keys.VerifiedKey(
-        key_id=key.key_id,
-        merchant_id=key.merchant_id,
-        scopes=frozenset(key.scopes.split()),
-        prefix=key.prefix,
+        key_id=key_row.key_id,
+        merchant_id=key_row.merchant_id,
+        scopes=frozenset(key_row.scopes.split()),
+        prefix=key_row.prefix,
     )
     if checked.stamped:  # last_used_at moved (at most once a minute): kept even if the work fails
         await session.commit()
+    _keep(request, _Prefetched(verified.merchant_id, merchant, None, None))
     api_keys.verified_keys.put(plaintext, verified)
     return _principal(verified)
 
 
-async def _still_in_force(session: AsyncSession, cached: api_keys.VerifiedKey) -> bool:
-    """A cached key proved its secret seconds ago, but whether it is still unrevoked and its merchant
-    still active is read on every call (one read, however many keys the merchant has): a suspension
-    or revocation made by any process is honoured on the next request everywhere (the cache spares
-    the hash check, last_used_at and the commit). When not, the key leaves the cache and the full
-    check answers with its own error."""
-    if await api_keys.key_in_force(session=session, key_id=cached.key_id, merchant_id=cached.merchant_id):
-        return True
-    api_keys.verified_keys.forget(cached.key_id)
-    return False
+@dataclass(frozen=True)
+class _Prefetched:
+    """What the key check read for the rest of the request: the merchant's row (held here, since the
+    session holds rows weakly: the route's own merchants.require_active then costs no round trip) and,
+    for a POST's Idempotency-Key, the stored response read in the same statement (`idempotent`)."""
+
+    merchant_id: int
+    merchant: Any
+    idempotency_key: str | None
+    stored: StoredResponse | None
+
+
+_PREFETCHED = "kibeti_merchant_api_prefetched"
+
+
+def _keep(request: Request, prefetched: _Prefetched) -> None:
+    setattr(request.state, _PREFETCHED, prefetched)
+
+
+def _prefetched_find(request: Request, merchant_id: int, key: str) -> tuple[bool, StoredResponse | None]:
+    """(True, what the key check found stored for `key`) when it looked, else (False, None)."""
+    found = getattr(request.state, _PREFETCHED, None)
+    if isinstance(found, _Prefetched) and found.merchant_id == merchant_id and found.idempotency_key == key:
+        return True, found.stored
+    return False, None
+
+
+def _prefetchable_key(request: Request) -> str | None:
+    """A POST's valid Idempotency-Key (an invalid one is refused later, by `idempotent`, with 400)."""
+    if request.method != "POST":
+        return None
+    try:
+        return _idempotency_key(request)
+    except ApiError:
+        return None
 
 
 def _principal(key: api_keys.VerifiedKey) -> MerchantPrincipal:
@@ -337,7 +374,9 @@ async def idempotent_outcome(
         await session.commit()
         return JSONResponse(_json_ready(body), status_code=status), True
     digest = await _digest(request)
-    stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
+    looked, stored = _prefetched_find(request, principal.merchant_id, key)
+    if not looked:
+        stored = await idempotency.find(session=session, merchant_id=principal.merchant_id, key=key)
     if stored is not None:
         return _replay(stored, digest), False
     work_conflict: IntegrityError | None = None

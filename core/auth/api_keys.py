@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -23,7 +23,8 @@ from core.auth.permissions import API_KEY_SCOPES
 from core.clock import Clock
 from core.merchants import service as merchants
 from core.merchants.errors import MerchantNotActive
-from core.merchants.models import Merchant, MerchantStatus
+from core.merchants.idempotency import StoredResponse
+from core.merchants.models import ApiIdempotencyKey, Merchant, MerchantStatus
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 VERIFIED_TTL_SECONDS = 5.0  # how long a process trusts a checked key's hash (never its status)
@@ -176,18 +177,47 @@ async def authenticate_api_key(*, session: AsyncSession, plaintext: str, scope: 
 
 
 async def key_in_force(*, session: AsyncSession, key_id: str, merchant_id: int) -> bool:
-    """Is the key unrevoked and its merchant (`merchant_id`) active? One read of the key joined to
-    its merchant, whatever the number of the merchant's keys; the merchant row lands in the
-    session, so the request's own read of it (merchants.require_active) costs no round trip."""
+    """Is the key unrevoked and its merchant (`merchant_id`) active? (`key_in_force_for`)"""
+    return await key_in_force_for(session=session, key_id=key_id, merchant_id=merchant_id) is not None
+
+
+@dataclass(frozen=True)
+class KeyInForce:
+    """What a cached key's per-request read found: its merchant's row, in the request's session (a
+    session holds its rows weakly: keep this for the request and the request's own read of the
+    merchant, merchants.require_active, costs no round trip), and the response stored for the
+    request's Idempotency-Key (None: none stored, or no key asked)."""
+
+    merchant: Merchant
+    stored: StoredResponse | None = None
+
+
+async def key_in_force_for(
+    *, session: AsyncSession, key_id: str, merchant_id: int, idempotency_key: str | None = None
+) -> KeyInForce | None:
+    """The key's merchant when the key is unrevoked and its merchant (`merchant_id`) active, else None.
+    One read of the key joined to its merchant, whatever the number of the merchant's keys; with an
+    `idempotency_key`, the same read also looks up the response stored for it (the merchant API's POST
+    would read it next: core.merchants.idempotency.find)."""
     query = (
         select(Merchant)
         .join(ApiKey, ApiKey.merchant_id == Merchant.id)
         .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
     )
-    merchant = (await session.execute(query)).scalar_one_or_none()
-    return (
-        merchant is not None and merchant.id == merchant_id and merchant.status == MerchantStatus.ACTIVE.value
-    )
+    if idempotency_key is not None:
+        stored = ApiIdempotencyKey
+        query = query.add_columns(stored.request_digest, stored.status_code, stored.response).outerjoin(
+            stored, and_(stored.merchant_id == Merchant.id, stored.key == idempotency_key)
+        )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    merchant = row[0]
+    if merchant.id != merchant_id or merchant.status != MerchantStatus.ACTIVE.value:
+        return None
+    if idempotency_key is None or row[1] is None:
+        return KeyInForce(merchant)
+    return KeyInForce(merchant, StoredResponse(row[1], row[2], row[3]))
 
 
 async def revoke_api_key(*, session: AsyncSession, key_id: str, clock: Clock, actor: str) -> None:

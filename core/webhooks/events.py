@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -72,6 +74,23 @@ ORDER BY endpoint.id
 """
 
 
+# _RECORD_EVENT_SQL without its WITH, after which a caller's own CTEs go (SameStatement); it takes
+# $1..$7: the parameters of writes made in its statement start at $8
+_EVENT_CTE_AND_SELECT = _RECORD_EVENT_SQL.removeprefix("\nWITH")
+assert _EVENT_CTE_AND_SELECT.startswith(" event AS (")
+SAME_STATEMENT_FIRST_PARAMETER = 8
+
+
+@dataclass(frozen=True)
+class SameStatement:
+    """Writes the caller makes in the event's own statement (PostgreSQL): `ctes` are data-modifying
+    `name AS (INSERT ...)` items, comma-separated, numbering their parameters from $8 (`args`, in
+    order). They run whether or not the event is new (PostgreSQL runs every data-modifying CTE)."""
+
+    ctes: str
+    args: Sequence[Any]
+
+
 def new_public_id() -> str:
     return "evt_" + secrets.token_hex(12)
 
@@ -98,19 +117,26 @@ async def record_event(
     object_id: str,
     payload: dict[str, Any],
     idempotency_key: str,
+    same_statement: SameStatement | None = None,
 ) -> None:
     """Write the event and, for each of the merchant's enabled endpoints subscribed to it, a
-    delivery and its outbox job, in the caller's transaction (the caller commits).
+    delivery and its outbox job, in the caller's transaction (the caller commits). On PostgreSQL,
+    `same_statement`'s writes go in the event's statement (one round trip for both; other databases:
+    the caller writes them itself, and passes None).
 
     Idempotent: a second call with the same (merchant, idempotency_key) writes nothing."""
     kind = parse_event_type(event_type)
     now = clock_of(session).now()
     if session.bind is not None and session.bind.dialect.name == "postgresql":
+        sql, extra = _RECORD_EVENT_SQL, ()
+        if same_statement is not None:
+            sql = f"WITH {same_statement.ctes},{_EVENT_CTE_AND_SELECT}"
+            extra = tuple(same_statement.args)
         rows = await run_on_session_connection(
             session,
-            _RECORD_EVENT_SQL,
+            sql,
             [new_public_id(), merchant_id, kind.value, object_id[:80], json.dumps(payload, default=str),
-             idempotency_key, now],  # the JSON json_safe(payload) would store
+             idempotency_key, now, *extra],  # the JSON json_safe(payload) would store
             rows=True,
         )  # fmt: skip
         for row in rows:  # none: recorded before
@@ -123,6 +149,8 @@ async def record_event(
                     session, event_id=row["event_id"], endpoint_id=row["endpoint_id"], now=now
                 )
         return
+    if same_statement is not None:
+        raise ValueError("same_statement is for PostgreSQL: write those rows in the session instead")
     event_id = await _insert_event(
         session,
         merchant_id=merchant_id,
