@@ -8,10 +8,12 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from core.errors import KibetiError
+from core.i18n.catalog import has
 from core.invoices import service as invoices
-from core.invoices.errors import UnknownInvoice
+from core.invoices.errors import InvalidInvoiceAmount, InvoiceLimitExceeded, UnknownInvoice
 from core.invoices.types import InvoiceStatus
-from core.money import Asset
+from core.merchants import service as merchants
+from core.money import Asset, Money, parse_amount
 from core.settlements import settle
 from core.settlements.errors import UnknownSettlement
 from core.settlements.statement import carried, statement_csv
@@ -78,19 +80,40 @@ async def new_link(page: OwnerPage, session: DbSession) -> Response:
     if rt.chains is None:
         raise WebError(503, "web.error.unavailable", page.language)
     form = result.value
+    merchant_id = viewer_of(page).merchant.id
+    try:  # typed as the customer portal and USSD take it ("1,500", "1 500"), at most 2 decimals
+        amount = parse_amount(form.amount, Asset.KES)
+    except KibetiError:
+        message = i18n.text("merchant.invoice.bad_amount", page.language)
+        return render(page, "merchant/new_link.html", 422, errors={"amount": message}, values=result.values)
     try:
         view = await invoices.create_invoice_view(
-            session=session, merchant_id=viewer_of(page).merchant.id, clock=rt.clock, chains=rt.chains,
+            session=session, merchant_id=merchant_id, clock=rt.clock, chains=rt.chains,
             request=invoices.NewInvoice(
-                amount=form.amount, description=form.description, order_id=form.order_id
+                amount=str(amount.amount), description=form.description, order_id=form.order_id
             ),
         )  # fmt: skip
     except KibetiError as exc:
         await session.rollback()
-        message = i18n.text("merchant.invoice.refused", page.language, reason=str(exc))
+        message = await _refused(page, session, merchant_id, exc)
         return render(page, "merchant/new_link.html", 422, errors={"amount": message}, values=result.values)
     await session.commit()
     return page.redirect(f"{PREFIX}/invoices/{view.invoice.public_id}", notice="merchant.notice.link_created")
+
+
+async def _refused(page: Page, session: DbSession, merchant_id: int, exc: KibetiError) -> str:
+    """Why no link was made, in the viewer's language (core's reason is English)."""
+    language = page.language
+    if isinstance(exc, InvoiceLimitExceeded):
+        merchant = await merchants.get_merchant(session=session, merchant_id=merchant_id)
+        limit = Money.from_minor(merchant.invoice_limit_minor, Asset.KES).amount
+        return i18n.text("merchant.invoice.over_limit", language, limit=f"{limit:,.2f}")
+    if isinstance(exc, InvalidInvoiceAmount):  # a positive amount under KES 1.00
+        return i18n.text("merchant.invoice.too_small", language)
+    code = getattr(exc, "code", "") or ""
+    if language != "en" and has(f"error.{code}"):
+        return i18n.text(f"error.{code}", language)
+    return i18n.text("merchant.invoice.refused", language, reason=str(exc))
 
 
 async def _own_invoice(page: Page, session: DbSession, public_id: str) -> invoices.InvoiceView:
