@@ -4,6 +4,8 @@ the phones that get an SMS for every payment. Fee and settlement terms are shown
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -11,6 +13,8 @@ from starlette.responses import Response
 from core.auth import api_keys
 from core.auth.permissions import API_KEY_SCOPES
 from core.errors import KibetiError
+from core.identity.errors import InvalidPhoneNumber
+from core.identity.phone import normalize_phone
 from core.merchants import service as merchants
 from core.webhooks import service as webhooks
 from core.webhooks.destinations import DestinationPolicy
@@ -135,10 +139,19 @@ async def add_endpoint(page: OwnerPage, session: DbSession) -> Response:
         )  # fmt: skip
     except KibetiError as exc:
         await session.rollback()
-        message = i18n.text("merchant.webhooks.refused", page.language, reason=str(exc))
-        return await _webhooks_page(page, session, 422, errors={"url": message}, values=result.values)
+        return await _webhooks_page(
+            page, session, 422, errors={"url": _refused(page, exc)}, values=result.values
+        )
     await session.commit()
     return await _webhooks_page(page, session, new_secret=secret)
+
+
+def _refused(page: Page, exc: KibetiError, *, url: bool = True) -> str:
+    """A refusal in the viewer's language: core's reason is English (and may quote the resolver's
+    own words), so English readers get it and others the catalog's sentence."""
+    if page.language == "en":
+        return i18n.text("merchant.webhooks.refused", page.language, reason=str(exc))
+    return i18n.text("merchant.webhooks.bad_url" if url else "error.generic", page.language)
 
 
 @router.post("/webhooks/{endpoint_id}/test")
@@ -161,8 +174,7 @@ async def redeliver(delivery_id: int, page: OwnerPage, session: DbSession) -> Re
         )
     except KibetiError as exc:
         await session.rollback()
-        message = i18n.text("merchant.webhooks.refused", page.language, reason=str(exc))
-        return await _webhooks_page(page, session, 422, errors={"_form": message})
+        return await _webhooks_page(page, session, 422, errors={"_form": _refused(page, exc, url=False)})
     await session.commit()
     return page.redirect(f"{PREFIX}/webhooks", notice="merchant.notice.redelivered")
 
@@ -184,17 +196,36 @@ async def settings_page(page: ViewerPage) -> Response:
 
 @router.post("/settings/phones")
 async def set_phones(page: OwnerPage, session: DbSession) -> Response:
-    result = await forms.parse(PhonesForm, await page.request.form(), page.language)
+    form = await page.request.form()
+    result = await forms.parse(PhonesForm, form, page.language)
+    typed = str(form.get("phones") or "").strip()
     if result.value is None:
-        return await _settings_page(page, 422, errors=result.errors, values=result.values)
-    phones = [part.strip() for part in result.value.phones.replace(";", ",").split(",")]
+        errors = dict(result.errors)
+        if typed and "phones" in errors:  # typed, but no phone number fits in it (or too many do)
+            errors["phones"] = _phones_refused(page, typed)
+        return await _settings_page(page, 422, errors=errors, values=result.values)
+    phones = [part.strip() for part in re.split(r"[,;\n]", result.value.phones) if part.strip()]
     try:
         await merchants.set_notification_phones(
             session=session, merchant_id=viewer_of(page).merchant.id, phones=phones, actor=_actor(page),
             clock=get_runtime(page.request).clock,
         )  # fmt: skip
-    except KibetiError as exc:
+    except KibetiError:
         await session.rollback()
-        return await _settings_page(page, 422, errors={"phones": str(exc)}, values=result.values)
+        return await _settings_page(
+            page, 422, errors={"phones": _phones_refused(page, typed)}, values=result.values
+        )
     await session.commit()
     return page.redirect(f"{PREFIX}/settings", notice="merchant.notice.phones_saved")
+
+
+def _phones_refused(page: Page, typed: str) -> str:
+    """Which entry is not a Kenyan mobile number, or how many numbers fit, in the viewer's language
+    (core's reason is English)."""
+    parts = [part.strip() for part in re.split(r"[,;\n]", typed) if part.strip()]
+    for part in parts:
+        try:
+            normalize_phone(part)
+        except InvalidPhoneNumber:
+            return i18n.text("merchant.settings.bad_phone", page.language, phone=part[:40])
+    return i18n.text("merchant.settings.phone_count", page.language, max=merchants.MAX_NOTIFICATION_PHONES)
