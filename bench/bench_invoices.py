@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -33,10 +34,12 @@ from fastapi.responses import JSONResponse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import group_cpu_seconds, run_wrk, serve, stop
+from bench.common import group_cpu_seconds, leased_redis_db, run_wrk, serve, stop
 
 PG_ADMIN = os.environ.get("KIBETI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "redis://127.0.0.1:6379/13")
+# KIBETI_BENCH_REDIS, else a Redis database leased as the tests lease theirs (each server starts from a
+# FLUSHDB: a fixed index emptied a test run's database when both ran)
+REDIS_URL = os.environ.get("KIBETI_BENCH_REDIS", "")
 DB_NAME = "kibeti_bench_invoices"
 KEYS = 100
 CONNECTIONS = 32
@@ -160,14 +163,24 @@ def wait_ready(port: int, key: str) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
+def redis_db() -> contextlib.AbstractContextManager[str]:
+    """The Redis the servers use: KIBETI_BENCH_REDIS when set, else a leased test database."""
+    return contextlib.nullcontext(REDIS_URL) if REDIS_URL else leased_redis_db()
+
+
 def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[str, float]:
+    with redis_db() as redis_url:
+        return _measure_creation(seconds, workers, pool, redis_url)
+
+
+def _measure_creation(seconds: int, workers: int, pool: int, redis_url: str) -> dict[str, float]:
     url = asyncio.run(prepare_database())
     keys = asyncio.run(seed_merchant(url, KEYS))
     if pool:
         asyncio.run(fill_pool(url, pool))
     import redis
 
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "KIBETI_ENV": "test",
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "KIBETI_ENV": "test",
            "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
     scripts = []
     for run in ("warmup", "measured"):
@@ -181,7 +194,7 @@ def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[s
             ("floor", "bench.bench_invoices:bare", 8744),
             ("create", "webapp.main:app", 8742),
         ):
-            redis.Redis.from_url(REDIS_URL).flushdb()
+            redis.Redis.from_url(redis_url).flushdb()
             process = serve(target, port, workers, env)
             try:
                 wait_ready(port, keys[0])
