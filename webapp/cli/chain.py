@@ -191,11 +191,12 @@ def _amount(text: str, network: Network) -> Money:
 @click.option(
     "--amount", required=True, help="What the customer pays, in the asset, e.g. 10 (fees included)."
 )
-@click.option("--pin", prompt="Customer PIN", hide_input=True, help="Prompted (hidden) when not given.")
+@click.option("--pin", help="Asked (hidden) after the quote when not given.")
 @click.option("--yes", is_flag=True, help="Do not ask before sending.")
-def withdraw(phone: str, network: str, to_address: str, amount: str, pin: str, yes: bool) -> None:
+def withdraw(phone: str, network: str, to_address: str, amount: str, pin: str | None, yes: bool) -> None:
     """Withdraw a customer's crypto to an outside address: quote, confirm, PIN, then the signer sends
-    it and the ledger posts it (fees booked) after the network's confirmations."""
+    it and the ledger posts it (fees booked) after the network's confirmations. The PIN is asked
+    after the arguments are checked and the quote is shown (as USSD asks it), never before."""
     chosen = Network(network)
     paid = _amount(amount, chosen)
     try:
@@ -215,8 +216,9 @@ def withdraw(phone: str, network: str, to_address: str, amount: str, pin: str, y
             click.echo(withdrawal_quote_text(quote, address=to_address, network=chosen.label))
             if not yes and not click.confirm("Send it?", default=False):
                 return "Not sent."
+            entered = pin if pin is not None else click.prompt("Customer PIN", hide_input=True)
             receipt = await flows.confirm_withdraw(
-                customer_id=customer.id, quote_id=quote.id, address=to_address, pin=pin,
+                customer_id=customer.id, quote_id=quote.id, address=to_address, pin=entered,
                 idempotency_key=f"cli-withdraw-{secrets.token_hex(8)}",
             )  # fmt: skip
         except KibetiError as exc:

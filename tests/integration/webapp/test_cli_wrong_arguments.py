@@ -187,3 +187,19 @@ def test_a_ctr_for_an_unknown_customer_is_refused_by_name(env: dict[str, str]) -
 def test_a_malformed_expected_audit_head_names_the_option(env: dict[str, str]) -> None:
     line = _error(kibeti("audit", "verify", "--expect-head", "zzz", env=env), 2)
     assert "--expect-head" in line and "SEQ:HASH" in line
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--phone", "0712"), ("--amount", "ten"), ("--phone", "0800 000 000")]
+)
+def test_a_withdrawal_checks_its_arguments_before_asking_for_the_pin(
+    env: dict[str, str], flag: str, value: str
+) -> None:
+    """The customer's PIN was asked first (a prompt before any check), so a mistyped phone number or
+    amount was found only after the PIN was typed, or the command stopped at 'Aborted.' unattended."""
+    given = {"--phone": "0700000001", "--amount": "1", flag: value}
+    done = kibeti(
+        "chain", "withdraw", "--network", "erc20", "--to", "0x0000000000000000000000000000000000000001",
+        *(part for pair in given.items() for part in pair), env=env,
+    )  # fmt: skip
+    assert flag in _error(done, 2) and "Customer PIN" not in done.stdout + done.stderr
