@@ -221,14 +221,25 @@ def _midnight_nairobi(now: datetime) -> datetime:
 # requests an hour: serialising its claims costs nothing). The lock must be its own statement, before
 # the claim: a statement reads the rows committed when it started, so a lock taken inside the claim
 # would still sum without the claim it waited for. SQLite's BEGIN IMMEDIATE serialises claims already.
-# ($1 the shortcode's key, $2 the day's; pg_advisory_xact_lock(int, int))
-_DAILY_LOCK_SQL = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
+# A claim's transaction left open by a job that never comes back to it (RQ's job timeout abandons
+# the job's event loop with its connections, closed only when garbage-collected) would hold the lock,
+# and every claim of the shortcode would wait: the server ends such a transaction once it sits idle
+# for CLAIM_IDLE_TIMEOUT (SET LOCAL: this transaction only; a claim's is idle for milliseconds).
+# ($1 the shortcode's key, $2 the day's; pg_advisory_xact_lock(int, int); $3 the idle timeout)
+_DAILY_LOCK_SQL = """
+SELECT set_config('idle_in_transaction_session_timeout', $3, true), pg_advisory_xact_lock($1::int, $2::int)
+"""
+CLAIM_IDLE_TIMEOUT = "15s"
 
 
 def _daily_lock_keys(shortcode: str, now: datetime) -> list[int]:
     """The lock's two int4 keys: the shortcode's CRC-32 (signed) and the Nairobi day's ordinal."""
     crc = zlib.crc32(f"kibeti:payouts:daily-value:{shortcode}".encode())
     return [crc - (1 << 32) if crc >= 1 << 31 else crc, (now + NAIROBI_OFFSET).date().toordinal()]
+
+
+def _daily_lock_arguments(shortcode: str, now: datetime) -> list[Any]:
+    return [*_daily_lock_keys(shortcode, now), CLAIM_IDLE_TIMEOUT]
 
 
 class Statements(Protocol):
@@ -263,7 +274,7 @@ async def claim_at_once(
         row = await connection.fetchrow(_CLAIM_SQL, *arguments)
     else:
         async with connection.transaction():
-            await connection.execute(_DAILY_LOCK_SQL, *_daily_lock_keys(shortcode, now))
+            await connection.execute(_DAILY_LOCK_SQL, *_daily_lock_arguments(shortcode, now))
             row = await connection.fetchrow(_CLAIM_SQL, *arguments)
     return None if row is None else Payout(**dict(row))
 
@@ -284,7 +295,7 @@ async def claim_for_send(
     now = clock_of(session).now()
     if _is_postgres(session):
         if shortcode_daily_limit_minor is not None:
-            await run_on_session_connection(session, _DAILY_LOCK_SQL, _daily_lock_keys(shortcode, now))
+            await run_on_session_connection(session, _DAILY_LOCK_SQL, _daily_lock_arguments(shortcode, now))
         row = await run_on_session_connection(
             session, _CLAIM_SQL, _claim_arguments(payout_id, now, shortcode_daily_limit_minor)
         )

@@ -107,3 +107,28 @@ async def test_claims_of_another_day_or_shortcode_do_not_wait() -> None:
     assert service._daily_lock_keys(SHORTCODE, after)[1] == same[1] + 1
     assert service._daily_lock_keys("600001", before)[0] != same[0]
     assert all(-(2**31) <= key < 2**31 for key in same)
+
+
+async def test_a_claim_left_open_by_an_abandoned_job_gives_its_lock_up(
+    pg_session_factory: async_sessionmaker[AsyncSession], clean_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job interrupted inside its claim's transaction (its event loop abandoned, the connection
+    left open) would hold the (shortcode, day) lock: the server ends that transaction once idle for
+    CLAIM_IDLE_TIMEOUT, and the next claim goes through."""
+    monkeypatch.setattr(service, "CLAIM_IDLE_TIMEOUT", "1s")
+    first, _ = await _payouts(pg_session_factory)
+    dsn = clean_pg_url.replace("postgresql+asyncpg://", "postgresql://")
+    abandoned, claimer = await asyncpg.connect(dsn, ssl=False), await asyncpg.connect(dsn, ssl=False)
+    try:
+        now = datetime.now(UTC)
+        await abandoned.execute("BEGIN")
+        await abandoned.execute(service._DAILY_LOCK_SQL, *service._daily_lock_arguments(SHORTCODE, now))
+        claim = service.claim_at_once(
+            claimer, payout_id=first, now=now, shortcode_daily_limit_minor=LIMIT_MINOR, shortcode=SHORTCODE
+        )
+        # a bound on a wait that never ends without the timeout, not a measure of it
+        claimed = await asyncio.wait_for(claim, timeout=60)
+    finally:
+        await claimer.close()
+        abandoned.terminate()
+    assert claimed is not None and claimed.id == first
