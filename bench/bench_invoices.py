@@ -170,48 +170,44 @@ def redis_db() -> contextlib.AbstractContextManager[str]:
 
 def measure_creation(seconds: int, workers: int = 2, pool: int = 5000) -> dict[str, float]:
     with redis_db() as redis_url:
-        return _measure_creation(seconds, workers, pool, redis_url)
+        url = asyncio.run(prepare_database())
+        keys = asyncio.run(seed_merchant(url, KEYS))
+        if pool:
+            asyncio.run(fill_pool(url, pool))
+        import redis
 
-
-def _measure_creation(seconds: int, workers: int, pool: int, redis_url: str) -> dict[str, float]:
-    url = asyncio.run(prepare_database())
-    keys = asyncio.run(seed_merchant(url, KEYS))
-    if pool:
-        asyncio.run(fill_pool(url, pool))
-    import redis
-
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "KIBETI_ENV": "test",
-           "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
-    scripts = []
-    for run in ("warmup", "measured"):
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-            handle.write(WRK_SCRIPT % {"keys": ", ".join(f'"{k}"' for k in keys), "run": run})
-            scripts.append(Path(handle.name))
-    warmup, measured = scripts
-    out: dict[str, float] = {}
-    try:
-        for name, target, port in (
-            ("floor", "bench.bench_invoices:bare", 8744),
-            ("create", "webapp.main:app", 8742),
-        ):
-            redis.Redis.from_url(redis_url).flushdb()
-            process = serve(target, port, workers, env)
-            try:
-                wait_ready(port, keys[0])
-                run_wrk(port, warmup, 2, CONNECTIONS)  # warm-up: pools, caches
-                cpu_before = group_cpu_seconds(process.pid)
-                rps, p99, _command, requests = run_wrk(port, measured, seconds, CONNECTIONS)
-                out[f"{name}_rps"], out[f"{name}_p99"] = rps, p99
-                out[f"{name}_cpu_ms"] = (
-                    (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(requests, 1)
-                )
-            finally:
-                stop(process)
-    finally:
-        for script in scripts:
-            script.unlink()
-        asyncio.run(drop_database(DB_NAME))
-    return out
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "KIBETI_ENV": "test",
+               "AT_BASE_URL": "http://127.0.0.1:9"}  # fmt: skip
+        scripts = []
+        for run in ("warmup", "measured"):
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+                handle.write(WRK_SCRIPT % {"keys": ", ".join(f'"{k}"' for k in keys), "run": run})
+                scripts.append(Path(handle.name))
+        warmup, measured = scripts
+        out: dict[str, float] = {}
+        try:
+            for name, target, port in (
+                ("floor", "bench.bench_invoices:bare", 8744),
+                ("create", "webapp.main:app", 8742),
+            ):
+                redis.Redis.from_url(redis_url).flushdb()
+                process = serve(target, port, workers, env)
+                try:
+                    wait_ready(port, keys[0])
+                    run_wrk(port, warmup, 2, CONNECTIONS)  # warm-up: pools, caches
+                    cpu_before = group_cpu_seconds(process.pid)
+                    rps, p99, _command, requests = run_wrk(port, measured, seconds, CONNECTIONS)
+                    out[f"{name}_rps"], out[f"{name}_p99"] = rps, p99
+                    out[f"{name}_cpu_ms"] = (
+                        (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(requests, 1)
+                    )
+                finally:
+                    stop(process)
+        finally:
+            for script in scripts:
+                script.unlink()
+            asyncio.run(drop_database(DB_NAME))
+        return out
 
 
 # --- detection ---------------------------------------------------------------------------------
