@@ -40,12 +40,15 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (
     OpenLoop,
     Row,
+    busiest_share,
     group_cpu_seconds,
     leased_redis_db,
     percentile,
+    process_cpu_seconds,
     run_wrk,
     run_wrk_open_loop,
     serve,
+    serve_socket_per_worker,
     stop,
 )
 
@@ -404,13 +407,15 @@ def open_loop(port: int, rate: float, seconds: float, connections: int = SESSION
 
 
 def measure_floor_and_hop(
-    seconds: int, workers: int = 2, rounds: int = 1, redis_url: str = ""
+    seconds: int, workers: int = 2, rounds: int = 1, redis_url: str = "", *, shared_socket: bool = False
 ) -> dict[str, float]:
     """Floor and hop in the same run: wrk (closed loop, 100 connections) for requests/s and server CPU
-    per request, then open-loop load at half the floor's requests/s against the hop for its p99."""
+    per request, then open-loop load at half the floor's requests/s against the hop for its p99. Both
+    served as `kibeti serve --reuse-port` serves (a socket per worker); `shared_socket`: as uvicorn's
+    --workers does (one socket, connections to whichever worker accepts first)."""
     if not redis_url:
         with redis_db() as leased:
-            return measure_floor_and_hop(seconds, workers, rounds, leased)
+            return measure_floor_and_hop(seconds, workers, rounds, leased, shared_socket=shared_socket)
     url = db_url()
     asyncio.run(prepare_database())
     from webapp.schema import upgrade
@@ -430,7 +435,7 @@ def measure_floor_and_hop(
     try:
         for name, target, port in [server for _ in range(rounds) for server in servers]:  # alternating
             redis.Redis.from_url(redis_url).flushdb()
-            process = serve(target, port, workers, env)
+            process = (serve if shared_socket else serve_socket_per_worker)(target, port, workers, env)
             try:
                 wait_ready(port)
                 wait_settled(process.pid)
@@ -446,7 +451,9 @@ def measure_floor_and_hop(
                 out[f"{name}_wrk_p99"] = p99
                 if len(seen[name]) == rounds:  # the same arrivals at both: what the machine adds to a tail
                     rate = out["floor_rps"] / 2
+                    per_process = process_cpu_seconds(process.pid)
                     run = open_loop(port, rate, seconds)
+                    share = busiest_share(per_process, process_cpu_seconds(process.pid))
                     key = "open" if name == "hop" else "floor_open"
                     out[f"{key}_rate"], out[f"{key}_errors"] = rate, run.errors + run.unfinished
                     out[f"{key}_p50"], out[f"{key}_p99"] = (
@@ -455,6 +462,7 @@ def measure_floor_and_hop(
                     )
                     out[f"{key}_max"], out[f"{key}_lag_p99"] = max(run.latencies), run.lag_p99
                     out[f"{key}_generator_cpu"] = run.generator_cpu_seconds / seconds  # cores
+                    out[f"{key}_busiest_worker"] = share
             finally:
                 stop(process)
     finally:
@@ -485,7 +493,9 @@ def floor_rows(m: dict[str, float]) -> list[Row]:
     open_note = (
         f"p50 {m['open_p50']:.1f} ms vs {m['floor_open_p50']:.1f} ms, max {m['open_max']:.0f} vs "
         f"{m['floor_open_max']:.0f} ms, {m['open_errors']:.0f} errors or unanswered; wrk open loop, 100 "
-        f"connections: sent p99 {m['open_lag_p99']:.1f} ms after due, {m['open_generator_cpu']:.2f} of a core"
+        f"connections: sent p99 {m['open_lag_p99']:.1f} ms after due, {m['open_generator_cpu']:.2f} of a core; "
+        f"busiest worker's share of the workers' CPU {m['open_busiest_worker']:.2f} vs "
+        f"{m['floor_open_busiest_worker']:.2f}"
     )
     return [
         Row(figure="USSD balances hop requests/s (wrk, 100 connections)", value=m["hop_rps"], unit="/s",
@@ -529,6 +539,11 @@ def main() -> int:
         help="issue 20's rows instead: the hop against its I/O floor, closed loop, then open loop at half "
         "the floor's requests/s (what `make bench` runs; --seconds, --rounds and --workers apply)",
     )
+    parser.add_argument(
+        "--shared-socket",
+        action="store_true",
+        help="with --floor: serve as uvicorn --workers does (one socket for all workers), not a socket each",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
@@ -536,7 +551,7 @@ def main() -> int:
     if args.floor:
         from bench.common import table
 
-        m = measure_floor_and_hop(args.seconds, args.workers, args.rounds)
+        m = measure_floor_and_hop(args.seconds, args.workers, args.rounds, shared_socket=args.shared_socket)
         print(f"load average {m['load_start']:.2f} at start, {m['load_end']:.2f} at the end")
         print(table(floor_rows(m)))
         return 0

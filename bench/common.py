@@ -329,3 +329,43 @@ def run_wrk_open_loop(
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     shown = " ".join(command).replace(str(script), "open_loop.lua")
     return OpenLoop(latencies, errors, unfinished, percentile(lags, 0.99) if lags else 0.0, cpu, shown)
+
+
+def process_cpu_seconds(pgid: int) -> dict[int, float]:
+    """CPU time (user + system) so far of each live process of one process group, by pid: with
+    `group_cpu_seconds`'s sum, how the work fell on the uvicorn workers."""
+    found: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def busiest_share(before: dict[int, float], after: dict[int, float]) -> float:
+    """The busiest process's share of the CPU a group's processes used between two samples (0.5 for
+    two workers evenly loaded; a worker serving most connections alone queues while the other idles)."""
+    used = [after[pid] - before.get(pid, 0.0) for pid in after]
+    return max(used) / sum(used) if sum(used) > 0 else 0.0
+
+
+def serve_socket_per_worker(
+    target: str, port: int, workers: int, env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """`serve`, as `kibeti serve --reuse-port` serves (webapp.serving): each worker on a socket of its
+    own, so the kernel spreads the connections evenly instead of to whichever worker wakes first."""
+    command = [
+        str(ROOT / ".venv/bin/python"), "-m", "webapp.serving", target, "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--reuse-port",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import uvicorn
 
 from core.config import Settings, override_for_this_process
+from webapp import serving
 
 
 @click.command(name="serve")
@@ -20,7 +20,14 @@ from core.config import Settings, override_for_this_process
     type=click.IntRange(1, 64),
     help="Processes (production: with Redis).",
 )
-def cli(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Each worker listens on a socket of its own (SO_REUSEPORT): the kernel spreads connections "
+    "evenly over the workers. Set net.ipv4.tcp_migrate_req=1 so a worker's exit hands its queued "
+    "connections to the others.",
+)
+def cli(host: str, port: int, workers: int, reuse_port: bool) -> None:
     """Serve Kibeti over HTTP."""
     click.echo(f"Kibeti on http://{host}:{port}  (phone simulator: http://{host}:{port}/phone)", err=True)
     settings = Settings()
@@ -39,11 +46,12 @@ def cli(host: str, port: int, workers: int) -> None:
         override_for_this_process(pesapal_public_base_url=own)
     # uvicorn's own access log is neither JSON nor masked (callback paths carry secret tokens);
     # our middleware logs every request instead, with those paths cut short.
-    uvicorn.run(
+    serving.run(
         "webapp.main:app",
         host=host,
         port=port,
         workers=workers,
+        reuse_port=reuse_port,
         log_level="info",
         access_log=False,
         **proxy_options(settings),
