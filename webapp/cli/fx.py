@@ -167,9 +167,28 @@ def _run_override(work: Callable[[Runtime], Awaitable[str]]) -> None:
         raise click.ClickException(f"{exc} ({exc.code})") from exc
 
 
+def _check_pair(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Checked before the password and code are asked (a failed sign-in counts towards the lockout)."""
+    base, _, quote = value.upper().partition("/")
+    if (base, quote) not in fx_service.QUOTED_PAIRS:
+        names = ", ".join(f"{b}/{q}" for b, q in fx_service.QUOTED_PAIRS)
+        raise click.BadParameter(f"{value!r} is not a quoted pair: give one of {names}")
+    return value
+
+
+def _check_rate(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        rate = Decimal(value)
+    except ArithmeticError:
+        rate = Decimal(0)
+    if not rate.is_finite() or rate <= 0:
+        raise click.BadParameter(f"{value!r} is not a rate: give a positive number such as 129.50")
+    return value
+
+
 @override_group.command(name="propose")
-@click.argument("pair")
-@click.argument("rate")
+@click.argument("pair", callback=_check_pair)
+@click.argument("rate", callback=_check_rate)
 @click.option("--reason", required=True)
 @click.option("--minutes", type=int, default=60, show_default=True, help="how long it applies once approved")
 @STAFF_EMAIL

@@ -203,3 +203,24 @@ def test_a_withdrawal_checks_its_arguments_before_asking_for_the_pin(
         *(part for pair in given.items() for part in pair), env=env,
     )  # fmt: skip
     assert flag in _error(done, 2) and "Customer PIN" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("pair", "rate", "says"),
+    [
+        ("USDKES", "129.5", "give one of USD/KES"),
+        ("DOGE/KES", "129.5", "give one of USD/KES"),
+        ("USDT/KES", "abc", "give a positive number"),
+        ("USD/KES", "0", "give a positive number"),
+    ],
+)
+def test_a_manual_rate_is_checked_before_the_staff_password_is_asked(
+    env: dict[str, str], pair: str, rate: str, says: str
+) -> None:
+    """The password and code were asked (and a sign-in tried, which counts towards the lockout)
+    before 'USDKES' or 'abc' was found wrong."""
+    done = kibeti(
+        "fx", "override", "propose", pair, rate, "--reason", "x", "--email", "a@example.com", env=env
+    )
+    assert says in _error(done, 2)
+    assert "Password" not in done.stdout + done.stderr
