@@ -76,9 +76,9 @@ def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
     # many chats at once, each chat's updates in order (PTB's default is one update at a time)
-    application = (
-        builder.rate_limiter(ChatPacing()).concurrent_updates(PerChatOrder(states=rt.chat_states)).build()
-    )
+    processor = PerChatOrder(states=rt.chat_states)
+    application = builder.rate_limiter(ChatPacing()).concurrent_updates(processor).build()
+    processor.bind(application)  # an update queued in Redis by another process is handled here
     install_handlers(
         application, flows=CoreFlows(rt), links=TelegramLinks(rt), shortcode=settings.at_shortcode,
         states=rt.chat_states, now=rt.clock.now,

@@ -17,15 +17,34 @@ again: a Redis connection error or timeout there (a blip, a failover) is retried
 never gets through, the update is not handled (whether it was a first delivery is unknown, and a money
 step must never run twice): it is logged and counted (`telegram.update_unchecked`) and the user is told,
 in their Telegram language, to send it again.
+
+With Redis (production: several API processes behind one webhook, so one chat's updates can land on
+two of them) a chat's updates take turns across processes (`core.telegram.store.SharedTurns`): the
+check above also takes the chat's lease (one round trip still, when the chat is free). An update whose
+chat is held by another process, or by this one's earlier update, is queued in Redis behind the holder
+(scored by update_id), and the holder handles the queue before releasing the chat (`_hold`). The
+holder renews its lease while it works; one that died frees the chat after `store.LEASE_MS`, and the
+process that queued an update checks after each lease period whether it was taken, taking the chat
+itself when it is free (`_watching`). The check claims the update_id with the holder's token and marks
+it done after handling: a check whose answer was lost (Redis ran it, the client timed out) is asked
+again with the same token and gets the same answer, so the update is handled once, never dropped as a
+redelivery of itself. Order: this process's updates of one chat ask Redis in arrival order, and those
+queued are handled in the order they reached Redis (for updates of one chat that came to two processes,
+the order Telegram sent them in, unless one process took longer to ask than Telegram took to send the
+next: it is then handled after it, never dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import itertools
+import json
 import logging
-from collections.abc import Awaitable
-from typing import Any
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.exceptions
 from telegram import Update
@@ -34,7 +53,7 @@ from telegram.ext import BaseUpdateProcessor
 from channels.telegram import texts
 from channels.telegram.conversation import PREFETCHED, language_of
 from core import telemetry
-from core.telegram.store import ChatStateStore
+from core.telegram.store import BUSY, GO, HOLD, ChatStateStore, LeaseLost, SharedTurns
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +70,11 @@ RETRY_DELAYS = (0.1, 0.3, 1.0, 2.0)
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, TimeoutError)
 # Longest wait for the "send it again" reply (it goes through the bot's pacing, itself in Redis)
 TELL_SECONDS = 5.0
+# How many lease periods a process keeps checking that an update it queued behind another holder was
+# taken (a live holder drains the queue; these checks only matter when it died)
+WATCH_ROUNDS = 30
+
+T = TypeVar("T")
 
 
 def order_key(update: object) -> object:
@@ -64,6 +88,15 @@ def order_key(update: object) -> object:
         if chat is not None:
             return ("chat", chat.id)
     return ("other",)
+
+
+def _lane(key: object) -> tuple[str, int | None]:
+    """The chat's name in Redis, and the user whose state is read with its turn (None: no state)."""
+    if isinstance(key, tuple) and len(key) == 2:
+        if key[0] == "user":
+            return f"u{key[1]}", int(key[1])
+        return f"c{key[1]}", None
+    return "o", None
 
 
 class PerChatOrder(BaseUpdateProcessor):
@@ -88,14 +121,42 @@ class PerChatOrder(BaseUpdateProcessor):
         self.retry_delays = retry_delays
         self._slots: asyncio.Semaphore | None = None
         self._last: dict[object, asyncio.Event] = {}  # each user's latest update's "done"
+        # across processes (Redis): set by `bind`
+        self.turns = states if isinstance(states, SharedTurns) else None
+        self._handle: Callable[[object], Awaitable[Any]] | None = None
+        self._bot: Any = None
+        self._prefix = secrets.token_hex(6)  # this processor's tokens: <prefix>:<n>
+        self._tokens = itertools.count(1)
+        self._asked: dict[object, asyncio.Event] = {}  # each user's latest update's Redis decision
+        self._background: set[asyncio.Task[None]] = set()  # watchers and lease renewals
+
+    def bind(self, application: Any) -> None:
+        """The Application whose `process_update` handles an update taken from a chat's Redis queue
+        (and whose bot it is parsed for); until bound, updates are ordered within this process only."""
+        self._handle = application.process_update
+        self._bot = application.bot
 
     async def initialize(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
 
     async def shutdown(self) -> None:
-        return None
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self.turns is not None and self._handle is not None and isinstance(update, Update):
+            await self._shared_turn(update, coroutine, self.turns)
+        else:
+            await self._local_turn(update, coroutine)
+
+    def _slots_now(self) -> asyncio.Semaphore:
+        if self._slots is None:  # pragma: no cover - PTB initialises the processor on start
+            self._slots = asyncio.Semaphore(self.concurrency)
+        return self._slots
+
+    async def _local_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """One process's order (no Redis: the embedded default)."""
         key = order_key(update)
         before = self._last.get(key)
         done = self._last[key] = asyncio.Event()
@@ -103,11 +164,10 @@ class PerChatOrder(BaseUpdateProcessor):
         try:
             if before is not None:
                 await before.wait()
-            if self._slots is None:  # pragma: no cover - PTB initialises the processor on start
-                self._slots = asyncio.Semaphore(self.concurrency)
+            slots = self._slots_now()
             delays = iter(self.retry_delays)
             while True:
-                async with self._slots:
+                async with slots:
                     try:
                         first = await self._first_delivery(update, key)
                     except UNREACHABLE as exc:
@@ -131,6 +191,168 @@ class PerChatOrder(BaseUpdateProcessor):
             done.set()
             if self._last.get(key) is done:
                 del self._last[key]
+
+    async def _shared_turn(self, update: Update, coroutine: Awaitable[Any], turns: SharedTurns) -> None:
+        """The chat's turn across processes: begin (the fast path: the chat free, one round trip) or
+        queue behind its holder; handle, then the chat's queue, while holding its lease."""
+        key = order_key(update)
+        lane, user_id = _lane(key)
+        before = self._asked.get(key)
+        asked = self._asked[key] = asyncio.Event()
+        started = False
+        update_id = update.update_id
+        token = f"{self._prefix}:{next(self._tokens)}"
+        try:
+            if before is not None:  # this process's earlier update of the chat asks Redis first
+                await before.wait()
+            try:
+                outcome, state = await self._retried(
+                    lambda: turns.begin(update_id, lane, user_id, token), update_id
+                )
+                if outcome == BUSY:
+                    body = update.to_json()
+                    outcome = await self._retried(
+                        lambda: turns.enqueue(update_id, lane, token, body), update_id
+                    )
+                    if outcome == BUSY:
+                        self._spawn(self._watching(turns, update_id, lane, user_id, token, body))
+            except UNREACHABLE as exc:
+                asked.set()
+                await self._given_up(update, exc)
+                return
+            asked.set()
+            if outcome == GO:
+                started = True
+                await self._hold(turns, lane, user_id, token, first=(update_id, state, coroutine))
+            elif outcome == HOLD:
+                started = True
+                await self._hold(turns, lane, user_id, token, own=(update_id, coroutine))
+        finally:
+            if not started and inspect.iscoroutine(coroutine):  # a redelivery, queued, given up, cancelled
+                coroutine.close()
+            asked.set()
+            if self._asked.get(key) is asked:
+                del self._asked[key]
+
+    async def _hold(
+        self,
+        turns: SharedTurns,
+        lane: str,
+        user_id: int | None,
+        token: str,
+        *,
+        first: tuple[int, dict[str, Any] | None, Awaitable[Any]] | None = None,
+        own: tuple[int, Awaitable[Any]] | None = None,
+    ) -> None:
+        """Holding the chat's lease: handle `first` (claimed by begin), then each update the chat's
+        queue holds, in order, then release the chat. `own`: this task's update, queued
+        (handled from its coroutine when its turn comes, not parsed again)."""
+        renewal = _Renewal(self, turns, lane, token)
+        done: object = None
+        coroutine: Awaitable[Any] | None
+        try:
+            if first is not None:
+                done, state, coroutine = first
+                await self._handled(done, lane, user_id, state, coroutine)
+            while True:
+                try:
+                    turn = await self._retried(
+                        functools.partial(turns.next_turn, lane, user_id, token, done), done
+                    )
+                except LeaseLost:
+                    log.warning("telegram chat %s: its lease went to another holder (this one stalled)", lane)
+                    return
+                except UNREACHABLE as exc:
+                    log.error(
+                        "telegram chat %s: Redis unreachable marking update %s done (%s); the lease lapses "
+                        "and any queued updates are taken by the processes that queued them",
+                        lane, done, type(exc).__name__,
+                    )  # fmt: skip
+                    return
+                if turn is None:
+                    return
+                done = turn.update_id
+                if own is not None and str(own[0]) == turn.update_id:
+                    coroutine, own = own[1], None
+                else:
+                    coroutine = self._parsed(turn.update_id, turn.body)
+                await self._handled(done, lane, user_id, turn.state, coroutine)
+        finally:
+            renewal.stop()
+            if own is not None and inspect.iscoroutine(own[1]):  # never reached (taken as handled)
+                own[1].close()
+
+    def _parsed(self, update_id: object, body: str) -> Awaitable[Any] | None:
+        assert self._handle is not None  # _shared_turn runs only once bound
+        try:
+            update = Update.de_json(json.loads(body), self._bot)
+        except Exception:
+            log.error("telegram update %s from the chat's queue is not an Update: dropped", update_id)
+            return None
+        return self._handle(update)
+
+    async def _handled(
+        self,
+        update_id: object,
+        lane: str,
+        user_id: int | None,
+        state: dict[str, Any] | None,
+        coroutine: Awaitable[Any] | None,
+    ) -> None:
+        """One update, in one of the process's slots, with the state read for it."""
+        if coroutine is None:
+            return
+        async with self._slots_now():
+            if user_id is not None:
+                PREFETCHED.set((user_id, state))
+            try:
+                await coroutine
+            except Exception:  # PTB answers handler errors itself; the chat goes on regardless
+                log.exception("telegram update %s (chat %s) failed", update_id, lane)
+
+    async def _retried(self, call: Callable[[], Awaitable[T]], update_id: object) -> T:
+        """`call` again after each of `retry_delays` while Redis cannot be reached (the same arguments:
+        a call whose answer was lost gets the same answer)."""
+        delays = iter(self.retry_delays)
+        while True:
+            try:
+                return await call()
+            except UNREACHABLE as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    raise
+                log.warning(
+                    "telegram update %s: Redis unreachable at its turn (%s), retry in %ss",
+                    update_id, type(exc).__name__, delay,
+                )  # fmt: skip
+            await asyncio.sleep(delay)
+
+    async def _watching(
+        self, turns: SharedTurns, update_id: int, lane: str, user_id: int | None, token: str, body: str
+    ) -> None:
+        """An update queued behind another holder: after each lease period, check it was taken; if
+        the chat is free and it is still queued (the holder died), take the chat and drain it."""
+        for _ in range(WATCH_ROUNDS):
+            await asyncio.sleep(turns.lease_ms / 1000)
+            try:
+                outcome = await turns.enqueue(update_id, lane, token, body)
+            except UNREACHABLE as exc:
+                log.warning("telegram update %s: Redis unreachable checking its queue (%s)", update_id, exc)
+                continue
+            if outcome == HOLD:
+                await self._hold(turns, lane, user_id, token)
+                return
+            if outcome != BUSY:  # taken (handled, or being handled by the chat's holder)
+                return
+        log.warning(
+            "telegram update %s: still queued behind chat %s's holder; no longer watched", update_id, lane
+        )
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def _first_delivery(self, update: object, key: object) -> bool:
         """False for an update_id already acted on; the first time, the user's state comes with it."""
@@ -163,3 +385,34 @@ class PerChatOrder(BaseUpdateProcessor):
             log.warning(
                 "telegram update %s: could not tell the user to send it again", update_id, exc_info=True
             )
+
+
+class _Renewal:
+    """A holder's lease renewed every third of its length while it works (a timer, no task, until the
+    first renewal is due: most holders are done long before)."""
+
+    def __init__(self, order: PerChatOrder, turns: SharedTurns, lane: str, token: str) -> None:
+        self.order, self.turns, self.lane, self.token = order, turns, lane, token
+        self.period = turns.lease_ms / 3000
+        self.loop = asyncio.get_running_loop()
+        self.handle = self.loop.call_later(self.period, self._due)
+        self.task: asyncio.Task[None] | None = None
+        self.stopped = False
+
+    def _due(self) -> None:
+        self.task = self.order._spawn(self._renew())
+
+    async def _renew(self) -> None:
+        try:
+            held = await self.turns.renew(self.lane, self.token)
+        except UNREACHABLE as exc:
+            log.warning("telegram chat %s: lease not renewed, Redis unreachable (%s)", self.lane, exc)
+            held = True  # try again at the next period
+        if held and not self.stopped:
+            self.handle = self.loop.call_later(self.period, self._due)
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.handle.cancel()
+        if self.task is not None:
+            self.task.cancel()

@@ -5,13 +5,21 @@ The state is a small JSON object per Telegram user (the step and what it has gat
 amount, a quote id). It never holds a PIN or a code. Each write renews the expiry, so an abandoned
 conversation disappears after `TTL_SECONDS`. The same store remembers which update_ids were
 already acted on (a day), so a redelivered update is not acted on twice.
+
+In Redis it also gives each chat's updates their turns across processes (`SharedTurns`): a chat's
+lease (one holder at a time, any process), the chat's queue of updates that came while it was held,
+and each update_id's mark: claimed by a holder's token ("c:<token>", while it is handled) or done
+("d"). A holder that took an update (the script ran) and then lost Redis's answer asks again with the
+same token and gets the same answer, so such an update is handled once; an update claimed by a
+holder whose lease is gone (the process died while handling it) may be taken again.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 TTL_SECONDS = 30 * 60
 KEY_PREFIX = "kibeti:tg:chat:"
@@ -19,6 +27,19 @@ KEY_PREFIX = "kibeti:tg:chat:"
 UPDATE_SEEN_SECONDS = 24 * 60 * 60
 SEEN_PREFIX = "kibeti:tg:update:"
 MAX_SEEN_IN_MEMORY = 100_000
+# A chat's lease: held while one of its updates is handled, renewed by the holder (a third of it), so a
+# holder that died frees the chat after this long
+LEASE_MS = 10_000
+LEASE_PREFIX = "kibeti:tg:lease:"
+QUEUE_PREFIX = "kibeti:tg:queue:"  # a chat's queued update_ids (a sorted set, by update_id)
+BODIES_PREFIX = "kibeti:tg:bodies:"  # their JSON (a hash by update_id)
+ARRIVALS_PREFIX = "kibeti:tg:arrivals:"  # the chat's queue counter (its arrival order)
+QUEUE_SECONDS = UPDATE_SEEN_SECONDS  # a queue nobody drained (every holder died) is gone after a day
+# What `SharedTurns.begin` and `enqueue` answer
+REDELIVERY = 0  # acted on already, or being acted on by the chat's live holder: drop it
+GO = 1  # the update's turn: the caller holds the chat's lease and has claimed the update
+BUSY = 2  # (begin) the chat is held or has updates queued: enqueue it; (enqueue) queued behind the holder
+HOLD = 3  # (enqueue) queued, and the chat was free: the caller holds its lease now and drains the queue
 
 
 class ChatStateStore(Protocol):
@@ -36,6 +57,47 @@ class ChatStateStore(Protocol):
         self, update_id: int, user_id: int
     ) -> tuple[bool, dict[str, Any] | None]:
         """`first_delivery` and, the first time, `load(user_id)` (one round trip in Redis)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An update taken from a chat's queue by its holder: its JSON, and the user's state read with it."""
+
+    update_id: str  # as it came (Telegram's is an integer; a malformed update's may be anything)
+    body: str
+    state: dict[str, Any] | None
+
+
+class LeaseLost(Exception):
+    """The chat's lease is another holder's now (this one's expired): stop taking its updates."""
+
+
+@runtime_checkable
+class SharedTurns(Protocol):
+    """A chat's updates one at a time across processes, those queued in the order they reached Redis.
+    `lane` names the chat ("u<user id>", "c<chat id>", "o"); `user_id` is whose state is read (None:
+    none). Each call may be repeated with the same arguments after a lost answer (the same result)."""
+
+    lease_ms: int  # a holder renews its lease every third of this
+
+    async def begin(
+        self, update_id: int, lane: str, user_id: int | None, token: str
+    ) -> tuple[int, dict[str, Any] | None]:
+        """REDELIVERY, BUSY, or GO with the user's state (`token` now holds the chat)."""
+        ...
+
+    async def enqueue(self, update_id: int, lane: str, token: str, body: str) -> int:
+        """REDELIVERY, BUSY (queued), or HOLD (queued; `token` now holds the chat: drain it)."""
+        ...
+
+    async def next_turn(self, lane: str, user_id: int | None, token: str, done: object) -> Queued | None:
+        """Mark `done` handled, then claim the chat's next queued update (None: the queue is empty and
+        the chat released). Raises LeaseLost when another holder has the chat."""
+        ...
+
+    async def renew(self, lane: str, token: str) -> bool:
+        """Extend `token`'s lease (False: it is not the holder)."""
         ...
 
 
@@ -91,6 +153,89 @@ return {1, redis.call('GET', KEYS[2])}
 """
 
 
+# The redelivery check all three scripts share: an update_id done, or claimed by the chat's live holder
+# (another token), is not taken; one claimed by a token that no longer holds the lease (its process
+# died handling it) may be. `holder` is false when the chat is free.
+_SEEN_CHECK = """
+local seen = redis.call('GET', KEYS[1])
+local holder = redis.call('GET', KEYS[3])
+if seen and seen ~= 'c:' .. ARGV[1]
+   and (string.sub(seen, 1, 2) ~= 'c:' or string.sub(seen, 3) == holder) then
+  return {0}
+end
+"""
+# An update's turn, the fast path (one round trip when the chat is free): take the chat's lease, claim
+# the update_id and read the user's state. KEYS: the update's seen key, the user's state, the chat's
+# lease, the chat's queue; ARGV: token, lease ms, seen seconds. {0} redelivery, {2} busy, {1, state}.
+_BEGIN = (
+    _SEEN_CHECK
+    + """
+if holder ~= ARGV[1] and (holder or redis.call('EXISTS', KEYS[4]) == 1) then return {2} end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[1], 'c:' .. ARGV[1], 'EX', ARGV[3])
+return {1, redis.call('GET', KEYS[2])}
+"""
+)
+# Queue the update behind the chat's holder (its update_id in the queue, scored by the chat's arrival
+# counter: once, a repeat keeps its place; its JSON in the chat's bodies), or take the lease when the
+# chat is free. KEYS: the update's seen key, the chat's bodies, lease, queue, counter; ARGV: token,
+# lease ms, seen seconds, update_id, JSON, queue seconds.
+# {0} redelivery, {2} queued behind another holder, {3} queued and the lease taken.
+_ENQUEUE = (
+    _SEEN_CHECK
+    + """
+if redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5]) == 1 then
+  redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), ARGV[4])
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
+end
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+if holder and holder ~= ARGV[1] then return {2} end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+return {3}
+"""
+)
+# The holder's next turn: mark the update it handled done (and out of the queue), then claim the
+# queue's first update not done (skipped ones are redeliveries, dropped), renewing the lease; or,
+# the queue empty, release the chat. KEYS: the chat's lease, queue, bodies, the user's state; ARGV:
+# token, lease ms, seen seconds, seen key prefix, '1' when an update was handled, its update_id.
+# {-1} another holder has the chat, {0} released, {1, update_id, JSON, state}.
+_NEXT = """
+local holder = redis.call('GET', KEYS[1])
+if ARGV[5] == '1' then
+  local key = ARGV[4] .. ARGV[6]
+  if redis.call('GET', key) == 'c:' .. ARGV[1] then redis.call('SET', key, 'd', 'EX', ARGV[3]) end
+  if redis.call('ZREM', KEYS[2], ARGV[6]) == 1 then redis.call('HDEL', KEYS[3], ARGV[6]) end
+end
+if holder and holder ~= ARGV[1] then return {-1} end
+while true do
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #head == 0 then
+    if holder then redis.call('DEL', KEYS[1]) end
+    return {0}
+  end
+  local id = head[1]
+  local key = ARGV[4] .. id
+  local seen = redis.call('GET', key)
+  local body = redis.call('HGET', KEYS[3], id)
+  if body and (not seen or string.sub(seen, 1, 2) == 'c:') then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    redis.call('SET', key, 'c:' .. ARGV[1], 'EX', ARGV[3])
+    return {1, id, body, redis.call('GET', KEYS[4])}
+  end
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+end
+"""
+# KEYS: the chat's lease; ARGV: token, lease ms. 1 renewed, 0 not the holder.
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+NO_STATE_KEY = f"{KEY_PREFIX}none"  # a lane with no user: the scripts read this (never written) key
+
+
 def _parsed(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
@@ -104,10 +249,15 @@ def _parsed(raw: Any) -> dict[str, Any] | None:
 class RedisChatStates:
     """Conversations in Redis (`redis.asyncio.Redis`), shared by every API process."""
 
-    def __init__(self, redis: Any, ttl: int = TTL_SECONDS) -> None:
+    def __init__(self, redis: Any, ttl: int = TTL_SECONDS, lease_ms: int = LEASE_MS) -> None:
         self.redis = redis
         self.ttl = ttl
+        self.lease_ms = lease_ms
         self._first_and_load = redis.register_script(_FIRST_AND_LOAD)
+        self._begin = redis.register_script(_BEGIN)
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._next = redis.register_script(_NEXT)
+        self._renew = redis.register_script(_RENEW)
 
     async def load(self, user_id: int) -> dict[str, Any] | None:
         return _parsed(await self.redis.get(f"{KEY_PREFIX}{user_id}"))
@@ -129,6 +279,45 @@ class RedisChatStates:
         if not answer or not int(answer[0]):
             return False, None
         return True, _parsed(answer[1]) if len(answer) > 1 else None
+
+    def _keys(self, update_id: int, lane: str, user_id: int | None) -> list[str]:
+        state = NO_STATE_KEY if user_id is None else f"{KEY_PREFIX}{user_id}"
+        return [f"{SEEN_PREFIX}{update_id}", state, f"{LEASE_PREFIX}{lane}", f"{QUEUE_PREFIX}{lane}"]
+
+    def _bodies(self, lane: str) -> str:
+        return f"{BODIES_PREFIX}{lane}"
+
+    async def begin(
+        self, update_id: int, lane: str, user_id: int | None, token: str
+    ) -> tuple[int, dict[str, Any] | None]:
+        keys = self._keys(update_id, lane, user_id)
+        answer = await self._begin(keys=keys, args=[token, self.lease_ms, UPDATE_SEEN_SECONDS])
+        outcome = int(answer[0])
+        return outcome, _parsed(answer[1]) if outcome == GO and len(answer) > 1 else None
+
+    async def enqueue(self, update_id: int, lane: str, token: str, body: str) -> int:
+        keys = self._keys(update_id, lane, None)
+        keys[1] = self._bodies(lane)
+        keys.append(f"{ARRIVALS_PREFIX}{lane}")
+        args = [token, self.lease_ms, UPDATE_SEEN_SECONDS, str(update_id), body, QUEUE_SECONDS]
+        return int((await self._enqueue(keys=keys, args=args))[0])
+
+    async def next_turn(self, lane: str, user_id: int | None, token: str, done: object) -> Queued | None:
+        state = NO_STATE_KEY if user_id is None else f"{KEY_PREFIX}{user_id}"
+        keys = [f"{LEASE_PREFIX}{lane}", f"{QUEUE_PREFIX}{lane}", self._bodies(lane), state]
+        handled = ["0", ""] if done is None else ["1", str(done)]
+        args = [token, self.lease_ms, UPDATE_SEEN_SECONDS, SEEN_PREFIX, *handled]
+        answer = await self._next(keys=keys, args=args)
+        outcome = int(answer[0])
+        if outcome < 0:
+            raise LeaseLost(lane)
+        if outcome == 0:
+            return None
+        update_id, body = (x.decode() if isinstance(x, bytes) else str(x) for x in answer[1:3])
+        return Queued(update_id, body, _parsed(answer[3]) if len(answer) > 3 else None)
+
+    async def renew(self, lane: str, token: str) -> bool:
+        return bool(await self._renew(keys=[f"{LEASE_PREFIX}{lane}"], args=[token, self.lease_ms]))
 
 
 def build_chat_states(redis: Any | None) -> ChatStateStore:

@@ -3,12 +3,22 @@ the first delivery of an update_id gets the state, a redelivery gets nothing; Re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio
 
-from core.telegram.store import ChatStateStore, MemoryChatStates, RedisChatStates
+from core.telegram.store import (
+    BUSY,
+    GO,
+    HOLD,
+    REDELIVERY,
+    ChatStateStore,
+    LeaseLost,
+    MemoryChatStates,
+    RedisChatStates,
+)
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -34,3 +44,55 @@ async def test_first_delivery_comes_with_the_users_state_and_a_redelivery_with_n
     assert await store.first_delivery(103) is True
     assert await store.first_delivery_and_load(103, 7) == (False, None)
     assert await store.first_delivery_and_load(104, 8) == (True, None), "another user's state is not read"
+
+
+@pytest.fixture
+async def turns(redis_url: str) -> AsyncIterator[RedisChatStates]:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    yield RedisChatStates(client, lease_ms=200)
+    await client.aclose()
+
+
+async def test_a_turn_asked_again_with_its_token_is_the_same_turn_and_done_is_done_for_all(
+    turns: RedisChatStates,
+) -> None:
+    """The script ran and its answer was lost: the same token gets the same turn (not 'seen'); any
+    other token is a redelivery; once done, the same token too."""
+    await turns.save(7, {"state": "idle"})
+    assert await turns.begin(201, "u7", 7, "p:1") == (GO, {"state": "idle"})
+    assert await turns.begin(201, "u7", 7, "p:1") == (GO, {"state": "idle"}), "its own lost answer"
+    assert await turns.begin(201, "u7", 7, "q:1") == (REDELIVERY, None)
+    assert await turns.next_turn("u7", 7, "p:1", 201) is None  # done, chat released
+    assert await turns.next_turn("u7", 7, "p:1", 201) is None, "the release asked again"
+    assert await turns.begin(201, "u7", 7, "p:1") == (REDELIVERY, None)
+
+
+async def test_a_busy_chats_updates_queue_behind_its_holder_in_arrival_order(turns: RedisChatStates) -> None:
+    assert (await turns.begin(301, "u8", 8, "a:1"))[0] == GO
+    assert (await turns.begin(303, "u8", 8, "b:1"))[0] == BUSY
+    assert await turns.enqueue(303, "u8", "b:1", '{"update_id": 303}') == BUSY
+    assert await turns.enqueue(302, "u8", "b:2", '{"update_id": 302}') == BUSY
+    assert await turns.enqueue(301, "u8", "b:3", '{"update_id": 301}') == REDELIVERY, "the holder's own"
+    await turns.save(8, {"state": "sell.amount"})
+    first = await turns.next_turn("u8", 8, "a:1", 301)
+    assert first is not None and (first.update_id, first.body) == ("303", '{"update_id": 303}')
+    assert first.state == {"state": "sell.amount"}
+    again = await turns.next_turn("u8", 8, "a:1", 301)
+    assert again == first, "the next turn asked again is the same update"
+    second = await turns.next_turn("u8", 8, "a:1", 303)
+    assert second is not None and second.update_id == "302"
+    assert await turns.next_turn("u8", 8, "a:1", 302) is None
+    assert (await turns.begin(304, "u8", 8, "b:4"))[0] == GO, "released"
+
+
+async def test_an_update_claimed_by_a_holder_that_died_may_be_taken_again(turns: RedisChatStates) -> None:
+    assert (await turns.begin(401, "u9", 9, "dead:1"))[0] == GO
+    assert await turns.enqueue(402, "u9", "b:1", '{"update_id": 402}') == BUSY
+    await asyncio.sleep(0.3)  # its lease lapses (200 ms)
+    assert await turns.enqueue(402, "u9", "b:1", '{"update_id": 402}') == HOLD, "the queuer takes the chat"
+    queued = await turns.next_turn("u9", 9, "b:1", None)
+    assert queued is not None and queued.update_id == "402"
+    assert await turns.next_turn("u9", 9, "b:1", 402) is None
+    assert (await turns.begin(401, "u9", 9, "c:1"))[0] == GO, "its claimer died: a redelivery is taken"
+    with pytest.raises(LeaseLost):  # the old holder wakes up (it had stalled): not its chat any more
+        await turns.next_turn("u9", 9, "dead:1", 401)
