@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from channels.ussd import pins
 from channels.ussd.engine import Ctx, Screen, State
 from channels.ussd.screens import money
@@ -73,6 +75,9 @@ async def render_new_pin(ctx: Ctx) -> Screen:
 async def handle_new_pin(ctx: Ctx, value: str) -> str:
     if not pins.looks_like_pin(value):
         return ctx.fail("invalid_pin")
+    sealed = ctx.data.get("old_pin_sealed")
+    if sealed and hmac.compare_digest(pins.unseal(ctx.secret, ctx.session.session_id, sealed), value):
+        return ctx.fail("pin_same")  # "Your PIN has been changed" would not be true
     await ctx.flows.check_new_pin(phone=ctx.session.phone, pin=value)
     ctx.data["pin_digest"] = pins.digest(ctx.secret, ctx.session.session_id, value)
     return "account.confirm_pin"

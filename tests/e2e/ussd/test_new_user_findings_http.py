@@ -5,8 +5,9 @@ said "Invalid choice." in English only, above the bilingual question."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.e2e.ussd.conftest import AtPhone
+from tests.e2e.ussd.conftest import PIN, AtPhone, registered
 
 
 async def test_a_wrong_key_on_the_welcome_screen_is_answered_in_both_languages(
@@ -22,3 +23,20 @@ async def test_a_wrong_key_on_the_welcome_screen_is_answered_in_both_languages(
         assert screen.endswith(welcome.removeprefix("CON ")), (wrong, screen)
     swahili = await phone.hop("99*2")  # then a language: registration goes on in it
     assert "Weka jina lako kamili" in swahili, swahili
+
+
+@pytest.mark.parametrize(
+    ("language", "same"), [("1", "Choose a new PIN, not your current one."), ("2", "Chagua PIN mpya")]
+)
+async def test_a_new_pin_that_is_the_current_one_is_refused(
+    client: httpx.AsyncClient, language: str, same: str
+) -> None:
+    """Change PIN took the current PIN as the new one and said "Your PIN has been changed"."""
+    phone = await registered(client, "+254712300601", language)
+    await phone.menu("9", "1")
+    await phone.send(PIN)
+    refused = await phone.send(PIN)
+    assert refused.startswith(f"CON {same}"), refused
+    assert await phone.send("7391") != refused  # another PIN goes on to its confirmation
+    done = await phone.send("7391")
+    assert done.startswith("END ") and ("changed" in done or "imebadilishwa" in done), done
