@@ -14,6 +14,7 @@ from channels.ussd.states.common import con
 
 LANGUAGE_CHOICES = {"1": "en", "2": "sw"}
 NAME_MAX = 40
+NAME_MARKS = frozenset(" '-.\u2019")  # besides letters: spaces, apostrophes, hyphens, dots
 MIN_AGE_YEARS = 18  # as compliance requires (compliance.kyc.MIN_AGE_YEARS)
 
 
@@ -50,7 +51,9 @@ async def render_name(ctx: Ctx) -> Screen:
 
 async def handle_name(ctx: Ctx, value: str) -> str:
     name = " ".join(value.replace("*", " ").replace("#", " ").split())[:NAME_MAX]
-    if sum(c.isalpha() for c in name) < 2 or any(c.isdigit() for c in name):
+    # letters and spaces, as the error says (and the joins of real names: O'Brien, Kamau-Otieno, St.);
+    # no digits, symbols or emoji, which no ID carries and which would turn every SMS into UCS-2
+    if sum(c.isalpha() for c in name) < 2 or not all(c.isalpha() or c in NAME_MARKS for c in name):
         return ctx.fail("invalid_name")
     ctx.data["name"] = name
     return "reg.national_id"

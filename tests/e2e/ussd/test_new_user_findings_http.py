@@ -40,3 +40,14 @@ async def test_a_new_pin_that_is_the_current_one_is_refused(
     assert await phone.send("7391") != refused  # another PIN goes on to its confirmation
     done = await phone.send("7391")
     assert done.startswith("END ") and ("changed" in done or "imebadilishwa" in done), done
+
+
+async def test_a_name_is_letters_and_spaces_as_the_screen_says(client: httpx.AsyncClient) -> None:
+    """The error says "letters and spaces only", but an emoji or symbols were taken as a name."""
+    phone = AtPhone(client, "+254712300602")
+    for typed in ("Wanjiru 😀 Njeri", "Amina @ Home", "Otieno!!", "Baraka 2"):
+        screen = await phone.menu("1", typed)
+        assert screen.startswith("CON Enter your name: letters and spaces only"), (typed, screen)
+    for typed in ("José Müller", "O'Brien Kamau-Otieno", "Wanjiru  Njeri"):
+        screen = await phone.menu("1", typed)
+        assert screen.startswith("CON Enter your national ID number"), (typed, screen)
