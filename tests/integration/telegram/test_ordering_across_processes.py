@@ -18,8 +18,10 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
 from channels.telegram.bot import build_application
+from channels.telegram.ordering import PerChatOrder
 from core.config import Settings
 from core.runtime import Runtime
+from core.telegram.store import RedisChatStates
 from simulators.telegram_bot_api import DoubleServer
 from tests.integration.telegram.conftest import close_runtime
 from webapp.bootstrap import build_runtime
@@ -230,3 +232,56 @@ async def test_an_update_whose_turn_answer_was_lost_is_handled_once(
         await proxy.close()
     assert proxy.dropped == 1, "the proxy never dropped the answer: the test tested nothing"
     assert [u for u, _ in recorder.handled] == [update_id, update_id + 1, update_id + 2]
+
+
+async def test_a_chat_whose_holder_died_is_drained_by_the_process_that_queued_behind_it(
+    redis_client: Any, redis_url: str
+) -> None:
+    """Process A dies while handling the user's update (its lease neither released nor renewed); the
+    update B queued behind it is not lost: once A's lease lapses, B takes the chat and handles it."""
+    clients = [redis.asyncio.Redis.from_url(redis_url) for _ in range(2)]
+    a, b = (PerChatOrder(states=RedisChatStates(c, lease_ms=300)) for c in clients)
+    handled: list[int] = []
+
+    class Bound:
+        """What `bind` takes of an Application: its process_update and bot."""
+
+        bot = None
+
+        async def process_update(self, update: object) -> None:
+            assert isinstance(update, Update)
+            handled.append(update.update_id)
+
+    for processor in (a, b):
+        processor.bind(Bound())
+        await processor.initialize()
+    never = asyncio.Event()
+
+    async def dies() -> None:
+        await never.wait()
+
+    async def handled_by_b() -> None:
+        handled.append(9102)
+
+    try:
+        dying = asyncio.create_task(a.process_update(_update(9101), dies()))
+
+        async def a_holds() -> bool:
+            return bool(await redis_client.exists(f"kibeti:tg:lease:u{USER}"))
+
+        await _until("A to hold the chat", a_holds)
+        await b.process_update(_update(9102), handled_by_b())  # queued behind A
+        assert handled == []
+        dying.cancel()  # A dies mid-update
+        await asyncio.gather(dying, return_exceptions=True)
+
+        async def b_handled_it() -> bool:
+            return handled == [9102]
+
+        await _until("B to take the chat and handle the queued update", b_handled_it)
+    finally:
+        for processor in (a, b):
+            await processor.shutdown()
+        for client in clients:
+            await client.aclose()
+    assert not await redis_client.exists(f"kibeti:tg:lease:u{USER}"), "B released the chat"
