@@ -37,6 +37,10 @@ def test_the_ussd_benchmark_serves_the_real_app_beside_its_io_floor() -> None:
     bench_ussd = importlib.import_module("bench.bench_ussd")
     source = inspect.getsource(bench_ussd.measure_floor_and_hop)
     assert '"webapp.main:app"' in source and '"bench.bench_ussd:floor"' in source
+    # served as compose serves the api (kibeti serve --reuse-port: webapp.serving, a socket per worker)
+    assert "serve_socket_per_worker" in source
+    serving = inspect.getsource(importlib.import_module("bench.common").serve_socket_per_worker)
+    assert '"webapp.serving"' in serving and '"--reuse-port"' in serving
     floor_source = inspect.getsource(bench_ussd.floor_hop)
     # exactly the hop's I/O: one MGET, one PostgreSQL query, one SET
     assert floor_source.count("redis.mget(") == 1 and floor_source.count("pg.fetch(") == 1
