@@ -7,16 +7,20 @@ again in their language."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
+import redis.asyncio
 import redis.exceptions
 from prometheus_client import REGISTRY
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from telegram import Update
 
 from channels.telegram.ordering import PerChatOrder
 from core import telemetry
 from core.i18n import translate
-from core.telegram.store import MemoryChatStates
+from core.telegram.store import MemoryChatStates, RedisChatStates
 from tests.integration.telegram.test_ordering import _feed
 from webapp.observability.metrics import count_event
 
@@ -134,3 +138,40 @@ async def test_redis_never_answering_the_update_is_not_handled_counted_and_the_u
     ]
     assert translate("telegram.redis_unavailable", "sw") != translate("telegram.redis_unavailable", "en")
     assert not processor._last
+
+
+async def test_redis_down_at_a_chats_turn_across_processes_the_update_is_counted_and_the_user_told() -> None:
+    """The same with the Redis turn-taking (a bound processor, as in production): Redis refusing every
+    connection at the update's turn, the update is not handled, counted, and its user told."""
+    with socket.socket() as probe:  # a port nothing listens on: every connect is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = redis.asyncio.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+    processor = PerChatOrder(states=RedisChatStates(client), retry_delays=(0.01, 0.01))
+    handled: list[int] = []
+
+    class Bound:
+        bot = None
+
+        async def process_update(self, update: object) -> None:  # never reached: nothing is queued
+            handled.append(-1)
+
+    processor.bind(Bound())
+    await processor.initialize()
+    bot = RecordingBot()
+
+    async def handle(update_id: int) -> None:
+        handled.append(update_id)
+
+    before = _counted("ConnectionError")
+    previous = telemetry._sink
+    telemetry.install(count_event)
+    try:
+        await asyncio.wait_for(processor.process_update(_update(85, 44, bot, "sw"), handle(85)), 5)
+    finally:
+        telemetry.install(previous)
+        await processor.shutdown()
+        await client.aclose()
+    assert handled == [], "an update whose turn Redis never answered ran (it may be a redelivery)"
+    assert _counted("ConnectionError") == before + 1
+    assert bot.sent == [(44, translate("telegram.redis_unavailable", "sw"))]
