@@ -198,48 +198,36 @@ async def shortcode_sent_today(*, session: AsyncSession, now: datetime) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-# created -> submitted in one conditional statement (the common case: within M-Pesa's limits and
-# the shortcode's daily value); it returns what the send needs. No row: the full check below decides.
+# created -> submitted in one statement (the common case: within M-Pesa's limits and the shortcode's
+# daily value); it returns what the send needs. No row: the full check below decides. The claim is
+# kibeti_claim_payout() (payments_0008, PostgreSQL): under a daily value limit it first takes the
+# transaction-scoped advisory lock on (shortcode, Nairobi day), then sums today's payouts in a
+# statement of its own, so two claims never both pass the limit (Safaricom caps a shortcode at about
+# 200 requests an hour: serialising its claims costs nothing). The lock and the sum cannot be one SQL
+# statement: its snapshot predates the lock, and it would sum without the claim it waited for.
+# Autocommitted (claim_at_once), the lock lasts exactly as long as that one statement: no client
+# holds it while the server waits on it. In a session's transaction (claim_for_send) it is held until
+# the caller's commit or rollback; that transaction is ended by the server once it sits idle for
+# CLAIM_IDLE_TIMEOUT (a job abandoned inside it: RQ's job timeout leaves the event loop and its
+# connection open until garbage-collected). SQLite's BEGIN IMMEDIATE serialises claims already.
+# ($1 payout, $2 now, $3..$4 M-Pesa's limits, $5 daily limit or NULL, $6 Nairobi midnight, $7 the
+# statuses that count, $8..$9 the lock's keys, $10 the idle timeout or NULL)
 _CLAIM_SQL = """
-UPDATE payouts SET status = 'submitted', attempts = attempts + 1, submitted_at = $2, updated_at = $2
-WHERE id = $1 AND status = 'created' AND amount_minor BETWEEN $3 AND $4
-  AND ($5::bigint IS NULL OR amount_minor + (
-        SELECT coalesce(sum(amount_minor), 0) FROM payouts
-        WHERE submitted_at >= $6 AND status = ANY($7::text[])) <= $5)
-RETURNING id, kind, phone, receiver_kind, account_reference, amount_minor, status,
-          originator_conversation_id, remarks, attempts, hold_id, customer_id, merchant_id, submitted_at
+SELECT id, kind, phone, receiver_kind, account_reference, amount_minor, status,
+       originator_conversation_id, remarks, attempts, hold_id, customer_id, merchant_id, submitted_at
+FROM kibeti_claim_payout($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
+CLAIM_IDLE_TIMEOUT = "15s"
 
 
 def _midnight_nairobi(now: datetime) -> datetime:
     return (now + NAIROBI_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0) - NAIROBI_OFFSET
 
 
-# The shortcode's daily value is a sum over today's payouts, not a running-total row every claim would
-# queue on: claims under a daily value limit take this transaction-scoped lock on (shortcode, Nairobi
-# day) before the sum, so two claims never both pass it (Safaricom caps a shortcode at about 200
-# requests an hour: serialising its claims costs nothing). The lock must be its own statement, before
-# the claim: a statement reads the rows committed when it started, so a lock taken inside the claim
-# would still sum without the claim it waited for. SQLite's BEGIN IMMEDIATE serialises claims already.
-# A claim's transaction left open by a job that never comes back to it (RQ's job timeout abandons
-# the job's event loop with its connections, closed only when garbage-collected) would hold the lock,
-# and every claim of the shortcode would wait: the server ends such a transaction once it sits idle
-# for CLAIM_IDLE_TIMEOUT (SET LOCAL: this transaction only; a claim's is idle for milliseconds).
-# ($1 the shortcode's key, $2 the day's; pg_advisory_xact_lock(int, int); $3 the idle timeout)
-_DAILY_LOCK_SQL = """
-SELECT set_config('idle_in_transaction_session_timeout', $3, true), pg_advisory_xact_lock($1::int, $2::int)
-"""
-CLAIM_IDLE_TIMEOUT = "15s"
-
-
 def _daily_lock_keys(shortcode: str, now: datetime) -> list[int]:
     """The lock's two int4 keys: the shortcode's CRC-32 (signed) and the Nairobi day's ordinal."""
     crc = zlib.crc32(f"kibeti:payouts:daily-value:{shortcode}".encode())
     return [crc - (1 << 32) if crc >= 1 << 31 else crc, (now + NAIROBI_OFFSET).date().toordinal()]
-
-
-def _daily_lock_arguments(shortcode: str, now: datetime) -> list[Any]:
-    return [*_daily_lock_keys(shortcode, now), CLAIM_IDLE_TIMEOUT]
 
 
 class Statements(Protocol):
@@ -252,9 +240,13 @@ class Statements(Protocol):
     def transaction(self) -> Any: ...
 
 
-def _claim_arguments(payout_id: str, now: datetime, shortcode_daily_limit_minor: int | None) -> list[Any]:
+def _claim_arguments(
+    payout_id: str, now: datetime, shortcode_daily_limit_minor: int | None, shortcode: str, *, held: bool
+) -> list[Any]:
+    """_CLAIM_SQL's arguments; `held`: in a transaction the caller commits (the idle timeout set)."""
     return [payout_id, now, limits.B2C_MIN.minor, limits.TXN_MAX.minor, shortcode_daily_limit_minor,
-            _midnight_nairobi(now), [*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value]]  # fmt: skip
+            _midnight_nairobi(now), [*IN_FLIGHT_PAYOUT, PayoutStatus.SUCCEEDED.value],
+            *_daily_lock_keys(shortcode, now), CLAIM_IDLE_TIMEOUT if held else None]  # fmt: skip
 
 
 async def claim_at_once(
@@ -267,15 +259,10 @@ async def claim_at_once(
 ) -> Payout | None:
     """The usual claim (created -> submitted, within M-Pesa's limits and the shortcode's daily value)
     on PostgreSQL: the payout to send, committed as `submitted` (`submitted_at` = `now`), or None, and
-    then `claim_for_send` decides. One autocommitted statement; under a daily value limit, that
-    statement after the (shortcode, day) lock in one transaction (BEGIN, lock, claim, COMMIT)."""
-    arguments = _claim_arguments(payout_id, now, shortcode_daily_limit_minor)
-    if shortcode_daily_limit_minor is None:
-        row = await connection.fetchrow(_CLAIM_SQL, *arguments)
-    else:
-        async with connection.transaction():
-            await connection.execute(_DAILY_LOCK_SQL, *_daily_lock_arguments(shortcode, now))
-            row = await connection.fetchrow(_CLAIM_SQL, *arguments)
+    then `claim_for_send` decides. One autocommitted statement, the (shortcode, day) lock of a daily
+    value limit taken and released inside it (the connection must not be in a transaction)."""
+    arguments = _claim_arguments(payout_id, now, shortcode_daily_limit_minor, shortcode, held=False)
+    row = await connection.fetchrow(_CLAIM_SQL, *arguments)
     return None if row is None else Payout(**dict(row))
 
 
@@ -288,17 +275,14 @@ async def claim_for_send(
 ) -> Claim:
     """created -> submitted (send it); submitted from an earlier crashed run -> unknown (query first).
 
-    On PostgreSQL the usual claim is one conditional UPDATE ... RETURNING; whatever it does not
+    On PostgreSQL the usual claim is one statement (kibeti_claim_payout); whatever it does not
     match (another status, M-Pesa's limits, the daily value, no such payout) goes the full way.
-    Under a daily value limit the (shortcode, day) lock is taken first, held until the caller's
-    commit or rollback."""
+    Under a daily value limit that statement takes the (shortcode, day) lock first, held until the
+    caller's commit or rollback."""
     now = clock_of(session).now()
     if _is_postgres(session):
-        if shortcode_daily_limit_minor is not None:
-            await run_on_session_connection(session, _DAILY_LOCK_SQL, _daily_lock_arguments(shortcode, now))
-        row = await run_on_session_connection(
-            session, _CLAIM_SQL, _claim_arguments(payout_id, now, shortcode_daily_limit_minor)
-        )
+        arguments = _claim_arguments(payout_id, now, shortcode_daily_limit_minor, shortcode, held=True)
+        row = await run_on_session_connection(session, _CLAIM_SQL, arguments)
         if row is not None:
             return Claim(send=True, payout=Payout(**dict(row)))
     payout = await get_payout(session=session, payout_id=payout_id, lock=True)

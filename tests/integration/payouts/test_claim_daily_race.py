@@ -109,20 +109,85 @@ async def test_claims_of_another_day_or_shortcode_do_not_wait() -> None:
     assert all(-(2**31) <= key < 2**31 for key in same)
 
 
-async def test_a_claim_left_open_by_an_abandoned_job_gives_its_lock_up(
+class _Counted:
+    """A real asyncpg connection that counts what the claim sends through it."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.calls: list[str] = []
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        self.calls.append("fetchrow")
+        return await self.connection.fetchrow(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> Any:
+        self.calls.append("execute")
+        return await self.connection.execute(query, *args)
+
+    def transaction(self) -> Any:
+        self.calls.append("transaction")
+        return self.connection.transaction()
+
+
+# the advisory locks a backend holds or waits for, and whether it is inside a transaction
+_HELD = """
+SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1) AS locks,
+       (SELECT state FROM pg_stat_activity WHERE pid = $1) AS state
+"""
+
+
+async def test_the_fast_claim_is_one_statement_and_leaves_no_lock_held(
+    pg_session_factory: async_sessionmaker[AsyncSession], clean_pg_url: str
+) -> None:
+    """Under the daily value limit the fast claim is one autocommitted statement: the lock is taken
+    and released inside it, so a claimant that stalls after sending it (a frozen worker, a half-open
+    connection, a job abandoned by RQ's timeout) holds nothing. Its connection is idle, no advisory
+    lock held, and another claim on the shortcode goes through at once. (It was BEGIN, lock, claim,
+    COMMIT: a claimant stalled between them held every claim of the shortcode back.)"""
+    first, second = await _payouts(pg_session_factory)
+    dsn = clean_pg_url.replace("postgresql+asyncpg://", "postgresql://")
+    claimant, other, watch = [await asyncpg.connect(dsn, ssl=False) for _ in range(3)]
+    try:
+        counted = _Counted(claimant)
+        claimed = await service.claim_at_once(
+            counted, payout_id=first, now=datetime.now(UTC), shortcode_daily_limit_minor=LIMIT_MINOR,
+            shortcode=SHORTCODE,
+        )  # fmt: skip
+        assert claimed is not None and claimed.id == first and claimed.submitted_at is not None
+        assert counted.calls == ["fetchrow"]  # one round trip, no transaction block
+        # the claimant now stalls (never sends another byte): it holds no lock
+        held = await watch.fetchrow(_HELD, claimant.get_server_pid())
+        assert (held["locks"], held["state"]) == (0, "idle"), dict(held)
+        # the next claim takes the lock without waiting (lock_timeout: an error, not a hang), and
+        # sums with the first claim in: 3,000 + 1,500 is over the limit, so it waits as `created`
+        await other.execute("SET lock_timeout = '5s'")
+        assert await service.claim_at_once(
+            other, payout_id=second, now=datetime.now(UTC), shortcode_daily_limit_minor=LIMIT_MINOR,
+            shortcode=SHORTCODE,
+        ) is None  # fmt: skip
+    finally:
+        for connection in (claimant, other, watch):
+            await connection.close()
+
+
+async def test_a_session_claim_left_open_by_an_abandoned_job_gives_its_lock_up(
     pg_session_factory: async_sessionmaker[AsyncSession], clean_pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A job interrupted inside its claim's transaction (its event loop abandoned, the connection
-    left open) would hold the (shortcode, day) lock: the server ends that transaction once idle for
-    CLAIM_IDLE_TIMEOUT, and the next claim goes through."""
+    """The session way's claim (claim_for_send: the fallback when the fast claim does not match)
+    holds the (shortcode, day) lock until the caller's commit, and the fast claim waits for it: it
+    must, to sum with that claim in. A job interrupted inside that transaction (its event loop
+    abandoned, the connection left open) would hold the lock: the server ends the transaction once
+    idle for CLAIM_IDLE_TIMEOUT (15 s; 1 s here), its claim rolls back, and the fast claim goes
+    through."""
     monkeypatch.setattr(service, "CLAIM_IDLE_TIMEOUT", "1s")
-    first, _ = await _payouts(pg_session_factory)
+    first, second = await _payouts(pg_session_factory)
     dsn = clean_pg_url.replace("postgresql+asyncpg://", "postgresql://")
     abandoned, claimer = await asyncpg.connect(dsn, ssl=False), await asyncpg.connect(dsn, ssl=False)
     try:
         now = datetime.now(UTC)
         await abandoned.execute("BEGIN")
-        await abandoned.execute(service._DAILY_LOCK_SQL, *service._daily_lock_arguments(SHORTCODE, now))
+        session_claim = service._claim_arguments(second, now, LIMIT_MINOR, SHORTCODE, held=True)
+        assert await abandoned.fetchrow(service._CLAIM_SQL, *session_claim) is not None
         claim = service.claim_at_once(
             claimer, payout_id=first, now=now, shortcode_daily_limit_minor=LIMIT_MINOR, shortcode=SHORTCODE
         )
@@ -132,3 +197,5 @@ async def test_a_claim_left_open_by_an_abandoned_job_gives_its_lock_up(
         await claimer.close()
         abandoned.terminate()
     assert claimed is not None and claimed.id == first
+    async with pg_session_factory() as session:
+        assert (await service.get_payout(session=session, payout_id=second)).status == "created"

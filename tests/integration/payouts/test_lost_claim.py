@@ -30,7 +30,7 @@ from webapp.bootstrap import build_runtime
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 FREE_PORT = 0
-CLAIM = b"UPDATE payouts SET status = 'submitted'"  # the claim's statement (core.payments.service)
+CLAIM = b"FROM kibeti_claim_payout("  # the claim's statement (core.payments.service)
 
 
 def _through(url: str, port: int) -> str:
@@ -71,8 +71,8 @@ async def _sent_once(stack: Stack, relay: Relay, row: Payout) -> None:
 
 
 async def test_claim_committed_and_its_answer_lost_is_sent_at_once(stack: Stack, relay: Relay) -> None:
-    """The claim's transaction (daily value lock, claim) commits and the COMMIT's answer never comes
-    back: the worker finds the payout `submitted` at its own claim's time and sends it."""
+    """The claim's one autocommitted statement (daily value lock and claim) commits and its answer
+    never comes back: the worker finds the payout `submitted` at its own claim's time and sends it."""
     upstream = urlsplit(stack.pg_url)
     with LosingProxy(
         FREE_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=CLAIM, until_idle=True
@@ -85,12 +85,14 @@ async def test_claim_committed_and_its_answer_lost_is_sent_at_once(stack: Stack,
 
 
 async def test_claim_lost_before_its_commit_is_claimed_again(stack: Stack, relay: Relay) -> None:
-    """The connection drops inside the claim's transaction, before its COMMIT: nothing committed,
-    the payout is still `created`, and the worker claims it again and sends it once."""
+    """The connection drops as the claim's statement is sent, before the server ran it: nothing
+    committed, the payout is still `created`, and the worker claims it again and sends it once."""
     upstream = urlsplit(stack.pg_url)
-    with LosingProxy(FREE_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=CLAIM) as proxy:
+    with LosingProxy(
+        FREE_PORT, (upstream.hostname or "", upstream.port or 5432), trigger=CLAIM, before_commit=True
+    ) as proxy:
         row = await _claim_answer_lost(stack, relay, proxy, 921)
-    assert proxy.cuts == 1 and proxy.ready_status == "T", (proxy.kinds, proxy.ready_status)
+    assert proxy.cuts == 1 and proxy.kinds == [], (proxy.kinds, proxy.ready_status)
     await _sent_once(stack, relay, row)
 
 
