@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import telemetry
 from core.errors import KibetiError
@@ -132,6 +133,10 @@ return {0, 0, tonumber(freed[2]) + window - now}
 # so an outage costs one wait per process every few seconds, not one per request.
 REDIS_ANSWER_SECONDS = 0.25
 REDIS_RETRY_AFTER_DOWN_SECONDS = 5.0
+# A limit that raises (PIN, OTP, login, registration, checkout STK) gives Redis this long, connecting and
+# redis-py's own retries included, then raises redis' TimeoutError: a hung Redis (accepts, never answers)
+# fails the attempt in about a second, as a refused one does, well inside a USSD hop's ~15 s.
+REDIS_RAISE_AFTER_SECONDS = 1.0
 _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -143,7 +148,9 @@ class RedisRateLimiter:
     When Redis cannot be reached or does not answer in time, a limit marked `when_redis_down="local"`
     is checked by this process's own MemoryRateLimiter instead (the same limit, per process: a caller
     gets at most N per window from each process rather than an error), the outage logged and counted
-    (`ratelimit.redis_down`); other limits raise the Redis error, as they always did."""
+    (`ratelimit.redis_down`); other limits raise the Redis error, as they always did, within
+    REDIS_RAISE_AFTER_SECONDS (a silent Redis: redis' TimeoutError), logged (not counted in
+    `ratelimit.redis_down`, which counts the local fallback's decisions)."""
 
     def __init__(self, redis: Any, *, now: Callable[[], float] | None = None) -> None:
         self._now = now or time.time
@@ -159,7 +166,7 @@ class RedisRateLimiter:
 
     async def _check(self, limit: Limit, key: str, *, count: bool) -> Decision:
         if limit.when_redis_down == "raise":
-            return await self._ask_redis(limit, key, count=count)
+            return await self._ask_redis_or_raise(limit, key, count=count)
         if time.monotonic() < self._down_until:
             return await self._local.decide(limit, key, count=count)
         try:
@@ -170,6 +177,17 @@ class RedisRateLimiter:
             log.warning("rate_limiter_redis_down", limit=limit.name, error=type(exc).__name__)
             telemetry.count("ratelimit.redis_down", limit=limit.name)
             return await self._local.decide(limit, key, count=count)
+
+    async def _ask_redis_or_raise(self, limit: Limit, key: str, *, count: bool) -> Decision:
+        """Redis' answer, or its error within REDIS_RAISE_AFTER_SECONDS (fail closed, never hang)."""
+        try:
+            async with asyncio.timeout(REDIS_RAISE_AFTER_SECONDS):
+                return await self._ask_redis(limit, key, count=count)
+        except _REDIS_DOWN as exc:
+            log.warning("rate_limiter_redis_down_failed_closed", limit=limit.name, error=type(exc).__name__)
+            if isinstance(exc, RedisError) or not isinstance(exc, TimeoutError):
+                raise
+            raise RedisTimeoutError(f"Redis did not answer the {limit.name} rate limit in time") from exc
 
     async def _ask_redis(self, limit: Limit, key: str, *, count: bool) -> Decision:
         now_ms = int(self._now() * 1000)

@@ -56,6 +56,35 @@ JOB_HANDLERS: dict[str, tuple[str, tuple[str, ...]]] = {
 NOTIFIER_BY_CHANNEL = "channels.telegram.notifier.build"
 
 
+# The runtime's Redis clients (the async one: rate limits, USSD sessions, Telegram states and pacing, the
+# FX cache, health; the sync one: RQ enqueueing and job status) wait this long to connect and for each
+# answer (from_url's clients do not retry a command): a hung Redis (accepts, never answers) fails a
+# command in REDIS_SOCKET_TIMEOUT_SECONDS with redis' TimeoutError instead of never (redis-py's default:
+# no timeout), inside a USSD hop's ~15 s. None of their users blocks on Redis (no BLPOP/BRPOP,
+# pubsub or XREAD BLOCK: RQ workers dequeue on connections of their own, webapp.cli.worker and
+# payouts.worker); a blocking command on these clients would need a client of its own.
+REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
+
+
+def async_redis_client(url: str) -> redis.asyncio.Redis:
+    """The runtime's shared asyncio Redis client (bounded waits, see REDIS_SOCKET_TIMEOUT_SECONDS)."""
+    client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+    )
+    return client
+
+
+def queue_redis_client(url: str) -> redis.Redis:
+    """The sync client RQJobQueue enqueues with (bounded waits, as `async_redis_client`)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+    )
+
+
 # What a process needs beyond the ports: web processes also serve USSD (the engine is built here).
 ProcessKind = Literal["web", "worker", "scheduler", "cli"]
 
@@ -135,8 +164,8 @@ def build_runtime(
     queue: RQJobQueue | InProcessJobQueue
     async_redis = None
     if settings.redis_url:
-        queue = RQJobQueue(redis.Redis.from_url(settings.redis_url))
-        async_redis = redis.asyncio.Redis.from_url(settings.redis_url)
+        queue = RQJobQueue(queue_redis_client(settings.redis_url))
+        async_redis = async_redis_client(settings.redis_url)
     else:
         queue = InProcessJobQueue()
     clock = SystemClock()
