@@ -42,10 +42,12 @@ def _run(connection: Connection) -> None:
 
 async def _run_async(url: str) -> None:
     engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:  # a failed migration too: its connection is closed, not left to the garbage collector
+        await engine.dispose()
 
 
 existing = config.attributes.get("connection")

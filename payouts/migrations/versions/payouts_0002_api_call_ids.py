@@ -23,10 +23,14 @@ INDEX = "ix_mpesa_api_calls_call_id"
 
 def upgrade() -> None:
     # NULL for the rows written before: a unique index allows any number of them
-    op.add_column("mpesa_api_calls", sa.Column("call_id", sa.String(length=32), nullable=True))
     if op.get_context().dialect.name != "postgresql":
+        op.add_column("mpesa_api_calls", sa.Column("call_id", sa.String(length=32), nullable=True))
         op.create_index(op.f(INDEX), "mpesa_api_calls", ["call_id"], unique=True)
         return
+    # IF NOT EXISTS: the autocommit block below commits the column before the index is built, and
+    # alembic_version moves only once the build is done; a build that failed or was cancelled leaves
+    # the column, and the upgrade run again must go on from there
+    op.execute("ALTER TABLE mpesa_api_calls ADD COLUMN IF NOT EXISTS call_id VARCHAR(32)")
     with op.get_context().autocommit_block():  # commits the column first: CONCURRENTLY needs it
         _drop_if_invalid(INDEX)
         op.create_index(

@@ -107,3 +107,48 @@ async def test_the_index_is_built_without_blocking_writes(
     finally:
         for connection in (worker, writer, watch):
             await connection.close()
+
+
+async def test_a_cancelled_build_of_the_call_id_index_is_retried_by_upgrading_again(
+    private_db: tuple[str, str],
+) -> None:
+    """payouts_0002's column is committed before its index is built (CONCURRENTLY needs its own
+    transactions) while alembic_version stays at payouts_0001 until the build is done: a build that
+    is cancelled (or fails) leaves the column, and `kibeti db upgrade` run again goes on from there
+    (it failed with DuplicateColumnError: ADD COLUMN without IF NOT EXISTS)."""
+    url, dsn = private_db
+    config = alembic_config(url)
+    await asyncio.to_thread(command.downgrade, config, "payouts_0001")
+    worker, watch = [await asyncpg.connect(dsn, ssl=False) for _ in range(2)]
+    index = "ix_mpesa_api_calls_call_id"
+    try:
+        # a worker's transaction holding a snapshot: the build waits for it
+        open_transaction = worker.transaction(isolation="repeatable_read")
+        await open_transaction.start()
+        await worker.execute("DELETE FROM payouts WHERE false")
+        migrating = asyncio.ensure_future(asyncio.to_thread(upgrade, url, "payouts_0002"))
+        query = await _until_waiting(watch, migrating, "the index build")
+        assert "CONCURRENTLY" in query.upper() and index in query, query
+        [build] = await watch.fetch(_LOCK_WAITS)
+        assert await watch.fetchval("SELECT pg_cancel_backend($1)", build["pid"])
+        with pytest.raises(Exception, match="cancel"):
+            await migrating
+        await open_transaction.commit()
+        # the column committed, the index left invalid, the version not moved
+        assert await watch.fetchval(_VALID, index) is False
+        versions = {
+            row["version_num"] for row in await watch.fetch("SELECT version_num FROM alembic_version")
+        }
+        assert "payouts_0001" in versions and "payouts_0002" not in versions, versions
+        column = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'mpesa_api_calls' AND column_name = 'call_id'"
+        assert await watch.fetchval(column) == 1
+        await asyncio.to_thread(upgrade, url)  # run again: goes on from there
+        assert await watch.fetchval(_VALID, index) is True
+        versions = {
+            row["version_num"] for row in await watch.fetch("SELECT version_num FROM alembic_version")
+        }
+        assert "payouts_0002" in versions, versions
+        assert await watch.fetchval(column) == 1
+    finally:
+        for connection in (worker, watch):
+            await connection.close()
