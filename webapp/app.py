@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 
 from core import runtime as runtime_module
 from core.runtime import Runtime
-from webapp import api, docs
+from webapp import api, docs, route_index
 from webapp.bootstrap import build_runtime, wire_job_handlers, wire_web
 from webapp.observability.metrics import MetricsMiddleware
 from webapp.queues import InProcessJobQueue
@@ -108,6 +108,7 @@ def create_app(
     async def home() -> str:
         return _HOME
 
+    route_index.install(app)  # a request is matched only against the routes its first segment allows
     return app
 
 
