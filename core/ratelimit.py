@@ -69,6 +69,21 @@ class RateLimited(KibetiError):
         self.values = {"minutes": max(1, math.ceil(retry_after / 60))}
 
 
+class RateLimiterUnavailable(KibetiError):
+    """A limit that fails closed could not be checked: Redis refused, failed or did not answer in time
+    (the Redis error is its __cause__). Every channel says the service is busy, try again shortly
+    (`error.service_unavailable`); HTTP answers 503 with Retry-After, never a 500."""
+
+    code = "service_unavailable"
+    http_status = 503
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(f"the {limit} rate limit cannot be checked (Redis unavailable)")
+        self.limit = limit
+        self.missing = f"rate limiter ({limit})"  # what USSD's service-unavailable log line names
+        self.retry_after = RETRY_AFTER_UNAVAILABLE_SECONDS
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -134,9 +149,11 @@ return {0, 0, tonumber(freed[2]) + window - now}
 REDIS_ANSWER_SECONDS = 0.25
 REDIS_RETRY_AFTER_DOWN_SECONDS = 5.0
 # A limit that raises (PIN, OTP, login, registration, checkout STK) gives Redis this long, connecting and
-# redis-py's own retries included, then raises redis' TimeoutError: a hung Redis (accepts, never answers)
-# fails the attempt in about a second, as a refused one does, well inside a USSD hop's ~15 s.
+# redis-py's own retries included, then raises RateLimiterUnavailable (from redis' error): a hung Redis
+# (accepts, never answers) fails the attempt in about a second, as a refused one does, well inside a USSD
+# hop's ~15 s. The customer is asked to try again in a minute (HTTP: Retry-After).
 REDIS_RAISE_AFTER_SECONDS = 1.0
+RETRY_AFTER_UNAVAILABLE_SECONDS = 60
 _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -148,8 +165,9 @@ class RedisRateLimiter:
     When Redis cannot be reached or does not answer in time, a limit marked `when_redis_down="local"`
     is checked by this process's own MemoryRateLimiter instead (the same limit, per process: a caller
     gets at most N per window from each process rather than an error), the outage logged and counted
-    (`ratelimit.redis_down`); other limits raise the Redis error, as they always did, within
-    REDIS_RAISE_AFTER_SECONDS (a silent Redis: redis' TimeoutError), logged (not counted in
+    (`ratelimit.redis_down`); other limits raise RateLimiterUnavailable (a KibetiError: every channel
+    answers "service unavailable, try again" in the user's language, HTTP 503) from the Redis error within
+    REDIS_RAISE_AFTER_SECONDS (a silent Redis: from redis' TimeoutError), logged once (not counted in
     `ratelimit.redis_down`, which counts the local fallback's decisions)."""
 
     def __init__(self, redis: Any, *, now: Callable[[], float] | None = None) -> None:
@@ -179,15 +197,18 @@ class RedisRateLimiter:
             return await self._local.decide(limit, key, count=count)
 
     async def _ask_redis_or_raise(self, limit: Limit, key: str, *, count: bool) -> Decision:
-        """Redis' answer, or its error within REDIS_RAISE_AFTER_SECONDS (fail closed, never hang)."""
+        """Redis' answer, or RateLimiterUnavailable within REDIS_RAISE_AFTER_SECONDS (fail closed, never
+        hang), chained from redis' error (a silent Redis: redis' TimeoutError)."""
         try:
             async with asyncio.timeout(REDIS_RAISE_AFTER_SECONDS):
                 return await self._ask_redis(limit, key, count=count)
         except _REDIS_DOWN as exc:
             log.warning("rate_limiter_redis_down_failed_closed", limit=limit.name, error=type(exc).__name__)
-            if isinstance(exc, RedisError) or not isinstance(exc, TimeoutError):
-                raise
-            raise RedisTimeoutError(f"Redis did not answer the {limit.name} rate limit in time") from exc
+            cause: BaseException = exc
+            if not isinstance(exc, RedisError) and isinstance(exc, TimeoutError):
+                cause = RedisTimeoutError(f"Redis did not answer the {limit.name} rate limit in time")
+                cause.__cause__ = exc
+            raise RateLimiterUnavailable(limit.name) from cause
 
     async def _ask_redis(self, limit: Limit, key: str, *, count: bool) -> Decision:
         now_ms = int(self._now() * 1000)

@@ -36,7 +36,7 @@ from core.invoices.errors import InvoiceNotPayable, UnknownInvoice
 from core.invoices.service import InvoiceView, MethodView
 from core.invoices.types import InvoiceStatus
 from core.money import Asset, Money
-from core.ratelimit import Limit
+from core.ratelimit import Limit, RateLimiterUnavailable
 from webapp.checkout.qr import qr_svg
 from webapp.checkout.uris import payment_uri
 from webapp.deps_auth import DbSession, get_rate_limiter, get_runtime
@@ -273,7 +273,14 @@ async def pay_with_mpesa(invoice_id: str, request: Request, session: DbSession) 
         return _render(
             request, view, language, status=409, error="checkout.mpesa.not_payable", phone=raw_phone
         )
-    decision = await get_rate_limiter(runtime).hit(MPESA_PER_INVOICE, f"invoice:{view.public_id}")
+    try:
+        decision = await get_rate_limiter(runtime).hit(MPESA_PER_INVOICE, f"invoice:{view.public_id}")
+    except RateLimiterUnavailable as exc:  # Redis down: no push unlimited; the buyer tries again shortly
+        busy = _render(
+            request, view, language, status=503, error="error.service_unavailable", phone=raw_phone
+        )
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
     if not decision.allowed:
         return _render(request, view, language, status=429, error="checkout.mpesa.too_many", phone=raw_phone)
     window = int(runtime.clock.now().timestamp()) // STK_WINDOW_SECONDS

@@ -65,6 +65,19 @@ def _code_refusal(exc: KibetiError, language: str, shortcode: str) -> str:
     return refusal(exc, language, shortcode)
 
 
+def _status(exc: KibetiError) -> int:
+    """422 for a refusal; 503 when a part is unavailable (the rate limits' Redis): try again later."""
+    return 503 if exc.http_status == 503 else 422
+
+
+def _refused(exc: KibetiError, response: Response) -> Response:
+    """The refusal page, with Retry-After when the error says when to come back (a 503)."""
+    retry_after = getattr(exc, "retry_after", None)
+    if exc.http_status == 503 and retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _shortcode(page: Page) -> str:
     return get_runtime(page.request).settings.at_shortcode
 
@@ -99,8 +112,17 @@ async def request_code(page: PublicPage) -> Response:
         )
     except KibetiError as exc:
         errors = {"phone": refusal(exc, page.language, _shortcode(page))}
-        return render(
-            page, "app/sign_in.html", 422, step="phone", errors=errors, values=result.values, message=""
+        return _refused(
+            exc,
+            render(
+                page,
+                "app/sign_in.html",
+                _status(exc),
+                step="phone",
+                errors=errors,
+                values=result.values,
+                message="",
+            ),
         )
     return render(
         page,
@@ -128,8 +150,17 @@ async def check_code(page: PublicPage) -> Response:
         )
     except KibetiError as exc:
         errors = {"otp": _code_refusal(exc, page.language, _shortcode(page))}
-        return render(
-            page, "app/sign_in.html", 422, step="code", errors=errors, values=result.values, message=""
+        return _refused(
+            exc,
+            render(
+                page,
+                "app/sign_in.html",
+                _status(exc),
+                step="code",
+                errors=errors,
+                values=result.values,
+                message="",
+            ),
         )
     page.start_session(customer.device_id)
     page.set_language(customer.language)

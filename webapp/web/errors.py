@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.config import Settings
+from core.errors import KibetiError
+from core.i18n.catalog import has
 from webapp.deps_auth import get_runtime
 from webapp.web import sessions
 from webapp.web.portal import Portal, SignInRequired, WebError
@@ -86,6 +88,17 @@ def error_page(portal: Portal | None, status: int, code: str, language: str, **v
     return HTMLResponse(html, status_code=status)
 
 
+def _unavailable_page(portal: Portal, exc: KibetiError, language: str) -> HTMLResponse:
+    """A domain error a page did not handle that says the service is unavailable (503): its text in
+    the user's language, with Retry-After when it says when to come back; never the 500 page."""
+    code = f"error.{exc.code}" if has(f"error.{exc.code}") else "error.service_unavailable"
+    response = error_page(portal, 503, code, language)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def install(app: FastAPI, portals: Sequence[Portal], *, static_prefix: str) -> None:
     """Register the portals' error handling on `app`, in front of the JSON handlers."""
     prefixes = tuple(p.prefix for p in portals)
@@ -116,10 +129,12 @@ def install(app: FastAPI, portals: Sequence[Portal], *, static_prefix: str) -> N
     def wrap(fallback: Handler) -> Handler:
         async def handler(request: Request, exc: Exception) -> Response:
             portal = portal_of(request.url.path)
-            if portal is None:
+            if portal is None or (isinstance(exc, KibetiError) and exc.http_status != 503):
                 answer = fallback(request, exc)
                 found: Response = await answer if inspect.isawaitable(answer) else answer
                 return found
+            if isinstance(exc, KibetiError):  # a part is unavailable (Redis for a limit): try again
+                return _unavailable_page(portal, exc, language_of(request))
             if isinstance(exc, StarletteHTTPException):
                 status = exc.status_code
             elif isinstance(exc, RequestValidationError):
@@ -135,7 +150,7 @@ def install(app: FastAPI, portals: Sequence[Portal], *, static_prefix: str) -> N
 
         return handler
 
-    for exc_class in (StarletteHTTPException, RequestValidationError, Exception):
+    for exc_class in (StarletteHTTPException, RequestValidationError, KibetiError, Exception):
         previous = app.exception_handlers.get(exc_class)
         if previous is not None:
             app.add_exception_handler(exc_class, wrap(previous))

@@ -22,7 +22,7 @@ from core import telemetry
 from core.auth import api_keys
 from core.clock import FixedClock
 from core.merchants import service as merchants
-from core.ratelimit import API_KEY_REQUESTS, Limit, RedisRateLimiter, subject_key
+from core.ratelimit import API_KEY_REQUESTS, Limit, RateLimiterUnavailable, RedisRateLimiter, subject_key
 from tests.integration.identity.api_helpers import api_client, make_runtime
 from webapp.merchant_auth import FAILED_KEYS_PER_IP, MerchantPrincipal, merchant_api_router, require_scope
 from webapp.observability.metrics import count_event
@@ -263,11 +263,14 @@ async def test_a_silent_redis_is_waited_for_briefly_then_the_process_decides() -
 
 
 async def test_redis_down_a_limit_that_raises_still_raises() -> None:
-    """PIN, OTP and login limits keep their behaviour: the Redis error reaches the caller."""
+    """PIN, OTP and login limits fail closed: RateLimiterUnavailable (service_unavailable, 503), from
+    the Redis error."""
     redis = _dead_redis()
     try:
-        with pytest.raises(RedisConnectionError):
+        with pytest.raises(RateLimiterUnavailable) as raised:
             await RedisRateLimiter(redis).hit(Limit("pin", 3, 60), "phone:x")
+        assert isinstance(raised.value.__cause__, RedisConnectionError)
+        assert raised.value.code == "service_unavailable" and raised.value.http_status == 503
     finally:
         await redis.aclose()
 
