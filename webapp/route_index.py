@@ -22,28 +22,26 @@ from fastapi.routing import APIRoute, APIRouter
 from starlette.routing import BaseRoute, Host, Mount
 from starlette.types import Receive, Scope, Send
 
-DEPTH = 2  # "/api/v1/...": the merchant API is not matched against the /api/staff routers
-
 
 def path_key(path: str) -> tuple[str, ...] | None:
-    """A request path's first DEPTH segments, up to the first empty one ("/api/v1/x" -> ("api", "v1"),
+    """A request path's first two segments, up to the first empty one ("/api/v1/x" -> ("api", "v1"),
     "/app/" -> ("app",), "/" -> ()); None when the path does not start with "/". The redirect_slashes
     variant of a path (a trailing slash added or removed) has the same key."""
-    if not path.startswith("/"):
+    if path[:1] != "/":
         return None
-    key: list[str] = []
-    for segment in path.split("/", DEPTH + 1)[1 : DEPTH + 1]:
-        if not segment:
-            break
-        key.append(segment)
-    return tuple(key)
+    first, _, rest = path[1:].partition("/")  # (partition, not split: this runs for every request)
+    if not first:
+        return ()
+    second = rest.partition("/")[0]
+    return (first, second) if second else (first,)
 
 
 def route_prefix(path: str) -> tuple[str, ...]:
-    """The literal segments a route's path starts with (up to DEPTH, a parameter or an empty segment):
+    """The literal segments a route's path starts with (up to two, as path_key: "/api/v1/..." is not
+    matched against the /api/staff routers; up to a parameter or an empty segment):
     a path the route matches has exactly these first segments. () for "/" or "/{anything}"."""
     prefix: list[str] = []
-    for segment in path.split("/", DEPTH + 1)[1 : DEPTH + 1]:
+    for segment in path.split("/", 3)[1:3]:
         if not segment or "{" in segment:
             break
         prefix.append(segment)

@@ -160,3 +160,9 @@ def test_the_app_answers_as_without_the_index(monkeypatch: pytest.MonkeyPatch) -
     assert statuses[("GET", "/health/")] == 307 and statuses[("GET", "/api/v1/nope")] == 404
     openapi = json.loads(answers[REQUESTS.index(("GET", "/api/openapi.json"))][4])
     assert openapi == plain.openapi() and len(openapi["paths"]) > 50
+
+
+@pytest.mark.parametrize("path", ["/x", "/x/", "/x//", "/x/y", "/x/y/", "/x/y//", "/x/y/z/", "//", "/x//y"])
+def test_a_path_and_its_redirect_slashes_form_share_a_group(path: str) -> None:
+    other = path.rstrip("/") if path.endswith("/") else path + "/"
+    assert route_index.path_key(path) == route_index.path_key(other) or not other
