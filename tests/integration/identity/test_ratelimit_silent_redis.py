@@ -359,3 +359,28 @@ async def test_the_staff_api_login_answers_503_json_when_redis_is_down(
     assert answer.status_code == 503, answer.text
     assert answer.json()["code"] == "service_unavailable" and answer.json()["message"]
     assert answer.headers["retry-after"] == "60"
+
+
+async def test_a_portal_page_that_does_not_catch_it_answers_the_503_page_when_redis_is_down(
+    pg_session_factory: Factory, down_client: aioredis.Redis
+) -> None:
+    """The merchant portal's sign-in leaves its per-IP login limit's error to the portals' handler
+    (webapp.web.errors): the 503 page in the user's language (en, sw) with Retry-After; before: the 500
+    page ("Something went wrong on our side")."""
+    runtime = make_runtime(pg_session_factory, FixedClock(datetime(2026, 12, 5, 9, 0, tzinfo=UTC)))
+    runtime.rate_limiter = RedisRateLimiter(down_client)
+    async with api_client(runtime) as (_app, client):
+        for language in ("en", "sw"):
+            headers = {"Accept-Language": language}
+            client.cookies.clear()  # a new visitor: the page's language from Accept-Language
+            form = await client.get("/merchant/sign-in", headers=headers)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None, form.text
+            data = {"csrf_token": token.group(1), "email": "duka@example.com", "password": "x" * 12}
+            answer = await asyncio.wait_for(
+                client.post("/merchant/sign-in", data=data, headers=headers), timeout=BOUND_SECONDS
+            )
+            assert answer.status_code == 503, answer.text
+            assert translate("error.service_unavailable", language) in answer.text, answer.text
+            assert translate("web.error.internal", language) not in answer.text
+            assert answer.headers["retry-after"] == "60"
