@@ -31,7 +31,11 @@ again with the same token and gets the same answer, so the update is handled onc
 redelivery of itself. Order: this process's updates of one chat ask Redis in arrival order, and those
 queued are handled in the order they reached Redis (for updates of one chat that came to two processes,
 the order Telegram sent them in, unless one process took longer to ask than Telegram took to send the
-next: it is then handled after it, never dropped).
+next: it is then handled after it, never dropped). A watcher keeps watching while the chat's live
+holder handles its update (that holder may die mid-update) and stops once it is done; a queued update
+older than `store.QUEUED_MAX_MS` when its turn comes is dropped and logged, not replayed. At shutdown
+the waiting watchers are cancelled and a watcher holding a chat finishes its current update, then
+releases the chat (`shutdown`).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from telegram.ext import BaseUpdateProcessor
 from channels.telegram import texts
 from channels.telegram.conversation import PREFETCHED, language_of
 from core import telemetry
-from core.telegram.store import BUSY, GO, HOLD, ChatStateStore, LeaseLost, SharedTurns
+from core.telegram.store import BUSY, CLAIMED, GO, HOLD, LEASE_MS, ChatStateStore, LeaseLost, SharedTurns
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,9 @@ TELL_SECONDS = 5.0
 # How many lease periods a process keeps checking that an update it queued behind another holder was
 # taken (a live holder drains the queue; these checks only matter when it died)
 WATCH_ROUNDS = 30
+# Longest wait at shutdown for the chats this process holds from a watcher (each finishes the update it
+# is handling, then releases its chat: the rest of the queue is left to the other processes' watchers)
+SHUTDOWN_SECONDS = LEASE_MS / 1000
 
 T = TypeVar("T")
 
@@ -129,6 +136,8 @@ class PerChatOrder(BaseUpdateProcessor):
         self._tokens = itertools.count(1)
         self._asked: dict[object, asyncio.Event] = {}  # each user's latest update's Redis decision
         self._background: set[asyncio.Task[None]] = set()  # watchers and lease renewals
+        self._waiting: set[asyncio.Task[None]] = set()  # watchers not holding their chat (yet)
+        self._stopping = False  # shutting down: a holder releases its chat after its current update
 
     def bind(self, application: Any) -> None:
         """The Application whose `process_update` handles an update taken from a chat's Redis queue
@@ -140,7 +149,15 @@ class PerChatOrder(BaseUpdateProcessor):
         self._slots = asyncio.Semaphore(self.concurrency)
 
     async def shutdown(self) -> None:
+        """Watchers still waiting are cancelled; a watcher holding a chat finishes the update it is
+        handling and releases the chat (waited for up to `SHUTDOWN_SECONDS`, then cancelled)."""
+        self._stopping = True
+        for task in list(self._waiting):
+            task.cancel()
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=SHUTDOWN_SECONDS)
         for task in list(self._background):
+            log.warning("telegram: a chat's holder still working at shutdown is cancelled")
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
@@ -215,7 +232,9 @@ class PerChatOrder(BaseUpdateProcessor):
                         lambda: turns.enqueue(update_id, lane, token, body), update_id
                     )
                     if outcome == BUSY:
-                        self._spawn(self._watching(turns, update_id, lane, user_id, token, body))
+                        watcher = self._spawn(self._watching(turns, update_id, lane, user_id, token, body))
+                        self._waiting.add(watcher)
+                        watcher.add_done_callback(self._waiting.discard)
             except UNREACHABLE as exc:
                 asked.set()
                 await self._given_up(update, exc)
@@ -257,7 +276,7 @@ class PerChatOrder(BaseUpdateProcessor):
             while True:
                 try:
                     turn = await self._retried(
-                        functools.partial(turns.next_turn, lane, user_id, token, done), done
+                        functools.partial(turns.next_turn, lane, user_id, token, done, self._stopping), done
                     )
                 except LeaseLost:
                     log.warning("telegram chat %s: its lease went to another holder (this one stalled)", lane)
@@ -331,7 +350,8 @@ class PerChatOrder(BaseUpdateProcessor):
         self, turns: SharedTurns, update_id: int, lane: str, user_id: int | None, token: str, body: str
     ) -> None:
         """An update queued behind another holder: after each lease period, check it was taken; if
-        the chat is free and it is still queued (the holder died), take the chat and drain it."""
+        the chat is free and it is still queued (the holder died, before or while handling it), take
+        the chat and drain it. Watching stops once it is done."""
         for _ in range(WATCH_ROUNDS):
             await asyncio.sleep(turns.lease_ms / 1000)
             try:
@@ -340,9 +360,12 @@ class PerChatOrder(BaseUpdateProcessor):
                 log.warning("telegram update %s: Redis unreachable checking its queue (%s)", update_id, exc)
                 continue
             if outcome == HOLD:
+                current = asyncio.current_task()
+                if current is not None:
+                    self._waiting.discard(current)  # holding now: shutdown lets it finish
                 await self._hold(turns, lane, user_id, token)
                 return
-            if outcome != BUSY:  # taken (handled, or being handled by the chat's holder)
+            if outcome not in (BUSY, CLAIMED):  # done (CLAIMED: its holder may yet die handling it)
                 return
         log.warning(
             "telegram update %s: still queued behind chat %s's holder; no longer watched", update_id, lane
@@ -408,6 +431,8 @@ class _Renewal:
         except UNREACHABLE as exc:
             log.warning("telegram chat %s: lease not renewed, Redis unreachable (%s)", self.lane, exc)
             held = True  # try again at the next period
+        if not held:
+            log.warning("telegram chat %s: lease renewal refused, the lease was lost", self.lane)
         if held and not self.stopped:
             self.handle = self.loop.call_later(self.period, self._due)
 

@@ -17,9 +17,12 @@ holder whose lease is gone (the process died while handling it) may be taken aga
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
 
 TTL_SECONDS = 30 * 60
 KEY_PREFIX = "kibeti:tg:chat:"
@@ -35,11 +38,17 @@ QUEUE_PREFIX = "kibeti:tg:queue:"  # a chat's queued update_ids (a sorted set, b
 BODIES_PREFIX = "kibeti:tg:bodies:"  # their JSON (a hash by update_id)
 ARRIVALS_PREFIX = "kibeti:tg:arrivals:"  # the chat's queue counter (its arrival order)
 QUEUE_SECONDS = UPDATE_SEEN_SECONDS  # a queue nobody drained (every holder died) is gone after a day
+# A queued update older than this when its turn comes is dropped (marked done, logged), not handled: a
+# Telegram user who waited that long has moved on, and replaying it before their next message would
+# act on a stale request. Less than the watchers' time (`ordering.WATCH_ROUNDS` lease periods).
+QUEUED_MAX_MS = 3 * 60 * 1000
 # What `SharedTurns.begin` and `enqueue` answer
-REDELIVERY = 0  # acted on already, or being acted on by the chat's live holder: drop it
+REDELIVERY = 0  # acted on already (done): drop it
 GO = 1  # the update's turn: the caller holds the chat's lease and has claimed the update
 BUSY = 2  # (begin) the chat is held or has updates queued: enqueue it; (enqueue) queued behind the holder
 HOLD = 3  # (enqueue) queued, and the chat was free: the caller holds its lease now and drains the queue
+CLAIMED = 4  # being acted on by the chat's live holder (another token): not this caller's; a watcher of
+# its queued update keeps watching (the holder may die handling it)
 
 
 class ChatStateStore(Protocol):
@@ -84,16 +93,19 @@ class SharedTurns(Protocol):
     async def begin(
         self, update_id: int, lane: str, user_id: int | None, token: str
     ) -> tuple[int, dict[str, Any] | None]:
-        """REDELIVERY, BUSY, or GO with the user's state (`token` now holds the chat)."""
+        """REDELIVERY, CLAIMED, BUSY, or GO with the user's state (`token` now holds the chat)."""
         ...
 
     async def enqueue(self, update_id: int, lane: str, token: str, body: str) -> int:
-        """REDELIVERY, BUSY (queued), or HOLD (queued; `token` now holds the chat: drain it)."""
+        """REDELIVERY, CLAIMED, BUSY (queued), or HOLD (queued; `token` now holds the chat: drain it)."""
         ...
 
-    async def next_turn(self, lane: str, user_id: int | None, token: str, done: object) -> Queued | None:
-        """Mark `done` handled, then claim the chat's next queued update (None: the queue is empty and
-        the chat released). Raises LeaseLost when another holder has the chat."""
+    async def next_turn(
+        self, lane: str, user_id: int | None, token: str, done: object, release: bool = False
+    ) -> Queued | None:
+        """Mark `done` handled, then claim the chat's next queued update (None: the queue is empty, or
+        `release`, and the chat released). Queued updates older than `QUEUED_MAX_MS` are dropped on
+        the way (marked done, logged). Raises LeaseLost when another holder has the chat."""
         ...
 
     async def renew(self, lane: str, token: str) -> bool:
@@ -153,15 +165,15 @@ return {1, redis.call('GET', KEYS[2])}
 """
 
 
-# The redelivery check all three scripts share: an update_id done, or claimed by the chat's live holder
-# (another token), is not taken; one claimed by a token that no longer holds the lease (its process
-# died handling it) may be. `holder` is false when the chat is free.
+# The redelivery check all three scripts share: an update_id done is not taken ({0}), nor one claimed
+# by the chat's live holder (another token: {4}); one claimed by a token that no longer holds the lease
+# (its process died handling it) may be. `holder` is false when the chat is free.
 _SEEN_CHECK = """
 local seen = redis.call('GET', KEYS[1])
 local holder = redis.call('GET', KEYS[3])
-if seen and seen ~= 'c:' .. ARGV[1]
-   and (string.sub(seen, 1, 2) ~= 'c:' or string.sub(seen, 3) == holder) then
-  return {0}
+if seen and seen ~= 'c:' .. ARGV[1] then
+  if string.sub(seen, 1, 2) ~= 'c:' then return {0} end
+  if string.sub(seen, 3) == holder then return {4} end
 end
 """
 # An update's turn, the fast path (one round trip when the chat is free): take the chat's lease, claim
@@ -177,14 +189,17 @@ return {1, redis.call('GET', KEYS[2])}
 """
 )
 # Queue the update behind the chat's holder (its update_id in the queue, scored by the chat's arrival
-# counter: once, a repeat keeps its place; its JSON in the chat's bodies), or take the lease when the
-# chat is free. KEYS: the update's seen key, the chat's bodies, lease, queue, counter; ARGV: token,
-# lease ms, seen seconds, update_id, JSON, queue seconds.
-# {0} redelivery, {2} queued behind another holder, {3} queued and the lease taken.
+# counter: once, a repeat keeps its place; in the chat's bodies "<arrival ms, Redis's clock> <JSON>"),
+# or take the lease when the chat is free. KEYS: the update's seen key, the chat's bodies, lease, queue,
+# counter; ARGV: token, lease ms, seen seconds, update_id, JSON, queue seconds.
+# {0} redelivery, {4} claimed by the live holder, {2} queued behind another holder, {3} queued and the
+# lease taken.
 _ENQUEUE = (
     _SEEN_CHECK
     + """
-if redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5]) == 1 then
+local now = redis.call('TIME')
+local at = now[1] * 1000 + math.floor(now[2] / 1000)
+if redis.call('HSETNX', KEYS[2], ARGV[4], string.format('%d', at) .. ' ' .. ARGV[5]) == 1 then
   redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), ARGV[4])
   redis.call('EXPIRE', KEYS[5], ARGV[6])
 end
@@ -196,10 +211,12 @@ return {3}
 """
 )
 # The holder's next turn: mark the update it handled done (and out of the queue), then claim the
-# queue's first update not done (skipped ones are redeliveries, dropped), renewing the lease; or,
-# the queue empty, release the chat. KEYS: the chat's lease, queue, bodies, the user's state; ARGV:
-# token, lease ms, seen seconds, seen key prefix, '1' when an update was handled, its update_id.
-# {-1} another holder has the chat, {0} released, {1, update_id, JSON, state}.
+# queue's first update not done (skipped ones are redeliveries, dropped; one queued longer ago than
+# the max age is marked done and dropped, its id answered), renewing the lease; or, the queue empty or
+# the holder stopping, release the chat. KEYS: the chat's lease, queue, bodies, the user's state; ARGV:
+# token, lease ms, seen seconds, seen key prefix, '1' when an update was handled, its update_id, max
+# age ms, '1' to release. {-1} another holder has the chat, {0, dropped...} released,
+# {1, update_id, JSON, state, dropped...}.
 _NEXT = """
 local holder = redis.call('GET', KEYS[1])
 if ARGV[5] == '1' then
@@ -208,20 +225,33 @@ if ARGV[5] == '1' then
   if redis.call('ZREM', KEYS[2], ARGV[6]) == 1 then redis.call('HDEL', KEYS[3], ARGV[6]) end
 end
 if holder and holder ~= ARGV[1] then return {-1} end
+local now = redis.call('TIME')
+local oldest = now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[7])
+local dropped = {}
 while true do
   local head = redis.call('ZRANGE', KEYS[2], 0, 0)
-  if #head == 0 then
-    if holder then redis.call('DEL', KEYS[1]) end
-    return {0}
+  if #head == 0 or ARGV[8] == '1' then
+    if holder == ARGV[1] then redis.call('DEL', KEYS[1]) end
+    local answer = {0}
+    for _, d in ipairs(dropped) do answer[#answer + 1] = d end
+    return answer
   end
   local id = head[1]
   local key = ARGV[4] .. id
   local seen = redis.call('GET', key)
   local body = redis.call('HGET', KEYS[3], id)
   if body and (not seen or string.sub(seen, 1, 2) == 'c:') then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    redis.call('SET', key, 'c:' .. ARGV[1], 'EX', ARGV[3])
-    return {1, id, body, redis.call('GET', KEYS[4])}
+    local at, json = string.match(body, '^(%d+) (.*)$')
+    if at and tonumber(at) < oldest then
+      redis.call('SET', key, 'd', 'EX', ARGV[3])
+      dropped[#dropped + 1] = id
+    else
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+      redis.call('SET', key, 'c:' .. ARGV[1], 'EX', ARGV[3])
+      local answer = {1, id, json or body, redis.call('GET', KEYS[4])}
+      for _, d in ipairs(dropped) do answer[#answer + 1] = d end
+      return answer
+    end
   end
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
@@ -234,6 +264,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 NO_STATE_KEY = f"{KEY_PREFIX}none"  # a lane with no user: the scripts read this (never written) key
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _parsed(raw: Any) -> dict[str, Any] | None:
@@ -249,10 +283,13 @@ def _parsed(raw: Any) -> dict[str, Any] | None:
 class RedisChatStates:
     """Conversations in Redis (`redis.asyncio.Redis`), shared by every API process."""
 
-    def __init__(self, redis: Any, ttl: int = TTL_SECONDS, lease_ms: int = LEASE_MS) -> None:
+    def __init__(
+        self, redis: Any, ttl: int = TTL_SECONDS, lease_ms: int = LEASE_MS, queued_max_ms: int = QUEUED_MAX_MS
+    ) -> None:
         self.redis = redis
         self.ttl = ttl
         self.lease_ms = lease_ms
+        self.queued_max_ms = queued_max_ms
         self._first_and_load = redis.register_script(_FIRST_AND_LOAD)
         self._begin = redis.register_script(_BEGIN)
         self._enqueue = redis.register_script(_ENQUEUE)
@@ -302,18 +339,29 @@ class RedisChatStates:
         args = [token, self.lease_ms, UPDATE_SEEN_SECONDS, str(update_id), body, QUEUE_SECONDS]
         return int((await self._enqueue(keys=keys, args=args))[0])
 
-    async def next_turn(self, lane: str, user_id: int | None, token: str, done: object) -> Queued | None:
+    async def next_turn(
+        self, lane: str, user_id: int | None, token: str, done: object, release: bool = False
+    ) -> Queued | None:
         state = NO_STATE_KEY if user_id is None else f"{KEY_PREFIX}{user_id}"
         keys = [f"{LEASE_PREFIX}{lane}", f"{QUEUE_PREFIX}{lane}", self._bodies(lane), state]
         handled = ["0", ""] if done is None else ["1", str(done)]
-        args = [token, self.lease_ms, UPDATE_SEEN_SECONDS, SEEN_PREFIX, *handled]
+        args = [
+            token, self.lease_ms, UPDATE_SEEN_SECONDS, SEEN_PREFIX, *handled,
+            self.queued_max_ms, "1" if release else "0",
+        ]  # fmt: skip
         answer = await self._next(keys=keys, args=args)
         outcome = int(answer[0])
         if outcome < 0:
             raise LeaseLost(lane)
+        first_dropped = 1 if outcome == 0 else 4
+        for dropped in answer[first_dropped:]:
+            log.warning(
+                "telegram chat %s: queued update %s dropped, not handled: queued over %ss ago",
+                lane, _text(dropped), self.queued_max_ms // 1000,
+            )  # fmt: skip
         if outcome == 0:
             return None
-        update_id, body = (x.decode() if isinstance(x, bytes) else str(x) for x in answer[1:3])
+        update_id, body = (_text(x) for x in answer[1:3])
         return Queued(update_id, body, _parsed(answer[3]) if len(answer) > 3 else None)
 
     async def renew(self, lane: str, token: str) -> bool:
