@@ -212,3 +212,15 @@ TELEGRAM_CODES = (
     N_("telegram.button.menu"),
     N_("error.limit_rate_unavailable"),
 )
+
+# USSD wording (QA): what a KES amount may look like, a till that is not digits, and the KYC screen's
+# limits with a shorter "what next" hint (ussd.kyc.hint.<next_step>) so the Swahili screen keeps it
+USSD_WORDING_CODES = (
+    N_("error.amount_format_kes_any"),
+    N_("error.amount_format_kes_whole"),
+    N_("error.merchant_till_digits"),
+    N_("ussd.account.kyc_limits"),
+    N_("ussd.kyc.hint.verify_id"),
+    N_("ussd.kyc.hint.identity_review"),
+    N_("ussd.kyc.hint.documents"),
+)
