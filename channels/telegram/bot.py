@@ -75,8 +75,9 @@ def build_application(rt: Runtime) -> Application:  # type: ignore[type-arg]
         builder = builder.token(settings.telegram_bot_token.get_secret_value() or SIMULATED_TOKEN)
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
-    # many chats at once, each chat's updates in order (PTB's default is one update at a time)
-    processor = PerChatOrder(states=rt.chat_states)
+    # many chats at once, each chat's updates in order (PTB's default is one update at a time); at
+    # start-up, chats' queues left without a holder (their processes shut down) are drained here
+    processor = PerChatOrder(states=rt.chat_states, recover=True)
     application = builder.rate_limiter(ChatPacing()).concurrent_updates(processor).build()
     processor.bind(application)  # an update queued in Redis by another process is handled here
     install_handlers(

@@ -33,9 +33,12 @@ queued are handled in the order they reached Redis (for updates of one chat that
 the order Telegram sent them in, unless one process took longer to ask than Telegram took to send the
 next: it is then handled after it, never dropped). A watcher keeps watching while the chat's live
 holder handles its update (that holder may die mid-update) and stops once it is done; a queued update
-older than `store.QUEUED_MAX_MS` when its turn comes is dropped and logged, not replayed. At shutdown
+older than `store.QUEUED_MAX_MS` when its turn comes is dropped, logged and counted
+(`telegram.update_expired`), not replayed, and its user told once to send it again. At shutdown
 the waiting watchers are cancelled and a watcher holding a chat finishes its current update, then
-releases the chat (`shutdown`).
+releases the chat (`shutdown`); updates it queued are left to the other processes' watchers, and a chat
+queue nobody holds or watches any longer (every process that queued in it shut down) is drained by the
+next process to start (`recover`: SCAN of the chats' queues at start-up, a bounded step per call).
 """
 
 from __future__ import annotations
@@ -57,7 +60,17 @@ from telegram.ext import BaseUpdateProcessor
 from channels.telegram import texts
 from channels.telegram.conversation import PREFETCHED, language_of
 from core import telemetry
-from core.telegram.store import BUSY, CLAIMED, GO, HOLD, LEASE_MS, ChatStateStore, LeaseLost, SharedTurns
+from core.telegram.store import (
+    BUSY,
+    CLAIMED,
+    GO,
+    HOLD,
+    LEASE_MS,
+    ChatStateStore,
+    LeaseLost,
+    Queued,
+    SharedTurns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +119,16 @@ def _lane(key: object) -> tuple[str, int | None]:
     return "o", None
 
 
+def _lane_user(lane: str) -> int | None:
+    """The user whose state a lane's turns read (`_lane`'s, from its name): None but for "u<id>"."""
+    if lane.startswith("u"):
+        try:
+            return int(lane[1:])
+        except ValueError:
+            return None
+    return None
+
+
 class PerChatOrder(BaseUpdateProcessor):
     """Each user's updates in arrival order; different users' at the same time (up to `concurrency`).
 
@@ -119,9 +142,11 @@ class PerChatOrder(BaseUpdateProcessor):
         *,
         states: ChatStateStore | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        recover: bool = False,
     ) -> None:
         """`states`: where update_ids seen and users' states are kept (None: no redelivery check);
-        `retry_delays`: the waits before each retry of that check when Redis cannot be reached."""
+        `retry_delays`: the waits before each retry of that check when Redis cannot be reached;
+        `recover`: at start-up (once bound), drain the chats' queues that nobody holds (the bot's)."""
         super().__init__(max_concurrent_updates=STARTED_AT_MOST)
         self.concurrency = concurrency
         self.states = states
@@ -138,6 +163,7 @@ class PerChatOrder(BaseUpdateProcessor):
         self._background: set[asyncio.Task[None]] = set()  # watchers and lease renewals
         self._waiting: set[asyncio.Task[None]] = set()  # watchers not holding their chat (yet)
         self._stopping = False  # shutting down: a holder releases its chat after its current update
+        self.recover = recover
 
     def bind(self, application: Any) -> None:
         """The Application whose `process_update` handles an update taken from a chat's Redis queue
@@ -147,6 +173,32 @@ class PerChatOrder(BaseUpdateProcessor):
 
     async def initialize(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
+        if self.recover and self.turns is not None and self._handle is not None:
+            self._spawn(self._recovering(self.turns))
+
+    async def _recovering(self, turns: SharedTurns) -> None:
+        """Start-up: each chat whose queue is not empty and whose lease nobody holds (its holder
+        released it at shutdown or died, and the processes that queued its updates shut down, so
+        nobody watches them) is taken and drained here (a task per chat, its updates in the process's
+        slots), without waiting for the user's next message. One SCAN step (bounded) per call; chats
+        held or empty are left alone."""
+        cursor = 0
+        try:
+            while not self._stopping:
+                cursor, lanes = await turns.queued_lanes(cursor)
+                for lane in lanes:
+                    if self._stopping:
+                        return
+                    token = f"{self._prefix}:{next(self._tokens)}"
+                    if await turns.adopt(lane, token):
+                        log.warning(
+                            "telegram chat %s: queued updates left without a holder, drained here", lane
+                        )
+                        self._spawn(self._hold(turns, lane, _lane_user(lane), token))  # chats at once
+                if cursor == 0:
+                    return
+        except UNREACHABLE as exc:
+            log.warning("telegram: Redis unreachable recovering chats' queues at start-up (%s)", exc)
 
     async def shutdown(self) -> None:
         """Watchers still waiting are cancelled; a watcher holding a chat finishes the update it is
@@ -274,9 +326,13 @@ class PerChatOrder(BaseUpdateProcessor):
                 done, state, coroutine = first
                 await self._handled(done, lane, user_id, state, coroutine)
             while True:
+                expired: list[Queued] = []
                 try:
                     turn = await self._retried(
-                        functools.partial(turns.next_turn, lane, user_id, token, done, self._stopping), done
+                        functools.partial(
+                            turns.next_turn, lane, user_id, token, done, self._stopping, expired
+                        ),
+                        done,
                     )
                 except LeaseLost:
                     log.warning("telegram chat %s: its lease went to another holder (this one stalled)", lane)
@@ -288,6 +344,9 @@ class PerChatOrder(BaseUpdateProcessor):
                         lane, done, type(exc).__name__,
                     )  # fmt: skip
                     return
+                finally:
+                    if expired:
+                        await self._expired(lane, expired)
                 if turn is None:
                     return
                 done = turn.update_id
@@ -388,6 +447,20 @@ class PerChatOrder(BaseUpdateProcessor):
             return first
         return await self.states.first_delivery(update.update_id)
 
+    async def _expired(self, lane: str, expired: list[Queued]) -> None:
+        """Queued updates dropped as too old at their turn: each counted, and their user told once (in
+        the language of the last) to send it again."""
+        kind = {"u": "user", "c": "chat"}.get(lane[:1], "other")
+        for _ in expired:
+            telemetry.count("telegram.update_expired", chat=kind)
+        last = expired[-1]
+        try:
+            update = Update.de_json(json.loads(last.body), self._bot)
+        except Exception:
+            log.warning("telegram update %s (expired) is not an Update: its user is not told", last.update_id)
+            return
+        await self._ask_again(update, last.update_id)
+
     async def _given_up(self, update: object, exc: BaseException) -> None:
         """The update_id check never got through: the update is not handled (it may be a redelivery of
         one already acted on), counted, and its user asked to send it again."""
@@ -397,6 +470,10 @@ class PerChatOrder(BaseUpdateProcessor):
             update_id, len(self.retry_delays), type(exc).__name__, exc,
         )  # fmt: skip
         telemetry.count("telegram.update_unchecked", reason=type(exc).__name__)
+        await self._ask_again(update, update_id)
+
+    async def _ask_again(self, update: object, update_id: object) -> None:
+        """Ask the update's user, in their Telegram language, to send it again (it was not handled)."""
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         text = texts.t("telegram.redis_unavailable", language_of(update))

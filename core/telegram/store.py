@@ -11,7 +11,9 @@ lease (one holder at a time, any process), the chat's queue of updates that came
 and each update_id's mark: claimed by a holder's token ("c:<token>", while it is handled) or done
 ("d"). A holder that took an update (the script ran) and then lost Redis's answer asks again with the
 same token and gets the same answer, so such an update is handled once; an update claimed by a
-holder whose lease is gone (the process died while handling it) may be taken again.
+holder whose lease is gone (the process died while handling it) may be taken again. A chat whose
+queue is not empty and whose lease nobody holds may be adopted (`SharedTurns.adopt`, found by a bounded
+SCAN of the queues, `queued_lanes`) and drained by a process starting up.
 """
 
 from __future__ import annotations
@@ -101,15 +103,31 @@ class SharedTurns(Protocol):
         ...
 
     async def next_turn(
-        self, lane: str, user_id: int | None, token: str, done: object, release: bool = False
+        self,
+        lane: str,
+        user_id: int | None,
+        token: str,
+        done: object,
+        release: bool = False,
+        expired: list[Queued] | None = None,
     ) -> Queued | None:
         """Mark `done` handled, then claim the chat's next queued update (None: the queue is empty, or
         `release`, and the chat released). Queued updates older than `QUEUED_MAX_MS` are dropped on
-        the way (marked done, logged). Raises LeaseLost when another holder has the chat."""
+        the way (marked done, logged, and appended to `expired`, state None, for the caller to tell
+        their user). Raises LeaseLost when another holder has the chat."""
         ...
 
     async def renew(self, lane: str, token: str) -> bool:
         """Extend `token`'s lease (False: it is not the holder)."""
+        ...
+
+    async def queued_lanes(self, cursor: int) -> tuple[int, list[str]]:
+        """One bounded step (SCAN) over the chats that have a queue: the next cursor (0: done), lanes."""
+        ...
+
+    async def adopt(self, lane: str, token: str) -> bool:
+        """Take the lease of a chat whose queue is not empty and which nobody holds (its holder and
+        watchers are gone): True, `token` holds it now and drains it (`next_turn` with nothing done)."""
         ...
 
 
@@ -216,7 +234,7 @@ return {3}
 # the holder stopping, release the chat. KEYS: the chat's lease, queue, bodies, the user's state; ARGV:
 # token, lease ms, seen seconds, seen key prefix, '1' when an update was handled, its update_id, max
 # age ms, '1' to release. {-1} another holder has the chat, {0, dropped...} released,
-# {1, update_id, JSON, state, dropped...}.
+# {1, update_id, JSON, state, dropped...}; each dropped one is its update_id then its JSON.
 _NEXT = """
 local holder = redis.call('GET', KEYS[1])
 if ARGV[5] == '1' then
@@ -245,6 +263,7 @@ while true do
     if at and tonumber(at) < oldest then
       redis.call('SET', key, 'd', 'EX', ARGV[3])
       dropped[#dropped + 1] = id
+      dropped[#dropped + 1] = json
     else
       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       redis.call('SET', key, 'c:' .. ARGV[1], 'EX', ARGV[3])
@@ -263,6 +282,16 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+# A chat whose queue holds updates and whose lease nobody holds (the holder released or died, and the
+# processes watching its queued updates shut down): take the lease to drain it. KEYS: the chat's lease,
+# queue; ARGV: token, lease ms. 1 taken, 0 not (empty, or held).
+_ADOPT = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+return 1
+"""
+# Chats' queues looked at per SCAN call of the start-up recovery (a bounded step; Redis's COUNT hint)
+SCAN_COUNT = 100
 NO_STATE_KEY = f"{KEY_PREFIX}none"  # a lane with no user: the scripts read this (never written) key
 
 
@@ -295,6 +324,7 @@ class RedisChatStates:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._next = redis.register_script(_NEXT)
         self._renew = redis.register_script(_RENEW)
+        self._adopt = redis.register_script(_ADOPT)
 
     async def load(self, user_id: int) -> dict[str, Any] | None:
         return _parsed(await self.redis.get(f"{KEY_PREFIX}{user_id}"))
@@ -340,7 +370,13 @@ class RedisChatStates:
         return int((await self._enqueue(keys=keys, args=args))[0])
 
     async def next_turn(
-        self, lane: str, user_id: int | None, token: str, done: object, release: bool = False
+        self,
+        lane: str,
+        user_id: int | None,
+        token: str,
+        done: object,
+        release: bool = False,
+        expired: list[Queued] | None = None,
     ) -> Queued | None:
         state = NO_STATE_KEY if user_id is None else f"{KEY_PREFIX}{user_id}"
         keys = [f"{LEASE_PREFIX}{lane}", f"{QUEUE_PREFIX}{lane}", self._bodies(lane), state]
@@ -354,11 +390,14 @@ class RedisChatStates:
         if outcome < 0:
             raise LeaseLost(lane)
         first_dropped = 1 if outcome == 0 else 4
-        for dropped in answer[first_dropped:]:
+        dropped = answer[first_dropped:]
+        for dropped_id, dropped_body in zip(dropped[0::2], dropped[1::2], strict=False):
             log.warning(
                 "telegram chat %s: queued update %s dropped, not handled: queued over %ss ago",
-                lane, _text(dropped), self.queued_max_ms // 1000,
+                lane, _text(dropped_id), self.queued_max_ms // 1000,
             )  # fmt: skip
+            if expired is not None:
+                expired.append(Queued(_text(dropped_id), _text(dropped_body), None))
         if outcome == 0:
             return None
         update_id, body = (_text(x) for x in answer[1:3])
@@ -366,6 +405,14 @@ class RedisChatStates:
 
     async def renew(self, lane: str, token: str) -> bool:
         return bool(await self._renew(keys=[f"{LEASE_PREFIX}{lane}"], args=[token, self.lease_ms]))
+
+    async def queued_lanes(self, cursor: int) -> tuple[int, list[str]]:
+        cursor, keys = await self.redis.scan(cursor, match=f"{QUEUE_PREFIX}*", count=SCAN_COUNT)
+        return int(cursor), [_text(key)[len(QUEUE_PREFIX) :] for key in keys]
+
+    async def adopt(self, lane: str, token: str) -> bool:
+        keys = [f"{LEASE_PREFIX}{lane}", f"{QUEUE_PREFIX}{lane}"]
+        return bool(await self._adopt(keys=keys, args=[token, self.lease_ms]))
 
 
 def build_chat_states(redis: Any | None) -> ChatStateStore:

@@ -93,6 +93,13 @@ RATE_LIMITER_REDIS_DOWN = Counter(
     " process's own limiter then decides such limits for 5 s (held per process), by limit name.",
     ["limit"],
 )
+TELEGRAM_UPDATES_EXPIRED = Counter(
+    "kibeti_telegram_updates_expired",
+    "Telegram updates queued behind their chat's holder and dropped, not handled, because their turn"
+    " came over 3 min after they arrived (the user is asked to send it again), by the chat's kind"
+    " (user, chat, other).",
+    ["chat"],
+)
 _EVENTS = {
     "ussd.screen": (USSD_SCREENS, ("state", "end")),
     "ussd.dropped": (USSD_DROPPED, ("state",)),
@@ -104,6 +111,7 @@ _EVENTS = {
     "fx.display_refresh_failed": (FX_DISPLAY_REFRESH_FAILED, ("shown",)),
     "telegram.update_unchecked": (TELEGRAM_UPDATES_UNCHECKED, ("reason",)),
     "ratelimit.redis_down": (RATE_LIMITER_REDIS_DOWN, ("limit",)),
+    "telegram.update_expired": (TELEGRAM_UPDATES_EXPIRED, ("chat",)),
 }
 
 
