@@ -41,15 +41,16 @@ def _tier(ctx: Ctx, tier: str) -> str:
 async def _kyc(ctx: Ctx) -> Screen:
     status = await ctx.flows.account_status(customer_id=ctx.customer_id)
     screen = ctx.end(
-        "ussd.account.kyc",
+        "ussd.account.kyc_limits",
         status=ctx.t(f"ussd.kyc.status.{status.kyc_status}")
         + (f" ({_tier(ctx, status.tier)})" if status.tier else ""),
         per_tx=_limit(ctx, status.per_transaction),
         daily=_limit(ctx, status.daily_limit),
         used=money(status.used_today, ctx.language),
     )
-    # what raises the limits (issue 12), under the limits when the screen has room for it
-    hint = ctx.t(f"ussd.kyc.next.{status.next_step}") if status.next_step else ""
+    # what raises the limits (issue 12), under the limits when the screen has room for it; the
+    # ussd.kyc.hint.* and kyc_limits wordings are short enough that Swahili keeps it too (QA)
+    hint = ctx.t(f"ussd.kyc.hint.{status.next_step}") if status.next_step else ""
     if hint and len(screen.text) + 1 + len(hint) <= SCREEN_MAX:
         return Screen(screen.text + "\n" + hint, end=True)
     return screen

@@ -10,9 +10,13 @@ from core.flows.errors import AmountOverLimit
 from core.i18n.catalog import has
 from core.money import Asset, Money, parse_amount
 
+KES_FORMAT = "amount_format_kes_any"  # "like 500 or 100.50": what parse_amount takes
+KES_WHOLE = "amount_format_kes_whole"  # where M-Pesa moves the amount: whole shillings only
+
 
 def format_error(asset: Asset) -> str:
-    return "amount_format_kes" if asset is Asset.KES else "amount_format_crypto"
+    """The hint for an amount not understood: KES takes cents and commas ("500", "100.50", "1,000")."""
+    return KES_FORMAT if asset is Asset.KES else "amount_format_crypto"
 
 
 def parse(value: str, asset: Asset) -> Money | None:

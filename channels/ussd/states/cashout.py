@@ -24,7 +24,7 @@ async def render_amount(ctx: Ctx) -> Screen:
 async def handle_amount(ctx: Ctx, value: str) -> str:
     amount = amounts.parse(value, Asset.KES)
     if amount is None:
-        return ctx.fail("amount_format_kes")
+        return ctx.fail(amounts.KES_FORMAT)
     await amounts.check(ctx, "withdraw", amount)
     ctx.data["amount"] = str(amount.amount)
     ctx.data["describe"] = money(amount.whole_units(), ctx.language)

@@ -1,6 +1,6 @@
 """Pay a merchant (Send -> 3): till code -> the merchant's registered name -> amount in KES -> pay
 from the KES balance or a crypto balance (a locked quote) -> PIN. "No merchant with till 12345"
-asks again and moves nothing."""
+asks again and moves nothing; a till that is not digits ("12a") is told it must be digits."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ async def render_till(ctx: Ctx) -> Screen:
 
 
 async def handle_till(ctx: Ctx, value: str) -> str:
-    merchant = await ctx.flows.find_merchant(till=value)
+    till = value.strip()
+    if not (till.isascii() and till.isdigit()):  # "12a" is a typo, not an unknown merchant
+        return ctx.fail("merchant_till_digits")
+    merchant = await ctx.flows.find_merchant(till=till)
     ctx.data["till"] = merchant.till_code
     ctx.data["merchant_name"] = merchant.name
     return "merchant.amount"

@@ -85,16 +85,17 @@ async def render_buy_amount(ctx: Ctx) -> Screen:
 
 async def handle_buy_amount(ctx: Ctx, value: str) -> str:
     amount = amounts.parse(value, Asset.KES)
-    if amount is None:
-        return ctx.fail("amount_format_kes")
-    if ctx.data.get("rail") == WALLET:
+    wallet = ctx.data.get("rail") == WALLET
+    if amount is None:  # from the wallet cents are fine; M-Pesa takes whole shillings
+        return ctx.fail(amounts.KES_FORMAT if wallet else amounts.KES_WHOLE)
+    if wallet:
         if amount > await balance_of(ctx, Asset.KES):
             return ctx.fail("insufficient_funds")
         if amount.amount > WALLET_MAX_KES:
             return ctx.fail("amount_over_max", max=_kes(WALLET_MAX_KES, ctx))
     else:
         if amount.amount != amount.amount.to_integral_value():
-            return ctx.fail("amount_format_kes")  # M-Pesa moves whole shillings
+            return ctx.fail(amounts.KES_WHOLE)  # M-Pesa moves whole shillings
         if amount.amount < MPESA_MIN:
             return ctx.fail("amount_below_minimum", minimum=_mpesa_minimum(ctx))
         if amount.amount > MPESA_MAX:
@@ -190,7 +191,7 @@ async def render_sell_amount_kes(ctx: Ctx) -> Screen:
 async def handle_sell_amount_kes(ctx: Ctx, value: str) -> str:
     kes = amounts.parse(value, Asset.KES)
     if kes is None:
-        return ctx.fail("amount_format_kes")
+        return ctx.fail(amounts.KES_FORMAT)
     if kes.amount < MPESA_MIN:
         return ctx.fail("amount_below_payout_minimum", minimum=_mpesa_minimum(ctx))
     if kes.amount > MPESA_MAX:

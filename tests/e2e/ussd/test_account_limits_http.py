@@ -24,12 +24,12 @@ async def _limits_screen(phone: AtPhone) -> str:
         (
             "1",
             "END KYC: under review (Tier 0)\nPer transaction: KES 5,000.00\n"
-            "Daily limit: KES 10,000.00\nUsed today: KES 0.00\nNext: we are checking your ID; we will SMS you.",
+            "Daily limit: KES 10,000.00\nUsed today: KES 0.00\nNext: we're checking your ID; we'll SMS you.",
         ),
         (
             "2",
             "END KYC: inakaguliwa (Kiwango 0)\nKwa muamala: KES 5,000.00\n"
-            "Kikomo cha siku: KES 10,000.00\nUmetumia leo: KES 0.00\nIjayo: tunakagua kitambulisho; tutakutumia SMS.",
+            "Kwa siku: KES 10,000.00\nUmetumia leo: KES 0.00\nIjayo: tunakagua ID yako; tutakutumia SMS.",
         ),
     ],
 )

@@ -19,7 +19,7 @@ from core.i18n import translate
 from core.money import Asset, Money
 from tests.unit.ussd.test_lengths import LONG_VALUES, LongFlows, _data
 
-LIMIT_ERRORS = ["amount_format_kes", "amount_format_crypto", "amount_over_tx_limit", "amount_over_daily_limit",
+LIMIT_ERRORS = ["amount_format_kes", "amount_format_kes_any", "amount_format_kes_whole", "amount_format_crypto", "amount_over_tx_limit", "amount_over_daily_limit",
                 "amount_over_monthly_limit", "amount_over_withdrawal_limit", "amount_over_max",
                 "amount_over_balance", "insufficient_funds", "amount_below_payout_minimum"]  # fmt: skip
 AMOUNT_STATES = [
