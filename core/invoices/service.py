@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.clock import Clock, SystemClock
+from core.errors import InvalidAmount
 from core.fx import service as fx
 from core.fx.errors import RatesUnavailable
 from core.invoices import states
@@ -48,7 +49,7 @@ from core.ledger import service as ledger
 from core.ledger.models import AccountKind
 from core.merchants import service as merchants
 from core.merchants.models import Merchant
-from core.money import Asset, Money
+from core.money import Asset, Money, parse_amount
 from core.ports import ChainGateway
 from core.settlements import service as settlements
 from core.webhooks.events import SAME_STATEMENT_FIRST_PARAMETER, SameStatement, record_event
@@ -58,7 +59,11 @@ CONFIRMATIONS = {Asset.BTC: 3, Asset.USDT_ERC20: 3, Asset.USDT_TRC20: 20}
 CURRENCIES = ("KES", "USD")
 MONITORING_WINDOW = timedelta(hours=24)
 MAX_AMOUNT_TEXT = 20
-_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+_AMOUNT_FORM = (
+    "the amount must be a positive {currency} amount with at most 2 decimals, "
+    "like 1500, 1,500 or 1,500.50 (commas only between groups of 3 digits)"
+)
+_ZERO = re.compile(r"^[0,]*(\.0*)?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$")
 _ORDER_ID = re.compile(r"^[\x20-\x7e]{1,64}$")
 STATUS_EVENTS = {
@@ -80,17 +85,21 @@ def new_public_id() -> str:
 
 
 def parse_invoice_amount(value: object, currency: str) -> int:
-    """Minor units of a positive amount with at most 2 decimals, or InvalidInvoiceAmount."""
+    """Minor units of a positive amount with at most 2 decimals, or InvalidInvoiceAmount.
+
+    Text is read by `core.money.parse_amount`, the parser the customer flows (USSD, the portals) use:
+    a thousands comma ("1,500", "1,000.50") is accepted, an ambiguous one ("1,50") refused."""
     text = str(value).strip() if isinstance(value, str | int | Decimal) else ""
-    if isinstance(value, bool) or not text or len(text) > MAX_AMOUNT_TEXT or not _AMOUNT.match(text):
-        raise InvalidInvoiceAmount(f"the amount must be a positive {currency} amount with at most 2 decimals")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
-        raise InvalidInvoiceAmount("the amount is not a number") from exc
-    if amount <= 0:
+    if isinstance(value, bool) or not text or len(text) > MAX_AMOUNT_TEXT:
+        raise InvalidInvoiceAmount(_AMOUNT_FORM.format(currency=currency))
+    if text.startswith("-") or _ZERO.match(text):
         raise InvalidInvoiceAmount("the amount must be more than zero")
-    return int(amount * 100)
+    try:
+        # KES and USD both have 2 decimals; KES here stands for "an amount with 2 decimals".
+        money = parse_amount(text, Asset.KES)
+    except InvalidAmount as exc:
+        raise InvalidInvoiceAmount(_AMOUNT_FORM.format(currency=currency)) from exc
+    return money.minor
 
 
 def parse_networks(names: list[str] | None) -> list[Asset]:

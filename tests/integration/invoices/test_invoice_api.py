@@ -100,6 +100,8 @@ BAD: list[tuple[dict[str, Any], int, str]] = [
     ({"amount": "10.005"}, 422, "invalid_amount"),
     ({"amount": "1e3"}, 422, "invalid_amount"),
     ({"amount": "abc"}, 422, "invalid_amount"),
+    ({"amount": "1,50"}, 422, "invalid_amount"),  # a comma between groups of 3 digits only
+    ({"amount": "1,5000"}, 422, "invalid_amount"),
     ({"amount": 1e21}, 422, "invalid_amount"),
     ({"amount": "2000000"}, 422, "amount_above_limit"),
     ({"amount": "100", "currency": "EUR"}, 422, "unsupported_currency"),
@@ -111,6 +113,21 @@ BAD: list[tuple[dict[str, Any], int, str]] = [
     ({"amount": None}, 422, "invalid_request"),
     ({"amount": "100", "surprise": 1}, 422, "invalid_request"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("text", "kes"), [("1,500", "1500.00"), ("1,000", "1000.00"), ("1,500.50", "1500.50")]
+)
+async def test_thousands_comma_as_the_customer_flows_accept(
+    api: tuple[httpx.AsyncClient, dict[str, str], Shop], text: str, kes: str
+) -> None:
+    client, keys, shop = api
+    made = await client.post(
+        "/api/v1/invoices", json={"amount": text}, headers={"Authorization": keys["writer"]}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["amount"] == made.json()["kes_amount"] == kes
+    assert await _count(shop) == 1
 
 
 @pytest.mark.parametrize(("body", "status", "code"), BAD)

@@ -19,7 +19,7 @@ from core.config import get_settings
 from core.db.session import make_engine, make_session_factory
 from core.fx import service as fx
 from core.fx.sources import DemoRateSource
-from core.invoices.errors import InvoiceNotPayable
+from core.invoices.errors import InvalidInvoiceAmount, InvoiceNotPayable
 from webapp.cli import _discover, kibeti
 
 
@@ -76,3 +76,16 @@ def test_done_when_from_the_terminal(cli_env: str) -> None:
     assert isinstance(again.exception, InvoiceNotPayable) and "is settled" in str(again.exception)
     verify = _run("ledger", "verify")
     assert verify.exit_code == 0, verify.output
+
+
+def test_create_with_a_thousands_comma(cli_env: str) -> None:
+    made = _run("merchant", "create", "--name", "Duka la Mama", "--kra-pin", "P051234567X",
+                "--settlement", "till", "--till", "123456", "--till-code", "654321")  # fmt: skip
+    merchant_id = re.search(r"merchant (\d+)", made.output).group(1)  # type: ignore[union-attr]
+    assert _run("merchant", "activate", merchant_id).exit_code == 0
+    created = _run("invoice", "create", "--merchant", merchant_id, "--amount", "1,500")
+    assert created.exit_code == 0, created.output
+    assert "KES 1,500.00" in created.output, created.output
+    ambiguous = _run("invoice", "create", "--merchant", merchant_id, "--amount", "1,50")
+    assert isinstance(ambiguous.exception, InvalidInvoiceAmount), ambiguous.output
+    assert "groups of 3 digits" in str(ambiguous.exception)
