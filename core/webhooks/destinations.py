@@ -20,6 +20,11 @@ from core.webhooks.errors import InvalidWebhookUrl, WebhookDestinationRefused
 
 MAX_URL_LENGTH = 2000
 RESOLVE_TIMEOUT_S = 5
+# Stable refusal texts (never the resolver's or the IDNA codec's own words); the error's `code` says
+# which kind: webhook_url_invalid (HOST_NOT_VALID) or webhook_destination_refused (the others).
+HOST_NOT_VALID = "the host name is not valid: each part between dots is 1 to 63 characters"
+HOST_NOT_RESOLVING = "the host name does not resolve"
+HOST_RESOLVE_TIMEOUT = "the host name did not resolve in time"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -84,16 +89,34 @@ def parse_target(url: str, policy: DestinationPolicy) -> Target:
         raise InvalidWebhookUrl("a webhook URL may not have a #fragment")
     if policy.require_https and scheme != "https":
         raise WebhookDestinationRefused("webhook URLs must use https")
+    host = parts.hostname.lower()
+    if not _is_host_name(host):
+        raise InvalidWebhookUrl(HOST_NOT_VALID)
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
     return Target(
         url=text,
         scheme=scheme,
-        host=parts.hostname.lower(),
+        host=host,
         port=port or (443 if scheme == "https" else 80),
         path=path,
     )
+
+
+def _is_host_name(host: str) -> bool:
+    """An IP literal, or a name of at most 253 characters whose labels (after IDNA) are 1 to 63."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_name = host.encode("idna").decode("ascii")
+    except UnicodeError:  # a label over 63 characters, an empty label, or not encodable
+        return False
+    labels = ascii_name.removesuffix(".").split(".")
+    return len(ascii_name) <= 253 and all(0 < len(label) <= 63 for label in labels)
 
 
 def check_address(address: IPAddress, policy: DestinationPolicy) -> None:
@@ -125,16 +148,18 @@ async def resolve(target: Target, policy: DestinationPolicy) -> Destination:
         async with asyncio.timeout(RESOLVE_TIMEOUT_S):
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except TimeoutError:
-        raise WebhookDestinationRefused(f"the host {target.host} did not resolve in time") from None
-    except (OSError, UnicodeError) as exc:
-        raise WebhookDestinationRefused(f"the host {target.host} does not resolve ({exc})") from None
+        raise WebhookDestinationRefused(HOST_RESOLVE_TIMEOUT) from None
+    except UnicodeError:
+        raise InvalidWebhookUrl(HOST_NOT_VALID) from None
+    except OSError:  # the resolver's own text ("[Errno -2] Name or service not known") stays out
+        raise WebhookDestinationRefused(HOST_NOT_RESOLVING) from None
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         check_address(address, policy)
         addresses.append(address)
     if not addresses:
-        raise WebhookDestinationRefused(f"the host {target.host} does not resolve")
+        raise WebhookDestinationRefused(HOST_NOT_RESOLVING)
     addresses.sort(key=lambda address: address.version)  # IPv4 first: reachable from more hosts
     return Destination(target=target, address=addresses[0])
 

@@ -148,6 +148,7 @@ async def test_register_test_send_log_redeliver_delete(
         ({"url": "http://127.0.0.1:9/hook", "colour": "red"}, 422, "invalid_request"),
         ({"events": []}, 422, "invalid_request"),
         ({"url": "http://no-such-host.invalid/hook"}, 422, "webhook_destination_refused"),
+        ({"url": "https://" + "a" * 64 + ".example.com/hook"}, 422, "webhook_url_invalid"),
     ],
 )
 async def test_bad_input_is_answered_with_a_code_and_writes_nothing(
@@ -161,6 +162,7 @@ async def test_bad_input_is_answered_with_a_code_and_writes_nothing(
     answer = await client.post("/api/v1/webhooks", json=body, headers=_auth(keys["shop"]))
     assert answer.status_code == status and answer.json()["code"] == code, answer.text
     assert set(answer.json()) == {"code", "message"} and answer.json()["message"]
+    assert "Errno" not in answer.text and "codec" not in answer.text  # plain text, not the resolver's
     assert await _count(session_factory) == 0
 
 

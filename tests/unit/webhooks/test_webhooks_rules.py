@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from core.config import Settings
 from core.security import webhooks as signing
-from core.webhooks.destinations import DestinationPolicy, check_address, parse_target
+from core.webhooks.destinations import (
+    HOST_NOT_RESOLVING,
+    HOST_NOT_VALID,
+    DestinationPolicy,
+    check_address,
+    check_url,
+    parse_target,
+)
 from core.webhooks.errors import InvalidWebhookUrl, UnknownEventType, WebhookDestinationRefused
 from core.webhooks.events import SUBSCRIBABLE, EventType, parse_event_type
 from core.webhooks.service import next_attempt_delay, retryable_status
@@ -154,3 +161,30 @@ def test_event_types_are_declared_once() -> None:
     assert parse_event_type("invoice.settled") is EventType.INVOICE_SETTLED
     with pytest.raises(UnknownEventType):
         parse_event_type("invoice.whatever")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://" + "a" * 64 + ".example.com/hook",  # the IDNA codec's "label too long"
+        "https://shop." + "b" * 64 + "/hook",
+        "https://shop..example.com/hook",
+        "https://" + ".".join(["c" * 60] * 5) + "/hook",  # 304 characters
+    ],
+)
+async def test_an_invalid_host_name_is_refused_with_a_plain_message(url: str) -> None:
+    with pytest.raises(InvalidWebhookUrl) as caught:
+        await check_url(url, LOCAL)
+    assert caught.value.code == "webhook_url_invalid" and str(caught.value) == HOST_NOT_VALID
+    assert "codec" not in str(caught.value) and "label" not in str(caught.value)
+
+
+def test_a_63_character_label_is_a_host_name() -> None:
+    assert parse_target("https://" + "a" * 63 + ".example.com/hook", PRODUCTION).host.startswith("a" * 63)
+
+
+async def test_a_host_that_does_not_resolve_is_refused_without_the_resolvers_words() -> None:
+    with pytest.raises(WebhookDestinationRefused) as caught:
+        await check_url("http://no-such-host.invalid/hook", LOCAL)  # RFC 6761: never resolves
+    assert caught.value.code == "webhook_destination_refused" and str(caught.value) == HOST_NOT_RESOLVING
+    assert "Errno" not in str(caught.value)
