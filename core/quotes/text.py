@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from core.i18n import translate
 from core.money import Money, format_money
 from core.quotes.maths import QuoteKind, QuoteTerms
 
@@ -17,9 +18,9 @@ _VERBS = {
     "sw": {QuoteKind.BUY: "Nunua", QuoteKind.SELL: "Uza", QuoteKind.SEND: "Tuma"},
 }
 _WORDS = {
-    "en": {"pay": "Pay", "get": "get", "fee": "Fee", "valid": "Valid {s}s", "demo": "DEMO rate",
+    "en": {"pay": "Pay", "get": "get", "fee": "Fee", "valid": "Valid {s}s",
            "mpesa": "M-Pesa", "network": "network"},
-    "sw": {"pay": "Lipa", "get": "pata", "fee": "Ada", "valid": "Sek {s}", "demo": "Bei ya DEMO",
+    "sw": {"pay": "Lipa", "get": "pata", "fee": "Ada", "valid": "Sek {s}",
            "mpesa": "M-Pesa", "network": "mtandao"},
 }  # fmt: skip
 RATES_UNAVAILABLE = {
@@ -58,7 +59,7 @@ def compact_text(
         parts.append(f"{words['mpesa']} {format_money(terms.payout, lang)}.")
     parts.append(words["valid"].format(s=valid_seconds) + ("." if demo else ""))
     if demo:
-        parts.append(words["demo"])
+        parts.append(translate("quote.demo_rate", lang))  # sw: MAJARIBIO, the house word for demo
     text = " ".join(parts)
     while len(text) > MAX_SCREEN and len(parts) > 2:
         parts.pop(-2 if demo else -1)  # drop the least important detail, keep amounts and the demo label

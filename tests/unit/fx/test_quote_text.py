@@ -31,6 +31,10 @@ def test_buy_text_in_both_languages() -> None:
     assert compact_text(terms, "sw") == (
         "Nunua USDT: Lipa KES 1,000.00, pata USDT 7.683589. 1 USDT=KES 130.15. Ada KES 0.00. Sek 60"
     )
+    assert compact_text(terms, "sw", demo=True) == (  # MAJARIBIO: the house word for demo in Swahili
+        "Nunua USDT: Lipa KES 1,000.00, pata USDT 7.683589. 1 USDT=KES 130.15. Ada KES 0.00. Sek 60. "
+        "Bei ya MAJARIBIO"
+    )
     assert any("DEMO" in line for line in describe(terms, demo=True))
     assert set(RATES_UNAVAILABLE) == {"en", "sw"}
 
@@ -56,4 +60,4 @@ def test_compact_text_always_fits_one_screen(kind, asset, minor, rate, language,
     assert len(text) <= MAX_SCREEN
     assert format(terms.receive.amount, "f").rstrip("0").rstrip(".")[:3] in text.replace(",", "")
     if demo:
-        assert "DEMO" in text
+        assert ("DEMO" if language == "en" else "MAJARIBIO") in text
