@@ -52,9 +52,16 @@ async def page(request: Request) -> HTMLResponse:
     return HTMLResponse(html)
 
 
-@router.post(f"{PREFIX}/hop", response_model=HopReply)
+@router.post(
+    f"{PREFIX}/hop",
+    response_model=HopReply,
+    responses={422: {"description": 'Not a Kenyan mobile number: `{"detail": "<text to show>"}`'}},
+)
 async def hop(body: Hop, request: Request) -> HopReply:
-    """One hop, posted form-encoded to the real /ussd/{secret} callback exactly as AT would."""
+    """One hop, posted form-encoded to the real /ussd/{secret} callback exactly as AT would.
+
+    A number that is not a Kenyan mobile answers 422 `{"detail": "<text>"}`: the detail is a plain
+    English sentence to show as it is (the page shows it, never the JSON)."""
     rt = _runtime(request)
     try:
         phone = normalize_phone(body.phone)
