@@ -59,9 +59,11 @@ class Limit:
 
 
 class RateLimited(KibetiError):
-    """Too many attempts for this phone number (every channel together)."""
+    """Too many attempts for this phone number (every channel together). HTTP answers 429 with
+    Retry-After (webapp.middleware); USSD and Telegram show the text with `values["minutes"]`."""
 
     code = "rate_limited"
+    http_status = 429
 
     def __init__(self, message: str = "too many attempts", *, retry_after: int) -> None:
         super().__init__(message)

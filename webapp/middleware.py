@@ -242,11 +242,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    """Every domain error, everywhere: the status its class declares, `{code, message}`; a 503 that
-    says when to come back (`retry_after`, e.g. a rate limit that cannot reach Redis) with Retry-After."""
+    """Every domain error, everywhere: the status its class declares, `{code, message}`; a 429 or 503
+    that says when to come back (`retry_after`: a rate limit hit, or one that cannot reach Redis)
+    with Retry-After."""
     assert isinstance(exc, KibetiError)
     retry_after = getattr(exc, "retry_after", None)
-    headers = {"Retry-After": str(retry_after)} if exc.http_status == 503 and retry_after else None
+    headers = {"Retry-After": str(retry_after)} if exc.http_status in (429, 503) and retry_after else None
     body = {"code": exc.code, "message": str(exc), "request_id": _request_id()}
     return _json(exc.http_status, body, headers)
 

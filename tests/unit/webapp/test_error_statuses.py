@@ -15,6 +15,7 @@ import payouts
 import wallets
 from compliance.errors import CaseNotFound, MakerCheckerViolation, MovementNotHeld
 from core.errors import KibetiError
+from core.ratelimit import RateLimited
 from webapp.middleware import install_error_handlers
 
 
@@ -64,3 +65,18 @@ async def test_the_one_handler_answers_each_error_with_its_declared_status() -> 
         403,
         {"code": "maker_checker", "message": "own change", "request_id": ""},
     )
+
+
+async def test_a_rate_limited_request_answers_429_with_retry_after() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/limited")
+    async def limited() -> None:
+        raise RateLimited(retry_after=90)
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/limited")
+    assert response.status_code == 429 and response.headers["retry-after"] == "90"
+    assert response.json() == {"code": "rate_limited", "message": "too many attempts", "request_id": ""}
