@@ -32,6 +32,8 @@ QUOTED_OPS = ("buy", "sell", "send", "wd")
 STATEMENT_SIZE = 50
 PAGE = 5
 TRANSFER_KINDS = frozenset({"send", "quote_send", "claim_collect"})  # customer to customer, as on USSD
+KES_FORMAT = "amount_format_kes_any"  # a KES amount not understood: "like 500 or 100.50" (as USSD)
+KES_WHOLE = "amount_format_kes_whole"  # where M-Pesa moves the amount: whole shillings only
 
 
 class Refusal(KibetiError):
@@ -47,11 +49,11 @@ def _kes(value: Any, language: str) -> str:
     return texts.money(Money.of(str(value), Asset.KES), language)
 
 
-def _parse(value: str, asset: Asset) -> Money:
+def _parse(value: str, asset: Asset, kes_error: str = KES_FORMAT) -> Money:
     try:
         return parse_amount(value, asset)
     except InvalidAmount as exc:
-        raise Refusal("amount_format_kes" if asset is Asset.KES else "amount_format_crypto") from exc
+        raise Refusal(kes_error if asset is Asset.KES else "amount_format_crypto") from exc
 
 
 async def _balance(flows: CustomerFlows, customer_id: int, asset: Asset) -> Money:
@@ -224,9 +226,9 @@ def _asset(turn: Turn) -> Asset:
 
 
 async def buy_amount(turn: Turn, value: str) -> None:
-    amount = _parse(value, Asset.KES)
+    amount = _parse(value, Asset.KES, KES_WHOLE)  # M-Pesa moves whole shillings
     if amount.amount != amount.amount.to_integral_value():
-        raise Refusal("amount_format_kes")  # M-Pesa moves whole shillings
+        raise Refusal(KES_WHOLE)
     if amount.amount < MPESA_MIN:
         raise Refusal("amount_below_minimum", minimum=_kes(MPESA_MIN, turn.language))
     if amount.amount > MPESA_MAX:

@@ -1,7 +1,8 @@
 """Pay a merchant in chat from the KES balance, as USSD's Send -> 3 does (the same CustomerFlows use
 cases and the same texts): till code -> the merchant's registered name -> amount in KES -> PIN (the
-message deleted before anything else) -> receipt. An unknown till asks again and moves nothing; a
-wrong PIN keeps the step; the idempotency key is the quote's, so a PIN typed twice pays once."""
+message deleted before anything else) -> receipt. An unknown till asks again and moves nothing, a
+till that is not digits ("12a") is told it must be digits (not looked up); a wrong PIN keeps the
+step; the idempotency key is the quote's, so a PIN typed twice pays once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from core.errors import KibetiError
 from core.flows.errors import AmountOverLimit
 from core.money import Asset, Money
 from core.quotes.errors import AmountTooSmall, QuoteExpired
+
+KES_FORMAT = "amount_format_kes_any"  # the balance pays, so cents are fine: "like 500 or 100.50"
 
 
 class Refusal(KibetiError):
@@ -30,7 +33,10 @@ async def begin(turn: Turn) -> None:
 
 
 async def till(turn: Turn, value: str) -> None:
-    merchant = await turn.flows.find_merchant(till=value.strip()[:12])
+    typed = value.strip()
+    if not (typed.isascii() and typed.isdigit()):  # "12a" is a typo, not an unknown merchant (as USSD)
+        raise Refusal("merchant_till_digits")
+    merchant = await turn.flows.find_merchant(till=typed[:12])
     turn.goto("pay.amount", till=merchant.till_code, name=merchant.name)
     await turn.say(turn.t("ussd.merchant.amount", name=merchant.name, till=merchant.till_code))
 
@@ -39,9 +45,9 @@ async def amount(turn: Turn, value: str) -> None:
     try:
         kes = Money.of(value.replace(",", "").strip(), Asset.KES)
     except (KibetiError, ArithmeticError, ValueError) as exc:
-        raise Refusal("amount_format_kes") from exc
+        raise Refusal(KES_FORMAT) from exc
     if not kes.is_positive():
-        raise Refusal("amount_format_kes")
+        raise Refusal(KES_FORMAT)
     lines = await turn.flows.balances(customer_id=turn.customer_id)
     balance = next((line.amount for line in lines if line.asset is Asset.KES), Money.zero(Asset.KES))
     if kes > balance:
