@@ -12,7 +12,7 @@ from channels.telegram import texts
 from channels.telegram.conversation import Step, Turn, looks_like_pin
 from core.errors import KibetiError
 from core.flows.errors import AmountOverLimit
-from core.money import Asset, Money
+from core.money import Asset, Money, parse_amount
 from core.quotes.errors import AmountTooSmall, QuoteExpired
 
 KES_FORMAT = "amount_format_kes_any"  # the balance pays, so cents are fine: "like 500 or 100.50"
@@ -42,12 +42,10 @@ async def till(turn: Turn, value: str) -> None:
 
 
 async def amount(turn: Turn, value: str) -> None:
-    try:
-        kes = Money.of(value.replace(",", "").strip(), Asset.KES)
+    try:  # the parser every channel uses: "1,50" is ambiguous and refused, not read as 150
+        kes = parse_amount(value, Asset.KES)
     except (KibetiError, ArithmeticError, ValueError) as exc:
         raise Refusal(KES_FORMAT) from exc
-    if not kes.is_positive():
-        raise Refusal(KES_FORMAT)
     lines = await turn.flows.balances(customer_id=turn.customer_id)
     balance = next((line.amount for line in lines if line.asset is Asset.KES), Money.zero(Asset.KES))
     if kes > balance:

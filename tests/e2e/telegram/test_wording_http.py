@@ -41,6 +41,8 @@ async def test_pay_merchant_tells_a_non_digit_till_and_a_bad_amount_in_the_users
     [bad] = await user.say("abc")
     assert bad.params["text"] == translate("error.amount_format_kes_any", language)
     assert "100.50" in bad.params["text"]
+    [ambiguous] = await user.say("1,50")  # neither 150 nor 1.50: refused, as every channel does
+    assert ambiguous.params["text"] == translate("error.amount_format_kes_any", language)
     [confirm] = await user.say("100.50")  # the hint's own example is taken (the balance pays cents)
     assert confirm.params["text"].startswith(prefix("ussd.merchant.confirm", language))
     assert await balance_of(rt, phone, "KES") == "1000.00"
