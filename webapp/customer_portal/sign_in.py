@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.datastructures import FormData
@@ -70,8 +72,14 @@ def _status(exc: KibetiError) -> int:
     return 503 if exc.http_status == 503 else 422
 
 
-def _refused(exc: KibetiError, response: Response) -> Response:
-    """The refusal page, with Retry-After when the error says when to come back (a 503)."""
+def _refused(
+    page: Page, exc: KibetiError, step: str, errors: dict[str, str], values: dict[str, Any]
+) -> Response:
+    """The sign-in form again at `step` with the refusal beside its field: 422, or 503 with
+    Retry-After when a part is unavailable and the error says when to come back."""
+    response = render(
+        page, "app/sign_in.html", _status(exc), step=step, errors=errors, values=values, message=""
+    )
     retry_after = getattr(exc, "retry_after", None)
     if exc.http_status == 503 and retry_after:
         response.headers["Retry-After"] = str(retry_after)
@@ -112,18 +120,7 @@ async def request_code(page: PublicPage) -> Response:
         )
     except KibetiError as exc:
         errors = {"phone": refusal(exc, page.language, _shortcode(page))}
-        return _refused(
-            exc,
-            render(
-                page,
-                "app/sign_in.html",
-                _status(exc),
-                step="phone",
-                errors=errors,
-                values=result.values,
-                message="",
-            ),
-        )
+        return _refused(page, exc, "phone", errors, result.values)
     return render(
         page,
         "app/sign_in.html",
@@ -150,18 +147,7 @@ async def check_code(page: PublicPage) -> Response:
         )
     except KibetiError as exc:
         errors = {"otp": _code_refusal(exc, page.language, _shortcode(page))}
-        return _refused(
-            exc,
-            render(
-                page,
-                "app/sign_in.html",
-                _status(exc),
-                step="code",
-                errors=errors,
-                values=result.values,
-                message="",
-            ),
-        )
+        return _refused(page, exc, "code", errors, result.values)
     page.start_session(customer.device_id)
     page.set_language(customer.language)
     return page.redirect(HOME)
