@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 from core.runtime import Runtime
 from simulators.telegram_bot_api import BotApiDouble, DoubleServer
@@ -49,3 +50,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "integration/telegram" in str(item.path):
             item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
             item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Any]:
+    """An asyncio client on the test's Redis database (the ordering tests read its leases and queues)."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()

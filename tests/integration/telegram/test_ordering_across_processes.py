@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -88,13 +88,6 @@ def settings(sqlite_url: str, redis_url: str, bot_api: DoubleServer) -> Settings
         kibeti_env="test", database_url=sqlite_url, redis_url=redis_url,
         telegram_bot_token=TOKEN, telegram_api_base_url=bot_api.base_url,
     )  # fmt: skip
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Any]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def _stop(*bots: tuple[Runtime, Application]) -> None:  # type: ignore[type-arg]

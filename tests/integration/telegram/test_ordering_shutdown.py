@@ -4,23 +4,14 @@ update (PerChatOrder.shutdown cancels only the watchers still waiting). Real Red
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import redis.asyncio
 from telegram import Update
 
 from channels.telegram.ordering import PerChatOrder
 from core.telegram.store import RedisChatStates
 from tests.integration.telegram.test_ordering_across_processes import USER, _until, _update
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Any]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_a_watcher_holding_a_chat_finishes_its_update_at_shutdown(

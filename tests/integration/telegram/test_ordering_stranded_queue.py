@@ -5,23 +5,14 @@ waiting in the chat's queue until the user's next message (and being replayed be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import redis.asyncio
 from telegram import Update
 
 from channels.telegram.ordering import PerChatOrder
 from core.telegram.store import RedisChatStates
 from tests.integration.telegram.test_ordering_across_processes import USER, _until, _update
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Any]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_a_queued_update_whose_holder_dies_handling_it_is_taken_by_its_watcher(
