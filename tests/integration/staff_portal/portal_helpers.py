@@ -53,6 +53,15 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+async def switch_language(client: httpx.AsyncClient, language: str) -> None:
+    """The signed-in staff member's portal language, switched as the layout's form does."""
+    page = await client.get("/staff")
+    switched = await client.post(
+        "/staff/language", data={"csrf_token": csrf_of(page.text), "language": language}
+    )
+    assert switched.status_code == 303
+
+
 async def sign_in(client: httpx.AsyncClient, clock: FixedClock, staff: StaffLogin) -> httpx.Response:
     """Sign in through the form; moves the clock one TOTP step so a code is never replayed."""
     clock.advance(seconds=30)

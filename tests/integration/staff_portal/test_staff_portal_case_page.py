@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
@@ -18,7 +17,12 @@ from core.clock import FixedClock
 from core.money import Asset
 from core.ports import Decision
 from tests.integration.compliance.helpers import add_customer
-from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+from tests.integration.staff_portal.portal_helpers import (
+    make_staff,
+    portal_client,
+    sign_in,
+    switch_language,
+)
 from webapp.web import i18n
 
 Factory = async_sessionmaker[AsyncSession]
@@ -86,14 +90,6 @@ async def _case(factory: Factory, clock: FixedClock, alerts: list[AlertSpec]) ->
         return case.id
 
 
-async def _in(client: httpx.AsyncClient, language: str) -> None:
-    page = await client.get("/staff")
-    switched = await client.post(
-        "/staff/language", data={"csrf_token": csrf_of(page.text), "language": language}
-    )
-    assert switched.status_code == 303
-
-
 def _table_after(html: str, heading: str) -> str:
     assert f"<h2>{heading}</h2>" in html, heading
     return html.split(f"<h2>{heading}</h2>", 1)[1].split("</table>", 1)[0]
@@ -117,7 +113,7 @@ async def test_a_movement_in_an_unknown_asset_shows_as_stored_with_a_marker(
     texts = TEXTS[language]
     async with portal_client(session_factory, clock) as (_app, client, _rt):
         await sign_in(client, clock, officer)
-        await _in(client, language)
+        await switch_language(client, language)
         with capture_logs() as logs:
             page = await client.get(f"/staff/cases/{case_id}")
         assert page.status_code == 200, page.text
@@ -158,7 +154,7 @@ async def test_a_case_lists_its_alerts_with_labels_and_desk_links(
     texts = TEXTS[language]
     async with portal_client(session_factory, clock) as (_app, client, _rt):
         await sign_in(client, clock, officer)
-        await _in(client, language)
+        await switch_language(client, language)
         page = await client.get(f"/staff/cases/{case_id}")
         assert page.status_code == 200, page.text
         listed = _table_after(page.text, texts["alerts"])

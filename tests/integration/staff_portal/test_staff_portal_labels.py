@@ -20,7 +20,13 @@ from core.ledger import service as ledger
 from core.ledger.types import AccountKind
 from core.money import Asset, Money
 from tests.integration.compliance.helpers import add_customer, rule_alert
-from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+from tests.integration.staff_portal.portal_helpers import (
+    csrf_of,
+    make_staff,
+    portal_client,
+    sign_in,
+    switch_language,
+)
 from webapp.staff_portal import labels
 
 Factory = async_sessionmaker[AsyncSession]
@@ -51,9 +57,7 @@ def test_a_label_keeps_its_code_and_an_unknown_code_reads_as_itself() -> None:
 
 
 async def _swahili(client: httpx.AsyncClient) -> None:
-    page = await client.get("/staff")
-    switched = await client.post("/staff/language", data={"csrf_token": csrf_of(page.text), "language": "sw"})
-    assert switched.status_code == 303
+    await switch_language(client, "sw")
 
 
 def _cells(html: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +17,13 @@ from core.i18n.catalog import LOCALE_DIR
 from core.money import Asset
 from core.ports import Decision
 from tests.integration.compliance.helpers import add_customer
-from tests.integration.staff_portal.portal_helpers import csrf_of, make_staff, portal_client, sign_in
+from tests.integration.staff_portal.portal_helpers import (
+    csrf_of,
+    make_staff,
+    portal_client,
+    sign_in,
+    switch_language,
+)
 from webapp.web import i18n
 
 Factory = async_sessionmaker[AsyncSession]
@@ -72,14 +77,6 @@ async def _held_alert(
     return alert.id
 
 
-async def _in(client: httpx.AsyncClient, language: str) -> None:
-    page = await client.get("/staff")
-    switched = await client.post(
-        "/staff/language", data={"csrf_token": csrf_of(page.text), "language": language}
-    )
-    assert switched.status_code == 303
-
-
 @pytest.mark.parametrize("language", ["en", "sw"])
 async def test_alerts_and_a_cases_movements_show_reason_labels_beside_their_codes(
     session_factory: Factory, language: str
@@ -100,7 +97,7 @@ async def test_alerts_and_a_cases_movements_show_reason_labels_beside_their_code
     labels = LABELS[language]
     async with portal_client(session_factory, clock) as (_app, client, _rt):
         await sign_in(client, clock, officer)
-        await _in(client, language)
+        await switch_language(client, language)
 
         desk = await client.get("/staff/cases")
         assert desk.status_code == 200 and f'<html lang="{language}">' in desk.text, desk.text
